@@ -1,0 +1,1 @@
+"""The engine-agnostic agent loop, its domain types and the effects seam."""

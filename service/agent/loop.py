@@ -1,0 +1,357 @@
+"""The agent loop, written once for every runtime.
+
+``execute_run`` drives one run to a terminal event through an ``Effects``
+implementation: LLM round -> tool calls (in parallel by default) -> approvals
+per policy -> results back to the model -> ... until a final answer or a
+limit. It never raises for a run's failure: failures become a ``run_error``
+event (the run's failure is data). Cancellation (``asyncio.CancelledError``)
+ends the run CANCELLED and is re-raised so the runtime sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from runwire.v1 import approval_pb2, event_pb2, run_pb2
+
+from service.agent.effects import Effects, ToolResult
+from service.agent.spec import RunSpec
+from service.agent.types import ChatMessage, Role, ToolCall, Usage
+from service.errors import ERROR_DOMAIN, RunwireError
+from service.llm.base import ModelError, ModelRequest
+
+logger = logging.getLogger(__name__)
+
+FINISH_STOP = "stop"
+FINISH_MAX_ITERATIONS = "max_iterations"
+FINISH_TIMEOUT = "timeout"
+FINISH_CANCELLED = "cancelled"
+FINISH_ERROR = "error"
+
+
+@dataclass
+class _RunState:
+    """What the loop has done so far; read by the terminal handlers."""
+
+    usage: Usage = field(default_factory=Usage)
+    new_messages: list[ChatMessage] = field(default_factory=list)
+    # approval_id -> tool_call_id of approvals still pending.
+    pending_approvals: dict[str, str] = field(default_factory=dict)
+    waiting: int = 0
+
+
+class _Loop:
+    def __init__(self, spec: RunSpec, fx: Effects) -> None:
+        self.spec = spec
+        self.fx = fx
+        self.state = _RunState()
+        self.server_tools = {t.name for t in spec.tools}
+        self.client_tools = {t.name for t in spec.client_tools}
+
+    async def emit(self, **payload: object) -> None:
+        await self.fx.emit(event_pb2.RunEvent(**payload))  # type: ignore[arg-type]
+
+    async def set_state(self, state: run_pb2.RunState) -> None:
+        await self.emit(state_changed=event_pb2.StateChanged(state=state))
+
+    async def run(self) -> tuple[str, str]:
+        """Returns (output, finish_reason)."""
+        spec = self.spec
+        user = ChatMessage(
+            role=Role.USER,
+            content=spec.prompt,
+            message_id=self.fx.new_id("msg"),
+            run_id=spec.run_id,
+        )
+        messages = [*spec.history, user]
+        self.state.new_messages.append(user)
+        tools = (*spec.tools, *spec.client_tools)
+        step = 0
+        while True:
+            step += 1
+            last = step > spec.max_iterations
+            await self.emit(step_started=event_pb2.StepStarted(step=step))
+            request = ModelRequest(
+                model=spec.model,
+                options=dict(spec.model_options),
+                instructions=spec.instructions,
+                messages=tuple(messages),
+                tools=() if last else tools,
+                step=step,
+            )
+            turn = await self.fx.call_model(request, message_id=self.fx.new_id("msg"))
+            self.state.usage = self.state.usage + turn.usage
+            await self.emit(usage=_usage_pb(self.state.usage))
+            reply = turn.message.model_copy(update={"run_id": spec.run_id})
+            messages.append(reply)
+            self.state.new_messages.append(reply)
+            await self.emit(step_finished=event_pb2.StepFinished(step=step))
+            if last:
+                return reply.content, FINISH_MAX_ITERATIONS
+            if not reply.tool_calls:
+                return reply.content, FINISH_STOP
+            if spec.parallel_tool_calls:
+                results = await asyncio.gather(*(self.tool_call(c) for c in reply.tool_calls))
+            else:
+                results = [await self.tool_call(c) for c in reply.tool_calls]
+            messages.extend(results)
+            self.state.new_messages.extend(results)
+
+    async def begin_wait(self) -> None:
+        self.state.waiting += 1
+        if self.state.waiting == 1:
+            await self.set_state(run_pb2.RUN_STATE_REQUIRES_ACTION)
+
+    async def end_wait(self) -> None:
+        self.state.waiting -= 1
+        if self.state.waiting == 0:
+            await self.set_state(run_pb2.RUN_STATE_RUNNING)
+
+    async def tool_call(self, call: ToolCall) -> ChatMessage:
+        if call.name in self.client_tools:
+            result = await self.client_tool(call)
+        elif call.name in self.server_tools:
+            result = await self.server_tool(call)
+        else:
+            known = sorted(self.server_tools | self.client_tools)
+            result = ToolResult(
+                content=f"error: unknown tool {call.name!r}; available tools: {known}",
+                is_error=True,
+            )
+        await self.emit(
+            tool_call_result=event_pb2.ToolCallResult(
+                tool_call_id=call.id, content=result.content, is_error=result.is_error
+            )
+        )
+        return ChatMessage(
+            role=Role.TOOL,
+            content=result.content,
+            tool_call_id=call.id,
+            message_id=self.fx.new_id("msg"),
+            run_id=self.spec.run_id,
+        )
+
+    async def client_tool(self, call: ToolCall) -> ToolResult:
+        await self.emit(
+            client_tool_call_requested=event_pb2.ClientToolCallRequested(
+                tool_call_id=call.id, tool_name=call.name, arguments=call.arguments
+            )
+        )
+        await self.begin_wait()
+        output = await self.fx.wait_tool_output(call.id)
+        await self.end_wait()
+        return ToolResult(content=output.output, is_error=output.is_error)
+
+    async def server_tool(self, call: ToolCall) -> ToolResult:
+        try:
+            arguments = call.parse_arguments()
+        except ValueError as exc:
+            return ToolResult(
+                content=f"error: the arguments of {call.name!r} are not a JSON object ({exc}); "
+                "call the tool again with valid JSON arguments",
+                is_error=True,
+            )
+        if self.spec.needs_approval(call.name):
+            approved, arguments_or_notice = await self.approval(call, arguments)
+            if not approved:
+                return ToolResult(content=str(arguments_or_notice), is_error=True)
+            assert isinstance(arguments_or_notice, dict)
+            arguments = arguments_or_notice
+        return await self.fx.run_tool(call.name, arguments)
+
+    async def approval(
+        self, call: ToolCall, arguments: dict[str, object]
+    ) -> tuple[bool, dict[str, object] | str]:
+        approval_id = self.fx.new_id("apr")
+        timeout = self.spec.approval_timeout_seconds
+        requested = event_pb2.ApprovalRequested(
+            approval_id=approval_id,
+            tool_call_id=call.id,
+            tool_name=call.name,
+            arguments=call.arguments,
+        )
+        requested.expire_time.FromDatetime(self.fx.now() + timedelta(seconds=timeout))
+        self.state.pending_approvals[approval_id] = call.id
+        await self.emit(approval_requested=requested)
+        await self.begin_wait()
+        decision = await self.fx.wait_approval(approval_id, timeout_seconds=timeout)
+        del self.state.pending_approvals[approval_id]
+        if decision is None:
+            state = approval_pb2.APPROVAL_STATE_EXPIRED
+            reason = f"nobody approved the call within {timeout:g} s"
+            resolved_by = "system"
+        else:
+            state = (
+                approval_pb2.APPROVAL_STATE_APPROVED
+                if decision.approve
+                else approval_pb2.APPROVAL_STATE_REJECTED
+            )
+            reason = decision.reason
+            resolved_by = decision.resolved_by
+        await self.emit(
+            approval_resolved=event_pb2.ApprovalResolved(
+                approval_id=approval_id,
+                tool_call_id=call.id,
+                state=state,
+                reason=reason,
+                resolved_by=resolved_by,
+            )
+        )
+        await self.end_wait()
+        if decision is None:
+            return (
+                False,
+                f"error: the call of {call.name!r} was not run: approval expired ({reason})",
+            )
+        if not decision.approve:
+            why = f": {decision.reason}" if decision.reason else ""
+            return False, f"error: the call of {call.name!r} was rejected by {resolved_by}{why}"
+        if decision.edited_arguments is not None:
+            return True, dict(decision.edited_arguments)
+        return True, arguments
+
+    async def close_pending(self) -> None:
+        """Cancels approvals left pending when the run ends early."""
+        for approval_id, tool_call_id in list(self.state.pending_approvals.items()):
+            await self.emit(
+                approval_resolved=event_pb2.ApprovalResolved(
+                    approval_id=approval_id,
+                    tool_call_id=tool_call_id,
+                    state=approval_pb2.APPROVAL_STATE_CANCELLED,
+                    reason="the run ended before a decision",
+                    resolved_by="system",
+                )
+            )
+        self.state.pending_approvals.clear()
+
+
+async def execute_run(spec: RunSpec, fx: Effects) -> run_pb2.RunState:
+    """Runs ``spec`` to its terminal event; returns the terminal state.
+
+    Raises:
+        asyncio.CancelledError: after logging ``run_finished`` (CANCELLED),
+            when the run was cancelled.
+    """
+    loop = _Loop(spec, fx)
+    await loop.emit(
+        run_started=event_pb2.RunStarted(agent_id=spec.agent_id, thread_id=spec.thread_id)
+    )
+    await loop.set_state(run_pb2.RUN_STATE_RUNNING)
+    try:
+        async with asyncio.timeout(spec.timeout_seconds):
+            output, finish_reason = await loop.run()
+    except TimeoutError:
+        await _end_failed(
+            loop,
+            code=code_pb2.DEADLINE_EXCEEDED,
+            reason="RUN_TIMEOUT",
+            message=f"the run did not finish within its timeout of {spec.timeout_seconds:g} s",
+            finish_reason=FINISH_TIMEOUT,
+        )
+        return run_pb2.RUN_STATE_FAILED
+    except asyncio.CancelledError:
+        await loop.close_pending()
+        await _finish_thread(loop)
+        await loop.emit(
+            run_finished=event_pb2.RunFinished(
+                state=run_pb2.RUN_STATE_CANCELLED,
+                finish_reason=FINISH_CANCELLED,
+                usage=_usage_pb(loop.state.usage),
+            )
+        )
+        raise
+    except ModelError as exc:
+        code = code_pb2.UNAVAILABLE if exc.retryable else code_pb2.FAILED_PRECONDITION
+        await _end_failed(
+            loop,
+            code=code,
+            reason=exc.reason,
+            message=exc.message,
+            finish_reason=FINISH_ERROR,
+            metadata=exc.metadata,
+        )
+        return run_pb2.RUN_STATE_FAILED
+    except RunwireError as exc:
+        await _end_failed(
+            loop,
+            code=code_pb2.INTERNAL,
+            reason=exc.reason,
+            message=exc.message,
+            finish_reason=FINISH_ERROR,
+        )
+        return run_pb2.RUN_STATE_FAILED
+    except Exception as exc:
+        logger.exception("run %s failed unexpectedly", spec.run_id)
+        await _end_failed(
+            loop,
+            code=code_pb2.INTERNAL,
+            reason="RUN_FAILED",
+            message=f"the run failed unexpectedly: {type(exc).__name__}: {exc}",
+            finish_reason=FINISH_ERROR,
+        )
+        return run_pb2.RUN_STATE_FAILED
+    await _finish_thread(loop)
+    await loop.emit(
+        run_finished=event_pb2.RunFinished(
+            state=run_pb2.RUN_STATE_SUCCEEDED,
+            output=output,
+            finish_reason=finish_reason,
+            usage=_usage_pb(loop.state.usage),
+        )
+    )
+    return run_pb2.RUN_STATE_SUCCEEDED
+
+
+async def _end_failed(
+    loop: _Loop,
+    *,
+    code: int,
+    reason: str,
+    message: str,
+    finish_reason: str,
+    metadata: dict[str, str] | None = None,
+) -> None:
+    await loop.close_pending()
+    await _finish_thread(loop)
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata or {})
+    info.metadata["run_id"] = loop.spec.run_id
+    error = status_pb2.Status(code=code, message=message)
+    error.details.add().Pack(info)
+    await loop.emit(
+        run_error=event_pb2.RunError(
+            error=error, finish_reason=finish_reason, usage=_usage_pb(loop.state.usage)
+        )
+    )
+
+
+async def _finish_thread(loop: _Loop) -> None:
+    if loop.spec.thread_id:
+        messages = complete_exchanges(loop.state.new_messages)
+        await loop.fx.append_to_thread(loop.spec.thread_id, messages)
+
+
+def complete_exchanges(messages: list[ChatMessage]) -> list[ChatMessage]:
+    """``messages`` without a trailing assistant tool-call message whose
+    results are missing (a run cut short), so a thread never holds a tool
+    call without its result."""
+    out = list(messages)
+    for index in range(len(out) - 1, -1, -1):
+        message = out[index]
+        if message.role is Role.ASSISTANT and message.tool_calls:
+            answered = {m.tool_call_id for m in out[index + 1 :] if m.role is Role.TOOL}
+            if not {c.id for c in message.tool_calls} <= answered:
+                return out[:index]
+            break
+    return out
+
+
+def _usage_pb(usage: Usage) -> run_pb2.Usage:
+    return run_pb2.Usage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        total_tokens=usage.total_tokens,
+    )

@@ -1,0 +1,1 @@
+"""Runwire api."""

@@ -1,0 +1,137 @@
+"""``runwire.v1.AgentService``: create, read, list, update and delete agents."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import field_mask_pb2
+from runwire.v1 import agent_pb2, agent_pb2_grpc
+
+from service.api.convert import struct_to_dict
+from service.api.errors import unary
+from service.errors import InvalidArgumentError
+from service.llm.registry import ProviderRegistry
+from service.stores.agents import AgentStore
+from service.stores.paging import page_size
+from service.tools.registry import ToolRegistry
+
+#: Agent fields the server sets; an update mask naming them is refused.
+OUTPUT_ONLY_FIELDS = frozenset({"agent_id", "etag", "create_time", "update_time"})
+
+
+class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
+    """Agent CRUD over an ``AgentStore``; checks models and tools against the registries."""
+
+    def __init__(
+        self, *, agents: AgentStore, providers: ProviderRegistry, tools: ToolRegistry
+    ) -> None:
+        self._agents = agents
+        self._providers = providers
+        self._tools = tools
+
+    def check(self, agent: agent_pb2.Agent, *, prefix: str = "agent") -> None:
+        """Checks what protovalidate cannot: the provider, its options, tool names.
+
+        Raises:
+            InvalidArgumentError: with field violations under ``prefix``.
+        """
+        violations: dict[str, str] = {}
+        if not agent.HasField("model"):
+            violations[f"{prefix}.model"] = "required"
+        elif agent.model.provider not in self._providers.names():
+            violations[f"{prefix}.model.provider"] = (
+                f"unknown provider; available: {', '.join(self._providers.names())}"
+            )
+        else:
+            options = self._providers.validate_options(
+                agent.model.provider, struct_to_dict(agent.model.options)
+            )
+            violations.update({f"{prefix}.model.options.{k}": v for k, v in options.items()})
+        for i, name in enumerate(agent.tools):
+            if self._tools.get(name) is None:
+                violations[f"{prefix}.tools[{i}]"] = (
+                    f"unknown tool {name!r}; available: {', '.join(self._tools.names())}"
+                )
+        if violations:
+            raise InvalidArgumentError(
+                "invalid agent: " + "; ".join(f"{k}: {v}" for k, v in violations.items()),
+                field_violations=violations,
+            )
+
+    @unary
+    async def CreateAgent(
+        self, request: agent_pb2.CreateAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.CreateAgentResponse:
+        self.check(request.agent)
+        agent = agent_pb2.Agent()
+        agent.CopyFrom(request.agent)
+        agent.agent_id = request.agent_id
+        agent.ClearField("etag")
+        agent.ClearField("create_time")
+        agent.ClearField("update_time")
+        return agent_pb2.CreateAgentResponse(agent=await self._agents.create(agent))
+
+    @unary
+    async def GetAgent(
+        self, request: agent_pb2.GetAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.GetAgentResponse:
+        return agent_pb2.GetAgentResponse(agent=await self._agents.get(request.agent_id))
+
+    @unary
+    async def ListAgents(
+        self, request: agent_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.ListAgentsResponse:
+        agents, token = await self._agents.list(
+            page_size=page_size(request.page_size), page_token=request.page_token
+        )
+        return agent_pb2.ListAgentsResponse(agents=agents, next_page_token=token)
+
+    @unary
+    async def UpdateAgent(
+        self, request: agent_pb2.UpdateAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.UpdateAgentResponse:
+        if not request.agent.agent_id:
+            raise InvalidArgumentError(
+                "agent.agent_id names the agent to update",
+                field_violations={"agent.agent_id": "required"},
+            )
+        current = await self._agents.get(request.agent.agent_id)
+        updated = _apply_mask(current, request.agent, request.update_mask)
+        self.check(updated)
+        stored = await self._agents.replace(updated, expected_etag=request.agent.etag)
+        return agent_pb2.UpdateAgentResponse(agent=stored)
+
+    @unary
+    async def DeleteAgent(
+        self, request: agent_pb2.DeleteAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.DeleteAgentResponse:
+        await self._agents.delete(request.agent_id)
+        return agent_pb2.DeleteAgentResponse()
+
+
+def _apply_mask(
+    current: agent_pb2.Agent, patch: agent_pb2.Agent, mask: field_mask_pb2.FieldMask
+) -> agent_pb2.Agent:
+    updated = agent_pb2.Agent()
+    updated.CopyFrom(current)
+    if not mask.paths:
+        for field in agent_pb2.Agent.DESCRIPTOR.fields:
+            if field.name not in OUTPUT_ONLY_FIELDS:
+                updated.ClearField(field.name)
+        patch_copy = agent_pb2.Agent()
+        patch_copy.CopyFrom(patch)
+        for name in OUTPUT_ONLY_FIELDS:
+            patch_copy.ClearField(name)
+        updated.MergeFrom(patch_copy)
+        return updated
+    bad = {
+        f"update_mask.paths[{i}]": "not a field of Agent that may be updated"
+        for i, path in enumerate(mask.paths)
+        if path.split(".")[0] in OUTPUT_ONLY_FIELDS
+        or not field_mask_pb2.FieldMask(paths=[path]).IsValidForDescriptor(
+            agent_pb2.Agent.DESCRIPTOR  # type: ignore[arg-type]
+        )
+    }
+    if bad:
+        raise InvalidArgumentError("invalid update_mask", field_violations=bad)
+    mask.MergeMessage(patch, updated, replace_message_field=True, replace_repeated_field=True)
+    return updated

@@ -1,0 +1,66 @@
+"""``runwire.v1.ApprovalService``: list, read and resolve approvals."""
+
+from __future__ import annotations
+
+import grpc
+from runwire.v1 import approval_pb2, approval_pb2_grpc
+
+from service.api.convert import struct_to_dict
+from service.api.errors import unary
+from service.errors import InvalidArgumentError
+from service.runtimes.router import RunRouter
+from service.stores.paging import page_size
+
+#: ``Approval.resolved_by`` until authentication exists: never taken from the request.
+ANONYMOUS = "anonymous"
+
+
+class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
+    """Approvals over the ``RunRouter``."""
+
+    def __init__(self, *, router: RunRouter) -> None:
+        self._router = router
+
+    @unary
+    async def ListApprovals(
+        self, request: approval_pb2.ListApprovalsRequest, context: grpc.aio.ServicerContext
+    ) -> approval_pb2.ListApprovalsResponse:
+        approvals, token = await self._router.approvals.list(
+            run_id=request.run_id,
+            state=request.state,
+            page_size=page_size(request.page_size),
+            page_token=request.page_token,
+        )
+        return approval_pb2.ListApprovalsResponse(approvals=approvals, next_page_token=token)
+
+    @unary
+    async def GetApproval(
+        self, request: approval_pb2.GetApprovalRequest, context: grpc.aio.ServicerContext
+    ) -> approval_pb2.GetApprovalResponse:
+        approval = await self._router.approvals.get(request.approval_id)
+        return approval_pb2.GetApprovalResponse(approval=approval)
+
+    @unary
+    async def ResolveApproval(
+        self, request: approval_pb2.ResolveApprovalRequest, context: grpc.aio.ServicerContext
+    ) -> approval_pb2.ResolveApprovalResponse:
+        approve = request.decision == approval_pb2.APPROVAL_DECISION_APPROVE
+        if request.HasField("edited_arguments") and not approve:
+            raise InvalidArgumentError(
+                "edited_arguments go with APPROVE only",
+                field_violations={
+                    "edited_arguments": "only allowed with APPROVAL_DECISION_APPROVE"
+                },
+            )
+        approval = await self._router.resolve_approval(
+            request.approval_id,
+            approve=approve,
+            reason=request.reason,
+            edited_arguments=(
+                struct_to_dict(request.edited_arguments)
+                if request.HasField("edited_arguments")
+                else None
+            ),
+            resolved_by=ANONYMOUS,
+        )
+        return approval_pb2.ResolveApprovalResponse(approval=approval)

@@ -1,0 +1,63 @@
+"""Conversions between protobuf messages and domain types at the API edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+from runwire.v1 import run_pb2, thread_pb2
+
+from service.agent.types import ChatMessage, Role, ToolSpec
+from service.stores.threads import StoredMessage, ThreadRecord
+
+_ROLES = {
+    Role.USER: thread_pb2.MESSAGE_ROLE_USER,
+    Role.ASSISTANT: thread_pb2.MESSAGE_ROLE_ASSISTANT,
+    Role.TOOL: thread_pb2.MESSAGE_ROLE_TOOL,
+}
+
+
+def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
+    """A ``google.protobuf.Struct`` as a plain dict of JSON values."""
+    result: dict[str, Any] = json_format.MessageToDict(message)
+    return result
+
+
+def client_tool_spec(tool: run_pb2.ClientTool) -> ToolSpec:
+    """A ``ClientTool`` as offered to the model (default schema: an empty object)."""
+    parameters = struct_to_dict(tool.parameters) if tool.HasField("parameters") else {}
+    return ToolSpec(
+        name=tool.name,
+        description=tool.description,
+        parameters=parameters or {"type": "object", "properties": {}},
+    )
+
+
+def thread_pb(record: ThreadRecord) -> thread_pb2.Thread:
+    """A stored thread as ``runwire.v1.Thread``."""
+    thread = thread_pb2.Thread(
+        thread_id=record.thread_id,
+        metadata=record.metadata,
+        message_count=len(record.messages),
+    )
+    thread.create_time.FromDatetime(record.create_time)
+    thread.update_time.FromDatetime(record.update_time)
+    return thread
+
+
+def message_pb(stored: StoredMessage) -> thread_pb2.Message:
+    """A stored thread message as ``runwire.v1.Message``."""
+    m: ChatMessage = stored.message
+    out = thread_pb2.Message(
+        message_id=m.message_id,
+        role=_ROLES.get(m.role, thread_pb2.MESSAGE_ROLE_UNSPECIFIED),
+        content=m.content,
+        tool_calls=[
+            thread_pb2.ToolCall(tool_call_id=c.id, name=c.name, arguments=c.arguments)
+            for c in m.tool_calls
+        ],
+        tool_call_id=m.tool_call_id,
+        run_id=m.run_id,
+    )
+    out.create_time.FromDatetime(stored.create_time)
+    return out

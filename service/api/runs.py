@@ -1,0 +1,167 @@
+"""``runwire.v1.RunService``: start runs, stream and list their events, feed them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
+
+import grpc
+from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2, run_service_pb2_grpc
+
+from service.agent.spec import ToolOutput
+from service.api.convert import client_tool_spec
+from service.api.errors import server_stream, unary
+from service.runtimes.router import RunInput, RunRouter
+from service.stores.events import EventLog
+from service.stores.paging import decode_token, encode_token, page_size
+from service.stores.projection import TERMINAL_STATES
+
+#: WaitRun's wait when the request leaves ``timeout`` unset, in seconds.
+DEFAULT_WAIT_SECONDS = 60.0
+
+_STOP_WAITING = TERMINAL_STATES | {run_pb2.RUN_STATE_REQUIRES_ACTION}
+
+
+class _RunRequest(Protocol):
+    agent_id: str
+    thread_id: str
+    prompt: str
+    request_id: str
+
+    @property
+    def client_tools(self) -> Sequence[run_pb2.ClientTool]: ...
+
+    @property
+    def runtime(self) -> agent_pb2.Runtime: ...
+
+
+def _run_input(request: _RunRequest) -> RunInput:
+    return RunInput(
+        agent_id=request.agent_id,
+        prompt=request.prompt,
+        thread_id=request.thread_id,
+        client_tools=tuple(client_tool_spec(t) for t in request.client_tools),
+        request_id=request.request_id,
+        runtime=request.runtime,
+    )
+
+
+class RunServicer(run_service_pb2_grpc.RunServiceServicer):
+    """Runs over the ``RunRouter``; streams from the ``EventLog``.
+
+    Args:
+        heartbeat_interval: Seconds of silence after which a stream gets a
+            heartbeat event.
+    """
+
+    def __init__(self, *, router: RunRouter, events: EventLog, heartbeat_interval: float) -> None:
+        self._router = router
+        self._events = events
+        self._heartbeat = heartbeat_interval
+
+    def _subscribe(self, run_id: str, after: int) -> AsyncIterator[event_pb2.RunEvent]:
+        return self._events.subscribe(
+            run_id, after_sequence=after, heartbeat_interval=self._heartbeat
+        )
+
+    @unary
+    async def CreateRun(
+        self, request: run_service_pb2.CreateRunRequest, context: grpc.aio.ServicerContext
+    ) -> run_service_pb2.CreateRunResponse:
+        run = await self._router.create_run(_run_input(request))
+        return run_service_pb2.CreateRunResponse(run=run)
+
+    @server_stream
+    async def StreamRun(
+        self, request: run_service_pb2.StreamRunRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[run_service_pb2.StreamRunResponse]:
+        run = await self._router.create_run(_run_input(request))
+        async for event in self._subscribe(run.run_id, 0):
+            yield run_service_pb2.StreamRunResponse(event=event)
+
+    @unary
+    async def WaitRun(
+        self, request: run_service_pb2.WaitRunRequest, context: grpc.aio.ServicerContext
+    ) -> run_service_pb2.WaitRunResponse:
+        run = await self._router.create_run(_run_input(request))
+        timeout = (
+            request.timeout.ToTimedelta().total_seconds()
+            if request.HasField("timeout")
+            else DEFAULT_WAIT_SECONDS
+        )
+        run = await self._wait(run, timeout)
+        return run_service_pb2.WaitRunResponse(run=run)
+
+    async def _wait(self, run: run_pb2.Run, wait_seconds: float) -> run_pb2.Run:
+        if run.state in _STOP_WAITING:
+            return run
+
+        async def until_stop() -> None:
+            async for event in self._subscribe(run.run_id, run.last_sequence):
+                if event.HasField("state_changed") and event.state_changed.state in _STOP_WAITING:
+                    return
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(until_stop(), timeout=wait_seconds)
+        return await self._router.runs.get(run.run_id)
+
+    @unary
+    async def GetRun(
+        self, request: run_service_pb2.GetRunRequest, context: grpc.aio.ServicerContext
+    ) -> run_service_pb2.GetRunResponse:
+        return run_service_pb2.GetRunResponse(run=await self._router.runs.get(request.run_id))
+
+    @unary
+    async def ListRuns(
+        self, request: run_service_pb2.ListRunsRequest, context: grpc.aio.ServicerContext
+    ) -> run_service_pb2.ListRunsResponse:
+        runs, token = await self._router.runs.list(
+            agent_id=request.agent_id,
+            thread_id=request.thread_id,
+            state=request.state,
+            page_size=page_size(request.page_size),
+            page_token=request.page_token,
+        )
+        return run_service_pb2.ListRunsResponse(runs=runs, next_page_token=token)
+
+    @unary
+    async def CancelRun(
+        self, request: run_service_pb2.CancelRunRequest, context: grpc.aio.ServicerContext
+    ) -> run_service_pb2.CancelRunResponse:
+        run = await self._router.cancel_run(request.run_id, request.reason)
+        return run_service_pb2.CancelRunResponse(run=run)
+
+    @server_stream
+    async def StreamRunEvents(
+        self, request: run_service_pb2.StreamRunEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[run_service_pb2.StreamRunEventsResponse]:
+        await self._router.runs.get(request.run_id)
+        async for event in self._subscribe(request.run_id, request.after_sequence):
+            yield run_service_pb2.StreamRunEventsResponse(event=event)
+
+    @unary
+    async def ListRunEvents(
+        self, request: run_service_pb2.ListRunEventsRequest, context: grpc.aio.ServicerContext
+    ) -> run_service_pb2.ListRunEventsResponse:
+        await self._router.runs.get(request.run_id)
+        after = request.after_sequence
+        cursor = decode_token(request.page_token)
+        if cursor is not None:
+            after = int(cursor) if cursor.isdigit() else after
+        size = page_size(request.page_size)
+        events = await self._events.read(request.run_id, after_sequence=after, limit=size + 1)
+        token = encode_token(str(events[size - 1].sequence)) if len(events) > size else ""
+        return run_service_pb2.ListRunEventsResponse(events=events[:size], next_page_token=token)
+
+    @unary
+    async def SubmitToolOutputs(
+        self, request: run_service_pb2.SubmitToolOutputsRequest, context: grpc.aio.ServicerContext
+    ) -> run_service_pb2.SubmitToolOutputsResponse:
+        outputs = [
+            ToolOutput(tool_call_id=o.tool_call_id, output=o.output, is_error=o.is_error)
+            for o in request.tool_outputs
+        ]
+        run = await self._router.submit_tool_outputs(request.run_id, outputs)
+        return run_service_pb2.SubmitToolOutputsResponse(run=run)

@@ -1,0 +1,57 @@
+"""``runwire.v1.ThreadService``: conversations shared by runs."""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+from runwire.v1 import thread_pb2, thread_pb2_grpc
+
+from service.api.convert import message_pb, thread_pb
+from service.api.errors import unary
+from service.stores.paging import decode_token, encode_token, page_size
+from service.stores.threads import ThreadStore
+
+
+class ThreadServicer(thread_pb2_grpc.ThreadServiceServicer):
+    """Threads over a ``ThreadStore``."""
+
+    def __init__(self, *, threads: ThreadStore) -> None:
+        self._threads = threads
+
+    @unary
+    async def CreateThread(
+        self, request: thread_pb2.CreateThreadRequest, context: grpc.aio.ServicerContext
+    ) -> thread_pb2.CreateThreadResponse:
+        thread_id = request.thread_id or f"thr_{uuid.uuid4().hex}"
+        record = await self._threads.create(thread_id, dict(request.metadata))
+        return thread_pb2.CreateThreadResponse(thread=thread_pb(record))
+
+    @unary
+    async def GetThread(
+        self, request: thread_pb2.GetThreadRequest, context: grpc.aio.ServicerContext
+    ) -> thread_pb2.GetThreadResponse:
+        record = await self._threads.get(request.thread_id)
+        return thread_pb2.GetThreadResponse(thread=thread_pb(record))
+
+    @unary
+    async def ListThreadMessages(
+        self, request: thread_pb2.ListThreadMessagesRequest, context: grpc.aio.ServicerContext
+    ) -> thread_pb2.ListThreadMessagesResponse:
+        record = await self._threads.get(request.thread_id)
+        cursor = decode_token(request.page_token)
+        start = int(cursor) if cursor is not None and cursor.isdigit() else 0
+        size = page_size(request.page_size)
+        page = record.messages[start : start + size]
+        end = start + len(page)
+        token = encode_token(str(end)) if end < len(record.messages) else ""
+        return thread_pb2.ListThreadMessagesResponse(
+            messages=[message_pb(m) for m in page], next_page_token=token
+        )
+
+    @unary
+    async def DeleteThread(
+        self, request: thread_pb2.DeleteThreadRequest, context: grpc.aio.ServicerContext
+    ) -> thread_pb2.DeleteThreadResponse:
+        await self._threads.delete(request.thread_id)
+        return thread_pb2.DeleteThreadResponse()

@@ -1,0 +1,111 @@
+"""The model-provider seam: one request shape in, a stream of chunks out.
+
+Every provider (``scripted``, ``openai``, later ``anthropic``) implements
+``ModelProvider.stream``. The agent loop never sees a provider SDK: the model
+turn (``service.agent.model_turn``) consumes these chunks, emits run events
+and assembles the assistant message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from service.agent.types import ChatMessage, ToolSpec, Usage
+from service.errors import RunwireError
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelRequest:
+    """One call to a model.
+
+    Attributes:
+        model: The provider's model name (may be empty for ``scripted``).
+        options: Provider options from ``Agent.model.options`` (JSON values).
+        instructions: The system prompt; empty for none.
+        messages: The conversation so far, oldest first.
+        tools: Tools offered; empty means the model must answer in text.
+        step: 1-based LLM round of the run (the scripted provider plays
+            ``script[step - 1]``).
+    """
+
+    model: str
+    options: dict[str, Any] = field(default_factory=dict)
+    instructions: str = ""
+    messages: tuple[ChatMessage, ...] = ()
+    tools: tuple[ToolSpec, ...] = ()
+    step: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextDelta:
+    """A piece of the assistant's text."""
+
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallDelta:
+    """A piece of one tool call. The first delta of an ``index`` carries its
+    ``id`` and ``name``; later ones append to its JSON ``arguments``.
+
+    Attributes:
+        index: Position of the call within the turn (0-based).
+        id: The call's id (first delta only; empty otherwise).
+        name: The tool's name (first delta only; empty otherwise).
+        arguments: JSON text to append.
+    """
+
+    index: int
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsageReport:
+    """Token usage of the whole call; providers send it once, last."""
+
+    usage: Usage
+
+
+ModelChunk = TextDelta | ToolCallDelta | UsageReport
+
+
+class ModelProvider(Protocol):
+    """A language model behind one streaming call."""
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
+        """Streams the model's answer to ``request``.
+
+        Raises:
+            ModelError: the provider failed (``retryable`` says whether a retry
+                may succeed: timeouts, HTTP 408/409/429/5xx).
+        """
+        ...
+
+
+class ModelError(RunwireError):
+    """A model provider failed. The run fails with reason ``MODEL_ERROR``
+    (or ``PROVIDER_UNAVAILABLE`` when ``retryable``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        retryable: bool = False,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            reason="PROVIDER_UNAVAILABLE" if retryable else "MODEL_ERROR",
+            metadata={
+                "provider": provider,
+                **({"http_status": str(status_code)} if status_code else {}),
+            },
+        )
+        self.provider = provider
+        self.retryable = retryable
+        self.status_code = status_code

@@ -1,0 +1,49 @@
+"""The runtime protocol: what executes a run's loop.
+
+The router (``service.runtimes.router``) picks a runtime per run
+(``Run.runtime``) and calls it; the in-process runtime runs the loop in this
+process, the Temporal runtime (issue 3) as a workflow.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from service.agent.spec import Decision, RunSpec, ToolOutput
+
+
+class Runtime(Protocol):
+    """Executes runs and delivers what they wait for."""
+
+    async def start(self, spec: RunSpec) -> None:
+        """Starts the run in the background; returns at once."""
+        ...
+
+    async def resolve_approval(self, run_id: str, approval_id: str, decision: Decision) -> Decision:
+        """Delivers a decision to the waiting run; returns the decision in
+        force (the first one, when the same decision is delivered twice).
+
+        Raises:
+            FailedPreconditionError: the run does not wait for this approval
+                (``APPROVAL_NOT_PENDING``) or it was decided otherwise
+                (``APPROVAL_ALREADY_RESOLVED``).
+        """
+        ...
+
+    async def submit_tool_outputs(self, run_id: str, outputs: list[ToolOutput]) -> None:
+        """Delivers client tool outputs, all or none.
+
+        Raises:
+            FailedPreconditionError: a tool call is not waiting
+                (``TOOL_CALL_NOT_PENDING``) or already answered
+                (``TOOL_CALL_ALREADY_ANSWERED``).
+        """
+        ...
+
+    async def cancel(self, run_id: str, reason: str) -> None:
+        """Asks the run to stop; it ends CANCELLED. No-op for ended runs."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stops every run this runtime executes in this process."""
+        ...

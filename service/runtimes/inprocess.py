@@ -1,0 +1,219 @@
+"""The in-process runtime: each run is an asyncio task in the service process.
+
+Zero infrastructure; a run does not survive a restart of the process. Runs go
+on when the client that started them disconnects. Decisions (approvals,
+client tool outputs) are delivered through per-run futures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from runwire.v1 import event_pb2, run_pb2
+
+from service.agent.effects import ModelTurn, ToolResult
+from service.agent.loop import execute_run
+from service.agent.model_turn import stream_model_turn
+from service.agent.spec import Decision, RunSpec, ToolOutput
+from service.agent.types import ChatMessage
+from service.errors import FailedPreconditionError
+from service.llm.base import ModelRequest
+from service.llm.registry import ProviderRegistry
+from service.runtimes.recorder import RunRecorder
+from service.stores.threads import ThreadStore
+from service.tools.registry import ToolRegistry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _RunControl:
+    spec: RunSpec
+    task: asyncio.Task[None] | None = None
+    approvals: dict[str, asyncio.Future[Decision]] = field(default_factory=dict)
+    tool_outputs: dict[str, asyncio.Future[ToolOutput]] = field(default_factory=dict)
+
+    def approval(self, approval_id: str) -> asyncio.Future[Decision]:
+        return self.approvals.setdefault(approval_id, asyncio.get_running_loop().create_future())
+
+    def tool_output(self, tool_call_id: str) -> asyncio.Future[ToolOutput]:
+        return self.tool_outputs.setdefault(
+            tool_call_id, asyncio.get_running_loop().create_future()
+        )
+
+
+class _Effects:
+    """``Effects`` of one in-process run."""
+
+    def __init__(self, runtime: InProcessRuntime, control: _RunControl) -> None:
+        self._runtime = runtime
+        self._control = control
+        self._run_id = control.spec.run_id
+
+    async def emit(self, event: event_pb2.RunEvent) -> None:
+        if event.HasField("client_tool_call_requested"):
+            # Await the output before anyone can see the request.
+            self._control.tool_output(event.client_tool_call_requested.tool_call_id)
+        await self._runtime.recorder.publish(self._run_id, event)
+
+    async def call_model(self, request: ModelRequest, *, message_id: str) -> ModelTurn:
+        provider = self._runtime.providers.get(self._control.spec.provider)
+        return await stream_model_turn(provider, request, message_id=message_id, emit=self.emit)
+
+    async def run_tool(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+        outcome = await self._runtime.tools.execute(name, arguments)
+        return ToolResult(content=outcome.content, is_error=outcome.is_error)
+
+    async def wait_approval(self, approval_id: str, *, timeout_seconds: float) -> Decision | None:
+        future = self._control.approval(approval_id)
+        try:
+            return await asyncio.wait_for(future, timeout=timeout_seconds)
+        except TimeoutError:
+            return None
+
+    async def wait_tool_output(self, tool_call_id: str) -> ToolOutput:
+        return await self._control.tool_output(tool_call_id)
+
+    async def append_to_thread(self, thread_id: str, messages: list[ChatMessage]) -> None:
+        await self._runtime.threads.append(thread_id, messages)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}_{uuid.uuid4().hex}"
+
+
+class InProcessRuntime:
+    """Runs agent loops as asyncio tasks of this process."""
+
+    def __init__(
+        self,
+        *,
+        recorder: RunRecorder,
+        providers: ProviderRegistry,
+        tools: ToolRegistry,
+        threads: ThreadStore,
+    ) -> None:
+        self.recorder = recorder
+        self.providers = providers
+        self.tools = tools
+        self.threads = threads
+        self._runs: dict[str, _RunControl] = {}
+
+    @property
+    def active_runs(self) -> int:
+        """Runs whose loop has not ended."""
+        return len(self._runs)
+
+    async def start(self, spec: RunSpec) -> None:
+        control = _RunControl(spec=spec)
+        self._runs[spec.run_id] = control
+        control.task = asyncio.create_task(self._execute(control), name=f"run:{spec.run_id}")
+
+    async def _execute(self, control: _RunControl) -> None:
+        spec = control.spec
+        logger.info("run started", extra={"run_id": spec.run_id, "agent_id": spec.agent_id})
+        try:
+            state = await execute_run(spec, _Effects(self, control))
+            logger.info(
+                "run ended %s",
+                run_pb2.RunState.Name(state),
+                extra={"run_id": spec.run_id, "agent_id": spec.agent_id},
+            )
+        except asyncio.CancelledError:
+            logger.info("run cancelled", extra={"run_id": spec.run_id, "agent_id": spec.agent_id})
+        except Exception:
+            logger.exception(
+                "run could not record its end",
+                extra={"run_id": spec.run_id, "agent_id": spec.agent_id},
+            )
+        finally:
+            self._runs.pop(spec.run_id, None)
+            for decision in control.approvals.values():
+                decision.cancel()
+            for output in control.tool_outputs.values():
+                output.cancel()
+            if spec.thread_id:
+                await self.threads.release(spec.thread_id, spec.run_id)
+
+    def _control(self, run_id: str, *, reason: str, what: str) -> _RunControl:
+        control = self._runs.get(run_id)
+        if control is None:
+            raise FailedPreconditionError(
+                f"run {run_id!r} is not running, so it waits for no {what}",
+                reason=reason,
+                metadata={"run_id": run_id},
+            )
+        return control
+
+    async def resolve_approval(self, run_id: str, approval_id: str, decision: Decision) -> Decision:
+        control = self._control(run_id, reason="APPROVAL_NOT_PENDING", what="approval")
+        future = control.approval(approval_id)
+        if future.cancelled():
+            raise FailedPreconditionError(
+                f"approval {approval_id!r} expired before a decision",
+                reason="APPROVAL_NOT_PENDING",
+                metadata={"approval_id": approval_id, "run_id": run_id},
+            )
+        if future.done():
+            first = future.result()
+            if first.approve != decision.approve:
+                raise _already_resolved(approval_id, first)
+            return first
+        future.set_result(decision)
+        return decision
+
+    async def submit_tool_outputs(self, run_id: str, outputs: list[ToolOutput]) -> None:
+        control = self._control(run_id, reason="TOOL_CALL_NOT_PENDING", what="tool output")
+        futures = []
+        for output in outputs:
+            future = control.tool_outputs.get(output.tool_call_id)
+            if future is None or future.cancelled():
+                raise FailedPreconditionError(
+                    f"run {run_id!r} does not wait for an output of tool call "
+                    f"{output.tool_call_id!r}",
+                    reason="TOOL_CALL_NOT_PENDING",
+                    metadata={"run_id": run_id, "tool_call_id": output.tool_call_id},
+                )
+            if future.done():
+                raise FailedPreconditionError(
+                    f"tool call {output.tool_call_id!r} was already answered",
+                    reason="TOOL_CALL_ALREADY_ANSWERED",
+                    metadata={"run_id": run_id, "tool_call_id": output.tool_call_id},
+                )
+            futures.append((future, output))
+        for future, output in futures:
+            future.set_result(output)
+
+    async def cancel(self, run_id: str, reason: str) -> None:
+        control = self._runs.get(run_id)
+        if control is None or control.task is None or control.task.done():
+            return
+        await self.recorder.publish(
+            run_id,
+            event_pb2.RunEvent(
+                state_changed=event_pb2.StateChanged(state=run_pb2.RUN_STATE_CANCELLING)
+            ),
+        )
+        control.task.cancel(reason or "cancelled by CancelRun")
+
+    async def aclose(self) -> None:
+        tasks = [c.task for c in self._runs.values() if c.task is not None]
+        for task in tasks:
+            task.cancel("server shutting down")
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _already_resolved(approval_id: str, first: Decision) -> FailedPreconditionError:
+    decided = "APPROVE" if first.approve else "REJECT"
+    return FailedPreconditionError(
+        f"approval {approval_id!r} was already resolved with {decided}",
+        reason="APPROVAL_ALREADY_RESOLVED",
+        metadata={"approval_id": approval_id, "decision": decided},
+    )

@@ -1,0 +1,347 @@
+"""The run router: turns API requests into runs on the right runtime.
+
+``RunRouter`` owns the run lifecycle that is the same on every runtime:
+idempotent creation (``request_id``), the agent snapshot (``RunSpec``), the
+thread claim, the run record and log, and delivery of approvals, client tool
+outputs and cancellation to the runtime executing the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf import json_format
+from runwire.v1 import agent_pb2, approval_pb2, run_pb2
+
+from service.agent.spec import (
+    APPROVAL_TIMEOUT_MARGIN_SECONDS,
+    DEFAULT_MAX_ITERATIONS,
+    DEFAULT_RUN_TIMEOUT_SECONDS,
+    DEFAULT_THREAD_HISTORY_MESSAGES,
+    ApprovalMode,
+    Decision,
+    RunSpec,
+    ToolOutput,
+)
+from service.agent.types import ChatMessage, ToolSpec
+from service.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+)
+from service.runtimes.base import Runtime
+from service.stores.agents import AgentStore
+from service.stores.approvals import ApprovalStore
+from service.stores.events import EventLog
+from service.stores.projection import TERMINAL_STATES
+from service.stores.runs import RunStore
+from service.stores.threads import ThreadStore
+from service.tools.registry import ToolRegistry
+
+_APPROVAL_MODES = {
+    agent_pb2.APPROVAL_MODE_UNSPECIFIED: ApprovalMode.REQUIRE_ALL,
+    agent_pb2.APPROVAL_MODE_REQUIRE_ALL: ApprovalMode.REQUIRE_ALL,
+    agent_pb2.APPROVAL_MODE_AUTO: ApprovalMode.AUTO,
+    agent_pb2.APPROVAL_MODE_ALLOWLIST: ApprovalMode.ALLOWLIST,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunDefaults:
+    """Server-wide defaults for what an agent leaves unset (DESIGN §4).
+
+    Attributes:
+        max_iterations: LLM rounds that may request tools.
+        run_timeout_seconds: Wall-clock limit of a run.
+        thread_history_messages: Thread messages included in the model context.
+        runtime: The runtime of runs that name none and whose agent names none.
+    """
+
+    max_iterations: int = DEFAULT_MAX_ITERATIONS
+    run_timeout_seconds: float = DEFAULT_RUN_TIMEOUT_SECONDS
+    thread_history_messages: int = DEFAULT_THREAD_HISTORY_MESSAGES
+    runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_IN_PROCESS
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunInput:
+    """The fields of CreateRun/StreamRun/WaitRun (already validated by protovalidate)."""
+
+    agent_id: str
+    prompt: str
+    thread_id: str = ""
+    client_tools: tuple[ToolSpec, ...] = ()
+    request_id: str = ""
+    runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_UNSPECIFIED
+
+
+@dataclass(kw_only=True)
+class RunRouter:
+    """Creates runs and routes calls about them to their runtime."""
+
+    agents: AgentStore
+    runs: RunStore
+    events: EventLog
+    approvals: ApprovalStore
+    threads: ThreadStore
+    tools: ToolRegistry
+    runtimes: dict[int, Runtime]
+    defaults: RunDefaults = field(default_factory=RunDefaults)
+
+    async def create_run(self, request: RunInput) -> run_pb2.Run:
+        """Starts a run, or returns the one an earlier request with the same
+        ``request_id`` started.
+
+        Raises:
+            NotFoundError: unknown agent or thread.
+            InvalidArgumentError: a client tool collides with a server tool.
+            FailedPreconditionError: the agent names a tool the server lacks,
+                or the runtime is not configured (``RUNTIME_UNAVAILABLE``).
+            AbortedError: the thread is busy (``THREAD_BUSY``).
+        """
+        if request.request_id:
+            existing = await self.runs.find_request(request.request_id)
+            if existing is not None:
+                return existing
+        agent = await self.agents.get(request.agent_id)
+        runtime_kind = request.runtime or agent.runtime or self.defaults.runtime
+        runtime = self._runtime(runtime_kind)
+        run_id = f"run_{uuid.uuid4().hex}"
+        history: tuple[ChatMessage, ...] = ()
+        if request.thread_id:
+            await self.threads.claim(request.thread_id, run_id)
+        try:
+            if request.thread_id:
+                history = tuple(
+                    await self.threads.history(
+                        request.thread_id, limit=self.defaults.thread_history_messages
+                    )
+                )
+            spec = self._snapshot(agent, request, run_id, history)
+            now = datetime.now(UTC)
+            run = run_pb2.Run(
+                run_id=run_id,
+                agent_id=agent.agent_id,
+                thread_id=request.thread_id,
+                state=run_pb2.RUN_STATE_QUEUED,
+                runtime=runtime_kind,
+            )
+            run.create_time.FromDatetime(now)
+            run.update_time.FromDatetime(now)
+            await self.events.create(run_id)
+            stored, created = await self.runs.create(run, request_id=request.request_id)
+        except BaseException:
+            if request.thread_id:
+                await self.threads.release(request.thread_id, run_id)
+            raise
+        if not created:
+            if request.thread_id:
+                await self.threads.release(request.thread_id, run_id)
+            return stored
+        await runtime.start(spec)
+        return await self.runs.get(run_id)
+
+    def _runtime(self, kind: agent_pb2.Runtime) -> Runtime:
+        runtime = self.runtimes.get(kind)
+        if runtime is None:
+            name = agent_pb2.Runtime.Name(kind)
+            raise FailedPreconditionError(
+                f"runtime {name} is not configured on this server",
+                reason="RUNTIME_UNAVAILABLE",
+                metadata={"runtime": name},
+            )
+        return runtime
+
+    def _snapshot(
+        self,
+        agent: agent_pb2.Agent,
+        request: RunInput,
+        run_id: str,
+        history: tuple[ChatMessage, ...],
+    ) -> RunSpec:
+        server_tools = []
+        for name in agent.tools:
+            if self.tools.get(name) is None:
+                raise FailedPreconditionError(
+                    f"agent {agent.agent_id!r} names tool {name!r}, which this server does not "
+                    "have; update the agent or load the tool module",
+                    reason="TOOL_NOT_FOUND",
+                    metadata={"agent_id": agent.agent_id, "tool": name},
+                )
+            server_tools.append(self.tools.spec(name))
+        names = [t.name for t in request.client_tools]
+        violations = {
+            f"client_tools[{i}].name": "collides with a server tool of the agent"
+            for i, n in enumerate(names)
+            if n in agent.tools
+        }
+        violations.update(
+            {
+                f"client_tools[{i}].name": "declared twice"
+                for i, n in enumerate(names)
+                if n in names[:i]
+            }
+        )
+        if violations:
+            raise InvalidArgumentError(
+                "client tools must have unique names distinct from the agent's server tools",
+                field_violations=violations,
+            )
+        limits = agent.limits
+        timeout = (
+            limits.timeout.ToTimedelta().total_seconds()
+            if limits.HasField("timeout")
+            else self.defaults.run_timeout_seconds
+        )
+        approval_timeout = (
+            limits.approval_timeout.ToTimedelta().total_seconds()
+            if limits.HasField("approval_timeout")
+            else max(1.0, timeout - APPROVAL_TIMEOUT_MARGIN_SECONDS)
+        )
+        return RunSpec(
+            run_id=run_id,
+            agent_id=agent.agent_id,
+            thread_id=request.thread_id,
+            prompt=request.prompt,
+            instructions=agent.instructions,
+            provider=agent.model.provider,
+            model=agent.model.name,
+            model_options=json_format.MessageToDict(agent.model.options),
+            tools=tuple(server_tools),
+            client_tools=request.client_tools,
+            approval_mode=_APPROVAL_MODES[agent.approval_policy.mode],
+            auto_approved_tools=tuple(agent.approval_policy.auto_approved_tools),
+            max_iterations=limits.max_iterations or self.defaults.max_iterations,
+            timeout_seconds=timeout,
+            approval_timeout_seconds=approval_timeout,
+            history=history,
+        )
+
+    async def cancel_run(self, run_id: str, reason: str) -> run_pb2.Run:
+        """Asks a run to stop; returns it (CANCELLING, or unchanged when ended).
+
+        Raises:
+            NotFoundError: unknown run.
+        """
+        run = await self.runs.get(run_id)
+        if run.state in TERMINAL_STATES:
+            return run
+        await self._runtime(run.runtime).cancel(run_id, reason)
+        return await self.runs.get(run_id)
+
+    async def submit_tool_outputs(self, run_id: str, outputs: list[ToolOutput]) -> run_pb2.Run:
+        """Delivers client tool outputs; returns the run.
+
+        Raises:
+            NotFoundError: unknown run. InvalidArgumentError: a tool_call_id
+            twice. FailedPreconditionError: a call is not pending.
+        """
+        run = await self.runs.get(run_id)
+        ids = [o.tool_call_id for o in outputs]
+        duplicates = {
+            f"tool_outputs[{i}].tool_call_id": "answered twice in this request"
+            for i, tool_call_id in enumerate(ids)
+            if tool_call_id in ids[:i]
+        }
+        if duplicates:
+            raise InvalidArgumentError(
+                "each tool call may be answered once", field_violations=duplicates
+            )
+        if run.state in TERMINAL_STATES:
+            raise FailedPreconditionError(
+                f"run {run_id!r} has ended; it waits for no tool output",
+                reason="TOOL_CALL_NOT_PENDING",
+                metadata={"run_id": run_id},
+            )
+        await self._runtime(run.runtime).submit_tool_outputs(run_id, outputs)
+        await asyncio.sleep(0)  # let the run take the outputs before we read it back
+        return await self.runs.get(run_id)
+
+    async def resolve_approval(
+        self,
+        approval_id: str,
+        *,
+        approve: bool,
+        reason: str,
+        edited_arguments: dict[str, Any] | None,
+        resolved_by: str,
+    ) -> approval_pb2.Approval:
+        """Approves or rejects a pending approval; idempotent for the same decision.
+
+        Raises:
+            NotFoundError: unknown approval.
+            FailedPreconditionError: resolved otherwise, expired or cancelled
+                (``APPROVAL_ALREADY_RESOLVED``, ``APPROVAL_NOT_PENDING``).
+        """
+        approval = await self.approvals.get(approval_id)
+        wanted = (
+            approval_pb2.APPROVAL_DECISION_APPROVE
+            if approve
+            else approval_pb2.APPROVAL_DECISION_REJECT
+        )
+        if approval.state != approval_pb2.APPROVAL_STATE_PENDING:
+            return _resolved_again(approval, wanted)
+        decision = Decision(
+            approve=approve,
+            reason=reason,
+            edited_arguments=edited_arguments if approve else None,
+            resolved_by=resolved_by,
+            resolve_time=datetime.now(UTC),
+        )
+        run = await self.runs.get(approval.run_id)
+        effective = await self._runtime(run.runtime).resolve_approval(
+            approval.run_id, approval_id, decision
+        )
+        if effective is not decision:
+            return _resolved_again(await self.approvals.get(approval_id), wanted)
+        approval.state = (
+            approval_pb2.APPROVAL_STATE_APPROVED
+            if approve
+            else approval_pb2.APPROVAL_STATE_REJECTED
+        )
+        approval.decision = wanted
+        approval.reason = reason
+        approval.resolved_by = resolved_by
+        approval.resolve_time.FromDatetime(decision.resolve_time)
+        if decision.edited_arguments is not None:
+            approval.edited_arguments.update(decision.edited_arguments)
+        await self.approvals.put(approval)
+        return approval
+
+
+def _resolved_again(
+    approval: approval_pb2.Approval, wanted: approval_pb2.ApprovalDecision
+) -> approval_pb2.Approval:
+    if approval.decision == wanted and approval.state in (
+        approval_pb2.APPROVAL_STATE_APPROVED,
+        approval_pb2.APPROVAL_STATE_REJECTED,
+    ):
+        return approval
+    state = approval_pb2.ApprovalState.Name(approval.state)
+    if approval.state in (
+        approval_pb2.APPROVAL_STATE_APPROVED,
+        approval_pb2.APPROVAL_STATE_REJECTED,
+    ):
+        raise FailedPreconditionError(
+            f"approval {approval.approval_id!r} was already resolved ({state})",
+            reason="APPROVAL_ALREADY_RESOLVED",
+            metadata={"approval_id": approval.approval_id, "state": state},
+        )
+    if approval.state == approval_pb2.APPROVAL_STATE_PENDING:
+        raise FailedPreconditionError(
+            f"approval {approval.approval_id!r} is being resolved concurrently; get it again",
+            reason="APPROVAL_ALREADY_RESOLVED",
+            metadata={"approval_id": approval.approval_id},
+        )
+    raise FailedPreconditionError(
+        f"approval {approval.approval_id!r} can no longer be resolved ({state})",
+        reason="APPROVAL_NOT_PENDING",
+        metadata={"approval_id": approval.approval_id, "state": state},
+    )
+
+
+__all__ = ["NotFoundError", "RunDefaults", "RunInput", "RunRouter"]

@@ -1,0 +1,129 @@
+"""The gRPC server: Runwire's four services, health and reflection.
+
+``RunwireServer`` binds every ``listen`` address (``host:port`` or
+``unix:PATH``), serves ``runwire.v1`` plus ``grpc.health.v1.Health`` and
+server reflection (``grpc.reflection.v1alpha`` and ``grpc.reflection.v1``),
+and stops gracefully: health turns NOT_SERVING, open calls get
+``shutdown_grace_seconds`` to end, in-process runs are stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection, reflection_pb2
+from runwire.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
+    approval_pb2,
+    approval_pb2_grpc,
+    run_service_pb2,
+    run_service_pb2_grpc,
+    thread_pb2,
+    thread_pb2_grpc,
+)
+
+from service.api.approvals import ApprovalServicer
+from service.api.runs import RunServicer
+from service.api.threads import ThreadServicer
+from service.app import Runwire
+from service.config import Settings
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
+    run_service_pb2.DESCRIPTOR.services_by_name["RunService"].full_name,
+    approval_pb2.DESCRIPTOR.services_by_name["ApprovalService"].full_name,
+    thread_pb2.DESCRIPTOR.services_by_name["ThreadService"].full_name,
+)
+_REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+
+class RunwireServer:
+    """A grpc.aio server around a ``Runwire`` app. Use ``start``/``stop``."""
+
+    def __init__(self, app: Runwire, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        limit = settings.max_message_bytes
+        self._server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", limit),
+            ]
+        )
+        self.health = health.aio.HealthServicer()
+        self.addresses: list[str] = []
+        agent_pb2_grpc.add_AgentServiceServicer_to_server(app.agent_servicer, self._server)
+        run_service_pb2_grpc.add_RunServiceServicer_to_server(
+            RunServicer(
+                router=app.router,
+                events=app.router.events,
+                heartbeat_interval=settings.heartbeat_interval_seconds,
+            ),
+            self._server,
+        )
+        approval_pb2_grpc.add_ApprovalServiceServicer_to_server(
+            ApprovalServicer(router=app.router), self._server
+        )
+        thread_pb2_grpc.add_ThreadServiceServicer_to_server(
+            ThreadServicer(threads=app.router.threads), self._server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        names = (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME, _REFLECTION_V1)
+        servicer = reflection.aio.ReflectionServicer(names)
+        reflection.enable_server_reflection(names, self._server)
+        # grpcio-reflection serves only v1alpha; v1 has the same messages on
+        # the wire (the v1 proto is a copy under a new package), so the same
+        # servicer answers grpc.reflection.v1 as well (grpcurl asks v1 first).
+        self._server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    _REFLECTION_V1,
+                    {
+                        "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+                            servicer.ServerReflectionInfo,
+                            request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+                            response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+                        )
+                    },
+                ),
+            )
+        )
+
+    async def start(self) -> list[str]:
+        """Binds the listen addresses and starts serving; returns the bound
+        addresses (``host:port`` with the real port, or ``unix:PATH``).
+
+        Raises:
+            RuntimeError: an address cannot be bound (in use, bad path).
+        """
+        for address in self.settings.listen:
+            port = self._server.add_insecure_port(address)
+            if address.startswith("unix:"):
+                self.addresses.append(address)
+            else:
+                host = address.rsplit(":", 1)[0]
+                self.addresses.append(f"{host}:{port}")
+        await self._server.start()
+        await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        for name in SERVICE_NAMES:
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        logger.info("serving on %s", ", ".join(self.addresses))
+        return self.addresses
+
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Stops serving: health NOT_SERVING, then ``grace_seconds`` (default
+        ``shutdown_grace_seconds``) for open calls, then in-process runs stop."""
+        grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+        await self.health.enter_graceful_shutdown()
+        await self._server.stop(grace)
+        await self.app.aclose()
+        logger.info("stopped")
+
+    async def wait_for_termination(self) -> None:
+        """Returns when the server has stopped."""
+        await self._server.wait_for_termination()

@@ -1,0 +1,116 @@
+"""Agent definitions, kept as ``runwire.v1.Agent`` messages."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Protocol
+
+from runwire.v1 import agent_pb2
+
+from service.errors import AbortedError, AlreadyExistsError, NotFoundError
+from service.stores.paging import decode_token, encode_token
+
+
+class AgentStore(Protocol):
+    """Where agents live."""
+
+    async def create(self, agent: agent_pb2.Agent) -> agent_pb2.Agent:
+        """Stores a new agent (``agent.agent_id`` set); sets etag and times.
+
+        Raises:
+            AlreadyExistsError: the id is taken (``AGENT_ALREADY_EXISTS``).
+        """
+        ...
+
+    async def get(self, agent_id: str) -> agent_pb2.Agent:
+        """Raises NotFoundError (``AGENT_NOT_FOUND``) for an unknown id."""
+        ...
+
+    async def list(self, *, page_size: int, page_token: str) -> tuple[list[agent_pb2.Agent], str]:
+        """A page of agents ordered by id, and the next page token ("" at the end)."""
+        ...
+
+    async def replace(self, agent: agent_pb2.Agent, *, expected_etag: str) -> agent_pb2.Agent:
+        """Replaces a stored agent; a non-empty ``expected_etag`` must match.
+
+        Raises:
+            NotFoundError: unknown id. AbortedError: etag mismatch (``ETAG_MISMATCH``).
+        """
+        ...
+
+    async def delete(self, agent_id: str) -> None:
+        """Raises NotFoundError for an unknown id."""
+        ...
+
+
+def _not_found(agent_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"agent {agent_id!r} does not exist",
+        reason="AGENT_NOT_FOUND",
+        metadata={"agent_id": agent_id},
+    )
+
+
+class MemoryAgentStore:
+    """``AgentStore`` in this process's memory."""
+
+    def __init__(self) -> None:
+        self._agents: dict[str, agent_pb2.Agent] = {}
+
+    async def create(self, agent: agent_pb2.Agent) -> agent_pb2.Agent:
+        if agent.agent_id in self._agents:
+            raise AlreadyExistsError(
+                f"agent {agent.agent_id!r} already exists",
+                reason="AGENT_ALREADY_EXISTS",
+                metadata={"agent_id": agent.agent_id},
+            )
+        stored = agent_pb2.Agent()
+        stored.CopyFrom(agent)
+        now = datetime.now(UTC)
+        stored.create_time.FromDatetime(now)
+        stored.update_time.FromDatetime(now)
+        stored.etag = uuid.uuid4().hex[:16]
+        self._agents[agent.agent_id] = stored
+        return _copy(stored)
+
+    async def get(self, agent_id: str) -> agent_pb2.Agent:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            raise _not_found(agent_id)
+        return _copy(agent)
+
+    async def list(self, *, page_size: int, page_token: str) -> tuple[list[agent_pb2.Agent], str]:
+        after = decode_token(page_token)
+        ids = sorted(i for i in self._agents if after is None or i > after)
+        page = ids[:page_size]
+        next_token = encode_token(page[-1]) if len(ids) > page_size else ""
+        return [_copy(self._agents[i]) for i in page], next_token
+
+    async def replace(self, agent: agent_pb2.Agent, *, expected_etag: str) -> agent_pb2.Agent:
+        current = self._agents.get(agent.agent_id)
+        if current is None:
+            raise _not_found(agent.agent_id)
+        if expected_etag and expected_etag != current.etag:
+            raise AbortedError(
+                f"agent {agent.agent_id!r} was changed meanwhile (etag {current.etag!r}, "
+                f"request had {expected_etag!r}); get it again and retry",
+                reason="ETAG_MISMATCH",
+                metadata={"agent_id": agent.agent_id, "etag": current.etag},
+            )
+        stored = _copy(agent)
+        stored.create_time.CopyFrom(current.create_time)
+        stored.update_time.FromDatetime(datetime.now(UTC))
+        stored.etag = uuid.uuid4().hex[:16]
+        self._agents[agent.agent_id] = stored
+        return _copy(stored)
+
+    async def delete(self, agent_id: str) -> None:
+        if self._agents.pop(agent_id, None) is None:
+            raise _not_found(agent_id)
+
+
+def _copy(agent: agent_pb2.Agent) -> agent_pb2.Agent:
+    out = agent_pb2.Agent()
+    out.CopyFrom(agent)
+    return out

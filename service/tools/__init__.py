@@ -1,0 +1,1 @@
+"""Server tools: the registry built from Python callables, and built-ins."""

@@ -1,0 +1,156 @@
+"""Shared test helpers: stubs bundle, agent factory, event collection, status details."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import duration_pb2, json_format, struct_pb2
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from runwire.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
+    approval_pb2_grpc,
+    event_pb2,
+    run_service_pb2_grpc,
+    thread_pb2_grpc,
+)
+
+
+@dataclass
+class Stubs:
+    """Generated async stubs of the four Runwire services on one channel."""
+
+    channel: grpc.aio.Channel
+    agents: agent_pb2_grpc.AgentServiceStub
+    runs: run_service_pb2_grpc.RunServiceStub
+    approvals: approval_pb2_grpc.ApprovalServiceStub
+    threads: thread_pb2_grpc.ThreadServiceStub
+
+    @classmethod
+    def connect(cls, address: str) -> Stubs:
+        channel = grpc.aio.insecure_channel(address)
+        return cls(
+            channel=channel,
+            agents=agent_pb2_grpc.AgentServiceStub(channel),
+            runs=run_service_pb2_grpc.RunServiceStub(channel),
+            approvals=approval_pb2_grpc.ApprovalServiceStub(channel),
+            threads=thread_pb2_grpc.ThreadServiceStub(channel),
+        )
+
+
+def unique(prefix: str) -> str:
+    """A fresh id so tests sharing one server never collide."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def struct(value: dict[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(value)
+    return s
+
+
+async def create_agent(
+    stubs: Stubs,
+    script: list[dict[str, Any]] | None = None,
+    *,
+    tools: list[str] | None = None,
+    mode: int = agent_pb2.APPROVAL_MODE_AUTO,
+    auto_approved: list[str] | None = None,
+    max_iterations: int = 0,
+    timeout_seconds: float | None = None,
+    approval_timeout_seconds: float | None = None,
+    chunk_chars: int = 4,
+    delay_ms: float = 0,
+    instructions: str = "You are a test agent.",
+) -> agent_pb2.Agent:
+    """Creates an agent on the scripted model and returns it."""
+    limits = agent_pb2.Limits(max_iterations=max_iterations)
+    if timeout_seconds is not None:
+        limits.timeout.CopyFrom(duration_pb2.Duration(seconds=int(timeout_seconds)))
+    if approval_timeout_seconds is not None:
+        limits.approval_timeout.CopyFrom(
+            duration_pb2.Duration(seconds=int(approval_timeout_seconds))
+        )
+    options: dict[str, Any] = {"script": script or [], "chunk_chars": chunk_chars}
+    if delay_ms:
+        options["delay_ms"] = delay_ms
+    agent = agent_pb2.Agent(
+        display_name="test agent",
+        instructions=instructions,
+        model=agent_pb2.Model(provider="scripted", options=struct(options)),
+        tools=tools or [],
+        approval_policy=agent_pb2.ApprovalPolicy(
+            mode=mode, auto_approved_tools=auto_approved or []
+        ),
+        limits=limits,
+    )
+    response = await stubs.agents.CreateAgent(
+        agent_pb2.CreateAgentRequest(agent_id=unique("agent"), agent=agent)
+    )
+    return response.agent
+
+
+async def collect(
+    stream: AsyncIterator[Any], *, heartbeats: bool = False
+) -> list[event_pb2.RunEvent]:
+    """All events of a StreamRun/StreamRunEvents call until it ends."""
+    events = []
+    async for response in stream:
+        if response.event.HasField("heartbeat") and not heartbeats:
+            continue
+        events.append(response.event)
+    return events
+
+
+def kinds(events: list[event_pb2.RunEvent]) -> list[str]:
+    """The payload case of each event."""
+    return [str(e.WhichOneof("payload")) for e in events]
+
+
+def assert_gap_free(events: list[event_pb2.RunEvent], start: int = 1) -> None:
+    """Sequences are start, start+1, ... with no gap or repeat."""
+    sequences = [e.sequence for e in events]
+    assert sequences == list(range(start, start + len(events))), sequences
+
+
+@dataclass
+class StatusDetails:
+    """A failed call's code, ErrorInfo and BadRequest field violations."""
+
+    code: grpc.StatusCode
+    message: str
+    reason: str
+    domain: str
+    metadata: dict[str, str]
+    field_violations: dict[str, str]
+
+
+def status_details(error: grpc.aio.AioRpcError) -> StatusDetails:
+    """Unpacks the google.rpc.Status details of a failed call."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, f"no rich status in {error!r}"
+    info = error_details_pb2.ErrorInfo()
+    bad = error_details_pb2.BadRequest()
+    for detail in status.details:
+        if detail.Is(info.DESCRIPTOR):
+            detail.Unpack(info)
+        elif detail.Is(bad.DESCRIPTOR):
+            detail.Unpack(bad)
+    return StatusDetails(
+        code=error.code(),
+        message=status.message,
+        reason=info.reason,
+        domain=info.domain,
+        metadata=dict(info.metadata),
+        field_violations={v.field: v.description for v in bad.field_violations},
+    )
+
+
+def as_dict(message: Any) -> dict[str, Any]:
+    result: dict[str, Any] = json_format.MessageToDict(message)
+    return result
