@@ -53,6 +53,8 @@ class RunwireServer:
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
+                # A second server on a taken port must fail, not share it.
+                ("grpc.so_reuseport", 0),
             ]
         )
         self.health = health.aio.HealthServicer()

@@ -43,7 +43,8 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             )
         else:
             options = self._providers.validate_options(
-                agent.model.provider, struct_to_dict(agent.model.options)
+                agent.model.provider,
+                struct_to_dict(agent.model.options, field=f"{prefix}.model.options"),
             )
             violations.update({f"{prefix}.model.options.{k}": v for k, v in options.items()})
         for i, name in enumerate(agent.tools):

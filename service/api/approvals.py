@@ -57,7 +57,7 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
             approve=approve,
             reason=request.reason,
             edited_arguments=(
-                struct_to_dict(request.edited_arguments)
+                struct_to_dict(request.edited_arguments, field="edited_arguments")
                 if request.HasField("edited_arguments")
                 else None
             ),

@@ -8,6 +8,7 @@ from google.protobuf import json_format, struct_pb2
 from runwire.v1 import run_pb2, thread_pb2
 
 from service.agent.types import ChatMessage, Role, ToolSpec
+from service.errors import InvalidArgumentError
 from service.stores.threads import StoredMessage, ThreadRecord
 
 _ROLES = {
@@ -17,15 +18,34 @@ _ROLES = {
 }
 
 
-def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
-    """A ``google.protobuf.Struct`` as a plain dict of JSON values."""
-    result: dict[str, Any] = json_format.MessageToDict(message)
+def struct_to_dict(message: struct_pb2.Struct, *, field: str = "") -> dict[str, Any]:
+    """A ``google.protobuf.Struct`` as a plain dict of JSON values.
+
+    Raises:
+        InvalidArgumentError: the Struct holds NaN or an infinity, which JSON
+            cannot carry (field violation on ``field``).
+    """
+    try:
+        result: dict[str, Any] = json_format.MessageToDict(message)
+    except ValueError as exc:
+        raise InvalidArgumentError(
+            f"{field or 'a Struct field'} holds a number JSON cannot carry: {exc}",
+            field_violations={field or "struct": "NaN and infinities are not allowed"},
+        ) from exc
     return result
 
 
-def client_tool_spec(tool: run_pb2.ClientTool) -> ToolSpec:
-    """A ``ClientTool`` as offered to the model (default schema: an empty object)."""
-    parameters = struct_to_dict(tool.parameters) if tool.HasField("parameters") else {}
+def client_tool_spec(tool: run_pb2.ClientTool, *, field: str) -> ToolSpec:
+    """A ``ClientTool`` as offered to the model (default schema: an empty object).
+
+    Raises:
+        InvalidArgumentError: the parameters hold a non-finite number.
+    """
+    parameters = (
+        struct_to_dict(tool.parameters, field=f"{field}.parameters")
+        if tool.HasField("parameters")
+        else {}
+    )
     return ToolSpec(
         name=tool.name,
         description=tool.description,

@@ -38,14 +38,13 @@ def violation_path(violation: protovalidate.Violation) -> str:
     field_path = violation.proto.field
     elements: list[Any] = list(field_path.elements) if field_path is not None else []
     for element in elements:
+        # protovalidate's own FieldPathElement: ``subscript`` is None or
+        # ``Oneof(field=..., value=...)`` (index, bool/int/uint/string key).
         part = element.field_name
-        subscript = element.WhichOneof("subscript")
+        subscript = element.subscript
         if subscript is not None:
-            part += (
-                f"[{getattr(element, subscript)!r}]"
-                if subscript == "string_key"
-                else (f"[{getattr(element, subscript)}]")
-            )
+            value = subscript.value
+            part += f"[{value!r}]" if subscript.field == "string_key" else f"[{value}]"
         parts.append(part)
     return ".".join(parts)
 

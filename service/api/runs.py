@@ -15,7 +15,7 @@ from service.api.convert import client_tool_spec
 from service.api.errors import server_stream, unary
 from service.runtimes.router import RunInput, RunRouter
 from service.stores.events import EventLog
-from service.stores.paging import decode_token, encode_token, page_size
+from service.stores.paging import decode_int_token, encode_token, page_size
 from service.stores.projection import TERMINAL_STATES
 
 #: WaitRun's wait when the request leaves ``timeout`` unset, in seconds.
@@ -42,7 +42,10 @@ def _run_input(request: _RunRequest) -> RunInput:
         agent_id=request.agent_id,
         prompt=request.prompt,
         thread_id=request.thread_id,
-        client_tools=tuple(client_tool_spec(t) for t in request.client_tools),
+        client_tools=tuple(
+            client_tool_spec(t, field=f"client_tools[{i}]")
+            for i, t in enumerate(request.client_tools)
+        ),
         request_id=request.request_id,
         runtime=request.runtime,
     )
@@ -147,9 +150,9 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
     ) -> run_service_pb2.ListRunEventsResponse:
         await self._router.runs.get(request.run_id)
         after = request.after_sequence
-        cursor = decode_token(request.page_token)
+        cursor = decode_int_token(request.page_token)
         if cursor is not None:
-            after = int(cursor) if cursor.isdigit() else after
+            after = cursor
         size = page_size(request.page_size)
         events = await self._events.read(request.run_id, after_sequence=after, limit=size + 1)
         token = encode_token(str(events[size - 1].sequence)) if len(events) > size else ""

@@ -9,7 +9,7 @@ from runwire.v1 import thread_pb2, thread_pb2_grpc
 
 from service.api.convert import message_pb, thread_pb
 from service.api.errors import unary
-from service.stores.paging import decode_token, encode_token, page_size
+from service.stores.paging import decode_int_token, encode_token, page_size
 from service.stores.threads import ThreadStore
 
 
@@ -39,8 +39,7 @@ class ThreadServicer(thread_pb2_grpc.ThreadServiceServicer):
         self, request: thread_pb2.ListThreadMessagesRequest, context: grpc.aio.ServicerContext
     ) -> thread_pb2.ListThreadMessagesResponse:
         record = await self._threads.get(request.thread_id)
-        cursor = decode_token(request.page_token)
-        start = int(cursor) if cursor is not None and cursor.isdigit() else 0
+        start = decode_int_token(request.page_token) or 0
         size = page_size(request.page_size)
         page = record.messages[start : start + size]
         end = start + len(page)

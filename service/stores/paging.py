@@ -45,3 +45,21 @@ def decode_token(token: str) -> str | None:
             reason="INVALID_PAGE_TOKEN",
         ) from exc
     return cursor
+
+
+def decode_int_token(token: str) -> int | None:
+    """The non-negative integer cursor (a sequence or an offset) inside ``token``.
+
+    Raises:
+        InvalidArgumentError: not a token with an integer cursor (``INVALID_PAGE_TOKEN``).
+    """
+    cursor = decode_token(token)
+    if cursor is None:
+        return None
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
+        raise InvalidArgumentError(
+            "page_token is not a token returned by this API",
+            field_violations={"page_token": "not a token returned by a previous response"},
+            reason="INVALID_PAGE_TOKEN",
+        )
+    return int(cursor)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what Runwire needs into the checkout, from the package registries only:
+#   .venv/         Python 3.11 venv with the service, the generated client and dev tools (PyPI)
+#   node_modules/  buf, for lint, breaking checks and code generation (npm)     [--dev]
+#   build/proto-deps/  third-party .proto files the contract imports             [--dev]
+# Idempotent and quick when everything is already there.
+# Usage: scripts/bootstrap.sh [--dev]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+dev=0
+[[ "${1:-}" == "--dev" ]] && dev=1
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "bootstrap: Python 3.11 or newer is required (found: $("$PYTHON" --version 2>&1))" >&2
+  exit 1
+fi
+
+stamp=.venv/.runwire-installed
+if [[ ! -x .venv/bin/python ]]; then
+  "$PYTHON" -m venv .venv
+fi
+if [[ ! -f $stamp || pyproject.toml -nt $stamp || clients/python/pyproject.toml -nt $stamp ]]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e clients/python -e '.[dev]'
+  touch "$stamp"
+fi
+
+if [[ $dev == 1 ]]; then
+  if [[ ! -x node_modules/.bin/buf || package.json -nt node_modules/.bin/buf ]]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+  .venv/bin/python scripts/proto_deps.py
+fi

@@ -1,0 +1,396 @@
+"""The ``runwire`` command: ``serve``, ``run`` and ``demo``.
+
+* ``runwire serve`` runs the gRPC server until SIGINT/SIGTERM; it prints
+  ``serving on ADDRESS[, ADDRESS]`` on stdout once it accepts calls.
+* ``runwire run AGENT_ID PROMPT`` streams one run from a server, asking at the
+  terminal about every tool call that needs an approval.
+* ``runwire demo`` starts an embedded server and streams a scripted run
+  through it, approving its one tool call; it needs nothing else running.
+
+Exit codes: 0 success; 1 the run did not succeed or a call failed; 2 bad
+usage, settings or config file, or an address that cannot be bound; 130
+interrupted. Expected failures print one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import pathlib
+import secrets
+import signal
+import socket
+import time
+from typing import Annotated, Any
+
+import grpc
+import pydantic
+import typer
+from google.protobuf import struct_pb2
+from rich.console import Console
+from rich.text import Text
+from runwire.v1 import agent_pb2, event_pb2, run_service_pb2
+
+from service.app import Runwire
+from service.cli_render import (
+    Renderer,
+    RunOutcome,
+    StreamBrokenError,
+    Stubs,
+    describe_rpc_error,
+    stream_run,
+    terminal_decider,
+)
+from service.config import DEFAULT_LISTEN, Settings, load_settings
+from service.errors import RunwireError
+from service.logs import configure_logging
+from service.server import RunwireServer
+
+logger = logging.getLogger("service.cli")
+
+#: Exit codes.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+app = typer.Typer(
+    name="runwire",
+    help="Runwire: a gRPC service that runs tool-calling AI agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Prints ``error: MESSAGE`` on stderr and returns the ``typer.Exit`` to raise."""
+    err.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
+    return typer.Exit(code)
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def _settings_error(exc: pydantic.ValidationError) -> str:
+    problems = []
+    for item in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"]) or "settings"
+        problems.append(f"{where}: {item['msg']}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def _check_bindable(address: str) -> None:
+    """Fails early, with a clear reason, for a listen address that cannot work.
+
+    Checks the form (``host:port``, ``unix:PATH``), that a Unix socket's
+    directory exists, and that a TCP port is free: gRPC binds with
+    SO_REUSEPORT, so a port held by another gRPC server would be shared
+    silently instead of failing; this probe binds without it first. Port 0
+    (any free port) is not probed.
+
+    Raises:
+        OSError: the address cannot be bound (``strerror`` says why).
+    """
+    if address.startswith("unix:"):
+        parent = pathlib.Path(address.removeprefix("unix:").removeprefix("//")).parent
+        if not parent.is_dir():
+            raise OSError(errno.ENOENT, f"directory {parent} does not exist")
+        return
+    if address.startswith("unix-abstract:"):
+        return
+    host, _, port_text = address.rpartition(":")
+    host = host.strip("[]")
+    if not port_text.isdigit() or int(port_text) > 65535:
+        raise OSError(errno.EINVAL, "expected host:port or unix:PATH")
+    if int(port_text) == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(
+            host or None, int(port_text), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise OSError(errno.EADDRNOTAVAIL, f"cannot resolve host {host!r}") from exc
+    for family, kind, proto, _, sockaddr in infos:
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(sockaddr)
+        except OSError as exc:
+            # Other failures (say, no IPv6 for "localhost") are left to gRPC,
+            # which binds what it can.
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise
+
+
+async def _start(settings: Settings) -> tuple[RunwireServer, list[str]]:
+    """Builds the app and starts its server; returns it and the bound addresses.
+
+    Raises:
+        typer.Exit: (code 2, after printing why) an address cannot be bound or
+            the app cannot be built from ``settings``.
+    """
+    for address in settings.listen:
+        try:
+            _check_bindable(address)
+        except OSError as exc:
+            raise fail(f"cannot listen on {address}: {exc.strerror or exc}", EXIT_USAGE) from None
+    try:
+        runwire = await Runwire.create(settings)
+    except RunwireError as exc:
+        raise fail(exc.message, EXIT_USAGE) from None
+    server = RunwireServer(runwire, settings)
+    try:
+        addresses = await server.start()
+    except RuntimeError as exc:
+        await runwire.aclose()
+        reason = str(exc).split(";", 1)[0]  # drop gRPC's "set GRPC_VERBOSITY=debug" hint
+        raise fail(f"cannot listen: {reason}", EXIT_USAGE) from None
+    return server, addresses
+
+
+async def _serve(settings: Settings) -> int:
+    server, addresses = await _start(settings)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    forced: set[asyncio.Task[None]] = set()
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def on_signal(signum: signal.Signals) -> None:
+        if stop.is_set():
+            logger.warning("%s again: stopping without grace", signum.name)
+            forced.add(loop.create_task(server.stop(0)))
+            return
+        logger.info("%s received: stopping", signum.name)
+        stop.set()
+
+    for signum in signals:
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        out.print(Text(f"serving on {', '.join(addresses)}"), soft_wrap=True)
+        out.file.flush()
+        await stop.wait()
+        await server.stop()
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+    return EXIT_OK
+
+
+@app.command()
+def serve(
+    listen: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--listen",
+            "-l",
+            metavar="ADDRESS",
+            help=f"host:port or unix:PATH; repeatable. Default: {DEFAULT_LISTEN} "
+            "(or RUNWIRE_LISTEN / the config file).",
+        ),
+    ] = None,
+    config: Annotated[
+        pathlib.Path | None,
+        typer.Option("--config", "-c", metavar="FILE", help="TOML config file."),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR."),
+    ] = None,
+) -> None:
+    """Serve the Runwire gRPC API until SIGINT or SIGTERM."""
+    try:
+        settings = load_settings(config, listen=listen or None, log_level=log_level)
+    except pydantic.ValidationError as exc:
+        raise fail(_settings_error(exc), EXIT_USAGE) from None
+    except FileNotFoundError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    except (OSError, ValueError) as exc:  # unreadable file, TOML syntax error
+        path = config or os.environ.get("RUNWIRE_CONFIG_FILE", "")
+        raise fail(f"cannot read config file {path}: {exc}", EXIT_USAGE) from None
+    try:
+        configure_logging(settings.log_level, settings.log_format)
+    except ValueError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    raise typer.Exit(asyncio.run(_serve(settings)))
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _print_outcome(renderer: Renderer, outcome: RunOutcome, extra: str = "") -> None:
+    if outcome.error:
+        renderer.line(f"error: {outcome.error}", style="red")
+    summary = renderer.summary(outcome)
+    if extra:
+        summary.append(extra)
+    renderer.line(summary)
+
+
+async def _run(
+    address: str,
+    request: run_service_pb2.StreamRunRequest,
+    *,
+    yes: bool,
+    renderer: Renderer,
+    run_ids: list[str],
+) -> int:
+    stubs = Stubs.connect(address)
+    try:
+        outcome = await stream_run(
+            stubs,
+            request,
+            renderer=renderer,
+            decide=terminal_decider(renderer, yes=yes),
+            on_event=lambda event: run_ids.append(event.run_id) if not run_ids else None,
+        )
+    except grpc.aio.AioRpcError as exc:
+        renderer.line_break()
+        raise fail(describe_rpc_error(exc, address), EXIT_FAILED) from None
+    except StreamBrokenError as exc:
+        renderer.line_break()
+        raise fail(str(exc), EXIT_FAILED) from None
+    finally:
+        await stubs.close()
+    _print_outcome(renderer, outcome, f" · run {outcome.run_id}")
+    return EXIT_OK if outcome.succeeded else EXIT_FAILED
+
+
+@app.command()
+def run(
+    agent_id: Annotated[str, typer.Argument(metavar="AGENT_ID", help="The agent to run.")],
+    prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="The user message.")],
+    address: Annotated[
+        str,
+        typer.Option("--address", "-a", metavar="ADDRESS", help="host:port or unix:PATH."),
+    ] = DEFAULT_LISTEN,
+    thread: Annotated[
+        str | None,
+        typer.Option("--thread", "-t", metavar="THREAD_ID", help="Thread to continue."),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Approve every tool call without asking.")
+    ] = False,
+) -> None:
+    """Run an agent on a prompt and stream its answer; exit 0 if the run SUCCEEDED."""
+    request = run_service_pb2.StreamRunRequest(
+        agent_id=agent_id, prompt=prompt, thread_id=thread or ""
+    )
+    run_ids: list[str] = []
+    renderer = Renderer(out)
+    try:
+        code = asyncio.run(_run(address, request, yes=yes, renderer=renderer, run_ids=run_ids))
+    except KeyboardInterrupt:
+        renderer.line_break()
+        goes_on = f"; run {run_ids[0]} goes on on the server" if run_ids else ""
+        raise fail(f"interrupted{goes_on}", EXIT_INTERRUPTED) from None
+    raise typer.Exit(code)
+
+
+# --------------------------------------------------------------------------- demo
+
+DEMO_PROMPT = "What is 6 × 7?"  # noqa: RUF001 - the multiplication sign is meant
+DEMO_SCRIPT: list[dict[str, Any]] = [
+    {
+        "text": "Let me work that out.",
+        "tool_calls": [{"name": "calculator", "arguments": {"expression": "6 * 7"}}],
+    },
+    {"text": "6 × 7 = 42. The answer is 42."},  # noqa: RUF001
+]
+
+
+def demo_agent() -> agent_pb2.Agent:
+    """The demo agent: scripted model, the calculator tool, every call approved by hand."""
+    options = struct_pb2.Struct()
+    options.update({"script": DEMO_SCRIPT, "chunk_chars": 3, "delay_ms": 15})
+    return agent_pb2.Agent(
+        display_name="Runwire demo",
+        instructions="Answer arithmetic questions with the calculator tool.",
+        model=agent_pb2.Model(provider="scripted", options=options),
+        tools=["calculator"],
+        approval_policy=agent_pb2.ApprovalPolicy(mode=agent_pb2.APPROVAL_MODE_REQUIRE_ALL),
+        runtime=agent_pb2.RUNTIME_IN_PROCESS,  # whatever RUNWIRE_DEFAULT_RUNTIME says
+    )
+
+
+async def _demo(listen: str) -> int:
+    try:
+        settings = Settings(listen=[listen], shutdown_grace_seconds=1.0)
+    except pydantic.ValidationError as exc:
+        raise fail(_settings_error(exc), EXIT_USAGE) from None
+    server, addresses = await _start(settings)
+    stubs = Stubs.connect(addresses[0])
+    renderer = Renderer(out)
+    try:
+        agent_id = f"demo-{secrets.token_hex(3)}"
+        await stubs.agents.CreateAgent(
+            agent_pb2.CreateAgentRequest(agent_id=agent_id, agent=demo_agent())
+        )
+        renderer.line(
+            Text.assemble(("Runwire demo", "bold"), f" · embedded server on {addresses[0]}")
+        )
+        renderer.line(
+            f"agent {agent_id}: scripted model, tool calculator, every tool call needs approval",
+            style="dim",
+        )
+        renderer.line(Text.assemble(("you: ", "bold"), DEMO_PROMPT))
+
+        async def approve(requested: event_pb2.ApprovalRequested) -> bool:
+            label = renderer.tool_label(
+                requested.tool_call_id, requested.tool_name, requested.arguments
+            )
+            renderer.line(f"approval requested for {label} → approving (demo)", style="yellow")
+            return True
+
+        started = time.monotonic()
+        outcome = await stream_run(
+            stubs,
+            run_service_pb2.StreamRunRequest(agent_id=agent_id, prompt=DEMO_PROMPT),
+            renderer=renderer,
+            decide=approve,
+        )
+        elapsed = time.monotonic() - started
+    except grpc.aio.AioRpcError as exc:
+        raise fail(describe_rpc_error(exc, addresses[0]), EXIT_FAILED) from None
+    except StreamBrokenError as exc:
+        raise fail(str(exc), EXIT_FAILED) from None
+    finally:
+        await stubs.close()
+        await server.stop()
+    out.print()
+    if outcome.output:
+        renderer.line(Text.assemble(("answer: ", "bold"), outcome.output))
+    _print_outcome(
+        renderer,
+        outcome,
+        f" · {outcome.events} events · run {outcome.run_id} · {elapsed:.2f} s",
+    )
+    return EXIT_OK if outcome.succeeded else EXIT_FAILED
+
+
+@app.command()
+def demo(
+    listen: Annotated[
+        str,
+        typer.Option("--listen", "-l", metavar="ADDRESS", help="Address of the embedded server."),
+    ] = "127.0.0.1:0",
+) -> None:
+    """Start an embedded server and stream a scripted run with one approved tool call."""
+    configure_logging("WARNING", "text")
+    try:
+        code = asyncio.run(_demo(listen))
+    except KeyboardInterrupt:
+        out.print()
+        raise fail("interrupted", EXIT_INTERRUPTED) from None
+    raise typer.Exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``runwire`` console entry point; exits the process with the command's code.
+
+    Args:
+        argv: Arguments after the program name; default ``sys.argv[1:]``.
+    """
+    app(args=argv, prog_name="runwire")

@@ -1,0 +1,370 @@
+"""The ``runwire`` command as users run it: real subprocesses of the venv's executable.
+
+``serve`` is started on a free TCP port and a Unix socket and stopped with
+SIGTERM; ``run`` answers an approval read from a piped stdin; ``demo`` needs
+nothing else running. Expected failures must exit with their code and one
+clear line, never a traceback. Every process started here is killed in a
+``finally`` if it is still running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import pathlib
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import pytest
+from rich.console import Console
+from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2, run_service_pb2
+
+from service import cli_render
+from service.server import RunwireServer
+from tests.support import Stubs, create_agent, unique
+
+RUNWIRE = str(pathlib.Path(sys.executable).with_name("runwire"))
+
+ECHO_SCRIPT: list[dict[str, Any]] = [
+    {"tool_calls": [{"name": "echo", "arguments": {"text": "ping"}}]},
+    {"text": "The echo said ping."},
+]
+
+
+@dataclass
+class Result:
+    """A finished subprocess: exit code and decoded output."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNWIRE_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env["COLUMNS"] = "200"
+    return env
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.kill()
+        await process.wait()
+
+
+async def runwire(*args: str, stdin: str = "", limit_seconds: float = 60) -> Result:
+    """Runs ``runwire ARGS`` to its end and returns what it printed."""
+    process = await asyncio.create_subprocess_exec(
+        RUNWIRE,
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(),
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(stdin.encode()), limit_seconds)
+    finally:
+        await _kill(process)
+    assert process.returncode is not None
+    return Result(process.returncode, out.decode(), err.decode())
+
+
+def assert_one_clean_line(text: str) -> None:
+    """``text`` is one line and no traceback."""
+    assert "Traceback" not in text, text
+    assert len(text.strip().splitlines()) == 1, text
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@dataclass
+class Served:
+    """A running ``runwire serve`` and the addresses it printed."""
+
+    process: asyncio.subprocess.Process
+    tcp: str
+    unix: str
+    log: pathlib.Path
+
+
+@pytest.fixture
+async def served(tmp_path: pathlib.Path) -> AsyncIterator[Served]:
+    sock = tmp_path / "rw.sock"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            RUNWIRE,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--listen",
+            f"unix:{sock}",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log_file,
+            env=_env(),
+        )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+        assert line.startswith("serving on "), (line, log.read_text())
+        tcp, unix = line.removeprefix("serving on ").split(", ")
+        assert unix == f"unix:{sock}"
+        assert tcp.startswith("127.0.0.1:") and not tcp.endswith(":0")
+        yield Served(process=process, tcp=tcp, unix=unix, log=log)
+    finally:
+        await _kill(process)
+
+
+async def test_demo_streams_a_run_and_approves_its_tool_call() -> None:
+    result = await runwire("demo", limit_seconds=60)
+    assert result.returncode == 0, result
+    assert 'approval requested for calculator({"expression": "6 * 7"}) → approving (demo)' in (
+        result.stdout
+    )
+    assert "6 × 7 = 42. The answer is 42." in result.stdout  # noqa: RUF001
+    assert "SUCCEEDED" in result.stdout
+    assert " events · run run_" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+async def test_serve_run_over_unix_socket_and_tcp_then_sigterm(served: Served) -> None:
+    stubs = Stubs.connect(served.unix)
+    try:
+        agent = await create_agent(
+            stubs, ECHO_SCRIPT, tools=["echo"], mode=agent_pb2.APPROVAL_MODE_REQUIRE_ALL
+        )
+    finally:
+        await stubs.channel.close()
+
+    # Approval answered on a piped stdin, over the Unix socket.
+    approved = await runwire(
+        "run", agent.agent_id, "say ping", "--address", served.unix, stdin="y\n"
+    )
+    assert approved.returncode == 0, approved
+    assert 'Approve echo({"text": "ping"})? [y/n] y' in approved.stdout
+    assert "← ping" in approved.stdout
+    assert "The echo said ping." in approved.stdout
+    assert "SUCCEEDED · finish reason stop · tokens" in approved.stdout
+
+    # Rejected: the model is told, and the scripted run still succeeds.
+    rejected = await runwire(
+        "run", agent.agent_id, "say ping", "--address", served.tcp, stdin="n\n"
+    )
+    assert rejected.returncode == 0, rejected
+    assert "rejected at the terminal" in rejected.stdout
+    assert "← ping" not in rejected.stdout
+
+    # --yes approves without reading stdin.
+    yes = await runwire("run", agent.agent_id, "say ping", "--address", served.tcp, "--yes")
+    assert yes.returncode == 0, yes
+    assert "approving (--yes)" in yes.stdout and "The echo said ping." in yes.stdout
+
+    served.process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(served.process.wait(), 15) == 0
+    log = served.log.read_text()
+    assert "SIGTERM received" in log and "Traceback" not in log
+
+
+async def test_run_that_fails_exits_1_with_the_error(served: Served) -> None:
+    stubs = Stubs.connect(served.tcp)
+    try:
+        script = [{"tool_calls": [{"name": "sleep", "arguments": {"seconds": 30}}]}]
+        agent = await create_agent(stubs, script, tools=["sleep"], timeout_seconds=1)
+    finally:
+        await stubs.channel.close()
+    result = await runwire("run", agent.agent_id, "p", "--address", served.tcp)
+    assert result.returncode == 1, result
+    assert "FAILED · finish reason timeout" in result.stdout
+    assert "DEADLINE_EXCEEDED" in result.stdout
+
+
+async def test_serve_with_a_missing_config_file_exits_2(tmp_path: pathlib.Path) -> None:
+    missing = tmp_path / "missing.toml"
+    result = await runwire("serve", "--config", str(missing))
+    assert result.returncode == 2, result
+    assert "missing.toml" in result.stderr
+    assert_one_clean_line(result.stderr)
+
+
+async def test_serve_with_a_bad_setting_exits_2(tmp_path: pathlib.Path) -> None:
+    config = tmp_path / "runwire.toml"
+    config.write_text("max_iterations = 1000\n")
+    result = await runwire("serve", "--config", str(config))
+    assert result.returncode == 2, result
+    assert "max_iterations" in result.stderr
+    assert_one_clean_line(result.stderr)
+
+
+async def test_serve_on_a_port_in_use_exits_2() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        address = f"127.0.0.1:{holder.getsockname()[1]}"
+        result = await runwire("serve", "--listen", address, limit_seconds=30)
+    assert result.returncode == 2, result
+    assert f"cannot listen on {address}" in result.stderr
+    assert_one_clean_line(result.stderr)
+
+
+async def test_python_dash_m_service_is_serve(tmp_path: pathlib.Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "service",
+        "--config",
+        str(tmp_path / "missing.toml"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(),
+    )
+    try:
+        _, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        await _kill(process)
+    assert process.returncode == 2
+    assert "missing.toml" in err.decode()
+
+
+async def test_run_against_nothing_listening_says_cannot_reach() -> None:
+    address = f"127.0.0.1:{closed_port()}"
+    result = await runwire("run", "nosuch-agent", "x", "--address", address, limit_seconds=30)
+    assert result.returncode == 1, result
+    assert f"cannot reach Runwire at {address}: connection refused" in result.stderr
+    assert_one_clean_line(result.stderr)
+    assert "Traceback" not in result.stdout
+
+
+async def test_run_of_an_unknown_agent_prints_not_found(server: RunwireServer) -> None:
+    result = await runwire("run", unique("nosuch"), "x", "--address", server.addresses[0])
+    assert result.returncode == 1, result
+    assert "NOT_FOUND" in result.stderr
+    assert "AGENT_NOT_FOUND" in result.stderr
+    assert_one_clean_line(result.stderr)
+
+
+def _unavailable() -> grpc.aio.AioRpcError:
+    """The error a call gets when the connection drops."""
+    return grpc.aio.AioRpcError(
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.aio.Metadata(),
+        grpc.aio.Metadata(),
+        details="Socket closed",
+    )
+
+
+async def test_stream_is_resumed_after_a_break(server: RunwireServer) -> None:
+    """The CLI's stream loop resumes with StreamRunEvents after UNAVAILABLE, losing nothing."""
+    stubs = cli_render.Stubs.connect(server.addresses[0])
+    real_stream_run = stubs.runs.StreamRun
+
+    class Breaking:
+        """A StreamRun call that fails with UNAVAILABLE after three events."""
+
+        def __init__(self, request: run_service_pb2.StreamRunRequest) -> None:
+            self._call = real_stream_run(request)
+
+        def __aiter__(self) -> Breaking:
+            self._count = 0
+            return self
+
+        async def __anext__(self) -> run_service_pb2.StreamRunResponse:
+            if self._count == 3:
+                self._call.cancel()
+                raise _unavailable()
+            self._count += 1
+            response: run_service_pb2.StreamRunResponse = await self._call.read()
+            return response
+
+    stubs.runs.StreamRun = Breaking
+    console = Console(file=io.StringIO(), width=200)
+    try:
+        test_stubs = Stubs.connect(server.addresses[0])
+        agent = await create_agent(test_stubs, [{"text": "resumed without a gap"}], chunk_chars=2)
+        await test_stubs.channel.close()
+
+        async def never(_: object) -> bool:
+            raise AssertionError("no approval expected")
+
+        outcome = await cli_render.stream_run(
+            stubs,
+            run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="p"),
+            renderer=cli_render.Renderer(console),
+            decide=never,
+        )
+    finally:
+        await stubs.close()
+    assert outcome.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert outcome.output == "resumed without a gap"
+    assert outcome.events == (await _last_sequence(server, outcome.run_id))
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "resuming after event 3 (attempt 1/3)" in shown
+    assert "resumed without a gap" in shown
+
+
+async def _last_sequence(server: RunwireServer, run_id: str) -> int:
+    stubs = Stubs.connect(server.addresses[0])
+    try:
+        response = await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run_id))
+    finally:
+        await stubs.channel.close()
+    last: int = response.run.last_sequence
+    return last
+
+
+async def test_broken_resolve_is_retried_without_asking_again(server: RunwireServer) -> None:
+    """A ResolveApproval that fails with UNAVAILABLE resumes the stream; the approval
+    event comes again and is resolved with the first answer, shown and asked once."""
+    stubs = cli_render.Stubs.connect(server.addresses[0])
+    real_resolve = stubs.approvals.ResolveApproval
+    resolves: list[str] = []
+
+    async def flaky_resolve(request: approval_pb2.ResolveApprovalRequest) -> object:
+        resolves.append(request.approval_id)
+        if len(resolves) == 1:
+            raise _unavailable()
+        return await real_resolve(request)
+
+    stubs.approvals.ResolveApproval = flaky_resolve
+    asked: list[str] = []
+
+    async def decide(requested: event_pb2.ApprovalRequested) -> bool:
+        asked.append(requested.approval_id)
+        return True
+
+    console = Console(file=io.StringIO(), width=200)
+    try:
+        test_stubs = Stubs.connect(server.addresses[0])
+        agent = await create_agent(
+            test_stubs, ECHO_SCRIPT, tools=["echo"], mode=agent_pb2.APPROVAL_MODE_REQUIRE_ALL
+        )
+        await test_stubs.channel.close()
+        outcome = await cli_render.stream_run(
+            stubs,
+            run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="p"),
+            renderer=cli_render.Renderer(console),
+            decide=decide,
+        )
+    finally:
+        await stubs.close()
+    assert outcome.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert len(asked) == 1 and resolves == asked * 2
+    assert outcome.events == (await _last_sequence(server, outcome.run_id))
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "(attempt 1/3)" in shown
+    assert shown.count('→ echo({"text": "ping"})') == 1
+    assert shown.count("← ping") == 1
