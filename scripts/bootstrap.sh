@@ -29,7 +29,9 @@ fi
 
 if [[ $dev == 1 ]]; then
   if [[ ! -x node_modules/.bin/buf || package.json -nt node_modules/.bin/buf ]]; then
-    npm ci --no-audit --no-fund --loglevel=error
+    # npm ci refuses lock files without every platform's optional buf binary (npm 11);
+    # npm install honours the lock file and does not change it.
+    npm install --no-audit --no-fund --loglevel=error
   fi
   .venv/bin/python scripts/proto_deps.py
 fi

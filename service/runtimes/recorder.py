@@ -28,23 +28,40 @@ class RunRecorder:
         self.runs = runs
         self.approvals = approvals
 
-    async def publish(self, run_id: str, event: event_pb2.RunEvent) -> event_pb2.RunEvent:
+    async def publish(
+        self, run_id: str, event: event_pb2.RunEvent, *, key: str = ""
+    ) -> event_pb2.RunEvent:
         """Logs ``event`` for ``run_id`` and updates the records; returns the logged event.
+
+        Idempotent with ``key`` (see ``EventLog.append``). The records catch
+        up from the log, so an append whose record update was lost (a crash
+        between the two, a concurrent publisher) is applied by the next one.
 
         Raises:
             NotFoundError: the run has no log (``RUN_NOT_FOUND``).
         """
-        logged = await self.events.append(run_id, event)
-        run = await self.runs.apply(logged)
-        kind = logged.WhichOneof("payload")
-        if kind == "approval_requested":
-            await self._approval_requested(run, logged)
-        elif kind == "approval_resolved":
-            await self._approval_resolved(logged)
+        logged = await self.events.append(run_id, event, key=key)
+        run = await self.runs.get(run_id)
+        if logged.sequence <= run.last_sequence:
+            return logged
+        missing = await self.events.read(
+            run_id,
+            after_sequence=run.last_sequence,
+            limit=logged.sequence - run.last_sequence,
+        )
+        run = await self.runs.apply(missing)
+        for applied in missing:
+            kind = applied.WhichOneof("payload")
+            if kind == "approval_requested":
+                await self._approval_requested(run, applied)
+            elif kind == "approval_resolved":
+                await self._approval_resolved(applied)
         return logged
 
     async def _approval_requested(self, run: run_pb2.Run, event: event_pb2.RunEvent) -> None:
         p = event.approval_requested
+        if await self.approvals.find(p.approval_id) is not None:
+            return
         approval = approval_pb2.Approval(
             approval_id=p.approval_id,
             run_id=run.run_id,

@@ -22,6 +22,10 @@ class ApprovalStore(Protocol):
         """Raises NotFoundError (``APPROVAL_NOT_FOUND``)."""
         ...
 
+    async def find(self, approval_id: str) -> approval_pb2.Approval | None:
+        """The approval, or None."""
+        ...
+
     async def list(
         self,
         *,
@@ -47,6 +51,14 @@ class MemoryApprovalStore:
         self._approvals[approval.approval_id] = stored
         while len(self._approvals) > self._max:
             self._approvals.popitem(last=False)
+
+    async def find(self, approval_id: str) -> approval_pb2.Approval | None:
+        approval = self._approvals.get(approval_id)
+        if approval is None:
+            return None
+        out = approval_pb2.Approval()
+        out.CopyFrom(approval)
+        return out
 
     async def get(self, approval_id: str) -> approval_pb2.Approval:
         approval = self._approvals.get(approval_id)

@@ -41,9 +41,16 @@ class EventLog(Protocol):
         """Opens an empty log for a new run (idempotent)."""
         ...
 
-    async def append(self, run_id: str, event: event_pb2.RunEvent) -> event_pb2.RunEvent:
+    async def append(
+        self, run_id: str, event: event_pb2.RunEvent, *, key: str = ""
+    ) -> event_pb2.RunEvent:
         """Logs ``event`` (its payload; ``run_id``, ``sequence`` and
         ``create_time`` are set here) and returns the logged copy.
+
+        ``key`` makes the append idempotent: a second append with a key
+        already logged for the run logs nothing and returns the first event
+        (so activity retries never duplicate an event). Keys are derived
+        deterministically from the run, step and position by the caller.
 
         Raises:
             NotFoundError: no log for ``run_id`` (reason ``RUN_NOT_FOUND``).
@@ -80,6 +87,7 @@ class EventLog(Protocol):
 @dataclass
 class _RunLog:
     events: list[event_pb2.RunEvent] = field(default_factory=list)
+    keys: dict[str, int] = field(default_factory=dict)
     # Set and replaced on every append: subscribers wait on the current one.
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     ended: bool = False
@@ -120,14 +128,20 @@ class MemoryEventLog:
             )
         return log
 
-    async def append(self, run_id: str, event: event_pb2.RunEvent) -> event_pb2.RunEvent:
+    async def append(
+        self, run_id: str, event: event_pb2.RunEvent, *, key: str = ""
+    ) -> event_pb2.RunEvent:
         log = self._log(run_id)
+        if key and key in log.keys:
+            return log.events[log.keys[key] - 1]
         logged = event_pb2.RunEvent()
         logged.CopyFrom(event)
         logged.run_id = run_id
         logged.sequence = len(log.events) + 1
         logged.create_time.FromDatetime(datetime.now(UTC))
         log.events.append(logged)
+        if key:
+            log.keys[key] = logged.sequence
         log.ended = log.ended or is_terminal(logged)
         changed, log.changed = log.changed, asyncio.Event()
         changed.set()

@@ -15,8 +15,15 @@ TERMINAL_STATES = frozenset(
 )
 
 
-def apply_event(run: run_pb2.Run, event: event_pb2.RunEvent) -> None:
-    """Updates ``run`` in place with one logged ``event`` (sequence > 0)."""
+def apply_event(run: run_pb2.Run, event: event_pb2.RunEvent) -> bool:
+    """Updates ``run`` in place with one logged ``event``.
+
+    Idempotent: an event whose sequence is not ``run.last_sequence + 1`` is
+    ignored (already applied, or out of order: the caller catches up from the
+    log first). Returns whether the event was applied.
+    """
+    if event.sequence != run.last_sequence + 1:
+        return False
     kind = event.WhichOneof("payload")
     if kind == "run_started":
         run.start_time.CopyFrom(event.create_time)
@@ -69,9 +76,9 @@ def apply_event(run: run_pb2.Run, event: event_pb2.RunEvent) -> None:
         run.finish_reason = failed.finish_reason
         run.usage.CopyFrom(failed.usage)
         _end(run, event)
-    if event.sequence:
-        run.last_sequence = event.sequence
-        run.update_time.CopyFrom(event.create_time)
+    run.last_sequence = event.sequence
+    run.update_time.CopyFrom(event.create_time)
+    return True
 
 
 def _end(run: run_pb2.Run, event: event_pb2.RunEvent) -> None:

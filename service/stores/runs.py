@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Protocol
 
 from runwire.v1 import event_pb2, run_pb2
@@ -47,8 +48,10 @@ class RunStore(Protocol):
         """Runs newest first, filtered by the non-empty arguments."""
         ...
 
-    async def apply(self, event: event_pb2.RunEvent) -> run_pb2.Run:
-        """Folds a logged event into its run's record and returns the record."""
+    async def apply(self, events: Sequence[event_pb2.RunEvent]) -> run_pb2.Run:
+        """Folds logged events of one run, in sequence order, into its record
+        and returns the record. Events already applied are skipped; applying
+        stops at a gap (see ``projection.apply_event``)."""
         ...
 
 
@@ -119,11 +122,12 @@ class MemoryRunStore:
         next_token = encode_token(page[-1].run_id) if len(matches) > page_size else ""
         return [_copy(r) for r in page], next_token
 
-    async def apply(self, event: event_pb2.RunEvent) -> run_pb2.Run:
-        run = self._runs.get(event.run_id)
+    async def apply(self, events: Sequence[event_pb2.RunEvent]) -> run_pb2.Run:
+        run = self._runs.get(events[0].run_id)
         if run is None:
-            raise run_not_found(event.run_id)
-        apply_event(run, event)
+            raise run_not_found(events[0].run_id)
+        for event in events:
+            apply_event(run, event)
         return _copy(run)
 
 
