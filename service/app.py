@@ -7,8 +7,11 @@ and creates the agents declared in configuration. Nothing starts at import.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from google.protobuf import json_format
 from runwire.v1 import agent_pb2
@@ -18,14 +21,13 @@ from service.api.errors import validate
 from service.config import Settings
 from service.errors import AlreadyExistsError, InvalidArgumentError
 from service.llm.registry import ProviderRegistry
+from service.runtimes.base import Runtime
 from service.runtimes.inprocess import InProcessRuntime
 from service.runtimes.recorder import RunRecorder
 from service.runtimes.router import RunDefaults, RunRouter
-from service.stores.agents import MemoryAgentStore
-from service.stores.approvals import MemoryApprovalStore
-from service.stores.events import MemoryEventLog
-from service.stores.runs import MemoryRunStore
-from service.stores.threads import MemoryThreadStore
+from service.runtimes.temporal import TemporalRuntime
+from service.stores.factory import Stores, build_stores
+from service.temporal_client import connect_temporal
 from service.tools.builtin import register_builtin_tools
 from service.tools.registry import ToolRegistry, load_modules
 
@@ -44,6 +46,10 @@ class Runwire:
     router: RunRouter
     inprocess: InProcessRuntime
     agent_servicer: AgentServicer
+    stores: Stores
+    #: The embedded Temporal worker's task, when one runs in this process.
+    worker_task: asyncio.Task[None] | None = field(default=None)
+    worker: Any = field(default=None)
 
     @classmethod
     async def create(cls, settings: Settings) -> Runwire:
@@ -53,32 +59,41 @@ class Runwire:
             InvalidArgumentError: a tool module or a configured agent is invalid
                 (the message names it).
         """
-        providers = ProviderRegistry(
-            openai_base_url=settings.openai_base_url,
-            openai_api_key=(
-                settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-            ),
-        )
-        tools = ToolRegistry()
-        register_builtin_tools(tools)
-        load_modules(tools, list(settings.tool_modules))
-        events = MemoryEventLog(max_runs=settings.retained_runs)
-        runs = MemoryRunStore(max_runs=settings.retained_runs)
-        approvals = MemoryApprovalStore()
-        threads = MemoryThreadStore()
-        agents = MemoryAgentStore()
-        recorder = RunRecorder(events=events, runs=runs, approvals=approvals)
+        providers = build_providers(settings)
+        tools = build_tools(settings)
+        stores = build_stores(settings)
+        recorder = RunRecorder(events=stores.events, runs=stores.runs, approvals=stores.approvals)
         inprocess = InProcessRuntime(
-            recorder=recorder, providers=providers, tools=tools, threads=threads
+            recorder=recorder, providers=providers, tools=tools, threads=stores.threads
         )
+        runtimes: dict[int, Runtime] = {agent_pb2.RUNTIME_IN_PROCESS: inprocess}
+        worker: Any = None
+        if settings.temporal_address:
+            client = await connect_temporal(settings)
+            runtimes[agent_pb2.RUNTIME_TEMPORAL] = TemporalRuntime(
+                client, task_queue=settings.temporal_task_queue, recorder=recorder
+            )
+            if settings.temporal_embedded_worker:
+                # The composition root embeds a worker; the runtime itself never
+                # imports the worker package.
+                from worker.app import build_worker  # noqa: PLC0415 - only with Temporal
+
+                worker = build_worker(
+                    client,
+                    settings,
+                    stores=stores,
+                    providers=build_providers(settings, max_retries=0),
+                    tools=tools,
+                )
         router = RunRouter(
-            agents=agents,
-            runs=runs,
-            events=events,
-            approvals=approvals,
-            threads=threads,
+            agents=stores.agents,
+            runs=stores.runs,
+            events=stores.events,
+            approvals=stores.approvals,
+            threads=stores.threads,
             tools=tools,
-            runtimes={agent_pb2.RUNTIME_IN_PROCESS: inprocess},
+            runtimes=runtimes,
+            recorder=recorder,
             defaults=RunDefaults(
                 max_iterations=settings.max_iterations,
                 run_timeout_seconds=settings.run_timeout_seconds,
@@ -92,9 +107,14 @@ class Runwire:
             tools=tools,
             router=router,
             inprocess=inprocess,
-            agent_servicer=AgentServicer(agents=agents, providers=providers, tools=tools),
+            agent_servicer=AgentServicer(agents=stores.agents, providers=providers, tools=tools),
+            stores=stores,
+            worker=worker,
         )
         await app._create_configured_agents()
+        if worker is not None:
+            app.worker_task = asyncio.create_task(worker.run(), name="embedded-temporal-worker")
+            logger.info("embedded Temporal worker polling %s", settings.temporal_task_queue)
         return app
 
     async def _create_configured_agents(self) -> None:
@@ -113,13 +133,37 @@ class Runwire:
             agent.agent_id = agent_id
             try:
                 await self.router.agents.create(agent)
-            except AlreadyExistsError as exc:
-                raise InvalidArgumentError(
-                    f"configured agent {agent_id!r} is declared twice"
-                ) from exc
+            except AlreadyExistsError:
+                # Declared twice, or already stored by another replica (Redis).
+                current = await self.router.agents.get(agent_id)
+                await self.router.agents.replace(agent, expected_etag=current.etag)
             logger.info("agent %s created from configuration", agent_id)
 
     async def aclose(self) -> None:
-        """Stops in-process runs and closes provider clients."""
+        """Stops the embedded worker and in-process runs; closes clients and pools."""
+        if self.worker is not None and self.worker_task is not None:
+            await self.worker.shutdown()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.worker_task
         await self.inprocess.aclose()
         await self.providers.aclose()
+        await self.stores.aclose()
+
+
+def build_providers(settings: Settings, *, max_retries: int = 2) -> ProviderRegistry:
+    """The provider registry from settings (``max_retries``: the SDK's own retries)."""
+    return ProviderRegistry(
+        openai_base_url=settings.openai_base_url,
+        openai_api_key=(
+            settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        ),
+        openai_max_retries=max_retries,
+    )
+
+
+def build_tools(settings: Settings) -> ToolRegistry:
+    """The built-in tools plus those of ``settings.tool_modules``."""
+    tools = ToolRegistry()
+    register_builtin_tools(tools)
+    load_modules(tools, list(settings.tool_modules))
+    return tools

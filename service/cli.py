@@ -217,6 +217,44 @@ def serve(
     raise typer.Exit(asyncio.run(_serve(settings)))
 
 
+# --------------------------------------------------------------------------- worker
+
+
+@app.command()
+def worker(
+    config: Annotated[
+        pathlib.Path | None,
+        typer.Option("--config", "-c", metavar="FILE", help="TOML config file."),
+    ] = None,
+    task_queue: Annotated[
+        str | None,
+        typer.Option("--task-queue", "-q", help="Default: RUNWIRE_TEMPORAL_TASK_QUEUE (runwire)."),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR."),
+    ] = None,
+) -> None:
+    """Run a Temporal worker for runwire.AgentRun until SIGINT or SIGTERM.
+
+    Needs RUNWIRE_TEMPORAL_ADDRESS and RUNWIRE_REDIS_URL.
+    """
+    from worker.process import run_worker  # noqa: PLC0415 - the worker package loads on demand
+
+    try:
+        settings = load_settings(config, temporal_task_queue=task_queue, log_level=log_level)
+    except pydantic.ValidationError as exc:
+        raise fail(_settings_error(exc), EXIT_USAGE) from None
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read config: {exc}", EXIT_USAGE) from None
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(run_worker(settings))
+    except RunwireError as exc:
+        raise fail(exc.message, EXIT_USAGE) from None
+    raise typer.Exit(EXIT_OK)
+
+
 # --------------------------------------------------------------------------- run
 
 

@@ -71,6 +71,40 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("RUNWIRE_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key"),
         description="Default API key of the openai provider.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL (redis://host:port/db); enables the Redis stores, so several "
+        "service replicas and separate workers share runs, events and threads.",
+    )
+    redis_prefix: str = Field(default="runwire", description="Prefix of every Redis key.")
+    event_retention_seconds: float = Field(
+        default=7 * 24 * 3600.0,
+        gt=0,
+        description="How long Redis keeps an ended run's events and records.",
+    )
+    temporal_address: str | None = Field(
+        default=None,
+        description="Temporal frontend host:port; setting it enables the Temporal runtime.",
+    )
+    temporal_namespace: str = Field(default="default", description="Temporal namespace.")
+    temporal_task_queue: str = Field(
+        default="runwire", description="Task queue of runwire.AgentRun workflows and activities."
+    )
+    temporal_api_key: SecretStr | None = Field(
+        default=None, description="API key for Temporal Cloud (implies TLS)."
+    )
+    temporal_tls: bool = Field(default=False, description="Connect to Temporal over TLS.")
+    temporal_embedded_worker: bool = Field(
+        default=True,
+        description="With Temporal, `runwire serve` also runs a worker in its process; set "
+        "false when separate workers (`runwire worker`) serve the task queue.",
+    )
+    temporal_sticky_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How long a workflow task waits for the worker that cached the run "
+        "before another worker takes it (bounds recovery after a worker dies).",
+    )
     agents: list[dict[str, Any]] = Field(
         default_factory=list,
         description="Agents created at start: runwire.v1.Agent in proto JSON, with agent_id.",

@@ -73,7 +73,9 @@ class Effects(Protocol):
         ...
 
     async def append_to_thread(self, thread_id: str, messages: list[ChatMessage]) -> None:
-        """Adds the run's new messages to its thread when the run ends."""
+        """Adds the run's new messages to its thread when the run ends and
+        releases the thread, before the terminal event is logged (so a client
+        that sees the run end can start the next run on the thread)."""
         ...
 
     def now(self) -> datetime:

@@ -108,13 +108,13 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
 
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(until_stop(), timeout=wait_seconds)
-        return await self._router.runs.get(run.run_id)
+        return await self._router.get_run(run.run_id)
 
     @unary
     async def GetRun(
         self, request: run_service_pb2.GetRunRequest, context: grpc.aio.ServicerContext
     ) -> run_service_pb2.GetRunResponse:
-        return run_service_pb2.GetRunResponse(run=await self._router.runs.get(request.run_id))
+        return run_service_pb2.GetRunResponse(run=await self._router.get_run(request.run_id))
 
     @unary
     async def ListRuns(

@@ -81,6 +81,7 @@ class _Effects:
 
     async def append_to_thread(self, thread_id: str, messages: list[ChatMessage]) -> None:
         await self._runtime.threads.append(thread_id, messages)
+        await self._runtime.threads.release(thread_id, self._run_id)
 
     def now(self) -> datetime:
         return datetime.now(UTC)

@@ -8,11 +8,17 @@ always agree with the log.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from runwire.v1 import approval_pb2, event_pb2, run_pb2
 
+from service.errors import NotFoundError
 from service.stores.approvals import ApprovalStore
 from service.stores.events import EventLog
 from service.stores.runs import RunStore
+
+#: Events folded per catch-up read; a longer lag is folded by later reads.
+_CATCH_UP_LIMIT = 10_000
 
 _DECISIONS = {
     approval_pb2.APPROVAL_STATE_APPROVED: approval_pb2.APPROVAL_DECISION_APPROVE,
@@ -33,58 +39,73 @@ class RunRecorder:
     ) -> event_pb2.RunEvent:
         """Logs ``event`` for ``run_id`` and updates the records; returns the logged event.
 
-        Idempotent with ``key`` (see ``EventLog.append``). The records catch
-        up from the log, so an append whose record update was lost (a crash
-        between the two, a concurrent publisher) is applied by the next one.
+        Approval records are written *before* the event is logged, so a
+        client that sees ``approval_requested`` always finds the approval.
+        The run record folds the log *after* the append and catches up from
+        the log, so an update lost to a crash or a concurrent publisher is
+        applied by the next publish or read (``current``). Idempotent with
+        ``key`` (see ``EventLog.append``).
 
         Raises:
             NotFoundError: the run has no log (``RUN_NOT_FOUND``).
         """
+        kind = event.WhichOneof("payload")
+        if kind == "approval_requested":
+            await self._approval_requested(run_id, event)
+        elif kind == "approval_resolved":
+            await self._approval_resolved(event)
         logged = await self.events.append(run_id, event, key=key)
-        run = await self.runs.get(run_id)
-        if logged.sequence <= run.last_sequence:
-            return logged
-        missing = await self.events.read(
-            run_id,
-            after_sequence=run.last_sequence,
-            limit=logged.sequence - run.last_sequence,
-        )
-        run = await self.runs.apply(missing)
-        for applied in missing:
-            kind = applied.WhichOneof("payload")
-            if kind == "approval_requested":
-                await self._approval_requested(run, applied)
-            elif kind == "approval_resolved":
-                await self._approval_resolved(applied)
+        await self.current(run_id, at_least=logged.sequence)
         return logged
 
-    async def _approval_requested(self, run: run_pb2.Run, event: event_pb2.RunEvent) -> None:
+    async def current(self, run_id: str, *, at_least: int = 0) -> run_pb2.Run:
+        """The run record with every logged event folded in.
+
+        Args:
+            at_least: A sequence known to be logged; 0 reads the log to find out.
+
+        Raises:
+            NotFoundError: unknown run (``RUN_NOT_FOUND``).
+        """
+        run = await self.runs.get(run_id)
+        if at_least and at_least <= run.last_sequence:
+            return run
+        try:
+            missing = await self.events.read(
+                run_id, after_sequence=run.last_sequence, limit=_CATCH_UP_LIMIT
+            )
+        except NotFoundError:
+            return run  # the log expired before the record: the record is final
+        if missing:
+            run = await self.runs.apply(missing)
+        return run
+
+    async def _approval_requested(self, run_id: str, event: event_pb2.RunEvent) -> None:
         p = event.approval_requested
         if await self.approvals.find(p.approval_id) is not None:
             return
+        run = await self.runs.get(run_id)
         approval = approval_pb2.Approval(
             approval_id=p.approval_id,
-            run_id=run.run_id,
+            run_id=run_id,
             agent_id=run.agent_id,
             tool_call_id=p.tool_call_id,
             tool_name=p.tool_name,
             arguments=p.arguments,
             state=approval_pb2.APPROVAL_STATE_PENDING,
         )
-        approval.create_time.CopyFrom(event.create_time)
+        approval.create_time.FromDatetime(datetime.now(UTC))
         approval.expire_time.CopyFrom(p.expire_time)
         await self.approvals.put(approval)
 
     async def _approval_resolved(self, event: event_pb2.RunEvent) -> None:
         p = event.approval_resolved
-        approval = await self.approvals.get(p.approval_id)
-        if approval.state != approval_pb2.APPROVAL_STATE_PENDING and approval.HasField(
-            "resolve_time"
-        ):
-            return
+        approval = await self.approvals.find(p.approval_id)
+        if approval is None or approval.state != approval_pb2.APPROVAL_STATE_PENDING:
+            return  # resolved through the API (which wrote the record), or unknown
         approval.state = p.state
         approval.decision = _DECISIONS.get(p.state, approval_pb2.APPROVAL_DECISION_UNSPECIFIED)
         approval.reason = p.reason
         approval.resolved_by = p.resolved_by
-        approval.resolve_time.CopyFrom(event.create_time)
+        approval.resolve_time.FromDatetime(datetime.now(UTC))
         await self.approvals.put(approval)

@@ -34,6 +34,7 @@ from service.errors import (
     NotFoundError,
 )
 from service.runtimes.base import Runtime
+from service.runtimes.recorder import RunRecorder
 from service.stores.agents import AgentStore
 from service.stores.approvals import ApprovalStore
 from service.stores.events import EventLog
@@ -90,7 +91,16 @@ class RunRouter:
     threads: ThreadStore
     tools: ToolRegistry
     runtimes: dict[int, Runtime]
+    recorder: RunRecorder
     defaults: RunDefaults = field(default_factory=RunDefaults)
+
+    async def get_run(self, run_id: str) -> run_pb2.Run:
+        """The run with every logged event folded in.
+
+        Raises:
+            NotFoundError: unknown run (``RUN_NOT_FOUND``).
+        """
+        return await self.recorder.current(run_id)
 
     async def create_run(self, request: RunInput) -> run_pb2.Run:
         """Starts a run, or returns the one an earlier request with the same
@@ -143,7 +153,7 @@ class RunRouter:
                 await self.threads.release(request.thread_id, run_id)
             return stored
         await runtime.start(spec)
-        return await self.runs.get(run_id)
+        return await self.get_run(run_id)
 
     def _runtime(self, kind: agent_pb2.Runtime) -> Runtime:
         runtime = self.runtimes.get(kind)
@@ -227,11 +237,11 @@ class RunRouter:
         Raises:
             NotFoundError: unknown run.
         """
-        run = await self.runs.get(run_id)
+        run = await self.get_run(run_id)
         if run.state in TERMINAL_STATES:
             return run
         await self._runtime(run.runtime).cancel(run_id, reason)
-        return await self.runs.get(run_id)
+        return await self.get_run(run_id)
 
     async def submit_tool_outputs(self, run_id: str, outputs: list[ToolOutput]) -> run_pb2.Run:
         """Delivers client tool outputs; returns the run.
@@ -240,7 +250,7 @@ class RunRouter:
             NotFoundError: unknown run. InvalidArgumentError: a tool_call_id
             twice. FailedPreconditionError: a call is not pending.
         """
-        run = await self.runs.get(run_id)
+        run = await self.get_run(run_id)
         ids = [o.tool_call_id for o in outputs]
         duplicates = {
             f"tool_outputs[{i}].tool_call_id": "answered twice in this request"
@@ -259,7 +269,7 @@ class RunRouter:
             )
         await self._runtime(run.runtime).submit_tool_outputs(run_id, outputs)
         await asyncio.sleep(0)  # let the run take the outputs before we read it back
-        return await self.runs.get(run_id)
+        return await self.get_run(run_id)
 
     async def resolve_approval(
         self,
@@ -296,20 +306,21 @@ class RunRouter:
         effective = await self._runtime(run.runtime).resolve_approval(
             approval.run_id, approval_id, decision
         )
-        if effective is not decision:
-            return _resolved_again(await self.approvals.get(approval_id), wanted)
+        # ``effective`` is the first decision delivered: ours, or an equal one
+        # that won a race (a different one was refused by the runtime).
         approval.state = (
             approval_pb2.APPROVAL_STATE_APPROVED
-            if approve
+            if effective.approve
             else approval_pb2.APPROVAL_STATE_REJECTED
         )
         approval.decision = wanted
-        approval.reason = reason
-        approval.resolved_by = resolved_by
-        approval.resolve_time.FromDatetime(decision.resolve_time)
-        if decision.edited_arguments is not None:
-            approval.edited_arguments.update(decision.edited_arguments)
-        await self.approvals.put(approval)
+        approval.reason = effective.reason
+        approval.resolved_by = effective.resolved_by
+        approval.resolve_time.FromDatetime(effective.resolve_time)
+        if effective.edited_arguments is not None:
+            approval.edited_arguments.update(effective.edited_arguments)
+        if effective == decision:
+            await self.approvals.put(approval)
         return approval
 
 

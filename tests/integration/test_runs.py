@@ -25,7 +25,9 @@ TOOL_THEN_TEXT = [
 ]
 
 
-async def test_stream_run_happy_path_orders_events_and_numbers_them(stubs: Stubs) -> None:
+async def test_stream_run_happy_path_orders_events_and_numbers_them(
+    stubs: Stubs, runtime: str
+) -> None:
     agent = await create_agent(stubs, TOOL_THEN_TEXT, tools=["echo"])
     events = await collect(
         stubs.runs.StreamRun(
@@ -74,7 +76,8 @@ async def test_stream_run_happy_path_orders_events_and_numbers_them(stubs: Stubs
     assert run.last_sequence == len(events)
     assert run.usage == finished.usage
     assert run.agent_id == agent.agent_id
-    assert run.runtime == agent_pb2.RUNTIME_IN_PROCESS
+    expected = agent_pb2.RUNTIME_TEMPORAL if runtime == "temporal" else agent_pb2.RUNTIME_IN_PROCESS
+    assert run.runtime == expected
     assert run.HasField("start_time") and run.HasField("end_time")
 
 
@@ -382,13 +385,23 @@ async def test_cancel_running_run_ends_cancelled(stubs: Stubs) -> None:
     assert again.state == run_pb2.RUN_STATE_CANCELLED
 
 
-@pytest.mark.parametrize("runtime", [agent_pb2.RUNTIME_TEMPORAL])
-async def test_unconfigured_runtime_is_failed_precondition(stubs: Stubs, runtime: int) -> None:
+async def test_runtime_per_run_is_honoured_or_refused(stubs: Stubs, runtime: str) -> None:
     agent = await create_agent(stubs, [{"text": "x"}])
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stubs.runs.CreateRun(
-            run_service_pb2.CreateRunRequest(agent_id=agent.agent_id, prompt="p", runtime=runtime)
+    request = run_service_pb2.WaitRunRequest(
+        agent_id=agent.agent_id, prompt="p", runtime=agent_pb2.RUNTIME_TEMPORAL
+    )
+    if runtime == "temporal":
+        run = (await stubs.runs.WaitRun(request)).run
+        assert (run.runtime, run.state) == (agent_pb2.RUNTIME_TEMPORAL, run_pb2.RUN_STATE_SUCCEEDED)
+        request.runtime = agent_pb2.RUNTIME_IN_PROCESS
+        run = (await stubs.runs.WaitRun(request)).run
+        assert (run.runtime, run.state) == (
+            agent_pb2.RUNTIME_IN_PROCESS,
+            run_pb2.RUN_STATE_SUCCEEDED,
         )
+        return
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stubs.runs.WaitRun(request)
     details = status_details(caught.value)
     assert details.code == grpc.StatusCode.FAILED_PRECONDITION
     assert details.reason == "RUNTIME_UNAVAILABLE"

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RunEvent(_message.Message):
-    __slots__ = ("run_id", "sequence", "create_time", "run_started", "run_finished", "run_error", "state_changed", "step_started", "step_finished", "text_message_start", "text_message_content", "text_message_end", "tool_call_start", "tool_call_args", "tool_call_end", "tool_call_result", "approval_requested", "approval_resolved", "client_tool_call_requested", "usage", "heartbeat")
+    __slots__ = ("run_id", "sequence", "create_time", "run_started", "run_finished", "run_error", "state_changed", "step_started", "step_finished", "text_message_start", "text_message_content", "text_message_end", "message_discarded", "tool_call_start", "tool_call_args", "tool_call_end", "tool_call_result", "approval_requested", "approval_resolved", "client_tool_call_requested", "usage", "heartbeat")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,7 @@ class RunEvent(_message.Message):
     TEXT_MESSAGE_START_FIELD_NUMBER: _ClassVar[int]
     TEXT_MESSAGE_CONTENT_FIELD_NUMBER: _ClassVar[int]
     TEXT_MESSAGE_END_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_DISCARDED_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_START_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_ARGS_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_END_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +47,7 @@ class RunEvent(_message.Message):
     text_message_start: TextMessageStart
     text_message_content: TextMessageContent
     text_message_end: TextMessageEnd
+    message_discarded: MessageDiscarded
     tool_call_start: ToolCallStart
     tool_call_args: ToolCallArgs
     tool_call_end: ToolCallEnd
@@ -55,7 +57,7 @@ class RunEvent(_message.Message):
     client_tool_call_requested: ClientToolCallRequested
     usage: _run_pb2.Usage
     heartbeat: Heartbeat
-    def __init__(self, run_id: _Optional[str] = ..., sequence: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_started: _Optional[_Union[RunStarted, _Mapping]] = ..., run_finished: _Optional[_Union[RunFinished, _Mapping]] = ..., run_error: _Optional[_Union[RunError, _Mapping]] = ..., state_changed: _Optional[_Union[StateChanged, _Mapping]] = ..., step_started: _Optional[_Union[StepStarted, _Mapping]] = ..., step_finished: _Optional[_Union[StepFinished, _Mapping]] = ..., text_message_start: _Optional[_Union[TextMessageStart, _Mapping]] = ..., text_message_content: _Optional[_Union[TextMessageContent, _Mapping]] = ..., text_message_end: _Optional[_Union[TextMessageEnd, _Mapping]] = ..., tool_call_start: _Optional[_Union[ToolCallStart, _Mapping]] = ..., tool_call_args: _Optional[_Union[ToolCallArgs, _Mapping]] = ..., tool_call_end: _Optional[_Union[ToolCallEnd, _Mapping]] = ..., tool_call_result: _Optional[_Union[ToolCallResult, _Mapping]] = ..., approval_requested: _Optional[_Union[ApprovalRequested, _Mapping]] = ..., approval_resolved: _Optional[_Union[ApprovalResolved, _Mapping]] = ..., client_tool_call_requested: _Optional[_Union[ClientToolCallRequested, _Mapping]] = ..., usage: _Optional[_Union[_run_pb2.Usage, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., sequence: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_started: _Optional[_Union[RunStarted, _Mapping]] = ..., run_finished: _Optional[_Union[RunFinished, _Mapping]] = ..., run_error: _Optional[_Union[RunError, _Mapping]] = ..., state_changed: _Optional[_Union[StateChanged, _Mapping]] = ..., step_started: _Optional[_Union[StepStarted, _Mapping]] = ..., step_finished: _Optional[_Union[StepFinished, _Mapping]] = ..., text_message_start: _Optional[_Union[TextMessageStart, _Mapping]] = ..., text_message_content: _Optional[_Union[TextMessageContent, _Mapping]] = ..., text_message_end: _Optional[_Union[TextMessageEnd, _Mapping]] = ..., message_discarded: _Optional[_Union[MessageDiscarded, _Mapping]] = ..., tool_call_start: _Optional[_Union[ToolCallStart, _Mapping]] = ..., tool_call_args: _Optional[_Union[ToolCallArgs, _Mapping]] = ..., tool_call_end: _Optional[_Union[ToolCallEnd, _Mapping]] = ..., tool_call_result: _Optional[_Union[ToolCallResult, _Mapping]] = ..., approval_requested: _Optional[_Union[ApprovalRequested, _Mapping]] = ..., approval_resolved: _Optional[_Union[ApprovalResolved, _Mapping]] = ..., client_tool_call_requested: _Optional[_Union[ClientToolCallRequested, _Mapping]] = ..., usage: _Optional[_Union[_run_pb2.Usage, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
 
 class RunStarted(_message.Message):
     __slots__ = ("agent_id", "thread_id")
@@ -126,6 +128,14 @@ class TextMessageEnd(_message.Message):
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     def __init__(self, message_id: _Optional[str] = ...) -> None: ...
+
+class MessageDiscarded(_message.Message):
+    __slots__ = ("message_id", "reason")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    reason: str
+    def __init__(self, message_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ToolCallStart(_message.Message):
     __slots__ = ("tool_call_id", "tool_call_name", "parent_message_id")

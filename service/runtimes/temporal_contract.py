@@ -1,0 +1,151 @@
+"""What the service and the Temporal worker share: names and payload models.
+
+The service never imports ``worker``: it starts the workflow and calls its
+updates by the registered names below, with these pydantic models as
+payloads (Temporal's pydantic data converter carries them as JSON). One
+model per durable boundary (workflow, update, activity).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from service.agent.spec import Decision, RunSpec, ToolOutput
+from service.agent.types import ChatMessage, ToolSpec, Usage
+
+#: Registered workflow name; the workflow id is the run id.
+WORKFLOW_NAME = "runwire.AgentRun"
+#: Update delivering an approval decision (returns the decision in force).
+UPDATE_RESOLVE_APPROVAL = "resolve_approval"
+#: Update delivering client tool outputs.
+UPDATE_SUBMIT_TOOL_OUTPUTS = "submit_tool_outputs"
+
+#: ``ApplicationError.type`` values a refused update carries; they are the
+#: ErrorInfo reasons the API returns (FAILED_PRECONDITION).
+REFUSAL_REASONS = frozenset(
+    {
+        "APPROVAL_ALREADY_RESOLVED",
+        "APPROVAL_NOT_PENDING",
+        "TOOL_CALL_NOT_PENDING",
+        "TOOL_CALL_ALREADY_ANSWERED",
+    }
+)
+
+
+class AgentRunInput(BaseModel):
+    """Input of the ``runwire.AgentRun`` workflow: the run's snapshot."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spec: RunSpec
+
+
+class ResolveApprovalInput(BaseModel):
+    """Input of the ``resolve_approval`` update."""
+
+    model_config = ConfigDict(frozen=True)
+
+    approval_id: str
+    decision: Decision
+
+
+class SubmitToolOutputsInput(BaseModel):
+    """Input of the ``submit_tool_outputs`` update."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outputs: tuple[ToolOutput, ...]
+
+
+class KeyedEvent(BaseModel):
+    """A run event to publish, with its idempotency key.
+
+    Attributes:
+        key: Deterministic key (``w<n>`` for workflow events); a retried
+            publish with the same key logs nothing new.
+        event: The serialized ``runwire.v1.RunEvent`` (payload only; base64 in JSON).
+    """
+
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+
+    key: str
+    event: bytes
+
+
+class PublishInput(BaseModel):
+    """Input of the ``publish_events`` activity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    events: tuple[KeyedEvent, ...]
+
+
+class ModelCallInput(BaseModel):
+    """Input of the ``call_model`` activity.
+
+    The conversation is not carried whole: the activity keeps it in the
+    conversation store and the workflow sends only the messages added since
+    the previous call (``new_messages``, after the first ``known_messages``),
+    so history bytes per LLM turn stay constant.
+
+    Attributes:
+        run_id: The run.
+        provider, model, options, instructions, tools, step: As ModelRequest.
+        known_messages: Messages the store already holds for this run.
+        new_messages: Messages to add after them.
+        message_id: Id of the assistant message this call streams.
+        before: Workflow events to publish before the call (keeps order).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    provider: str
+    model: str = ""
+    options: dict[str, object]
+    instructions: str = ""
+    tools: tuple[ToolSpec, ...] = ()
+    step: int
+    known_messages: int
+    new_messages: tuple[ChatMessage, ...]
+    message_id: str
+    before: tuple[KeyedEvent, ...] = ()
+
+
+class ModelCallResult(BaseModel):
+    """Output of the ``call_model`` activity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message: ChatMessage
+    usage: Usage
+
+
+class ToolCallInput(BaseModel):
+    """Input of the ``run_tool`` activity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    name: str
+    arguments: dict[str, object]
+
+
+class ToolCallResult(BaseModel):
+    """Output of the ``run_tool`` activity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content: str
+    is_error: bool = False
+
+
+class ThreadAppendInput(BaseModel):
+    """Input of the ``append_to_thread`` activity (also releases the thread)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    thread_id: str
+    messages: tuple[ChatMessage, ...]

@@ -1,0 +1,224 @@
+"""``ThreadStore`` in Redis.
+
+Key layout (``{p}`` is the prefix):
+
+- ``{p}:thread:<thread_id>`` hash: ``metadata`` (JSON object of strings),
+  ``create_time`` and ``update_time`` (ISO 8601, UTC) and ``active_run_id``
+  ("" when no run holds the thread).
+- ``{p}:thread-messages:<thread_id>`` list: one JSON object per message,
+  oldest first: ``{"create_time": ISO 8601, "message": ChatMessage JSON}``.
+
+Every write is one Lua script that first checks the thread exists, so
+``claim`` is a compare-and-set (two processes cannot both hold a thread) and
+``append`` never adds messages to a deleted thread. Threads never expire.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import cast
+
+import redis.asyncio as redis
+
+from service.agent.types import ChatMessage
+from service.errors import AbortedError, AlreadyExistsError, FailedPreconditionError
+from service.stores.threads import StoredMessage, ThreadRecord, thread_not_found
+
+# KEYS: thread hash. ARGV: metadata JSON, time. Returns 1 when created, 0 when taken.
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'metadata', ARGV[1], 'create_time', ARGV[2],
+  'update_time', ARGV[2], 'active_run_id', '')
+return 1
+"""
+
+# KEYS: thread hash, messages. ARGV: time, message JSON... Returns 0 for an unknown thread.
+_APPEND = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if #ARGV > 1 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 2)) end
+redis.call('HSET', KEYS[1], 'update_time', ARGV[1])
+return 1
+"""
+
+# KEYS: thread hash. ARGV: run id. Returns nil for an unknown thread, "" when
+# claimed, else the id of the run that holds the thread.
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local active = redis.call('HGET', KEYS[1], 'active_run_id')
+if active and active ~= '' and active ~= ARGV[1] then return active end
+redis.call('HSET', KEYS[1], 'active_run_id', ARGV[1])
+return ''
+"""
+
+# KEYS: thread hash. ARGV: run id.
+_RELEASE = """
+if redis.call('HGET', KEYS[1], 'active_run_id') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'active_run_id', '')
+end
+return 1
+"""
+
+# KEYS: thread hash, messages. Returns nil for an unknown thread, "" when
+# deleted, else the id of the run that holds the thread.
+_DELETE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local active = redis.call('HGET', KEYS[1], 'active_run_id')
+if active and active ~= '' then return active end
+redis.call('DEL', KEYS[1], KEYS[2])
+return ''
+"""
+
+
+class RedisThreadStore:
+    """``ThreadStore`` in Redis (see the module docstring for the key layout).
+
+    Args:
+        client: A ``redis.asyncio.Redis`` (either ``decode_responses`` setting
+            works). Not closed by this class.
+        prefix: Prepended to every key.
+    """
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "runwire") -> None:
+        self._client = client
+        self._prefix = prefix
+        self._create = client.register_script(_CREATE)
+        self._append = client.register_script(_APPEND)
+        self._claim = client.register_script(_CLAIM)
+        self._release = client.register_script(_RELEASE)
+        self._delete = client.register_script(_DELETE)
+
+    def _keys(self, thread_id: str) -> list[str]:
+        """[thread hash, messages list] of ``thread_id``."""
+        return [
+            f"{self._prefix}:thread:{thread_id}",
+            f"{self._prefix}:thread-messages:{thread_id}",
+        ]
+
+    async def create(self, thread_id: str, metadata: dict[str, str]) -> ThreadRecord:
+        """Creates an empty thread.
+
+        Raises:
+            AlreadyExistsError: the id is taken (``THREAD_ALREADY_EXISTS``).
+        """
+        now = datetime.now(UTC)
+        args = [json.dumps(metadata), now.isoformat()]
+        if not await self._create(keys=self._keys(thread_id)[:1], args=args):
+            raise AlreadyExistsError(
+                f"thread {thread_id!r} already exists",
+                reason="THREAD_ALREADY_EXISTS",
+                metadata={"thread_id": thread_id},
+            )
+        return ThreadRecord(
+            thread_id=thread_id, metadata=dict(metadata), create_time=now, update_time=now
+        )
+
+    async def get(self, thread_id: str) -> ThreadRecord:
+        """The thread with all its messages (a snapshot).
+
+        Raises:
+            NotFoundError: unknown thread (``THREAD_NOT_FOUND``).
+        """
+        record_key, messages_key = self._keys(thread_id)
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hgetall(record_key)
+            pipe.lrange(messages_key, 0, -1)
+            fields, entries = cast(
+                "tuple[dict[bytes | str, bytes | str], list[bytes | str]]",
+                tuple(await pipe.execute()),
+            )
+        if not fields:
+            raise thread_not_found(thread_id)
+        hash_ = {_text(k): _text(v) for k, v in fields.items()}
+        return ThreadRecord(
+            thread_id=thread_id,
+            metadata=cast("dict[str, str]", json.loads(hash_["metadata"])),
+            create_time=datetime.fromisoformat(hash_["create_time"]),
+            update_time=datetime.fromisoformat(hash_["update_time"]),
+            messages=[_stored(e) for e in entries],
+            active_run_id=hash_.get("active_run_id", ""),
+        )
+
+    async def history(self, thread_id: str, *, limit: int) -> list[ChatMessage]:
+        """The last ``limit`` messages, oldest first, starting at a user message
+        (Python slice semantics: ``limit`` 0 means all messages).
+
+        Raises:
+            NotFoundError: unknown thread (``THREAD_NOT_FOUND``).
+        """
+        record_key, messages_key = self._keys(thread_id)
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.exists(record_key)
+            pipe.lrange(messages_key, -limit, -1)
+            exists, entries = cast("tuple[int, list[bytes | str]]", tuple(await pipe.execute()))
+        if not exists:
+            raise thread_not_found(thread_id)
+        messages = [_stored(e).message for e in entries]
+        while messages and messages[0].role.value != "user":
+            messages.pop(0)
+        return messages
+
+    async def append(self, thread_id: str, messages: list[ChatMessage]) -> None:
+        """Adds ``messages`` at the end, stamped with the current time.
+
+        Raises:
+            NotFoundError: unknown thread (``THREAD_NOT_FOUND``).
+        """
+        now = datetime.now(UTC).isoformat()
+        entries = [
+            json.dumps({"create_time": now, "message": m.model_dump(mode="json")}) for m in messages
+        ]
+        if not await self._append(keys=self._keys(thread_id), args=[now, *entries]):
+            raise thread_not_found(thread_id)
+
+    async def claim(self, thread_id: str, run_id: str) -> None:
+        """Makes ``run_id`` the thread's active run (atomic compare-and-set).
+
+        Raises:
+            NotFoundError: unknown thread (``THREAD_NOT_FOUND``).
+            AbortedError: another run is active (``THREAD_BUSY``).
+        """
+        active = await self._claim(keys=self._keys(thread_id)[:1], args=[run_id])
+        if active is None:
+            raise thread_not_found(thread_id)
+        if active:
+            holder = _text(cast("bytes | str", active))
+            raise AbortedError(
+                f"thread {thread_id!r} is busy with run {holder!r}; retry when it has ended",
+                reason="THREAD_BUSY",
+                metadata={"thread_id": thread_id, "run_id": holder},
+            )
+
+    async def release(self, thread_id: str, run_id: str) -> None:
+        """Clears the active run if it is ``run_id`` (no-op otherwise)."""
+        await self._release(keys=self._keys(thread_id)[:1], args=[run_id])
+
+    async def delete(self, thread_id: str) -> None:
+        """Deletes the thread and its messages.
+
+        Raises:
+            NotFoundError: unknown thread (``THREAD_NOT_FOUND``).
+            FailedPreconditionError: a run holds the thread (``THREAD_BUSY``).
+        """
+        active = await self._delete(keys=self._keys(thread_id), args=[])
+        if active is None:
+            raise thread_not_found(thread_id)
+        if active:
+            holder = _text(cast("bytes | str", active))
+            raise FailedPreconditionError(
+                f"thread {thread_id!r} has an active run {holder!r}",
+                reason="THREAD_BUSY",
+                metadata={"thread_id": thread_id, "run_id": holder},
+            )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _stored(entry: bytes | str) -> StoredMessage:
+    value = json.loads(entry)
+    return StoredMessage(
+        message=ChatMessage.model_validate(value["message"]),
+        create_time=datetime.fromisoformat(value["create_time"]),
+    )

@@ -1,0 +1,140 @@
+"""A throwaway ``redis-server`` on loopback for tests.
+
+``start_redis()`` starts one on a free 127.0.0.1 port in a temporary
+directory, without persistence, and returns when it answers PING;
+``RedisServer.stop()`` terminates it (killed after 5 s) and removes the
+directory. ``running_redis()`` wraps both as an async context manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis.asyncio as redis
+
+#: Seconds to wait for a started server to answer PING.
+START_TIMEOUT = 10.0
+#: Seconds between SIGTERM and SIGKILL when stopping.
+STOP_GRACE = 5.0
+_PORT_ATTEMPTS = 3
+
+
+@dataclass
+class RedisServer:
+    """A running ``redis-server``.
+
+    Attributes:
+        url: ``redis://127.0.0.1:<port>/0``.
+        process: The server process.
+        directory: Its working directory (log file ``redis.log``), removed by ``stop``.
+    """
+
+    url: str
+    process: subprocess.Popen[bytes]
+    directory: Path
+
+    async def stop(self) -> None:
+        """Terminates the server (SIGKILL after ``STOP_GRACE`` s) and removes its directory."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                await asyncio.to_thread(self.process.wait, STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                await asyncio.to_thread(self.process.wait)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _executable() -> str:
+    path = shutil.which("redis-server")
+    if path is None:
+        raise RuntimeError(
+            "redis-server is not installed; the Redis store tests need it. "
+            "Run scripts/bootstrap.sh --dev (or install the redis-server package)."
+        )
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def start_redis() -> RedisServer:
+    """Starts ``redis-server`` on a free loopback port and waits for PING.
+
+    Returns:
+        The running server; call ``stop()`` when done.
+
+    Raises:
+        RuntimeError: ``redis-server`` is missing, or did not answer within
+            ``START_TIMEOUT`` seconds (the message has the end of its log).
+    """
+    executable = _executable()
+    failure = ""
+    for _ in range(_PORT_ATTEMPTS):  # another process may take the port first
+        directory = Path(tempfile.mkdtemp(prefix="runwire-redis-"))
+        port = _free_port()
+        command = [
+            executable,
+            "--port", str(port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(directory),
+            "--logfile", str(directory / "redis.log"),
+        ]  # fmt: skip
+        process = await asyncio.to_thread(
+            subprocess.Popen, command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        server = RedisServer(
+            url=f"redis://127.0.0.1:{port}/0", process=process, directory=directory
+        )
+        if await _answers_ping(server):
+            return server
+        failure = _log_tail(directory)
+        await server.stop()
+    raise RuntimeError(f"redis-server did not start; its log ends with:\n{failure}")
+
+
+async def _answers_ping(server: RedisServer) -> bool:
+    client = redis.Redis.from_url(server.url)
+    try:
+        deadline = asyncio.get_running_loop().time() + START_TIMEOUT
+        while asyncio.get_running_loop().time() < deadline:
+            if server.process.poll() is not None:
+                return False
+            try:
+                if await client.ping():
+                    return True
+            except redis.ConnectionError:
+                await asyncio.sleep(0.02)
+        return False
+    finally:
+        await client.aclose()
+
+
+def _log_tail(directory: Path) -> str:
+    try:
+        return "\n".join((directory / "redis.log").read_text().splitlines()[-20:])
+    except OSError:
+        return "(no log)"
+
+
+@asynccontextmanager
+async def running_redis() -> AsyncIterator[RedisServer]:
+    """``start_redis()`` for the duration of an ``async with`` block."""
+    server = await start_redis()
+    try:
+        yield server
+    finally:
+        await server.stop()

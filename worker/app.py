@@ -1,0 +1,55 @@
+"""Building a Temporal worker for ``runwire.AgentRun`` (standalone or embedded)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from service.config import Settings
+from service.llm.registry import ProviderRegistry
+from service.runtimes.recorder import RunRecorder
+from service.stores.factory import Stores
+from service.tools.registry import ToolRegistry
+from worker.activities import RunActivities
+from worker.workflows import AgentRun
+
+#: Modules the workflow sandbox passes through instead of re-importing: they
+#: are deterministic, hold no per-run state, and some are C extensions.
+PASSTHROUGH_MODULES = ("service", "runwire", "buf", "google", "grpc", "pydantic", "pydantic_core")
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    stores: Stores,
+    providers: ProviderRegistry,
+    tools: ToolRegistry,
+) -> Worker:
+    """A worker polling ``settings.temporal_task_queue`` with the workflow and activities.
+
+    ``providers`` should have SDK retries off (``openai_max_retries=0``):
+    the activity retry policy is the only one.
+    """
+    activities = RunActivities(
+        recorder=RunRecorder(events=stores.events, runs=stores.runs, approvals=stores.approvals),
+        providers=providers,
+        tools=tools,
+        threads=stores.threads,
+        conversations=stores.conversations,
+    )
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[AgentRun],
+        activities=activities.all(),
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        ),
+        sticky_queue_schedule_to_start_timeout=timedelta(
+            seconds=settings.temporal_sticky_timeout_seconds
+        ),
+    )

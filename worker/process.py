@@ -1,0 +1,70 @@
+"""A standalone worker process: ``runwire worker`` / ``python -m worker``.
+
+Needs Temporal (``RUNWIRE_TEMPORAL_ADDRESS``) and Redis (``RUNWIRE_REDIS_URL``):
+the service and its workers share events, runs and threads through Redis.
+Stops gracefully on SIGINT/SIGTERM (activities get the worker's graceful
+shutdown timeout to finish; workflows resume on other workers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from service.app import build_providers, build_tools
+from service.config import Settings
+from service.errors import InvalidArgumentError
+from service.stores.factory import build_stores
+from service.temporal_client import connect_temporal
+from worker.app import build_worker
+
+logger = logging.getLogger("worker")
+
+
+async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    """Polls the task queue until SIGINT/SIGTERM.
+
+    Raises:
+        InvalidArgumentError: Temporal or Redis is not configured.
+        UnavailableError: Temporal cannot be reached.
+    """
+    if not settings.temporal_address:
+        raise InvalidArgumentError(
+            "a worker needs Temporal: set RUNWIRE_TEMPORAL_ADDRESS (host:port)"
+        )
+    if not settings.redis_url:
+        raise InvalidArgumentError(
+            "a separate worker needs RUNWIRE_REDIS_URL: the service and its workers share "
+            "runs, events and threads through Redis"
+        )
+    client = await connect_temporal(settings)
+    stores = build_stores(settings)
+    providers = build_providers(settings, max_retries=0)
+    tools = build_tools(settings)
+    worker = build_worker(client, settings, stores=stores, providers=providers, tools=tools)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    task = asyncio.create_task(worker.run())
+    logger.info(
+        "worker polling task queue %s on %s (namespace %s)",
+        settings.temporal_task_queue,
+        settings.temporal_address,
+        settings.temporal_namespace,
+    )
+    print(f"worker polling {settings.temporal_task_queue}", flush=True)
+    if ready is not None:
+        ready.set()
+    try:
+        done, _ = await asyncio.wait(
+            {task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if task not in done:
+            await asyncio.wait_for(worker.shutdown(), timeout=timedelta(seconds=30).total_seconds())
+        await task
+    finally:
+        await providers.aclose()
+        await stores.aclose()
