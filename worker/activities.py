@@ -29,6 +29,7 @@ from service.runtimes.temporal_contract import (
     KeyedEvent,
     ModelCallInput,
     ModelCallResult,
+    ModelContext,
     PublishInput,
     ThreadAppendInput,
     ToolCallInput,
@@ -114,15 +115,16 @@ class RunActivities:
                 ),
                 key=f"{previous}:discarded",
             )
+        context = await self._context(request)
         messages = await self._conversations.sync(
             request.run_id, known=request.known_messages, new=request.new_messages
         )
         model_request = ModelRequest(
-            model=request.model,
-            options=dict(request.options),
-            instructions=request.instructions,
+            model=context.model,
+            options=dict(context.options),
+            instructions=context.instructions,
             messages=tuple(messages),
-            tools=request.tools,
+            tools=context.tools if request.offer_tools else (),
             step=request.step,
         )
         position = 0
@@ -135,7 +137,7 @@ class RunActivities:
         try:
             async with _heartbeating():
                 turn = await stream_model_turn(
-                    self._providers.get(request.provider),
+                    self._providers.get(context.provider),
                     model_request,
                     message_id=message_id,
                     emit=emit,
@@ -148,6 +150,22 @@ class RunActivities:
                 non_retryable=not exc.retryable,
             ) from exc
         return ModelCallResult(message=turn.message, usage=turn.usage)
+
+    async def _context(self, request: ModelCallInput) -> ModelContext:
+        if request.context is not None:
+            await self._conversations.save_context(
+                request.run_id, request.context.model_dump_json()
+            )
+            return request.context
+        raw = await self._conversations.load_context(request.run_id)
+        if raw is None:
+            raise ApplicationError(
+                f"the model context of run {request.run_id} is gone from the conversation "
+                "store (expired or flushed)",
+                type="RUN_STATE_LOST",
+                non_retryable=True,
+            )
+        return ModelContext.model_validate_json(raw)
 
     @activity.defn(name="run_tool")
     async def run_tool(self, request: ToolCallInput) -> ToolCallResult:

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         KeyedEvent,
         ModelCallInput,
         ModelCallResult,
+        ModelContext,
         PublishInput,
         ResolveApprovalInput,
         SubmitToolOutputsInput,
@@ -96,6 +97,7 @@ class WorkflowEffects:
         self._counter = 0
         self._lock = asyncio.Lock()
         self._known_messages = 0
+        self._context_sent = False
         self._timeout = timedelta(seconds=spec.timeout_seconds + 60)
 
     async def emit(self, event: event_pb2.RunEvent) -> None:
@@ -126,13 +128,19 @@ class WorkflowEffects:
     async def call_model(self, request: ModelRequest, *, message_id: str) -> ModelTurn:
         async with self._lock:
             known = self._known_messages
+            context = None
+            if not self._context_sent:
+                context = ModelContext(
+                    provider=self._spec.provider,
+                    model=request.model,
+                    options=dict(request.options),
+                    instructions=request.instructions,
+                    tools=(*self._spec.tools, *self._spec.client_tools),
+                )
             call = ModelCallInput(
                 run_id=self._spec.run_id,
-                provider=self._spec.provider,
-                model=request.model,
-                options=dict(request.options),
-                instructions=request.instructions,
-                tools=request.tools,
+                context=context,
+                offer_tools=bool(request.tools),
                 step=request.step,
                 known_messages=known,
                 new_messages=request.messages[known:],
@@ -157,6 +165,7 @@ class WorkflowEffects:
                     retryable=reason == "PROVIDER_UNAVAILABLE" or not reason,
                 ) from exc
             self._known_messages = len(request.messages)
+            self._context_sent = True
         return ModelTurn(message=result.message, usage=result.usage)
 
     async def run_tool(self, name: str, arguments: dict[str, Any]) -> ToolResult:

@@ -81,17 +81,33 @@ class PublishInput(BaseModel):
     events: tuple[KeyedEvent, ...]
 
 
+class ModelContext(BaseModel):
+    """What every model call of a run shares; stored once per run, not per call."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    model: str = ""
+    options: dict[str, object]
+    instructions: str = ""
+    tools: tuple[ToolSpec, ...] = ()
+
+
 class ModelCallInput(BaseModel):
     """Input of the ``call_model`` activity.
 
-    The conversation is not carried whole: the activity keeps it in the
-    conversation store and the workflow sends only the messages added since
-    the previous call (``new_messages``, after the first ``known_messages``),
-    so history bytes per LLM turn stay constant.
+    Neither the conversation nor the run's model context is carried whole:
+    the activity keeps both in the conversation store. The workflow sends
+    the context once (first call) and then only the messages added since the
+    previous call (``new_messages``, after the first ``known_messages``), so
+    history bytes per LLM turn stay constant however long the conversation,
+    the instructions or the tool schemas.
 
     Attributes:
         run_id: The run.
-        provider, model, options, instructions, tools, step: As ModelRequest.
+        context: The run's model context on the first call; None after.
+        offer_tools: False for the last call without tools (max_iterations).
+        step: 1-based LLM round.
         known_messages: Messages the store already holds for this run.
         new_messages: Messages to add after them.
         message_id: Id of the assistant message this call streams.
@@ -101,11 +117,8 @@ class ModelCallInput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     run_id: str
-    provider: str
-    model: str = ""
-    options: dict[str, object]
-    instructions: str = ""
-    tools: tuple[ToolSpec, ...] = ()
+    context: ModelContext | None = None
+    offer_tools: bool = True
     step: int
     known_messages: int
     new_messages: tuple[ChatMessage, ...]

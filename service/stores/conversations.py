@@ -26,8 +26,16 @@ class ConversationStore(Protocol):
         """Keeps the first ``known`` messages, appends ``new``, returns the whole list."""
         ...
 
+    async def save_context(self, run_id: str, context: str) -> None:
+        """Keeps the run's model context (JSON text) for later calls."""
+        ...
+
+    async def load_context(self, run_id: str) -> str | None:
+        """The run's model context, or None if never saved or expired."""
+        ...
+
     async def drop(self, run_id: str) -> None:
-        """Forgets a run's conversation (when the run ends)."""
+        """Forgets a run's conversation and context (when the run ends)."""
         ...
 
 
@@ -36,6 +44,7 @@ class MemoryConversationStore:
 
     def __init__(self, *, max_runs: int = 10_000) -> None:
         self._runs: OrderedDict[str, list[ChatMessage]] = OrderedDict()
+        self._contexts: OrderedDict[str, str] = OrderedDict()
         self._max = max_runs
 
     async def sync(
@@ -48,8 +57,17 @@ class MemoryConversationStore:
             self._runs.popitem(last=False)
         return list(messages)
 
+    async def save_context(self, run_id: str, context: str) -> None:
+        self._contexts[run_id] = context
+        while len(self._contexts) > self._max:
+            self._contexts.popitem(last=False)
+
+    async def load_context(self, run_id: str) -> str | None:
+        return self._contexts.get(run_id)
+
     async def drop(self, run_id: str) -> None:
         self._runs.pop(run_id, None)
+        self._contexts.pop(run_id, None)
 
 
 class RedisConversationStore:
@@ -89,5 +107,15 @@ class RedisConversationStore:
         raw: list[bytes] = results[-1]
         return [ChatMessage.model_validate_json(item) for item in raw]
 
+    async def save_context(self, run_id: str, context: str) -> None:
+        await self._client.set(f"{self._key(run_id)}:context", context, ex=self._ttl)
+
+    async def load_context(self, run_id: str) -> str | None:
+        raw = await self._client.get(f"{self._key(run_id)}:context")
+        if raw is None:
+            return None
+        return raw.decode() if isinstance(raw, bytes) else str(raw)
+
     async def drop(self, run_id: str) -> None:
-        await self._client.delete(self._key(run_id))
+        key = self._key(run_id)
+        await self._client.delete(key, f"{key}:context")

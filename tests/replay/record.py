@@ -1,0 +1,185 @@
+"""Records workflow histories for the replay test: ``python -m tests.replay.record``.
+
+Starts a Temporal dev server and a Runwire app with an embedded worker
+(memory stores), runs one scenario per history, and writes each run's
+history as JSON to ``tests/replay/histories/<scenario>.json``. Re-record
+only on purpose: a history that no longer replays means the workflow code
+changed in a non-deterministic way (add a versioning patch instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+from collections.abc import Awaitable, Callable
+
+from google.protobuf import duration_pb2, struct_pb2
+from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from service.app import Runwire
+from service.config import Settings
+from service.server import RunwireServer
+from tests.support import Stubs, collect
+from tests.temporal_server import start_temporal
+
+HERE = pathlib.Path(__file__).parent / "histories"
+
+Scenario = Callable[[Stubs], Awaitable[str]]
+
+
+async def _agent(
+    stubs: Stubs, agent_id: str, script: list[dict[str, object]], mode: int, **limits: int
+) -> None:
+    options = struct_pb2.Struct()
+    options.update({"script": script, "chunk_chars": 8})
+    agent = agent_pb2.Agent(
+        model=agent_pb2.Model(provider="scripted", options=options),
+        tools=["echo", "calculator"],
+        approval_policy=agent_pb2.ApprovalPolicy(mode=mode),
+        runtime=agent_pb2.RUNTIME_TEMPORAL,
+    )
+    if "approval_timeout" in limits:
+        agent.limits.approval_timeout.CopyFrom(
+            duration_pb2.Duration(seconds=limits["approval_timeout"])
+        )
+    await stubs.agents.CreateAgent(agent_pb2.CreateAgentRequest(agent_id=agent_id, agent=agent))
+
+
+async def _until(stubs: Stubs, run_id: str, state: int) -> run_pb2.Run:
+    for _ in range(300):
+        run = (await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run_id))).run
+        if run.state == state:
+            return run
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"run {run_id} never reached {run_pb2.RunState.Name(state)}")
+
+
+async def approved_tool(stubs: Stubs) -> str:
+    script = [
+        {
+            "text": "Let me compute.",
+            "tool_calls": [{"name": "calculator", "arguments": {"expression": "6*7"}}],
+        },
+        {
+            "tool_calls": [
+                {"name": "echo", "arguments": {"text": "a"}},
+                {"name": "echo", "arguments": {"text": "b"}},
+            ]
+        },
+        {"text": "42, and the echoes said a and b."},
+    ]
+    await _agent(stubs, "approved-tool", script, agent_pb2.APPROVAL_MODE_ALLOWLIST)
+    run = (
+        await stubs.runs.CreateRun(
+            run_service_pb2.CreateRunRequest(agent_id="approved-tool", prompt="6*7?")
+        )
+    ).run
+    run = await _until(stubs, run.run_id, run_pb2.RUN_STATE_REQUIRES_ACTION)
+    for action in run.required_actions:
+        await stubs.approvals.ResolveApproval(
+            approval_pb2.ResolveApprovalRequest(
+                approval_id=action.approval_id, decision=approval_pb2.APPROVAL_DECISION_APPROVE
+            )
+        )
+    await _until(stubs, run.run_id, run_pb2.RUN_STATE_REQUIRES_ACTION)
+    run = (await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run.run_id))).run
+    for action in run.required_actions:
+        await stubs.approvals.ResolveApproval(
+            approval_pb2.ResolveApprovalRequest(
+                approval_id=action.approval_id,
+                decision=approval_pb2.APPROVAL_DECISION_REJECT,
+                reason="not now",
+            )
+        )
+    await _until(stubs, run.run_id, run_pb2.RUN_STATE_SUCCEEDED)
+    return run.run_id
+
+
+async def client_tool(stubs: Stubs) -> str:
+    script = [{"tool_calls": [{"name": "lookup", "arguments": {"id": "7"}}]}, {"text": "found it"}]
+    await _agent(stubs, "client-tool", script, agent_pb2.APPROVAL_MODE_AUTO)
+    run = (
+        await stubs.runs.CreateRun(
+            run_service_pb2.CreateRunRequest(
+                agent_id="client-tool",
+                prompt="find 7",
+                client_tools=[run_pb2.ClientTool(name="lookup")],
+            )
+        )
+    ).run
+    run = await _until(stubs, run.run_id, run_pb2.RUN_STATE_REQUIRES_ACTION)
+    await stubs.runs.SubmitToolOutputs(
+        run_service_pb2.SubmitToolOutputsRequest(
+            run_id=run.run_id,
+            tool_outputs=[
+                run_pb2.ToolOutput(
+                    tool_call_id=run.required_actions[0].tool_call_id, output="item 7"
+                )
+            ],
+        )
+    )
+    await _until(stubs, run.run_id, run_pb2.RUN_STATE_SUCCEEDED)
+    return run.run_id
+
+
+async def expired_then_cancelled(stubs: Stubs) -> str:
+    script = [
+        {"tool_calls": [{"name": "echo", "arguments": {"text": "x"}}]},
+        {"tool_calls": [{"name": "echo", "arguments": {"text": "y"}}]},
+    ]
+    await _agent(
+        stubs, "expire-cancel", script, agent_pb2.APPROVAL_MODE_REQUIRE_ALL, approval_timeout=1
+    )
+    run = (
+        await stubs.runs.CreateRun(
+            run_service_pb2.CreateRunRequest(agent_id="expire-cancel", prompt="go")
+        )
+    ).run
+    events = []
+    async for response in stubs.runs.StreamRunEvents(
+        run_service_pb2.StreamRunEventsRequest(run_id=run.run_id)
+    ):
+        events.append(response.event)
+        if sum(1 for e in events if e.HasField("approval_requested")) == 2:
+            break
+    await stubs.runs.CancelRun(run_service_pb2.CancelRunRequest(run_id=run.run_id, reason="enough"))
+    await _until(stubs, run.run_id, run_pb2.RUN_STATE_CANCELLED)
+    return run.run_id
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "approved_tool": approved_tool,
+    "client_tool": client_tool,
+    "expired_then_cancelled": expired_then_cancelled,
+}
+
+
+async def main() -> None:
+    async with start_temporal() as address:
+        settings = Settings(listen=["127.0.0.1:0"], temporal_address=address, log_level="WARNING")
+        app = await Runwire.create(settings)
+        server = RunwireServer(app, settings)
+        (grpc_address,) = await server.start()
+        stubs = Stubs.connect(grpc_address)
+        client = await Client.connect(address, data_converter=pydantic_data_converter)
+        try:
+            HERE.mkdir(parents=True, exist_ok=True)
+            for name, scenario in SCENARIOS.items():
+                run_id = await scenario(stubs)
+                await collect(
+                    stubs.runs.StreamRunEvents(
+                        run_service_pb2.StreamRunEventsRequest(run_id=run_id)
+                    )
+                )
+                history = await client.get_workflow_handle(run_id).fetch_history()
+                (HERE / f"{name}.json").write_text(history.to_json())
+                print(f"recorded {name}: {len(history.events)} events")
+        finally:
+            await stubs.channel.close()
+            await server.stop(0)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
