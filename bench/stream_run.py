@@ -64,9 +64,15 @@ async def _floor_server(payloads: list[bytes]) -> tuple[grpc.aio.Server, str]:
     return server, f"127.0.0.1:{port}"
 
 
-async def measure(runs: int) -> tuple[Result, Result]:
-    """Runs ``runs`` StreamRun calls and ``runs`` floor calls; returns (runwire, floor)."""
-    settings = Settings(listen=["127.0.0.1:0"], log_level="WARNING")
+async def measure(runs: int, settings: Settings | None = None) -> tuple[Result, Result]:
+    """Runs ``runs`` StreamRun calls and ``runs`` floor calls; returns (runwire, floor).
+
+    Args:
+        runs: Measured runs per side (after one warm-up each).
+        settings: Server settings (default: in-process runtime, memory stores);
+            the runs use the settings' default runtime.
+    """
+    settings = settings or Settings(listen=["127.0.0.1:0"], log_level="WARNING")
     app = await Runwire.create(settings)
     server = RunwireServer(app, settings)
     (address,) = await server.start()

@@ -36,6 +36,7 @@ from service.runtimes.temporal_contract import (
     ToolCallResult,
 )
 from service.stores.conversations import ConversationStore
+from service.stores.events import is_terminal
 from service.stores.threads import ThreadStore
 from service.tools.registry import ToolRegistry
 
@@ -83,6 +84,8 @@ class RunActivities:
         for item in events:
             event = event_pb2.RunEvent.FromString(item.event)
             await self._recorder.publish(run_id, event, key=item.key)
+            if is_terminal(event):
+                await self._conversations.drop(run_id)
 
     @activity.defn(name="publish_events")
     async def publish_events(self, request: PublishInput) -> None:
