@@ -29,6 +29,7 @@ import grpc
 import pydantic
 import typer
 from google.protobuf import struct_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.console import Console
 from rich.text import Text
 from runwire.v1 import agent_pb2, event_pb2, run_service_pb2
@@ -215,6 +216,41 @@ def serve(
     except ValueError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
     raise typer.Exit(asyncio.run(_serve(settings)))
+
+
+# --------------------------------------------------------------------------- health
+
+
+async def _health(address: str, service: str, wait_seconds: float) -> str:
+
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        request = health_pb2.HealthCheckRequest(service=service)
+        response = await stub.Check(request, timeout=wait_seconds)
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+
+
+@app.command()
+def health(
+    address: Annotated[
+        str, typer.Option("--address", "-a", help="host:port or unix:PATH of the server.")
+    ] = DEFAULT_LISTEN,
+    service: Annotated[
+        str, typer.Option("--service", help='Service to check; "" is the whole server.')
+    ] = "",
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait.")] = 3.0,
+) -> None:
+    """Check a server's grpc.health.v1 status: exit 0 when SERVING, 1 otherwise.
+
+    For container health checks and operators; prints the status.
+    """
+    try:
+        status = asyncio.run(_health(address, service, timeout))
+    except grpc.aio.AioRpcError as exc:
+        out.print(f"{exc.code().name}: {exc.details()}")
+        raise typer.Exit(EXIT_FAILED) from None
+    out.print(status)
+    raise typer.Exit(EXIT_OK if status == "SERVING" else EXIT_FAILED)
 
 
 # --------------------------------------------------------------------------- worker

@@ -55,7 +55,23 @@ class Settings(BaseSettings):
         default=16 * 1024 * 1024, ge=1024, description="Largest gRPC message received or sent."
     )
     shutdown_grace_seconds: float = Field(
-        default=10.0, ge=0, description="On SIGTERM/SIGINT, time given to open calls to end."
+        default=10.0,
+        ge=0,
+        description="On SIGTERM/SIGINT: health turns NOT_SERVING and new runs are refused at "
+        "once; after this long, open event streams end with UNAVAILABLE (DRAINING) so clients "
+        "resume on another replica.",
+    )
+    drain_timeout_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="On SIGTERM/SIGINT, how long in-process runs get to finish before they "
+        "are cancelled.",
+    )
+    keepalive_time_seconds: float = Field(
+        default=30.0, gt=0, description="gRPC keepalive ping interval on idle connections."
+    )
+    keepalive_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time to wait for a keepalive ping's answer."
     )
     log_level: str = Field(default="INFO", description="Python logging level name.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")

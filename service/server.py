@@ -9,6 +9,7 @@ and stops gracefully: health turns NOT_SERVING, open calls get
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import grpc
@@ -53,6 +54,12 @@ class RunwireServer:
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
+                ("grpc.keepalive_time_ms", int(settings.keepalive_time_seconds * 1000)),
+                ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout_seconds * 1000)),
+                # Accept client keepalive pings as often as every 10 s, also on idle
+                # connections (long event streams sit idle between heartbeats).
+                ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+                ("grpc.keepalive_permit_without_calls", 1),
                 # A second server on a taken port must fail, not share it.
                 ("grpc.so_reuseport", 0),
             ]
@@ -60,14 +67,12 @@ class RunwireServer:
         self.health = health.aio.HealthServicer()
         self.addresses: list[str] = []
         agent_pb2_grpc.add_AgentServiceServicer_to_server(app.agent_servicer, self._server)
-        run_service_pb2_grpc.add_RunServiceServicer_to_server(
-            RunServicer(
-                router=app.router,
-                events=app.router.events,
-                heartbeat_interval=settings.heartbeat_interval_seconds,
-            ),
-            self._server,
+        self.runs = RunServicer(
+            router=app.router,
+            events=app.router.events,
+            heartbeat_interval=settings.heartbeat_interval_seconds,
         )
+        run_service_pb2_grpc.add_RunServiceServicer_to_server(self.runs, self._server)
         approval_pb2_grpc.add_ApprovalServiceServicer_to_server(
             ApprovalServicer(router=app.router), self._server
         )
@@ -118,11 +123,39 @@ class RunwireServer:
         return self.addresses
 
     async def stop(self, grace_seconds: float | None = None) -> None:
-        """Stops serving: health NOT_SERVING, then ``grace_seconds`` (default
-        ``shutdown_grace_seconds``) for open calls, then in-process runs stop."""
+        """Drains, then stops.
+
+        1. Health turns NOT_SERVING and new runs are refused (UNAVAILABLE, DRAINING).
+        2. In-process runs get ``drain_timeout_seconds`` to finish; their
+           streams go on meanwhile.
+        3. After ``grace_seconds`` (default ``shutdown_grace_seconds``) open
+           streams end with UNAVAILABLE (DRAINING) and the sequence to resume
+           after, so clients reconnect to another replica.
+        4. Remaining calls are cancelled, remaining in-process runs are
+           cancelled (they end CANCELLED), clients and pools are closed.
+        """
         grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+        drain = self.settings.drain_timeout_seconds if grace_seconds is None else grace_seconds
         await self.health.enter_graceful_shutdown()
-        await self._server.stop(grace)
+        self.app.router.draining = True
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        logger.info(
+            "draining: %d in-process runs, %d open streams",
+            self.app.inprocess.active_runs,
+            self.runs.open_streams,
+        )
+        while True:
+            elapsed = loop.time() - start
+            if elapsed >= grace:
+                self.runs.closing.set()
+            runs_done = self.app.inprocess.active_runs == 0
+            streams_done = self.runs.open_streams == 0 or self.runs.closing.is_set()
+            if (runs_done and streams_done) or elapsed >= max(drain, grace):
+                break
+            await asyncio.sleep(0.05)
+        self.runs.closing.set()
+        await self._server.stop(1.0)
         await self.app.aclose()
         logger.info("stopped")
 

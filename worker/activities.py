@@ -38,6 +38,8 @@ from service.runtimes.temporal_contract import (
 from service.stores.conversations import ConversationStore
 from service.stores.events import is_terminal
 from service.stores.threads import ThreadStore
+from service.telemetry import ATTR_AGENT_ID, ATTR_PROVIDER, ATTR_RUN_ID
+from service.tools.execution import run_server_tool
 from service.tools.registry import ToolRegistry
 
 #: Seconds between heartbeats of a running activity.
@@ -144,6 +146,11 @@ class RunActivities:
                     model_request,
                     message_id=message_id,
                     emit=emit,
+                    attributes={
+                        ATTR_RUN_ID: request.run_id,
+                        ATTR_AGENT_ID: context.agent_id,
+                        ATTR_PROVIDER: context.provider,
+                    },
                 )
         except ModelError as exc:
             raise ApplicationError(
@@ -174,7 +181,13 @@ class RunActivities:
     async def run_tool(self, request: ToolCallInput) -> ToolCallResult:
         """Runs one server tool; failures are results (``is_error``)."""
         async with _heartbeating():
-            outcome = await self._tools.execute(request.name, dict(request.arguments))
+            outcome = await run_server_tool(
+                self._tools,
+                request.name,
+                dict(request.arguments),
+                run_id=request.run_id,
+                agent_id=request.agent_id,
+            )
         return ToolCallResult(content=outcome.content, is_error=outcome.is_error)
 
     @activity.defn(name="append_to_thread")

@@ -136,6 +136,7 @@ class WorkflowEffects:
                     options=dict(request.options),
                     instructions=request.instructions,
                     tools=(*self._spec.tools, *self._spec.client_tools),
+                    agent_id=self._spec.agent_id,
                 )
             call = ModelCallInput(
                 run_id=self._spec.run_id,
@@ -172,7 +173,12 @@ class WorkflowEffects:
         await self.flush()
         result = await _activity(
             "run_tool",
-            ToolCallInput(run_id=self._spec.run_id, name=name, arguments=arguments),
+            ToolCallInput(
+                run_id=self._spec.run_id,
+                name=name,
+                arguments=arguments,
+                agent_id=self._spec.agent_id,
+            ),
             result_type=ToolCallResult,
             start_to_close_timeout=self._timeout,
             heartbeat_timeout=HEARTBEAT_TIMEOUT,

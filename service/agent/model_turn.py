@@ -9,7 +9,8 @@ AG-UI: ``text_message_start``, ``text_message_content``* ,
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from runwire.v1 import event_pb2
@@ -17,6 +18,7 @@ from runwire.v1 import event_pb2
 from service.agent.effects import ModelTurn
 from service.agent.types import ChatMessage, Role, ToolCall, Usage
 from service.llm.base import ModelProvider, ModelRequest, TextDelta, ToolCallDelta, UsageReport
+from service.telemetry import ATTR_INPUT_TOKENS, ATTR_OUTPUT_TOKENS, ATTR_PROVIDER, METRICS, TRACER
 
 Emit = Callable[[event_pb2.RunEvent], Awaitable[None]]
 
@@ -29,9 +31,17 @@ class _PendingCall:
 
 
 async def stream_model_turn(
-    provider: ModelProvider, request: ModelRequest, *, message_id: str, emit: Emit
+    provider: ModelProvider,
+    request: ModelRequest,
+    *,
+    message_id: str,
+    emit: Emit,
+    attributes: Mapping[str, str] | None = None,
 ) -> ModelTurn:
     """Streams ``request`` through ``provider``, emitting events via ``emit``.
+
+    Traced as a ``runwire.llm.call`` span (``attributes`` plus token counts);
+    records ``runwire.llm.duration`` (s) and the token counters.
 
     Returns:
         The assistant message (id ``message_id``) and the call's usage.
@@ -39,6 +49,22 @@ async def stream_model_turn(
     Raises:
         ModelError: from the provider.
     """
+    labels = dict(attributes or {})
+    started = time.perf_counter()
+    with TRACER.start_as_current_span("runwire.llm.call", attributes=labels) as span:
+        turn = await _stream(provider, request, message_id=message_id, emit=emit)
+        span.set_attribute(ATTR_INPUT_TOKENS, turn.usage.input_tokens)
+        span.set_attribute(ATTR_OUTPUT_TOKENS, turn.usage.output_tokens)
+    metric_labels = {ATTR_PROVIDER: labels.get(ATTR_PROVIDER, "")}
+    METRICS.llm_latency.record(time.perf_counter() - started, metric_labels)
+    METRICS.input_tokens.add(turn.usage.input_tokens, metric_labels)
+    METRICS.output_tokens.add(turn.usage.output_tokens, metric_labels)
+    return turn
+
+
+async def _stream(
+    provider: ModelProvider, request: ModelRequest, *, message_id: str, emit: Emit
+) -> ModelTurn:
     text: list[str] = []
     calls: dict[int, _PendingCall] = {}
     usage = Usage()

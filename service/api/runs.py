@@ -13,10 +13,12 @@ from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2, run_servi
 from service.agent.spec import ToolOutput
 from service.api.convert import client_tool_spec
 from service.api.errors import server_stream, unary
+from service.errors import UnavailableError
 from service.runtimes.router import RunInput, RunRouter
 from service.stores.events import EventLog
 from service.stores.paging import decode_int_token, encode_token, page_size
 from service.stores.projection import TERMINAL_STATES
+from service.telemetry import METRICS
 
 #: WaitRun's wait when the request leaves ``timeout`` unset, in seconds.
 DEFAULT_WAIT_SECONDS = 60.0
@@ -63,11 +65,52 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
         self._router = router
         self._events = events
         self._heartbeat = heartbeat_interval
+        #: Set when the server drains: open streams end with UNAVAILABLE (DRAINING).
+        self.closing = asyncio.Event()
+        #: Streams open now.
+        self.open_streams = 0
 
     def _subscribe(self, run_id: str, after: int) -> AsyncIterator[event_pb2.RunEvent]:
         return self._events.subscribe(
             run_id, after_sequence=after, heartbeat_interval=self._heartbeat
         )
+
+    async def _stream(self, run_id: str, after: int) -> AsyncIterator[event_pb2.RunEvent]:
+        """The run's events after ``after``, until the terminal event or until
+        the server drains (then UNAVAILABLE/DRAINING naming the sequence to
+        resume after, on another replica)."""
+        self.open_streams += 1
+        METRICS.open_streams.add(1)
+        events = self._subscribe(run_id, after)
+        closing = asyncio.ensure_future(self.closing.wait())
+        last = after
+        try:
+            while True:
+                following = asyncio.ensure_future(anext(events))
+                done, _ = await asyncio.wait(
+                    {following, closing}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if following not in done:
+                    following.cancel()
+                    raise UnavailableError(
+                        f"the server is shutting down; resume with StreamRunEvents(run_id="
+                        f"{run_id!r}, after_sequence={last}) on another replica",
+                        reason="DRAINING",
+                        metadata={"run_id": run_id, "last_sequence": str(last)},
+                    )
+                try:
+                    event = following.result()
+                except StopAsyncIteration:
+                    return
+                last = event.sequence or last
+                yield event
+        finally:
+            closing.cancel()
+            self.open_streams -= 1
+            METRICS.open_streams.add(-1)
+            close = getattr(events, "aclose", None)
+            if close is not None:
+                await close()
 
     @unary
     async def CreateRun(
@@ -81,7 +124,7 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
         self, request: run_service_pb2.StreamRunRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[run_service_pb2.StreamRunResponse]:
         run = await self._router.create_run(_run_input(request))
-        async for event in self._subscribe(run.run_id, 0):
+        async for event in self._stream(run.run_id, 0):
             yield run_service_pb2.StreamRunResponse(event=event)
 
     @unary
@@ -141,7 +184,7 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
         self, request: run_service_pb2.StreamRunEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[run_service_pb2.StreamRunEventsResponse]:
         await self._router.runs.get(request.run_id)
-        async for event in self._subscribe(request.run_id, request.after_sequence):
+        async for event in self._stream(request.run_id, request.after_sequence):
             yield run_service_pb2.StreamRunEventsResponse(event=event)
 
     @unary

@@ -26,6 +26,8 @@ from service.llm.base import ModelRequest
 from service.llm.registry import ProviderRegistry
 from service.runtimes.recorder import RunRecorder
 from service.stores.threads import ThreadStore
+from service.telemetry import ATTR_AGENT_ID, ATTR_PROVIDER, ATTR_RUN_ID, ATTR_STATE, TRACER
+from service.tools.execution import run_server_tool
 from service.tools.registry import ToolRegistry
 
 logger = logging.getLogger(__name__)
@@ -62,11 +64,25 @@ class _Effects:
         await self._runtime.recorder.publish(self._run_id, event)
 
     async def call_model(self, request: ModelRequest, *, message_id: str) -> ModelTurn:
-        provider = self._runtime.providers.get(self._control.spec.provider)
-        return await stream_model_turn(provider, request, message_id=message_id, emit=self.emit)
+        spec = self._control.spec
+        provider = self._runtime.providers.get(spec.provider)
+        return await stream_model_turn(
+            provider,
+            request,
+            message_id=message_id,
+            emit=self.emit,
+            attributes={
+                ATTR_RUN_ID: spec.run_id,
+                ATTR_AGENT_ID: spec.agent_id,
+                ATTR_PROVIDER: spec.provider,
+            },
+        )
 
     async def run_tool(self, name: str, arguments: dict[str, Any]) -> ToolResult:
-        outcome = await self._runtime.tools.execute(name, arguments)
+        spec = self._control.spec
+        outcome = await run_server_tool(
+            self._runtime.tools, name, arguments, run_id=spec.run_id, agent_id=spec.agent_id
+        )
         return ToolResult(content=outcome.content, is_error=outcome.is_error)
 
     async def wait_approval(self, approval_id: str, *, timeout_seconds: float) -> Decision | None:
@@ -120,8 +136,11 @@ class InProcessRuntime:
     async def _execute(self, control: _RunControl) -> None:
         spec = control.spec
         logger.info("run started", extra={"run_id": spec.run_id, "agent_id": spec.agent_id})
+        attributes = {ATTR_RUN_ID: spec.run_id, ATTR_AGENT_ID: spec.agent_id}
         try:
-            state = await execute_run(spec, _Effects(self, control))
+            with TRACER.start_as_current_span("runwire.run", attributes=attributes) as span:
+                state = await execute_run(spec, _Effects(self, control))
+                span.set_attribute(ATTR_STATE, run_pb2.RunState.Name(state))
             logger.info(
                 "run ended %s",
                 run_pb2.RunState.Name(state),

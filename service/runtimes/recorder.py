@@ -14,8 +14,9 @@ from runwire.v1 import approval_pb2, event_pb2, run_pb2
 
 from service.errors import NotFoundError
 from service.stores.approvals import ApprovalStore
-from service.stores.events import EventLog
+from service.stores.events import EventLog, is_terminal
 from service.stores.runs import RunStore
+from service.telemetry import ATTR_STATE, METRICS
 
 #: Events folded per catch-up read; a longer lag is folded by later reads.
 _CATCH_UP_LIMIT = 10_000
@@ -78,6 +79,9 @@ class RunRecorder:
             return run  # the log expired before the record: the record is final
         if missing:
             run = await self.runs.apply(missing)
+            for event in missing:
+                if is_terminal(event):
+                    _record_end(run)
         return run
 
     async def _approval_requested(self, run_id: str, event: event_pb2.RunEvent) -> None:
@@ -109,3 +113,11 @@ class RunRecorder:
         approval.resolved_by = p.resolved_by
         approval.resolve_time.FromDatetime(datetime.now(UTC))
         await self.approvals.put(approval)
+
+
+def _record_end(run: run_pb2.Run) -> None:
+    state = run_pb2.RunState.Name(run.state)
+    METRICS.runs_finished.add(1, {ATTR_STATE: state})
+    if run.HasField("start_time") and run.HasField("end_time"):
+        seconds = (run.end_time.ToNanoseconds() - run.start_time.ToNanoseconds()) / 1e9
+        METRICS.run_duration.record(seconds, {ATTR_STATE: state})

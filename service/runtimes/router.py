@@ -32,6 +32,7 @@ from service.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
+    UnavailableError,
 )
 from service.runtimes.base import Runtime
 from service.runtimes.recorder import RunRecorder
@@ -41,6 +42,7 @@ from service.stores.events import EventLog
 from service.stores.projection import TERMINAL_STATES
 from service.stores.runs import RunStore
 from service.stores.threads import ThreadStore
+from service.telemetry import METRICS
 from service.tools.registry import ToolRegistry
 
 _APPROVAL_MODES = {
@@ -93,6 +95,8 @@ class RunRouter:
     runtimes: dict[int, Runtime]
     recorder: RunRecorder
     defaults: RunDefaults = field(default_factory=RunDefaults)
+    #: True while the server drains: new runs are refused (UNAVAILABLE, DRAINING).
+    draining: bool = False
 
     async def get_run(self, run_id: str) -> run_pb2.Run:
         """The run with every logged event folded in.
@@ -117,6 +121,11 @@ class RunRouter:
             existing = await self.runs.find_request(request.request_id)
             if existing is not None:
                 return existing
+        if self.draining:
+            raise UnavailableError(
+                "this server is shutting down and takes no new runs; retry on another replica",
+                reason="DRAINING",
+            )
         agent = await self.agents.get(request.agent_id)
         runtime_kind = request.runtime or agent.runtime or self.defaults.runtime
         runtime = self._runtime(runtime_kind)
@@ -153,6 +162,7 @@ class RunRouter:
                 await self.threads.release(request.thread_id, run_id)
             return stored
         await runtime.start(spec)
+        METRICS.runs_started.add(1, {"runwire.runtime": agent_pb2.Runtime.Name(runtime_kind)})
         return await self.get_run(run_id)
 
     def _runtime(self, kind: agent_pb2.Runtime) -> Runtime:

@@ -91,6 +91,7 @@ class ModelContext(BaseModel):
     options: dict[str, object]
     instructions: str = ""
     tools: tuple[ToolSpec, ...] = ()
+    agent_id: str = ""
 
 
 class ModelCallInput(BaseModel):
@@ -143,6 +144,7 @@ class ToolCallInput(BaseModel):
     run_id: str
     name: str
     arguments: dict[str, object]
+    agent_id: str = ""
 
 
 class ToolCallResult(BaseModel):
