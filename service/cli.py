@@ -48,6 +48,7 @@ from service.config import DEFAULT_LISTEN, Settings, load_settings
 from service.errors import RunwireError
 from service.logs import configure_logging
 from service.server import RunwireServer
+from service.telemetry import configure_telemetry
 
 logger = logging.getLogger("service.cli")
 
@@ -215,6 +216,7 @@ def serve(
         configure_logging(settings.log_level, settings.log_format)
     except ValueError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
+    configure_telemetry(service_name="runwire")
     raise typer.Exit(asyncio.run(_serve(settings)))
 
 
@@ -284,6 +286,7 @@ def worker(
     except (OSError, ValueError) as exc:
         raise fail(f"cannot read config: {exc}", EXIT_USAGE) from None
     configure_logging(settings.log_level, settings.log_format)
+    configure_telemetry(service_name="runwire-worker")
     try:
         asyncio.run(run_worker(settings))
     except RunwireError as exc:

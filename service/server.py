@@ -31,6 +31,7 @@ from service.api.runs import RunServicer
 from service.api.threads import ThreadServicer
 from service.app import Runwire
 from service.config import Settings
+from service.telemetry import instrument_grpc_server
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class RunwireServer:
         self.app = app
         self.settings = settings
         limit = settings.max_message_bytes
+        instrument_grpc_server()
         self._server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", limit),

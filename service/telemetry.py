@@ -9,8 +9,8 @@ through the API (``TRACER``, ``METRICS``), which forwards to whatever
 provider is installed, including the in-memory ones of the tests.
 
 Spans: ``runwire.run`` (in-process runs; on Temporal the workflow's
-``RunWorkflow:runwire.AgentRun`` span from ``temporalio.contrib.opentelemetry``
-plays that role), ``runwire.llm.call`` and ``runwire.tool.call`` (both
+``StartWorkflow:runwire.AgentRun`` span from ``temporalio.contrib.opentelemetry``
+and its activity spans play that role), ``runwire.llm.call`` and ``runwire.tool.call`` (both
 runtimes), under the gRPC server spans of ``opentelemetry-instrumentation-grpc``.
 Attributes: ``runwire.run_id``, ``runwire.agent_id``, ``runwire.tool.name``,
 ``runwire.llm.provider``, ``runwire.llm.input_tokens``, ``runwire.llm.output_tokens``.

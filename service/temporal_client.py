@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
@@ -23,6 +24,9 @@ async def connect_temporal(settings: Settings) -> Client:
             settings.temporal_address,
             namespace=settings.temporal_namespace,
             data_converter=pydantic_data_converter,
+            # Workflow and activity spans, linked to the caller's (a no-op
+            # unless a tracer provider is installed); workers inherit it.
+            interceptors=[TracingInterceptor()],
             api_key=api_key,
             tls=settings.temporal_tls or api_key is not None,
         )

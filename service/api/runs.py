@@ -83,6 +83,7 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
         METRICS.open_streams.add(1)
         events = self._subscribe(run_id, after)
         closing = asyncio.ensure_future(self.closing.wait())
+        following: asyncio.Future[event_pb2.RunEvent] | None = None
         last = after
         try:
             while True:
@@ -92,6 +93,8 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
                 )
                 if following not in done:
                     following.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await following  # the generator must stop running before aclose
                     raise UnavailableError(
                         f"the server is shutting down; resume with StreamRunEvents(run_id="
                         f"{run_id!r}, after_sequence={last}) on another replica",
@@ -106,6 +109,11 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
                 yield event
         finally:
             closing.cancel()
+            if following is not None and not following.done():
+                # The client went away mid-wait: stop the generator before closing it.
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await following
             self.open_streams -= 1
             METRICS.open_streams.add(-1)
             close = getattr(events, "aclose", None)

@@ -1,0 +1,114 @@
+"""Telemetry: a run produces linked spans and metrics, on every runtime.
+
+The SDK's in-memory exporters stand in for OTLP (set up once per process:
+OpenTelemetry's global providers can be set only once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from runwire.v1 import run_service_pb2
+
+from service.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID, ATTR_TOOL_NAME
+from tests.support import Stubs, collect, create_agent
+
+_EXPORTER = InMemorySpanExporter()
+_READER = InMemoryMetricReader()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def providers() -> None:
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+        trace.set_tracer_provider(provider)
+        metrics.set_meter_provider(MeterProvider(metric_readers=[_READER]))
+
+
+def _ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[str]:
+    names = []
+    parent = span.parent
+    while parent is not None and parent.span_id in by_id:
+        ancestor = by_id[parent.span_id]
+        names.append(ancestor.name)
+        parent = ancestor.parent
+    return names
+
+
+async def _spans_of(run_id: str, want: set[str]) -> list[ReadableSpan]:
+    for _ in range(100):
+        spans = list(_EXPORTER.get_finished_spans())
+        names = {s.name for s in spans if (s.attributes or {}).get(ATTR_RUN_ID) == run_id}
+        if want <= names:
+            return spans
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"spans {want - names} of run {run_id} never ended")
+
+
+def _metric_points(name: str) -> list[object]:
+    data = _READER.get_metrics_data()
+    points: list[object] = []
+    if data is None:
+        return points
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == name:
+                    points.extend(metric.data.data_points)
+    return points
+
+
+async def test_a_run_produces_linked_spans_and_metrics(stubs: Stubs, runtime: str) -> None:
+    script = [
+        {"tool_calls": [{"name": "echo", "arguments": {"text": "traced"}}]},
+        {"text": "done tracing"},
+    ]
+    agent = await create_agent(stubs, script, tools=["echo"])
+    events = await collect(
+        stubs.runs.StreamRun(run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="p"))
+    )
+    run_id = events[0].run_id
+    want = {"runwire.llm.call", "runwire.tool.call"}
+    if runtime != "temporal":
+        want.add("runwire.run")
+    spans = await _spans_of(run_id, want)
+    by_id = {s.context.span_id: s for s in spans}
+    mine = [s for s in spans if (s.attributes or {}).get(ATTR_RUN_ID) == run_id]
+
+    llm = [s for s in mine if s.name == "runwire.llm.call"]
+    assert len(llm) == 2
+    for span in llm:
+        attrs = span.attributes or {}
+        assert attrs[ATTR_AGENT_ID] == agent.agent_id
+        assert int(attrs["runwire.llm.input_tokens"]) > 0  # type: ignore[arg-type]
+        assert int(attrs["runwire.llm.output_tokens"]) > 0  # type: ignore[arg-type]
+    (tool,) = [s for s in mine if s.name == "runwire.tool.call"]
+    assert (tool.attributes or {})[ATTR_TOOL_NAME] == "echo"
+
+    # On Temporal the run is the workflow: its spans come from TracingInterceptor.
+    run_span = "StartWorkflow:runwire.AgentRun" if runtime == "temporal" else "runwire.run"
+    for span in [*llm, tool]:
+        chain = _ancestors(span, by_id)
+        assert run_span in chain, (span.name, chain)
+        # ... and the run hangs under the gRPC call that started it.
+        assert "/runwire.v1.RunService/StreamRun" in chain, (span.name, chain)
+
+    started = _metric_points("runwire.runs.started")
+    assert sum(p.value for p in started) >= 1  # type: ignore[attr-defined]
+    finished = _metric_points("runwire.runs.finished")
+    states = {p.attributes.get("runwire.run.state") for p in finished}  # type: ignore[attr-defined]
+    assert "RUN_STATE_SUCCEEDED" in states
+    tokens = _metric_points("runwire.llm.input_tokens")
+    assert sum(p.value for p in tokens) > 0  # type: ignore[attr-defined]
+    calls = _metric_points("runwire.tool.calls")
+    assert any(p.attributes.get(ATTR_TOOL_NAME) == "echo" for p in calls)  # type: ignore[attr-defined]
+    assert _metric_points("runwire.llm.duration")
+    assert _metric_points("runwire.streams.open")

@@ -1,0 +1,121 @@
+"""Graceful shutdown: SIGTERM while a run streams; the client resumes elsewhere.
+
+Two real service processes share one Redis. A run streams from replica A;
+A gets SIGTERM: its health turns NOT_SERVING, it refuses new runs, after the
+grace period its stream ends with UNAVAILABLE (DRAINING, naming the sequence
+to resume after), the in-process run finishes on A within the drain timeout,
+and the client, resuming on replica B, sees every event exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from runwire.v1 import event_pb2, run_pb2, run_service_pb2
+
+from tests.support import Stubs, assert_gap_free, collect, create_agent, status_details
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+RUNWIRE = str(pathlib.Path(sys.executable).with_name("runwire"))
+
+
+async def _serve(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+    process = await asyncio.create_subprocess_exec(
+        RUNWIRE,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+    if not line.startswith(b"serving on "):
+        process.kill()
+        _, err = await process.communicate()
+        raise AssertionError(f"runwire serve did not start: {line!r} {err.decode()[-2000:]}")
+    return process, line.decode().removeprefix("serving on ").strip()
+
+
+@pytest.fixture
+async def replicas(redis_url: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, str, str]]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "RUNWIRE_REDIS_URL": redis_url,
+        "RUNWIRE_REDIS_PREFIX": f"drain-{uuid.uuid4().hex[:8]}",
+        "RUNWIRE_SHUTDOWN_GRACE_SECONDS": "1",
+        "RUNWIRE_DRAIN_TIMEOUT_SECONDS": "30",
+        "RUNWIRE_LOG_LEVEL": "WARNING",
+    }
+    a, address_a = await _serve(env)
+    b, address_b = await _serve(env)
+    try:
+        yield a, address_a, address_b
+    finally:
+        for process in (a, b):
+            if process.returncode is None:
+                process.kill()
+            await process.communicate()
+
+
+async def test_sigterm_drains_and_the_client_resumes_on_another_replica(
+    replicas: tuple[asyncio.subprocess.Process, str, str],
+) -> None:
+    process_a, address_a, address_b = replicas
+    a, b = Stubs.connect(address_a), Stubs.connect(address_b)
+    try:
+        text = "draining is graceful " * 12
+        agent = await create_agent(a, [{"text": text}], chunk_chars=3, delay_ms=20)
+        call = a.runs.StreamRun(
+            run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="p")
+        )
+        seen: list[event_pb2.RunEvent] = []
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            async for response in call:
+                if response.event.HasField("heartbeat"):
+                    continue
+                seen.append(response.event)
+                if len(seen) == 6:
+                    process_a.send_signal(signal.SIGTERM)
+                    await asyncio.sleep(0.3)
+                    # Draining: NOT_SERVING, and no new runs.
+                    health = await health_pb2_grpc.HealthStub(a.channel).Check(
+                        health_pb2.HealthCheckRequest()
+                    )
+                    assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING
+                    with pytest.raises(grpc.aio.AioRpcError) as refused:
+                        await a.runs.CreateRun(
+                            run_service_pb2.CreateRunRequest(agent_id=agent.agent_id, prompt="x")
+                        )
+                    assert status_details(refused.value).reason == "DRAINING"
+        details = status_details(caught.value)
+        assert details.code == grpc.StatusCode.UNAVAILABLE
+        assert details.reason == "DRAINING"
+        last = seen[-1].sequence
+        assert details.metadata["last_sequence"] == str(last)
+        rest = await collect(
+            b.runs.StreamRunEvents(
+                run_service_pb2.StreamRunEventsRequest(run_id=seen[0].run_id, after_sequence=last)
+            )
+        )
+        full = seen + rest
+        assert_gap_free(full)
+        assert full[-1].run_finished.state == run_pb2.RUN_STATE_SUCCEEDED
+        assert full[-1].run_finished.output == text
+        # The drained replica finished the run, then exited cleanly.
+        assert await asyncio.wait_for(process_a.wait(), timeout=30) == 0
+    finally:
+        await a.channel.close()
+        await b.channel.close()
