@@ -67,9 +67,11 @@ async def create_agent(
     chunk_chars: int = 4,
     delay_ms: float = 0,
     instructions: str = "You are a test agent.",
+    response_format: dict[str, Any] | None = None,
+    token_budget: int = 0,
 ) -> agent_pb2.Agent:
     """Creates an agent on the scripted model and returns it."""
-    limits = agent_pb2.Limits(max_iterations=max_iterations)
+    limits = agent_pb2.Limits(max_iterations=max_iterations, token_budget=token_budget)
     if timeout_seconds is not None:
         limits.timeout.CopyFrom(duration_pb2.Duration(seconds=int(timeout_seconds)))
     if approval_timeout_seconds is not None:
@@ -89,6 +91,8 @@ async def create_agent(
         ),
         limits=limits,
     )
+    if response_format is not None:
+        agent.response_format.CopyFrom(struct(response_format))
     response = await stubs.agents.CreateAgent(
         agent_pb2.CreateAgentRequest(agent_id=unique("agent"), agent=agent)
     )

@@ -18,7 +18,21 @@ from worker.workflows import AgentRun
 
 #: Modules the workflow sandbox passes through instead of re-importing: they
 #: are deterministic, hold no per-run state, and some are C extensions.
-PASSTHROUGH_MODULES = ("service", "runwire", "buf", "google", "grpc", "pydantic", "pydantic_core")
+PASSTHROUGH_MODULES = (
+    "service",
+    "runwire",
+    "buf",
+    "google",
+    "grpc",
+    "pydantic",
+    "pydantic_core",
+    "jsonschema",
+    "jsonschema_specifications",
+    "referencing",
+    "rpds",
+    "attrs",
+    "opentelemetry",
+)
 
 
 def build_worker(

@@ -11,16 +11,19 @@ ends the run CANCELLED and is re-raised so the runtime sees it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
+import jsonschema
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from runwire.v1 import approval_pb2, event_pb2, run_pb2
 
 from service.agent.effects import Effects, ToolResult
 from service.agent.spec import RunSpec
-from service.agent.types import ChatMessage, Role, ToolCall, Usage
+from service.agent.types import ChatMessage, Role, ToolCall, ToolSpec, Usage
 from service.errors import ERROR_DOMAIN, RunwireError
 from service.llm.base import ModelError, ModelRequest
 
@@ -31,6 +34,40 @@ FINISH_MAX_ITERATIONS = "max_iterations"
 FINISH_TIMEOUT = "timeout"
 FINISH_CANCELLED = "cancelled"
 FINISH_ERROR = "error"
+FINISH_BUDGET_EXCEEDED = "budget_exceeded"
+
+#: The message that asks the model to repair a final answer that does not
+#: match ``response_format`` (one attempt).
+REPAIR_PROMPT = (
+    "Your answer does not match the required JSON Schema ({error}). Answer again with only "
+    "a JSON value that matches the schema, and nothing else."
+)
+
+
+class _BudgetExceeded(Exception):
+    def __init__(self, used: int, budget: int) -> None:
+        super().__init__(f"the run used {used} tokens, over its budget of {budget}")
+        self.used = used
+        self.budget = budget
+
+
+class _OutputMismatch(Exception):
+    pass
+
+
+def check_output(text: str, schema: dict[str, Any]) -> str | None:
+    """Why ``text`` is not a JSON value matching ``schema``; None when it is."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return f"not JSON: {exc}"
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(value)
+    )
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "the root"
+    return f"at {where}: {error.message}"
 
 
 @dataclass
@@ -75,31 +112,65 @@ class _Loop:
             step += 1
             last = step > spec.max_iterations
             await self.emit(step_started=event_pb2.StepStarted(step=step))
-            request = ModelRequest(
-                model=spec.model,
-                options=dict(spec.model_options),
-                instructions=spec.instructions,
-                messages=tuple(messages),
-                tools=() if last else tools,
-                step=step,
-            )
-            turn = await self.fx.call_model(request, message_id=self.fx.new_id("msg"))
-            self.state.usage = self.state.usage + turn.usage
-            await self.emit(usage=_usage_pb(self.state.usage))
-            reply = turn.message.model_copy(update={"run_id": spec.run_id})
-            messages.append(reply)
-            self.state.new_messages.append(reply)
-            await self.emit(step_finished=event_pb2.StepFinished(step=step))
-            if last:
-                return reply.content, FINISH_MAX_ITERATIONS
-            if not reply.tool_calls:
-                return reply.content, FINISH_STOP
+            reply = await self.model_round(messages, step, tools=() if last else tools)
+            if last or not reply.tool_calls:
+                output = await self.final_output(reply, messages, step)
+                return output, FINISH_MAX_ITERATIONS if last else FINISH_STOP
             if spec.parallel_tool_calls:
                 results = await asyncio.gather(*(self.tool_call(c) for c in reply.tool_calls))
             else:
                 results = [await self.tool_call(c) for c in reply.tool_calls]
             messages.extend(results)
             self.state.new_messages.extend(results)
+
+    async def model_round(
+        self, messages: list[ChatMessage], step: int, *, tools: tuple[ToolSpec, ...]
+    ) -> ChatMessage:
+        """One model call: its events, usage, budget check; returns the reply."""
+        spec = self.spec
+        request = ModelRequest(
+            model=spec.model,
+            options=dict(spec.model_options),
+            instructions=spec.instructions,
+            messages=tuple(messages),
+            tools=tools,
+            step=step,
+            response_format=spec.response_format,
+        )
+        turn = await self.fx.call_model(request, message_id=self.fx.new_id("msg"))
+        self.state.usage = self.state.usage + turn.usage
+        await self.emit(usage=_usage_pb(self.state.usage))
+        reply = turn.message.model_copy(update={"run_id": spec.run_id})
+        messages.append(reply)
+        self.state.new_messages.append(reply)
+        await self.emit(step_finished=event_pb2.StepFinished(step=step))
+        used = self.state.usage.total_tokens
+        if spec.token_budget and used > spec.token_budget:
+            raise _BudgetExceeded(used, spec.token_budget)
+        return reply
+
+    async def final_output(self, reply: ChatMessage, messages: list[ChatMessage], step: int) -> str:
+        """The final answer, checked against ``response_format`` with one repair."""
+        schema = self.spec.response_format
+        if schema is None:
+            return reply.content
+        error = check_output(reply.content, schema)
+        if error is None:
+            return reply.content
+        repair = ChatMessage(
+            role=Role.USER,
+            content=REPAIR_PROMPT.format(error=error),
+            message_id=self.fx.new_id("msg"),
+            run_id=self.spec.run_id,
+        )
+        messages.append(repair)
+        self.state.new_messages.append(repair)
+        await self.emit(step_started=event_pb2.StepStarted(step=step + 1))
+        repaired = await self.model_round(messages, step + 1, tools=())
+        error = check_output(repaired.content, schema)
+        if error is not None:
+            raise _OutputMismatch(f"the final answer does not match response_format: {error}")
+        return repaired.content
 
     async def begin_wait(self) -> None:
         self.state.waiting += 1
@@ -264,6 +335,25 @@ async def execute_run(spec: RunSpec, fx: Effects) -> run_pb2.RunState:
             )
         )
         raise
+    except _BudgetExceeded as exc:
+        await _end_failed(
+            loop,
+            code=code_pb2.RESOURCE_EXHAUSTED,
+            reason="TOKEN_BUDGET_EXCEEDED",
+            message=str(exc),
+            finish_reason=FINISH_BUDGET_EXCEEDED,
+            metadata={"used_tokens": str(exc.used), "token_budget": str(exc.budget)},
+        )
+        return run_pb2.RUN_STATE_FAILED
+    except _OutputMismatch as exc:
+        await _end_failed(
+            loop,
+            code=code_pb2.FAILED_PRECONDITION,
+            reason="OUTPUT_SCHEMA_MISMATCH",
+            message=str(exc),
+            finish_reason=FINISH_ERROR,
+        )
+        return run_pb2.RUN_STATE_FAILED
     except ModelError as exc:
         code = code_pb2.UNAVAILABLE if exc.retryable else code_pb2.FAILED_PRECONDITION
         await _end_failed(

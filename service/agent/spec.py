@@ -31,6 +31,16 @@ class ApprovalMode(StrEnum):
     ALLOWLIST = "allowlist"
 
 
+class ModelRef(BaseModel):
+    """A model to call: provider, model name and provider options (``Agent.model``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    model: str = ""
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class RunSpec(BaseModel):
     """Everything the loop needs, fixed at run start.
 
@@ -48,6 +58,9 @@ class RunSpec(BaseModel):
         approval_timeout_seconds: How long one approval may stay pending.
         history: Earlier thread messages, oldest first.
         parallel_tool_calls: Run the tool calls of one round concurrently.
+        response_format: JSON Schema the final answer must satisfy, or None.
+        fallback_models: Models tried in order when the primary is unavailable.
+        token_budget: Input + output tokens the run may use (0: no budget).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -69,6 +82,9 @@ class RunSpec(BaseModel):
     approval_timeout_seconds: float = DEFAULT_RUN_TIMEOUT_SECONDS - APPROVAL_TIMEOUT_MARGIN_SECONDS
     history: tuple[ChatMessage, ...] = ()
     parallel_tool_calls: bool = True
+    response_format: dict[str, Any] | None = None
+    fallback_models: tuple[ModelRef, ...] = ()
+    token_budget: int = 0
 
     def needs_approval(self, tool_name: str) -> bool:
         """True when a call of server tool ``tool_name`` waits for a decision."""

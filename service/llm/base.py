@@ -28,6 +28,9 @@ class ModelRequest:
         tools: Tools offered; empty means the model must answer in text.
         step: 1-based LLM round of the run (the scripted provider plays
             ``script[step - 1]``).
+        response_format: JSON Schema the answer must satisfy (structured
+            output), or None for free text. Providers that support it ask the
+            model natively; the loop validates the final answer either way.
     """
 
     model: str
@@ -36,6 +39,7 @@ class ModelRequest:
     messages: tuple[ChatMessage, ...] = ()
     tools: tuple[ToolSpec, ...] = ()
     step: int = 1
+    response_format: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,6 +24,7 @@ from service.agent.spec import (
     DEFAULT_THREAD_HISTORY_MESSAGES,
     ApprovalMode,
     Decision,
+    ModelRef,
     RunSpec,
     ToolOutput,
 )
@@ -239,6 +240,20 @@ class RunRouter:
             timeout_seconds=timeout,
             approval_timeout_seconds=approval_timeout,
             history=history,
+            response_format=(
+                json_format.MessageToDict(agent.response_format)
+                if agent.HasField("response_format")
+                else None
+            ),
+            fallback_models=tuple(
+                ModelRef(
+                    provider=m.provider,
+                    model=m.name,
+                    options=json_format.MessageToDict(m.options),
+                )
+                for m in agent.fallback_models
+            ),
+            token_budget=limits.token_budget,
         )
 
     async def cancel_run(self, run_id: str, reason: str) -> run_pb2.Run:

@@ -35,7 +35,7 @@ APPROVAL_MODE_AUTO: ApprovalMode
 APPROVAL_MODE_ALLOWLIST: ApprovalMode
 
 class Agent(_message.Message):
-    __slots__ = ("agent_id", "display_name", "description", "instructions", "model", "tools", "approval_policy", "limits", "runtime", "etag", "create_time", "update_time")
+    __slots__ = ("agent_id", "display_name", "description", "instructions", "model", "tools", "approval_policy", "limits", "runtime", "etag", "create_time", "update_time", "response_format", "fallback_models")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,8 @@ class Agent(_message.Message):
     ETAG_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_MODELS_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     display_name: str
     description: str
@@ -60,7 +62,9 @@ class Agent(_message.Message):
     etag: str
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, agent_id: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., instructions: _Optional[str] = ..., model: _Optional[_Union[Model, _Mapping]] = ..., tools: _Optional[_Iterable[str]] = ..., approval_policy: _Optional[_Union[ApprovalPolicy, _Mapping]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., runtime: _Optional[_Union[Runtime, str]] = ..., etag: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    response_format: _struct_pb2.Struct
+    fallback_models: _containers.RepeatedCompositeFieldContainer[Model]
+    def __init__(self, agent_id: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., instructions: _Optional[str] = ..., model: _Optional[_Union[Model, _Mapping]] = ..., tools: _Optional[_Iterable[str]] = ..., approval_policy: _Optional[_Union[ApprovalPolicy, _Mapping]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., runtime: _Optional[_Union[Runtime, str]] = ..., etag: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_format: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., fallback_models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ...) -> None: ...
 
 class Model(_message.Message):
     __slots__ = ("provider", "name", "options")
@@ -81,14 +85,16 @@ class ApprovalPolicy(_message.Message):
     def __init__(self, mode: _Optional[_Union[ApprovalMode, str]] = ..., auto_approved_tools: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_iterations", "timeout", "approval_timeout")
+    __slots__ = ("max_iterations", "timeout", "approval_timeout", "token_budget")
     MAX_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_BUDGET_FIELD_NUMBER: _ClassVar[int]
     max_iterations: int
     timeout: _duration_pb2.Duration
     approval_timeout: _duration_pb2.Duration
-    def __init__(self, max_iterations: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., approval_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    token_budget: int
+    def __init__(self, max_iterations: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., approval_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., token_budget: _Optional[int] = ...) -> None: ...
 
 class CreateAgentRequest(_message.Message):
     __slots__ = ("agent_id", "agent")
