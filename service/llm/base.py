@@ -101,6 +101,7 @@ class ModelError(RunwireError):
         provider: str,
         retryable: bool = False,
         status_code: int | None = None,
+        retry_after_seconds: float | None = None,
     ) -> None:
         super().__init__(
             message,
@@ -113,3 +114,5 @@ class ModelError(RunwireError):
         self.provider = provider
         self.retryable = retryable
         self.status_code = status_code
+        #: The provider's ``retry-after`` hint in seconds, if it sent one.
+        self.retry_after_seconds = retry_after_seconds
