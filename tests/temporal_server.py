@@ -29,6 +29,12 @@ def temporal_cli() -> str:
     return path
 
 
+#: Dynamic config of the dev server: activities scheduled by a workflow start
+#: at once on the same worker (eager execution), as production clusters can
+#: be configured to do.
+DEV_SERVER_ARGS = ("--dynamic-config-value", "system.enableActivityEagerExecution=true")
+
+
 @asynccontextmanager
 async def start_temporal() -> AsyncIterator[str]:
     """Runs a dev server for the duration of the block; yields ``host:port``."""
@@ -36,6 +42,7 @@ async def start_temporal() -> AsyncIterator[str]:
         dev_server_existing_path=temporal_cli(),
         dev_server_log_level="error",
         ui=False,
+        dev_server_extra_args=DEV_SERVER_ARGS,
     )
     try:
         yield env.client.service_client.config.target_host
