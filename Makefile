@@ -1,10 +1,13 @@
 # Runwire's entry points. Every target installs what it needs first (scripts/bootstrap.sh).
 #   make demo   — the demo: an embedded server streams an agent run with a tool call and an approval
 #   make test   — everything CI checks: buf lint, generated-code drift, ruff, mypy, pytest
-.PHONY: demo test bootstrap dev generate check-generated lint typecheck pytest breaking serve
+.PHONY: demo test bootstrap dev generate check-generated lint typecheck pytest breaking serve ts-deps
 
 PY := .venv/bin/python
 BUF := node_modules/.bin/buf
+TS := clients/typescript
+JAVA_TOOLS := build/bin/java/.fetched
+GENERATED := proto clients/python/src clients/go/runwire/v1 clients/typescript/src/gen clients/java/src/generated
 
 demo: bootstrap
 	.venv/bin/runwire demo
@@ -20,15 +23,29 @@ bootstrap:
 dev:
 	@scripts/bootstrap.sh --dev
 
-generate: dev
+# protoc-gen-es for buf.gen.ts.yaml (npm ci only when the lock file changed).
+ts-deps:
+	@[ -f $(TS)/node_modules/.package-lock.json ] && [ $(TS)/node_modules/.package-lock.json -nt $(TS)/package-lock.json ] || npm ci --prefix $(TS) --no-audit --no-fund --loglevel=error
+
+# protoc + protoc-gen-grpc-java for buf.gen.java.yaml, from Maven Central at the versions
+# clients/java/pom.xml pins; refetched when the pom changes.
+$(JAVA_TOOLS): clients/java/pom.xml
+	mvn -q -B -f clients/java/pom.xml -Pcodegen-tools validate
+	@touch $@
+
+# Every language's generated code, from proto/ with buf and local plugins only.
+generate: dev ts-deps $(JAVA_TOOLS)
 	$(BUF) format -w proto
 	$(BUF) generate
+	$(BUF) generate --template buf.gen.go.yaml
+	$(BUF) generate --template buf.gen.ts.yaml
+	$(BUF) generate --template buf.gen.java.yaml
 
 # Regenerates the Python code and fails if it differs from what is committed.
 check-generated: generate
-	@if [ -n "$$(git status --porcelain -- proto clients/python/src)" ]; then \
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 	  echo "generated code is out of date with proto/ (run 'make generate' and commit):"; \
-	  git status --porcelain -- proto clients/python/src; exit 1; \
+	  git status --porcelain -- $(GENERATED); exit 1; \
 	fi
 	@echo "generated code: up to date"
 

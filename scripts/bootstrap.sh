@@ -5,6 +5,7 @@
 #   redis-server   from Debian's packages, for the tests                                  [--dev]
 #   node_modules/  buf, for lint, breaking checks and code generation (npm)     [--dev]
 #   build/proto-deps/  third-party .proto files the contract imports             [--dev]
+#   build/bin/     protoc-gen-go, protoc-gen-go-grpc, grpcurl (Go module proxy)      [--dev]
 # Idempotent and quick when everything is already there.
 # Usage: scripts/bootstrap.sh [--dev]
 set -euo pipefail
@@ -47,4 +48,6 @@ if [[ $dev == 1 ]]; then
     npm install --no-audit --no-fund --loglevel=error
   fi
   .venv/bin/python scripts/proto_deps.py
+  # Go code generation plugins and grpcurl, pinned, into build/bin (Go module proxy).
+  clients/go/install-tools.sh
 fi

@@ -1,0 +1,38 @@
+// Package runwire is a thin, idiomatic Go client for Runwire, the gRPC service
+// that runs tool-calling AI agents.
+//
+// The generated contract lives in package runwirev1
+// (github.com/runwire/runwire/clients/go/runwire/v1); this package adds a
+// context-first API over it without hiding any of it:
+//
+//   - [Client] holds the four generated service clients (Agents, Runs,
+//     Approvals, Threads) for every RPC, plus shortcuts for the common flows:
+//     [Client.CreateAgent], [Client.StreamRun], [Client.Resume],
+//     [Client.ResolveApproval] / [Client.Approve] / [Client.Reject],
+//     [Client.SubmitToolOutputs] / [Client.SubmitToolOutput].
+//   - Run events are Go 1.23 iterators ([iter.Seq2] of *runwirev1.RunEvent and
+//     error): range over them; breaking out of the loop disconnects the stream
+//     while the run goes on, and [Client.Resume] continues after the last
+//     sequence seen with nothing lost or doubled.
+//   - Every RPC error is an [*Error] carrying the gRPC code and the
+//     google.rpc.ErrorInfo reason (and BadRequest field violations); use
+//     [AsError] or [IsReason], or grpc's status.Code, which still works.
+//
+// A minimal session:
+//
+//	client, err := runwire.Dial("127.0.0.1:50051",
+//		grpc.WithTransportCredentials(insecure.NewCredentials()))
+//	if err != nil { ... }
+//	defer client.Close()
+//	for ev, err := range client.StreamRun(ctx, &runwirev1.StreamRunRequest{
+//		AgentId: "my-agent", Prompt: "What is 6*7?",
+//	}) {
+//		if err != nil { ... }
+//		switch p := ev.Payload.(type) {
+//		case *runwirev1.RunEvent_ApprovalRequested:
+//			client.Approve(ctx, p.ApprovalRequested.ApprovalId)
+//		case *runwirev1.RunEvent_RunFinished:
+//			fmt.Println(p.RunFinished.Output)
+//		}
+//	}
+package runwire

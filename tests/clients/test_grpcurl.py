@@ -1,0 +1,266 @@
+"""The README's grpcurl commands, run as written against a real Runwire server.
+
+The commands are read from README.md's "With grpcurl" section, so the README
+stays true: each is run with grpcurl (installed into build/bin at a pinned
+version by clients/go/install-tools.sh, idempotent) after replacing only the
+address 127.0.0.1:50051 with the test server's and the `apr_...` / `run_...`
+placeholders with the ids the earlier commands printed. The server is a fresh
+`runwire serve` subprocess, so the README's fixed agent id "calc" is free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from runwire.v1 import run_pb2, run_service_pb2
+
+from tests.support import Stubs
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+GRPCURL = ROOT / "build" / "bin" / "grpcurl"
+RUNWIRE = str(pathlib.Path(sys.executable).with_name("runwire"))
+README_ADDRESS = "127.0.0.1:50051"
+SERVICES = {
+    "runwire.v1.AgentService",
+    "runwire.v1.RunService",
+    "runwire.v1.ApprovalService",
+    "runwire.v1.ThreadService",
+    "grpc.health.v1.Health",
+}
+
+# A cold `go install` of grpcurl downloads and compiles its modules (about a minute).
+pytestmark = pytest.mark.timeout(600)
+
+
+def readme_commands() -> list[list[str]]:
+    """The grpcurl commands of README.md's "With grpcurl" section, as argv lists."""
+    text = README.read_text()
+    section = re.search(r"^### With grpcurl\n(.*?)(?=^##)", text, re.S | re.M)
+    assert section, "README.md has no '### With grpcurl' section"
+    block = re.search(r"^```sh\n(.*?)^```", section[1], re.S | re.M)
+    assert block, "README.md's grpcurl section has no ```sh block"
+    commands: list[list[str]] = []
+    pending = ""
+    for line in block[1].splitlines(keepends=True):
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        pending += line
+        if pending.endswith("\\\n"):
+            continue
+        try:
+            argv = shlex.split(pending.replace("\\\n", " "))
+        except ValueError:  # a quoted -d payload spans more lines
+            continue
+        pending = ""
+        assert argv[0] == "grpcurl", f"not a grpcurl command in the README: {argv}"
+        commands.append(argv)
+    assert not pending, f"unterminated command in the README: {pending!r}"
+    return commands
+
+
+def readme_command(*, method: str = "", verb: str = "") -> list[str]:
+    """The README command calling `method` (or using the `verb` list/describe)."""
+    found = [
+        argv
+        for argv in readme_commands()
+        if (method and argv[-1] == method) or (verb and verb in argv[-3:])
+    ]
+    assert len(found) == 1, f"want one README grpcurl command for {method or verb}: {found}"
+    argv = found[0]
+    assert README_ADDRESS in argv, f"the README command does not use {README_ADDRESS}: {argv}"
+    return argv
+
+
+def localize(argv: list[str], address: str, **placeholders: str) -> list[str]:
+    """argv for the test: our grpcurl, our server, placeholders ("apr_...") replaced."""
+    out = [str(GRPCURL)]
+    for arg in argv[1:]:
+        value = address if arg == README_ADDRESS else arg
+        for placeholder, replacement in placeholders.items():
+            value = value.replace(placeholder, replacement)
+        out.append(value)
+    return out
+
+
+def json_documents(text: str) -> list[dict[str, Any]]:
+    """The JSON objects grpcurl printed one after the other."""
+    decoder = json.JSONDecoder()
+    documents: list[dict[str, Any]] = []
+    index = 0
+    while True:
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index == len(text):
+            return documents
+        document, index = decoder.raw_decode(text, index)
+        documents.append(document)
+
+
+async def grpcurl(argv: list[str], limit_seconds: float = 30) -> str:
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), limit_seconds)
+    except TimeoutError:
+        process.kill()
+        out, err = await process.communicate()
+        pytest.fail(f"{shlex.join(argv)} did not finish in {limit_seconds} s:\n{out!r}\n{err!r}")
+    assert process.returncode == 0, f"{shlex.join(argv)} failed:\n{out.decode()}{err.decode()}"
+    return out.decode()
+
+
+@pytest.fixture(scope="session")
+def grpcurl_installed() -> pathlib.Path:
+    """grpcurl at the pinned version in build/bin (go install; quick when already there)."""
+    install = subprocess.run(
+        ["bash", str(ROOT / "clients" / "go" / "install-tools.sh"), "grpcurl"],
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
+    assert install.returncode == 0, f"installing grpcurl failed:\n{install.stderr}"
+    assert GRPCURL.is_file()
+    return GRPCURL
+
+
+@pytest.fixture(scope="module")
+async def address(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A fresh `runwire serve` process on a free loopback port."""
+    log = tmp_path_factory.mktemp("grpcurl") / "serve.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RUNWIRE_LOG_LEVEL": "WARNING"}
+    with log.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            RUNWIRE,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            cwd=ROOT,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log_file,
+        )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+        assert line.startswith("serving on "), (line, log.read_text())
+        yield line.removeprefix("serving on ").split(", ")[0]
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.communicate()
+
+
+def test_readme_has_every_grpcurl_command() -> None:
+    methods = [argv[-1] for argv in readme_commands()]
+    assert methods == [
+        "list",
+        "runwire.v1.Agent",
+        "runwire.v1.AgentService/CreateAgent",
+        "runwire.v1.RunService/StreamRun",
+        "runwire.v1.ApprovalService/ListApprovals",
+        "runwire.v1.ApprovalService/ResolveApproval",
+        "runwire.v1.RunService/StreamRunEvents",
+    ]
+
+
+async def test_list_services_by_reflection(grpcurl_installed: pathlib.Path, address: str) -> None:
+    out = await grpcurl(localize(readme_command(verb="list"), address))
+    assert set(out.split()) >= SERVICES, out
+
+
+async def test_describe_agent(grpcurl_installed: pathlib.Path, address: str) -> None:
+    out = await grpcurl(localize(readme_command(verb="describe"), address))
+    assert out.startswith("runwire.v1.Agent is a message:"), out
+    assert "string agent_id = 1;" in out, out
+    assert ".runwire.v1.ApprovalPolicy approval_policy = 7;" in out, out
+    assert "(.buf.validate.field)" in out, out  # validation rules travel with reflection
+
+
+async def test_create_agent_stream_run_approve_and_resume(
+    grpcurl_installed: pathlib.Path, address: str
+) -> None:
+    # CreateAgent with the README's JSON.
+    create = localize(readme_command(method="runwire.v1.AgentService/CreateAgent"), address)
+    created = json.loads(await grpcurl(create))
+    assert created["agent"]["agentId"] == "calc", created
+    assert created["agent"]["approvalPolicy"]["mode"] == "APPROVAL_MODE_REQUIRE_ALL", created
+
+    # StreamRun in the background: it pauses at REQUIRES_ACTION until the approval.
+    stream = asyncio.create_task(
+        grpcurl(localize(readme_command(method="runwire.v1.RunService/StreamRun"), address))
+    )
+    list_approvals = localize(
+        readme_command(method="runwire.v1.ApprovalService/ListApprovals"), address
+    )
+    approvals: list[dict[str, Any]] = []
+    for _ in range(100):
+        approvals = json.loads(await grpcurl(list_approvals)).get("approvals", [])
+        if approvals:
+            break
+        assert not stream.done(), stream.result()
+        await asyncio.sleep(0.1)
+    assert len(approvals) == 1, approvals
+    pending = approvals[0]
+    assert (pending["agentId"], pending["toolName"], pending["state"]) == (
+        "calc",
+        "calculator",
+        "APPROVAL_STATE_PENDING",
+    ), pending
+    assert not stream.done()
+
+    # The second grpcurl call resolves it.
+    resolve = localize(
+        readme_command(method="runwire.v1.ApprovalService/ResolveApproval"),
+        address,
+        **{"apr_...": pending["approvalId"]},
+    )
+    resolved = json.loads(await grpcurl(resolve))["approval"]
+    assert resolved["state"] == "APPROVAL_STATE_APPROVED", resolved
+    assert resolved["decision"] == "APPROVAL_DECISION_APPROVE", resolved
+
+    # The stream goes on and ends with runFinished / RUN_STATE_SUCCEEDED.
+    events = [doc["event"] for doc in json_documents(await asyncio.wait_for(stream, 30))]
+    sequences = [int(event["sequence"]) for event in events]
+    assert sequences == list(range(1, len(events) + 1)), sequences
+    run_id = events[0]["runId"]
+    assert "approvalRequested" in {key for event in events for key in event}
+    assert events[-1]["runFinished"]["state"] == "RUN_STATE_SUCCEEDED", events[-1]
+    assert events[-1]["runFinished"]["output"] == "6*7 = 42", events[-1]
+    results = [event["toolCallResult"] for event in events if "toolCallResult" in event]
+    assert [result["content"] for result in results] == ["42"], results
+
+    # Resume after sequence 7 (the README's command): the same events from 8 on.
+    resume = localize(
+        readme_command(method="runwire.v1.RunService/StreamRunEvents"),
+        address,
+        **{"run_...": run_id},
+    )
+    resumed = [doc["event"] for doc in json_documents(await grpcurl(resume))]
+    assert resumed == events[7:], resumed
+
+    # The Python stubs agree.
+    stubs = Stubs.connect(address)
+    try:
+        run = (await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run_id))).run
+        assert run.state == run_pb2.RUN_STATE_SUCCEEDED
+        assert run.agent_id == "calc"
+        assert run.last_sequence == len(events)
+    finally:
+        await stubs.channel.close()

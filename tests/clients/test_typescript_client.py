@@ -1,0 +1,143 @@
+"""The TypeScript client (clients/typescript) against a real Runwire server.
+
+Starts `runwire serve` as a subprocess, installs the client's npm dependencies
+from its lock file when they are missing or stale (`npm ci`), compiles the
+client and its quickstart with `tsc` (`npm run build`; the generated code in
+src/gen is committed, never regenerated here), runs the quickstart against
+the server and checks its output: the approval, the client tool call, both
+tool results, the deliberate disconnect and resume, gap-free sequences and the
+final answer. The Python stubs then confirm the run exists and SUCCEEDED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import re
+import shutil
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+from runwire.v1 import run_pb2, run_service_pb2
+
+from tests.support import Stubs
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CLIENT = ROOT / "clients" / "typescript"
+RUNWIRE = str(pathlib.Path(sys.executable).with_name("runwire"))
+FINAL_TEXT = "Order A-17 has shipped; 3 items at 19 cost 57."
+
+pytestmark = pytest.mark.timeout(600)
+
+
+async def _run(*args: str, seconds: float) -> tuple[int, str]:
+    """Runs a command in clients/typescript; returns its exit code and combined output."""
+    process = await asyncio.create_subprocess_exec(
+        *args,
+        cwd=CLIENT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=seconds)
+    except TimeoutError:
+        process.kill()
+        out, _ = await process.communicate()
+        raise AssertionError(
+            f"{' '.join(args)} timed out after {seconds} s:\n{out.decode()[-4000:]}"
+        ) from None
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+@pytest.fixture(scope="module")
+async def server_address(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    log = tmp_path_factory.mktemp("ts-client") / "server.log"
+    with log.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            RUNWIRE,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            cwd=ROOT,
+            env={**os.environ, "RUNWIRE_LOG_LEVEL": "WARNING"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+        try:
+            assert process.stdout is not None
+            line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+            if not line.startswith(b"serving on "):
+                raise AssertionError(
+                    f"runwire serve did not start: {line!r}\n{log.read_text()[-2000:]}"
+                )
+            yield line.decode().removeprefix("serving on ").strip()
+        finally:
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
+
+
+@pytest.fixture(scope="module")
+async def built_client() -> pathlib.Path:
+    """Installs (if needed) and compiles the client; returns the compiled quickstart."""
+    npm = shutil.which("npm")
+    assert npm is not None and shutil.which("node") is not None, "node and npm are required"
+    installed = CLIENT / "node_modules" / ".package-lock.json"
+    lock = CLIENT / "package-lock.json"
+    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+        code, out = await _run(npm, "ci", "--no-audit", "--no-fund", seconds=300)
+        assert code == 0, f"npm ci failed:\n{out[-4000:]}"
+    code, out = await _run(npm, "run", "build", seconds=300)
+    assert code == 0, f"tsc failed:\n{out[-4000:]}"
+    quickstart = CLIENT / "dist" / "examples" / "quickstart.js"
+    assert quickstart.exists(), f"no {quickstart} after the build"
+    return quickstart
+
+
+def _kinds(output: str) -> list[str]:
+    """The event kinds the quickstart logged (`[seq] kind ...` lines), in order."""
+    return re.findall(r"^\[\d+\] (\w+)", output, flags=re.MULTILINE)
+
+
+async def test_quickstart_runs_against_a_real_server(
+    server_address: str, built_client: pathlib.Path
+) -> None:
+    code, out = await _run("node", str(built_client), server_address, seconds=60)
+    assert code == 0, f"quickstart exited {code}:\n{out}"
+
+    assert "OK: every expected step happened" in out, out
+    assert f"final output: {FINAL_TEXT}\n" in out, out
+    assert re.search(r"^disconnected after sequence \d+; resuming", out, re.MULTILINE), out
+
+    kinds = _kinds(out)
+    assert kinds[0] == "run_started", kinds
+    assert kinds[-1] == "run_finished", kinds
+    assert kinds.count("approval_requested") == 1, kinds
+    assert kinds.count("client_tool_call_requested") == 1, kinds
+    assert kinds.count("tool_call_result") == 2, kinds
+    # The approval and the client tool call come before their results, which
+    # come before the final message.
+    first_result = kinds.index("tool_call_result")
+    assert kinds.index("approval_requested") < first_result, kinds
+    assert kinds.index("client_tool_call_requested") < first_result, kinds
+    assert max(i for i, k in enumerate(kinds) if k == "text_message_start") > first_result, kinds
+
+    sequences = [int(s) for s in re.findall(r"^\[(\d+)\] ", out, flags=re.MULTILINE)]
+    assert sequences == list(range(1, len(sequences) + 1)), sequences
+    assert "tool_call_result calculator -> 57" in out, out
+    assert 'tool_call_result lookup_order -> {"order_id":"A-17","status":"shipped"' in out, out
+    assert f'run_finished SUCCEEDED "{FINAL_TEXT}"' in out, out
+
+    run_ids = re.findall(r"^run (run_\w+)$", out, flags=re.MULTILINE)
+    assert len(run_ids) == 1, out
+    stubs = Stubs.connect(server_address)
+    try:
+        response = await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run_ids[0]))
+    finally:
+        await stubs.channel.close()
+    assert response.run.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert response.run.output == FINAL_TEXT
+    assert response.run.last_sequence == sequences[-1]
