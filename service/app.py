@@ -16,10 +16,12 @@ from typing import Any
 from google.protobuf import json_format
 from runwire.v1 import agent_pb2
 
+from service.agent.resilient_turn import RetryPolicy
 from service.api.agents import AgentServicer
 from service.api.errors import validate
 from service.config import Settings
 from service.errors import AlreadyExistsError, InvalidArgumentError
+from service.llm.breaker import CircuitBreakers
 from service.llm.registry import ProviderRegistry
 from service.runtimes.base import Runtime
 from service.runtimes.inprocess import InProcessRuntime
@@ -59,12 +61,17 @@ class Runwire:
             InvalidArgumentError: a tool module or a configured agent is invalid
                 (the message names it).
         """
-        providers = build_providers(settings)
+        breakers = build_breakers(settings)
+        providers = build_providers(settings, breakers=breakers)
         tools = build_tools(settings)
         stores = build_stores(settings)
         recorder = RunRecorder(events=stores.events, runs=stores.runs, approvals=stores.approvals)
         inprocess = InProcessRuntime(
-            recorder=recorder, providers=providers, tools=tools, threads=stores.threads
+            recorder=recorder,
+            providers=providers,
+            tools=tools,
+            threads=stores.threads,
+            model_retry=build_retry_policy(settings),
         )
         runtimes: dict[int, Runtime] = {agent_pb2.RUNTIME_IN_PROCESS: inprocess}
         worker: Any = None
@@ -82,7 +89,7 @@ class Runwire:
                     client,
                     settings,
                     stores=stores,
-                    providers=build_providers(settings, max_retries=0),
+                    providers=build_providers(settings, breakers=breakers),
                     tools=tools,
                 )
         router = RunRouter(
@@ -150,14 +157,46 @@ class Runwire:
         await self.stores.aclose()
 
 
-def build_providers(settings: Settings, *, max_retries: int = 2) -> ProviderRegistry:
-    """The provider registry from settings (``max_retries``: the SDK's own retries)."""
+def build_providers(
+    settings: Settings, *, max_retries: int = 0, breakers: CircuitBreakers | None = None
+) -> ProviderRegistry:
+    """The provider registry from settings.
+
+    Args:
+        settings: The settings.
+        max_retries: The provider SDKs' own retries. 0 by default: retries are
+            Runwire's (``service.agent.resilient_turn`` in-process, the activity
+            retry policy on Temporal), so retry-after hints, circuit breakers and
+            fallbacks see every failure.
+        breakers: Circuit breakers to share (e.g. with an embedded worker); None
+            for new ones from settings.
+    """
     return ProviderRegistry(
         openai_base_url=settings.openai_base_url,
         openai_api_key=(
             settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         ),
         openai_max_retries=max_retries,
+        anthropic_max_retries=max_retries,
+        breakers=breakers if breakers is not None else build_breakers(settings),
+    )
+
+
+def build_breakers(settings: Settings) -> CircuitBreakers:
+    """The circuit breakers of model endpoints, from settings."""
+    return CircuitBreakers(
+        failure_threshold=settings.breaker_failure_threshold,
+        cooldown_seconds=settings.breaker_cooldown_seconds,
+    )
+
+
+def build_retry_policy(settings: Settings) -> RetryPolicy:
+    """The in-process runtime's retries of a failing model, from settings."""
+    return RetryPolicy(
+        max_attempts=settings.model_retry_attempts,
+        initial_delay_seconds=settings.model_retry_initial_delay_seconds,
+        max_delay_seconds=settings.model_retry_max_delay_seconds,
+        max_retry_after_seconds=settings.model_retry_after_max_seconds,
     )
 
 

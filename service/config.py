@@ -87,6 +87,42 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("RUNWIRE_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key"),
         description="Default API key of the openai provider.",
     )
+    model_retry_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Calls of a failing model (the first included) before the run falls back "
+        "to its next model; in-process runs only (on Temporal the activity retry policy "
+        "retries). Only retryable failures are retried: HTTP 408/409/429/5xx, timeouts, "
+        "connection errors.",
+    )
+    model_retry_initial_delay_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="Backoff before the first retry of a model call, seconds; doubles per "
+        "retry, with up to half taken off at random (jitter).",
+    )
+    model_retry_max_delay_seconds: float = Field(
+        default=8.0, ge=0, description="Longest backoff between retries of a model call, seconds."
+    )
+    model_retry_after_max_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest wait a provider's retry-after header can ask for before a "
+        "retry, seconds (a longer hint is cut to this).",
+    )
+    breaker_failure_threshold: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive retryable failures of a model endpoint (provider and base "
+        "URL) that open its circuit breaker: runs then skip to their fallback models at once.",
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long an open circuit breaker refuses calls before one trial call, "
+        "seconds.",
+    )
     redis_url: str | None = Field(
         default=None,
         description="Redis URL (redis://host:port/db); enables the Redis stores, so several "

@@ -1,7 +1,8 @@
 """Activities of ``runwire.AgentRun``: everything with side effects.
 
 - ``publish_events``: appends workflow events to the event log (idempotent by key).
-- ``call_model``: one streamed model call; deltas go straight to the event log.
+- ``call_model``: one streamed model call (falling back along the run's
+  fallback models); deltas go straight to the event log.
 - ``run_tool``: one server tool call.
 - ``append_to_thread``: the run's messages to its thread; releases the thread.
 
@@ -15,13 +16,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 from runwire.v1 import event_pb2
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from service.agent.model_turn import stream_model_turn
+from service.agent.resilient_turn import (
+    NO_RETRIES,
+    attempt_message_id,
+    discard_message,
+    resilient_model_turn,
+)
 from service.llm.base import ModelError, ModelRequest
 from service.llm.registry import ProviderRegistry
 from service.runtimes.recorder import RunRecorder
@@ -38,12 +45,15 @@ from service.runtimes.temporal_contract import (
 from service.stores.conversations import ConversationStore
 from service.stores.events import is_terminal
 from service.stores.threads import ThreadStore
-from service.telemetry import ATTR_AGENT_ID, ATTR_PROVIDER, ATTR_RUN_ID
+from service.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID
 from service.tools.execution import run_server_tool
 from service.tools.registry import ToolRegistry
 
 #: Seconds between heartbeats of a running activity.
 HEARTBEAT_EVERY_SECONDS = 0.5
+#: Shortest retry delay a provider's retry-after hint sets (a zero delay would
+#: mean "no hint" to Temporal), seconds.
+MIN_RETRY_DELAY_SECONDS = 0.1
 
 
 @contextlib.asynccontextmanager
@@ -62,6 +72,16 @@ async def _heartbeating() -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _next_retry_delay(error: ModelError) -> timedelta | None:
+    """When Temporal should retry a failed model call: after the providers'
+    retry-after hint (capped at ``NO_RETRIES.max_retry_after_seconds``, at least
+    ``MIN_RETRY_DELAY_SECONDS``), or None for the activity retry policy's backoff."""
+    if not error.retryable or error.retry_after_seconds is None:
+        return None
+    seconds = NO_RETRIES.delay_seconds(1, retry_after_seconds=error.retry_after_seconds)
+    return timedelta(seconds=max(seconds, MIN_RETRY_DELAY_SECONDS))
 
 
 class RunActivities:
@@ -96,31 +116,40 @@ class RunActivities:
 
     @activity.defn(name="call_model")
     async def call_model(self, request: ModelCallInput) -> ModelCallResult:
-        """Streams one model call into the event log.
+        """Streams one model call into the event log, falling back along the
+        run's ``fallback_models`` past unavailable models and open circuit breakers.
 
-        A retried attempt first logs ``message_discarded`` for the previous
-        attempt's message and streams under a new message id
-        (``<message_id>-<attempt>``).
+        Retries are Temporal's (the activity retry policy): within one activity
+        attempt each model of the chain is called at most once
+        (``resilient_model_turn`` with ``NO_RETRIES``). Model attempts are numbered
+        across activity attempts: activity attempt *a* owns the numbers
+        ``(a-1)*k+1 .. a*k`` (*k* = models in the chain), and model attempt *n*
+        streams under ``attempt_message_id(message_id, n)``. A retried activity
+        first logs ``message_discarded`` for every message id of the previous
+        activity attempt (keyed ``<id>:discarded``, so one already discarded is
+        not logged again); with a single model that is the previous attempt's
+        message (``<message_id>-<attempt - 1>``).
 
         Raises:
-            ApplicationError: type = the ModelError reason; non-retryable
-                unless the provider said a retry may succeed.
+            ApplicationError: type = the ModelError reason; non-retryable unless
+                the provider said a retry may succeed (then ``next_retry_delay``
+                follows the retry-after hint, if any: ``_next_retry_delay``).
         """
         await self._publish(request.run_id, request.before)
-        attempt = activity.info().attempt
-        message_id = request.message_id if attempt == 1 else f"{request.message_id}-{attempt}"
-        if attempt > 1:
-            previous = request.message_id if attempt == 2 else f"{request.message_id}-{attempt - 1}"
-            await self._recorder.publish(
-                request.run_id,
-                event_pb2.RunEvent(
-                    message_discarded=event_pb2.MessageDiscarded(
-                        message_id=previous, reason=f"model call retried (attempt {attempt})"
-                    )
-                ),
-                key=f"{previous}:discarded",
-            )
         context = await self._context(request)
+
+        async def publish(event: event_pb2.RunEvent, key: str) -> None:
+            await self._recorder.publish(request.run_id, event, key=key)
+
+        attempt = activity.info().attempt
+        slots = (1 + len(context.fallback_models)) * NO_RETRIES.max_attempts
+        first = (attempt - 1) * slots + 1
+        for number in range(max(1, first - slots), first):
+            await discard_message(
+                publish,
+                attempt_message_id(request.message_id, number),
+                f"model call retried (attempt {attempt})",
+            )
         messages = await self._conversations.sync(
             request.run_id, known=request.known_messages, new=request.new_messages
         )
@@ -131,26 +160,22 @@ class RunActivities:
             messages=tuple(messages),
             tools=context.tools if request.offer_tools else (),
             step=request.step,
+            response_format=(
+                dict(context.response_format) if context.response_format is not None else None
+            ),
         )
-        position = 0
-
-        async def emit(event: event_pb2.RunEvent) -> None:
-            nonlocal position
-            await self._recorder.publish(request.run_id, event, key=f"{message_id}:{position}")
-            position += 1
-
         try:
             async with _heartbeating():
-                turn = await stream_model_turn(
-                    self._providers.get(context.provider),
+                turn = await resilient_model_turn(
+                    self._providers,
                     model_request,
-                    message_id=message_id,
-                    emit=emit,
-                    attributes={
-                        ATTR_RUN_ID: request.run_id,
-                        ATTR_AGENT_ID: context.agent_id,
-                        ATTR_PROVIDER: context.provider,
-                    },
+                    provider=context.provider,
+                    fallback_models=context.fallback_models,
+                    message_id=request.message_id,
+                    publish=publish,
+                    policy=NO_RETRIES,
+                    first_attempt=first,
+                    attributes={ATTR_RUN_ID: request.run_id, ATTR_AGENT_ID: context.agent_id},
                 )
         except ModelError as exc:
             raise ApplicationError(
@@ -158,6 +183,7 @@ class RunActivities:
                 {"provider": exc.provider, "status_code": exc.status_code},
                 type=exc.reason,
                 non_retryable=not exc.retryable,
+                next_retry_delay=_next_retry_delay(exc),
             ) from exc
         return ModelCallResult(message=turn.message, usage=turn.usage)
 

@@ -137,6 +137,8 @@ class WorkflowEffects:
                     instructions=request.instructions,
                     tools=(*self._spec.tools, *self._spec.client_tools),
                     agent_id=self._spec.agent_id,
+                    fallback_models=self._spec.fallback_models,
+                    response_format=request.response_format,
                 )
             call = ModelCallInput(
                 run_id=self._spec.run_id,

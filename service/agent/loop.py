@@ -251,11 +251,13 @@ class _Loop:
         await self.begin_wait()
         decision = await self.fx.wait_approval(approval_id, timeout_seconds=timeout)
         del self.state.pending_approvals[approval_id]
+        resolve_time = self.fx.now()
         if decision is None:
             state = approval_pb2.APPROVAL_STATE_EXPIRED
             reason = f"nobody approved the call within {timeout:g} s"
             resolved_by = "system"
         else:
+            resolve_time = decision.resolve_time
             state = (
                 approval_pb2.APPROVAL_STATE_APPROVED
                 if decision.approve
@@ -263,15 +265,15 @@ class _Loop:
             )
             reason = decision.reason
             resolved_by = decision.resolved_by
-        await self.emit(
-            approval_resolved=event_pb2.ApprovalResolved(
-                approval_id=approval_id,
-                tool_call_id=call.id,
-                state=state,
-                reason=reason,
-                resolved_by=resolved_by,
-            )
+        resolved = event_pb2.ApprovalResolved(
+            approval_id=approval_id,
+            tool_call_id=call.id,
+            state=state,
+            reason=reason,
+            resolved_by=resolved_by,
         )
+        resolved.resolve_time.FromDatetime(resolve_time)
+        await self.emit(approval_resolved=resolved)
         await self.end_wait()
         if decision is None:
             return (
@@ -288,15 +290,15 @@ class _Loop:
     async def close_pending(self) -> None:
         """Cancels approvals left pending when the run ends early."""
         for approval_id, tool_call_id in list(self.state.pending_approvals.items()):
-            await self.emit(
-                approval_resolved=event_pb2.ApprovalResolved(
-                    approval_id=approval_id,
-                    tool_call_id=tool_call_id,
-                    state=approval_pb2.APPROVAL_STATE_CANCELLED,
-                    reason="the run ended before a decision",
-                    resolved_by="system",
-                )
+            cancelled = event_pb2.ApprovalResolved(
+                approval_id=approval_id,
+                tool_call_id=tool_call_id,
+                state=approval_pb2.APPROVAL_STATE_CANCELLED,
+                reason="the run ended before a decision",
+                resolved_by="system",
             )
+            cancelled.resolve_time.FromDatetime(self.fx.now())
+            await self.emit(approval_resolved=cancelled)
         self.state.pending_approvals.clear()
 
 

@@ -47,6 +47,16 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 struct_to_dict(agent.model.options, field=f"{prefix}.model.options"),
             )
             violations.update({f"{prefix}.model.options.{k}": v for k, v in options.items()})
+        for i, fallback in enumerate(agent.fallback_models):
+            where = f"{prefix}.fallback_models[{i}]"
+            if fallback.provider not in self._providers.names():
+                violations[f"{where}.provider"] = (
+                    f"unknown provider; available: {', '.join(self._providers.names())}"
+                )
+                continue
+            raw = struct_to_dict(fallback.options, field=f"{where}.options")
+            options = self._providers.validate_options(fallback.provider, raw)
+            violations.update({f"{where}.options.{k}": v for k, v in options.items()})
         for i, name in enumerate(agent.tools):
             if self._tools.get(name) is None:
                 violations[f"{prefix}.tools[{i}]"] = (

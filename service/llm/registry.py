@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from service.errors import InvalidArgumentError
+from service.llm.anthropic import AnthropicProvider, validate_anthropic_options
 from service.llm.base import ModelProvider
+from service.llm.breaker import CircuitBreakers
 from service.llm.openai import OpenAIProvider, validate_openai_options
 from service.llm.scripted import ScriptedProvider, validate_scripted_options
 
@@ -19,8 +21,9 @@ def _no_violations(options: dict[str, Any]) -> dict[str, str]:
 
 
 class ProviderRegistry:
-    """The model providers a server offers: ``openai`` and ``scripted``, plus any
-    added with ``register``."""
+    """The model providers a server offers: ``anthropic``, ``openai`` and
+    ``scripted``, plus any added with ``register``; and the process's circuit
+    breakers of their endpoints (``breakers``)."""
 
     def __init__(
         self,
@@ -29,6 +32,11 @@ class ProviderRegistry:
         openai_api_key: str | None = None,
         openai_timeout_seconds: float = 60.0,
         openai_max_retries: int = 2,
+        anthropic_base_url: str | None = None,
+        anthropic_api_key: str | None = None,
+        anthropic_timeout_seconds: float = 60.0,
+        anthropic_max_retries: int = 2,
+        breakers: CircuitBreakers | None = None,
     ) -> None:
         """Creates the built-in providers (no network access happens here).
 
@@ -39,6 +47,14 @@ class ProviderRegistry:
                 or, failing that, no key.
             openai_timeout_seconds: Per-HTTP-request timeout of ``openai``, seconds.
             openai_max_retries: SDK retries of retryable ``openai`` failures.
+            anthropic_base_url: Default base URL of the ``anthropic`` provider; None
+                for the SDK default.
+            anthropic_api_key: Key for ``anthropic_base_url``; None for
+                ``ANTHROPIC_API_KEY`` or, failing that, no key.
+            anthropic_timeout_seconds: Per-HTTP-request timeout of ``anthropic``, seconds.
+            anthropic_max_retries: SDK retries of retryable ``anthropic`` failures.
+            breakers: The circuit breakers model calls through this registry use
+                (``service.agent.resilient_turn``); None for new ones with defaults.
         """
         self._openai = OpenAIProvider(
             base_url=openai_base_url,
@@ -46,8 +62,17 @@ class ProviderRegistry:
             timeout_seconds=openai_timeout_seconds,
             max_retries=openai_max_retries,
         )
+        self._anthropic = AnthropicProvider(
+            base_url=anthropic_base_url,
+            api_key=anthropic_api_key,
+            timeout_seconds=anthropic_timeout_seconds,
+            max_retries=anthropic_max_retries,
+        )
+        #: Circuit breakers per (provider, base URL), shared by every run of the process.
+        self.breakers = breakers if breakers is not None else CircuitBreakers()
         self._providers: dict[str, ModelProvider] = {}
         self._validators: dict[str, OptionsValidator] = {}
+        self.register("anthropic", self._anthropic, validate_anthropic_options)
         self.register("openai", self._openai, validate_openai_options)
         self.register("scripted", ScriptedProvider(), validate_scripted_options)
 
@@ -102,8 +127,9 @@ class ProviderRegistry:
         return validator(options)
 
     async def aclose(self) -> None:
-        """Releases the providers' resources (the ``openai`` HTTP clients)."""
+        """Releases the providers' resources (the ``openai`` and ``anthropic`` HTTP clients)."""
         await self._openai.aclose()
+        await self._anthropic.aclose()
 
     def _unknown(self, name: str) -> InvalidArgumentError:
         known = ", ".join(self.names())

@@ -18,7 +18,7 @@ from runwire.v1 import event_pb2, run_pb2
 
 from service.agent.effects import ModelTurn, ToolResult
 from service.agent.loop import execute_run
-from service.agent.model_turn import stream_model_turn
+from service.agent.resilient_turn import DEFAULT_RETRY_POLICY, RetryPolicy, resilient_model_turn
 from service.agent.spec import Decision, RunSpec, ToolOutput
 from service.agent.types import ChatMessage
 from service.errors import FailedPreconditionError
@@ -64,19 +64,27 @@ class _Effects:
         await self._runtime.recorder.publish(self._run_id, event)
 
     async def call_model(self, request: ModelRequest, *, message_id: str) -> ModelTurn:
+        """Calls the run's model with retries, circuit breakers and its fallback
+        models (``service.agent.resilient_turn``); events are published unkeyed."""
         spec = self._control.spec
-        provider = self._runtime.providers.get(spec.provider)
-        return await stream_model_turn(
-            provider,
+        return await resilient_model_turn(
+            self._runtime.providers,
             request,
+            provider=spec.provider,
+            fallback_models=spec.fallback_models,
             message_id=message_id,
-            emit=self.emit,
+            publish=self._publish_unkeyed,
+            policy=self._runtime.model_retry,
             attributes={
                 ATTR_RUN_ID: spec.run_id,
                 ATTR_AGENT_ID: spec.agent_id,
                 ATTR_PROVIDER: spec.provider,
             },
         )
+
+    async def _publish_unkeyed(self, event: event_pb2.RunEvent, key: str) -> None:
+        # One process, one attempt at a time: events need no idempotency key.
+        await self.emit(event)
 
     async def run_tool(self, name: str, arguments: dict[str, Any]) -> ToolResult:
         spec = self._control.spec
@@ -116,11 +124,22 @@ class InProcessRuntime:
         providers: ProviderRegistry,
         tools: ToolRegistry,
         threads: ThreadStore,
+        model_retry: RetryPolicy = DEFAULT_RETRY_POLICY,
     ) -> None:
+        """Creates the runtime.
+
+        Args:
+            recorder: Where run events go.
+            providers: Model providers (and their circuit breakers).
+            tools: Server tools.
+            threads: Thread store.
+            model_retry: Retries of a failing model before its fallback is tried.
+        """
         self.recorder = recorder
         self.providers = providers
         self.tools = tools
         self.threads = threads
+        self.model_retry = model_retry
         self._runs: dict[str, _RunControl] = {}
 
     @property

@@ -111,7 +111,10 @@ class RunRecorder:
         approval.decision = _DECISIONS.get(p.state, approval_pb2.APPROVAL_DECISION_UNSPECIFIED)
         approval.reason = p.reason
         approval.resolved_by = p.resolved_by
-        approval.resolve_time.FromDatetime(datetime.now(UTC))
+        if p.HasField("resolve_time"):
+            approval.resolve_time.CopyFrom(p.resolve_time)
+        else:
+            approval.resolve_time.FromDatetime(datetime.now(UTC))
         await self.approvals.put(approval)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from service.agent.spec import Decision, RunSpec, ToolOutput
+from service.agent.spec import Decision, ModelRef, RunSpec, ToolOutput
 from service.agent.types import ChatMessage, ToolSpec, Usage
 
 #: Registered workflow name; the workflow id is the run id.
@@ -82,7 +82,19 @@ class PublishInput(BaseModel):
 
 
 class ModelContext(BaseModel):
-    """What every model call of a run shares; stored once per run, not per call."""
+    """What every model call of a run shares; stored once per run, not per call.
+
+    Attributes:
+        provider, model, options: The run's (primary) model.
+        instructions: The system prompt.
+        tools: Every tool offered (server and client).
+        agent_id: The run's agent (telemetry).
+        fallback_models: Models tried in order when the primary is unavailable
+            (``RunSpec.fallback_models``); empty in contexts stored before they
+            existed.
+        response_format: The JSON Schema the final answer must satisfy
+            (``RunSpec.response_format``), or None.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -92,6 +104,8 @@ class ModelContext(BaseModel):
     instructions: str = ""
     tools: tuple[ToolSpec, ...] = ()
     agent_id: str = ""
+    fallback_models: tuple[ModelRef, ...] = ()
+    response_format: dict[str, object] | None = None
 
 
 class ModelCallInput(BaseModel):

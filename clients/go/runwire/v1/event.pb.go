@@ -1293,7 +1293,9 @@ type ApprovalResolved struct {
 	// The reason given, or why it expired.
 	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Who decided ("system" for expiry and cancellation).
-	ResolvedBy    string `protobuf:"bytes,5,opt,name=resolved_by,json=resolvedBy,proto3" json:"resolved_by,omitempty"`
+	ResolvedBy string `protobuf:"bytes,5,opt,name=resolved_by,json=resolvedBy,proto3" json:"resolved_by,omitempty"`
+	// When the decision was made (or the approval expired or was cancelled).
+	ResolveTime   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=resolve_time,json=resolveTime,proto3" json:"resolve_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1361,6 +1363,13 @@ func (x *ApprovalResolved) GetResolvedBy() string {
 		return x.ResolvedBy
 	}
 	return ""
+}
+
+func (x *ApprovalResolved) GetResolveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResolveTime
+	}
+	return nil
 }
 
 // ClientToolCallRequested tells the client to run a tool and answer with
@@ -1557,7 +1566,7 @@ const file_runwire_v1_event_proto_rawDesc = "" +
 	"\ttool_name\x18\x03 \x01(\tR\btoolName\x12\x1c\n" +
 	"\targuments\x18\x04 \x01(\tR\targuments\x12;\n" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xbf\x01\n" +
+	"expireTime\"\xfe\x01\n" +
 	"\x10ApprovalResolved\x12\x1f\n" +
 	"\vapproval_id\x18\x01 \x01(\tR\n" +
 	"approvalId\x12 \n" +
@@ -1566,7 +1575,8 @@ const file_runwire_v1_event_proto_rawDesc = "" +
 	"\x05state\x18\x03 \x01(\x0e2\x19.runwire.v1.ApprovalStateR\x05state\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1f\n" +
 	"\vresolved_by\x18\x05 \x01(\tR\n" +
-	"resolvedBy\"v\n" +
+	"resolvedBy\x12=\n" +
+	"\fresolve_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vresolveTime\"v\n" +
 	"\x17ClientToolCallRequested\x12 \n" +
 	"\ftool_call_id\x18\x01 \x01(\tR\n" +
 	"toolCallId\x12\x1b\n" +
@@ -1642,11 +1652,12 @@ var file_runwire_v1_event_proto_depIdxs = []int32{
 	21, // 24: runwire.v1.StateChanged.state:type_name -> runwire.v1.RunState
 	19, // 25: runwire.v1.ApprovalRequested.expire_time:type_name -> google.protobuf.Timestamp
 	23, // 26: runwire.v1.ApprovalResolved.state:type_name -> runwire.v1.ApprovalState
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	19, // 27: runwire.v1.ApprovalResolved.resolve_time:type_name -> google.protobuf.Timestamp
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_runwire_v1_event_proto_init() }

@@ -186,18 +186,20 @@ class ApprovalRequested(_message.Message):
     def __init__(self, approval_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., arguments: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ApprovalResolved(_message.Message):
-    __slots__ = ("approval_id", "tool_call_id", "state", "reason", "resolved_by")
+    __slots__ = ("approval_id", "tool_call_id", "state", "reason", "resolved_by", "resolve_time")
     APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     RESOLVED_BY_FIELD_NUMBER: _ClassVar[int]
+    RESOLVE_TIME_FIELD_NUMBER: _ClassVar[int]
     approval_id: str
     tool_call_id: str
     state: _approval_pb2.ApprovalState
     reason: str
     resolved_by: str
-    def __init__(self, approval_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., state: _Optional[_Union[_approval_pb2.ApprovalState, str]] = ..., reason: _Optional[str] = ..., resolved_by: _Optional[str] = ...) -> None: ...
+    resolve_time: _timestamp_pb2.Timestamp
+    def __init__(self, approval_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., state: _Optional[_Union[_approval_pb2.ApprovalState, str]] = ..., reason: _Optional[str] = ..., resolved_by: _Optional[str] = ..., resolve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ClientToolCallRequested(_message.Message):
     __slots__ = ("tool_call_id", "tool_name", "arguments")

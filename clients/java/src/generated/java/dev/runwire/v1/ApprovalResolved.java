@@ -57,6 +57,7 @@ private static final long serialVersionUID = 0L;
             dev.runwire.v1.ApprovalResolved.class, dev.runwire.v1.ApprovalResolved.Builder.class);
   }
 
+  private int bitField0_;
   public static final int APPROVAL_ID_FIELD_NUMBER = 1;
   @SuppressWarnings("serial")
   private volatile java.lang.Object approvalId_ = "";
@@ -271,6 +272,44 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int RESOLVE_TIME_FIELD_NUMBER = 6;
+  private com.google.protobuf.Timestamp resolveTime_;
+  /**
+   * <pre>
+   * When the decision was made (or the approval expired or was cancelled).
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+   * @return Whether the resolveTime field is set.
+   */
+  @java.lang.Override
+  public boolean hasResolveTime() {
+    return ((bitField0_ & 0x00000001) != 0);
+  }
+  /**
+   * <pre>
+   * When the decision was made (or the approval expired or was cancelled).
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+   * @return The resolveTime.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Timestamp getResolveTime() {
+    return resolveTime_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : resolveTime_;
+  }
+  /**
+   * <pre>
+   * When the decision was made (or the approval expired or was cancelled).
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.TimestampOrBuilder getResolveTimeOrBuilder() {
+    return resolveTime_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : resolveTime_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -300,6 +339,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(resolvedBy_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 5, resolvedBy_);
     }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      output.writeMessage(6, getResolveTime());
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -319,6 +361,10 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(resolvedBy_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(5, resolvedBy_);
+    }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(6, getResolveTime());
     }
     return size;
   }
@@ -353,6 +399,11 @@ private static final long serialVersionUID = 0L;
         .equals(other.getReason())) return false;
     if (!getResolvedBy()
         .equals(other.getResolvedBy())) return false;
+    if (hasResolveTime() != other.hasResolveTime()) return false;
+    if (hasResolveTime()) {
+      if (!getResolveTime()
+          .equals(other.getResolveTime())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -374,6 +425,10 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getReason().hashCode();
     hash = (37 * hash) + RESOLVED_BY_FIELD_NUMBER;
     hash = (53 * hash) + getResolvedBy().hashCode();
+    if (hasResolveTime()) {
+      hash = (37 * hash) + RESOLVE_TIME_FIELD_NUMBER;
+      hash = (53 * hash) + getResolveTime().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -497,13 +552,19 @@ private static final long serialVersionUID = 0L;
 
     // Construct using dev.runwire.v1.ApprovalResolved.newBuilder()
     private Builder() {
-
+      maybeForceBuilderInitialization();
     }
 
     private Builder(
         com.google.protobuf.GeneratedMessage.BuilderParent parent) {
       super(parent);
-
+      maybeForceBuilderInitialization();
+    }
+    private void maybeForceBuilderInitialization() {
+      if (com.google.protobuf.GeneratedMessage
+              .alwaysUseFieldBuilders) {
+        internalGetResolveTimeFieldBuilder();
+      }
     }
     @java.lang.Override
     public Builder clear() {
@@ -514,6 +575,11 @@ private static final long serialVersionUID = 0L;
       state_ = 0;
       reason_ = "";
       resolvedBy_ = "";
+      resolveTime_ = null;
+      if (resolveTimeBuilder_ != null) {
+        resolveTimeBuilder_.dispose();
+        resolveTimeBuilder_ = null;
+      }
       return this;
     }
 
@@ -562,6 +628,14 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000010) != 0)) {
         result.resolvedBy_ = resolvedBy_;
       }
+      int to_bitField0_ = 0;
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.resolveTime_ = resolveTimeBuilder_ == null
+            ? resolveTime_
+            : resolveTimeBuilder_.build();
+        to_bitField0_ |= 0x00000001;
+      }
+      result.bitField0_ |= to_bitField0_;
     }
 
     @java.lang.Override
@@ -598,6 +672,9 @@ private static final long serialVersionUID = 0L;
         resolvedBy_ = other.resolvedBy_;
         bitField0_ |= 0x00000010;
         onChanged();
+      }
+      if (other.hasResolveTime()) {
+        mergeResolveTime(other.getResolveTime());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -648,6 +725,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000010;
               break;
             } // case 42
+            case 50: {
+              input.readMessage(
+                  internalGetResolveTimeFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 50
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1103,6 +1187,161 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00000010;
       onChanged();
       return this;
+    }
+
+    private com.google.protobuf.Timestamp resolveTime_;
+    private com.google.protobuf.SingleFieldBuilder<
+        com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> resolveTimeBuilder_;
+    /**
+     * <pre>
+     * When the decision was made (or the approval expired or was cancelled).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+     * @return Whether the resolveTime field is set.
+     */
+    public boolean hasResolveTime() {
+      return ((bitField0_ & 0x00000020) != 0);
+    }
+    /**
+     * <pre>
+     * When the decision was made (or the approval expired or was cancelled).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+     * @return The resolveTime.
+     */
+    public com.google.protobuf.Timestamp getResolveTime() {
+      if (resolveTimeBuilder_ == null) {
+        return resolveTime_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : resolveTime_;
+      } else {
+        return resolveTimeBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * When the decision was made (or the approval expired or was cancelled).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+     */
+    public Builder setResolveTime(com.google.protobuf.Timestamp value) {
+      if (resolveTimeBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        resolveTime_ = value;
+      } else {
+        resolveTimeBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * When the decision was made (or the approval expired or was cancelled).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+     */
+    public Builder setResolveTime(
+        com.google.protobuf.Timestamp.Builder builderForValue) {
+      if (resolveTimeBuilder_ == null) {
+        resolveTime_ = builderForValue.build();
+      } else {
+        resolveTimeBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * When the decision was made (or the approval expired or was cancelled).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+     */
+    public Builder mergeResolveTime(com.google.protobuf.Timestamp value) {
+      if (resolveTimeBuilder_ == null) {
+        if (((bitField0_ & 0x00000020) != 0) &&
+          resolveTime_ != null &&
+          resolveTime_ != com.google.protobuf.Timestamp.getDefaultInstance()) {
+          getResolveTimeBuilder().mergeFrom(value);
+        } else {
+          resolveTime_ = value;
+        }
+      } else {
+        resolveTimeBuilder_.mergeFrom(value);
+      }
+      if (resolveTime_ != null) {
+        bitField0_ |= 0x00000020;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * When the decision was made (or the approval expired or was cancelled).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+     */
+    public Builder clearResolveTime() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      resolveTime_ = null;
+      if (resolveTimeBuilder_ != null) {
+        resolveTimeBuilder_.dispose();
+        resolveTimeBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * When the decision was made (or the approval expired or was cancelled).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+     */
+    public com.google.protobuf.Timestamp.Builder getResolveTimeBuilder() {
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return internalGetResolveTimeFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * When the decision was made (or the approval expired or was cancelled).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+     */
+    public com.google.protobuf.TimestampOrBuilder getResolveTimeOrBuilder() {
+      if (resolveTimeBuilder_ != null) {
+        return resolveTimeBuilder_.getMessageOrBuilder();
+      } else {
+        return resolveTime_ == null ?
+            com.google.protobuf.Timestamp.getDefaultInstance() : resolveTime_;
+      }
+    }
+    /**
+     * <pre>
+     * When the decision was made (or the approval expired or was cancelled).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> 
+        internalGetResolveTimeFieldBuilder() {
+      if (resolveTimeBuilder_ == null) {
+        resolveTimeBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder>(
+                getResolveTime(),
+                getParentForChildren(),
+                isClean());
+        resolveTime_ = null;
+      }
+      return resolveTimeBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:runwire.v1.ApprovalResolved)

@@ -108,4 +108,31 @@ public interface ApprovalResolvedOrBuilder extends
    */
   com.google.protobuf.ByteString
       getResolvedByBytes();
+
+  /**
+   * <pre>
+   * When the decision was made (or the approval expired or was cancelled).
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+   * @return Whether the resolveTime field is set.
+   */
+  boolean hasResolveTime();
+  /**
+   * <pre>
+   * When the decision was made (or the approval expired or was cancelled).
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+   * @return The resolveTime.
+   */
+  com.google.protobuf.Timestamp getResolveTime();
+  /**
+   * <pre>
+   * When the decision was made (or the approval expired or was cancelled).
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
+   */
+  com.google.protobuf.TimestampOrBuilder getResolveTimeOrBuilder();
 }

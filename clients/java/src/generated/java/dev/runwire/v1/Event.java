@@ -202,18 +202,19 @@ public final class Event extends com.google.protobuf.GeneratedFile {
       "Id\022 \n\014tool_call_id\030\002 \001(\tR\ntoolCallId\022\033\n\t" +
       "tool_name\030\003 \001(\tR\010toolName\022\034\n\targuments\030\004" +
       " \001(\tR\targuments\022;\n\013expire_time\030\005 \001(\0132\032.g" +
-      "oogle.protobuf.TimestampR\nexpireTime\"\277\001\n" +
+      "oogle.protobuf.TimestampR\nexpireTime\"\376\001\n" +
       "\020ApprovalResolved\022\037\n\013approval_id\030\001 \001(\tR\n" +
       "approvalId\022 \n\014tool_call_id\030\002 \001(\tR\ntoolCa" +
       "llId\022/\n\005state\030\003 \001(\0162\031.runwire.v1.Approva" +
       "lStateR\005state\022\026\n\006reason\030\004 \001(\tR\006reason\022\037\n" +
-      "\013resolved_by\030\005 \001(\tR\nresolvedBy\"v\n\027Client" +
-      "ToolCallRequested\022 \n\014tool_call_id\030\001 \001(\tR" +
-      "\ntoolCallId\022\033\n\ttool_name\030\002 \001(\tR\010toolName" +
-      "\022\034\n\targuments\030\003 \001(\tR\targuments\"\013\n\tHeartb" +
-      "eatBN\n\016dev.runwire.v1P\001Z:github.com/runw" +
-      "ire/runwire/clients/go/runwire/v1;runwir" +
-      "ev1b\006proto3"
+      "\013resolved_by\030\005 \001(\tR\nresolvedBy\022=\n\014resolv" +
+      "e_time\030\006 \001(\0132\032.google.protobuf.Timestamp" +
+      "R\013resolveTime\"v\n\027ClientToolCallRequested" +
+      "\022 \n\014tool_call_id\030\001 \001(\tR\ntoolCallId\022\033\n\tto" +
+      "ol_name\030\002 \001(\tR\010toolName\022\034\n\targuments\030\003 \001" +
+      "(\tR\targuments\"\013\n\tHeartbeatBN\n\016dev.runwir" +
+      "e.v1P\001Z:github.com/runwire/runwire/clien" +
+      "ts/go/runwire/v1;runwirev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -324,7 +325,7 @@ public final class Event extends com.google.protobuf.GeneratedFile {
     internal_static_runwire_v1_ApprovalResolved_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ApprovalResolved_descriptor,
-        new java.lang.String[] { "ApprovalId", "ToolCallId", "State", "Reason", "ResolvedBy", });
+        new java.lang.String[] { "ApprovalId", "ToolCallId", "State", "Reason", "ResolvedBy", "ResolveTime", });
     internal_static_runwire_v1_ClientToolCallRequested_descriptor =
       getDescriptor().getMessageType(17);
     internal_static_runwire_v1_ClientToolCallRequested_fieldAccessorTable = new

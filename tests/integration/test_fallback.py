@@ -1,0 +1,256 @@
+"""Fallback models and provider unavailability, on every runtime.
+
+Failures are injected only at the HTTP seam: a real loopback server that
+answers every request with ``503 Service Unavailable`` and ``retry-after: 0``
+(an overloaded Chat Completions or Messages API), or, with ``partial``, a
+Messages API stream that breaks off with an ``overloaded_error`` event after
+some text. The agents' primary model is the ``openai`` (or ``anthropic``)
+provider pointed at it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
+
+from tests.support import Stubs, collect, struct, unique
+
+#: Upper bound of a run that fails because no model is available, seconds
+#: (Temporal retries the model call activity up to 5 times).
+FAIL_WITHIN_SECONDS = 60.0
+
+
+class UnavailableServer(ThreadingHTTPServer):
+    """Answers every POST with 503, ``retry-after: 0`` and an API error body."""
+
+    daemon_threads = True
+
+    def __init__(self, *, partial: bool = False) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.partial = partial
+        self.paths: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: UnavailableServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.paths.append(self.path)
+        if self.server.partial:
+            self._partial_stream()
+            return
+        body = json.dumps(
+            {"type": "error", "error": {"type": "overloaded_error", "message": "try later"}}
+        ).encode()
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("retry-after", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _partial_stream(self) -> None:
+        events: list[tuple[str, dict[str, Any]]] = [
+            (
+                "message_start",
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": "msg_x",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": "claude-test",
+                        "content": [],
+                        "usage": {"input_tokens": 5, "output_tokens": 1},
+                    },
+                },
+            ),
+            (
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            ),
+            (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": "Half an ans"},
+                },
+            ),
+            ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}),
+        ]
+        data = "".join(f"event: {name}\ndata: {json.dumps(body)}\n\n" for name, body in events)
+        payload = data.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def _serve(server: UnavailableServer) -> Iterator[UnavailableServer]:
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def partial(monkeypatch: pytest.MonkeyPatch) -> Iterator[UnavailableServer]:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    yield from _serve(UnavailableServer(partial=True))
+
+
+@pytest.fixture
+def unavailable(monkeypatch: pytest.MonkeyPatch) -> Iterator[UnavailableServer]:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    yield from _serve(UnavailableServer())
+
+
+def openai_model(server: UnavailableServer) -> agent_pb2.Model:
+    return agent_pb2.Model(
+        provider="openai", name="gpt-test", options=struct({"base_url": f"{server.url}/v1"})
+    )
+
+
+def anthropic_model(server: UnavailableServer) -> agent_pb2.Model:
+    return agent_pb2.Model(
+        provider="anthropic", name="claude-test", options=struct({"base_url": server.url})
+    )
+
+
+def scripted_model(text: str) -> agent_pb2.Model:
+    return agent_pb2.Model(provider="scripted", options=struct({"script": [{"text": text}]}))
+
+
+async def create_agent(
+    stubs: Stubs, model: agent_pb2.Model, fallbacks: list[agent_pb2.Model]
+) -> str:
+    agent = agent_pb2.Agent(
+        instructions="You are a test agent.",
+        model=model,
+        fallback_models=fallbacks,
+        approval_policy=agent_pb2.ApprovalPolicy(mode=agent_pb2.APPROVAL_MODE_AUTO),
+    )
+    response = await stubs.agents.CreateAgent(
+        agent_pb2.CreateAgentRequest(agent_id=unique("agent"), agent=agent)
+    )
+    return str(response.agent.agent_id)
+
+
+async def run(stubs: Stubs, agent_id: str) -> list[event_pb2.RunEvent]:
+    request = run_service_pb2.StreamRunRequest(agent_id=agent_id, prompt="Hello?")
+    return await collect(stubs.runs.StreamRun(request, timeout=FAIL_WITHIN_SECONDS + 30))
+
+
+def error_info(status: Any) -> error_details_pb2.ErrorInfo:
+    info = error_details_pb2.ErrorInfo()
+    for detail in status.details:
+        if detail.Is(info.DESCRIPTOR):
+            detail.Unpack(info)
+    return info
+
+
+async def test_an_unavailable_primary_falls_back_to_the_next_model(
+    stubs: Stubs, unavailable: UnavailableServer
+) -> None:
+    agent_id = await create_agent(
+        stubs, openai_model(unavailable), [scripted_model("Answered by the fallback.")]
+    )
+    events = await run(stubs, agent_id)
+
+    finished = events[-1].run_finished
+    assert finished.state == run_pb2.RUN_STATE_SUCCEEDED, events[-1]
+    assert finished.output == "Answered by the fallback."
+    assert unavailable.paths and set(unavailable.paths) == {"/v1/chat/completions"}
+    # The failed attempts streamed nothing, so nothing was discarded.
+    assert not any(e.HasField("message_discarded") for e in events)
+    run_record = (
+        await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=events[0].run_id))
+    ).run
+    assert run_record.state == run_pb2.RUN_STATE_SUCCEEDED
+
+
+async def test_with_every_model_unavailable_the_run_fails_unavailable(
+    stubs: Stubs, unavailable: UnavailableServer
+) -> None:
+    agent_id = await create_agent(stubs, openai_model(unavailable), [anthropic_model(unavailable)])
+    started = time.monotonic()
+    events = await run(stubs, agent_id)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < FAIL_WITHIN_SECONDS
+    failed = events[-1].run_error
+    assert failed.finish_reason == "error", events[-1]
+    assert failed.error.code == grpc.StatusCode.UNAVAILABLE.value[0]
+    info = error_info(failed.error)
+    assert info.reason == "PROVIDER_UNAVAILABLE"
+    assert info.domain == "runwire.dev"
+    assert "no model is available" in failed.error.message
+    # Both models were tried: the primary (openai) and its fallback (anthropic).
+    assert {"/v1/chat/completions", "/v1/messages"} <= set(unavailable.paths)
+    run_record = (
+        await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=events[0].run_id))
+    ).run
+    assert run_record.state == run_pb2.RUN_STATE_FAILED
+    assert error_info(run_record.error).reason == "PROVIDER_UNAVAILABLE"
+    assert run_record.error.code == grpc.StatusCode.UNAVAILABLE.value[0]
+
+
+async def test_a_partly_streamed_attempt_is_discarded_before_the_fallback_streams(
+    stubs: Stubs, partial: UnavailableServer
+) -> None:
+    agent_id = await create_agent(stubs, anthropic_model(partial), [scripted_model("Whole.")])
+    events = await run(stubs, agent_id)
+
+    finished = events[-1].run_finished
+    assert finished.state == run_pb2.RUN_STATE_SUCCEEDED, events[-1]
+    assert finished.output == "Whole."
+    started = [e.text_message_start.message_id for e in events if e.HasField("text_message_start")]
+    discarded = [e.message_discarded.message_id for e in events if e.HasField("message_discarded")]
+    # Every failed attempt streamed under its own id and was withdrawn before the
+    # next attempt began; the answer streamed under a fresh id.
+    assert discarded and discarded == started[:-1]
+    assert len(set(started)) == len(started)
+    first = started[0]
+    assert all(m == first or m.startswith(f"{first}-") for m in started)
+    kinds = [str(e.WhichOneof("payload")) for e in events]
+    for message_id in discarded:
+        at = next(i for i, e in enumerate(events) if e.message_discarded.message_id == message_id)
+        following = started[started.index(message_id) + 1]
+        next_start = next(
+            i for i, e in enumerate(events) if e.text_message_start.message_id == following
+        )
+        assert at < next_start, kinds
+    answer = "".join(
+        e.text_message_content.delta
+        for e in events
+        if e.HasField("text_message_content") and e.text_message_content.message_id == started[-1]
+    )
+    assert answer == "Whole."
