@@ -31,8 +31,15 @@ def temporal_cli() -> str:
 
 #: Dynamic config of the dev server: activities scheduled by a workflow start
 #: at once on the same worker (eager execution), as production clusters can
-#: be configured to do.
-DEV_SERVER_ARGS = ("--dynamic-config-value", "system.enableActivityEagerExecution=true")
+#: be configured to do; and continue-as-new is suggested after 100 history
+#: events (production default: thousands), so the tests exercise it.
+SUGGEST_CONTINUE_AS_NEW_EVENTS = 100
+DEV_SERVER_ARGS = (
+    "--dynamic-config-value",
+    "system.enableActivityEagerExecution=true",
+    "--dynamic-config-value",
+    f"limit.historyCount.suggestContinueAsNew={SUGGEST_CONTINUE_AS_NEW_EVENTS}",
+)
 
 
 @asynccontextmanager

@@ -1,8 +1,15 @@
-"""A tool module loaded by the test server (``tool_modules``): side-effect recording tools."""
+"""A tool module loaded by the test server (``tool_modules``): side-effect recording tools.
+
+``record`` counts calls in this process (enough for an embedded server). The
+file tools ``append_line`` and ``slow_append`` record their effects in files,
+so tests can count executions across processes (separate Temporal workers that
+may be killed mid-call).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import pathlib
 from collections import Counter, defaultdict
 
 from service.tools.registry import ToolRegistry
@@ -39,8 +46,34 @@ def explode(message: str) -> str:
     raise RuntimeError(message)
 
 
+def append_line(path: str, line: str) -> str:
+    """Appends ``line`` (and a newline) to the file at ``path``; returns ``line``."""
+    with pathlib.Path(path).open("a", encoding="utf-8") as file:
+        file.write(f"{line}\n")
+    return line
+
+
+def started_path(path: str) -> str:
+    """The file where ``slow_append`` notes each start of a call that appends to ``path``."""
+    return f"{path}.started"
+
+
+async def slow_append(path: str, line: str, seconds: float) -> str:
+    """Sleeps ``seconds``, then appends ``line`` to the file at ``path``; returns ``line``.
+
+    Each call first notes ``line`` in ``started_path(path)``, so a test can
+    tell that the call is under way (and count attempts); a process killed
+    during the sleep has appended nothing to ``path``.
+    """
+    await asyncio.to_thread(append_line, started_path(path), line)
+    await asyncio.sleep(seconds)
+    return await asyncio.to_thread(append_line, path, line)
+
+
 def register_tools(registry: ToolRegistry) -> None:
     """Registers the test tools."""
     registry.register(record)
     registry.register(explode)
     registry.register(rendezvous)
+    registry.register(append_line)
+    registry.register(slow_append)

@@ -29,10 +29,12 @@ from service.agent.resilient_turn import (
     discard_message,
     resilient_model_turn,
 )
+from service.agent.types import ChatMessage
 from service.llm.base import ModelError, ModelRequest
 from service.llm.registry import ProviderRegistry
 from service.runtimes.recorder import RunRecorder
 from service.runtimes.temporal_contract import (
+    ConversationInput,
     KeyedEvent,
     ModelCallInput,
     ModelCallResult,
@@ -112,7 +114,8 @@ class RunActivities:
     @activity.defn(name="publish_events")
     async def publish_events(self, request: PublishInput) -> None:
         """Appends the workflow's events, in order, each at most once."""
-        await self._publish(request.run_id, request.events)
+        async with _heartbeating():
+            await self._publish(request.run_id, request.events)
 
     @activity.defn(name="call_model")
     async def call_model(self, request: ModelCallInput) -> ModelCallResult:
@@ -203,6 +206,19 @@ class RunActivities:
             )
         return ModelContext.model_validate_json(raw)
 
+    @activity.defn(name="save_conversation")
+    async def save_conversation(self, request: ConversationInput) -> int:
+        """Stores the run's conversation up to now; returns its length."""
+        messages = await self._conversations.sync(
+            request.run_id, known=request.known_messages, new=request.new_messages
+        )
+        return len(messages)
+
+    @activity.defn(name="load_conversation")
+    async def load_conversation(self, request: ConversationInput) -> list[ChatMessage]:
+        """The run's whole conversation (for a run that continued as new)."""
+        return await self._conversations.sync(request.run_id, known=request.known_messages, new=())
+
     @activity.defn(name="run_tool")
     async def run_tool(self, request: ToolCallInput) -> ToolCallResult:
         """Runs one server tool; failures are results (``is_error``)."""
@@ -220,13 +236,21 @@ class RunActivities:
     async def append_to_thread(self, request: ThreadAppendInput) -> None:
         """Adds the run's messages to its thread once (a retry finds them
         there and adds nothing), then releases the thread."""
-        thread = await self._threads.get(request.thread_id)
-        already = any(m.message.run_id == request.run_id for m in thread.messages[-1:])
-        if not already and request.messages:
-            await self._threads.append(request.thread_id, list(request.messages))
-        await self._threads.release(request.thread_id, request.run_id)
-        await self._conversations.drop(request.run_id)
+        async with _heartbeating():
+            thread = await self._threads.get(request.thread_id)
+            already = any(m.message.run_id == request.run_id for m in thread.messages[-1:])
+            if not already and request.messages:
+                await self._threads.append(request.thread_id, list(request.messages))
+            await self._threads.release(request.thread_id, request.run_id)
+            await self._conversations.drop(request.run_id)
 
     def all(self) -> list[Callable[..., Any]]:
         """The activity callables to register on a worker."""
-        return [self.publish_events, self.call_model, self.run_tool, self.append_to_thread]
+        return [
+            self.publish_events,
+            self.call_model,
+            self.run_tool,
+            self.append_to_thread,
+            self.save_conversation,
+            self.load_conversation,
+        ]

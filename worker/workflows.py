@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
 
     from service.agent.effects import ModelTurn, ToolResult
     from service.agent.loop import execute_run
-    from service.agent.spec import Decision, RunSpec, ToolOutput
+    from service.agent.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
     from service.agent.types import ChatMessage
     from service.llm.base import ModelError, ModelRequest
     from service.runtimes.temporal_contract import (
@@ -36,12 +36,14 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_SUBMIT_TOOL_OUTPUTS,
         WORKFLOW_NAME,
         AgentRunInput,
+        ConversationInput,
         KeyedEvent,
         ModelCallInput,
         ModelCallResult,
         ModelContext,
         PublishInput,
         ResolveApprovalInput,
+        ResumeState,
         SubmitToolOutputsInput,
         ThreadAppendInput,
         ToolCallInput,
@@ -55,7 +57,9 @@ _PUBLISH_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=5)
 )
 _MODEL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
+    # A short first interval: a model call lost with a killed worker resumes
+    # within heartbeat timeout + 0.2 s on another worker.
+    initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=5,
@@ -122,6 +126,7 @@ class WorkflowEffects:
                     "publish_events",
                     PublishInput(run_id=self._spec.run_id, events=events),
                     start_to_close_timeout=_PUBLISH_TIMEOUT,
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
                     retry_policy=_PUBLISH_RETRY,
                 )
 
@@ -217,8 +222,48 @@ class WorkflowEffects:
                 run_id=self._spec.run_id, thread_id=thread_id, messages=tuple(messages)
             ),
             start_to_close_timeout=_PUBLISH_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=_PUBLISH_RETRY,
         )
+
+    async def checkpoint(self, checkpoint: LoopCheckpoint, messages: list[ChatMessage]) -> None:
+        """Continues as new when Temporal suggests it (history too long or
+        large), carrying the checkpoint; the conversation goes to the store."""
+        if not workflow.info().is_continue_as_new_suggested():
+            return
+        await self.flush()
+        known = self._known_messages
+        if len(messages) > known:
+            known = await _activity(
+                "save_conversation",
+                ConversationInput(
+                    run_id=self._spec.run_id,
+                    known_messages=known,
+                    new_messages=tuple(messages[known:]),
+                ),
+                result_type=int,
+                start_to_close_timeout=_PUBLISH_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=_PUBLISH_RETRY,
+            )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(
+            AgentRunInput(
+                spec=self._spec,
+                resume=ResumeState(
+                    checkpoint=checkpoint,
+                    event_counter=self._counter,
+                    known_messages=known,
+                    context_sent=self._context_sent,
+                ),
+            )
+        )
+
+    def resume_from(self, state: ResumeState) -> None:
+        """Restores the effects' counters in a continued-as-new execution."""
+        self._counter = state.event_counter
+        self._known_messages = state.known_messages
+        self._context_sent = state.context_sent
 
     def now(self) -> Any:
         return workflow.now()
@@ -242,8 +287,26 @@ class AgentRun:
     @workflow.run
     async def run(self, request: AgentRunInput) -> str:
         effects = WorkflowEffects(self, request.spec)
+        conversation = None
+        if request.resume is not None:
+            effects.resume_from(request.resume)
+            conversation = await _activity(
+                "load_conversation",
+                ConversationInput(
+                    run_id=request.spec.run_id, known_messages=request.resume.known_messages
+                ),
+                result_type=list[ChatMessage],
+                start_to_close_timeout=_PUBLISH_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=_PUBLISH_RETRY,
+            )
         try:
-            state = await execute_run(request.spec, effects)
+            state = await execute_run(
+                request.spec,
+                effects,
+                resume=request.resume.checkpoint if request.resume else None,
+                conversation=conversation,
+            )
             await effects.flush()
         except asyncio.CancelledError:
             await effects.flush()

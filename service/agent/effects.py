@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from runwire.v1 import event_pb2
 
-from service.agent.spec import Decision, ToolOutput
+from service.agent.spec import Decision, LoopCheckpoint, ToolOutput
 from service.agent.types import ChatMessage, Usage
 from service.llm.base import ModelRequest
 
@@ -76,6 +76,13 @@ class Effects(Protocol):
         """Adds the run's new messages to its thread when the run ends and
         releases the thread, before the terminal event is logged (so a client
         that sees the run end can start the next run on the thread)."""
+        ...
+
+    async def checkpoint(self, checkpoint: LoopCheckpoint, messages: list[ChatMessage]) -> None:
+        """Offers a point to resume from (the top of an LLM round, nothing
+        pending; ``messages`` is the whole conversation). A durable runtime
+        may end its execution here and resume the loop in a fresh one
+        (Temporal continue-as-new); others do nothing."""
         ...
 
     def now(self) -> datetime:

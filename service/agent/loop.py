@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jsonschema
@@ -22,7 +22,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from runwire.v1 import approval_pb2, event_pb2, run_pb2
 
 from service.agent.effects import Effects, ToolResult
-from service.agent.spec import RunSpec
+from service.agent.spec import LoopCheckpoint, RunSpec
 from service.agent.types import ChatMessage, Role, ToolCall, ToolSpec, Usage
 from service.errors import ERROR_DOMAIN, RunwireError
 from service.llm.base import ModelError, ModelRequest
@@ -82,9 +82,10 @@ class _RunState:
 
 
 class _Loop:
-    def __init__(self, spec: RunSpec, fx: Effects) -> None:
+    def __init__(self, spec: RunSpec, fx: Effects, deadline: datetime) -> None:
         self.spec = spec
         self.fx = fx
+        self.deadline = deadline
         self.state = _RunState()
         self.server_tools = {t.name for t in spec.tools}
         self.client_tools = {t.name for t in spec.client_tools}
@@ -95,20 +96,33 @@ class _Loop:
     async def set_state(self, state: run_pb2.RunState) -> None:
         await self.emit(state_changed=event_pb2.StateChanged(state=state))
 
-    async def run(self) -> tuple[str, str]:
+    async def run(
+        self, resume: LoopCheckpoint | None, conversation: list[ChatMessage] | None
+    ) -> tuple[str, str]:
         """Returns (output, finish_reason)."""
         spec = self.spec
-        user = ChatMessage(
-            role=Role.USER,
-            content=spec.prompt,
-            message_id=self.fx.new_id("msg"),
-            run_id=spec.run_id,
-        )
-        messages = [*spec.history, user]
-        self.state.new_messages.append(user)
+        if resume is not None and conversation is not None:
+            messages = list(conversation)
+            self.state.new_messages.extend(messages[len(spec.history) :])
+            self.state.usage = resume.usage
+            step = resume.step - 1
+        else:
+            user = ChatMessage(
+                role=Role.USER,
+                content=spec.prompt,
+                message_id=self.fx.new_id("msg"),
+                run_id=spec.run_id,
+            )
+            messages = [*spec.history, user]
+            self.state.new_messages.append(user)
+            step = 0
         tools = (*spec.tools, *spec.client_tools)
-        step = 0
         while True:
+            if step:
+                await self.fx.checkpoint(
+                    LoopCheckpoint(step=step + 1, usage=self.state.usage, deadline=self.deadline),
+                    messages,
+                )
             step += 1
             last = step > spec.max_iterations
             await self.emit(step_started=event_pb2.StepStarted(step=step))
@@ -302,21 +316,36 @@ class _Loop:
         self.state.pending_approvals.clear()
 
 
-async def execute_run(spec: RunSpec, fx: Effects) -> run_pb2.RunState:
+async def execute_run(
+    spec: RunSpec,
+    fx: Effects,
+    *,
+    resume: LoopCheckpoint | None = None,
+    conversation: list[ChatMessage] | None = None,
+) -> run_pb2.RunState:
     """Runs ``spec`` to its terminal event; returns the terminal state.
+
+    Args:
+        spec: The run.
+        fx: The runtime's effects.
+        resume: Resume a run at this checkpoint instead of starting it (its
+            start events are not logged again).
+        conversation: With ``resume``, the whole conversation so far.
 
     Raises:
         asyncio.CancelledError: after logging ``run_finished`` (CANCELLED),
             when the run was cancelled.
     """
-    loop = _Loop(spec, fx)
-    await loop.emit(
-        run_started=event_pb2.RunStarted(agent_id=spec.agent_id, thread_id=spec.thread_id)
-    )
-    await loop.set_state(run_pb2.RUN_STATE_RUNNING)
+    deadline = resume.deadline if resume else fx.now() + timedelta(seconds=spec.timeout_seconds)
+    loop = _Loop(spec, fx, deadline)
+    if resume is None:
+        await loop.emit(
+            run_started=event_pb2.RunStarted(agent_id=spec.agent_id, thread_id=spec.thread_id)
+        )
+        await loop.set_state(run_pb2.RUN_STATE_RUNNING)
     try:
-        async with asyncio.timeout(spec.timeout_seconds):
-            output, finish_reason = await loop.run()
+        async with asyncio.timeout(max(0.0, (deadline - fx.now()).total_seconds())):
+            output, finish_reason = await loop.run(resume, conversation)
     except TimeoutError:
         await _end_failed(
             loop,

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.agent.types import ChatMessage, ToolSpec
+from service.agent.types import ChatMessage, ToolSpec, Usage
 
 #: Defaults from the Agent SDK for Go (DESIGN §4).
 DEFAULT_MAX_ITERATIONS = 5
@@ -93,6 +93,25 @@ class RunSpec(BaseModel):
         if self.approval_mode is ApprovalMode.ALLOWLIST:
             return tool_name not in self.auto_approved_tools
         return True
+
+
+class LoopCheckpoint(BaseModel):
+    """Where a run's loop can resume: the top of an LLM round, nothing pending.
+
+    A durable runtime that starts a fresh execution (Temporal continue-as-new)
+    resumes the loop from it; the conversation itself is restored separately.
+
+    Attributes:
+        step: The LLM round to run next (1-based).
+        usage: Tokens used so far.
+        deadline: When the run times out (UTC).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    step: int
+    usage: Usage
+    deadline: datetime
 
 
 class Decision(BaseModel):

@@ -19,7 +19,7 @@ from runwire.v1 import event_pb2, run_pb2
 from service.agent.effects import ModelTurn, ToolResult
 from service.agent.loop import execute_run
 from service.agent.resilient_turn import DEFAULT_RETRY_POLICY, RetryPolicy, resilient_model_turn
-from service.agent.spec import Decision, RunSpec, ToolOutput
+from service.agent.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
 from service.agent.types import ChatMessage
 from service.errors import FailedPreconditionError
 from service.llm.base import ModelRequest
@@ -106,6 +106,9 @@ class _Effects:
     async def append_to_thread(self, thread_id: str, messages: list[ChatMessage]) -> None:
         await self._runtime.threads.append(thread_id, messages)
         await self._runtime.threads.release(thread_id, self._run_id)
+
+    async def checkpoint(self, checkpoint: LoopCheckpoint, messages: list[ChatMessage]) -> None:
+        """Nothing to do: an in-process run lives in this process's memory."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)

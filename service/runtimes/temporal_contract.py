@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from service.agent.spec import Decision, ModelRef, RunSpec, ToolOutput
+from service.agent.spec import Decision, LoopCheckpoint, ModelRef, RunSpec, ToolOutput
 from service.agent.types import ChatMessage, ToolSpec, Usage
 
 #: Registered workflow name; the workflow id is the run id.
@@ -32,12 +32,42 @@ REFUSAL_REASONS = frozenset(
 )
 
 
+class ResumeState(BaseModel):
+    """What a continued-as-new execution of a run carries over.
+
+    Attributes:
+        checkpoint: Where the loop resumes.
+        event_counter: Workflow events published so far (their keys go on).
+        known_messages: Messages the conversation store holds.
+        context_sent: Whether the model context is in the store already.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    checkpoint: LoopCheckpoint
+    event_counter: int
+    known_messages: int
+    context_sent: bool
+
+
 class AgentRunInput(BaseModel):
-    """Input of the ``runwire.AgentRun`` workflow: the run's snapshot."""
+    """Input of the ``runwire.AgentRun`` workflow: the run's snapshot, and
+    where to resume when the run continued as new."""
 
     model_config = ConfigDict(frozen=True)
 
     spec: RunSpec
+    resume: ResumeState | None = None
+
+
+class ConversationInput(BaseModel):
+    """Input of the ``save_conversation`` / ``load_conversation`` activities."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    known_messages: int = 0
+    new_messages: tuple[ChatMessage, ...] = ()
 
 
 class ResolveApprovalInput(BaseModel):

@@ -1,0 +1,53 @@
+"""Long runs: many LLM rounds; on Temporal they continue as new and lose nothing."""
+
+from __future__ import annotations
+
+from runwire.v1 import run_pb2, run_service_pb2, thread_pb2
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from service.server import RunwireServer
+from tests.support import Stubs, assert_gap_free, collect, create_agent, unique
+
+TURNS = 12
+
+
+async def test_a_long_run_keeps_every_event_and_its_thread(
+    stubs: Stubs, runtime: str, server: RunwireServer
+) -> None:
+    script = [
+        {"text": f"turn {i}", "tool_calls": [{"name": "echo", "arguments": {"text": f"e{i}"}}]}
+        for i in range(TURNS)
+    ]
+    script.append({"text": "all turns done"})
+    agent = await create_agent(stubs, script, tools=["echo"], max_iterations=TURNS + 1)
+    thread_id = unique("thread")
+
+    await stubs.threads.CreateThread(thread_pb2.CreateThreadRequest(thread_id=thread_id))
+    events = await collect(
+        stubs.runs.StreamRun(
+            run_service_pb2.StreamRunRequest(
+                agent_id=agent.agent_id, prompt="go", thread_id=thread_id
+            )
+        )
+    )
+    assert_gap_free(events)
+    finished = events[-1].run_finished
+    assert (finished.state, finished.output) == (run_pb2.RUN_STATE_SUCCEEDED, "all turns done")
+    steps = [e.step_started.step for e in events if e.HasField("step_started")]
+    assert steps == list(range(1, TURNS + 2))
+    results = [e.tool_call_result.content for e in events if e.HasField("tool_call_result")]
+    assert results == [f"e{i}" for i in range(TURNS)]
+    assert len([e for e in events if e.HasField("run_started")]) == 1
+    # The thread got the whole exchange once: prompt, 12 x (call + result), answer.
+    messages = await stubs.threads.ListThreadMessages(
+        thread_pb2.ListThreadMessagesRequest(thread_id=thread_id, page_size=1000)
+    )
+    assert len(messages.messages) == 1 + 2 * TURNS + 1
+    if runtime == "temporal":
+        address = server.settings.temporal_address
+        assert address is not None
+        client = await Client.connect(address, data_converter=pydantic_data_converter)
+        history = await client.get_workflow_handle(events[0].run_id).fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        assert started.continued_execution_run_id, "the run should have continued as new"
