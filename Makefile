@@ -1,7 +1,7 @@
 # Runwire's entry points. Every target installs what it needs first (scripts/bootstrap.sh).
 #   make demo   — the demo: an embedded server streams an agent run with a tool call and an approval
 #   make test   — everything CI checks: buf lint, generated-code drift, ruff, mypy, pytest
-.PHONY: demo test bootstrap dev generate check-generated lint typecheck pytest breaking serve ts-deps
+.PHONY: demo test bootstrap dev generate check-generated lint typecheck pytest breaking serve ts-deps realmodel
 
 PY := .venv/bin/python
 BUF := node_modules/.bin/buf
@@ -58,7 +58,12 @@ typecheck: dev
 	.venv/bin/mypy
 
 pytest: dev
-	.venv/bin/pytest -p no:cacheprovider
+	.venv/bin/pytest -p no:cacheprovider -m "not realmodel"
+
+# End-to-end on a real model (SmolLM2-135M on llama.cpp; the first install builds llama.cpp).
+realmodel: dev
+	scripts/install_local_model.sh
+	RUNWIRE_REQUIRE_LOCAL_MODEL=1 .venv/bin/pytest -p no:cacheprovider -m realmodel tests/realmodel
 
 breaking: dev
 	scripts/buf_breaking.sh

@@ -52,6 +52,8 @@ class Runwire:
     #: The embedded Temporal worker's task, when one runs in this process.
     worker_task: asyncio.Task[None] | None = field(default=None)
     worker: Any = field(default=None)
+    #: The embedded worker's providers (SDK retries off), closed with the app.
+    worker_providers: ProviderRegistry | None = field(default=None)
 
     @classmethod
     async def create(cls, settings: Settings) -> Runwire:
@@ -75,6 +77,7 @@ class Runwire:
         )
         runtimes: dict[int, Runtime] = {agent_pb2.RUNTIME_IN_PROCESS: inprocess}
         worker: Any = None
+        worker_providers: ProviderRegistry | None = None
         if settings.temporal_address:
             client = await connect_temporal(settings)
             runtimes[agent_pb2.RUNTIME_TEMPORAL] = TemporalRuntime(
@@ -85,11 +88,12 @@ class Runwire:
                 # imports the worker package.
                 from worker.app import build_worker  # noqa: PLC0415 - only with Temporal
 
+                worker_providers = build_providers(settings, breakers=breakers)
                 worker = build_worker(
                     client,
                     settings,
                     stores=stores,
-                    providers=build_providers(settings, breakers=breakers),
+                    providers=worker_providers,
                     tools=tools,
                 )
         router = RunRouter(
@@ -117,6 +121,7 @@ class Runwire:
             agent_servicer=AgentServicer(agents=stores.agents, providers=providers, tools=tools),
             stores=stores,
             worker=worker,
+            worker_providers=worker_providers,
         )
         await app._create_configured_agents()
         if worker is not None:
@@ -154,6 +159,8 @@ class Runwire:
                 await self.worker_task
         await self.inprocess.aclose()
         await self.providers.aclose()
+        if self.worker_providers is not None:
+            await self.worker_providers.aclose()
         await self.stores.aclose()
 
 

@@ -6,6 +6,10 @@
   terminal about every tool call that needs an approval.
 * ``runwire demo`` starts an embedded server and streams a scripted run
   through it, approving its one tool call; it needs nothing else running.
+  ``--local-model`` runs it on a real model instead (see ``local-model``).
+* ``runwire local-model`` runs a small real model (SmolLM2-135M on llama.cpp's
+  OpenAI-compatible server) in the foreground and prints its base URL, for
+  agents on the ``openai`` provider (``model.options.base_url``).
 
 Exit codes: 0 success; 1 the run did not succeed or a call failed; 2 bad
 usage, settings or config file, or an address that cannot be bound; 130
@@ -378,6 +382,39 @@ DEMO_SCRIPT: list[dict[str, Any]] = [
 ]
 
 
+LOCAL_DEMO_PROMPT = "What is the weather in Paris?"
+LOCAL_DEMO_INSTRUCTIONS = (
+    "You are a weather assistant. Always call get_weather for weather questions. "
+    "After the tool result, answer in one short sentence."
+)
+
+
+def local_demo_agent(base_url: str) -> agent_pb2.Agent:
+    """The ``demo --local-model`` agent: the local model (at ``base_url``) on the
+    ``openai`` provider, the demo tool ``get_weather``, every call approved by hand.
+
+    One tool round (``max_iterations: 1``): the final answer is asked without tools,
+    since llama.cpp's ``chatml-function-calling`` cannot answer in text while tools are
+    offered. ``stream_tools: false`` asks the tool round in one response (the server
+    cannot stream tool calls; the provider would otherwise find out on the first call).
+    """
+    from service.local_model import MODEL_NAME  # noqa: PLC0415 - loaded on demand
+
+    options = struct_pb2.Struct()
+    options.update(
+        {"base_url": base_url, "temperature": 0, "max_tokens": 256, "stream_tools": False}
+    )
+    return agent_pb2.Agent(
+        display_name="Runwire demo (local model)",
+        instructions=LOCAL_DEMO_INSTRUCTIONS,
+        model=agent_pb2.Model(provider="openai", name=MODEL_NAME, options=options),
+        tools=["get_weather"],
+        approval_policy=agent_pb2.ApprovalPolicy(mode=agent_pb2.APPROVAL_MODE_REQUIRE_ALL),
+        limits=agent_pb2.Limits(max_iterations=1),
+        runtime=agent_pb2.RUNTIME_IN_PROCESS,
+    )
+
+
 def demo_agent() -> agent_pb2.Agent:
     """The demo agent: scripted model, the calculator tool, every call approved by hand."""
     options = struct_pb2.Struct()
@@ -392,9 +429,44 @@ def demo_agent() -> agent_pb2.Agent:
     )
 
 
-async def _demo(listen: str) -> int:
+async def _demo(listen: str, *, local_model: bool = False) -> int:
+    if not local_model:
+        return await _demo_on(listen, demo_agent(), DEMO_PROMPT, "scripted model, tool calculator")
+    from service.local_model import (  # noqa: PLC0415 - loaded on demand
+        MODEL_NAME,
+        LocalModelError,
+        LocalModelServer,
+    )
+
+    model_server = LocalModelServer()
+    out.print(Text(f"starting the local model ({MODEL_NAME} on llama.cpp)…", style="dim"))
     try:
-        settings = Settings(listen=[listen], shutdown_grace_seconds=1.0)
+        base_url = await asyncio.to_thread(model_server.start)
+    except LocalModelError as exc:
+        raise fail(str(exc), EXIT_FAILED) from None
+    try:
+        return await _demo_on(
+            listen,
+            local_demo_agent(base_url),
+            LOCAL_DEMO_PROMPT,
+            f"{MODEL_NAME} on llama.cpp at {base_url}, tool get_weather",
+            tool_modules=["service.local_model"],
+        )
+    finally:
+        await asyncio.to_thread(model_server.stop)
+
+
+async def _demo_on(
+    listen: str,
+    agent: agent_pb2.Agent,
+    prompt: str,
+    description: str,
+    *,
+    tool_modules: list[str] | None = None,
+) -> int:
+    extra: dict[str, Any] = {"tool_modules": tool_modules} if tool_modules else {}
+    try:
+        settings = Settings(listen=[listen], shutdown_grace_seconds=1.0, **extra)
     except pydantic.ValidationError as exc:
         raise fail(_settings_error(exc), EXIT_USAGE) from None
     server, addresses = await _start(settings)
@@ -402,17 +474,14 @@ async def _demo(listen: str) -> int:
     renderer = Renderer(out)
     try:
         agent_id = f"demo-{secrets.token_hex(3)}"
-        await stubs.agents.CreateAgent(
-            agent_pb2.CreateAgentRequest(agent_id=agent_id, agent=demo_agent())
-        )
+        await stubs.agents.CreateAgent(agent_pb2.CreateAgentRequest(agent_id=agent_id, agent=agent))
         renderer.line(
             Text.assemble(("Runwire demo", "bold"), f" · embedded server on {addresses[0]}")
         )
         renderer.line(
-            f"agent {agent_id}: scripted model, tool calculator, every tool call needs approval",
-            style="dim",
+            f"agent {agent_id}: {description}, every tool call needs approval", style="dim"
         )
-        renderer.line(Text.assemble(("you: ", "bold"), DEMO_PROMPT))
+        renderer.line(Text.assemble(("you: ", "bold"), prompt))
 
         async def approve(requested: event_pb2.ApprovalRequested) -> bool:
             label = renderer.tool_label(
@@ -424,7 +493,7 @@ async def _demo(listen: str) -> int:
         started = time.monotonic()
         outcome = await stream_run(
             stubs,
-            run_service_pb2.StreamRunRequest(agent_id=agent_id, prompt=DEMO_PROMPT),
+            run_service_pb2.StreamRunRequest(agent_id=agent_id, prompt=prompt),
             renderer=renderer,
             decide=approve,
         )
@@ -453,15 +522,76 @@ def demo(
         str,
         typer.Option("--listen", "-l", metavar="ADDRESS", help="Address of the embedded server."),
     ] = "127.0.0.1:0",
+    local_model: Annotated[
+        bool,
+        typer.Option(
+            "--local-model",
+            help="Run on a real model: SmolLM2-135M on a local llama.cpp server, asked "
+            "about the weather (tool get_weather). Needs scripts/install_local_model.sh.",
+        ),
+    ] = False,
 ) -> None:
     """Start an embedded server and stream a scripted run with one approved tool call."""
     configure_logging("WARNING", "text")
     try:
-        code = asyncio.run(_demo(listen))
+        code = asyncio.run(_demo(listen, local_model=local_model))
     except KeyboardInterrupt:
         out.print()
         raise fail("interrupted", EXIT_INTERRUPTED) from None
     raise typer.Exit(code)
+
+
+# --------------------------------------------------------------------------- local-model
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@app.command("local-model")
+def local_model_command(
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="TCP port; 0 picks a free one.")
+    ] = 0,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve a small real model (SmolLM2-135M, llama.cpp) with an OpenAI-compatible API.
+
+    Prints the base URL for agents on the openai provider (model.options.base_url)
+    and runs until SIGINT or SIGTERM. Needs scripts/install_local_model.sh.
+    """
+    from service.local_model import (  # noqa: PLC0415 - loaded on demand
+        MODEL_NAME,
+        LocalModelError,
+        LocalModelServer,
+    )
+
+    model_server = LocalModelServer(host=host, port=port)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        err.print(Text(f"starting {MODEL_NAME} on llama.cpp…", style="dim"))
+        try:
+            base_url = model_server.start()
+        except LocalModelError as exc:
+            raise fail(str(exc), EXIT_FAILED) from None
+        out.print(Text(base_url), soft_wrap=True)
+        out.file.flush()
+        err.print(
+            Text(
+                f'model "{MODEL_NAME}" · agent model: {{"provider": "openai", "name": '
+                f'"{MODEL_NAME}", "options": {{"base_url": "{base_url}"}}}} · '
+                f"server log {model_server.log_path} · Ctrl-C stops it",
+                style="dim",
+            ),
+            soft_wrap=True,
+        )
+        code = model_server.wait()
+        raise fail(f"the llama.cpp server exited with code {code}", EXIT_FAILED)
+    except KeyboardInterrupt:
+        raise typer.Exit(EXIT_OK) from None
+    finally:
+        model_server.stop()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: list[str] | None = None) -> None:

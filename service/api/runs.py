@@ -114,6 +114,8 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
                 following.cancel()
                 with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                     await following
+            elif following is not None and not following.cancelled():
+                following.exception()  # retrieved: StopAsyncIteration is the normal end
             self.open_streams -= 1
             METRICS.open_streams.add(-1)
             close = getattr(events, "aclose", None)

@@ -1,22 +1,30 @@
 """The openai provider against a real loopback Chat Completions server.
 
 The server (stdlib ``ThreadingHTTPServer`` on 127.0.0.1) answers
-``POST /v1/chat/completions`` with queued replies: an SSE stream of chunks or an
-HTTP error. It records each request's headers and JSON body.
+``POST /v1/chat/completions`` with queued replies: an SSE stream of chunks, one JSON
+completion, or an HTTP error. It records each request's headers and JSON body. Like
+llama.cpp's server (``llama_cpp.server``), it can refuse streamed requests that offer
+tools (``refuse_streamed_tools``): llama-cpp-python 0.3.x answers 200 with an empty
+event stream (the handler's error is only logged), other versions and servers an HTTP
+error saying that streaming is not supported.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from runwire.v1 import event_pb2
 
+from service.agent.model_turn import stream_model_turn
 from service.agent.types import ChatMessage, Role, ToolCall, ToolSpec, Usage
 from service.errors import InvalidArgumentError
 from service.llm.base import (
@@ -27,18 +35,21 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.llm.openai import OpenAIProvider, validate_openai_options
+from service.llm.openai import OpenAIProvider, retry_after_seconds, validate_openai_options
 from service.llm.registry import ProviderRegistry
 from service.llm.scripted import ScriptedProvider
 
 
 @dataclass
 class Reply:
-    """One queued answer: SSE ``chunks`` (then ``[DONE]``), or ``status`` + ``error``."""
+    """One queued answer: SSE ``chunks`` (then ``[DONE]``), a non-streamed ``completion``
+    (for requests without ``stream: true``), or ``status`` + ``error`` (with ``headers``)."""
 
     chunks: list[dict[str, Any]] = field(default_factory=list)
+    completion: dict[str, Any] | None = None
     status: int = 200
     error: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,6 +66,13 @@ class FakeServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.replies: list[Reply] = []
         self.received: list[Received] = []
+        #: (status, message) sent, without using a reply, to each request with
+        #: ``stream: true`` and ``tools``: an error, or for status 200 an empty event
+        #: stream; None streams them like any other.
+        self.refuse_streamed_tools: tuple[int, str] | None = None
+        #: With an empty-stream refusal: keep the connection open this long (s), then
+        #: close it without answering what came on it; None closes it at once.
+        self.drop_after_refusal_seconds: float | None = None
 
     @property
     def base_url(self) -> str:
@@ -74,12 +92,38 @@ class Handler(BaseHTTPRequestHandler):
         self.server.received.append(
             Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
         )
+        refusal = self.server.refuse_streamed_tools
+        if refusal and body.get("stream") and body.get("tools"):
+            status, message = refusal
+            if status == 200:  # an event stream that ends at once: not even [DONE]
+                drop_after = self.server.drop_after_refusal_seconds
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                if drop_after is None:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                if drop_after is not None:
+                    # Keep-alive as announced, then close without reading the next request.
+                    time.sleep(drop_after)
+                    self.close_connection = True
+                return
+            error = {"message": message, "type": "internal_server_error", "param": None}
+            self._send_json(status, {"error": error})
+            return
         if self.path != "/v1/chat/completions" or not self.server.replies:
             self._send_json(404, {"error": {"message": f"nothing for {self.path}"}})
             return
         reply = self.server.replies.pop(0)
         if reply.status != 200:
-            self._send_json(reply.status, {"error": {"message": reply.error, "type": "x"}})
+            error = {"message": reply.error, "type": "x"}
+            self._send_json(reply.status, {"error": error}, reply.headers)
+            return
+        if not body.get("stream"):
+            assert reply.completion is not None, "a non-streamed request needs a completion"
+            self._send_json(200, reply.completion)
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -96,9 +140,13 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
-    def _send_json(self, status: int, payload: dict[str, Any]) -> None:
+    def _send_json(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Connection", "close")
@@ -155,6 +203,32 @@ def tool_delta(index: int, arguments: str, *, id: str = "", name: str = "") -> d
     return {"tool_calls": [call]}
 
 
+def completion(
+    content: str | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
+    *,
+    usage: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """A non-streamed chat completion (``tool_calls`` are sent as given)."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls is not None:
+        message["tool_calls"] = tool_calls
+    return {
+        "id": "chatcmpl-2",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": "tool_calls" if tool_calls else "stop",
+            }
+        ],
+        "usage": usage,
+    }
+
+
 async def collect(provider: OpenAIProvider, request: ModelRequest) -> list[ModelChunk]:
     return [item async for item in provider.stream(request)]
 
@@ -189,6 +263,7 @@ async def test_text_streams_with_server_usage(server: FakeServer, provider: Open
     assert body["stream_options"] == {"include_usage": True}
     assert body["model"] == "m"
     assert "tools" not in body
+    assert "tool_choice" not in body
     assert server.received[0].headers["authorization"] == "Bearer unused"
 
 
@@ -263,6 +338,7 @@ async def test_request_body_carries_conversation_and_tools(
             "function": {"name": "calculator", "description": "math", "parameters": schema},
         }
     ]
+    assert body["tool_choice"] == "auto"
     assert body["temperature"] == 0.5
     assert body["top_p"] == 1
     assert body["max_tokens"] == 64
@@ -363,7 +439,7 @@ def test_validate_openai_options() -> None:
 async def test_provider_registry(server: FakeServer) -> None:
     registry = ProviderRegistry(openai_base_url=server.base_url, openai_max_retries=0)
     try:
-        assert registry.names() == ["openai", "scripted"]
+        assert {"openai", "scripted"} <= set(registry.names())
         assert isinstance(registry.get("scripted"), ScriptedProvider)
         openai_provider = registry.get("openai")
         assert isinstance(openai_provider, OpenAIProvider)
@@ -377,6 +453,335 @@ async def test_provider_registry(server: FakeServer) -> None:
             with pytest.raises(InvalidArgumentError) as caught:
                 call()
             assert caught.value.reason == "UNKNOWN_PROVIDER"
-            assert "known providers: openai, scripted" in caught.value.message
+            assert f"known providers: {', '.join(registry.names())}" in caught.value.message
     finally:
         await registry.aclose()
+
+
+# --------------------------------------------------------------------------- tool streaming
+
+#: Why llama.cpp's server (llama_cpp.server, chatml-function-calling) cannot stream a
+#: call with automatic tool choice once the model picks a tool.
+STREAM_REFUSAL = "Automatic streaming tool choice is not supported"
+
+WEATHER = ToolSpec(
+    name="get_weather",
+    description="The forecast of a city.",
+    parameters={"type": "object", "properties": {"city": {"type": "string"}}},
+)
+
+
+def weather_completion(**usage: int) -> dict[str, Any]:
+    return completion(
+        "Checking.",
+        [
+            {
+                "id": "call_w1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+            }
+        ],
+        usage={**usage, "total_tokens": sum(usage.values())} if usage else None,
+    )
+
+
+@pytest.mark.parametrize("status", [200, 400, 500])
+async def test_refused_tool_streaming_falls_back_to_one_response_and_is_remembered(
+    server: FakeServer, provider: OpenAIProvider, status: int
+) -> None:
+    server.refuse_streamed_tools = (status, STREAM_REFUSAL)
+    server.replies.append(
+        Reply(completion=weather_completion(prompt_tokens=20, completion_tokens=7))
+    )
+    request = ModelRequest(model="m", tools=(WEATHER,), step=2)
+    chunks = await collect(provider, request)
+
+    # The same chunks as a streamed answer: text, the tool call, then the server's usage.
+    assert chunks == [
+        TextDelta(text="Checking."),
+        ToolCallDelta(index=0, id="call_w1", name="get_weather", arguments='{"city": "Paris"}'),
+        UsageReport(usage=Usage(input_tokens=20, output_tokens=7)),
+    ]
+    refused, answered = server.received
+    assert refused.body["stream"] is True
+    assert answered.body.get("stream") in (None, False)
+    assert "stream_options" not in answered.body
+    assert answered.body["tool_choice"] == refused.body["tool_choice"] == "auto"
+    assert answered.body["tools"] == refused.body["tools"]
+    assert answered.body["messages"] == refused.body["messages"]
+    assert not provider.streams_tool_calls(server.base_url + "/")
+
+    # Remembered for this base URL: the next call with tools is asked without streaming
+    # at once; calls without tools still stream.
+    server.replies.append(Reply(completion=completion("Sunny.")))
+    server.replies.append(Reply(chunks=[chunk({"content": "Hi"})]))
+    chunks = await collect(provider, request)
+    assert chunks[0] == TextDelta(text="Sunny.")
+    assert chunks[-1] == UsageReport(usage=Usage(input_tokens=0, output_tokens=2))  # estimate
+    chunks = await collect(provider, ModelRequest(model="m"))
+    assert chunks[0] == TextDelta(text="Hi")
+    assert [r.body.get("stream") for r in server.received[2:]] == [False, True]
+
+
+async def test_refusal_is_remembered_per_base_url(
+    server: FakeServer, provider: OpenAIProvider
+) -> None:
+    server.refuse_streamed_tools = (400, STREAM_REFUSAL)
+    # The same server under another base URL.
+    other_url = server.base_url.replace("127.0.0.1", "localhost")
+    request = ModelRequest(model="m", tools=(WEATHER,))
+    for _ in range(3):
+        server.replies.append(Reply(completion=weather_completion()))
+    await collect(provider, request)
+    await collect(provider, request)
+    await collect(
+        provider, ModelRequest(model="m", options={"base_url": other_url}, tools=(WEATHER,))
+    )
+    assert [r.body.get("stream") for r in server.received] == [True, False, False, True, False]
+
+
+async def test_stream_tools_false_never_streams_tool_calls(
+    server: FakeServer, provider: OpenAIProvider
+) -> None:
+    server.replies.append(
+        Reply(completion=weather_completion(prompt_tokens=5, completion_tokens=3))
+    )
+    server.replies.append(Reply(chunks=[chunk({"content": "ok"})]))
+    options = {"stream_tools": False}
+    chunks = await collect(provider, ModelRequest(model="m", options=options, tools=(WEATHER,)))
+    assert calls_of(chunks) == {0: ("call_w1", "get_weather", '{"city": "Paris"}')}
+    await collect(provider, ModelRequest(model="m", options=options))  # no tools: streamed
+    assert [r.body.get("stream") for r in server.received] == [False, True]
+    assert provider.streams_tool_calls(server.base_url + "/")  # an option, not a refusal
+
+
+async def test_other_errors_with_tools_are_not_taken_for_a_refusal(
+    server: FakeServer, provider: OpenAIProvider
+) -> None:
+    server.replies.append(Reply(status=400, error="unknown parameter: tools"))
+    with pytest.raises(ModelError) as caught:
+        await collect(provider, ModelRequest(model="m", tools=(WEATHER,)))
+    assert caught.value.status_code == 400
+    assert len(server.received) == 1
+    assert provider.streams_tool_calls(server.base_url + "/")
+
+
+async def test_a_refusal_is_remembered_even_when_the_fallback_fails(
+    server: FakeServer, provider: OpenAIProvider
+) -> None:
+    """A retried call (a Temporal activity attempt, say) goes straight to one response."""
+    server.refuse_streamed_tools = (400, STREAM_REFUSAL)
+    server.replies.append(Reply(status=503, error="loading model"))
+    request = ModelRequest(model="m", tools=(WEATHER,))
+    with pytest.raises(ModelError) as caught:
+        await collect(provider, request)
+    assert caught.value.status_code == 503
+    assert caught.value.retryable
+    assert not provider.streams_tool_calls(server.base_url + "/")
+    server.replies.append(Reply(completion=weather_completion()))
+    await collect(provider, request)
+    assert [r.body["stream"] for r in server.received] == [True, False, False]
+
+
+async def test_the_connection_of_a_refused_stream_is_not_reused(
+    server: FakeServer, provider: OpenAIProvider
+) -> None:
+    """Like uvicorn after llama.cpp's handler failed behind a started stream: an empty
+    stream on a keep-alive connection, then the connection closes without reading the
+    next request, had one been sent on it. The fallback and later calls use new
+    connections (a new client), with no retry needed (``max_retries=0``)."""
+    server.refuse_streamed_tools = (200, "")
+    server.drop_after_refusal_seconds = 0.3
+    server.replies.append(
+        Reply(completion=weather_completion(prompt_tokens=9, completion_tokens=2))
+    )
+    server.replies.append(Reply(chunks=[chunk({"content": "ok"})]))
+    chunks = await collect(provider, ModelRequest(model="m", tools=(WEATHER,)))
+    assert calls_of(chunks) == {0: ("call_w1", "get_weather", '{"city": "Paris"}')}
+    assert chunks[-1] == UsageReport(usage=Usage(input_tokens=9, output_tokens=2))
+    chunks = await collect(provider, ModelRequest(model="m"))
+    assert chunks[0] == TextDelta(text="ok")
+    assert [r.body["stream"] for r in server.received] == [True, False, True]
+
+
+# --------------------------------------------------------------------------- loose tool calls
+
+
+async def test_loose_tool_calls_in_a_completion(
+    server: FakeServer, provider: OpenAIProvider
+) -> None:
+    server.replies.append(
+        Reply(
+            completion=completion(
+                None,
+                [
+                    # No id and no type; arguments as a JSON object.
+                    {"function": {"name": "get_weather", "arguments": {"city": "Paris"}}},
+                    # Malformed JSON: passed on as it is.
+                    {"id": "c2", "function": {"name": "get_weather", "arguments": '{"city": Rome'}},
+                    # No arguments at all.
+                    {"id": "", "type": "function", "function": {"name": "get_weather"}},
+                ],
+            )
+        )
+    )
+    options = {"stream_tools": False}
+    request = ModelRequest(model="m", options=options, tools=(WEATHER,), step=4)
+    chunks = await collect(provider, request)
+    assert not [c for c in chunks if isinstance(c, TextDelta)]
+    assert calls_of(chunks) == {
+        0: ("call_4_0", "get_weather", '{"city": "Paris"}'),
+        1: ("c2", "get_weather", '{"city": Rome'),
+        2: ("call_4_2", "get_weather", ""),
+    }
+
+
+async def test_loose_tool_calls_in_a_stream(server: FakeServer, provider: OpenAIProvider) -> None:
+    server.replies.append(
+        Reply(
+            chunks=[
+                chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "function": {"name": "get_weather", "arguments": {"city": "Oslo"}},
+                            }
+                        ]
+                    }
+                ),
+                chunk(tool_delta(1, '{"city": "Li', id="c9", name="get_weather")),
+                chunk(tool_delta(1, "ma"), finish="tool_calls"),
+            ]
+        )
+    )
+    chunks = await collect(provider, ModelRequest(model="m", tools=(WEATHER,), step=1))
+    assert calls_of(chunks) == {
+        0: ("call_1_0", "get_weather", '{"city": "Oslo"}'),
+        1: ("c9", "get_weather", '{"city": "Lima'),
+    }
+
+
+async def test_malformed_arguments_reach_the_loop_as_text(
+    server: FakeServer, provider: OpenAIProvider
+) -> None:
+    """The assembled message keeps the text; the loop's ``parse_arguments`` then fails
+    with ValueError, which it reports to the model as a tool error."""
+    server.replies.append(
+        Reply(
+            completion=completion(
+                "", [{"function": {"name": "get_weather", "arguments": '{"city": "Paris"'}}]
+            )
+        )
+    )
+    emitted: list[event_pb2.RunEvent] = []
+
+    async def emit(event: event_pb2.RunEvent) -> None:
+        emitted.append(event)
+
+    request = ModelRequest(model="m", options={"stream_tools": False}, tools=(WEATHER,))
+    turn = await stream_model_turn(provider, request, message_id="msg_1", emit=emit)
+    (call,) = turn.message.tool_calls
+    assert (call.id, call.name, call.arguments) == ("call_1_0", "get_weather", '{"city": "Paris"')
+    with pytest.raises(ValueError):
+        call.parse_arguments()
+    assert [e.WhichOneof("payload") for e in emitted] == [
+        "tool_call_start",
+        "tool_call_args",
+        "tool_call_end",
+    ]
+
+
+# --------------------------------------------------------------------------- retry-after
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "7"}, 7.0),
+        ({"retry-after": "0.25"}, 0.25),
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
+        ({"retry-after-ms": "soon", "retry-after": "9"}, 9.0),
+        ({}, None),
+        ({"retry-after": "later"}, None),
+        ({"retry-after": "-3"}, None),
+    ],
+)
+async def test_retry_after_header(
+    server: FakeServer,
+    provider: OpenAIProvider,
+    headers: dict[str, str],
+    expected: float | None,
+) -> None:
+    server.replies.append(Reply(status=429, error="slow down", headers=headers))
+    with pytest.raises(ModelError) as caught:
+        await collect(provider, ModelRequest(model="m"))
+    assert caught.value.retryable
+    assert caught.value.retry_after_seconds == expected
+
+
+async def test_retry_after_http_date(server: FakeServer, provider: OpenAIProvider) -> None:
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    server.replies.append(Reply(status=503, error="busy", headers={"Retry-After": when}))
+    with pytest.raises(ModelError) as caught:
+        await collect(provider, ModelRequest(model="m"))
+    seconds = caught.value.retry_after_seconds
+    assert seconds is not None
+    assert 25 <= seconds <= 30
+
+
+def test_retry_after_seconds_parsing() -> None:
+    now = 1_700_000_000.0
+    past = email.utils.formatdate(now - 60, usegmt=True)
+    future = email.utils.formatdate(now + 120, usegmt=True)
+    assert retry_after_seconds({"retry-after": future}, now=now) == 120.0
+    assert retry_after_seconds({"retry-after": past}, now=now) == 0.0
+    assert retry_after_seconds({"retry-after-ms": "250"}, now=now) == 0.25
+    assert retry_after_seconds({"retry-after": "inf"}, now=now) is None
+
+
+# --------------------------------------------------------------------------- response_format
+
+
+OUTPUT_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "integer"}},
+    "required": ["answer"],
+}
+
+
+async def test_response_format_is_sent_for_a_final_answer(
+    server: FakeServer, provider: OpenAIProvider
+) -> None:
+    server.replies.append(Reply(chunks=[chunk({"content": '{"answer": 42}'})]))
+    await collect(provider, ModelRequest(model="m", response_format=OUTPUT_SCHEMA))
+    assert server.received[0].body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": OUTPUT_SCHEMA, "strict": False},
+    }
+
+
+async def test_response_format_is_not_sent_with_tools(
+    server: FakeServer, provider: OpenAIProvider
+) -> None:
+    server.replies.append(Reply(chunks=[chunk({"content": "ok"})]))
+    server.replies.append(Reply(completion=completion("ok")))
+    await collect(
+        provider, ModelRequest(model="m", tools=(WEATHER,), response_format=OUTPUT_SCHEMA)
+    )
+    await collect(
+        provider,
+        ModelRequest(
+            model="m",
+            options={"stream_tools": False},
+            tools=(WEATHER,),
+            response_format=OUTPUT_SCHEMA,
+        ),
+    )
+    assert ["response_format" in r.body for r in server.received] == [False, False]
+
+
+def test_validate_stream_tools_option() -> None:
+    assert validate_openai_options({"stream_tools": False}) == {}
+    assert validate_openai_options({"stream_tools": "no"}) == {"stream_tools": "must be a boolean"}
+    assert validate_openai_options({"stream_tools": 0}) == {"stream_tools": "must be a boolean"}
