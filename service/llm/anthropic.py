@@ -27,7 +27,6 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import anthropic
 import httpx2
@@ -59,6 +58,7 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
+from service.llm.http_options import http_option_violations
 from service.llm.scripted import estimate_usage
 
 _PROVIDER = "anthropic"
@@ -78,8 +78,6 @@ JSON_INSTRUCTION = "Answer with only JSON matching this schema: {schema}"
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 #: Error types of an ``error`` event in a stream that already answered HTTP 200.
 _RETRYABLE_ERROR_TYPES = frozenset({"overloaded_error", "rate_limit_error", "api_error"})
-_STRING_OPTIONS = ("base_url", "api_key_env")
-_NUMBER_OPTIONS = ("temperature", "top_p", "max_tokens")
 
 
 def validate_anthropic_options(options: dict[str, Any]) -> dict[str, str]:
@@ -91,32 +89,8 @@ def validate_anthropic_options(options: dict[str, Any]) -> dict[str, str]:
     Returns:
         Field violations (option name → what is wrong); empty when valid.
     """
-    violations: dict[str, str] = {}
-    for name in _STRING_OPTIONS:
-        value = options.get(name)
-        if value is not None and not (isinstance(value, str) and value):
-            violations[name] = "must be a non-empty string"
-    base_url = options.get("base_url")
-    if "base_url" not in violations and base_url is not None and not _is_http_url(base_url):
-        violations["base_url"] = "must be an http:// or https:// URL"
-    for name in _NUMBER_OPTIONS:
-        value = options.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            violations[name] = "must be a number"
-        elif name == "max_tokens" and (value < 1 or value != int(value)):
-            violations[name] = "must be a whole number >= 1"
+    violations = http_option_violations(options)
     return violations
-
-
-def _is_http_url(value: str) -> bool:
-    try:
-        parts = urlsplit(value)
-        _ = parts.port  # raises ValueError for a malformed port
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _shorten(text: str, limit: int = MAX_ERROR_TEXT) -> str:

@@ -42,7 +42,6 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import openai
 from openai.types.chat import (
@@ -63,6 +62,7 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
+from service.llm.http_options import http_option_violations
 from service.llm.scripted import estimate_usage
 
 logger = logging.getLogger(__name__)
@@ -76,8 +76,6 @@ PLACEHOLDER_API_KEY = "unused"
 MAX_ERROR_TEXT = 500
 
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
-_STRING_OPTIONS = ("base_url", "api_key_env")
-_NUMBER_OPTIONS = ("temperature", "top_p", "max_tokens")
 _BOOL_OPTIONS = ("stream_tools",)
 
 #: The name given to ``response_format``'s schema in the request (``json_schema.name``).
@@ -93,36 +91,12 @@ def validate_openai_options(options: dict[str, Any]) -> dict[str, str]:
     Returns:
         Field violations (option name → what is wrong); empty when valid.
     """
-    violations: dict[str, str] = {}
-    for name in _STRING_OPTIONS:
-        value = options.get(name)
-        if value is not None and not (isinstance(value, str) and value):
-            violations[name] = "must be a non-empty string"
-    base_url = options.get("base_url")
-    if "base_url" not in violations and base_url is not None and not _is_http_url(base_url):
-        violations["base_url"] = "must be an http:// or https:// URL"
-    for name in _NUMBER_OPTIONS:
-        value = options.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            violations[name] = "must be a number"
-        elif name == "max_tokens" and (value < 1 or value != int(value)):
-            violations[name] = "must be a whole number >= 1"
+    violations = http_option_violations(options)
     for name in _BOOL_OPTIONS:
         value = options.get(name)
         if value is not None and not isinstance(value, bool):
             violations[name] = "must be a boolean"
     return violations
-
-
-def _is_http_url(value: str) -> bool:
-    try:
-        parts = urlsplit(value)
-        _ = parts.port  # raises ValueError for a malformed port
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _shorten(text: str, limit: int = MAX_ERROR_TEXT) -> str:
