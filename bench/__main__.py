@@ -1,34 +1,111 @@
-"""``python -m bench [--quick]``: runs the benchmarks and prints one table.
+"""``python -m bench [--quick] [--runs N] [--only NAME ...] [--markdown] [-v]``.
 
-Columns: scenario, Runwire figure, floor figure (measured in the same run),
-ratio, target. Benchmarks never fail on speed; they fail only if a scenario
-breaks.
+Runs the scenarios and prints one table. Columns: scenario, the Runwire
+figure, the floor figure (measured in the same process run), ratio, target
+(✓ met, ✗ not met). Benchmarks never fail on speed: the exit status is 1 only
+when a scenario breaks (its row then says why).
+
+Scenarios, in order (``--only`` takes these names):
+
+1. ``stream_run``   per-run overhead in-process, p50/p99 vs a bare grpc.aio stream
+2. ``throughput``   64 concurrent clients: runs/s and events/s vs the raw floor
+3. ``fanout``       1,000 / 10,000 StreamRunEvents subscriptions: server RSS and open time
+4. ``tokens``       2,000 one-character deltas: deltas/s and events/s vs the floor
+5. ``temporal``     the run of 1 on Temporal vs a minimal workflow; runs/s with 1 and 2 workers
+6. ``harness``      the Agent SDK for Go's harness settings on both runtimes
+
+``--quick`` (CI's smoke mode, under 90 s) runs every scenario small.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from types import ModuleType
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from bench import stream_run
+from bench import fanout, harness, stream_run, temporal_runtime, throughput, token_stream
+from bench.common import Context, Row, raise_fd_limit
+
+SCENARIOS: dict[str, ModuleType] = {
+    module.NAME: module
+    for module in (stream_run, throughput, fanout, token_stream, temporal_runtime, harness)
+}
+
+logger = logging.getLogger("bench")
+
+
+async def run_all(ctx: Context, names: list[str]) -> tuple[list[Row], bool]:
+    """Runs the named scenarios in order; returns the rows and whether all worked."""
+    rows: list[Row] = []
+    ok = True
+    async with ctx.stack:
+        for name in names:
+            scenario: Callable[[Context], Awaitable[list[Row]]] = SCENARIOS[name].run
+            started = time.perf_counter()
+            try:
+                rows.extend(await scenario(ctx))
+            except Exception as exc:
+                ok = False
+                traceback.print_exc()
+                rows.append(Row(f"{name}: BROKEN", f"{type(exc).__name__}: {exc}"[:80], "", "", ""))
+            logger.info("%s: %.1f s", name, time.perf_counter() - started)
+    return rows, ok
+
+
+def markdown(rows: list[Row]) -> str:
+    """The table in Markdown (for the README)."""
+    lines = ["| scenario | Runwire | floor | ratio | target |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {r.scenario} | {r.runwire} | {r.floor} | {r.ratio} | {r.target} |" for r in rows]
+    return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--quick", action="store_true", help="few iterations (CI smoke mode)")
-    parser.add_argument("--runs", type=int, default=0, help="runs per scenario (default 300)")
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small and short (CI smoke mode)")
+    parser.add_argument(
+        "--runs", type=int, default=0, help="samples per latency scenario (default: its own)"
+    )
+    parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), help="scenarios to run")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("-v", "--verbose", action="store_true", help="details on stderr")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    runs = args.runs or (10 if args.quick else 300)
-    table = Table(title=f"Runwire benchmarks ({runs} runs per scenario)")
-    for column in ("scenario", "runwire", "floor", "ratio", "target"):
-        table.add_column(column)
-    for row in stream_run.main(runs):
-        table.add_row(*row)
-    Console().print(table)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
+    )
+    logger.setLevel(logging.INFO if args.verbose else logging.WARNING)
+    raise_fd_limit()
+    ctx = Context(quick=args.quick, runs=args.runs)
+    started = time.perf_counter()
+    rows, ok = asyncio.run(run_all(ctx, args.only or list(SCENARIOS)))
+    elapsed = time.perf_counter() - started
+    mode = "quick" if args.quick else "full"
+    title = f"Runwire benchmarks ({mode}, {elapsed:.0f} s; floor measured in the same run)"
+    if args.markdown:
+        notes = "".join(f"\n- {note}" for note in ctx.notes)
+        print(f"{title}\n\n{markdown(rows)}\n{notes}")
+    else:
+        table = Table(
+            title=title,
+            caption="\n".join(ctx.notes) or None,
+            caption_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        for column in ("scenario", "Runwire", "floor", "ratio", "target"):
+            table.add_column(column, no_wrap=column != "scenario")
+        for row in rows:
+            table.add_row(row.scenario, row.runwire, row.floor, row.ratio, row.target)
+        Console(width=max(Console().width, 150)).print(table)
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

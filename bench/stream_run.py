@@ -1,29 +1,42 @@
-"""Per-run overhead, in-process: one scripted run through StreamRun vs a bare stream.
+"""Scenario 1 — per-run overhead, in-process: one scripted run through StreamRun vs a bare stream.
 
 Runwire: a scripted run of 2 LLM turns and 1 auto-approved tool call (echo)
-through ``RunService.StreamRun`` on a real gRPC server on loopback.
-Floor: a bare grpc.aio server-streaming RPC on the same machine that sends the
-very same response messages (same count, same bytes) with no work between them.
-Both are measured sequentially in the same process run, interleaved in rounds,
-so machine noise hits both alike. Reports p50/p99 latency (ms) and the ratio.
+through ``RunService.StreamRun`` on a real gRPC server on loopback, in this
+process. Floor: a bare grpc.aio server-streaming RPC in this process that sends
+the very same response messages (same count, same bytes) with no work between
+them. Both clients receive bytes (no decoding on either side). Both are
+measured in the same process run, interleaved run by run, so machine noise
+hits both alike. Reports p50/p99 latency and the ratio (target ≤ 1.5x).
 """
 
 from __future__ import annotations
 
-import asyncio
-import statistics
 import time
 from dataclasses import dataclass
+from typing import Any
 
-import grpc
-from google.protobuf import struct_pb2
-from runwire.v1 import agent_pb2, run_service_pb2, run_service_pb2_grpc
-
-from service.app import Runwire
+from bench.common import (
+    Context,
+    LocalRunwire,
+    Row,
+    at_most,
+    channel,
+    check_succeeded,
+    collect,
+    create_agent,
+    ms,
+    percentile,
+    run_request,
+    scripted_agent,
+    stream_run_call,
+    times,
+)
+from bench.floor_server import floor_call, start_floor
 from service.config import Settings
-from service.server import RunwireServer
 
-SCRIPT = [
+NAME = "stream_run"
+
+SCRIPT: list[dict[str, Any]] = [
     {"tool_calls": [{"name": "echo", "arguments": {"text": "ping"}}]},
     {"text": "The echo said ping, so the service is alive and well."},
 ]
@@ -39,111 +52,87 @@ class Result:
     events: int
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-async def _floor_server(payloads: list[bytes]) -> tuple[grpc.aio.Server, str]:
-    async def stream(request: bytes, context: grpc.aio.ServicerContext) -> object:
-        for payload in payloads:
-            yield payload
-
-    handler = grpc.method_handlers_generic_handler(
-        "bench.Floor",
-        {
-            "Stream": grpc.unary_stream_rpc_method_handler(
-                stream, request_deserializer=None, response_serializer=None
-            )
-        },
-    )
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    return server, f"127.0.0.1:{port}"
-
-
 async def measure(runs: int, settings: Settings | None = None) -> tuple[Result, Result]:
-    """Runs ``runs`` StreamRun calls and ``runs`` floor calls; returns (runwire, floor).
+    """Runs ``runs`` StreamRun calls and ``runs`` floor calls, interleaved;
+    returns (runwire, floor).
 
     Args:
-        runs: Measured runs per side (after one warm-up each).
+        runs: Measured runs per side (after warm-ups).
         settings: Server settings (default: in-process runtime, memory stores);
             the runs use the settings' default runtime.
     """
-    settings = settings or Settings(listen=["127.0.0.1:0"], log_level="WARNING")
-    app = await Runwire.create(settings)
-    server = RunwireServer(app, settings)
-    (address,) = await server.start()
-    channel = grpc.aio.insecure_channel(address)
-    stub = run_service_pb2_grpc.RunServiceStub(channel)
-    options = struct_pb2.Struct()
-    options.update({"script": SCRIPT, "chunk_chars": 16})
-    agent = agent_pb2.Agent(
-        model=agent_pb2.Model(provider="scripted", options=options),
-        tools=["echo"],
-        approval_policy=agent_pb2.ApprovalPolicy(mode=agent_pb2.APPROVAL_MODE_AUTO),
-    )
-    await app.agent_servicer.CreateAgent(
-        agent_pb2.CreateAgentRequest(agent_id="bench", agent=agent),
-        None,  # type: ignore[arg-type]
-    )
-    request = run_service_pb2.StreamRunRequest(agent_id="bench", prompt="ping the echo tool")
+    runwire = await LocalRunwire.start(settings)
+    try:
+        await create_agent(runwire.channel, "bench", scripted_agent(SCRIPT, tools=["echo"]))
+        call = stream_run_call(runwire.channel)
+        request = run_request("bench", "ping the echo tool")
 
-    async def one_run() -> tuple[float, list[bytes]]:
-        start = time.perf_counter()
-        payloads = [r.SerializeToString() async for r in stub.StreamRun(request)]
-        return time.perf_counter() - start, payloads
+        async def one_run() -> tuple[float, list[bytes]]:
+            start = time.perf_counter()
+            payloads = await collect(call, request)
+            elapsed = time.perf_counter() - start
+            check_succeeded(payloads)
+            return elapsed, payloads
 
-    _, payloads = await one_run()  # warm-up, and the floor's messages
-    floor_server, floor_address = await _floor_server(payloads)
-    floor_channel = grpc.aio.insecure_channel(floor_address)
-    floor_call = floor_channel.unary_stream("/bench.Floor/Stream")
+        for _ in range(3):
+            _, payloads = await one_run()  # warm-up, and the floor's messages
+        floor_server, floor_address = await start_floor(payloads)
+        floor_channel = channel(floor_address)
+        try:
+            fcall = floor_call(floor_channel)
 
-    async def one_floor() -> float:
-        start = time.perf_counter()
-        count = 0
-        async for _ in floor_call(b""):
-            count += 1
-        assert count == len(payloads)
-        return time.perf_counter() - start
+            async def one_floor() -> float:
+                start = time.perf_counter()
+                received = await collect(fcall, b"")
+                elapsed = time.perf_counter() - start
+                assert len(received) == len(payloads)
+                return elapsed
 
-    await one_floor()
-    runwire_times: list[float] = []
-    floor_times: list[float] = []
-    for _ in range(runs):
-        elapsed, _ = await one_run()
-        runwire_times.append(elapsed)
-        floor_times.append(await one_floor())
-    await channel.close()
-    await floor_channel.close()
-    await floor_server.stop(0)
-    await server.stop(0)
+            for _ in range(3):
+                await one_floor()
+            runwire_times: list[float] = []
+            floor_times: list[float] = []
+            for _ in range(runs):
+                elapsed, _ = await one_run()
+                runwire_times.append(elapsed)
+                floor_times.append(await one_floor())
+        finally:
+            await floor_channel.close()
+            await floor_server.stop(0)
+    finally:
+        await runwire.close()
 
-    def result(times: list[float]) -> Result:
-        ms = [t * 1000 for t in times]
-        return Result(statistics.median(ms), _percentile(ms, 0.99), len(payloads))
+    def result(seconds: list[float]) -> Result:
+        values = [t * 1000 for t in seconds]
+        return Result(percentile(values, 0.5), percentile(values, 0.99), len(payloads))
 
     return result(runwire_times), result(floor_times)
 
 
-def main(runs: int) -> list[tuple[str, str, str, str, str]]:
-    """Measures and returns table rows (scenario, runwire, floor, ratio, target)."""
-    runwire, floor = asyncio.run(measure(runs))
+def rows(runwire: Result, floor: Result, label: str, target: float) -> list[Row]:
+    """Table rows for p50 and p99 of a ``measure`` result."""
+    p50 = runwire.p50_ms / floor.p50_ms
+    p99 = runwire.p99_ms / floor.p99_ms
     return [
-        (
-            f"StreamRun p50, 2 turns + 1 tool ({runwire.events} events)",
-            f"{runwire.p50_ms:.2f} ms",
-            f"{floor.p50_ms:.2f} ms",
-            f"{runwire.p50_ms / floor.p50_ms:.2f}x",
-            f"<= {TARGET_RATIO}x",
+        Row(
+            f"{label} p50 ({runwire.events} events)",
+            ms(runwire.p50_ms / 1000),
+            ms(floor.p50_ms / 1000),
+            times(p50),
+            at_most(p50, target),
         ),
-        (
-            "StreamRun p99",
-            f"{runwire.p99_ms:.2f} ms",
-            f"{floor.p99_ms:.2f} ms",
-            f"{runwire.p99_ms / floor.p99_ms:.2f}x",
-            f"<= {TARGET_RATIO}x",
+        Row(
+            f"{label} p99",
+            ms(runwire.p99_ms / 1000),
+            ms(floor.p99_ms / 1000),
+            times(p99),
+            at_most(p99, target),
         ),
     ]
+
+
+async def run(ctx: Context) -> list[Row]:
+    """Scenario 1's rows."""
+    runs = ctx.pick(300, 10)
+    runwire, floor = await measure(runs)
+    return rows(runwire, floor, "1 StreamRun in-process", TARGET_RATIO)

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
-from google.protobuf import struct_pb2
-from runwire.v1 import agent_pb2, run_pb2, run_service_pb2
+from runwire.v1 import run_pb2, run_service_pb2, run_service_pb2_grpc
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from service.app import Runwire
+from bench.common import LocalRunwire, create_agent, scripted_agent
 from service.config import Settings
-from service.server import RunwireServer
-from tests.support import Stubs
 from tests.temporal_server import start_temporal
 
 
@@ -28,15 +26,18 @@ async def measure(turns: list[int]) -> list[tuple[int, int, int]]:
     """Returns (turns, history events, history bytes) per scenario."""
     rows = []
     async with start_temporal() as address:
-        settings = Settings(listen=["127.0.0.1:0"], temporal_address=address, log_level="WARNING")
-        app = await Runwire.create(settings)
-        server = RunwireServer(app, settings)
-        (grpc_address,) = await server.start()
-        stubs = Stubs.connect(grpc_address)
+        settings = Settings(
+            listen=["127.0.0.1:0"],
+            temporal_address=address,
+            default_runtime="temporal",
+            log_level="WARNING",
+        )
+        runwire = await LocalRunwire.start(settings)
+        runs = run_service_pb2_grpc.RunServiceStub(runwire.channel)
         client = await Client.connect(address, data_converter=pydantic_data_converter)
         try:
             for n in turns:
-                script: list[dict[str, object]] = [
+                script: list[dict[str, Any]] = [
                     {
                         "text": f"Turn {i}: calling echo.",
                         "tool_calls": [{"name": "echo", "arguments": {"text": f"hello {i}"}}],
@@ -44,20 +45,10 @@ async def measure(turns: list[int]) -> list[tuple[int, int, int]]:
                     for i in range(n)
                 ]
                 script.append({"text": "All turns done."})
-                options = struct_pb2.Struct()
-                options.update({"script": script, "chunk_chars": 16})
-                agent = agent_pb2.Agent(
-                    model=agent_pb2.Model(provider="scripted", options=options),
-                    tools=["echo"],
-                    approval_policy=agent_pb2.ApprovalPolicy(mode=agent_pb2.APPROVAL_MODE_AUTO),
-                    limits=agent_pb2.Limits(max_iterations=n + 1),
-                    runtime=agent_pb2.RUNTIME_TEMPORAL,
-                )
-                await stubs.agents.CreateAgent(
-                    agent_pb2.CreateAgentRequest(agent_id=f"history-{n}", agent=agent)
-                )
+                agent = scripted_agent(script, tools=["echo"], max_iterations=n + 1)
+                await create_agent(runwire.channel, f"history-{n}", agent)
                 run = (
-                    await stubs.runs.WaitRun(
+                    await runs.WaitRun(
                         run_service_pb2.WaitRunRequest(agent_id=f"history-{n}", prompt="go")
                     )
                 ).run
@@ -66,8 +57,7 @@ async def measure(turns: list[int]) -> list[tuple[int, int, int]]:
                 size = sum(event.ByteSize() for event in history.events)
                 rows.append((n, len(history.events), size))
         finally:
-            await stubs.channel.close()
-            await server.stop(0)
+            await runwire.close()
     return rows
 
 
