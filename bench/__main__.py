@@ -5,7 +5,7 @@ figure, the floor figure (measured in the same process run), ratio, target
 (✓ met, ✗ not met). Benchmarks never fail on speed: the exit status is 1 only
 when a scenario breaks (its row then says why).
 
-Scenarios, in order (``--only`` takes these names):
+Scenarios, in order (``--only`` takes these numbers or names):
 
 1. ``stream_run``   per-run overhead in-process, p50/p99 vs a bare grpc.aio stream
 2. ``throughput``   64 concurrent clients: runs/s and events/s vs the raw floor
@@ -47,6 +47,7 @@ async def run_all(ctx: Context, names: list[str]) -> tuple[list[Row], bool]:
     """Runs the named scenarios in order; returns the rows and whether all worked."""
     rows: list[Row] = []
     ok = True
+    ctx.runwire_processes = sum(getattr(SCENARIOS[name], "RUNWIRE_PROCESSES", 0) for name in names)
     async with ctx.stack:
         for name in names:
             scenario: Callable[[Context], Awaitable[list[Row]]] = SCENARIOS[name].run
@@ -63,8 +64,12 @@ async def run_all(ctx: Context, names: list[str]) -> tuple[list[Row], bool]:
 
 def markdown(rows: list[Row]) -> str:
     """The table in Markdown (for the README)."""
-    lines = ["| scenario | Runwire | floor | ratio | target |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {r.scenario} | {r.runwire} | {r.floor} | {r.ratio} | {r.target} |" for r in rows]
+
+    def cells(*values: str) -> str:
+        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+
+    lines = [cells("scenario", "Runwire", "floor", "ratio", "target"), "| --- " * 5 + "|"]
+    lines += [cells(r.scenario, r.runwire, r.floor, r.ratio, r.target) for r in rows]
     return "\n".join(lines)
 
 
@@ -74,7 +79,13 @@ def main() -> None:
     parser.add_argument(
         "--runs", type=int, default=0, help="samples per latency scenario (default: its own)"
     )
-    parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), help="scenarios to run")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=[*SCENARIOS, *(str(n) for n in range(1, len(SCENARIOS) + 1))],
+        metavar="SCENARIO",
+        help=f"scenarios to run, by number or name ({', '.join(SCENARIOS)})",
+    )
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("-v", "--verbose", action="store_true", help="details on stderr")
     args = parser.parse_args()
@@ -85,7 +96,9 @@ def main() -> None:
     raise_fd_limit()
     ctx = Context(quick=args.quick, runs=args.runs)
     started = time.perf_counter()
-    rows, ok = asyncio.run(run_all(ctx, args.only or list(SCENARIOS)))
+    names = list(SCENARIOS)
+    chosen = [names[int(o) - 1] if o.isdigit() else o for o in args.only or names]
+    rows, ok = asyncio.run(run_all(ctx, [n for n in names if n in chosen]))
     elapsed = time.perf_counter() - started
     mode = "quick" if args.quick else "full"
     title = f"Runwire benchmarks ({mode}, {elapsed:.0f} s; floor measured in the same run)"

@@ -83,7 +83,34 @@ class Context:
     runs: int
     stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     notes: list[str] = field(default_factory=list)
+    #: Plain ``runwire serve`` children the selected scenarios will ask for.
+    runwire_processes: int = 0
     _temporal: str | None = None
+    _spares: list[asyncio.Task[ServerProcess]] = field(default_factory=list)
+    _children: list[ServerProcess] = field(default_factory=list)
+
+    async def runwire(self, name: str) -> ServerProcess:
+        """A fresh ``runwire serve`` child (in-process runtime, memory stores).
+
+        The first call starts all ``runwire_processes`` at once (their start-up,
+        mostly imports, takes seconds of CPU each); later calls take one of them.
+        Stopped at the end of the benchmark run if the scenario does not stop it.
+        """
+        if not self._spares and not self._children:
+            for _ in range(max(1, self.runwire_processes)):
+                self._spares.append(asyncio.create_task(runwire_process("runwire serve")))
+            self.stack.push_async_callback(self._stop_children)
+        process = await (self._spares.pop(0) if self._spares else runwire_process(name))
+        process.name = name
+        self._children.append(process)
+        return process
+
+    async def _stop_children(self) -> None:
+        for task in self._spares:
+            if not task.done():
+                task.cancel()
+        started = await asyncio.gather(*self._spares, return_exceptions=True)
+        await stop_all([*self._children, *(p for p in started if isinstance(p, ServerProcess))])
 
     def note(self, text: str) -> None:
         """A line printed under the table (what a row's figures do not say)."""

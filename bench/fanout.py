@@ -6,7 +6,9 @@ this process (100 per connection), opened in waves (at most ``OPEN_WINDOW``
 waiting for their first message at a time):
 
 * idle: the run waits for an approval (no event flows);
-* receiving: the run streams text, one delta per second to every subscriber.
+* receiving: the run streams text, one delta every ``TICK_SECONDS`` (quick:
+  every second) to every subscriber; the server's CPU time per delivered
+  event is measured over two ticks at the last level.
 
 Each subscription starts one event before the run's last, so its first message
 comes at once; "time to open" is from starting the N calls until each has its
@@ -18,7 +20,7 @@ runs in a fresh server process.
 
 Floor: the bare grpc.aio server (``bench.floor_server``) in a child process,
 same clients, same message bytes: ``Hold`` sends one message and holds the
-stream, ``Drip`` sends one per second from one shared ticker.
+stream, ``Drip`` sends one per tick from one shared ticker.
 
 Target: ≤ 40 KB of server memory per subscription with 10,000 held.
 """
@@ -48,7 +50,6 @@ from bench.common import (
     create_agent,
     proc_fds,
     proc_threads,
-    runwire_process,
     scripted_agent,
     stop_all,
     stream_events_call,
@@ -57,10 +58,14 @@ from bench.common import (
 from bench.floor_server import floor_call, write_payloads
 
 NAME = "fanout"
+#: ``runwire serve`` children this scenario takes from ``Context.runwire``.
+RUNWIRE_PROCESSES = 2
 PER_CHANNEL = 100
 #: Seconds between live events of the receiving run (quick mode: 1 s). At 10,000
 #: subscribers one event is 10,000 deliveries: 5 s keeps Runwire's server under
-#: one core (each delivery costs it about 0.3 ms of CPU; see the CPU row).
+#: one core (each delivery costs it about 0.3 ms of CPU; see the CPU row). At one
+#: event per second its server saturates a core from about 4,000 subscribers on,
+#: and new subscriptions then start failing with CANCELLED.
 TICK_SECONDS = 5.0
 QUICK_TICK_SECONDS = 1.0
 TARGET_KB = 40.0
@@ -373,8 +378,8 @@ async def run(ctx: Context) -> list[Row]:
     levels = (200,) if ctx.quick else (1_000, 10_000)
     tick = ctx.seconds(TICK_SECONDS, QUICK_TICK_SECONDS)
     servers = await asyncio.gather(
-        runwire_process("runwire serve (idle)"),
-        runwire_process("runwire serve (receiving)"),
+        ctx.runwire("runwire serve (idle)"),
+        ctx.runwire("runwire serve (receiving)"),
         return_exceptions=True,
     )
     started = [s for s in servers if isinstance(s, ServerProcess)]

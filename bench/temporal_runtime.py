@@ -13,9 +13,9 @@ run. Target: p50 ≤ 1.25x the floor.
 
 Throughput: the service (``runwire serve``, RUNWIRE_TEMPORAL_EMBEDDED_WORKER=false)
 and 1, then 2, worker processes (``python -m worker``) sharing a real
-redis-server; 32 clients start runs back to back for a fixed time. Floor: the
-minimal workflow on 1, then 2, worker processes (``python -m
-bench.temporal_floor``), 32 clients. Reports runs/s for each.
+redis-server; 32 clients (quick: 8) start runs back to back for a fixed time.
+Floor: the minimal workflow on 1, then 2, worker processes (``python -m
+bench.temporal_floor``), as many clients. Reports runs/s for each.
 """
 
 from __future__ import annotations
@@ -66,10 +66,14 @@ from service.config import Settings
 NAME = "temporal"
 TARGET_RATIO = 1.25
 CLIENTS = 32
+#: Quick mode: fewer clients, so that runs in flight at the end of a short
+#: window (each takes clients / runs per second) do not stretch it much.
+QUICK_CLIENTS = 8
 #: Warm-up of the latency runs. On the dev server the first second of runs is
 #: faster than the steady state (workflow tasks later wait ~40-50 ms each to be
 #: picked up, on both sides alike); measure the steady state.
 WARM_UP_SECONDS = 2.0
+QUICK_WARM_UP_SECONDS = 1.0
 
 logger = logging.getLogger("bench.temporal")
 
@@ -108,7 +112,7 @@ class Latency:
     plan: list[list[str]]
 
 
-async def measure_latency(address: str, runs: int) -> Latency:
+async def measure_latency(address: str, runs: int, warm_up: float = WARM_UP_SECONDS) -> Latency:
     """Interleaved: one Runwire run on Temporal, one minimal workflow."""
     settings = Settings(
         listen=["127.0.0.1:0"],
@@ -140,7 +144,7 @@ async def measure_latency(address: str, runs: int) -> Latency:
 
         _, payloads = await one_run()
         plan = await activity_plan(client, run_id_of(payloads))
-        warm_until = time.perf_counter() + WARM_UP_SECONDS
+        warm_until = time.perf_counter() + warm_up
         while time.perf_counter() < warm_until:
             await one_run()
             await one_floor()
@@ -157,9 +161,9 @@ async def measure_latency(address: str, runs: int) -> Latency:
 
 
 async def drive_floor(
-    client: Client, plan: list[list[str]], task_queue: str, seconds: float
+    client: Client, plan: list[list[str]], task_queue: str, seconds: float, clients: int
 ) -> Load:
-    """``CLIENTS`` loops executing minimal workflows back to back for ``seconds``."""
+    """``clients`` loops executing minimal workflows back to back for ``seconds``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
 
@@ -171,12 +175,12 @@ async def drive_floor(
         return runs
 
     started = time.perf_counter()
-    done = await asyncio.gather(*(one_client() for _ in range(CLIENTS)))
+    done = await asyncio.gather(*(one_client() for _ in range(clients)))
     return Load(runs=sum(done), seconds=time.perf_counter() - started)
 
 
 async def measure_workers(
-    address: str, seconds: float, warm_up: float
+    address: str, seconds: float, warm_up: float, clients: int
 ) -> dict[tuple[str, int], WorkerLoad]:
     """Runs/s of Runwire and of the floor with 1, then 2, worker processes."""
     from tests.redis_server import start_redis  # noqa: PLC0415 - on demand
@@ -216,7 +220,7 @@ async def measure_workers(
             runwire_process("runwire serve (no worker)", env), worker(1), floor_worker(1)
         )
         client = await Client.connect(address)
-        channels = [channel(service.address) for _ in range(CLIENTS)]
+        channels = [channel(service.address) for _ in range(clients)]
         await create_agent(channels[0], "bench", scripted_agent(SCRIPT, tools=["echo"]))
         request = run_request("bench", "ping the echo tool")
         payloads = await collect(stream_run_call(channels[0]), request)
@@ -231,13 +235,13 @@ async def measure_workers(
                 workers.append(second)
                 floor_workers.append(floor_second)
             await drive(calls, request, warm_up, service)
-            await drive_floor(client, plan, floor_queue, warm_up)
+            await drive_floor(client, plan, floor_queue, warm_up, clients)
             cpu = [w.cpu() for w in workers]
             load = await drive(calls, request, seconds, service)
             used = [w.cpu() - c for w, c in zip(workers, cpu, strict=True)]
             loads["runwire", count] = WorkerLoad(load, sum(used))
             cpu = [w.cpu() for w in floor_workers]
-            floor_load = await drive_floor(client, plan, floor_queue, seconds)
+            floor_load = await drive_floor(client, plan, floor_queue, seconds, clients)
             floor_used = [w.cpu() - c for w, c in zip(floor_workers, cpu, strict=True)]
             loads["floor", count] = WorkerLoad(floor_load, sum(floor_used))
             logger.info(
@@ -264,10 +268,13 @@ async def measure_workers(
 async def run(ctx: Context) -> list[Row]:
     """Scenario 5's rows."""
     address = await ctx.temporal()
-    latency = await measure_latency(address, ctx.pick(100, 5))
+    latency = await measure_latency(
+        address, ctx.pick(100, 5), ctx.seconds(WARM_UP_SECONDS, QUICK_WARM_UP_SECONDS)
+    )
     p50 = percentile(latency.runwire, 0.5), percentile(latency.floor, 0.5)
     p99 = percentile(latency.runwire, 0.99), percentile(latency.floor, 0.99)
-    loads = await measure_workers(address, ctx.seconds(10.0, 2.0), ctx.seconds(1.0, 0.5))
+    clients = CLIENTS if not ctx.quick else QUICK_CLIENTS
+    loads = await measure_workers(address, ctx.seconds(10.0, 2.0), ctx.seconds(1.0, 0.5), clients)
     ctx.note(f"5: activities per run, from its workflow history: {describe(latency.plan)}")
     rows = [
         Row(
@@ -303,7 +310,7 @@ async def run(ctx: Context) -> list[Row]:
         rows.append(
             Row(
                 f"5 Temporal runs/s, {count} worker process{'es' if count > 1 else ''}"
-                f" (Redis, {CLIENTS} clients)",
+                f" (Redis, {clients} clients)",
                 rate(runwire.runs_per_second),
                 rate(floor.runs_per_second),
                 times(runwire.runs_per_second / floor.runs_per_second),

@@ -39,7 +39,6 @@ from bench.common import (
     create_agent,
     rate,
     run_request,
-    runwire_process,
     scripted_agent,
     stop_all,
     stream_run_call,
@@ -49,6 +48,8 @@ from bench.floor_server import floor_call, write_payloads
 from bench.stream_run import SCRIPT
 
 NAME = "throughput"
+#: ``runwire serve`` children this scenario takes from ``Context.runwire``.
+RUNWIRE_PROCESSES = 1
 CLIENTS = 64
 TARGET_EVENTS_RATIO = 0.7
 
@@ -119,7 +120,7 @@ async def run(ctx: Context) -> list[Row]:
     processes: list[ServerProcess] = []
     channels: list[grpc.aio.Channel] = []
     try:
-        runwire = await runwire_process("runwire serve")
+        runwire = await ctx.runwire("runwire serve")
         processes.append(runwire)
         runwire_channels = [channel(runwire.address) for _ in range(CLIENTS)]
         channels += runwire_channels
