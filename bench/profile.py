@@ -7,7 +7,7 @@ in this process — in-process runtime by default, the Temporal runtime with
 ``--temporal`` (dev server, embedded worker) — under pyinstrument (wall clock,
 whole main thread, so the event loop's own work and the gRPC client's are in
 it too), then prints the heaviest functions by self time and by total time,
-per run. pyinstrument is a dev tool: ``pip install pyinstrument``.
+per run. pyinstrument comes with the dev extra (``make dev``).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import Any
 from google.protobuf import json_format
 from runwire.v1 import agent_pb2
 
+from service.agent.coalesce import Coalescing
 from service.agent.resilient_turn import RetryPolicy
 from service.api.agents import AgentServicer
 from service.api.errors import validate
@@ -186,6 +187,9 @@ def build_providers(
         openai_max_retries=max_retries,
         anthropic_max_retries=max_retries,
         breakers=breakers if breakers is not None else build_breakers(settings),
+        coalescing=Coalescing.from_settings(
+            settings.stream_coalesce_ms, settings.stream_coalesce_chars
+        ),
     )
 
 

@@ -27,7 +27,7 @@ import secrets
 import signal
 import socket
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import grpc
 import pydantic
@@ -38,7 +38,6 @@ from rich.console import Console
 from rich.text import Text
 from runwire.v1 import agent_pb2, event_pb2, run_service_pb2
 
-from service.app import Runwire
 from service.cli_render import (
     Renderer,
     RunOutcome,
@@ -51,8 +50,13 @@ from service.cli_render import (
 from service.config import DEFAULT_LISTEN, Settings, load_settings
 from service.errors import RunwireError
 from service.logs import configure_logging
-from service.server import RunwireServer
-from service.telemetry import configure_telemetry
+
+if TYPE_CHECKING:
+    from service.server import RunwireServer
+
+# The app, its server and OpenTelemetry load on demand (in ``_start`` and the
+# commands that serve): ``runwire health`` and ``runwire run`` only need a
+# channel, and a container health check runs every few seconds.
 
 logger = logging.getLogger("service.cli")
 
@@ -143,6 +147,9 @@ async def _start(settings: Settings) -> tuple[RunwireServer, list[str]]:
             _check_bindable(address)
         except OSError as exc:
             raise fail(f"cannot listen on {address}: {exc.strerror or exc}", EXIT_USAGE) from None
+    from service.app import Runwire  # noqa: PLC0415 - see the module imports
+    from service.server import RunwireServer  # noqa: PLC0415
+
     try:
         runwire = await Runwire.create(settings)
     except RunwireError as exc:
@@ -220,6 +227,8 @@ def serve(
         configure_logging(settings.log_level, settings.log_format)
     except ValueError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
+    from service.telemetry import configure_telemetry  # noqa: PLC0415 - see the module imports
+
     configure_telemetry(service_name="runwire")
     raise typer.Exit(asyncio.run(_serve(settings)))
 
@@ -290,6 +299,8 @@ def worker(
     except (OSError, ValueError) as exc:
         raise fail(f"cannot read config: {exc}", EXIT_USAGE) from None
     configure_logging(settings.log_level, settings.log_format)
+    from service.telemetry import configure_telemetry  # noqa: PLC0415 - see the module imports
+
     configure_telemetry(service_name="runwire-worker")
     try:
         asyncio.run(run_worker(settings))

@@ -48,6 +48,20 @@ class Settings(BaseSettings):
     heartbeat_interval_seconds: float = Field(
         default=15.0, gt=0, description="Silence after which an event stream gets a heartbeat."
     )
+    stream_coalesce_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=10_000,
+        description="Merge a model's consecutive text deltas for up to this many milliseconds "
+        "into one text_message_content event (fewer, larger events for fast token streams; "
+        "adds at most this latency per delta); 0 sends every delta as it comes.",
+    )
+    stream_coalesce_chars: int = Field(
+        default=256,
+        ge=1,
+        description="With stream_coalesce_ms, a merged delta is sent once it has this many "
+        "characters.",
+    )
     retained_runs: int = Field(
         default=10_000, ge=1, description="Runs (records and event logs) kept in memory."
     )

@@ -10,14 +10,20 @@ JSON lines carry the same facts as one object per line::
      "message": "run started", "run_id": "run_1", "agent_id": "a"}
 
 The ids in ``EXTRA_FIELDS`` are taken from a record's ``extra`` when present
-(``logger.info("run started", extra={"run_id": ...})``).
+(``logger.info("run started", extra={"run_id": ...})``). Inside ``run_context``
+(the in-process runtime's run task, a Temporal activity of a run) every
+record without them gets the run's ``run_id`` and ``agent_id``, also records
+of libraries (the provider SDKs, httpx, redis-py) that know nothing of runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -28,6 +34,35 @@ EXTRA_FIELDS = ("run_id", "agent_id", "tool_name", "approval_id")
 _QUIET_LOGGERS = ("httpx", "httpcore")
 
 _MARK = "_runwire_handler"
+
+#: (run_id, agent_id) of the run the current task works for; asyncio tasks
+#: inherit it from the task that created them.
+_RUN: ContextVar[tuple[str, str] | None] = ContextVar("runwire_run", default=None)
+
+
+@contextlib.contextmanager
+def run_context(run_id: str, agent_id: str = "") -> Iterator[None]:
+    """Tags every log record emitted inside the block (and in tasks created
+    inside it) with ``run_id`` and ``agent_id``, unless the record names its own."""
+    token = _RUN.set((run_id, agent_id))
+    try:
+        yield
+    finally:
+        _RUN.reset(token)
+
+
+class RunContextFilter(logging.Filter):
+    """Adds the ``run_context`` ids to records that lack them; passes every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = _RUN.get()
+        if current is not None:
+            run_id, agent_id = current
+            if not getattr(record, "run_id", None):
+                record.run_id = run_id
+            if agent_id and not getattr(record, "agent_id", None):
+                record.agent_id = agent_id
+        return True
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -128,6 +163,7 @@ def configure_logging(level: str, fmt: Literal["text", "json"]) -> None:
     handler = logging.StreamHandler(sys.stderr)
     setattr(handler, _MARK, True)
     handler.setFormatter(formatter)
+    handler.addFilter(RunContextFilter())
     root.addHandler(handler)
     root.setLevel(number)
     for name in _QUIET_LOGGERS:

@@ -31,7 +31,7 @@ from service.api.runs import RunServicer
 from service.api.threads import ThreadServicer
 from service.app import Runwire
 from service.config import Settings
-from service.telemetry import instrument_grpc_server
+from service.telemetry import instrument_grpc_server, tracing_configured
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ class RunwireServer:
         self.app = app
         self.settings = settings
         limit = settings.max_message_bytes
-        instrument_grpc_server()
+        if tracing_configured():
+            instrument_grpc_server()
         self._server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", limit),
@@ -150,13 +151,13 @@ class RunwireServer:
         while True:
             elapsed = loop.time() - start
             if elapsed >= grace:
-                self.runs.closing.set()
+                self.runs.close_streams()
             runs_done = self.app.inprocess.active_runs == 0
             streams_done = self.runs.open_streams == 0 or self.runs.closing.is_set()
             if (runs_done and streams_done) or elapsed >= max(drain, grace):
                 break
             await asyncio.sleep(0.05)
-        self.runs.closing.set()
+        self.runs.close_streams()
         await self._server.stop(1.0)
         await self.app.aclose()
         logger.info("stopped")

@@ -9,6 +9,7 @@ may be killed mid-call).
 from __future__ import annotations
 
 import asyncio
+import logging
 import pathlib
 from collections import Counter, defaultdict
 
@@ -70,6 +71,13 @@ async def slow_append(path: str, line: str, seconds: float) -> str:
     return await asyncio.to_thread(append_line, path, line)
 
 
+def log_line(message: str) -> str:
+    """Logs ``message`` at WARNING on the ``tests.library`` logger, which knows
+    nothing of runs (as a provider SDK's or a library's would)."""
+    logging.getLogger("tests.library").warning("%s", message)
+    return "logged"
+
+
 def register_tools(registry: ToolRegistry) -> None:
     """Registers the test tools."""
     registry.register(record)
@@ -77,3 +85,4 @@ def register_tools(registry: ToolRegistry) -> None:
     registry.register(rendezvous)
     registry.register(append_line)
     registry.register(slow_append)
+    registry.register(log_line)

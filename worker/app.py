@@ -14,6 +14,7 @@ from service.runtimes.recorder import RunRecorder
 from service.stores.factory import Stores
 from service.tools.registry import ToolRegistry
 from worker.activities import RunActivities
+from worker.interceptors import RunLogContextInterceptor
 from worker.workflows import AgentRun
 
 #: Modules the workflow sandbox passes through instead of re-importing: they
@@ -60,6 +61,9 @@ def build_worker(
         task_queue=settings.temporal_task_queue,
         workflows=[AgentRun],
         activities=activities.all(),
+        # The client's interceptors (tracing) apply too; this one adds the run's
+        # ids to the activities' log records.
+        interceptors=[RunLogContextInterceptor()],
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
         ),

@@ -10,14 +10,22 @@ AG-UI: ``text_message_start``, ``text_message_content``* ,
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from runwire.v1 import event_pb2
 
+from service.agent.coalesce import Coalescing, coalesce_text
 from service.agent.effects import ModelTurn
 from service.agent.types import ChatMessage, Role, ToolCall, Usage
-from service.llm.base import ModelProvider, ModelRequest, TextDelta, ToolCallDelta, UsageReport
+from service.llm.base import (
+    ModelChunk,
+    ModelProvider,
+    ModelRequest,
+    TextDelta,
+    ToolCallDelta,
+    UsageReport,
+)
 from service.telemetry import ATTR_INPUT_TOKENS, ATTR_OUTPUT_TOKENS, ATTR_PROVIDER, METRICS, TRACER
 
 Emit = Callable[[event_pb2.RunEvent], Awaitable[None]]
@@ -37,8 +45,12 @@ async def stream_model_turn(
     message_id: str,
     emit: Emit,
     attributes: Mapping[str, str] | None = None,
+    coalescing: Coalescing | None = None,
 ) -> ModelTurn:
     """Streams ``request`` through ``provider``, emitting events via ``emit``.
+
+    With ``coalescing``, consecutive text deltas are merged into fewer
+    ``text_message_content`` events (``service.agent.coalesce``).
 
     Traced as a ``runwire.llm.call`` span (``attributes`` plus token counts);
     records ``runwire.llm.duration`` (s) and the token counters.
@@ -52,7 +64,10 @@ async def stream_model_turn(
     labels = dict(attributes or {})
     started = time.perf_counter()
     with TRACER.start_as_current_span("runwire.llm.call", attributes=labels) as span:
-        turn = await _stream(provider, request, message_id=message_id, emit=emit)
+        chunks = provider.stream(request)
+        if coalescing is not None:
+            chunks = coalesce_text(chunks, coalescing)
+        turn = await _stream(chunks, request, message_id=message_id, emit=emit)
         span.set_attribute(ATTR_INPUT_TOKENS, turn.usage.input_tokens)
         span.set_attribute(ATTR_OUTPUT_TOKENS, turn.usage.output_tokens)
     metric_labels = {ATTR_PROVIDER: labels.get(ATTR_PROVIDER, "")}
@@ -63,13 +78,13 @@ async def stream_model_turn(
 
 
 async def _stream(
-    provider: ModelProvider, request: ModelRequest, *, message_id: str, emit: Emit
+    chunks: AsyncIterator[ModelChunk], request: ModelRequest, *, message_id: str, emit: Emit
 ) -> ModelTurn:
     text: list[str] = []
     calls: dict[int, _PendingCall] = {}
     usage = Usage()
     started = False
-    async for chunk in provider.stream(request):
+    async for chunk in chunks:
         if isinstance(chunk, TextDelta):
             if not chunk.text:
                 continue

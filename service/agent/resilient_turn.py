@@ -283,6 +283,7 @@ class _ChainCall:
                     message_id=attempt_id,
                     emit=emitter.emit,
                     attributes={**self.labels, ATTR_PROVIDER: model.provider},
+                    coalescing=self.providers.coalescing,
                 )
             except ModelError as error:
                 outcome = await self._failed(model, breaker, error, streamed=emitter.position > 0)

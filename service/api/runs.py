@@ -53,6 +53,15 @@ def _run_input(request: _RunRequest) -> RunInput:
     )
 
 
+def _draining(run_id: str, last: int) -> UnavailableError:
+    return UnavailableError(
+        f"the server is shutting down; resume with StreamRunEvents(run_id="
+        f"{run_id!r}, after_sequence={last}) on another replica",
+        reason="DRAINING",
+        metadata={"run_id": run_id, "last_sequence": str(last)},
+    )
+
+
 class RunServicer(run_service_pb2_grpc.RunServiceServicer):
     """Runs over the ``RunRouter``; streams from the ``EventLog``.
 
@@ -65,10 +74,24 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
         self._router = router
         self._events = events
         self._heartbeat = heartbeat_interval
-        #: Set when the server drains: open streams end with UNAVAILABLE (DRAINING).
+        #: Set when the server drains (``close_streams``): open streams end with
+        #: UNAVAILABLE (DRAINING).
         self.closing = asyncio.Event()
         #: Streams open now.
         self.open_streams = 0
+        # The RPC tasks of streams now waiting for their next event, and those
+        # of them ``close_streams`` cancelled.
+        self._waiting: set[asyncio.Task[object]] = set()
+        self._drained: set[asyncio.Task[object]] = set()
+
+    def close_streams(self) -> None:
+        """Ends every open stream with UNAVAILABLE (DRAINING), naming the
+        sequence to resume after: those waiting for an event now, the others
+        before they would next wait. Idempotent."""
+        self.closing.set()
+        for task in self._waiting - self._drained:
+            self._drained.add(task)
+            task.cancel()
 
     def _subscribe(self, run_id: str, after: int) -> AsyncIterator[event_pb2.RunEvent]:
         return self._events.subscribe(
@@ -78,44 +101,42 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
     async def _stream(self, run_id: str, after: int) -> AsyncIterator[event_pb2.RunEvent]:
         """The run's events after ``after``, until the terminal event or until
         the server drains (then UNAVAILABLE/DRAINING naming the sequence to
-        resume after, on another replica)."""
+        resume after, on another replica).
+
+        The event log's iterator runs in the RPC's own task: no task or
+        ``asyncio.wait`` per event (the profile of scenario 1 in ``bench/``
+        showed those as most of a run's tasks). A drain interrupts a waiting
+        stream by cancelling its task (``close_streams``); that one
+        cancellation is turned into the DRAINING error here and withdrawn
+        (``Task.uncancel``), any other (the client went away) propagates.
+        """
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - gRPC always runs handlers in a task
+            raise RuntimeError("_stream must run in a task")
         self.open_streams += 1
         METRICS.open_streams.add(1)
         events = self._subscribe(run_id, after)
-        closing = asyncio.ensure_future(self.closing.wait())
-        following: asyncio.Future[event_pb2.RunEvent] | None = None
         last = after
         try:
             while True:
-                following = asyncio.ensure_future(anext(events))
-                done, _ = await asyncio.wait(
-                    {following, closing}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if following not in done:
-                    following.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await following  # the generator must stop running before aclose
-                    raise UnavailableError(
-                        f"the server is shutting down; resume with StreamRunEvents(run_id="
-                        f"{run_id!r}, after_sequence={last}) on another replica",
-                        reason="DRAINING",
-                        metadata={"run_id": run_id, "last_sequence": str(last)},
-                    )
+                if self.closing.is_set():
+                    raise _draining(run_id, last)
+                self._waiting.add(task)
                 try:
-                    event = following.result()
+                    event = await anext(events)
                 except StopAsyncIteration:
                     return
+                except asyncio.CancelledError:
+                    if task not in self._drained or task.cancelling() > 1:
+                        raise
+                    task.uncancel()
+                    raise _draining(run_id, last) from None
+                finally:
+                    self._waiting.discard(task)
                 last = event.sequence or last
                 yield event
         finally:
-            closing.cancel()
-            if following is not None and not following.done():
-                # The client went away mid-wait: stop the generator before closing it.
-                following.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await following
-            elif following is not None and not following.cancelled():
-                following.exception()  # retrieved: StopAsyncIteration is the normal end
+            self._drained.discard(task)
             self.open_streams -= 1
             METRICS.open_streams.add(-1)
             close = getattr(events, "aclose", None)

@@ -58,7 +58,7 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.llm.http_options import http_option_violations
+from service.llm.http_options import validate_anthropic_options
 from service.llm.scripted import estimate_usage
 
 _PROVIDER = "anthropic"
@@ -78,19 +78,6 @@ JSON_INSTRUCTION = "Answer with only JSON matching this schema: {schema}"
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 #: Error types of an ``error`` event in a stream that already answered HTTP 200.
 _RETRYABLE_ERROR_TYPES = frozenset({"overloaded_error", "rate_limit_error", "api_error"})
-
-
-def validate_anthropic_options(options: dict[str, Any]) -> dict[str, str]:
-    """Checks ``anthropic`` options without calling the API.
-
-    Args:
-        options: ``Agent.model.options`` (JSON values). Unknown keys are allowed.
-
-    Returns:
-        Field violations (option name → what is wrong); empty when valid.
-    """
-    violations = http_option_violations(options)
-    return violations
 
 
 def _shorten(text: str, limit: int = MAX_ERROR_TEXT) -> str:

@@ -1,4 +1,8 @@
-"""Option checks shared by the HTTP providers (``openai``, ``anthropic``)."""
+"""Option checks of the HTTP providers (``openai``, ``anthropic``).
+
+Kept apart from the providers so that checking an agent's options does not
+import the provider SDKs (``service.llm.registry`` imports those on first use).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from urllib.parse import urlsplit
 STRING_OPTIONS = ("base_url", "api_key_env")
 #: Sampling options that must be numbers when present (``max_tokens`` a whole number ≥ 1).
 NUMBER_OPTIONS = ("temperature", "top_p", "max_tokens")
+#: ``openai`` options that must be booleans when present.
+OPENAI_BOOL_OPTIONS = ("stream_tools",)
 
 
 def is_http_url(value: str) -> bool:
@@ -42,3 +48,33 @@ def http_option_violations(options: dict[str, Any]) -> dict[str, str]:
         elif name == "max_tokens" and (value < 1 or value != int(value)):
             violations[name] = "must be a whole number >= 1"
     return violations
+
+
+def validate_openai_options(options: dict[str, Any]) -> dict[str, str]:
+    """Checks ``openai`` options without calling the API.
+
+    Args:
+        options: ``Agent.model.options`` (JSON values). Unknown keys are allowed.
+
+    Returns:
+        Field violations (option name → what is wrong); empty when valid.
+    """
+    violations = http_option_violations(options)
+    for name in OPENAI_BOOL_OPTIONS:
+        value = options.get(name)
+        if value is not None and not isinstance(value, bool):
+            violations[name] = "must be a boolean"
+    return violations
+
+
+def validate_anthropic_options(options: dict[str, Any]) -> dict[str, str]:
+    """Checks ``anthropic`` options without calling the API (the options every
+    HTTP provider takes; see ``http_option_violations``).
+
+    Args:
+        options: ``Agent.model.options`` (JSON values). Unknown keys are allowed.
+
+    Returns:
+        Field violations (option name → what is wrong); empty when valid.
+    """
+    return http_option_violations(options)

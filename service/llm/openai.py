@@ -62,7 +62,7 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.llm.http_options import http_option_violations
+from service.llm.http_options import validate_openai_options
 from service.llm.scripted import estimate_usage
 
 logger = logging.getLogger(__name__)
@@ -76,27 +76,9 @@ PLACEHOLDER_API_KEY = "unused"
 MAX_ERROR_TEXT = 500
 
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
-_BOOL_OPTIONS = ("stream_tools",)
 
 #: The name given to ``response_format``'s schema in the request (``json_schema.name``).
 RESPONSE_SCHEMA_NAME = "output"
-
-
-def validate_openai_options(options: dict[str, Any]) -> dict[str, str]:
-    """Checks ``openai`` options without calling the API.
-
-    Args:
-        options: ``Agent.model.options`` (JSON values). Unknown keys are allowed.
-
-    Returns:
-        Field violations (option name → what is wrong); empty when valid.
-    """
-    violations = http_option_violations(options)
-    for name in _BOOL_OPTIONS:
-        value = options.get(name)
-        if value is not None and not isinstance(value, bool):
-            violations[name] = "must be a boolean"
-    return violations
 
 
 def _shorten(text: str, limit: int = MAX_ERROR_TEXT) -> str:

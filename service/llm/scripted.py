@@ -259,5 +259,7 @@ class ScriptedProvider:
 
     @staticmethod
     async def _pause(seconds: float) -> None:
-        if seconds > 0:
-            await asyncio.sleep(seconds)
+        # With no delay it still yields to the event loop once per chunk, as a
+        # network stream does: a fast script must not starve other tasks (the
+        # run's own subscribers would otherwise get its deltas only at the end).
+        await asyncio.sleep(seconds)

@@ -24,6 +24,7 @@ from service.agent.types import ChatMessage
 from service.errors import FailedPreconditionError
 from service.llm.base import ModelRequest
 from service.llm.registry import ProviderRegistry
+from service.logs import run_context
 from service.runtimes.recorder import RunRecorder
 from service.stores.threads import ThreadStore
 from service.telemetry import ATTR_AGENT_ID, ATTR_PROVIDER, ATTR_RUN_ID, ATTR_STATE, TRACER
@@ -156,6 +157,10 @@ class InProcessRuntime:
         control.task = asyncio.create_task(self._execute(control), name=f"run:{spec.run_id}")
 
     async def _execute(self, control: _RunControl) -> None:
+        with run_context(control.spec.run_id, control.spec.agent_id):
+            await self._execute_in_context(control)
+
+    async def _execute_in_context(self, control: _RunControl) -> None:
         spec = control.spec
         logger.info("run started", extra={"run_id": spec.run_id, "agent_id": spec.agent_id})
         attributes = {ATTR_RUN_ID: spec.run_id, ATTR_AGENT_ID: spec.agent_id}

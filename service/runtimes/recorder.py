@@ -8,8 +8,6 @@ always agree with the log.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from runwire.v1 import approval_pb2, event_pb2, run_pb2
 
 from service.errors import NotFoundError
@@ -17,6 +15,7 @@ from service.stores.approvals import ApprovalStore
 from service.stores.events import EventLog, is_terminal
 from service.stores.runs import RunStore
 from service.telemetry import ATTR_STATE, METRICS
+from service.timestamps import stamp_now
 
 #: Events folded per catch-up read; a longer lag is folded by later reads.
 _CATCH_UP_LIMIT = 10_000
@@ -98,7 +97,7 @@ class RunRecorder:
             arguments=p.arguments,
             state=approval_pb2.APPROVAL_STATE_PENDING,
         )
-        approval.create_time.FromDatetime(datetime.now(UTC))
+        stamp_now(approval.create_time)
         approval.expire_time.CopyFrom(p.expire_time)
         await self.approvals.put(approval)
 
@@ -114,7 +113,7 @@ class RunRecorder:
         if p.HasField("resolve_time"):
             approval.resolve_time.CopyFrom(p.resolve_time)
         else:
-            approval.resolve_time.FromDatetime(datetime.now(UTC))
+            stamp_now(approval.resolve_time)
         await self.approvals.put(approval)
 
 

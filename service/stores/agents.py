@@ -10,6 +10,7 @@ from runwire.v1 import agent_pb2
 
 from service.errors import AbortedError, AlreadyExistsError, NotFoundError
 from service.stores.paging import decode_token, encode_token
+from service.timestamps import stamp_now
 
 
 class AgentStore(Protocol):
@@ -100,7 +101,7 @@ class MemoryAgentStore:
             )
         stored = _copy(agent)
         stored.create_time.CopyFrom(current.create_time)
-        stored.update_time.FromDatetime(datetime.now(UTC))
+        stamp_now(stored.update_time)
         stored.etag = uuid.uuid4().hex[:16]
         self._agents[agent.agent_id] = stored
         return _copy(stored)

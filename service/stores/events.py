@@ -19,12 +19,12 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Protocol
 
 from runwire.v1 import event_pb2
 
 from service.errors import NotFoundError, OutOfRangeError
+from service.timestamps import stamp_now
 
 TERMINAL_PAYLOADS = frozenset({"run_finished", "run_error"})
 
@@ -138,7 +138,7 @@ class MemoryEventLog:
         logged.CopyFrom(event)
         logged.run_id = run_id
         logged.sequence = len(log.events) + 1
-        logged.create_time.FromDatetime(datetime.now(UTC))
+        stamp_now(logged.create_time)
         log.events.append(logged)
         if key:
             log.keys[key] = logged.sequence
@@ -179,7 +179,9 @@ class MemoryEventLog:
                 return
             changed = log.changed
             try:
-                await asyncio.wait_for(changed.wait(), timeout=heartbeat_interval)
+                # asyncio.timeout, not wait_for: no task per wait (Python 3.11).
+                async with asyncio.timeout(heartbeat_interval):
+                    await changed.wait()
             except TimeoutError:
                 yield heartbeat(run_id)
 
@@ -187,5 +189,5 @@ class MemoryEventLog:
 def heartbeat(run_id: str) -> event_pb2.RunEvent:
     """A heartbeat event (sequence 0, not logged)."""
     event = event_pb2.RunEvent(run_id=run_id, heartbeat=event_pb2.Heartbeat())
-    event.create_time.FromDatetime(datetime.now(UTC))
+    stamp_now(event.create_time)
     return event

@@ -26,6 +26,7 @@ from runwire.v1 import agent_pb2
 
 from service.errors import AbortedError, AlreadyExistsError, NotFoundError
 from service.stores.paging import decode_token, encode_token
+from service.timestamps import stamp_now
 
 # KEYS: record, index. ARGV: agent id, serialized agent. Returns 1 when stored, 0 when taken.
 _CREATE = """
@@ -145,7 +146,7 @@ class RedisAgentStore:
             )
         stored = _copy(agent)
         stored.create_time.CopyFrom(current.create_time)
-        stored.update_time.FromDatetime(datetime.now(UTC))
+        stamp_now(stored.update_time)
         stored.etag = uuid.uuid4().hex[:16]
         _multi(pipe)
         pipe.set(key, stored.SerializeToString())

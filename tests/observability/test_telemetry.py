@@ -1,12 +1,15 @@
 """Telemetry: a run produces linked spans and metrics, on every runtime.
 
 The SDK's in-memory exporters stand in for OTLP (set up once per process:
-OpenTelemetry's global providers can be set only once).
+OpenTelemetry's global providers can be set only once). This module starts its
+own servers, after installing the providers: a server instruments gRPC only
+when tracing is configured at its start.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from opentelemetry import metrics, trace
@@ -17,7 +20,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from runwire.v1 import run_service_pb2
 
+from service.app import Runwire
+from service.server import RunwireServer
 from service.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID, ATTR_TOOL_NAME
+from tests.conftest import RUNTIMES, server_settings
 from tests.support import Stubs, collect, create_agent
 
 _EXPORTER = InMemorySpanExporter()
@@ -31,6 +37,27 @@ def providers() -> None:
         provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
         trace.set_tracer_provider(provider)
         metrics.set_meter_provider(MeterProvider(metric_readers=[_READER]))
+
+
+@pytest.fixture(scope="module", params=RUNTIMES)
+async def server(
+    request: pytest.FixtureRequest, providers: None, redis_url: str, temporal_address: str
+) -> AsyncIterator[RunwireServer]:
+    """This module's own server per runtime, started after ``providers``."""
+    settings = server_settings(
+        request.param, redis_url=redis_url, temporal_address=temporal_address
+    )
+    srv = RunwireServer(await Runwire.create(settings), settings)
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+@pytest.fixture(scope="module")
+async def stubs(server: RunwireServer) -> AsyncIterator[Stubs]:
+    s = Stubs.connect(server.addresses[0])
+    yield s
+    await s.channel.close()
 
 
 def _ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[str]:

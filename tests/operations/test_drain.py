@@ -20,8 +20,11 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from runwire.v1 import event_pb2, run_pb2, run_service_pb2
+from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
 
+from service.app import Runwire
+from service.config import Settings
+from service.server import RunwireServer
 from tests.support import Stubs, assert_gap_free, collect, create_agent, status_details
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -119,3 +122,71 @@ async def test_sigterm_drains_and_the_client_resumes_on_another_replica(
     finally:
         await a.channel.close()
         await b.channel.close()
+
+
+async def test_drain_ends_idle_streams_with_the_sequence_to_resume_after() -> None:
+    """Streams that wait for an event (the run waits for an approval) end with
+    UNAVAILABLE (DRAINING) after the grace period, naming the last sequence each
+    was sent; a stream its client cancelled meanwhile ends as CANCELLED."""
+    settings = Settings(
+        listen=["127.0.0.1:0"],
+        tool_modules=["tests.tools_for_tests"],
+        log_level="WARNING",
+        drain_timeout_seconds=0.5,
+    )
+    server = RunwireServer(await Runwire.create(settings), settings)
+    await server.start()
+    stubs = Stubs.connect(server.addresses[0])
+    try:
+        agent = await create_agent(
+            stubs,
+            [{"tool_calls": [{"name": "echo", "arguments": {"text": "x"}}]}],
+            tools=["echo"],
+            mode=agent_pb2.APPROVAL_MODE_REQUIRE_ALL,
+        )
+        run = (
+            await stubs.runs.CreateRun(
+                run_service_pb2.CreateRunRequest(agent_id=agent.agent_id, prompt="p")
+            )
+        ).run
+        streams = [
+            stubs.runs.StreamRunEvents(
+                run_service_pb2.StreamRunEventsRequest(run_id=run.run_id, after_sequence=after)
+            )
+            for after in (0, 1, 2)
+        ]
+        last = [0, 0, 0]
+        for i, call in enumerate(streams):
+            async for response in call:
+                last[i] = response.event.sequence
+                state = response.event.state_changed.state
+                if state == run_pb2.RUN_STATE_REQUIRES_ACTION:  # the last event until approved
+                    break
+        cancelled = stubs.runs.StreamRunEvents(
+            run_service_pb2.StreamRunEventsRequest(run_id=run.run_id, after_sequence=last[0])
+        )
+        reader = asyncio.ensure_future(cancelled.read())
+        await asyncio.sleep(0.1)
+        assert server.runs.open_streams == 4
+        cancelled.cancel()
+        await asyncio.wait([reader])
+        for _ in range(100):  # the server sees the cancellation
+            if server.runs.open_streams == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert server.runs.open_streams == 3
+        stopping = asyncio.ensure_future(server.stop(grace_seconds=0.2))
+        for i, call in enumerate(streams):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                async for response in call:
+                    assert response.event.HasField("heartbeat"), response.event
+            details = status_details(caught.value)
+            assert details.code == grpc.StatusCode.UNAVAILABLE
+            assert details.reason == "DRAINING"
+            assert details.metadata["last_sequence"] == str(last[i])
+            assert details.metadata["run_id"] == run.run_id
+        await stopping
+        assert server.runs.open_streams == 0
+    finally:
+        await stubs.channel.close()
+        await server.stop(grace_seconds=0)

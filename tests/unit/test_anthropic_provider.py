@@ -27,7 +27,6 @@ from service.llm.anthropic import (
     AnthropicProvider,
     parse_retry_after,
     to_anthropic_messages,
-    validate_anthropic_options,
 )
 from service.llm.base import (
     ModelChunk,
@@ -37,7 +36,8 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.llm.registry import ProviderRegistry
+from service.llm.http_options import validate_anthropic_options
+from service.llm.registry import LazyProvider, ProviderRegistry
 
 Event = tuple[str, dict[str, Any]]
 
@@ -678,10 +678,11 @@ async def test_registry_offers_anthropic(server: FakeMessagesServer) -> None:
     try:
         assert "anthropic" in registry.names()
         provider = registry.get("anthropic")
-        assert isinstance(provider, AnthropicProvider)
+        assert isinstance(provider, LazyProvider)
         server.replies.append(text_reply("hi"))
         chunks = [c async for c in provider.stream(ModelRequest(model="claude-test"))]
         assert chunks[0] == TextDelta(text="hi")
+        assert isinstance(provider.built, AnthropicProvider)
         assert registry.validate_options("anthropic", {"top_p": "x"}) == {
             "top_p": "must be a number"
         }

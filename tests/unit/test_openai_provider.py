@@ -35,8 +35,9 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.llm.openai import OpenAIProvider, retry_after_seconds, validate_openai_options
-from service.llm.registry import ProviderRegistry
+from service.llm.http_options import validate_openai_options
+from service.llm.openai import OpenAIProvider, retry_after_seconds
+from service.llm.registry import LazyProvider, ProviderRegistry
 from service.llm.scripted import ScriptedProvider
 
 
@@ -442,10 +443,12 @@ async def test_provider_registry(server: FakeServer) -> None:
         assert {"openai", "scripted"} <= set(registry.names())
         assert isinstance(registry.get("scripted"), ScriptedProvider)
         openai_provider = registry.get("openai")
-        assert isinstance(openai_provider, OpenAIProvider)
-        server.replies.append(Reply(chunks=[chunk({"content": "hi"})]))
-        chunks = [c async for c in openai_provider.stream(ModelRequest(model="m"))]
-        assert chunks[0] == TextDelta(text="hi")
+        assert isinstance(openai_provider, LazyProvider)
+        for _ in range(2):  # the first call builds the provider, the second reuses it
+            server.replies.append(Reply(chunks=[chunk({"content": "hi"})]))
+            chunks = [c async for c in openai_provider.stream(ModelRequest(model="m"))]
+            assert chunks[0] == TextDelta(text="hi")
+        assert isinstance(openai_provider.built, OpenAIProvider)
         assert registry.validate_options("openai", {"top_p": "x"}) == {"top_p": "must be a number"}
         assert registry.validate_options("scripted", {"script": [{"text": "a"}]}) == {}
         assert "script[0]" in registry.validate_options("scripted", {"script": [{}]})

@@ -1,0 +1,21 @@
+"""Stamping protobuf timestamps with the current time, cheaply.
+
+Every logged event gets a ``create_time``. ``Timestamp.GetCurrentTime()`` is
+pure Python in protobuf's ``well_known_types`` (about 3.0 µs a call on the CI
+machine; ``FromDatetime(datetime.now(UTC))`` more) and showed up at 4% of a
+scripted run in ``python -m bench.profile``; setting the two fields from
+``time.time_ns()`` takes about 0.25 µs.
+"""
+
+from __future__ import annotations
+
+import time
+
+from google.protobuf import timestamp_pb2
+
+_NANOS_PER_SECOND = 1_000_000_000
+
+
+def stamp_now(timestamp: timestamp_pb2.Timestamp) -> None:
+    """Sets ``timestamp`` to now (UTC, nanosecond resolution), in place."""
+    timestamp.seconds, timestamp.nanos = divmod(time.time_ns(), _NANOS_PER_SECOND)
