@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf import duration_pb2, json_format, struct_pb2
@@ -43,6 +43,10 @@ class Stubs:
         )
 
 
+Script = list[dict[str, Any]]
+"""A scripted model's turns, as sent in the agent's model options."""
+
+
 def unique(prefix: str) -> str:
     """A fresh id so tests sharing one server never collide."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
@@ -56,10 +60,10 @@ def struct(value: dict[str, Any]) -> struct_pb2.Struct:
 
 async def create_agent(
     stubs: Stubs,
-    script: list[dict[str, Any]] | None = None,
+    script: Script | None = None,
     *,
     tools: list[str] | None = None,
-    mode: int = agent_pb2.APPROVAL_MODE_AUTO,
+    mode: agent_pb2.ApprovalMode = agent_pb2.APPROVAL_MODE_AUTO,
     auto_approved: list[str] | None = None,
     max_iterations: int = 0,
     timeout_seconds: float | None = None,
@@ -96,7 +100,7 @@ async def create_agent(
     response = await stubs.agents.CreateAgent(
         agent_pb2.CreateAgentRequest(agent_id=unique("agent"), agent=agent)
     )
-    return response.agent
+    return cast("agent_pb2.Agent", response.agent)
 
 
 async def collect(
@@ -136,7 +140,7 @@ class StatusDetails:
 
 def status_details(error: grpc.aio.AioRpcError) -> StatusDetails:
     """Unpacks the google.rpc.Status details of a failed call."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     assert status is not None, f"no rich status in {error!r}"
     info = error_details_pb2.ErrorInfo()
     bad = error_details_pb2.BadRequest()

@@ -55,7 +55,16 @@ class RunRecorder:
         elif kind == "approval_resolved":
             await self._approval_resolved(event)
         logged = await self.events.append(run_id, event, key=key)
-        await self.current(run_id, at_least=logged.sequence)
+        if is_terminal(logged):
+            # Through the catch-up path, which records the run's end exactly once.
+            await self.current(run_id, at_least=logged.sequence)
+            return logged
+        # Usually the record is one event behind: fold just this one (one store
+        # call instead of get + read the log + apply). If it lags further (an
+        # earlier update was lost), catch up from the log.
+        run = await self.runs.apply([logged])
+        if run.last_sequence < logged.sequence:
+            await self.current(run_id, at_least=logged.sequence)
         return logged
 
     async def current(self, run_id: str, *, at_least: int = 0) -> run_pb2.Run:

@@ -44,7 +44,7 @@ from unittest import mock
 
 import click
 import jsonschema
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import typer.main
 import yaml
@@ -139,7 +139,9 @@ def final_image() -> Image:
             elif keyword == "CMD":
                 image.cmd = json.loads(rest)
             elif keyword == "ENV":
-                image.env.update(word.split("=", 1) for word in shlex.split(rest))
+                for word in shlex.split(rest):
+                    name, value = word.split("=", 1)
+                    image.env[name] = value
             elif keyword == "EXPOSE":
                 image.expose |= {int(port.split("/")[0]) for port in rest.split()}
             elif keyword == "HEALTHCHECK":
@@ -757,7 +759,7 @@ def test_image_wheels_hold_everything_the_cli_imports(tmp_path: Path) -> None:
     assert "runwire = service.cli:main" in entry_points
     first_party = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
     first_party |= {p.name for p in (ROOT / "clients/python/src").iterdir() if p.is_dir()}
-    missing = {}
+    missing: dict[str, str] = {}
     for name, source in code.items():
         for package in first_party_imports(ast.parse(source), first_party) - provided:
             missing.setdefault(package, name)

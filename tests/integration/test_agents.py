@@ -43,7 +43,10 @@ def full_agent(**fields: Any) -> agent_pb2.Agent:
 
 
 async def get(stubs: Stubs, agent_id: str) -> agent_pb2.Agent:
-    return (await stubs.agents.GetAgent(agent_pb2.GetAgentRequest(agent_id=agent_id))).agent
+    response: agent_pb2.GetAgentResponse = await stubs.agents.GetAgent(
+        agent_pb2.GetAgentRequest(agent_id=agent_id)
+    )
+    return response.agent
 
 
 def definition(agent: agent_pb2.Agent) -> agent_pb2.Agent:

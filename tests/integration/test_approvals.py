@@ -16,6 +16,7 @@ from runwire.v1 import (
 )
 
 from tests.support import (
+    Script,
     Stubs,
     assert_gap_free,
     collect,
@@ -60,7 +61,7 @@ async def _rest(call: grpc.aio.UnaryStreamCall) -> list[event_pb2.RunEvent]:
 async def _resolve(
     stubs: Stubs,
     approval_id: str,
-    decision: int,
+    decision: approval_pb2.ApprovalDecision,
     reason: str = "",
     edited: dict[str, object] | None = None,
 ) -> approval_pb2.Approval:
@@ -69,7 +70,8 @@ async def _resolve(
     )
     if edited is not None:
         request.edited_arguments.CopyFrom(struct(edited))
-    return (await stubs.approvals.ResolveApproval(request)).approval
+    response: approval_pb2.ResolveApprovalResponse = await stubs.approvals.ResolveApproval(request)
+    return response.approval
 
 
 async def test_approve_runs_the_tool_once(stubs: Stubs) -> None:
@@ -214,7 +216,7 @@ async def test_double_resolve_same_decision_returns_it_other_decision_fails(stub
 
 async def test_allowlist_runs_listed_tools_without_approval(stubs: Stubs) -> None:
     key = unique("allow")
-    script = [
+    script: Script = [
         {
             "tool_calls": [
                 {"name": "echo", "arguments": {"text": "free"}},
@@ -243,7 +245,7 @@ async def test_allowlist_runs_listed_tools_without_approval(stubs: Stubs) -> Non
 
 async def test_parallel_approvals_keep_requires_action_until_all_resolved(stubs: Stubs) -> None:
     k1, k2 = unique("p1"), unique("p2")
-    script = [
+    script: Script = [
         {
             "tool_calls": [
                 {"name": "record", "arguments": {"key": k1}},

@@ -14,7 +14,7 @@ import base64
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import pytest
@@ -199,6 +199,14 @@ class Case:
     reason: str = ""
 
 
+T = TypeVar("T")
+
+
+def bound(value: T, build: Callable[[World, T], Message]) -> Callable[[World], Message]:
+    """``build`` with ``value`` fixed now, for request builders made in a loop."""
+    return lambda w: build(w, value)
+
+
 def case(
     name: str,
     rpc: str,
@@ -224,7 +232,10 @@ def agent_cases() -> list[Any]:
             case(
                 f"agent_id-{name}",
                 c,
-                lambda w, bad=bad: agent_pb2.CreateAgentRequest(agent_id=bad, agent=valid_agent()),
+                bound(
+                    bad,
+                    lambda w, bad: agent_pb2.CreateAgentRequest(agent_id=bad, agent=valid_agent()),
+                ),
                 field="agent_id",
             )
             for name, bad in {
@@ -444,7 +455,7 @@ def agent_cases() -> list[Any]:
             case(
                 f"page_token-{name}",
                 "agents.ListAgents",
-                lambda w, t=t: agent_pb2.ListAgentsRequest(page_token=t),
+                bound(t, lambda w, t: agent_pb2.ListAgentsRequest(page_token=t)),
                 field="page_token",
                 reason="INVALID_PAGE_TOKEN",
             )
@@ -475,7 +486,7 @@ def agent_cases() -> list[Any]:
             case(
                 f"mask-output-only-{path}",
                 u,
-                lambda w, path=path: update_req(w, [path]),
+                bound(path, lambda w, path: update_req(w, [path])),
                 field="update_mask.paths[0]",
             )
             for path in ("agent_id", "etag", "create_time", "update_time")
@@ -568,6 +579,11 @@ def run_start_cases() -> list[Any]:
 
     def tool(name: str) -> run_pb2.ClientTool:
         return run_pb2.ClientTool(name=name, description="client side")
+
+    def request(
+        build: Callable[..., Message], fields: Callable[[World], dict[str, Any]]
+    ) -> Callable[[World], Message]:
+        return lambda w: build(**fields(w))
 
     rows: list[tuple[str, Callable[[World], dict[str, Any]], grpc.StatusCode, str, str]] = [
         ("agent_id-empty", lambda w: {"prompt": "p"}, INVALID, "agent_id", ""),
@@ -697,7 +713,7 @@ def run_start_cases() -> list[Any]:
                 case(
                     name,
                     rpc,
-                    lambda w, build=build, fields=fields: build(**fields(w)),
+                    request(build, fields),
                     code,
                     field=field,
                     reason=reason,
@@ -766,7 +782,7 @@ def run_cases() -> list[Any]:
             case(
                 f"page_token-{name}",
                 "runs.ListRuns",
-                lambda w, t=t: r.ListRunsRequest(agent_id=w.agent_id, page_token=t),
+                bound(t, lambda w, t: r.ListRunsRequest(agent_id=w.agent_id, page_token=t)),
                 field="page_token",
                 reason="INVALID_PAGE_TOKEN",
             )
@@ -844,7 +860,7 @@ def run_cases() -> list[Any]:
             case(
                 f"page_token-{name}",
                 "runs.ListRunEvents",
-                lambda w, t=t: r.ListRunEventsRequest(run_id=w.run_id, page_token=t),
+                bound(t, lambda w, t: r.ListRunEventsRequest(run_id=w.run_id, page_token=t)),
                 field="page_token",
                 reason="INVALID_PAGE_TOKEN",
             )
@@ -952,7 +968,7 @@ def approval_cases() -> list[Any]:
             case(
                 f"page_token-{name}",
                 "approvals.ListApprovals",
-                lambda w, t=t: a.ListApprovalsRequest(run_id=w.run_id, page_token=t),
+                bound(t, lambda w, t: a.ListApprovalsRequest(run_id=w.run_id, page_token=t)),
                 field="page_token",
                 reason="INVALID_PAGE_TOKEN",
             )
@@ -1044,7 +1060,7 @@ def thread_cases() -> list[Any]:
             case(
                 f"thread_id-{name}",
                 "threads.CreateThread",
-                lambda w, bad=bad: t.CreateThreadRequest(thread_id=bad),
+                bound(bad, lambda w, bad: t.CreateThreadRequest(thread_id=bad)),
                 field="thread_id",
             )
             for name, bad in {
@@ -1111,8 +1127,11 @@ def thread_cases() -> list[Any]:
             case(
                 f"page_token-{name}",
                 "threads.ListThreadMessages",
-                lambda w, tok=tok: t.ListThreadMessagesRequest(
-                    thread_id=w.thread_id, page_token=tok
+                bound(
+                    tok,
+                    lambda w, tok: t.ListThreadMessagesRequest(
+                        thread_id=w.thread_id, page_token=tok
+                    ),
                 ),
                 field="page_token",
                 reason="INVALID_PAGE_TOKEN",
@@ -1316,15 +1335,14 @@ async def start_waiting_for_client_tool(stubs: Stubs) -> run_pb2.Run:
         stubs,
         [{"tool_calls": [{"name": "lookup", "arguments": {"key": "k"}}]}, {"text": "looked up"}],
     )
-    run = (
-        await stubs.runs.WaitRun(
-            run_service_pb2.WaitRunRequest(
-                agent_id=agent.agent_id,
-                prompt="look it up",
-                client_tools=[run_pb2.ClientTool(name="lookup")],
-            )
+    response: run_service_pb2.WaitRunResponse = await stubs.runs.WaitRun(
+        run_service_pb2.WaitRunRequest(
+            agent_id=agent.agent_id,
+            prompt="look it up",
+            client_tools=[run_pb2.ClientTool(name="lookup")],
         )
-    ).run
+    )
+    run = response.run
     assert run.state == run_pb2.RUN_STATE_REQUIRES_ACTION
     return run
 

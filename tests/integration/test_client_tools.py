@@ -9,7 +9,7 @@ import pytest
 from google.protobuf import struct_pb2
 from runwire.v1 import event_pb2, run_pb2, run_service_pb2
 
-from tests.support import Stubs, assert_gap_free, create_agent, status_details
+from tests.support import Script, Stubs, assert_gap_free, create_agent, status_details
 
 LOOKUP = run_pb2.ClientTool(
     name="lookup_order",
@@ -19,7 +19,7 @@ LOOKUP = run_pb2.ClientTool(
 LOOKUP.parameters.update(
     {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}
 )
-SCRIPT = [
+SCRIPT: Script = [
     {"tool_calls": [{"name": "lookup_order", "arguments": {"order_id": "A-17"}}]},
     {"text": "Your order has shipped."},
 ]

@@ -10,6 +10,7 @@ from google.protobuf import duration_pb2
 from runwire.v1 import agent_pb2, run_pb2, run_service_pb2
 
 from tests.support import (
+    Script,
     Stubs,
     assert_gap_free,
     collect,
@@ -19,7 +20,7 @@ from tests.support import (
     unique,
 )
 
-TOOL_THEN_TEXT = [
+TOOL_THEN_TEXT: Script = [
     {"tool_calls": [{"name": "echo", "arguments": {"text": "ping"}}]},
     {"text": "The echo said ping."},
 ]
@@ -213,7 +214,7 @@ async def test_run_timeout_fails_the_run_with_deadline_exceeded(stubs: Stubs) ->
 
 
 async def test_failing_tool_is_reported_to_the_model_and_the_run_goes_on(stubs: Stubs) -> None:
-    script = [
+    script: Script = [
         {"tool_calls": [{"name": "explode", "arguments": {"message": "boom"}}]},
         {"text": "the tool failed"},
     ]
@@ -227,7 +228,7 @@ async def test_failing_tool_is_reported_to_the_model_and_the_run_goes_on(stubs: 
 
 
 async def test_unknown_tool_and_malformed_arguments_are_tool_errors(stubs: Stubs) -> None:
-    script = [
+    script: Script = [
         {"tool_calls": [{"name": "no_such_tool", "arguments": {}}]},
         {"text": "ok"},
     ]
@@ -348,7 +349,10 @@ async def test_list_run_events_pages_through_the_log(stubs: Stubs) -> None:
 
 
 async def test_idle_stream_gets_heartbeats(stubs: Stubs) -> None:
-    script = [{"tool_calls": [{"name": "sleep", "arguments": {"seconds": 1.5}}]}, {"text": "up"}]
+    script: Script = [
+        {"tool_calls": [{"name": "sleep", "arguments": {"seconds": 1.5}}]},
+        {"text": "up"},
+    ]
     agent = await create_agent(stubs, script, tools=["sleep"])
     events = await collect(
         stubs.runs.StreamRun(run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="p")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import pytest
@@ -32,18 +32,21 @@ def tokens(text: str) -> int:
 
 
 async def new_thread(stubs: Stubs, **metadata: str) -> thread_pb2.Thread:
-    response = await stubs.threads.CreateThread(
+    response: thread_pb2.CreateThreadResponse = await stubs.threads.CreateThread(
         thread_pb2.CreateThreadRequest(thread_id=unique("thread"), metadata=metadata)
     )
     return response.thread
 
 
 async def get_thread(stubs: Stubs, thread_id: str) -> thread_pb2.Thread:
-    return (await stubs.threads.GetThread(thread_pb2.GetThreadRequest(thread_id=thread_id))).thread
+    response: thread_pb2.GetThreadResponse = await stubs.threads.GetThread(
+        thread_pb2.GetThreadRequest(thread_id=thread_id)
+    )
+    return response.thread
 
 
 async def messages_of(stubs: Stubs, thread_id: str) -> list[thread_pb2.Message]:
-    response = await stubs.threads.ListThreadMessages(
+    response: thread_pb2.ListThreadMessagesResponse = await stubs.threads.ListThreadMessages(
         thread_pb2.ListThreadMessagesRequest(thread_id=thread_id, page_size=1000)
     )
     assert response.next_page_token == ""
@@ -51,22 +54,20 @@ async def messages_of(stubs: Stubs, thread_id: str) -> list[thread_pb2.Message]:
 
 
 async def wait_run(stubs: Stubs, agent_id: str, prompt: str, thread_id: str = "") -> run_pb2.Run:
-    run = (
-        await stubs.runs.WaitRun(
-            run_service_pb2.WaitRunRequest(agent_id=agent_id, thread_id=thread_id, prompt=prompt)
-        )
-    ).run
+    response: run_service_pb2.WaitRunResponse = await stubs.runs.WaitRun(
+        run_service_pb2.WaitRunRequest(agent_id=agent_id, thread_id=thread_id, prompt=prompt)
+    )
+    run = response.run
     assert run.state == run_pb2.RUN_STATE_SUCCEEDED, run
     return run
 
 
 async def first_call_input_tokens(stubs: Stubs, run_id: str) -> int:
     """Input tokens of the run's first model call (its first usage event)."""
-    events = (
-        await stubs.runs.ListRunEvents(
-            run_service_pb2.ListRunEventsRequest(run_id=run_id, page_size=1000)
-        )
-    ).events
+    response: run_service_pb2.ListRunEventsResponse = await stubs.runs.ListRunEvents(
+        run_service_pb2.ListRunEventsRequest(run_id=run_id, page_size=1000)
+    )
+    events = response.events
     return next(e.usage.input_tokens for e in events if e.HasField("usage"))
 
 
@@ -262,7 +263,7 @@ async def stream_until_approval(stubs: Stubs, run_id: str) -> event_pb2.Approval
         run_service_pb2.StreamRunEventsRequest(run_id=run_id)
     ):
         if response.event.HasField("approval_requested"):
-            return response.event.approval_requested
+            return cast("event_pb2.ApprovalRequested", response.event.approval_requested)
         assert not response.event.HasField("run_finished"), response.event
     raise AssertionError("the run ended without asking for an approval")
 
@@ -277,11 +278,10 @@ async def cancel(stubs: Stubs, run_id: str) -> list[event_pb2.RunEvent]:
 
 
 async def start_on_thread(stubs: Stubs, agent_id: str, thread_id: str, prompt: str) -> run_pb2.Run:
-    return (
-        await stubs.runs.CreateRun(
-            run_service_pb2.CreateRunRequest(agent_id=agent_id, thread_id=thread_id, prompt=prompt)
-        )
-    ).run
+    response: run_service_pb2.CreateRunResponse = await stubs.runs.CreateRun(
+        run_service_pb2.CreateRunRequest(agent_id=agent_id, thread_id=thread_id, prompt=prompt)
+    )
+    return response.run
 
 
 async def test_cancel_while_waiting_for_approval_leaves_the_thread_consistent(

@@ -24,7 +24,7 @@ from service.app import Runwire
 from service.server import RunwireServer
 from service.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID, ATTR_TOOL_NAME
 from tests.conftest import RUNTIMES, server_settings
-from tests.support import Stubs, collect, create_agent
+from tests.support import Script, Stubs, collect, create_agent
 
 _EXPORTER = InMemorySpanExporter()
 _READER = InMemoryMetricReader()
@@ -94,7 +94,7 @@ def _metric_points(name: str) -> list[object]:
 
 
 async def test_a_run_produces_linked_spans_and_metrics(stubs: Stubs, runtime: str) -> None:
-    script = [
+    script: Script = [
         {"tool_calls": [{"name": "echo", "arguments": {"text": "traced"}}]},
         {"text": "done tracing"},
     ]

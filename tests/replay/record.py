@@ -21,7 +21,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from service.app import Runwire
 from service.config import Settings
 from service.server import RunwireServer
-from tests.support import Stubs, collect
+from tests.support import Script, Stubs, collect
 from tests.temporal_server import start_temporal
 
 HERE = pathlib.Path(__file__).parent / "histories"
@@ -30,7 +30,7 @@ Scenario = Callable[[Stubs], Awaitable[str]]
 
 
 async def _agent(
-    stubs: Stubs, agent_id: str, script: list[dict[str, object]], mode: int, **limits: int
+    stubs: Stubs, agent_id: str, script: Script, mode: agent_pb2.ApprovalMode, **limits: int
 ) -> None:
     options = struct_pb2.Struct()
     options.update({"script": script, "chunk_chars": 8})
@@ -47,9 +47,12 @@ async def _agent(
     await stubs.agents.CreateAgent(agent_pb2.CreateAgentRequest(agent_id=agent_id, agent=agent))
 
 
-async def _until(stubs: Stubs, run_id: str, state: int) -> run_pb2.Run:
+async def _until(stubs: Stubs, run_id: str, state: run_pb2.RunState) -> run_pb2.Run:
     for _ in range(300):
-        run = (await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run_id))).run
+        response: run_service_pb2.GetRunResponse = await stubs.runs.GetRun(
+            run_service_pb2.GetRunRequest(run_id=run_id)
+        )
+        run = response.run
         if run.state == state:
             return run
         await asyncio.sleep(0.05)
@@ -57,7 +60,7 @@ async def _until(stubs: Stubs, run_id: str, state: int) -> run_pb2.Run:
 
 
 async def approved_tool(stubs: Stubs) -> str:
-    script = [
+    script: Script = [
         {
             "text": "Let me compute.",
             "tool_calls": [{"name": "calculator", "arguments": {"expression": "6*7"}}],
@@ -71,7 +74,7 @@ async def approved_tool(stubs: Stubs) -> str:
         {"text": "42, and the echoes said a and b."},
     ]
     await _agent(stubs, "approved-tool", script, agent_pb2.APPROVAL_MODE_ALLOWLIST)
-    run = (
+    run: run_pb2.Run = (
         await stubs.runs.CreateRun(
             run_service_pb2.CreateRunRequest(agent_id="approved-tool", prompt="6*7?")
         )
@@ -98,9 +101,12 @@ async def approved_tool(stubs: Stubs) -> str:
 
 
 async def client_tool(stubs: Stubs) -> str:
-    script = [{"tool_calls": [{"name": "lookup", "arguments": {"id": "7"}}]}, {"text": "found it"}]
+    script: Script = [
+        {"tool_calls": [{"name": "lookup", "arguments": {"id": "7"}}]},
+        {"text": "found it"},
+    ]
     await _agent(stubs, "client-tool", script, agent_pb2.APPROVAL_MODE_AUTO)
-    run = (
+    run: run_pb2.Run = (
         await stubs.runs.CreateRun(
             run_service_pb2.CreateRunRequest(
                 agent_id="client-tool",
@@ -125,14 +131,14 @@ async def client_tool(stubs: Stubs) -> str:
 
 
 async def expired_then_cancelled(stubs: Stubs) -> str:
-    script = [
+    script: Script = [
         {"tool_calls": [{"name": "echo", "arguments": {"text": "x"}}]},
         {"tool_calls": [{"name": "echo", "arguments": {"text": "y"}}]},
     ]
     await _agent(
         stubs, "expire-cancel", script, agent_pb2.APPROVAL_MODE_REQUIRE_ALL, approval_timeout=1
     )
-    run = (
+    run: run_pb2.Run = (
         await stubs.runs.CreateRun(
             run_service_pb2.CreateRunRequest(agent_id="expire-cancel", prompt="go")
         )

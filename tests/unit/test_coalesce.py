@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import pytest
 from runwire.v1 import run_service_pb2
@@ -100,6 +100,7 @@ async def test_closing_early_closes_the_provider_stream() -> None:
         TextDelta(text="never"),
     ]
     stream = coalesce_text(source(steps, closed), Coalescing(window_seconds=0.01))
+    assert isinstance(stream, AsyncGenerator)
     assert await anext(stream) == TextDelta(text="a")
     await stream.aclose()  # while a chunk is awaited: cancelled, the source closed
     assert closed == [True]
