@@ -18,7 +18,6 @@ it off) and ``RUNWIRE_STREAM_COALESCE_CHARS`` (``service.config.Settings``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -98,10 +97,18 @@ class _NextChunk:
         return pending.result()
 
     async def aclose(self) -> None:
-        if self._pending is not None and not self._pending.done():
-            self._pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+        """Stops waiting for a chunk (the consumer left early) and closes the stream."""
+        if self._pending is not None:
+            if not self._pending.done():
+                self._pending.cancel()
+            # Retrieve its outcome: a chunk nobody takes, the stream's end or error.
+            try:
                 await self._pending
+            except asyncio.CancelledError:
+                if not self._pending.cancelled():
+                    raise  # this task itself is being cancelled
+            except Exception:  # StopAsyncIteration, or an error nobody awaits now
+                pass
         close = getattr(self._chunks, "aclose", None)
         if close is not None:
             await close()
@@ -124,7 +131,7 @@ async def coalesce_text(
                 chunk = await source.get(merged.deadline if merged else None)
             except StopAsyncIteration:
                 break
-            except Exception:
+            except Exception:  # StopAsyncIteration, or an error nobody awaits now
                 if merged:
                     yield merged.take()
                 raise

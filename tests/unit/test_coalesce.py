@@ -133,3 +133,18 @@ async def test_a_server_with_coalescing_streams_fewer_larger_deltas() -> None:
     finally:
         await stubs.channel.close()
         await server.stop(grace_seconds=0)
+
+
+async def test_cancelling_the_consumer_while_text_waits_closes_the_source() -> None:
+    closed: list[bool] = []
+    steps: list[Step] = [TextDelta(text="a"), 5.0, TextDelta(text="never")]
+
+    async def consume() -> list[ModelChunk]:
+        return [c async for c in coalesce_text(source(steps, closed), Coalescing(10.0))]
+
+    task = asyncio.ensure_future(consume())
+    await asyncio.sleep(0.05)  # "a" is merged, the next chunk is awaited in a helper task
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert closed == [True]
