@@ -26,7 +26,13 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.telemetry import ATTR_INPUT_TOKENS, ATTR_OUTPUT_TOKENS, ATTR_PROVIDER, METRICS, TRACER
+from service.telemetry import (
+    ATTR_INPUT_TOKENS,
+    ATTR_OUTPUT_TOKENS,
+    ATTR_PROVIDER,
+    METRICS,
+    start_span,
+)
 
 Emit = Callable[[event_pb2.RunEvent], Awaitable[None]]
 
@@ -63,7 +69,7 @@ async def stream_model_turn(
     """
     labels = dict(attributes or {})
     started = time.perf_counter()
-    with TRACER.start_as_current_span("runwire.llm.call", attributes=labels) as span:
+    with start_span("runwire.llm.call", labels) as span:
         chunks = provider.stream(request)
         if coalescing is not None:
             chunks = coalesce_text(chunks, coalescing)

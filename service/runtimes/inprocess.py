@@ -27,7 +27,7 @@ from service.llm.registry import ProviderRegistry
 from service.logs import run_context
 from service.runtimes.recorder import RunRecorder
 from service.stores.threads import ThreadStore
-from service.telemetry import ATTR_AGENT_ID, ATTR_PROVIDER, ATTR_RUN_ID, ATTR_STATE, TRACER
+from service.telemetry import ATTR_AGENT_ID, ATTR_PROVIDER, ATTR_RUN_ID, ATTR_STATE, start_span
 from service.tools.execution import run_server_tool
 from service.tools.registry import ToolRegistry
 
@@ -165,7 +165,7 @@ class InProcessRuntime:
         logger.info("run started", extra={"run_id": spec.run_id, "agent_id": spec.agent_id})
         attributes = {ATTR_RUN_ID: spec.run_id, ATTR_AGENT_ID: spec.agent_id}
         try:
-            with TRACER.start_as_current_span("runwire.run", attributes=attributes) as span:
+            with start_span("runwire.run", attributes) as span:
                 state = await execute_run(spec, _Effects(self, control))
                 span.set_attribute(ATTR_STATE, run_pb2.RunState.Name(state))
             logger.info(

@@ -40,8 +40,12 @@ _BINARY: dict[type[ast.operator], Callable[[Number, Number], Number]] = {
 }
 
 
-def echo(text: Annotated[str, Field(description="The text to return")]) -> str:
+async def echo(text: Annotated[str, Field(description="The text to return")]) -> str:
     """Returns the text it is given, unchanged.
+
+    ``async`` because it never blocks: sync tools run in a worker thread, and
+    that hop (and waiting for the GIL) cost 14% of throughput with 64 clients
+    running scenario 1 of ``bench/`` (669 vs 588 runs/s).
 
     Args:
         text: Any text.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID, ATTR_TOOL_NAME, METRICS, TRACER
+from service.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID, ATTR_TOOL_NAME, METRICS, start_span
 from service.tools.registry import ToolOutcome, ToolRegistry
 
 
@@ -17,7 +17,7 @@ async def run_server_tool(
     ``runwire.tool.name``).
     """
     attributes = {ATTR_RUN_ID: run_id, ATTR_AGENT_ID: agent_id, ATTR_TOOL_NAME: name}
-    with TRACER.start_as_current_span("runwire.tool.call", attributes=attributes) as span:
+    with start_span("runwire.tool.call", attributes) as span:
         outcome = await tools.execute(name, arguments)
         span.set_attribute("runwire.tool.is_error", outcome.is_error)
     METRICS.tool_calls.add(1, {ATTR_TOOL_NAME: name})

@@ -185,8 +185,11 @@ class ToolRegistry:
     async def execute(self, name: str, arguments: dict[str, object]) -> ToolOutcome:
         """Validates ``arguments`` and calls the tool.
 
-        Sync tools run in a worker thread (``asyncio.to_thread``); async tools are
-        awaited. A ``str`` result is returned as is, anything else as JSON.
+        Sync tools run in a worker thread (``asyncio.to_thread``), so a blocking
+        tool does not stall every run and stream of the process; async tools are
+        awaited on the event loop (write a tool that never blocks as ``async def``
+        to skip the thread hop). A ``str`` result is returned as is, anything else
+        as JSON.
 
         Args:
             name: The tool's name.
