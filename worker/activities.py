@@ -52,7 +52,7 @@ from service.tools.execution import run_server_tool
 from service.tools.registry import ToolRegistry
 
 #: Seconds between heartbeats of a running activity.
-HEARTBEAT_EVERY_SECONDS = 0.5
+HEARTBEAT_EVERY_SECONDS = 0.25
 #: Shortest retry delay a provider's retry-after hint sets (a zero delay would
 #: mean "no hint" to Temporal), seconds.
 MIN_RETRY_DELAY_SECONDS = 0.1

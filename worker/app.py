@@ -67,6 +67,10 @@ def build_worker(
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
         ),
+        # Heartbeats reach the server at least every 0.3 s (the SDK's default is 80%
+        # of the heartbeat timeout), so the timeout can be short: see workflows.HEARTBEAT_TIMEOUT.
+        max_heartbeat_throttle_interval=timedelta(seconds=0.3),
+        default_heartbeat_throttle_interval=timedelta(seconds=0.3),
         sticky_queue_schedule_to_start_timeout=timedelta(
             seconds=settings.temporal_sticky_timeout_seconds
         ),

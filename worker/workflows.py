@@ -51,7 +51,11 @@ with workflow.unsafe.imports_passed_through():
     )
 
 #: Activity heartbeat timeout: how soon a killed worker's activity is retried elsewhere.
-HEARTBEAT_TIMEOUT = timedelta(seconds=2)
+#: Activities record a heartbeat every 0.25 s and the worker sends them at most every
+#: 0.3 s (``worker.app``), so a live activity has ~1.2 s of slack against a stalled
+#: event loop; a killed one is retried ~2.4 s after the kill on the dev server (2 s
+#: gave 3.4-3.8 s from kill to the next event: ``tests/durability``, target 3 s).
+HEARTBEAT_TIMEOUT = timedelta(seconds=1.5)
 _PUBLISH_TIMEOUT = timedelta(seconds=30)
 _PUBLISH_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=5)
