@@ -216,7 +216,8 @@ class RunActivities:
 
     @activity.defn(name="load_conversation")
     async def load_conversation(self, request: ConversationInput) -> list[ChatMessage]:
-        """The run's whole conversation (for a run that continued as new)."""
+        """The run's whole conversation, for executions recorded before
+        ``workflows.STORED_CONVERSATION_PATCH`` (newer ones never load it)."""
         return await self._conversations.sync(request.run_id, known=request.known_messages, new=())
 
     @activity.defn(name="run_tool")
@@ -239,8 +240,20 @@ class RunActivities:
         async with _heartbeating():
             thread = await self._threads.get(request.thread_id)
             already = any(m.message.run_id == request.run_id for m in thread.messages[-1:])
-            if not already and request.messages:
-                await self._threads.append(request.thread_id, list(request.messages))
+            messages = list(request.messages)
+            if request.stored_count and not already:
+                end = request.stored_from + request.stored_count
+                stored = await self._conversations.sync(request.run_id, known=end, new=())
+                if len(stored) < end:
+                    raise ApplicationError(
+                        f"the conversation of run {request.run_id} is gone from the "
+                        "conversation store (expired or flushed)",
+                        type="RUN_STATE_LOST",
+                        non_retryable=True,
+                    )
+                messages = [*stored[request.stored_from : end], *messages]
+            if not already and messages:
+                await self._threads.append(request.thread_id, messages)
             await self._threads.release(request.thread_id, request.run_id)
             await self._conversations.drop(request.run_id)
 

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from service.agent.effects import ModelTurn, ToolResult
     from service.agent.loop import execute_run
     from service.agent.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
-    from service.agent.types import ChatMessage
+    from service.agent.types import ChatMessage, Role
     from service.llm.base import ModelError, ModelRequest
     from service.runtimes.temporal_contract import (
         UPDATE_RESOLVE_APPROVAL,
@@ -93,6 +93,18 @@ async def _activity(name: str, arg: Any, **options: Any) -> Any:
         if isinstance(exc.cause, TemporalCancelledError):
             raise asyncio.CancelledError(str(exc.cause)) from exc
         raise
+
+
+#: ``workflow.patched`` id of the change that stopped loading the stored
+#: conversation into a continued-as-new execution (histories recorded before it
+#: replay the ``load_conversation`` activity).
+STORED_CONVERSATION_PATCH = "stored-conversation"
+_STORED_ID = "stored"
+#: Stands for a message of the run's stored conversation (``ConversationStore``)
+#: that this execution does not hold because it continued as new. Only messages
+#: after ``known_messages`` are ever sent to an activity, so the loop never needs
+#: their content here, and history does not grow with the conversation.
+_STORED = ChatMessage(role=Role.USER, message_id=_STORED_ID)
 
 
 class WorkflowEffects:
@@ -220,10 +232,19 @@ class WorkflowEffects:
 
     async def append_to_thread(self, thread_id: str, messages: list[ChatMessage]) -> None:
         await self.flush()
+        # ``messages`` are the run's new messages (conversation index
+        # len(history) on); leading _STORED ones are fetched from the store.
+        stored = 0
+        while stored < len(messages) and messages[stored].message_id == _STORED_ID:
+            stored += 1
         await _activity(
             "append_to_thread",
             ThreadAppendInput(
-                run_id=self._spec.run_id, thread_id=thread_id, messages=tuple(messages)
+                run_id=self._spec.run_id,
+                thread_id=thread_id,
+                messages=tuple(messages[stored:]),
+                stored_from=len(self._spec.history),
+                stored_count=stored,
             ),
             start_to_close_timeout=_PUBLISH_TIMEOUT,
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
@@ -294,6 +315,9 @@ class AgentRun:
         conversation = None
         if request.resume is not None:
             effects.resume_from(request.resume)
+        if request.resume is not None and workflow.patched(STORED_CONVERSATION_PATCH):
+            conversation = [_STORED] * request.resume.known_messages
+        elif request.resume is not None:
             conversation = await _activity(
                 "load_conversation",
                 ConversationInput(

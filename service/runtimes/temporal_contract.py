@@ -201,10 +201,17 @@ class ToolCallResult(BaseModel):
 
 
 class ThreadAppendInput(BaseModel):
-    """Input of the ``append_to_thread`` activity (also releases the thread)."""
+    """Input of the ``append_to_thread`` activity (also releases the thread).
+
+    The thread gets ``stored_count`` messages of the run's stored conversation
+    from index ``stored_from`` on (those the workflow did not hold after a
+    continue-as-new), then ``messages``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     run_id: str
     thread_id: str
     messages: tuple[ChatMessage, ...]
+    stored_from: int = 0
+    stored_count: int = 0

@@ -44,6 +44,13 @@ async def test_a_long_run_keeps_every_event_and_its_thread(
         thread_pb2.ListThreadMessagesRequest(thread_id=thread_id, page_size=1000)
     )
     assert len(messages.messages) == 1 + 2 * TURNS + 1
+    # ... with every message's content, also those an execution that continued as
+    # new never held (the thread append takes them from the conversation store).
+    expected = ["go"]
+    for i in range(TURNS):
+        expected += [f"turn {i}", f"e{i}"]
+    expected.append("all turns done")
+    assert [m.content for m in messages.messages] == expected
     if runtime == "temporal":
         address = server.settings.temporal_address
         assert address is not None

@@ -1,4 +1,4 @@
-"""Records workflow histories for the replay test: ``python -m tests.replay.record``.
+"""Records workflow histories for the replay test: ``python -m tests.replay.record [SCENARIO ...]``.
 
 Starts a Temporal dev server and a Runwire app with an embedded worker
 (memory stores), runs one scenario per history, and writes each run's
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
+import sys
 from collections.abc import Awaitable, Callable
 
 from google.protobuf import duration_pb2, struct_pb2
-from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2
+from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2, thread_pb2
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -40,6 +41,8 @@ async def _agent(
         approval_policy=agent_pb2.ApprovalPolicy(mode=mode),
         runtime=agent_pb2.RUNTIME_TEMPORAL,
     )
+    if "max_iterations" in limits:
+        agent.limits.max_iterations = limits["max_iterations"]
     if "approval_timeout" in limits:
         agent.limits.approval_timeout.CopyFrom(
             duration_pb2.Duration(seconds=limits["approval_timeout"])
@@ -155,14 +158,38 @@ async def expired_then_cancelled(stubs: Stubs) -> str:
     return run.run_id
 
 
+async def continued_as_new(stubs: Stubs) -> str:
+    """12 tool turns on a thread: the run continues as new (the test dev server
+    suggests it after 100 history events); its last execution is recorded, with
+    the ``stored-conversation`` patch marker and the thread append."""
+    turns = 12
+    script: Script = [
+        {"text": f"turn {i}", "tool_calls": [{"name": "echo", "arguments": {"text": f"e{i}"}}]}
+        for i in range(turns)
+    ]
+    script.append({"text": "all turns done"})
+    await _agent(stubs, "continued", script, agent_pb2.APPROVAL_MODE_AUTO, max_iterations=turns + 1)
+    await stubs.threads.CreateThread(thread_pb2.CreateThreadRequest(thread_id="continued"))
+    run: run_pb2.Run = (
+        await stubs.runs.CreateRun(
+            run_service_pb2.CreateRunRequest(
+                agent_id="continued", prompt="go", thread_id="continued"
+            )
+        )
+    ).run
+    await _until(stubs, run.run_id, run_pb2.RUN_STATE_SUCCEEDED)
+    return run.run_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "approved_tool": approved_tool,
     "client_tool": client_tool,
     "expired_then_cancelled": expired_then_cancelled,
+    "continued_as_new": continued_as_new,
 }
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
     async with start_temporal() as address:
         settings = Settings(listen=["127.0.0.1:0"], temporal_address=address, log_level="WARNING")
         app = await Runwire.create(settings)
@@ -172,8 +199,8 @@ async def main() -> None:
         client = await Client.connect(address, data_converter=pydantic_data_converter)
         try:
             HERE.mkdir(parents=True, exist_ok=True)
-            for name, scenario in SCENARIOS.items():
-                run_id = await scenario(stubs)
+            for name in names:
+                run_id = await SCENARIOS[name](stubs)
                 await collect(
                     stubs.runs.StreamRunEvents(
                         run_service_pb2.StreamRunEventsRequest(run_id=run_id)
@@ -188,4 +215,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # ``python -m tests.replay.record [SCENARIO ...]``: all scenarios by default.
+    asyncio.run(main(sys.argv[1:] or list(SCENARIOS)))

@@ -24,7 +24,12 @@ HISTORIES = sorted((pathlib.Path(__file__).parent / "histories").glob("*.json"))
 
 
 def test_histories_are_committed() -> None:
-    assert {p.stem for p in HISTORIES} >= {"approved_tool", "client_tool", "expired_then_cancelled"}
+    assert {p.stem for p in HISTORIES} >= {
+        "approved_tool",
+        "client_tool",
+        "expired_then_cancelled",
+        "continued_as_new",
+    }
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
