@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -29,11 +29,12 @@ from service.agent.resilient_turn import (
     discard_message,
     resilient_model_turn,
 )
-from service.agent.types import ChatMessage
+from service.agent.types import ChatMessage, Role
 from service.llm.base import ModelError, ModelRequest
 from service.llm.registry import ProviderRegistry
 from service.runtimes.recorder import RunRecorder
 from service.runtimes.temporal_contract import (
+    STORED_RESULT_MIN_CHARS,
     ConversationInput,
     KeyedEvent,
     ModelCallInput,
@@ -43,6 +44,7 @@ from service.runtimes.temporal_contract import (
     ThreadAppendInput,
     ToolCallInput,
     ToolCallResult,
+    stored_result_key,
 )
 from service.stores.conversations import ConversationStore
 from service.stores.events import is_terminal
@@ -104,9 +106,36 @@ class RunActivities:
         self._threads = threads
         self._conversations = conversations
 
+    async def _stored_result(self, run_id: str, key: str) -> str:
+        content = await self._conversations.load_result(run_id, key)
+        if content is None:
+            raise ApplicationError(
+                f"tool result {key} of run {run_id} is gone from the conversation store "
+                "(expired or flushed)",
+                type="RUN_STATE_LOST",
+                non_retryable=True,
+            )
+        return content
+
+    async def _expand(self, run_id: str, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+        """``messages`` with stored tool results (``stored_result_marker``) put back."""
+        out = []
+        for message in messages:
+            key = stored_result_key(message.content) if message.role is Role.TOOL else None
+            if key is None:
+                out.append(message)
+            else:
+                content = await self._stored_result(run_id, key)
+                out.append(message.model_copy(update={"content": content}))
+        return out
+
     async def _publish(self, run_id: str, events: tuple[KeyedEvent, ...]) -> None:
         for item in events:
             event = event_pb2.RunEvent.FromString(item.event)
+            if event.HasField("tool_call_result"):
+                key = stored_result_key(event.tool_call_result.content)
+                if key is not None:
+                    event.tool_call_result.content = await self._stored_result(run_id, key)
             await self._recorder.publish(run_id, event, key=item.key)
             if is_terminal(event):
                 await self._conversations.drop(run_id)
@@ -154,7 +183,9 @@ class RunActivities:
                 f"model call retried (attempt {attempt})",
             )
         messages = await self._conversations.sync(
-            request.run_id, known=request.known_messages, new=request.new_messages
+            request.run_id,
+            known=request.known_messages,
+            new=await self._expand(request.run_id, request.new_messages),
         )
         model_request = ModelRequest(
             model=context.model,
@@ -210,7 +241,9 @@ class RunActivities:
     async def save_conversation(self, request: ConversationInput) -> int:
         """Stores the run's conversation up to now; returns its length."""
         messages = await self._conversations.sync(
-            request.run_id, known=request.known_messages, new=request.new_messages
+            request.run_id,
+            known=request.known_messages,
+            new=await self._expand(request.run_id, request.new_messages),
         )
         return len(messages)
 
@@ -222,7 +255,9 @@ class RunActivities:
 
     @activity.defn(name="run_tool")
     async def run_tool(self, request: ToolCallInput) -> ToolCallResult:
-        """Runs one server tool; failures are results (``is_error``)."""
+        """Runs one server tool; failures are results (``is_error``). With
+        ``result_key``, a result of more than ``STORED_RESULT_MIN_CHARS``
+        characters is kept in the conversation store, out of history."""
         async with _heartbeating():
             outcome = await run_server_tool(
                 self._tools,
@@ -231,6 +266,13 @@ class RunActivities:
                 run_id=request.run_id,
                 agent_id=request.agent_id,
             )
+            if request.result_key and len(outcome.content) > STORED_RESULT_MIN_CHARS:
+                await self._conversations.save_result(
+                    request.run_id, request.result_key, outcome.content
+                )
+                return ToolCallResult(
+                    content="", is_error=outcome.is_error, stored_key=request.result_key
+                )
         return ToolCallResult(content=outcome.content, is_error=outcome.is_error)
 
     @activity.defn(name="append_to_thread")
@@ -240,7 +282,8 @@ class RunActivities:
         async with _heartbeating():
             thread = await self._threads.get(request.thread_id)
             already = any(m.message.run_id == request.run_id for m in thread.messages[-1:])
-            messages = list(request.messages)
+            # A retry after the run's store was dropped finds the messages there.
+            messages = [] if already else await self._expand(request.run_id, request.messages)
             if request.stored_count and not already:
                 end = request.stored_from + request.stored_count
                 stored = await self._conversations.sync(request.run_id, known=end, new=())

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         ThreadAppendInput,
         ToolCallInput,
         ToolCallResult,
+        stored_result_marker,
     )
 
 #: Activity heartbeat timeout: how soon a killed worker's activity is retried elsewhere.
@@ -99,6 +100,9 @@ async def _activity(name: str, arg: Any, **options: Any) -> Any:
 #: conversation into a continued-as-new execution (histories recorded before it
 #: replay the ``load_conversation`` activity).
 STORED_CONVERSATION_PATCH = "stored-conversation"
+#: ``workflow.patched`` id of the change that keeps long tool results out of
+#: history (``temporal_contract.STORED_RESULT_MIN_CHARS``).
+STORED_RESULTS_PATCH = "stored-tool-results"
 _STORED_ID = "stored"
 #: Stands for a message of the run's stored conversation (``ConversationStore``)
 #: that this execution does not hold because it continued as new. Only messages
@@ -194,6 +198,9 @@ class WorkflowEffects:
 
     async def run_tool(self, name: str, arguments: dict[str, Any]) -> ToolResult:
         await self.flush()
+        result_key = ""
+        if workflow.patched(STORED_RESULTS_PATCH):
+            result_key = f"res_{workflow.uuid4().hex}"
         result = await _activity(
             "run_tool",
             ToolCallInput(
@@ -201,12 +208,19 @@ class WorkflowEffects:
                 name=name,
                 arguments=arguments,
                 agent_id=self._spec.agent_id,
+                result_key=result_key,
             ),
             result_type=ToolCallResult,
             start_to_close_timeout=self._timeout,
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=_TOOL_RETRY,
         )
+        if result.stored_key:
+            # A long result stays in the conversation store; the activities that
+            # publish it or send it to the model put the content back.
+            return ToolResult(
+                content=stored_result_marker(result.stored_key), is_error=result.is_error
+            )
         return ToolResult(content=result.content, is_error=result.is_error)
 
     async def wait_approval(self, approval_id: str, *, timeout_seconds: float) -> Decision | None:

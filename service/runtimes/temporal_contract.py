@@ -180,8 +180,34 @@ class ModelCallResult(BaseModel):
     usage: Usage
 
 
+#: Tool results longer than this (characters) stay out of workflow history: the
+#: ``run_tool`` activity keeps them in the conversation store and the workflow
+#: carries ``stored_result_marker(key)`` in their place; the activities that
+#: publish events, feed the model or append to threads put the content back.
+STORED_RESULT_MIN_CHARS = 2048
+_STORED_RESULT_PREFIX = "\x00runwire:stored-result:"
+
+
+def stored_result_marker(key: str) -> str:
+    """The text that stands for the stored tool result ``key`` inside the workflow."""
+    return f"{_STORED_RESULT_PREFIX}{key}"
+
+
+def stored_result_key(text: str) -> str | None:
+    """The key of a ``stored_result_marker``; None for any other text."""
+    if text.startswith(_STORED_RESULT_PREFIX):
+        return text[len(_STORED_RESULT_PREFIX) :]
+    return None
+
+
 class ToolCallInput(BaseModel):
-    """Input of the ``run_tool`` activity."""
+    """Input of the ``run_tool`` activity.
+
+    Attributes:
+        result_key: When set, a result longer than ``STORED_RESULT_MIN_CHARS`` is
+            kept in the conversation store under this key (unique per run) and
+            returned as ``ToolCallResult.stored_key``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -189,15 +215,18 @@ class ToolCallInput(BaseModel):
     name: str
     arguments: dict[str, object]
     agent_id: str = ""
+    result_key: str = ""
 
 
 class ToolCallResult(BaseModel):
-    """Output of the ``run_tool`` activity."""
+    """Output of the ``run_tool`` activity: the result's ``content``, or, for a
+    long one, empty content and the ``stored_key`` it is kept under."""
 
     model_config = ConfigDict(frozen=True)
 
     content: str
     is_error: bool = False
+    stored_key: str = ""
 
 
 class ThreadAppendInput(BaseModel):

@@ -34,8 +34,16 @@ class ConversationStore(Protocol):
         """The run's model context, or None if never saved or expired."""
         ...
 
+    async def save_result(self, run_id: str, key: str, content: str) -> None:
+        """Keeps a long tool result of the run under ``key`` (kept out of history)."""
+        ...
+
+    async def load_result(self, run_id: str, key: str) -> str | None:
+        """A tool result kept by ``save_result``, or None if unknown or expired."""
+        ...
+
     async def drop(self, run_id: str) -> None:
-        """Forgets a run's conversation and context (when the run ends)."""
+        """Forgets a run's conversation, context and tool results (when the run ends)."""
         ...
 
 
@@ -45,6 +53,7 @@ class MemoryConversationStore:
     def __init__(self, *, max_runs: int = 10_000) -> None:
         self._runs: OrderedDict[str, list[ChatMessage]] = OrderedDict()
         self._contexts: OrderedDict[str, str] = OrderedDict()
+        self._results: OrderedDict[str, dict[str, str]] = OrderedDict()
         self._max = max_runs
 
     async def sync(
@@ -65,13 +74,24 @@ class MemoryConversationStore:
     async def load_context(self, run_id: str) -> str | None:
         return self._contexts.get(run_id)
 
+    async def save_result(self, run_id: str, key: str, content: str) -> None:
+        self._results.setdefault(run_id, {})[key] = content
+        while len(self._results) > self._max:
+            self._results.popitem(last=False)
+
+    async def load_result(self, run_id: str, key: str) -> str | None:
+        return self._results.get(run_id, {}).get(key)
+
     async def drop(self, run_id: str) -> None:
         self._runs.pop(run_id, None)
         self._contexts.pop(run_id, None)
+        self._results.pop(run_id, None)
 
 
 class RedisConversationStore:
-    """``ConversationStore`` in a Redis list per run (``{prefix}:run:{id}:conversation``).
+    """``ConversationStore`` in a Redis list per run (``{prefix}:run:{id}:conversation``),
+    its context in ``...:conversation:context`` and long tool results in the hash
+    ``...:conversation:results``.
 
     Args:
         client: The Redis client.
@@ -116,6 +136,19 @@ class RedisConversationStore:
             return None
         return raw.decode() if isinstance(raw, bytes) else str(raw)
 
+    async def save_result(self, run_id: str, key: str, content: str) -> None:
+        results = f"{self._key(run_id)}:results"
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hset(results, key, content)
+            pipe.expire(results, self._ttl)
+            await pipe.execute()
+
+    async def load_result(self, run_id: str, key: str) -> str | None:
+        raw = await self._client.hget(f"{self._key(run_id)}:results", key)
+        if raw is None:
+            return None
+        return raw.decode() if isinstance(raw, bytes) else str(raw)
+
     async def drop(self, run_id: str) -> None:
         key = self._key(run_id)
-        await self._client.delete(key, f"{key}:context")
+        await self._client.delete(key, f"{key}:context", f"{key}:results")

@@ -6,8 +6,9 @@ from runwire.v1 import run_pb2, run_service_pb2, thread_pb2
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from service.runtimes.temporal_contract import STORED_RESULT_MIN_CHARS
 from service.server import RunwireServer
-from tests.support import Stubs, assert_gap_free, collect, create_agent, unique
+from tests.support import Script, Stubs, assert_gap_free, collect, create_agent, unique
 
 TURNS = 12
 
@@ -58,3 +59,48 @@ async def test_a_long_run_keeps_every_event_and_its_thread(
         history = await client.get_workflow_handle(events[0].run_id).fetch_history()
         started = history.events[0].workflow_execution_started_event_attributes
         assert started.continued_execution_run_id, "the run should have continued as new"
+
+
+async def test_a_long_tool_result_reaches_everyone_but_history(
+    stubs: Stubs, runtime: str, server: RunwireServer
+) -> None:
+    """A tool result past STORED_RESULT_MIN_CHARS (here 3,817 digits from a
+    short call) streams, reaches the thread and the next model call; on
+    Temporal it stays in the conversation store, not in workflow history."""
+    expected = str(9**4000)
+    # The calculator takes exponents up to 1,000: 9**4000 as four factors.
+    expression = "*".join(["9**1000"] * 4)
+    assert len(expected) > STORED_RESULT_MIN_CHARS
+    script: Script = [
+        {"tool_calls": [{"name": "calculator", "arguments": {"expression": expression}}]},
+        {"text": "that is a big number"},
+    ]
+    agent = await create_agent(stubs, script, tools=["calculator"])
+    thread_id = unique("thread")
+    await stubs.threads.CreateThread(thread_pb2.CreateThreadRequest(thread_id=thread_id))
+    events = await collect(
+        stubs.runs.StreamRun(
+            run_service_pb2.StreamRunRequest(
+                agent_id=agent.agent_id, prompt="compute", thread_id=thread_id
+            )
+        )
+    )
+    assert events[-1].run_finished.state == run_pb2.RUN_STATE_SUCCEEDED
+    (result,) = [e.tool_call_result for e in events if e.HasField("tool_call_result")]
+    assert result.content == expected
+    # The second model call saw the whole result: the scripted model's input
+    # token estimate grows with the characters it was sent.
+    usages = [e.usage.input_tokens for e in events if e.HasField("usage")]
+    assert usages[1] - usages[0] >= len(expected) // 4
+    messages = await stubs.threads.ListThreadMessages(
+        thread_pb2.ListThreadMessagesRequest(thread_id=thread_id, page_size=100)
+    )
+    assert expected in [m.content for m in messages.messages]
+    if runtime == "temporal":
+        address = server.settings.temporal_address
+        assert address is not None
+        client = await Client.connect(address, data_converter=pydantic_data_converter)
+        history = await client.get_workflow_handle(events[0].run_id).fetch_history()
+        raw = b"".join(event.SerializeToString() for event in history.events)
+        assert b"that is a big number" in raw  # payloads are searchable as they are
+        assert expected[:200].encode() not in raw

@@ -181,11 +181,32 @@ async def continued_as_new(stubs: Stubs) -> str:
     return run.run_id
 
 
+async def long_tool_result(stubs: Stubs) -> str:
+    """A tool result kept out of history (``stored-tool-results`` patch marker)."""
+    script: Script = [
+        {
+            "tool_calls": [
+                {"name": "calculator", "arguments": {"expression": "9**1000*9**1000*9**1000"}}
+            ]
+        },
+        {"text": "a big number"},
+    ]
+    await _agent(stubs, "long-result", script, agent_pb2.APPROVAL_MODE_AUTO)
+    run: run_pb2.Run = (
+        await stubs.runs.CreateRun(
+            run_service_pb2.CreateRunRequest(agent_id="long-result", prompt="compute")
+        )
+    ).run
+    await _until(stubs, run.run_id, run_pb2.RUN_STATE_SUCCEEDED)
+    return run.run_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "approved_tool": approved_tool,
     "client_tool": client_tool,
     "expired_then_cancelled": expired_then_cancelled,
     "continued_as_new": continued_as_new,
+    "long_tool_result": long_tool_result,
 }
 
 

@@ -29,6 +29,7 @@ def test_histories_are_committed() -> None:
         "client_tool",
         "expired_then_cancelled",
         "continued_as_new",
+        "long_tool_result",
     }
 
 
