@@ -82,7 +82,10 @@ class Runwire:
         if settings.temporal_address:
             client = await connect_temporal(settings)
             runtimes[agent_pb2.RUNTIME_TEMPORAL] = TemporalRuntime(
-                client, task_queue=settings.temporal_task_queue, recorder=recorder
+                client,
+                task_queue=settings.temporal_task_queue,
+                recorder=recorder,
+                conversations=stores.conversations,
             )
             if settings.temporal_embedded_worker:
                 # The composition root embeds a worker; the runtime itself never

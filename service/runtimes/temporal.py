@@ -8,6 +8,7 @@ and never imports ``worker``.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from runwire.v1 import event_pb2, run_pb2
@@ -21,25 +22,42 @@ from service.errors import FailedPreconditionError, UnavailableError
 from service.runtimes.recorder import RunRecorder
 from service.runtimes.temporal_contract import (
     REFUSAL_REASONS,
+    STORED_RESULT_MIN_CHARS,
     UPDATE_RESOLVE_APPROVAL,
     UPDATE_SUBMIT_TOOL_OUTPUTS,
     WORKFLOW_NAME,
     AgentRunInput,
     ResolveApprovalInput,
     SubmitToolOutputsInput,
+    stored_result_marker,
 )
+from service.stores.conversations import ConversationStore
 
 #: Workflow execution timeout beyond the run timeout (the loop ends the run first).
 _EXECUTION_MARGIN = timedelta(minutes=5)
 
 
 class TemporalRuntime:
-    """Starts runs as ``runwire.AgentRun`` workflows on ``task_queue``."""
+    """Starts runs as ``runwire.AgentRun`` workflows on ``task_queue``.
 
-    def __init__(self, client: Client, *, task_queue: str, recorder: RunRecorder) -> None:
+    Args:
+        conversations: The store the workers use for conversations (Redis, or
+            this process's memory with the embedded worker): long client tool
+            outputs are kept there, out of workflow history.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue: str,
+        recorder: RunRecorder,
+        conversations: ConversationStore,
+    ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._recorder = recorder
+        self._conversations = conversations
 
     async def start(self, spec: RunSpec) -> None:
         """Starts the workflow (id = run id).
@@ -78,6 +96,10 @@ class TemporalRuntime:
         return result
 
     async def submit_tool_outputs(self, run_id: str, outputs: list[ToolOutput]) -> None:
+        """Sends the outputs to the workflow (an update); one longer than
+        ``STORED_RESULT_MIN_CHARS`` goes to the conversation store and the update
+        carries its ``stored_result_marker`` (the workers put the content back)."""
+        outputs = [await self._out_of_history(run_id, output) for output in outputs]
         handle = self._client.get_workflow_handle(run_id)
         try:
             await handle.execute_update(
@@ -87,6 +109,13 @@ class TemporalRuntime:
             raise _refusal(exc, run_id, "TOOL_CALL_NOT_PENDING") from exc
         except RPCError as exc:
             raise _rpc_refusal(exc, run_id, "TOOL_CALL_NOT_PENDING", "tool output") from exc
+
+    async def _out_of_history(self, run_id: str, output: ToolOutput) -> ToolOutput:
+        if len(output.output) <= STORED_RESULT_MIN_CHARS:
+            return output
+        key = f"out_{uuid.uuid4().hex}"
+        await self._conversations.save_result(run_id, key, output.output)
+        return output.model_copy(update={"output": stored_result_marker(key)})
 
     async def cancel(self, run_id: str, reason: str) -> None:
         await self._recorder.publish(

@@ -8,7 +8,11 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 from runwire.v1 import event_pb2, run_pb2, run_service_pb2
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
+from service.runtimes.temporal_contract import STORED_RESULT_MIN_CHARS
+from service.server import RunwireServer
 from tests.support import Script, Stubs, assert_gap_free, create_agent, status_details
 
 LOOKUP = run_pb2.ClientTool(
@@ -140,3 +144,43 @@ async def test_wrong_and_repeated_outputs_on_a_waiting_run(stubs: Stubs) -> None
     rest = [r.event async for r in call if not r.event.HasField("heartbeat")]
     result = next(e.tool_call_result for e in rest if e.HasField("tool_call_result"))
     assert (result.content, result.is_error) == ("err", True)
+
+
+async def test_a_long_client_tool_output_reaches_the_run_but_not_history(
+    stubs: Stubs, runtime: str, server: RunwireServer
+) -> None:
+    """An output past STORED_RESULT_MIN_CHARS streams back as the tool result and
+    reaches the next model call; on Temporal the update carries a reference to
+    the conversation store, so the output is not in workflow history."""
+    output = "order A-17: " + "shipped in parts; " * 300
+    assert len(output) > STORED_RESULT_MIN_CHARS
+    agent = await create_agent(stubs, SCRIPT)
+    call = stubs.runs.StreamRun(
+        run_service_pb2.StreamRunRequest(
+            agent_id=agent.agent_id, prompt="where is my order?", client_tools=[LOOKUP]
+        )
+    )
+    events, requested = await _until_requested(call)
+    await stubs.runs.SubmitToolOutputs(
+        run_service_pb2.SubmitToolOutputsRequest(
+            run_id=events[0].run_id,
+            tool_outputs=[run_pb2.ToolOutput(tool_call_id=requested.tool_call_id, output=output)],
+        )
+    )
+    rest = [r.event async for r in call if not r.event.HasField("heartbeat")]
+    assert_gap_free(events + rest)
+    result = next(e.tool_call_result for e in rest if e.HasField("tool_call_result"))
+    assert result.content == output
+    assert rest[-1].run_finished.state == run_pb2.RUN_STATE_SUCCEEDED
+    # The second model call was sent the output (the scripted model's input
+    # token estimate grows with the characters it receives).
+    usages = [e.usage.input_tokens for e in events + rest if e.HasField("usage")]
+    assert usages[1] - usages[0] >= len(output) // 4
+    if runtime == "temporal":
+        address = server.settings.temporal_address
+        assert address is not None
+        client = await Client.connect(address, data_converter=pydantic_data_converter)
+        history = await client.get_workflow_handle(events[0].run_id).fetch_history()
+        raw = b"".join(event.SerializeToString() for event in history.events)
+        assert b"Your order has shipped." in raw  # payloads are searchable as they are
+        assert b"shipped in parts; shipped in parts;" not in raw
