@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import fanout, harness, stream_run, temporal_runtime, throughput, token_stream
-from bench.common import Context, Row, raise_fd_limit
+from bench.common import Context, Row, exit_now, raise_fd_limit
 
 SCENARIOS: dict[str, ModuleType] = {
     module.NAME: module
@@ -118,7 +118,7 @@ def main() -> None:
         for row in rows:
             table.add_row(row.scenario, row.runwire, row.floor, row.ratio, row.target)
         Console(width=max(Console().width, 150)).print(table)
-    sys.exit(0 if ok else 1)
+    exit_now(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from runwire.v1 import run_pb2, run_service_pb2, run_service_pb2_grpc
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from bench.common import LocalRunwire, create_agent, scripted_agent
+from bench.common import LocalRunwire, create_agent, exit_now, scripted_agent
 from service.config import Settings
 from tests.temporal_server import start_temporal
 
@@ -121,3 +121,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    exit_now()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from bench.common import exit_now
 from bench.stream_run import measure
 from service.config import Settings
 from tests.temporal_server import start_temporal
@@ -36,3 +37,4 @@ async def both(runs: int) -> None:
 
 if __name__ == "__main__":
     asyncio.run(both(int(sys.argv[1]) if len(sys.argv) > 1 else 100))
+    exit_now()

@@ -27,6 +27,7 @@ from bench.common import (
     check_succeeded,
     collect,
     create_agent,
+    exit_now,
     run_request,
     scripted_agent,
     stream_run_call,
@@ -94,3 +95,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    exit_now()
