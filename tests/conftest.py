@@ -21,11 +21,10 @@ from typing import Any
 
 import pytest
 
-from service.app import Runwire
 from service.config import Settings
 from service.server import RunwireServer
 from tests.redis_server import running_redis
-from tests.support import Stubs
+from tests.support import Stubs, running_server
 from tests.temporal_server import start_temporal
 
 HEARTBEAT_SECONDS = 0.5
@@ -75,11 +74,8 @@ async def server(
     settings = server_settings(
         request.param, redis_url=redis_url, temporal_address=temporal_address
     )
-    app = await Runwire.create(settings)
-    srv = RunwireServer(app, settings)
-    await srv.start()
-    yield srv
-    await srv.stop()
+    async with running_server(settings) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="session")

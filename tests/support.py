@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +20,12 @@ from runwire.v1 import (
     run_service_pb2_grpc,
     thread_pb2_grpc,
 )
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from service.app import Runwire
+from service.config import Settings
+from service.server import RunwireServer
 
 
 @dataclass
@@ -162,3 +169,25 @@ def status_details(error: grpc.aio.AioRpcError) -> StatusDetails:
 def as_dict(message: Any) -> dict[str, Any]:
     result: dict[str, Any] = json_format.MessageToDict(message)
     return result
+
+
+@contextlib.asynccontextmanager
+async def running_server(settings: Settings) -> AsyncIterator[RunwireServer]:
+    """A Runwire server built from ``settings``, serving until the block ends
+    (then stopped with the default grace)."""
+    server = RunwireServer(await Runwire.create(settings), settings)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def workflow_history_bytes(server: RunwireServer, run_id: str) -> bytes:
+    """The serialized events of run ``run_id``'s workflow history (the latest
+    execution) on ``server``'s Temporal service; payloads appear in it as they are."""
+    address = server.settings.temporal_address
+    assert address is not None, "the server has no Temporal runtime"
+    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    history = await client.get_workflow_handle(run_id).fetch_history()
+    return b"".join(event.SerializeToString() for event in history.events)

@@ -8,12 +8,17 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 from runwire.v1 import event_pb2, run_pb2, run_service_pb2
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from service.runtimes.temporal_contract import STORED_RESULT_MIN_CHARS
 from service.server import RunwireServer
-from tests.support import Script, Stubs, assert_gap_free, create_agent, status_details
+from tests.support import (
+    Script,
+    Stubs,
+    assert_gap_free,
+    create_agent,
+    status_details,
+    workflow_history_bytes,
+)
 
 LOOKUP = run_pb2.ClientTool(
     name="lookup_order",
@@ -177,10 +182,6 @@ async def test_a_long_client_tool_output_reaches_the_run_but_not_history(
     usages = [e.usage.input_tokens for e in events + rest if e.HasField("usage")]
     assert usages[1] - usages[0] >= len(output) // 4
     if runtime == "temporal":
-        address = server.settings.temporal_address
-        assert address is not None
-        client = await Client.connect(address, data_converter=pydantic_data_converter)
-        history = await client.get_workflow_handle(events[0].run_id).fetch_history()
-        raw = b"".join(event.SerializeToString() for event in history.events)
+        raw = await workflow_history_bytes(server, events[0].run_id)
         assert b"Your order has shipped." in raw  # payloads are searchable as they are
         assert b"shipped in parts; shipped in parts;" not in raw

@@ -8,7 +8,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from service.runtimes.temporal_contract import STORED_RESULT_MIN_CHARS
 from service.server import RunwireServer
-from tests.support import Script, Stubs, assert_gap_free, collect, create_agent, unique
+from tests.support import (
+    Script,
+    Stubs,
+    assert_gap_free,
+    collect,
+    create_agent,
+    unique,
+    workflow_history_bytes,
+)
 
 TURNS = 12
 
@@ -97,10 +105,6 @@ async def test_a_long_tool_result_reaches_everyone_but_history(
     )
     assert expected in [m.content for m in messages.messages]
     if runtime == "temporal":
-        address = server.settings.temporal_address
-        assert address is not None
-        client = await Client.connect(address, data_converter=pydantic_data_converter)
-        history = await client.get_workflow_handle(events[0].run_id).fetch_history()
-        raw = b"".join(event.SerializeToString() for event in history.events)
+        raw = await workflow_history_bytes(server, events[0].run_id)
         assert b"that is a big number" in raw  # payloads are searchable as they are
         assert expected[:200].encode() not in raw

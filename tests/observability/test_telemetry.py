@@ -20,11 +20,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from runwire.v1 import run_service_pb2
 
-from service.app import Runwire
 from service.server import RunwireServer
 from service.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID, ATTR_TOOL_NAME
 from tests.conftest import RUNTIMES, server_settings
-from tests.support import Script, Stubs, collect, create_agent
+from tests.support import Script, Stubs, collect, create_agent, running_server
 
 _EXPORTER = InMemorySpanExporter()
 _READER = InMemoryMetricReader()
@@ -47,10 +46,8 @@ async def server(
     settings = server_settings(
         request.param, redis_url=redis_url, temporal_address=temporal_address
     )
-    srv = RunwireServer(await Runwire.create(settings), settings)
-    await srv.start()
-    yield srv
-    await srv.stop()
+    async with running_server(settings) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

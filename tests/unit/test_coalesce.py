@@ -12,11 +12,9 @@ from runwire.v1 import run_service_pb2
 
 from service.agent.coalesce import Coalescing, coalesce_text
 from service.agent.types import Usage
-from service.app import Runwire
 from service.config import Settings
 from service.llm.base import ModelChunk, ModelError, TextDelta, ToolCallDelta, UsageReport
-from service.server import RunwireServer
-from tests.support import Stubs, collect, create_agent
+from tests.support import Stubs, collect, create_agent, running_server
 
 Step = ModelChunk | float | Exception
 
@@ -113,26 +111,24 @@ def test_settings_turn_it_on() -> None:
 
 async def test_a_server_with_coalescing_streams_fewer_larger_deltas() -> None:
     settings = Settings(listen=["127.0.0.1:0"], log_level="WARNING", stream_coalesce_ms=1000)
-    server = RunwireServer(await Runwire.create(settings), settings)
-    await server.start()
-    stubs = Stubs.connect(server.addresses[0])
-    try:
-        text = "one character per delta, merged " * 20
-        agent = await create_agent(stubs, [{"text": text}], chunk_chars=1)
-        events = await collect(
-            stubs.runs.StreamRun(
-                run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="p")
+    async with running_server(settings) as server:
+        stubs = Stubs.connect(server.addresses[0])
+        try:
+            text = "one character per delta, merged " * 20
+            agent = await create_agent(stubs, [{"text": text}], chunk_chars=1)
+            events = await collect(
+                stubs.runs.StreamRun(
+                    run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="p")
+                )
             )
-        )
-        deltas = [
-            e.text_message_content.delta for e in events if e.HasField("text_message_content")
-        ]
-        assert "".join(deltas) == text
-        assert len(deltas) == -(-len(text) // 256)  # RUNWIRE_STREAM_COALESCE_CHARS default
-        assert events[-1].run_finished.output == text
-    finally:
-        await stubs.channel.close()
-        await server.stop(grace_seconds=0)
+            deltas = [
+                e.text_message_content.delta for e in events if e.HasField("text_message_content")
+            ]
+            assert "".join(deltas) == text
+            assert len(deltas) == -(-len(text) // 256)  # RUNWIRE_STREAM_COALESCE_CHARS default
+            assert events[-1].run_finished.output == text
+        finally:
+            await stubs.channel.close()
 
 
 async def test_cancelling_the_consumer_while_text_waits_closes_the_source() -> None:
