@@ -36,9 +36,9 @@ import grpc
 from google.protobuf import duration_pb2, struct_pb2
 from runwire.v1 import agent_pb2, agent_pb2_grpc, run_pb2, run_service_pb2
 
-from service.app import Runwire
-from service.config import Settings
-from service.server import RunwireServer
+from app.config import Settings
+from app.server import RunwireServer
+from app.wiring import Runwire
 
 logger = logging.getLogger("bench")
 
@@ -498,10 +498,10 @@ class ServerProcess:
 
 
 async def runwire_process(name: str, env: Mapping[str, str] | None = None) -> ServerProcess:
-    """``python -m service serve --listen 127.0.0.1:0`` (the same as ``runwire serve``)."""
+    """``python -m app serve --listen 127.0.0.1:0`` (the same as ``runwire serve``)."""
     return await ServerProcess.start(
         name,
-        ["-m", "service", "serve", "--listen", "127.0.0.1:0"],
+        ["-m", "app", "serve", "--listen", "127.0.0.1:0"],
         ready="serving on",
         env=env,
     )

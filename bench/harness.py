@@ -28,6 +28,7 @@ from typing import Any
 
 from runwire.v1 import agent_pb2, run_service_pb2
 
+from app.config import Settings
 from bench.common import (
     NO_TARGET,
     Context,
@@ -43,7 +44,6 @@ from bench.common import (
     stream_run_call,
     times,
 )
-from service.config import Settings
 
 NAME = "harness"
 SEED = 20_240_601

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from app.config import Settings
 from bench.common import (
     LocalRunwire,
     check_succeeded,
@@ -31,7 +32,6 @@ from bench.common import (
     stream_run_call,
 )
 from bench.stream_run import SCRIPT
-from service.config import Settings
 
 
 @contextlib.asynccontextmanager

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from app.config import Settings
 from bench.common import (
     Context,
     LocalRunwire,
@@ -32,7 +33,6 @@ from bench.common import (
     times,
 )
 from bench.floor_server import floor_call, start_floor
-from service.config import Settings
 
 NAME = "stream_run"
 

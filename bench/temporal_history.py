@@ -27,8 +27,8 @@ from runwire.v1 import run_pb2, run_service_pb2, run_service_pb2_grpc
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from app.config import Settings
 from bench.common import LocalRunwire, create_agent, exit_now, scripted_agent
-from service.config import Settings
 from tests.temporal_server import start_temporal
 
 

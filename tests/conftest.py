@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from service.config import Settings
-from service.server import RunwireServer
+from app.config import Settings
+from app.server import RunwireServer
 from tests.redis_server import running_redis
 from tests.support import Stubs, running_server
 from tests.temporal_server import start_temporal

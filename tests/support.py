@@ -23,9 +23,9 @@ from runwire.v1 import (
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from service.app import Runwire
-from service.config import Settings
-from service.server import RunwireServer
+from app.config import Settings
+from app.server import RunwireServer
+from app.wiring import Runwire
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Runwire's Temporal worker: the ``runwire.AgentRun`` workflow and its activities.
 
-Start one with ``python -m worker`` or ``runwire worker``; scale by starting
+Start one with ``python -m app worker`` or ``runwire worker``; scale by starting
 more on the same task queue.
 """

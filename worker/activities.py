@@ -29,7 +29,8 @@ from service.agent.resilient_turn import (
     discard_message,
     resilient_model_turn,
 )
-from service.agent.types import ChatMessage, Role
+from service.core.messages import ChatMessage, Role
+from service.core.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID
 from service.llm.base import ModelError, ModelRequest
 from service.llm.registry import ProviderRegistry
 from service.runtimes.recorder import RunRecorder
@@ -49,7 +50,6 @@ from service.runtimes.temporal_contract import (
 from service.stores.conversations import ConversationStore
 from service.stores.events import is_terminal
 from service.stores.threads import ThreadStore
-from service.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID
 from service.tools.execution import run_server_tool
 from service.tools.registry import ToolRegistry
 

@@ -5,7 +5,7 @@ An ``AgentRun`` workflow's id is its run id, so an activity's
 activity's input where it carries one (``ModelCallInput.context.agent_id``,
 ``ToolCallInput.agent_id``). Records of the provider SDKs, httpx and redis-py
 logged while the activity runs then carry ``run_id`` and ``agent_id`` too
-(``service.logs.run_context``).
+(``service.core.logs.run_context``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from service.logs import run_context
+from service.core.logs import run_context
 
 
 def _agent_id(args: tuple[Any, ...]) -> str:

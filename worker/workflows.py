@@ -28,8 +28,8 @@ with workflow.unsafe.imports_passed_through():
 
     from service.agent.effects import ModelTurn, ToolResult
     from service.agent.loop import execute_run
-    from service.agent.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
-    from service.agent.types import ChatMessage, Role
+    from service.core.messages import ChatMessage, Role
+    from service.core.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
     from service.llm.base import ModelError, ModelRequest
     from service.runtimes.temporal_contract import (
         UPDATE_RESOLVE_APPROVAL,
@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
 
 #: Activity heartbeat timeout: how soon a killed worker's activity is retried elsewhere.
 #: Activities record a heartbeat every 0.25 s and the worker sends them at most every
-#: 0.3 s (``worker.app``), so a live activity has ~1.2 s of slack against a stalled
+#: 0.3 s (``worker.factory``), so a live activity has ~1.2 s of slack against a stalled
 #: event loop; a killed one is retried ~2.4 s after the kill on the dev server (2 s
 #: gave 3.4-3.8 s from kill to the next event: ``tests/durability``, target 3 s).
 HEARTBEAT_TIMEOUT = timedelta(seconds=1.5)

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from runwire.v1 import event_pb2
 
-from service.agent.spec import Decision, LoopCheckpoint, ToolOutput
-from service.agent.types import ChatMessage, Usage
+from service.core.messages import ChatMessage, Usage
+from service.core.spec import Decision, LoopCheckpoint, ToolOutput
 from service.llm.base import ModelRequest
 
 

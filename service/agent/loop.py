@@ -22,9 +22,9 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from runwire.v1 import approval_pb2, event_pb2, run_pb2
 
 from service.agent.effects import Effects, ToolResult
-from service.agent.spec import LoopCheckpoint, RunSpec
-from service.agent.types import ChatMessage, Role, ToolCall, ToolSpec, Usage
-from service.errors import ERROR_DOMAIN, RunwireError
+from service.core.errors import ERROR_DOMAIN, RunwireError
+from service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
+from service.core.spec import LoopCheckpoint, RunSpec
 from service.llm.base import ModelError, ModelRequest
 
 logger = logging.getLogger(__name__)

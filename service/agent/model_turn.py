@@ -15,9 +15,15 @@ from dataclasses import dataclass, field
 
 from runwire.v1 import event_pb2
 
-from service.agent.coalesce import Coalescing, coalesce_text
 from service.agent.effects import ModelTurn
-from service.agent.types import ChatMessage, Role, ToolCall, Usage
+from service.core.messages import ChatMessage, Role, ToolCall, Usage
+from service.core.telemetry import (
+    ATTR_INPUT_TOKENS,
+    ATTR_OUTPUT_TOKENS,
+    ATTR_PROVIDER,
+    METRICS,
+    start_span,
+)
 from service.llm.base import (
     ModelChunk,
     ModelProvider,
@@ -26,13 +32,7 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.telemetry import (
-    ATTR_INPUT_TOKENS,
-    ATTR_OUTPUT_TOKENS,
-    ATTR_PROVIDER,
-    METRICS,
-    start_span,
-)
+from service.llm.coalesce import Coalescing, coalesce_text
 
 Emit = Callable[[event_pb2.RunEvent], Awaitable[None]]
 
@@ -56,7 +56,7 @@ async def stream_model_turn(
     """Streams ``request`` through ``provider``, emitting events via ``emit``.
 
     With ``coalescing``, consecutive text deltas are merged into fewer
-    ``text_message_content`` events (``service.agent.coalesce``).
+    ``text_message_content`` events (``service.llm.coalesce``).
 
     Traced as a ``runwire.llm.call`` span (``attributes`` plus token counts);
     records ``runwire.llm.duration`` (s) and the token counters.

@@ -36,12 +36,12 @@ from runwire.v1 import event_pb2
 
 from service.agent.effects import ModelTurn
 from service.agent.model_turn import stream_model_turn
-from service.agent.spec import ModelRef
-from service.errors import InvalidArgumentError
+from service.core.errors import InvalidArgumentError
+from service.core.spec import ModelRef
+from service.core.telemetry import ATTR_PROVIDER, ATTR_RUN_ID
 from service.llm.base import ModelError, ModelRequest
 from service.llm.breaker import BreakerState, CircuitBreaker
 from service.llm.registry import ProviderRegistry
-from service.telemetry import ATTR_PROVIDER, ATTR_RUN_ID
 
 logger = logging.getLogger(__name__)
 

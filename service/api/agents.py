@@ -8,7 +8,7 @@ from runwire.v1 import agent_pb2, agent_pb2_grpc
 
 from service.api.convert import struct_to_dict
 from service.api.errors import unary
-from service.errors import InvalidArgumentError
+from service.core.errors import InvalidArgumentError
 from service.llm.registry import ProviderRegistry
 from service.stores.agents import AgentStore
 from service.stores.paging import page_size

@@ -7,7 +7,7 @@ from runwire.v1 import approval_pb2, approval_pb2_grpc
 
 from service.api.convert import struct_to_dict
 from service.api.errors import unary
-from service.errors import InvalidArgumentError
+from service.core.errors import InvalidArgumentError
 from service.runtimes.router import RunRouter
 from service.stores.paging import page_size
 

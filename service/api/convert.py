@@ -7,8 +7,8 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2
 from runwire.v1 import run_pb2, thread_pb2
 
-from service.agent.types import ChatMessage, Role, ToolSpec
-from service.errors import InvalidArgumentError
+from service.core.errors import InvalidArgumentError
+from service.core.messages import ChatMessage, Role, ToolSpec
 from service.stores.threads import StoredMessage, ThreadRecord
 
 _ROLES = {

@@ -23,7 +23,7 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from service.errors import ERROR_DOMAIN, InvalidArgumentError, RunwireError
+from service.core.errors import ERROR_DOMAIN, InvalidArgumentError, RunwireError
 
 logger = logging.getLogger(__name__)
 

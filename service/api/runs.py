@@ -10,15 +10,15 @@ from typing import Protocol
 import grpc
 from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2, run_service_pb2_grpc
 
-from service.agent.spec import ToolOutput
 from service.api.convert import client_tool_spec
 from service.api.errors import server_stream, unary
-from service.errors import UnavailableError
+from service.core.errors import UnavailableError
+from service.core.spec import ToolOutput
+from service.core.telemetry import METRICS
 from service.runtimes.router import RunInput, RunRouter
 from service.stores.events import EventLog
 from service.stores.paging import decode_int_token, encode_token, page_size
 from service.stores.projection import TERMINAL_STATES
-from service.telemetry import METRICS
 
 #: WaitRun's wait when the request leaves ``timeout`` unset, in seconds.
 DEFAULT_WAIT_SECONDS = 60.0

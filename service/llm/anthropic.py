@@ -49,7 +49,7 @@ from anthropic.types import (
 )
 from anthropic.types import TextDelta as AnthropicTextDelta
 
-from service.agent.types import ChatMessage, Role, ToolSpec, Usage
+from service.core.messages import ChatMessage, Role, ToolSpec, Usage
 from service.llm.base import (
     ModelChunk,
     ModelError,

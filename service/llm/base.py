@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from service.agent.types import ChatMessage, ToolSpec, Usage
-from service.errors import RunwireError
+from service.core.errors import RunwireError
+from service.core.messages import ChatMessage, ToolSpec, Usage
 
 
 @dataclass(frozen=True, kw_only=True)

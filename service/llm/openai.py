@@ -53,7 +53,7 @@ from openai.types.chat import (
     completion_create_params,
 )
 
-from service.agent.types import ChatMessage, Role, ToolSpec, Usage
+from service.core.messages import ChatMessage, Role, ToolSpec, Usage
 from service.llm.base import (
     ModelChunk,
     ModelError,

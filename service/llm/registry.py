@@ -7,10 +7,10 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from service.agent.coalesce import Coalescing
-from service.errors import InvalidArgumentError
+from service.core.errors import InvalidArgumentError
 from service.llm.base import ModelChunk, ModelProvider, ModelRequest
 from service.llm.breaker import CircuitBreakers
+from service.llm.coalesce import Coalescing
 from service.llm.http_options import validate_anthropic_options, validate_openai_options
 from service.llm.scripted import ScriptedProvider, validate_scripted_options
 
@@ -113,7 +113,7 @@ class ProviderRegistry:
             breakers: The circuit breakers model calls through this registry use
                 (``service.agent.resilient_turn``); None for new ones with defaults.
             coalescing: How model calls through this registry merge text deltas
-                into events (``service.agent.coalesce``); None sends each delta.
+                into events (``service.llm.coalesce``); None sends each delta.
         """
 
         def build_openai() -> _HttpProvider:

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from service.agent.types import Usage
+from service.core.messages import Usage
 from service.llm.base import (
     ModelChunk,
     ModelError,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from service.agent.spec import Decision, RunSpec, ToolOutput
+from service.core.spec import Decision, RunSpec, ToolOutput
 
 
 class Runtime(Protocol):

@@ -19,15 +19,15 @@ from runwire.v1 import event_pb2, run_pb2
 from service.agent.effects import ModelTurn, ToolResult
 from service.agent.loop import execute_run
 from service.agent.resilient_turn import DEFAULT_RETRY_POLICY, RetryPolicy, resilient_model_turn
-from service.agent.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
-from service.agent.types import ChatMessage
-from service.errors import FailedPreconditionError
+from service.core.errors import FailedPreconditionError
+from service.core.logs import run_context
+from service.core.messages import ChatMessage
+from service.core.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
+from service.core.telemetry import ATTR_AGENT_ID, ATTR_PROVIDER, ATTR_RUN_ID, ATTR_STATE, start_span
 from service.llm.base import ModelRequest
 from service.llm.registry import ProviderRegistry
-from service.logs import run_context
 from service.runtimes.recorder import RunRecorder
 from service.stores.threads import ThreadStore
-from service.telemetry import ATTR_AGENT_ID, ATTR_PROVIDER, ATTR_RUN_ID, ATTR_STATE, start_span
 from service.tools.execution import run_server_tool
 from service.tools.registry import ToolRegistry
 

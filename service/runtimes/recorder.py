@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from runwire.v1 import approval_pb2, event_pb2, run_pb2
 
-from service.errors import NotFoundError
+from service.core.errors import NotFoundError
+from service.core.telemetry import ATTR_STATE, METRICS
+from service.core.timestamps import stamp_now
 from service.stores.approvals import ApprovalStore
 from service.stores.events import EventLog, is_terminal
 from service.stores.runs import RunStore
-from service.telemetry import ATTR_STATE, METRICS
-from service.timestamps import stamp_now
 
 #: Events folded per catch-up read; a longer lag is folded by later reads.
 _CATCH_UP_LIMIT = 10_000

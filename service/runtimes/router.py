@@ -17,7 +17,14 @@ from typing import Any
 from google.protobuf import json_format
 from runwire.v1 import agent_pb2, approval_pb2, run_pb2
 
-from service.agent.spec import (
+from service.core.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    UnavailableError,
+)
+from service.core.messages import ChatMessage, ToolSpec
+from service.core.spec import (
     APPROVAL_TIMEOUT_MARGIN_SECONDS,
     DEFAULT_MAX_ITERATIONS,
     DEFAULT_RUN_TIMEOUT_SECONDS,
@@ -28,13 +35,7 @@ from service.agent.spec import (
     RunSpec,
     ToolOutput,
 )
-from service.agent.types import ChatMessage, ToolSpec
-from service.errors import (
-    FailedPreconditionError,
-    InvalidArgumentError,
-    NotFoundError,
-    UnavailableError,
-)
+from service.core.telemetry import METRICS
 from service.runtimes.base import Runtime
 from service.runtimes.recorder import RunRecorder
 from service.stores.agents import AgentStore
@@ -43,7 +44,6 @@ from service.stores.events import EventLog
 from service.stores.projection import TERMINAL_STATES
 from service.stores.runs import RunStore
 from service.stores.threads import ThreadStore
-from service.telemetry import METRICS
 from service.tools.registry import ToolRegistry
 
 _APPROVAL_MODES = {

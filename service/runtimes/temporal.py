@@ -1,6 +1,6 @@
 """The Temporal runtime, client side: start, update and cancel ``runwire.AgentRun``.
 
-Runs execute on Runwire workers (``python -m worker``, or a worker embedded in
+Runs execute on Runwire workers (``python -m app worker``, or a worker embedded in
 the service); this module only talks to the Temporal service. It names the
 workflow and its updates by their registered names (``temporal_contract``)
 and never imports ``worker``.
@@ -17,8 +17,8 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from service.agent.spec import Decision, RunSpec, ToolOutput
-from service.errors import FailedPreconditionError, UnavailableError
+from service.core.errors import FailedPreconditionError, UnavailableError
+from service.core.spec import Decision, RunSpec, ToolOutput
 from service.runtimes.recorder import RunRecorder
 from service.runtimes.temporal_contract import (
     REFUSAL_REASONS,

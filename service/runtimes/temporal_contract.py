@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from service.agent.spec import Decision, LoopCheckpoint, ModelRef, RunSpec, ToolOutput
-from service.agent.types import ChatMessage, ToolSpec, Usage
+from service.core.messages import ChatMessage, ToolSpec, Usage
+from service.core.spec import Decision, LoopCheckpoint, ModelRef, RunSpec, ToolOutput
 
 #: Registered workflow name; the workflow id is the run id.
 WORKFLOW_NAME = "runwire.AgentRun"

@@ -8,9 +8,9 @@ from typing import Protocol
 
 from runwire.v1 import agent_pb2
 
-from service.errors import AbortedError, AlreadyExistsError, NotFoundError
+from service.core.errors import AbortedError, AlreadyExistsError, NotFoundError
+from service.core.timestamps import stamp_now
 from service.stores.paging import decode_token, encode_token
-from service.timestamps import stamp_now
 
 
 class AgentStore(Protocol):

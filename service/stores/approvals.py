@@ -7,7 +7,7 @@ from typing import Protocol
 
 from runwire.v1 import approval_pb2
 
-from service.errors import NotFoundError
+from service.core.errors import NotFoundError
 from service.stores.paging import decode_token, encode_token
 
 

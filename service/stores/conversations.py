@@ -14,7 +14,7 @@ from typing import Protocol
 
 import redis.asyncio as redis
 
-from service.agent.types import ChatMessage
+from service.core.messages import ChatMessage
 
 
 class ConversationStore(Protocol):

@@ -23,8 +23,8 @@ from typing import Protocol
 
 from runwire.v1 import event_pb2
 
-from service.errors import NotFoundError, OutOfRangeError
-from service.timestamps import stamp_now
+from service.core.errors import NotFoundError, OutOfRangeError
+from service.core.timestamps import stamp_now
 
 TERMINAL_PAYLOADS = frozenset({"run_finished", "run_error"})
 

@@ -1,4 +1,4 @@
-"""Builds the stores from settings: in memory, or in Redis when ``redis_url`` is set."""
+"""The stores one process uses: in memory, or in Redis when a Redis URL is given."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as redis
 
-from service.config import Settings
 from service.stores.agents import AgentStore, MemoryAgentStore
 from service.stores.approvals import ApprovalStore, MemoryApprovalStore
 from service.stores.conversations import (
@@ -42,20 +41,29 @@ class Stores:
             await self.redis_client.aclose()
 
 
-def build_stores(settings: Settings) -> Stores:
-    """Memory stores, or Redis ones sharing one connection pool when ``redis_url`` is set."""
-    if not settings.redis_url:
+def build_stores(
+    *, redis_url: str, redis_prefix: str, retention_seconds: float, retained_runs: int
+) -> Stores:
+    """Memory stores, or Redis ones sharing one connection pool when ``redis_url`` is set.
+
+    Args:
+        redis_url: ``redis://`` URL; empty for memory stores.
+        redis_prefix: Prefix of every Redis key.
+        retention_seconds: How long Redis keeps a run's events, record and approvals.
+        retained_runs: Runs the memory stores keep (oldest dropped first).
+    """
+    if not redis_url:
         return Stores(
-            events=MemoryEventLog(max_runs=settings.retained_runs),
-            runs=MemoryRunStore(max_runs=settings.retained_runs),
+            events=MemoryEventLog(max_runs=retained_runs),
+            runs=MemoryRunStore(max_runs=retained_runs),
             approvals=MemoryApprovalStore(),
             agents=MemoryAgentStore(),
             threads=MemoryThreadStore(),
-            conversations=MemoryConversationStore(max_runs=settings.retained_runs),
+            conversations=MemoryConversationStore(max_runs=retained_runs),
         )
     # Every open event stream holds one connection while it blocks on XREAD.
-    client = redis.from_url(settings.redis_url, max_connections=10_000)
-    prefix, retention = settings.redis_prefix, settings.event_retention_seconds
+    client = redis.from_url(redis_url, max_connections=10_000)
+    prefix, retention = redis_prefix, retention_seconds
     return Stores(
         events=RedisEventLog(client, prefix=prefix, retention_seconds=retention),
         runs=RedisRunStore(client, prefix=prefix, retention_seconds=retention),

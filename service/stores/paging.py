@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 
-from service.errors import InvalidArgumentError
+from service.core.errors import InvalidArgumentError
 
 #: Page size used when a request leaves ``page_size`` at 0.
 DEFAULT_PAGE_SIZE = 100

@@ -24,9 +24,9 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 from runwire.v1 import agent_pb2
 
-from service.errors import AbortedError, AlreadyExistsError, NotFoundError
+from service.core.errors import AbortedError, AlreadyExistsError, NotFoundError
+from service.core.timestamps import stamp_now
 from service.stores.paging import decode_token, encode_token
-from service.timestamps import stamp_now
 
 # KEYS: record, index. ARGV: agent id, serialized agent. Returns 1 when stored, 0 when taken.
 _CREATE = """

@@ -23,7 +23,7 @@ from typing import cast
 import redis.asyncio as redis
 from runwire.v1 import approval_pb2
 
-from service.errors import NotFoundError
+from service.core.errors import NotFoundError
 from service.stores.paging import decode_token, encode_token
 
 # KEYS: record, index, counter. ARGV: approval id, serialized approval,

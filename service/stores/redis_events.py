@@ -45,7 +45,7 @@ from typing import cast
 import redis.asyncio as redis
 from runwire.v1 import event_pb2
 
-from service.errors import NotFoundError, OutOfRangeError
+from service.core.errors import NotFoundError, OutOfRangeError
 from service.stores.events import heartbeat, is_terminal
 
 #: Seconds between polls of a subscriber that found every blocking slot taken.

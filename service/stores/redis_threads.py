@@ -21,8 +21,8 @@ from typing import cast
 
 import redis.asyncio as redis
 
-from service.agent.types import ChatMessage
-from service.errors import AbortedError, AlreadyExistsError, FailedPreconditionError
+from service.core.errors import AbortedError, AlreadyExistsError, FailedPreconditionError
+from service.core.messages import ChatMessage
 from service.stores.threads import StoredMessage, ThreadRecord, thread_not_found
 
 # KEYS: thread hash. ARGV: metadata JSON, time. Returns 1 when created, 0 when taken.

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from runwire.v1 import event_pb2, run_pb2
 
-from service.errors import NotFoundError
+from service.core.errors import NotFoundError
 from service.stores.paging import decode_token, encode_token
 from service.stores.projection import TERMINAL_STATES, apply_event
 

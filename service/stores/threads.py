@@ -6,8 +6,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from service.agent.types import ChatMessage
-from service.errors import AbortedError, AlreadyExistsError, FailedPreconditionError, NotFoundError
+from service.core.errors import (
+    AbortedError,
+    AlreadyExistsError,
+    FailedPreconditionError,
+    NotFoundError,
+)
+from service.core.messages import ChatMessage
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID, ATTR_TOOL_NAME, METRICS, start_span
+from service.core.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID, ATTR_TOOL_NAME, METRICS, start_span
 from service.tools.registry import ToolOutcome, ToolRegistry
 
 

@@ -21,8 +21,8 @@ import pydantic
 import pydantic_core
 from pydantic.fields import FieldInfo
 
-from service.agent.types import ToolSpec
-from service.errors import InvalidArgumentError
+from service.core.errors import InvalidArgumentError
+from service.core.messages import ToolSpec
 
 #: Tool names the Chat Completions API accepts.
 TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

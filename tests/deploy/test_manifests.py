@@ -50,8 +50,8 @@ import typer.main
 import yaml
 from typer.testing import CliRunner
 
-from service import cli
-from service.config import Settings, load_settings
+from app import cli
+from app.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
@@ -65,7 +65,7 @@ DEPLOY_FILES = [DOCKERFILE, HADOLINT_CONFIG, DOCKERIGNORE, COMPOSE, *K8S_FILES]
 
 #: Validated against this Kubernetes version (native sidecars: beta 1.29, GA 1.33).
 KUBERNETES_VERSION = "1.33"
-#: A worker gives running activities this long on SIGTERM (worker/process.py).
+#: A worker gives running activities this long on SIGTERM (app/worker_process.py).
 WORKER_SHUTDOWN_SECONDS = 30.0
 #: RunwireServer.stop's final grace for calls still open after draining.
 SERVER_STOP_SECONDS = 1.0
@@ -701,8 +701,8 @@ def test_dockerignore_lets_in_the_sources_only() -> None:
     assert [path for path in kept_out if not ignore.excluded(path)] == []
     let_in = [
         "pyproject.toml",
-        "service/cli.py",
-        "worker/process.py",
+        "app/cli.py",
+        "app/worker_process.py",
         "clients/python/pyproject.toml",
         "clients/python/src/runwire/v1/run_pb2.py",
     ]
@@ -756,7 +756,7 @@ def test_image_wheels_hold_everything_the_cli_imports(tmp_path: Path) -> None:
                     code[name] = archive.read(name)
                 if name.endswith(".dist-info/entry_points.txt"):
                     entry_points += archive.read(name).decode()
-    assert "runwire = service.cli:main" in entry_points
+    assert "runwire = app.cli:main" in entry_points
     first_party = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
     first_party |= {p.name for p in (ROOT / "clients/python/src").iterdir() if p.is_dir()}
     missing: dict[str, str] = {}

@@ -3,7 +3,7 @@
 Every test here runs real processes against the session's real Temporal dev
 server and real Redis (``tests/durability/processes.py``): one ``runwire
 serve`` without an embedded worker (the API; it streams events from Redis)
-and separate ``python -m worker`` processes (they execute the
+and separate ``python -m app worker`` processes (they execute the
 ``runwire.AgentRun`` workflows), all on a task queue and Redis prefix of
 their own. A test streams a run like a real client, kills a process at a
 chosen moment with SIGKILL (no chance to clean up), starts a replacement at

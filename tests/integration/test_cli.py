@@ -25,8 +25,8 @@ import pytest
 from rich.console import Console
 from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2, run_service_pb2
 
-from service import cli_render
-from service.server import RunwireServer
+from app import cli_render
+from app.server import RunwireServer
 from tests.support import Stubs, create_agent, unique
 
 RUNWIRE = str(pathlib.Path(sys.executable).with_name("runwire"))
@@ -221,11 +221,11 @@ async def test_serve_on_a_port_in_use_exits_2() -> None:
     assert_one_clean_line(result.stderr)
 
 
-async def test_python_dash_m_service_is_serve(tmp_path: pathlib.Path) -> None:
+async def test_python_dash_m_app_is_serve(tmp_path: pathlib.Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "service",
+        "app",
         "--config",
         str(tmp_path / "missing.toml"),
         stdout=asyncio.subprocess.PIPE,

@@ -9,8 +9,8 @@ import pytest
 from google.protobuf import struct_pb2
 from runwire.v1 import event_pb2, run_pb2, run_service_pb2
 
+from app.server import RunwireServer
 from service.runtimes.temporal_contract import STORED_RESULT_MIN_CHARS
-from service.server import RunwireServer
 from tests.support import (
     Script,
     Stubs,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from runwire.v1 import run_pb2, run_service_pb2
 
-from service.logs import JsonFormatter, RunContextFilter, TextFormatter, run_context
+from service.core.logs import JsonFormatter, RunContextFilter, TextFormatter, run_context
 from tests.support import Stubs, collect, create_agent
 
 

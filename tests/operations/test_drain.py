@@ -22,9 +22,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
 
-from service.app import Runwire
-from service.config import Settings
-from service.server import RunwireServer
+from app.config import Settings
+from app.server import RunwireServer
+from app.wiring import Runwire
 from tests.support import Stubs, assert_gap_free, collect, create_agent, status_details
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

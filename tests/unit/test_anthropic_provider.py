@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from service.agent.types import ChatMessage, Role, ToolCall, ToolSpec, Usage
+from service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
 from service.llm.anthropic import (
     DEFAULT_MAX_TOKENS,
     AnthropicProvider,

@@ -1,4 +1,4 @@
-"""Merging text deltas (``service.agent.coalesce``): order, size and time windows,
+"""Merging text deltas (``service.llm.coalesce``): order, size and time windows,
 flushes before other chunks and errors, and a server that streams fewer events."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from collections.abc import AsyncGenerator, AsyncIterator
 import pytest
 from runwire.v1 import run_service_pb2
 
-from service.agent.coalesce import Coalescing, coalesce_text
-from service.agent.types import Usage
-from service.config import Settings
+from app.config import Settings
+from service.core.messages import Usage
 from service.llm.base import ModelChunk, ModelError, TextDelta, ToolCallDelta, UsageReport
+from service.llm.coalesce import Coalescing, coalesce_text
 from tests.support import Stubs, collect, create_agent, running_server
 
 Step = ModelChunk | float | Exception

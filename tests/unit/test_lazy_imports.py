@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("anthropic", "openai", "temporalio", "redis", "opentelemetry.sdk", "service.app")
+HEAVY = ("anthropic", "openai", "temporalio", "redis", "opentelemetry.sdk", "app.wiring")
 
 
 def loaded_after(code: str) -> list[str]:
@@ -28,7 +28,7 @@ def loaded_after(code: str) -> list[str]:
 
 
 def test_cli_module_imports_neither_app_nor_sdks() -> None:
-    assert loaded_after("import service.cli") == []
+    assert loaded_after("import app.cli") == []
 
 
 def test_registry_imports_a_provider_sdk_only_when_it_is_called() -> None:
@@ -48,6 +48,6 @@ registry.get("openai"), registry.get("anthropic")
 
 
 def test_worker_process_module_leaves_provider_sdks_unloaded() -> None:
-    loaded = loaded_after("import worker.process")
+    loaded = loaded_after("import app.worker_process")
     assert "openai" not in loaded
     assert "anthropic" not in loaded

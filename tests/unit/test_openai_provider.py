@@ -25,8 +25,8 @@ import pytest
 from runwire.v1 import event_pb2
 
 from service.agent.model_turn import stream_model_turn
-from service.agent.types import ChatMessage, Role, ToolCall, ToolSpec, Usage
-from service.errors import InvalidArgumentError
+from service.core.errors import InvalidArgumentError
+from service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
 from service.llm.base import (
     ModelChunk,
     ModelError,

@@ -23,8 +23,8 @@ from service.agent.resilient_turn import (
     attempt_message_id,
     resilient_model_turn,
 )
-from service.agent.spec import ModelRef
-from service.agent.types import Usage
+from service.core.messages import Usage
+from service.core.spec import ModelRef
 from service.llm.base import ModelChunk, ModelError, ModelRequest, TextDelta, UsageReport
 from service.llm.breaker import BreakerState, CircuitBreaker, CircuitBreakers
 from service.llm.registry import ProviderRegistry

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from service.agent.types import ChatMessage, Role, ToolCall, ToolSpec, Usage
+from service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
 from service.llm.base import ModelChunk, ModelError, ModelRequest, TextDelta, ToolCallDelta
 from service.llm.base import UsageReport as UsageChunk
 from service.llm.scripted import ScriptedProvider, validate_scripted_options

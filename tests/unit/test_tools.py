@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from service.errors import InvalidArgumentError
+from service.core.errors import InvalidArgumentError
 from service.tools.builtin import calculator, current_time, register_builtin_tools
 from service.tools.registry import ToolOutcome, ToolRegistry, load_modules
 

@@ -38,7 +38,7 @@ from rich.console import Console
 from rich.text import Text
 from runwire.v1 import agent_pb2, event_pb2, run_service_pb2
 
-from service.cli_render import (
+from app.cli_render import (
     Renderer,
     RunOutcome,
     StreamBrokenError,
@@ -47,18 +47,18 @@ from service.cli_render import (
     stream_run,
     terminal_decider,
 )
-from service.config import DEFAULT_LISTEN, Settings, load_settings
-from service.errors import RunwireError
-from service.logs import configure_logging
+from app.config import DEFAULT_LISTEN, Settings, load_settings
+from service.core.errors import RunwireError
+from service.core.logs import configure_logging
 
 if TYPE_CHECKING:
-    from service.server import RunwireServer
+    from app.server import RunwireServer
 
 # The app, its server and OpenTelemetry load on demand (in ``_start`` and the
 # commands that serve): ``runwire health`` and ``runwire run`` only need a
 # channel, and a container health check runs every few seconds.
 
-logger = logging.getLogger("service.cli")
+logger = logging.getLogger("app.cli")
 
 #: Exit codes.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -147,8 +147,8 @@ async def _start(settings: Settings) -> tuple[RunwireServer, list[str]]:
             _check_bindable(address)
         except OSError as exc:
             raise fail(f"cannot listen on {address}: {exc.strerror or exc}", EXIT_USAGE) from None
-    from service.app import Runwire  # noqa: PLC0415 - see the module imports
-    from service.server import RunwireServer  # noqa: PLC0415
+    from app.server import RunwireServer  # noqa: PLC0415
+    from app.wiring import Runwire  # noqa: PLC0415 - see the module imports
 
     try:
         runwire = await Runwire.create(settings)
@@ -227,7 +227,7 @@ def serve(
         configure_logging(settings.log_level, settings.log_format)
     except ValueError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
-    from service.telemetry import configure_telemetry  # noqa: PLC0415 - see the module imports
+    from service.core.telemetry import configure_telemetry  # noqa: PLC0415 - see the module imports
 
     configure_telemetry(service_name="runwire")
     raise typer.Exit(asyncio.run(_serve(settings)))
@@ -290,7 +290,7 @@ def worker(
 
     Needs RUNWIRE_TEMPORAL_ADDRESS and RUNWIRE_REDIS_URL.
     """
-    from worker.process import run_worker  # noqa: PLC0415 - the worker package loads on demand
+    from app.worker_process import run_worker  # noqa: PLC0415 - the worker package loads on demand
 
     try:
         settings = load_settings(config, temporal_task_queue=task_queue, log_level=log_level)
@@ -299,7 +299,7 @@ def worker(
     except (OSError, ValueError) as exc:
         raise fail(f"cannot read config: {exc}", EXIT_USAGE) from None
     configure_logging(settings.log_level, settings.log_format)
-    from service.telemetry import configure_telemetry  # noqa: PLC0415 - see the module imports
+    from service.core.telemetry import configure_telemetry  # noqa: PLC0415 - see the module imports
 
     configure_telemetry(service_name="runwire-worker")
     try:
@@ -409,7 +409,7 @@ def local_demo_agent(base_url: str) -> agent_pb2.Agent:
     offered. ``stream_tools: false`` asks the tool round in one response (the server
     cannot stream tool calls; the provider would otherwise find out on the first call).
     """
-    from service.local_model import MODEL_NAME  # noqa: PLC0415 - loaded on demand
+    from app.local_model import MODEL_NAME  # noqa: PLC0415 - loaded on demand
 
     options = struct_pb2.Struct()
     options.update(
@@ -443,7 +443,7 @@ def demo_agent() -> agent_pb2.Agent:
 async def _demo(listen: str, *, local_model: bool = False) -> int:
     if not local_model:
         return await _demo_on(listen, demo_agent(), DEMO_PROMPT, "scripted model, tool calculator")
-    from service.local_model import (  # noqa: PLC0415 - loaded on demand
+    from app.local_model import (  # noqa: PLC0415 - loaded on demand
         MODEL_NAME,
         LocalModelError,
         LocalModelServer,
@@ -461,7 +461,7 @@ async def _demo(listen: str, *, local_model: bool = False) -> int:
             local_demo_agent(base_url),
             LOCAL_DEMO_PROMPT,
             f"{MODEL_NAME} on llama.cpp at {base_url}, tool get_weather",
-            tool_modules=["service.local_model"],
+            tool_modules=["app.local_model"],
         )
     finally:
         await asyncio.to_thread(model_server.stop)
@@ -571,7 +571,7 @@ def local_model_command(
     Prints the base URL for agents on the openai provider (model.options.base_url)
     and runs until SIGINT or SIGTERM. Needs scripts/install_local_model.sh.
     """
-    from service.local_model import (  # noqa: PLC0415 - loaded on demand
+    from app.local_model import (  # noqa: PLC0415 - loaded on demand
         MODEL_NAME,
         LocalModelError,
         LocalModelServer,

@@ -8,7 +8,6 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from service.config import Settings
 from service.llm.registry import ProviderRegistry
 from service.runtimes.recorder import RunRecorder
 from service.stores.factory import Stores
@@ -38,13 +37,17 @@ PASSTHROUGH_MODULES = (
 
 def build_worker(
     client: Client,
-    settings: Settings,
     *,
+    task_queue: str,
+    sticky_queue_timeout: timedelta,
     stores: Stores,
     providers: ProviderRegistry,
     tools: ToolRegistry,
 ) -> Worker:
-    """A worker polling ``settings.temporal_task_queue`` with the workflow and activities.
+    """A worker polling ``task_queue`` with the workflow and activities.
+
+    ``sticky_queue_timeout`` is how long a workflow task waits for the worker that
+    holds the workflow in its cache before another worker takes it.
 
     ``providers`` should have SDK retries off (``openai_max_retries=0``):
     the activity retry policy is the only one.
@@ -58,7 +61,7 @@ def build_worker(
     )
     return Worker(
         client,
-        task_queue=settings.temporal_task_queue,
+        task_queue=task_queue,
         workflows=[AgentRun],
         activities=activities.all(),
         # The client's interceptors (tracing) apply too; this one adds the run's
@@ -71,7 +74,5 @@ def build_worker(
         # of the heartbeat timeout), so the timeout can be short: see workflows.HEARTBEAT_TIMEOUT.
         max_heartbeat_throttle_interval=timedelta(seconds=0.3),
         default_heartbeat_throttle_interval=timedelta(seconds=0.3),
-        sticky_queue_schedule_to_start_timeout=timedelta(
-            seconds=settings.temporal_sticky_timeout_seconds
-        ),
+        sticky_queue_schedule_to_start_timeout=sticky_queue_timeout,
     )

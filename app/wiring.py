@@ -11,28 +11,34 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import json_format
 from runwire.v1 import agent_pb2
 
-from service.agent.coalesce import Coalescing
+from app.config import Settings
+from app.temporal_client import connect_temporal
 from service.agent.resilient_turn import RetryPolicy
 from service.api.agents import AgentServicer
 from service.api.errors import validate
-from service.config import Settings
-from service.errors import AlreadyExistsError, InvalidArgumentError
+from service.core.errors import AlreadyExistsError, InvalidArgumentError
 from service.llm.breaker import CircuitBreakers
+from service.llm.coalesce import Coalescing
 from service.llm.registry import ProviderRegistry
 from service.runtimes.base import Runtime
 from service.runtimes.inprocess import InProcessRuntime
 from service.runtimes.recorder import RunRecorder
 from service.runtimes.router import RunDefaults, RunRouter
 from service.runtimes.temporal import TemporalRuntime
-from service.stores.factory import Stores, build_stores
-from service.temporal_client import connect_temporal
+from service.stores import factory as store_factory
+from service.stores.factory import Stores
 from service.tools.builtin import register_builtin_tools
 from service.tools.registry import ToolRegistry, load_modules
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+    from temporalio.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +96,6 @@ class Runwire:
             if settings.temporal_embedded_worker:
                 # The composition root embeds a worker; the runtime itself never
                 # imports the worker package.
-                from worker.app import build_worker  # noqa: PLC0415 - only with Temporal
-
                 worker_providers = build_providers(settings, breakers=breakers)
                 worker = build_worker(
                     client,
@@ -220,3 +224,37 @@ def build_tools(settings: Settings) -> ToolRegistry:
     register_builtin_tools(tools)
     load_modules(tools, list(settings.tool_modules))
     return tools
+
+
+def build_stores(settings: Settings) -> Stores:
+    """Memory stores, or Redis ones when ``settings.redis_url`` is set."""
+    return store_factory.build_stores(
+        redis_url=settings.redis_url or "",
+        redis_prefix=settings.redis_prefix,
+        retention_seconds=settings.event_retention_seconds,
+        retained_runs=settings.retained_runs,
+    )
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    stores: Stores,
+    providers: ProviderRegistry,
+    tools: ToolRegistry,
+) -> Worker:
+    """A Temporal worker on ``settings.temporal_task_queue`` (``worker.factory.build_worker``).
+
+    The worker package loads only here, on demand: a server without Temporal never imports it.
+    """
+    from worker.factory import build_worker as build  # noqa: PLC0415 - only with Temporal
+
+    return build(
+        client,
+        task_queue=settings.temporal_task_queue,
+        sticky_queue_timeout=timedelta(seconds=settings.temporal_sticky_timeout_seconds),
+        stores=stores,
+        providers=providers,
+        tools=tools,
+    )

@@ -11,7 +11,7 @@ on a free loopback port with the ``chatml-function-calling`` chat format, so the
 ``chatml-function-calling``'s prompt template leaves out ``tool`` messages, so the
 model would never see a tool's result, and shows past tool calls in a syntax that
 a small model copies instead of answering. The subprocess is therefore this module
-(``python -m service.local_model`` + the ``llama_cpp.server`` arguments): it
+(``python -m app.local_model`` + the ``llama_cpp.server`` arguments): it
 registers the chat format ``runwire-chatml-function-calling`` (the same handler,
 with tool calls and results rewritten as plain text, ``plain_tool_messages``) and
 runs ``llama_cpp.server``'s ``main``. It stops by itself once the process that
@@ -194,7 +194,7 @@ class LocalModelServer:
         return [
             sys.executable,
             "-m",
-            "service.local_model",
+            "app.local_model",
             "--model",
             str(model),
             "--model_alias",

@@ -7,8 +7,8 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
-from service.config import Settings
-from service.errors import UnavailableError
+from app.config import Settings
+from service.core.errors import UnavailableError
 
 
 async def connect_temporal(settings: Settings) -> Client:

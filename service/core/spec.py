@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.agent.types import ChatMessage, ToolSpec, Usage
+from service.core.messages import ChatMessage, ToolSpec, Usage
 
 #: Defaults from the Agent SDK for Go (DESIGN §4).
 DEFAULT_MAX_ITERATIONS = 5

@@ -1,14 +1,14 @@
-"""``python -m service``: the same as ``runwire serve``.
+"""``python -m app``: the same as ``runwire serve``.
 
-Arguments are passed to ``serve`` (``python -m service --listen unix:/tmp/rw.sock``)
-unless the first one names another command (``python -m service run AGENT PROMPT``).
+Arguments are passed to ``serve`` (``python -m app --listen unix:/tmp/rw.sock``)
+unless the first one names another command (``python -m app run AGENT PROMPT``).
 """
 
 from __future__ import annotations
 
 import sys
 
-from service.cli import app, main
+from app.cli import app, main
 
 _COMMANDS = {
     command.name or getattr(command.callback, "__name__", "") for command in app.registered_commands

@@ -1,4 +1,4 @@
-"""A standalone worker process: ``runwire worker`` / ``python -m worker``.
+"""A standalone worker process: ``runwire worker`` / ``python -m app worker``.
 
 Needs Temporal (``RUNWIRE_TEMPORAL_ADDRESS``) and Redis (``RUNWIRE_REDIS_URL``):
 the service and its workers share events, runs and threads through Redis.
@@ -13,12 +13,10 @@ import logging
 import signal
 from datetime import timedelta
 
-from service.app import build_providers, build_tools
-from service.config import Settings
-from service.errors import InvalidArgumentError
-from service.stores.factory import build_stores
-from service.temporal_client import connect_temporal
-from worker.app import build_worker
+from app.config import Settings
+from app.temporal_client import connect_temporal
+from app.wiring import build_providers, build_stores, build_tools, build_worker
+from service.core.errors import InvalidArgumentError
 
 logger = logging.getLogger("worker")
 

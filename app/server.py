@@ -26,12 +26,12 @@ from runwire.v1 import (
     thread_pb2_grpc,
 )
 
+from app.config import Settings
+from app.wiring import Runwire
 from service.api.approvals import ApprovalServicer
 from service.api.runs import RunServicer
 from service.api.threads import ThreadServicer
-from service.app import Runwire
-from service.config import Settings
-from service.telemetry import instrument_grpc_server, tracing_configured
+from service.core.telemetry import instrument_grpc_server, tracing_configured
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ provider error flushes the merged text first, so the order of everything the
 model said is kept. The added latency is at most ``window_seconds`` per delta.
 
 Configured server-wide by ``RUNWIRE_STREAM_COALESCE_MS`` (0, the default, turns
-it off) and ``RUNWIRE_STREAM_COALESCE_CHARS`` (``service.config.Settings``).
+it off) and ``RUNWIRE_STREAM_COALESCE_CHARS`` (``app.config.Settings``).
 """
 
 from __future__ import annotations
