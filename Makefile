@@ -1,7 +1,7 @@
 # Runwire's entry points. Every target installs what it needs first (scripts/bootstrap.sh).
 #   make demo   — the demo: an embedded server streams an agent run with a tool call and an approval
-#   make test   — everything CI checks: buf lint, generated-code drift, ruff, mypy, pytest
-.PHONY: demo test bootstrap dev generate check-generated lint typecheck pytest breaking serve ts-deps realmodel
+#   make test   — everything CI checks: buf lint, generated-code drift, ruff, mypy, docs, pytest
+.PHONY: demo test bootstrap dev generate check-generated lint typecheck docs pytest breaking serve ts-deps realmodel
 
 PY := .venv/bin/python
 BUF := node_modules/.bin/buf
@@ -15,7 +15,7 @@ demo: bootstrap
 serve: bootstrap
 	.venv/bin/runwire serve
 
-test: dev lint check-generated typecheck pytest
+test: dev lint check-generated typecheck docs pytest
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -56,6 +56,11 @@ lint: dev
 
 typecheck: dev
 	.venv/bin/mypy
+
+# The documentation site, docs/ -> build/site (mkdocs.yml: strict, so a broken link, a missing
+# anchor or a page left out of the nav fails; nothing is fetched at build time).
+docs: dev
+	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet
 
 pytest: dev
 	.venv/bin/pytest -p no:cacheprovider -m "not realmodel"

@@ -2,7 +2,7 @@
 
 Sources, highest first: keyword overrides (CLI flags), ``RUNWIRE_*``
 environment variables, the TOML config file (``RUNWIRE_CONFIG_FILE`` or
-``--config``), defaults. README "Configuration" lists every setting.
+``--config``), defaults. docs/configuration.md (generated from this model) lists every setting.
 """
 
 from __future__ import annotations

@@ -42,6 +42,8 @@ SERVICE_NAMES = (
     thread_pb2.DESCRIPTOR.services_by_name["ThreadService"].full_name,
 )
 _REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+#: The shortest interval between client keepalive pings the server accepts.
+_MIN_CLIENT_PING_INTERVAL_MS = 10_000
 
 
 class RunwireServer:
@@ -59,9 +61,9 @@ class RunwireServer:
                 ("grpc.max_send_message_length", limit),
                 ("grpc.keepalive_time_ms", int(settings.keepalive_time_seconds * 1000)),
                 ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout_seconds * 1000)),
-                # Accept client keepalive pings as often as every 10 s, also on idle
-                # connections (long event streams sit idle between heartbeats).
-                ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+                # Accept client keepalive pings this often, also on idle connections
+                # (long event streams sit idle between heartbeats).
+                ("grpc.http2.min_ping_interval_without_data_ms", _MIN_CLIENT_PING_INTERVAL_MS),
                 ("grpc.keepalive_permit_without_calls", 1),
                 # A second server on a taken port must fail, not share it.
                 ("grpc.so_reuseport", 0),

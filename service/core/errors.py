@@ -4,7 +4,7 @@ Every error a user can cause or see is a ``RunwireError`` subclass carrying a
 gRPC status code, a machine-readable ``reason`` (UPPER_SNAKE, as in
 ``google.rpc.ErrorInfo``) and string ``metadata``. The API edge
 (``service.api.errors``) maps them to ``google.rpc.Status`` once; transport
-exceptions never reach callers. Reasons are documented in README "Errors".
+exceptions never reach callers. Reasons are documented in docs/errors.md.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class AbortedError(RunwireError):
 
 
 class OutOfRangeError(RunwireError):
-    """A cursor is outside what is kept (``EVENTS_TRUNCATED``)."""
+    """A cursor is outside what is kept (``SEQUENCE_OUT_OF_RANGE``)."""
 
     code = grpc.StatusCode.OUT_OF_RANGE
     default_reason = "OUT_OF_RANGE"

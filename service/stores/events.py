@@ -4,7 +4,7 @@
 logs in this process (the in-process default). A Redis Streams
 implementation (for split processes) implements the same protocol.
 
-Semantics (README "Streaming and resume"):
+Semantics (docs/runs.md, "Resume"):
 - ``append`` assigns sequence numbers 1..N per run, in call order, gap-free.
 - ``subscribe(run_id, after_sequence)`` yields every logged event with a
   greater sequence, then live ones as they are appended, each exactly once,
@@ -63,9 +63,8 @@ class EventLog(Protocol):
         """Returns at most ``limit`` logged events with sequence > ``after_sequence``.
 
         Raises:
-            NotFoundError: no log for ``run_id``.
-            OutOfRangeError: ``after_sequence`` is older than retention
-                (reason ``EVENTS_TRUNCATED``).
+            NotFoundError: no log for ``run_id`` (never created, or dropped
+                after retention).
         """
         ...
 
@@ -79,7 +78,9 @@ class EventLog(Protocol):
         """Replays then tails the log; see the module docstring.
 
         Raises:
-            NotFoundError, OutOfRangeError: as ``read``, on first iteration.
+            NotFoundError: as ``read``, on first iteration.
+            OutOfRangeError: ``after_sequence`` is past the last event of an
+                ended run (``SEQUENCE_OUT_OF_RANGE``), on first iteration.
         """
         ...
 

@@ -1,4 +1,4 @@
-"""The packages' imports point one way (README "Layout", docs/architecture.md).
+"""The packages' imports point one way (docs/architecture.md, "Layers").
 
 Layers, lowest first: ``service.core``; ``service.llm``, ``service.tools``,
 ``service.stores``; ``service.agent``; ``service.runtimes``; ``service.api``;
