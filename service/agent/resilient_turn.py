@@ -10,7 +10,7 @@
   ``fallback_models`` in order. The next model is tried once a model's
   retries are exhausted, or at once when its circuit breaker is open.
 * **Circuit breakers** per (provider, base URL) come from the provider
-  registry (``ProviderRegistry.breakers``), shared by the process's runs.
+  registry (``ProviderRegistry.breaker_for``), shared by the process's runs.
 * **Attempts are numbered** across the whole call: attempt 1 streams under
   the turn's ``message_id``, attempt *n* under ``<message_id>-<n>``
   (``attempt_message_id``). An attempt that streamed something and failed is
@@ -157,11 +157,6 @@ def _label(model: ModelRef) -> str:
     return f"{model.provider}/{model.model}" if model.model else model.provider
 
 
-def _base_url(model: ModelRef) -> str:
-    value = model.options.get("base_url")
-    return value if isinstance(value, str) else ""
-
-
 @dataclass
 class _Outcome:
     """Why one model of the chain did not answer."""
@@ -268,7 +263,7 @@ class _ChainCall:
         except InvalidArgumentError as exc:
             raise ModelError(exc.message, provider=model.provider, retryable=False) from exc
         request = replace(self.request, model=model.model, options=dict(model.options))
-        breaker = self.providers.breakers.get(model.provider, _base_url(model))
+        breaker = self.providers.breaker_for(model.provider, model.options)
         outcome: _Outcome | None = None
         for retry in range(1, self.policy.max_attempts + 1):
             if not breaker.try_acquire():

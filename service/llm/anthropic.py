@@ -4,14 +4,10 @@ Built on the official SDK (``anthropic.AsyncAnthropic``), which also retries
 408/409/429/5xx and connection failures ``max_retries`` times (0 turns that
 off, as Runwire does: its own retry layer, or Temporal's, does retries).
 
-Options (``Agent.model.options``, all optional):
-
-* ``base_url`` (http/https URL): the API's base URL without ``/v1``, e.g.
-  ``https://api.anthropic.com``.
-* ``api_key_env`` (string): name of an environment variable holding the key.
-* ``temperature``, ``top_p`` (numbers): passed on.
-* ``max_tokens`` (whole number >= 1): the answer's token limit; the API
-  requires one, default ``DEFAULT_MAX_TOKENS`` (1024).
+Options (``Agent.model.options``): ``service.llm.options.AnthropicOptions``
+(``base_url`` without ``/v1``, ``api_key_env``, ``temperature``, ``top_p``,
+``max_tokens``, which the API requires: default
+``service.llm.options.DEFAULT_ANTHROPIC_MAX_TOKENS``; unknown keys are refused).
 
 Structured output: when ``response_format`` is set and no tools are offered,
 the system prompt asks for JSON matching the schema (this SDK path has no
@@ -22,10 +18,8 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anthropic
@@ -58,16 +52,12 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.llm.http_options import validate_anthropic_options
-from service.llm.scripted import estimate_usage
+from service.llm.http_clients import DEFAULT_MAX_CLIENTS, ClientCache, Endpoint, resolve_endpoint
+from service.llm.options import AnthropicOptions
+from service.llm.retry_after import retry_after_seconds
+from service.llm.usage import estimate_usage
 
 _PROVIDER = "anthropic"
-
-#: ``max_tokens`` when the options give none (the API requires a value).
-DEFAULT_MAX_TOKENS = 1024
-
-#: Sent when no key is configured (e.g. a local fake or proxy): the SDK requires one.
-PLACEHOLDER_API_KEY = "unused"
 
 #: Provider error text in a ``ModelError`` message is cut to this many characters.
 MAX_ERROR_TEXT = 500
@@ -84,46 +74,13 @@ def _shorten(text: str, limit: int = MAX_ERROR_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """The server's retry hint in seconds, or None when it sent none.
-
-    Reads ``retry-after-ms`` (milliseconds), then ``retry-after`` (seconds, or an
-    HTTP date). Negative values and dates in the past give 0.
-
-    Args:
-        headers: Response headers (case-insensitive lookup is the caller's: pass
-            an ``httpx`` headers object or lower-case keys).
-        now: The current time as a Unix timestamp (seconds), for HTTP dates;
-            default ``time.time()``.
-    """
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
 def _to_model_error(error: anthropic.AnthropicError) -> ModelError:
     """Maps an SDK exception to a ``ModelError`` (retryable for timeouts, connection
     failures, HTTP 408/409/429/5xx, and overload/rate-limit errors in a stream)."""
     if isinstance(error, anthropic.APIStatusError):
         status = error.status_code
         text = error.api_message or error.message
-        retry_after = parse_retry_after(error.response.headers)
+        retry_after = retry_after_seconds(error.response.headers)
         if status == 200:  # an ``error`` event inside a stream that had started
             kind = error.type or "error"
             return ModelError(
@@ -322,13 +279,14 @@ class AnthropicProvider:
     The key for a request is, in order: the environment variable named by the
     ``api_key_env`` option (when set and non-empty); else, if the request uses the
     configured base URL, the configured ``api_key`` or ``ANTHROPIC_API_KEY``; else
-    the placeholder ``"unused"``. The configured key is never sent to a
-    ``base_url`` given in the options, so an agent cannot redirect it to another
-    host.
+    a placeholder (``service.llm.http_clients.resolve_endpoint``). The configured
+    key is never sent to a ``base_url`` given in the options, so an agent cannot
+    redirect it to another host.
 
-    One ``AsyncAnthropic`` client is cached per (base_url, api_key); ``aclose``
-    closes them. Usage comes from ``message_start`` and ``message_delta``; a
-    server that sends none gets the ``scripted`` provider's estimate.
+    ``AsyncAnthropic`` clients are cached per (base URL, key), at most
+    ``max_clients`` (``service.llm.http_clients.ClientCache``); ``aclose`` closes
+    them. Usage comes from ``message_start`` and ``message_delta``; a server that
+    sends none gets an estimate (``service.llm.usage.estimate_usage``).
     """
 
     def __init__(
@@ -338,6 +296,7 @@ class AnthropicProvider:
         api_key: str | None = None,
         timeout_seconds: float = 60.0,
         max_retries: int = 2,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
     ) -> None:
         """Creates the provider; no connection is made until the first request.
 
@@ -347,32 +306,26 @@ class AnthropicProvider:
             api_key: Key for ``base_url``; None falls back to ``ANTHROPIC_API_KEY``.
             timeout_seconds: Per-HTTP-request timeout in seconds.
             max_retries: SDK retries of retryable failures (0 disables them).
+            max_clients: SDK clients kept at once (distinct base URL and key pairs).
+
+        Raises:
+            ValueError: ``max_clients`` < 1.
         """
         self._base_url = base_url
         self._api_key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
         self._timeout_seconds = timeout_seconds
         self._max_retries = max_retries
-        self._clients: dict[tuple[str | None, str], anthropic.AsyncAnthropic] = {}
+        self._clients: ClientCache[anthropic.AsyncAnthropic] = ClientCache(
+            self._build_client, max_clients=max_clients
+        )
 
-    def _client_for(self, options: dict[str, Any]) -> anthropic.AsyncAnthropic:
-        option_url: str | None = options.get("base_url")
-        base_url = option_url or self._base_url
-        api_key: str | None = None
-        if env_name := options.get("api_key_env"):
-            api_key = os.environ.get(env_name) or None
-        if api_key is None and base_url == self._base_url:
-            api_key = self._api_key
-        key = (base_url, api_key or PLACEHOLDER_API_KEY)
-        client = self._clients.get(key)
-        if client is None:
-            client = anthropic.AsyncAnthropic(
-                base_url=key[0],
-                api_key=key[1],
-                timeout=self._timeout_seconds,
-                max_retries=self._max_retries,
-            )
-            self._clients[key] = client
-        return client
+    def _build_client(self, endpoint: Endpoint) -> anthropic.AsyncAnthropic:
+        return anthropic.AsyncAnthropic(
+            base_url=endpoint.base_url,
+            api_key=endpoint.api_key,
+            timeout=self._timeout_seconds,
+            max_retries=self._max_retries,
+        )
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
         """Streams a message for ``request``.
@@ -389,12 +342,7 @@ class AnthropicProvider:
                 failures and timeouts (``retryable=True``); anything else
                 (``retryable=False``).
         """
-        options = request.options
-        if violations := validate_anthropic_options(options):
-            details = "; ".join(f"{name}: {msg}" for name, msg in violations.items())
-            raise ModelError(
-                f"invalid anthropic options: {details}", provider=_PROVIDER, retryable=False
-            )
+        options = AnthropicOptions.parse(request.options)
         if not request.model:
             raise ModelError(
                 "anthropic: a model name is required (Agent.model.name)",
@@ -402,11 +350,16 @@ class AnthropicProvider:
                 retryable=False,
             )
         sampling = {
-            name: float(options[name])
-            for name in ("temperature", "top_p")
-            if options.get(name) is not None
+            name: value
+            for name, value in (("temperature", options.temperature), ("top_p", options.top_p))
+            if value is not None
         }
-        max_tokens = int(options.get("max_tokens") or DEFAULT_MAX_TOKENS)
+        endpoint = resolve_endpoint(
+            base_url=options.base_url,
+            api_key_env=options.api_key_env,
+            default_base_url=self._base_url,
+            default_api_key=self._api_key,
+        )
         tools = to_anthropic_tools(request.tools)
         system = system_prompt(
             request.instructions,
@@ -416,21 +369,21 @@ class AnthropicProvider:
         )
         mapper = _EventMapper()
         try:
-            client = self._client_for(options)
-            stream = await client.messages.create(
-                model=request.model,
-                max_tokens=max_tokens,
-                messages=to_anthropic_messages(request.messages),
-                system=system or anthropic.omit,
-                tools=tools or anthropic.omit,
-                stream=True,
-                # This SDK has no sampling keywords; the API takes them in the body.
-                extra_body=sampling or None,
-            )
-            async with stream:
-                async for event in stream:
-                    for item in mapper.map(event):
-                        yield item
+            async with self._clients.lease(endpoint) as client:
+                stream = await client.messages.create(
+                    model=request.model,
+                    max_tokens=options.max_tokens_or_default,
+                    messages=to_anthropic_messages(request.messages),
+                    system=system or anthropic.omit,
+                    tools=tools or anthropic.omit,
+                    stream=True,
+                    # This SDK has no sampling keywords; the API takes them in the body.
+                    extra_body=sampling or None,
+                )
+                async with stream:
+                    async for event in stream:
+                        for item in mapper.map(event):
+                            yield item
         except anthropic.AnthropicError as error:
             raise _to_model_error(error) from error
         except httpx2.TransportError as error:  # the connection broke mid-stream
@@ -451,7 +404,4 @@ class AnthropicProvider:
 
     async def aclose(self) -> None:
         """Closes the cached clients (their HTTP connection pools)."""
-        clients = list(self._clients.values())
-        self._clients.clear()
-        for client in clients:
-            await client.close()
+        await self._clients.aclose()

@@ -1,6 +1,6 @@
 """The model-provider seam: one request shape in, a stream of chunks out.
 
-Every provider (``scripted``, ``openai``, later ``anthropic``) implements
+Every provider (``scripted``, ``openai``, ``anthropic``) implements
 ``ModelProvider.stream``. The agent loop never sees a provider SDK: the model
 turn (``service.agent.model_turn``) consumes these chunks, emits run events
 and assembles the assistant message.

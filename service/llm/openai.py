@@ -4,13 +4,9 @@ Works with OpenAI itself and with local servers that speak the same protocol
 (vLLM, Ollama, llama.cpp). Built on the official SDK (``openai.AsyncOpenAI``),
 which also retries 408/409/429/5xx and connection failures ``max_retries`` times.
 
-Options (``Agent.model.options``, all optional):
-
-* ``base_url`` (http/https URL): the API's base URL, e.g. ``http://localhost:11434/v1``.
-* ``api_key_env`` (string): name of an environment variable holding the key.
-* ``temperature``, ``top_p`` (numbers), ``max_tokens`` (whole number >= 1): passed on.
-* ``stream_tools`` (boolean, default true): false asks for calls that offer tools without
-  streaming (one response, replayed as chunks), for servers that cannot stream tool calls.
+Options (``Agent.model.options``): ``service.llm.options.OpenAIOptions`` (``base_url``,
+``api_key_env``, ``temperature``, ``top_p``, ``max_tokens``, ``stream_tools``; unknown
+keys are refused).
 
 Servers differ from OpenAI in small ways; the provider copes without knowing which
 server it talks to:
@@ -33,15 +29,12 @@ server it talks to:
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import math
 import os
-import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import openai
 from openai.types.chat import (
@@ -62,20 +55,21 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.llm.http_options import validate_openai_options
-from service.llm.scripted import estimate_usage
+from service.llm.http_clients import DEFAULT_MAX_CLIENTS, ClientCache, Endpoint, resolve_endpoint
+from service.llm.options import OpenAIOptions
+from service.llm.retry_after import retry_after_seconds
+from service.llm.usage import estimate_usage
 
 logger = logging.getLogger(__name__)
 
 _PROVIDER = "openai"
 
-#: Sent when no key is configured: local servers need none, but the SDK requires one.
-PLACEHOLDER_API_KEY = "unused"
-
 #: Provider error text in a ``ModelError`` message is cut to this many characters.
 MAX_ERROR_TEXT = 500
 
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+_T = TypeVar("_T")
 
 #: The name given to ``response_format``'s schema in the request (``json_schema.name``).
 RESPONSE_SCHEMA_NAME = "output"
@@ -83,41 +77,6 @@ RESPONSE_SCHEMA_NAME = "output"
 
 def _shorten(text: str, limit: int = MAX_ERROR_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """The server's retry hint from response headers, in seconds.
-
-    ``retry-after-ms`` (milliseconds) wins over ``retry-after``, which may be a number
-    of seconds or an HTTP date (measured from ``now``, and 0 when already past).
-
-    Args:
-        headers: Response headers; lookups must be case-insensitive for real responses.
-        now: The current time, seconds since the epoch; default ``time.time()``.
-
-    Returns:
-        Seconds to wait (>= 0), or None when there is no usable hint.
-    """
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) / divisor
-        except ValueError:
-            continue
-        if math.isfinite(seconds) and seconds >= 0:
-            return seconds
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def _to_model_error(error: openai.OpenAIError) -> ModelError:
@@ -354,18 +313,19 @@ class OpenAIProvider:
 
     The key for a request is, in order: the environment variable named by the
     ``api_key_env`` option (when set and non-empty); else, if the request uses the
-    configured base URL, the configured ``api_key`` or ``OPENAI_API_KEY``; else the
-    placeholder ``"unused"``. The configured key is never sent to a ``base_url``
-    given in the options, so an agent cannot redirect it to another host.
+    configured base URL, the configured ``api_key`` or ``OPENAI_API_KEY``; else a
+    placeholder (``service.llm.http_clients.resolve_endpoint``). The configured key is
+    never sent to a ``base_url`` given in the options, so an agent cannot redirect it
+    to another host.
 
-    One ``AsyncOpenAI`` client is cached per (base_url, api_key); ``aclose`` closes them.
+    ``AsyncOpenAI`` clients are cached per (base URL, key), at most ``max_clients``
+    (``service.llm.http_clients.ClientCache``); ``aclose`` closes them.
 
     Calls are streamed, except calls that offer tools when the ``stream_tools`` option
     is false or the server refused to stream such a call before (see the module doc).
     Usage comes from the server's usage (the final chunk, with
     ``stream_options.include_usage``, or the completion's ``usage``); a server that
-    sends none gets the ``scripted`` provider's estimate
-    (``service.llm.scripted.estimate_usage``).
+    sends none gets an estimate (``service.llm.usage.estimate_usage``).
     """
 
     def __init__(
@@ -375,6 +335,7 @@ class OpenAIProvider:
         api_key: str | None = None,
         timeout_seconds: float = 60.0,
         max_retries: int = 2,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
     ) -> None:
         """Creates the provider; no connection is made until the first request.
 
@@ -384,52 +345,36 @@ class OpenAIProvider:
             api_key: Key for ``base_url``; None falls back to ``OPENAI_API_KEY``.
             timeout_seconds: Per-HTTP-request timeout in seconds.
             max_retries: SDK retries of retryable failures (0 disables them).
+            max_clients: SDK clients kept at once (distinct base URL and key pairs).
+
+        Raises:
+            ValueError: ``max_clients`` < 1.
         """
         self._base_url = base_url
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self._timeout_seconds = timeout_seconds
         self._max_retries = max_retries
-        self._clients: dict[tuple[str | None, str], openai.AsyncOpenAI] = {}
-        #: Clients replaced after a refused stream, closed by ``aclose``.
-        self._retired: list[openai.AsyncOpenAI] = []
+        self._clients: ClientCache[openai.AsyncOpenAI] = ClientCache(
+            self._build_client, max_clients=max_clients
+        )
         #: Base URLs (as the SDK resolved them) that refused to stream tool calls.
         self._no_tool_streaming: set[str] = set()
 
-    def _client_for(self, options: dict[str, Any]) -> openai.AsyncOpenAI:
-        option_url: str | None = options.get("base_url")
-        base_url = option_url or self._base_url
-        api_key: str | None = None
-        if env_name := options.get("api_key_env"):
-            api_key = os.environ.get(env_name) or None
-        if api_key is None and base_url == self._base_url:
-            api_key = self._api_key
-        key = (base_url, api_key or PLACEHOLDER_API_KEY)
-        client = self._clients.get(key)
-        if client is None:
-            client = openai.AsyncOpenAI(
-                base_url=key[0],
-                api_key=key[1],
-                timeout=self._timeout_seconds,
-                max_retries=self._max_retries,
-            )
-            self._clients[key] = client
-        return client
+    def _build_client(self, endpoint: Endpoint) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            base_url=endpoint.base_url,
+            api_key=endpoint.api_key,
+            timeout=self._timeout_seconds,
+            max_retries=self._max_retries,
+        )
 
-    def _renew_client(
-        self, options: dict[str, Any], client: openai.AsyncOpenAI
-    ) -> openai.AsyncOpenAI:
-        """Replaces ``client`` (cached for ``options``) with a new one, with new connections.
-
-        A server whose handler failed behind a refused stream may close that keep-alive
-        connection just after the response, while the old pool would hand it out again
-        (and the next request would fail: "Server disconnected"). Calls already running
-        keep the old client; ``aclose`` closes it.
-        """
-        for key, cached in list(self._clients.items()):
-            if cached is client:
-                del self._clients[key]
-                self._retired.append(client)
-        return self._client_for(options)
+    def _endpoint(self, options: OpenAIOptions) -> Endpoint:
+        return resolve_endpoint(
+            base_url=options.base_url,
+            api_key_env=options.api_key_env,
+            default_base_url=self._base_url,
+            default_api_key=self._api_key,
+        )
 
     def streams_tool_calls(self, base_url: str) -> bool:
         """False once the server at ``base_url`` (as the SDK resolved it, with a
@@ -441,8 +386,8 @@ class OpenAIProvider:
 
         A call that offers tools is not streamed when the ``stream_tools`` option is
         false or its server refused that before; a streamed one the server refuses is
-        asked again without streaming. Either way the chunks look the same: text, then
-        tool calls, then usage.
+        asked again without streaming, on a new client. Either way the chunks look the
+        same: text, then tool calls, then usage.
 
         Yields:
             ``TextDelta``s and ``ToolCallDelta``s as they arrive, then one
@@ -454,45 +399,46 @@ class OpenAIProvider:
                 ``retry_after_seconds`` set); connection failures and timeouts
                 (``retryable=True``); anything else the SDK raises (``retryable=False``).
         """
-        options = request.options
-        if violations := validate_openai_options(options):
-            details = "; ".join(f"{name}: {msg}" for name, msg in violations.items())
-            raise ModelError(
-                f"invalid openai options: {details}", provider=_PROVIDER, retryable=False
-            )
+        options = OpenAIOptions.parse(request.options)
+        endpoint = self._endpoint(options)
         mapper = _ChunkMapper(step=request.step)
         try:
-            client = self._client_for(options)
-            base_url = str(client.base_url)
-            streamed = not request.tools or (
-                options.get("stream_tools", True) and self.streams_tool_calls(base_url)
-            )
-            refused = False
-            if streamed:
-                yielded = False
-                try:
-                    async for item in self._streamed(client, request, mapper):
-                        yielded = True
-                        yield item
-                except openai.APIStatusError as error:
-                    if yielded or not (request.tools and refuses_streaming(error)):
-                        raise
-                    refused = True
-                else:
-                    # Not even a role chunk: the server gave up on streaming this call.
-                    refused = bool(request.tools) and mapper.chunks == 0
-            if refused:
-                # Remembered at once, so a retried call (say, a Temporal activity
-                # attempt) does not try streaming again.
-                self._no_tool_streaming.add(base_url)
-                logger.info(
-                    "openai: %s refused to stream a call with tools (an error about "
-                    "streaming, or an empty stream); its tool calls are no longer streamed",
-                    base_url,
+            async with self._clients.lease(endpoint) as client:
+                base_url = str(client.base_url)
+                streamed = not request.tools or (
+                    options.streams_tools and self.streams_tool_calls(base_url)
                 )
-                client = self._renew_client(options, client)
+                refused = False
+                if streamed:
+                    yielded = False
+                    try:
+                        async for item in self._streamed(client, request, options, mapper):
+                            yielded = True
+                            yield item
+                    except openai.APIStatusError as error:
+                        if yielded or not (request.tools and refuses_streaming(error)):
+                            raise
+                        refused = True
+                    else:
+                        # Not even a role chunk: the server gave up on streaming this call.
+                        refused = bool(request.tools) and mapper.chunks == 0
+                if refused:
+                    # Remembered at once, so a retried call (say, a Temporal activity
+                    # attempt) does not try streaming again.
+                    self._no_tool_streaming.add(base_url)
+                    logger.info(
+                        "openai: %s refused to stream a call with tools (an error about "
+                        "streaming, or an empty stream); its tool calls are no longer "
+                        "streamed",
+                        base_url,
+                    )
+                    # Such a server may close the refused stream's keep-alive connection
+                    # just after it, while the old pool would hand it out again ("Server
+                    # disconnected"): the one-response call goes out on a new client.
+                    await self._clients.retire(client)
             if refused or not streamed:
-                completion = await self._create(client, request)
+                async with self._clients.lease(endpoint) as client:
+                    completion = await self._create(client, request, options)
                 for item in mapper.map_completion(completion):
                     yield item
         except openai.OpenAIError as error:
@@ -509,19 +455,21 @@ class OpenAIProvider:
         yield UsageReport(usage=usage)
 
     async def _streamed(
-        self, client: openai.AsyncOpenAI, request: ModelRequest, mapper: _ChunkMapper
+        self,
+        client: openai.AsyncOpenAI,
+        request: ModelRequest,
+        options: OpenAIOptions,
+        mapper: _ChunkMapper,
     ) -> AsyncIterator[ModelChunk]:
-        options = request.options
-        temperature, top_p, max_tokens = _sampling(options)
         stream = await client.chat.completions.create(
             model=request.model,
             messages=to_openai_messages(request.instructions, request.messages),
             tools=to_openai_tools(request.tools) or openai.omit,
             tool_choice="auto" if request.tools else openai.omit,
             response_format=_response_format(request),
-            temperature=temperature,
-            top_p=top_p,
-            max_tokens=max_tokens,
+            temperature=_or_omit(options.temperature),
+            top_p=_or_omit(options.top_p),
+            max_tokens=_or_omit(options.max_tokens),
             stream=True,
             stream_options={"include_usage": True},
         )
@@ -530,43 +478,29 @@ class OpenAIProvider:
                 for item in mapper.map(chunk):
                     yield item
 
-    async def _create(self, client: openai.AsyncOpenAI, request: ModelRequest) -> ChatCompletion:
-        temperature, top_p, max_tokens = _sampling(request.options)
+    async def _create(
+        self, client: openai.AsyncOpenAI, request: ModelRequest, options: OpenAIOptions
+    ) -> ChatCompletion:
         return await client.chat.completions.create(
             model=request.model,
             messages=to_openai_messages(request.instructions, request.messages),
             tools=to_openai_tools(request.tools) or openai.omit,
             tool_choice="auto" if request.tools else openai.omit,
             response_format=_response_format(request),
-            temperature=temperature,
-            top_p=top_p,
-            max_tokens=max_tokens,
+            temperature=_or_omit(options.temperature),
+            top_p=_or_omit(options.top_p),
+            max_tokens=_or_omit(options.max_tokens),
             stream=False,
         )
 
     async def aclose(self) -> None:
         """Closes the cached clients (their HTTP connection pools)."""
-        clients = [*self._clients.values(), *self._retired]
-        self._clients.clear()
-        self._retired.clear()
-        for client in clients:
-            await client.close()
+        await self._clients.aclose()
 
 
-def _sampling(
-    options: dict[str, Any],
-) -> tuple[float | openai.Omit, float | openai.Omit, int | openai.Omit]:
-    """``temperature``, ``top_p`` and ``max_tokens`` from validated options."""
-    temperature, top_p, max_tokens = (
-        options.get("temperature"),
-        options.get("top_p"),
-        options.get("max_tokens"),
-    )
-    return (
-        openai.omit if temperature is None else float(temperature),
-        openai.omit if top_p is None else float(top_p),
-        openai.omit if max_tokens is None else int(max_tokens),
-    )
+def _or_omit(value: _T | None) -> _T | openai.Omit:
+    """``value``, or ``openai.omit`` (the parameter is left out) when it is None."""
+    return openai.omit if value is None else value
 
 
 def _response_format(

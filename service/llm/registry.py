@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 from service.core.errors import InvalidArgumentError
 from service.llm.base import ModelChunk, ModelProvider, ModelRequest
-from service.llm.breaker import CircuitBreakers
+from service.llm.breaker import CircuitBreaker, CircuitBreakers
 from service.llm.coalesce import Coalescing
-from service.llm.http_options import validate_anthropic_options, validate_openai_options
-from service.llm.scripted import ScriptedProvider, validate_scripted_options
+from service.llm.options import AnthropicOptions, OpenAIOptions
+from service.llm.scripted import ScriptedOptions, ScriptedProvider
 
 #: Checks a provider's options; returns field violations (path → message).
 OptionsValidator = Callable[[dict[str, Any]], dict[str, str]]
@@ -30,13 +30,12 @@ class LazyProvider:
     """A ``ModelProvider`` built on its first call.
 
     Importing a provider SDK costs CPU time every process would pay at start,
-    whether or not it ever calls that provider: ``anthropic`` about 1.4 s and
-    ``openai`` about 0.5 s on this project's 2-core CI machine (``python -X
-    importtime -c "import service.llm.anthropic"``). Health checks, workers of
-    scripted agents and a replacement worker resuming runs after a crash should
-    not wait for that. The first call builds the provider (its import runs in a
-    thread, so the event loop keeps serving other streams meanwhile); later
-    calls go straight to it.
+    whether or not it ever calls that provider (measure it with ``python -X
+    importtime -c "import service.llm.anthropic"``; ``tests/unit/test_lazy_imports.py``
+    checks that the SDKs stay unloaded). Health checks, workers of scripted agents
+    and a replacement worker resuming runs after a crash should not wait for that.
+    The first call builds the provider (its import runs in a thread, so the event
+    loop keeps serving other streams meanwhile); later calls go straight to it.
 
     Args:
         build: Creates the provider (and imports its module); called once.
@@ -77,8 +76,8 @@ class LazyProvider:
 
 class ProviderRegistry:
     """The model providers a server offers: ``anthropic``, ``openai`` and
-    ``scripted``, plus any added with ``register``; and the process's circuit
-    breakers of their endpoints (``breakers``)."""
+    ``scripted``, plus any added with ``register``; their options checks; and the
+    process's circuit breakers of their endpoints (``breaker_for``)."""
 
     def __init__(
         self,
@@ -139,14 +138,14 @@ class ProviderRegistry:
         self._openai = LazyProvider(build_openai)
         self._anthropic = LazyProvider(build_anthropic)
         #: Circuit breakers per (provider, base URL), shared by every run of the process.
-        self.breakers = breakers if breakers is not None else CircuitBreakers()
+        self._breakers = breakers if breakers is not None else CircuitBreakers()
         #: Text delta merging of model calls through this registry; None: off.
         self.coalescing = coalescing
         self._providers: dict[str, ModelProvider] = {}
         self._validators: dict[str, OptionsValidator] = {}
-        self.register("anthropic", self._anthropic, validate_anthropic_options)
-        self.register("openai", self._openai, validate_openai_options)
-        self.register("scripted", ScriptedProvider(), validate_scripted_options)
+        self.register("anthropic", self._anthropic, AnthropicOptions.violations)
+        self.register("openai", self._openai, OpenAIOptions.violations)
+        self.register("scripted", ScriptedProvider(), ScriptedOptions.violations)
 
     def register(
         self,
@@ -159,7 +158,10 @@ class ProviderRegistry:
         Args:
             name: The name agents use in ``model.provider``.
             provider: The provider.
-            validate_options: Checks its options; None accepts any options.
+            validate_options: Checks its options, returning field violations (path
+                relative to the options → message), e.g. ``violations`` of a
+                ``service.llm.options.ProviderOptions`` subclass; None accepts any
+                options.
 
         Raises:
             ValueError: ``name`` is already registered.
@@ -197,6 +199,21 @@ class ProviderRegistry:
         if validator is None:
             raise self._unknown(name)
         return validator(options)
+
+    def breaker_for(self, provider: str, options: Mapping[str, Any]) -> CircuitBreaker:
+        """The circuit breaker of the endpoint a call reaches: one per provider and
+        ``base_url`` option (a missing or non-text ``base_url`` means the provider's
+        configured URL), shared by every run of the process.
+
+        Args:
+            provider: The provider's name (``Agent.model.provider``).
+            options: The call's options (``ModelRequest.options``).
+
+        Returns:
+            The breaker (created closed on first use).
+        """
+        base_url = options.get("base_url")
+        return self._breakers.get(provider, base_url if isinstance(base_url, str) else "")
 
     async def aclose(self) -> None:
         """Releases the providers' resources (the ``openai`` and ``anthropic`` HTTP clients)."""

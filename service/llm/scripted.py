@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from collections.abc import AsyncIterator, Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from service.core.messages import Usage
 from service.llm.base import (
     ModelChunk,
     ModelError,
@@ -33,22 +31,13 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
+from service.llm.options import ProviderOptions, json_number
+from service.llm.usage import estimate_usage
 
 #: The text answered when the script is used up or a tool turn cannot be played.
 DONE_TEXT = "done"
 
-#: Characters per estimated token (see ``estimate_tokens``).
-CHARS_PER_TOKEN = 4
-
 _PROVIDER = "scripted"
-
-
-def _reject_non_numbers(value: object) -> object:
-    # Lax pydantic would accept "16" or True as numbers; options are JSON, so be strict
-    # about the kind while still accepting 16.0 (protobuf Struct numbers are doubles).
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a number")
-    return value
 
 
 class ScriptedToolCall(BaseModel):
@@ -61,8 +50,10 @@ class ScriptedToolCall(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1)
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(min_length=1, description="The tool's name (non-empty).")
+    arguments: dict[str, Any] = Field(
+        default_factory=dict, description="The arguments, a JSON object; default {}."
+    )
 
 
 class ScriptedTurn(BaseModel):
@@ -75,8 +66,10 @@ class ScriptedTurn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    text: str | None = None
-    tool_calls: list[ScriptedToolCall] | None = Field(default=None, min_length=1)
+    text: str | None = Field(default=None, description="The assistant's text, streamed first.")
+    tool_calls: list[ScriptedToolCall] | None = Field(
+        default=None, min_length=1, description="The tool calls (at least one when given)."
+    )
 
     @model_validator(mode="after")
     def _has_content(self) -> ScriptedTurn:
@@ -85,11 +78,15 @@ class ScriptedTurn(BaseModel):
         return self
 
 
-class ScriptedOptions(BaseModel):
+_Count = Annotated[int, BeforeValidator(json_number), Field(ge=1)]
+_Millis = Annotated[float, BeforeValidator(json_number), Field(ge=0)]
+
+
+class ScriptedOptions(ProviderOptions):
     """The ``scripted`` provider's options (``Agent.model.options``).
 
-    Unknown top-level keys are ignored (options shared with other providers, such as
-    ``temperature``, do no harm); unknown keys inside turns and tool calls are errors.
+    Unknown keys are refused, at the top level (``unknown option``) and inside turns
+    and tool calls.
 
     Attributes:
         script: The turns, played in order, one per LLM round.
@@ -97,96 +94,18 @@ class ScriptedOptions(BaseModel):
         delay_ms: Milliseconds to wait before each delta, >= 0.
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    provider_name: ClassVar[str] = "scripted"
 
-    script: list[ScriptedTurn] = Field(default_factory=list)
-    chunk_chars: Annotated[int, BeforeValidator(_reject_non_numbers), Field(ge=1)] = 16
-    delay_ms: Annotated[float, BeforeValidator(_reject_non_numbers), Field(ge=0)] = 0.0
-
-
-def _error_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else part
-    return path
-
-
-def _violations(error: ValidationError) -> dict[str, str]:
-    violations: dict[str, str] = {}
-    for item in error.errors(include_url=False):
-        path = _error_path(item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        violations[path] = f"{violations[path]}; {message}" if path in violations else message
-    return violations
-
-
-def validate_scripted_options(options: dict[str, Any]) -> dict[str, str]:
-    """Checks ``scripted`` options without playing them.
-
-    Args:
-        options: ``Agent.model.options`` (JSON values).
-
-    Returns:
-        Field violations: path relative to ``options`` (``script[1].tool_calls[0].name``;
-        an empty path means the options object itself) mapped to what is wrong. Empty
-        when the options are valid.
-    """
-    try:
-        ScriptedOptions.model_validate(options)
-    except ValidationError as error:
-        return _violations(error)
-    return {}
-
-
-def parse_scripted_options(options: dict[str, Any]) -> ScriptedOptions:
-    """Parses ``scripted`` options.
-
-    Raises:
-        ModelError: the options are malformed (``retryable=False``); the message lists
-            the field violations.
-    """
-    try:
-        return ScriptedOptions.model_validate(options)
-    except ValidationError as error:
-        details = "; ".join(
-            f"{path or 'options'}: {msg}" for path, msg in _violations(error).items()
-        )
-        raise ModelError(
-            f"invalid scripted options: {details}", provider=_PROVIDER, retryable=False
-        ) from None
-
-
-def estimate_tokens(chars: int) -> int:
-    """Estimated tokens of ``chars`` characters: ``max(1, ceil(chars / 4))``."""
-    return max(1, math.ceil(chars / CHARS_PER_TOKEN))
-
-
-def estimate_input_tokens(request: ModelRequest) -> int:
-    """Estimated input tokens of a request.
-
-    The instructions (when non-empty) count as one message; each message counts
-    ``estimate_tokens(len(content) + len of all its tool calls' argument JSON)``.
-    Tool specs are not counted.
-
-    Returns:
-        The sum over those messages; 0 for no instructions and no messages.
-    """
-    total = estimate_tokens(len(request.instructions)) if request.instructions else 0
-    for message in request.messages:
-        chars = len(message.content) + sum(len(call.arguments) for call in message.tool_calls)
-        total += estimate_tokens(chars)
-    return total
-
-
-def estimate_usage(request: ModelRequest, output_chars: int) -> Usage:
-    """Estimated usage of a call: ``estimate_input_tokens(request)`` in and
-    ``estimate_tokens(output_chars)`` out (output text plus tool-call argument JSON)."""
-    return Usage(
-        input_tokens=estimate_input_tokens(request),
-        output_tokens=estimate_tokens(output_chars),
+    script: list[ScriptedTurn] = Field(
+        default_factory=list,
+        description="The turns, played in order: turn n answers LLM round n; default [].",
+    )
+    chunk_chars: _Count = Field(
+        default=16,
+        description="Characters per streamed delta (text and argument JSON), >= 1.",
+    )
+    delay_ms: _Millis = Field(
+        default=0.0, description="Pause before each delta, in milliseconds, >= 0."
     )
 
 
@@ -210,9 +129,9 @@ class ScriptedProvider:
     empty (the loop's last, tool-less round), the whole turn is replaced by the text
     ``"done"``. Every delta is preceded by a ``delay_ms`` pause.
 
-    The stream ends with one ``UsageReport`` estimated as documented in
-    ``estimate_input_tokens`` (input) and ``estimate_tokens`` (output: all characters
-    of text and argument JSON streamed), since there is no real tokenizer.
+    The stream ends with one ``UsageReport`` estimated by
+    ``service.llm.usage.estimate_usage`` (output: all characters of text and argument
+    JSON streamed), since there is no real tokenizer.
     """
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
@@ -222,7 +141,7 @@ class ScriptedProvider:
             ModelError: the options are malformed or ``request.step`` < 1
                 (``retryable=False``).
         """
-        options = parse_scripted_options(request.options)
+        options = ScriptedOptions.parse(request.options)
         if request.step < 1:
             raise ModelError(
                 f"step must be >= 1, got {request.step}", provider=_PROVIDER, retryable=False

@@ -15,19 +15,13 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
-from service.llm.anthropic import (
-    DEFAULT_MAX_TOKENS,
-    AnthropicProvider,
-    parse_retry_after,
-    to_anthropic_messages,
-)
+from service.llm.anthropic import AnthropicProvider, to_anthropic_messages
 from service.llm.base import (
     ModelChunk,
     ModelError,
@@ -36,7 +30,7 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.llm.http_options import validate_anthropic_options
+from service.llm.options import DEFAULT_ANTHROPIC_MAX_TOKENS, AnthropicOptions
 from service.llm.registry import LazyProvider, ProviderRegistry
 
 Event = tuple[str, dict[str, Any]]
@@ -302,7 +296,7 @@ async def test_text_streams_with_usage_from_start_and_delta(
     body = received.body
     assert body["model"] == "claude-test"
     assert body["stream"] is True
-    assert body["max_tokens"] == DEFAULT_MAX_TOKENS == 1024
+    assert body["max_tokens"] == DEFAULT_ANTHROPIC_MAX_TOKENS == 1024
     assert body["system"] == "be brief"
     assert "tools" not in body
     assert "temperature" not in body
@@ -519,6 +513,7 @@ HTTP_ERROR_CASES: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[bool, floa
     (409, ()): (True, None),
     (500, (("retry-after", "0"),)): (True, 0.0),
     (503, ()): (True, None),
+    (502, (("retry-after", "-3"),)): (True, None),  # malformed: the caller's backoff decides
     (400, ()): (False, None),
     (401, ()): (False, None),
     (404, ()): (False, None),
@@ -613,23 +608,13 @@ async def test_bad_options_and_missing_model_fail_before_any_request(
 ) -> None:
     for request in (
         ModelRequest(model="claude-test", options={"temperature": "hot"}),
+        ModelRequest(model="claude-test", options={"stream_tools": False}),  # openai's only
         ModelRequest(model=""),
     ):
         with pytest.raises(ModelError) as caught:
             await collect(provider, request)
         assert not caught.value.retryable
     assert server.received == []
-
-
-def test_parse_retry_after() -> None:
-    assert parse_retry_after({}) is None
-    assert parse_retry_after({"retry-after": "2.5"}) == 2.5
-    assert parse_retry_after({"retry-after": "-3"}) == 0.0
-    assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
-    assert parse_retry_after({"retry-after": "soon"}) is None
-    now = 1_700_000_000.0
-    assert parse_retry_after({"retry-after": formatdate(now + 12, usegmt=True)}, now=now) == 12.0
-    assert parse_retry_after({"retry-after": formatdate(now - 12, usegmt=True)}, now=now) == 0.0
 
 
 # ------------------------------------------------------------------------ keys and registry
@@ -657,8 +642,15 @@ async def test_api_key_resolution(
     assert keys == ["configured", "from-env", "unused", "from-env"]
 
 
-def test_validate_anthropic_options() -> None:
-    assert validate_anthropic_options({"base_url": "http://x", "max_tokens": 5, "extra": 1}) == {}
+def test_anthropic_options() -> None:
+    validate_anthropic_options = AnthropicOptions.violations
+    assert validate_anthropic_options({"base_url": "http://x", "max_tokens": 5.0}) == {}
+    assert AnthropicOptions.parse({"max_tokens": 5.0}).max_tokens_or_default == 5
+    assert AnthropicOptions.parse({"max_tokens": None}).max_tokens_or_default == 1024
+    assert validate_anthropic_options({"extra": 1}) == {
+        "extra": "unknown option; anthropic takes: api_key_env, base_url, max_tokens, "
+        "temperature, top_p"
+    }
     assert validate_anthropic_options(
         {"base_url": 3, "api_key_env": "", "temperature": True, "top_p": "1", "max_tokens": 0}
     ) == {

@@ -35,8 +35,8 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.llm.http_options import validate_openai_options
-from service.llm.openai import OpenAIProvider, retry_after_seconds
+from service.llm.openai import OpenAIProvider
+from service.llm.options import OpenAIOptions
 from service.llm.registry import LazyProvider, ProviderRegistry
 from service.llm.scripted import ScriptedProvider
 
@@ -413,15 +413,36 @@ async def test_api_key_resolution(server: FakeServer, monkeypatch: pytest.Monkey
     assert keys == ["Bearer configured", "Bearer from-env", "Bearer unused", "Bearer from-env"]
 
 
-async def test_bad_options_raise_model_error(provider: OpenAIProvider) -> None:
-    with pytest.raises(ModelError) as caught:
-        await collect(provider, ModelRequest(model="m", options={"temperature": "hot"}))
-    assert not caught.value.retryable
-    assert "temperature" in caught.value.message
+async def test_bad_options_raise_model_error(server: FakeServer, provider: OpenAIProvider) -> None:
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"temperature": "hot"}, "temperature: must be a number"),
+        ({"temperature": 0.2, "extra": 1}, "extra: unknown option; openai takes: "),
+    ]
+    for options, fragment in cases:
+        with pytest.raises(ModelError) as caught:
+            await collect(provider, ModelRequest(model="m", options=options))
+        assert not caught.value.retryable
+        assert caught.value.message.startswith("invalid openai options: ")
+        assert fragment in caught.value.message
+    assert server.received == []  # refused before any request
 
 
-def test_validate_openai_options() -> None:
-    assert validate_openai_options({"base_url": "http://x/v1", "temperature": 0, "extra": 1}) == {}
+def test_openai_options() -> None:
+    validate_openai_options = OpenAIOptions.violations
+    good = {"base_url": "http://x/v1", "temperature": 0, "max_tokens": 64.0, "top_p": None}
+    assert validate_openai_options(good) == {}
+    parsed = OpenAIOptions.parse(good)
+    assert (parsed.temperature, parsed.max_tokens, parsed.top_p) == (0.0, 64, None)
+    assert isinstance(parsed.max_tokens, int)
+    assert parsed.streams_tools
+    assert validate_openai_options({"temprature": 0.5}) == {
+        "temprature": "unknown option; openai takes: api_key_env, base_url, max_tokens, "
+        "stream_tools, temperature, top_p"
+    }
+    assert validate_openai_options({"temperature": float("inf")}) == {
+        "temperature": "must be a finite number"
+    }
+    assert validate_openai_options({"max_tokens": "64"}) == {"max_tokens": "must be a number"}
     assert validate_openai_options(
         {"base_url": 3, "api_key_env": "", "temperature": True, "top_p": "1", "max_tokens": 1.5}
     ) == {
@@ -451,6 +472,9 @@ async def test_provider_registry(server: FakeServer) -> None:
         assert isinstance(openai_provider.built, OpenAIProvider)
         assert registry.validate_options("openai", {"top_p": "x"}) == {"top_p": "must be a number"}
         assert registry.validate_options("scripted", {"script": [{"text": "a"}]}) == {}
+        # Each provider takes only its own options.
+        assert set(registry.validate_options("openai", {"script": [], "top_p": 1})) == {"script"}
+        assert set(registry.validate_options("scripted", {"top_p": 1, "script": []})) == {"top_p"}
         assert "script[0]" in registry.validate_options("scripted", {"script": [{}]})
         for call in (lambda: registry.get("nope"), lambda: registry.validate_options("nope", {})):
             with pytest.raises(InvalidArgumentError) as caught:
@@ -733,16 +757,6 @@ async def test_retry_after_http_date(server: FakeServer, provider: OpenAIProvide
     assert 25 <= seconds <= 30
 
 
-def test_retry_after_seconds_parsing() -> None:
-    now = 1_700_000_000.0
-    past = email.utils.formatdate(now - 60, usegmt=True)
-    future = email.utils.formatdate(now + 120, usegmt=True)
-    assert retry_after_seconds({"retry-after": future}, now=now) == 120.0
-    assert retry_after_seconds({"retry-after": past}, now=now) == 0.0
-    assert retry_after_seconds({"retry-after-ms": "250"}, now=now) == 0.25
-    assert retry_after_seconds({"retry-after": "inf"}, now=now) is None
-
-
 # --------------------------------------------------------------------------- response_format
 
 
@@ -785,6 +799,9 @@ async def test_response_format_is_not_sent_with_tools(
 
 
 def test_validate_stream_tools_option() -> None:
+    validate_openai_options = OpenAIOptions.violations
     assert validate_openai_options({"stream_tools": False}) == {}
+    assert not OpenAIOptions.parse({"stream_tools": False}).streams_tools
+    assert OpenAIOptions.parse({"stream_tools": None}).streams_tools
     assert validate_openai_options({"stream_tools": "no"}) == {"stream_tools": "must be a boolean"}
     assert validate_openai_options({"stream_tools": 0}) == {"stream_tools": "must be a boolean"}

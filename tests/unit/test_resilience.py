@@ -193,6 +193,18 @@ def test_one_breaker_per_provider_and_base_url() -> None:
     assert (a.failure_threshold, a.cooldown_seconds) == (2, 5)
 
 
+def test_registry_breaker_for_keys_by_provider_and_base_url_option() -> None:
+    breakers = CircuitBreakers(failure_threshold=2, cooldown_seconds=5, clock=FakeClock())
+    registry = ProviderRegistry(breakers=breakers)
+    a = registry.breaker_for("openai", {"base_url": "http://a/v1", "temperature": 0})
+    assert a is breakers.get("openai", "http://a/v1")  # the process's shared breakers
+    assert registry.breaker_for("openai", {"base_url": "http://a/v1"}) is a
+    assert registry.breaker_for("anthropic", {"base_url": "http://a/v1"}) is not a
+    default = registry.breaker_for("openai", {})
+    assert default is breakers.get("openai") is not a
+    assert registry.breaker_for("openai", {"base_url": 3}) is default  # not a URL: default
+
+
 # ---------------------------------------------------------------------- resilient turns
 
 
@@ -405,7 +417,7 @@ async def test_no_retry_after_when_a_model_gave_no_hint(harness: Harness) -> Non
 async def test_an_open_breaker_skips_its_model_at_once(harness: Harness) -> None:
     primary = harness.add("a", Fail(unavailable()), Fail(unavailable()), Answer("a is back"))
     fallback = harness.add("b", Answer("from b"))
-    breaker = harness.registry.breakers.get("a", "http://primary/v1")
+    breaker = harness.registry.breaker_for("a", {"base_url": "http://primary/v1"})
     for _ in range(5):
         breaker.record_failure()
 
@@ -420,7 +432,7 @@ async def test_an_open_breaker_skips_its_model_at_once(harness: Harness) -> None
 async def test_breaker_opening_mid_retries_moves_on_without_waiting(harness: Harness) -> None:
     primary = harness.add("a", Fail(unavailable()))
     harness.add("b", Answer("from b"))
-    breaker = harness.registry.breakers.get("a", "http://primary/v1")
+    breaker = harness.registry.breaker_for("a", {"base_url": "http://primary/v1"})
     for _ in range(4):
         breaker.record_failure()
 
@@ -432,7 +444,7 @@ async def test_breaker_opening_mid_retries_moves_on_without_waiting(harness: Har
 
 async def test_after_the_cooldown_one_trial_call_closes_the_breaker(harness: Harness) -> None:
     primary = harness.add("a", Answer("a is back"))
-    breaker = harness.registry.breakers.get("a", "http://primary/v1")
+    breaker = harness.registry.breaker_for("a", {"base_url": "http://primary/v1"})
     for _ in range(5):
         breaker.record_failure()
     harness.clock.advance(30)
@@ -446,7 +458,7 @@ async def test_after_the_cooldown_one_trial_call_closes_the_breaker(harness: Har
 async def test_only_open_breakers_everywhere_fail_fast(harness: Harness) -> None:
     primary = harness.add("a", Answer("never"))
     for _ in range(5):
-        harness.registry.breakers.get("a", "http://primary/v1").record_failure()
+        harness.registry.breaker_for("a", {"base_url": "http://primary/v1"}).record_failure()
     harness.clock.advance(12)
     with pytest.raises(ModelError) as caught:
         await harness.turn("a")
@@ -463,7 +475,7 @@ async def test_a_cancelled_trial_releases_the_breaker(harness: Harness) -> None:
             yield TextDelta(text="never")
 
     harness.registry.register("hangs", Hangs())
-    breaker = harness.registry.breakers.get("hangs", "http://primary/v1")
+    breaker = harness.registry.breaker_for("hangs", {"base_url": "http://primary/v1"})
     for _ in range(5):
         breaker.record_failure()
     harness.clock.advance(30)

@@ -11,7 +11,7 @@ import pytest
 from service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
 from service.llm.base import ModelChunk, ModelError, ModelRequest, TextDelta, ToolCallDelta
 from service.llm.base import UsageReport as UsageChunk
-from service.llm.scripted import ScriptedProvider, validate_scripted_options
+from service.llm.scripted import ScriptedOptions, ScriptedProvider
 
 TOOLS = (ToolSpec(name="calculator"), ToolSpec(name="echo"))
 
@@ -169,10 +169,13 @@ async def test_delay_ms_paces_deltas() -> None:
         ({"chunk_chars": "4"}, {"chunk_chars": "must be a number"}),
         ({"chunk_chars": True}, {"chunk_chars": "must be a number"}),
         ({"delay_ms": -1}, {"delay_ms": "greater than or equal to 0"}),
+        ({"delay_ms": float("inf")}, {"delay_ms": "must be a finite number"}),
+        ({"chunk_chars": 2.5}, {"chunk_chars": "fractional part"}),
+        ({"temperature": 0.2}, {"temperature": "unknown option; scripted takes: chunk_chars"}),
     ],
 )
 def test_validate_reports_violations(options: dict[str, Any], expected: dict[str, str]) -> None:
-    violations = validate_scripted_options(options)
+    violations = ScriptedOptions.violations(options)
     assert set(violations) == set(expected), violations
     for path, fragment in expected.items():
         assert fragment in violations[path]
@@ -187,9 +190,10 @@ def test_validate_accepts_good_options() -> None:
         ],
         "chunk_chars": 4.0,  # protobuf Struct numbers are doubles
         "delay_ms": 2.5,
-        "temperature": 0.2,  # unknown top-level keys are ignored
     }
-    assert validate_scripted_options(options) == {}
+    assert ScriptedOptions.violations(options) == {}
+    parsed = ScriptedOptions.parse(options)
+    assert (parsed.chunk_chars, parsed.delay_ms, len(parsed.script)) == (4, 2.5, 3)
 
 
 async def test_malformed_options_raise_at_stream_time() -> None:
