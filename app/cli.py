@@ -1,7 +1,13 @@
-"""The ``runwire`` command: ``serve``, ``run`` and ``demo``.
+"""The ``runwire`` command: ``serve``, ``health``, ``worker``, ``run``, ``demo`` and
+``local-model``.
 
 * ``runwire serve`` runs the gRPC server until SIGINT/SIGTERM; it prints
-  ``serving on ADDRESS[, ADDRESS]`` on stdout once it accepts calls.
+  ``serving on ADDRESS[, ADDRESS]`` on stdout once it accepts calls
+  (``python -m app`` is the same).
+* ``runwire health`` asks a server's ``grpc.health.v1`` service and exits 0 when
+  it is SERVING (for container health checks).
+* ``runwire worker`` runs a Temporal worker for ``runwire.AgentRun`` until
+  SIGINT/SIGTERM.
 * ``runwire run AGENT_ID PROMPT`` streams one run from a server, asking at the
   terminal about every tool call that needs an approval.
 * ``runwire demo`` starts an embedded server and streams a scripted run
@@ -11,9 +17,16 @@
   OpenAI-compatible server) in the foreground and prints its base URL, for
   agents on the ``openai`` provider (``model.options.base_url``).
 
-Exit codes: 0 success; 1 the run did not succeed or a call failed; 2 bad
-usage, settings or config file, or an address that cannot be bound; 130
-interrupted. Expected failures print one line on stderr, never a traceback.
+``run`` and ``demo`` stream through the Python client (``runwire.stream_run``) and
+draw with ``app.render``. ``local-model`` and ``demo --local-model`` use
+``devtools.local_model``, dev tooling outside the server's wheel: when it is not
+installed (``scripts/install_local_model.sh``; never in the Docker image) they
+exit 1 with one line saying so.
+
+Exit codes: 0 success; 1 the run did not succeed, a call failed or the local
+model cannot run; 2 bad usage, settings or config file, or an address that
+cannot be bound; 130 interrupted. Expected failures print one line on stderr,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -36,22 +49,17 @@ from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.console import Console
 from rich.text import Text
+from runwire import RunOutcome, StreamBrokenError, Stubs, describe_rpc_error, stream_run
 from runwire.v1 import agent_pb2, event_pb2, run_service_pb2
 
-from app.cli_render import (
-    Renderer,
-    RunOutcome,
-    StreamBrokenError,
-    Stubs,
-    describe_rpc_error,
-    stream_run,
-    terminal_decider,
-)
 from app.config import DEFAULT_LISTEN, Settings, load_settings
+from app.render import REJECT_REASON, Renderer, terminal_decider
 from service.core.errors import RunwireError
 from service.core.logs import configure_logging
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from app.server import RunwireServer
 
 # The app, its server and OpenTelemetry load on demand (in ``_start`` and the
@@ -321,6 +329,12 @@ def _print_outcome(renderer: Renderer, outcome: RunOutcome, extra: str = "") -> 
     renderer.line(summary)
 
 
+def _show(renderer: Renderer, event: event_pb2.RunEvent, run_ids: list[str]) -> None:
+    if not run_ids:
+        run_ids.append(event.run_id)
+    renderer.render(event)
+
+
 async def _run(
     address: str,
     request: run_service_pb2.StreamRunRequest,
@@ -334,9 +348,10 @@ async def _run(
         outcome = await stream_run(
             stubs,
             request,
-            renderer=renderer,
             decide=terminal_decider(renderer, yes=yes),
-            on_event=lambda event: run_ids.append(event.run_id) if not run_ids else None,
+            on_event=lambda event: _show(renderer, event, run_ids),
+            on_notice=renderer.notice,
+            reject_reason=REJECT_REASON,
         )
     except grpc.aio.AioRpcError as exc:
         renderer.line_break()
@@ -394,23 +409,23 @@ DEMO_SCRIPT: list[dict[str, Any]] = [
 
 
 LOCAL_DEMO_PROMPT = "What is the weather in Paris?"
+#: The tool module of ``demo --local-model`` (``get_weather``), loaded by its embedded server.
+LOCAL_DEMO_TOOL_MODULE = "devtools.local_model.weather"
 LOCAL_DEMO_INSTRUCTIONS = (
     "You are a weather assistant. Always call get_weather for weather questions. "
     "After the tool result, answer in one short sentence."
 )
 
 
-def local_demo_agent(base_url: str) -> agent_pb2.Agent:
-    """The ``demo --local-model`` agent: the local model (at ``base_url``) on the
-    ``openai`` provider, the demo tool ``get_weather``, every call approved by hand.
+def local_demo_agent(base_url: str, model_name: str) -> agent_pb2.Agent:
+    """The ``demo --local-model`` agent: the local model (``model_name`` at ``base_url``)
+    on the ``openai`` provider, the demo tool ``get_weather``, every call approved by hand.
 
     One tool round (``max_iterations: 1``): the final answer is asked without tools,
     since llama.cpp's ``chatml-function-calling`` cannot answer in text while tools are
     offered. ``stream_tools: false`` asks the tool round in one response (the server
     cannot stream tool calls; the provider would otherwise find out on the first call).
     """
-    from app.local_model import MODEL_NAME  # noqa: PLC0415 - loaded on demand
-
     options = struct_pb2.Struct()
     options.update(
         {"base_url": base_url, "temperature": 0, "max_tokens": 256, "stream_tools": False}
@@ -418,7 +433,7 @@ def local_demo_agent(base_url: str) -> agent_pb2.Agent:
     return agent_pb2.Agent(
         display_name="Runwire demo (local model)",
         instructions=LOCAL_DEMO_INSTRUCTIONS,
-        model=agent_pb2.Model(provider="openai", name=MODEL_NAME, options=options),
+        model=agent_pb2.Model(provider="openai", name=model_name, options=options),
         tools=["get_weather"],
         approval_policy=agent_pb2.ApprovalPolicy(mode=agent_pb2.APPROVAL_MODE_REQUIRE_ALL),
         limits=agent_pb2.Limits(max_iterations=1),
@@ -443,25 +458,21 @@ def demo_agent() -> agent_pb2.Agent:
 async def _demo(listen: str, *, local_model: bool = False) -> int:
     if not local_model:
         return await _demo_on(listen, demo_agent(), DEMO_PROMPT, "scripted model, tool calculator")
-    from app.local_model import (  # noqa: PLC0415 - loaded on demand
-        MODEL_NAME,
-        LocalModelError,
-        LocalModelServer,
-    )
-
-    model_server = LocalModelServer()
-    out.print(Text(f"starting the local model ({MODEL_NAME} on llama.cpp)…", style="dim"))
+    tooling = _local_model()
+    model_name: str = tooling.MODEL_NAME
+    model_server = tooling.LocalModelServer()
+    out.print(Text(f"starting the local model ({model_name} on llama.cpp)…", style="dim"))
     try:
         base_url = await asyncio.to_thread(model_server.start)
-    except LocalModelError as exc:
+    except tooling.LocalModelError as exc:
         raise fail(str(exc), EXIT_FAILED) from None
     try:
         return await _demo_on(
             listen,
-            local_demo_agent(base_url),
+            local_demo_agent(base_url, model_name),
             LOCAL_DEMO_PROMPT,
-            f"{MODEL_NAME} on llama.cpp at {base_url}, tool get_weather",
-            tool_modules=["app.local_model"],
+            f"{model_name} on llama.cpp at {base_url}, tool get_weather",
+            tool_modules=[LOCAL_DEMO_TOOL_MODULE],
         )
     finally:
         await asyncio.to_thread(model_server.stop)
@@ -505,8 +516,9 @@ async def _demo_on(
         outcome = await stream_run(
             stubs,
             run_service_pb2.StreamRunRequest(agent_id=agent_id, prompt=prompt),
-            renderer=renderer,
             decide=approve,
+            on_event=renderer.render,
+            on_notice=renderer.notice,
         )
         elapsed = time.monotonic() - started
     except grpc.aio.AioRpcError as exc:
@@ -554,6 +566,32 @@ def demo(
 
 # --------------------------------------------------------------------------- local-model
 
+#: Why ``local-model`` and ``demo --local-model`` cannot run without ``devtools``.
+NO_DEVTOOLS = (
+    "the local model tooling (devtools.local_model) is not installed: it is dev tooling, "
+    "not part of the runwire wheel; from a source checkout run scripts/install_local_model.sh"
+)
+
+
+def _local_model() -> ModuleType:
+    """``devtools.local_model``, imported on demand.
+
+    ``devtools`` is a dev-only distribution (``runwire-devtools``), outside the
+    server's wheel: this is the one place the server's code imports it, and
+    tests/deploy/test_manifests.py lists it as the one package the image's
+    wheels leave out on purpose.
+
+    Raises:
+        typer.Exit: (code 1, after printing ``NO_DEVTOOLS``) it is not installed.
+    """
+    try:
+        from devtools import local_model  # noqa: PLC0415 - dev-only, loaded on demand
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("devtools", "devtools.local_model"):
+            raise
+        raise fail(NO_DEVTOOLS, EXIT_FAILED) from None
+    return local_model
+
 
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
@@ -571,26 +609,22 @@ def local_model_command(
     Prints the base URL for agents on the openai provider (model.options.base_url)
     and runs until SIGINT or SIGTERM. Needs scripts/install_local_model.sh.
     """
-    from app.local_model import (  # noqa: PLC0415 - loaded on demand
-        MODEL_NAME,
-        LocalModelError,
-        LocalModelServer,
-    )
-
-    model_server = LocalModelServer(host=host, port=port)
+    tooling = _local_model()
+    model_name: str = tooling.MODEL_NAME
+    model_server = tooling.LocalModelServer(host=host, port=port)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        err.print(Text(f"starting {MODEL_NAME} on llama.cpp…", style="dim"))
+        err.print(Text(f"starting {model_name} on llama.cpp…", style="dim"))
         try:
             base_url = model_server.start()
-        except LocalModelError as exc:
+        except tooling.LocalModelError as exc:
             raise fail(str(exc), EXIT_FAILED) from None
         out.print(Text(base_url), soft_wrap=True)
         out.file.flush()
         err.print(
             Text(
-                f'model "{MODEL_NAME}" · agent model: {{"provider": "openai", "name": '
-                f'"{MODEL_NAME}", "options": {{"base_url": "{base_url}"}}}} · '
+                f'model "{model_name}" · agent model: {{"provider": "openai", "name": '
+                f'"{model_name}", "options": {{"base_url": "{base_url}"}}}} · '
                 f"server log {model_server.log_path} · Ctrl-C stops it",
                 style="dim",
             ),

@@ -11,7 +11,8 @@
   from ``/proc``.
 * Raw calls: clients receive response messages as bytes on both sides
   (Runwire and floor), so the client's decoding never counts against one side;
-  only the last message of a run is parsed, to check the run succeeded.
+  only the last message of a run is parsed, to check the run succeeded (a
+  failure is described with the Python client's ``runwire.run_outcome``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import IO, Any, NoReturn
 
 import grpc
 from google.protobuf import duration_pb2, struct_pb2
+from runwire import run_outcome
 from runwire.v1 import agent_pb2, agent_pb2_grpc, run_pb2, run_service_pb2
 
 from app.config import Settings
@@ -266,14 +268,27 @@ def run_request(agent_id: str, prompt: str = "go") -> run_service_pb2.StreamRunR
 
 
 def check_succeeded(payloads: Sequence[bytes]) -> None:
-    """Raises unless the last StreamRun message is ``run_finished`` SUCCEEDED."""
+    """Raises unless the last StreamRun message is ``run_finished`` SUCCEEDED.
+
+    Called once per run, inside some timed loops: the success path parses one
+    message and reads two fields; only a failure builds the client's ``RunOutcome``.
+
+    Raises:
+        RuntimeError: no message, or the run did not succeed (with its state and error).
+    """
     if not payloads:
         raise RuntimeError("the run streamed no event")
     event = run_service_pb2.StreamRunResponse.FromString(payloads[-1]).event
-    if not event.HasField("run_finished") or event.run_finished.state != (
-        run_pb2.RUN_STATE_SUCCEEDED
-    ):
-        raise RuntimeError(f"the run did not succeed: its last event is {event}")
+    if event.HasField("run_finished") and event.run_finished.state == run_pb2.RUN_STATE_SUCCEEDED:
+        return
+    outcome = run_outcome(event)
+    if outcome is None:
+        raise RuntimeError(f"the run streamed no terminal event: its last event is {event}")
+    error = f": {outcome.error}" if outcome.error else ""
+    raise RuntimeError(
+        f"the run {outcome.run_id} ended {outcome.state_name} "
+        f"(finish reason {outcome.finish_reason or '-'}){error}"
+    )
 
 
 async def collect(call: Raw, request: Any) -> list[bytes]:

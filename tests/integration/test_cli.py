@@ -2,15 +2,16 @@
 
 ``serve`` is started on a free TCP port and a Unix socket and stopped with
 SIGTERM; ``run`` answers an approval read from a piped stdin; ``demo`` needs
-nothing else running. Expected failures must exit with their code and one
-clear line, never a traceback. Every process started here is killed in a
-``finally`` if it is still running.
+nothing else running; ``local-model`` without the dev tooling says how to get it.
+The stream loop ``run`` and ``demo`` use (resume, approvals) is the Python
+client's, tested in tests/clients/test_python_client.py. Expected failures must
+exit with their code and one clear line, never a traceback. Every process started
+here is killed in a ``finally`` if it is still running.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import pathlib
 import signal
@@ -20,12 +21,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 import pytest
-from rich.console import Console
-from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2, run_service_pb2
+from runwire.v1 import agent_pb2
 
-from app import cli_render
+from app import cli
 from app.server import RunwireServer
 from tests.support import Stubs, create_agent, unique
 
@@ -257,114 +256,36 @@ async def test_run_of_an_unknown_agent_prints_not_found(server: RunwireServer) -
     assert_one_clean_line(result.stderr)
 
 
-def _unavailable() -> grpc.aio.AioRpcError:
-    """The error a call gets when the connection drops."""
-    return grpc.aio.AioRpcError(
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.aio.Metadata(),
-        grpc.aio.Metadata(),
-        details="Socket closed",
+def test_module_docstring_lists_every_command() -> None:
+    assert cli.__doc__ is not None
+    names = [
+        command.name or getattr(command.callback, "__name__", "")
+        for command in cli.app.registered_commands
+    ]
+    assert sorted(names) == ["demo", "health", "local-model", "run", "serve", "worker"]
+    missing = [name for name in names if f"``runwire {name}" not in cli.__doc__]
+    assert missing == []
+
+
+@pytest.mark.parametrize("args", [["local-model"], ["demo", "--local-model"]])
+async def test_local_model_without_devtools_says_how_to_install_it(args: list[str]) -> None:
+    """As in the Docker image, where devtools/ (dev tooling, not in the wheel) is absent."""
+    blocked = (
+        f"import sys; sys.modules['devtools'] = None; from app.cli import main; main({args!r})"
     )
-
-
-async def test_stream_is_resumed_after_a_break(server: RunwireServer) -> None:
-    """The CLI's stream loop resumes with StreamRunEvents after UNAVAILABLE, losing nothing."""
-    stubs = cli_render.Stubs.connect(server.addresses[0])
-    real_stream_run = stubs.runs.StreamRun
-
-    class Breaking:
-        """A StreamRun call that fails with UNAVAILABLE after three events."""
-
-        def __init__(self, request: run_service_pb2.StreamRunRequest) -> None:
-            self._call = real_stream_run(request)
-
-        def __aiter__(self) -> Breaking:
-            self._count = 0
-            return self
-
-        async def __anext__(self) -> run_service_pb2.StreamRunResponse:
-            if self._count == 3:
-                self._call.cancel()
-                raise _unavailable()
-            self._count += 1
-            response: run_service_pb2.StreamRunResponse = await self._call.read()
-            return response
-
-    stubs.runs.StreamRun = Breaking
-    console = Console(file=io.StringIO(), width=200)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        blocked,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(),
+    )
     try:
-        test_stubs = Stubs.connect(server.addresses[0])
-        agent = await create_agent(test_stubs, [{"text": "resumed without a gap"}], chunk_chars=2)
-        await test_stubs.channel.close()
-
-        async def never(_: object) -> bool:
-            raise AssertionError("no approval expected")
-
-        outcome = await cli_render.stream_run(
-            stubs,
-            run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="p"),
-            renderer=cli_render.Renderer(console),
-            decide=never,
-        )
+        out, err = await asyncio.wait_for(process.communicate(), 60)
     finally:
-        await stubs.close()
-    assert outcome.state == run_pb2.RUN_STATE_SUCCEEDED
-    assert outcome.output == "resumed without a gap"
-    assert outcome.events == (await _last_sequence(server, outcome.run_id))
-    shown = console.file.getvalue()  # type: ignore[attr-defined]
-    assert "resuming after event 3 (attempt 1/3)" in shown
-    assert "resumed without a gap" in shown
-
-
-async def _last_sequence(server: RunwireServer, run_id: str) -> int:
-    stubs = Stubs.connect(server.addresses[0])
-    try:
-        response = await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run_id))
-    finally:
-        await stubs.channel.close()
-    last: int = response.run.last_sequence
-    return last
-
-
-async def test_broken_resolve_is_retried_without_asking_again(server: RunwireServer) -> None:
-    """A ResolveApproval that fails with UNAVAILABLE resumes the stream; the approval
-    event comes again and is resolved with the first answer, shown and asked once."""
-    stubs = cli_render.Stubs.connect(server.addresses[0])
-    real_resolve = stubs.approvals.ResolveApproval
-    resolves: list[str] = []
-
-    async def flaky_resolve(request: approval_pb2.ResolveApprovalRequest) -> object:
-        resolves.append(request.approval_id)
-        if len(resolves) == 1:
-            raise _unavailable()
-        return await real_resolve(request)
-
-    stubs.approvals.ResolveApproval = flaky_resolve
-    asked: list[str] = []
-
-    async def decide(requested: event_pb2.ApprovalRequested) -> bool:
-        asked.append(requested.approval_id)
-        return True
-
-    console = Console(file=io.StringIO(), width=200)
-    try:
-        test_stubs = Stubs.connect(server.addresses[0])
-        agent = await create_agent(
-            test_stubs, ECHO_SCRIPT, tools=["echo"], mode=agent_pb2.APPROVAL_MODE_REQUIRE_ALL
-        )
-        await test_stubs.channel.close()
-        outcome = await cli_render.stream_run(
-            stubs,
-            run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="p"),
-            renderer=cli_render.Renderer(console),
-            decide=decide,
-        )
-    finally:
-        await stubs.close()
-    assert outcome.state == run_pb2.RUN_STATE_SUCCEEDED
-    assert len(asked) == 1 and resolves == asked * 2
-    assert outcome.events == (await _last_sequence(server, outcome.run_id))
-    shown = console.file.getvalue()  # type: ignore[attr-defined]
-    assert "(attempt 1/3)" in shown
-    assert shown.count('→ echo({"text": "ping"})') == 1
-    assert shown.count("← ping") == 1
+        await _kill(process)
+    assert process.returncode == 1, (out, err)
+    assert "error: the local model tooling (devtools.local_model) is not installed" in err.decode()
+    assert "scripts/install_local_model.sh" in err.decode()
+    assert_one_clean_line(err.decode())

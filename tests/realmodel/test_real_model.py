@@ -27,11 +27,11 @@ import pytest
 from google.protobuf import struct_pb2
 from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
 
-from app import local_model
-from app.local_model import MODEL_NAME, LocalModelError, LocalModelServer, plain_tool_messages
+from devtools import local_model
+from devtools.local_model import MODEL_NAME, LocalModelError, LocalModelServer, plain_tool_messages
 from service.core.messages import ChatMessage, Role, ToolCall
 from service.llm.base import ModelRequest
-from service.llm.scripted import estimate_input_tokens, estimate_usage
+from service.llm.usage import estimate_input_tokens, estimate_usage
 from tests.realmodel import weather_tools
 from tests.realmodel.conftest import RealModel
 from tests.support import Stubs, assert_gap_free, collect, kinds, unique

