@@ -10,7 +10,8 @@ from runwire.v1 import agent_pb2
 
 from service.core.errors import AbortedError, AlreadyExistsError, NotFoundError
 from service.core.timestamps import stamp_now
-from service.stores.paging import decode_token, encode_token
+from service.stores.clone import clone
+from service.stores.paging import cut_page, decode_token
 
 
 class AgentStore(Protocol):
@@ -45,12 +46,59 @@ class AgentStore(Protocol):
         ...
 
 
-def _not_found(agent_id: str) -> NotFoundError:
+def agent_not_found(agent_id: str) -> NotFoundError:
+    """The error for an unknown agent id (reason ``AGENT_NOT_FOUND``)."""
     return NotFoundError(
         f"agent {agent_id!r} does not exist",
         reason="AGENT_NOT_FOUND",
         metadata={"agent_id": agent_id},
     )
+
+
+def agent_exists(agent_id: str) -> AlreadyExistsError:
+    """The error for an agent id that is taken (reason ``AGENT_ALREADY_EXISTS``)."""
+    return AlreadyExistsError(
+        f"agent {agent_id!r} already exists",
+        reason="AGENT_ALREADY_EXISTS",
+        metadata={"agent_id": agent_id},
+    )
+
+
+def new_record(agent: agent_pb2.Agent) -> agent_pb2.Agent:
+    """The record to store for a new ``agent``: a copy with create/update time and a fresh etag."""
+    stored = clone(agent)
+    now = datetime.now(UTC)
+    stored.create_time.FromDatetime(now)
+    stored.update_time.FromDatetime(now)
+    stored.etag = _new_etag()
+    return stored
+
+
+def replacement(
+    current: agent_pb2.Agent, agent: agent_pb2.Agent, *, expected_etag: str
+) -> agent_pb2.Agent:
+    """The record that replaces ``current`` with ``agent``: ``current``'s create
+    time, a new update time and a fresh etag.
+
+    Raises:
+        AbortedError: a non-empty ``expected_etag`` is not ``current``'s (``ETAG_MISMATCH``).
+    """
+    if expected_etag and expected_etag != current.etag:
+        raise AbortedError(
+            f"agent {agent.agent_id!r} was changed meanwhile (etag {current.etag!r}, "
+            f"request had {expected_etag!r}); get it again and retry",
+            reason="ETAG_MISMATCH",
+            metadata={"agent_id": agent.agent_id, "etag": current.etag},
+        )
+    stored = clone(agent)
+    stored.create_time.CopyFrom(current.create_time)
+    stamp_now(stored.update_time)
+    stored.etag = _new_etag()
+    return stored
+
+
+def _new_etag() -> str:
+    return uuid.uuid4().hex[:16]
 
 
 class MemoryAgentStore:
@@ -61,57 +109,31 @@ class MemoryAgentStore:
 
     async def create(self, agent: agent_pb2.Agent) -> agent_pb2.Agent:
         if agent.agent_id in self._agents:
-            raise AlreadyExistsError(
-                f"agent {agent.agent_id!r} already exists",
-                reason="AGENT_ALREADY_EXISTS",
-                metadata={"agent_id": agent.agent_id},
-            )
-        stored = agent_pb2.Agent()
-        stored.CopyFrom(agent)
-        now = datetime.now(UTC)
-        stored.create_time.FromDatetime(now)
-        stored.update_time.FromDatetime(now)
-        stored.etag = uuid.uuid4().hex[:16]
+            raise agent_exists(agent.agent_id)
+        stored = new_record(agent)
         self._agents[agent.agent_id] = stored
-        return _copy(stored)
+        return clone(stored)
 
     async def get(self, agent_id: str) -> agent_pb2.Agent:
         agent = self._agents.get(agent_id)
         if agent is None:
-            raise _not_found(agent_id)
-        return _copy(agent)
+            raise agent_not_found(agent_id)
+        return clone(agent)
 
     async def list(self, *, page_size: int, page_token: str) -> tuple[list[agent_pb2.Agent], str]:
         after = decode_token(page_token)
         ids = sorted(i for i in self._agents if after is None or i > after)
-        page = ids[:page_size]
-        next_token = encode_token(page[-1]) if len(ids) > page_size else ""
-        return [_copy(self._agents[i]) for i in page], next_token
+        page, next_token = cut_page(ids, page_size=page_size, id_of=str)
+        return [clone(self._agents[i]) for i in page], next_token
 
     async def replace(self, agent: agent_pb2.Agent, *, expected_etag: str) -> agent_pb2.Agent:
         current = self._agents.get(agent.agent_id)
         if current is None:
-            raise _not_found(agent.agent_id)
-        if expected_etag and expected_etag != current.etag:
-            raise AbortedError(
-                f"agent {agent.agent_id!r} was changed meanwhile (etag {current.etag!r}, "
-                f"request had {expected_etag!r}); get it again and retry",
-                reason="ETAG_MISMATCH",
-                metadata={"agent_id": agent.agent_id, "etag": current.etag},
-            )
-        stored = _copy(agent)
-        stored.create_time.CopyFrom(current.create_time)
-        stamp_now(stored.update_time)
-        stored.etag = uuid.uuid4().hex[:16]
+            raise agent_not_found(agent.agent_id)
+        stored = replacement(current, agent, expected_etag=expected_etag)
         self._agents[agent.agent_id] = stored
-        return _copy(stored)
+        return clone(stored)
 
     async def delete(self, agent_id: str) -> None:
         if self._agents.pop(agent_id, None) is None:
-            raise _not_found(agent_id)
-
-
-def _copy(agent: agent_pb2.Agent) -> agent_pb2.Agent:
-    out = agent_pb2.Agent()
-    out.CopyFrom(agent)
-    return out
+            raise agent_not_found(agent_id)

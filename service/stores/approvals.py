@@ -8,7 +8,8 @@ from typing import Protocol
 from runwire.v1 import approval_pb2
 
 from service.core.errors import NotFoundError
-from service.stores.paging import decode_token, encode_token
+from service.stores.clone import clone
+from service.stores.paging import page_after
 
 
 class ApprovalStore(Protocol):
@@ -38,6 +39,15 @@ class ApprovalStore(Protocol):
         ...
 
 
+def approval_not_found(approval_id: str) -> NotFoundError:
+    """The error for an unknown approval id (reason ``APPROVAL_NOT_FOUND``)."""
+    return NotFoundError(
+        f"approval {approval_id!r} does not exist",
+        reason="APPROVAL_NOT_FOUND",
+        metadata={"approval_id": approval_id},
+    )
+
+
 class MemoryApprovalStore:
     """``ApprovalStore`` in this process's memory (at most ``max_approvals``, oldest dropped)."""
 
@@ -46,31 +56,19 @@ class MemoryApprovalStore:
         self._max = max_approvals
 
     async def put(self, approval: approval_pb2.Approval) -> None:
-        stored = approval_pb2.Approval()
-        stored.CopyFrom(approval)
-        self._approvals[approval.approval_id] = stored
+        self._approvals[approval.approval_id] = clone(approval)
         while len(self._approvals) > self._max:
             self._approvals.popitem(last=False)
 
     async def find(self, approval_id: str) -> approval_pb2.Approval | None:
         approval = self._approvals.get(approval_id)
-        if approval is None:
-            return None
-        out = approval_pb2.Approval()
-        out.CopyFrom(approval)
-        return out
+        return None if approval is None else clone(approval)
 
     async def get(self, approval_id: str) -> approval_pb2.Approval:
-        approval = self._approvals.get(approval_id)
+        approval = await self.find(approval_id)
         if approval is None:
-            raise NotFoundError(
-                f"approval {approval_id!r} does not exist",
-                reason="APPROVAL_NOT_FOUND",
-                metadata={"approval_id": approval_id},
-            )
-        out = approval_pb2.Approval()
-        out.CopyFrom(approval)
-        return out
+            raise approval_not_found(approval_id)
+        return approval
 
     async def list(
         self,
@@ -80,21 +78,18 @@ class MemoryApprovalStore:
         page_size: int,
         page_token: str,
     ) -> tuple[list[approval_pb2.Approval], str]:
-        after = decode_token(page_token)
-        ordered = list(reversed(self._approvals.values()))
-        if after is not None:
-            ids = [a.approval_id for a in ordered]
-            ordered = ordered[ids.index(after) + 1 :] if after in ids else []
-        matches = [
-            a
-            for a in ordered
-            if (not run_id or a.run_id == run_id) and (not state or a.state == state)
-        ]
-        page = matches[:page_size]
-        next_token = encode_token(page[-1].approval_id) if len(matches) > page_size else ""
-        out = []
-        for a in page:
-            copy = approval_pb2.Approval()
-            copy.CopyFrom(a)
-            out.append(copy)
-        return out, next_token
+        page, next_token = page_after(
+            list(reversed(self._approvals.values())),
+            page_size=page_size,
+            page_token=page_token,
+            id_of=lambda a: a.approval_id,
+            keep=lambda a: approval_matches(a, run_id=run_id, state=state),
+        )
+        return [clone(a) for a in page], next_token
+
+
+def approval_matches(
+    approval: approval_pb2.Approval, *, run_id: str, state: approval_pb2.ApprovalState
+) -> bool:
+    """Whether ``approval`` passes the ListApprovals filters (empty ones pass all)."""
+    return (not run_id or approval.run_id == run_id) and (not state or approval.state == state)

@@ -4,8 +4,9 @@ Key layout (``{p}`` is the prefix):
 
 - ``{p}:run-record:<run_id>`` hash: ``pb`` (the serialized ``runwire.v1.Run``)
   and ``request_id`` (the CreateRun request id, "" when none).
-- ``{p}:runs`` sorted set: run ids scored by creation order (from
-  ``{p}:runs:counter``), listed newest first like the memory store.
+- ``{p}:runs`` sorted set (and its ``{p}:runs:counter``): the index of run
+  ids, newest first like the memory store (``redis_index``,
+  ``IndexOrder.NEWEST_FIRST``).
 - ``{p}:request:<request_id>`` string: the id of the run that request created.
 
 ``create`` is one Lua script that writes the request key, the record and the
@@ -15,27 +16,30 @@ index entry together, so no process ever sees a request key without its run
 terminal state, ``apply`` sets ``PEXPIRE retention_seconds`` on its record and
 its request key (approvals expire on their own, see ``redis_approvals``). Index entries
 whose record has expired are skipped and removed while listing; a page token
-naming a removed run ends the listing (as with the memory store's eviction).
+naming a removed run ends the listing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import cast
 
 import redis.asyncio as redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import WatchError
 from runwire.v1 import event_pb2, run_pb2
 
-from service.stores.paging import decode_token, encode_token
+from service.stores.clone import clone
 from service.stores.projection import TERMINAL_STATES, apply_event
-from service.stores.runs import run_not_found
+from service.stores.redis_client import multi, optimistic, require_bytes_client
+from service.stores.redis_index import IndexOrder, RedisIndex
+from service.stores.runs import run_matches, run_not_found
 
-# KEYS: record, index, counter[, request key]. ARGV: run id, serialized run,
-# request id, the run id the request key may be taken from ("" for none).
+_ORDER = IndexOrder.NEWEST_FIRST
+
+# KEYS: record, index, index counter[, request key]. ARGV: run id, serialized
+# run, request id, the run id the request key may be taken from ("" for none).
 # Returns nil when stored, else the id of the run the request already created.
-_CREATE = """
+_CREATE = f"""
 if #KEYS == 4 then
   local existing = redis.call('GET', KEYS[4])
   if existing and existing ~= ARGV[4] then return existing end
@@ -43,9 +47,7 @@ if #KEYS == 4 then
 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'request_id', ARGV[3])
-if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
-end
+{_ORDER.lua_add(keys_at=2, member="ARGV[1]")}
 return false
 """
 
@@ -61,7 +63,7 @@ class RedisRunStore:
             closed by this class.
         prefix: Prepended to every key.
         retention_seconds: How long records are kept after the run ends.
-        scan_batch: Index entries read per round trip while listing.
+        scan_batch: Index entries read per round trip while listing with a filter.
 
     Raises:
         ValueError: ``client`` decodes responses.
@@ -75,14 +77,20 @@ class RedisRunStore:
         retention_seconds: float = 7 * 24 * 3600,
         scan_batch: int = 200,
     ) -> None:
-        if client.connection_pool.connection_kwargs.get("decode_responses"):
-            raise ValueError("RedisRunStore needs a client with decode_responses=False")
+        require_bytes_client(client, "RedisRunStore")
         self._client = client
         self._prefix = prefix
-        self._index = f"{prefix}:runs"
-        self._counter = f"{prefix}:runs:counter"
         self._retention_ms = max(1, round(retention_seconds * 1000))
-        self._scan_batch = max(1, scan_batch)
+        self._index = RedisIndex(
+            client,
+            key=f"{prefix}:runs",
+            order=_ORDER,
+            record_key=self._record_key,
+            record_field="pb",
+            parse=run_pb2.Run.FromString,
+            records_expire=True,
+            scan_batch=scan_batch,
+        )
         self._create = client.register_script(_CREATE)
 
     def _record_key(self, run_id: str) -> str:
@@ -98,7 +106,7 @@ class RedisRunStore:
         Raises:
             RuntimeError: the request key kept naming vanished runs (should not happen).
         """
-        keys = [self._record_key(run.run_id), self._index, self._counter]
+        keys = [self._record_key(run.run_id), *self._index.keys]
         if request_id:
             keys.append(self._request_key(request_id))
         stale = ""
@@ -106,7 +114,7 @@ class RedisRunStore:
             args: list[str | bytes] = [run.run_id, run.SerializeToString(), request_id, stale]
             existing = cast("bytes | None", await self._create(keys=keys, args=args))
             if existing is None:
-                return _copy(run), True
+                return clone(run), True
             found = await self._find(existing.decode())
             if found is not None:
                 return found, False
@@ -145,52 +153,21 @@ class RedisRunStore:
         """Runs newest first, filtered by the non-empty arguments; a page of at
         most ``page_size`` (>= 1) and the next page token ("" at the end).
 
-        Filters are applied while scanning the index, ``scan_batch`` at a time.
+        Filters are applied while scanning the index, ``scan_batch`` entries at a time.
 
         Raises:
             InvalidArgumentError: a malformed ``page_token`` (``INVALID_PAGE_TOKEN``).
         """
-        after = decode_token(page_token)
-        upper = "+inf"
-        if after is not None:
-            score = await self._client.zscore(self._index, after)
-            if score is None:
-                return [], ""
-            upper = f"({int(score)}"
-        matches: list[run_pb2.Run] = []
-        stale: list[bytes] = []
-        while len(matches) <= page_size:
-            entries = cast(
-                "list[tuple[bytes, float]]",
-                await self._client.zrevrangebyscore(
-                    self._index, upper, "-inf", start=0, num=self._scan_batch, withscores=True
-                ),
-            )
-            if not entries:
-                break
-            async with self._client.pipeline(transaction=False) as pipe:
-                for run_id, _ in entries:
-                    pipe.hget(self._record_key(run_id.decode()), "pb")
-                records = cast("list[bytes | None]", await pipe.execute())
-            for (run_id, _), data in zip(entries, records, strict=True):
-                if data is None:
-                    stale.append(run_id)
-                    continue
-                run = run_pb2.Run.FromString(data)
-                if (
-                    (not agent_id or run.agent_id == agent_id)
-                    and (not thread_id or run.thread_id == thread_id)
-                    and (not state or run.state == state)
-                ):
-                    matches.append(run)
-            upper = f"({int(entries[-1][1])}"
-            if len(entries) < self._scan_batch:
-                break
-        if stale:
-            await self._client.zrem(self._index, *stale)
-        page = matches[:page_size]
-        next_token = encode_token(page[-1].run_id) if len(matches) > page_size else ""
-        return page, next_token
+        filtered = bool(agent_id or thread_id or state)
+        return await self._index.page(
+            page_size=page_size,
+            page_token=page_token,
+            keep=(
+                (lambda r: run_matches(r, agent_id=agent_id, thread_id=thread_id, state=state))
+                if filtered
+                else None
+            ),
+        )
 
     async def apply(self, events: Sequence[event_pb2.RunEvent]) -> run_pb2.Run:
         """Folds ``events`` (of one run, in sequence order) into its record with
@@ -203,12 +180,9 @@ class RedisRunStore:
         """
         run_id = events[0].run_id
         key = self._record_key(run_id)
-        async with self._client.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    return await self._apply_once(pipe, key, run_id, events)
-                except WatchError:
-                    continue
+        return await optimistic(
+            self._client, lambda pipe: self._apply_once(pipe, key, run_id, events)
+        )
 
     async def _apply_once(
         self, pipe: Pipeline, key: str, run_id: str, events: Sequence[event_pb2.RunEvent]
@@ -221,26 +195,15 @@ class RedisRunStore:
         was_ended = run.state in TERMINAL_STATES
         applied = [apply_event(run, event) for event in events]
         if not any(applied):
-            return run  # the caller's ``async with`` resets the pipeline (UNWATCH)
+            return run  # ``optimistic`` resets the pipeline (UNWATCH)
         expire: list[str] = []
         if run.state in TERMINAL_STATES and not was_ended:
             expire = [key]
             if request_id:
                 expire.append(self._request_key(cast("bytes", request_id).decode()))
-        _multi(pipe)
+        multi(pipe)
         pipe.hset(key, "pb", run.SerializeToString())
         for name in expire:
             pipe.pexpire(name, self._retention_ms)
         await pipe.execute()
         return run
-
-
-def _multi(pipe: Pipeline) -> None:
-    """Starts the transaction block (``Pipeline.multi`` carries no annotations)."""
-    cast("Callable[[], None]", pipe.multi)()
-
-
-def _copy(run: run_pb2.Run) -> run_pb2.Run:
-    out = run_pb2.Run()
-    out.CopyFrom(run)
-    return out

@@ -9,7 +9,8 @@ from typing import Protocol
 from runwire.v1 import event_pb2, run_pb2
 
 from service.core.errors import NotFoundError
-from service.stores.paging import decode_token, encode_token
+from service.stores.clone import clone
+from service.stores.paging import page_after
 from service.stores.projection import TERMINAL_STATES, apply_event
 
 
@@ -71,11 +72,11 @@ class MemoryRunStore:
         if request_id:
             existing = self._requests.get(request_id)
             if existing is not None and existing in self._runs:
-                return _copy(self._runs[existing]), False
+                return clone(self._runs[existing]), False
             self._requests[request_id] = run.run_id
-        self._runs[run.run_id] = _copy(run)
+        self._runs[run.run_id] = clone(run)
         self._evict()
-        return _copy(run), True
+        return clone(run), True
 
     def _evict(self) -> None:
         if len(self._runs) <= self._max_runs:
@@ -89,13 +90,13 @@ class MemoryRunStore:
     async def find_request(self, request_id: str) -> run_pb2.Run | None:
         run_id = self._requests.get(request_id)
         run = self._runs.get(run_id) if run_id else None
-        return _copy(run) if run is not None else None
+        return clone(run) if run is not None else None
 
     async def get(self, run_id: str) -> run_pb2.Run:
         run = self._runs.get(run_id)
         if run is None:
             raise run_not_found(run_id)
-        return _copy(run)
+        return clone(run)
 
     async def list(
         self,
@@ -106,21 +107,14 @@ class MemoryRunStore:
         page_size: int,
         page_token: str,
     ) -> tuple[list[run_pb2.Run], str]:
-        after = decode_token(page_token)
-        ordered = list(reversed(self._runs.values()))
-        if after is not None:
-            ids = [r.run_id for r in ordered]
-            ordered = ordered[ids.index(after) + 1 :] if after in ids else []
-        matches = [
-            r
-            for r in ordered
-            if (not agent_id or r.agent_id == agent_id)
-            and (not thread_id or r.thread_id == thread_id)
-            and (not state or r.state == state)
-        ]
-        page = matches[:page_size]
-        next_token = encode_token(page[-1].run_id) if len(matches) > page_size else ""
-        return [_copy(r) for r in page], next_token
+        page, next_token = page_after(
+            list(reversed(self._runs.values())),
+            page_size=page_size,
+            page_token=page_token,
+            id_of=lambda r: r.run_id,
+            keep=lambda r: run_matches(r, agent_id=agent_id, thread_id=thread_id, state=state),
+        )
+        return [clone(r) for r in page], next_token
 
     async def apply(self, events: Sequence[event_pb2.RunEvent]) -> run_pb2.Run:
         run = self._runs.get(events[0].run_id)
@@ -128,10 +122,15 @@ class MemoryRunStore:
             raise run_not_found(events[0].run_id)
         for event in events:
             apply_event(run, event)
-        return _copy(run)
+        return clone(run)
 
 
-def _copy(run: run_pb2.Run) -> run_pb2.Run:
-    out = run_pb2.Run()
-    out.CopyFrom(run)
-    return out
+def run_matches(
+    run: run_pb2.Run, *, agent_id: str, thread_id: str, state: run_pb2.RunState
+) -> bool:
+    """Whether ``run`` passes the ListRuns filters (empty ones pass all)."""
+    return (
+        (not agent_id or run.agent_id == agent_id)
+        and (not thread_id or run.thread_id == thread_id)
+        and (not state or run.state == state)
+    )

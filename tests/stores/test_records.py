@@ -21,6 +21,7 @@ from service.core.messages import ChatMessage, Role, ToolCall
 from service.stores.agents import AgentStore
 from service.stores.approvals import ApprovalStore
 from service.stores.paging import encode_token
+from service.stores.redis_agents import RedisAgentStore
 from service.stores.redis_approvals import RedisApprovalStore
 from service.stores.redis_runs import RedisRunStore
 from service.stores.runs import RunStore
@@ -479,7 +480,7 @@ async def test_expired_runs_leave_listings_and_free_their_request_id(
     await store.create(ended, request_id=request_id)
     await store.create(live)
     await store.apply(run_events(ended.run_id))
-    await asyncio.sleep(0.3)
+    await until_gone(redis_client, f"{redis_prefix}:run-record:{ended.run_id}")
     page, _ = await store.list(
         agent_id="", thread_id="", state=run_pb2.RUN_STATE_UNSPECIFIED, page_size=10, page_token=""
     )
@@ -488,6 +489,38 @@ async def test_expired_runs_leave_listings_and_free_their_request_id(
     assert await store.find_request(request_id) is None
     again = make_run()
     assert await store.create(again, request_id=request_id) == (again, True)
+
+
+async def until_gone(client: redis.Redis, key: str) -> None:
+    """Waits until ``key`` has expired (polling: no notification is configured), at most 5 s."""
+    for _ in range(500):
+        if not await client.exists(key):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{key} did not expire")
+
+
+async def test_index_entries_without_a_record(redis_client: redis.Redis, redis_prefix: str) -> None:
+    """Run records expire, so their index entries go while listing; agents are
+    only deleted with their entry, so a lone entry is skipped and kept."""
+    runs = RedisRunStore(redis_client, prefix=redis_prefix, scan_batch=2)
+    kept, lost = make_run(), make_run()
+    for run in (kept, lost):
+        await runs.create(run)
+    await redis_client.delete(f"{redis_prefix}:run-record:{lost.run_id}")
+    page, token = await runs.list(
+        agent_id="", thread_id="", state=run_pb2.RUN_STATE_UNSPECIFIED, page_size=5, page_token=""
+    )
+    assert ([r.run_id for r in page], token) == ([kept.run_id], "")
+    assert await redis_client.zrange(f"{redis_prefix}:runs", 0, -1) == [kept.run_id.encode()]
+
+    agents = RedisAgentStore(redis_client, prefix=redis_prefix)
+    for agent_id in ("a", "b", "c"):
+        await agents.create(make_agent(agent_id))
+    await redis_client.delete(f"{redis_prefix}:agent:b")
+    listed, token = await agents.list(page_size=1, page_token=encode_token("a"))
+    assert ([a.agent_id for a in listed], token) == (["c"], "")
+    assert await redis_client.zcard(f"{redis_prefix}:agents") == 3
 
 
 async def test_request_key_naming_a_vanished_run_is_taken_over(
