@@ -5,3 +5,5 @@
 (``serve``, ``worker``, ``run``, ``demo``, ``health``, …); ``app.worker_process`` is a
 standalone Temporal worker. Nothing in ``service`` or ``worker`` imports this package.
 """
+
+__all__ = ["cli", "config", "render", "server", "temporal_client", "wiring", "worker_process"]

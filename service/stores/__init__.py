@@ -1,1 +1,20 @@
-"""Runwire stores."""
+"""Where runs, events, agents, approvals, threads and conversations are kept.
+
+Each record type has a protocol and a memory implementation in its own module
+(``events``, ``runs``, ``agents``, ``approvals``, ``threads``, ``conversations``)
+and a Redis one in ``redis_*`` (loaded on their own: they import redis-py);
+``factory.Stores`` groups one process's stores. ``projection`` folds events into
+run records; ``paging`` and ``redis_index`` are the list helpers.
+"""
+
+__all__ = [
+    "agents",
+    "approvals",
+    "conversations",
+    "events",
+    "factory",
+    "paging",
+    "projection",
+    "runs",
+    "threads",
+]
