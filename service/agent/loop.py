@@ -24,7 +24,7 @@ from runwire.v1 import approval_pb2, event_pb2, run_pb2
 from service.agent.effects import Effects, ToolResult
 from service.core.errors import ERROR_DOMAIN, RunwireError
 from service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
-from service.core.spec import LoopCheckpoint, RunSpec
+from service.core.spec import ApprovalDecision, LoopCheckpoint, RunSpec
 from service.llm.base import ModelError, ModelRequest
 
 logger = logging.getLogger(__name__)
@@ -44,15 +44,92 @@ REPAIR_PROMPT = (
 )
 
 
-class _BudgetExceeded(Exception):
+#: The approval state an approval_resolved event carries for each decision.
+_APPROVAL_STATES = {
+    ApprovalDecision.APPROVE: approval_pb2.APPROVAL_STATE_APPROVED,
+    ApprovalDecision.REJECT: approval_pb2.APPROVAL_STATE_REJECTED,
+}
+
+
+class _BudgetExceeded(RunwireError):
+    """The run used more tokens than its ``token_budget``."""
+
+    default_reason = "TOKEN_BUDGET_EXCEEDED"
+
     def __init__(self, used: int, budget: int) -> None:
-        super().__init__(f"the run used {used} tokens, over its budget of {budget}")
-        self.used = used
-        self.budget = budget
+        super().__init__(
+            f"the run used {used} tokens, over its budget of {budget}",
+            metadata={"used_tokens": str(used), "token_budget": str(budget)},
+        )
 
 
-class _OutputMismatch(Exception):
-    pass
+class _OutputMismatch(RunwireError):
+    """The final answer does not match ``response_format``, even after the repair."""
+
+    default_reason = "OUTPUT_SCHEMA_MISMATCH"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Ending:
+    """How a run ends when its loop raises ``error``: the ``run_error`` event.
+
+    Attributes:
+        error: The exception type of this row (subclasses too).
+        finish_reason: ``RunError.finish_reason``.
+        code: The ``google.rpc.Code`` of ``RunError.error``.
+        retryable_code: The code instead for a retryable ``ModelError``.
+        reason: ``ErrorInfo.reason``; ``None`` takes the ``RunwireError``'s own.
+        message: ``Status.message``, formatted with ``timeout`` (the run's, in
+            seconds), ``kind`` (the exception's type name) and ``error`` (its
+            text); ``None`` takes the ``RunwireError``'s own.
+        keep_metadata: Copies the ``RunwireError``'s metadata into ``ErrorInfo``.
+        unexpected: A bug rather than a run's failure: logged with its traceback.
+    """
+
+    error: type[Exception]
+    finish_reason: str
+    code: int
+    retryable_code: int | None = None
+    reason: str | None = None
+    message: str | None = None
+    keep_metadata: bool = False
+    unexpected: bool = False
+
+
+#: How each exception ends a run; the first row whose ``error`` matches wins.
+#: (Cancellation is not a failure: it ends the run CANCELLED, see ``execute_run``.)
+_ENDINGS = (
+    _Ending(
+        error=TimeoutError,
+        finish_reason=FINISH_TIMEOUT,
+        code=code_pb2.DEADLINE_EXCEEDED,
+        reason="RUN_TIMEOUT",
+        message="the run did not finish within its timeout of {timeout:g} s",
+    ),
+    _Ending(
+        error=_BudgetExceeded,
+        finish_reason=FINISH_BUDGET_EXCEEDED,
+        code=code_pb2.RESOURCE_EXHAUSTED,
+        keep_metadata=True,
+    ),
+    _Ending(error=_OutputMismatch, finish_reason=FINISH_ERROR, code=code_pb2.FAILED_PRECONDITION),
+    _Ending(
+        error=ModelError,
+        finish_reason=FINISH_ERROR,
+        code=code_pb2.FAILED_PRECONDITION,
+        retryable_code=code_pb2.UNAVAILABLE,
+        keep_metadata=True,
+    ),
+    _Ending(error=RunwireError, finish_reason=FINISH_ERROR, code=code_pb2.INTERNAL),
+    _Ending(
+        error=Exception,
+        finish_reason=FINISH_ERROR,
+        code=code_pb2.INTERNAL,
+        reason="RUN_FAILED",
+        message="the run failed unexpectedly: {kind}: {error}",
+        unexpected=True,
+    ),
+)
 
 
 def check_output(text: str, schema: dict[str, Any]) -> str | None:
@@ -272,11 +349,7 @@ class _Loop:
             resolved_by = "system"
         else:
             resolve_time = decision.resolve_time
-            state = (
-                approval_pb2.APPROVAL_STATE_APPROVED
-                if decision.approve
-                else approval_pb2.APPROVAL_STATE_REJECTED
-            )
+            state = _APPROVAL_STATES[decision.choice]
             reason = decision.reason
             resolved_by = decision.resolved_by
         resolved = event_pb2.ApprovalResolved(
@@ -294,7 +367,7 @@ class _Loop:
                 False,
                 f"error: the call of {call.name!r} was not run: approval expired ({reason})",
             )
-        if not decision.approve:
+        if decision.choice is ApprovalDecision.REJECT:
             why = f": {decision.reason}" if decision.reason else ""
             return False, f"error: the call of {call.name!r} was rejected by {resolved_by}{why}"
         if decision.edited_arguments is not None:
@@ -346,15 +419,6 @@ async def execute_run(
     try:
         async with asyncio.timeout(max(0.0, (deadline - fx.now()).total_seconds())):
             output, finish_reason = await loop.run(resume, conversation)
-    except TimeoutError:
-        await _end_failed(
-            loop,
-            code=code_pb2.DEADLINE_EXCEEDED,
-            reason="RUN_TIMEOUT",
-            message=f"the run did not finish within its timeout of {spec.timeout_seconds:g} s",
-            finish_reason=FINISH_TIMEOUT,
-        )
-        return run_pb2.RUN_STATE_FAILED
     except asyncio.CancelledError:
         await loop.close_pending()
         await _finish_thread(loop)
@@ -366,54 +430,8 @@ async def execute_run(
             )
         )
         raise
-    except _BudgetExceeded as exc:
-        await _end_failed(
-            loop,
-            code=code_pb2.RESOURCE_EXHAUSTED,
-            reason="TOKEN_BUDGET_EXCEEDED",
-            message=str(exc),
-            finish_reason=FINISH_BUDGET_EXCEEDED,
-            metadata={"used_tokens": str(exc.used), "token_budget": str(exc.budget)},
-        )
-        return run_pb2.RUN_STATE_FAILED
-    except _OutputMismatch as exc:
-        await _end_failed(
-            loop,
-            code=code_pb2.FAILED_PRECONDITION,
-            reason="OUTPUT_SCHEMA_MISMATCH",
-            message=str(exc),
-            finish_reason=FINISH_ERROR,
-        )
-        return run_pb2.RUN_STATE_FAILED
-    except ModelError as exc:
-        code = code_pb2.UNAVAILABLE if exc.retryable else code_pb2.FAILED_PRECONDITION
-        await _end_failed(
-            loop,
-            code=code,
-            reason=exc.reason,
-            message=exc.message,
-            finish_reason=FINISH_ERROR,
-            metadata=exc.metadata,
-        )
-        return run_pb2.RUN_STATE_FAILED
-    except RunwireError as exc:
-        await _end_failed(
-            loop,
-            code=code_pb2.INTERNAL,
-            reason=exc.reason,
-            message=exc.message,
-            finish_reason=FINISH_ERROR,
-        )
-        return run_pb2.RUN_STATE_FAILED
-    except Exception as exc:
-        logger.exception("run %s failed unexpectedly", spec.run_id)
-        await _end_failed(
-            loop,
-            code=code_pb2.INTERNAL,
-            reason="RUN_FAILED",
-            message=f"the run failed unexpectedly: {type(exc).__name__}: {exc}",
-            finish_reason=FINISH_ERROR,
-        )
+    except Exception as exc:  # a failure ends the run as data (``_ENDINGS``)
+        await _end_failed(loop, exc)
         return run_pb2.RUN_STATE_FAILED
     await _finish_thread(loop)
     await loop.emit(
@@ -427,24 +445,34 @@ async def execute_run(
     return run_pb2.RUN_STATE_SUCCEEDED
 
 
-async def _end_failed(
-    loop: _Loop,
-    *,
-    code: int,
-    reason: str,
-    message: str,
-    finish_reason: str,
-    metadata: dict[str, str] | None = None,
-) -> None:
+async def _end_failed(loop: _Loop, exc: Exception) -> None:
+    """Ends the run with the ``run_error`` that ``exc``'s row of ``_ENDINGS`` gives,
+    after cancelling pending approvals and saving the thread."""
+    ending = next(e for e in _ENDINGS if isinstance(exc, e.error))
+    if ending.unexpected:
+        logger.error("run %s failed unexpectedly", loop.spec.run_id, exc_info=exc)
+    reason, message, metadata = "", "", {}
+    if isinstance(exc, RunwireError):
+        reason, message = exc.reason, exc.message
+        metadata = exc.metadata if ending.keep_metadata else {}
+    if ending.reason is not None:
+        reason = ending.reason
+    if ending.message is not None:
+        message = ending.message.format(
+            timeout=loop.spec.timeout_seconds, kind=type(exc).__name__, error=exc
+        )
+    code = ending.code
+    if ending.retryable_code is not None and isinstance(exc, ModelError) and exc.retryable:
+        code = ending.retryable_code
     await loop.close_pending()
     await _finish_thread(loop)
-    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata or {})
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)
     info.metadata["run_id"] = loop.spec.run_id
     error = status_pb2.Status(code=code, message=message)
     error.details.add().Pack(info)
     await loop.emit(
         run_error=event_pb2.RunError(
-            error=error, finish_reason=finish_reason, usage=_usage_pb(loop.state.usage)
+            error=error, finish_reason=ending.finish_reason, usage=_usage_pb(loop.state.usage)
         )
     )
 

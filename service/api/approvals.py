@@ -5,9 +5,10 @@ from __future__ import annotations
 import grpc
 from runwire.v1 import approval_pb2, approval_pb2_grpc
 
-from service.api.convert import struct_to_dict
+from service.api.convert import approval_choice, struct_to_dict
 from service.api.errors import unary
 from service.core.errors import InvalidArgumentError
+from service.core.spec import ApprovalDecision
 from service.runtimes.router import RunRouter
 from service.stores.paging import page_size
 
@@ -44,8 +45,8 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
     async def ResolveApproval(
         self, request: approval_pb2.ResolveApprovalRequest, context: grpc.aio.ServicerContext
     ) -> approval_pb2.ResolveApprovalResponse:
-        approve = request.decision == approval_pb2.APPROVAL_DECISION_APPROVE
-        if request.HasField("edited_arguments") and not approve:
+        choice = approval_choice(request.decision)
+        if request.HasField("edited_arguments") and choice is not ApprovalDecision.APPROVE:
             raise InvalidArgumentError(
                 "edited_arguments go with APPROVE only",
                 field_violations={
@@ -54,7 +55,7 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
             )
         approval = await self._router.resolve_approval(
             request.approval_id,
-            approve=approve,
+            choice=choice,
             reason=request.reason,
             edited_arguments=(
                 struct_to_dict(request.edited_arguments, field="edited_arguments")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
-from runwire.v1 import run_pb2, thread_pb2
+from runwire.v1 import approval_pb2, run_pb2, thread_pb2
 
 from service.core.errors import InvalidArgumentError
 from service.core.messages import ChatMessage, Role, ToolSpec
+from service.core.spec import ApprovalDecision
 from service.stores.threads import StoredMessage, ThreadRecord
 
 _ROLES = {
@@ -33,6 +34,14 @@ def struct_to_dict(message: struct_pb2.Struct, *, field: str = "") -> dict[str, 
             field_violations={field or "struct": "NaN and infinities are not allowed"},
         ) from exc
     return result
+
+
+def approval_choice(decision: int) -> ApprovalDecision:
+    """``runwire.v1.ApprovalDecision`` as the domain's choice: ``APPROVE``, or
+    ``REJECT`` for anything else (protovalidate refuses ``UNSPECIFIED``)."""
+    if decision == approval_pb2.APPROVAL_DECISION_APPROVE:
+        return ApprovalDecision.APPROVE
+    return ApprovalDecision.REJECT
 
 
 def client_tool_spec(tool: run_pb2.ClientTool, *, field: str) -> ToolSpec:

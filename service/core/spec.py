@@ -114,20 +114,29 @@ class LoopCheckpoint(BaseModel):
     deadline: datetime
 
 
+class ApprovalDecision(StrEnum):
+    """What a person decided about an approval. The API edge converts it
+    from ``runwire.v1.ApprovalDecision``; the values name the proto enum
+    without its prefix (they appear in ``ErrorInfo.metadata["decision"]``)."""
+
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
+
+
 class Decision(BaseModel):
     """A person's answer to an approval.
 
     Attributes:
-        approve: True to run the tool call.
+        choice: Run the tool call (``APPROVE``) or not (``REJECT``).
         reason: Why; the model sees it on a rejection.
-        edited_arguments: Replacement arguments (with approve), or None.
+        edited_arguments: Replacement arguments (with ``APPROVE``), or None.
         resolved_by: The authenticated caller.
         resolve_time: When the decision was made (UTC).
     """
 
     model_config = ConfigDict(frozen=True)
 
-    approve: bool
+    choice: ApprovalDecision
     reason: str = ""
     edited_arguments: dict[str, Any] | None = None
     resolved_by: str = "anonymous"

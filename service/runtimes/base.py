@@ -20,18 +20,20 @@ class Runtime(Protocol):
         ...
 
     async def resolve_approval(self, run_id: str, approval_id: str, decision: Decision) -> Decision:
-        """Delivers a decision to the waiting run; returns the decision in
-        force (the first one, when the same decision is delivered twice).
+        """Records a decision in the run's ``PendingDecisions`` (which owns the
+        rules); returns the decision in force (the first one, when the same
+        decision is delivered twice). The approval's record follows from the
+        ``approval_resolved`` event the run then logs.
 
         Raises:
-            FailedPreconditionError: the run does not wait for this approval
-                (``APPROVAL_NOT_PENDING``) or it was decided otherwise
-                (``APPROVAL_ALREADY_RESOLVED``).
+            FailedPreconditionError: the run does not wait for this approval,
+                or is not running (``APPROVAL_NOT_PENDING``), or it was decided
+                otherwise (``APPROVAL_ALREADY_RESOLVED``).
         """
         ...
 
     async def submit_tool_outputs(self, run_id: str, outputs: list[ToolOutput]) -> None:
-        """Delivers client tool outputs, all or none.
+        """Records client tool outputs in the run's ``PendingDecisions``, all or none.
 
         Raises:
             FailedPreconditionError: a tool call is not waiting

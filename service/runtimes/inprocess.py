@@ -2,7 +2,8 @@
 
 Zero infrastructure; a run does not survive a restart of the process. Runs go
 on when the client that started them disconnects. Decisions (approvals,
-client tool outputs) are delivered through per-run futures.
+client tool outputs) are recorded in the run's ``PendingDecisions`` (which
+owns their rules) and wake the waiting loop through an ``asyncio.Event``.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from runwire.v1 import event_pb2, run_pb2
 
+from service.agent.decisions import APPROVAL_NOT_PENDING, TOOL_CALL_NOT_PENDING, PendingDecisions
 from service.agent.effects import ModelTurn, ToolResult
 from service.agent.loop import execute_run
 from service.agent.resilient_turn import DEFAULT_RETRY_POLICY, RetryPolicy, resilient_model_turn
@@ -34,20 +37,30 @@ from service.tools.registry import ToolRegistry
 logger = logging.getLogger(__name__)
 
 
+_T = TypeVar("_T")
+
+
 @dataclass
 class _RunControl:
     spec: RunSpec
     task: asyncio.Task[None] | None = None
-    approvals: dict[str, asyncio.Future[Decision]] = field(default_factory=dict)
-    tool_outputs: dict[str, asyncio.Future[ToolOutput]] = field(default_factory=dict)
+    decisions: PendingDecisions = field(init=False)
+    #: Set and replaced whenever a decision is recorded; waiters wait on the current one.
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def approval(self, approval_id: str) -> asyncio.Future[Decision]:
-        return self.approvals.setdefault(approval_id, asyncio.get_running_loop().create_future())
+    def __post_init__(self) -> None:
+        self.decisions = PendingDecisions(self.spec.run_id)
 
-    def tool_output(self, tool_call_id: str) -> asyncio.Future[ToolOutput]:
-        return self.tool_outputs.setdefault(
-            tool_call_id, asyncio.get_running_loop().create_future()
-        )
+    def recorded(self) -> None:
+        """Wakes every waiter to look at the decisions again."""
+        changed, self.changed = self.changed, asyncio.Event()
+        changed.set()
+
+    async def wait_for(self, lookup: Callable[[], _T | None]) -> _T:
+        """Waits until ``lookup`` finds a recorded decision; returns it."""
+        while (found := lookup()) is None:
+            await self.changed.wait()
+        return found
 
 
 class _Effects:
@@ -59,10 +72,18 @@ class _Effects:
         self._run_id = control.spec.run_id
 
     async def emit(self, event: event_pb2.RunEvent) -> None:
-        if event.HasField("client_tool_call_requested"):
-            # Await the output before anyone can see the request.
-            self._control.tool_output(event.client_tool_call_requested.tool_call_id)
-        await self._runtime.recorder.publish(self._run_id, event)
+        # Expect the decision before anyone can see the request.
+        decisions = self._control.decisions
+        kind = event.WhichOneof("payload")
+        edited = None
+        if kind == "approval_requested":
+            decisions.expect_approval(event.approval_requested.approval_id)
+        elif kind == "client_tool_call_requested":
+            decisions.expect_tool_call(event.client_tool_call_requested.tool_call_id)
+        elif kind == "approval_resolved":
+            decision = decisions.decision(event.approval_resolved.approval_id)
+            edited = decision.edited_arguments if decision is not None else None
+        await self._runtime.recorder.publish(self._run_id, event, edited_arguments=edited)
 
     async def call_model(self, request: ModelRequest, *, message_id: str) -> ModelTurn:
         """Calls the run's model with retries, circuit breakers and its fallback
@@ -95,14 +116,16 @@ class _Effects:
         return ToolResult(content=outcome.content, is_error=outcome.is_error)
 
     async def wait_approval(self, approval_id: str, *, timeout_seconds: float) -> Decision | None:
-        future = self._control.approval(approval_id)
+        decisions = self._control.decisions
         try:
-            return await asyncio.wait_for(future, timeout=timeout_seconds)
+            async with asyncio.timeout(timeout_seconds):
+                return await self._control.wait_for(lambda: decisions.decision(approval_id))
         except TimeoutError:
-            return None
+            return decisions.expire_approval(approval_id)
 
     async def wait_tool_output(self, tool_call_id: str) -> ToolOutput:
-        return await self._control.tool_output(tool_call_id)
+        decisions = self._control.decisions
+        return await self._control.wait_for(lambda: decisions.tool_output(tool_call_id))
 
     async def append_to_thread(self, thread_id: str, messages: list[ChatMessage]) -> None:
         await self._runtime.threads.append(thread_id, messages)
@@ -182,10 +205,7 @@ class InProcessRuntime:
             )
         finally:
             self._runs.pop(spec.run_id, None)
-            for decision in control.approvals.values():
-                decision.cancel()
-            for output in control.tool_outputs.values():
-                output.cancel()
+            control.decisions.close()
             if spec.thread_id:
                 await self.threads.release(spec.thread_id, spec.run_id)
 
@@ -200,43 +220,15 @@ class InProcessRuntime:
         return control
 
     async def resolve_approval(self, run_id: str, approval_id: str, decision: Decision) -> Decision:
-        control = self._control(run_id, reason="APPROVAL_NOT_PENDING", what="approval")
-        future = control.approval(approval_id)
-        if future.cancelled():
-            raise FailedPreconditionError(
-                f"approval {approval_id!r} expired before a decision",
-                reason="APPROVAL_NOT_PENDING",
-                metadata={"approval_id": approval_id, "run_id": run_id},
-            )
-        if future.done():
-            first = future.result()
-            if first.approve != decision.approve:
-                raise _already_resolved(approval_id, first)
-            return first
-        future.set_result(decision)
-        return decision
+        control = self._control(run_id, reason=APPROVAL_NOT_PENDING, what="approval")
+        first = control.decisions.record_approval(approval_id, decision)
+        control.recorded()
+        return first
 
     async def submit_tool_outputs(self, run_id: str, outputs: list[ToolOutput]) -> None:
-        control = self._control(run_id, reason="TOOL_CALL_NOT_PENDING", what="tool output")
-        futures = []
-        for output in outputs:
-            future = control.tool_outputs.get(output.tool_call_id)
-            if future is None or future.cancelled():
-                raise FailedPreconditionError(
-                    f"run {run_id!r} does not wait for an output of tool call "
-                    f"{output.tool_call_id!r}",
-                    reason="TOOL_CALL_NOT_PENDING",
-                    metadata={"run_id": run_id, "tool_call_id": output.tool_call_id},
-                )
-            if future.done():
-                raise FailedPreconditionError(
-                    f"tool call {output.tool_call_id!r} was already answered",
-                    reason="TOOL_CALL_ALREADY_ANSWERED",
-                    metadata={"run_id": run_id, "tool_call_id": output.tool_call_id},
-                )
-            futures.append((future, output))
-        for future, output in futures:
-            future.set_result(output)
+        control = self._control(run_id, reason=TOOL_CALL_NOT_PENDING, what="tool output")
+        control.decisions.record_tool_outputs(outputs)
+        control.recorded()
 
     async def cancel(self, run_id: str, reason: str) -> None:
         control = self._runs.get(run_id)
@@ -255,12 +247,3 @@ class InProcessRuntime:
         for task in tasks:
             task.cancel("server shutting down")
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _already_resolved(approval_id: str, first: Decision) -> FailedPreconditionError:
-    decided = "APPROVE" if first.approve else "REJECT"
-    return FailedPreconditionError(
-        f"approval {approval_id!r} was already resolved with {decided}",
-        reason="APPROVAL_ALREADY_RESOLVED",
-        metadata={"approval_id": approval_id, "decision": decided},
-    )

@@ -3,14 +3,22 @@
 ``RunRecorder.publish`` appends an event to the event log (which numbers it)
 and folds it into the run record and, for approval events, the approval
 record. Every runtime publishes through it, so ``GetRun``/``GetApproval``
-always agree with the log.
+always agree with the log. The recorder is the only writer of approval
+records: they are the projection of the ``approval_requested`` and
+``approval_resolved`` events the loop emits.
 """
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC
+from typing import Any
+
 from runwire.v1 import approval_pb2, event_pb2, run_pb2
 
-from service.core.errors import NotFoundError
+from service.agent.decisions import PendingDecisions
+from service.core.errors import DeadlineExceededError, NotFoundError
+from service.core.spec import ApprovalDecision, Decision
 from service.core.telemetry import ATTR_STATE, METRICS
 from service.core.timestamps import stamp_now
 from service.stores.approvals import ApprovalStore
@@ -24,6 +32,10 @@ _DECISIONS = {
     approval_pb2.APPROVAL_STATE_APPROVED: approval_pb2.APPROVAL_DECISION_APPROVE,
     approval_pb2.APPROVAL_STATE_REJECTED: approval_pb2.APPROVAL_DECISION_REJECT,
 }
+_CHOICES = {
+    approval_pb2.APPROVAL_STATE_APPROVED: ApprovalDecision.APPROVE,
+    approval_pb2.APPROVAL_STATE_REJECTED: ApprovalDecision.REJECT,
+}
 
 
 class RunRecorder:
@@ -35,9 +47,22 @@ class RunRecorder:
         self.approvals = approvals
 
     async def publish(
-        self, run_id: str, event: event_pb2.RunEvent, *, key: str = ""
+        self,
+        run_id: str,
+        event: event_pb2.RunEvent,
+        *,
+        key: str = "",
+        edited_arguments: dict[str, Any] | None = None,
     ) -> event_pb2.RunEvent:
         """Logs ``event`` for ``run_id`` and updates the records; returns the logged event.
+
+        Args:
+            run_id: The run.
+            event: The event (payload only).
+            key: Idempotency key (see ``EventLog.append``); empty for none.
+            edited_arguments: With ``approval_resolved``: the arguments the
+                approval replaced the model's with (``Decision.edited_arguments``),
+                which the event does not carry but the approval record shows.
 
         Approval records are written *before* the event is logged, so a
         client that sees ``approval_requested`` always finds the approval.
@@ -53,7 +78,7 @@ class RunRecorder:
         if kind == "approval_requested":
             await self._approval_requested(run_id, event)
         elif kind == "approval_resolved":
-            await self._approval_resolved(event)
+            await self._approval_resolved(event, edited_arguments)
         logged = await self.events.append(run_id, event, key=key)
         if is_terminal(logged):
             # Through the catch-up path, which records the run's end exactly once.
@@ -92,6 +117,46 @@ class RunRecorder:
                     _record_end(run)
         return run
 
+    async def resolved_approval(
+        self, approval_id: str, run_id: str, *, timeout_seconds: float
+    ) -> approval_pb2.Approval:
+        """The approval once its record is no longer pending.
+
+        Waits on the run's event log (no polling) for the ``approval_resolved``
+        event of ``approval_id``. The record is written before its event is
+        logged (``publish``), so an event logged before the wait began is
+        already in the record read here.
+
+        Raises:
+            NotFoundError: unknown approval (``APPROVAL_NOT_FOUND``).
+            DeadlineExceededError: the run took no decision into its record
+                within ``timeout_seconds`` (``TIMEOUT``).
+        """
+        cursor = await self.events.last_sequence(run_id)
+        approval = await self.approvals.get(approval_id)
+        if approval.state != approval_pb2.APPROVAL_STATE_PENDING:
+            return approval
+        tail = self.events.subscribe(run_id, after_sequence=cursor)
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                async for event in tail:
+                    if (
+                        event.WhichOneof("payload") == "approval_resolved"
+                        and event.approval_resolved.approval_id == approval_id
+                    ):
+                        break
+        except TimeoutError as exc:
+            raise DeadlineExceededError(
+                f"run {run_id} took the decision on approval {approval_id!r} but has not "
+                f"recorded it within {timeout_seconds:g} s; get the approval again",
+                metadata={"approval_id": approval_id, "run_id": run_id},
+            ) from exc
+        finally:
+            close = getattr(tail, "aclose", None)
+            if close is not None:
+                await close()
+        return await self.approvals.get(approval_id)
+
     async def _approval_requested(self, run_id: str, event: event_pb2.RunEvent) -> None:
         p = event.approval_requested
         if await self.approvals.find(p.approval_id) is not None:
@@ -110,20 +175,45 @@ class RunRecorder:
         approval.expire_time.CopyFrom(p.expire_time)
         await self.approvals.put(approval)
 
-    async def _approval_resolved(self, event: event_pb2.RunEvent) -> None:
+    async def _approval_resolved(
+        self, event: event_pb2.RunEvent, edited_arguments: dict[str, Any] | None
+    ) -> None:
         p = event.approval_resolved
         approval = await self.approvals.find(p.approval_id)
         if approval is None or approval.state != approval_pb2.APPROVAL_STATE_PENDING:
-            return  # resolved through the API (which wrote the record), or unknown
+            return  # settled already (a publish retried with another key), or unknown
         approval.state = p.state
         approval.decision = _DECISIONS.get(p.state, approval_pb2.APPROVAL_DECISION_UNSPECIFIED)
         approval.reason = p.reason
         approval.resolved_by = p.resolved_by
+        if edited_arguments is not None and p.state == approval_pb2.APPROVAL_STATE_APPROVED:
+            approval.edited_arguments.update(edited_arguments)
         if p.HasField("resolve_time"):
             approval.resolve_time.CopyFrom(p.resolve_time)
         else:
             stamp_now(approval.resolve_time)
         await self.approvals.put(approval)
+
+
+def settled_decisions(approval: approval_pb2.Approval) -> PendingDecisions:
+    """The decisions of a run that no longer holds them (it ended, or continued
+    as new), as ``approval``'s record shows them: decided or closed. A pending
+    record counts as not pending there: the run that could take it is gone."""
+    decisions = PendingDecisions(approval.run_id)
+    choice = _CHOICES.get(approval.state)
+    if choice is not None:
+        decision = Decision(
+            choice=choice,
+            reason=approval.reason,
+            resolved_by=approval.resolved_by,
+            resolve_time=approval.resolve_time.ToDatetime(UTC),
+        )
+        decisions.remember_approval(approval.approval_id, decision=decision)
+    elif approval.state != approval_pb2.APPROVAL_STATE_PENDING:
+        decisions.remember_approval(
+            approval.approval_id, closed=approval_pb2.ApprovalState.Name(approval.state)
+        )
+    return decisions
 
 
 def _record_end(run: run_pb2.Run) -> None:

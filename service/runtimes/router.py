@@ -17,6 +17,7 @@ from typing import Any
 from google.protobuf import json_format
 from runwire.v1 import agent_pb2, approval_pb2, run_pb2
 
+from service.agent.decisions import APPROVAL_NOT_PENDING
 from service.core.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
@@ -29,6 +30,7 @@ from service.core.spec import (
     DEFAULT_MAX_ITERATIONS,
     DEFAULT_RUN_TIMEOUT_SECONDS,
     DEFAULT_THREAD_HISTORY_MESSAGES,
+    ApprovalDecision,
     ApprovalMode,
     Decision,
     ModelRef,
@@ -37,7 +39,7 @@ from service.core.spec import (
 )
 from service.core.telemetry import METRICS
 from service.runtimes.base import Runtime
-from service.runtimes.recorder import RunRecorder
+from service.runtimes.recorder import RunRecorder, settled_decisions
 from service.stores.agents import AgentStore
 from service.stores.approvals import ApprovalStore
 from service.stores.events import EventLog
@@ -45,6 +47,9 @@ from service.stores.projection import TERMINAL_STATES
 from service.stores.runs import RunStore
 from service.stores.threads import ThreadStore
 from service.tools.registry import ToolRegistry
+
+#: How long ResolveApproval waits for the run to record a decision it took.
+RESOLUTION_WAIT_SECONDS = 30.0
 
 _APPROVAL_MODES = {
     agent_pb2.APPROVAL_MODE_UNSPECIFIED: ApprovalMode.REQUIRE_ALL,
@@ -300,84 +305,49 @@ class RunRouter:
         self,
         approval_id: str,
         *,
-        approve: bool,
+        choice: ApprovalDecision,
         reason: str,
         edited_arguments: dict[str, Any] | None,
         resolved_by: str,
     ) -> approval_pb2.Approval:
-        """Approves or rejects a pending approval; idempotent for the same decision.
+        """Delivers a decision to the run that waits for the approval; returns
+        the approval as its record shows it once resolved.
+
+        The run's ``PendingDecisions`` judge the decision (first decision
+        wins; the same decision again returns the stored one). When the run
+        no longer holds the approval (it ended, or continued as new), the
+        approval's record judges it by the same rules (``settled_decisions``).
+        The recorder writes the record when the run logs ``approval_resolved``;
+        this call waits for that, so a caller reads its decision back at once.
 
         Raises:
-            NotFoundError: unknown approval.
+            NotFoundError: unknown approval (``APPROVAL_NOT_FOUND``).
             FailedPreconditionError: resolved otherwise, expired or cancelled
                 (``APPROVAL_ALREADY_RESOLVED``, ``APPROVAL_NOT_PENDING``).
+            DeadlineExceededError: the run did not record the decision in time.
         """
         approval = await self.approvals.get(approval_id)
-        wanted = (
-            approval_pb2.APPROVAL_DECISION_APPROVE
-            if approve
-            else approval_pb2.APPROVAL_DECISION_REJECT
-        )
-        if approval.state != approval_pb2.APPROVAL_STATE_PENDING:
-            return _resolved_again(approval, wanted)
         decision = Decision(
-            approve=approve,
+            choice=choice,
             reason=reason,
-            edited_arguments=edited_arguments if approve else None,
+            edited_arguments=edited_arguments if choice is ApprovalDecision.APPROVE else None,
             resolved_by=resolved_by,
             resolve_time=datetime.now(UTC),
         )
         run = await self.runs.get(approval.run_id)
-        effective = await self._runtime(run.runtime).resolve_approval(
-            approval.run_id, approval_id, decision
+        try:
+            await self._runtime(run.runtime).resolve_approval(
+                approval.run_id, approval_id, decision
+            )
+        except FailedPreconditionError as exc:
+            if exc.reason != APPROVAL_NOT_PENDING:
+                raise
+            settled = await self.approvals.get(approval_id)
+            settled_decisions(settled).record_approval(approval_id, decision)
+            return settled
+        return await self.recorder.resolved_approval(
+            approval_id, approval.run_id, timeout_seconds=RESOLUTION_WAIT_SECONDS
         )
-        # ``effective`` is the first decision delivered: ours, or an equal one
-        # that won a race (a different one was refused by the runtime).
-        approval.state = (
-            approval_pb2.APPROVAL_STATE_APPROVED
-            if effective.approve
-            else approval_pb2.APPROVAL_STATE_REJECTED
-        )
-        approval.decision = wanted
-        approval.reason = effective.reason
-        approval.resolved_by = effective.resolved_by
-        approval.resolve_time.FromDatetime(effective.resolve_time)
-        if effective.edited_arguments is not None:
-            approval.edited_arguments.update(effective.edited_arguments)
-        if effective == decision:
-            await self.approvals.put(approval)
-        return approval
-
-
-def _resolved_again(
-    approval: approval_pb2.Approval, wanted: approval_pb2.ApprovalDecision
-) -> approval_pb2.Approval:
-    if approval.decision == wanted and approval.state in (
-        approval_pb2.APPROVAL_STATE_APPROVED,
-        approval_pb2.APPROVAL_STATE_REJECTED,
-    ):
-        return approval
-    state = approval_pb2.ApprovalState.Name(approval.state)
-    if approval.state in (
-        approval_pb2.APPROVAL_STATE_APPROVED,
-        approval_pb2.APPROVAL_STATE_REJECTED,
-    ):
-        raise FailedPreconditionError(
-            f"approval {approval.approval_id!r} was already resolved ({state})",
-            reason="APPROVAL_ALREADY_RESOLVED",
-            metadata={"approval_id": approval.approval_id, "state": state},
-        )
-    if approval.state == approval_pb2.APPROVAL_STATE_PENDING:
-        raise FailedPreconditionError(
-            f"approval {approval.approval_id!r} is being resolved concurrently; get it again",
-            reason="APPROVAL_ALREADY_RESOLVED",
-            metadata={"approval_id": approval.approval_id},
-        )
-    raise FailedPreconditionError(
-        f"approval {approval.approval_id!r} can no longer be resolved ({state})",
-        reason="APPROVAL_NOT_PENDING",
-        metadata={"approval_id": approval.approval_id, "state": state},
-    )
 
 
 __all__ = ["NotFoundError", "RunDefaults", "RunInput", "RunRouter"]

@@ -1,0 +1,202 @@
+"""One run's pending decisions: approvals and client tool calls, and their rules.
+
+``PendingDecisions`` is the one owner of the rules every runtime applies when
+a decision arrives:
+
+- an approval takes the first decision; the same decision again returns the
+  stored one, another one is refused (``APPROVAL_ALREADY_RESOLVED``);
+- an approval the run does not wait for (unknown, expired, closed by the
+  run's end) is refused (``APPROVAL_NOT_PENDING``);
+- client tool outputs are taken all or none; an output for a call the run
+  does not wait for is refused (``TOOL_CALL_NOT_PENDING``), a second output
+  for an answered call too (``TOOL_CALL_ALREADY_ANSWERED``).
+
+Refusals are ``FailedPreconditionError`` with these reasons and the ids in
+their metadata. The object is plain and deterministic (no I/O, no asyncio, no
+clock), so the Temporal workflow keeps one as its update state and the
+in-process runtime one per run. ``check_*`` methods have no side effects
+(Temporal update validators); ``record_*`` methods check, then record (update
+handlers). The waiting side reads ``decision`` / ``tool_output``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from service.core.errors import FailedPreconditionError
+from service.core.spec import Decision, ToolOutput
+
+APPROVAL_NOT_PENDING = "APPROVAL_NOT_PENDING"
+APPROVAL_ALREADY_RESOLVED = "APPROVAL_ALREADY_RESOLVED"
+TOOL_CALL_NOT_PENDING = "TOOL_CALL_NOT_PENDING"
+TOOL_CALL_ALREADY_ANSWERED = "TOOL_CALL_ALREADY_ANSWERED"
+
+#: Why an approval takes no decision any more (``ErrorInfo.metadata["state"]``,
+#: named as ``runwire.v1.ApprovalState``).
+EXPIRED = "APPROVAL_STATE_EXPIRED"
+CANCELLED = "APPROVAL_STATE_CANCELLED"
+
+
+@dataclass
+class _Approval:
+    decision: Decision | None = None
+    #: Set when the approval closed without a decision (``EXPIRED``, ``CANCELLED``).
+    closed: str = ""
+
+
+@dataclass
+class _ToolCall:
+    output: ToolOutput | None = None
+    closed: bool = False
+
+
+class PendingDecisions:
+    """The approvals and client tool calls of one run, and what was decided.
+
+    Args:
+        run_id: Added to refusal metadata when set.
+    """
+
+    def __init__(self, run_id: str = "") -> None:
+        self._run_id = run_id
+        self._approvals: dict[str, _Approval] = {}
+        self._tool_calls: dict[str, _ToolCall] = {}
+
+    # --- approvals ---
+
+    def expect_approval(self, approval_id: str) -> None:
+        """Opens ``approval_id`` for a decision (the loop requested it)."""
+        self._approvals.setdefault(approval_id, _Approval())
+
+    def remember_approval(
+        self, approval_id: str, *, decision: Decision | None = None, closed: str = ""
+    ) -> None:
+        """Records an approval settled elsewhere (read back from its record):
+        decided with ``decision``, or closed as ``closed`` (``EXPIRED``, ``CANCELLED``)."""
+        self._approvals[approval_id] = _Approval(decision=decision, closed=closed)
+
+    def check_approval(self, approval_id: str, decision: Decision) -> Decision | None:
+        """Whether ``decision`` may be delivered; no side effects.
+
+        Returns:
+            The stored decision when ``decision`` repeats its choice; None when
+            ``decision`` would be the first.
+
+        Raises:
+            FailedPreconditionError: ``APPROVAL_NOT_PENDING`` (unknown, expired
+                or closed; metadata ``approval_id`` and, when closed, ``state``),
+                ``APPROVAL_ALREADY_RESOLVED`` (decided otherwise; metadata
+                ``approval_id``, ``decision``).
+        """
+        entry = self._approvals.get(approval_id)
+        if entry is not None and entry.decision is not None:
+            first = entry.decision
+            if first.choice != decision.choice:
+                raise FailedPreconditionError(
+                    f"approval {approval_id!r} was already resolved with {first.choice.value}",
+                    reason=APPROVAL_ALREADY_RESOLVED,
+                    metadata=self._metadata(approval_id=approval_id, decision=first.choice.value),
+                )
+            return first
+        if entry is None or entry.closed:
+            state = entry.closed if entry is not None else ""
+            raise FailedPreconditionError(
+                f"approval {approval_id!r} can no longer be resolved ({state})"
+                if state
+                else f"the run does not wait for approval {approval_id!r}",
+                reason=APPROVAL_NOT_PENDING,
+                metadata=self._metadata(approval_id=approval_id, state=state),
+            )
+        return None
+
+    def record_approval(self, approval_id: str, decision: Decision) -> Decision:
+        """Checks (``check_approval``), then records ``decision`` unless one is
+        stored; returns the decision in force.
+
+        Raises:
+            FailedPreconditionError: as ``check_approval``.
+        """
+        first = self.check_approval(approval_id, decision)
+        if first is not None:
+            return first
+        self._approvals[approval_id].decision = decision
+        return decision
+
+    def decision(self, approval_id: str) -> Decision | None:
+        """The decision recorded for ``approval_id``, if any."""
+        entry = self._approvals.get(approval_id)
+        return entry.decision if entry is not None else None
+
+    def expire_approval(self, approval_id: str) -> Decision | None:
+        """Closes ``approval_id`` as ``EXPIRED`` (its timeout passed) unless a
+        decision is recorded; returns that decision (it won the race) or None."""
+        entry = self._approvals.setdefault(approval_id, _Approval())
+        if entry.decision is None and not entry.closed:
+            entry.closed = EXPIRED
+        return entry.decision
+
+    # --- client tool calls ---
+
+    def expect_tool_call(self, tool_call_id: str) -> None:
+        """Opens ``tool_call_id`` for an output (the loop requested it)."""
+        self._tool_calls.setdefault(tool_call_id, _ToolCall())
+
+    def check_tool_outputs(self, outputs: Sequence[ToolOutput]) -> None:
+        """Whether every output may be delivered (all or none); no side effects.
+
+        Raises:
+            FailedPreconditionError: ``TOOL_CALL_NOT_PENDING`` (unknown or
+                closed call), ``TOOL_CALL_ALREADY_ANSWERED`` (answered before,
+                or twice in ``outputs``); metadata ``tool_call_id``.
+        """
+        seen: set[str] = set()
+        for output in outputs:
+            tool_call_id = output.tool_call_id
+            entry = self._tool_calls.get(tool_call_id)
+            if entry is None or entry.closed:
+                raise FailedPreconditionError(
+                    f"the run does not wait for an output of tool call {tool_call_id!r}",
+                    reason=TOOL_CALL_NOT_PENDING,
+                    metadata=self._metadata(tool_call_id=tool_call_id),
+                )
+            if entry.output is not None or tool_call_id in seen:
+                raise FailedPreconditionError(
+                    f"tool call {tool_call_id!r} was already answered",
+                    reason=TOOL_CALL_ALREADY_ANSWERED,
+                    metadata=self._metadata(tool_call_id=tool_call_id),
+                )
+            seen.add(tool_call_id)
+
+    def record_tool_outputs(self, outputs: Sequence[ToolOutput]) -> None:
+        """Checks (``check_tool_outputs``), then records every output.
+
+        Raises:
+            FailedPreconditionError: as ``check_tool_outputs``; nothing is recorded.
+        """
+        self.check_tool_outputs(outputs)
+        for output in outputs:
+            self._tool_calls[output.tool_call_id].output = output
+
+    def tool_output(self, tool_call_id: str) -> ToolOutput | None:
+        """The output recorded for ``tool_call_id``, if any."""
+        entry = self._tool_calls.get(tool_call_id)
+        return entry.output if entry is not None else None
+
+    # --- the run's end ---
+
+    def close(self) -> None:
+        """Closes everything still pending (the run ended): approvals as
+        ``CANCELLED``, tool calls as not pending."""
+        for approval in self._approvals.values():
+            if approval.decision is None and not approval.closed:
+                approval.closed = CANCELLED
+        for call in self._tool_calls.values():
+            if call.output is None:
+                call.closed = True
+
+    def _metadata(self, **fields: str) -> dict[str, str]:
+        metadata = {k: v for k, v in fields.items() if v}
+        if self._run_id:
+            metadata["run_id"] = self._run_id
+        return metadata
