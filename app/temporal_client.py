@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from app.config import Settings
 from service.core.errors import UnavailableError
+from service.runtimes.payload_codec import claim_check_converter
+from service.stores.conversations import ConversationStore
 
 
-async def connect_temporal(settings: Settings) -> Client:
-    """A Temporal client for ``settings.temporal_address`` with the pydantic data converter.
+async def connect_temporal(settings: Settings, *, claims: ConversationStore) -> Client:
+    """A Temporal client for ``settings.temporal_address`` with the pydantic data
+    converter and the claim-check codec on ``claims``.
+
+    Args:
+        settings: The Temporal address, namespace, API key and TLS.
+        claims: The claim store (``Stores.conversations``). The service and every
+            worker of a task queue must share it: Redis when they are separate
+            processes, this process's memory with the embedded worker. A worker
+            built on this client (``worker.factory.build_worker``) inherits it.
 
     Raises:
         UnavailableError: Temporal cannot be reached (reason ``RUNTIME_UNAVAILABLE``).
@@ -23,7 +32,7 @@ async def connect_temporal(settings: Settings) -> Client:
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
+            data_converter=claim_check_converter(claims),
             # Workflow and activity spans, linked to the caller's (a no-op
             # unless a tracer provider is installed); workers inherit it.
             interceptors=[TracingInterceptor()],

@@ -86,12 +86,9 @@ class Runwire:
         worker: Any = None
         worker_providers: ProviderRegistry | None = None
         if settings.temporal_address:
-            client = await connect_temporal(settings)
+            client = await connect_temporal(settings, claims=stores.conversations)
             runtimes[agent_pb2.RUNTIME_TEMPORAL] = TemporalRuntime(
-                client,
-                task_queue=settings.temporal_task_queue,
-                recorder=recorder,
-                conversations=stores.conversations,
+                client, task_queue=settings.temporal_task_queue, recorder=recorder
             )
             if settings.temporal_embedded_worker:
                 # The composition root embeds a worker; the runtime itself never

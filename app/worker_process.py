@@ -37,8 +37,8 @@ async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) 
             "a separate worker needs RUNWIRE_REDIS_URL: the service and its workers share "
             "runs, events and threads through Redis"
         )
-    client = await connect_temporal(settings)
     stores = build_stores(settings)
+    client = await connect_temporal(settings, claims=stores.conversations)
     providers = build_providers(settings, max_retries=0)
     tools = build_tools(settings)
     worker = build_worker(client, settings, stores=stores, providers=providers, tools=tools)

@@ -5,15 +5,19 @@ answer on a real Temporal dev server, with an embedded worker, and measures
 the run's workflow history (events and serialized bytes), summed over every
 execution of its continue-as-new chain (the test dev server suggests
 continue-as-new after 100 history events, ``tests/temporal_server.py``), and
-the largest single execution's history. The conversation lives outside
-history (only new messages enter it), so bytes per turn should stay flat as N
-grows, and no execution's history grows with N.
+the largest single execution's history. Activities get whole inputs (the
+whole model request every turn), and the claim-check payload codec
+(``service.runtimes.payload_codec``) swaps every payload over its threshold for
+a small reference, so bytes per turn should stay flat as N grows, and no
+execution's history grows with N.
 
 Each execution's first and last events (started, continued-as-new) carry the
-run's spec, agent snapshot included: here the scripted model's options hold
-the whole script, N turns long, so those events grow with N in this benchmark
-(not with the conversation). "w/o spec" leaves them out.
-``python -m bench.temporal_history [N ...]``.
+run's spec, agent snapshot included (here the scripted model's options hold
+the whole script, N turns long), and the conversation so far: as references
+once they are large. "w/o spec" leaves those events out.
+
+``python -m bench.temporal_history [N ...]``; N is at most 99 (N tool turns
+plus the answer take N + 1 LLM rounds, and an agent allows at most 100).
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from typing import Any
 
 from runwire.v1 import run_pb2, run_service_pb2, run_service_pb2_grpc
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from app.config import Settings
 from bench.common import LocalRunwire, create_agent, exit_now, scripted_agent
@@ -79,7 +82,8 @@ async def measure(turns: list[int]) -> list[tuple[int, Chain]]:
         )
         runwire = await LocalRunwire.start(settings)
         runs = run_service_pb2_grpc.RunServiceStub(runwire.channel)
-        client = await Client.connect(address, data_converter=pydantic_data_converter)
+        # Reads raw history only: claim references are counted as they are.
+        client = await Client.connect(address)
         try:
             for n in turns:
                 script: list[dict[str, Any]] = [
@@ -105,7 +109,7 @@ async def measure(turns: list[int]) -> list[tuple[int, Chain]]:
 
 
 def main() -> None:
-    turns = [int(a) for a in sys.argv[1:]] or [10, 100]
+    turns = [int(a) for a in sys.argv[1:]] or [10, 99]
     rows = asyncio.run(measure(turns))
     print(
         f"{'turns':>6} {'executions':>10} {'events':>7} {'bytes':>9} {'bytes/turn':>11} "

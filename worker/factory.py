@@ -16,6 +16,10 @@ from worker.activities import RunActivities
 from worker.interceptors import RunLogContextInterceptor
 from worker.workflows import AgentRun
 
+#: Longest interval between two heartbeats the worker sends to the server for
+#: one activity (activities record one every ``activities.HEARTBEAT_EVERY_SECONDS``).
+HEARTBEAT_THROTTLE = timedelta(milliseconds=300)
+
 #: Modules the workflow sandbox passes through instead of re-importing: they
 #: are deterministic, hold no per-run state, and some are C extensions.
 PASSTHROUGH_MODULES = (
@@ -46,6 +50,10 @@ def build_worker(
 ) -> Worker:
     """A worker polling ``task_queue`` with the workflow and activities.
 
+    Payloads cross Temporal through ``client``'s data converter: its claim-check
+    codec (``app.temporal_client.connect_temporal``) must use the same claim
+    store as the service's client.
+
     ``sticky_queue_timeout`` is how long a workflow task waits for the worker that
     holds the workflow in its cache before another worker takes it.
 
@@ -57,7 +65,6 @@ def build_worker(
         providers=providers,
         tools=tools,
         threads=stores.threads,
-        conversations=stores.conversations,
     )
     return Worker(
         client,
@@ -70,9 +77,10 @@ def build_worker(
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
         ),
-        # Heartbeats reach the server at least every 0.3 s (the SDK's default is 80%
-        # of the heartbeat timeout), so the timeout can be short: see workflows.HEARTBEAT_TIMEOUT.
-        max_heartbeat_throttle_interval=timedelta(seconds=0.3),
-        default_heartbeat_throttle_interval=timedelta(seconds=0.3),
+        # Heartbeats reach the server at least every HEARTBEAT_THROTTLE (the SDK's
+        # default is 80% of the heartbeat timeout), so the timeout can be short:
+        # see workflows.HEARTBEAT_TIMEOUT.
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         sticky_queue_schedule_to_start_timeout=sticky_queue_timeout,
     )

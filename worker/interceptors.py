@@ -2,7 +2,7 @@
 
 An ``AgentRun`` workflow's id is its run id, so an activity's
 ``activity.info().workflow_id`` names the run; the agent id comes from the
-activity's input where it carries one (``ModelCallInput.context.agent_id``,
+activity's input where it carries one (``ModelCallInput.agent_id``,
 ``ToolCallInput.agent_id``). Records of the provider SDKs, httpx and redis-py
 logged while the activity runs then carry ``run_id`` and ``agent_id`` too
 (``service.core.logs.run_context``).
@@ -24,9 +24,7 @@ from service.core.logs import run_context
 
 def _agent_id(args: tuple[Any, ...]) -> str:
     for arg in args:
-        agent_id = getattr(arg, "agent_id", "") or getattr(
-            getattr(arg, "context", None), "agent_id", ""
-        )
+        agent_id = getattr(arg, "agent_id", "")
         if isinstance(agent_id, str) and agent_id:
             return agent_id
     return ""

@@ -11,19 +11,22 @@ records: they are the projection of the ``approval_requested`` and
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC
 from typing import Any
 
 from runwire.v1 import approval_pb2, event_pb2, run_pb2
 
 from service.agent.decisions import PendingDecisions
-from service.core.errors import DeadlineExceededError, NotFoundError
+from service.core.errors import NotFoundError
 from service.core.spec import ApprovalDecision, Decision
 from service.core.telemetry import ATTR_STATE, METRICS
 from service.core.timestamps import stamp_now
 from service.stores.approvals import ApprovalStore
 from service.stores.events import EventLog, is_terminal
 from service.stores.runs import RunStore
+
+logger = logging.getLogger(__name__)
 
 #: Events folded per catch-up read; a longer lag is folded by later reads.
 _CATCH_UP_LIMIT = 10_000
@@ -118,19 +121,19 @@ class RunRecorder:
         return run
 
     async def resolved_approval(
-        self, approval_id: str, run_id: str, *, timeout_seconds: float
+        self, approval_id: str, run_id: str, *, decision: Decision, timeout_seconds: float
     ) -> approval_pb2.Approval:
-        """The approval once its record is no longer pending.
+        """The approval once its record shows the run's decision.
 
         Waits on the run's event log (no polling) for the ``approval_resolved``
         event of ``approval_id``. The record is written before its event is
         logged (``publish``), so an event logged before the wait began is
-        already in the record read here.
+        already in the record read here. A run that took ``decision`` but does
+        not log it within ``timeout_seconds`` (a stalled worker) still gets an
+        answer: the approval as its record will read (``decided``), not stored.
 
         Raises:
             NotFoundError: unknown approval (``APPROVAL_NOT_FOUND``).
-            DeadlineExceededError: the run took no decision into its record
-                within ``timeout_seconds`` (``TIMEOUT``).
         """
         cursor = await self.events.last_sequence(run_id)
         approval = await self.approvals.get(approval_id)
@@ -145,12 +148,13 @@ class RunRecorder:
                         and event.approval_resolved.approval_id == approval_id
                     ):
                         break
-        except TimeoutError as exc:
-            raise DeadlineExceededError(
-                f"run {run_id} took the decision on approval {approval_id!r} but has not "
-                f"recorded it within {timeout_seconds:g} s; get the approval again",
-                metadata={"approval_id": approval_id, "run_id": run_id},
-            ) from exc
+        except TimeoutError:
+            logger.warning(
+                "run took the decision on approval %s but has not logged it yet",
+                approval_id,
+                extra={"run_id": run_id, "approval_id": approval_id},
+            )
+            return decided(approval, decision)
         finally:
             close = getattr(tail, "aclose", None)
             if close is not None:
@@ -193,6 +197,23 @@ class RunRecorder:
         else:
             stamp_now(approval.resolve_time)
         await self.approvals.put(approval)
+
+
+def decided(approval: approval_pb2.Approval, decision: Decision) -> approval_pb2.Approval:
+    """A copy of pending ``approval`` as its record reads once the run logs ``decision``."""
+    view = approval_pb2.Approval()
+    view.CopyFrom(approval)
+    approved = decision.choice is ApprovalDecision.APPROVE
+    view.state = (
+        approval_pb2.APPROVAL_STATE_APPROVED if approved else approval_pb2.APPROVAL_STATE_REJECTED
+    )
+    view.decision = _DECISIONS[view.state]
+    view.reason = decision.reason
+    view.resolved_by = decision.resolved_by
+    view.resolve_time.FromDatetime(decision.resolve_time)
+    if approved and decision.edited_arguments is not None:
+        view.edited_arguments.update(decision.edited_arguments)
+    return view
 
 
 def settled_decisions(approval: approval_pb2.Approval) -> PendingDecisions:

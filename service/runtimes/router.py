@@ -48,8 +48,9 @@ from service.stores.runs import RunStore
 from service.stores.threads import ThreadStore
 from service.tools.registry import ToolRegistry
 
-#: How long ResolveApproval waits for the run to record a decision it took.
-RESOLUTION_WAIT_SECONDS = 30.0
+#: How long ResolveApproval waits for the run to log a decision it took before
+#: answering with the approval as its record will read (``RunRecorder.resolved_approval``).
+RESOLUTION_WAIT_SECONDS = 10.0
 
 _APPROVAL_MODES = {
     agent_pb2.APPROVAL_MODE_UNSPECIFIED: ApprovalMode.REQUIRE_ALL,
@@ -318,13 +319,13 @@ class RunRouter:
         no longer holds the approval (it ended, or continued as new), the
         approval's record judges it by the same rules (``settled_decisions``).
         The recorder writes the record when the run logs ``approval_resolved``;
-        this call waits for that, so a caller reads its decision back at once.
+        this call waits for that (a bounded wait), so a caller reads its
+        decision back at once.
 
         Raises:
             NotFoundError: unknown approval (``APPROVAL_NOT_FOUND``).
             FailedPreconditionError: resolved otherwise, expired or cancelled
                 (``APPROVAL_ALREADY_RESOLVED``, ``APPROVAL_NOT_PENDING``).
-            DeadlineExceededError: the run did not record the decision in time.
         """
         approval = await self.approvals.get(approval_id)
         decision = Decision(
@@ -336,7 +337,7 @@ class RunRouter:
         )
         run = await self.runs.get(approval.run_id)
         try:
-            await self._runtime(run.runtime).resolve_approval(
+            first = await self._runtime(run.runtime).resolve_approval(
                 approval.run_id, approval_id, decision
             )
         except FailedPreconditionError as exc:
@@ -346,7 +347,7 @@ class RunRouter:
             settled_decisions(settled).record_approval(approval_id, decision)
             return settled
         return await self.recorder.resolved_approval(
-            approval_id, approval.run_id, timeout_seconds=RESOLUTION_WAIT_SECONDS
+            approval_id, approval.run_id, decision=first, timeout_seconds=RESOLUTION_WAIT_SECONDS
         )
 
 

@@ -3,12 +3,13 @@
 Runs execute on Runwire workers (``python -m app worker``, or a worker embedded in
 the service); this module only talks to the Temporal service. It names the
 workflow and its updates by their registered names (``temporal_contract``)
-and never imports ``worker``.
+and never imports ``worker``. Large inputs (a long client tool output, a big
+run spec) leave workflow history through the client's claim-check payload
+codec (``payload_codec``), not here.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from runwire.v1 import event_pb2, run_pb2
@@ -17,21 +18,19 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from service.core.errors import FailedPreconditionError, UnavailableError
+from service.agent.decisions import APPROVAL_NOT_PENDING, TOOL_CALL_NOT_PENDING
+from service.core.errors import FailedPreconditionError, RunwireError, UnavailableError
 from service.core.spec import Decision, RunSpec, ToolOutput
 from service.runtimes.recorder import RunRecorder
 from service.runtimes.temporal_contract import (
     REFUSAL_REASONS,
-    STORED_RESULT_MIN_CHARS,
     UPDATE_RESOLVE_APPROVAL,
     UPDATE_SUBMIT_TOOL_OUTPUTS,
     WORKFLOW_NAME,
     AgentRunInput,
     ResolveApprovalInput,
     SubmitToolOutputsInput,
-    stored_result_marker,
 )
-from service.stores.conversations import ConversationStore
 
 #: Workflow execution timeout beyond the run timeout (the loop ends the run first).
 _EXECUTION_MARGIN = timedelta(minutes=5)
@@ -41,23 +40,14 @@ class TemporalRuntime:
     """Starts runs as ``runwire.AgentRun`` workflows on ``task_queue``.
 
     Args:
-        conversations: The store the workers use for conversations (Redis, or
-            this process's memory with the embedded worker): long client tool
-            outputs are kept there, out of workflow history.
+        client: A client whose data converter has the claim-check codec on the
+            workers' claim store (``app.temporal_client.connect_temporal``).
     """
 
-    def __init__(
-        self,
-        client: Client,
-        *,
-        task_queue: str,
-        recorder: RunRecorder,
-        conversations: ConversationStore,
-    ) -> None:
+    def __init__(self, client: Client, *, task_queue: str, recorder: RunRecorder) -> None:
         self._client = client
         self._task_queue = task_queue
         self._recorder = recorder
-        self._conversations = conversations
 
     async def start(self, spec: RunSpec) -> None:
         """Starts the workflow (id = run id).
@@ -89,33 +79,21 @@ class TemporalRuntime:
                 ResolveApprovalInput(approval_id=approval_id, decision=decision),
                 result_type=Decision,
             )
-        except WorkflowUpdateFailedError as exc:
-            raise _refusal(exc, run_id, "APPROVAL_NOT_PENDING") from exc
-        except RPCError as exc:
-            raise _rpc_refusal(exc, run_id, "APPROVAL_NOT_PENDING", "approval") from exc
+        except (WorkflowUpdateFailedError, RPCError) as exc:
+            raise _refusal(exc, run_id, not_pending=APPROVAL_NOT_PENDING, what="approval") from exc
         return result
 
     async def submit_tool_outputs(self, run_id: str, outputs: list[ToolOutput]) -> None:
-        """Sends the outputs to the workflow (an update); one longer than
-        ``STORED_RESULT_MIN_CHARS`` goes to the conversation store and the update
-        carries its ``stored_result_marker`` (the workers put the content back)."""
-        outputs = [await self._out_of_history(run_id, output) for output in outputs]
+        """Sends the outputs to the workflow (an update)."""
         handle = self._client.get_workflow_handle(run_id)
         try:
             await handle.execute_update(
                 UPDATE_SUBMIT_TOOL_OUTPUTS, SubmitToolOutputsInput(outputs=tuple(outputs))
             )
-        except WorkflowUpdateFailedError as exc:
-            raise _refusal(exc, run_id, "TOOL_CALL_NOT_PENDING") from exc
-        except RPCError as exc:
-            raise _rpc_refusal(exc, run_id, "TOOL_CALL_NOT_PENDING", "tool output") from exc
-
-    async def _out_of_history(self, run_id: str, output: ToolOutput) -> ToolOutput:
-        if len(output.output) <= STORED_RESULT_MIN_CHARS:
-            return output
-        key = f"out_{uuid.uuid4().hex}"
-        await self._conversations.save_result(run_id, key, output.output)
-        return output.model_copy(update={"output": stored_result_marker(key)})
+        except (WorkflowUpdateFailedError, RPCError) as exc:
+            raise _refusal(
+                exc, run_id, not_pending=TOOL_CALL_NOT_PENDING, what="tool output"
+            ) from exc
 
     async def cancel(self, run_id: str, reason: str) -> None:
         await self._recorder.publish(
@@ -139,27 +117,35 @@ class TemporalRuntime:
         """Nothing to close: runs live on in Temporal."""
 
 
-def _refusal(exc: WorkflowUpdateFailedError, run_id: str, default: str) -> FailedPreconditionError:
-    cause = exc.cause
-    if isinstance(cause, ApplicationError) and cause.type in REFUSAL_REASONS:
-        metadata = {"run_id": run_id}
-        if cause.details and isinstance(cause.details[0], dict):
-            metadata.update({str(k): str(v) for k, v in cause.details[0].items()})
-        return FailedPreconditionError(cause.message, reason=cause.type, metadata=metadata)
-    return FailedPreconditionError(
-        f"run {run_id} refused the update: {cause}", reason=default, metadata={"run_id": run_id}
-    )
+def _refusal(
+    exc: WorkflowUpdateFailedError | RPCError, run_id: str, *, not_pending: str, what: str
+) -> RunwireError:
+    """A failed decision update as the error the API returns.
 
-
-def _rpc_refusal(exc: RPCError, run_id: str, reason: str, what: str) -> Exception:
+    A refusal by the workflow's ``PendingDecisions`` crosses Temporal as an
+    ``ApplicationError`` (type = reason, first detail = metadata) and becomes
+    the same ``FailedPreconditionError`` the in-process runtime raises. A run
+    that is not running (no such workflow, or it has closed) waits for
+    nothing (``not_pending``); an unreachable Temporal is ``RUNTIME_UNAVAILABLE``.
+    """
+    metadata = {"run_id": run_id}
+    if isinstance(exc, WorkflowUpdateFailedError):
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type in REFUSAL_REASONS:
+            if cause.details and isinstance(cause.details[0], dict):
+                metadata.update({str(k): str(v) for k, v in cause.details[0].items()})
+            return FailedPreconditionError(cause.message, reason=cause.type, metadata=metadata)
+        return FailedPreconditionError(
+            f"run {run_id} refused the update: {cause}", reason=not_pending, metadata=metadata
+        )
     if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
         return FailedPreconditionError(
             f"run {run_id} is not running, so it waits for no {what}",
-            reason=reason,
-            metadata={"run_id": run_id},
+            reason=not_pending,
+            metadata=metadata,
         )
     return UnavailableError(
         f"cannot reach run {run_id} on Temporal: {exc.message}",
         reason="RUNTIME_UNAVAILABLE",
-        metadata={"run_id": run_id},
+        metadata=metadata,
     )

@@ -2,16 +2,20 @@
 
 The service never imports ``worker``: it starts the workflow and calls its
 updates by the registered names below, with these pydantic models as
-payloads (Temporal's pydantic data converter carries them as JSON). One
+payloads (Temporal's pydantic data converter carries them as JSON, and the
+claim-check codec, ``payload_codec``, keeps large ones out of history). One
 model per durable boundary (workflow, update, activity).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
-from service.core.messages import ChatMessage, ToolSpec, Usage
+from service.core.messages import ChatMessage, Usage
 from service.core.spec import Decision, LoopCheckpoint, ModelRef, RunSpec, ToolOutput
+from service.llm.base import ModelRequest
 
 #: Registered workflow name; the workflow id is the run id.
 WORKFLOW_NAME = "runwire.AgentRun"
@@ -38,16 +42,15 @@ class ResumeState(BaseModel):
     Attributes:
         checkpoint: Where the loop resumes.
         event_counter: Workflow events published so far (their keys go on).
-        known_messages: Messages the conversation store holds.
-        context_sent: Whether the model context is in the store already.
+        messages: The whole conversation so far (the payload codec keeps it
+            out of history once it is large).
     """
 
     model_config = ConfigDict(frozen=True)
 
     checkpoint: LoopCheckpoint
     event_counter: int
-    known_messages: int
-    context_sent: bool
+    messages: tuple[ChatMessage, ...]
 
 
 class AgentRunInput(BaseModel):
@@ -58,16 +61,6 @@ class AgentRunInput(BaseModel):
 
     spec: RunSpec
     resume: ResumeState | None = None
-
-
-class ConversationInput(BaseModel):
-    """Input of the ``save_conversation`` / ``load_conversation`` activities."""
-
-    model_config = ConfigDict(frozen=True)
-
-    run_id: str
-    known_messages: int = 0
-    new_messages: tuple[ChatMessage, ...] = ()
 
 
 class ResolveApprovalInput(BaseModel):
@@ -94,12 +87,16 @@ class KeyedEvent(BaseModel):
         key: Deterministic key (``w<n>`` for workflow events); a retried
             publish with the same key logs nothing new.
         event: The serialized ``runwire.v1.RunEvent`` (payload only; base64 in JSON).
+        edited_arguments: With an approving ``approval_resolved``: the
+            decision's edited arguments, for the approval record
+            (``RunRecorder.publish``); the event does not carry them.
     """
 
     model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
 
     key: str
     event: bytes
+    edited_arguments: dict[str, Any] | None = None
 
 
 class PublishInput(BaseModel):
@@ -111,50 +108,20 @@ class PublishInput(BaseModel):
     events: tuple[KeyedEvent, ...]
 
 
-class ModelContext(BaseModel):
-    """What every model call of a run shares; stored once per run, not per call.
-
-    Attributes:
-        provider, model, options: The run's (primary) model.
-        instructions: The system prompt.
-        tools: Every tool offered (server and client).
-        agent_id: The run's agent (telemetry).
-        fallback_models: Models tried in order when the primary is unavailable
-            (``RunSpec.fallback_models``); empty in contexts stored before they
-            existed.
-        response_format: The JSON Schema the final answer must satisfy
-            (``RunSpec.response_format``), or None.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    provider: str
-    model: str = ""
-    options: dict[str, object]
-    instructions: str = ""
-    tools: tuple[ToolSpec, ...] = ()
-    agent_id: str = ""
-    fallback_models: tuple[ModelRef, ...] = ()
-    response_format: dict[str, object] | None = None
-
-
 class ModelCallInput(BaseModel):
-    """Input of the ``call_model`` activity.
+    """Input of the ``call_model`` activity: one whole model call.
 
-    Neither the conversation nor the run's model context is carried whole:
-    the activity keeps both in the conversation store. The workflow sends
-    the context once (first call) and then only the messages added since the
-    previous call (``new_messages``, after the first ``known_messages``), so
-    history bytes per LLM turn stay constant however long the conversation,
-    the instructions or the tool schemas.
+    The request is sent whole every time (conversation, instructions, tools);
+    the payload codec (``payload_codec.ClaimCheckCodec``) keeps it out of
+    history once it is large, so history bytes per LLM turn stay flat.
 
     Attributes:
         run_id: The run.
-        context: The run's model context on the first call; None after.
-        offer_tools: False for the last call without tools (max_iterations).
-        step: 1-based LLM round.
-        known_messages: Messages the store already holds for this run.
-        new_messages: Messages to add after them.
+        agent_id: The run's agent (telemetry, log context).
+        provider: The primary model's provider.
+        fallback_models: Models tried in order when the primary is unavailable
+            (``RunSpec.fallback_models``).
+        request: The call for the primary model.
         message_id: Id of the assistant message this call streams.
         before: Workflow events to publish before the call (keeps order).
     """
@@ -162,11 +129,10 @@ class ModelCallInput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     run_id: str
-    context: ModelContext | None = None
-    offer_tools: bool = True
-    step: int
-    known_messages: int
-    new_messages: tuple[ChatMessage, ...]
+    agent_id: str = ""
+    provider: str
+    fallback_models: tuple[ModelRef, ...] = ()
+    request: ModelRequest
     message_id: str
     before: tuple[KeyedEvent, ...] = ()
 
@@ -180,34 +146,8 @@ class ModelCallResult(BaseModel):
     usage: Usage
 
 
-#: Tool results longer than this (characters) stay out of workflow history: the
-#: ``run_tool`` activity keeps them in the conversation store and the workflow
-#: carries ``stored_result_marker(key)`` in their place; the activities that
-#: publish events, feed the model or append to threads put the content back.
-STORED_RESULT_MIN_CHARS = 2048
-_STORED_RESULT_PREFIX = "\x00runwire:stored-result:"
-
-
-def stored_result_marker(key: str) -> str:
-    """The text that stands for the stored tool result ``key`` inside the workflow."""
-    return f"{_STORED_RESULT_PREFIX}{key}"
-
-
-def stored_result_key(text: str) -> str | None:
-    """The key of a ``stored_result_marker``; None for any other text."""
-    if text.startswith(_STORED_RESULT_PREFIX):
-        return text[len(_STORED_RESULT_PREFIX) :]
-    return None
-
-
 class ToolCallInput(BaseModel):
-    """Input of the ``run_tool`` activity.
-
-    Attributes:
-        result_key: When set, a result longer than ``STORED_RESULT_MIN_CHARS`` is
-            kept in the conversation store under this key (unique per run) and
-            returned as ``ToolCallResult.stored_key``.
-    """
+    """Input of the ``run_tool`` activity."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -215,26 +155,24 @@ class ToolCallInput(BaseModel):
     name: str
     arguments: dict[str, object]
     agent_id: str = ""
-    result_key: str = ""
 
 
 class ToolCallResult(BaseModel):
-    """Output of the ``run_tool`` activity: the result's ``content``, or, for a
-    long one, empty content and the ``stored_key`` it is kept under."""
+    """Output of the ``run_tool`` activity: the result as the model sees it."""
 
     model_config = ConfigDict(frozen=True)
 
     content: str
     is_error: bool = False
-    stored_key: str = ""
 
 
 class ThreadAppendInput(BaseModel):
     """Input of the ``append_to_thread`` activity (also releases the thread).
 
-    The thread gets ``stored_count`` messages of the run's stored conversation
-    from index ``stored_from`` on (those the workflow did not hold after a
-    continue-as-new), then ``messages``.
+    Attributes:
+        run_id: The run.
+        thread_id: The run's thread.
+        messages: The run's new messages, in order.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -242,5 +180,3 @@ class ThreadAppendInput(BaseModel):
     run_id: str
     thread_id: str
     messages: tuple[ChatMessage, ...]
-    stored_from: int = 0
-    stored_count: int = 0

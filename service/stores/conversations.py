@@ -1,103 +1,91 @@
-"""Run conversations kept outside workflow history (Temporal runtime).
+"""The claim store: large Temporal payloads of run conversations, kept outside workflow history.
 
-The ``call_model`` activity keeps each run's message list here, so the
-workflow sends only the messages added since the previous model call.
-``sync`` is idempotent: a retried activity trims back to the known prefix
-before appending, so messages are never doubled.
+``service.runtimes.payload_codec.ClaimCheckCodec`` saves every payload larger
+than its threshold here (whole model requests, long tool results and client
+tool outputs, the conversation a continued-as-new run carries) and leaves a
+reference in history. Keys are content hashes (SHA-256 hex of the bytes), so
+a claim is written once however many runs or replays send it, and a key
+always names the same bytes. Claims are never deleted by runs: Redis expires
+them, the memory store evicts them.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
 from typing import Protocol
 
 import redis.asyncio as redis
 
-from service.core.messages import ChatMessage
+#: Bytes of claims ``MemoryConversationStore`` keeps by default (256 MiB).
+#: The memory store serves one process with the embedded worker and no Redis
+#: (development, demos, small single-process deployments), where everything
+#: else of a run lives in memory too and is lost with the process. Least
+#: recently used claims go first; a run still in flight rarely needs an old
+#: claim again (only when its workflow is replayed after leaving the worker's
+#: cache), and then fails with ``ClaimNotFoundError`` instead of growing memory
+#: without bound.
+MEMORY_CLAIM_MAX_BYTES = 256 * 1024 * 1024
 
 
 class ConversationStore(Protocol):
-    """Where a run's conversation lives between model calls."""
+    """Where claimed payloads live, by content hash."""
 
-    async def sync(
-        self, run_id: str, *, known: int, new: Sequence[ChatMessage]
-    ) -> list[ChatMessage]:
-        """Keeps the first ``known`` messages, appends ``new``, returns the whole list."""
+    async def save_claim(self, key: str, data: bytes) -> None:
+        """Keeps ``data`` under ``key`` (the SHA-256 hex of ``data``); saving
+        a key again keeps one copy and renews its lifetime."""
         ...
 
-    async def save_context(self, run_id: str, context: str) -> None:
-        """Keeps the run's model context (JSON text) for later calls."""
-        ...
-
-    async def load_context(self, run_id: str) -> str | None:
-        """The run's model context, or None if never saved or expired."""
-        ...
-
-    async def save_result(self, run_id: str, key: str, content: str) -> None:
-        """Keeps a long tool result of the run under ``key`` (kept out of history)."""
-        ...
-
-    async def load_result(self, run_id: str, key: str) -> str | None:
-        """A tool result kept by ``save_result``, or None if unknown or expired."""
-        ...
-
-    async def drop(self, run_id: str) -> None:
-        """Forgets a run's conversation, context and tool results (when the run ends)."""
+    async def load_claim(self, key: str) -> bytes | None:
+        """The bytes saved under ``key``, or None if unknown, expired or evicted."""
         ...
 
 
 class MemoryConversationStore:
-    """``ConversationStore`` in this process (embedded worker, no Redis)."""
+    """``ConversationStore`` in this process (embedded worker, no Redis): an
+    LRU cache bounded by the total size of its claims.
 
-    def __init__(self, *, max_runs: int = 10_000) -> None:
-        self._runs: OrderedDict[str, list[ChatMessage]] = OrderedDict()
-        self._contexts: OrderedDict[str, str] = OrderedDict()
-        self._results: OrderedDict[str, dict[str, str]] = OrderedDict()
-        self._max = max_runs
+    Args:
+        max_bytes: Total bytes of claims kept; the least recently saved or
+            loaded go first (``MEMORY_CLAIM_MAX_BYTES`` explains the default).
+    """
 
-    async def sync(
-        self, run_id: str, *, known: int, new: Sequence[ChatMessage]
-    ) -> list[ChatMessage]:
-        messages = self._runs.setdefault(run_id, [])
-        del messages[known:]
-        messages.extend(new)
-        while len(self._runs) > self._max:
-            self._runs.popitem(last=False)
-        return list(messages)
+    def __init__(self, *, max_bytes: int = MEMORY_CLAIM_MAX_BYTES) -> None:
+        self._claims: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes = 0
+        self._max_bytes = max_bytes
 
-    async def save_context(self, run_id: str, context: str) -> None:
-        self._contexts[run_id] = context
-        while len(self._contexts) > self._max:
-            self._contexts.popitem(last=False)
+    async def save_claim(self, key: str, data: bytes) -> None:
+        if key in self._claims:
+            self._claims.move_to_end(key)
+            return
+        self._claims[key] = data
+        self._bytes += len(data)
+        while self._bytes > self._max_bytes and self._claims:
+            _, dropped = self._claims.popitem(last=False)
+            self._bytes -= len(dropped)
 
-    async def load_context(self, run_id: str) -> str | None:
-        return self._contexts.get(run_id)
+    async def load_claim(self, key: str) -> bytes | None:
+        data = self._claims.get(key)
+        if data is not None:
+            self._claims.move_to_end(key)
+        return data
 
-    async def save_result(self, run_id: str, key: str, content: str) -> None:
-        self._results.setdefault(run_id, {})[key] = content
-        while len(self._results) > self._max:
-            self._results.popitem(last=False)
-
-    async def load_result(self, run_id: str, key: str) -> str | None:
-        return self._results.get(run_id, {}).get(key)
-
-    async def drop(self, run_id: str) -> None:
-        self._runs.pop(run_id, None)
-        self._contexts.pop(run_id, None)
-        self._results.pop(run_id, None)
+    @property
+    def total_bytes(self) -> int:
+        """Bytes of the claims held now."""
+        return self._bytes
 
 
 class RedisConversationStore:
-    """``ConversationStore`` in a Redis list per run (``{prefix}:run:{id}:conversation``),
-    its context in ``...:conversation:context`` and long tool results in the hash
-    ``...:conversation:results``.
+    """``ConversationStore`` in Redis: one string key per claim
+    (``{prefix}:claim:{sha256}``) that expires ``ttl_seconds`` after it was
+    last saved.
 
     Args:
         client: The Redis client.
         prefix: Key prefix.
-        ttl_seconds: Lifetime of a conversation after its last change (a run
-            that never ends cannot leak it forever).
+        ttl_seconds: Lifetime of a claim: the event retention, so a run's
+            payloads stay readable (in history and on replay) as long as its events.
     """
 
     def __init__(
@@ -105,50 +93,17 @@ class RedisConversationStore:
     ) -> None:
         self._client = client
         self._prefix = prefix
-        self._ttl = int(ttl_seconds)
+        self._ttl = max(1, int(ttl_seconds))
 
-    def _key(self, run_id: str) -> str:
-        return f"{self._prefix}:run:{run_id}:conversation"
+    def key(self, claim: str) -> str:
+        """The Redis key of ``claim``."""
+        return f"{self._prefix}:claim:{claim}"
 
-    async def sync(
-        self, run_id: str, *, known: int, new: Sequence[ChatMessage]
-    ) -> list[ChatMessage]:
-        key = self._key(run_id)
-        async with self._client.pipeline(transaction=True) as pipe:
-            if known == 0:
-                pipe.delete(key)
-            else:
-                pipe.ltrim(key, 0, known - 1)
-            if new:
-                pipe.rpush(key, *[m.model_dump_json() for m in new])
-            pipe.expire(key, self._ttl)
-            pipe.lrange(key, 0, -1)
-            results = await pipe.execute()
-        raw: list[bytes] = results[-1]
-        return [ChatMessage.model_validate_json(item) for item in raw]
+    async def save_claim(self, key: str, data: bytes) -> None:
+        await self._client.set(self.key(key), data, ex=self._ttl)
 
-    async def save_context(self, run_id: str, context: str) -> None:
-        await self._client.set(f"{self._key(run_id)}:context", context, ex=self._ttl)
-
-    async def load_context(self, run_id: str) -> str | None:
-        raw = await self._client.get(f"{self._key(run_id)}:context")
-        if raw is None:
-            return None
-        return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-    async def save_result(self, run_id: str, key: str, content: str) -> None:
-        results = f"{self._key(run_id)}:results"
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.hset(results, key, content)
-            pipe.expire(results, self._ttl)
-            await pipe.execute()
-
-    async def load_result(self, run_id: str, key: str) -> str | None:
-        raw = await self._client.hget(f"{self._key(run_id)}:results", key)
-        if raw is None:
-            return None
-        return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-    async def drop(self, run_id: str) -> None:
-        key = self._key(run_id)
-        await self._client.delete(key, f"{key}:context", f"{key}:results")
+    async def load_claim(self, key: str) -> bytes | None:
+        raw = await self._client.get(self.key(key))
+        # Claims are binary: the store's client must not decode responses.
+        assert raw is None or isinstance(raw, bytes), "a decode_responses client"
+        return raw

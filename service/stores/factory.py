@@ -59,7 +59,7 @@ def build_stores(
             approvals=MemoryApprovalStore(),
             agents=MemoryAgentStore(),
             threads=MemoryThreadStore(),
-            conversations=MemoryConversationStore(max_runs=retained_runs),
+            conversations=MemoryConversationStore(),
         )
     # Every open event stream holds one connection while it blocks on XREAD.
     client = redis.from_url(redis_url, max_connections=10_000)

@@ -10,7 +10,7 @@ from google.protobuf import struct_pb2
 from runwire.v1 import event_pb2, run_pb2, run_service_pb2
 
 from app.server import RunwireServer
-from service.runtimes.temporal_contract import STORED_RESULT_MIN_CHARS
+from service.runtimes.payload_codec import CLAIM_MIN_BYTES
 from tests.support import (
     Script,
     Stubs,
@@ -154,11 +154,11 @@ async def test_wrong_and_repeated_outputs_on_a_waiting_run(stubs: Stubs) -> None
 async def test_a_long_client_tool_output_reaches_the_run_but_not_history(
     stubs: Stubs, runtime: str, server: RunwireServer
 ) -> None:
-    """An output past STORED_RESULT_MIN_CHARS streams back as the tool result and
+    """An output past CLAIM_MIN_BYTES streams back as the tool result and
     reaches the next model call; on Temporal the update carries a reference to
-    the conversation store, so the output is not in workflow history."""
+    the claim store (the payload codec), so the output is not in workflow history."""
     output = "order A-17: " + "shipped in parts; " * 300
-    assert len(output) > STORED_RESULT_MIN_CHARS
+    assert len(output) > CLAIM_MIN_BYTES
     agent = await create_agent(stubs, SCRIPT)
     call = stubs.runs.StreamRun(
         run_service_pb2.StreamRunRequest(

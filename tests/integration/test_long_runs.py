@@ -7,7 +7,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from app.server import RunwireServer
-from service.runtimes.temporal_contract import STORED_RESULT_MIN_CHARS
+from service.runtimes.payload_codec import CLAIM_MIN_BYTES
 from tests.support import (
     Script,
     Stubs,
@@ -54,7 +54,7 @@ async def test_a_long_run_keeps_every_event_and_its_thread(
     )
     assert len(messages.messages) == 1 + 2 * TURNS + 1
     # ... with every message's content, also those an execution that continued as
-    # new never held (the thread append takes them from the conversation store).
+    # new held only through its input (the claim store keeps them out of history).
     expected = ["go"]
     for i in range(TURNS):
         expected += [f"turn {i}", f"e{i}"]
@@ -72,13 +72,13 @@ async def test_a_long_run_keeps_every_event_and_its_thread(
 async def test_a_long_tool_result_reaches_everyone_but_history(
     stubs: Stubs, runtime: str, server: RunwireServer
 ) -> None:
-    """A tool result past STORED_RESULT_MIN_CHARS (here 3,817 digits from a
-    short call) streams, reaches the thread and the next model call; on
-    Temporal it stays in the conversation store, not in workflow history."""
+    """A tool result past CLAIM_MIN_BYTES (here 3,817 digits from a short
+    call) streams, reaches the thread and the next model call; on Temporal
+    the payload codec keeps it in the claim store, not in workflow history."""
     expected = str(9**4000)
     # The calculator takes exponents up to 1,000: 9**4000 as four factors.
     expression = "*".join(["9**1000"] * 4)
-    assert len(expected) > STORED_RESULT_MIN_CHARS
+    assert len(expected) > CLAIM_MIN_BYTES
     script: Script = [
         {"tool_calls": [{"name": "calculator", "arguments": {"expression": expression}}]},
         {"text": "that is a big number"},

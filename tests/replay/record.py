@@ -2,30 +2,42 @@
 
 Starts a Temporal dev server and a Runwire app with an embedded worker
 (memory stores), runs one scenario per history, and writes each run's
-history as JSON to ``tests/replay/histories/<scenario>.json``. Re-record
-only on purpose: a history that no longer replays means the workflow code
-changed in a non-deterministic way (add a versioning patch instead).
+history as JSON to ``tests/replay/histories/<scenario>.json``, and the
+payloads its claim references name (the claim-check codec keeps large ones
+out of history) to ``tests/replay/claims/<scenario>.json`` (claim key ->
+base64 of the serialized ``Payload``).
+
+Re-record only on purpose. Until the first tagged release, a workflow change
+may re-record these histories; from then on a history that no longer replays
+means the change needs ``workflow.patched`` or a new workflow version
+(``docs/temporal.md``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import pathlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from google.protobuf import duration_pb2, struct_pb2
+from google.protobuf.message import Message
 from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2, thread_pb2
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from app.config import Settings
 from app.server import RunwireServer
 from app.wiring import Runwire
+from service.runtimes.payload_codec import CLAIM_ENCODING
+from service.stores.conversations import ConversationStore
 from tests.support import Script, Stubs, collect
 from tests.temporal_server import start_temporal
 
 HERE = pathlib.Path(__file__).parent / "histories"
+CLAIMS = pathlib.Path(__file__).parent / "claims"
 
 Scenario = Callable[[Stubs], Awaitable[str]]
 
@@ -62,6 +74,22 @@ async def _until(stubs: Stubs, run_id: str, state: run_pb2.RunState) -> run_pb2.
     raise TimeoutError(f"run {run_id} never reached {run_pb2.RunState.Name(state)}")
 
 
+async def _until_new_approvals(
+    stubs: Stubs, run_id: str, seen: set[str], count: int
+) -> run_pb2.Run:
+    """Waits until the run requires ``count`` approvals, none of them in ``seen``."""
+    for _ in range(300):
+        response: run_service_pb2.GetRunResponse = await stubs.runs.GetRun(
+            run_service_pb2.GetRunRequest(run_id=run_id)
+        )
+        run = response.run
+        pending = {a.approval_id for a in run.required_actions if a.approval_id}
+        if run.state == run_pb2.RUN_STATE_REQUIRES_ACTION and len(pending - seen) == count:
+            return run
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"run {run_id} never required new approvals")
+
+
 async def approved_tool(stubs: Stubs) -> str:
     script: Script = [
         {
@@ -82,16 +110,16 @@ async def approved_tool(stubs: Stubs) -> str:
             run_service_pb2.CreateRunRequest(agent_id="approved-tool", prompt="6*7?")
         )
     ).run
-    run = await _until(stubs, run.run_id, run_pb2.RUN_STATE_REQUIRES_ACTION)
+    run = await _until_new_approvals(stubs, run.run_id, set(), 1)
     for action in run.required_actions:
         await stubs.approvals.ResolveApproval(
             approval_pb2.ResolveApprovalRequest(
                 approval_id=action.approval_id, decision=approval_pb2.APPROVAL_DECISION_APPROVE
             )
         )
-    await _until(stubs, run.run_id, run_pb2.RUN_STATE_REQUIRES_ACTION)
-    run = (await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run.run_id))).run
-    for action in run.required_actions:
+    first = {action.approval_id for action in run.required_actions}
+    run = await _until_new_approvals(stubs, run.run_id, first, 2)
+    for action in [a for a in run.required_actions if a.approval_id not in first]:
         await stubs.approvals.ResolveApproval(
             approval_pb2.ResolveApprovalRequest(
                 approval_id=action.approval_id,
@@ -133,6 +161,38 @@ async def client_tool(stubs: Stubs) -> str:
     return run.run_id
 
 
+async def long_client_output(stubs: Stubs) -> str:
+    """A long client tool output: the update's input is a claim."""
+    script: Script = [
+        {"tool_calls": [{"name": "lookup", "arguments": {"id": "8"}}]},
+        {"text": "found the long one"},
+    ]
+    await _agent(stubs, "long-client-output", script, agent_pb2.APPROVAL_MODE_AUTO)
+    run: run_pb2.Run = (
+        await stubs.runs.CreateRun(
+            run_service_pb2.CreateRunRequest(
+                agent_id="long-client-output",
+                prompt="find 8",
+                client_tools=[run_pb2.ClientTool(name="lookup")],
+            )
+        )
+    ).run
+    run = await _until(stubs, run.run_id, run_pb2.RUN_STATE_REQUIRES_ACTION)
+    await stubs.runs.SubmitToolOutputs(
+        run_service_pb2.SubmitToolOutputsRequest(
+            run_id=run.run_id,
+            tool_outputs=[
+                run_pb2.ToolOutput(
+                    tool_call_id=run.required_actions[0].tool_call_id,
+                    output="item 8: " + "a long description; " * 300,
+                )
+            ],
+        )
+    )
+    await _until(stubs, run.run_id, run_pb2.RUN_STATE_SUCCEEDED)
+    return run.run_id
+
+
 async def expired_then_cancelled(stubs: Stubs) -> str:
     script: Script = [
         {"tool_calls": [{"name": "echo", "arguments": {"text": "x"}}]},
@@ -160,8 +220,8 @@ async def expired_then_cancelled(stubs: Stubs) -> str:
 
 async def continued_as_new(stubs: Stubs) -> str:
     """12 tool turns on a thread: the run continues as new (the test dev server
-    suggests it after 100 history events); its last execution is recorded, with
-    the ``stored-conversation`` patch marker and the thread append."""
+    suggests it after 100 history events); its last execution is recorded: its
+    input carries the conversation (a claim), then the thread append."""
     turns = 12
     script: Script = [
         {"text": f"turn {i}", "tool_calls": [{"name": "echo", "arguments": {"text": f"e{i}"}}]}
@@ -182,7 +242,7 @@ async def continued_as_new(stubs: Stubs) -> str:
 
 
 async def long_tool_result(stubs: Stubs) -> str:
-    """A tool result kept out of history (``stored-tool-results`` patch marker)."""
+    """A tool result kept out of history (a claimed activity result)."""
     script: Script = [
         {
             "tool_calls": [
@@ -204,10 +264,41 @@ async def long_tool_result(stubs: Stubs) -> str:
 SCENARIOS: dict[str, Scenario] = {
     "approved_tool": approved_tool,
     "client_tool": client_tool,
+    "long_client_output": long_client_output,
     "expired_then_cancelled": expired_then_cancelled,
     "continued_as_new": continued_as_new,
     "long_tool_result": long_tool_result,
 }
+
+
+def claim_keys(message: Message) -> Iterator[str]:
+    """The claim keys of every reference payload inside ``message`` (depth first)."""
+    if isinstance(message, Payload):
+        if message.metadata.get("encoding") == CLAIM_ENCODING:
+            yield message.data.decode()
+        return
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if field.message_type.GetOptions().map_entry:
+            values = list(value.values())
+        elif field.is_repeated:
+            values = list(value)
+        else:
+            values = [value]
+        for item in values:
+            if isinstance(item, Message):
+                yield from claim_keys(item)
+
+
+async def dump_claims(store: ConversationStore, keys: Iterator[str]) -> dict[str, str]:
+    """``{key: base64 of the claimed payload}`` for ``keys``, read from ``store``."""
+    claims = {}
+    for key in keys:
+        data = await store.load_claim(key)
+        assert data is not None, f"claim {key} is not in the store"
+        claims[key] = base64.b64encode(data).decode()
+    return claims
 
 
 async def main(names: list[str]) -> None:
@@ -217,9 +308,10 @@ async def main(names: list[str]) -> None:
         server = RunwireServer(app, settings)
         (grpc_address,) = await server.start()
         stubs = Stubs.connect(grpc_address)
-        client = await Client.connect(address, data_converter=pydantic_data_converter)
+        client = await Client.connect(address)
         try:
             HERE.mkdir(parents=True, exist_ok=True)
+            CLAIMS.mkdir(parents=True, exist_ok=True)
             for name in names:
                 run_id = await SCENARIOS[name](stubs)
                 await collect(
@@ -229,7 +321,10 @@ async def main(names: list[str]) -> None:
                 )
                 history = await client.get_workflow_handle(run_id).fetch_history()
                 (HERE / f"{name}.json").write_text(history.to_json())
-                print(f"recorded {name}: {len(history.events)} events")
+                keys = (key for event in history.events for key in claim_keys(event))
+                claims = await dump_claims(app.stores.conversations, keys)
+                (CLAIMS / f"{name}.json").write_text(json.dumps(claims, indent=1, sort_keys=True))
+                print(f"recorded {name}: {len(history.events)} events, {len(claims)} claims")
         finally:
             await stubs.channel.close()
             await server.stop(0)

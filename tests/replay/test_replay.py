@@ -1,36 +1,55 @@
 """Recorded ``runwire.AgentRun`` histories must replay on today's workflow code.
 
-A failure here means a change to the workflow (or to the shared loop it runs)
-is not deterministic for runs already in flight: guard it with
-``workflow.patched()`` instead of changing behaviour in place. Histories are
-recorded by ``python -m tests.replay.record``.
+Versioning policy (``docs/temporal.md``): nothing is released yet, so a
+workflow change may re-record these histories (``python -m tests.replay.record``).
+From the first tagged release on, a failure here means a change to the workflow
+(or to the shared loop it runs) is not deterministic for runs in flight: guard
+it with ``workflow.patched()`` or ship it as a new workflow version instead.
+
+Histories hold claim references where the claim-check codec kept a payload
+out of them; the claims recorded beside them (``claims/``) are loaded into a
+memory claim store, so replay decodes them as a worker would.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import pathlib
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from service.runtimes.payload_codec import CLAIM_ENCODING, claim_check_converter
+from service.stores.conversations import MemoryConversationStore
 from worker.factory import PASSTHROUGH_MODULES
 from worker.workflows import AgentRun
 
-HISTORIES = sorted((pathlib.Path(__file__).parent / "histories").glob("*.json"))
+HERE = pathlib.Path(__file__).parent
+HISTORIES = sorted((HERE / "histories").glob("*.json"))
 
 
 def test_histories_are_committed() -> None:
     assert {p.stem for p in HISTORIES} >= {
         "approved_tool",
         "client_tool",
+        "long_client_output",
         "expired_then_cancelled",
         "continued_as_new",
         "long_tool_result",
     }
+    assert {p.stem for p in HISTORIES} == {p.stem for p in (HERE / "claims").glob("*.json")}
+
+
+async def _claims(name: str) -> MemoryConversationStore:
+    """A claim store holding the claims recorded with history ``name``."""
+    store = MemoryConversationStore()
+    raw = (HERE / "claims" / f"{name}.json").read_text()
+    for key, data in json.loads(raw).items():
+        await store.save_claim(key, base64.b64decode(data))
+    return store
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
@@ -43,7 +62,7 @@ async def test_history_replays(path: pathlib.Path) -> None:
     )
     replayer = Replayer(
         workflows=[AgentRun],
-        data_converter=pydantic_data_converter,
+        data_converter=claim_check_converter(await _claims(path.stem)),
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
         ),
@@ -52,3 +71,14 @@ async def test_history_replays(path: pathlib.Path) -> None:
         WorkflowHistory.from_json(workflow_id, raw), raise_on_replay_failure=True
     )
     assert result.replay_failure is None
+
+
+def test_the_histories_hold_claims() -> None:
+    """The recorded runs exercise the codec: the long tool result, the long
+    client output and the continued conversation are claimed, not inline."""
+    for name in ("long_tool_result", "long_client_output", "continued_as_new"):
+        claims = json.loads((HERE / "claims" / f"{name}.json").read_text())
+        assert claims, f"{name} has no claims"
+        # History JSON carries payload metadata in base64.
+        encoding = base64.b64encode(CLAIM_ENCODING).decode()
+        assert encoding in (HERE / "histories" / f"{name}.json").read_text()
