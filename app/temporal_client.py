@@ -9,16 +9,16 @@ from temporalio.service import RPCError
 from app.config import Settings
 from service.core.errors import UnavailableError
 from service.runtimes.payload_codec import claim_check_converter
-from service.stores.conversations import ConversationStore
+from service.stores.claims import ClaimStore
 
 
-async def connect_temporal(settings: Settings, *, claims: ConversationStore) -> Client:
+async def connect_temporal(settings: Settings, *, claims: ClaimStore) -> Client:
     """A Temporal client for ``settings.temporal_address`` with the pydantic data
     converter and the claim-check codec on ``claims``.
 
     Args:
         settings: The Temporal address, namespace, API key and TLS.
-        claims: The claim store (``Stores.conversations``). The service and every
+        claims: The claim store (``Stores.claims``). The service and every
             worker of a task queue must share it: Redis when they are separate
             processes, this process's memory with the embedded worker. A worker
             built on this client (``worker.factory.build_worker``) inherits it.

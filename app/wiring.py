@@ -86,7 +86,7 @@ class Runwire:
         worker: Any = None
         worker_providers: ProviderRegistry | None = None
         if settings.temporal_address:
-            client = await connect_temporal(settings, claims=stores.conversations)
+            client = await connect_temporal(settings, claims=stores.claims)
             runtimes[agent_pb2.RUNTIME_TEMPORAL] = TemporalRuntime(
                 client, task_queue=settings.temporal_task_queue, recorder=recorder
             )

@@ -38,7 +38,7 @@ async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) 
             "runs, events and threads through Redis"
         )
     stores = build_stores(settings)
-    client = await connect_temporal(settings, claims=stores.conversations)
+    client = await connect_temporal(settings, claims=stores.claims)
     providers = build_providers(settings, max_retries=0)
     tools = build_tools(settings)
     worker = build_worker(client, settings, stores=stores, providers=providers, tools=tools)

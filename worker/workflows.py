@@ -172,15 +172,7 @@ class WorkflowEffects:
         self._tool = TOOL.bounded(run_bound)
 
     async def emit(self, event: event_pb2.RunEvent) -> None:
-        decisions = self._run.decisions
-        kind = event.WhichOneof("payload")
-        decision = None
-        if kind == "approval_requested":
-            decisions.expect_approval(event.approval_requested.approval_id)
-        elif kind == "client_tool_call_requested":
-            decisions.expect_tool_call(event.client_tool_call_requested.tool_call_id)
-        elif kind == "approval_resolved":
-            decision = decisions.decision(event.approval_resolved.approval_id)
+        decision = self._run.decisions.observe(event)
         self._counter += 1
         self._buffer.append(
             KeyedEvent(

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from runwire.v1 import event_pb2
+
 from service.core.errors import FailedPreconditionError
 from service.core.spec import Decision, ToolOutput
 
@@ -64,6 +66,20 @@ class PendingDecisions:
         self._tool_calls: dict[str, _ToolCall] = {}
 
     # --- approvals ---
+
+    def observe(self, event: event_pb2.RunEvent) -> Decision | None:
+        """Follows the loop's events, before anyone can see them: a requested
+        approval or client tool call is expected from then on. Returns the
+        decision an ``approval_resolved`` event reports (for its edited
+        arguments, which the event does not carry), else None."""
+        kind = event.WhichOneof("payload")
+        if kind == "approval_requested":
+            self.expect_approval(event.approval_requested.approval_id)
+        elif kind == "client_tool_call_requested":
+            self.expect_tool_call(event.client_tool_call_requested.tool_call_id)
+        elif kind == "approval_resolved":
+            return self.decision(event.approval_resolved.approval_id)
+        return None
 
     def expect_approval(self, approval_id: str) -> None:
         """Opens ``approval_id`` for a decision (the loop requested it)."""

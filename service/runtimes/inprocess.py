@@ -73,16 +73,8 @@ class _Effects:
 
     async def emit(self, event: event_pb2.RunEvent) -> None:
         # Expect the decision before anyone can see the request.
-        decisions = self._control.decisions
-        kind = event.WhichOneof("payload")
-        edited = None
-        if kind == "approval_requested":
-            decisions.expect_approval(event.approval_requested.approval_id)
-        elif kind == "client_tool_call_requested":
-            decisions.expect_tool_call(event.client_tool_call_requested.tool_call_id)
-        elif kind == "approval_resolved":
-            decision = decisions.decision(event.approval_resolved.approval_id)
-            edited = decision.edited_arguments if decision is not None else None
+        decision = self._control.decisions.observe(event)
+        edited = decision.edited_arguments if decision is not None else None
         await self._runtime.recorder.publish(self._run_id, event, edited_arguments=edited)
 
     async def call_model(self, request: ModelRequest, *, message_id: str) -> ModelTurn:

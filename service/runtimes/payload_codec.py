@@ -3,7 +3,7 @@
 Every payload the service and the workers exchange through Temporal (workflow
 inputs, activity inputs and results, update inputs) passes through
 ``ClaimCheckCodec``. One larger than ``CLAIM_MIN_BYTES`` is saved in the claim
-store (``service.stores.conversations.ConversationStore``) under the SHA-256 of
+store (``service.stores.claims.ClaimStore``) under the SHA-256 of
 its serialized bytes, and history holds a small reference payload (encoding
 ``CLAIM_ENCODING``, data = the hex digest) instead. Decoding puts the payload
 back, so neither the workflow nor the agent loop ever sees a reference.
@@ -26,7 +26,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
 
 from service.core.errors import RunwireError
-from service.stores.conversations import ConversationStore
+from service.stores.claims import ClaimStore
 
 #: Payloads whose serialized size exceeds this many bytes are claimed.
 #: Temporal's own limits (2 MiB per payload, 50 MiB per history) are far above
@@ -63,7 +63,7 @@ class ClaimCheckCodec(PayloadCodec):
         min_bytes: Payloads of more serialized bytes than this are claimed.
     """
 
-    def __init__(self, store: ConversationStore, *, min_bytes: int = CLAIM_MIN_BYTES) -> None:
+    def __init__(self, store: ClaimStore, *, min_bytes: int = CLAIM_MIN_BYTES) -> None:
         self._store = store
         self._min_bytes = min_bytes
 
@@ -105,9 +105,7 @@ class ClaimCheckCodec(PayloadCodec):
         return Payload.FromString(data)
 
 
-def claim_check_converter(
-    store: ConversationStore, *, min_bytes: int = CLAIM_MIN_BYTES
-) -> DataConverter:
+def claim_check_converter(store: ClaimStore, *, min_bytes: int = CLAIM_MIN_BYTES) -> DataConverter:
     """Temporal's pydantic data converter with a ``ClaimCheckCodec`` on ``store``:
     what the service's client, the workers and the replay test all use."""
     return dataclasses.replace(

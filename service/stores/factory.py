@@ -8,10 +8,10 @@ import redis.asyncio as redis
 
 from service.stores.agents import AgentStore, MemoryAgentStore
 from service.stores.approvals import ApprovalStore, MemoryApprovalStore
-from service.stores.conversations import (
-    ConversationStore,
-    MemoryConversationStore,
-    RedisConversationStore,
+from service.stores.claims import (
+    ClaimStore,
+    MemoryClaimStore,
+    RedisClaimStore,
 )
 from service.stores.events import EventLog, MemoryEventLog
 from service.stores.redis_agents import RedisAgentStore
@@ -32,7 +32,7 @@ class Stores:
     approvals: ApprovalStore
     agents: AgentStore
     threads: ThreadStore
-    conversations: ConversationStore
+    claims: ClaimStore
     redis_client: redis.Redis | None = field(default=None)
 
     async def aclose(self) -> None:
@@ -59,7 +59,7 @@ def build_stores(
             approvals=MemoryApprovalStore(),
             agents=MemoryAgentStore(),
             threads=MemoryThreadStore(),
-            conversations=MemoryConversationStore(),
+            claims=MemoryClaimStore(),
         )
     # Every open event stream holds one connection while it blocks on XREAD.
     client = redis.from_url(redis_url, max_connections=10_000)
@@ -70,6 +70,6 @@ def build_stores(
         approvals=RedisApprovalStore(client, prefix=prefix, retention_seconds=retention),
         agents=RedisAgentStore(client, prefix=prefix),
         threads=RedisThreadStore(client, prefix=prefix),
-        conversations=RedisConversationStore(client, prefix=prefix, ttl_seconds=retention),
+        claims=RedisClaimStore(client, prefix=prefix, ttl_seconds=retention),
         redis_client=client,
     )

@@ -246,7 +246,7 @@ async def realmodel_temporal(
     # A worker built like `runwire worker` (app.worker_process.run_worker), in this process
     # so weather_tools.CALLS sees its calls; its providers are closed at the end.
     stores = build_stores(settings)
-    client = await connect_temporal(settings, claims=stores.conversations)
+    client = await connect_temporal(settings, claims=stores.claims)
     providers = build_providers(settings, max_retries=0)
     worker = build_worker(
         client, settings, stores=stores, providers=providers, tools=build_tools(settings)

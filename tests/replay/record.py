@@ -32,7 +32,7 @@ from app.config import Settings
 from app.server import RunwireServer
 from app.wiring import Runwire
 from service.runtimes.payload_codec import CLAIM_ENCODING
-from service.stores.conversations import ConversationStore
+from service.stores.claims import ClaimStore
 from tests.support import Script, Stubs, collect
 from tests.temporal_server import start_temporal
 
@@ -131,17 +131,18 @@ async def approved_tool(stubs: Stubs) -> str:
     return run.run_id
 
 
-async def client_tool(stubs: Stubs) -> str:
+async def _client_tool_run(stubs: Stubs, agent_id: str, item: str, output: str, answer: str) -> str:
+    """A run whose one client tool call the client answers with ``output``."""
     script: Script = [
-        {"tool_calls": [{"name": "lookup", "arguments": {"id": "7"}}]},
-        {"text": "found it"},
+        {"tool_calls": [{"name": "lookup", "arguments": {"id": item}}]},
+        {"text": answer},
     ]
-    await _agent(stubs, "client-tool", script, agent_pb2.APPROVAL_MODE_AUTO)
+    await _agent(stubs, agent_id, script, agent_pb2.APPROVAL_MODE_AUTO)
     run: run_pb2.Run = (
         await stubs.runs.CreateRun(
             run_service_pb2.CreateRunRequest(
-                agent_id="client-tool",
-                prompt="find 7",
+                agent_id=agent_id,
+                prompt=f"find {item}",
                 client_tools=[run_pb2.ClientTool(name="lookup")],
             )
         )
@@ -151,46 +152,27 @@ async def client_tool(stubs: Stubs) -> str:
         run_service_pb2.SubmitToolOutputsRequest(
             run_id=run.run_id,
             tool_outputs=[
-                run_pb2.ToolOutput(
-                    tool_call_id=run.required_actions[0].tool_call_id, output="item 7"
-                )
+                run_pb2.ToolOutput(tool_call_id=run.required_actions[0].tool_call_id, output=output)
             ],
         )
     )
     await _until(stubs, run.run_id, run_pb2.RUN_STATE_SUCCEEDED)
     return run.run_id
+
+
+async def client_tool(stubs: Stubs) -> str:
+    return await _client_tool_run(stubs, "client-tool", "7", "item 7", "found it")
 
 
 async def long_client_output(stubs: Stubs) -> str:
     """A long client tool output: the update's input is a claim."""
-    script: Script = [
-        {"tool_calls": [{"name": "lookup", "arguments": {"id": "8"}}]},
-        {"text": "found the long one"},
-    ]
-    await _agent(stubs, "long-client-output", script, agent_pb2.APPROVAL_MODE_AUTO)
-    run: run_pb2.Run = (
-        await stubs.runs.CreateRun(
-            run_service_pb2.CreateRunRequest(
-                agent_id="long-client-output",
-                prompt="find 8",
-                client_tools=[run_pb2.ClientTool(name="lookup")],
-            )
-        )
-    ).run
-    run = await _until(stubs, run.run_id, run_pb2.RUN_STATE_REQUIRES_ACTION)
-    await stubs.runs.SubmitToolOutputs(
-        run_service_pb2.SubmitToolOutputsRequest(
-            run_id=run.run_id,
-            tool_outputs=[
-                run_pb2.ToolOutput(
-                    tool_call_id=run.required_actions[0].tool_call_id,
-                    output="item 8: " + "a long description; " * 300,
-                )
-            ],
-        )
+    return await _client_tool_run(
+        stubs,
+        "long-client-output",
+        "8",
+        "item 8: " + "a long description; " * 300,
+        "found the long one",
     )
-    await _until(stubs, run.run_id, run_pb2.RUN_STATE_SUCCEEDED)
-    return run.run_id
 
 
 async def expired_then_cancelled(stubs: Stubs) -> str:
@@ -291,7 +273,7 @@ def claim_keys(message: Message) -> Iterator[str]:
                 yield from claim_keys(item)
 
 
-async def dump_claims(store: ConversationStore, keys: Iterator[str]) -> dict[str, str]:
+async def dump_claims(store: ClaimStore, keys: Iterator[str]) -> dict[str, str]:
     """``{key: base64 of the claimed payload}`` for ``keys``, read from ``store``."""
     claims = {}
     for key in keys:
@@ -322,7 +304,7 @@ async def main(names: list[str]) -> None:
                 history = await client.get_workflow_handle(run_id).fetch_history()
                 (HERE / f"{name}.json").write_text(history.to_json())
                 keys = (key for event in history.events for key in claim_keys(event))
-                claims = await dump_claims(app.stores.conversations, keys)
+                claims = await dump_claims(app.stores.claims, keys)
                 (CLAIMS / f"{name}.json").write_text(json.dumps(claims, indent=1, sort_keys=True))
                 print(f"recorded {name}: {len(history.events)} events, {len(claims)} claims")
         finally:

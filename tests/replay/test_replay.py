@@ -23,7 +23,7 @@ from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from service.runtimes.payload_codec import CLAIM_ENCODING, claim_check_converter
-from service.stores.conversations import MemoryConversationStore
+from service.stores.claims import MemoryClaimStore
 from worker.factory import PASSTHROUGH_MODULES
 from worker.workflows import AgentRun
 
@@ -43,9 +43,9 @@ def test_histories_are_committed() -> None:
     assert {p.stem for p in HISTORIES} == {p.stem for p in (HERE / "claims").glob("*.json")}
 
 
-async def _claims(name: str) -> MemoryConversationStore:
+async def _claims(name: str) -> MemoryClaimStore:
     """A claim store holding the claims recorded with history ``name``."""
-    store = MemoryConversationStore()
+    store = MemoryClaimStore()
     raw = (HERE / "claims" / f"{name}.json").read_text()
     for key, data in json.loads(raw).items():
         await store.save_claim(key, base64.b64decode(data))

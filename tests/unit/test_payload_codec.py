@@ -21,21 +21,21 @@ from service.runtimes.payload_codec import (
     claim_check_converter,
 )
 from service.runtimes.temporal_contract import ModelCallInput
-from service.stores.conversations import (
-    ConversationStore,
-    MemoryConversationStore,
-    RedisConversationStore,
+from service.stores.claims import (
+    ClaimStore,
+    MemoryClaimStore,
+    RedisClaimStore,
 )
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[ConversationStore]:
+async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[ClaimStore]:
     """Each claim store; Redis is the session's real server (``tests/conftest.py``)."""
     if request.param == "memory":
-        yield MemoryConversationStore()
+        yield MemoryClaimStore()
         return
     client = redis.Redis.from_url(redis_url)
-    yield RedisConversationStore(client, prefix=f"test-{uuid.uuid4().hex[:12]}", ttl_seconds=60)
+    yield RedisClaimStore(client, prefix=f"test-{uuid.uuid4().hex[:12]}", ttl_seconds=60)
     await client.aclose()
 
 
@@ -48,7 +48,7 @@ def _payload(size: int) -> Payload:
     return payload
 
 
-async def test_large_payloads_become_references_and_come_back(store: ConversationStore) -> None:
+async def test_large_payloads_become_references_and_come_back(store: ClaimStore) -> None:
     codec = ClaimCheckCodec(store)
     small, large = _payload(200), _payload(4 * CLAIM_MIN_BYTES)
     encoded = await codec.encode([small, large])
@@ -61,7 +61,7 @@ async def test_large_payloads_become_references_and_come_back(store: Conversatio
     assert await codec.decode(encoded) == [small, large]
 
 
-async def test_the_threshold_is_on_serialized_bytes(store: ConversationStore) -> None:
+async def test_the_threshold_is_on_serialized_bytes(store: ClaimStore) -> None:
     codec = ClaimCheckCodec(store, min_bytes=500)
     at, over = _payload(500), _payload(501)
     kept, claimed = await codec.encode([at, over])
@@ -71,7 +71,7 @@ async def test_the_threshold_is_on_serialized_bytes(store: ConversationStore) ->
 
 
 async def test_identical_payloads_share_one_claim() -> None:
-    store = MemoryConversationStore()
+    store = MemoryClaimStore()
     codec = ClaimCheckCodec(store)
     large = _payload(4 * CLAIM_MIN_BYTES)
     first, second = await codec.encode([large, large])
@@ -79,11 +79,9 @@ async def test_identical_payloads_share_one_claim() -> None:
     assert store.total_bytes == len(large.SerializeToString())
 
 
-async def test_an_unknown_claim_is_a_clear_error(store: ConversationStore) -> None:
+async def test_an_unknown_claim_is_a_clear_error(store: ClaimStore) -> None:
     codec = ClaimCheckCodec(store)
-    (reference,) = await ClaimCheckCodec(MemoryConversationStore()).encode(
-        [_payload(4 * CLAIM_MIN_BYTES)]
-    )
+    (reference,) = await ClaimCheckCodec(MemoryClaimStore()).encode([_payload(4 * CLAIM_MIN_BYTES)])
     with pytest.raises(ClaimNotFoundError) as caught:
         await codec.decode([reference])
     key = reference.data.decode()
@@ -93,7 +91,7 @@ async def test_an_unknown_claim_is_a_clear_error(store: ConversationStore) -> No
 
 
 async def test_the_memory_store_evicts_the_least_recently_used_claims() -> None:
-    store = MemoryConversationStore(max_bytes=3 * 1000)
+    store = MemoryClaimStore(max_bytes=3 * 1000)
     for name in ("a", "b", "c"):
         await store.save_claim(name, name.encode() * 1000)
     assert await store.load_claim("a") == b"a" * 1000  # now the most recently used
@@ -106,9 +104,7 @@ async def test_the_memory_store_evicts_the_least_recently_used_claims() -> None:
 async def test_redis_claims_expire_with_the_event_retention(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     try:
-        store = RedisConversationStore(
-            client, prefix=f"test-{uuid.uuid4().hex[:12]}", ttl_seconds=90
-        )
+        store = RedisClaimStore(client, prefix=f"test-{uuid.uuid4().hex[:12]}", ttl_seconds=90)
         await store.save_claim("k", b"data")
         ttl = await client.ttl(store.key("k"))
         assert 0 < ttl <= 90
@@ -117,7 +113,7 @@ async def test_redis_claims_expire_with_the_event_retention(redis_url: str) -> N
 
 
 async def test_a_whole_model_request_round_trips_through_the_converter(
-    store: ConversationStore,
+    store: ClaimStore,
 ) -> None:
     converter = claim_check_converter(store)
     conversation = tuple(

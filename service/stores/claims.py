@@ -1,4 +1,4 @@
-"""The claim store: large Temporal payloads of run conversations, kept outside workflow history.
+"""The claim store: large Temporal payloads, kept outside workflow history.
 
 ``service.runtimes.payload_codec.ClaimCheckCodec`` saves every payload larger
 than its threshold here (whole model requests, long tool results and client
@@ -16,7 +16,7 @@ from typing import Protocol
 
 import redis.asyncio as redis
 
-#: Bytes of claims ``MemoryConversationStore`` keeps by default (256 MiB).
+#: Bytes of claims ``MemoryClaimStore`` keeps by default (256 MiB).
 #: The memory store serves one process with the embedded worker and no Redis
 #: (development, demos, small single-process deployments), where everything
 #: else of a run lives in memory too and is lost with the process. Least
@@ -27,7 +27,7 @@ import redis.asyncio as redis
 MEMORY_CLAIM_MAX_BYTES = 256 * 1024 * 1024
 
 
-class ConversationStore(Protocol):
+class ClaimStore(Protocol):
     """Where claimed payloads live, by content hash."""
 
     async def save_claim(self, key: str, data: bytes) -> None:
@@ -40,8 +40,8 @@ class ConversationStore(Protocol):
         ...
 
 
-class MemoryConversationStore:
-    """``ConversationStore`` in this process (embedded worker, no Redis): an
+class MemoryClaimStore:
+    """``ClaimStore`` in this process (embedded worker, no Redis): an
     LRU cache bounded by the total size of its claims.
 
     Args:
@@ -76,8 +76,8 @@ class MemoryConversationStore:
         return self._bytes
 
 
-class RedisConversationStore:
-    """``ConversationStore`` in Redis: one string key per claim
+class RedisClaimStore:
+    """``ClaimStore`` in Redis: one string key per claim
     (``{prefix}:claim:{sha256}``) that expires ``ttl_seconds`` after it was
     last saved.
 
