@@ -13,6 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from service.agent.decisions import (
+    APPROVAL_ALREADY_RESOLVED,
+    APPROVAL_NOT_PENDING,
+    TOOL_CALL_ALREADY_ANSWERED,
+    TOOL_CALL_NOT_PENDING,
+)
 from service.core.messages import ChatMessage, Usage
 from service.core.spec import Decision, LoopCheckpoint, ModelRef, RunSpec, ToolOutput
 from service.llm.base import ModelRequest
@@ -28,10 +34,10 @@ UPDATE_SUBMIT_TOOL_OUTPUTS = "submit_tool_outputs"
 #: ErrorInfo reasons the API returns (FAILED_PRECONDITION).
 REFUSAL_REASONS = frozenset(
     {
-        "APPROVAL_ALREADY_RESOLVED",
-        "APPROVAL_NOT_PENDING",
-        "TOOL_CALL_NOT_PENDING",
-        "TOOL_CALL_ALREADY_ANSWERED",
+        APPROVAL_ALREADY_RESOLVED,
+        APPROVAL_NOT_PENDING,
+        TOOL_CALL_NOT_PENDING,
+        TOOL_CALL_ALREADY_ANSWERED,
     }
 )
 
