@@ -7,7 +7,9 @@ here for the tests: ``Stubs``, ``collect`` (``runwire.collect_events``) and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -44,6 +46,26 @@ __all__ = [
 
 Script = list[dict[str, Any]]
 """A scripted model's turns, as sent in the agent's model options."""
+
+
+#: How long a test waits for a condition before it fails: generous, so the suite
+#: passes on a busy machine (a passing test waits only as long as it must).
+CONDITION_SECONDS = 60.0
+
+
+async def polls(
+    *, interval: float = 0.05, seconds: float = CONDITION_SECONDS
+) -> AsyncIterator[int]:
+    """Yields attempt numbers 0, 1, … every ``interval`` seconds until ``seconds``
+    have passed: ``async for _ in polls(): if condition: break`` then assert it."""
+    deadline = time.monotonic() + seconds
+    attempt = 0
+    while True:
+        yield attempt
+        if time.monotonic() >= deadline:
+            return
+        attempt += 1
+        await asyncio.sleep(interval)
 
 
 def unique(prefix: str) -> str:

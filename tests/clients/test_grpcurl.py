@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from runwire.v1 import run_pb2, run_service_pb2
 
-from tests.support import Stubs
+from tests.support import Stubs, polls
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -210,12 +210,11 @@ async def test_create_agent_stream_run_approve_and_resume(
         readme_command(method="runwire.v1.ApprovalService/ListApprovals"), address
     )
     approvals: list[dict[str, Any]] = []
-    for _ in range(100):
+    async for _ in polls(interval=0.1):
         approvals = json.loads(await grpcurl(list_approvals)).get("approvals", [])
         if approvals:
             break
         assert not stream.done(), stream.result()
-        await asyncio.sleep(0.1)
     assert len(approvals) == 1, approvals
     pending = approvals[0]
     assert (pending["agentId"], pending["toolName"], pending["state"]) == (

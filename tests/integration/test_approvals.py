@@ -262,15 +262,19 @@ async def test_parallel_approvals_keep_requires_action_until_all_resolved(stubs:
             run_service_pb2.CreateRunRequest(agent_id=agent.agent_id, prompt="p")
         )
     ).run
-    for _ in range(100):
-        run = (await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run.run_id))).run
-        if len(run.required_actions) == 2:
+    # Both requests are logged before GetRun reads them (it folds the log in).
+    requested = 0
+    call = stubs.runs.StreamRunEvents(run_service_pb2.StreamRunEventsRequest(run_id=run.run_id))
+    async for response in call:
+        requested += int(response.event.HasField("approval_requested"))
+        if requested == 2:
             break
-        await asyncio.sleep(0.02)
+    call.cancel()
+    run = (await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run.run_id))).run
     assert run.state == run_pb2.RUN_STATE_REQUIRES_ACTION
     first, second = run.required_actions
+    # ResolveApproval returns once the run has logged the decision.
     await _resolve(stubs, first.approval_id, approval_pb2.APPROVAL_DECISION_APPROVE)
-    await asyncio.sleep(0.05)
     run = (await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run.run_id))).run
     assert run.state == run_pb2.RUN_STATE_REQUIRES_ACTION
     assert [a.approval_id for a in run.required_actions] == [second.approval_id]

@@ -16,6 +16,7 @@ from tests.support import (
     collect,
     create_agent,
     kinds,
+    polls,
     status_details,
     unique,
 )
@@ -141,11 +142,10 @@ async def test_run_goes_on_after_client_disconnects(stubs: Stubs) -> None:
     first = await call.read()
     call.cancel()
     run_id = first.event.run_id
-    for _ in range(200):
+    async for _ in polls():
         run = (await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run_id))).run
         if run.state == run_pb2.RUN_STATE_SUCCEEDED:
             break
-        await asyncio.sleep(0.05)
     assert run.state == run_pb2.RUN_STATE_SUCCEEDED
     assert run.output == "still here"
 

@@ -8,7 +8,6 @@ when tracing is configured at its start.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -23,7 +22,7 @@ from runwire.v1 import run_service_pb2
 from app.server import RunwireServer
 from service.core.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID, ATTR_TOOL_NAME
 from tests.conftest import RUNTIMES, server_settings
-from tests.support import Script, Stubs, collect, create_agent, running_server
+from tests.support import Script, Stubs, collect, create_agent, polls, running_server
 
 _EXPORTER = InMemorySpanExporter()
 _READER = InMemoryMetricReader()
@@ -68,12 +67,11 @@ def _ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[str]:
 
 
 async def _spans_of(run_id: str, want: set[str]) -> list[ReadableSpan]:
-    for _ in range(100):
+    async for _ in polls():
         spans = list(_EXPORTER.get_finished_spans())
         names = {s.name for s in spans if (s.attributes or {}).get(ATTR_RUN_ID) == run_id}
         if want <= names:
             return spans
-        await asyncio.sleep(0.05)
     raise AssertionError(f"spans {want - names} of run {run_id} never ended")
 
 

@@ -25,7 +25,7 @@ from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
 from app.config import Settings
 from app.server import RunwireServer
 from app.wiring import Runwire
-from tests.support import Stubs, assert_gap_free, collect, create_agent, status_details
+from tests.support import Stubs, assert_gap_free, collect, create_agent, polls, status_details
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RUNWIRE = str(pathlib.Path(sys.executable).with_name("runwire"))
@@ -170,10 +170,9 @@ async def test_drain_ends_idle_streams_with_the_sequence_to_resume_after() -> No
         assert server.runs.open_streams == 4
         cancelled.cancel()
         await asyncio.wait([reader])
-        for _ in range(100):  # the server sees the cancellation
+        async for _ in polls(interval=0.02):  # the server sees the cancellation
             if server.runs.open_streams == 3:
                 break
-            await asyncio.sleep(0.02)
         assert server.runs.open_streams == 3
         stopping = asyncio.ensure_future(server.stop(grace_seconds=0.2))
         for i, call in enumerate(streams):
