@@ -9,19 +9,24 @@ outputs and cancellation to the runtime executing the run.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import json_format
-from runwire.v1 import agent_pb2, approval_pb2, run_pb2
+from google.rpc import error_details_pb2, status_pb2
+from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2
 
 from service.agent.decisions import APPROVAL_NOT_PENDING
+from service.agent.loop import FINISH_ERROR
 from service.core.errors import (
+    ERROR_DOMAIN,
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
+    RunwireError,
     UnavailableError,
 )
 from service.core.messages import ChatMessage, ToolSpec
@@ -51,6 +56,8 @@ from service.tools.registry import ToolRegistry
 #: How long ResolveApproval waits for the run to log a decision it took before
 #: answering with the approval as its record will read (``RunRecorder.resolved_approval``).
 RESOLUTION_WAIT_SECONDS = 10.0
+
+logger = logging.getLogger(__name__)
 
 _APPROVAL_MODES = {
     agent_pb2.APPROVAL_MODE_UNSPECIFIED: ApprovalMode.REQUIRE_ALL,
@@ -168,9 +175,34 @@ class RunRouter:
             if request.thread_id:
                 await self.threads.release(request.thread_id, run_id)
             return stored
-        await runtime.start(spec)
+        try:
+            await runtime.start(spec)
+        except RunwireError as exc:
+            await self._start_failed(spec, exc)
+            raise
         METRICS.runs_started.add(1, {"runwire.runtime": agent_pb2.Runtime.Name(runtime_kind)})
         return await self.get_run(run_id)
+
+    async def _start_failed(self, spec: RunSpec, error: RunwireError) -> None:
+        """Ends a run its runtime refused to start: ``run_error`` with ``error``
+        (the run is FAILED, its streams end) and its thread released."""
+        info = error_details_pb2.ErrorInfo(
+            reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata
+        )
+        info.metadata["run_id"] = spec.run_id
+        status = status_pb2.Status(code=error.code.value[0], message=error.message)
+        status.details.add().Pack(info)
+        try:
+            await self.recorder.publish(
+                spec.run_id,
+                event_pb2.RunEvent(
+                    run_error=event_pb2.RunError(error=status, finish_reason=FINISH_ERROR)
+                ),
+            )
+        finally:
+            if spec.thread_id:
+                await self.threads.release(spec.thread_id, spec.run_id)
+        logger.warning("run could not start: %s", error.message, extra={"run_id": spec.run_id})
 
     def _runtime(self, kind: agent_pb2.Runtime) -> Runtime:
         runtime = self.runtimes.get(kind)
