@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar, cast
 
@@ -35,15 +36,30 @@ async def optimistic(client: redis.Redis, attempt: Callable[[Pipeline], Awaitabl
     ``attempt`` runs again on the same (reset) pipeline. Returning without
     ``execute`` is fine: leaving the pipeline resets it (``UNWATCH``).
 
+    The transaction runs to its end even when the calling task is cancelled
+    meanwhile (the caller still sees the cancellation at once): a write is
+    never left half done, and the pipeline always gives its connection back.
+
     Raises:
         Exception: whatever ``attempt`` raises, except ``WatchError``.
     """
-    async with client.pipeline(transaction=True) as pipe:
-        while True:
-            try:
-                return await attempt(pipe)
-            except WatchError:
-                continue
+
+    async def transaction() -> T:
+        async with client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    return await attempt(pipe)
+                except WatchError:
+                    continue
+
+    return await asyncio.shield(transaction())
+
+
+async def reply(result: Awaitable[T] | T) -> T:
+    """The reply of a redis-py command. redis-py types a command's result as
+    ``Awaitable[T] | T`` (one stub for its sync and async clients); on the
+    asyncio client it is always awaitable."""
+    return await result if isinstance(result, Awaitable) else result
 
 
 def multi(pipe: Pipeline) -> None:
