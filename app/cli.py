@@ -15,7 +15,15 @@
   ``--local-model`` runs it on a real model instead (see ``local-model``).
 * ``runwire local-model`` runs a small real model (SmolLM2-135M on llama.cpp's
   OpenAI-compatible server) in the foreground and prints its base URL, for
-  agents on the ``openai`` provider (``model.options.base_url``).
+  agents on the ``openai`` provider (a ``[[model_endpoints]]`` entry with that
+  ``base_url``, named by ``model.options.endpoint``).
+
+``run`` and ``health`` connect with ``--token``, ``--ca-file`` (TLS),
+``--client-cert``/``--client-key`` (mutual TLS) and ``--tls-server-name``; each
+option left out comes from the environment (``RUNWIRE_TOKEN``,
+``RUNWIRE_CA_FILE``, ``RUNWIRE_CLIENT_CERT_FILE``, ``RUNWIRE_CLIENT_KEY_FILE``,
+``RUNWIRE_TLS_SERVER_NAME``); without a CA file or client certificate the
+connection is plaintext.
 
 ``run`` and ``demo`` stream through the Python client (``runwire.stream_run``) and
 draw with ``app.render``. ``local-model`` and ``demo --local-model`` use
@@ -49,11 +57,20 @@ from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.console import Console
 from rich.text import Text
-from runwire import RunOutcome, StreamBrokenError, Stubs, describe_rpc_error, stream_run
+from runwire import (
+    Credentials,
+    RunOutcome,
+    StreamBrokenError,
+    Stubs,
+    describe_rpc_error,
+    open_channel,
+    stream_run,
+)
 from runwire.v1 import agent_pb2, event_pb2, run_service_pb2
 
 from app.config import DEFAULT_LISTEN, Settings, load_settings
 from app.render import REJECT_REASON, Renderer, terminal_decider
+from app.tls import ListenConfigError, check_listen
 from service.core.errors import RunwireError
 from service.core.logs import configure_logging
 
@@ -147,9 +164,15 @@ async def _start(settings: Settings) -> tuple[RunwireServer, list[str]]:
     """Builds the app and starts its server; returns it and the bound addresses.
 
     Raises:
-        typer.Exit: (code 2, after printing why) an address cannot be bound or
-            the app cannot be built from ``settings``.
+        typer.Exit: (code 2, after printing why) the listen settings are
+            refused (``app.tls.check_listen``: a non-loopback address without
+            auth or ``--insecure``, a bad TLS file), an address cannot be bound
+            or the app cannot be built from ``settings``.
     """
+    try:
+        check_listen(settings)
+    except ListenConfigError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
     for address in settings.listen:
         try:
             _check_bindable(address)
@@ -165,6 +188,9 @@ async def _start(settings: Settings) -> tuple[RunwireServer, list[str]]:
     server = RunwireServer(runwire, settings)
     try:
         addresses = await server.start()
+    except ListenConfigError as exc:  # a TLS file changed since check_listen
+        await runwire.aclose()
+        raise fail(str(exc), EXIT_USAGE) from None
     except RuntimeError as exc:
         await runwire.aclose()
         reason = str(exc).split(";", 1)[0]  # drop gRPC's "set GRPC_VERBOSITY=debug" hint
@@ -220,10 +246,25 @@ def serve(
         str | None,
         typer.Option("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR."),
     ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Allow listening on addresses other than loopback and unix: sockets "
+            "without authentication (or RUNWIRE_INSECURE=true). Refused otherwise.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the Runwire gRPC API until SIGINT or SIGTERM."""
+    """Serve the Runwire gRPC API until SIGINT or SIGTERM.
+
+    Without authentication configured (the auth tables of the config file,
+    docs/security.md), only loopback addresses and unix: sockets are served,
+    unless --insecure.
+    """
     try:
-        settings = load_settings(config, listen=listen or None, log_level=log_level)
+        settings = load_settings(
+            config, listen=listen or None, log_level=log_level, insecure=insecure or None
+        )
     except pydantic.ValidationError as exc:
         raise fail(_settings_error(exc), EXIT_USAGE) from None
     except FileNotFoundError as exc:
@@ -241,12 +282,88 @@ def serve(
     raise typer.Exit(asyncio.run(_serve(settings)))
 
 
+# --------------------------------------------------------------------------- connection
+
+# The options of the commands that call a server (``run``, ``health``); each left
+# out comes from its environment variable, the same in every Runwire client.
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        metavar="TOKEN",
+        help="Bearer token (API key or JWT) sent on every call. Default: $RUNWIRE_TOKEN.",
+    ),
+]
+CaFileOption = Annotated[
+    pathlib.Path | None,
+    typer.Option(
+        "--ca-file",
+        metavar="FILE",
+        help="PEM CA bundle to trust; turns TLS on. Default: $RUNWIRE_CA_FILE.",
+    ),
+]
+ClientCertOption = Annotated[
+    pathlib.Path | None,
+    typer.Option(
+        "--client-cert",
+        metavar="FILE",
+        help="PEM client certificate (mutual TLS). Default: $RUNWIRE_CLIENT_CERT_FILE.",
+    ),
+]
+ClientKeyOption = Annotated[
+    pathlib.Path | None,
+    typer.Option(
+        "--client-key",
+        metavar="FILE",
+        help="PEM key of --client-cert. Default: $RUNWIRE_CLIENT_KEY_FILE.",
+    ),
+]
+ServerNameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tls-server-name",
+        metavar="NAME",
+        help="Name to check in the server's certificate instead of the address's host. "
+        "Default: $RUNWIRE_TLS_SERVER_NAME.",
+    ),
+]
+
+
+def _credentials(
+    token: str | None,
+    ca_file: pathlib.Path | None,
+    client_cert: pathlib.Path | None,
+    client_key: pathlib.Path | None,
+    server_name: str | None,
+) -> Credentials:
+    """The connection options, each missing one from its environment variable.
+
+    Raises:
+        typer.Exit: (code 2, after printing why) a certificate without its key,
+            or a file that cannot be read.
+    """
+    try:
+        credentials = Credentials.resolve(
+            token=token,
+            ca_file=ca_file,
+            client_cert_file=client_cert,
+            client_key_file=client_key,
+            server_name=server_name,
+        )
+        if credentials.tls:
+            credentials.channel_credentials()  # reads the files: fail here, not at the first call
+    except ValueError as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    except OSError as exc:
+        raise fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_USAGE) from None
+    return credentials
+
+
 # --------------------------------------------------------------------------- health
 
 
-async def _health(address: str, service: str, wait_seconds: float) -> str:
-
-    async with grpc.aio.insecure_channel(address) as channel:
+async def _health(address: str, service: str, wait_seconds: float, credentials: Credentials) -> str:
+    async with open_channel(address, credentials) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         request = health_pb2.HealthCheckRequest(service=service)
         response = await stub.Check(request, timeout=wait_seconds)
@@ -255,6 +372,7 @@ async def _health(address: str, service: str, wait_seconds: float) -> str:
 
 @app.command()
 def health(
+    *,
     address: Annotated[
         str, typer.Option("--address", "-a", help="host:port or unix:PATH of the server.")
     ] = DEFAULT_LISTEN,
@@ -262,13 +380,19 @@ def health(
         str, typer.Option("--service", help='Service to check; "" is the whole server.')
     ] = "",
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait.")] = 3.0,
+    token: TokenOption = None,
+    ca_file: CaFileOption = None,
+    client_cert: ClientCertOption = None,
+    client_key: ClientKeyOption = None,
+    tls_server_name: ServerNameOption = None,
 ) -> None:
     """Check a server's grpc.health.v1 status: exit 0 when SERVING, 1 otherwise.
 
     For container health checks and operators; prints the status.
     """
+    credentials = _credentials(token, ca_file, client_cert, client_key, tls_server_name)
     try:
-        status = asyncio.run(_health(address, service, timeout))
+        status = asyncio.run(_health(address, service, timeout, credentials))
     except grpc.aio.AioRpcError as exc:
         out.print(f"{exc.code().name}: {exc.details()}")
         raise typer.Exit(EXIT_FAILED) from None
@@ -342,8 +466,9 @@ async def _run(
     yes: bool,
     renderer: Renderer,
     run_ids: list[str],
+    credentials: Credentials,
 ) -> int:
-    stubs = Stubs.connect(address)
+    stubs = Stubs.connect(address, credentials=credentials)
     try:
         outcome = await stream_run(
             stubs,
@@ -369,6 +494,7 @@ async def _run(
 def run(
     agent_id: Annotated[str, typer.Argument(metavar="AGENT_ID", help="The agent to run.")],
     prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="The user message.")],
+    *,
     address: Annotated[
         str,
         typer.Option("--address", "-a", metavar="ADDRESS", help="host:port or unix:PATH."),
@@ -380,15 +506,30 @@ def run(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Approve every tool call without asking.")
     ] = False,
+    token: TokenOption = None,
+    ca_file: CaFileOption = None,
+    client_cert: ClientCertOption = None,
+    client_key: ClientKeyOption = None,
+    tls_server_name: ServerNameOption = None,
 ) -> None:
     """Run an agent on a prompt and stream its answer; exit 0 if the run SUCCEEDED."""
+    credentials = _credentials(token, ca_file, client_cert, client_key, tls_server_name)
     request = run_service_pb2.StreamRunRequest(
         agent_id=agent_id, prompt=prompt, thread_id=thread or ""
     )
     run_ids: list[str] = []
     renderer = Renderer(out)
     try:
-        code = asyncio.run(_run(address, request, yes=yes, renderer=renderer, run_ids=run_ids))
+        code = asyncio.run(
+            _run(
+                address,
+                request,
+                yes=yes,
+                renderer=renderer,
+                run_ids=run_ids,
+                credentials=credentials,
+            )
+        )
     except KeyboardInterrupt:
         renderer.line_break()
         goes_on = f"; run {run_ids[0]} goes on on the server" if run_ids else ""
@@ -417,9 +558,14 @@ LOCAL_DEMO_INSTRUCTIONS = (
 )
 
 
-def local_demo_agent(base_url: str, model_name: str) -> agent_pb2.Agent:
-    """The ``demo --local-model`` agent: the local model (``model_name`` at ``base_url``)
-    on the ``openai`` provider, the demo tool ``get_weather``, every call approved by hand.
+#: The model endpoint ``demo --local-model`` configures for the local model.
+LOCAL_ENDPOINT = "local"
+
+
+def local_demo_agent(model_name: str) -> agent_pb2.Agent:
+    """The ``demo --local-model`` agent: the local model (``model_name`` at the
+    ``LOCAL_ENDPOINT`` model endpoint) on the ``openai`` provider, the demo tool
+    ``get_weather``, every call approved by hand.
 
     One tool round (``max_iterations: 1``): the final answer is asked without tools,
     since llama.cpp's ``chatml-function-calling`` cannot answer in text while tools are
@@ -428,7 +574,7 @@ def local_demo_agent(base_url: str, model_name: str) -> agent_pb2.Agent:
     """
     options = struct_pb2.Struct()
     options.update(
-        {"base_url": base_url, "temperature": 0, "max_tokens": 256, "stream_tools": False}
+        {"endpoint": LOCAL_ENDPOINT, "temperature": 0, "max_tokens": 256, "stream_tools": False}
     )
     return agent_pb2.Agent(
         display_name="Runwire demo (local model)",
@@ -469,10 +615,11 @@ async def _demo(listen: str, *, local_model: bool = False) -> int:
     try:
         return await _demo_on(
             listen,
-            local_demo_agent(base_url, model_name),
+            local_demo_agent(model_name),
             LOCAL_DEMO_PROMPT,
             f"{model_name} on llama.cpp at {base_url}, tool get_weather",
             tool_modules=[LOCAL_DEMO_TOOL_MODULE],
+            model_endpoints=[{"name": LOCAL_ENDPOINT, "provider": "openai", "base_url": base_url}],
         )
     finally:
         await asyncio.to_thread(model_server.stop)
@@ -485,14 +632,19 @@ async def _demo_on(
     description: str,
     *,
     tool_modules: list[str] | None = None,
+    model_endpoints: list[dict[str, Any]] | None = None,
 ) -> int:
     extra: dict[str, Any] = {"tool_modules": tool_modules} if tool_modules else {}
+    if model_endpoints:
+        extra["model_endpoints"] = model_endpoints
     try:
         settings = Settings(listen=[listen], shutdown_grace_seconds=1.0, **extra)
     except pydantic.ValidationError as exc:
         raise fail(_settings_error(exc), EXIT_USAGE) from None
     server, addresses = await _start(settings)
-    stubs = Stubs.connect(addresses[0])
+    # The embedded server is plaintext on loopback: the client settings of the
+    # environment (RUNWIRE_CA_FILE, RUNWIRE_TOKEN ...) are for other servers.
+    stubs = Stubs.connect(addresses[0], credentials=Credentials())
     renderer = Renderer(out)
     try:
         agent_id = f"demo-{secrets.token_hex(3)}"
@@ -606,7 +758,7 @@ def local_model_command(
 ) -> None:
     """Serve a small real model (SmolLM2-135M, llama.cpp) with an OpenAI-compatible API.
 
-    Prints the base URL for agents on the openai provider (model.options.base_url)
+    Prints the base URL (for a [[model_endpoints]] entry of the openai provider)
     and runs until SIGINT or SIGTERM. Needs scripts/install_local_model.sh.
     """
     tooling = _local_model()
@@ -623,9 +775,10 @@ def local_model_command(
         out.file.flush()
         err.print(
             Text(
-                f'model "{model_name}" · agent model: {{"provider": "openai", "name": '
-                f'"{model_name}", "options": {{"base_url": "{base_url}"}}}} · '
-                f"server log {model_server.log_path} · Ctrl-C stops it",
+                f'model "{model_name}" · server config: [[model_endpoints]] name = "local", '
+                f'provider = "openai", base_url = "{base_url}" · agent model: '
+                f'{{"provider": "openai", "name": "{model_name}", "options": '
+                f'{{"endpoint": "local"}}}} · server log {model_server.log_path} · Ctrl-C stops it',
                 style="dim",
             ),
             soft_wrap=True,

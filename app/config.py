@@ -11,8 +11,17 @@ import json
 import os
 import pathlib
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -21,7 +30,87 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from service.auth.config import AuthSettings
+from service.llm.endpoints import ENDPOINT_NAME_PATTERN, origin_of
+
 DEFAULT_LISTEN = "127.0.0.1:50051"
+
+
+class ModelEndpointSettings(BaseModel):
+    """A ``[[model_endpoints]]`` table: a model endpoint and its key, named by agents
+    (``model.options.endpoint``). The key comes from an environment variable or a
+    file the operator chooses, read once at start; callers never see or name it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        pattern=ENDPOINT_NAME_PATTERN,
+        description="What agents call it (model.options.endpoint): letters, digits, _ . -; "
+        "1 to 64 characters; unique.",
+    )
+    provider: Literal["openai", "anthropic"] = Field(
+        description="The provider that speaks its API (agents of that provider may name it)."
+    )
+    base_url: str = Field(
+        description="The API's base URL, http:// or https:// (openai: with the version path, "
+        "e.g. https://api.openai.com/v1; anthropic: without /v1)."
+    )
+    api_key_env: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Environment variable of the server (and of its workers) holding the key; "
+        "unset with api_key_file unset: no key.",
+    )
+    api_key_file: pathlib.Path | None = Field(
+        default=None, description="File holding the key (surrounding whitespace ignored)."
+    )
+    models: list[str] = Field(
+        default_factory=list,
+        description="Model names it serves (Agent.model.name); empty: any.",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if origin_of(value) is None:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> ModelEndpointSettings:
+        if self.api_key_env is not None and self.api_key_file is not None:
+            raise ValueError("give api_key_env or api_key_file, not both")
+        return self
+
+    def read_api_key(self) -> str | None:
+        """The endpoint's key, read now; None when it has none configured.
+
+        Raises:
+            ValueError: the variable is unset or empty, or the file cannot be read or is
+                empty (the message names the endpoint and the source, never the key).
+        """
+        if self.api_key_env is not None:
+            key = os.environ.get(self.api_key_env, "").strip()
+            if not key:
+                raise ValueError(
+                    f"model endpoint {self.name!r}: environment variable "
+                    f"{self.api_key_env} is unset or empty"
+                )
+            return key
+        if self.api_key_file is not None:
+            try:
+                key = self.api_key_file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"model endpoint {self.name!r}: cannot read api_key_file "
+                    f"{self.api_key_file}: {exc.strerror or exc}"
+                ) from None
+            if not key:
+                raise ValueError(
+                    f"model endpoint {self.name!r}: api_key_file {self.api_key_file} is empty"
+                )
+            return key
+        return None
 
 
 class Settings(BaseSettings):
@@ -101,6 +190,17 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("RUNWIRE_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key"),
         description="Default API key of the openai provider.",
     )
+    model_endpoints: list[ModelEndpointSettings] = Field(
+        default_factory=list,
+        description="Model endpoints agents may name (model.options.endpoint), each with its "
+        "key: [[model_endpoints]] tables (below); agents that name none use their provider's "
+        "default endpoint.",
+    )
+    model_base_url_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) an agent's model.options.base_url may "
+        "point at; such calls are sent no key. Empty: agents cannot name a URL.",
+    )
     model_retry_attempts: int = Field(
         default=3,
         ge=1,
@@ -137,10 +237,17 @@ class Settings(BaseSettings):
         description="How long an open circuit breaker refuses calls before one trial call, "
         "seconds.",
     )
-    redis_url: str | None = Field(
+    redis_url: SecretStr | None = Field(
         default=None,
-        description="Redis URL (redis://host:port/db); enables the Redis stores, so several "
-        "service replicas and separate workers share runs, events and threads.",
+        description="Redis URL (redis://host:port/db, rediss:// for TLS); enables the Redis "
+        "stores, so several service replicas and separate workers share runs, events and "
+        "threads. A password may be in the URL (redis://:PASSWORD@host:port/db) or in "
+        "redis_password_file, not both.",
+    )
+    redis_password_file: pathlib.Path | None = Field(
+        default=None,
+        description="File holding the Redis password (a mounted secret; surrounding whitespace "
+        "ignored), read at start by the server and by workers.",
     )
     redis_prefix: str = Field(default="runwire", description="Prefix of every Redis key.")
     event_retention_seconds: float = Field(
@@ -171,10 +278,117 @@ class Settings(BaseSettings):
         description="How long a workflow task waits for the worker that cached the run "
         "before another worker takes it (bounds recovery after a worker dies).",
     )
+    tls_cert_file: pathlib.Path | None = Field(
+        default=None,
+        description="PEM certificate chain the server presents on host:port listeners; with "
+        "tls_key_file, turns on TLS. Re-read when the file changes (rotation without restart).",
+    )
+    tls_key_file: pathlib.Path | None = Field(
+        default=None, description="PEM private key of tls_cert_file."
+    )
+    tls_client_ca_file: pathlib.Path | None = Field(
+        default=None,
+        description="PEM CA bundle that signs client certificates; when set, every TLS client "
+        "must present a certificate it signs (mutual TLS).",
+    )
+    unix_socket_mode: str = Field(
+        default="0600",
+        pattern=r"^0?[0-7]{3}$",
+        description="File mode (octal) of unix:PATH listeners' socket files.",
+    )
+    reflection: bool = Field(
+        default=True,
+        description="Serve gRPC server reflection (to authenticated callers when auth is on).",
+    )
+    insecure: bool = Field(
+        default=False,
+        description="Allow listening on a non-loopback address without authentication "
+        "(refused otherwise).",
+    )
+    auth: AuthSettings = Field(
+        default_factory=AuthSettings,
+        description="Authentication: API keys, JWT (OIDC) and client certificates; the "
+        "[auth] table of the config file (docs/security.md).",
+    )
     agents: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="Agents created at start: runwire.v1.Agent in proto JSON, with agent_id.",
+        description="Agents created at start: runwire.v1.Agent in proto JSON, with agent_id "
+        '(and tenant, default "default").',
     )
+    max_agents_per_tenant: int = Field(
+        default=1_000, ge=0, description="Agents one tenant may keep (0: no limit)."
+    )
+    max_agent_bytes: int = Field(
+        default=256 * 1024,
+        ge=0,
+        description="Largest agent definition (the serialized runwire.v1.Agent, options and "
+        "schemas included), bytes (0: only max_message_bytes).",
+    )
+    max_active_runs_per_tenant: int = Field(
+        default=500,
+        ge=0,
+        description="Runs of one tenant not yet ended (queued, running, waiting for an "
+        "action); more are refused with RESOURCE_EXHAUSTED (0: no limit).",
+    )
+    max_open_streams_per_principal: int = Field(
+        default=200,
+        ge=0,
+        description="Event streams (StreamRun, StreamRunEvents) one principal may hold open "
+        "on one replica (0: no limit).",
+    )
+    max_list_response_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="A List response is cut to a shorter page (with a next_page_token) "
+        "before it grows past this many bytes.",
+    )
+    request_id_ttl_seconds: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description="How long a run's request_id is remembered (a repeat within it returns "
+        "the same run).",
+    )
+
+    @field_validator("model_endpoints")
+    @classmethod
+    def _unique_endpoint_names(
+        cls, value: list[ModelEndpointSettings]
+    ) -> list[ModelEndpointSettings]:
+        names = [endpoint.name for endpoint in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"model endpoint names must be unique: {', '.join(twice)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_redis_password(self) -> Settings:
+        if self.redis_password_file is None:
+            return self
+        if self.redis_url is None:
+            raise ValueError("redis_password_file needs redis_url")
+        if urlsplit(self.redis_url.get_secret_value()).password is not None:
+            raise ValueError(
+                "give the Redis password in redis_url or redis_password_file, not both"
+            )
+        return self
+
+    @field_validator("model_base_url_allowlist", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                value = json.loads(value)
+            else:
+                value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list):
+            return value
+        origins: list[str] = []
+        for entry in value:
+            origin = origin_of(entry) if isinstance(entry, str) else None
+            if origin is None or not _only_origin(entry):
+                raise ValueError(f"{entry!r} is not an origin (scheme://host[:port])")
+            origins.append(origin)
+        return origins
 
     @field_validator("listen", "tool_modules", mode="before")
     @classmethod
@@ -199,6 +413,12 @@ class Settings(BaseSettings):
         if config_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
+
+
+def _only_origin(url: str) -> bool:
+    """True when ``url`` has no path (other than ``/``), query or fragment."""
+    parts = urlsplit(url)
+    return parts.path in ("", "/") and not (parts.query or parts.fragment or "?" in url)
 
 
 _CONFIG_FILE: dict[str, pathlib.Path | None] = {}

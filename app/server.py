@@ -10,6 +10,7 @@ and stops gracefully: health turns NOT_SERVING, open calls get
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 import grpc
@@ -27,10 +28,13 @@ from runwire.v1 import (
 )
 
 from app.config import Settings
+from app.tls import bind_listeners
 from app.wiring import Runwire
 from service.api.approvals import ApprovalServicer
+from service.api.interceptor import AuthInterceptor
 from service.api.runs import RunServicer
 from service.api.threads import ThreadServicer
+from service.auth.authenticate import Authenticator
 from service.core.telemetry import instrument_grpc_server, tracing_configured
 
 logger = logging.getLogger(__name__)
@@ -46,6 +50,21 @@ _REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 _MIN_CLIENT_PING_INTERVAL_MS = 10_000
 
 
+#: Slack over ``max_agent_bytes`` for the rest of an agent request (ids, mask, framing).
+_AGENT_REQUEST_SLACK_BYTES = 4096
+
+
+def request_limits(settings: Settings) -> dict[str, tuple[str, int]]:
+    """Requests refused unparsed past a size: agent definitions (``max_agent_bytes``)."""
+    if not settings.max_agent_bytes:
+        return {}
+    size = settings.max_agent_bytes + _AGENT_REQUEST_SLACK_BYTES
+    return {
+        "/runwire.v1.AgentService/CreateAgent": ("max_agent_bytes", size),
+        "/runwire.v1.AgentService/UpdateAgent": ("max_agent_bytes", size),
+    }
+
+
 class RunwireServer:
     """A grpc.aio server around a ``Runwire`` app. Use ``start``/``stop``."""
 
@@ -55,7 +74,9 @@ class RunwireServer:
         limit = settings.max_message_bytes
         if tracing_configured():
             instrument_grpc_server()
+        authenticator = Authenticator(settings.auth) if settings.auth.enabled else None
         self._server = grpc.aio.server(
+            interceptors=[AuthInterceptor(authenticator, request_limits=request_limits(settings))],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -67,13 +88,14 @@ class RunwireServer:
                 ("grpc.keepalive_permit_without_calls", 1),
                 # A second server on a taken port must fail, not share it.
                 ("grpc.so_reuseport", 0),
-            ]
+            ],
         )
         self.health = health.aio.HealthServicer()
         self.addresses: list[str] = []
         agent_pb2_grpc.add_AgentServiceServicer_to_server(app.agent_servicer, self._server)
         self.runs = RunServicer(
             router=app.router,
+            quotas=app.router.quotas,
             events=app.router.events,
             heartbeat_interval=settings.heartbeat_interval_seconds,
         )
@@ -82,9 +104,14 @@ class RunwireServer:
             ApprovalServicer(router=app.router), self._server
         )
         thread_pb2_grpc.add_ThreadServiceServicer_to_server(
-            ThreadServicer(threads=app.router.threads), self._server
+            ThreadServicer(threads=app.router.threads, quotas=app.router.quotas), self._server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        if settings.reflection:
+            self._add_reflection()
+
+    def _add_reflection(self) -> None:
+        """Serves grpc.reflection.v1alpha and grpc.reflection.v1."""
         names = (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME, _REFLECTION_V1)
         servicer = reflection.aio.ReflectionServicer(names)
         reflection.enable_server_reflection(names, self._server)
@@ -110,20 +137,25 @@ class RunwireServer:
         """Binds the listen addresses and starts serving; returns the bound
         addresses (``host:port`` with the real port, or ``unix:PATH``).
 
+        Listeners are bound by ``app.tls.bind_listeners``: TLS on ``host:port``
+        when configured, Unix sockets plaintext with ``unix_socket_mode``.
+
         Raises:
+            app.tls.ListenConfigError: before anything is bound, when the
+                settings are refused (a non-loopback address without auth or
+                ``insecure``; a bad TLS configuration or file).
             RuntimeError: an address cannot be bound (in use, bad path).
         """
-        for address in self.settings.listen:
-            port = self._server.add_insecure_port(address)
-            if address.startswith("unix:"):
-                self.addresses.append(address)
-            else:
-                host = address.rsplit(":", 1)[0]
-                self.addresses.append(f"{host}:{port}")
+        self.addresses = bind_listeners(self._server, self.settings)
         await self._server.start()
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         for name in SERVICE_NAMES:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        # What starting made (modules, registries, schemas) lives as long as the
+        # process: take it out of the cyclic collector's full passes, whose
+        # time grows with the heap and would otherwise hold the event loop.
+        gc.collect()
+        gc.freeze()
         logger.info("serving on %s", ", ".join(self.addresses))
         return self.addresses
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,9 +23,12 @@ from app.temporal_client import connect_temporal
 from service.agent.resilient_turn import RetryPolicy
 from service.api.agents import AgentServicer
 from service.api.errors import validate
+from service.auth.config import DEFAULT_TENANT, TENANT_PATTERN
+from service.auth.quotas import Quotas
 from service.core.errors import AlreadyExistsError, InvalidArgumentError
 from service.llm.breaker import CircuitBreakers
 from service.llm.coalesce import Coalescing
+from service.llm.endpoints import ModelEndpoint
 from service.llm.registry import ProviderRegistry
 from service.runtimes.base import Runtime
 from service.runtimes.inprocess import InProcessRuntime
@@ -101,7 +105,9 @@ class Runwire:
                     providers=worker_providers,
                     tools=tools,
                 )
+        quotas = build_quotas(settings)
         router = RunRouter(
+            quotas=quotas,
             agents=stores.agents,
             runs=stores.runs,
             events=stores.events,
@@ -123,7 +129,9 @@ class Runwire:
             tools=tools,
             router=router,
             inprocess=inprocess,
-            agent_servicer=AgentServicer(agents=stores.agents, providers=providers, tools=tools),
+            agent_servicer=AgentServicer(
+                agents=stores.agents, providers=providers, tools=tools, quotas=quotas
+            ),
             stores=stores,
             worker=worker,
             worker_providers=worker_providers,
@@ -138,23 +146,27 @@ class Runwire:
         for index, declared in enumerate(self.settings.agents):
             body = dict(declared)
             agent_id = str(body.pop("agent_id", body.pop("agentId", "")))
+            tenant = str(body.pop("tenant", DEFAULT_TENANT))
             try:
                 agent = json_format.ParseDict(body, agent_pb2.Agent())
                 request = agent_pb2.CreateAgentRequest(agent_id=agent_id, agent=agent)
                 validate(request)
                 self.agent_servicer.check(agent)
+                if not re.match(TENANT_PATTERN, tenant):
+                    raise InvalidArgumentError(f"tenant {tenant!r} must match {TENANT_PATTERN}")
             except (json_format.ParseError, InvalidArgumentError) as exc:
                 raise InvalidArgumentError(
                     f"configured agent #{index} ({agent_id or 'no agent_id'}) is invalid: {exc}"
                 ) from exc
             agent.agent_id = agent_id
+            agents = self.router.agents(tenant)
             try:
-                await self.router.agents.create(agent)
+                await agents.create(agent)
             except AlreadyExistsError:
                 # Declared twice, or already stored by another replica (Redis).
-                current = await self.router.agents.get(agent_id)
-                await self.router.agents.replace(agent, expected_etag=current.etag)
-            logger.info("agent %s created from configuration", agent_id)
+                current = await agents.get(agent_id)
+                await agents.replace(agent, expected_etag=current.etag)
+            logger.info("agent %s created from configuration", agent_id, extra={"tenant": tenant})
 
     async def aclose(self) -> None:
         """Stops the embedded worker and in-process runs; closes clients and pools."""
@@ -182,7 +194,27 @@ def build_providers(
             fallbacks see every failure.
         breakers: Circuit breakers to share (e.g. with an embedded worker); None
             for new ones from settings.
+
+    Raises:
+        InvalidArgumentError: the key of a ``[[model_endpoints]]`` entry cannot be read
+            (its variable is unset or empty, its file unreadable or empty); the
+            message names the endpoint and the source, never a key.
     """
+    endpoints: list[ModelEndpoint] = []
+    for configured in settings.model_endpoints:
+        try:
+            api_key = configured.read_api_key()
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc)) from None
+        endpoints.append(
+            ModelEndpoint(
+                name=configured.name,
+                provider=configured.provider,
+                base_url=configured.base_url,
+                api_key=api_key,
+                models=frozenset(configured.models),
+            )
+        )
     return ProviderRegistry(
         openai_base_url=settings.openai_base_url,
         openai_api_key=(
@@ -194,6 +226,8 @@ def build_providers(
         coalescing=Coalescing.from_settings(
             settings.stream_coalesce_ms, settings.stream_coalesce_chars
         ),
+        endpoints=endpoints,
+        base_url_allowlist=settings.model_base_url_allowlist,
     )
 
 
@@ -223,14 +257,77 @@ def build_tools(settings: Settings) -> ToolRegistry:
     return tools
 
 
+def build_quotas(settings: Settings) -> Quotas:
+    """The quotas and size limits of ``settings`` (docs/security.md, "Limits")."""
+    return Quotas(
+        max_agents_per_tenant=settings.max_agents_per_tenant,
+        max_agent_bytes=settings.max_agent_bytes,
+        max_active_runs_per_tenant=settings.max_active_runs_per_tenant,
+        max_open_streams_per_principal=settings.max_open_streams_per_principal,
+        max_list_response_bytes=settings.max_list_response_bytes,
+    )
+
+
 def build_stores(settings: Settings) -> Stores:
-    """Memory stores, or Redis ones when ``settings.redis_url`` is set."""
+    """Memory stores, or Redis ones when ``settings.redis_url`` is set.
+
+    With Redis, the password is read now from ``settings.redis_password_file`` (else the
+    URL's is used), and one PING checks the credentials before anything is served
+    (``store_factory.check_redis_credentials``; it blocks, up to
+    ``store_factory.CHECK_TIMEOUT_SECONDS`` to connect and as long for the answer).
+
+    Raises:
+        InvalidArgumentError: the URL is malformed, the password file cannot be read or
+            is empty, or Redis refuses the credentials; the message names the setting to
+            fix, never the password.
+    """
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else ""
+    password = _redis_password(settings)
+    if redis_url:
+        try:
+            store_factory.check_redis_credentials(redis_url, password=password)
+        except ValueError as exc:  # redis-py's refusal of the URL's form
+            raise InvalidArgumentError(f"RUNWIRE_REDIS_URL is not a Redis URL: {exc}") from None
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"{exc.message}: {_password_source(settings)}") from None
     return store_factory.build_stores(
-        redis_url=settings.redis_url or "",
+        redis_url=redis_url,
+        redis_password=password,
         redis_prefix=settings.redis_prefix,
         retention_seconds=settings.event_retention_seconds,
         retained_runs=settings.retained_runs,
+        request_ttl_seconds=settings.request_id_ttl_seconds,
     )
+
+
+def _redis_password(settings: Settings) -> str | None:
+    """The content of ``settings.redis_password_file``, stripped; None when it is unset.
+
+    Raises:
+        InvalidArgumentError: the file cannot be read or holds only whitespace.
+    """
+    path = settings.redis_password_file
+    if path is None:
+        return None
+    try:
+        password = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidArgumentError(
+            f"cannot read RUNWIRE_REDIS_PASSWORD_FILE {path}: {reason}"
+        ) from None
+    if not password:
+        raise InvalidArgumentError(f"RUNWIRE_REDIS_PASSWORD_FILE {path} is empty")
+    return password
+
+
+def _password_source(settings: Settings) -> str:
+    """Where the refused Redis password came from, as advice to the operator."""
+    if settings.redis_password_file is not None:
+        return f"check the password in RUNWIRE_REDIS_PASSWORD_FILE {settings.redis_password_file}"
+    if settings.redis_url is not None and "@" in settings.redis_url.get_secret_value():
+        return "check the credentials in RUNWIRE_REDIS_URL"
+    return "set RUNWIRE_REDIS_PASSWORD_FILE to a file holding the password"
 
 
 def build_worker(

@@ -1,7 +1,8 @@
 """A standalone worker process: ``runwire worker`` / ``python -m app worker``.
 
-Needs Temporal (``RUNWIRE_TEMPORAL_ADDRESS``) and Redis (``RUNWIRE_REDIS_URL``):
-the service and its workers share events, runs and threads through Redis.
+Needs Temporal (``RUNWIRE_TEMPORAL_ADDRESS``) and Redis (``RUNWIRE_REDIS_URL``, its
+password in the URL or in ``RUNWIRE_REDIS_PASSWORD_FILE``): the service and its workers
+share events, runs and threads through Redis.
 Stops gracefully on SIGINT/SIGTERM (activities get the worker's graceful
 shutdown timeout to finish; workflows resume on other workers).
 """
@@ -25,7 +26,8 @@ async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) 
     """Polls the task queue until SIGINT/SIGTERM.
 
     Raises:
-        InvalidArgumentError: Temporal or Redis is not configured.
+        InvalidArgumentError: Temporal or Redis is not configured, or Redis refuses the
+            credentials (``app.wiring.build_stores``).
         UnavailableError: Temporal cannot be reached.
     """
     if not settings.temporal_address:

@@ -13,6 +13,7 @@ Scenarios, in order (``--only`` takes these numbers or names):
 4. ``tokens``       2,000 one-character deltas: deltas/s and events/s vs the floor
 5. ``temporal``     the run of 1 on Temporal vs a minimal workflow; runs/s with 1 and 2 workers
 6. ``harness``      the Agent SDK for Go's harness settings on both runtimes
+7. ``auth``         the cost of auth per RPC: GetAgent p50/p99 by credential vs auth off
 
 ``--quick`` (CI's smoke mode, under 90 s) runs every scenario small.
 """
@@ -32,12 +33,12 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from bench import fanout, harness, stream_run, temporal_runtime, throughput, token_stream
+from bench import auth, fanout, harness, stream_run, temporal_runtime, throughput, token_stream
 from bench.common import Context, Row, exit_now, raise_fd_limit
 
 SCENARIOS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (stream_run, throughput, fanout, token_stream, temporal_runtime, harness)
+    for module in (stream_run, throughput, fanout, token_stream, temporal_runtime, harness, auth)
 }
 
 logger = logging.getLogger("bench")

@@ -1,8 +1,9 @@
 """Writes docs/configuration.md from the settings model (app/config.py).
 
 One row per ``Settings`` field: its environment variable(s), TOML key, type
-(with bounds), default and description, all read from the model, so the page
-cannot drift from the code; tests/unit/test_config_docs.py fails when the
+(with bounds), default and description, and a second table for the fields of
+the nested ``[auth]`` tables, all read from the model, so the page cannot
+drift from the code; tests/unit/test_config_docs.py fails when the
 committed page differs from what this script generates.
 
 Usage (from the repository root):
@@ -25,7 +26,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `app` importable
     sys.path.insert(0, str(ROOT))
 
 from annotated_types import Ge, Gt, Le, Lt  # noqa: E402
-from pydantic import AliasChoices, SecretStr  # noqa: E402
+from pydantic import AliasChoices, BaseModel, SecretStr  # noqa: E402
 from pydantic.fields import FieldInfo  # noqa: E402
 from pydantic_core import PydanticUndefined  # noqa: E402
 from pydantic_settings import NoDecode  # noqa: E402
@@ -116,6 +117,8 @@ def _type(annotation: Any) -> str:
         return "table"
     if annotation is SecretStr:
         return "secret string"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "table"
     if annotation in _TYPE_NAMES:
         return _TYPE_NAMES[annotation]
     if isinstance(annotation, type):
@@ -145,8 +148,10 @@ def _number(value: Any) -> str:
 
 
 def _default(field: FieldInfo) -> str:
+    if field.is_required():
+        return "required"
     value = field.get_default(call_default_factory=True)
-    if value is None or value is PydanticUndefined:
+    if value is None or value is PydanticUndefined or isinstance(value, BaseModel):
         return "—"
     if isinstance(value, list) and not value:
         return "—"
@@ -189,7 +194,59 @@ def render() -> str:
         rows.append(
             f"| {env_cell} | {toml_cell} | {_cell(kind)} | {_default(field)} | {description} |"
         )
-    return HEADER + "\n".join(rows) + "\n"
+    nested: list[str] = []
+    for name, field in Settings.model_fields.items():
+        model = _model_of(field.annotation)
+        if model is not None:
+            nested += _nested_rows(name, model)
+    return HEADER + "\n".join(rows) + "\n" + NESTED_HEADER + "\n".join(nested) + "\n"
+
+
+NESTED_HEADER = """
+## Tables
+
+The fields of the settings that are tables (`[auth]`, `[[model_endpoints]]`), as written in the
+TOML file (or as JSON in their environment variable). What they do: [Security](security.md),
+[Models and tools](models-and-tools.md#model-endpoints).
+
+| TOML table | key | type | default | description |
+| --- | --- | --- | --- | --- |
+"""
+
+
+def _model_of(annotation: Any) -> tuple[type[BaseModel], bool] | None:
+    """(model, is a list) when ``annotation`` is a settings model, a list of
+    one, or an optional one."""
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        parts = [a for a in get_args(annotation) if a is not type(None)]
+        return _model_of(parts[0]) if len(parts) == 1 else None
+    if origin is list:
+        inner = _model_of(get_args(annotation)[0])
+        return (inner[0], True) if inner is not None else None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    return None
+
+
+def _nested_rows(table: str, found: tuple[type[BaseModel], bool]) -> list[str]:
+    """One row per field of a nested settings table, and of the tables inside it."""
+    model, is_list = found
+    title = f"`[[{table}]]`" if is_list else f"`[{table}]`"
+    rows: list[str] = []
+    inner: list[str] = []
+    for name, field in model.model_fields.items():
+        sub = _model_of(field.annotation)
+        if sub is not None:
+            inner += _nested_rows(f"{table}.{name}", sub)
+            continue
+        kind = _type(field.annotation)
+        bounds = _bounds(field)
+        if bounds:
+            kind += f" ({bounds})"
+        description = _cell(field.description or "")
+        rows.append(f"| {title} | `{name}` | {_cell(kind)} | {_default(field)} | {description} |")
+    return rows + inner
 
 
 def main(argv: list[str] | None = None, page: pathlib.Path = PAGE) -> int:

@@ -1,7 +1,8 @@
 """Fixtures: real servers behind every test.
 
 - ``server``/``stubs``: one real Runwire gRPC server on loopback per runtime
-  configuration, parametrized, so the integration suite is the parity suite:
+  configuration, with authentication on (``stubs`` sends an API key of tenant
+  ``PARITY_TENANT``), parametrized, so the integration suite is the parity suite:
   ``in_process`` (memory stores), ``in_process_redis`` (Redis stores) and
   ``temporal`` (runs as Temporal workflows on an embedded worker, Redis stores).
 - ``redis_url`` / ``temporal_address``: a real redis-server and a real
@@ -24,7 +25,7 @@ import pytest
 from app.config import Settings
 from app.server import RunwireServer
 from tests.redis_server import running_redis
-from tests.support import Stubs, running_server
+from tests.support import PARITY_TOKEN, Stubs, parity_auth, running_server
 from tests.temporal_server import start_temporal
 
 HEARTBEAT_SECONDS = 0.5
@@ -71,8 +72,13 @@ def server_settings(
 async def server(
     request: pytest.FixtureRequest, redis_url: str, temporal_address: str
 ) -> AsyncIterator[RunwireServer]:
+    """The parity suite's server, with authentication on: its callers use
+    ``PARITY_TOKEN`` (an admin of tenant ``PARITY_TENANT``)."""
     settings = server_settings(
-        request.param, redis_url=redis_url, temporal_address=temporal_address
+        request.param,
+        redis_url=redis_url,
+        temporal_address=temporal_address,
+        auth=parity_auth(),
     )
     async with running_server(settings) as srv:
         yield srv
@@ -80,7 +86,7 @@ async def server(
 
 @pytest.fixture(scope="session")
 async def stubs(server: RunwireServer) -> AsyncIterator[Stubs]:
-    s = Stubs.connect(server.addresses[0])
+    s = Stubs.connect(server.addresses[0], token=PARITY_TOKEN)
     yield s
     await s.channel.close()
 

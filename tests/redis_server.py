@@ -1,7 +1,8 @@
 """A throwaway ``redis-server`` on loopback for tests.
 
 ``start_redis()`` starts one on a free 127.0.0.1 port in a temporary
-directory, without persistence, and returns when it answers PING;
+directory, without persistence (with ``password``: requiring it), and returns
+when it answers PING;
 ``RedisServer.stop()`` terminates it (killed after 5 s) and removes the
 directory. ``running_redis()`` wraps both as an async context manager.
 """
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import redis.asyncio as redis
 
+from service.stores.redis_client import reply
+
 #: Seconds to wait for a started server to answer PING.
 START_TIMEOUT = 10.0
 #: Seconds between SIGTERM and SIGKILL when stopping.
@@ -32,14 +35,16 @@ class RedisServer:
     """A running ``redis-server``.
 
     Attributes:
-        url: ``redis://127.0.0.1:<port>/0``.
+        url: ``redis://127.0.0.1:<port>/0`` (without the password).
         process: The server process.
         directory: Its working directory (log file ``redis.log``), removed by ``stop``.
+        password: The password it requires (``requirepass``), if any.
     """
 
     url: str
     process: subprocess.Popen[bytes]
     directory: Path
+    password: str | None = None
 
     async def stop(self) -> None:
         """Terminates the server (SIGKILL after ``STOP_GRACE`` s) and removes its directory."""
@@ -69,8 +74,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def start_redis() -> RedisServer:
+async def start_redis(*, password: str | None = None) -> RedisServer:
     """Starts ``redis-server`` on a free loopback port and waits for PING.
+
+    Args:
+        password: The password it requires of every client (``requirepass``); None: none.
 
     Returns:
         The running server; call ``stop()`` when done.
@@ -92,12 +100,16 @@ async def start_redis() -> RedisServer:
             "--appendonly", "no",
             "--dir", str(directory),
             "--logfile", str(directory / "redis.log"),
+            *(["--requirepass", password] if password is not None else []),
         ]  # fmt: skip
         process = await asyncio.to_thread(
             subprocess.Popen, command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         server = RedisServer(
-            url=f"redis://127.0.0.1:{port}/0", process=process, directory=directory
+            url=f"redis://127.0.0.1:{port}/0",
+            process=process,
+            directory=directory,
+            password=password,
         )
         if await _answers_ping(server):
             return server
@@ -107,14 +119,14 @@ async def start_redis() -> RedisServer:
 
 
 async def _answers_ping(server: RedisServer) -> bool:
-    client = redis.Redis.from_url(server.url)
+    client = redis.Redis.from_url(server.url, password=server.password)
     try:
         deadline = asyncio.get_running_loop().time() + START_TIMEOUT
         while asyncio.get_running_loop().time() < deadline:
             if server.process.poll() is not None:
                 return False
             try:
-                if await client.ping():
+                if await reply(client.ping()):
                     return True
             except redis.ConnectionError:
                 await asyncio.sleep(0.02)
@@ -131,9 +143,9 @@ def _log_tail(directory: Path) -> str:
 
 
 @asynccontextmanager
-async def running_redis() -> AsyncIterator[RedisServer]:
-    """``start_redis()`` for the duration of an ``async with`` block."""
-    server = await start_redis()
+async def running_redis(*, password: str | None = None) -> AsyncIterator[RedisServer]:
+    """``start_redis(password=...)`` for the duration of an ``async with`` block."""
+    server = await start_redis(password=password)
     try:
         yield server
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from app.config import Settings
 from app.server import RunwireServer
 from app.wiring import Runwire
+from service.auth.config import ApiKey, AuthSettings
 
 __all__ = [
     "Script",
@@ -51,6 +53,42 @@ Script = list[dict[str, Any]]
 #: How long a test waits for a condition before it fails: generous, so the suite
 #: passes on a busy machine (a passing test waits only as long as it must).
 CONDITION_SECONDS = 60.0
+
+
+#: The parity suite's API key (tests/conftest.py ``server``): an admin of ``PARITY_TENANT``.
+PARITY_TOKEN = "rw-parity-" + uuid.uuid4().hex
+PARITY_TENANT = "parity"
+PARITY_PRINCIPAL = "parity-admin"
+
+
+def api_key(token: str, principal: str, *roles: str, tenant: str = PARITY_TENANT) -> ApiKey:
+    """An ``[[auth.api_keys]]`` entry for ``token`` (stored as its SHA-256)."""
+    return ApiKey(
+        principal=principal,
+        tenant=tenant,
+        roles=list(roles),  # type: ignore[arg-type]
+        key_sha256=hashlib.sha256(token.encode()).hexdigest(),
+    )
+
+
+#: More callers of the parity server, by principal: (token, tenant, roles).
+PARITY_CALLERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # The admin of another tenant: sees nothing of PARITY_TENANT.
+    "other-admin": ("rw-other-" + uuid.uuid4().hex, "other", ("admin",)),
+    # Approvers of PARITY_TENANT (for approval_policy.approvers).
+    "carol": ("rw-carol-" + uuid.uuid4().hex, PARITY_TENANT, ("approver",)),
+    "dave": ("rw-dave-" + uuid.uuid4().hex, PARITY_TENANT, ("approver",)),
+}
+
+
+def parity_auth() -> AuthSettings:
+    """The parity suite's ``[auth]``: ``PARITY_TOKEN`` and ``PARITY_CALLERS``."""
+    keys = [api_key(PARITY_TOKEN, PARITY_PRINCIPAL, "admin")]
+    keys += [
+        api_key(token, principal, *roles, tenant=tenant)
+        for principal, (token, tenant, roles) in PARITY_CALLERS.items()
+    ]
+    return AuthSettings(api_keys=keys)
 
 
 async def polls(
@@ -94,6 +132,8 @@ async def create_agent(
     instructions: str = "You are a test agent.",
     response_format: dict[str, Any] | None = None,
     token_budget: int = 0,
+    approvers: list[str] | None = None,
+    agent_id: str | None = None,
 ) -> agent_pb2.Agent:
     """Creates an agent on the scripted model and returns it."""
     limits = agent_pb2.Limits(max_iterations=max_iterations, token_budget=token_budget)
@@ -112,14 +152,14 @@ async def create_agent(
         model=agent_pb2.Model(provider="scripted", options=struct(options)),
         tools=tools or [],
         approval_policy=agent_pb2.ApprovalPolicy(
-            mode=mode, auto_approved_tools=auto_approved or []
+            mode=mode, auto_approved_tools=auto_approved or [], approvers=approvers or []
         ),
         limits=limits,
     )
     if response_format is not None:
         agent.response_format.CopyFrom(struct(response_format))
     response = await stubs.agents.CreateAgent(
-        agent_pb2.CreateAgentRequest(agent_id=unique("agent"), agent=agent)
+        agent_pb2.CreateAgentRequest(agent_id=agent_id or unique("agent"), agent=agent)
     )
     return cast("agent_pb2.Agent", response.agent)
 

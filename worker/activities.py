@@ -44,6 +44,7 @@ from service.runtimes.temporal_contract import (
     ToolCallInput,
     ToolCallResult,
 )
+from service.stores.tenants import PerTenant
 from service.stores.threads import ThreadStore
 from service.tools.execution import run_server_tool
 from service.tools.registry import ToolRegistry
@@ -92,7 +93,7 @@ class RunActivities:
         recorder: RunRecorder,
         providers: ProviderRegistry,
         tools: ToolRegistry,
-        threads: ThreadStore,
+        threads: PerTenant[ThreadStore],
     ) -> None:
         self._recorder = recorder
         self._providers = providers
@@ -190,11 +191,12 @@ class RunActivities:
         """Adds the run's messages to its thread once (a retry finds them
         there and adds nothing), then releases the thread."""
         async with _heartbeating():
-            thread = await self._threads.get(request.thread_id)
+            threads = self._threads(request.tenant)
+            thread = await threads.get(request.thread_id)
             already = any(m.message.run_id == request.run_id for m in thread.messages[-1:])
             if not already and request.messages:
-                await self._threads.append(request.thread_id, list(request.messages))
-            await self._threads.release(request.thread_id, request.run_id)
+                await threads.append(request.thread_id, list(request.messages))
+            await threads.release(request.thread_id, request.run_id)
 
     def all(self) -> list[Callable[..., Any]]:
         """The activity callables to register on a worker."""

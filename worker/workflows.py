@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from service.agent.decisions import PendingDecisions
     from service.agent.effects import ModelTurn, ToolResult
     from service.agent.loop import execute_run
-    from service.core.errors import FailedPreconditionError
+    from service.core.errors import FailedPreconditionError, safe_error_text
     from service.core.messages import ChatMessage
     from service.core.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
     from service.llm.base import ModelError, ModelRequest
@@ -269,7 +269,10 @@ class WorkflowEffects:
         await _activity(
             RunActivities.append_to_thread,
             ThreadAppendInput(
-                run_id=self._spec.run_id, thread_id=thread_id, messages=tuple(messages)
+                run_id=self._spec.run_id,
+                thread_id=thread_id,
+                messages=tuple(messages),
+                tenant=self._spec.tenant,
             ),
             PUBLISH,
         )
@@ -341,7 +344,7 @@ class AgentRun:
             # Anything else means this run failed: fail the workflow, not the
             # workflow task, so it is not retried forever.
             raise ApplicationError(
-                f"run {request.spec.run_id} failed: {type(exc).__name__}: {exc}",
+                safe_error_text(f"run {request.spec.run_id} failed: {type(exc).__name__}: {exc}"),
                 type="RUN_FAILED",
                 non_retryable=True,
             ) from exc

@@ -11,17 +11,15 @@ ends the run CANCELLED and is re-raised so the runtime sees it.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-import jsonschema
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from runwire.v1 import approval_pb2, event_pb2, run_pb2
 
 from service.agent.effects import Effects, ToolResult
+from service.core import schemas
 from service.core.errors import ERROR_DOMAIN, RunwireError
 from service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
 from service.core.spec import ApprovalDecision, LoopCheckpoint, RunSpec
@@ -126,25 +124,10 @@ _ENDINGS = (
         finish_reason=FINISH_ERROR,
         code=code_pb2.INTERNAL,
         reason="RUN_FAILED",
-        message="the run failed unexpectedly: {kind}: {error}",
+        message="the run failed unexpectedly; the server log has the details",
         unexpected=True,
     ),
 )
-
-
-def check_output(text: str, schema: dict[str, Any]) -> str | None:
-    """Why ``text`` is not a JSON value matching ``schema``; None when it is."""
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        return f"not JSON: {exc}"
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(value)
-    )
-    if error is None:
-        return None
-    where = "/".join(str(p) for p in error.absolute_path) or "the root"
-    return f"at {where}: {error.message}"
 
 
 @dataclass
@@ -245,7 +228,7 @@ class _Loop:
         schema = self.spec.response_format
         if schema is None:
             return reply.content
-        error = check_output(reply.content, schema)
+        error = await schemas.answer_problem_off_loop(reply.content, schema)
         if error is None:
             return reply.content
         repair = ChatMessage(
@@ -258,7 +241,7 @@ class _Loop:
         self.state.new_messages.append(repair)
         await self.emit(step_started=event_pb2.StepStarted(step=step + 1))
         repaired = await self.model_round(messages, step + 1, tools=())
-        error = check_output(repaired.content, schema)
+        error = await schemas.answer_problem_off_loop(repaired.content, schema)
         if error is not None:
             raise _OutputMismatch(f"the final answer does not match response_format: {error}")
         return repaired.content
@@ -413,7 +396,9 @@ async def execute_run(
     loop = _Loop(spec, fx, deadline)
     if resume is None:
         await loop.emit(
-            run_started=event_pb2.RunStarted(agent_id=spec.agent_id, thread_id=spec.thread_id)
+            run_started=event_pb2.RunStarted(
+                agent_id=spec.agent_id, thread_id=spec.thread_id, created_by=spec.created_by
+            )
         )
         await loop.set_state(run_pb2.RUN_STATE_RUNNING)
     try:

@@ -30,13 +30,13 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from runwire.v1 import event_pb2
 
 from service.agent.effects import ModelTurn
 from service.agent.model_turn import stream_model_turn
-from service.core.errors import InvalidArgumentError
+from service.core.errors import InvalidArgumentError, safe_error_text
 from service.core.spec import ModelRef
 from service.core.telemetry import ATTR_PROVIDER, ATTR_RUN_ID
 from service.llm.base import ModelError, ModelRequest
@@ -137,7 +137,7 @@ async def discard_message(publish: Publish, message_id: str, reason: str) -> Non
     await publish(
         event_pb2.RunEvent(
             message_discarded=event_pb2.MessageDiscarded(
-                message_id=message_id, reason=reason[:MAX_REASON_TEXT]
+                message_id=message_id, reason=safe_error_text(reason, MAX_REASON_TEXT)
             )
         ),
         f"{message_id}:discarded",
@@ -164,6 +164,8 @@ class _Outcome:
     model: ModelRef
     reason: str
     retry_after_seconds: float | None
+    #: The ``ErrorInfo`` metadata of the last failure (``http_status``, ``model``).
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 async def resilient_model_turn(
@@ -310,7 +312,7 @@ class _ChainCall:
             await discard_message(self.publish, attempt_id, reason + error.message)
         if not error.retryable:
             raise error
-        return _Outcome(model, error.message, error.retry_after_seconds)
+        return _Outcome(model, error.message, error.retry_after_seconds, error.metadata)
 
     async def _back_off(self, model: ModelRef, retry: int, outcome: _Outcome) -> None:
         delay = self.policy.delay_seconds(
@@ -348,16 +350,23 @@ def _breaker_open(model: ModelRef, breaker: CircuitBreaker, last: _Outcome | Non
     wait = breaker.retry_in_seconds()
     note = f"circuit breaker open for {wait:.1f} s more"
     reason = f"{last.reason}; {note}" if last is not None else note
-    return _Outcome(model, reason, wait)
+    return _Outcome(model, reason, wait, last.metadata if last is not None else {})
 
 
 def _unavailable(provider: str, outcomes: list[_Outcome]) -> ModelError:
+    """The error of a chain no model answered: a bounded message naming each model's
+    last failure; metadata ``provider`` and, of the primary's last failure,
+    ``http_status`` and ``model``."""
     details = "; ".join(f"{_label(o.model)}: {o.reason}" for o in outcomes)
     hints = [o.retry_after_seconds for o in outcomes]
     retry_after = min(h for h in hints if h is not None) if hints and None not in hints else None
-    return ModelError(
-        f"no model is available ({details})",
+    error = ModelError(
+        safe_error_text(f"no model is available ({details})"),
         provider=provider,
         retryable=True,
         retry_after_seconds=retry_after,
     )
+    if outcomes:
+        primary = outcomes[0].metadata
+        error.metadata.update({k: primary[k] for k in ("http_status", "model") if k in primary})
+    return error

@@ -7,13 +7,11 @@ from runwire.v1 import approval_pb2, approval_pb2_grpc
 
 from service.api.convert import approval_choice, struct_to_dict
 from service.api.errors import unary
+from service.auth.principal import current_principal
 from service.core.errors import InvalidArgumentError
 from service.core.spec import ApprovalDecision
 from service.runtimes.router import RunRouter
 from service.stores.paging import page_size
-
-#: ``Approval.resolved_by`` until authentication exists: never taken from the request.
-ANONYMOUS = "anonymous"
 
 
 class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
@@ -31,6 +29,7 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
             state=request.state,
             page_size=page_size(request.page_size),
             page_token=request.page_token,
+            tenant=current_principal().tenant,
         )
         return approval_pb2.ListApprovalsResponse(approvals=approvals, next_page_token=token)
 
@@ -38,7 +37,9 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
     async def GetApproval(
         self, request: approval_pb2.GetApprovalRequest, context: grpc.aio.ServicerContext
     ) -> approval_pb2.GetApprovalResponse:
-        approval = await self._router.approvals.get(request.approval_id)
+        approval = await self._router.owned_approval(
+            request.approval_id, current_principal().tenant
+        )
         return approval_pb2.GetApprovalResponse(approval=approval)
 
     @unary
@@ -62,6 +63,6 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
                 if request.HasField("edited_arguments")
                 else None
             ),
-            resolved_by=ANONYMOUS,
+            principal=current_principal(),
         )
         return approval_pb2.ResolveApprovalResponse(approval=approval)

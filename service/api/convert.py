@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
 from runwire.v1 import approval_pb2, run_pb2, thread_pb2
 
+from service.core import schemas
 from service.core.errors import InvalidArgumentError
 from service.core.messages import ChatMessage, Role, ToolSpec
 from service.core.spec import ApprovalDecision
@@ -44,14 +47,41 @@ def approval_choice(decision: int) -> ApprovalDecision:
     return ApprovalDecision.REJECT
 
 
+#: A schema Struct over this many encoded bytes is refused before it is converted
+#: (protobuf spends up to a few times the bytes of compact JSON on small values).
+MAX_SCHEMA_STRUCT_BYTES = 2 * schemas.MAX_SCHEMA_BYTES
+
+
+def checked_schema(message: struct_pb2.Struct, *, field: str) -> dict[str, Any]:
+    """The JSON Schema in ``message`` as a dict, once ``service.core.schemas``
+    accepts it (size and depth caps, the Draft 2020-12 metaschema, local references
+    only, RE2 regular expressions). Work grows with the schema: on an event loop,
+    call it in a thread.
+
+    Raises:
+        InvalidArgumentError: with one field violation on ``field``.
+    """
+    size = message.ByteSize()
+    if size > MAX_SCHEMA_STRUCT_BYTES:
+        problem = f"the schema is {size} bytes encoded, over the limit of {MAX_SCHEMA_STRUCT_BYTES}"
+        raise InvalidArgumentError(f"invalid {field}: {problem}", field_violations={field: problem})
+    schema = struct_to_dict(message, field=field)
+    schemas.check_schema(schema, field=field)
+    return schema
+
+
 def client_tool_spec(tool: run_pb2.ClientTool, *, field: str) -> ToolSpec:
     """A ``ClientTool`` as offered to the model (default schema: an empty object).
 
+    Its ``parameters`` go through ``checked_schema``, whose work grows with the
+    schema: on an event loop, prefer ``client_tool_specs``.
+
     Raises:
-        InvalidArgumentError: the parameters hold a non-finite number.
+        InvalidArgumentError: the parameters are not an accepted JSON Schema
+            (field violation on ``<field>.parameters``).
     """
     parameters = (
-        struct_to_dict(tool.parameters, field=f"{field}.parameters")
+        checked_schema(tool.parameters, field=f"{field}.parameters")
         if tool.HasField("parameters")
         else {}
     )
@@ -60,6 +90,20 @@ def client_tool_spec(tool: run_pb2.ClientTool, *, field: str) -> ToolSpec:
         description=tool.description,
         parameters=parameters or {"type": "object", "properties": {}},
     )
+
+
+async def client_tool_specs(tools: Sequence[run_pb2.ClientTool]) -> tuple[ToolSpec, ...]:
+    """``client_tool_spec`` of each tool (fields ``client_tools[i]``), in a worker
+    thread so the event loop keeps serving while the schemas are checked.
+
+    Raises:
+        InvalidArgumentError: a tool's parameters are not an accepted JSON Schema.
+    """
+
+    def convert() -> tuple[ToolSpec, ...]:
+        return tuple(client_tool_spec(t, field=f"client_tools[{i}]") for i, t in enumerate(tools))
+
+    return await asyncio.to_thread(convert)
 
 
 def thread_pb(record: ThreadRecord) -> thread_pb2.Thread:

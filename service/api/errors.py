@@ -5,7 +5,8 @@ Every servicer method is wrapped by ``unary`` or ``server_stream``:
    .proto files; violations become INVALID_ARGUMENT with
    ``google.rpc.BadRequest`` field violations;
 2. a ``RunwireError`` becomes its status code with ``google.rpc.ErrorInfo``
-   (reason, domain ``runwire.dev``, metadata);
+   (reason, domain ``runwire.dev``, metadata), plus ``google.rpc.QuotaFailure``
+   for a ``ResourceExhaustedError``;
 3. anything else is a bug: logged with its traceback and returned as
    INTERNAL (reason ``INTERNAL``) without internals in the message.
 """
@@ -23,7 +24,12 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from service.core.errors import ERROR_DOMAIN, InvalidArgumentError, RunwireError
+from service.core.errors import (
+    ERROR_DOMAIN,
+    InvalidArgumentError,
+    ResourceExhaustedError,
+    RunwireError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +82,15 @@ def to_status(error: RunwireError) -> grpc.Status:
     )
     status = status_pb2.Status(code=error.code.value[0], message=error.message)
     status.details.add().Pack(info)
+    if isinstance(error, ResourceExhaustedError):
+        quota = error_details_pb2.QuotaFailure(
+            violations=[
+                error_details_pb2.QuotaFailure.Violation(
+                    subject=error.subject, description=error.message
+                )
+            ]
+        )
+        status.details.add().Pack(quota)
     if isinstance(error, InvalidArgumentError) and error.field_violations:
         bad_request = error_details_pb2.BadRequest(
             field_violations=[

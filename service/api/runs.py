@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
@@ -10,8 +11,10 @@ from typing import Protocol
 import grpc
 from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2, run_service_pb2_grpc
 
-from service.api.convert import client_tool_spec
+from service.api.convert import client_tool_specs
 from service.api.errors import server_stream, unary
+from service.auth.principal import current_principal
+from service.auth.quotas import Quotas, fit_bytes
 from service.core.errors import UnavailableError
 from service.core.spec import ToolOutput
 from service.core.telemetry import METRICS
@@ -39,18 +42,27 @@ class _RunRequest(Protocol):
     def runtime(self) -> agent_pb2.Runtime: ...
 
 
-def _run_input(request: _RunRequest) -> RunInput:
+async def _run_input(request: _RunRequest) -> RunInput:
     return RunInput(
         agent_id=request.agent_id,
         prompt=request.prompt,
         thread_id=request.thread_id,
-        client_tools=tuple(
-            client_tool_spec(t, field=f"client_tools[{i}]")
-            for i, t in enumerate(request.client_tools)
-        ),
+        # Checking client tool schemas grows with them: off the event loop.
+        client_tools=await client_tool_specs(request.client_tools),
         request_id=request.request_id,
         runtime=request.runtime,
+        principal=current_principal(),
     )
+
+
+def _tenant() -> str:
+    return current_principal().tenant
+
+
+def _holder() -> str:
+    """The caller, as counted by max_open_streams_per_principal."""
+    principal = current_principal()
+    return f"{principal.tenant}/{principal.name}"
 
 
 def _draining(run_id: str, last: int) -> UnavailableError:
@@ -70,10 +82,20 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
             heartbeat event.
     """
 
-    def __init__(self, *, router: RunRouter, events: EventLog, heartbeat_interval: float) -> None:
+    def __init__(
+        self,
+        *,
+        router: RunRouter,
+        events: EventLog,
+        heartbeat_interval: float,
+        quotas: Quotas | None = None,
+    ) -> None:
         self._router = router
         self._events = events
         self._heartbeat = heartbeat_interval
+        self._quotas = quotas or Quotas()
+        #: Open streams per principal ("tenant/name"), for max_open_streams_per_principal.
+        self._streams_of: collections.Counter[str] = collections.Counter()
         #: Set when the server drains (``close_streams``): open streams end with
         #: UNAVAILABLE (DRAINING).
         self.closing = asyncio.Event()
@@ -98,6 +120,19 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
             run_id, after_sequence=after, heartbeat_interval=self._heartbeat
         )
 
+    def _admit_stream(self) -> None:
+        """Refuses a stream past ``max_open_streams_per_principal`` (before any
+        run is created for it).
+
+        Raises:
+            ResourceExhaustedError: the caller holds that many streams here.
+        """
+        self._quotas.check(
+            "max_open_streams_per_principal",
+            used=self._streams_of[_holder()],
+            subject=f"principal:{current_principal().name}",
+        )
+
     async def _stream(self, run_id: str, after: int) -> AsyncIterator[event_pb2.RunEvent]:
         """The run's events after ``after``, until the terminal event or until
         the server drains (then UNAVAILABLE/DRAINING naming the sequence to
@@ -113,6 +148,8 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
         task = asyncio.current_task()
         if task is None:  # pragma: no cover - gRPC always runs handlers in a task
             raise RuntimeError("_stream must run in a task")
+        holder = _holder()
+        self._streams_of[holder] += 1
         self.open_streams += 1
         METRICS.open_streams.add(1)
         events = self._subscribe(run_id, after)
@@ -137,6 +174,9 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
                 yield event
         finally:
             self._drained.discard(task)
+            self._streams_of[holder] -= 1
+            if not self._streams_of[holder]:
+                del self._streams_of[holder]
             self.open_streams -= 1
             METRICS.open_streams.add(-1)
             close = getattr(events, "aclose", None)
@@ -147,14 +187,15 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
     async def CreateRun(
         self, request: run_service_pb2.CreateRunRequest, context: grpc.aio.ServicerContext
     ) -> run_service_pb2.CreateRunResponse:
-        run = await self._router.create_run(_run_input(request))
+        run = await self._router.create_run(await _run_input(request))
         return run_service_pb2.CreateRunResponse(run=run)
 
     @server_stream
     async def StreamRun(
         self, request: run_service_pb2.StreamRunRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[run_service_pb2.StreamRunResponse]:
-        run = await self._router.create_run(_run_input(request))
+        self._admit_stream()
+        run = await self._router.create_run(await _run_input(request))
         async for event in self._stream(run.run_id, 0):
             yield run_service_pb2.StreamRunResponse(event=event)
 
@@ -162,7 +203,7 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
     async def WaitRun(
         self, request: run_service_pb2.WaitRunRequest, context: grpc.aio.ServicerContext
     ) -> run_service_pb2.WaitRunResponse:
-        run = await self._router.create_run(_run_input(request))
+        run = await self._router.create_run(await _run_input(request))
         timeout = (
             request.timeout.ToTimedelta().total_seconds()
             if request.HasField("timeout")
@@ -182,13 +223,14 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
 
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(until_stop(), timeout=wait_seconds)
-        return await self._router.get_run(run.run_id)
+        return await self._router.get_run(run.run_id, run.tenant)
 
     @unary
     async def GetRun(
         self, request: run_service_pb2.GetRunRequest, context: grpc.aio.ServicerContext
     ) -> run_service_pb2.GetRunResponse:
-        return run_service_pb2.GetRunResponse(run=await self._router.get_run(request.run_id))
+        run = await self._router.get_run(request.run_id, _tenant())
+        return run_service_pb2.GetRunResponse(run=run)
 
     @unary
     async def ListRuns(
@@ -200,6 +242,7 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
             state=request.state,
             page_size=page_size(request.page_size),
             page_token=request.page_token,
+            tenant=_tenant(),
         )
         return run_service_pb2.ListRunsResponse(runs=runs, next_page_token=token)
 
@@ -207,14 +250,15 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
     async def CancelRun(
         self, request: run_service_pb2.CancelRunRequest, context: grpc.aio.ServicerContext
     ) -> run_service_pb2.CancelRunResponse:
-        run = await self._router.cancel_run(request.run_id, request.reason)
+        run = await self._router.cancel_run(request.run_id, request.reason, _tenant())
         return run_service_pb2.CancelRunResponse(run=run)
 
     @server_stream
     async def StreamRunEvents(
         self, request: run_service_pb2.StreamRunEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[run_service_pb2.StreamRunEventsResponse]:
-        await self._router.runs.get(request.run_id)
+        await self._router.owned_run(request.run_id, _tenant())
+        self._admit_stream()
         async for event in self._stream(request.run_id, request.after_sequence):
             yield run_service_pb2.StreamRunEventsResponse(event=event)
 
@@ -222,15 +266,16 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
     async def ListRunEvents(
         self, request: run_service_pb2.ListRunEventsRequest, context: grpc.aio.ServicerContext
     ) -> run_service_pb2.ListRunEventsResponse:
-        await self._router.runs.get(request.run_id)
+        await self._router.owned_run(request.run_id, _tenant())
         after = request.after_sequence
         cursor = decode_int_token(request.page_token)
         if cursor is not None:
             after = cursor
         size = page_size(request.page_size)
         events = await self._events.read(request.run_id, after_sequence=after, limit=size + 1)
-        token = encode_token(str(events[size - 1].sequence)) if len(events) > size else ""
-        return run_service_pb2.ListRunEventsResponse(events=events[:size], next_page_token=token)
+        page = events[: fit_bytes(events[:size], self._quotas.max_list_response_bytes)]
+        token = encode_token(str(page[-1].sequence)) if len(events) > len(page) else ""
+        return run_service_pb2.ListRunEventsResponse(events=page, next_page_token=token)
 
     @unary
     async def SubmitToolOutputs(
@@ -240,5 +285,5 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
             ToolOutput(tool_call_id=o.tool_call_id, output=o.output, is_error=o.is_error)
             for o in request.tool_outputs
         ]
-        run = await self._router.submit_tool_outputs(request.run_id, outputs)
+        run = await self._router.submit_tool_outputs(request.run_id, outputs, _tenant())
         return run_service_pb2.SubmitToolOutputsResponse(run=run)

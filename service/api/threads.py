@@ -9,48 +9,55 @@ from runwire.v1 import thread_pb2, thread_pb2_grpc
 
 from service.api.convert import message_pb, thread_pb
 from service.api.errors import unary
+from service.auth.principal import current_principal
+from service.auth.quotas import Quotas, fit_bytes
 from service.stores.paging import decode_int_token, encode_token, page_size
+from service.stores.tenants import PerTenant
 from service.stores.threads import ThreadStore
 
 
 class ThreadServicer(thread_pb2_grpc.ThreadServiceServicer):
-    """Threads over a ``ThreadStore``."""
+    """Threads over the caller's tenant's ``ThreadStore``."""
 
-    def __init__(self, *, threads: ThreadStore) -> None:
+    def __init__(self, *, threads: PerTenant[ThreadStore], quotas: Quotas | None = None) -> None:
         self._threads = threads
+        self._quotas = quotas or Quotas()
+
+    def _store(self) -> ThreadStore:
+        """The threads of the caller's tenant."""
+        return self._threads(current_principal().tenant)
 
     @unary
     async def CreateThread(
         self, request: thread_pb2.CreateThreadRequest, context: grpc.aio.ServicerContext
     ) -> thread_pb2.CreateThreadResponse:
         thread_id = request.thread_id or f"thr_{uuid.uuid4().hex}"
-        record = await self._threads.create(thread_id, dict(request.metadata))
+        record = await self._store().create(thread_id, dict(request.metadata))
         return thread_pb2.CreateThreadResponse(thread=thread_pb(record))
 
     @unary
     async def GetThread(
         self, request: thread_pb2.GetThreadRequest, context: grpc.aio.ServicerContext
     ) -> thread_pb2.GetThreadResponse:
-        record = await self._threads.get(request.thread_id)
+        record = await self._store().get(request.thread_id)
         return thread_pb2.GetThreadResponse(thread=thread_pb(record))
 
     @unary
     async def ListThreadMessages(
         self, request: thread_pb2.ListThreadMessagesRequest, context: grpc.aio.ServicerContext
     ) -> thread_pb2.ListThreadMessagesResponse:
-        record = await self._threads.get(request.thread_id)
+        record = await self._store().get(request.thread_id)
         start = decode_int_token(request.page_token) or 0
         size = page_size(request.page_size)
-        page = record.messages[start : start + size]
-        end = start + len(page)
+        messages = [message_pb(m) for m in record.messages[start : start + size]]
+        messages = messages[: fit_bytes(messages, self._quotas.max_list_response_bytes)]
+        end = start + len(messages)
         token = encode_token(str(end)) if end < len(record.messages) else ""
-        return thread_pb2.ListThreadMessagesResponse(
-            messages=[message_pb(m) for m in page], next_page_token=token
-        )
+        return thread_pb2.ListThreadMessagesResponse(messages=messages, next_page_token=token)
 
     @unary
     async def DeleteThread(
         self, request: thread_pb2.DeleteThreadRequest, context: grpc.aio.ServicerContext
     ) -> thread_pb2.DeleteThreadResponse:
-        await self._threads.delete(request.thread_id)
+        await self._store().delete(request.thread_id)
         return thread_pb2.DeleteThreadResponse()

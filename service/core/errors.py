@@ -9,6 +9,7 @@ exceptions never reach callers. Reasons are documented in docs/errors.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import grpc
@@ -111,3 +112,79 @@ class DeadlineExceededError(RunwireError):
 
     code = grpc.StatusCode.DEADLINE_EXCEEDED
     default_reason = "TIMEOUT"
+
+
+class UnauthenticatedError(RunwireError):
+    """No credentials, or credentials the server does not accept
+    (``UNAUTHENTICATED``, ``TOKEN_EXPIRED``, ``TOKEN_INVALID``)."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    default_reason = "UNAUTHENTICATED"
+
+
+class PermissionDeniedError(RunwireError):
+    """The caller is known but may not do this (``PERMISSION_DENIED``; metadata
+    ``permission`` names what is missing)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    default_reason = "PERMISSION_DENIED"
+
+
+class ResourceExhaustedError(RunwireError):
+    """A quota or size limit is reached (``QUOTA_EXCEEDED``). ``subject`` and
+    ``limit`` name it for ``google.rpc.QuotaFailure``; ``metadata`` has
+    ``limit`` (its setting) and ``value`` (its size)."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    default_reason = "QUOTA_EXCEEDED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        subject: str,
+        limit: str,
+        value: int,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, metadata={"limit": limit, "value": str(value)})
+        self.subject = subject
+        self.limit = limit
+
+
+#: Longest text ``safe_error_text`` returns, in characters.
+MAX_ERROR_MESSAGE_CHARS = 300
+
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@")
+_URL_QUERY = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s?#]*)\?[^\s#]*")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[^\s,;\"']+")
+#: Secret keys by their common prefixes (``sk-``, ``sk-ant-``, ``sk_live_``, ``rk_``).
+_KEY_LIKE = re.compile(r"\b(?:sk|rk)[-_][A-Za-z0-9_-]{16,}")
+_NAMED_SECRET = re.compile(
+    r"(?i)\b([a-z0-9_-]*(?:api[_-]?keys?|token|secret|password|passwd|credentials?))"
+    r"([\"']?\s*[:=]\s*[\"']?)[^\s,;\"'&]+"
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_SPACES = re.compile(r"\s{2,}")
+
+
+def safe_error_text(text: str, limit: int = MAX_ERROR_MESSAGE_CHARS) -> str:
+    """``text`` made fit for an error message, an event or a log line.
+
+    Credentials are replaced with ``[redacted]``: the user and password of a
+    URL, its query string, ``Bearer``/``Basic`` credentials, key-like words
+    (``sk-…``) and values of ``api_key=``/``token:``/``secret``/``password``
+    pairs. Control characters and runs of white space become one space; the
+    result is cut to ``limit`` characters (the last one ``…`` when cut).
+
+    This is a last line of defence for texts Runwire writes itself; text
+    from outside (an upstream response body, an exception's text) should not
+    be put in a message at all.
+    """
+    text = _URL_USERINFO.sub(r"\1[redacted]@", text)
+    text = _URL_QUERY.sub(r"\1?[redacted]", text)
+    text = _BEARER.sub(r"\1 [redacted]", text)
+    text = _NAMED_SECRET.sub(r"\1\2[redacted]", text)
+    text = _KEY_LIKE.sub("[redacted]", text)
+    text = _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 #: Record attributes appended to every line that has them, in this order.
-EXTRA_FIELDS = ("run_id", "agent_id", "tool_name", "approval_id")
+EXTRA_FIELDS = ("run_id", "agent_id", "tool_name", "approval_id", "principal", "tenant")
 
 #: Chatty libraries kept at WARNING or above (httpx logs every request at INFO).
 _QUIET_LOGGERS = ("httpx", "httpcore")
@@ -38,6 +38,16 @@ _MARK = "_runwire_handler"
 #: (run_id, agent_id) of the run the current task works for; asyncio tasks
 #: inherit it from the task that created them.
 _RUN: ContextVar[tuple[str, str] | None] = ContextVar("runwire_run", default=None)
+#: (principal, tenant) of the caller the current task serves; inherited likewise.
+_CALLER: ContextVar[tuple[str, str] | None] = ContextVar("runwire_caller", default=None)
+
+
+def bind_log_context(*, principal: str, tenant: str) -> None:
+    """Tags every later log record of the current task (and of tasks it
+    creates, such as an in-process run) with the caller's ``principal`` and
+    ``tenant``. The authentication interceptor calls it once per RPC; each
+    RPC runs in a task of its own."""
+    _CALLER.set((principal, tenant))
 
 
 @contextlib.contextmanager
@@ -62,6 +72,12 @@ class RunContextFilter(logging.Filter):
                 record.run_id = run_id
             if agent_id and not getattr(record, "agent_id", None):
                 record.agent_id = agent_id
+        caller = _CALLER.get()
+        if caller is not None:
+            if not getattr(record, "principal", None):
+                record.principal = caller[0]
+            if not getattr(record, "tenant", None):
+                record.tenant = caller[1]
         return True
 
 

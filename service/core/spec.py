@@ -46,6 +46,8 @@ class RunSpec(BaseModel):
 
     Attributes:
         run_id, agent_id, thread_id: Ids (thread_id empty without a thread).
+        tenant: The tenant the run, its agent and its thread belong to.
+        created_by: The authenticated principal that started the run.
         prompt: The user message of this run.
         instructions: The system prompt.
         provider, model, model_options: The model to call (``Agent.model``).
@@ -68,6 +70,8 @@ class RunSpec(BaseModel):
     run_id: str
     agent_id: str
     thread_id: str = ""
+    tenant: str = "default"
+    created_by: str = ""
     prompt: str
     instructions: str = ""
     provider: str

@@ -31,6 +31,8 @@ _METER = metrics.get_meter("runwire")
 
 ATTR_RUN_ID = "runwire.run_id"
 ATTR_AGENT_ID = "runwire.agent_id"
+ATTR_PRINCIPAL = "runwire.principal"
+ATTR_TENANT = "runwire.tenant"
 ATTR_TOOL_NAME = "runwire.tool.name"
 ATTR_PROVIDER = "runwire.llm.provider"
 ATTR_INPUT_TOKENS = "runwire.llm.input_tokens"

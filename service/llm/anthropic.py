@@ -5,9 +5,11 @@ Built on the official SDK (``anthropic.AsyncAnthropic``), which also retries
 off, as Runwire does: its own retry layer, or Temporal's, does retries).
 
 Options (``Agent.model.options``): ``service.llm.options.AnthropicOptions``
-(``base_url`` without ``/v1``, ``api_key_env``, ``temperature``, ``top_p``,
+(``endpoint``, ``base_url`` without ``/v1``, ``temperature``, ``top_p``,
 ``max_tokens``, which the API requires: default
 ``service.llm.options.DEFAULT_ANTHROPIC_MAX_TOKENS``; unknown keys are refused).
+Which endpoint a call reaches, with which key, is the operator's configuration
+(``service.llm.endpoints``).
 
 Structured output: when ``response_format`` is set and no tools are offered,
 the system prompt asks for JSON matching the schema (this SDK path has no
@@ -17,9 +19,11 @@ JSON-schema mode); the agent loop validates the answer either way.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 import anthropic
@@ -43,6 +47,7 @@ from anthropic.types import (
 )
 from anthropic.types import TextDelta as AnthropicTextDelta
 
+from service.core.errors import MAX_ERROR_MESSAGE_CHARS, safe_error_text
 from service.core.messages import ChatMessage, Role, ToolSpec, Usage
 from service.llm.base import (
     ModelChunk,
@@ -52,15 +57,24 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.llm.http_clients import DEFAULT_MAX_CLIENTS, ClientCache, Endpoint, resolve_endpoint
+from service.llm.endpoints import EndpointRouter, pooled
+from service.llm.http_clients import (
+    DEFAULT_MAX_CALLER_CLIENTS,
+    DEFAULT_MAX_CLIENTS,
+    PLACEHOLDER_API_KEY,
+    ClientCache,
+    Endpoint,
+)
 from service.llm.options import AnthropicOptions
 from service.llm.retry_after import retry_after_seconds
 from service.llm.usage import estimate_usage
 
+logger = logging.getLogger(__name__)
+
 _PROVIDER = "anthropic"
 
-#: Provider error text in a ``ModelError`` message is cut to this many characters.
-MAX_ERROR_TEXT = 500
+#: A ``ModelError`` message is cut to this many characters.
+MAX_ERROR_TEXT = MAX_ERROR_MESSAGE_CHARS
 
 #: Appended to the system prompt when ``response_format`` is set and no tools are offered.
 JSON_INSTRUCTION = "Answer with only JSON matching this schema: {schema}"
@@ -68,40 +82,92 @@ JSON_INSTRUCTION = "Answer with only JSON matching this schema: {schema}"
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 #: Error types of an ``error`` event in a stream that already answered HTTP 200.
 _RETRYABLE_ERROR_TYPES = frozenset({"overloaded_error", "rate_limit_error", "api_error"})
+#: The API's documented error types; a message names one of these, never other upstream text.
+_KNOWN_ERROR_TYPES = _RETRYABLE_ERROR_TYPES | {
+    "invalid_request_error",
+    "authentication_error",
+    "billing_error",
+    "permission_error",
+    "not_found_error",
+    "request_too_large",
+    "timeout_error",
+}
 
 
-def _shorten(text: str, limit: int = MAX_ERROR_TEXT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _failure_text(what: str, model: str) -> str:
+    """``anthropic: <what>`` naming ``model``, bounded and sanitized. Upstream text
+    (the response body, an exception's text) never goes into it: it may echo
+    credentials, prompts or, from a hostile endpoint, anything."""
+    named = f" (model {model!r})" if model else ""
+    return safe_error_text(f"anthropic: {what}{named}", MAX_ERROR_TEXT)
 
 
-def _to_model_error(error: anthropic.AnthropicError) -> ModelError:
+def _status_text(status: int) -> str:
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def _error_type(error: anthropic.APIStatusError) -> str:
+    """The API's error ``type`` (``overloaded_error``) when it is a documented one,
+    else ``error``: a known type is kept, never the error's text."""
+    kind = error.type or ""
+    return kind if kind in _KNOWN_ERROR_TYPES else "error"
+
+
+def _to_model_error(error: anthropic.AnthropicError, model: str = "") -> ModelError:
     """Maps an SDK exception to a ``ModelError`` (retryable for timeouts, connection
-    failures, HTTP 408/409/429/5xx, and overload/rate-limit errors in a stream)."""
+    failures, HTTP 408/409/429/5xx, and overload/rate-limit errors in a stream).
+
+    The message says what failed (an HTTP status and the API's error type, a
+    timeout, a connection failure) and names the model; the upstream error text
+    is left out. Metadata: ``provider``, ``http_status`` (HTTP errors), ``model``.
+    """
     if isinstance(error, anthropic.APIStatusError):
         status = error.status_code
-        text = error.api_message or error.message
+        kind = _error_type(error)
         retry_after = retry_after_seconds(error.response.headers)
         if status == 200:  # an ``error`` event inside a stream that had started
-            kind = error.type or "error"
-            return ModelError(
-                _shorten(f"anthropic: stream failed: {kind}: {text}"),
+            result = ModelError(
+                _failure_text(f"the stream failed with {kind}", model),
                 provider=_PROVIDER,
                 retryable=kind in _RETRYABLE_ERROR_TYPES,
                 retry_after_seconds=retry_after,
             )
-        return ModelError(
-            _shorten(f"anthropic: HTTP {status}: {text}"),
+        else:
+            result = ModelError(
+                _failure_text(
+                    f"the model endpoint answered {_status_text(status)}"
+                    + (f" ({kind})" if kind != "error" else ""),
+                    model,
+                ),
+                provider=_PROVIDER,
+                retryable=status in _RETRYABLE_STATUS or status >= 500,
+                status_code=status,
+                retry_after_seconds=retry_after,
+            )
+    elif isinstance(error, anthropic.APITimeoutError):
+        result = ModelError(
+            _failure_text("the model endpoint did not answer in time", model),
             provider=_PROVIDER,
-            retryable=status in _RETRYABLE_STATUS or status >= 500,
-            status_code=status,
-            retry_after_seconds=retry_after,
+            retryable=True,
         )
-    if isinstance(error, anthropic.APIConnectionError):  # includes APITimeoutError
-        cause = f" ({error.__cause__})" if error.__cause__ else ""
-        return ModelError(
-            _shorten(f"anthropic: {error.message}{cause}"), provider=_PROVIDER, retryable=True
+    elif isinstance(error, anthropic.APIConnectionError):
+        result = ModelError(
+            _failure_text("cannot connect to the model endpoint", model),
+            provider=_PROVIDER,
+            retryable=True,
         )
-    return ModelError(_shorten(f"anthropic: {error}"), provider=_PROVIDER, retryable=False)
+    else:
+        result = ModelError(
+            _failure_text("the model endpoint's answer could not be used", model),
+            provider=_PROVIDER,
+            retryable=False,
+        )
+    if model:
+        result.metadata["model"] = model
+    return result
 
 
 def system_prompt(
@@ -276,17 +342,17 @@ class _EventMapper:
 class AnthropicProvider:
     """A ``ModelProvider`` for the Anthropic Messages API.
 
-    The key for a request is, in order: the environment variable named by the
-    ``api_key_env`` option (when set and non-empty); else, if the request uses the
-    configured base URL, the configured ``api_key`` or ``ANTHROPIC_API_KEY``; else
-    a placeholder (``service.llm.http_clients.resolve_endpoint``). The configured
-    key is never sent to a ``base_url`` given in the options, so an agent cannot
-    redirect it to another host.
+    Where a request goes is ``EndpointRouter.route``'s decision: the configured
+    endpoint its ``endpoint`` option names (with that endpoint's key), an allowlisted
+    ``base_url`` (with no key), or this provider's default ``base_url`` with its
+    ``api_key`` (or ``ANTHROPIC_API_KEY``). An agent cannot send a key anywhere else.
 
-    ``AsyncAnthropic`` clients are cached per (base URL, key), at most
-    ``max_clients`` (``service.llm.http_clients.ClientCache``); ``aclose`` closes
-    them. Usage comes from ``message_start`` and ``message_delta``; a server that
-    sends none gets an estimate (``service.llm.usage.estimate_usage``).
+    ``AsyncAnthropic`` clients are cached per endpoint: the operator's (at most
+    ``max_clients``) and, apart, at most ``max_caller_clients`` for callers'
+    allowlisted URLs, the least recently used closed first
+    (``service.llm.http_clients.ClientCache``); ``aclose`` closes them. Usage comes
+    from ``message_start`` and ``message_delta``; a server that sends none gets an
+    estimate (``service.llm.usage.estimate_usage``).
     """
 
     def __init__(
@@ -297,6 +363,8 @@ class AnthropicProvider:
         timeout_seconds: float = 60.0,
         max_retries: int = 2,
         max_clients: int = DEFAULT_MAX_CLIENTS,
+        router: EndpointRouter | None = None,
+        max_caller_clients: int = DEFAULT_MAX_CALLER_CLIENTS,
     ) -> None:
         """Creates the provider; no connection is made until the first request.
 
@@ -306,17 +374,25 @@ class AnthropicProvider:
             api_key: Key for ``base_url``; None falls back to ``ANTHROPIC_API_KEY``.
             timeout_seconds: Per-HTTP-request timeout in seconds.
             max_retries: SDK retries of retryable failures (0 disables them).
-            max_clients: SDK clients kept at once (distinct base URL and key pairs).
+            max_clients: SDK clients kept for the operator's endpoints (the default
+                and the configured ones).
+            router: The operator's endpoints and base URL allowlist; None for none
+                (every call goes to ``base_url``).
+            max_caller_clients: SDK clients kept for callers' allowlisted base URLs.
 
         Raises:
-            ValueError: ``max_clients`` < 1.
+            ValueError: ``max_clients`` or ``max_caller_clients`` < 1.
         """
         self._base_url = base_url
         self._api_key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
         self._timeout_seconds = timeout_seconds
         self._max_retries = max_retries
+        self._router = router if router is not None else EndpointRouter()
         self._clients: ClientCache[anthropic.AsyncAnthropic] = ClientCache(
             self._build_client, max_clients=max_clients
+        )
+        self._caller_clients: ClientCache[anthropic.AsyncAnthropic] = ClientCache(
+            self._build_client, max_clients=max_caller_clients
         )
 
     def _build_client(self, endpoint: Endpoint) -> anthropic.AsyncAnthropic:
@@ -335,7 +411,8 @@ class AnthropicProvider:
             ``UsageReport``.
 
         Raises:
-            ModelError: malformed options or no model name (``retryable=False``);
+            ModelError: malformed options, no model name or an endpoint the
+                operator's configuration does not allow (``retryable=False``);
                 HTTP errors (``retryable`` for 408/409/429/5xx incl. 529
                 overloaded, ``status_code`` and ``retry_after_seconds`` set);
                 an overload/rate-limit/api error event mid-stream, connection
@@ -354,12 +431,14 @@ class AnthropicProvider:
             for name, value in (("temperature", options.temperature), ("top_p", options.top_p))
             if value is not None
         }
-        endpoint = resolve_endpoint(
+        endpoint = self._router.route(
+            _PROVIDER,
+            request.model,
+            endpoint=options.endpoint,
             base_url=options.base_url,
-            api_key_env=options.api_key_env,
-            default_base_url=self._base_url,
-            default_api_key=self._api_key,
+            default=Endpoint(base_url=self._base_url, api_key=self._api_key or PLACEHOLDER_API_KEY),
         )
+        clients = self._caller_clients if endpoint.caller else self._clients
         tools = to_anthropic_tools(request.tools)
         system = system_prompt(
             request.instructions,
@@ -369,7 +448,13 @@ class AnthropicProvider:
         )
         mapper = _EventMapper()
         try:
-            async with self._clients.lease(endpoint) as client:
+            async with clients.lease(pooled(endpoint)) as cached:
+                # A caller's URL: a view of its origin's client (no new pool).
+                client = (
+                    cached.with_options(base_url=endpoint.base_url)
+                    if endpoint.caller and endpoint.base_url is not None
+                    else cached
+                )
                 stream = await client.messages.create(
                     model=request.model,
                     max_tokens=options.max_tokens_or_default,
@@ -384,24 +469,38 @@ class AnthropicProvider:
                     async for event in stream:
                         for item in mapper.map(event):
                             yield item
+        # ``from None``: the SDK's exception (with the upstream body) stays out of
+        # tracebacks, spans and Temporal failures; the message says what failed.
         except anthropic.AnthropicError as error:
-            raise _to_model_error(error) from error
-        except httpx2.TransportError as error:  # the connection broke mid-stream
-            raise ModelError(
-                _shorten(f"anthropic: connection lost: {type(error).__name__}: {error}"),
+            raise _to_model_error(error, request.model) from None
+        except httpx2.TransportError:  # the connection broke mid-stream
+            lost = ModelError(
+                _failure_text("the connection to the model endpoint was lost", request.model),
                 provider=_PROVIDER,
                 retryable=True,
-            ) from error
+            )
+            lost.metadata["model"] = request.model
+            raise lost from None
         except Exception as error:  # the SDK's HTTP layer can raise its own errors
-            raise ModelError(
-                _shorten(f"anthropic: {type(error).__name__}: {error}"),
+            logger.warning(
+                "anthropic: the model call failed unexpectedly (%s)", type(error).__name__
+            )
+            failed = ModelError(
+                _failure_text("the model call failed unexpectedly", request.model),
                 provider=_PROVIDER,
                 retryable=False,
-            ) from error
+            )
+            failed.metadata["model"] = request.model
+            raise failed from None
         for item in mapper.finish():
             yield item
         yield UsageReport(usage=mapper.usage(request))
 
+    def cached_clients(self) -> int:
+        """SDK clients held now: the operator's endpoints' and callers' (bounded)."""
+        return len(self._clients) + len(self._caller_clients)
+
     async def aclose(self) -> None:
         """Closes the cached clients (their HTTP connection pools)."""
         await self._clients.aclose()
+        await self._caller_clients.aclose()

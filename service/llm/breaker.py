@@ -1,4 +1,4 @@
-"""Circuit breakers for model endpoints, one per (provider, base URL).
+"""Circuit breakers for model endpoints, one per (provider, endpoint).
 
 A breaker stops calling an endpoint that keeps failing, so a run falls back
 to its next model at once instead of waiting out retries against a dead
@@ -16,13 +16,15 @@ endpoint:
 Only *retryable* failures (HTTP 408/409/429/5xx, timeouts, connection
 errors) count; an endpoint that answers, even with a non-retryable error,
 is reachable and counts as a success. Breakers live in one process (the
-service, or a worker) and are shared by all its runs.
+service, or a worker) and are shared by all its runs; a process keeps at most
+``max_breakers`` of them (closed ones without failures are forgotten first).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from enum import StrEnum
 
@@ -32,6 +34,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_FAILURE_THRESHOLD = 5
 #: How long an open breaker refuses calls before a trial call, by default (seconds).
 DEFAULT_COOLDOWN_SECONDS = 30.0
+
+#: Breakers a process keeps, by default (one per provider and endpoint called).
+DEFAULT_MAX_BREAKERS = 1024
 
 #: A monotonic clock in seconds (``time.monotonic``; injectable for tests).
 Clock = Callable[[], float]
@@ -140,6 +145,11 @@ class CircuitBreaker:
         if self._failures >= self.failure_threshold:
             self._open(f"{self._failures} consecutive failures")
 
+    @property
+    def idle(self) -> bool:
+        """Closed with no failure counted: forgetting it loses nothing."""
+        return self._opened_at is None and self._failures == 0 and self._trial_started is None
+
     def release(self) -> None:
         """A permitted call ended without a verdict (e.g. cancelled): frees the trial slot."""
         self._trial_started = None
@@ -157,7 +167,12 @@ class CircuitBreaker:
 
 
 class CircuitBreakers:
-    """The breakers of one process, created on first use per (provider, base URL)."""
+    """The breakers of one process, created on first use per (provider, endpoint).
+
+    At most ``max_breakers`` are kept: past that, the least recently used idle one
+    (closed, no failure counted) is forgotten, or, when none is idle, the least
+    recently used one.
+    """
 
     def __init__(
         self,
@@ -165,23 +180,33 @@ class CircuitBreakers:
         failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
         cooldown_seconds: float = DEFAULT_COOLDOWN_SECONDS,
         clock: Clock = time.monotonic,
+        max_breakers: int = DEFAULT_MAX_BREAKERS,
     ) -> None:
         """Configures the breakers to come (see ``CircuitBreaker``).
 
         Raises:
-            ValueError: ``failure_threshold`` < 1 or ``cooldown_seconds`` < 0.
+            ValueError: ``failure_threshold`` < 1, ``cooldown_seconds`` < 0 or
+                ``max_breakers`` < 1.
         """
         if failure_threshold < 1:
             raise ValueError(f"failure_threshold must be >= 1, not {failure_threshold}")
         if cooldown_seconds < 0:
             raise ValueError(f"cooldown_seconds must be >= 0, not {cooldown_seconds}")
+        if max_breakers < 1:
+            raise ValueError(f"max_breakers must be >= 1, not {max_breakers}")
         self.failure_threshold = failure_threshold
         self.cooldown_seconds = cooldown_seconds
+        self.max_breakers = max_breakers
         self._clock = clock
-        self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
+        self._breakers: OrderedDict[tuple[str, str], CircuitBreaker] = OrderedDict()
+
+    def __len__(self) -> int:
+        """The number of breakers kept."""
+        return len(self._breakers)
 
     def get(self, provider: str, base_url: str = "") -> CircuitBreaker:
-        """The breaker of ``provider`` at ``base_url`` ("" for the provider's default URL)."""
+        """The breaker of ``provider`` at ``base_url``: "" for the provider's default
+        endpoint; a base URL, or ``endpoint:NAME`` for a configured endpoint."""
         key = (provider, base_url)
         breaker = self._breakers.get(key)
         if breaker is None:
@@ -191,5 +216,15 @@ class CircuitBreakers:
                 cooldown_seconds=self.cooldown_seconds,
                 clock=self._clock,
             )
+            self._forget_beyond_limit(room_for=1)
             self._breakers[key] = breaker
+        self._breakers.move_to_end(key)
         return breaker
+
+    def _forget_beyond_limit(self, *, room_for: int) -> None:
+        while self._breakers and len(self._breakers) + room_for > self.max_breakers:
+            idle = next((k for k, b in self._breakers.items() if b.idle), None)
+            if idle is not None:
+                del self._breakers[idle]
+            else:
+                self._breakers.popitem(last=False)

@@ -1,19 +1,22 @@
 """Provider SDK clients (and their HTTP connection pools), cached per endpoint.
 
-Every HTTP provider keeps one ``ClientCache``: one SDK client per ``Endpoint``
-(base URL and API key: what distinguishes two clients of one provider; timeouts and
-SDK retries are the provider's, the same for all its clients). The cache is bounded:
-past ``max_clients`` endpoints, the least recently used client is dropped. A call
-holds its client with ``lease``, so a client dropped (or ``retire``-d) while calls
-use it is closed when the last of them ends, never under a running call.
+A ``ClientCache`` holds one SDK client per ``Endpoint`` (base URL and API key: what
+distinguishes two clients of one provider; timeouts and SDK retries are the
+provider's, the same for all its clients). It is bounded: past ``max_clients``
+endpoints, the least recently used client is dropped and closed. A call holds its
+client with ``lease``, so a client dropped (or ``retire``-d) while calls use it is
+closed when the last of them ends, never under a running call.
 
-Which endpoint a call reaches is ``resolve_endpoint``'s rule: an agent's own
-``base_url`` never receives the operator's configured key.
+Every HTTP provider keeps two caches: one for the operator's endpoints (the
+configured ones and the provider's default: a fixed set, so nothing is ever
+dropped), and a small one for the ``base_url``s callers name within the operator's
+allowlist, one client per origin (``service.llm.endpoints.pooled``), so distinct
+URLs neither build clients nor pile them up.
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -21,15 +24,18 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 __all__ = [
+    "DEFAULT_MAX_CALLER_CLIENTS",
     "DEFAULT_MAX_CLIENTS",
     "PLACEHOLDER_API_KEY",
     "ClientCache",
     "Endpoint",
-    "resolve_endpoint",
 ]
 
 #: Clients a ``ClientCache`` keeps by default (distinct base URL and key pairs).
 DEFAULT_MAX_CLIENTS = 16
+
+#: Clients a provider keeps for callers' allowlisted ``base_url``s, by default.
+DEFAULT_MAX_CALLER_CLIENTS = 8
 
 #: The key sent when none is configured: local servers need none, but the SDKs require one.
 PLACEHOLDER_API_KEY = "unused"
@@ -44,46 +50,21 @@ ClientT = TypeVar("ClientT", bound=_Closable)
 
 @dataclass(frozen=True, kw_only=True)
 class Endpoint:
-    """What distinguishes one provider's clients.
+    """Where a call goes, and what distinguishes one provider's clients.
 
     Attributes:
         base_url: The API's base URL; None for the SDK's default.
         api_key: The key sent (``PLACEHOLDER_API_KEY`` when there is none); left out
             of ``repr`` so it never reaches a log.
+        name: The configured endpoint's name; empty for the provider's default and
+            for a caller's ``base_url``.
+        caller: True for a ``base_url`` a caller named (never with an operator key).
     """
 
     base_url: str | None
     api_key: str = field(repr=False)
-
-
-def resolve_endpoint(
-    *,
-    base_url: str | None,
-    api_key_env: str | None,
-    default_base_url: str | None,
-    default_api_key: str | None,
-) -> Endpoint:
-    """The endpoint a call reaches, and the key it sends there.
-
-    The key is, in order: the environment variable named by ``api_key_env`` (when set
-    and non-empty); else, when the call goes to ``default_base_url``,
-    ``default_api_key``; else ``PLACEHOLDER_API_KEY``. So the configured key never
-    goes to a ``base_url`` an agent names.
-
-    Args:
-        base_url: The agent's ``base_url`` option; None for ``default_base_url``.
-        api_key_env: The agent's ``api_key_env`` option (an environment variable name).
-        default_base_url: The provider's configured base URL; None for the SDK default.
-        default_api_key: The key configured for ``default_base_url``.
-
-    Returns:
-        The endpoint (base URL and key).
-    """
-    url = base_url or default_base_url
-    key = (os.environ.get(api_key_env) or None) if api_key_env else None
-    if key is None and url == default_base_url:
-        key = default_api_key
-    return Endpoint(base_url=url, api_key=key or PLACEHOLDER_API_KEY)
+    name: str = ""
+    caller: bool = False
 
 
 @dataclass(eq=False)
@@ -127,14 +108,24 @@ class ClientCache(Generic[ClientT]):
     async def lease(self, endpoint: Endpoint) -> AsyncIterator[ClientT]:
         """Holds the client of ``endpoint`` (built on first use) for one call.
 
+        Building an SDK client loads CA certificates and sets up a connection pool,
+        work that grows with the CA bundle: it runs in a worker thread, so the event
+        loop keeps serving meanwhile. Two leases racing to build the same endpoint's client
+        keep the first; the other is closed.
+
         Yields:
             The client; it stays open until the ``async with`` block ends, even if it
             is dropped from the cache meanwhile.
         """
         entry = self._entries.get(endpoint)
         if entry is None:
-            entry = _Entry(self._build(endpoint))
-            self._entries[endpoint] = entry
+            built = await asyncio.to_thread(self._build, endpoint)
+            entry = self._entries.get(endpoint)
+            if entry is None:
+                entry = _Entry(built)
+                self._entries[endpoint] = entry
+            else:
+                await built.close()
         self._entries.move_to_end(endpoint)
         entry.leases += 1
         try:

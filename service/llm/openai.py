@@ -4,9 +4,10 @@ Works with OpenAI itself and with local servers that speak the same protocol
 (vLLM, Ollama, llama.cpp). Built on the official SDK (``openai.AsyncOpenAI``),
 which also retries 408/409/429/5xx and connection failures ``max_retries`` times.
 
-Options (``Agent.model.options``): ``service.llm.options.OpenAIOptions`` (``base_url``,
-``api_key_env``, ``temperature``, ``top_p``, ``max_tokens``, ``stream_tools``; unknown
-keys are refused).
+Options (``Agent.model.options``): ``service.llm.options.OpenAIOptions`` (``endpoint``,
+``base_url``, ``temperature``, ``top_p``, ``max_tokens``, ``stream_tools``; unknown
+keys are refused). Which endpoint a call reaches, with which key, is the operator's
+configuration (``service.llm.endpoints``).
 
 Servers differ from OpenAI in small ways; the provider copes without knowing which
 server it talks to:
@@ -32,8 +33,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 import openai
@@ -46,6 +49,7 @@ from openai.types.chat import (
     completion_create_params,
 )
 
+from service.core.errors import MAX_ERROR_MESSAGE_CHARS, safe_error_text
 from service.core.messages import ChatMessage, Role, ToolSpec, Usage
 from service.llm.base import (
     ModelChunk,
@@ -55,7 +59,14 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.llm.http_clients import DEFAULT_MAX_CLIENTS, ClientCache, Endpoint, resolve_endpoint
+from service.llm.endpoints import EndpointRouter, pooled
+from service.llm.http_clients import (
+    DEFAULT_MAX_CALLER_CLIENTS,
+    DEFAULT_MAX_CLIENTS,
+    PLACEHOLDER_API_KEY,
+    ClientCache,
+    Endpoint,
+)
 from service.llm.options import OpenAIOptions
 from service.llm.retry_after import retry_after_seconds
 from service.llm.usage import estimate_usage
@@ -64,8 +75,8 @@ logger = logging.getLogger(__name__)
 
 _PROVIDER = "openai"
 
-#: Provider error text in a ``ModelError`` message is cut to this many characters.
-MAX_ERROR_TEXT = 500
+#: A ``ModelError`` message is cut to this many characters.
+MAX_ERROR_TEXT = MAX_ERROR_MESSAGE_CHARS
 
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 
@@ -74,30 +85,64 @@ _T = TypeVar("_T")
 #: The name given to ``response_format``'s schema in the request (``json_schema.name``).
 RESPONSE_SCHEMA_NAME = "output"
 
+#: Base URLs whose refusal to stream tool calls is remembered, at most (oldest forgotten).
+MAX_REMEMBERED_REFUSALS = 256
 
-def _shorten(text: str, limit: int = MAX_ERROR_TEXT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+def _failure_text(what: str, model: str) -> str:
+    """``openai: <what>`` naming ``model``, bounded and sanitized. Upstream text
+    (the response body, an exception's text) never goes into it: it may echo
+    credentials, prompts or, from a hostile endpoint, anything."""
+    named = f" (model {model!r})" if model else ""
+    return safe_error_text(f"openai: {what}{named}", MAX_ERROR_TEXT)
 
 
-def _to_model_error(error: openai.OpenAIError) -> ModelError:
+def _status_text(status: int) -> str:
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def _to_model_error(error: openai.OpenAIError, model: str = "") -> ModelError:
     """Maps an SDK exception to a ``ModelError`` (retryable for timeouts, connection
     failures and HTTP 408/409/429/5xx; ``retry_after_seconds`` from the response's
-    ``retry-after-ms`` / ``retry-after`` headers)."""
+    ``retry-after-ms`` / ``retry-after`` headers).
+
+    The message says what failed (an HTTP status, a timeout, a connection
+    failure) and names the model; the upstream body and the SDK's text are left
+    out. Metadata: ``provider``, ``http_status`` (HTTP errors), ``model``.
+    """
     if isinstance(error, openai.APIStatusError):
         status = error.status_code
-        return ModelError(
-            _shorten(f"openai: HTTP {status}: {error.message}"),
+        result = ModelError(
+            _failure_text(f"the model endpoint answered {_status_text(status)}", model),
             provider=_PROVIDER,
             retryable=status in _RETRYABLE_STATUS or status >= 500,
             status_code=status,
             retry_after_seconds=retry_after_seconds(error.response.headers),
         )
-    if isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
-        cause = f" ({error.__cause__})" if error.__cause__ else ""
-        return ModelError(
-            _shorten(f"openai: {error.message}{cause}"), provider=_PROVIDER, retryable=True
+    elif isinstance(error, openai.APITimeoutError):
+        result = ModelError(
+            _failure_text("the model endpoint did not answer in time", model),
+            provider=_PROVIDER,
+            retryable=True,
         )
-    return ModelError(_shorten(f"openai: {error}"), provider=_PROVIDER, retryable=False)
+    elif isinstance(error, openai.APIConnectionError):
+        result = ModelError(
+            _failure_text("cannot connect to the model endpoint", model),
+            provider=_PROVIDER,
+            retryable=True,
+        )
+    else:
+        result = ModelError(
+            _failure_text("the model endpoint's answer could not be used", model),
+            provider=_PROVIDER,
+            retryable=False,
+        )
+    if model:
+        result.metadata["model"] = model
+    return result
 
 
 def to_openai_messages(
@@ -311,15 +356,15 @@ def _text(value: object) -> str:
 class OpenAIProvider:
     """A ``ModelProvider`` for OpenAI-compatible Chat Completions APIs.
 
-    The key for a request is, in order: the environment variable named by the
-    ``api_key_env`` option (when set and non-empty); else, if the request uses the
-    configured base URL, the configured ``api_key`` or ``OPENAI_API_KEY``; else a
-    placeholder (``service.llm.http_clients.resolve_endpoint``). The configured key is
-    never sent to a ``base_url`` given in the options, so an agent cannot redirect it
-    to another host.
+    Where a request goes is ``EndpointRouter.route``'s decision: the configured
+    endpoint its ``endpoint`` option names (with that endpoint's key), an allowlisted
+    ``base_url`` (with no key), or this provider's default ``base_url`` with its
+    ``api_key`` (or ``OPENAI_API_KEY``). An agent cannot send a key anywhere else.
 
-    ``AsyncOpenAI`` clients are cached per (base URL, key), at most ``max_clients``
-    (``service.llm.http_clients.ClientCache``); ``aclose`` closes them.
+    ``AsyncOpenAI`` clients are cached per endpoint: the operator's (the default and
+    the configured ones, at most ``max_clients``) and, apart, at most
+    ``max_caller_clients`` for callers' allowlisted URLs, the least recently used
+    closed first (``service.llm.http_clients.ClientCache``); ``aclose`` closes them.
 
     Calls are streamed, except calls that offer tools when the ``stream_tools`` option
     is false or the server refused to stream such a call before (see the module doc).
@@ -336,6 +381,8 @@ class OpenAIProvider:
         timeout_seconds: float = 60.0,
         max_retries: int = 2,
         max_clients: int = DEFAULT_MAX_CLIENTS,
+        router: EndpointRouter | None = None,
+        max_caller_clients: int = DEFAULT_MAX_CALLER_CLIENTS,
     ) -> None:
         """Creates the provider; no connection is made until the first request.
 
@@ -345,20 +392,29 @@ class OpenAIProvider:
             api_key: Key for ``base_url``; None falls back to ``OPENAI_API_KEY``.
             timeout_seconds: Per-HTTP-request timeout in seconds.
             max_retries: SDK retries of retryable failures (0 disables them).
-            max_clients: SDK clients kept at once (distinct base URL and key pairs).
+            max_clients: SDK clients kept for the operator's endpoints (the default
+                and the configured ones).
+            router: The operator's endpoints and base URL allowlist; None for none
+                (every call goes to ``base_url``).
+            max_caller_clients: SDK clients kept for callers' allowlisted base URLs.
 
         Raises:
-            ValueError: ``max_clients`` < 1.
+            ValueError: ``max_clients`` or ``max_caller_clients`` < 1.
         """
         self._base_url = base_url
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self._timeout_seconds = timeout_seconds
         self._max_retries = max_retries
+        self._router = router if router is not None else EndpointRouter()
         self._clients: ClientCache[openai.AsyncOpenAI] = ClientCache(
             self._build_client, max_clients=max_clients
         )
-        #: Base URLs (as the SDK resolved them) that refused to stream tool calls.
-        self._no_tool_streaming: set[str] = set()
+        self._caller_clients: ClientCache[openai.AsyncOpenAI] = ClientCache(
+            self._build_client, max_clients=max_caller_clients
+        )
+        #: Base URLs (as the SDK resolved them) that refused to stream tool calls,
+        #: oldest first, at most ``MAX_REMEMBERED_REFUSALS``.
+        self._no_tool_streaming: OrderedDict[str, None] = OrderedDict()
 
     def _build_client(self, endpoint: Endpoint) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(
@@ -368,13 +424,32 @@ class OpenAIProvider:
             max_retries=self._max_retries,
         )
 
-    def _endpoint(self, options: OpenAIOptions) -> Endpoint:
-        return resolve_endpoint(
+    def _endpoint(self, request: ModelRequest, options: OpenAIOptions) -> Endpoint:
+        default = Endpoint(base_url=self._base_url, api_key=self._api_key or PLACEHOLDER_API_KEY)
+        return self._router.route(
+            _PROVIDER,
+            request.model,
+            endpoint=options.endpoint,
             base_url=options.base_url,
-            api_key_env=options.api_key_env,
-            default_base_url=self._base_url,
-            default_api_key=self._api_key,
+            default=default,
         )
+
+    def _cache(self, endpoint: Endpoint) -> ClientCache[openai.AsyncOpenAI]:
+        return self._caller_clients if endpoint.caller else self._clients
+
+    @staticmethod
+    def _for_call(client: openai.AsyncOpenAI, endpoint: Endpoint) -> openai.AsyncOpenAI:
+        """The client a call uses: the cached one, or for a caller's URL a view of its
+        origin's client with that URL (``service.llm.endpoints.pooled``)."""
+        if not endpoint.caller or endpoint.base_url is None:
+            return client
+        return client.with_options(base_url=endpoint.base_url)
+
+    def _remember_refusal(self, base_url: str) -> None:
+        self._no_tool_streaming[base_url] = None
+        self._no_tool_streaming.move_to_end(base_url)
+        while len(self._no_tool_streaming) > MAX_REMEMBERED_REFUSALS:
+            self._no_tool_streaming.popitem(last=False)
 
     def streams_tool_calls(self, base_url: str) -> bool:
         """False once the server at ``base_url`` (as the SDK resolved it, with a
@@ -394,16 +469,20 @@ class OpenAIProvider:
             ``UsageReport``.
 
         Raises:
-            ModelError: malformed options (``retryable=False``); HTTP errors
+            ModelError: malformed options or an endpoint the operator's configuration
+                does not allow (``retryable=False``); HTTP errors
                 (``retryable`` for 408/409/429/5xx, ``status_code`` and
                 ``retry_after_seconds`` set); connection failures and timeouts
                 (``retryable=True``); anything else the SDK raises (``retryable=False``).
         """
         options = OpenAIOptions.parse(request.options)
-        endpoint = self._endpoint(options)
+        endpoint = self._endpoint(request, options)
+        clients = self._cache(endpoint)
+        key = pooled(endpoint)
         mapper = _ChunkMapper(step=request.step)
         try:
-            async with self._clients.lease(endpoint) as client:
+            async with clients.lease(key) as cached:
+                client = self._for_call(cached, endpoint)
                 base_url = str(client.base_url)
                 streamed = not request.tools or (
                     options.streams_tools and self.streams_tool_calls(base_url)
@@ -425,30 +504,38 @@ class OpenAIProvider:
                 if refused:
                     # Remembered at once, so a retried call (say, a Temporal activity
                     # attempt) does not try streaming again.
-                    self._no_tool_streaming.add(base_url)
+                    self._remember_refusal(base_url)
                     logger.info(
                         "openai: %s refused to stream a call with tools (an error about "
                         "streaming, or an empty stream); its tool calls are no longer "
                         "streamed",
-                        base_url,
+                        safe_error_text(base_url),  # no URL credentials in logs
                     )
                     # Such a server may close the refused stream's keep-alive connection
                     # just after it, while the old pool would hand it out again ("Server
                     # disconnected"): the one-response call goes out on a new client.
-                    await self._clients.retire(client)
+                    await clients.retire(cached)
             if refused or not streamed:
-                async with self._clients.lease(endpoint) as client:
-                    completion = await self._create(client, request, options)
+                async with clients.lease(key) as cached:
+                    completion = await self._create(
+                        self._for_call(cached, endpoint), request, options
+                    )
                 for item in mapper.map_completion(completion):
                     yield item
+        # ``from None``: the SDK's exception (with the upstream body) stays out of
+        # tracebacks, spans and Temporal failures; the message says what failed.
         except openai.OpenAIError as error:
-            raise _to_model_error(error) from error
+            raise _to_model_error(error, request.model) from None
         except Exception as error:  # the SDK's HTTP layer can raise its own errors
-            raise ModelError(
-                _shorten(f"openai: {type(error).__name__}: {error}"),
+            logger.warning("openai: the model call failed unexpectedly (%s)", type(error).__name__)
+            failed = ModelError(
+                _failure_text("the model call failed unexpectedly", request.model),
                 provider=_PROVIDER,
                 retryable=False,
-            ) from error
+            )
+            if request.model:
+                failed.metadata["model"] = request.model
+            raise failed from None
         for item in mapper.finish():
             yield item
         usage = mapper.usage or estimate_usage(request, mapper.output_chars)
@@ -493,9 +580,14 @@ class OpenAIProvider:
             stream=False,
         )
 
+    def cached_clients(self) -> int:
+        """SDK clients held now: the operator's endpoints' and callers' (bounded)."""
+        return len(self._clients) + len(self._caller_clients)
+
     async def aclose(self) -> None:
         """Closes the cached clients (their HTTP connection pools)."""
         await self._clients.aclose()
+        await self._caller_clients.aclose()
 
 
 def _or_omit(value: _T | None) -> _T | openai.Omit:

@@ -17,6 +17,7 @@ taken for numbers.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Self
 from urllib.parse import urlsplit
@@ -24,9 +25,11 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from service.llm.base import ModelError
+from service.llm.endpoints import ENDPOINT_NAME_PATTERN
 
 __all__ = [
     "DEFAULT_ANTHROPIC_MAX_TOKENS",
+    "MAX_BASE_URL_CHARS",
     "AnthropicOptions",
     "HttpProviderOptions",
     "OpenAIOptions",
@@ -50,6 +53,8 @@ class ProviderOptions(BaseModel):
 
     #: The provider these options belong to (``Agent.model.provider``).
     provider_name: ClassVar[str] = ""
+    #: Options refused with a reason of their own (instead of "unknown option").
+    refused_options: ClassVar[Mapping[str, str]] = {}
 
     @classmethod
     def violations(cls, options: Mapping[str, Any]) -> dict[str, str]:
@@ -102,7 +107,9 @@ class ProviderOptions(BaseModel):
         for item in error.errors(include_url=False):
             loc = item["loc"]
             path = _error_path(loc)
-            if item["type"] == "extra_forbidden" and len(loc) == 1:
+            if item["type"] == "extra_forbidden" and len(loc) == 1 and path in cls.refused_options:
+                message = cls.refused_options[path]
+            elif item["type"] == "extra_forbidden" and len(loc) == 1:
                 known = ", ".join(sorted(cls.model_fields))
                 message = f"unknown option; {cls.provider_name} takes: {known}"
             else:
@@ -158,10 +165,23 @@ def _non_empty_string(value: object) -> object:
     return value
 
 
+#: Longest ``base_url`` option, characters.
+MAX_BASE_URL_CHARS = 2048
+
+
 def _http_url(value: object) -> object:
     value = _non_empty_string(value)
+    if isinstance(value, str) and len(value) > MAX_BASE_URL_CHARS:
+        raise ValueError(f"must be at most {MAX_BASE_URL_CHARS} characters")
     if isinstance(value, str) and not is_http_url(value):
         raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def _endpoint_name(value: object) -> object:
+    value = _non_empty_string(value)
+    if isinstance(value, str) and not re.match(ENDPOINT_NAME_PATTERN, value):
+        raise ValueError("must be an endpoint name: letters, digits, '_', '.', '-'; 1 to 64")
     return value
 
 
@@ -181,26 +201,45 @@ def _boolean(value: object) -> object:
 
 
 _HttpUrl = Annotated[str | None, BeforeValidator(_http_url)]
-_EnvName = Annotated[str | None, BeforeValidator(_non_empty_string)]
+_EndpointName = Annotated[str | None, BeforeValidator(_endpoint_name)]
 _Number = Annotated[float | None, BeforeValidator(json_number)]
 _Tokens = Annotated[int | None, BeforeValidator(_whole_number)]
+
+
+#: Why a caller cannot give a key or say where one is: keys belong to the operator.
+_NO_KEYS = (
+    "not accepted: model keys belong to the server's configuration ([[model_endpoints]]); "
+    "name one of its endpoints with endpoint"
+)
 
 
 class HttpProviderOptions(ProviderOptions):
     """The options every HTTP provider takes (all optional; JSON null means unset).
 
-    The operator's configured key is only sent to the provider's configured base URL:
-    an agent that names another ``base_url`` must name its key with ``api_key_env``.
+    Where the call goes is the operator's choice (``service.llm.endpoints``):
+    ``endpoint`` names a configured endpoint (it comes with its key); ``base_url`` is
+    accepted only for an origin on the operator's allowlist, and such a call carries
+    no key; neither means the provider's default endpoint. No option names a key, an
+    environment variable or a file (``api_key``, ``api_key_env`` and ``api_key_file``
+    are refused with a reason).
     """
 
+    refused_options: ClassVar[Mapping[str, str]] = {
+        "api_key": _NO_KEYS,
+        "api_key_env": _NO_KEYS,
+        "api_key_file": _NO_KEYS,
+    }
+
+    endpoint: _EndpointName = Field(
+        default=None,
+        description="Name of one of the server's configured model endpoints "
+        "([[model_endpoints]]) of this provider; unset for the provider's default.",
+    )
     base_url: _HttpUrl = Field(
         default=None,
-        description="The API's base URL (http:// or https://); unset for the server's "
-        "configured URL.",
-    )
-    api_key_env: _EnvName = Field(
-        default=None,
-        description="Name of the server's environment variable holding the API key.",
+        description="The API's base URL (http:// or https://), accepted only when its "
+        "origin is in the server's model_base_url_allowlist; sent no key. Unset for the "
+        "endpoint's URL.",
     )
     temperature: _Number = Field(
         default=None, description="Sampling temperature, passed on; unset for the API default."

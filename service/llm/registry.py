@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from service.core.errors import InvalidArgumentError
 from service.llm.base import ModelChunk, ModelProvider, ModelRequest
 from service.llm.breaker import CircuitBreaker, CircuitBreakers
 from service.llm.coalesce import Coalescing
-from service.llm.options import AnthropicOptions, OpenAIOptions
+from service.llm.endpoints import EndpointRouter, ModelEndpoint
+from service.llm.http_clients import DEFAULT_MAX_CALLER_CLIENTS
+from service.llm.options import AnthropicOptions, HttpProviderOptions, OpenAIOptions
 from service.llm.scripted import ScriptedOptions, ScriptedProvider
 
 #: Checks a provider's options; returns field violations (path → message).
@@ -76,7 +78,8 @@ class LazyProvider:
 
 class ProviderRegistry:
     """The model providers a server offers: ``anthropic``, ``openai`` and
-    ``scripted``, plus any added with ``register``; their options checks; and the
+    ``scripted``, plus any added with ``register``; their options checks; the
+    operator's model endpoints (``endpoints``, ``service.llm.endpoints``); and the
     process's circuit breakers of their endpoints (``breaker_for``)."""
 
     def __init__(
@@ -92,6 +95,9 @@ class ProviderRegistry:
         anthropic_max_retries: int = 2,
         breakers: CircuitBreakers | None = None,
         coalescing: Coalescing | None = None,
+        endpoints: Sequence[ModelEndpoint] = (),
+        base_url_allowlist: Sequence[str] = (),
+        max_caller_clients: int = DEFAULT_MAX_CALLER_CLIENTS,
     ) -> None:
         """Sets up the built-in providers: no network access, and no provider SDK
         is imported until a model of that provider is first called (``LazyProvider``).
@@ -113,7 +119,22 @@ class ProviderRegistry:
                 (``service.agent.resilient_turn``); None for new ones with defaults.
             coalescing: How model calls through this registry merge text deltas
                 into events (``service.llm.coalesce``); None sends each delta.
+            endpoints: The operator's model endpoints (``[[model_endpoints]]``, keys
+                read), named by agents with ``model.options.endpoint``.
+            base_url_allowlist: Origins (``scheme://host[:port]``) an agent's
+                ``model.options.base_url`` may point at (sent no key); empty: none.
+            max_caller_clients: SDK clients each HTTP provider keeps for callers'
+                allowlisted base URLs (least recently used closed first).
+
+        Raises:
+            ValueError: ``endpoints`` or ``base_url_allowlist`` is malformed
+                (``service.llm.endpoints.EndpointRouter``).
         """
+        #: The operator's endpoints and base URL allowlist.
+        self.endpoints = EndpointRouter(endpoints, base_url_allowlist=base_url_allowlist)
+        # One slot per configured endpoint of the provider, plus its default.
+        openai_clients = 1 + len(self.endpoints.names("openai"))
+        anthropic_clients = 1 + len(self.endpoints.names("anthropic"))
 
         def build_openai() -> _HttpProvider:
             from service.llm.openai import OpenAIProvider  # noqa: PLC0415 - see LazyProvider
@@ -123,6 +144,9 @@ class ProviderRegistry:
                 api_key=openai_api_key,
                 timeout_seconds=openai_timeout_seconds,
                 max_retries=openai_max_retries,
+                max_clients=openai_clients,
+                router=self.endpoints,
+                max_caller_clients=max_caller_clients,
             )
 
         def build_anthropic() -> _HttpProvider:
@@ -133,6 +157,9 @@ class ProviderRegistry:
                 api_key=anthropic_api_key,
                 timeout_seconds=anthropic_timeout_seconds,
                 max_retries=anthropic_max_retries,
+                max_clients=anthropic_clients,
+                router=self.endpoints,
+                max_caller_clients=max_caller_clients,
             )
 
         self._openai = LazyProvider(build_openai)
@@ -143,8 +170,8 @@ class ProviderRegistry:
         self.coalescing = coalescing
         self._providers: dict[str, ModelProvider] = {}
         self._validators: dict[str, OptionsValidator] = {}
-        self.register("anthropic", self._anthropic, AnthropicOptions.violations)
-        self.register("openai", self._openai, OpenAIOptions.violations)
+        self.register("anthropic", self._anthropic, self._http_options(AnthropicOptions))
+        self.register("openai", self._openai, self._http_options(OpenAIOptions))
         self.register("scripted", ScriptedProvider(), ScriptedOptions.violations)
 
     def register(
@@ -200,10 +227,37 @@ class ProviderRegistry:
             raise self._unknown(name)
         return validator(options)
 
+    def validate_model(self, provider: str, model: str, options: dict[str, Any]) -> dict[str, str]:
+        """Checks a model (``Agent.model`` or a fallback) without calling it: its
+        options, and for ``openai`` and ``anthropic`` its endpoint
+        (``service.llm.endpoints.EndpointRouter.violations``).
+
+        Args:
+            provider: ``Model.provider``.
+            model: ``Model.name``.
+            options: ``Model.options`` (JSON values).
+
+        Returns:
+            Field violations, paths relative to the ``Model`` message (``name``,
+            ``options.temperature``, ``options.endpoint``); empty when valid.
+
+        Raises:
+            InvalidArgumentError: no such provider (reason ``UNKNOWN_PROVIDER``).
+        """
+        violations = {
+            f"options.{path}" if path else "options": message
+            for path, message in self.validate_options(provider, options).items()
+        }
+        if provider in ("openai", "anthropic"):
+            for path, message in self.endpoints.violations(provider, model, options).items():
+                violations.setdefault(path, message)
+        return violations
+
     def breaker_for(self, provider: str, options: Mapping[str, Any]) -> CircuitBreaker:
-        """The circuit breaker of the endpoint a call reaches: one per provider and
-        ``base_url`` option (a missing or non-text ``base_url`` means the provider's
-        configured URL), shared by every run of the process.
+        """The circuit breaker of the endpoint a call reaches, shared by every run of
+        the process: one per provider and configured endpoint (the ``endpoint``
+        option), per ``base_url`` option, or for the provider's default endpoint (no
+        text in either).
 
         Args:
             provider: The provider's name (``Agent.model.provider``).
@@ -212,6 +266,9 @@ class ProviderRegistry:
         Returns:
             The breaker (created closed on first use).
         """
+        endpoint = options.get("endpoint")
+        if isinstance(endpoint, str):
+            return self._breakers.get(provider, f"endpoint:{endpoint}")
         base_url = options.get("base_url")
         return self._breakers.get(provider, base_url if isinstance(base_url, str) else "")
 
@@ -219,6 +276,23 @@ class ProviderRegistry:
         """Releases the providers' resources (the ``openai`` and ``anthropic`` HTTP clients)."""
         await self._openai.aclose()
         await self._anthropic.aclose()
+
+    def _http_options(self, options_model: type[HttpProviderOptions]) -> OptionsValidator:
+        """An options check of an HTTP provider: its options model, then the
+        endpoint rules that need no model name (the ``endpoint`` named exists for the
+        provider, a ``base_url`` is allowlisted)."""
+        provider = options_model.provider_name
+
+        def validate(options: dict[str, Any]) -> dict[str, str]:
+            violations = options_model.violations(options)
+            # The model name is not known here; ``validate_model`` checks it.
+            checked = {k: v for k, v in options.items() if k in ("endpoint", "base_url")}
+            for path, message in self.endpoints.violations(provider, "", checked).items():
+                if path.startswith("options."):
+                    violations.setdefault(path.removeprefix("options."), message)
+            return violations
+
+        return validate
 
     def _unknown(self, name: str) -> InvalidArgumentError:
         known = ", ".join(self.names())

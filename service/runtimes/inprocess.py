@@ -26,10 +26,19 @@ from service.core.errors import FailedPreconditionError
 from service.core.logs import run_context
 from service.core.messages import ChatMessage
 from service.core.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
-from service.core.telemetry import ATTR_AGENT_ID, ATTR_PROVIDER, ATTR_RUN_ID, ATTR_STATE, start_span
+from service.core.telemetry import (
+    ATTR_AGENT_ID,
+    ATTR_PRINCIPAL,
+    ATTR_PROVIDER,
+    ATTR_RUN_ID,
+    ATTR_STATE,
+    ATTR_TENANT,
+    start_span,
+)
 from service.llm.base import ModelRequest
 from service.llm.registry import ProviderRegistry
 from service.runtimes.recorder import RunRecorder
+from service.stores.tenants import PerTenant
 from service.stores.threads import ThreadStore
 from service.tools.execution import run_server_tool
 from service.tools.registry import ToolRegistry
@@ -120,8 +129,9 @@ class _Effects:
         return await self._control.wait_for(lambda: decisions.tool_output(tool_call_id))
 
     async def append_to_thread(self, thread_id: str, messages: list[ChatMessage]) -> None:
-        await self._runtime.threads.append(thread_id, messages)
-        await self._runtime.threads.release(thread_id, self._run_id)
+        threads = self._runtime.threads(self._control.spec.tenant)
+        await threads.append(thread_id, messages)
+        await threads.release(thread_id, self._run_id)
 
     async def checkpoint(self, checkpoint: LoopCheckpoint, messages: list[ChatMessage]) -> None:
         """Nothing to do: an in-process run lives in this process's memory."""
@@ -142,7 +152,7 @@ class InProcessRuntime:
         recorder: RunRecorder,
         providers: ProviderRegistry,
         tools: ToolRegistry,
-        threads: ThreadStore,
+        threads: PerTenant[ThreadStore],
         model_retry: RetryPolicy = DEFAULT_RETRY_POLICY,
     ) -> None:
         """Creates the runtime.
@@ -178,7 +188,12 @@ class InProcessRuntime:
     async def _execute_in_context(self, control: _RunControl) -> None:
         spec = control.spec
         logger.info("run started", extra={"run_id": spec.run_id, "agent_id": spec.agent_id})
-        attributes = {ATTR_RUN_ID: spec.run_id, ATTR_AGENT_ID: spec.agent_id}
+        attributes = {
+            ATTR_RUN_ID: spec.run_id,
+            ATTR_AGENT_ID: spec.agent_id,
+            ATTR_PRINCIPAL: spec.created_by,
+            ATTR_TENANT: spec.tenant,
+        }
         try:
             with start_span("runwire.run", attributes) as span:
                 state = await execute_run(spec, _Effects(self, control))
@@ -199,7 +214,7 @@ class InProcessRuntime:
             self._runs.pop(spec.run_id, None)
             control.decisions.close()
             if spec.thread_id:
-                await self.threads.release(spec.thread_id, spec.run_id)
+                await self.threads(spec.tenant).release(spec.thread_id, spec.run_id)
 
     def _control(self, run_id: str, *, reason: str, what: str) -> _RunControl:
         control = self._runs.get(run_id)

@@ -170,6 +170,7 @@ class RunRecorder:
             approval_id=p.approval_id,
             run_id=run_id,
             agent_id=run.agent_id,
+            tenant=run.tenant,
             tool_call_id=p.tool_call_id,
             tool_name=p.tool_name,
             arguments=p.arguments,

@@ -9,6 +9,8 @@ outputs and cancellation to the runtime executing the run.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -21,11 +23,14 @@ from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2
 
 from service.agent.decisions import APPROVAL_NOT_PENDING
 from service.agent.loop import FINISH_ERROR
+from service.auth.principal import ANONYMOUS, Principal
+from service.auth.quotas import Quotas
 from service.core.errors import (
     ERROR_DOMAIN,
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
+    PermissionDeniedError,
     RunwireError,
     UnavailableError,
 )
@@ -46,10 +51,11 @@ from service.core.telemetry import METRICS
 from service.runtimes.base import Runtime
 from service.runtimes.recorder import RunRecorder, settled_decisions
 from service.stores.agents import AgentStore
-from service.stores.approvals import ApprovalStore
+from service.stores.approvals import ApprovalStore, approval_not_found
 from service.stores.events import EventLog
 from service.stores.projection import TERMINAL_STATES
-from service.stores.runs import RunStore
+from service.stores.runs import RunStore, run_not_found
+from service.stores.tenants import PerTenant
 from service.stores.threads import ThreadStore
 from service.tools.registry import ToolRegistry
 
@@ -94,31 +100,80 @@ class RunInput:
     client_tools: tuple[ToolSpec, ...] = ()
     request_id: str = ""
     runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_UNSPECIFIED
+    #: The caller: the run belongs to its tenant and records its name.
+    principal: Principal = ANONYMOUS
+
+    def fingerprint(self) -> str:
+        """A digest of the request's parameters (SHA-256, hex): a ``request_id``
+        reused with other parameters is refused."""
+        document = {
+            "agent_id": self.agent_id,
+            "prompt": self.prompt,
+            "thread_id": self.thread_id,
+            "client_tools": [t.model_dump(mode="json") for t in self.client_tools],
+            "runtime": int(self.runtime),
+        }
+        text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def request_key(self) -> str:
+        """The idempotency key ("" without a ``request_id``): the tenant, the
+        request kind (starting a run: CreateRun, StreamRun and WaitRun share
+        it, so a StreamRun retried after a CreateRun streams that run) and
+        the ``request_id``."""
+        if not self.request_id:
+            return ""
+        return f"{self.principal.tenant}/runs.create/{self.request_id}"
 
 
 @dataclass(kw_only=True)
 class RunRouter:
     """Creates runs and routes calls about them to their runtime."""
 
-    agents: AgentStore
+    agents: PerTenant[AgentStore]
     runs: RunStore
     events: EventLog
     approvals: ApprovalStore
-    threads: ThreadStore
+    threads: PerTenant[ThreadStore]
     tools: ToolRegistry
     runtimes: dict[int, Runtime]
     recorder: RunRecorder
     defaults: RunDefaults = field(default_factory=RunDefaults)
+    quotas: Quotas = field(default_factory=Quotas)
     #: True while the server drains: new runs are refused (UNAVAILABLE, DRAINING).
     draining: bool = False
 
-    async def get_run(self, run_id: str) -> run_pb2.Run:
+    async def get_run(self, run_id: str, tenant: str) -> run_pb2.Run:
         """The run with every logged event folded in.
 
         Raises:
-            NotFoundError: unknown run (``RUN_NOT_FOUND``).
+            NotFoundError: unknown run, or another tenant's (``RUN_NOT_FOUND``).
         """
+        await self.owned_run(run_id, tenant)
         return await self.recorder.current(run_id)
+
+    async def owned_run(self, run_id: str, tenant: str) -> run_pb2.Run:
+        """The run's record as stored, when it belongs to ``tenant``.
+
+        Raises:
+            NotFoundError: unknown run, or another tenant's (``RUN_NOT_FOUND``):
+                the answer does not tell the two apart.
+        """
+        run = await self.runs.get(run_id)
+        if run.tenant != tenant:
+            raise run_not_found(run_id)
+        return run
+
+    async def owned_approval(self, approval_id: str, tenant: str) -> approval_pb2.Approval:
+        """The approval, when its run belongs to ``tenant``.
+
+        Raises:
+            NotFoundError: unknown approval, or another tenant's (``APPROVAL_NOT_FOUND``).
+        """
+        approval = await self.approvals.get(approval_id)
+        if approval.tenant != tenant:
+            raise approval_not_found(approval_id)
+        return approval
 
     async def create_run(self, request: RunInput) -> run_pb2.Run:
         """Starts a run, or returns the one an earlier request with the same
@@ -131,26 +186,30 @@ class RunRouter:
                 or the runtime is not configured (``RUNTIME_UNAVAILABLE``).
             AbortedError: the thread is busy (``THREAD_BUSY``).
         """
-        if request.request_id:
-            existing = await self.runs.find_request(request.request_id)
+        tenant = request.principal.tenant
+        request_key, fingerprint = request.request_key(), request.fingerprint()
+        if request_key:
+            existing = await self.runs.find_request(request_key)
             if existing is not None:
-                return existing
+                return await self._repeated(request, existing, fingerprint)
         if self.draining:
             raise UnavailableError(
                 "this server is shutting down and takes no new runs; retry on another replica",
                 reason="DRAINING",
             )
-        agent = await self.agents.get(request.agent_id)
+        await self._check_active_runs(tenant)
+        agent = await self.agents(tenant).get(request.agent_id)
         runtime_kind = request.runtime or agent.runtime or self.defaults.runtime
         runtime = self._runtime(runtime_kind)
         run_id = f"run_{uuid.uuid4().hex}"
         history: tuple[ChatMessage, ...] = ()
+        threads = self.threads(tenant)
         if request.thread_id:
-            await self.threads.claim(request.thread_id, run_id)
+            await threads.claim(request.thread_id, run_id)
         try:
             if request.thread_id:
                 history = tuple(
-                    await self.threads.history(
+                    await threads.history(
                         request.thread_id, limit=self.defaults.thread_history_messages
                     )
                 )
@@ -162,26 +221,64 @@ class RunRouter:
                 thread_id=request.thread_id,
                 state=run_pb2.RUN_STATE_QUEUED,
                 runtime=runtime_kind,
+                created_by=request.principal.name,
+                tenant=tenant,
             )
             run.create_time.FromDatetime(now)
             run.update_time.FromDatetime(now)
             await self.events.create(run_id)
-            stored, created = await self.runs.create(run, request_id=request.request_id)
+            stored, created = await self.runs.create(
+                run, request_id=request_key, fingerprint=fingerprint
+            )
         except BaseException:
             if request.thread_id:
-                await self.threads.release(request.thread_id, run_id)
+                await threads.release(request.thread_id, run_id)
             raise
         if not created:
             if request.thread_id:
-                await self.threads.release(request.thread_id, run_id)
-            return stored
+                await threads.release(request.thread_id, run_id)
+            return await self._repeated(request, stored, fingerprint)
         try:
             await runtime.start(spec)
         except RunwireError as exc:
             await self._start_failed(spec, exc)
             raise
         METRICS.runs_started.add(1, {"runwire.runtime": agent_pb2.Runtime.Name(runtime_kind)})
-        return await self.get_run(run_id)
+        logger.info(
+            "run created",
+            extra={"run_id": run_id, "agent_id": agent.agent_id, "principal": run.created_by},
+        )
+        return await self.recorder.current(run_id)
+
+    async def _check_active_runs(self, tenant: str) -> None:
+        """Refuses a run past ``max_active_runs_per_tenant`` (counted again
+        exactly, forgetting runs that ended unseen, before refusing)."""
+        limit = self.quotas.max_active_runs_per_tenant
+        if not limit:
+            return
+        used = await self.runs.count_active(tenant)
+        if used >= limit:
+            used = await self.runs.count_active(tenant, verify=True)
+        self.quotas.check("max_active_runs_per_tenant", used=used, subject=f"tenant:{tenant}")
+
+    async def _repeated(
+        self, request: RunInput, existing: run_pb2.Run, fingerprint: str
+    ) -> run_pb2.Run:
+        """The run an earlier request with the same request_id created, if its
+        parameters were the same.
+
+        Raises:
+            InvalidArgumentError: ``REQUEST_ID_REUSED``: other parameters.
+        """
+        if await self.runs.request_fingerprint(existing.run_id) != fingerprint:
+            raise InvalidArgumentError(
+                f"request_id {request.request_id!r} was already used for a request with other "
+                "parameters; use a new request_id for a new request",
+                reason="REQUEST_ID_REUSED",
+                field_violations={"request_id": "already used with other parameters"},
+                metadata={"request_id": request.request_id, "run_id": existing.run_id},
+            )
+        return existing
 
     async def _start_failed(self, spec: RunSpec, error: RunwireError) -> None:
         """Ends a run its runtime refused to start: ``run_error`` with ``error``
@@ -201,7 +298,7 @@ class RunRouter:
             )
         finally:
             if spec.thread_id:
-                await self.threads.release(spec.thread_id, spec.run_id)
+                await self.threads(spec.tenant).release(spec.thread_id, spec.run_id)
         logger.warning("run could not start: %s", error.message, extra={"run_id": spec.run_id})
 
     def _runtime(self, kind: agent_pb2.Runtime) -> Runtime:
@@ -265,6 +362,8 @@ class RunRouter:
             run_id=run_id,
             agent_id=agent.agent_id,
             thread_id=request.thread_id,
+            tenant=request.principal.tenant,
+            created_by=request.principal.name,
             prompt=request.prompt,
             instructions=agent.instructions,
             provider=agent.model.provider,
@@ -294,26 +393,28 @@ class RunRouter:
             token_budget=limits.token_budget,
         )
 
-    async def cancel_run(self, run_id: str, reason: str) -> run_pb2.Run:
+    async def cancel_run(self, run_id: str, reason: str, tenant: str) -> run_pb2.Run:
         """Asks a run to stop; returns it (CANCELLING, or unchanged when ended).
 
         Raises:
-            NotFoundError: unknown run.
+            NotFoundError: unknown run, or another tenant's.
         """
-        run = await self.get_run(run_id)
+        run = await self.get_run(run_id, tenant)
         if run.state in TERMINAL_STATES:
             return run
         await self._runtime(run.runtime).cancel(run_id, reason)
-        return await self.get_run(run_id)
+        return await self.recorder.current(run_id)
 
-    async def submit_tool_outputs(self, run_id: str, outputs: list[ToolOutput]) -> run_pb2.Run:
+    async def submit_tool_outputs(
+        self, run_id: str, outputs: list[ToolOutput], tenant: str
+    ) -> run_pb2.Run:
         """Delivers client tool outputs; returns the run.
 
         Raises:
-            NotFoundError: unknown run. InvalidArgumentError: a tool_call_id
-            twice. FailedPreconditionError: a call is not pending.
+            NotFoundError: unknown run, or another tenant's. InvalidArgumentError:
+            a tool_call_id twice. FailedPreconditionError: a call is not pending.
         """
-        run = await self.get_run(run_id)
+        run = await self.get_run(run_id, tenant)
         ids = [o.tool_call_id for o in outputs]
         duplicates = {
             f"tool_outputs[{i}].tool_call_id": "answered twice in this request"
@@ -332,7 +433,7 @@ class RunRouter:
             )
         await self._runtime(run.runtime).submit_tool_outputs(run_id, outputs)
         await asyncio.sleep(0)  # let the run take the outputs before we read it back
-        return await self.get_run(run_id)
+        return await self.recorder.current(run_id)
 
     async def resolve_approval(
         self,
@@ -341,7 +442,7 @@ class RunRouter:
         choice: ApprovalDecision,
         reason: str,
         edited_arguments: dict[str, Any] | None,
-        resolved_by: str,
+        principal: Principal,
     ) -> approval_pb2.Approval:
         """Delivers a decision to the run that waits for the approval; returns
         the approval as its record shows it once resolved.
@@ -355,16 +456,19 @@ class RunRouter:
         decision back at once.
 
         Raises:
-            NotFoundError: unknown approval (``APPROVAL_NOT_FOUND``).
+            NotFoundError: unknown approval, or another tenant's (``APPROVAL_NOT_FOUND``).
+            PermissionDeniedError: the agent's ``approval_policy.approvers``
+                do not name the principal or one of its roles.
             FailedPreconditionError: resolved otherwise, expired or cancelled
                 (``APPROVAL_ALREADY_RESOLVED``, ``APPROVAL_NOT_PENDING``).
         """
-        approval = await self.approvals.get(approval_id)
+        approval = await self.owned_approval(approval_id, principal.tenant)
+        await self._check_approver(approval, principal)
         decision = Decision(
             choice=choice,
             reason=reason,
             edited_arguments=edited_arguments if choice is ApprovalDecision.APPROVE else None,
-            resolved_by=resolved_by,
+            resolved_by=principal.name,
             resolve_time=datetime.now(UTC),
         )
         run = await self.runs.get(approval.run_id)
@@ -380,6 +484,28 @@ class RunRouter:
             return settled
         return await self.recorder.resolved_approval(
             approval_id, approval.run_id, decision=first, timeout_seconds=RESOLUTION_WAIT_SECONDS
+        )
+
+    async def _check_approver(self, approval: approval_pb2.Approval, principal: Principal) -> None:
+        """Refuses a principal the agent's ``approval_policy.approvers`` leave out.
+
+        The agent's policy as it reads now (an approver removed from it can no
+        longer resolve); a deleted agent leaves the permission alone to decide.
+        """
+        try:
+            agent = await self.agents(principal.tenant).get(approval.agent_id)
+        except NotFoundError:
+            return
+        approvers = set(agent.approval_policy.approvers)
+        if not approvers:
+            return
+        if principal.name in approvers or any(f"role:{r}" in approvers for r in principal.roles):
+            return
+        raise PermissionDeniedError(
+            f"principal {principal.name!r} is not among the approvers of agent "
+            f"{approval.agent_id!r}",
+            reason="NOT_AN_APPROVER",
+            metadata={"approval_id": approval.approval_id, "agent_id": approval.agent_id},
         )
 
 

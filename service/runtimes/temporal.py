@@ -63,6 +63,8 @@ class TemporalRuntime:
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 execution_timeout=timedelta(seconds=spec.timeout_seconds) + _EXECUTION_MARGIN,
+                # For operators in the Temporal UI: whose run this is.
+                memo={"tenant": spec.tenant, "created_by": spec.created_by},
             )
         except RPCError as exc:
             raise UnavailableError(

@@ -179,6 +179,7 @@ class ThreadAppendInput(BaseModel):
         run_id: The run.
         thread_id: The run's thread.
         messages: The run's new messages, in order.
+        tenant: The tenant of the run and its thread.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -186,3 +187,4 @@ class ThreadAppendInput(BaseModel):
     run_id: str
     thread_id: str
     messages: tuple[ChatMessage, ...]
+    tenant: str = "default"

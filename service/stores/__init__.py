@@ -16,5 +16,6 @@ __all__ = [
     "paging",
     "projection",
     "runs",
+    "tenants",
     "threads",
 ]

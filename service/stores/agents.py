@@ -41,6 +41,10 @@ class AgentStore(Protocol):
         """
         ...
 
+    async def count(self) -> int:
+        """How many agents the store holds."""
+        ...
+
     async def delete(self, agent_id: str) -> None:
         """Raises NotFoundError for an unknown id."""
         ...
@@ -133,6 +137,9 @@ class MemoryAgentStore:
         stored = replacement(current, agent, expected_etag=expected_etag)
         self._agents[agent.agent_id] = stored
         return clone(stored)
+
+    async def count(self) -> int:
+        return len(self._agents)
 
     async def delete(self, agent_id: str) -> None:
         if self._agents.pop(agent_id, None) is None:

@@ -34,8 +34,10 @@ class ApprovalStore(Protocol):
         state: approval_pb2.ApprovalState,
         page_size: int,
         page_token: str,
+        tenant: str = "",
     ) -> tuple[list[approval_pb2.Approval], str]:
-        """Approvals newest first, filtered by the non-empty arguments."""
+        """Approvals newest first, filtered by the non-empty arguments
+        (``tenant`` "": every tenant's)."""
         ...
 
 
@@ -49,7 +51,12 @@ def approval_not_found(approval_id: str) -> NotFoundError:
 
 
 class MemoryApprovalStore:
-    """``ApprovalStore`` in this process's memory (at most ``max_approvals``, oldest dropped)."""
+    """``ApprovalStore`` in this process's memory.
+
+    Past ``max_approvals`` the oldest *settled* approvals are dropped; a
+    pending one never is (its run waits for it; runs are bounded by
+    ``max_active_runs_per_tenant`` instead).
+    """
 
     def __init__(self, *, max_approvals: int = 100_000) -> None:
         self._approvals: OrderedDict[str, approval_pb2.Approval] = OrderedDict()
@@ -57,8 +64,15 @@ class MemoryApprovalStore:
 
     async def put(self, approval: approval_pb2.Approval) -> None:
         self._approvals[approval.approval_id] = clone(approval)
-        while len(self._approvals) > self._max:
-            self._approvals.popitem(last=False)
+        if len(self._approvals) <= self._max:
+            return
+        settled = [
+            approval_id
+            for approval_id, a in self._approvals.items()
+            if a.state != approval_pb2.APPROVAL_STATE_PENDING
+        ]
+        for approval_id in settled[: len(self._approvals) - self._max]:
+            del self._approvals[approval_id]
 
     async def find(self, approval_id: str) -> approval_pb2.Approval | None:
         approval = self._approvals.get(approval_id)
@@ -77,19 +91,28 @@ class MemoryApprovalStore:
         state: approval_pb2.ApprovalState,
         page_size: int,
         page_token: str,
+        tenant: str = "",
     ) -> tuple[list[approval_pb2.Approval], str]:
         page, next_token = page_after(
             list(reversed(self._approvals.values())),
             page_size=page_size,
             page_token=page_token,
             id_of=lambda a: a.approval_id,
-            keep=lambda a: approval_matches(a, run_id=run_id, state=state),
+            keep=lambda a: approval_matches(a, run_id=run_id, state=state, tenant=tenant),
         )
         return [clone(a) for a in page], next_token
 
 
 def approval_matches(
-    approval: approval_pb2.Approval, *, run_id: str, state: approval_pb2.ApprovalState
+    approval: approval_pb2.Approval,
+    *,
+    run_id: str,
+    state: approval_pb2.ApprovalState,
+    tenant: str = "",
 ) -> bool:
     """Whether ``approval`` passes the ListApprovals filters (empty ones pass all)."""
-    return (not run_id or approval.run_id == run_id) and (not state or approval.state == state)
+    return (
+        (not run_id or approval.run_id == run_id)
+        and (not state or approval.state == state)
+        and (not tenant or approval.tenant == tenant)
+    )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-import redis.asyncio as redis
+import redis
+import redis.asyncio as aioredis
 
+from service.core.errors import InvalidArgumentError
 from service.stores.agents import AgentStore, MemoryAgentStore
 from service.stores.approvals import ApprovalStore, MemoryApprovalStore
 from service.stores.claims import (
@@ -20,7 +24,13 @@ from service.stores.redis_events import RedisEventLog
 from service.stores.redis_runs import RedisRunStore
 from service.stores.redis_threads import RedisThreadStore
 from service.stores.runs import MemoryRunStore, RunStore
+from service.stores.tenants import PerTenant, tenant_prefix
 from service.stores.threads import MemoryThreadStore, ThreadStore
+
+logger = logging.getLogger(__name__)
+
+#: How long ``check_redis_credentials`` waits to connect and for the answer, seconds.
+CHECK_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(kw_only=True)
@@ -30,10 +40,12 @@ class Stores:
     events: EventLog
     runs: RunStore
     approvals: ApprovalStore
-    agents: AgentStore
-    threads: ThreadStore
+    #: The agents of a tenant: ``agents(tenant)``.
+    agents: PerTenant[AgentStore]
+    #: The threads of a tenant: ``threads(tenant)``.
+    threads: PerTenant[ThreadStore]
     claims: ClaimStore
-    redis_client: redis.Redis | None = field(default=None)
+    redis_client: aioredis.Redis | None = field(default=None)
 
     async def aclose(self) -> None:
         """Closes the Redis connection pool, if any."""
@@ -42,34 +54,101 @@ class Stores:
 
 
 def build_stores(
-    *, redis_url: str, redis_prefix: str, retention_seconds: float, retained_runs: int
+    *,
+    redis_url: str,
+    redis_prefix: str,
+    retention_seconds: float,
+    retained_runs: int,
+    request_ttl_seconds: float = 86_400.0,
+    redis_password: str | None = None,
 ) -> Stores:
     """Memory stores, or Redis ones sharing one connection pool when ``redis_url`` is set.
 
+    Connects lazily: nothing reaches Redis until the first call.
+
     Args:
-        redis_url: ``redis://`` URL; empty for memory stores.
+        redis_url: ``redis://`` (or ``rediss://``) URL; empty for memory stores.
         redis_prefix: Prefix of every Redis key.
         retention_seconds: How long Redis keeps a run's events, record and approvals.
         retained_runs: Runs the memory stores keep (oldest dropped first).
+        request_ttl_seconds: How long a run's request id is remembered.
+        redis_password: The password of every connection; None: the URL's, if any (a
+            password in the URL wins over this one).
     """
     if not redis_url:
         return Stores(
             events=MemoryEventLog(max_runs=retained_runs),
-            runs=MemoryRunStore(max_runs=retained_runs),
+            runs=MemoryRunStore(max_runs=retained_runs, request_ttl_seconds=request_ttl_seconds),
             approvals=MemoryApprovalStore(),
-            agents=MemoryAgentStore(),
-            threads=MemoryThreadStore(),
+            agents=PerTenant(lambda _: MemoryAgentStore()),
+            threads=PerTenant(lambda _: MemoryThreadStore()),
             claims=MemoryClaimStore(),
         )
     # Every open event stream holds one connection while it blocks on XREAD.
-    client = redis.from_url(redis_url, max_connections=10_000)
+    client = aioredis.from_url(redis_url, password=redis_password, max_connections=10_000)
     prefix, retention = redis_prefix, retention_seconds
     return Stores(
         events=RedisEventLog(client, prefix=prefix, retention_seconds=retention),
-        runs=RedisRunStore(client, prefix=prefix, retention_seconds=retention),
+        runs=RedisRunStore(
+            client,
+            prefix=prefix,
+            retention_seconds=retention,
+            request_ttl_seconds=request_ttl_seconds,
+        ),
         approvals=RedisApprovalStore(client, prefix=prefix, retention_seconds=retention),
-        agents=RedisAgentStore(client, prefix=prefix),
-        threads=RedisThreadStore(client, prefix=prefix),
+        agents=PerTenant(lambda t: RedisAgentStore(client, prefix=tenant_prefix(prefix, t))),
+        threads=PerTenant(lambda t: RedisThreadStore(client, prefix=tenant_prefix(prefix, t))),
         claims=RedisClaimStore(client, prefix=prefix, ttl_seconds=retention),
         redis_client=client,
     )
+
+
+def check_redis_credentials(
+    redis_url: str, *, password: str | None, timeout_seconds: float = CHECK_TIMEOUT_SECONDS
+) -> None:
+    """Connects to Redis once and sends PING, so that refused credentials stop a process
+    at start rather than failing its calls later.
+
+    Blocking (one connection, closed before returning): for start-up code only. A Redis
+    that cannot be reached within ``timeout_seconds`` is logged as a warning and not an
+    error: the stores connect again on each call, as when Redis restarts later.
+
+    Args:
+        redis_url: ``redis://`` (or ``rediss://``) URL.
+        password: As for ``build_stores``.
+        timeout_seconds: Limit of the connection and of the answer, seconds.
+
+    Raises:
+        InvalidArgumentError: Redis refused the credentials (none, or a wrong password or
+            user); the message names Redis by ``redacted_redis_url``, never the password.
+    """
+    client = redis.Redis.from_url(
+        redis_url,
+        password=password,
+        socket_connect_timeout=timeout_seconds,
+        socket_timeout=timeout_seconds,
+    )
+    try:
+        client.ping()
+    except redis.AuthenticationError as exc:
+        reason = str(exc).rstrip(".")
+        raise InvalidArgumentError(
+            f"Redis at {redacted_redis_url(redis_url)} refused the credentials ({reason})"
+        ) from None
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        logger.warning("Redis at %s is not reachable yet: %s", redacted_redis_url(redis_url), exc)
+    finally:
+        client.close()
+
+
+def redacted_redis_url(redis_url: str) -> str:
+    """``redis_url`` without its password: ``redis://user@host:port/db``."""
+    parts = urlsplit(redis_url)
+    if parts.password is None:
+        return redis_url
+    user = f"{parts.username}@" if parts.username else ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port is not None else ""
+    return parts._replace(netloc=f"{user}{host}{port}").geturl()

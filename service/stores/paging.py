@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -14,6 +15,13 @@ T = TypeVar("T")
 
 #: Page size used when a request leaves ``page_size`` at 0.
 DEFAULT_PAGE_SIZE = 100
+
+#: Longest page token accepted, in characters; longer ones are refused unread
+#: (``INVALID_PAGE_TOKEN``). A token holds one id of at most a few hundred characters.
+MAX_PAGE_TOKEN_CHARS = 1024
+
+#: The base64url alphabet, unpadded (``encode_token`` strips the padding).
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def page_size(requested: int) -> int:
@@ -27,8 +35,21 @@ def encode_token(cursor: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _invalid_token() -> InvalidArgumentError:
+    return InvalidArgumentError(
+        "page_token is not a token returned by this API",
+        field_violations={"page_token": "not a token returned by a previous response"},
+        reason="INVALID_PAGE_TOKEN",
+    )
+
+
 def decode_token(token: str) -> str | None:
     """The cursor inside ``token``; ``None`` for an empty token.
+
+    A token longer than ``MAX_PAGE_TOKEN_CHARS`` is refused before it is
+    decoded; the rest are checked strictly (base64url alphabet, one JSON
+    object ``{"after": <printable string>}``), so no input, of any size or
+    nesting, costs more than a token of that size.
 
     Raises:
         InvalidArgumentError: the token was not made by ``encode_token``
@@ -36,18 +57,19 @@ def decode_token(token: str) -> str | None:
     """
     if not token:
         return None
+    if len(token) > MAX_PAGE_TOKEN_CHARS or not _TOKEN_CHARS.fullmatch(token):
+        raise _invalid_token()
     try:
-        padded = token + "=" * (-len(token) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        cursor = value["after"]
-        if not isinstance(cursor, str):
-            raise TypeError(cursor)
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise InvalidArgumentError(
-            "page_token is not a token returned by this API",
-            field_violations={"page_token": "not a token returned by a previous response"},
-            reason="INVALID_PAGE_TOKEN",
-        ) from exc
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        value = json.loads(raw)
+        cursor = value["after"] if isinstance(value, dict) and len(value) == 1 else None
+    # RecursionError: JSON nested deeper than the parser's stack (``[[[[...]]]]``).
+    except (binascii.Error, ValueError, RecursionError, KeyError) as exc:
+        raise _invalid_token() from exc
+    # Cursors are ids: printable text (no control characters, no lone surrogates,
+    # which no store could encode).
+    if not isinstance(cursor, str) or not cursor.isprintable():
+        raise _invalid_token()
     return cursor
 
 
@@ -61,11 +83,7 @@ def decode_int_token(token: str) -> int | None:
     if cursor is None:
         return None
     if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
-        raise InvalidArgumentError(
-            "page_token is not a token returned by this API",
-            field_violations={"page_token": "not a token returned by a previous response"},
-            reason="INVALID_PAGE_TOKEN",
-        )
+        raise _invalid_token()
     return int(cursor)
 
 

@@ -120,6 +120,10 @@ class RedisAgentStore:
 
         return await optimistic(self._client, attempt)
 
+    async def count(self) -> int:
+        """How many agents the store holds (``ZCARD`` of the index)."""
+        return int(await self._client.zcard(self._index.keys[0]))
+
     async def delete(self, agent_id: str) -> None:
         """Deletes the agent.
 

@@ -116,6 +116,7 @@ class RedisApprovalStore:
         state: approval_pb2.ApprovalState,
         page_size: int,
         page_token: str,
+        tenant: str = "",
     ) -> tuple[list[approval_pb2.Approval], str]:
         """Approvals newest first, filtered by the non-empty arguments; a page
         of at most ``page_size`` (>= 1) and the next page token ("" at the end).
@@ -123,9 +124,13 @@ class RedisApprovalStore:
         Raises:
             InvalidArgumentError: a malformed ``page_token`` (``INVALID_PAGE_TOKEN``).
         """
-        filtered = bool(run_id or state)
+        filtered = bool(run_id or state or tenant)
         return await self._index.page(
             page_size=page_size,
             page_token=page_token,
-            keep=(lambda a: approval_matches(a, run_id=run_id, state=state)) if filtered else None,
+            keep=(
+                (lambda a: approval_matches(a, run_id=run_id, state=state, tenant=tenant))
+                if filtered
+                else None
+            ),
         )

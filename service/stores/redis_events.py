@@ -47,6 +47,7 @@ from runwire.v1 import event_pb2
 
 from service.core.errors import NotFoundError, OutOfRangeError
 from service.stores.events import heartbeat, is_terminal
+from service.stores.redis_client import reply
 
 #: Seconds between polls of a subscriber that found every blocking slot taken.
 POLL_SECONDS = 0.05
@@ -145,7 +146,7 @@ class RedisEventLog:
 
     async def create(self, run_id: str) -> None:
         """Makes an empty log for ``run_id`` (idempotent; keeps an existing log)."""
-        await self._client.hsetnx(_Keys(self._prefix, run_id).meta, "seq", "0")
+        await reply(self._client.hsetnx(_Keys(self._prefix, run_id).meta, "seq", "0"))
 
     async def append(
         self, run_id: str, event: event_pb2.RunEvent, *, key: str = ""
@@ -245,7 +246,7 @@ class RedisEventLog:
 
     async def _state(self, keys: _Keys, run_id: str) -> tuple[int, bool]:
         """(last sequence, ended) of a log; raises NotFoundError when it does not exist."""
-        seq, ended = await self._client.hmget(keys.meta, ["seq", "ended"])
+        seq, ended = await reply(self._client.hmget(keys.meta, ["seq", "ended"]))
         if seq is None:
             raise _not_found(run_id)
         return int(seq), ended == b"1"

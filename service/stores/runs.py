@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
@@ -24,13 +25,25 @@ def run_not_found(run_id: str) -> NotFoundError:
 class RunStore(Protocol):
     """Where run records and request ids live."""
 
-    async def create(self, run: run_pb2.Run, *, request_id: str = "") -> tuple[run_pb2.Run, bool]:
-        """Stores a new run, unless ``request_id`` was seen: then returns the
-        run that request created and ``False``."""
+    async def create(
+        self, run: run_pb2.Run, *, request_id: str = "", fingerprint: str = ""
+    ) -> tuple[run_pb2.Run, bool]:
+        """Stores a new run, unless ``request_id`` was seen (and has not
+        expired): then returns the run that request created and ``False``.
+        ``fingerprint`` (of the request's parameters) is kept with the run."""
         ...
 
     async def find_request(self, request_id: str) -> run_pb2.Run | None:
-        """The run an earlier request with ``request_id`` created, if any."""
+        """The run an earlier request with ``request_id`` created, if any and not expired."""
+        ...
+
+    async def request_fingerprint(self, run_id: str) -> str:
+        """The ``fingerprint`` the run was created with ("" when none or unknown)."""
+        ...
+
+    async def count_active(self, tenant: str, *, verify: bool = False) -> int:
+        """How many of ``tenant``'s runs have not ended. ``verify`` re-reads
+        each counted record and forgets the ended or vanished ones (slower)."""
         ...
 
     async def get(self, run_id: str) -> run_pb2.Run:
@@ -45,8 +58,10 @@ class RunStore(Protocol):
         state: run_pb2.RunState,
         page_size: int,
         page_token: str,
+        tenant: str = "",
     ) -> tuple[list[run_pb2.Run], str]:
-        """Runs newest first, filtered by the non-empty arguments."""
+        """Runs newest first, filtered by the non-empty arguments (``tenant``
+        "": every tenant's)."""
         ...
 
     async def apply(self, events: Sequence[event_pb2.RunEvent]) -> run_pb2.Run:
@@ -63,20 +78,38 @@ class MemoryRunStore:
         max_runs: Records kept at most; the oldest ended runs are dropped first.
     """
 
-    def __init__(self, *, max_runs: int = 10_000) -> None:
+    def __init__(self, *, max_runs: int = 10_000, request_ttl_seconds: float = 86_400.0) -> None:
         self._runs: OrderedDict[str, run_pb2.Run] = OrderedDict()
-        self._requests: dict[str, str] = {}
+        #: request id -> (run id, monotonic expiry)
+        self._requests: dict[str, tuple[str, float]] = {}
+        self._fingerprints: dict[str, str] = {}
+        #: tenant -> ids of its runs not yet ended
+        self._active: dict[str, set[str]] = {}
         self._max_runs = max_runs
+        self._request_ttl = request_ttl_seconds
 
-    async def create(self, run: run_pb2.Run, *, request_id: str = "") -> tuple[run_pb2.Run, bool]:
+    async def create(
+        self, run: run_pb2.Run, *, request_id: str = "", fingerprint: str = ""
+    ) -> tuple[run_pb2.Run, bool]:
         if request_id:
-            existing = self._requests.get(request_id)
-            if existing is not None and existing in self._runs:
-                return clone(self._runs[existing]), False
-            self._requests[request_id] = run.run_id
+            existing = await self.find_request(request_id)
+            if existing is not None:
+                return existing, False
+            self._requests[request_id] = (run.run_id, time.monotonic() + self._request_ttl)
+        if fingerprint:
+            self._fingerprints[run.run_id] = fingerprint
         self._runs[run.run_id] = clone(run)
+        if run.state not in TERMINAL_STATES:
+            self._active.setdefault(run.tenant, set()).add(run.run_id)
         self._evict()
         return clone(run), True
+
+    async def count_active(self, tenant: str, *, verify: bool = False) -> int:
+        del verify  # the set is exact in one process
+        return len(self._active.get(tenant, ()))
+
+    async def request_fingerprint(self, run_id: str) -> str:
+        return self._fingerprints.get(run_id, "")
 
     def _evict(self) -> None:
         if len(self._runs) <= self._max_runs:
@@ -85,12 +118,24 @@ class MemoryRunStore:
         for run_id in ended[: len(self._runs) - self._max_runs]:
             del self._runs[run_id]
         live = set(self._runs)
-        self._requests = {k: v for k, v in self._requests.items() if v in live}
+        now = time.monotonic()
+        self._requests = {
+            k: (run_id, expiry)
+            for k, (run_id, expiry) in self._requests.items()
+            if run_id in live and expiry > now
+        }
+        self._fingerprints = {k: v for k, v in self._fingerprints.items() if k in live}
 
     async def find_request(self, request_id: str) -> run_pb2.Run | None:
-        run_id = self._requests.get(request_id)
-        run = self._runs.get(run_id) if run_id else None
-        return clone(run) if run is not None else None
+        entry = self._requests.get(request_id)
+        if entry is None:
+            return None
+        run_id, expiry = entry
+        run = self._runs.get(run_id)
+        if run is None or expiry <= time.monotonic():
+            del self._requests[request_id]
+            return None
+        return clone(run)
 
     async def get(self, run_id: str) -> run_pb2.Run:
         run = self._runs.get(run_id)
@@ -106,13 +151,16 @@ class MemoryRunStore:
         state: run_pb2.RunState,
         page_size: int,
         page_token: str,
+        tenant: str = "",
     ) -> tuple[list[run_pb2.Run], str]:
         page, next_token = page_after(
             list(reversed(self._runs.values())),
             page_size=page_size,
             page_token=page_token,
             id_of=lambda r: r.run_id,
-            keep=lambda r: run_matches(r, agent_id=agent_id, thread_id=thread_id, state=state),
+            keep=lambda r: run_matches(
+                r, agent_id=agent_id, thread_id=thread_id, state=state, tenant=tenant
+            ),
         )
         return [clone(r) for r in page], next_token
 
@@ -122,15 +170,23 @@ class MemoryRunStore:
             raise run_not_found(events[0].run_id)
         for event in events:
             apply_event(run, event)
+        if run.state in TERMINAL_STATES:
+            self._active.get(run.tenant, set()).discard(run.run_id)
         return clone(run)
 
 
 def run_matches(
-    run: run_pb2.Run, *, agent_id: str, thread_id: str, state: run_pb2.RunState
+    run: run_pb2.Run,
+    *,
+    agent_id: str,
+    thread_id: str,
+    state: run_pb2.RunState,
+    tenant: str = "",
 ) -> bool:
     """Whether ``run`` passes the ListRuns filters (empty ones pass all)."""
     return (
-        (not agent_id or run.agent_id == agent_id)
+        (not tenant or run.tenant == tenant)
+        and (not agent_id or run.agent_id == agent_id)
         and (not thread_id or run.thread_id == thread_id)
         and (not state or run.state == state)
     )

@@ -21,7 +21,7 @@ import pydantic
 import pydantic_core
 from pydantic.fields import FieldInfo
 
-from service.core.errors import InvalidArgumentError
+from service.core.errors import InvalidArgumentError, safe_error_text
 from service.core.messages import ToolSpec
 
 #: Tool names the Chat Completions API accepts.
@@ -225,7 +225,10 @@ class ToolRegistry:
                     result = await result
             return ToolOutcome(_to_text(result), False)
         except Exception as error:  # CancelledError is a BaseException: it propagates.
-            return ToolOutcome(f"tool {name!r} failed: {type(error).__name__}: {error}", True)
+            # The model sees this: what failed, bounded and without credentials.
+            return ToolOutcome(
+                safe_error_text(f"tool {name!r} failed: {type(error).__name__}: {error}"), True
+            )
 
 
 def load_modules(registry: ToolRegistry, module_names: list[str]) -> None:

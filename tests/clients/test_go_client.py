@@ -2,12 +2,15 @@
 
 Builds the quickstart example with `go build` from the committed generated code
 (never regenerates it; the first build downloads the pinned modules from the Go
-module proxy into the module cache, later builds work from it), starts
-`runwire serve` as a subprocess, runs the example, and checks its output: every
-step in order, the deliberate disconnect and the resume without a gap or a
-duplicate, the final output, the typed error. Then the Python stubs confirm the
-run on the server. The client's own unit tests (`go test`), `go vet` and
-`gofmt` run too.
+module proxy into the module cache, later builds work from it), runs it against
+the session's `runwire serve` with TLS, mutual TLS and an API key
+(tests/clients/secure_server.py; the example reads RUNWIRE_TOKEN,
+RUNWIRE_CA_FILE and the client certificate from its environment), and checks
+its output: every step in order, the approval resolved by the key's principal,
+the deliberate disconnect and the resume without a gap or a duplicate, the final
+output, the typed error. Then the Python stubs confirm the run on the server.
+Without the token the example's first call is UNAUTHENTICATED. The client's own
+unit tests (`go test`), `go vet` and `gofmt` run too.
 """
 
 from __future__ import annotations
@@ -18,20 +21,17 @@ import pathlib
 import re
 import shutil
 import subprocess
-import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
 from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2
 
-from tests.support import Stubs
+from tests.clients.secure_server import PRINCIPAL, SecureServer, clean_environment
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GO_CLIENT = ROOT / "clients" / "go"
 GENERATED = GO_CLIENT / "runwire" / "v1"
 EXAMPLE = GO_CLIENT / "bin" / "quickstart"
-RUNWIRE = str(pathlib.Path(sys.executable).with_name("runwire"))
 FINAL_TEXT = "Order A-17 has shipped; 3 items at 19 cost 57."
 LOOKUP_OUTPUT = '{"order_id":"A-17","status":"shipped"}'
 EVENT_LINE = re.compile(r"^#(\d+) (\w+)(?: (.*))?$")
@@ -77,39 +77,14 @@ def example_binary() -> pathlib.Path:
     return EXAMPLE
 
 
-@pytest.fixture(scope="module")
-async def address(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """A real `runwire serve` process on a free loopback port."""
-    log = tmp_path_factory.mktemp("go-client") / "serve.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RUNWIRE_LOG_LEVEL": "WARNING"}
-    with log.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            RUNWIRE,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            cwd=ROOT,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log_file,
-        )
-    try:
-        assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
-        assert line.startswith("serving on "), (line, log.read_text())
-        yield line.removeprefix("serving on ").split(", ")[0]
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.communicate()
-
-
-async def run_example(binary: pathlib.Path, address: str, limit_seconds: float = 60) -> Example:
+async def run_example(
+    binary: pathlib.Path, address: str, env: dict[str, str], limit_seconds: float = 60
+) -> Example:
     process = await asyncio.create_subprocess_exec(
         str(binary),
         address,
         cwd=GO_CLIENT,
+        env=env,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -165,7 +140,7 @@ def check_output(stdout: str, report: str) -> Checked:
     second_message = [i for i, k in enumerate(kinds) if k == "text_message_start"][1]
     approval = next(i for i, line in enumerate(lines) if " approval_requested " in line)
     assert lines[approval].endswith(' calculator({"expression":"19 * 3"}) -> approving'), report
-    assert lines[approval + 1] == "   approved by anonymous", report
+    assert lines[approval + 1] == f"   approved by {PRINCIPAL}", report
     answer = next(i for i, line in enumerate(lines) if " client_tool_call_requested " in line)
     assert lines[answer].endswith(' lookup_order({"order_id":"A-17"}) -> running it in Go'), report
     assert lines[answer + 1] == f"   submitted {LOOKUP_OUTPUT}", report
@@ -194,15 +169,15 @@ def check_output(stdout: str, report: str) -> Checked:
 
 
 async def test_go_quickstart_streams_approves_answers_resumes_and_succeeds(
-    example_binary: pathlib.Path, address: str
+    example_binary: pathlib.Path, secure_server: SecureServer
 ) -> None:
-    result = await run_example(example_binary, address)
+    result = await run_example(example_binary, secure_server.address, secure_server.client_env())
     report = f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert result.returncode == 0, report
     checked = check_output(result.stdout, report)
 
     # The server agrees: the run exists and SUCCEEDED with that output and event count.
-    stubs = Stubs.connect(address)
+    stubs = secure_server.connect()
     try:
         request = run_service_pb2.GetRunRequest(run_id=checked.run_id)
         run = (await stubs.runs.GetRun(request)).run
@@ -223,8 +198,20 @@ async def test_go_quickstart_streams_approves_answers_resumes_and_succeeds(
         await stubs.channel.close()
 
 
+async def test_go_quickstart_without_the_token_is_unauthenticated(
+    example_binary: pathlib.Path, secure_server: SecureServer
+) -> None:
+    env = secure_server.client_env(token=False)
+    result = await run_example(example_binary, secure_server.address, env, limit_seconds=30)
+    assert result.returncode == 1, result
+    assert (
+        "FAILED: creating the agent: runwire: Unauthenticated (UNAUTHENTICATED)" in result.stderr
+    ), result
+
+
 async def test_go_quickstart_fails_clearly_without_a_server(example_binary: pathlib.Path) -> None:
-    result = await run_example(example_binary, "127.0.0.1:1", limit_seconds=30)
+    env = clean_environment()
+    result = await run_example(example_binary, "127.0.0.1:1", env, limit_seconds=30)
     assert result.returncode == 1, result
     assert "FAILED: creating the agent: runwire: Unavailable" in result.stderr, result
 
@@ -240,3 +227,14 @@ def test_go_client_unit_tests_vet_and_gofmt(example_binary: pathlib.Path) -> Non
         [gofmt, "-l", "."], cwd=GO_CLIENT, capture_output=True, text=True, check=True
     ).stdout
     assert unformatted == "", f"files not gofmt-formatted:\n{unformatted}"
+
+
+async def test_go_quickstart_checks_the_server_name(
+    example_binary: pathlib.Path, secure_server: SecureServer
+) -> None:
+    """RUNWIRE_TLS_SERVER_NAME is the name checked: one the certificate lacks fails."""
+    env = secure_server.client_env() | {"RUNWIRE_TLS_SERVER_NAME": "wrong.example"}
+    result = await run_example(example_binary, secure_server.address, env, limit_seconds=30)
+    assert result.returncode == 1, result
+    assert "FAILED: creating the agent: runwire: Unavailable" in result.stderr, result
+    assert "not wrong.example" in result.stderr, result

@@ -5,7 +5,10 @@ stays true: each is run with grpcurl (installed into build/bin at a pinned
 version by clients/go/install-tools.sh, idempotent) after replacing only the
 address 127.0.0.1:50051 with the test server's and the `apr_...` / `run_...`
 placeholders with the ids the earlier commands printed. The server is a fresh
-`runwire serve` subprocess, so the README's fixed agent id "calc" is free.
+`runwire serve` subprocess, so the README's fixed agent id "calc" is free. The
+README's TLS command runs against another one with TLS and an API key
+(tests/clients/secure_server.py), its `ca.pem` and `$RUNWIRE_TOKEN` replaced
+with the test PKI's CA and the key.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from typing import Any
 import pytest
 from runwire.v1 import run_pb2, run_service_pb2
 
-from tests.support import Stubs, polls
+from tests.clients.secure_server import start_secure_server
+from tests.support import Stubs, create_agent, polls
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -177,6 +181,7 @@ def test_readme_has_every_grpcurl_command() -> None:
         "runwire.v1.ApprovalService/ListApprovals",
         "runwire.v1.ApprovalService/ResolveApproval",
         "runwire.v1.RunService/StreamRunEvents",
+        "runwire.v1.AgentService/ListAgents",
     ]
 
 
@@ -263,3 +268,34 @@ async def test_create_agent_stream_run_approve_and_resume(
         assert run.last_sequence == len(events)
     finally:
         await stubs.channel.close()
+
+
+async def test_the_tls_command_lists_agents_with_the_token(
+    grpcurl_installed: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """TLS (not mutual) and an API key: the README's command as written, and
+    without its token header UNAUTHENTICATED."""
+    async with start_secure_server(tmp_path, mutual_tls=False) as server:
+        async with server.connect() as stubs:
+            agent = await create_agent(stubs, [{"text": "hi"}])
+        readme = readme_command(method="runwire.v1.AgentService/ListAgents")
+        assert "-plaintext" not in readme, readme
+        argv = localize(
+            readme,
+            server.address,
+            **{"ca.pem": str(server.pki.ca_file), "$RUNWIRE_TOKEN": server.token},
+        )
+        listed = json.loads(await grpcurl(argv))
+        assert [a["agentId"] for a in listed["agents"]] == [agent.agent_id], listed
+
+        header = argv.index("-H")
+        without_token = argv[:header] + argv[header + 2 :]
+        process = await asyncio.create_subprocess_exec(
+            *without_token,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode != 0
+        assert "code = Unauthenticated" in err.decode(), err.decode()

@@ -2,11 +2,15 @@
 
 Builds the Maven project from the committed generated code (never regenerates
 it; `mvn test-compile` downloads dependencies on the first run, then works from
-~/.m2), starts `runwire serve` as a subprocess, runs the quickstart example
-(clients/java/examples) with plain `java -cp`, and checks its output: every
-step in order, the deliberate disconnect and resume without a gap or a
-duplicate, the final output, the typed error. Then the Python stubs confirm
-the run on the server.
+~/.m2), runs the quickstart example (clients/java/examples) with plain
+`java -cp` against the session's `runwire serve` with TLS, mutual TLS and an API
+key (tests/clients/secure_server.py; `RunwireClient.connect` reads
+RUNWIRE_TOKEN, RUNWIRE_CA_FILE and the client certificate from the
+environment), and checks its output: every step in order, the approval
+resolved by the key's principal, the deliberate disconnect and resume without a
+gap or a duplicate, the final output, the typed error. Then the Python stubs
+confirm the run on the server. Without the token the example's first call is
+UNAUTHENTICATED.
 """
 
 from __future__ import annotations
@@ -17,8 +21,6 @@ import pathlib
 import re
 import shutil
 import subprocess
-import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -29,12 +31,11 @@ from runwire.v1 import (
     run_service_pb2,
 )
 
-from tests.support import Stubs
+from tests.clients.secure_server import PRINCIPAL, SecureServer, clean_environment
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 JAVA_CLIENT = ROOT / "clients" / "java"
 GENERATED = JAVA_CLIENT / "src" / "generated" / "java" / "dev" / "runwire" / "v1"
-RUNWIRE = str(pathlib.Path(sys.executable).with_name("runwire"))
 FINAL_TEXT = "Order A-17 has shipped; 3 items at 19 cost 57."
 EVENT_LINE = re.compile(r"^#(\d+) (\w+)(?: (.*))?$")
 
@@ -70,35 +71,9 @@ def java_classpath() -> str:
     return os.pathsep.join([str(target / "test-classes"), str(target / "classes"), dependencies])
 
 
-@pytest.fixture(scope="module")
-async def address(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """A real `runwire serve` process on a free loopback port."""
-    log = tmp_path_factory.mktemp("java-client") / "serve.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RUNWIRE_LOG_LEVEL": "WARNING"}
-    with log.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            RUNWIRE,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            cwd=ROOT,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log_file,
-        )
-    try:
-        assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
-        assert line.startswith("serving on "), (line, log.read_text())
-        yield line.removeprefix("serving on ").split(", ")[0]
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.communicate()
-
-
-async def run_example(classpath: str, address: str, limit_seconds: float = 120) -> Example:
+async def run_example(
+    classpath: str, address: str, env: dict[str, str], limit_seconds: float = 120
+) -> Example:
     java = shutil.which("java")
     assert java
     process = await asyncio.create_subprocess_exec(
@@ -108,6 +83,7 @@ async def run_example(classpath: str, address: str, limit_seconds: float = 120) 
         "dev.runwire.examples.Quickstart",
         address,
         cwd=JAVA_CLIENT,
+        env=env,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -179,20 +155,22 @@ def check_output(stdout: str, report: str) -> Checked:
 
     assert f"final output: {FINAL_TEXT}" in lines, report
     assert "typed error: ALREADY_EXISTS AGENT_ALREADY_EXISTS (runwire.dev)" in lines, report
+    resolved = [m[3] for m in events if m[2] == "approval_resolved"]
+    assert resolved == [f"APPROVAL_STATE_APPROVED by {PRINCIPAL}"], report
     assert lines[-1] == "OK: every expected step happened", report
     return Checked(agent_id=agent[1], run_id=run_id, events=len(events))
 
 
 async def test_java_quickstart_streams_approves_answers_resumes_and_succeeds(
-    java_classpath: str, address: str
+    java_classpath: str, secure_server: SecureServer
 ) -> None:
-    result = await run_example(java_classpath, address)
+    result = await run_example(java_classpath, secure_server.address, secure_server.client_env())
     report = f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert result.returncode == 0, report
     checked = check_output(result.stdout, report)
 
     # The server agrees: the run exists and SUCCEEDED with that output and event count.
-    stubs = Stubs.connect(address)
+    stubs = secure_server.connect()
     try:
         request = run_service_pb2.GetRunRequest(run_id=checked.run_id)
         run = (await stubs.runs.GetRun(request)).run
@@ -212,7 +190,27 @@ async def test_java_quickstart_streams_approves_answers_resumes_and_succeeds(
         await stubs.channel.close()
 
 
+async def test_java_quickstart_without_the_token_is_unauthenticated(
+    java_classpath: str, secure_server: SecureServer
+) -> None:
+    env = secure_server.client_env(token=False)
+    result = await run_example(java_classpath, secure_server.address, env, limit_seconds=60)
+    assert result.returncode == 2, result
+    assert "FAILED: call failed: UNAUTHENTICATED" in result.stdout, result
+
+
 async def test_java_quickstart_fails_clearly_without_a_server(java_classpath: str) -> None:
-    result = await run_example(java_classpath, "127.0.0.1:1", limit_seconds=60)
+    env = clean_environment()
+    result = await run_example(java_classpath, "127.0.0.1:1", env, limit_seconds=60)
     assert result.returncode != 0
+    assert "FAILED: call failed: UNAVAILABLE" in result.stdout, result
+
+
+async def test_java_quickstart_checks_the_server_name(
+    java_classpath: str, secure_server: SecureServer
+) -> None:
+    """RUNWIRE_TLS_SERVER_NAME is the name checked: one the certificate lacks fails."""
+    env = secure_server.client_env() | {"RUNWIRE_TLS_SERVER_NAME": "wrong.example"}
+    result = await run_example(java_classpath, secure_server.address, env, limit_seconds=60)
+    assert result.returncode == 2, result
     assert "FAILED: call failed: UNAVAILABLE" in result.stdout, result

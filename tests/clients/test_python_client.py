@@ -42,6 +42,7 @@ ECHO_SCRIPT: list[dict[str, Any]] = [
 #: What ``runwire`` exports; a change here is a change of the client's public API.
 EXPORTED = [
     "MAX_RESUMES",
+    "Credentials",
     "Decide",
     "RunOutcome",
     "StatusDetails",
@@ -51,6 +52,7 @@ EXPORTED = [
     "code_name",
     "collect_events",
     "describe_rpc_error",
+    "open_channel",
     "run_outcome",
     "status_details",
     "stream_run",

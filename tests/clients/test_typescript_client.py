@@ -1,42 +1,43 @@
 """The TypeScript client (clients/typescript) against a real Runwire server.
 
-Starts `runwire serve` as a subprocess, installs the client's npm dependencies
-from its lock file when they are missing or stale (`npm ci`), compiles the
-client and its quickstart with `tsc` (`npm run build`; the generated code in
-src/gen is committed, never regenerated here), runs the quickstart against
-the server and checks its output: the approval, the client tool call, both
+Installs the client's npm dependencies from its lock file when they are
+missing or stale (`npm ci`), compiles the client and its quickstart with `tsc`
+(`npm run build`; the generated code in src/gen is committed, never regenerated
+here), runs the quickstart against the session's `runwire serve` with TLS,
+mutual TLS and an API key (tests/clients/secure_server.py; the quickstart reads
+RUNWIRE_TOKEN, RUNWIRE_CA_FILE and the client certificate from its
+environment) and checks its output: the approval, the client tool call, both
 tool results, the deliberate disconnect and resume, gap-free sequences and the
 final answer. The Python stubs then confirm the run exists and SUCCEEDED.
+Without the token the quickstart's first call is UNAUTHENTICATED.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import pathlib
 import re
 import shutil
-import sys
-from collections.abc import AsyncIterator
 
 import pytest
 from runwire.v1 import run_pb2, run_service_pb2
 
-from tests.support import Stubs
+from tests.clients.secure_server import SecureServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "clients" / "typescript"
-RUNWIRE = str(pathlib.Path(sys.executable).with_name("runwire"))
 FINAL_TEXT = "Order A-17 has shipped; 3 items at 19 cost 57."
 
 pytestmark = pytest.mark.timeout(600)
 
 
-async def _run(*args: str, seconds: float) -> tuple[int, str]:
-    """Runs a command in clients/typescript; returns its exit code and combined output."""
+async def _run(*args: str, seconds: float, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Runs a command in clients/typescript (in ``env``, default the inherited
+    environment); returns its exit code and combined output."""
     process = await asyncio.create_subprocess_exec(
         *args,
         cwd=CLIENT,
+        env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -50,34 +51,6 @@ async def _run(*args: str, seconds: float) -> tuple[int, str]:
         ) from None
     assert process.returncode is not None
     return process.returncode, out.decode()
-
-
-@pytest.fixture(scope="module")
-async def server_address(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    log = tmp_path_factory.mktemp("ts-client") / "server.log"
-    with log.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            RUNWIRE,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            cwd=ROOT,
-            env={**os.environ, "RUNWIRE_LOG_LEVEL": "WARNING"},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-        )
-        try:
-            assert process.stdout is not None
-            line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
-            if not line.startswith(b"serving on "):
-                raise AssertionError(
-                    f"runwire serve did not start: {line!r}\n{log.read_text()[-2000:]}"
-                )
-            yield line.decode().removeprefix("serving on ").strip()
-        finally:
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +76,15 @@ def _kinds(output: str) -> list[str]:
 
 
 async def test_quickstart_runs_against_a_real_server(
-    server_address: str, built_client: pathlib.Path
+    secure_server: SecureServer, built_client: pathlib.Path
 ) -> None:
-    code, out = await _run("node", str(built_client), server_address, seconds=60)
+    code, out = await _run(
+        "node",
+        str(built_client),
+        secure_server.address,
+        seconds=60,
+        env=secure_server.client_env(),
+    )
     assert code == 0, f"quickstart exited {code}:\n{out}"
 
     assert "OK: every expected step happened" in out, out
@@ -133,7 +112,7 @@ async def test_quickstart_runs_against_a_real_server(
 
     run_ids = re.findall(r"^run (run_\w+)$", out, flags=re.MULTILINE)
     assert len(run_ids) == 1, out
-    stubs = Stubs.connect(server_address)
+    stubs = secure_server.connect()
     try:
         response = await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run_ids[0]))
     finally:
@@ -141,3 +120,32 @@ async def test_quickstart_runs_against_a_real_server(
     assert response.run.state == run_pb2.RUN_STATE_SUCCEEDED
     assert response.run.output == FINAL_TEXT
     assert response.run.last_sequence == sequences[-1]
+
+
+async def test_quickstart_without_the_token_is_unauthenticated(
+    secure_server: SecureServer, built_client: pathlib.Path
+) -> None:
+    code, out = await _run(
+        "node",
+        str(built_client),
+        secure_server.address,
+        seconds=60,
+        env=secure_server.client_env(token=False),
+    )
+    assert code == 2, out
+    assert "FAILED: call failed with UNAUTHENTICATED (reason UNAUTHENTICATED)" in out, out
+
+
+async def test_quickstart_checks_the_server_name(
+    secure_server: SecureServer, built_client: pathlib.Path
+) -> None:
+    """RUNWIRE_TLS_SERVER_NAME is the name checked: one the certificate lacks fails."""
+    code, out = await _run(
+        "node",
+        str(built_client),
+        secure_server.address,
+        seconds=60,
+        env=secure_server.client_env() | {"RUNWIRE_TLS_SERVER_NAME": "wrong.example"},
+    )
+    assert code == 2, out
+    assert "Host: wrong.example. is not in the cert's altnames" in out, out

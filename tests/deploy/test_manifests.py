@@ -16,6 +16,10 @@ socket and grace periods agree across the Dockerfile, compose and the manifests;
 wheels the image installs, built from exactly what the Dockerfile copies through
 .dockerignore, hold every package the CLI imports; and the sidecar's ``runwire serve``,
 with its env and agent file, answers its probe command and runs its agent.
+
+Every container of the Runwire image starts ``runwire`` itself (no shell entrypoint), so
+what the files show is what Runwire gets. tests/deploy/test_secure_deployments.py checks
+TLS, API keys, secret files and Redis.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+import urllib.parse
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -158,8 +163,21 @@ def builder_stage() -> Stage:
     return next(stage for stage in stages if stage.name == "builder")
 
 
+def compose_interpolated(value: Any) -> Any:
+    """``value`` as compose reads it: ``$$`` is a literal ``$``. No other ``$`` may appear:
+    the file's meaning must not depend on the environment of whoever runs compose."""
+    if isinstance(value, str):
+        assert "$" not in value.replace("$$", ""), f"compose would interpolate {value!r}"
+        return value.replace("$$", "$")
+    if isinstance(value, list):
+        return [compose_interpolated(item) for item in value]
+    if isinstance(value, dict):
+        return {key: compose_interpolated(item) for key, item in value.items()}
+    return value
+
+
 def load_compose() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    loaded: dict[str, Any] = compose_interpolated(yaml.safe_load(COMPOSE.read_text()))
     return loaded
 
 
@@ -186,6 +204,10 @@ class Container:
         if "command" in self.spec:
             return [*self.spec["command"], *self.spec.get("args", [])]
         return [*image.entrypoint, *self.spec.get("args", image.cmd)]
+
+    def process_env(self, image: Image) -> dict[str, str]:
+        """The environment its process starts with: the image's, then its own."""
+        return image.env | self.env
 
     def probes(self) -> dict[str, dict[str, Any]]:
         kinds = ("startupProbe", "readinessProbe", "livenessProbe")
@@ -263,6 +285,10 @@ def listen_addresses(argv: list[str], env: Mapping[str, str]) -> list[str]:
     return option_values(argv, "--listen", "-l") or settings_from(env).listen
 
 
+def tcp_addresses(addresses: list[str]) -> list[str]:
+    return [address for address in addresses if not address.startswith("unix:")]
+
+
 def port_of(address: str) -> int:
     assert not address.startswith("unix:"), address
     return int(address.rpartition(":")[2])
@@ -312,7 +338,7 @@ def invocations() -> list[Invocation]:
         for container in k8s_containers(path):
             if not is_runwire_image(container.spec["image"]):
                 continue
-            env = image.env | container.env
+            env = container.process_env(image)
             found.append(Invocation(container.where, container.argv(image), env))
             for kind, probe in container.probes().items():
                 if "exec" in probe:
@@ -432,7 +458,15 @@ def known_variables() -> set[str]:
     names = {"RUNWIRE_" + name.upper() for name in Settings.model_fields}
     # load_settings reads RUNWIRE_CONFIG_FILE (the TOML file) itself, outside the fields.
     assert "RUNWIRE_CONFIG_FILE" in inspect.getsource(load_settings)
-    return names | {"RUNWIRE_CONFIG_FILE"}
+    return names | {"RUNWIRE_CONFIG_FILE"} | client_variables()
+
+
+def client_variables() -> set[str]:
+    """The clients' variables (RUNWIRE_TOKEN, RUNWIRE_CA_FILE, ...), as the Python client
+    names them; the comments show them to whoever calls the deployed API."""
+    import runwire._connect as connect  # noqa: PLC0415 - the client's private module
+
+    return {value for name, value in vars(connect).items() if name.startswith("ENV_")}
 
 
 def test_every_runwire_variable_is_a_setting_and_parses() -> None:
@@ -451,12 +485,12 @@ def test_image_listens_where_it_exposes_and_checks_health() -> None:
     uid, _, gid = image.user.partition(":")
     assert uid.isdigit() and int(uid) != 0 and (not gid or gid.isdigit()), image.user
     listen = listen_addresses(image.entrypoint + image.cmd, image.env)
-    assert {host_of(address) for address in listen} == {"0.0.0.0"}
-    assert {port_of(address) for address in listen} == image.expose
+    assert {host_of(address) for address in tcp_addresses(listen)} == {"0.0.0.0"}
+    assert {port_of(address) for address in tcp_addresses(listen)} == image.expose
+    # The health check uses the Unix socket, plaintext whether or not the port has TLS.
     assert image.healthcheck[:2] == ["runwire", "health"]
     (address,) = option_values(image.healthcheck, "--address", "-a")
-    assert host_of(address) == "127.0.0.1"
-    assert port_of(address) in image.expose
+    assert address.startswith("unix:/tmp/") and address in listen
     assert settings_from(image.env).log_format == "json"
 
 
@@ -471,7 +505,8 @@ def test_compose_services_agree() -> None:
         build = service["build"]
         assert (COMPOSE.parent / build["context"]).resolve() == ROOT, name
         assert (ROOT / build["dockerfile"]).resolve() == DOCKERFILE, name
-        settings = settings_from(image.env | compose_env(service))
+        env = image.env | compose_env(service)
+        settings = settings_from(env)
         assert settings.default_runtime == "temporal", name
         # Every dependency is a service; service_healthy only on one that has a check.
         for target, condition in service["depends_on"].items():
@@ -484,25 +519,37 @@ def test_compose_services_agree() -> None:
         assert option_values(temporal["command"], "--port", "-p") in ([], ["7233"])
         temporal_check = option_values(temporal["healthcheck"]["test"], "--address")
         assert [port_of(settings.temporal_address)] == list(map(port_of, temporal_check)) == [7233]
-        redis_url = re.fullmatch(r"redis://([^:/]+):(\d+)/\d+", settings.redis_url or "")
-        assert redis_url, name
-        assert redis_url[1] in services and redis_url[2] == "6379", name
+        # Redis on its service and port; the password in a file of a secret the service
+        # mounts (compose mounts secret NAME at /run/secrets/NAME), the one Redis mounts.
+        assert_redis_url(settings, services, name)
+        assert settings.redis_password_file is not None, name
+        secret = settings.redis_password_file.relative_to("/run/secrets").as_posix()
+        assert secret in service["secrets"] and secret in services["redis"]["secrets"], name
         assert duration_seconds(service["stop_grace_period"]) > max(
-            stop_seconds(image.env | compose_env(service)), WORKER_SHUTDOWN_SECONDS
+            stop_seconds(env), WORKER_SHUTDOWN_SECONDS
         ), name
     api, worker = runwire["runwire"], runwire["worker"]
-    api_argv = compose_argv(api, image)
-    api_env = image.env | compose_env(api)
+    api_argv, api_env = compose_argv(api, image), image.env | compose_env(api)
     assert settings_from(api_env).temporal_embedded_worker is False
-    ports = {port_of(address) for address in listen_addresses(api_argv, api_env)}
+    listen = listen_addresses(api_argv, api_env)
+    ports = {port_of(address) for address in tcp_addresses(listen)}
     published = {int(str(port).rpartition(":")[2]) for port in api["ports"]}
     assert published and published <= ports
-    assert "healthcheck" not in api  # the image's, on the port it listens on
+    assert "healthcheck" not in api  # the image's, on the socket it listens on
     (address,) = option_values(image.healthcheck, "--address")
-    assert port_of(address) in ports
+    assert address in listen
     assert compose_argv(worker, image) == ["runwire", "worker"]
     assert worker["healthcheck"] == {"disable": True}  # a worker serves no gRPC
     assert worker["deploy"]["replicas"] == 2
+
+
+def assert_redis_url(settings: Settings, services: Mapping[str, Any], where: str) -> None:
+    """RUNWIRE_REDIS_URL names a service of the file, on Redis's port, with no password."""
+    assert settings.redis_url is not None, where
+    redis_url = urllib.parse.urlsplit(settings.redis_url.get_secret_value())
+    assert redis_url.scheme == "redis" and redis_url.hostname in services, where
+    assert redis_url.port == 6379, where
+    assert redis_url.password is None, f"{where}: a password in RUNWIRE_REDIS_URL"
 
 
 def named_port(container: Container, port: int | str) -> int:
@@ -527,7 +574,7 @@ def assert_pod_basics(container: Container) -> None:
     if argv[:2] == ["runwire", "worker"]:
         assert grace > WORKER_SHUTDOWN_SECONDS, container.where
     elif argv[:2] == ["runwire", "serve"]:
-        assert grace > stop_seconds(image.env | container.env), container.where
+        assert grace > stop_seconds(container.process_env(image)), container.where
 
 
 def test_fleet_manifest_agrees() -> None:
@@ -537,32 +584,43 @@ def test_fleet_manifest_agrees() -> None:
     api = [c for c in containers.values() if c.argv(image)[:2] == ["runwire", "serve"]]
     workers = [c for c in containers.values() if c.argv(image)[:2] == ["runwire", "worker"]]
     assert len(api) == 1 and len(workers) == 1 and len(containers) == 2
+    services = {name: d for (kind, name), d in documents.items() if kind == "Service"}
     for container in containers.values():
         assert_pod_basics(container)
         selector = container.workload["spec"]["selector"]["matchLabels"]
         labels = container.workload["spec"]["template"]["metadata"]["labels"]
         assert selector.items() <= labels.items(), container.where
-        settings = settings_from(image.env | container.env)
-        assert settings.temporal_address and settings.redis_url, container.where
+        settings = settings_from(container.process_env(image))
+        assert settings.temporal_address, container.where
         assert settings.default_runtime == "temporal", container.where
+        # Redis on its Service and port; the password in a mounted file
+        # (test_secure_deployments checks it is the Redis password's Secret).
+        assert_redis_url(settings, services, container.where)
+        assert settings.redis_password_file is not None, container.where
     (worker,) = workers
     assert worker.argv(image) == ["runwire", "worker"]
     assert worker.workload["spec"]["replicas"] == 3
     assert not worker.probes()  # no gRPC server in a worker
     (api_container,) = api
-    env = image.env | api_container.env
-    assert settings_from(env).temporal_embedded_worker is False
-    listen = listen_addresses(api_container.argv(image), env)
-    assert {host_of(address) for address in listen} == {"0.0.0.0"}
-    ports = {port_of(address) for address in listen}
+    api_env = api_container.process_env(image)
+    assert settings_from(api_env).temporal_embedded_worker is False
+    listen = listen_addresses(api_container.argv(image), api_env)
+    assert {host_of(address) for address in tcp_addresses(listen)} == {"0.0.0.0"}
+    ports = {port_of(address) for address in tcp_addresses(listen)}
     assert {p["containerPort"] for p in api_container.spec["ports"]} == ports
+    # The kubelet's gRPC probes cannot speak TLS: `runwire health` over the Unix socket.
     probes = api_container.probes()
     assert set(probes) == {"startupProbe", "readinessProbe", "livenessProbe"}
-    for probe in probes.values():
-        assert named_port(api_container, probe["grpc"]["port"]) in ports  # native gRPC probes
-    (service,) = [d for (kind, _), d in documents.items() if kind == "Service"]
+    for kind, probe in probes.items():
+        command = probe["exec"]["command"]
+        assert command[:2] == ["runwire", "health"], kind
+        (address,) = option_values(command, "--address", "-a")
+        assert address.startswith("unix:") and address in listen, kind
+        assert probe["timeoutSeconds"] >= 5, kind  # a Python process starts each probe
     pod_labels = api_container.workload["spec"]["template"]["metadata"]["labels"]
-    assert service["spec"]["selector"].items() <= pod_labels.items()
+    (service,) = [
+        s for s in services.values() if s["spec"]["selector"].items() <= pod_labels.items()
+    ]
     for port in service["spec"]["ports"]:
         assert named_port(api_container, port["targetPort"]) in ports
 
@@ -572,7 +630,7 @@ def sidecar_parts() -> tuple[Container, Container, str]:
     containers = k8s_containers(SIDECAR)
     (runwire,) = [c for c in containers if c.argv(image)[:2] == ["runwire", "serve"]]
     (app,) = [c for c in containers if c is not runwire]
-    (address,) = listen_addresses(runwire.argv(image), image.env | runwire.env)
+    (address,) = listen_addresses(runwire.argv(image), runwire.process_env(image))
     return runwire, app, address
 
 
@@ -597,8 +655,12 @@ def test_sidecar_manifest_agrees() -> None:
         assert "emptyDir" in volumes[name], container.where
         shared.append(name)
     assert shared[0] == shared[1]
-    # Connecting to the socket (mode 0755) needs its owner's uid.
+    # Connecting to the socket (mode 0600) needs its owner's uid.
     assert app.run_as_user() == runwire.run_as_user()
+    # The socket is the only listener: no TLS and no authentication (anonymous admin).
+    settings = settings_from(runwire.process_env(final_image()))
+    assert settings.unix_socket_mode == "0600"
+    assert not settings.auth.enabled and settings.tls_cert_file is None
     assert address in app.env.values()
     for container in (runwire, app):
         assert_pod_basics(container)
@@ -813,6 +875,9 @@ def test_sidecar_serves_its_agent_on_the_socket() -> None:
             assert server.stdout is not None
             first_line = server.stdout.readline().decode()
             assert first_line.startswith(f"serving on {local(address)}"), log.read_text()
+            socket_file = Path(local(address).removeprefix("unix:"))
+            mode = int(settings_from(runwire.process_env(image)).unix_socket_mode, 8)
+            assert socket_file.stat().st_mode & 0o777 == mode
             probe = [RUNWIRE, *map(local, runwire.probes()["startupProbe"]["exec"]["command"][1:])]
             result = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=False)
             assert (result.returncode, result.stdout.strip()) == (0, "SERVING")

@@ -16,6 +16,7 @@ from runwire.v1 import (
 )
 
 from tests.support import (
+    PARITY_PRINCIPAL,
     Script,
     Stubs,
     assert_gap_free,
@@ -99,7 +100,7 @@ async def test_approve_runs_the_tool_once(stubs: Stubs) -> None:
 
     approval = await _resolve(stubs, requested.approval_id, approval_pb2.APPROVAL_DECISION_APPROVE)
     assert approval.state == approval_pb2.APPROVAL_STATE_APPROVED
-    assert approval.resolved_by == "anonymous"
+    assert approval.resolved_by == PARITY_PRINCIPAL
     assert approval.HasField("resolve_time")
     rest = await _rest(call)
     full = events + rest

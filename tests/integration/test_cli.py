@@ -1,8 +1,10 @@
 """The ``runwire`` command as users run it: real subprocesses of the venv's executable.
 
 ``serve`` is started on a free TCP port and a Unix socket and stopped with
-SIGTERM; ``run`` answers an approval read from a piped stdin; ``demo`` needs
-nothing else running; ``local-model`` without the dev tooling says how to get it.
+SIGTERM; ``run`` answers an approval read from a piped stdin; ``run`` and
+``health`` reach a server with TLS, mutual TLS and an API key through their
+options or the environment; ``demo`` needs nothing else running;
+``local-model`` without the dev tooling says how to get it.
 The stream loop ``run`` and ``demo`` use (resume, approvals) is the Python
 client's, tested in tests/clients/test_python_client.py. Expected failures must
 exit with their code and one clear line, never a traceback. Every process started
@@ -26,7 +28,8 @@ from runwire.v1 import agent_pb2
 
 from app import cli
 from app.server import RunwireServer
-from tests.support import Stubs, create_agent, unique
+from tests.clients.secure_server import PRINCIPAL, SecureServer, start_secure_server
+from tests.support import PARITY_TOKEN, Stubs, create_agent, unique
 
 RUNWIRE = str(pathlib.Path(sys.executable).with_name("runwire"))
 
@@ -58,15 +61,18 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
-async def runwire(*args: str, stdin: str = "", limit_seconds: float = 60) -> Result:
-    """Runs ``runwire ARGS`` to its end and returns what it printed."""
+async def runwire(
+    *args: str, stdin: str = "", limit_seconds: float = 60, env: dict[str, str] | None = None
+) -> Result:
+    """Runs ``runwire ARGS`` to its end (in ``env``, default ``_env()``) and
+    returns what it printed."""
     process = await asyncio.create_subprocess_exec(
         RUNWIRE,
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(),
+        env=env if env is not None else _env(),
     )
     try:
         out, err = await asyncio.wait_for(process.communicate(stdin.encode()), limit_seconds)
@@ -249,10 +255,107 @@ async def test_run_against_nothing_listening_says_cannot_reach() -> None:
 
 
 async def test_run_of_an_unknown_agent_prints_not_found(server: RunwireServer) -> None:
-    result = await runwire("run", unique("nosuch"), "x", "--address", server.addresses[0])
+    address = server.addresses[0]
+    refused = await runwire("run", unique("nosuch"), "x", "--address", address, "--token", "")
+    assert refused.returncode == 1, refused
+    assert "UNAUTHENTICATED" in refused.stderr
+    assert_one_clean_line(refused.stderr)
+    result = await runwire(
+        "run", unique("nosuch"), "x", "--address", address, "--token", PARITY_TOKEN
+    )
     assert result.returncode == 1, result
     assert "NOT_FOUND" in result.stderr
     assert "AGENT_NOT_FOUND" in result.stderr
+    assert_one_clean_line(result.stderr)
+
+
+# --------------------------------------------------------------------------- TLS and auth
+
+CALCULATOR_SCRIPT: list[dict[str, Any]] = [
+    {"tool_calls": [{"name": "calculator", "arguments": {"expression": "6*7"}}]},
+    {"text": "6*7 = 42"},
+]
+
+
+@pytest.fixture(scope="module")
+async def secure(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SecureServer]:
+    """``runwire serve`` with TLS, mutual TLS and one admin API key."""
+    async with start_secure_server(tmp_path_factory.mktemp("cli-secure")) as server:
+        yield server
+
+
+async def _calculator_agent(server: SecureServer) -> str:
+    async with server.connect() as stubs:
+        agent = await create_agent(
+            stubs,
+            CALCULATOR_SCRIPT,
+            tools=["calculator"],
+            mode=agent_pb2.APPROVAL_MODE_REQUIRE_ALL,
+        )
+    return agent.agent_id
+
+
+def _tls_options(server: SecureServer) -> list[str]:
+    return [
+        "--ca-file",
+        str(server.pki.ca_file),
+        "--client-cert",
+        str(server.pki.client_cert_file),
+        "--client-key",
+        str(server.pki.client_key_file),
+    ]
+
+
+async def test_run_with_tls_and_token_options(secure: SecureServer) -> None:
+    agent_id = await _calculator_agent(secure)
+    args = ["run", agent_id, "6*7?", "--address", secure.address, "--yes"]
+    result = await runwire(*args, "--token", secure.token, *_tls_options(secure))
+    assert result.returncode == 0, result
+    assert f"approved by {PRINCIPAL}" in result.stdout
+    assert "6*7 = 42" in result.stdout and "SUCCEEDED" in result.stdout
+
+
+async def test_run_with_tls_and_token_from_the_environment(secure: SecureServer) -> None:
+    agent_id = await _calculator_agent(secure)
+    env = _env() | secure.client_env()
+    result = await runwire("run", agent_id, "6*7?", "--address", secure.address, "-y", env=env)
+    assert result.returncode == 0, result
+    assert f"approved by {PRINCIPAL}" in result.stdout
+
+
+async def test_run_without_the_token_is_unauthenticated(secure: SecureServer) -> None:
+    args = ["run", "any-agent", "p", "--address", secure.address, *_tls_options(secure)]
+    result = await runwire(*args)
+    assert result.returncode == 1, result
+    assert result.stderr.startswith("error: UNAUTHENTICATED: "), result
+    assert "(reason UNAUTHENTICATED)" in result.stderr
+    assert_one_clean_line(result.stderr)
+
+
+async def test_run_in_plaintext_against_tls_cannot_reach(secure: SecureServer) -> None:
+    result = await runwire("run", "any-agent", "p", "--address", secure.address, "--token", "x")
+    assert result.returncode == 1, result
+    assert f"cannot reach Runwire at {secure.address}" in result.stderr
+    assert_one_clean_line(result.stderr)
+
+
+async def test_health_over_mutual_tls_needs_no_token(secure: SecureServer) -> None:
+    result = await runwire("health", "--address", secure.address, *_tls_options(secure))
+    assert result.returncode == 0, result
+    assert result.stdout.strip() == "SERVING"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--client-cert", "client.pem"], "needs both its certificate and its key file"),
+        (["--ca-file", "/nonexistent/ca.pem"], "cannot read /nonexistent/ca.pem"),
+    ],
+)
+async def test_bad_tls_options_exit_2(options: list[str], message: str) -> None:
+    result = await runwire("run", "any-agent", "p", *options)
+    assert result.returncode == 2, result
+    assert message in result.stderr
     assert_one_clean_line(result.stderr)
 
 

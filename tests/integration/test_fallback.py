@@ -5,7 +5,10 @@ answers every request with ``503 Service Unavailable`` and ``retry-after: 0``
 (an overloaded Chat Completions or Messages API), or, with ``partial``, a
 Messages API stream that breaks off with an ``overloaded_error`` event after
 some text. The agents' primary model is the ``openai`` (or ``anthropic``)
-provider pointed at it.
+provider on an endpoint of the server's configuration (``[[model_endpoints]]``)
+pointed at it: this module starts its own server per runtime, with those
+endpoints, after the loopback servers. Each test names endpoints of its own, so
+the circuit breakers (one per endpoint and process) of one test never affect another.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -22,7 +25,16 @@ import pytest
 from google.rpc import error_details_pb2
 from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
 
-from tests.support import Stubs, collect, struct, unique
+from tests.conftest import RUNTIMES, server_settings
+from tests.support import (
+    PARITY_TOKEN,
+    Stubs,
+    collect,
+    parity_auth,
+    running_server,
+    struct,
+    unique,
+)
 
 #: Upper bound of a run that fails because no model is available, seconds
 #: (Temporal retries the model call activity up to 5 times).
@@ -121,27 +133,77 @@ def _serve(server: UnavailableServer) -> Iterator[UnavailableServer]:
     thread.join(timeout=5)
 
 
-@pytest.fixture
-def partial(monkeypatch: pytest.MonkeyPatch) -> Iterator[UnavailableServer]:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+@pytest.fixture(scope="module")
+def no_proxy() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        yield
+
+
+@pytest.fixture(scope="module")
+def partial_server(no_proxy: None) -> Iterator[UnavailableServer]:
     yield from _serve(UnavailableServer(partial=True))
 
 
-@pytest.fixture
-def unavailable(monkeypatch: pytest.MonkeyPatch) -> Iterator[UnavailableServer]:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+@pytest.fixture(scope="module")
+def unavailable_server(no_proxy: None) -> Iterator[UnavailableServer]:
     yield from _serve(UnavailableServer())
 
 
-def openai_model(server: UnavailableServer) -> agent_pb2.Model:
+def endpoints(unavailable: UnavailableServer, partial: UnavailableServer) -> list[dict[str, str]]:
+    """The module server's ``[[model_endpoints]]``: for each test its own, no keys."""
+    down, broken = unavailable.url, partial.url
+    return [
+        {"name": "down-openai-1", "provider": "openai", "base_url": f"{down}/v1"},
+        {"name": "down-openai-2", "provider": "openai", "base_url": f"{down}/v1"},
+        {"name": "down-anthropic-2", "provider": "anthropic", "base_url": down},
+        {"name": "partial-anthropic-3", "provider": "anthropic", "base_url": broken},
+    ]
+
+
+@pytest.fixture(scope="module", params=RUNTIMES)
+async def stubs(
+    request: pytest.FixtureRequest,
+    redis_url: str,
+    temporal_address: str,
+    unavailable_server: UnavailableServer,
+    partial_server: UnavailableServer,
+) -> AsyncIterator[Stubs]:
+    """A parity-suite server (``request.param``) with this module's model endpoints."""
+    settings = server_settings(
+        request.param,
+        redis_url=redis_url,
+        temporal_address=temporal_address,
+        auth=parity_auth(),
+        model_endpoints=endpoints(unavailable_server, partial_server),
+    )
+    async with running_server(settings) as server:
+        client = Stubs.connect(server.addresses[0], token=PARITY_TOKEN)
+        yield client
+        await client.channel.close()
+
+
+@pytest.fixture
+def partial(partial_server: UnavailableServer) -> UnavailableServer:
+    partial_server.paths.clear()
+    return partial_server
+
+
+@pytest.fixture
+def unavailable(unavailable_server: UnavailableServer) -> UnavailableServer:
+    unavailable_server.paths.clear()
+    return unavailable_server
+
+
+def openai_model(endpoint: str) -> agent_pb2.Model:
     return agent_pb2.Model(
-        provider="openai", name="gpt-test", options=struct({"base_url": f"{server.url}/v1"})
+        provider="openai", name="gpt-test", options=struct({"endpoint": endpoint})
     )
 
 
-def anthropic_model(server: UnavailableServer) -> agent_pb2.Model:
+def anthropic_model(endpoint: str) -> agent_pb2.Model:
     return agent_pb2.Model(
-        provider="anthropic", name="claude-test", options=struct({"base_url": server.url})
+        provider="anthropic", name="claude-test", options=struct({"endpoint": endpoint})
     )
 
 
@@ -181,7 +243,7 @@ async def test_an_unavailable_primary_falls_back_to_the_next_model(
     stubs: Stubs, unavailable: UnavailableServer
 ) -> None:
     agent_id = await create_agent(
-        stubs, openai_model(unavailable), [scripted_model("Answered by the fallback.")]
+        stubs, openai_model("down-openai-1"), [scripted_model("Answered by the fallback.")]
     )
     events = await run(stubs, agent_id)
 
@@ -200,7 +262,9 @@ async def test_an_unavailable_primary_falls_back_to_the_next_model(
 async def test_with_every_model_unavailable_the_run_fails_unavailable(
     stubs: Stubs, unavailable: UnavailableServer
 ) -> None:
-    agent_id = await create_agent(stubs, openai_model(unavailable), [anthropic_model(unavailable)])
+    agent_id = await create_agent(
+        stubs, openai_model("down-openai-2"), [anthropic_model("down-anthropic-2")]
+    )
     started = time.monotonic()
     events = await run(stubs, agent_id)
     elapsed = time.monotonic() - started
@@ -226,7 +290,9 @@ async def test_with_every_model_unavailable_the_run_fails_unavailable(
 async def test_a_partly_streamed_attempt_is_discarded_before_the_fallback_streams(
     stubs: Stubs, partial: UnavailableServer
 ) -> None:
-    agent_id = await create_agent(stubs, anthropic_model(partial), [scripted_model("Whole.")])
+    agent_id = await create_agent(
+        stubs, anthropic_model("partial-anthropic-3"), [scripted_model("Whole.")]
+    )
     events = await run(stubs, agent_id)
 
     finished = events[-1].run_finished

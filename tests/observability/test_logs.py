@@ -13,7 +13,7 @@ import pytest
 from runwire.v1 import run_pb2, run_service_pb2
 
 from service.core.logs import JsonFormatter, RunContextFilter, TextFormatter, run_context
-from tests.support import Stubs, collect, create_agent
+from tests.support import PARITY_PRINCIPAL, PARITY_TENANT, Stubs, collect, create_agent
 
 
 @pytest.fixture
@@ -53,6 +53,18 @@ async def test_library_lines_inside_a_run_carry_its_ids(
     assert line["logger"] == "tests.library"
     assert line["run_id"] == run_id
     assert line["agent_id"] == agent.agent_id
+
+
+async def test_a_run_names_who_started_it_in_the_log(stubs: Stubs, json_lines: io.StringIO) -> None:
+    agent = await create_agent(stubs, [{"text": "hello"}])
+    events = await collect(
+        stubs.runs.StreamRun(run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="p"))
+    )
+    run_id = events[-1].run_id
+    (line,) = [
+        r for r in _records(json_lines) if r["message"] == "run created" and r["run_id"] == run_id
+    ]
+    assert (line["principal"], line["tenant"]) == (PARITY_PRINCIPAL, PARITY_TENANT)
 
 
 def test_run_context_fills_only_missing_ids() -> None:

@@ -10,7 +10,8 @@
   ``redis_url`` and ``temporal_address`` from ``tests/conftest.py``; the worker is
   built like ``runwire worker``'s, in this process).
 - ``model_proxy``: a recording HTTP proxy in front of the llama.cpp server, so tests
-  see exactly what Runwire sent the model (agents use its base URL).
+  see exactly what Runwire sent the model. The servers declare it as the model endpoint
+  ``LOCAL_ENDPOINT`` (``[[model_endpoints]]``, no key); agents name that endpoint.
 - ``measure``: records a line for the terminal summary (latencies, delta counts).
 """
 
@@ -49,6 +50,9 @@ REQUIRE_ENV = "RUNWIRE_REQUIRE_LOCAL_MODEL"
 REALMODEL_RUNTIMES = ("in_process", "temporal")
 
 TOOL_MODULE = "tests.realmodel.weather_tools"
+
+#: The name of the model endpoint (the recording proxy) agents use.
+LOCAL_ENDPOINT = "local"
 
 _MEASUREMENTS = pytest.StashKey[list[str]]()
 
@@ -203,9 +207,12 @@ def model_proxy(local_model: LocalModelServer) -> Iterator[ModelProxy]:
     thread.join(timeout=5)
 
 
-def _settings(**extra: Any) -> Settings:
+def _settings(proxy: ModelProxy, **extra: Any) -> Settings:
     values: dict[str, Any] = {
         "listen": ["127.0.0.1:0"],
+        "model_endpoints": [
+            {"name": LOCAL_ENDPOINT, "provider": "openai", "base_url": proxy.base_url}
+        ],
         "tool_modules": [TOOL_MODULE],
         "heartbeat_interval_seconds": 0.5,
         "shutdown_grace_seconds": 1.0,
@@ -226,16 +233,17 @@ async def _serve(settings: Settings) -> AsyncIterator[Stubs]:
 
 
 @pytest.fixture(scope="session")
-async def realmodel_in_process(local_model: LocalModelServer) -> AsyncIterator[Stubs]:
-    async for stubs in _serve(_settings()):
+async def realmodel_in_process(model_proxy: ModelProxy) -> AsyncIterator[Stubs]:
+    async for stubs in _serve(_settings(model_proxy)):
         yield stubs
 
 
 @pytest.fixture(scope="session")
 async def realmodel_temporal(
-    local_model: LocalModelServer, redis_url: str, temporal_address: str
+    model_proxy: ModelProxy, redis_url: str, temporal_address: str
 ) -> AsyncIterator[Stubs]:
     settings = _settings(
+        model_proxy,
         redis_url=redis_url,
         redis_prefix=f"test-{uuid.uuid4().hex[:8]}",
         temporal_address=temporal_address,
@@ -264,7 +272,8 @@ async def realmodel_temporal(
 
 @dataclass
 class RealModel:
-    """A Runwire server on ``runtime``, the local model, and the proxy agents call it by."""
+    """A Runwire server on ``runtime``, the local model, and the proxy agents call it by
+    (the endpoint ``LOCAL_ENDPOINT``)."""
 
     runtime: str
     stubs: Stubs

@@ -33,7 +33,7 @@ from service.core.messages import ChatMessage, Role, ToolCall
 from service.llm.base import ModelRequest
 from service.llm.usage import estimate_input_tokens, estimate_usage
 from tests.realmodel import weather_tools
-from tests.realmodel.conftest import RealModel
+from tests.realmodel.conftest import LOCAL_ENDPOINT, RealModel
 from tests.support import Stubs, assert_gap_free, collect, kinds, unique
 
 pytestmark = [pytest.mark.realmodel, pytest.mark.timeout(300)]
@@ -52,15 +52,15 @@ PLAIN_INSTRUCTIONS = "You are a helpful assistant."
 
 async def create_agent(
     stubs: Stubs,
-    base_url: str,
     *,
     instructions: str,
     tools: list[str],
     max_iterations: int = 0,
 ) -> str:
-    """Creates an agent on the ``openai`` provider at ``base_url``; returns its id."""
+    """Creates an agent on the ``openai`` provider at the server's model endpoint
+    ``LOCAL_ENDPOINT`` (the recording proxy); returns its id."""
     options = struct_pb2.Struct()
-    options.update({"base_url": base_url, "temperature": 0, "max_tokens": MAX_TOKENS})
+    options.update({"endpoint": LOCAL_ENDPOINT, "temperature": 0, "max_tokens": MAX_TOKENS})
     agent_id = unique("realmodel")
     await stubs.agents.CreateAgent(
         agent_pb2.CreateAgentRequest(
@@ -150,7 +150,6 @@ async def test_weather_question_calls_the_tool(
 ) -> None:
     agent_id = await create_agent(
         realmodel.stubs,
-        realmodel.proxy.base_url,
         instructions=WEATHER_INSTRUCTIONS,
         tools=["get_weather"],
         max_iterations=1,
@@ -230,9 +229,7 @@ async def test_weather_question_calls_the_tool(
 async def test_plain_question_streams_deltas(
     realmodel: RealModel, measure: Callable[[str], None]
 ) -> None:
-    agent_id = await create_agent(
-        realmodel.stubs, realmodel.proxy.base_url, instructions=PLAIN_INSTRUCTIONS, tools=[]
-    )
+    agent_id = await create_agent(realmodel.stubs, instructions=PLAIN_INSTRUCTIONS, tools=[])
     sent_before = len(realmodel.proxy.recorded())
     events, latency = await stream(realmodel.stubs, agent_id, PLAIN_PROMPT)
     (sent,) = realmodel.proxy.recorded()[sent_before:]

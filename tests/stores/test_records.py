@@ -24,8 +24,9 @@ from service.stores.paging import encode_token
 from service.stores.redis_agents import RedisAgentStore
 from service.stores.redis_approvals import RedisApprovalStore
 from service.stores.redis_runs import RedisRunStore
-from service.stores.runs import RunStore
+from service.stores.runs import MemoryRunStore, RunStore
 from service.stores.threads import ThreadStore
+from tests.support import polls
 
 
 def uid(kind: str) -> str:
@@ -457,18 +458,44 @@ async def test_concurrent_claims_let_one_run_win(thread_store: ThreadStore) -> N
 async def test_run_records_expire_after_the_run_ends(
     redis_client: redis.Redis, redis_prefix: str
 ) -> None:
-    store = RedisRunStore(redis_client, prefix=redis_prefix, retention_seconds=60)
+    store = RedisRunStore(
+        redis_client, prefix=redis_prefix, retention_seconds=60, request_ttl_seconds=3600
+    )
     run = make_run()
     request_id = uid("req")
     await store.create(run, request_id=request_id)
     record_key = f"{redis_prefix}:run-record:{run.run_id}"
     request_key = f"{redis_prefix}:request:{request_id}"
+    # A request id is remembered for its own time, from the request on.
+    assert 60_000 < await redis_client.pttl(request_key) <= 3_600_000
     events = run_events(run.run_id)
     await store.apply(events[:2])
     assert await redis_client.pttl(record_key) == -1
     await store.apply(events)
     assert 0 < await redis_client.pttl(record_key) <= 60_000
-    assert 0 < await redis_client.pttl(request_key) <= 60_000
+    assert 60_000 < await redis_client.pttl(request_key) <= 3_600_000
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_request_ids_expire_and_keep_their_fingerprint(
+    kind: str, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    store: MemoryRunStore | RedisRunStore = (
+        MemoryRunStore(request_ttl_seconds=0.2)
+        if kind == "memory"
+        else RedisRunStore(redis_client, prefix=redis_prefix, request_ttl_seconds=0.2)
+    )
+    first = make_run()
+    request_id = uid("req")
+    assert await store.create(first, request_id=request_id, fingerprint="f1") == (first, True)
+    assert await store.request_fingerprint(first.run_id) == "f1"
+    assert await store.find_request(request_id) == first
+    async for _ in polls(interval=0.05, seconds=10):
+        if await store.find_request(request_id) is None:
+            break
+    again = make_run()
+    assert await store.create(again, request_id=request_id, fingerprint="f2") == (again, True)
+    assert await store.request_fingerprint(again.run_id) == "f2"
 
 
 async def test_expired_runs_leave_listings_and_free_their_request_id(

@@ -30,6 +30,7 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
+from service.llm.endpoints import EndpointRouter, ModelEndpoint
 from service.llm.options import DEFAULT_ANTHROPIC_MAX_TOKENS, AnthropicOptions
 from service.llm.registry import LazyProvider, ProviderRegistry
 
@@ -502,7 +503,8 @@ async def test_http_529_overloaded_is_retryable_with_retry_after(
     assert error.retry_after_seconds == 7.0
     assert error.provider == "anthropic"
     assert error.reason == "PROVIDER_UNAVAILABLE"
-    assert "Overloaded" in error.message
+    assert "HTTP 529" in error.message
+    assert "Overloaded" not in error.message  # no upstream body (issue 13)
     assert len(server.received) == 1  # max_retries=0: no SDK retries
 
 
@@ -620,26 +622,46 @@ async def test_bad_options_and_missing_model_fail_before_any_request(
 # ------------------------------------------------------------------------ keys and registry
 
 
-async def test_api_key_resolution(
+async def test_keys_go_only_to_the_operators_endpoints(
     server: FakeMessagesServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AGENT_KEY", "from-env")
-    other_url = server.base_url + "/"  # same server, but not the configured URL
-    provider = AnthropicProvider(base_url=server.base_url, api_key="configured", max_retries=0)
+    other_url = server.base_url + "/"  # the same server, as a caller's URL
+    router = EndpointRouter(
+        [
+            ModelEndpoint(
+                name="team", provider="anthropic", base_url=server.base_url, api_key="team-key"
+            )
+        ],
+        base_url_allowlist=[server.base_url],
+    )
+    provider = AnthropicProvider(
+        base_url=server.base_url, api_key="configured", max_retries=0, router=router
+    )
     try:
         for options in (
             {},
-            {"api_key_env": "AGENT_KEY"},
-            # The configured key never goes to a base_url given in the options.
+            {"endpoint": "team"},
+            # A caller's (allowlisted) base_url gets no key at all.
             {"base_url": other_url},
-            {"base_url": other_url, "api_key_env": "AGENT_KEY"},
         ):
             server.replies.append(text_reply("ok"))
             await collect(provider, ModelRequest(model="claude-test", options=options))
+        # Refused before any request: a key option, an unknown endpoint, a URL off the list.
+        for options in (
+            {"api_key_env": "AGENT_KEY"},
+            {"base_url": other_url, "api_key_env": "AGENT_KEY"},
+            {"endpoint": "nope"},
+            {"base_url": "http://127.0.0.2:9/v1"},
+        ):
+            with pytest.raises(ModelError) as caught:
+                await collect(provider, ModelRequest(model="claude-test", options=options))
+            assert not caught.value.retryable
+            assert "from-env" not in caught.value.message
     finally:
         await provider.aclose()
     keys = [api_key_of(r) for r in server.received]
-    assert keys == ["configured", "from-env", "unused", "from-env"]
+    assert keys == ["configured", "team-key", "unused"]
 
 
 def test_anthropic_options() -> None:
@@ -648,14 +670,14 @@ def test_anthropic_options() -> None:
     assert AnthropicOptions.parse({"max_tokens": 5.0}).max_tokens_or_default == 5
     assert AnthropicOptions.parse({"max_tokens": None}).max_tokens_or_default == 1024
     assert validate_anthropic_options({"extra": 1}) == {
-        "extra": "unknown option; anthropic takes: api_key_env, base_url, max_tokens, "
+        "extra": "unknown option; anthropic takes: base_url, endpoint, max_tokens, "
         "temperature, top_p"
     }
     assert validate_anthropic_options(
-        {"base_url": 3, "api_key_env": "", "temperature": True, "top_p": "1", "max_tokens": 0}
+        {"base_url": 3, "endpoint": "", "temperature": True, "top_p": "1", "max_tokens": 0}
     ) == {
         "base_url": "must be a non-empty string",
-        "api_key_env": "must be a non-empty string",
+        "endpoint": "must be a non-empty string",
         "temperature": "must be a number",
         "top_p": "must be a number",
         "max_tokens": "must be a whole number >= 1",

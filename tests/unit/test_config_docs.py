@@ -36,13 +36,21 @@ def test_committed_page_is_what_the_script_generates() -> None:
 
 
 def test_page_has_one_row_per_setting_with_its_variable_and_default() -> None:
-    rows = [line for line in PAGE.read_text().splitlines() if line.startswith("| `")]
+    settings_table = PAGE.read_text().split("## Tables")[0]
+    rows = [line for line in settings_table.splitlines() if line.startswith("| `")]
     assert len(rows) == len(Settings.model_fields)
     by_key = {row.split(" | ")[1].strip("`"): row for row in rows}
     assert "`RUNWIRE_RUN_TIMEOUT_SECONDS`" in by_key["run_timeout_seconds"]
     assert "| `300` |" in by_key["run_timeout_seconds"]
     assert "`OPENAI_API_KEY`" in by_key["openai_api_key"]
     assert "| `127.0.0.1:50051` |" in by_key["listen"]
+
+
+def test_page_lists_every_auth_key() -> None:
+    auth_table = PAGE.read_text().split("## Tables")[1]
+    assert "| `[[auth.api_keys]]` | `key_sha256` |" in auth_table
+    assert "| `[auth.jwt]` | `audience` | string | required |" in auth_table
+    assert "| `[[auth.client_certificates]]` | `subject` |" in auth_table
 
 
 def test_check_mode_reports_a_stale_page(tmp_path: pathlib.Path) -> None:

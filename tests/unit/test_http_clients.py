@@ -8,12 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.llm.http_clients import (
-    PLACEHOLDER_API_KEY,
-    ClientCache,
-    Endpoint,
-    resolve_endpoint,
-)
+from service.llm.http_clients import ClientCache, Endpoint
 
 
 class Client:
@@ -120,32 +115,6 @@ async def test_a_failing_call_still_ends_its_lease() -> None:
 def test_max_clients_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_clients"):
         ClientCache(Client, max_clients=0)
-
-
-def test_resolve_endpoint_sends_the_configured_key_only_to_the_configured_url(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("AGENT_KEY", "from-env")
-    monkeypatch.setenv("EMPTY_KEY", "")
-    monkeypatch.delenv("MISSING_KEY", raising=False)
-    configured = {"default_base_url": "http://api/v1", "default_api_key": "configured"}
-
-    def resolve(base_url: str | None, api_key_env: str | None) -> Endpoint:
-        return resolve_endpoint(base_url=base_url, api_key_env=api_key_env, **configured)
-
-    assert resolve(None, None) == Endpoint(base_url="http://api/v1", api_key="configured")
-    assert resolve("http://api/v1", None).api_key == "configured"
-    assert resolve(None, "AGENT_KEY").api_key == "from-env"
-    assert resolve(None, "EMPTY_KEY").api_key == "configured"
-    assert resolve("http://other/v1", None) == Endpoint(
-        base_url="http://other/v1", api_key=PLACEHOLDER_API_KEY
-    )
-    assert resolve("http://other/v1", "MISSING_KEY").api_key == PLACEHOLDER_API_KEY
-    assert resolve("http://other/v1", "AGENT_KEY").api_key == "from-env"
-    no_default = resolve_endpoint(
-        base_url=None, api_key_env=None, default_base_url=None, default_api_key=None
-    )
-    assert no_default == Endpoint(base_url=None, api_key=PLACEHOLDER_API_KEY)
 
 
 def test_an_endpoint_repr_leaves_the_key_out() -> None:

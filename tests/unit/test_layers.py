@@ -1,7 +1,7 @@
 """The packages' imports point one way (docs/architecture.md, "Layers").
 
-Layers, lowest first: ``service.core``; ``service.llm``, ``service.tools``,
-``service.stores``; ``service.agent``; ``service.runtimes``; ``service.api``;
+Layers, lowest first: ``service.core``; ``service.auth``, ``service.llm``,
+``service.tools``, ``service.stores``; ``service.agent``; ``service.runtimes``; ``service.api``;
 ``worker``; ``app`` (the composition). A module may import its own package and
 lower layers only, counting imports inside functions too.
 """
@@ -16,6 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 #: Each package's layer; a package imports only packages of a lower layer (or itself).
 LAYERS = {
     "service.core": 0,
+    "service.auth": 1,
     "service.llm": 1,
     "service.tools": 1,
     "service.stores": 1,

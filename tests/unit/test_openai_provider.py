@@ -35,7 +35,8 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.llm.openai import OpenAIProvider
+from service.llm.endpoints import EndpointRouter, ModelEndpoint
+from service.llm.openai import MAX_REMEMBERED_REFUSALS, OpenAIProvider
 from service.llm.options import OpenAIOptions
 from service.llm.registry import LazyProvider, ProviderRegistry
 from service.llm.scripted import ScriptedProvider
@@ -114,7 +115,7 @@ class Handler(BaseHTTPRequestHandler):
             error = {"message": message, "type": "internal_server_error", "param": None}
             self._send_json(status, {"error": error})
             return
-        if self.path != "/v1/chat/completions" or not self.server.replies:
+        if not self.path.endswith("/chat/completions") or not self.server.replies:
             self._send_json(404, {"error": {"message": f"nothing for {self.path}"}})
             return
         reply = self.server.replies.pop(0)
@@ -355,7 +356,8 @@ async def test_http_500_is_retryable(server: FakeServer, provider: OpenAIProvide
     assert error.status_code == 500
     assert error.provider == "openai"
     assert error.reason == "PROVIDER_UNAVAILABLE"
-    assert "the engine is on fire" in error.message
+    assert "HTTP 500" in error.message
+    assert "the engine is on fire" not in error.message  # no upstream body (issue 13)
     assert len(server.received) == 1  # max_retries=0
 
 
@@ -366,7 +368,8 @@ async def test_http_400_is_not_retryable(server: FakeServer, provider: OpenAIPro
     assert not caught.value.retryable
     assert caught.value.status_code == 400
     assert caught.value.reason == "MODEL_ERROR"
-    assert "bad model" in caught.value.message
+    assert "HTTP 400" in caught.value.message
+    assert "bad model" not in caught.value.message  # no upstream body (issue 13)
     assert len(caught.value.message) <= 500
 
 
@@ -392,25 +395,95 @@ async def test_connection_refused_is_retryable() -> None:
     assert caught.value.status_code is None
 
 
-async def test_api_key_resolution(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_keys_go_only_to_the_operators_endpoints(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AGENT_KEY", "from-env")
-    other_url = server.base_url + "/"  # same server, but not the configured URL
-    provider = OpenAIProvider(base_url=server.base_url, api_key="configured", max_retries=0)
+    other_url = server.base_url + "/"  # the same server, as a caller's URL
+    router = EndpointRouter(
+        [
+            ModelEndpoint(
+                name="team", provider="openai", base_url=server.base_url, api_key="team-key"
+            ),
+            ModelEndpoint(name="keyless", provider="openai", base_url=server.base_url),
+            ModelEndpoint(
+                name="small", provider="openai", base_url=server.base_url, models=frozenset({"s"})
+            ),
+        ],
+        base_url_allowlist=[server.base_url.removesuffix("/v1")],
+    )
+    provider = OpenAIProvider(
+        base_url=server.base_url, api_key="configured", max_retries=0, router=router
+    )
     try:
-        for _ in range(4):
+        for _ in range(5):
             server.replies.append(Reply(chunks=[chunk({"content": "ok"})]))
         await collect(provider, ModelRequest(model="m"))
-        await collect(provider, ModelRequest(model="m", options={"api_key_env": "AGENT_KEY"}))
-        # The configured key never goes to a base_url given in the options.
+        await collect(provider, ModelRequest(model="m", options={"endpoint": "team"}))
+        await collect(provider, ModelRequest(model="m", options={"endpoint": "keyless"}))
+        await collect(provider, ModelRequest(model="s", options={"endpoint": "small"}))
+        # A caller's (allowlisted) base_url gets no key at all.
         await collect(provider, ModelRequest(model="m", options={"base_url": other_url}))
-        await collect(
-            provider,
-            ModelRequest(model="m", options={"base_url": other_url, "api_key_env": "AGENT_KEY"}),
-        )
+        # Refused before any request: a key option, an unknown endpoint, a model the
+        # endpoint does not serve, a URL off the allowlist, a URL with user info.
+        for model, options in (
+            ("m", {"api_key_env": "AGENT_KEY"}),
+            ("m", {"base_url": other_url, "api_key_env": "AGENT_KEY"}),
+            ("m", {"endpoint": "nope"}),
+            ("m", {"endpoint": "small"}),
+            ("m", {"base_url": server.base_url.replace("127.0.0.1", "localhost")}),
+            ("m", {"base_url": other_url.replace("http://", "http://u:p@")}),
+        ):
+            with pytest.raises(ModelError) as caught:
+                await collect(provider, ModelRequest(model=model, options=options))
+            assert not caught.value.retryable
+            assert "from-env" not in caught.value.message
     finally:
         await provider.aclose()
     keys = [r.headers["authorization"] for r in server.received]
-    assert keys == ["Bearer configured", "Bearer from-env", "Bearer unused", "Bearer from-env"]
+    assert keys == [
+        "Bearer configured",
+        "Bearer team-key",
+        "Bearer unused",  # an endpoint without a key
+        "Bearer unused",
+        "Bearer unused",  # the caller's URL
+    ]
+
+
+async def test_caller_urls_share_a_client_per_origin_and_few_are_kept(
+    server: FakeServer,
+) -> None:
+    """Distinct allowlisted base URLs of one origin share its client (one connection
+    pool); past ``max_caller_clients`` origins the least recently used client is
+    dropped; the operator's client is never dropped."""
+    origin = server.base_url.removesuffix("/v1")
+    other_origin = origin.replace("127.0.0.1", "localhost")
+    provider = OpenAIProvider(
+        base_url=server.base_url,
+        api_key="configured",
+        max_retries=0,
+        router=EndpointRouter(base_url_allowlist=[origin, other_origin]),
+        max_caller_clients=1,
+    )
+    try:
+        server.replies.append(Reply(chunks=[chunk({"content": "ok"})]))
+        await collect(provider, ModelRequest(model="m"))
+        for index in range(6):
+            server.replies.append(Reply(chunks=[chunk({"content": "ok"})]))
+            options = {"base_url": f"{origin}/v1/caller{index}"}
+            await collect(provider, ModelRequest(model="m", options=options))
+        assert provider.cached_clients() == 2  # the operator's, and the origin's
+        first = next(iter(provider._caller_clients._entries.values())).client
+        server.replies.append(Reply(chunks=[chunk({"content": "ok"})]))
+        await collect(provider, ModelRequest(model="m", options={"base_url": f"{other_origin}/v1"}))
+        assert provider.cached_clients() == 2
+        assert first.is_closed()  # dropped for the other origin's, and closed
+    finally:
+        await provider.aclose()
+    assert [r.path for r in server.received] == ["/v1/chat/completions"] + [
+        f"/v1/caller{index}/chat/completions" for index in range(6)
+    ] + ["/v1/chat/completions"]
+    assert {r.headers["authorization"] for r in server.received[1:]} == {"Bearer unused"}
 
 
 async def test_bad_options_raise_model_error(server: FakeServer, provider: OpenAIProvider) -> None:
@@ -436,7 +509,7 @@ def test_openai_options() -> None:
     assert isinstance(parsed.max_tokens, int)
     assert parsed.streams_tools
     assert validate_openai_options({"temprature": 0.5}) == {
-        "temprature": "unknown option; openai takes: api_key_env, base_url, max_tokens, "
+        "temprature": "unknown option; openai takes: base_url, endpoint, max_tokens, "
         "stream_tools, temperature, top_p"
     }
     assert validate_openai_options({"temperature": float("inf")}) == {
@@ -444,10 +517,10 @@ def test_openai_options() -> None:
     }
     assert validate_openai_options({"max_tokens": "64"}) == {"max_tokens": "must be a number"}
     assert validate_openai_options(
-        {"base_url": 3, "api_key_env": "", "temperature": True, "top_p": "1", "max_tokens": 1.5}
+        {"base_url": 3, "endpoint": "", "temperature": True, "top_p": "1", "max_tokens": 1.5}
     ) == {
         "base_url": "must be a non-empty string",
-        "api_key_env": "must be a non-empty string",
+        "endpoint": "must be a non-empty string",
         "temperature": "must be a number",
         "top_p": "must be a number",
         "max_tokens": "must be a whole number >= 1",
@@ -550,21 +623,33 @@ async def test_refused_tool_streaming_falls_back_to_one_response_and_is_remember
     assert [r.body.get("stream") for r in server.received[2:]] == [False, True]
 
 
-async def test_refusal_is_remembered_per_base_url(
-    server: FakeServer, provider: OpenAIProvider
-) -> None:
+async def test_refusal_is_remembered_per_base_url(server: FakeServer) -> None:
     server.refuse_streamed_tools = (400, STREAM_REFUSAL)
-    # The same server under another base URL.
+    # The same server under another (allowlisted) base URL.
     other_url = server.base_url.replace("127.0.0.1", "localhost")
+    router = EndpointRouter(base_url_allowlist=[other_url.removesuffix("/v1")])
+    provider = OpenAIProvider(base_url=server.base_url, max_retries=0, router=router)
     request = ModelRequest(model="m", tools=(WEATHER,))
     for _ in range(3):
         server.replies.append(Reply(completion=weather_completion()))
-    await collect(provider, request)
-    await collect(provider, request)
-    await collect(
-        provider, ModelRequest(model="m", options={"base_url": other_url}, tools=(WEATHER,))
-    )
+    try:
+        await collect(provider, request)
+        await collect(provider, request)
+        await collect(
+            provider, ModelRequest(model="m", options={"base_url": other_url}, tools=(WEATHER,))
+        )
+    finally:
+        await provider.aclose()
     assert [r.body.get("stream") for r in server.received] == [True, False, False, True, False]
+
+
+def test_remembered_refusals_are_bounded() -> None:
+    provider = OpenAIProvider(base_url="http://127.0.0.1:9/v1", max_retries=0)
+    for index in range(MAX_REMEMBERED_REFUSALS + 10):
+        provider._remember_refusal(f"http://127.0.0.1:9/v{index}/")
+    assert not provider.streams_tool_calls(f"http://127.0.0.1:9/v{MAX_REMEMBERED_REFUSALS + 9}/")
+    assert provider.streams_tool_calls("http://127.0.0.1:9/v0/")  # the oldest, forgotten
+    assert len(provider._no_tool_streaming) == MAX_REMEMBERED_REFUSALS
 
 
 async def test_stream_tools_false_never_streams_tool_calls(

@@ -54,6 +54,7 @@ def test_the_layers_are_all_packages() -> None:
         "app",
         "service.agent",
         "service.api",
+        "service.auth",
         "service.core",
         "service.llm",
         "service.runtimes",

@@ -30,7 +30,8 @@ type Client struct {
 // gRPC target). Like grpc.NewClient it connects lazily, on the first call.
 // opts must choose the transport credentials, for example
 // grpc.WithTransportCredentials(insecure.NewCredentials()) for a plaintext
-// server on loopback. Every error of the connection's calls, through the
+// server on loopback; [Connect] chooses them (and a bearer token) from
+// [Options] instead. Every error of the connection's calls, through the
 // methods or the generated clients, is an [*Error].
 func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
 	all := []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes))}

@@ -14,14 +14,18 @@
 //     error): range over them; breaking out of the loop disconnects the stream
 //     while the run goes on, and [Client.Resume] continues after the last
 //     sequence seen with nothing lost or doubled.
+//   - [Connect] takes [Options]: TLS (a CA file, a client certificate for
+//     mutual TLS, a server name override) and a bearer token sent on every
+//     call; [OptionsFromEnv] reads them from RUNWIRE_TOKEN, RUNWIRE_CA_FILE,
+//     RUNWIRE_CLIENT_CERT_FILE, RUNWIRE_CLIENT_KEY_FILE and
+//     RUNWIRE_TLS_SERVER_NAME. [Dial] takes raw grpc.DialOptions instead.
 //   - Every RPC error is an [*Error] carrying the gRPC code and the
 //     google.rpc.ErrorInfo reason (and BadRequest field violations); use
 //     [AsError] or [IsReason], or grpc's status.Code, which still works.
 //
 // A minimal session:
 //
-//	client, err := runwire.Dial("127.0.0.1:50051",
-//		grpc.WithTransportCredentials(insecure.NewCredentials()))
+//	client, err := runwire.Connect("127.0.0.1:50051", runwire.OptionsFromEnv())
 //	if err != nil { ... }
 //	defer client.Close()
 //	for ev, err := range client.StreamRun(ctx, &runwirev1.StreamRunRequest{

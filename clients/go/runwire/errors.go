@@ -41,6 +41,16 @@ const (
 	ReasonInternal                = "INTERNAL"
 )
 
+// Reasons of authentication and authorization errors: UNAUTHENTICATED
+// (missing or bad credentials) and PERMISSION_DENIED (the missing permission
+// is in Error.Metadata["permission"]).
+const (
+	ReasonUnauthenticated  = "UNAUTHENTICATED"
+	ReasonTokenExpired     = "TOKEN_EXPIRED"
+	ReasonTokenInvalid     = "TOKEN_INVALID"
+	ReasonPermissionDenied = "PERMISSION_DENIED"
+)
+
 // Reasons of a failed run's error (Run.error and the run_error event), which
 // is data rather than an RPC error; read them with [RunError].
 const (

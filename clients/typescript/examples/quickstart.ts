@@ -6,6 +6,10 @@
 //
 //   cd clients/typescript && npm ci && npm run build
 //   node dist/examples/quickstart.js 127.0.0.1:50051
+//
+// TLS and the bearer token come from the environment, as in every Runwire
+// client: RUNWIRE_TOKEN, RUNWIRE_CA_FILE, RUNWIRE_CLIENT_CERT_FILE,
+// RUNWIRE_CLIENT_KEY_FILE, RUNWIRE_TLS_SERVER_NAME (plaintext without them).
 
 import { randomUUID } from "node:crypto";
 

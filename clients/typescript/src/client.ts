@@ -4,14 +4,26 @@
 // real gRPC (HTTP/2, @connectrpc/connect-node) and adds only what the raw
 // stubs make awkward: plain async functions, run events as async iterables
 // (heartbeats skipped, breaking out of the loop disconnects), resuming after a
-// sequence, and RunwireError with the gRPC code and the ErrorInfo reason.
+// sequence, RunwireError with the gRPC code and the ErrorInfo reason, and the
+// connection settings every Runwire client shares: TLS (a CA file, a client
+// certificate for mutual TLS) and a bearer token, by default from the
+// environment (RUNWIRE_TOKEN, RUNWIRE_CA_FILE, ...).
 // Every RPC of the contract has a method here; the raw Connect clients are
 // public too (`client.runs.streamRun(...)`) and throw ConnectError, which
 // RunwireError.from() converts.
 
+import { readFileSync } from "node:fs";
+import type * as http2 from "node:http2";
+
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
-import { createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
+import {
+  createClient,
+  type CallOptions,
+  type Client,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
 import {
   createGrpcTransport,
   Http2SessionManager,
@@ -64,10 +76,98 @@ export type WaitRunInit = MessageInitShape<typeof WaitRunRequestSchema>;
 /** One answer to a client-executed tool call: { toolCallId, output, isError? }. */
 export type ToolOutputInit = MessageInitShape<typeof ToolOutputSchema>;
 
-export interface RunwireClientOptions {
+/** The environment variables every Runwire client reads for its connection settings. */
+export const ENV = {
+  token: "RUNWIRE_TOKEN",
+  caFile: "RUNWIRE_CA_FILE",
+  clientCertFile: "RUNWIRE_CLIENT_CERT_FILE",
+  clientKeyFile: "RUNWIRE_CLIENT_KEY_FILE",
+  serverName: "RUNWIRE_TLS_SERVER_NAME",
+} as const;
+
+/**
+ * How to reach a server: TLS and a bearer token. Each field left undefined
+ * comes from its environment variable (ENV); "" means none.
+ */
+export interface ConnectionOptions {
   /**
-   * Extra gRPC transport options (interceptors, defaultTimeoutMs, TLS
-   * nodeOptions, ...). baseUrl comes from the address.
+   * Sent as "authorization: Bearer <token>" on every call, unary and
+   * streaming (RUNWIRE_TOKEN). Without TLS it travels in clear: use one
+   * without TLS only on loopback.
+   */
+  readonly token?: string;
+  /** PEM CA bundle the server's certificate must chain to; turns TLS on (RUNWIRE_CA_FILE). */
+  readonly caFile?: string;
+  /** PEM client certificate for mutual TLS; turns TLS on (RUNWIRE_CLIENT_CERT_FILE). */
+  readonly clientCertFile?: string;
+  /** PEM private key of clientCertFile (RUNWIRE_CLIENT_KEY_FILE). */
+  readonly clientKeyFile?: string;
+  /** Name the server's certificate must carry, instead of the address's host (RUNWIRE_TLS_SERVER_NAME). */
+  readonly serverName?: string;
+  /**
+   * TLS on or off. Default: on when a CA file or a client certificate is set,
+   * or the address is an https:// URL; with TLS and no CA file, Node's
+   * default roots are trusted.
+   */
+  readonly tls?: boolean;
+}
+
+/** ConnectionOptions with every default applied (see resolveConnection). */
+export interface ResolvedConnection {
+  readonly token: string;
+  readonly caFile: string;
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
+  readonly serverName: string;
+  readonly tls: boolean;
+}
+
+/**
+ * The connection settings: each option left undefined taken from `env`
+ * (default process.env). Throws an Error for a client certificate without
+ * its key (or the reverse), or a client certificate with `tls: false`.
+ */
+export function resolveConnection(
+  options: ConnectionOptions = {},
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ResolvedConnection {
+  const pick = (value: string | undefined, name: string): string => value ?? env[name] ?? "";
+  const caFile = pick(options.caFile, ENV.caFile);
+  const clientCertFile = pick(options.clientCertFile, ENV.clientCertFile);
+  const clientKeyFile = pick(options.clientKeyFile, ENV.clientKeyFile);
+  if ((clientCertFile === "") !== (clientKeyFile === "")) {
+    throw new Error("a client certificate needs both its certificate and its key file");
+  }
+  const tls = options.tls ?? (caFile !== "" || clientCertFile !== "");
+  if (clientCertFile !== "" && !tls) {
+    throw new Error("a client certificate needs TLS");
+  }
+  return {
+    token: pick(options.token, ENV.token).trim(),
+    caFile,
+    clientCertFile,
+    clientKeyFile,
+    serverName: pick(options.serverName, ENV.serverName),
+    tls,
+  };
+}
+
+/** An interceptor that sends "authorization: Bearer <token>" on every call (a header the call sets wins). */
+export function bearerToken(token: string): Interceptor {
+  const value = `Bearer ${token}`;
+  return (next) => async (request) => {
+    if (!request.header.has("authorization")) {
+      request.header.set("authorization", value);
+    }
+    return next(request);
+  };
+}
+
+export interface RunwireClientOptions extends ConnectionOptions {
+  /**
+   * Extra gRPC transport options (interceptors, defaultTimeoutMs, HTTP/2
+   * nodeOptions, ...). baseUrl comes from the address; the TLS files of the
+   * connection options are added to nodeOptions.
    */
   readonly transport?: Partial<Omit<GrpcTransportOptions, "baseUrl" | "sessionManager">>;
 }
@@ -184,14 +284,34 @@ export class RunwireClient {
   readonly #sessions: Http2SessionManager;
 
   /**
-   * @param address "host:port" (plaintext) or a URL ("http://host:port",
-   *   "https://host" for TLS). Default 127.0.0.1:50051.
+   * @param address "host:port" or a URL ("http://host:port" for plaintext,
+   *   "https://host:port" for TLS). Default 127.0.0.1:50051.
+   * @param options TLS, the bearer token and transport options; each
+   *   connection option left undefined comes from the environment
+   *   (RUNWIRE_TOKEN, RUNWIRE_CA_FILE, RUNWIRE_CLIENT_CERT_FILE,
+   *   RUNWIRE_CLIENT_KEY_FILE, RUNWIRE_TLS_SERVER_NAME). Without a CA file,
+   *   a client certificate, `tls: true` or an https:// address the
+   *   connection is plaintext. The files are read here; an unreadable file
+   *   or a plaintext http:// address with TLS options throws.
    */
   constructor(address: string = DEFAULT_ADDRESS, options: RunwireClientOptions = {}) {
-    const baseUrl = address.includes("://") ? address : `http://${address}`;
-    this.#sessions = new Http2SessionManager(baseUrl, options.transport ?? {}, options.transport?.nodeOptions);
+    const https = address.startsWith("https://");
+    const connection = resolveConnection(https ? { tls: true, ...options } : options);
+    if (address.startsWith("http://") && connection.tls) {
+      throw new Error(`${address} is plaintext, but TLS options are set: use https://`);
+    }
+    const baseUrl = address.includes("://") ? address : `${connection.tls ? "https" : "http"}://${address}`;
+    const nodeOptions = connection.tls
+      ? secureSessionOptions(connection, options.transport?.nodeOptions)
+      : options.transport?.nodeOptions;
+    const interceptors = [
+      ...(connection.token ? [bearerToken(connection.token)] : []),
+      ...(options.transport?.interceptors ?? []),
+    ];
+    this.#sessions = new Http2SessionManager(baseUrl, options.transport ?? {}, nodeOptions);
     this.transport = createGrpcTransport({
       ...options.transport,
+      interceptors,
       baseUrl,
       sessionManager: this.#sessions,
     });
@@ -367,6 +487,21 @@ export class RunwireClient {
   async deleteThread(threadId: string, options?: CallOptions): Promise<void> {
     await call(this.threads.deleteThread({ threadId }, options));
   }
+}
+
+/** HTTP/2 session options with the TLS settings of `connection` added to `base`. */
+function secureSessionOptions(
+  connection: ResolvedConnection,
+  base: http2.ClientSessionOptions | http2.SecureClientSessionOptions | undefined,
+): http2.SecureClientSessionOptions {
+  const options: http2.SecureClientSessionOptions = { ...base };
+  if (connection.caFile) options.ca = readFileSync(connection.caFile);
+  if (connection.clientCertFile) {
+    options.cert = readFileSync(connection.clientCertFile);
+    options.key = readFileSync(connection.clientKeyFile);
+  }
+  if (connection.serverName) options.servername = connection.serverName;
+  return options;
 }
 
 /** Awaits a unary call, turning its failure into a RunwireError. */

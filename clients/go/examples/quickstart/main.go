@@ -7,6 +7,11 @@
 //
 // Usage: go run ./examples/quickstart [ADDRESS]   (default 127.0.0.1:50051)
 //
+// TLS and the bearer token come from the environment (runwire.OptionsFromEnv):
+// RUNWIRE_TOKEN, RUNWIRE_CA_FILE, RUNWIRE_CLIENT_CERT_FILE,
+// RUNWIRE_CLIENT_KEY_FILE, RUNWIRE_TLS_SERVER_NAME; without them the
+// connection is plaintext.
+//
 // It exits 0 only when every check passes.
 package main
 
@@ -20,9 +25,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/runwire/runwire/clients/go/runwire"
 	runwirev1 "github.com/runwire/runwire/clients/go/runwire/v1"
@@ -153,7 +155,7 @@ func (t *tracker) handle(ctx context.Context, ev *runwirev1.RunEvent, mayDisconn
 }
 
 func run(ctx context.Context, address string) error {
-	client, err := runwire.Dial(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	client, err := runwire.Connect(address, runwire.OptionsFromEnv())
 	if err != nil {
 		return err
 	}

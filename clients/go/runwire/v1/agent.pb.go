@@ -328,9 +328,13 @@ type Model struct {
 	// scripted provider ignores it.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Optional. Provider-specific options. scripted: "script" (list of turns),
-	// "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-	// "api_key_env" (name of the environment variable holding the key),
-	// "temperature", "max_tokens", "top_p".
+	// "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+	// one of the server's configured model endpoints, which holds the key;
+	// unset: the provider's default endpoint), "base_url" (accepted only for an
+	// origin on the server's allowlist; sent no key), "temperature",
+	// "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+	// of variables or files holding them, are never accepted: INVALID_ARGUMENT
+	// with a field violation, as for any unknown or malformed option.
 	Options       *structpb.Struct `protobuf:"bytes,3,opt,name=options,proto3" json:"options,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -396,8 +400,13 @@ type ApprovalPolicy struct {
 	// Optional. With APPROVAL_MODE_ALLOWLIST, the tools that run without an
 	// approval; ignored otherwise. At most 64 names.
 	AutoApprovedTools []string `protobuf:"bytes,2,rep,name=auto_approved_tools,json=autoApprovedTools,proto3" json:"auto_approved_tools,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Optional. Who may resolve this agent's approvals, on top of the
+	// approvals.resolve permission: principal names ("alice") and roles
+	// ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+	// At most 64 entries.
+	Approvers     []string `protobuf:"bytes,3,rep,name=approvers,proto3" json:"approvers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ApprovalPolicy) Reset() {
@@ -440,6 +449,13 @@ func (x *ApprovalPolicy) GetMode() ApprovalMode {
 func (x *ApprovalPolicy) GetAutoApprovedTools() []string {
 	if x != nil {
 		return x.AutoApprovedTools
+	}
+	return nil
+}
+
+func (x *ApprovalPolicy) GetApprovers() []string {
+	if x != nil {
+		return x.Approvers
 	}
 	return nil
 }
@@ -1043,10 +1059,11 @@ const file_runwire_v1_agent_proto_rawDesc = "" +
 	"\x05Model\x12%\n" +
 	"\bprovider\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bprovider\x12\x1c\n" +
 	"\x04name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04name\x121\n" +
-	"\aoptions\x18\x03 \x01(\v2\x17.google.protobuf.StructR\aoptions\"\x82\x01\n" +
+	"\aoptions\x18\x03 \x01(\v2\x17.google.protobuf.StructR\aoptions\"\xb3\x01\n" +
 	"\x0eApprovalPolicy\x126\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x18.runwire.v1.ApprovalModeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04mode\x128\n" +
-	"\x13auto_approved_tools\x18\x02 \x03(\tB\b\xbaH\x05\x92\x01\x02\x10@R\x11autoApprovedTools\"\x85\x02\n" +
+	"\x13auto_approved_tools\x18\x02 \x03(\tB\b\xbaH\x05\x92\x01\x02\x10@R\x11autoApprovedTools\x12/\n" +
+	"\tapprovers\x18\x03 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x10@\"\ar\x05\x10\x01\x18\x80\x01R\tapprovers\"\x85\x02\n" +
 	"\x06Limits\x120\n" +
 	"\x0emax_iterations\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\rmaxIterations\x12E\n" +
 	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x10\xbaH\r\xaa\x01\n" +

@@ -173,7 +173,9 @@ type Approval struct {
 	// Output only. When it was resolved, expired or cancelled.
 	ResolveTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=resolve_time,json=resolveTime,proto3" json:"resolve_time,omitempty"`
 	// Output only. When it expires if still pending.
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Output only. The tenant of the approval's run.
+	Tenant        string `protobuf:"bytes,15,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -304,6 +306,13 @@ func (x *Approval) GetExpireTime() *timestamppb.Timestamp {
 		return x.ExpireTime
 	}
 	return nil
+}
+
+func (x *Approval) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
 }
 
 // ListApprovalsRequest is the request of ApprovalService.ListApprovals.
@@ -652,7 +661,7 @@ var File_runwire_v1_approval_proto protoreflect.FileDescriptor
 const file_runwire_v1_approval_proto_rawDesc = "" +
 	"\n" +
 	"\x19runwire/v1/approval.proto\x12\n" +
-	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x04\n" +
+	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf3\x04\n" +
 	"\bApproval\x12\x1f\n" +
 	"\vapproval_id\x18\x01 \x01(\tR\n" +
 	"approvalId\x12\x15\n" +
@@ -673,7 +682,8 @@ const file_runwire_v1_approval_proto_rawDesc = "" +
 	"createTime\x12=\n" +
 	"\fresolve_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\vresolveTime\x12;\n" +
 	"\vexpire_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xba\x01\n" +
+	"expireTime\x12\x16\n" +
+	"\x06tenant\x18\x0f \x01(\tR\x06tenant\"\xba\x01\n" +
 	"\x14ListApprovalsRequest\x12\x1f\n" +
 	"\x06run_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x05runId\x129\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x19.runwire.v1.ApprovalStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12'\n" +

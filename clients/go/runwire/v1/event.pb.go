@@ -435,7 +435,9 @@ type RunStarted struct {
 	// The run's agent.
 	AgentId string `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
 	// The run's thread, if any.
-	ThreadId      string `protobuf:"bytes,2,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	ThreadId string `protobuf:"bytes,2,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	// The authenticated principal that started the run.
+	CreatedBy     string `protobuf:"bytes,3,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -480,6 +482,13 @@ func (x *RunStarted) GetAgentId() string {
 func (x *RunStarted) GetThreadId() string {
 	if x != nil {
 		return x.ThreadId
+	}
+	return ""
+}
+
+func (x *RunStarted) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
 	}
 	return ""
 }
@@ -1506,11 +1515,13 @@ const file_runwire_v1_event_proto_rawDesc = "" +
 	"\x1aclient_tool_call_requested\x18* \x01(\v2#.runwire.v1.ClientToolCallRequestedH\x00R\x17clientToolCallRequested\x12)\n" +
 	"\x05usage\x182 \x01(\v2\x11.runwire.v1.UsageH\x00R\x05usage\x125\n" +
 	"\theartbeat\x18< \x01(\v2\x15.runwire.v1.HeartbeatH\x00R\theartbeatB\t\n" +
-	"\apayload\"D\n" +
+	"\apayload\"c\n" +
 	"\n" +
 	"RunStarted\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1b\n" +
-	"\tthread_id\x18\x02 \x01(\tR\bthreadId\"\x9f\x01\n" +
+	"\tthread_id\x18\x02 \x01(\tR\bthreadId\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x03 \x01(\tR\tcreatedBy\"\x9f\x01\n" +
 	"\vRunFinished\x12*\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x14.runwire.v1.RunStateR\x05state\x12\x16\n" +
 	"\x06output\x18\x02 \x01(\tR\x06output\x12#\n" +

@@ -6,7 +6,11 @@ The generated protobuf and gRPC modules live in ``runwire.v1`` (``agent_pb2``,
 
 The helpers exported here sit on the generated stubs:
 
-* ``Stubs``: the four services' stubs on one channel.
+* ``Stubs``: the four services' stubs on one channel; ``Stubs.connect`` takes
+  TLS files and a bearer token, by default from the environment
+  (``RUNWIRE_TOKEN``, ``RUNWIRE_CA_FILE``, ``RUNWIRE_CLIENT_CERT_FILE``,
+  ``RUNWIRE_CLIENT_KEY_FILE``, ``RUNWIRE_TLS_SERVER_NAME``).
+* ``Credentials`` and ``open_channel``: the same settings for a channel of your own.
 * ``stream_run``: start a run and read it to its end, answering approvals and
   resuming a broken stream; ``RunOutcome`` is how it ended (``run_outcome`` reads
   it from a terminal event); ``collect_events`` reads a whole event stream.
@@ -14,6 +18,7 @@ The helpers exported here sit on the generated stubs:
   or as one line.
 """
 
+from runwire._connect import Credentials, open_channel
 from runwire._errors import (
     StatusDetails,
     StreamBrokenError,
@@ -35,6 +40,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MAX_RESUMES",
+    "Credentials",
     "Decide",
     "RunOutcome",
     "StatusDetails",
@@ -44,6 +50,7 @@ __all__ = [
     "code_name",
     "collect_events",
     "describe_rpc_error",
+    "open_channel",
     "run_outcome",
     "status_details",
     "stream_run",

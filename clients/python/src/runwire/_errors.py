@@ -39,6 +39,7 @@ class StatusDetails:
         domain: ``ErrorInfo.domain`` (``runwire.dev``); "" without an ``ErrorInfo``.
         metadata: ``ErrorInfo.metadata``.
         field_violations: ``BadRequest.field_violations``, field path -> description.
+        quota_violations: ``QuotaFailure.violations``, subject -> description.
         from_server: True when the call carried a ``google.rpc.Status`` (the server
             answered); False for errors the channel raised by itself.
     """
@@ -49,6 +50,7 @@ class StatusDetails:
     domain: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     field_violations: dict[str, str] = field(default_factory=dict)
+    quota_violations: dict[str, str] = field(default_factory=dict)
     from_server: bool = False
 
 
@@ -70,11 +72,14 @@ def status_details(error: grpc.aio.AioRpcError) -> StatusDetails:
         return StatusDetails(code=error.code(), message=str(error.details() or ""))
     info = error_details_pb2.ErrorInfo()
     bad = error_details_pb2.BadRequest()
+    quota = error_details_pb2.QuotaFailure()
     for detail in status.details:
         if detail.Is(info.DESCRIPTOR):
             detail.Unpack(info)
         elif detail.Is(bad.DESCRIPTOR):
             detail.Unpack(bad)
+        elif detail.Is(quota.DESCRIPTOR):
+            detail.Unpack(quota)
     return StatusDetails(
         code=error.code(),
         message=str(status.message),
@@ -82,6 +87,7 @@ def status_details(error: grpc.aio.AioRpcError) -> StatusDetails:
         domain=str(info.domain),
         metadata=dict(info.metadata),
         field_violations={v.field: v.description for v in bad.field_violations},
+        quota_violations={v.subject: v.description for v in quota.violations},
         from_server=True,
     )
 
@@ -96,6 +102,11 @@ def code_name(code: int) -> str:
 
 
 _UNREACHABLE = (
+    # TLS first: their details also name the connection attempt.
+    ("hostname verification", "TLS: the server's certificate does not name this host"),
+    ("certificate_verify_failed", "TLS: the server's certificate is not signed by a trusted CA"),
+    ("wrong_version_number", "TLS handshake failed: the server does not speak TLS"),
+    ("handshake failed", "TLS handshake failed"),
     ("connection refused", "connection refused"),
     ("no such file or directory", "no such socket file"),
     ("permission denied", "permission denied"),

@@ -77,12 +77,14 @@ class Model(_message.Message):
     def __init__(self, provider: _Optional[str] = ..., name: _Optional[str] = ..., options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class ApprovalPolicy(_message.Message):
-    __slots__ = ("mode", "auto_approved_tools")
+    __slots__ = ("mode", "auto_approved_tools", "approvers")
     MODE_FIELD_NUMBER: _ClassVar[int]
     AUTO_APPROVED_TOOLS_FIELD_NUMBER: _ClassVar[int]
+    APPROVERS_FIELD_NUMBER: _ClassVar[int]
     mode: ApprovalMode
     auto_approved_tools: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, mode: _Optional[_Union[ApprovalMode, str]] = ..., auto_approved_tools: _Optional[_Iterable[str]] = ...) -> None: ...
+    approvers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, mode: _Optional[_Union[ApprovalMode, str]] = ..., auto_approved_tools: _Optional[_Iterable[str]] = ..., approvers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Limits(_message.Message):
     __slots__ = ("max_iterations", "timeout", "approval_timeout", "token_budget")

@@ -60,12 +60,14 @@ class RunEvent(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., sequence: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_started: _Optional[_Union[RunStarted, _Mapping]] = ..., run_finished: _Optional[_Union[RunFinished, _Mapping]] = ..., run_error: _Optional[_Union[RunError, _Mapping]] = ..., state_changed: _Optional[_Union[StateChanged, _Mapping]] = ..., step_started: _Optional[_Union[StepStarted, _Mapping]] = ..., step_finished: _Optional[_Union[StepFinished, _Mapping]] = ..., text_message_start: _Optional[_Union[TextMessageStart, _Mapping]] = ..., text_message_content: _Optional[_Union[TextMessageContent, _Mapping]] = ..., text_message_end: _Optional[_Union[TextMessageEnd, _Mapping]] = ..., message_discarded: _Optional[_Union[MessageDiscarded, _Mapping]] = ..., tool_call_start: _Optional[_Union[ToolCallStart, _Mapping]] = ..., tool_call_args: _Optional[_Union[ToolCallArgs, _Mapping]] = ..., tool_call_end: _Optional[_Union[ToolCallEnd, _Mapping]] = ..., tool_call_result: _Optional[_Union[ToolCallResult, _Mapping]] = ..., approval_requested: _Optional[_Union[ApprovalRequested, _Mapping]] = ..., approval_resolved: _Optional[_Union[ApprovalResolved, _Mapping]] = ..., client_tool_call_requested: _Optional[_Union[ClientToolCallRequested, _Mapping]] = ..., usage: _Optional[_Union[_run_pb2.Usage, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
 
 class RunStarted(_message.Message):
-    __slots__ = ("agent_id", "thread_id")
+    __slots__ = ("agent_id", "thread_id", "created_by")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     THREAD_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     thread_id: str
-    def __init__(self, agent_id: _Optional[str] = ..., thread_id: _Optional[str] = ...) -> None: ...
+    created_by: str
+    def __init__(self, agent_id: _Optional[str] = ..., thread_id: _Optional[str] = ..., created_by: _Optional[str] = ...) -> None: ...
 
 class RunFinished(_message.Message):
     __slots__ = ("state", "output", "finish_reason", "usage")

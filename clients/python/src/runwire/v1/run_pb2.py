@@ -29,7 +29,7 @@ from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from runwire.v1 import agent_pb2 as runwire_dot_v1_dot_agent__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14runwire/v1/run.proto\x12\nrunwire.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x16runwire/v1/agent.proto\"\x97\x05\n\x03Run\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x19\n\x08\x61gent_id\x18\x02 \x01(\tR\x07\x61gentId\x12\x1b\n\tthread_id\x18\x03 \x01(\tR\x08threadId\x12*\n\x05state\x18\x04 \x01(\x0e\x32\x14.runwire.v1.RunStateR\x05state\x12\x16\n\x06output\x18\x05 \x01(\tR\x06output\x12#\n\rfinish_reason\x18\x06 \x01(\tR\x0c\x66inishReason\x12\'\n\x05usage\x18\x07 \x01(\x0b\x32\x11.runwire.v1.UsageR\x05usage\x12(\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x12.google.rpc.StatusR\x05\x65rror\x12#\n\rlast_sequence\x18\t \x01(\x03R\x0clastSequence\x12\x45\n\x10required_actions\x18\n \x03(\x0b\x32\x1a.runwire.v1.RequiredActionR\x0frequiredActions\x12-\n\x07runtime\x18\x0b \x01(\x0e\x32\x13.runwire.v1.RuntimeR\x07runtime\x12;\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x39\n\nstart_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12;\n\x0bupdate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\"r\n\x05Usage\x12!\n\x0cinput_tokens\x18\x01 \x01(\x03R\x0binputTokens\x12#\n\routput_tokens\x18\x02 \x01(\x03R\x0coutputTokens\x12!\n\x0ctotal_tokens\x18\x03 \x01(\x03R\x0btotalTokens\"\xc2\x01\n\x0eRequiredAction\x12\x32\n\x04type\x18\x01 \x01(\x0e\x32\x1e.runwire.v1.RequiredActionTypeR\x04type\x12 \n\x0ctool_call_id\x18\x02 \x01(\tR\ntoolCallId\x12\x1b\n\ttool_name\x18\x03 \x01(\tR\x08toolName\x12\x1c\n\targuments\x18\x04 \x01(\tR\targuments\x12\x1f\n\x0b\x61pproval_id\x18\x05 \x01(\tR\napprovalId\"\xa4\x01\n\nClientTool\x12\x31\n\x04name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[A-Za-z0-9_.-]{1,64}$R\x04name\x12*\n\x0b\x64\x65scription\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xa0\x1fR\x0b\x64\x65scription\x12\x37\n\nparameters\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\nparameters\"x\n\nToolOutput\x12,\n\x0ctool_call_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\ntoolCallId\x12!\n\x06output\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x18\xc0\x84=R\x06output\x12\x19\n\x08is_error\x18\x03 \x01(\x08R\x07isError*\xd3\x01\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10RUN_STATE_QUEUED\x10\x01\x12\x15\n\x11RUN_STATE_RUNNING\x10\x02\x12\x1d\n\x19RUN_STATE_REQUIRES_ACTION\x10\x03\x12\x18\n\x14RUN_STATE_CANCELLING\x10\x04\x12\x17\n\x13RUN_STATE_SUCCEEDED\x10\x05\x12\x14\n\x10RUN_STATE_FAILED\x10\x06\x12\x17\n\x13RUN_STATE_CANCELLED\x10\x07*\x88\x01\n\x12RequiredActionType\x12$\n REQUIRED_ACTION_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1dREQUIRED_ACTION_TYPE_APPROVAL\x10\x01\x12)\n%REQUIRED_ACTION_TYPE_CLIENT_TOOL_CALL\x10\x02\x42N\n\x0e\x64\x65v.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14runwire/v1/run.proto\x12\nrunwire.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x16runwire/v1/agent.proto\"\xce\x05\n\x03Run\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x19\n\x08\x61gent_id\x18\x02 \x01(\tR\x07\x61gentId\x12\x1b\n\tthread_id\x18\x03 \x01(\tR\x08threadId\x12*\n\x05state\x18\x04 \x01(\x0e\x32\x14.runwire.v1.RunStateR\x05state\x12\x16\n\x06output\x18\x05 \x01(\tR\x06output\x12#\n\rfinish_reason\x18\x06 \x01(\tR\x0c\x66inishReason\x12\'\n\x05usage\x18\x07 \x01(\x0b\x32\x11.runwire.v1.UsageR\x05usage\x12(\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x12.google.rpc.StatusR\x05\x65rror\x12#\n\rlast_sequence\x18\t \x01(\x03R\x0clastSequence\x12\x45\n\x10required_actions\x18\n \x03(\x0b\x32\x1a.runwire.v1.RequiredActionR\x0frequiredActions\x12-\n\x07runtime\x18\x0b \x01(\x0e\x32\x13.runwire.v1.RuntimeR\x07runtime\x12;\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x39\n\nstart_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12;\n\x0bupdate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12\x1d\n\ncreated_by\x18\x10 \x01(\tR\tcreatedBy\x12\x16\n\x06tenant\x18\x11 \x01(\tR\x06tenant\"r\n\x05Usage\x12!\n\x0cinput_tokens\x18\x01 \x01(\x03R\x0binputTokens\x12#\n\routput_tokens\x18\x02 \x01(\x03R\x0coutputTokens\x12!\n\x0ctotal_tokens\x18\x03 \x01(\x03R\x0btotalTokens\"\xc2\x01\n\x0eRequiredAction\x12\x32\n\x04type\x18\x01 \x01(\x0e\x32\x1e.runwire.v1.RequiredActionTypeR\x04type\x12 \n\x0ctool_call_id\x18\x02 \x01(\tR\ntoolCallId\x12\x1b\n\ttool_name\x18\x03 \x01(\tR\x08toolName\x12\x1c\n\targuments\x18\x04 \x01(\tR\targuments\x12\x1f\n\x0b\x61pproval_id\x18\x05 \x01(\tR\napprovalId\"\xa4\x01\n\nClientTool\x12\x31\n\x04name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[A-Za-z0-9_.-]{1,64}$R\x04name\x12*\n\x0b\x64\x65scription\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xa0\x1fR\x0b\x64\x65scription\x12\x37\n\nparameters\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\nparameters\"x\n\nToolOutput\x12,\n\x0ctool_call_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\ntoolCallId\x12!\n\x06output\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x18\xc0\x84=R\x06output\x12\x19\n\x08is_error\x18\x03 \x01(\x08R\x07isError*\xd3\x01\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10RUN_STATE_QUEUED\x10\x01\x12\x15\n\x11RUN_STATE_RUNNING\x10\x02\x12\x1d\n\x19RUN_STATE_REQUIRES_ACTION\x10\x03\x12\x18\n\x14RUN_STATE_CANCELLING\x10\x04\x12\x17\n\x13RUN_STATE_SUCCEEDED\x10\x05\x12\x14\n\x10RUN_STATE_FAILED\x10\x06\x12\x17\n\x13RUN_STATE_CANCELLED\x10\x07*\x88\x01\n\x12RequiredActionType\x12$\n REQUIRED_ACTION_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1dREQUIRED_ACTION_TYPE_APPROVAL\x10\x01\x12)\n%REQUIRED_ACTION_TYPE_CLIENT_TOOL_CALL\x10\x02\x42N\n\x0e\x64\x65v.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,18 +45,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TOOLOUTPUT'].fields_by_name['tool_call_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
   _globals['_TOOLOUTPUT'].fields_by_name['output']._loaded_options = None
   _globals['_TOOLOUTPUT'].fields_by_name['output']._serialized_options = b'\272H\006r\004\030\300\204='
-  _globals['_RUNSTATE']._serialized_start=1446
-  _globals['_RUNSTATE']._serialized_end=1657
-  _globals['_REQUIREDACTIONTYPE']._serialized_start=1660
-  _globals['_REQUIREDACTIONTYPE']._serialized_end=1796
+  _globals['_RUNSTATE']._serialized_start=1501
+  _globals['_RUNSTATE']._serialized_end=1712
+  _globals['_REQUIREDACTIONTYPE']._serialized_start=1715
+  _globals['_REQUIREDACTIONTYPE']._serialized_end=1851
   _globals['_RUN']._serialized_start=178
-  _globals['_RUN']._serialized_end=841
-  _globals['_USAGE']._serialized_start=843
-  _globals['_USAGE']._serialized_end=957
-  _globals['_REQUIREDACTION']._serialized_start=960
-  _globals['_REQUIREDACTION']._serialized_end=1154
-  _globals['_CLIENTTOOL']._serialized_start=1157
-  _globals['_CLIENTTOOL']._serialized_end=1321
-  _globals['_TOOLOUTPUT']._serialized_start=1323
-  _globals['_TOOLOUTPUT']._serialized_end=1443
+  _globals['_RUN']._serialized_end=896
+  _globals['_USAGE']._serialized_start=898
+  _globals['_USAGE']._serialized_end=1012
+  _globals['_REQUIREDACTION']._serialized_start=1015
+  _globals['_REQUIREDACTION']._serialized_end=1209
+  _globals['_CLIENTTOOL']._serialized_start=1212
+  _globals['_CLIENTTOOL']._serialized_end=1376
+  _globals['_TOOLOUTPUT']._serialized_start=1378
+  _globals['_TOOLOUTPUT']._serialized_end=1498
 # @@protoc_insertion_point(module_scope)

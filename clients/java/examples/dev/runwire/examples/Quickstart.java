@@ -31,6 +31,10 @@ import java.util.UUID;
  * <pre>
  *   mvn -q test-compile exec:java -Dexec.args=127.0.0.1:50051
  * </pre>
+ *
+ * <p>TLS and the bearer token come from the environment ({@code RunwireClient.connect} reads
+ * RUNWIRE_TOKEN, RUNWIRE_CA_FILE, RUNWIRE_CLIENT_CERT_FILE, RUNWIRE_CLIENT_KEY_FILE,
+ * RUNWIRE_TLS_SERVER_NAME); plaintext without them.
  */
 public final class Quickstart {
   static final String FINAL_TEXT = "Order A-17 has shipped; 3 items at 19 cost 57.";

@@ -131,56 +131,57 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
       "\n\005Model\022%\n\010provider\030\001 \001(\tB\t\272H\006r\004\020\001\030@R\010pr" +
       "ovider\022\034\n\004name\030\002 \001(\tB\010\272H\005r\003\030\310\001R\004name\0221\n\007" +
       "options\030\003 \001(\0132\027.google.protobuf.StructR\007" +
-      "options\"\202\001\n\016ApprovalPolicy\0226\n\004mode\030\001 \001(\016" +
+      "options\"\263\001\n\016ApprovalPolicy\0226\n\004mode\030\001 \001(\016" +
       "2\030.runwire.v1.ApprovalModeB\010\272H\005\202\001\002\020\001R\004mo" +
       "de\0228\n\023auto_approved_tools\030\002 \003(\tB\010\272H\005\222\001\002\020" +
-      "@R\021autoApprovedTools\"\205\002\n\006Limits\0220\n\016max_i" +
-      "terations\030\001 \001(\005B\t\272H\006\032\004\030d(\000R\rmaxIteration" +
-      "s\022E\n\007timeout\030\002 \001(\0132\031.google.protobuf.Dur" +
-      "ationB\020\272H\r\252\001\n\"\004\010\200\243\0052\002\010\001R\007timeout\022V\n\020appr" +
-      "oval_timeout\030\003 \001(\0132\031.google.protobuf.Dur" +
-      "ationB\020\272H\r\252\001\n\"\004\010\200\243\0052\002\010\001R\017approvalTimeout" +
-      "\022*\n\014token_budget\030\004 \001(\003B\007\272H\004\"\002(\000R\013tokenBu" +
-      "dget\"\307\001\n\022CreateAgentRequest\022=\n\010agent_id\030" +
-      "\001 \001(\tB\"\272H\037r\0352\033^[a-z0-9][a-z0-9._-]{0,62}" +
-      "$R\007agentId\022r\n\005agent\030\002 \001(\0132\021.runwire.v1.A" +
-      "gentBI\272HF\272\001@\n\024agent.model_required\022\027agen" +
-      "t.model is required\032\017has(this.model)\310\001\001R" +
-      "\005agent\">\n\023CreateAgentResponse\022\'\n\005agent\030\001" +
-      " \001(\0132\021.runwire.v1.AgentR\005agent\"5\n\017GetAge" +
-      "ntRequest\022\"\n\010agent_id\030\001 \001(\tB\007\272H\004r\002\020\001R\007ag" +
-      "entId\";\n\020GetAgentResponse\022\'\n\005agent\030\001 \001(\013" +
-      "2\021.runwire.v1.AgentR\005agent\"[\n\021ListAgents" +
-      "Request\022\'\n\tpage_size\030\001 \001(\005B\n\272H\007\032\005\030\350\007(\000R\010" +
-      "pageSize\022\035\n\npage_token\030\002 \001(\tR\tpageToken\"" +
-      "g\n\022ListAgentsResponse\022)\n\006agents\030\001 \003(\0132\021." +
-      "runwire.v1.AgentR\006agents\022&\n\017next_page_to" +
-      "ken\030\002 \001(\tR\rnextPageToken\"\202\001\n\022UpdateAgent" +
-      "Request\022/\n\005agent\030\001 \001(\0132\021.runwire.v1.Agen" +
-      "tB\006\272H\003\310\001\001R\005agent\022;\n\013update_mask\030\002 \001(\0132\032." +
-      "google.protobuf.FieldMaskR\nupdateMask\">\n" +
-      "\023UpdateAgentResponse\022\'\n\005agent\030\001 \001(\0132\021.ru" +
-      "nwire.v1.AgentR\005agent\"8\n\022DeleteAgentRequ" +
-      "est\022\"\n\010agent_id\030\001 \001(\tB\007\272H\004r\002\020\001R\007agentId\"" +
-      "\025\n\023DeleteAgentResponse*P\n\007Runtime\022\027\n\023RUN" +
-      "TIME_UNSPECIFIED\020\000\022\026\n\022RUNTIME_IN_PROCESS" +
-      "\020\001\022\024\n\020RUNTIME_TEMPORAL\020\002*\201\001\n\014ApprovalMod" +
-      "e\022\035\n\031APPROVAL_MODE_UNSPECIFIED\020\000\022\035\n\031APPR" +
-      "OVAL_MODE_REQUIRE_ALL\020\001\022\026\n\022APPROVAL_MODE" +
-      "_AUTO\020\002\022\033\n\027APPROVAL_MODE_ALLOWLIST\020\0032\222\003\n" +
-      "\014AgentService\022N\n\013CreateAgent\022\036.runwire.v" +
-      "1.CreateAgentRequest\032\037.runwire.v1.Create" +
-      "AgentResponse\022E\n\010GetAgent\022\033.runwire.v1.G" +
-      "etAgentRequest\032\034.runwire.v1.GetAgentResp" +
-      "onse\022K\n\nListAgents\022\035.runwire.v1.ListAgen" +
-      "tsRequest\032\036.runwire.v1.ListAgentsRespons" +
-      "e\022N\n\013UpdateAgent\022\036.runwire.v1.UpdateAgen" +
-      "tRequest\032\037.runwire.v1.UpdateAgentRespons" +
-      "e\022N\n\013DeleteAgent\022\036.runwire.v1.DeleteAgen" +
-      "tRequest\032\037.runwire.v1.DeleteAgentRespons" +
-      "eBN\n\016dev.runwire.v1P\001Z:github.com/runwir" +
-      "e/runwire/clients/go/runwire/v1;runwirev" +
-      "1b\006proto3"
+      "@R\021autoApprovedTools\022/\n\tapprovers\030\003 \003(\tB" +
+      "\021\272H\016\222\001\013\020@\"\007r\005\020\001\030\200\001R\tapprovers\"\205\002\n\006Limits" +
+      "\0220\n\016max_iterations\030\001 \001(\005B\t\272H\006\032\004\030d(\000R\rmax" +
+      "Iterations\022E\n\007timeout\030\002 \001(\0132\031.google.pro" +
+      "tobuf.DurationB\020\272H\r\252\001\n\"\004\010\200\243\0052\002\010\001R\007timeou" +
+      "t\022V\n\020approval_timeout\030\003 \001(\0132\031.google.pro" +
+      "tobuf.DurationB\020\272H\r\252\001\n\"\004\010\200\243\0052\002\010\001R\017approv" +
+      "alTimeout\022*\n\014token_budget\030\004 \001(\003B\007\272H\004\"\002(\000" +
+      "R\013tokenBudget\"\307\001\n\022CreateAgentRequest\022=\n\010" +
+      "agent_id\030\001 \001(\tB\"\272H\037r\0352\033^[a-z0-9][a-z0-9." +
+      "_-]{0,62}$R\007agentId\022r\n\005agent\030\002 \001(\0132\021.run" +
+      "wire.v1.AgentBI\272HF\272\001@\n\024agent.model_requi" +
+      "red\022\027agent.model is required\032\017has(this.m" +
+      "odel)\310\001\001R\005agent\">\n\023CreateAgentResponse\022\'" +
+      "\n\005agent\030\001 \001(\0132\021.runwire.v1.AgentR\005agent\"" +
+      "5\n\017GetAgentRequest\022\"\n\010agent_id\030\001 \001(\tB\007\272H" +
+      "\004r\002\020\001R\007agentId\";\n\020GetAgentResponse\022\'\n\005ag" +
+      "ent\030\001 \001(\0132\021.runwire.v1.AgentR\005agent\"[\n\021L" +
+      "istAgentsRequest\022\'\n\tpage_size\030\001 \001(\005B\n\272H\007" +
+      "\032\005\030\350\007(\000R\010pageSize\022\035\n\npage_token\030\002 \001(\tR\tp" +
+      "ageToken\"g\n\022ListAgentsResponse\022)\n\006agents" +
+      "\030\001 \003(\0132\021.runwire.v1.AgentR\006agents\022&\n\017nex" +
+      "t_page_token\030\002 \001(\tR\rnextPageToken\"\202\001\n\022Up" +
+      "dateAgentRequest\022/\n\005agent\030\001 \001(\0132\021.runwir" +
+      "e.v1.AgentB\006\272H\003\310\001\001R\005agent\022;\n\013update_mask" +
+      "\030\002 \001(\0132\032.google.protobuf.FieldMaskR\nupda" +
+      "teMask\">\n\023UpdateAgentResponse\022\'\n\005agent\030\001" +
+      " \001(\0132\021.runwire.v1.AgentR\005agent\"8\n\022Delete" +
+      "AgentRequest\022\"\n\010agent_id\030\001 \001(\tB\007\272H\004r\002\020\001R" +
+      "\007agentId\"\025\n\023DeleteAgentResponse*P\n\007Runti" +
+      "me\022\027\n\023RUNTIME_UNSPECIFIED\020\000\022\026\n\022RUNTIME_I" +
+      "N_PROCESS\020\001\022\024\n\020RUNTIME_TEMPORAL\020\002*\201\001\n\014Ap" +
+      "provalMode\022\035\n\031APPROVAL_MODE_UNSPECIFIED\020" +
+      "\000\022\035\n\031APPROVAL_MODE_REQUIRE_ALL\020\001\022\026\n\022APPR" +
+      "OVAL_MODE_AUTO\020\002\022\033\n\027APPROVAL_MODE_ALLOWL" +
+      "IST\020\0032\222\003\n\014AgentService\022N\n\013CreateAgent\022\036." +
+      "runwire.v1.CreateAgentRequest\032\037.runwire." +
+      "v1.CreateAgentResponse\022E\n\010GetAgent\022\033.run" +
+      "wire.v1.GetAgentRequest\032\034.runwire.v1.Get" +
+      "AgentResponse\022K\n\nListAgents\022\035.runwire.v1" +
+      ".ListAgentsRequest\032\036.runwire.v1.ListAgen" +
+      "tsResponse\022N\n\013UpdateAgent\022\036.runwire.v1.U" +
+      "pdateAgentRequest\032\037.runwire.v1.UpdateAge" +
+      "ntResponse\022N\n\013DeleteAgent\022\036.runwire.v1.D" +
+      "eleteAgentRequest\032\037.runwire.v1.DeleteAge" +
+      "ntResponseBN\n\016dev.runwire.v1P\001Z:github.c" +
+      "om/runwire/runwire/clients/go/runwire/v1" +
+      ";runwirev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -208,7 +209,7 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_runwire_v1_ApprovalPolicy_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ApprovalPolicy_descriptor,
-        new java.lang.String[] { "Mode", "AutoApprovedTools", });
+        new java.lang.String[] { "Mode", "AutoApprovedTools", "Approvers", });
     internal_static_runwire_v1_Limits_descriptor =
       getDescriptor().getMessageType(3);
     internal_static_runwire_v1_Limits_fieldAccessorTable = new

@@ -317,4 +317,24 @@ public interface ApprovalOrBuilder extends
    * <code>.google.protobuf.Timestamp expire_time = 14 [json_name = "expireTime"];</code>
    */
   com.google.protobuf.TimestampOrBuilder getExpireTimeOrBuilder();
+
+  /**
+   * <pre>
+   * Output only. The tenant of the approval's run.
+   * </pre>
+   *
+   * <code>string tenant = 15 [json_name = "tenant"];</code>
+   * @return The tenant.
+   */
+  java.lang.String getTenant();
+  /**
+   * <pre>
+   * Output only. The tenant of the approval's run.
+   * </pre>
+   *
+   * <code>string tenant = 15 [json_name = "tenant"];</code>
+   * @return The bytes for tenant.
+   */
+  com.google.protobuf.ByteString
+      getTenantBytes();
 }

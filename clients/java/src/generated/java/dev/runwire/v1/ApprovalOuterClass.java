@@ -73,7 +73,7 @@ public final class ApprovalOuterClass extends com.google.protobuf.GeneratedFile 
       "\n\031runwire/v1/approval.proto\022\nrunwire.v1\032" +
       "\033buf/validate/validate.proto\032\034google/pro" +
       "tobuf/struct.proto\032\037google/protobuf/time" +
-      "stamp.proto\"\333\004\n\010Approval\022\037\n\013approval_id\030" +
+      "stamp.proto\"\363\004\n\010Approval\022\037\n\013approval_id\030" +
       "\001 \001(\tR\napprovalId\022\025\n\006run_id\030\002 \001(\tR\005runId" +
       "\022\031\n\010agent_id\030\003 \001(\tR\007agentId\022 \n\014tool_call" +
       "_id\030\004 \001(\tR\ntoolCallId\022\033\n\ttool_name\030\005 \001(\t" +
@@ -88,43 +88,44 @@ public final class ApprovalOuterClass extends com.google.protobuf.GeneratedFile 
       "pR\ncreateTime\022=\n\014resolve_time\030\r \001(\0132\032.go" +
       "ogle.protobuf.TimestampR\013resolveTime\022;\n\013" +
       "expire_time\030\016 \001(\0132\032.google.protobuf.Time" +
-      "stampR\nexpireTime\"\272\001\n\024ListApprovalsReque" +
-      "st\022\037\n\006run_id\030\001 \001(\tB\010\272H\005r\003\030\200\001R\005runId\0229\n\005s" +
-      "tate\030\002 \001(\0162\031.runwire.v1.ApprovalStateB\010\272" +
-      "H\005\202\001\002\020\001R\005state\022\'\n\tpage_size\030\003 \001(\005B\n\272H\007\032\005" +
-      "\030\350\007(\000R\010pageSize\022\035\n\npage_token\030\004 \001(\tR\tpag" +
-      "eToken\"s\n\025ListApprovalsResponse\0222\n\tappro" +
-      "vals\030\001 \003(\0132\024.runwire.v1.ApprovalR\tapprov" +
-      "als\022&\n\017next_page_token\030\002 \001(\tR\rnextPageTo" +
-      "ken\"A\n\022GetApprovalRequest\022+\n\013approval_id" +
-      "\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\napprovalId\"G\n\023GetApp" +
-      "rovalResponse\0220\n\010approval\030\001 \001(\0132\024.runwir" +
-      "e.v1.ApprovalR\010approval\"\361\001\n\026ResolveAppro" +
-      "valRequest\022+\n\013approval_id\030\001 \001(\tB\n\272H\007r\005\020\001" +
-      "\030\200\001R\napprovalId\022D\n\010decision\030\002 \001(\0162\034.runw" +
-      "ire.v1.ApprovalDecisionB\n\272H\007\202\001\004\020\001 \000R\010dec" +
-      "ision\022 \n\006reason\030\003 \001(\tB\010\272H\005r\003\030\240\037R\006reason\022" +
-      "B\n\020edited_arguments\030\004 \001(\0132\027.google.proto" +
-      "buf.StructR\017editedArguments\"K\n\027ResolveAp" +
-      "provalResponse\0220\n\010approval\030\001 \001(\0132\024.runwi" +
-      "re.v1.ApprovalR\010approval*r\n\020ApprovalDeci" +
-      "sion\022!\n\035APPROVAL_DECISION_UNSPECIFIED\020\000\022" +
-      "\035\n\031APPROVAL_DECISION_APPROVE\020\001\022\034\n\030APPROV" +
-      "AL_DECISION_REJECT\020\002*\277\001\n\rApprovalState\022\036" +
-      "\n\032APPROVAL_STATE_UNSPECIFIED\020\000\022\032\n\026APPROV" +
-      "AL_STATE_PENDING\020\001\022\033\n\027APPROVAL_STATE_APP" +
-      "ROVED\020\002\022\033\n\027APPROVAL_STATE_REJECTED\020\003\022\032\n\026" +
-      "APPROVAL_STATE_EXPIRED\020\004\022\034\n\030APPROVAL_STA" +
-      "TE_CANCELLED\020\0052\223\002\n\017ApprovalService\022T\n\rLi" +
-      "stApprovals\022 .runwire.v1.ListApprovalsRe" +
-      "quest\032!.runwire.v1.ListApprovalsResponse" +
-      "\022N\n\013GetApproval\022\036.runwire.v1.GetApproval" +
-      "Request\032\037.runwire.v1.GetApprovalResponse" +
-      "\022Z\n\017ResolveApproval\022\".runwire.v1.Resolve" +
-      "ApprovalRequest\032#.runwire.v1.ResolveAppr" +
-      "ovalResponseBN\n\016dev.runwire.v1P\001Z:github" +
-      ".com/runwire/runwire/clients/go/runwire/" +
-      "v1;runwirev1b\006proto3"
+      "stampR\nexpireTime\022\026\n\006tenant\030\017 \001(\tR\006tenan" +
+      "t\"\272\001\n\024ListApprovalsRequest\022\037\n\006run_id\030\001 \001" +
+      "(\tB\010\272H\005r\003\030\200\001R\005runId\0229\n\005state\030\002 \001(\0162\031.run" +
+      "wire.v1.ApprovalStateB\010\272H\005\202\001\002\020\001R\005state\022\'" +
+      "\n\tpage_size\030\003 \001(\005B\n\272H\007\032\005\030\350\007(\000R\010pageSize\022" +
+      "\035\n\npage_token\030\004 \001(\tR\tpageToken\"s\n\025ListAp" +
+      "provalsResponse\0222\n\tapprovals\030\001 \003(\0132\024.run" +
+      "wire.v1.ApprovalR\tapprovals\022&\n\017next_page" +
+      "_token\030\002 \001(\tR\rnextPageToken\"A\n\022GetApprov" +
+      "alRequest\022+\n\013approval_id\030\001 \001(\tB\n\272H\007r\005\020\001\030" +
+      "\200\001R\napprovalId\"G\n\023GetApprovalResponse\0220\n" +
+      "\010approval\030\001 \001(\0132\024.runwire.v1.ApprovalR\010a" +
+      "pproval\"\361\001\n\026ResolveApprovalRequest\022+\n\013ap" +
+      "proval_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\napprovalId\022" +
+      "D\n\010decision\030\002 \001(\0162\034.runwire.v1.ApprovalD" +
+      "ecisionB\n\272H\007\202\001\004\020\001 \000R\010decision\022 \n\006reason\030" +
+      "\003 \001(\tB\010\272H\005r\003\030\240\037R\006reason\022B\n\020edited_argume" +
+      "nts\030\004 \001(\0132\027.google.protobuf.StructR\017edit" +
+      "edArguments\"K\n\027ResolveApprovalResponse\0220" +
+      "\n\010approval\030\001 \001(\0132\024.runwire.v1.ApprovalR\010" +
+      "approval*r\n\020ApprovalDecision\022!\n\035APPROVAL" +
+      "_DECISION_UNSPECIFIED\020\000\022\035\n\031APPROVAL_DECI" +
+      "SION_APPROVE\020\001\022\034\n\030APPROVAL_DECISION_REJE" +
+      "CT\020\002*\277\001\n\rApprovalState\022\036\n\032APPROVAL_STATE" +
+      "_UNSPECIFIED\020\000\022\032\n\026APPROVAL_STATE_PENDING" +
+      "\020\001\022\033\n\027APPROVAL_STATE_APPROVED\020\002\022\033\n\027APPRO" +
+      "VAL_STATE_REJECTED\020\003\022\032\n\026APPROVAL_STATE_E" +
+      "XPIRED\020\004\022\034\n\030APPROVAL_STATE_CANCELLED\020\0052\223" +
+      "\002\n\017ApprovalService\022T\n\rListApprovals\022 .ru" +
+      "nwire.v1.ListApprovalsRequest\032!.runwire." +
+      "v1.ListApprovalsResponse\022N\n\013GetApproval\022" +
+      "\036.runwire.v1.GetApprovalRequest\032\037.runwir" +
+      "e.v1.GetApprovalResponse\022Z\n\017ResolveAppro" +
+      "val\022\".runwire.v1.ResolveApprovalRequest\032" +
+      "#.runwire.v1.ResolveApprovalResponseBN\n\016" +
+      "dev.runwire.v1P\001Z:github.com/runwire/run" +
+      "wire/clients/go/runwire/v1;runwirev1b\006pr" +
+      "oto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -138,7 +139,7 @@ public final class ApprovalOuterClass extends com.google.protobuf.GeneratedFile 
     internal_static_runwire_v1_Approval_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_Approval_descriptor,
-        new java.lang.String[] { "ApprovalId", "RunId", "AgentId", "ToolCallId", "ToolName", "Arguments", "State", "Decision", "Reason", "EditedArguments", "ResolvedBy", "CreateTime", "ResolveTime", "ExpireTime", });
+        new java.lang.String[] { "ApprovalId", "RunId", "AgentId", "ToolCallId", "ToolName", "Arguments", "State", "Decision", "Reason", "EditedArguments", "ResolvedBy", "CreateTime", "ResolveTime", "ExpireTime", "Tenant", });
     internal_static_runwire_v1_ListApprovalsRequest_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_runwire_v1_ListApprovalsRequest_fieldAccessorTable = new

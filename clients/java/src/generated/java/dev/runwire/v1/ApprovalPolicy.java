@@ -36,6 +36,8 @@ private static final long serialVersionUID = 0L;
     mode_ = 0;
     autoApprovedTools_ =
         com.google.protobuf.LazyStringArrayList.emptyList();
+    approvers_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -139,6 +141,71 @@ private static final long serialVersionUID = 0L;
     return autoApprovedTools_.getByteString(index);
   }
 
+  public static final int APPROVERS_FIELD_NUMBER = 3;
+  @SuppressWarnings("serial")
+  private com.google.protobuf.LazyStringArrayList approvers_ =
+      com.google.protobuf.LazyStringArrayList.emptyList();
+  /**
+   * <pre>
+   * Optional. Who may resolve this agent's approvals, on top of the
+   * approvals.resolve permission: principal names ("alice") and roles
+   * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+   * At most 64 entries.
+   * </pre>
+   *
+   * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+   * @return A list containing the approvers.
+   */
+  public com.google.protobuf.ProtocolStringList
+      getApproversList() {
+    return approvers_;
+  }
+  /**
+   * <pre>
+   * Optional. Who may resolve this agent's approvals, on top of the
+   * approvals.resolve permission: principal names ("alice") and roles
+   * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+   * At most 64 entries.
+   * </pre>
+   *
+   * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+   * @return The count of approvers.
+   */
+  public int getApproversCount() {
+    return approvers_.size();
+  }
+  /**
+   * <pre>
+   * Optional. Who may resolve this agent's approvals, on top of the
+   * approvals.resolve permission: principal names ("alice") and roles
+   * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+   * At most 64 entries.
+   * </pre>
+   *
+   * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+   * @param index The index of the element to return.
+   * @return The approvers at the given index.
+   */
+  public java.lang.String getApprovers(int index) {
+    return approvers_.get(index);
+  }
+  /**
+   * <pre>
+   * Optional. Who may resolve this agent's approvals, on top of the
+   * approvals.resolve permission: principal names ("alice") and roles
+   * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+   * At most 64 entries.
+   * </pre>
+   *
+   * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the approvers at the given index.
+   */
+  public com.google.protobuf.ByteString
+      getApproversBytes(int index) {
+    return approvers_.getByteString(index);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -159,6 +226,9 @@ private static final long serialVersionUID = 0L;
     for (int i = 0; i < autoApprovedTools_.size(); i++) {
       com.google.protobuf.GeneratedMessage.writeString(output, 2, autoApprovedTools_.getRaw(i));
     }
+    for (int i = 0; i < approvers_.size(); i++) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 3, approvers_.getRaw(i));
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -174,6 +244,14 @@ private static final long serialVersionUID = 0L;
       }
       size += dataSize;
       size += 1 * getAutoApprovedToolsList().size();
+    }
+    {
+      int dataSize = 0;
+      for (int i = 0; i < approvers_.size(); i++) {
+        dataSize += computeStringSizeNoTag(approvers_.getRaw(i));
+      }
+      size += dataSize;
+      size += 1 * getApproversList().size();
     }
     return size;
   }
@@ -202,6 +280,8 @@ private static final long serialVersionUID = 0L;
     if (mode_ != other.mode_) return false;
     if (!getAutoApprovedToolsList()
         .equals(other.getAutoApprovedToolsList())) return false;
+    if (!getApproversList()
+        .equals(other.getApproversList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -218,6 +298,10 @@ private static final long serialVersionUID = 0L;
     if (getAutoApprovedToolsCount() > 0) {
       hash = (37 * hash) + AUTO_APPROVED_TOOLS_FIELD_NUMBER;
       hash = (53 * hash) + getAutoApprovedToolsList().hashCode();
+    }
+    if (getApproversCount() > 0) {
+      hash = (37 * hash) + APPROVERS_FIELD_NUMBER;
+      hash = (53 * hash) + getApproversList().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -358,6 +442,8 @@ private static final long serialVersionUID = 0L;
       mode_ = 0;
       autoApprovedTools_ =
           com.google.protobuf.LazyStringArrayList.emptyList();
+      approvers_ =
+          com.google.protobuf.LazyStringArrayList.emptyList();
       return this;
     }
 
@@ -398,6 +484,10 @@ private static final long serialVersionUID = 0L;
         autoApprovedTools_.makeImmutable();
         result.autoApprovedTools_ = autoApprovedTools_;
       }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        approvers_.makeImmutable();
+        result.approvers_ = approvers_;
+      }
     }
 
     @java.lang.Override
@@ -422,6 +512,16 @@ private static final long serialVersionUID = 0L;
         } else {
           ensureAutoApprovedToolsIsMutable();
           autoApprovedTools_.addAll(other.autoApprovedTools_);
+        }
+        onChanged();
+      }
+      if (!other.approvers_.isEmpty()) {
+        if (approvers_.isEmpty()) {
+          approvers_ = other.approvers_;
+          bitField0_ |= 0x00000004;
+        } else {
+          ensureApproversIsMutable();
+          approvers_.addAll(other.approvers_);
         }
         onChanged();
       }
@@ -459,6 +559,11 @@ private static final long serialVersionUID = 0L;
               autoApprovedTools_.add(input.readStringRequireUtf8());
               break;
             } // case 18
+            case 26: {
+              ensureApproversIsMutable();
+              approvers_.add(input.readStringRequireUtf8());
+              break;
+            } // case 26
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -700,6 +805,180 @@ private static final long serialVersionUID = 0L;
       ensureAutoApprovedToolsIsMutable();
       autoApprovedTools_.add(value);
       bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+
+    private com.google.protobuf.LazyStringArrayList approvers_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+    private void ensureApproversIsMutable() {
+      if (!approvers_.isModifiable()) {
+        approvers_ = new com.google.protobuf.LazyStringArrayList(approvers_);
+      }
+      bitField0_ |= 0x00000004;
+    }
+    /**
+     * <pre>
+     * Optional. Who may resolve this agent's approvals, on top of the
+     * approvals.resolve permission: principal names ("alice") and roles
+     * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+     * At most 64 entries.
+     * </pre>
+     *
+     * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+     * @return A list containing the approvers.
+     */
+    public com.google.protobuf.ProtocolStringList
+        getApproversList() {
+      approvers_.makeImmutable();
+      return approvers_;
+    }
+    /**
+     * <pre>
+     * Optional. Who may resolve this agent's approvals, on top of the
+     * approvals.resolve permission: principal names ("alice") and roles
+     * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+     * At most 64 entries.
+     * </pre>
+     *
+     * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+     * @return The count of approvers.
+     */
+    public int getApproversCount() {
+      return approvers_.size();
+    }
+    /**
+     * <pre>
+     * Optional. Who may resolve this agent's approvals, on top of the
+     * approvals.resolve permission: principal names ("alice") and roles
+     * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+     * At most 64 entries.
+     * </pre>
+     *
+     * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+     * @param index The index of the element to return.
+     * @return The approvers at the given index.
+     */
+    public java.lang.String getApprovers(int index) {
+      return approvers_.get(index);
+    }
+    /**
+     * <pre>
+     * Optional. Who may resolve this agent's approvals, on top of the
+     * approvals.resolve permission: principal names ("alice") and roles
+     * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+     * At most 64 entries.
+     * </pre>
+     *
+     * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+     * @param index The index of the value to return.
+     * @return The bytes of the approvers at the given index.
+     */
+    public com.google.protobuf.ByteString
+        getApproversBytes(int index) {
+      return approvers_.getByteString(index);
+    }
+    /**
+     * <pre>
+     * Optional. Who may resolve this agent's approvals, on top of the
+     * approvals.resolve permission: principal names ("alice") and roles
+     * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+     * At most 64 entries.
+     * </pre>
+     *
+     * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+     * @param index The index to set the value at.
+     * @param value The approvers to set.
+     * @return This builder for chaining.
+     */
+    public Builder setApprovers(
+        int index, java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      ensureApproversIsMutable();
+      approvers_.set(index, value);
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Who may resolve this agent's approvals, on top of the
+     * approvals.resolve permission: principal names ("alice") and roles
+     * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+     * At most 64 entries.
+     * </pre>
+     *
+     * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+     * @param value The approvers to add.
+     * @return This builder for chaining.
+     */
+    public Builder addApprovers(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      ensureApproversIsMutable();
+      approvers_.add(value);
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Who may resolve this agent's approvals, on top of the
+     * approvals.resolve permission: principal names ("alice") and roles
+     * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+     * At most 64 entries.
+     * </pre>
+     *
+     * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+     * @param values The approvers to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAllApprovers(
+        java.lang.Iterable<java.lang.String> values) {
+      ensureApproversIsMutable();
+      com.google.protobuf.AbstractMessageLite.Builder.addAll(
+          values, approvers_);
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Who may resolve this agent's approvals, on top of the
+     * approvals.resolve permission: principal names ("alice") and roles
+     * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+     * At most 64 entries.
+     * </pre>
+     *
+     * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearApprovers() {
+      approvers_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+      bitField0_ = (bitField0_ & ~0x00000004);;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Who may resolve this agent's approvals, on top of the
+     * approvals.resolve permission: principal names ("alice") and roles
+     * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+     * At most 64 entries.
+     * </pre>
+     *
+     * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+     * @param value The bytes of the approvers to add.
+     * @return This builder for chaining.
+     */
+    public Builder addApproversBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      ensureApproversIsMutable();
+      approvers_.add(value);
+      bitField0_ |= 0x00000004;
       onChanged();
       return this;
     }

@@ -73,4 +73,57 @@ public interface ApprovalPolicyOrBuilder extends
    */
   com.google.protobuf.ByteString
       getAutoApprovedToolsBytes(int index);
+
+  /**
+   * <pre>
+   * Optional. Who may resolve this agent's approvals, on top of the
+   * approvals.resolve permission: principal names ("alice") and roles
+   * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+   * At most 64 entries.
+   * </pre>
+   *
+   * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+   * @return A list containing the approvers.
+   */
+  java.util.List<java.lang.String>
+      getApproversList();
+  /**
+   * <pre>
+   * Optional. Who may resolve this agent's approvals, on top of the
+   * approvals.resolve permission: principal names ("alice") and roles
+   * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+   * At most 64 entries.
+   * </pre>
+   *
+   * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+   * @return The count of approvers.
+   */
+  int getApproversCount();
+  /**
+   * <pre>
+   * Optional. Who may resolve this agent's approvals, on top of the
+   * approvals.resolve permission: principal names ("alice") and roles
+   * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+   * At most 64 entries.
+   * </pre>
+   *
+   * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+   * @param index The index of the element to return.
+   * @return The approvers at the given index.
+   */
+  java.lang.String getApprovers(int index);
+  /**
+   * <pre>
+   * Optional. Who may resolve this agent's approvals, on top of the
+   * approvals.resolve permission: principal names ("alice") and roles
+   * ("role:approver"). Empty: anyone with approvals.resolve in the tenant.
+   * At most 64 entries.
+   * </pre>
+   *
+   * <code>repeated string approvers = 3 [json_name = "approvers", (.buf.validate.field) = { ... }</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the approvers at the given index.
+   */
+  com.google.protobuf.ByteString
+      getApproversBytes(int index);
 }

@@ -169,52 +169,53 @@ public final class Event extends com.google.protobuf.GeneratedFile {
       "estedH\000R\027clientToolCallRequested\022)\n\005usag" +
       "e\0302 \001(\0132\021.runwire.v1.UsageH\000R\005usage\0225\n\th" +
       "eartbeat\030< \001(\0132\025.runwire.v1.HeartbeatH\000R" +
-      "\theartbeatB\t\n\007payload\"D\n\nRunStarted\022\031\n\010a" +
+      "\theartbeatB\t\n\007payload\"c\n\nRunStarted\022\031\n\010a" +
       "gent_id\030\001 \001(\tR\007agentId\022\033\n\tthread_id\030\002 \001(" +
-      "\tR\010threadId\"\237\001\n\013RunFinished\022*\n\005state\030\001 \001" +
-      "(\0162\024.runwire.v1.RunStateR\005state\022\026\n\006outpu" +
-      "t\030\002 \001(\tR\006output\022#\n\rfinish_reason\030\003 \001(\tR\014" +
-      "finishReason\022\'\n\005usage\030\004 \001(\0132\021.runwire.v1" +
-      ".UsageR\005usage\"\202\001\n\010RunError\022(\n\005error\030\001 \001(" +
-      "\0132\022.google.rpc.StatusR\005error\022#\n\rfinish_r" +
-      "eason\030\002 \001(\tR\014finishReason\022\'\n\005usage\030\003 \001(\013" +
-      "2\021.runwire.v1.UsageR\005usage\":\n\014StateChang" +
-      "ed\022*\n\005state\030\001 \001(\0162\024.runwire.v1.RunStateR" +
-      "\005state\"!\n\013StepStarted\022\022\n\004step\030\001 \001(\005R\004ste" +
-      "p\"\"\n\014StepFinished\022\022\n\004step\030\001 \001(\005R\004step\"E\n" +
-      "\020TextMessageStart\022\035\n\nmessage_id\030\001 \001(\tR\tm" +
-      "essageId\022\022\n\004role\030\002 \001(\tR\004role\"I\n\022TextMess" +
-      "ageContent\022\035\n\nmessage_id\030\001 \001(\tR\tmessageI" +
-      "d\022\024\n\005delta\030\002 \001(\tR\005delta\"/\n\016TextMessageEn" +
-      "d\022\035\n\nmessage_id\030\001 \001(\tR\tmessageId\"I\n\020Mess" +
-      "ageDiscarded\022\035\n\nmessage_id\030\001 \001(\tR\tmessag" +
-      "eId\022\026\n\006reason\030\002 \001(\tR\006reason\"\203\001\n\rToolCall" +
-      "Start\022 \n\014tool_call_id\030\001 \001(\tR\ntoolCallId\022" +
-      "$\n\016tool_call_name\030\002 \001(\tR\014toolCallName\022*\n" +
-      "\021parent_message_id\030\003 \001(\tR\017parentMessageI" +
-      "d\"F\n\014ToolCallArgs\022 \n\014tool_call_id\030\001 \001(\tR" +
-      "\ntoolCallId\022\024\n\005delta\030\002 \001(\tR\005delta\"/\n\013Too" +
-      "lCallEnd\022 \n\014tool_call_id\030\001 \001(\tR\ntoolCall" +
-      "Id\"g\n\016ToolCallResult\022 \n\014tool_call_id\030\001 \001" +
-      "(\tR\ntoolCallId\022\030\n\007content\030\002 \001(\tR\007content" +
-      "\022\031\n\010is_error\030\003 \001(\010R\007isError\"\316\001\n\021Approval" +
-      "Requested\022\037\n\013approval_id\030\001 \001(\tR\napproval" +
-      "Id\022 \n\014tool_call_id\030\002 \001(\tR\ntoolCallId\022\033\n\t" +
-      "tool_name\030\003 \001(\tR\010toolName\022\034\n\targuments\030\004" +
-      " \001(\tR\targuments\022;\n\013expire_time\030\005 \001(\0132\032.g" +
-      "oogle.protobuf.TimestampR\nexpireTime\"\376\001\n" +
-      "\020ApprovalResolved\022\037\n\013approval_id\030\001 \001(\tR\n" +
-      "approvalId\022 \n\014tool_call_id\030\002 \001(\tR\ntoolCa" +
-      "llId\022/\n\005state\030\003 \001(\0162\031.runwire.v1.Approva" +
-      "lStateR\005state\022\026\n\006reason\030\004 \001(\tR\006reason\022\037\n" +
-      "\013resolved_by\030\005 \001(\tR\nresolvedBy\022=\n\014resolv" +
-      "e_time\030\006 \001(\0132\032.google.protobuf.Timestamp" +
-      "R\013resolveTime\"v\n\027ClientToolCallRequested" +
-      "\022 \n\014tool_call_id\030\001 \001(\tR\ntoolCallId\022\033\n\tto" +
-      "ol_name\030\002 \001(\tR\010toolName\022\034\n\targuments\030\003 \001" +
-      "(\tR\targuments\"\013\n\tHeartbeatBN\n\016dev.runwir" +
-      "e.v1P\001Z:github.com/runwire/runwire/clien" +
-      "ts/go/runwire/v1;runwirev1b\006proto3"
+      "\tR\010threadId\022\035\n\ncreated_by\030\003 \001(\tR\tcreated" +
+      "By\"\237\001\n\013RunFinished\022*\n\005state\030\001 \001(\0162\024.runw" +
+      "ire.v1.RunStateR\005state\022\026\n\006output\030\002 \001(\tR\006" +
+      "output\022#\n\rfinish_reason\030\003 \001(\tR\014finishRea" +
+      "son\022\'\n\005usage\030\004 \001(\0132\021.runwire.v1.UsageR\005u" +
+      "sage\"\202\001\n\010RunError\022(\n\005error\030\001 \001(\0132\022.googl" +
+      "e.rpc.StatusR\005error\022#\n\rfinish_reason\030\002 \001" +
+      "(\tR\014finishReason\022\'\n\005usage\030\003 \001(\0132\021.runwir" +
+      "e.v1.UsageR\005usage\":\n\014StateChanged\022*\n\005sta" +
+      "te\030\001 \001(\0162\024.runwire.v1.RunStateR\005state\"!\n" +
+      "\013StepStarted\022\022\n\004step\030\001 \001(\005R\004step\"\"\n\014Step" +
+      "Finished\022\022\n\004step\030\001 \001(\005R\004step\"E\n\020TextMess" +
+      "ageStart\022\035\n\nmessage_id\030\001 \001(\tR\tmessageId\022" +
+      "\022\n\004role\030\002 \001(\tR\004role\"I\n\022TextMessageConten" +
+      "t\022\035\n\nmessage_id\030\001 \001(\tR\tmessageId\022\024\n\005delt" +
+      "a\030\002 \001(\tR\005delta\"/\n\016TextMessageEnd\022\035\n\nmess" +
+      "age_id\030\001 \001(\tR\tmessageId\"I\n\020MessageDiscar" +
+      "ded\022\035\n\nmessage_id\030\001 \001(\tR\tmessageId\022\026\n\006re" +
+      "ason\030\002 \001(\tR\006reason\"\203\001\n\rToolCallStart\022 \n\014" +
+      "tool_call_id\030\001 \001(\tR\ntoolCallId\022$\n\016tool_c" +
+      "all_name\030\002 \001(\tR\014toolCallName\022*\n\021parent_m" +
+      "essage_id\030\003 \001(\tR\017parentMessageId\"F\n\014Tool" +
+      "CallArgs\022 \n\014tool_call_id\030\001 \001(\tR\ntoolCall" +
+      "Id\022\024\n\005delta\030\002 \001(\tR\005delta\"/\n\013ToolCallEnd\022" +
+      " \n\014tool_call_id\030\001 \001(\tR\ntoolCallId\"g\n\016Too" +
+      "lCallResult\022 \n\014tool_call_id\030\001 \001(\tR\ntoolC" +
+      "allId\022\030\n\007content\030\002 \001(\tR\007content\022\031\n\010is_er" +
+      "ror\030\003 \001(\010R\007isError\"\316\001\n\021ApprovalRequested" +
+      "\022\037\n\013approval_id\030\001 \001(\tR\napprovalId\022 \n\014too" +
+      "l_call_id\030\002 \001(\tR\ntoolCallId\022\033\n\ttool_name" +
+      "\030\003 \001(\tR\010toolName\022\034\n\targuments\030\004 \001(\tR\targ" +
+      "uments\022;\n\013expire_time\030\005 \001(\0132\032.google.pro" +
+      "tobuf.TimestampR\nexpireTime\"\376\001\n\020Approval" +
+      "Resolved\022\037\n\013approval_id\030\001 \001(\tR\napprovalI" +
+      "d\022 \n\014tool_call_id\030\002 \001(\tR\ntoolCallId\022/\n\005s" +
+      "tate\030\003 \001(\0162\031.runwire.v1.ApprovalStateR\005s" +
+      "tate\022\026\n\006reason\030\004 \001(\tR\006reason\022\037\n\013resolved" +
+      "_by\030\005 \001(\tR\nresolvedBy\022=\n\014resolve_time\030\006 " +
+      "\001(\0132\032.google.protobuf.TimestampR\013resolve" +
+      "Time\"v\n\027ClientToolCallRequested\022 \n\014tool_" +
+      "call_id\030\001 \001(\tR\ntoolCallId\022\033\n\ttool_name\030\002" +
+      " \001(\tR\010toolName\022\034\n\targuments\030\003 \001(\tR\targum" +
+      "ents\"\013\n\tHeartbeatBN\n\016dev.runwire.v1P\001Z:g" +
+      "ithub.com/runwire/runwire/clients/go/run" +
+      "wire/v1;runwirev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -235,7 +236,7 @@ public final class Event extends com.google.protobuf.GeneratedFile {
     internal_static_runwire_v1_RunStarted_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_RunStarted_descriptor,
-        new java.lang.String[] { "AgentId", "ThreadId", });
+        new java.lang.String[] { "AgentId", "ThreadId", "CreatedBy", });
     internal_static_runwire_v1_RunFinished_descriptor =
       getDescriptor().getMessageType(2);
     internal_static_runwire_v1_RunFinished_fieldAccessorTable = new

@@ -160,9 +160,13 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * Optional. Provider-specific options. scripted: "script" (list of turns),
-   * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-   * "api_key_env" (name of the environment variable holding the key),
-   * "temperature", "max_tokens", "top_p".
+   * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+   * one of the server's configured model endpoints, which holds the key;
+   * unset: the provider's default endpoint), "base_url" (accepted only for an
+   * origin on the server's allowlist; sent no key), "temperature",
+   * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+   * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+   * with a field violation, as for any unknown or malformed option.
    * </pre>
    *
    * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>
@@ -175,9 +179,13 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * Optional. Provider-specific options. scripted: "script" (list of turns),
-   * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-   * "api_key_env" (name of the environment variable holding the key),
-   * "temperature", "max_tokens", "top_p".
+   * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+   * one of the server's configured model endpoints, which holds the key;
+   * unset: the provider's default endpoint), "base_url" (accepted only for an
+   * origin on the server's allowlist; sent no key), "temperature",
+   * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+   * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+   * with a field violation, as for any unknown or malformed option.
    * </pre>
    *
    * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>
@@ -190,9 +198,13 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * Optional. Provider-specific options. scripted: "script" (list of turns),
-   * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-   * "api_key_env" (name of the environment variable holding the key),
-   * "temperature", "max_tokens", "top_p".
+   * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+   * one of the server's configured model endpoints, which holds the key;
+   * unset: the provider's default endpoint), "base_url" (accepted only for an
+   * origin on the server's allowlist; sent no key), "temperature",
+   * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+   * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+   * with a field violation, as for any unknown or malformed option.
    * </pre>
    *
    * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>
@@ -776,9 +788,13 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Optional. Provider-specific options. scripted: "script" (list of turns),
-     * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-     * "api_key_env" (name of the environment variable holding the key),
-     * "temperature", "max_tokens", "top_p".
+     * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+     * one of the server's configured model endpoints, which holds the key;
+     * unset: the provider's default endpoint), "base_url" (accepted only for an
+     * origin on the server's allowlist; sent no key), "temperature",
+     * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+     * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+     * with a field violation, as for any unknown or malformed option.
      * </pre>
      *
      * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>
@@ -790,9 +806,13 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Optional. Provider-specific options. scripted: "script" (list of turns),
-     * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-     * "api_key_env" (name of the environment variable holding the key),
-     * "temperature", "max_tokens", "top_p".
+     * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+     * one of the server's configured model endpoints, which holds the key;
+     * unset: the provider's default endpoint), "base_url" (accepted only for an
+     * origin on the server's allowlist; sent no key), "temperature",
+     * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+     * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+     * with a field violation, as for any unknown or malformed option.
      * </pre>
      *
      * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>
@@ -808,9 +828,13 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Optional. Provider-specific options. scripted: "script" (list of turns),
-     * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-     * "api_key_env" (name of the environment variable holding the key),
-     * "temperature", "max_tokens", "top_p".
+     * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+     * one of the server's configured model endpoints, which holds the key;
+     * unset: the provider's default endpoint), "base_url" (accepted only for an
+     * origin on the server's allowlist; sent no key), "temperature",
+     * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+     * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+     * with a field violation, as for any unknown or malformed option.
      * </pre>
      *
      * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>
@@ -829,9 +853,13 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Optional. Provider-specific options. scripted: "script" (list of turns),
-     * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-     * "api_key_env" (name of the environment variable holding the key),
-     * "temperature", "max_tokens", "top_p".
+     * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+     * one of the server's configured model endpoints, which holds the key;
+     * unset: the provider's default endpoint), "base_url" (accepted only for an
+     * origin on the server's allowlist; sent no key), "temperature",
+     * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+     * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+     * with a field violation, as for any unknown or malformed option.
      * </pre>
      *
      * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>
@@ -850,9 +878,13 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Optional. Provider-specific options. scripted: "script" (list of turns),
-     * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-     * "api_key_env" (name of the environment variable holding the key),
-     * "temperature", "max_tokens", "top_p".
+     * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+     * one of the server's configured model endpoints, which holds the key;
+     * unset: the provider's default endpoint), "base_url" (accepted only for an
+     * origin on the server's allowlist; sent no key), "temperature",
+     * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+     * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+     * with a field violation, as for any unknown or malformed option.
      * </pre>
      *
      * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>
@@ -878,9 +910,13 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Optional. Provider-specific options. scripted: "script" (list of turns),
-     * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-     * "api_key_env" (name of the environment variable holding the key),
-     * "temperature", "max_tokens", "top_p".
+     * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+     * one of the server's configured model endpoints, which holds the key;
+     * unset: the provider's default endpoint), "base_url" (accepted only for an
+     * origin on the server's allowlist; sent no key), "temperature",
+     * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+     * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+     * with a field violation, as for any unknown or malformed option.
      * </pre>
      *
      * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>
@@ -898,9 +934,13 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Optional. Provider-specific options. scripted: "script" (list of turns),
-     * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-     * "api_key_env" (name of the environment variable holding the key),
-     * "temperature", "max_tokens", "top_p".
+     * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+     * one of the server's configured model endpoints, which holds the key;
+     * unset: the provider's default endpoint), "base_url" (accepted only for an
+     * origin on the server's allowlist; sent no key), "temperature",
+     * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+     * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+     * with a field violation, as for any unknown or malformed option.
      * </pre>
      *
      * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>
@@ -913,9 +953,13 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Optional. Provider-specific options. scripted: "script" (list of turns),
-     * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-     * "api_key_env" (name of the environment variable holding the key),
-     * "temperature", "max_tokens", "top_p".
+     * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+     * one of the server's configured model endpoints, which holds the key;
+     * unset: the provider's default endpoint), "base_url" (accepted only for an
+     * origin on the server's allowlist; sent no key), "temperature",
+     * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+     * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+     * with a field violation, as for any unknown or malformed option.
      * </pre>
      *
      * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>
@@ -931,9 +975,13 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Optional. Provider-specific options. scripted: "script" (list of turns),
-     * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-     * "api_key_env" (name of the environment variable holding the key),
-     * "temperature", "max_tokens", "top_p".
+     * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+     * one of the server's configured model endpoints, which holds the key;
+     * unset: the provider's default endpoint), "base_url" (accepted only for an
+     * origin on the server's allowlist; sent no key), "temperature",
+     * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+     * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+     * with a field violation, as for any unknown or malformed option.
      * </pre>
      *
      * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>

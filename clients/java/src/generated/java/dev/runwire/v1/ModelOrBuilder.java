@@ -59,9 +59,13 @@ public interface ModelOrBuilder extends
   /**
    * <pre>
    * Optional. Provider-specific options. scripted: "script" (list of turns),
-   * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-   * "api_key_env" (name of the environment variable holding the key),
-   * "temperature", "max_tokens", "top_p".
+   * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+   * one of the server's configured model endpoints, which holds the key;
+   * unset: the provider's default endpoint), "base_url" (accepted only for an
+   * origin on the server's allowlist; sent no key), "temperature",
+   * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+   * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+   * with a field violation, as for any unknown or malformed option.
    * </pre>
    *
    * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>
@@ -71,9 +75,13 @@ public interface ModelOrBuilder extends
   /**
    * <pre>
    * Optional. Provider-specific options. scripted: "script" (list of turns),
-   * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-   * "api_key_env" (name of the environment variable holding the key),
-   * "temperature", "max_tokens", "top_p".
+   * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+   * one of the server's configured model endpoints, which holds the key;
+   * unset: the provider's default endpoint), "base_url" (accepted only for an
+   * origin on the server's allowlist; sent no key), "temperature",
+   * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+   * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+   * with a field violation, as for any unknown or malformed option.
    * </pre>
    *
    * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>
@@ -83,9 +91,13 @@ public interface ModelOrBuilder extends
   /**
    * <pre>
    * Optional. Provider-specific options. scripted: "script" (list of turns),
-   * "chunk_chars", "delay_ms". openai and anthropic: "base_url",
-   * "api_key_env" (name of the environment variable holding the key),
-   * "temperature", "max_tokens", "top_p".
+   * "chunk_chars", "delay_ms". openai and anthropic: "endpoint" (the name of
+   * one of the server's configured model endpoints, which holds the key;
+   * unset: the provider's default endpoint), "base_url" (accepted only for an
+   * origin on the server's allowlist; sent no key), "temperature",
+   * "max_tokens", "top_p"; openai also "stream_tools". Keys, and the names
+   * of variables or files holding them, are never accepted: INVALID_ARGUMENT
+   * with a field violation, as for any unknown or malformed option.
    * </pre>
    *
    * <code>.google.protobuf.Struct options = 3 [json_name = "options"];</code>

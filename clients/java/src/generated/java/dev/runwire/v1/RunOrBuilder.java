@@ -374,4 +374,48 @@ public interface RunOrBuilder extends
    * <code>.google.protobuf.Timestamp update_time = 15 [json_name = "updateTime"];</code>
    */
   com.google.protobuf.TimestampOrBuilder getUpdateTimeOrBuilder();
+
+  /**
+   * <pre>
+   * Output only. The authenticated principal that started the run
+   * ("anonymous" without authentication).
+   * </pre>
+   *
+   * <code>string created_by = 16 [json_name = "createdBy"];</code>
+   * @return The createdBy.
+   */
+  java.lang.String getCreatedBy();
+  /**
+   * <pre>
+   * Output only. The authenticated principal that started the run
+   * ("anonymous" without authentication).
+   * </pre>
+   *
+   * <code>string created_by = 16 [json_name = "createdBy"];</code>
+   * @return The bytes for createdBy.
+   */
+  com.google.protobuf.ByteString
+      getCreatedByBytes();
+
+  /**
+   * <pre>
+   * Output only. The tenant the run belongs to ("default" without
+   * authentication).
+   * </pre>
+   *
+   * <code>string tenant = 17 [json_name = "tenant"];</code>
+   * @return The tenant.
+   */
+  java.lang.String getTenant();
+  /**
+   * <pre>
+   * Output only. The tenant the run belongs to ("default" without
+   * authentication).
+   * </pre>
+   *
+   * <code>string tenant = 17 [json_name = "tenant"];</code>
+   * @return The bytes for tenant.
+   */
+  com.google.protobuf.ByteString
+      getTenantBytes();
 }

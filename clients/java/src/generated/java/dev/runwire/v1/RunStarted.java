@@ -34,6 +34,7 @@ private static final long serialVersionUID = 0L;
   private RunStarted() {
     agentId_ = "";
     threadId_ = "";
+    createdBy_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -148,6 +149,53 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int CREATED_BY_FIELD_NUMBER = 3;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object createdBy_ = "";
+  /**
+   * <pre>
+   * The authenticated principal that started the run.
+   * </pre>
+   *
+   * <code>string created_by = 3 [json_name = "createdBy"];</code>
+   * @return The createdBy.
+   */
+  @java.lang.Override
+  public java.lang.String getCreatedBy() {
+    java.lang.Object ref = createdBy_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      createdBy_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The authenticated principal that started the run.
+   * </pre>
+   *
+   * <code>string created_by = 3 [json_name = "createdBy"];</code>
+   * @return The bytes for createdBy.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getCreatedByBytes() {
+    java.lang.Object ref = createdBy_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      createdBy_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -168,6 +216,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(threadId_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 2, threadId_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(createdBy_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 3, createdBy_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -177,6 +228,9 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(threadId_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(2, threadId_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(createdBy_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(3, createdBy_);
     }
     return size;
   }
@@ -206,6 +260,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getAgentId())) return false;
     if (!getThreadId()
         .equals(other.getThreadId())) return false;
+    if (!getCreatedBy()
+        .equals(other.getCreatedBy())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -221,6 +277,8 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getAgentId().hashCode();
     hash = (37 * hash) + THREAD_ID_FIELD_NUMBER;
     hash = (53 * hash) + getThreadId().hashCode();
+    hash = (37 * hash) + CREATED_BY_FIELD_NUMBER;
+    hash = (53 * hash) + getCreatedBy().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -358,6 +416,7 @@ private static final long serialVersionUID = 0L;
       bitField0_ = 0;
       agentId_ = "";
       threadId_ = "";
+      createdBy_ = "";
       return this;
     }
 
@@ -397,6 +456,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.threadId_ = threadId_;
       }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.createdBy_ = createdBy_;
+      }
     }
 
     @java.lang.Override
@@ -419,6 +481,11 @@ private static final long serialVersionUID = 0L;
       if (!other.getThreadId().isEmpty()) {
         threadId_ = other.threadId_;
         bitField0_ |= 0x00000002;
+        onChanged();
+      }
+      if (!other.getCreatedBy().isEmpty()) {
+        createdBy_ = other.createdBy_;
+        bitField0_ |= 0x00000004;
         onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
@@ -455,6 +522,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 18
+            case 26: {
+              createdBy_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 26
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -652,6 +724,98 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       threadId_ = value;
       bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object createdBy_ = "";
+    /**
+     * <pre>
+     * The authenticated principal that started the run.
+     * </pre>
+     *
+     * <code>string created_by = 3 [json_name = "createdBy"];</code>
+     * @return The createdBy.
+     */
+    public java.lang.String getCreatedBy() {
+      java.lang.Object ref = createdBy_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        createdBy_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The authenticated principal that started the run.
+     * </pre>
+     *
+     * <code>string created_by = 3 [json_name = "createdBy"];</code>
+     * @return The bytes for createdBy.
+     */
+    public com.google.protobuf.ByteString
+        getCreatedByBytes() {
+      java.lang.Object ref = createdBy_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        createdBy_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The authenticated principal that started the run.
+     * </pre>
+     *
+     * <code>string created_by = 3 [json_name = "createdBy"];</code>
+     * @param value The createdBy to set.
+     * @return This builder for chaining.
+     */
+    public Builder setCreatedBy(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      createdBy_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The authenticated principal that started the run.
+     * </pre>
+     *
+     * <code>string created_by = 3 [json_name = "createdBy"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearCreatedBy() {
+      createdBy_ = getDefaultInstance().getCreatedBy();
+      bitField0_ = (bitField0_ & ~0x00000004);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The authenticated principal that started the run.
+     * </pre>
+     *
+     * <code>string created_by = 3 [json_name = "createdBy"];</code>
+     * @param value The bytes for createdBy to set.
+     * @return This builder for chaining.
+     */
+    public Builder setCreatedByBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      createdBy_ = value;
+      bitField0_ |= 0x00000004;
       onChanged();
       return this;
     }

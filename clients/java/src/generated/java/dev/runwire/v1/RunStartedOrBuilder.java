@@ -49,4 +49,24 @@ public interface RunStartedOrBuilder extends
    */
   com.google.protobuf.ByteString
       getThreadIdBytes();
+
+  /**
+   * <pre>
+   * The authenticated principal that started the run.
+   * </pre>
+   *
+   * <code>string created_by = 3 [json_name = "createdBy"];</code>
+   * @return The createdBy.
+   */
+  java.lang.String getCreatedBy();
+  /**
+   * <pre>
+   * The authenticated principal that started the run.
+   * </pre>
+   *
+   * <code>string created_by = 3 [json_name = "createdBy"];</code>
+   * @return The bytes for createdBy.
+   */
+  com.google.protobuf.ByteString
+      getCreatedByBytes();
 }

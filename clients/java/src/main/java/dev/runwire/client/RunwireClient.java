@@ -24,6 +24,7 @@ import dev.runwire.v1.ThreadServiceGrpc;
 import dev.runwire.v1.ToolOutput;
 import dev.runwire.v1.WaitRunRequest;
 import io.grpc.Channel;
+import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.StatusRuntimeException;
@@ -109,15 +110,33 @@ public final class RunwireClient implements AutoCloseable {
   }
 
   /**
-   * Connects without TLS to {@code target} ({@code host:port}, {@code unix:/path.sock}, or any
-   * gRPC target URI). {@link #close()} shuts the channel down.
+   * Connects to {@code target} ({@code host:port}, {@code unix:/path.sock}, or any gRPC target
+   * URI) with the TLS settings and bearer token of the environment ({@link
+   * ConnectOptions#fromEnv()}: {@code RUNWIRE_TOKEN}, {@code RUNWIRE_CA_FILE}, {@code
+   * RUNWIRE_CLIENT_CERT_FILE}, {@code RUNWIRE_CLIENT_KEY_FILE}, {@code RUNWIRE_TLS_SERVER_NAME});
+   * plaintext without them. {@link #close()} shuts the channel down.
+   *
+   * @throws IllegalArgumentException a client certificate without its key, or the reverse
+   * @throws java.io.UncheckedIOException a TLS file cannot be read
    */
   public static RunwireClient connect(String target) {
-    ManagedChannel channel =
-        ManagedChannelBuilder.forTarget(target)
-            .usePlaintext()
-            .maxInboundMessageSize(MAX_MESSAGE_BYTES)
-            .build();
+    return connect(target, ConnectOptions.fromEnv());
+  }
+
+  /**
+   * Connects to {@code target} with {@code options}: TLS (CA file, client certificate, server
+   * name) and a bearer token sent on every call. {@link #close()} shuts the channel down.
+   *
+   * @throws java.io.UncheckedIOException a TLS file cannot be read
+   */
+  public static RunwireClient connect(String target, ConnectOptions options) {
+    ManagedChannelBuilder<?> builder =
+        Grpc.newChannelBuilder(target, options.channelCredentials())
+            .maxInboundMessageSize(MAX_MESSAGE_BYTES);
+    if (!options.serverName().isEmpty()) {
+      builder.overrideAuthority(options.serverName());
+    }
+    ManagedChannel channel = builder.build();
     return new RunwireClient(channel, channel);
   }
 

@@ -1,0 +1,17 @@
+"""Fixtures of the client tests: one secure server (TLS, mutual TLS, an API key)
+for the session, shared by every language's example."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.clients.secure_server import SecureServer, start_secure_server
+
+
+@pytest.fixture(scope="session")
+async def secure_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SecureServer]:
+    """A ``runwire serve`` subprocess with TLS, mutual TLS and one admin API key."""
+    async with start_secure_server(tmp_path_factory.mktemp("secure-server")) as server:
+        yield server
