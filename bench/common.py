@@ -318,7 +318,7 @@ class LocalRunwire:
     @classmethod
     async def start(cls, settings: Settings | None = None) -> LocalRunwire:
         """Builds the app from ``settings`` (default: in-process, memory stores) and serves."""
-        settings = settings or Settings(listen=["127.0.0.1:0"], log_level="WARNING")
+        settings = settings or Settings(listen=["127.0.0.1:0"], log_level="WARNING", **UNLIMITED)
         app = await Runwire.create(settings)
         server = RunwireServer(app, settings)
         (address,) = await server.start()
@@ -512,13 +512,20 @@ class ServerProcess:
                     stream.close()
 
 
+#: The quotas a benchmark server runs without: one anonymous client opens
+#: thousands of streams and runs on purpose (capacity, not fairness, is measured).
+UNLIMITED: dict[str, Any] = {"max_open_streams_per_principal": 0, "max_active_runs_per_tenant": 0}
+
+
 async def runwire_process(name: str, env: Mapping[str, str] | None = None) -> ServerProcess:
-    """``python -m app serve --listen 127.0.0.1:0`` (the same as ``runwire serve``)."""
+    """``python -m app serve --listen 127.0.0.1:0`` (the same as ``runwire serve``),
+    without the quotas in ``UNLIMITED``."""
+    unlimited = {f"RUNWIRE_{key.upper()}": str(value) for key, value in UNLIMITED.items()}
     return await ServerProcess.start(
         name,
         ["-m", "app", "serve", "--listen", "127.0.0.1:0"],
         ready="serving on",
-        env=env,
+        env={**unlimited, **(env or {})},
     )
 
 

@@ -109,7 +109,13 @@ class ScriptedOptions(ProviderOptions):
     )
 
 
+#: Most deltas one text (or one call's arguments) is streamed in: a longer text
+#: gets longer pieces than ``chunk_chars``, so one request cannot make unbounded events.
+MAX_DELTAS_PER_TEXT = 1_000
+
+
 def _chunks(text: str, size: int) -> Iterable[str]:
+    size = max(size, -(-len(text) // MAX_DELTAS_PER_TEXT))
     return (text[i : i + size] for i in range(0, len(text), size))
 
 
@@ -118,7 +124,8 @@ class ScriptedProvider:
 
     Round ``request.step`` plays ``script[step - 1]``:
 
-    * its text, if any, as ``TextDelta`` pieces of ``chunk_chars`` characters;
+    * its text, if any, as ``TextDelta`` pieces of ``chunk_chars`` characters (at
+      most ``MAX_DELTAS_PER_TEXT`` pieces: longer pieces for a longer text);
     * then each tool call ``i`` as ``ToolCallDelta`` pieces: id ``call_{step}_{i}``
       and the name on the first, the arguments as compact JSON
       (``json.dumps(arguments, separators=(",", ":"))``, key order kept) split into

@@ -15,6 +15,7 @@ from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2
 
 from app.server import RunwireServer
 from service.auth.config import AuthSettings
+from service.llm.scripted import MAX_DELTAS_PER_TEXT
 from service.stores.approvals import MemoryApprovalStore
 from tests.conftest import server_settings
 from tests.support import (
@@ -195,3 +196,15 @@ async def test_a_pending_approval_is_never_evicted() -> None:
     for approval in pending:
         assert (await store.get(approval.approval_id)).state == approval.state
     assert await store.find("apr_done") is None
+
+
+async def test_one_character_deltas_of_a_long_text_are_bounded(callers: dict[str, Stubs]) -> None:
+    zed = callers["zed"]
+    await clear_agents(zed)
+    text = "x" * 3 * MAX_DELTAS_PER_TEXT  # within this server's max_agent_bytes
+    agent = await create_agent(zed, [{"text": text}], chunk_chars=1)
+    done = await zed.runs.WaitRun(
+        run_service_pb2.WaitRunRequest(agent_id=agent.agent_id, prompt="p")
+    )
+    assert done.run.output == text
+    assert done.run.last_sequence <= MAX_DELTAS_PER_TEXT + 50
