@@ -75,18 +75,43 @@ def validate(request: Message) -> None:
     )
 
 
+#: The status travels in trailers (the message percent-encoded, the details in base64),
+#: which grpc drops past 8 KiB: texts a caller can make long (ids, paths) are cut to
+#: these many UTF-8 bytes, the violations listed to this count.
+MAX_STATUS_MESSAGE_BYTES = 512
+MAX_DETAIL_BYTES = 128
+MAX_DESCRIPTION_BYTES = 320
+MAX_FIELD_VIOLATIONS = 10
+
+
+def _cut(text: str, limit: int = MAX_DETAIL_BYTES) -> str:
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", "ignore") + "…"
+
+
 def to_status(error: RunwireError) -> grpc.Status:
-    """``error`` as a gRPC status carrying ErrorInfo (and BadRequest when invalid)."""
+    """``error`` as a gRPC status carrying ErrorInfo (and BadRequest when invalid).
+
+    Texts are cut (``MAX_STATUS_MESSAGE_BYTES``, ``MAX_DETAIL_BYTES``) and at most
+    ``MAX_FIELD_VIOLATIONS`` violations are listed, so the status always fits its trailer.
+    """
     info = error_details_pb2.ErrorInfo(
-        reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata
+        reason=error.reason,
+        domain=ERROR_DOMAIN,
+        metadata={_cut(k): _cut(v) for k, v in error.metadata.items()},
     )
-    status = status_pb2.Status(code=error.code.value[0], message=error.message)
+    status = status_pb2.Status(
+        code=error.code.value[0], message=_cut(error.message, MAX_STATUS_MESSAGE_BYTES)
+    )
     status.details.add().Pack(info)
     if isinstance(error, ResourceExhaustedError):
         quota = error_details_pb2.QuotaFailure(
             violations=[
                 error_details_pb2.QuotaFailure.Violation(
-                    subject=error.subject, description=error.message
+                    subject=_cut(error.subject),
+                    description=_cut(error.message, MAX_DESCRIPTION_BYTES),
                 )
             ]
         )
@@ -94,8 +119,10 @@ def to_status(error: RunwireError) -> grpc.Status:
     if isinstance(error, InvalidArgumentError) and error.field_violations:
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
-                for f, d in error.field_violations.items()
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=_cut(f), description=_cut(d, MAX_DESCRIPTION_BYTES)
+                )
+                for f, d in list(error.field_violations.items())[:MAX_FIELD_VIOLATIONS]
             ]
         )
         status.details.add().Pack(bad_request)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import grpc
 import runwire
-from google.protobuf import duration_pb2, message_factory, text_format
+from google.protobuf import duration_pb2, message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -110,13 +110,41 @@ class Target:
         return request
 
     def describe(self, data: bytes, limit: int = 400) -> str:
-        """A request in one line: its text format when it decodes, else its first bytes."""
+        """A request in one line, at most about ``limit`` characters: its fields (long
+        values cut, with their sizes) when it decodes, else its first bytes."""
         request = self.decode(data)
         if request is None:
-            return f"{len(data)} undecodable bytes {data[:limit]!r}"
-        text = text_format.MessageToString(request, as_one_line=True)
-        more = "..." if len(text) > limit else ""
-        return f"{len(data)} bytes: {text[:limit]}{more}"
+            return f"{len(data)} undecodable bytes {data[: limit // 4]!r}"
+        text = _outline(request, depth=0)
+        return f"{len(data)} bytes: {text[:limit]}{'...' if len(text) > limit else ''}"
+
+
+#: Items of a repeated field, and characters of a string, that ``_outline`` shows.
+_OUTLINE_ITEMS = 2
+_OUTLINE_CHARS = 40
+
+
+def _outline(message: Message, depth: int) -> str:
+    """``message``'s set fields, briefly: work bounded whatever the message's size."""
+    if message.DESCRIPTOR.full_name == "google.protobuf.Struct":
+        return f"Struct({len(message.fields)} fields)"  # type: ignore[attr-defined]
+    parts = []
+    for f, value in message.ListFields():
+        if f.is_repeated:
+            items = [_scalar(v, depth) for v in list(value[:_OUTLINE_ITEMS])]
+            more = f", ... {len(value)} in all" if len(value) > _OUTLINE_ITEMS else ""
+            parts.append(f"{f.name}: [{', '.join(items)}{more}]")
+        else:
+            parts.append(f"{f.name}: {_scalar(value, depth)}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _scalar(value: object, depth: int) -> str:
+    if isinstance(value, Message):
+        return _outline(value, depth + 1) if depth < 3 else "{...}"
+    if isinstance(value, str | bytes) and len(value) > _OUTLINE_CHARS:
+        return f"{value[:_OUTLINE_CHARS]!r}...({len(value)})"
+    return repr(value)
 
 
 def targets() -> dict[str, Target]:
@@ -259,8 +287,8 @@ class Window:
         end: ``perf_counter`` when its outcome (follow-up run included) was known.
         kind: The request's kind (``valid``, ``mutated``, ``raw``).
         code: How it ended.
-        data: The request's bytes, kept when it was slow (a stall during a request
-            makes the request slow too) to be described with the stall; else None.
+        request: The request (``Target.describe``), when it was slow (a stall during a
+            request makes the request slow too); else "".
         known: The known issue it showed (``tests.fuzz.known_issues``), or None.
     """
 
@@ -268,12 +296,12 @@ class Window:
     end: float
     kind: str
     code: grpc.StatusCode
-    data: bytes | None = None
+    request: str = ""
     known: str | None = None
 
-    def summary(self, target: Target) -> str:
-        request = "(not kept: it was quick)" if self.data is None else target.describe(self.data)
+    def summary(self) -> str:
         took = (self.end - self.start) * 1000
+        request = self.request or "(quick: not described)"
         return f"{self.code.name} after {took:.0f} ms <- {self.kind} {request}"
 
 

@@ -356,8 +356,8 @@ class Fuzzer:
         if label is not None and slow:  # what it left behind is charged to it
             self._on_loop(settle(self.channel))
             end = time.perf_counter()
-        kept = request.data if slow or problems else None
-        self.windows.append(Window(sent.start, end, request.kind, outcome.code, kept, label))
+        described = self.target.describe(request.data) if slow else ""
+        self.windows.append(Window(sent.start, end, request.kind, outcome.code, described, label))
         if not problems:
             return
         if label is not None:
@@ -426,7 +426,7 @@ async def test_fuzz_rpc(
             fuzz_report.known_issues[issue] += 1
     assert not logged, f"{name}: errors or tracebacks logged: {logged[:5]}"
     assert stats.examples >= 1
-    culprits = "\n".join(w.summary(target) for w in found.culprits) or "(none: between requests)"
+    culprits = "\n".join(w.summary() for w in found.culprits) or "(none: between requests)"
     assert found.worst < HEALTH_BOUND_SECONDS, (
         f"{name}: a health check took {found.worst * 1000:.0f} ms; in flight:\n{culprits}"
     )

@@ -172,3 +172,21 @@ async def test_a_refusal_names_the_missing_permission(secured: RunwireServer) ->
         details = status_details(caught.value)
         assert details.metadata["permission"] == "agents.write"
         assert "runner-user" in (caught.value.details() or "")
+
+
+async def test_an_error_about_a_huge_id_still_fits_its_trailer(secured: RunwireServer) -> None:
+    async with grpc.aio.insecure_channel(secured.addresses[0]) as channel:
+        get = channel.unary_unary(
+            "/runwire.v1.AgentService/GetAgent",
+            request_serializer=agent_pb2.GetAgentRequest.SerializeToString,
+            response_deserializer=agent_pb2.GetAgentResponse.FromString,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await get(
+                agent_pb2.GetAgentRequest(agent_id="x" * 20_000),
+                metadata=(("authorization", f"Bearer {TOKENS['viewer']}"),),
+            )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    details = status_details(caught.value)
+    assert details.from_server and details.reason == "AGENT_NOT_FOUND"
+    assert len(details.metadata["agent_id"].encode()) <= 128
