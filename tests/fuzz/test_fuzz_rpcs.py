@@ -358,10 +358,9 @@ class Fuzzer:
             end = time.perf_counter()
         described = self.target.describe(request.data) if slow else ""
         self.windows.append(Window(sent.start, end, request.kind, outcome.code, described, label))
-        if not problems:
-            return
         if label is not None:
             self.report.known_issues[label] += 1
+        if not problems or label is not None:
             return
         raise AssertionError(
             f"{self.target.name}: {'; '.join(problems)}\n"
