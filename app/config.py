@@ -342,6 +342,51 @@ class Settings(BaseSettings):
         description="A List response is cut to a shorter page (with a next_page_token) "
         "before it grows past this many bytes.",
     )
+    max_struct_bytes: int = Field(
+        default=256 * 1024,
+        ge=0,
+        description="Largest google.protobuf.Struct in a run or approval request (a client "
+        "tool's parameters, an approval's edited_arguments), serialized bytes; larger is "
+        "refused with RESOURCE_EXHAUSTED before it is parsed further (0: only "
+        "max_message_bytes).",
+    )
+    max_threads_per_tenant: int = Field(
+        default=10_000, ge=0, description="Threads one tenant may keep (0: no limit)."
+    )
+    max_pending_approvals_per_tenant: int = Field(
+        default=1_000,
+        ge=0,
+        description="Approvals of one tenant waiting for a decision; a pending approval is "
+        "never evicted: at the limit, new runs are refused with RESOURCE_EXHAUSTED (0: no "
+        "limit).",
+    )
+    max_events_per_run: int = Field(
+        default=50_000,
+        ge=0,
+        description="Events one run may log; a run that reaches it fails with reason "
+        "EVENT_LIMIT_EXCEEDED (its run_error is logged past the limit) (0: no limit).",
+    )
+    retained_event_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=0,
+        description="Memory stores: bytes of event logs kept; past it the oldest ended runs "
+        "are dropped first, like retained_runs (0: no byte limit). Redis keeps ended runs "
+        "for event_retention_seconds.",
+    )
+    max_concurrent_streams: int = Field(
+        default=100,
+        ge=1,
+        description="RPCs (event streams included) one client connection may have open at "
+        "once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); more wait for a free slot.",
+    )
+    run_lease_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="With Redis stores, an in-process run is owned by its replica under a "
+        "lease of this many seconds, renewed every quarter of it; once a lease expires "
+        "(replica killed or cut off), any replica ends the run FAILED with reason "
+        "REPLICA_LOST within about a quarter more.",
+    )
     request_id_ttl_seconds: float = Field(
         default=24 * 3600.0,
         gt=0,

@@ -1,9 +1,10 @@
 """The gRPC server: Runwire's four services, health and reflection.
 
 ``RunwireServer`` binds every ``listen`` address (``host:port`` or
-``unix:PATH``), serves ``runwire.v1`` plus ``grpc.health.v1.Health`` and
-server reflection (``grpc.reflection.v1alpha`` and ``grpc.reflection.v1``),
-and stops gracefully: health turns NOT_SERVING, open calls get
+``unix:PATH``), serves ``runwire.v1`` plus ``grpc.health.v1.Health`` (Check,
+Watch and List, ``app.health``) and server reflection
+(``grpc.reflection.v1alpha`` and ``grpc.reflection.v1``), and stops
+gracefully: health turns NOT_SERVING, open calls get
 ``shutdown_grace_seconds`` to end, in-process runs are stopped.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import logging
 
 import grpc
@@ -28,10 +30,11 @@ from runwire.v1 import (
 )
 
 from app.config import Settings
+from app.health import HealthServicer
 from app.tls import bind_listeners
 from app.wiring import Runwire
 from service.api.approvals import ApprovalServicer
-from service.api.interceptor import AuthInterceptor
+from service.api.interceptor import AuthInterceptor, wire_checks
 from service.api.runs import RunServicer
 from service.api.threads import ThreadServicer
 from service.auth.authenticate import Authenticator
@@ -46,6 +49,22 @@ SERVICE_NAMES = (
     thread_pb2.DESCRIPTOR.services_by_name["ThreadService"].full_name,
 )
 _REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+#: The services whose requests may not hold a Struct over ``max_struct_bytes``
+#: (AgentService's requests are bounded as a whole by ``max_agent_bytes``).
+STRUCT_LIMITED_SERVICES = (
+    run_service_pb2.DESCRIPTOR.services_by_name["RunService"],
+    approval_pb2.DESCRIPTOR.services_by_name["ApprovalService"],
+)
+#: The services whose requests' repeated fields and maps are counted before they are
+#: parsed (each item costs an object; AgentService's requests are bounded by bytes).
+COUNTED_SERVICES = (
+    *STRUCT_LIMITED_SERVICES,
+    thread_pb2.DESCRIPTOR.services_by_name["ThreadService"],
+)
+#: Modules a server may import on demand later (the provider SDKs, on a first model
+#: call), imported at start instead, before ``gc.freeze()``: imported after it, their
+#: objects (some 170,000) would be traversed by every full garbage collection.
+WARM_MODULES = ("service.llm.openai", "service.llm.anthropic")
 #: The shortest interval between client keepalive pings the server accepts.
 _MIN_CLIENT_PING_INTERVAL_MS = 10_000
 
@@ -65,6 +84,12 @@ def request_limits(settings: Settings) -> dict[str, tuple[str, int]]:
     }
 
 
+def _import_warm_modules() -> None:
+    """Imports ``WARM_MODULES`` (once per process; later calls find them loaded)."""
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+
+
 class RunwireServer:
     """A grpc.aio server around a ``Runwire`` app. Use ``start``/``stop``."""
 
@@ -75,11 +100,21 @@ class RunwireServer:
         if tracing_configured():
             instrument_grpc_server()
         authenticator = Authenticator(settings.auth) if settings.auth.enabled else None
+        interceptor = AuthInterceptor(
+            authenticator,
+            request_limits=request_limits(settings),
+            wire_checks=wire_checks(
+                app.router.quotas, counted=COUNTED_SERVICES, struct_limited=STRUCT_LIMITED_SERVICES
+            ),
+        )
         self._server = grpc.aio.server(
-            interceptors=[AuthInterceptor(authenticator, request_limits=request_limits(settings))],
+            interceptors=[interceptor],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
+                # RPCs one connection may have open at once (HTTP/2
+                # SETTINGS_MAX_CONCURRENT_STREAMS); more wait for a free slot.
+                ("grpc.max_concurrent_streams", settings.max_concurrent_streams),
                 ("grpc.keepalive_time_ms", int(settings.keepalive_time_seconds * 1000)),
                 ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout_seconds * 1000)),
                 # Accept client keepalive pings this often, also on idle connections
@@ -90,7 +125,7 @@ class RunwireServer:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        self.health = health.aio.HealthServicer()
+        self.health = HealthServicer()
         self.addresses: list[str] = []
         agent_pb2_grpc.add_AgentServiceServicer_to_server(app.agent_servicer, self._server)
         self.runs = RunServicer(
@@ -138,7 +173,10 @@ class RunwireServer:
         addresses (``host:port`` with the real port, or ``unix:PATH``).
 
         Listeners are bound by ``app.tls.bind_listeners``: TLS on ``host:port``
-        when configured, Unix sockets plaintext with ``unix_socket_mode``.
+        when configured, Unix sockets plaintext with ``unix_socket_mode``. Before
+        serving, ``WARM_MODULES`` are imported (once per process: the first start
+        pays for them); once serving, everything loaded so far is frozen out of
+        the garbage collector's full passes (``gc.freeze``).
 
         Raises:
             app.tls.ListenConfigError: before anything is bound, when the
@@ -147,6 +185,8 @@ class RunwireServer:
             RuntimeError: an address cannot be bound (in use, bad path).
         """
         self.addresses = bind_listeners(self._server, self.settings)
+        # In a thread: the event loop may be serving something else meanwhile.
+        await asyncio.to_thread(_import_warm_modules)
         await self._server.start()
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         for name in SERVICE_NAMES:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -78,13 +78,19 @@ class Runwire:
         providers = build_providers(settings, breakers=breakers)
         tools = build_tools(settings)
         stores = build_stores(settings)
-        recorder = RunRecorder(events=stores.events, runs=stores.runs, approvals=stores.approvals)
+        recorder = RunRecorder(
+            events=stores.events,
+            runs=stores.runs,
+            approvals=stores.approvals,
+            max_events_per_run=settings.max_events_per_run,
+        )
         inprocess = InProcessRuntime(
             recorder=recorder,
             providers=providers,
             tools=tools,
             threads=stores.threads,
             model_retry=build_retry_policy(settings),
+            leases=stores.leases,
         )
         runtimes: dict[int, Runtime] = {agent_pb2.RUNTIME_IN_PROCESS: inprocess}
         worker: Any = None
@@ -137,6 +143,8 @@ class Runwire:
             worker_providers=worker_providers,
         )
         await app._create_configured_agents()
+        # Lease heartbeat and sweeper of in-process runs (Redis only); stopped by aclose.
+        inprocess.keep_leases()
         if worker is not None:
             app.worker_task = asyncio.create_task(worker.run(), name="embedded-temporal-worker")
             logger.info("embedded Temporal worker polling %s", settings.temporal_task_queue)
@@ -259,13 +267,7 @@ def build_tools(settings: Settings) -> ToolRegistry:
 
 def build_quotas(settings: Settings) -> Quotas:
     """The quotas and size limits of ``settings`` (docs/security.md, "Limits")."""
-    return Quotas(
-        max_agents_per_tenant=settings.max_agents_per_tenant,
-        max_agent_bytes=settings.max_agent_bytes,
-        max_active_runs_per_tenant=settings.max_active_runs_per_tenant,
-        max_open_streams_per_principal=settings.max_open_streams_per_principal,
-        max_list_response_bytes=settings.max_list_response_bytes,
-    )
+    return Quotas(**{limit.name: getattr(settings, limit.name) for limit in fields(Quotas)})
 
 
 def build_stores(settings: Settings) -> Stores:
@@ -296,7 +298,9 @@ def build_stores(settings: Settings) -> Stores:
         redis_prefix=settings.redis_prefix,
         retention_seconds=settings.event_retention_seconds,
         retained_runs=settings.retained_runs,
+        retained_event_bytes=settings.retained_event_bytes,
         request_ttl_seconds=settings.request_id_ttl_seconds,
+        run_lease_seconds=settings.run_lease_seconds,
     )
 
 
@@ -351,4 +355,5 @@ def build_worker(
         stores=stores,
         providers=providers,
         tools=tools,
+        max_events_per_run=settings.max_events_per_run,
     )

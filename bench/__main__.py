@@ -14,6 +14,7 @@ Scenarios, in order (``--only`` takes these numbers or names):
 5. ``temporal``     the run of 1 on Temporal vs a minimal workflow; runs/s with 1 and 2 workers
 6. ``harness``      the Agent SDK for Go's harness settings on both runtimes
 7. ``auth``         the cost of auth per RPC: GetAgent p50/p99 by credential vs auth off
+8. ``redis_streams`` 10,000 idle StreamRunEvents through Redis: connections, commands/s, memory
 
 ``--quick`` (CI's smoke mode, under 90 s) runs every scenario small.
 """
@@ -33,12 +34,30 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from bench import auth, fanout, harness, stream_run, temporal_runtime, throughput, token_stream
+from bench import (
+    auth,
+    fanout,
+    harness,
+    redis_streams,
+    stream_run,
+    temporal_runtime,
+    throughput,
+    token_stream,
+)
 from bench.common import Context, Row, exit_now, raise_fd_limit
 
 SCENARIOS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (stream_run, throughput, fanout, token_stream, temporal_runtime, harness, auth)
+    for module in (
+        stream_run,
+        throughput,
+        fanout,
+        token_stream,
+        temporal_runtime,
+        harness,
+        auth,
+        redis_streams,
+    )
 }
 
 logger = logging.getLogger("bench")

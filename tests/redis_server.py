@@ -23,8 +23,9 @@ import redis.asyncio as redis
 
 from service.stores.redis_client import reply
 
-#: Seconds to wait for a started server to answer PING.
-START_TIMEOUT = 10.0
+#: Seconds to wait for a started server to answer PING (generous: a busy machine
+#: starts processes slowly; a passing start waits only as long as it must).
+START_TIMEOUT = 30.0
 #: Seconds between SIGTERM and SIGKILL when stopping.
 STOP_GRACE = 5.0
 _PORT_ATTEMPTS = 3

@@ -1,8 +1,14 @@
-"""Shared test helpers: agent factory, event checks, test servers.
+"""Shared test helpers: agent factory, event checks, test servers, waiting.
 
 The client helpers come from the Python client (``runwire``) and are re-exported
 here for the tests: ``Stubs``, ``collect`` (``runwire.collect_events``) and
 ``StatusDetails``; ``status_details`` adds an assertion to the client's.
+
+Tests wait for conditions, never for fixed times: ``wait_until`` (any
+condition), ``run_until`` (a run's record), ``events_until`` (a run's event
+stream) and ``polls`` (a loop of one's own) all give up after
+``CONDITION_SECONDS``, generous so the suite passes on a busy machine (a
+passing test waits only as long as it must).
 """
 
 from __future__ import annotations
@@ -10,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import inspect
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import grpc
@@ -20,7 +27,7 @@ import runwire
 from google.protobuf import duration_pb2, json_format, struct_pb2
 from runwire import StatusDetails, Stubs
 from runwire import collect_events as collect
-from runwire.v1 import agent_pb2, event_pb2
+from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -37,11 +44,15 @@ __all__ = [
     "assert_gap_free",
     "collect",
     "create_agent",
+    "events_until",
     "kinds",
+    "polls",
+    "run_until",
     "running_server",
     "status_details",
     "struct",
     "unique",
+    "wait_until",
     "workflow_history_bytes",
 ]
 
@@ -95,7 +106,13 @@ async def polls(
     *, interval: float = 0.05, seconds: float = CONDITION_SECONDS
 ) -> AsyncIterator[int]:
     """Yields attempt numbers 0, 1, … every ``interval`` seconds until ``seconds``
-    have passed: ``async for _ in polls(): if condition: break`` then assert it."""
+    have passed (``CONDITION_SECONDS`` by default), then stops without raising.
+
+    For ``async for _ in polls(): if condition: break`` followed by an assertion
+    of the condition (or a raise with a message of the caller's); the last
+    attempt comes after the deadline, so a condition that became true meanwhile
+    is seen. ``wait_until`` does both and fails with a message of its own.
+    """
     deadline = time.monotonic() + seconds
     attempt = 0
     while True:
@@ -104,6 +121,104 @@ async def polls(
             return
         attempt += 1
         await asyncio.sleep(interval)
+
+
+async def wait_until(
+    condition: Callable[[], object],
+    what: str | Callable[[], str],
+    *,
+    interval: float = 0.05,
+    seconds: float = CONDITION_SECONDS,
+) -> None:
+    """Returns once ``condition()`` is true, checking every ``interval`` seconds.
+
+    Args:
+        condition: A function of no arguments; when it returns an awaitable,
+            its result is the answer (so an ``async def`` or a lambda calling one
+            works).
+        what: The condition in words, or a function returning them (called on
+            failure, so it can describe what was seen).
+        interval: Seconds between two checks.
+        seconds: Deadline, ``CONDITION_SECONDS`` by default.
+
+    Raises:
+        AssertionError: still false after ``seconds`` (the message names ``what``).
+    """
+    async for _ in polls(interval=interval, seconds=seconds):
+        answer = condition()
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if answer:
+            return
+    described = what() if callable(what) else what
+    raise AssertionError(f"not true within {seconds:g} s: {described}")
+
+
+async def run_until(
+    stubs: Stubs,
+    run_id: str,
+    done: Callable[[run_pb2.Run], bool],
+    what: str,
+    *,
+    seconds: float = CONDITION_SECONDS,
+) -> run_pb2.Run:
+    """The run (``GetRun``) once ``done(run)`` holds, polled with ``polls``.
+
+    Raises:
+        AssertionError: not within ``seconds``; the message names ``what`` and
+            the run's last state.
+    """
+    run = run_pb2.Run()
+    async for _ in polls(seconds=seconds):
+        response: run_service_pb2.GetRunResponse = await stubs.runs.GetRun(
+            run_service_pb2.GetRunRequest(run_id=run_id)
+        )
+        run = response.run
+        if done(run):
+            return run
+    state = run_pb2.RunState.Name(run.state)
+    raise AssertionError(f"run {run_id}: not {what} within {seconds:g} s (last state {state})")
+
+
+async def events_until(
+    stubs: Stubs,
+    run_id: str,
+    done: Callable[[list[event_pb2.RunEvent]], bool],
+    what: str,
+    *,
+    after_sequence: int = 0,
+    heartbeats: bool = False,
+    seconds: float = CONDITION_SECONDS,
+) -> list[event_pb2.RunEvent]:
+    """Streams run ``run_id``'s events after ``after_sequence`` (``StreamRunEvents``;
+    heartbeats only with ``heartbeats``) until ``done(events so far)`` holds;
+    returns those events.
+
+    The stream is cancelled on return, so the run goes on unobserved.
+
+    Raises:
+        AssertionError: the stream ended first (the run ended), or ``seconds``
+            passed; the message names ``what`` and the kinds of events seen.
+    """
+    events: list[event_pb2.RunEvent] = []
+    call = stubs.runs.StreamRunEvents(
+        run_service_pb2.StreamRunEventsRequest(run_id=run_id, after_sequence=after_sequence)
+    )
+    try:
+        async with asyncio.timeout(seconds):
+            async for response in call:
+                if response.event.HasField("heartbeat") and not heartbeats:
+                    continue
+                events.append(response.event)
+                if done(events):
+                    return events
+    except TimeoutError:
+        raise AssertionError(
+            f"run {run_id}: no {what} within {seconds:g} s; events: {kinds(events)}"
+        ) from None
+    finally:
+        call.cancel()
+    raise AssertionError(f"run {run_id} ended before {what}; events: {kinds(events)}")
 
 
 def unique(prefix: str) -> str:

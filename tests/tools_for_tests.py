@@ -3,7 +3,8 @@
 ``record`` counts calls in this process (enough for an embedded server). The
 file tools ``append_line`` and ``slow_append`` record their effects in files,
 so tests can count executions across processes (separate Temporal workers that
-may be killed mid-call).
+may be killed mid-call). ``stamp`` notes when each call ran, so tests can tell
+whether a side effect came before or after an RPC answered.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import pathlib
+import time
 from collections import Counter, defaultdict
 
 from service.tools.registry import ToolRegistry
@@ -25,18 +27,34 @@ def record(key: str, value: str = "") -> str:
     return f"recorded {key}={value} (call {CALLS[key]})"
 
 
+#: When each ``stamp`` call ran (``time.monotonic()``), per key: tests compare
+#: a side effect's time with when an RPC answered (an embedded server's tools
+#: run in the test process).
+STAMPS: defaultdict[str, list[float]] = defaultdict(list)
+
+
+def stamp(key: str) -> str:
+    """Records the time of one execution under ``key`` (``STAMPS``)."""
+    STAMPS[key].append(time.monotonic())
+    return f"stamped {key} (call {len(STAMPS[key])})"
+
+
 _ARRIVED: defaultdict[str, int] = defaultdict(int)
 _ALL_THERE: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+
+#: How long a ``rendezvous`` call waits for the others, seconds: generous, as
+#: ``tests.support.CONDITION_SECONDS`` (calls run one after the other never meet).
+RENDEZVOUS_SECONDS = 60.0
 
 
 async def rendezvous(key: str, parties: int) -> str:
     """Returns once ``parties`` calls with ``key`` are running at the same time;
-    fails after 5 s otherwise (proof that calls ran concurrently)."""
+    fails after ``RENDEZVOUS_SECONDS`` otherwise (proof that calls ran concurrently)."""
     _ARRIVED[key] += 1
     if _ARRIVED[key] >= parties:
         _ALL_THERE[key].set()
     try:
-        await asyncio.wait_for(_ALL_THERE[key].wait(), timeout=5)
+        await asyncio.wait_for(_ALL_THERE[key].wait(), timeout=RENDEZVOUS_SECONDS)
     except TimeoutError:
         raise RuntimeError(f"only {_ARRIVED[key]} of {parties} calls met") from None
     return f"met {parties}"
@@ -86,3 +104,4 @@ def register_tools(registry: ToolRegistry) -> None:
     registry.register(append_line)
     registry.register(slow_append)
     registry.register(log_line)
+    registry.register(stamp)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from service.agent.resilient_turn import (
     discard_message,
     resilient_model_turn,
 )
+from service.core.errors import ResourceExhaustedError
 from service.core.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID
 from service.llm.base import ModelError
 from service.llm.registry import ProviderRegistry
@@ -84,6 +85,18 @@ def _next_retry_delay(error: ModelError) -> timedelta | None:
     return timedelta(seconds=max(seconds, MIN_RETRY_DELAY_SECONDS))
 
 
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """A quota the run reached (``ResourceExhaustedError``, e.g. ``max_events_per_run``)
+    becomes a non-retryable ``ApplicationError``: type = its reason, details = one dict
+    {"subject", "limit", "metadata"} (``worker.workflows`` rebuilds the error)."""
+    try:
+        yield
+    except ResourceExhaustedError as exc:
+        details = {"subject": exc.subject, "limit": exc.limit, "metadata": exc.metadata}
+        raise ApplicationError(exc.message, details, type=exc.reason, non_retryable=True) from exc
+
+
 class RunActivities:
     """The activities, bound to one process's stores and registries."""
 
@@ -111,9 +124,14 @@ class RunActivities:
 
     @activity.defn(name="publish_events")
     async def publish_events(self, request: PublishInput) -> None:
-        """Appends the workflow's events, in order, each at most once."""
-        async with _heartbeating():
-            await self._publish(request.run_id, request.events)
+        """Appends the workflow's events, in order, each at most once.
+
+        Raises:
+            ApplicationError: the run reached a quota (``_refusals``).
+        """
+        with _refusals():
+            async with _heartbeating():
+                await self._publish(request.run_id, request.events)
 
     @activity.defn(name="call_model")
     async def call_model(self, request: ModelCallInput) -> ModelCallResult:
@@ -132,10 +150,16 @@ class RunActivities:
         message (``<message_id>-<attempt - 1>``).
 
         Raises:
-            ApplicationError: type = the ModelError reason; non-retryable unless
+            ApplicationError: type = the ModelError reason, details = one dict
+                {"provider", "metadata"} (the ErrorInfo metadata); non-retryable unless
                 the provider said a retry may succeed (then ``next_retry_delay``
-                follows the retry-after hint, if any: ``_next_retry_delay``).
+                follows the retry-after hint, if any: ``_next_retry_delay``); or
+                the run reached a quota (``_refusals``).
         """
+        with _refusals():
+            return await self._call_model(request)
+
+    async def _call_model(self, request: ModelCallInput) -> ModelCallResult:
         await self._publish(request.run_id, request.before)
 
         async def publish(event: event_pb2.RunEvent, key: str) -> None:
@@ -166,7 +190,7 @@ class RunActivities:
         except ModelError as exc:
             raise ApplicationError(
                 exc.message,
-                {"provider": exc.provider, "status_code": exc.status_code},
+                {"provider": exc.provider, "metadata": exc.metadata},
                 type=exc.reason,
                 non_retryable=not exc.retryable,
                 next_retry_delay=_next_retry_delay(exc),

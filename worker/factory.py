@@ -47,6 +47,7 @@ def build_worker(
     stores: Stores,
     providers: ProviderRegistry,
     tools: ToolRegistry,
+    max_events_per_run: int = 0,
 ) -> Worker:
     """A worker polling ``task_queue`` with the workflow and activities.
 
@@ -58,10 +59,16 @@ def build_worker(
     holds the workflow in its cache before another worker takes it.
 
     ``providers`` should have SDK retries off (``openai_max_retries=0``):
-    the activity retry policy is the only one.
+    the activity retry policy is the only one. ``max_events_per_run`` is
+    ``RunRecorder``'s (0: no limit).
     """
     activities = RunActivities(
-        recorder=RunRecorder(events=stores.events, runs=stores.runs, approvals=stores.approvals),
+        recorder=RunRecorder(
+            events=stores.events,
+            runs=stores.runs,
+            approvals=stores.approvals,
+            max_events_per_run=max_events_per_run,
+        ),
         providers=providers,
         tools=tools,
         threads=stores.threads,

@@ -8,7 +8,21 @@ events are buffered and published by activities (keyed, so a retry never
 doubles one), approvals and client tool outputs arrive as workflow updates
 whose validators refuse bad or conflicting input before it enters history,
 approval expiry is a durable timer, and time and ids come from
-``workflow.now()`` / ``workflow.uuid4()``. Activities get whole inputs (the
+``workflow.now()`` / ``workflow.uuid4()``.
+
+Cancel wins. The loop runs in a task of its own; when Temporal cancels the
+workflow (``CancelRun`` does, through ``service.runtimes.temporal``, and so
+does an operator in the Temporal UI) the workflow stops the run
+(``WorkflowEffects.stop``): the effects' gate closes (no event but the
+closing ones, no model or tool activity, no wait gets past it), the run's
+decisions close (a decision the loop has not taken is refused), the model
+or tool activity in flight is cancelled and waited for
+(``WAIT_CANCELLATION_COMPLETED``: it publishes nothing more), and CANCELLING
+is logged after every event emitted before. The loop meets the closed gate
+at its next effect and ends CANCELLED through its own ending. CancelRun
+answers once CANCELLING is in the log, so by then no model or tool activity
+can start: one scheduled but not started is cancelled in the same workflow
+task that stops the run. Activities get whole inputs (the
 whole model request, the whole conversation on continue-as-new); the
 claim-check payload codec (``service.runtimes.payload_codec``) keeps large
 payloads out of history, and nothing here sees its references.
@@ -36,6 +50,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import CancelledError as TemporalCancelledError
 from temporalio.types import MethodAsyncSingleParam
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from runwire.v1 import event_pb2, run_pb2
@@ -43,10 +58,15 @@ with workflow.unsafe.imports_passed_through():
     from service.agent.decisions import PendingDecisions
     from service.agent.effects import ModelTurn, ToolResult
     from service.agent.loop import execute_run
-    from service.core.errors import FailedPreconditionError, safe_error_text
+    from service.core.errors import (
+        FailedPreconditionError,
+        ResourceExhaustedError,
+        safe_error_text,
+    )
     from service.core.messages import ChatMessage
     from service.core.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
     from service.llm.base import ModelError, ModelRequest
+    from service.runtimes.recorder import CLOSING_PAYLOADS
     from service.runtimes.temporal_contract import (
         UPDATE_RESOLVE_APPROVAL,
         UPDATE_SUBMIT_TOOL_OUTPUTS,
@@ -61,6 +81,7 @@ with workflow.unsafe.imports_passed_through():
         ThreadAppendInput,
         ToolCallInput,
     )
+    from service.stores.events import TERMINAL_PAYLOADS
     from worker.activities import RunActivities
 
 #: Activity heartbeat timeout: how soon a killed worker's activity is retried
@@ -81,11 +102,16 @@ class ActivityConfig:
         heartbeat_timeout: How long an attempt may go without a heartbeat
             before it is retried (its worker is presumed dead).
         retry_policy: Temporal's retries of a failed attempt.
+        cancellation_type: What cancelling the activity waits for:
+            ``WAIT_CANCELLATION_COMPLETED`` for work the run's stop cancels
+            (model and tool calls: the loop goes on once the attempt has
+            stopped, so nothing it does lands after CANCELLING).
     """
 
     start_to_close_timeout: timedelta | None = None
     heartbeat_timeout: timedelta = HEARTBEAT_TIMEOUT
     retry_policy: RetryPolicy
+    cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL
 
     def bounded(self, run_timeout: timedelta) -> ActivityConfig:
         """This config, with ``run_timeout`` as the attempt timeout if it has none."""
@@ -110,6 +136,7 @@ MODEL = ActivityConfig(
         maximum_interval=timedelta(seconds=30),
         maximum_attempts=5,
     ),
+    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 )
 #: Server tool calls.
 TOOL = ActivityConfig(
@@ -118,7 +145,11 @@ TOOL = ActivityConfig(
         maximum_interval=timedelta(seconds=10),
         maximum_attempts=3,
     ),
+    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 )
+
+#: Why a run stops when Temporal cancels its workflow.
+CANCEL_REQUESTED = "the workflow was cancelled (CancelRun, or an operator in Temporal)"
 
 
 def _refusal(error: FailedPreconditionError) -> ApplicationError:
@@ -135,28 +166,62 @@ _Out = TypeVar("_Out")
 
 
 async def _activity(
-    method: MethodAsyncSingleParam[RunActivities, _In, _Out], arg: _In, config: ActivityConfig
+    method: MethodAsyncSingleParam[RunActivities, _In, _Out],
+    arg: _In,
+    config: ActivityConfig,
+    *,
+    work: set[asyncio.Task[Any]] | None = None,
 ) -> _Out:
-    """``workflow.execute_activity_method`` with ``config``, where a cancelled
-    activity raises ``asyncio.CancelledError`` (as any cancelled await does
-    in-process), so the loop's timeout and cancel handling work alike on both
-    runtimes."""
+    """Runs one activity with ``config``, where a cancelled activity raises
+    ``asyncio.CancelledError`` (as any cancelled await does in-process), so
+    the loop's timeout and cancel handling work alike on both runtimes. With
+    ``work``, its handle is in that set while it runs (the run's stop cancels it)."""
+    handle = workflow.start_activity_method(
+        method,
+        arg,
+        start_to_close_timeout=config.start_to_close_timeout,
+        heartbeat_timeout=config.heartbeat_timeout,
+        retry_policy=config.retry_policy,
+        cancellation_type=config.cancellation_type,
+    )
+    if work is not None:
+        work.add(handle)
     try:
-        return await workflow.execute_activity_method(
-            method,
-            arg,
-            start_to_close_timeout=config.start_to_close_timeout,
-            heartbeat_timeout=config.heartbeat_timeout,
-            retry_policy=config.retry_policy,
-        )
+        return await handle
     except ActivityError as exc:
         if isinstance(exc.cause, TemporalCancelledError):
             raise asyncio.CancelledError(str(exc.cause)) from exc
+        exhausted = _quota_error(exc.cause)
+        if exhausted is not None:
+            raise exhausted from exc
         raise
+    finally:
+        if work is not None:
+            work.discard(handle)
+
+
+def _quota_error(cause: BaseException | None) -> ResourceExhaustedError | None:
+    """The quota error an activity refused with (``worker.activities._refusals``), or None."""
+    if not isinstance(cause, ApplicationError) or not cause.type or not cause.details:
+        return None
+    details = cause.details[0]
+    if not isinstance(details, dict) or "limit" not in details:
+        return None
+    metadata = details.get("metadata") or {}
+    error = ResourceExhaustedError(
+        cause.message,
+        subject=str(details.get("subject", "")),
+        limit=str(details["limit"]),
+        value=0,
+        reason=cause.type,
+    )
+    error.metadata = {str(k): str(v) for k, v in metadata.items()}
+    return error
 
 
 class WorkflowEffects:
-    """``Effects`` of one run inside the workflow."""
+    """``Effects`` of one run inside the workflow; each effect passes the
+    run's gate first (see ``stop``)."""
 
     def __init__(self, run: AgentRun, spec: RunSpec) -> None:
         self._run = run
@@ -170,9 +235,47 @@ class WorkflowEffects:
         run_bound = timedelta(seconds=spec.timeout_seconds + 60)
         self._model = MODEL.bounded(run_bound)
         self._tool = TOOL.bounded(run_bound)
+        #: Why the run was asked to stop; None while it was not (the gate is open).
+        self._stop: str | None = None
+        #: ``run_started`` was emitted (CANCELLING comes after it).
+        self._opened = False
+        #: The terminal event was emitted (a stop then logs no CANCELLING).
+        self._ended = False
+        #: Model and tool activities in flight.
+        self._work: set[asyncio.Task[Any]] = set()
 
-    async def emit(self, event: event_pb2.RunEvent) -> None:
-        decision = self._run.decisions.observe(event)
+    def stop(self, reason: str) -> None:
+        """Stops the run: closes the gate (from now on only the closing events,
+        ``recorder.CLOSING_PAYLOADS``, and the thread append pass; any other
+        effect raises ``asyncio.CancelledError``, so the loop ends CANCELLED),
+        closes the decisions, buffers CANCELLING after every event emitted so
+        far (after ``run_started`` when that is still to come; none once the
+        run logged its end) and cancels the model or tool activity in flight.
+        Idempotent."""
+        if self._stop is not None:
+            return
+        self._stop = reason
+        self._run.decisions.close()
+        if self._opened and not self._ended:
+            self._cancelling()
+        for handle in list(self._work):
+            handle.cancel()
+
+    def _cancelling(self) -> None:
+        self._append(
+            event_pb2.RunEvent(
+                state_changed=event_pb2.StateChanged(state=run_pb2.RUN_STATE_CANCELLING)
+            ),
+            None,
+        )
+
+    def _gate(self, *, closing: bool = False) -> None:
+        """Raises ``asyncio.CancelledError`` once the run was asked to stop,
+        unless the effect is ``closing`` (part of the run's ending)."""
+        if self._stop is not None and not closing:
+            raise asyncio.CancelledError(self._stop)
+
+    def _append(self, event: event_pb2.RunEvent, decision: Decision | None) -> None:
         self._counter += 1
         self._buffer.append(
             KeyedEvent(
@@ -181,6 +284,19 @@ class WorkflowEffects:
                 edited_arguments=decision.edited_arguments if decision else None,
             )
         )
+
+    async def emit(self, event: event_pb2.RunEvent) -> None:
+        kind = event.WhichOneof("payload")
+        opening = kind == "run_started"
+        self._gate(closing=opening or kind in CLOSING_PAYLOADS)
+        if kind in TERMINAL_PAYLOADS:
+            self._ended = True
+        decision = self._run.decisions.observe(event)
+        self._append(event, decision)
+        if opening:
+            self._opened = True
+            if self._stop is not None:
+                self._cancelling()  # stopped before it started
         # ResolveApproval returns once the approval's record shows the decision,
         # and the record follows this event: publish it with the loop's next
         # event (the state change or the tool result that follow at once), or
@@ -195,19 +311,32 @@ class WorkflowEffects:
         self._publish_soon = False
         return events
 
+    def _put_back(self, events: tuple[KeyedEvent, ...]) -> None:
+        """Puts events taken for an activity that was cancelled back in front
+        of the buffer, to be published in order (their keys make a second
+        publish of those already out a no-op)."""
+        self._buffer[:0] = events
+
     async def flush(self) -> None:
         """Publishes buffered events (in emission order)."""
         async with self._lock:
             events = self._take()
-            if events:
+            if not events:
+                return
+            try:
                 await _activity(
                     RunActivities.publish_events,
                     PublishInput(run_id=self._spec.run_id, events=events),
                     PUBLISH,
                 )
+            except asyncio.CancelledError:
+                self._put_back(events)
+                raise
 
     async def call_model(self, request: ModelRequest, *, message_id: str) -> ModelTurn:
+        self._gate()
         async with self._lock:
+            self._gate()
             call = ModelCallInput(
                 run_id=self._spec.run_id,
                 agent_id=self._spec.agent_id,
@@ -218,19 +347,19 @@ class WorkflowEffects:
                 before=self._take(),
             )
             try:
-                result = await _activity(RunActivities.call_model, call, self._model)
+                result = await _activity(
+                    RunActivities.call_model, call, self._model, work=self._work
+                )
             except ActivityError as exc:
-                cause = exc.cause
-                reason = cause.type if isinstance(cause, ApplicationError) and cause.type else ""
-                raise ModelError(
-                    str(cause.message if isinstance(cause, ApplicationError) else exc),
-                    provider=self._spec.provider,
-                    retryable=reason == "PROVIDER_UNAVAILABLE" or not reason,
-                ) from exc
+                raise _model_error(exc, self._spec.provider) from exc
+            except asyncio.CancelledError:
+                self._put_back(call.before)
+                raise
         return ModelTurn(message=result.message, usage=result.usage)
 
     async def run_tool(self, name: str, arguments: dict[str, Any]) -> ToolResult:
         await self.flush()
+        self._gate()
         result = await _activity(
             RunActivities.run_tool,
             ToolCallInput(
@@ -240,26 +369,34 @@ class WorkflowEffects:
                 agent_id=self._spec.agent_id,
             ),
             self._tool,
+            work=self._work,
         )
         return ToolResult(content=result.content, is_error=result.is_error)
 
     async def wait_approval(self, approval_id: str, *, timeout_seconds: float) -> Decision | None:
         await self.flush()
+        self._gate()
         decisions = self._run.decisions
         try:
             await workflow.wait_condition(
-                lambda: decisions.decision(approval_id) is not None,
+                lambda: decisions.decision(approval_id) is not None or self._stop is not None,
                 timeout=timeout_seconds,
                 timeout_summary=f"approval {approval_id} expires",
             )
         except TimeoutError:
+            self._gate()  # stopped as it expired: cancelled, not expired
             return decisions.expire_approval(approval_id)
-        return decisions.decision(approval_id)
+        self._gate()
+        return decisions.take_approval(approval_id)
 
     async def wait_tool_output(self, tool_call_id: str) -> ToolOutput:
         await self.flush()
+        self._gate()
         decisions = self._run.decisions
-        await workflow.wait_condition(lambda: decisions.tool_output(tool_call_id) is not None)
+        await workflow.wait_condition(
+            lambda: decisions.tool_output(tool_call_id) is not None or self._stop is not None
+        )
+        self._gate()
         output = decisions.tool_output(tool_call_id)
         assert output is not None
         return output
@@ -280,11 +417,12 @@ class WorkflowEffects:
     async def checkpoint(self, checkpoint: LoopCheckpoint, messages: list[ChatMessage]) -> None:
         """Continues as new when Temporal suggests it (history too long or
         large), carrying the checkpoint and the whole conversation (the payload
-        codec keeps it out of history)."""
-        if not workflow.info().is_continue_as_new_suggested():
+        codec keeps it out of history); never once the run was asked to stop."""
+        if self._stop is not None or not workflow.info().is_continue_as_new_suggested():
             return
         await self.flush()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        self._gate()
         workflow.continue_as_new(
             AgentRunInput(
                 spec=self._spec,
@@ -297,8 +435,10 @@ class WorkflowEffects:
         )
 
     def resume_from(self, state: ResumeState) -> None:
-        """Restores the event counter in a continued-as-new execution."""
+        """Restores the event counter in a continued-as-new execution (whose
+        ``run_started`` was logged by the first)."""
         self._counter = state.event_counter
+        self._opened = True
 
     def now(self) -> Any:
         return workflow.now()
@@ -319,17 +459,35 @@ class AgentRun:
     @workflow.run
     async def run(self, request: AgentRunInput) -> str:
         effects = WorkflowEffects(self, request.spec)
-        conversation = None
         if request.resume is not None:
             effects.resume_from(request.resume)
-            conversation = list(request.resume.messages)
+        # The loop runs in a task of its own, so Temporal's cancellation (of
+        # this task) stops the run through its gate instead of cutting short
+        # whatever the loop awaits.
+        loop = asyncio.create_task(self._execute(request, effects))
+        while not loop.done():
+            try:
+                await workflow.wait([loop])
+            except asyncio.CancelledError:
+                effects.stop(CANCEL_REQUESTED)
+        # Decision handlers waiting for the loop to take their decision have
+        # their answer now (the loop closed the decisions when it ended).
+        while True:
+            try:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                break
+            except asyncio.CancelledError:
+                effects.stop(CANCEL_REQUESTED)
+        return loop.result()
+
+    async def _execute(self, request: AgentRunInput, effects: WorkflowEffects) -> str:
         try:
             try:
                 state = await execute_run(
                     request.spec,
                     effects,
                     resume=request.resume.checkpoint if request.resume else None,
-                    conversation=conversation,
+                    conversation=list(request.resume.messages) if request.resume else None,
                 )
             finally:
                 # The loop has ended: a decision arriving now is refused (NOT_PENDING).
@@ -357,13 +515,28 @@ class AgentRun:
         return run_pb2.RunState.Name(state)
 
     @workflow.update(name=UPDATE_RESOLVE_APPROVAL)
-    def resolve_approval(self, request: ResolveApprovalInput) -> Decision:
-        """Records a decision (``PendingDecisions.record_approval``); returns
-        the decision in force."""
+    async def resolve_approval(self, request: ResolveApprovalInput) -> Decision:
+        """Records a decision (``PendingDecisions.record_approval``), then waits
+        until the loop takes it (at once, as it waits for the approval);
+        returns the decision in force. Refused (``APPROVAL_NOT_PENDING``,
+        state ``APPROVAL_STATE_CANCELLED``) when the run stops or ends first."""
+        decisions = self.decisions
+        approval_id = request.approval_id
+
+        def settled() -> bool:  # a wait condition must not raise
+            try:
+                return decisions.approval_outcome(approval_id) is not None
+            except FailedPreconditionError:
+                return True
+
         try:
-            return self.decisions.record_approval(request.approval_id, request.decision)
+            decisions.record_approval(approval_id, request.decision)
+            await workflow.wait_condition(settled)
+            outcome = decisions.approval_outcome(approval_id)
         except FailedPreconditionError as exc:
             raise _refusal(exc) from None
+        assert outcome is not None
+        return outcome
 
     @resolve_approval.validator
     def _check_resolve(self, request: ResolveApprovalInput) -> None:
@@ -386,3 +559,23 @@ class AgentRun:
             self.decisions.check_tool_outputs(request.outputs)
         except FailedPreconditionError as exc:
             raise _refusal(exc) from None
+
+
+def _model_error(exc: ActivityError, provider: str) -> ModelError:
+    """The ``ModelError`` a failed ``call_model`` activity raised, rebuilt from its
+    ``ApplicationError`` (type = reason, details = provider and ErrorInfo metadata);
+    a failure without one (a timeout, a lost worker) is a retryable one."""
+    cause = exc.cause
+    if not isinstance(cause, ApplicationError) or not cause.type:
+        return ModelError(str(exc), provider=provider, retryable=True)
+    details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    error = ModelError(
+        cause.message,
+        provider=str(details.get("provider") or provider),
+        retryable=cause.type == "PROVIDER_UNAVAILABLE",
+    )
+    error.reason = cause.type
+    metadata = details.get("metadata")
+    if isinstance(metadata, dict):
+        error.metadata.update({str(k): str(v) for k, v in metadata.items()})
+    return error

@@ -9,14 +9,23 @@ a decision arrives:
   run's end) is refused (``APPROVAL_NOT_PENDING``);
 - client tool outputs are taken all or none; an output for a call the run
   does not wait for is refused (``TOOL_CALL_NOT_PENDING``), a second output
-  for an answered call too (``TOOL_CALL_ALREADY_ANSWERED``).
+  for an answered call too (``TOOL_CALL_ALREADY_ANSWERED``);
+- a decision counts once the run *takes* it (``take_approval``, when its wait
+  returns). When the run stops or ends first (``close``: CancelRun, a timeout,
+  a failure), every approval it has not taken closes ``CANCELLED``, a decision
+  recorded but not taken included, and every unanswered tool call closes too:
+  so an approval racing a cancel is either taken (its ``approval_resolved``
+  reports the decision, and the stopped run runs no tool) or refused
+  (``APPROVAL_NOT_PENDING``, state ``CANCELLED``, as its record will read).
 
 Refusals are ``FailedPreconditionError`` with these reasons and the ids in
 their metadata. The object is plain and deterministic (no I/O, no asyncio, no
 clock), so the Temporal workflow keeps one as its update state and the
 in-process runtime one per run. ``check_*`` methods have no side effects
 (Temporal update validators); ``record_*`` methods check, then record (update
-handlers). The waiting side reads ``decision`` / ``tool_output``.
+handlers), and ``approval_outcome`` tells a resolver whether the run took its
+decision. The waiting side takes decisions (``take_approval``) and reads
+``tool_output``.
 """
 
 from __future__ import annotations
@@ -40,9 +49,16 @@ EXPIRED = "APPROVAL_STATE_EXPIRED"
 CANCELLED = "APPROVAL_STATE_CANCELLED"
 
 
+#: ``ErrorInfo.metadata["state"]`` of a refused output for a tool call that
+#: closed unanswered (the run was cancelled or ended).
+TOOL_CALL_CANCELLED = "CANCELLED"
+
+
 @dataclass
 class _Approval:
     decision: Decision | None = None
+    #: The run took ``decision`` (its wait returned it): it is final.
+    taken: bool = False
     #: Set when the approval closed without a decision (``EXPIRED``, ``CANCELLED``).
     closed: str = ""
 
@@ -89,8 +105,10 @@ class PendingDecisions:
         self, approval_id: str, *, decision: Decision | None = None, closed: str = ""
     ) -> None:
         """Records an approval settled elsewhere (read back from its record):
-        decided with ``decision``, or closed as ``closed`` (``EXPIRED``, ``CANCELLED``)."""
-        self._approvals[approval_id] = _Approval(decision=decision, closed=closed)
+        decided with ``decision`` (taken), or closed as ``closed`` (``EXPIRED``, ``CANCELLED``)."""
+        self._approvals[approval_id] = _Approval(
+            decision=decision, taken=decision is not None, closed=closed
+        )
 
     def check_approval(self, approval_id: str, decision: Decision) -> Decision | None:
         """Whether ``decision`` may be delivered; no side effects.
@@ -139,18 +157,50 @@ class PendingDecisions:
         self._approvals[approval_id].decision = decision
         return decision
 
+    def approval_outcome(self, approval_id: str) -> Decision | None:
+        """After ``record_approval``: the decision in force once the run has
+        taken it; None while the run has not.
+
+        Raises:
+            FailedPreconditionError: ``APPROVAL_NOT_PENDING`` (metadata
+                ``approval_id``, ``state``): the approval closed before the run
+                took the decision (the run was cancelled or ended: ``CANCELLED``).
+        """
+        entry = self._approvals.get(approval_id)
+        if entry is not None and entry.taken:
+            return entry.decision
+        if entry is None or entry.closed:
+            state = entry.closed if entry is not None else ""
+            raise FailedPreconditionError(
+                f"approval {approval_id!r} can no longer be resolved ({state or 'unknown'}): "
+                "the run stopped before it took the decision",
+                reason=APPROVAL_NOT_PENDING,
+                metadata=self._metadata(approval_id=approval_id, state=state),
+            )
+        return None
+
     def decision(self, approval_id: str) -> Decision | None:
-        """The decision recorded for ``approval_id``, if any."""
+        """The decision recorded for ``approval_id`` (taken or not), if any."""
         entry = self._approvals.get(approval_id)
         return entry.decision if entry is not None else None
 
+    def take_approval(self, approval_id: str) -> Decision | None:
+        """The run takes the decision recorded for ``approval_id``, if any:
+        from now on it is final (``close`` leaves it alone). None: no decision
+        yet (or the approval closed)."""
+        entry = self._approvals.get(approval_id)
+        if entry is None or entry.decision is None:
+            return None
+        entry.taken = True
+        return entry.decision
+
     def expire_approval(self, approval_id: str) -> Decision | None:
         """Closes ``approval_id`` as ``EXPIRED`` (its timeout passed) unless a
-        decision is recorded; returns that decision (it won the race) or None."""
+        decision is recorded; returns that decision, taken (it won the race), or None."""
         entry = self._approvals.setdefault(approval_id, _Approval())
         if entry.decision is None and not entry.closed:
             entry.closed = EXPIRED
-        return entry.decision
+        return self.take_approval(approval_id)
 
     # --- client tool calls ---
 
@@ -171,10 +221,15 @@ class PendingDecisions:
             tool_call_id = output.tool_call_id
             entry = self._tool_calls.get(tool_call_id)
             if entry is None or entry.closed:
+                closed = entry is not None and entry.closed
                 raise FailedPreconditionError(
-                    f"the run does not wait for an output of tool call {tool_call_id!r}",
+                    f"tool call {tool_call_id!r} closed unanswered: the run was cancelled or ended"
+                    if closed
+                    else f"the run does not wait for an output of tool call {tool_call_id!r}",
                     reason=TOOL_CALL_NOT_PENDING,
-                    metadata=self._metadata(tool_call_id=tool_call_id),
+                    metadata=self._metadata(
+                        tool_call_id=tool_call_id, state=TOOL_CALL_CANCELLED if closed else ""
+                    ),
                 )
             if entry.output is not None or tool_call_id in seen:
                 raise FailedPreconditionError(
@@ -202,10 +257,13 @@ class PendingDecisions:
     # --- the run's end ---
 
     def close(self) -> None:
-        """Closes everything still pending (the run ended): approvals as
-        ``CANCELLED``, tool calls as not pending."""
+        """Closes everything the run has not taken (it is stopping: CancelRun,
+        or it ended): approvals as ``CANCELLED``, a decision recorded but not
+        taken withdrawn (``approval_outcome`` then refuses it); unanswered tool
+        calls as not pending. Idempotent."""
         for approval in self._approvals.values():
-            if approval.decision is None and not approval.closed:
+            if not approval.taken and not approval.closed:
+                approval.decision = None
                 approval.closed = CANCELLED
         for call in self._tool_calls.values():
             if call.output is None:

@@ -20,7 +20,7 @@ from runwire.v1 import approval_pb2, event_pb2, run_pb2
 
 from service.agent.effects import Effects, ToolResult
 from service.core import schemas
-from service.core.errors import ERROR_DOMAIN, RunwireError
+from service.core.errors import ERROR_DOMAIN, ResourceExhaustedError, RunwireError
 from service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
 from service.core.spec import ApprovalDecision, LoopCheckpoint, RunSpec
 from service.llm.base import ModelError, ModelRequest
@@ -111,6 +111,12 @@ _ENDINGS = (
         keep_metadata=True,
     ),
     _Ending(error=_OutputMismatch, finish_reason=FINISH_ERROR, code=code_pb2.FAILED_PRECONDITION),
+    _Ending(
+        error=ResourceExhaustedError,
+        finish_reason=FINISH_ERROR,
+        code=code_pb2.RESOURCE_EXHAUSTED,
+        keep_metadata=True,
+    ),
     _Ending(
         error=ModelError,
         finish_reason=FINISH_ERROR,
@@ -394,14 +400,15 @@ async def execute_run(
     """
     deadline = resume.deadline if resume else fx.now() + timedelta(seconds=spec.timeout_seconds)
     loop = _Loop(spec, fx, deadline)
-    if resume is None:
-        await loop.emit(
-            run_started=event_pb2.RunStarted(
-                agent_id=spec.agent_id, thread_id=spec.thread_id, created_by=spec.created_by
-            )
-        )
-        await loop.set_state(run_pb2.RUN_STATE_RUNNING)
     try:
+        # Inside the try: a run cancelled as it starts still ends CANCELLED.
+        if resume is None:
+            await loop.emit(
+                run_started=event_pb2.RunStarted(
+                    agent_id=spec.agent_id, thread_id=spec.thread_id, created_by=spec.created_by
+                )
+            )
+            await loop.set_state(run_pb2.RUN_STATE_RUNNING)
         async with asyncio.timeout(max(0.0, (deadline - fx.now()).total_seconds())):
             output, finish_reason = await loop.run(resume, conversation)
     except asyncio.CancelledError:

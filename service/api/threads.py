@@ -32,7 +32,11 @@ class ThreadServicer(thread_pb2_grpc.ThreadServiceServicer):
         self, request: thread_pb2.CreateThreadRequest, context: grpc.aio.ServicerContext
     ) -> thread_pb2.CreateThreadResponse:
         thread_id = request.thread_id or f"thr_{uuid.uuid4().hex}"
-        record = await self._store().create(thread_id, dict(request.metadata))
+        store, tenant = self._store(), current_principal().tenant
+        self._quotas.check(
+            "max_threads_per_tenant", used=await store.count(), subject=f"tenant:{tenant}"
+        )
+        record = await store.create(thread_id, dict(request.metadata))
         return thread_pb2.CreateThreadResponse(thread=thread_pb(record))
 
     @unary

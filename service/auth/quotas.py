@@ -29,6 +29,12 @@ class Quotas:
             StreamRunEvents) one principal may hold open on one replica.
         max_list_response_bytes: Size a List response is cut to (a shorter
             page, with a next_page_token), bytes.
+        max_struct_bytes: Size of one ``google.protobuf.Struct`` in a run or
+            approval request (serialized), bytes.
+        max_threads_per_tenant: Threads one tenant may keep.
+        max_pending_approvals_per_tenant: Approvals of one tenant waiting for a
+            decision (at the limit new runs are refused; none is evicted).
+        max_events_per_run: Events one run may log (its terminal events excepted).
     """
 
     max_agents_per_tenant: int = 1_000
@@ -36,6 +42,10 @@ class Quotas:
     max_active_runs_per_tenant: int = 500
     max_open_streams_per_principal: int = 200
     max_list_response_bytes: int = 4 * 1024 * 1024
+    max_struct_bytes: int = 256 * 1024
+    max_threads_per_tenant: int = 10_000
+    max_pending_approvals_per_tenant: int = 1_000
+    max_events_per_run: int = 50_000
 
     def check(self, limit: str, *, used: int, adding: int = 1, subject: str) -> None:
         """Refuses taking ``adding`` more when ``used`` already counts toward ``limit``.

@@ -23,7 +23,6 @@ import logging
 import os
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any
 
 import anthropic
@@ -47,7 +46,6 @@ from anthropic.types import (
 )
 from anthropic.types import TextDelta as AnthropicTextDelta
 
-from service.core.errors import MAX_ERROR_MESSAGE_CHARS, safe_error_text
 from service.core.messages import ChatMessage, Role, ToolSpec, Usage
 from service.llm.base import (
     ModelChunk,
@@ -56,14 +54,16 @@ from service.llm.base import (
     TextDelta,
     ToolCallDelta,
     UsageReport,
+    failure_text,
+    status_text,
 )
 from service.llm.endpoints import EndpointRouter, pooled
 from service.llm.http_clients import (
     DEFAULT_MAX_CALLER_CLIENTS,
     DEFAULT_MAX_CLIENTS,
-    PLACEHOLDER_API_KEY,
     ClientCache,
     Endpoint,
+    default_endpoint,
 )
 from service.llm.options import AnthropicOptions
 from service.llm.retry_after import retry_after_seconds
@@ -72,9 +72,6 @@ from service.llm.usage import estimate_usage
 logger = logging.getLogger(__name__)
 
 _PROVIDER = "anthropic"
-
-#: A ``ModelError`` message is cut to this many characters.
-MAX_ERROR_TEXT = MAX_ERROR_MESSAGE_CHARS
 
 #: Appended to the system prompt when ``response_format`` is set and no tools are offered.
 JSON_INSTRUCTION = "Answer with only JSON matching this schema: {schema}"
@@ -92,21 +89,6 @@ _KNOWN_ERROR_TYPES = _RETRYABLE_ERROR_TYPES | {
     "request_too_large",
     "timeout_error",
 }
-
-
-def _failure_text(what: str, model: str) -> str:
-    """``anthropic: <what>`` naming ``model``, bounded and sanitized. Upstream text
-    (the response body, an exception's text) never goes into it: it may echo
-    credentials, prompts or, from a hostile endpoint, anything."""
-    named = f" (model {model!r})" if model else ""
-    return safe_error_text(f"anthropic: {what}{named}", MAX_ERROR_TEXT)
-
-
-def _status_text(status: int) -> str:
-    try:
-        return f"HTTP {status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"HTTP {status}"
 
 
 def _error_type(error: anthropic.APIStatusError) -> str:
@@ -130,15 +112,16 @@ def _to_model_error(error: anthropic.AnthropicError, model: str = "") -> ModelEr
         retry_after = retry_after_seconds(error.response.headers)
         if status == 200:  # an ``error`` event inside a stream that had started
             result = ModelError(
-                _failure_text(f"the stream failed with {kind}", model),
+                failure_text(_PROVIDER, f"the stream failed with {kind}", model),
                 provider=_PROVIDER,
                 retryable=kind in _RETRYABLE_ERROR_TYPES,
                 retry_after_seconds=retry_after,
             )
         else:
             result = ModelError(
-                _failure_text(
-                    f"the model endpoint answered {_status_text(status)}"
+                failure_text(
+                    _PROVIDER,
+                    f"the model endpoint answered {status_text(status)}"
                     + (f" ({kind})" if kind != "error" else ""),
                     model,
                 ),
@@ -149,19 +132,19 @@ def _to_model_error(error: anthropic.AnthropicError, model: str = "") -> ModelEr
             )
     elif isinstance(error, anthropic.APITimeoutError):
         result = ModelError(
-            _failure_text("the model endpoint did not answer in time", model),
+            failure_text(_PROVIDER, "the model endpoint did not answer in time", model),
             provider=_PROVIDER,
             retryable=True,
         )
     elif isinstance(error, anthropic.APIConnectionError):
         result = ModelError(
-            _failure_text("cannot connect to the model endpoint", model),
+            failure_text(_PROVIDER, "cannot connect to the model endpoint", model),
             provider=_PROVIDER,
             retryable=True,
         )
     else:
         result = ModelError(
-            _failure_text("the model endpoint's answer could not be used", model),
+            failure_text(_PROVIDER, "the model endpoint's answer could not be used", model),
             provider=_PROVIDER,
             retryable=False,
         )
@@ -436,7 +419,7 @@ class AnthropicProvider:
             request.model,
             endpoint=options.endpoint,
             base_url=options.base_url,
-            default=Endpoint(base_url=self._base_url, api_key=self._api_key or PLACEHOLDER_API_KEY),
+            default=default_endpoint(self._base_url, self._api_key),
         )
         clients = self._caller_clients if endpoint.caller else self._clients
         tools = to_anthropic_tools(request.tools)
@@ -475,7 +458,9 @@ class AnthropicProvider:
             raise _to_model_error(error, request.model) from None
         except httpx2.TransportError:  # the connection broke mid-stream
             lost = ModelError(
-                _failure_text("the connection to the model endpoint was lost", request.model),
+                failure_text(
+                    _PROVIDER, "the connection to the model endpoint was lost", request.model
+                ),
                 provider=_PROVIDER,
                 retryable=True,
             )
@@ -486,7 +471,7 @@ class AnthropicProvider:
                 "anthropic: the model call failed unexpectedly (%s)", type(error).__name__
             )
             failed = ModelError(
-                _failure_text("the model call failed unexpectedly", request.model),
+                failure_text(_PROVIDER, "the model call failed unexpectedly", request.model),
                 provider=_PROVIDER,
                 retryable=False,
             )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Protocol
 
-from service.core.errors import RunwireError
+from service.core.errors import MAX_ERROR_MESSAGE_CHARS, RunwireError, safe_error_text
 from service.core.messages import ChatMessage, ToolSpec, Usage
 
 
@@ -116,3 +117,20 @@ class ModelError(RunwireError):
         self.status_code = status_code
         #: The provider's ``retry-after`` hint in seconds, if it sent one.
         self.retry_after_seconds = retry_after_seconds
+
+
+def failure_text(provider: str, what: str, model: str) -> str:
+    """``<provider>: <what>`` naming ``model``, sanitized and at most
+    ``MAX_ERROR_MESSAGE_CHARS``: a failed call's error message. Upstream text (the
+    response body, an exception's text) never goes into it: it may echo
+    credentials, prompts or, from a hostile endpoint, anything."""
+    named = f" (model {model!r})" if model else ""
+    return safe_error_text(f"{provider}: {what}{named}", MAX_ERROR_MESSAGE_CHARS)
+
+
+def status_text(status: int) -> str:
+    """``HTTP 429 Too Many Requests`` (just ``HTTP 599`` for an unnamed status)."""
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"

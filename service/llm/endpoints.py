@@ -9,7 +9,9 @@ names a URL the operator did not allow, an environment variable, a file or a key
   names it serves.
 * neither ``endpoint`` nor ``base_url``: the provider's unnamed default endpoint
   (``openai_base_url``/``openai_api_key``, ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``;
-  for ``anthropic`` the SDK's defaults), with the operator's default key.
+  for ``anthropic`` its key and the SDK's URL), with the operator's default key; with
+  neither a base URL nor a key configured there is none, and the call is refused
+  (the SDK's public URL is never called unconfigured).
 * ``model.options.base_url = URL``: only when the URL's origin (scheme, host, port)
   is in the operator's ``model_base_url_allowlist``; such a call carries no key at
   all (``service.llm.http_clients.PLACEHOLDER_API_KEY``): it is the caller's
@@ -225,7 +227,7 @@ class EndpointRouter:
         *,
         endpoint: str | None,
         base_url: str | None,
-        default: Endpoint,
+        default: Endpoint | None,
     ) -> Endpoint:
         """The endpoint a call goes to, and its key.
 
@@ -234,7 +236,9 @@ class EndpointRouter:
             model: The model name of the call.
             endpoint: The ``endpoint`` option; None for none.
             base_url: The ``base_url`` option; None for none.
-            default: The provider's unnamed default endpoint (and its key).
+            default: The provider's unnamed default endpoint (and its key); None
+                when the operator configured neither its base URL nor its key (the
+                SDK's public default is then never called).
 
         Returns:
             The configured endpoint named (``caller=False``, its key); ``default`` when
@@ -243,7 +247,8 @@ class EndpointRouter:
 
         Raises:
             ModelError: (``retryable=False``) the choice is not allowed: what
-                ``violations`` reports, phrased for the run's error.
+                ``violations`` reports, phrased for the run's error; or neither option
+                is given and there is no ``default``.
         """
         problems = self.violations(
             provider,
@@ -266,6 +271,19 @@ class EndpointRouter:
         if base_url is not None:
             _, url = caller_base_url(base_url)
             return Endpoint(base_url=url, api_key=PLACEHOLDER_API_KEY, caller=True)
+        if default is None:
+            names = self.names(provider)
+            choice = (
+                f"name one of its endpoints ({', '.join(names)}) with model.options.endpoint"
+                if names
+                else f"the operator must configure one for {provider}"
+            )
+            raise ModelError(
+                f"{provider}: the server has no default {provider} endpoint (no base URL or "
+                f"key configured): {choice}",
+                provider=provider,
+                retryable=False,
+            )
         return default
 
     def _unknown(self, provider: str, name: str) -> str:

@@ -29,6 +29,7 @@ __all__ = [
     "PLACEHOLDER_API_KEY",
     "ClientCache",
     "Endpoint",
+    "default_endpoint",
 ]
 
 #: Clients a ``ClientCache`` keeps by default (distinct base URL and key pairs).
@@ -65,6 +66,14 @@ class Endpoint:
     api_key: str = field(repr=False)
     name: str = ""
     caller: bool = False
+
+
+def default_endpoint(base_url: str | None, api_key: str | None) -> Endpoint | None:
+    """A provider's unnamed default endpoint: its configured base URL (None: the
+    SDK's) and key; None when the operator configured neither."""
+    if not base_url and not api_key:
+        return None
+    return Endpoint(base_url=base_url or None, api_key=api_key or PLACEHOLDER_API_KEY)
 
 
 @dataclass(eq=False)

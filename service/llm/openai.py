@@ -36,7 +36,6 @@ import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any, TypeVar
 
 import openai
@@ -49,7 +48,7 @@ from openai.types.chat import (
     completion_create_params,
 )
 
-from service.core.errors import MAX_ERROR_MESSAGE_CHARS, safe_error_text
+from service.core.errors import safe_error_text
 from service.core.messages import ChatMessage, Role, ToolSpec, Usage
 from service.llm.base import (
     ModelChunk,
@@ -58,14 +57,16 @@ from service.llm.base import (
     TextDelta,
     ToolCallDelta,
     UsageReport,
+    failure_text,
+    status_text,
 )
 from service.llm.endpoints import EndpointRouter, pooled
 from service.llm.http_clients import (
     DEFAULT_MAX_CALLER_CLIENTS,
     DEFAULT_MAX_CLIENTS,
-    PLACEHOLDER_API_KEY,
     ClientCache,
     Endpoint,
+    default_endpoint,
 )
 from service.llm.options import OpenAIOptions
 from service.llm.retry_after import retry_after_seconds
@@ -74,9 +75,6 @@ from service.llm.usage import estimate_usage
 logger = logging.getLogger(__name__)
 
 _PROVIDER = "openai"
-
-#: A ``ModelError`` message is cut to this many characters.
-MAX_ERROR_TEXT = MAX_ERROR_MESSAGE_CHARS
 
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 
@@ -87,21 +85,6 @@ RESPONSE_SCHEMA_NAME = "output"
 
 #: Base URLs whose refusal to stream tool calls is remembered, at most (oldest forgotten).
 MAX_REMEMBERED_REFUSALS = 256
-
-
-def _failure_text(what: str, model: str) -> str:
-    """``openai: <what>`` naming ``model``, bounded and sanitized. Upstream text
-    (the response body, an exception's text) never goes into it: it may echo
-    credentials, prompts or, from a hostile endpoint, anything."""
-    named = f" (model {model!r})" if model else ""
-    return safe_error_text(f"openai: {what}{named}", MAX_ERROR_TEXT)
-
-
-def _status_text(status: int) -> str:
-    try:
-        return f"HTTP {status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"HTTP {status}"
 
 
 def _to_model_error(error: openai.OpenAIError, model: str = "") -> ModelError:
@@ -116,7 +99,7 @@ def _to_model_error(error: openai.OpenAIError, model: str = "") -> ModelError:
     if isinstance(error, openai.APIStatusError):
         status = error.status_code
         result = ModelError(
-            _failure_text(f"the model endpoint answered {_status_text(status)}", model),
+            failure_text(_PROVIDER, f"the model endpoint answered {status_text(status)}", model),
             provider=_PROVIDER,
             retryable=status in _RETRYABLE_STATUS or status >= 500,
             status_code=status,
@@ -124,19 +107,19 @@ def _to_model_error(error: openai.OpenAIError, model: str = "") -> ModelError:
         )
     elif isinstance(error, openai.APITimeoutError):
         result = ModelError(
-            _failure_text("the model endpoint did not answer in time", model),
+            failure_text(_PROVIDER, "the model endpoint did not answer in time", model),
             provider=_PROVIDER,
             retryable=True,
         )
     elif isinstance(error, openai.APIConnectionError):
         result = ModelError(
-            _failure_text("cannot connect to the model endpoint", model),
+            failure_text(_PROVIDER, "cannot connect to the model endpoint", model),
             provider=_PROVIDER,
             retryable=True,
         )
     else:
         result = ModelError(
-            _failure_text("the model endpoint's answer could not be used", model),
+            failure_text(_PROVIDER, "the model endpoint's answer could not be used", model),
             provider=_PROVIDER,
             retryable=False,
         )
@@ -425,7 +408,7 @@ class OpenAIProvider:
         )
 
     def _endpoint(self, request: ModelRequest, options: OpenAIOptions) -> Endpoint:
-        default = Endpoint(base_url=self._base_url, api_key=self._api_key or PLACEHOLDER_API_KEY)
+        default = default_endpoint(self._base_url, self._api_key)
         return self._router.route(
             _PROVIDER,
             request.model,
@@ -529,7 +512,7 @@ class OpenAIProvider:
         except Exception as error:  # the SDK's HTTP layer can raise its own errors
             logger.warning("openai: the model call failed unexpectedly (%s)", type(error).__name__)
             failed = ModelError(
-                _failure_text("the model call failed unexpectedly", request.model),
+                failure_text(_PROVIDER, "the model call failed unexpectedly", request.model),
                 provider=_PROVIDER,
                 retryable=False,
             )

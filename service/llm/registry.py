@@ -38,6 +38,8 @@ class LazyProvider:
     and a replacement worker resuming runs after a crash should not wait for that.
     The first call builds the provider (its import runs in a thread, so the event
     loop keeps serving other streams meanwhile); later calls go straight to it.
+    ``runwire serve`` imports both SDK modules at start anyway, before it freezes
+    the heap for the garbage collector (``app.server``); workers and the CLI stay lazy.
 
     Args:
         build: Creates the provider (and imports its module); called once.

@@ -43,7 +43,8 @@ class Runtime(Protocol):
         ...
 
     async def cancel(self, run_id: str, reason: str) -> None:
-        """Asks the run to stop; it ends CANCELLED. No-op for ended runs."""
+        """Asks the run to stop; it ends CANCELLED. Returns once the run can start no
+        model or tool call (docs/runs.md, "Cancel wins"). No-op for ended runs."""
         ...
 
     async def aclose(self) -> None:

@@ -15,15 +15,18 @@ import logging
 from datetime import UTC
 from typing import Any
 
+from google.rpc import error_details_pb2, status_pb2
 from runwire.v1 import approval_pb2, event_pb2, run_pb2
 
 from service.agent.decisions import PendingDecisions
-from service.core.errors import NotFoundError
+from service.agent.loop import FINISH_ERROR
+from service.core.errors import ERROR_DOMAIN, NotFoundError, ResourceExhaustedError, RunwireError
 from service.core.spec import ApprovalDecision, Decision
 from service.core.telemetry import ATTR_STATE, METRICS
 from service.core.timestamps import stamp_now
 from service.stores.approvals import ApprovalStore
-from service.stores.events import EventLog, is_terminal
+from service.stores.events import TERMINAL_PAYLOADS, EventLog, is_terminal
+from service.stores.projection import TERMINAL_STATES
 from service.stores.runs import RunStore
 
 logger = logging.getLogger(__name__)
@@ -41,13 +44,39 @@ _CHOICES = {
 }
 
 
+#: Events a run logs while it ends early, accepted past ``max_events_per_run``.
+CLOSING_PAYLOADS = TERMINAL_PAYLOADS | {"approval_resolved", "message_discarded"}
+
+
+class EventLimitExceeded(ResourceExhaustedError):
+    """A run logged more than ``max_events_per_run`` events; it fails with this."""
+
+    def __init__(self, run_id: str, limit: int) -> None:
+        super().__init__(
+            f"the run logged more than {limit} events (max_events_per_run)",
+            subject=f"run:{run_id}",
+            limit="max_events_per_run",
+            value=limit,
+            reason="EVENT_LIMIT_EXCEEDED",
+        )
+
+
 class RunRecorder:
     """Publishes run events to the log and the derived records."""
 
-    def __init__(self, *, events: EventLog, runs: RunStore, approvals: ApprovalStore) -> None:
+    def __init__(
+        self,
+        *,
+        events: EventLog,
+        runs: RunStore,
+        approvals: ApprovalStore,
+        max_events_per_run: int = 0,
+    ) -> None:
         self.events = events
         self.runs = runs
         self.approvals = approvals
+        #: Events a run may log before its publishers are refused (0: no limit).
+        self.max_events_per_run = max_events_per_run
 
     async def publish(
         self,
@@ -74,8 +103,13 @@ class RunRecorder:
         applied by the next publish or read (``current``). Idempotent with
         ``key`` (see ``EventLog.append``).
 
+        A run has ``max_events_per_run`` events: past it, an event is still logged
+        but its publisher gets ``EventLimitExceeded``, so the run fails; the
+        events that end a run (``CLOSING_PAYLOADS``) are logged and accepted past it.
+
         Raises:
             NotFoundError: the run has no log (``RUN_NOT_FOUND``).
+            EventLimitExceeded: the event was logged past ``max_events_per_run``.
         """
         kind = event.WhichOneof("payload")
         if kind == "approval_requested":
@@ -83,6 +117,10 @@ class RunRecorder:
         elif kind == "approval_resolved":
             await self._approval_resolved(event, edited_arguments)
         logged = await self.events.append(run_id, event, key=key)
+        limit = self.max_events_per_run
+        if limit and logged.sequence > limit and kind not in CLOSING_PAYLOADS:
+            await self.current(run_id, at_least=logged.sequence)
+            raise EventLimitExceeded(run_id, limit)
         if is_terminal(logged):
             # Through the catch-up path, which records the run's end exactly once.
             await self.current(run_id, at_least=logged.sequence)
@@ -119,6 +157,38 @@ class RunRecorder:
                 if is_terminal(event):
                     _record_end(run)
         return run
+
+    async def end_failed(self, run_id: str, error: RunwireError) -> run_pb2.Run:
+        """Ends a run that no loop will end (its start failed, its replica was
+        lost); returns the run as its record then reads (FAILED).
+
+        As the loop does when a run ends early: every approval still pending
+        in the record is closed first (``approval_resolved`` CANCELLED, so its
+        record is CANCELLED too), then ``run_error`` with ``error`` is logged
+        (``run_error_event``), which ends the run's streams and releases its
+        place among the tenant's active runs. An ended run is returned as is.
+        The run's thread is the caller's to release.
+
+        Raises:
+            NotFoundError: unknown run (``RUN_NOT_FOUND``).
+        """
+        run = await self.current(run_id)
+        if run.state in TERMINAL_STATES:
+            return run
+        for action in run.required_actions:
+            if action.type != run_pb2.REQUIRED_ACTION_TYPE_APPROVAL:
+                continue
+            cancelled = event_pb2.ApprovalResolved(
+                approval_id=action.approval_id,
+                tool_call_id=action.tool_call_id,
+                state=approval_pb2.APPROVAL_STATE_CANCELLED,
+                reason="the run ended before a decision",
+                resolved_by="system",
+            )
+            stamp_now(cancelled.resolve_time)
+            await self.publish(run_id, event_pb2.RunEvent(approval_resolved=cancelled))
+        logged = await self.publish(run_id, run_error_event(run_id, error, usage=run.usage))
+        return await self.current(run_id, at_least=logged.sequence)
 
     async def resolved_approval(
         self, approval_id: str, run_id: str, *, decision: Decision, timeout_seconds: float
@@ -198,6 +268,23 @@ class RunRecorder:
         else:
             stamp_now(approval.resolve_time)
         await self.approvals.put(approval)
+
+
+def run_error_event(
+    run_id: str, error: RunwireError, *, usage: run_pb2.Usage | None = None
+) -> event_pb2.RunEvent:
+    """The ``run_error`` event that ends ``run_id`` with ``error``: its code and
+    message, and an ``ErrorInfo`` with its reason and metadata plus ``run_id``;
+    finish reason ``error``."""
+    info = error_details_pb2.ErrorInfo(
+        reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata
+    )
+    info.metadata["run_id"] = run_id
+    status = status_pb2.Status(code=error.code.value[0], message=error.message)
+    status.details.add().Pack(info)
+    return event_pb2.RunEvent(
+        run_error=event_pb2.RunError(error=status, finish_reason=FINISH_ERROR, usage=usage)
+    )
 
 
 def decided(approval: approval_pb2.Approval, decision: Decision) -> approval_pb2.Approval:

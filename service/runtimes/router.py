@@ -18,15 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import json_format
-from google.rpc import error_details_pb2, status_pb2
-from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2
+from runwire.v1 import agent_pb2, approval_pb2, run_pb2
 
 from service.agent.decisions import APPROVAL_NOT_PENDING
-from service.agent.loop import FINISH_ERROR
 from service.auth.principal import ANONYMOUS, Principal
 from service.auth.quotas import Quotas
 from service.core.errors import (
-    ERROR_DOMAIN,
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
@@ -198,6 +195,7 @@ class RunRouter:
                 reason="DRAINING",
             )
         await self._check_active_runs(tenant)
+        await self._check_pending_approvals(tenant)
         agent = await self.agents(tenant).get(request.agent_id)
         runtime_kind = request.runtime or agent.runtime or self.defaults.runtime
         runtime = self._runtime(runtime_kind)
@@ -240,7 +238,8 @@ class RunRouter:
             return await self._repeated(request, stored, fingerprint)
         try:
             await runtime.start(spec)
-        except RunwireError as exc:
+        except Exception as exc:
+            # The run is FAILED and its thread released: nothing waits on it.
             await self._start_failed(spec, exc)
             raise
         METRICS.runs_started.add(1, {"runwire.runtime": agent_pb2.Runtime.Name(runtime_kind)})
@@ -261,6 +260,16 @@ class RunRouter:
             used = await self.runs.count_active(tenant, verify=True)
         self.quotas.check("max_active_runs_per_tenant", used=used, subject=f"tenant:{tenant}")
 
+    async def _check_pending_approvals(self, tenant: str) -> None:
+        """Refuses a run while ``tenant`` has ``max_pending_approvals_per_tenant``
+        approvals waiting (a pending approval is never evicted to make room)."""
+        if self.quotas.max_pending_approvals_per_tenant:
+            self.quotas.check(
+                "max_pending_approvals_per_tenant",
+                used=await self.approvals.count_pending(tenant),
+                subject=f"tenant:{tenant}",
+            )
+
     async def _repeated(
         self, request: RunInput, existing: run_pb2.Run, fingerprint: str
     ) -> run_pb2.Run:
@@ -280,26 +289,32 @@ class RunRouter:
             )
         return existing
 
-    async def _start_failed(self, spec: RunSpec, error: RunwireError) -> None:
-        """Ends a run its runtime refused to start: ``run_error`` with ``error``
-        (the run is FAILED, its streams end) and its thread released."""
-        info = error_details_pb2.ErrorInfo(
-            reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata
-        )
-        info.metadata["run_id"] = spec.run_id
-        status = status_pb2.Status(code=error.code.value[0], message=error.message)
-        status.details.add().Pack(info)
-        try:
-            await self.recorder.publish(
-                spec.run_id,
-                event_pb2.RunEvent(
-                    run_error=event_pb2.RunError(error=status, finish_reason=FINISH_ERROR)
-                ),
+    async def _start_failed(self, spec: RunSpec, error: Exception) -> None:
+        """Ends a run its runtime did not start: FAILED with ``error``'s
+        ``run_error`` (``RunRecorder.end_failed``; INTERNAL for an error that
+        is not a ``RunwireError``), its streams ended, its thread released.
+        Never raises: the caller re-raises ``error``."""
+        if isinstance(error, RunwireError):
+            failure = error
+        else:
+            logger.error("run could not start", exc_info=error, extra={"run_id": spec.run_id})
+            failure = RunwireError(
+                "the run could not start; the server log has the details", reason="RUN_FAILED"
             )
+        try:
+            await self.recorder.end_failed(spec.run_id, failure)
+        except Exception:
+            logger.exception("could not record a failed start", extra={"run_id": spec.run_id})
         finally:
             if spec.thread_id:
-                await self.threads(spec.tenant).release(spec.thread_id, spec.run_id)
-        logger.warning("run could not start: %s", error.message, extra={"run_id": spec.run_id})
+                try:
+                    await self.threads(spec.tenant).release(spec.thread_id, spec.run_id)
+                except Exception:
+                    logger.exception(
+                        "could not release the thread of a failed start",
+                        extra={"run_id": spec.run_id},
+                    )
+        logger.warning("run could not start: %s", failure.message, extra={"run_id": spec.run_id})
 
     def _runtime(self, kind: agent_pb2.Runtime) -> Runtime:
         runtime = self.runtimes.get(kind)
@@ -395,6 +410,10 @@ class RunRouter:
 
     async def cancel_run(self, run_id: str, reason: str, tenant: str) -> run_pb2.Run:
         """Asks a run to stop; returns it (CANCELLING, or unchanged when ended).
+
+        An in-process run whose replica was lost (its lease expired) is ended
+        at once, FAILED with reason ``REPLICA_LOST``, and returned so
+        (``InProcessRuntime.cancel``).
 
         Raises:
             NotFoundError: unknown run, or another tenant's.

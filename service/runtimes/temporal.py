@@ -6,13 +6,22 @@ workflow and its updates by their registered names (``temporal_contract``)
 and never imports ``worker``. Large inputs (a long client tool output, a big
 run spec) leave workflow history through the client's claim-check payload
 codec (``payload_codec``), not here.
+
+``CancelRun`` cancels the workflow and answers once the workflow has stopped
+the run (``worker.workflows``: its gate is closed, its model or tool activity
+in flight cancelled, CANCELLING logged by the workflow itself after every
+event it emitted before), so no model or tool activity starts after it
+answered. A decision racing the cancel is taken by the run or refused
+(``APPROVAL_NOT_PENDING``, state ``APPROVAL_STATE_CANCELLED``), never both.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import timedelta
 
-from runwire.v1 import event_pb2, run_pb2
+from runwire.v1 import run_pb2
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
@@ -21,6 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from service.agent.decisions import APPROVAL_NOT_PENDING, TOOL_CALL_NOT_PENDING
 from service.core.errors import FailedPreconditionError, RunwireError, UnavailableError
 from service.core.spec import Decision, RunSpec, ToolOutput
+from service.runtimes.inprocess import wait_approval_closed
 from service.runtimes.recorder import RunRecorder
 from service.runtimes.temporal_contract import (
     REFUSAL_REASONS,
@@ -31,9 +41,18 @@ from service.runtimes.temporal_contract import (
     ResolveApprovalInput,
     SubmitToolOutputsInput,
 )
+from service.stores.events import TERMINAL_PAYLOADS
+from service.stores.projection import TERMINAL_STATES
+
+logger = logging.getLogger(__name__)
 
 #: Workflow execution timeout beyond the run timeout (the loop ends the run first).
 _EXECUTION_MARGIN = timedelta(minutes=5)
+#: Longest wait, seconds, of CancelRun for the workflow to log CANCELLING (a
+#: worker must take the cancellation; a model or tool activity in flight must
+#: notice it at its next heartbeat). Past it, CancelRun answers with the run
+#: as it is (no worker is running it).
+CANCEL_WAIT_SECONDS = 10.0
 
 
 class TemporalRuntime:
@@ -74,6 +93,15 @@ class TemporalRuntime:
             ) from exc
 
     async def resolve_approval(self, run_id: str, approval_id: str, decision: Decision) -> Decision:
+        """Delivers the decision (an update that returns once the run took it).
+
+        Raises:
+            FailedPreconditionError: as the workflow's ``PendingDecisions``
+                refuse it; a refusal of a closed approval (state
+                ``APPROVAL_STATE_CANCELLED``: the run stopped before it took
+                the decision) returns once the run logged how it closed.
+            UnavailableError: Temporal cannot be reached (``RUNTIME_UNAVAILABLE``).
+        """
         handle = self._client.get_workflow_handle(run_id)
         try:
             result: Decision = await handle.execute_update(
@@ -82,7 +110,10 @@ class TemporalRuntime:
                 result_type=Decision,
             )
         except (WorkflowUpdateFailedError, RPCError) as exc:
-            raise _refusal(exc, run_id, not_pending=APPROVAL_NOT_PENDING, what="approval") from exc
+            refusal = _refusal(exc, run_id, not_pending=APPROVAL_NOT_PENDING, what="approval")
+            if refusal.reason == APPROVAL_NOT_PENDING and refusal.metadata.get("state"):
+                await wait_approval_closed(self._recorder, run_id, approval_id, decision)
+            raise refusal from exc
         return result
 
     async def submit_tool_outputs(self, run_id: str, outputs: list[ToolOutput]) -> None:
@@ -98,22 +129,53 @@ class TemporalRuntime:
             ) from exc
 
     async def cancel(self, run_id: str, reason: str) -> None:
-        await self._recorder.publish(
-            run_id,
-            event_pb2.RunEvent(
-                state_changed=event_pb2.StateChanged(state=run_pb2.RUN_STATE_CANCELLING)
-            ),
-            key="cancel-requested",
-        )
+        """Cancels the workflow; returns once the workflow logged CANCELLING
+        (or the run's end), at most ``CANCEL_WAIT_SECONDS`` later.
+
+        Raises:
+            UnavailableError: Temporal cannot be reached (``RUNTIME_UNAVAILABLE``).
+        """
+        cursor = await self._recorder.events.last_sequence(run_id)
         try:
-            await self._client.get_workflow_handle(run_id).cancel()
+            await self._client.get_workflow_handle(run_id).cancel(
+                reason=reason or "cancelled by CancelRun"
+            )
         except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise UnavailableError(
-                    f"cannot cancel run {run_id} on Temporal: {exc.message}",
-                    reason="RUNTIME_UNAVAILABLE",
-                    metadata={"run_id": run_id},
-                ) from exc
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return  # the workflow has closed: the run has ended
+            raise UnavailableError(
+                f"cannot cancel run {run_id} on Temporal: {exc.message}",
+                reason="RUNTIME_UNAVAILABLE",
+                metadata={"run_id": run_id},
+            ) from exc
+        try:
+            async with asyncio.timeout(CANCEL_WAIT_SECONDS):
+                await self._until_stopped(run_id, cursor)
+        except TimeoutError:
+            logger.warning(
+                "run has not logged CANCELLING %g s after its workflow was cancelled",
+                CANCEL_WAIT_SECONDS,
+                extra={"run_id": run_id},
+            )
+
+    async def _until_stopped(self, run_id: str, cursor: int) -> None:
+        """Returns once the run reads CANCELLING or has ended: in its record
+        (an earlier cancel), or in its log after ``cursor``."""
+        run = await self._recorder.current(run_id)
+        if run.state == run_pb2.RUN_STATE_CANCELLING or run.state in TERMINAL_STATES:
+            return
+        tail = self._recorder.events.subscribe(run_id, after_sequence=cursor)
+        try:
+            async for event in tail:
+                if event.WhichOneof("payload") in TERMINAL_PAYLOADS or (
+                    event.HasField("state_changed")
+                    and event.state_changed.state == run_pb2.RUN_STATE_CANCELLING
+                ):
+                    return
+        finally:
+            close = getattr(tail, "aclose", None)
+            if close is not None:
+                await close()
 
     async def aclose(self) -> None:
         """Nothing to close: runs live on in Temporal."""

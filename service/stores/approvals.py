@@ -27,6 +27,10 @@ class ApprovalStore(Protocol):
         """The approval, or None."""
         ...
 
+    async def count_pending(self, tenant: str) -> int:
+        """How many of ``tenant``'s approvals are PENDING."""
+        ...
+
     async def list(
         self,
         *,
@@ -61,9 +65,21 @@ class MemoryApprovalStore:
     def __init__(self, *, max_approvals: int = 100_000) -> None:
         self._approvals: OrderedDict[str, approval_pb2.Approval] = OrderedDict()
         self._max = max_approvals
+        #: tenant -> ids of its PENDING approvals.
+        self._pending: dict[str, set[str]] = {}
+
+    async def count_pending(self, tenant: str) -> int:
+        return len(self._pending.get(tenant, ()))
 
     async def put(self, approval: approval_pb2.Approval) -> None:
         self._approvals[approval.approval_id] = clone(approval)
+        pending = self._pending.setdefault(approval.tenant, set())
+        if approval.state == approval_pb2.APPROVAL_STATE_PENDING:
+            pending.add(approval.approval_id)
+        else:
+            pending.discard(approval.approval_id)
+            if not pending:
+                del self._pending[approval.tenant]
         if len(self._approvals) <= self._max:
             return
         settled = [

@@ -92,6 +92,8 @@ class _RunLog:
     # Set and replaced on every append: subscribers wait on the current one.
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     ended: bool = False
+    #: Serialized size of ``events``.
+    size: int = 0
 
 
 class MemoryEventLog:
@@ -100,24 +102,40 @@ class MemoryEventLog:
     Args:
         max_runs: Logs kept at most; when exceeded, the oldest logs of ended
             runs are dropped first (their streams then get NOT_FOUND).
+        max_bytes: Serialized bytes of events kept at most (0: no limit); when
+            exceeded, the oldest logs of ended runs are dropped first too. Logs
+            of runs not ended are never dropped (``max_events_per_run`` and the
+            active-run quota bound them).
     """
 
-    def __init__(self, *, max_runs: int = 10_000) -> None:
+    def __init__(self, *, max_runs: int = 10_000, max_bytes: int = 0) -> None:
         self._logs: OrderedDict[str, _RunLog] = OrderedDict()
         self._max_runs = max_runs
+        self._max_bytes = max_bytes
+        self._bytes = 0
+
+    @property
+    def size(self) -> int:
+        """Serialized bytes of the events kept."""
+        return self._bytes
 
     async def create(self, run_id: str) -> None:
         if run_id not in self._logs:
             self._logs[run_id] = _RunLog()
             self._evict()
 
+    def _over(self) -> bool:
+        return len(self._logs) > self._max_runs or bool(
+            self._max_bytes and self._bytes > self._max_bytes
+        )
+
     def _evict(self) -> None:
-        if len(self._logs) <= self._max_runs:
+        if not self._over():
             return
         for run_id in [r for r, log in self._logs.items() if log.ended]:
-            if len(self._logs) <= self._max_runs:
+            if not self._over():
                 break
-            del self._logs[run_id]
+            self._bytes -= self._logs.pop(run_id).size
 
     def _log(self, run_id: str) -> _RunLog:
         log = self._logs.get(run_id)
@@ -141,11 +159,16 @@ class MemoryEventLog:
         logged.sequence = len(log.events) + 1
         stamp_now(logged.create_time)
         log.events.append(logged)
+        size = logged.ByteSize()
+        log.size += size
+        self._bytes += size
         if key:
             log.keys[key] = logged.sequence
         log.ended = log.ended or is_terminal(logged)
         changed, log.changed = log.changed, asyncio.Event()
         changed.set()
+        if log.ended and self._max_bytes and self._bytes > self._max_bytes:
+            self._evict()
         return logged
 
     async def read(

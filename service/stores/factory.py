@@ -18,9 +18,11 @@ from service.stores.claims import (
     RedisClaimStore,
 )
 from service.stores.events import EventLog, MemoryEventLog
+from service.stores.leases import DEFAULT_LEASE_SECONDS, LeaseStore, MemoryLeaseStore
 from service.stores.redis_agents import RedisAgentStore
 from service.stores.redis_approvals import RedisApprovalStore
 from service.stores.redis_events import RedisEventLog
+from service.stores.redis_leases import RedisLeaseStore
 from service.stores.redis_runs import RedisRunStore
 from service.stores.redis_threads import RedisThreadStore
 from service.stores.runs import MemoryRunStore, RunStore
@@ -31,6 +33,11 @@ logger = logging.getLogger(__name__)
 
 #: How long ``check_redis_credentials`` waits to connect and for the answer, seconds.
 CHECK_TIMEOUT_SECONDS = 5.0
+#: Redis connections one process opens at most (``build_stores``): a command waits
+#: for a free one rather than opening more.
+REDIS_MAX_CONNECTIONS = 16
+#: Seconds a command waits for a free connection before failing (ConnectionError).
+REDIS_POOL_TIMEOUT_SECONDS = 20.0
 
 
 @dataclass(kw_only=True)
@@ -45,10 +52,14 @@ class Stores:
     #: The threads of a tenant: ``threads(tenant)``.
     threads: PerTenant[ThreadStore]
     claims: ClaimStore
+    #: Leases of in-process runs (no-op in memory: the process's runs die with it).
+    leases: LeaseStore = field(default_factory=MemoryLeaseStore)
     redis_client: aioredis.Redis | None = field(default=None)
 
     async def aclose(self) -> None:
-        """Closes the Redis connection pool, if any."""
+        """Stops the Redis event log's reader, then closes the Redis connection pool, if any."""
+        if isinstance(self.events, RedisEventLog):
+            await self.events.aclose()
         if self.redis_client is not None:
             await self.redis_client.aclose()
 
@@ -59,8 +70,10 @@ def build_stores(
     redis_prefix: str,
     retention_seconds: float,
     retained_runs: int,
+    retained_event_bytes: int = 0,
     request_ttl_seconds: float = 86_400.0,
     redis_password: str | None = None,
+    run_lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> Stores:
     """Memory stores, or Redis ones sharing one connection pool when ``redis_url`` is set.
 
@@ -71,21 +84,32 @@ def build_stores(
         redis_prefix: Prefix of every Redis key.
         retention_seconds: How long Redis keeps a run's events, record and approvals.
         retained_runs: Runs the memory stores keep (oldest dropped first).
+        retained_event_bytes: Bytes of events the memory event log keeps (oldest
+            ended runs dropped first; 0: no byte limit).
         request_ttl_seconds: How long a run's request id is remembered.
         redis_password: The password of every connection; None: the URL's, if any (a
             password in the URL wins over this one).
+        run_lease_seconds: With Redis, the lease of an in-process run
+            (``service.stores.leases``), seconds.
     """
     if not redis_url:
         return Stores(
-            events=MemoryEventLog(max_runs=retained_runs),
+            events=MemoryEventLog(max_runs=retained_runs, max_bytes=retained_event_bytes),
             runs=MemoryRunStore(max_runs=retained_runs, request_ttl_seconds=request_ttl_seconds),
             approvals=MemoryApprovalStore(),
             agents=PerTenant(lambda _: MemoryAgentStore()),
             threads=PerTenant(lambda _: MemoryThreadStore()),
             claims=MemoryClaimStore(),
         )
-    # Every open event stream holds one connection while it blocks on XREAD.
-    client = aioredis.from_url(redis_url, password=redis_password, max_connections=10_000)
+    # Every connection of the process: commands take one per round trip, and the
+    # event log's reader holds up to a quarter of them however many streams are open.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        redis_url,
+        password=redis_password,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=REDIS_POOL_TIMEOUT_SECONDS,
+    )
+    client = aioredis.Redis.from_pool(pool)
     prefix, retention = redis_prefix, retention_seconds
     return Stores(
         events=RedisEventLog(client, prefix=prefix, retention_seconds=retention),
@@ -99,6 +123,7 @@ def build_stores(
         agents=PerTenant(lambda t: RedisAgentStore(client, prefix=tenant_prefix(prefix, t))),
         threads=PerTenant(lambda t: RedisThreadStore(client, prefix=tenant_prefix(prefix, t))),
         claims=RedisClaimStore(client, prefix=prefix, ttl_seconds=retention),
+        leases=RedisLeaseStore(client, prefix=prefix, ttl_seconds=run_lease_seconds),
         redis_client=client,
     )
 

@@ -21,9 +21,17 @@ def apply_event(run: run_pb2.Run, event: event_pb2.RunEvent) -> bool:
     Idempotent: an event whose sequence is not ``run.last_sequence + 1`` is
     ignored (already applied, or out of order: the caller catches up from the
     log first). Returns whether the event was applied.
+
+    The first terminal event (``run_finished``, ``run_error``) is final: an event
+    logged after it (a CANCELLING that raced the run's end, a lost replica's last
+    event landing after another replica ended its run) only advances
+    ``last_sequence``.
     """
     if event.sequence != run.last_sequence + 1:
         return False
+    if run.HasField("end_time"):
+        run.last_sequence = event.sequence
+        return True
     kind = event.WhichOneof("payload")
     if kind == "run_started":
         run.start_time.CopyFrom(event.create_time)

@@ -6,6 +6,8 @@ Key layout (``{p}`` is the prefix):
 - ``{p}:approvals`` sorted set (and its ``{p}:approvals:counter``): the index
   of approval ids, newest first by first ``put`` like the memory store; a
   replaced approval keeps its place (``redis_index``, ``IndexOrder.NEWEST_FIRST``).
+- ``{p}:pending-approvals:<tenant>`` set: the ids of the tenant's PENDING
+  approvals (``count_pending``), kept by the same script as the record.
 
 Retention: an approval put in a final state (anything but PENDING) expires
 ``retention_seconds`` later (the TTL is set once and kept by later puts:
@@ -23,18 +25,21 @@ import redis.asyncio as redis
 from runwire.v1 import approval_pb2
 
 from service.stores.approvals import approval_matches, approval_not_found
-from service.stores.redis_client import require_bytes_client
+from service.stores.redis_client import reply, require_bytes_client
 from service.stores.redis_index import IndexOrder, RedisIndex
 
 _ORDER = IndexOrder.NEWEST_FIRST
 
-# KEYS: record, index, index counter. ARGV: approval id, serialized approval,
-# "1" when the approval is final else "0", retention in ms.
+# KEYS: record, index, index counter, the tenant's pending set. ARGV: approval
+# id, serialized approval, "1" when the approval is final else "0", retention in ms.
 _PUT = f"""
 redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 {_ORDER.lua_add(keys_at=2, member="ARGV[1]")}
-if ARGV[3] == '1' and redis.call('PTTL', KEYS[1]) < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if ARGV[3] == '1' then
+  redis.call('SREM', KEYS[4], ARGV[1])
+  if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+else
+  redis.call('SADD', KEYS[4], ARGV[1])
 end
 return 1
 """
@@ -83,7 +88,11 @@ class RedisApprovalStore:
 
     async def put(self, approval: approval_pb2.Approval) -> None:
         """Creates or replaces the record of ``approval.approval_id``."""
-        keys = [self._key(approval.approval_id), *self._index.keys]
+        keys = [
+            self._key(approval.approval_id),
+            *self._index.keys,
+            self._pending_key(approval.tenant),
+        ]
         final = "0" if approval.state == approval_pb2.APPROVAL_STATE_PENDING else "1"
         args: list[str | bytes | int] = [
             approval.approval_id,
@@ -92,6 +101,13 @@ class RedisApprovalStore:
             self._retention_ms,
         ]
         await self._put(keys=keys, args=args)
+
+    def _pending_key(self, tenant: str) -> str:
+        return f"{self._prefix}:pending-approvals:{tenant}"
+
+    async def count_pending(self, tenant: str) -> int:
+        """How many of ``tenant``'s approvals are PENDING."""
+        return int(await reply(self._client.scard(self._pending_key(tenant))))
 
     async def find(self, approval_id: str) -> approval_pb2.Approval | None:
         """The approval, or None."""

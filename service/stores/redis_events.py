@@ -10,7 +10,7 @@ append script requires):
 - ``{p}:run:{<run_id>}:events`` stream: one entry per event with the explicit
   id ``<sequence>-0`` (so the id *is* the sequence: ``read(after=N)`` is
   ``XRANGE key (N+1)-0 +``, and tailing is ``XREAD BLOCK ... STREAMS key N-0``,
-  which returns ids greater than ``N-0``). Fields: ``t`` (create time,
+  over many runs at once, which returns ids greater than ``N-0``). Fields: ``t`` (create time,
   microseconds since the epoch, from Redis ``TIME``) and ``ev`` (the
   serialized ``RunEvent`` without ``run_id``, ``sequence`` and
   ``create_time``, which are rebuilt from the key, the id and ``t``).
@@ -21,16 +21,15 @@ concurrent appenders in many processes get gap-free sequences. When the
 terminal event is logged all three keys get ``PEXPIRE retention_seconds``; an
 expired log reads as an unknown run (NOT_FOUND).
 
-Connections: a subscriber holds a pooled connection for long only while it
-blocks in ``XREAD`` (at most ``block_ms``). At most ``max_blocking_reads``
-subscribers of this log block at once (default: half the pool's
-``max_connections``); the others poll every ``POLL_SECONDS``. So blocked
-subscribers never hold more than that share of the pool, and appends and
-other commands always find connections: no starvation, no deadlock. Every
-other command holds a connection for one round trip; size ``max_connections``
-for the commands in flight at once (redis-py's default ``ConnectionPool``,
-100 connections, raises ``MaxConnectionsError`` beyond it; a
-``BlockingConnectionPool`` makes callers wait instead). The client's
+Connections: subscribers never hold a connection while they wait. A
+subscriber reads by ``XRANGE`` from its position until it has caught up, then
+waits in the log's ``StreamReader`` (``service/stores/redis_reader.py``): a
+few shards, each one connection of the pool doing one ``XREAD BLOCK`` over all
+the keys waited on, fanning entries out in the process. So the event streams
+of a process hold at most ``max_readers`` connections however many are open,
+and an idle stream costs Redis no command of its own (a shard re-reads once
+per block time, and checks now and then that the waited logs still exist).
+Every other command holds a connection for one round trip. The client's
 ``socket_timeout``, if set, must exceed the block time: ``block_ms`` is
 lowered to half of it.
 """
@@ -38,7 +37,6 @@ lowered to half of it.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import AsyncIterator
 from typing import cast
 
@@ -48,9 +46,7 @@ from runwire.v1 import event_pb2
 from service.core.errors import NotFoundError, OutOfRangeError
 from service.stores.events import heartbeat, is_terminal
 from service.stores.redis_client import reply
-
-#: Seconds between polls of a subscriber that found every blocking slot taken.
-POLL_SECONDS = 0.05
+from service.stores.redis_reader import Entry, StreamReader
 
 # KEYS: meta, events, keys. ARGV: idempotency key ("" for none), payload bytes,
 # "1" if terminal else "0", retention in ms.
@@ -103,13 +99,18 @@ class RedisEventLog:
             (payloads are binary). Not closed by this class.
         prefix: Prepended to every key (``{prefix}:run:...``).
         retention_seconds: How long a log is kept after its terminal event.
-        block_ms: Longest single ``XREAD BLOCK``, in milliseconds (>= 1).
-        max_blocking_reads: Subscribers that may block in ``XREAD`` at once;
-            ``None`` means half the pool's ``max_connections`` (at least 1).
-        batch_size: Events fetched per ``XRANGE`` while replaying.
+        block_ms: Longest single ``XREAD BLOCK`` of the reader, in milliseconds (>= 1).
+        max_readers: Connections the reader holds at most (``StreamReader``);
+            None: a quarter of the pool's ``max_connections``, between 1 and 4.
+        keys_per_read: Waited runs per reader connection before the next one
+            is used (``StreamReader``).
+        batch_size: Events fetched per ``XRANGE`` while replaying, and per
+            run and read while tailing.
 
     Raises:
         ValueError: ``client`` decodes responses, or a bound is below 1.
+
+    Close with ``aclose()`` (stops the reader; the client stays open).
     """
 
     def __init__(
@@ -119,30 +120,37 @@ class RedisEventLog:
         prefix: str = "runwire",
         retention_seconds: float = 7 * 24 * 3600,
         block_ms: int = 1000,
-        max_blocking_reads: int | None = None,
+        max_readers: int | None = None,
+        keys_per_read: int = 1000,
         batch_size: int = 100,
     ) -> None:
         kwargs = client.connection_pool.connection_kwargs
         if kwargs.get("decode_responses"):
             raise ValueError("RedisEventLog needs a client with decode_responses=False")
-        if (
-            block_ms < 1
-            or batch_size < 1
-            or (max_blocking_reads is not None and max_blocking_reads < 1)
-        ):
-            raise ValueError("block_ms, batch_size and max_blocking_reads must be >= 1")
+        if block_ms < 1 or batch_size < 1:
+            raise ValueError("block_ms and batch_size must be >= 1")
         socket_timeout = kwargs.get("socket_timeout")
         if isinstance(socket_timeout, int | float) and socket_timeout > 0:
             block_ms = max(1, min(block_ms, int(socket_timeout * 500)))
-        if max_blocking_reads is None:
-            max_blocking_reads = max(1, client.connection_pool.max_connections // 2)
         self._client = client
         self._prefix = prefix
         self._retention_ms = max(1, round(retention_seconds * 1000))
-        self._block_ms = block_ms
         self._batch_size = batch_size
-        self._blocking = asyncio.Semaphore(max_blocking_reads)
         self._append = client.register_script(_APPEND)
+        #: Where caught-up subscribers wait (started on the first wait).
+        self.reader = StreamReader(
+            client,
+            prefix=prefix,
+            block_ms=block_ms,
+            count=batch_size,
+            max_readers=max_readers,
+            keys_per_read=keys_per_read,
+        )
+
+    async def aclose(self) -> None:
+        """Stops the reader and returns its connections to the pool (idempotent).
+        Streams still open afterwards poll."""
+        await self.reader.aclose()
 
     async def create(self, run_id: str) -> None:
         """Makes an empty log for ``run_id`` (idempotent; keeps an existing log)."""
@@ -203,12 +211,16 @@ class RedisEventLog:
     ) -> AsyncIterator[event_pb2.RunEvent]:
         """Replays events after ``after_sequence``, then tails; see ``EventLog``.
 
-        Reads by id cursor only (``XRANGE`` from the last yielded sequence), so
-        events appended during the replay are neither lost nor repeated.
-        ``XREAD BLOCK`` is used only to wait for the next entry.
+        Reads by ``XRANGE`` from its position until it has caught up, then
+        waits in the shared reader, which hands over the entries after its
+        position as they come. Whatever it yields it checks by sequence (the
+        next one, gap-free), and it re-reads by ``XRANGE`` whenever the reader
+        hands nothing (a reconnect, a gap), so events appended meanwhile are
+        neither lost nor repeated.
 
         Raises:
-            NotFoundError: no log for ``run_id`` (``RUN_NOT_FOUND``).
+            NotFoundError: no log for ``run_id`` (``RUN_NOT_FOUND``), also when
+                the log disappears while the stream is open.
             OutOfRangeError: ``after_sequence`` is past the last event of an
                 ended run (``SEQUENCE_OUT_OF_RANGE``).
         """
@@ -221,11 +233,31 @@ class RedisEventLog:
                 reason="SEQUENCE_OUT_OF_RANGE",
                 metadata={"run_id": run_id, "last_sequence": str(last)},
             )
+        if ended and after_sequence >= last:
+            return
         loop = asyncio.get_running_loop()
         position = after_sequence
         idle_since = loop.time()
+        read = True
         while True:
-            batch = await self._range(keys.events, run_id, position, self._batch_size)
+            if read:
+                batch = await self._range(keys.events, run_id, position, self._batch_size)
+                again = len(batch) == self._batch_size  # more may follow
+                if not batch:
+                    last, ended = await self._state(keys, run_id)
+                    if ended and position >= last:
+                        return
+            else:
+                wait = heartbeat_interval - (loop.time() - idle_since)
+                if wait <= 0:
+                    yield heartbeat(run_id)
+                    idle_since = loop.time()
+                    continue
+                entries = await self.reader.wait(keys.events, position, wait, guard=keys.meta)
+                if entries is None:
+                    continue
+                batch, again = _following(run_id, position, entries)
+                del entries
             for event in batch:
                 position = event.sequence
                 yield event
@@ -233,16 +265,9 @@ class RedisEventLog:
                     return
             if batch:
                 idle_since = loop.time()
-                continue
-            last, ended = await self._state(keys, run_id)
-            if ended and position >= last:
-                return
-            wait = heartbeat_interval - (loop.time() - idle_since)
-            if wait <= 0:
-                yield heartbeat(run_id)
-                idle_since = loop.time()
-                continue
-            await self._wait(keys.events, position, wait)
+                # A waiting stream holds no event: thousands of them wait at once.
+                del batch, event
+            read = again
 
     async def _state(self, keys: _Keys, run_id: str) -> tuple[int, bool]:
         """(last sequence, ended) of a log; raises NotFoundError when it does not exist."""
@@ -260,19 +285,27 @@ class RedisEventLog:
             if entry_id is None or fields is None:
                 continue
             sequence = int(cast("bytes", entry_id).split(b"-", 1)[0])
-            micros = int(cast("bytes", fields[b"t"]))
-            events.append(_event(run_id, sequence, micros, cast("bytes", fields[b"ev"])))
+            events.append(_from_fields(run_id, sequence, cast("dict[bytes, bytes]", fields)))
         return events
 
-    async def _wait(self, stream: str, after: int, seconds: float) -> None:
-        """Returns when an entry after sequence ``after`` may exist, or after
-        ``seconds`` (capped to ``block_ms``)."""
-        block_ms = max(1, min(self._block_ms, math.ceil(seconds * 1000)))
-        if self._blocking.locked():
-            await asyncio.sleep(min(block_ms / 1000, POLL_SECONDS))
-            return
-        async with self._blocking:
-            await self._client.xread({stream: f"{after}-0"}, count=1, block=block_ms)
+
+def _following(
+    run_id: str, position: int, entries: list[Entry]
+) -> tuple[list[event_pb2.RunEvent], bool]:
+    """The events of ``entries`` that follow ``position`` without a gap, and
+    whether to re-read by ``XRANGE`` (the reader handed nothing, or a gap)."""
+    events: list[event_pb2.RunEvent] = []
+    for sequence, fields in entries:
+        if sequence != position + 1:
+            return events, True
+        events.append(_from_fields(run_id, sequence, fields))
+        position = sequence
+    return events, not entries
+
+
+def _from_fields(run_id: str, sequence: int, fields: dict[bytes, bytes]) -> event_pb2.RunEvent:
+    """The event of a stream entry (fields ``t`` and ``ev``; see the module docstring)."""
+    return _event(run_id, sequence, int(fields[b"t"]), fields[b"ev"])
 
 
 def _event(run_id: str, sequence: int, micros: int, payload: bytes) -> event_pb2.RunEvent:

@@ -7,6 +7,7 @@ Key layout (``{p}`` is the prefix):
   ("" when no run holds the thread).
 - ``{p}:thread-messages:<thread_id>`` list: one JSON object per message,
   oldest first: ``{"create_time": ISO 8601, "message": ChatMessage JSON}``.
+- ``{p}:thread-ids`` set: the ids of every thread (``count``).
 
 Every write is one Lua script that first checks the thread exists, so
 ``claim`` is a compare-and-set (two processes cannot both hold a thread) and
@@ -23,13 +24,16 @@ import redis.asyncio as redis
 
 from service.core.errors import AbortedError, AlreadyExistsError, FailedPreconditionError
 from service.core.messages import ChatMessage
+from service.stores.redis_client import reply
 from service.stores.threads import StoredMessage, ThreadRecord, thread_not_found
 
-# KEYS: thread hash. ARGV: metadata JSON, time. Returns 1 when created, 0 when taken.
+# KEYS: thread hash, id set. ARGV: metadata JSON, time, thread id.
+# Returns 1 when created, 0 when taken.
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'metadata', ARGV[1], 'create_time', ARGV[2],
   'update_time', ARGV[2], 'active_run_id', '')
+redis.call('SADD', KEYS[2], ARGV[3])
 return 1
 """
 
@@ -59,13 +63,14 @@ end
 return 1
 """
 
-# KEYS: thread hash, messages. Returns nil for an unknown thread, "" when
-# deleted, else the id of the run that holds the thread.
+# KEYS: thread hash, messages, id set. ARGV: thread id. Returns nil for an
+# unknown thread, "" when deleted, else the id of the run that holds the thread.
 _DELETE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local active = redis.call('HGET', KEYS[1], 'active_run_id')
 if active and active ~= '' then return active end
 redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
 return ''
 """
 
@@ -87,6 +92,7 @@ class RedisThreadStore:
         self._claim = client.register_script(_CLAIM)
         self._release = client.register_script(_RELEASE)
         self._delete = client.register_script(_DELETE)
+        self._ids = f"{prefix}:thread-ids"
 
     def _keys(self, thread_id: str) -> list[str]:
         """[thread hash, messages list] of ``thread_id``."""
@@ -94,6 +100,10 @@ class RedisThreadStore:
             f"{self._prefix}:thread:{thread_id}",
             f"{self._prefix}:thread-messages:{thread_id}",
         ]
+
+    async def count(self) -> int:
+        """How many threads there are."""
+        return int(await reply(self._client.scard(self._ids)))
 
     async def create(self, thread_id: str, metadata: dict[str, str]) -> ThreadRecord:
         """Creates an empty thread.
@@ -103,7 +113,8 @@ class RedisThreadStore:
         """
         now = datetime.now(UTC)
         args = [json.dumps(metadata), now.isoformat()]
-        if not await self._create(keys=self._keys(thread_id)[:1], args=args):
+        keys = [self._keys(thread_id)[0], self._ids]
+        if not await self._create(keys=keys, args=[*args, thread_id]):
             raise AlreadyExistsError(
                 f"thread {thread_id!r} already exists",
                 reason="THREAD_ALREADY_EXISTS",
@@ -200,7 +211,7 @@ class RedisThreadStore:
             NotFoundError: unknown thread (``THREAD_NOT_FOUND``).
             FailedPreconditionError: a run holds the thread (``THREAD_BUSY``).
         """
-        active = await self._delete(keys=self._keys(thread_id), args=[])
+        active = await self._delete(keys=[*self._keys(thread_id), self._ids], args=[thread_id])
         if active is None:
             raise thread_not_found(thread_id)
         if active:

@@ -38,6 +38,10 @@ class ThreadRecord:
 class ThreadStore(Protocol):
     """Where threads live."""
 
+    async def count(self) -> int:
+        """How many threads there are."""
+        ...
+
     async def create(self, thread_id: str, metadata: dict[str, str]) -> ThreadRecord:
         """Raises AlreadyExistsError (``THREAD_ALREADY_EXISTS``)."""
         ...
@@ -88,6 +92,9 @@ class MemoryThreadStore:
 
     def __init__(self) -> None:
         self._threads: dict[str, ThreadRecord] = {}
+
+    async def count(self) -> int:
+        return len(self._threads)
 
     async def create(self, thread_id: str, metadata: dict[str, str]) -> ThreadRecord:
         if thread_id in self._threads:

@@ -359,7 +359,7 @@ async def test_nothing_listening_is_described_as_unreachable() -> None:
     address = "unix:/nonexistent/runwire.sock"
     async with Stubs.connect(address) as stubs:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stubs.agents.GetAgent(agent_pb2.GetAgentRequest(agent_id="a"), timeout=10)
+            await stubs.agents.GetAgent(agent_pb2.GetAgentRequest(agent_id="a"), timeout=30)
     details = runwire.status_details(caught.value)
     assert details.code == grpc.StatusCode.UNAVAILABLE and not details.from_server
     assert details.reason == ""

@@ -104,7 +104,7 @@ async def test_a_per_call_authorization_header_wins(secure_server: SecureServer)
 async def _unreachable_line(address: str, credentials: Credentials) -> str:
     async with Stubs.connect(address, credentials=credentials) as stubs:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stubs.agents.ListAgents(agent_pb2.ListAgentsRequest(), timeout=10)
+            await stubs.agents.ListAgents(agent_pb2.ListAgentsRequest(), timeout=30)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE, caught.value
     return runwire.describe_rpc_error(caught.value, address)
 

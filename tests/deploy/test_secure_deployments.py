@@ -693,7 +693,7 @@ async def check_api(
             assert unauthenticated.value.code() == grpc.StatusCode.UNAUTHENTICATED
         async with Stubs.connect(address, token="", tls=False) as plaintext:
             with pytest.raises(grpc.aio.AioRpcError) as failed:
-                await plaintext.agents.ListAgents(agent_pb2.ListAgentsRequest(), timeout=5)
+                await plaintext.agents.ListAgents(agent_pb2.ListAgentsRequest(), timeout=30)
             assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
         api.send_signal(15)
         assert await asyncio.wait_for(api.wait(), 60) == 0, (root / "api.log").read_text()

@@ -362,6 +362,20 @@ async def _until_idle(handle: WorkflowHandle[Any, Any]) -> None:
             await asyncio.sleep(0.05)
 
 
+async def _until_heartbeat(handle: WorkflowHandle[Any, Any], activity_type: str) -> None:
+    """Waits until Temporal has a heartbeat of the workflow's pending
+    ``activity_type`` activity: its worker is heard from while working on it."""
+    async with asyncio.timeout(STAGE_TIMEOUT):
+        while True:
+            described = (await handle.describe()).raw_description
+            if any(
+                a.activity_type.name == activity_type and a.HasField("last_heartbeat_time")
+                for a in described.pending_activities
+            ):
+                return
+            await asyncio.sleep(0.05)
+
+
 async def _until_approval(stream: RunStream) -> event_pb2.ApprovalRequested:
     """Waits until the run is in REQUIRES_ACTION; returns its one approval request."""
     seen = await stream.wait_for(
@@ -414,7 +428,7 @@ async def _assert_approved_once(
 
 
 async def test_worker_killed_while_a_tool_runs(
-    deployed: Deployment, tmp_path: pathlib.Path
+    deployed: Deployment, temporal_address: str, tmp_path: pathlib.Path
 ) -> None:
     address, _, worker = await _start(deployed)
     effects = tmp_path / "effects.txt"
@@ -455,7 +469,7 @@ async def test_worker_killed_while_a_tool_runs(
 
         await stream.wait_for("tool_call_end of slow_append", slow_call_announced)
         await _until_file_has(started, "slow")  # the tool sleeps now
-        await asyncio.sleep(0.5)
+        await _until_heartbeat(await _workflow(temporal_address, stream.run_id), "run_tool")
         kill = await worker.kill()
         assert lines(effects) == ["first"]  # killed before slow_append appended
         await deployed.start_worker()

@@ -38,6 +38,8 @@ class RpcStats:
         follow_ups: Runs started on agents the fuzzer created or updated.
         seconds: Wall-clock time of the RPC's fuzz test.
         worst_health_seconds: Worst health-check latency during it.
+        worst_loop_cpu_seconds: Most CPU time the event loop's thread used while one
+            health check waited, during it (``tests.fuzz.harness.Sample.loop_cpu``).
         rss_growth_bytes: Growth of the process's resident memory during it.
     """
 
@@ -47,6 +49,7 @@ class RpcStats:
     follow_ups: int = 0
     seconds: float = 0.0
     worst_health_seconds: float = 0.0
+    worst_loop_cpu_seconds: float = 0.0
     rss_growth_bytes: int = 0
 
 
@@ -79,9 +82,11 @@ class FuzzReport:
         total = sum(s.examples for s in self.rpcs.values())
         seconds = sum(s.seconds for s in self.rpcs.values())
         worst = max((s.worst_health_seconds for s in self.rpcs.values()), default=0.0)
+        cpu = max((s.worst_loop_cpu_seconds for s in self.rpcs.values()), default=0.0)
         out = [
             f"{total} requests over {len(self.rpcs)} RPCs in {seconds:.1f} s; "
-            f"worst health check {worst * 1000:.1f} ms"
+            f"worst health check {worst * 1000:.1f} ms ({cpu * 1000:.1f} ms of loop CPU "
+            "at most while one waited)"
         ]
         if self.rss_before_bytes and self.rss_after_bytes:
             growth = (self.rss_after_bytes - self.rss_before_bytes) / 2**20
@@ -95,7 +100,8 @@ class FuzzReport:
             follow = f", {s.follow_ups} follow-up runs" if s.follow_ups else ""
             out.append(
                 f"  {name}: {s.examples} (valid/mutated/raw {kinds}{follow}) "
-                f"{s.seconds:.1f} s, health <= {s.worst_health_seconds * 1000:.0f} ms, "
+                f"{s.seconds:.1f} s, health <= {s.worst_health_seconds * 1000:.0f} ms "
+                f"(loop CPU <= {s.worst_loop_cpu_seconds * 1000:.0f} ms), "
                 f"RSS {s.rss_growth_bytes / 2**20:+.0f} MiB: {codes}"
             )
         for issue, count in self.known_issues.items():

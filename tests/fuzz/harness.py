@@ -268,10 +268,14 @@ async def settle(channel: grpc.aio.Channel) -> None:
 
 @dataclass(frozen=True)
 class Sample:
-    """One health check: when it was due and when it was answered (``perf_counter``)."""
+    """One health check: when it was due and when it was answered (``perf_counter``);
+    ``loop_cpu``: the CPU seconds the event loop's thread used from the previous
+    answer to this one (unlike the latency, it does not grow when other processes
+    take the machine's CPUs)."""
 
     due: float
     answered: float
+    loop_cpu: float = 0.0
 
     @property
     def latency(self) -> float:
@@ -345,12 +349,15 @@ class HealthProbe:
         self.samples: list[Sample] = []
 
     async def run(self) -> None:
+        """Checks until ``stop``; run it on the server's event loop (``loop_cpu``)."""
         due = time.perf_counter()
+        cpu = time.thread_time()
         while not self._stop.is_set():
             response = await self._health.Check(health_pb2.HealthCheckRequest(), timeout=30)
             assert response.status == health_pb2.HealthCheckResponse.SERVING
-            answered = time.perf_counter()
-            self.samples.append(Sample(due, answered))
+            answered, used = time.perf_counter(), time.thread_time()
+            self.samples.append(Sample(due, answered, used - cpu))
+            cpu = used
             due = max(due + PROBE_INTERVAL_SECONDS, answered)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), max(0.0, due - time.perf_counter()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -22,6 +23,7 @@ from tests.support import (
     assert_gap_free,
     collect,
     create_agent,
+    events_until,
     status_details,
     struct,
     unique,
@@ -53,6 +55,26 @@ async def _start_until_approval(
             break
     requested = next(e.approval_requested for e in events if e.HasField("approval_requested"))
     return call, events, requested
+
+
+def _waits_for_approvals(count: int) -> Callable[[list[event_pb2.RunEvent]], bool]:
+    """Whether the events hold ``count`` approval requests and the run's REQUIRES_ACTION."""
+
+    def done(events: list[event_pb2.RunEvent]) -> bool:
+        requested = [e for e in events if e.HasField("approval_requested")]
+        waiting = [
+            e
+            for e in events
+            if e.HasField("state_changed")
+            and e.state_changed.state == run_pb2.RUN_STATE_REQUIRES_ACTION
+        ]
+        return len(requested) == count and bool(waiting)
+
+    return done
+
+
+def _resolved_ids(events: list[event_pb2.RunEvent]) -> set[str]:
+    return {e.approval_resolved.approval_id for e in events if e.HasField("approval_resolved")}
 
 
 async def _rest(call: grpc.aio.UnaryStreamCall) -> list[event_pb2.RunEvent]:
@@ -263,19 +285,24 @@ async def test_parallel_approvals_keep_requires_action_until_all_resolved(stubs:
             run_service_pb2.CreateRunRequest(agent_id=agent.agent_id, prompt="p")
         )
     ).run
-    # Both requests are logged before GetRun reads them (it folds the log in).
-    requested = 0
-    call = stubs.runs.StreamRunEvents(run_service_pb2.StreamRunEventsRequest(run_id=run.run_id))
-    async for response in call:
-        requested += int(response.event.HasField("approval_requested"))
-        if requested == 2:
-            break
-    call.cancel()
+    # Both requests and the state change are logged (in an order that varies: the
+    # calls run concurrently) before GetRun reads them; it folds the log in.
+    seen = await events_until(
+        stubs, run.run_id, _waits_for_approvals(2), "two approval requests and REQUIRES_ACTION"
+    )
     run = (await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run.run_id))).run
     assert run.state == run_pb2.RUN_STATE_REQUIRES_ACTION
     first, second = run.required_actions
-    # ResolveApproval returns once the run has logged the decision.
-    await _resolve(stubs, first.approval_id, approval_pb2.APPROVAL_DECISION_APPROVE)
+    approval = await _resolve(stubs, first.approval_id, approval_pb2.APPROVAL_DECISION_APPROVE)
+    assert approval.state == approval_pb2.APPROVAL_STATE_APPROVED
+    # Once the first decision is logged, the run still waits for the second.
+    await events_until(
+        stubs,
+        run.run_id,
+        lambda events: first.approval_id in _resolved_ids(events),
+        f"approval_resolved of {first.approval_id}",
+        after_sequence=seen[-1].sequence,
+    )
     run = (await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run.run_id))).run
     assert run.state == run_pb2.RUN_STATE_REQUIRES_ACTION
     assert [a.approval_id for a in run.required_actions] == [second.approval_id]

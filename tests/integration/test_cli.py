@@ -32,6 +32,8 @@ from tests.clients.secure_server import PRINCIPAL, SecureServer, start_secure_se
 from tests.support import PARITY_TOKEN, Stubs, create_agent, unique
 
 RUNWIRE = str(pathlib.Path(sys.executable).with_name("runwire"))
+#: Deadline of a call or a stop that should be quick, seconds: generous, for a busy machine.
+CALL_SECONDS = 30.0
 
 ECHO_SCRIPT: list[dict[str, Any]] = [
     {"tool_calls": [{"name": "echo", "arguments": {"text": "ping"}}]},
@@ -180,7 +182,7 @@ async def test_serve_run_over_unix_socket_and_tcp_then_sigterm(served: Served) -
     assert "approving (--yes)" in yes.stdout and "The echo said ping." in yes.stdout
 
     served.process.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(served.process.wait(), 15) == 0
+    assert await asyncio.wait_for(served.process.wait(), CALL_SECONDS) == 0
     log = served.log.read_text()
     assert "SIGTERM received" in log and "Traceback" not in log
 
@@ -340,7 +342,8 @@ async def test_run_in_plaintext_against_tls_cannot_reach(secure: SecureServer) -
 
 
 async def test_health_over_mutual_tls_needs_no_token(secure: SecureServer) -> None:
-    result = await runwire("health", "--address", secure.address, *_tls_options(secure))
+    args = ["health", "--address", secure.address, "--timeout", str(CALL_SECONDS)]
+    result = await runwire(*args, *_tls_options(secure))
     assert result.returncode == 0, result
     assert result.stdout.strip() == "SERVING"
 

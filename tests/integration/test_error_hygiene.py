@@ -784,11 +784,9 @@ async def test_a_failed_model_call_leaves_a_bounded_sanitized_run_error(
     info = error_info(failed.error)
     assert info.reason == failure.reason
     assert info.metadata["provider"] == failure.provider
-    if not canary.on_temporal:
-        # On Temporal the workflow rebuilds the error from the activity's failure,
-        # which carries no ErrorInfo metadata (worker/activities.py, worker/workflows.py).
-        assert info.metadata["model"] == model
-        assert info.metadata.get("http_status") == failure.http_status
+    # On Temporal too: the activity's failure carries the metadata to the workflow.
+    assert info.metadata["model"] == model
+    assert info.metadata.get("http_status") == failure.http_status
     for word in ("Traceback", "Error:", "<class", "openai.", "anthropic.", "httpx", "{"):
         assert word not in failed.error.message, failed.error.message
 

@@ -1,11 +1,16 @@
 """Hostile JSON Schemas and large Structs: refused cleanly, never fetched, never a stall.
 
 Issue 13's findings, each replayed against a real in-process server on loopback while
-a probe sends a health check every ``PROBE_INTERVAL`` seconds: the worst health-check
-latency stays under ``LATENCY_BOUND``, measured from when each check was due (so a
-stall that begins between two checks counts in full). The hostile requests end in a
-clean INVALID_ARGUMENT naming the field (or a quota's RESOURCE_EXHAUSTED), or succeed
-harmlessly. ``service.core.schemas`` is checked directly at the end of the module.
+a probe on the server's event loop sends a health check every ``PROBE_INTERVAL``
+seconds. For every check, the CPU time the event loop's thread used stays under
+``LOOP_CPU_BOUND`` (no request computes on the loop, however busy the machine), and
+its latency, measured from when it was due (so a stall that begins between two
+checks counts in full), under ``LATENCY_BOUND`` (the loop never waits blocked). An
+attack over a bound is made again (``ATTEMPTS`` in all): a stall the server causes
+recurs every time, one of a machine busy with other work seldom does. The hostile
+requests end in a clean INVALID_ARGUMENT naming the field (or a quota's
+RESOURCE_EXHAUSTED), or succeed harmlessly. ``service.core.schemas`` is checked
+directly at the end of the module.
 """
 
 from __future__ import annotations
@@ -38,8 +43,19 @@ from tests.support import (
     unique,
 )
 
-#: The worst health-check latency allowed while hostile requests are served (issue 13).
-LATENCY_BOUND = 0.100
+#: The most CPU time the event loop's thread may use while one health check waits
+#: (issue 13: no request computes on the loop). Unlike a latency, it does not grow
+#: when other processes take the machine's CPUs.
+LOOP_CPU_BOUND = 0.100
+#: The worst health-check latency allowed while hostile requests are served: a loop
+#: blocked without computing (waiting on a socket, or for the GIL held by a
+#: thread's C code) uses no CPU. Generous: on a machine busy with other work, even
+#: an idle server's health checks are slow.
+LATENCY_BOUND = 1.0
+#: Attacks made at most while one is over a bound: a stall the server causes
+#: recurs on every attack, one of a busy machine (or a garbage collection)
+#: seldom twice in a row.
+ATTEMPTS = 3
 #: Seconds between two health checks of the probe.
 PROBE_INTERVAL = 0.010
 
@@ -64,10 +80,14 @@ async def hostile_stubs(hostile_server: RunwireServer) -> AsyncIterator[Stubs]:
 
 
 class Probe:
-    """Health checks every ``PROBE_INTERVAL`` on a channel of their own.
+    """Health checks every ``PROBE_INTERVAL`` on a channel of their own, from the
+    event loop the server runs on.
 
     Attributes:
         latencies: Seconds from when each check was due to its answer.
+        loop_cpu: For each check, the CPU seconds the event loop's thread used
+            from the previous answer to this one (the server's work on the loop,
+            the test's and the probe's).
     """
 
     def __init__(self, address: str) -> None:
@@ -75,18 +95,26 @@ class Probe:
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._stop = asyncio.Event()
         self.latencies: list[float] = []
+        self.loop_cpu: list[float] = []
 
     @property
     def worst(self) -> float:
         return max(self.latencies)
 
+    @property
+    def worst_cpu(self) -> float:
+        return max(self.loop_cpu)
+
     async def run(self) -> None:
         due = time.perf_counter()
+        cpu = time.thread_time()
         while not self._stop.is_set():
             response = await self._health.Check(health_pb2.HealthCheckRequest())
             assert response.status == health_pb2.HealthCheckResponse.SERVING
-            answered = time.perf_counter()
+            answered, used = time.perf_counter(), time.thread_time()
             self.latencies.append(answered - due)
+            self.loop_cpu.append(used - cpu)
+            cpu = used
             # The next check is due one interval later (or now, after a slow one);
             # a stall while waiting for it counts in its latency.
             due = max(due + PROBE_INTERVAL, answered)
@@ -120,16 +148,35 @@ async def probing(server: RunwireServer) -> AsyncIterator[Probe]:
 async def worst_latency_during(
     server: RunwireServer, attack: Callable[[], Awaitable[None]]
 ) -> float:
-    """Runs ``attack`` while probing; the worst health latency, checked against the bound."""
-    async with probing(server) as probe:
-        await attack()
-        count = len(probe.latencies)
-        async for _ in polls(interval=PROBE_INTERVAL):  # one more answer after the attack
-            if len(probe.latencies) > count:
-                break
-    worst = probe.worst
-    assert worst < LATENCY_BOUND, f"a health check took {worst * 1000:.0f} ms"
-    return worst
+    """Runs ``attack`` while probing; returns the worst health latency of an attack
+    within ``LOOP_CPU_BOUND`` and ``LATENCY_BOUND``.
+
+    An attack over a bound is made again, up to ``ATTEMPTS`` times: ``attack``
+    must be repeatable, and whatever it records it records afresh (the checks
+    after it read the last attack's).
+
+    Raises:
+        AssertionError: every attack was over a bound (the message has each
+            one's worst loop CPU time and latency), or the probe stopped answering.
+    """
+    measured: list[str] = []
+    for _ in range(ATTEMPTS):
+        async with probing(server) as probe:
+            await attack()
+            count = len(probe.latencies)
+            async for _ in polls(interval=PROBE_INTERVAL):  # one more answer after the attack
+                if len(probe.latencies) > count:
+                    break
+            assert len(probe.latencies) > count, "the health probe stopped answering"
+        if probe.worst_cpu < LOOP_CPU_BOUND and probe.worst < LATENCY_BOUND:
+            return probe.worst
+        measured.append(
+            f"loop CPU {probe.worst_cpu * 1000:.0f} ms, latency {probe.worst * 1000:.0f} ms"
+        )
+    raise AssertionError(
+        f"a health check waited over {LOOP_CPU_BOUND * 1000:.0f} ms of loop CPU or "
+        f"{LATENCY_BOUND * 1000:.0f} ms in each attack: " + "; ".join(measured)
+    )
 
 
 def agent_message(**fields: Any) -> agent_pb2.Agent:
@@ -215,7 +262,7 @@ async def test_backtracking_pattern_runs_in_linear_time(
 
     async def attack() -> None:
         request = run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="p")
-        events.extend(await collect(hostile_stubs.runs.StreamRun(request)))
+        events[:] = await collect(hostile_stubs.runs.StreamRun(request))
 
     await worst_latency_during(hostile_server, attack)
     error = events[-1].run_error
@@ -238,6 +285,7 @@ async def test_remote_refs_are_refused_and_never_fetched(
         violations: list[dict[str, str]] = []
 
         async def attack() -> None:
+            violations.clear()
             for schema in agent_schemas:
                 agent = agent_message(response_format=struct(schema))
                 violations.append(await refused(create_agent_call(hostile_stubs, agent)))
@@ -275,7 +323,7 @@ async def test_huge_options_struct_does_not_stall(
     async def attack() -> None:
         with pytest.raises(grpc.aio.AioRpcError) as failure:
             await raw(data)
-        failures.append(failure.value)
+        failures[:] = [failure.value]
 
     await worst_latency_during(hostile_server, attack)
     details = status_details(failures[0])
@@ -291,6 +339,7 @@ async def test_deeply_nested_schemas_are_refused(
     violations: list[dict[str, str]] = []
 
     async def attack() -> None:
+        violations.clear()
         agent = agent_message(response_format=struct(deep))
         violations.append(await refused(create_agent_call(hostile_stubs, agent)))
         violations.append(await refused(create_run_call(hostile_stubs, client_tool(deep))))
@@ -325,7 +374,7 @@ async def test_a_schema_that_takes_long_to_validate_against_is_cut_short(
 
     async def attack() -> None:
         request = run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="p")
-        events.extend(await collect(hostile_stubs.runs.StreamRun(request)))
+        events[:] = await collect(hostile_stubs.runs.StreamRun(request))
 
     await worst_latency_during(hostile_server, attack)
     assert "too complex to check" in events[-1].run_error.error.message
@@ -344,7 +393,7 @@ async def test_large_valid_client_tool_schemas_do_not_stall(
     runs: list[object] = []
 
     async def attack() -> None:
-        runs.append(await create_run_call(hostile_stubs, *tools))
+        runs[:] = [await create_run_call(hostile_stubs, *tools)]
 
     await worst_latency_during(hostile_server, attack)
     assert runs

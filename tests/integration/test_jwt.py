@@ -171,7 +171,7 @@ async def health(server: RunwireServer) -> int:
     """The overall health status (an open method: no credentials)."""
     async with grpc.aio.insecure_channel(server.addresses[0]) as channel:
         response = await health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(), timeout=10
+            health_pb2.HealthCheckRequest(), timeout=30
         )
     return int(response.status)
 

@@ -11,7 +11,13 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2
+from runwire.v1 import (
+    agent_pb2,
+    approval_pb2,
+    run_pb2,
+    run_service_pb2,
+    thread_pb2,
+)
 
 from app.server import RunwireServer
 from service.auth.config import AuthSettings
@@ -50,6 +56,8 @@ async def limited(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterat
         max_active_runs_per_tenant=2,
         max_open_streams_per_principal=2,
         max_list_response_bytes=2048,
+        max_threads_per_tenant=2,
+        max_pending_approvals_per_tenant=2,
     )
     async with running_server(settings) as server:
         yield server
@@ -179,6 +187,71 @@ async def test_active_runs_per_tenant_and_streams_per_principal(
     )
     for run in (runs[1], replacement.run):
         await bob.runs.CancelRun(run_service_pb2.CancelRunRequest(run_id=run.run_id))
+
+
+async def test_threads_per_tenant(callers: dict[str, Stubs]) -> None:
+    zed, alice = callers["zed"], callers["alice"]
+    made = [
+        (await zed.threads.CreateThread(thread_pb2.CreateThreadRequest())).thread.thread_id
+        for _ in range(2)
+    ]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await zed.threads.CreateThread(thread_pb2.CreateThreadRequest())
+    assert_quota(caught.value, "max_threads_per_tenant", "tenant:zeta")
+    mine = await alice.threads.CreateThread(thread_pb2.CreateThreadRequest())  # apart
+    await zed.threads.DeleteThread(thread_pb2.DeleteThreadRequest(thread_id=made[0]))
+    again = await zed.threads.CreateThread(thread_pb2.CreateThreadRequest())
+    for stubs, thread_id in (
+        (zed, made[1]),
+        (zed, again.thread.thread_id),
+        (alice, mine.thread.thread_id),
+    ):
+        await stubs.threads.DeleteThread(thread_pb2.DeleteThreadRequest(thread_id=thread_id))
+
+
+async def test_pending_approvals_per_tenant_refuse_new_runs(callers: dict[str, Stubs]) -> None:
+    zed = callers["zed"]
+    await clear_agents(zed)
+    calls = [{"name": "record", "arguments": {"key": unique("q"), "value": "v"}} for _ in range(2)]
+    asking = await create_agent(
+        zed, [{"tool_calls": calls}], tools=["record"], mode=agent_pb2.APPROVAL_MODE_REQUIRE_ALL
+    )
+    plain = await create_agent(zed, [{"text": "ok"}])
+    run = (
+        await zed.runs.CreateRun(
+            run_service_pb2.CreateRunRequest(agent_id=asking.agent_id, prompt="p")
+        )
+    ).run
+    pending = approval_pb2.ListApprovalsRequest(
+        run_id=run.run_id, state=approval_pb2.APPROVAL_STATE_PENDING
+    )
+    async for _ in polls():
+        approvals = (await zed.approvals.ListApprovals(pending)).approvals
+        if len(approvals) == 2:
+            break
+    assert len(approvals) == 2
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await zed.runs.CreateRun(
+            run_service_pb2.CreateRunRequest(agent_id=plain.agent_id, prompt="p")
+        )
+    assert_quota(caught.value, "max_pending_approvals_per_tenant", "tenant:zeta")
+    await zed.approvals.ResolveApproval(
+        approval_pb2.ResolveApprovalRequest(
+            approval_id=approvals[0].approval_id,
+            decision=approval_pb2.APPROVAL_DECISION_REJECT,
+        )
+    )
+    done = await zed.runs.WaitRun(
+        run_service_pb2.WaitRunRequest(agent_id=plain.agent_id, prompt="p")
+    )
+    assert done.run.state == run_pb2.RUN_STATE_SUCCEEDED
+    for approval in approvals:  # both stay readable, neither was evicted
+        assert (
+            await zed.approvals.GetApproval(
+                approval_pb2.GetApprovalRequest(approval_id=approval.approval_id)
+            )
+        ).approval.approval_id == approval.approval_id
+    await zed.runs.CancelRun(run_service_pb2.CancelRunRequest(run_id=run.run_id))
 
 
 async def test_a_pending_approval_is_never_evicted() -> None:

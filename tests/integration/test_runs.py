@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import grpc
 import pytest
 from google.protobuf import duration_pb2
-from runwire.v1 import agent_pb2, run_pb2, run_service_pb2
+from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2, run_service_pb2
 
 from tests.support import (
     Script,
@@ -15,11 +16,18 @@ from tests.support import (
     assert_gap_free,
     collect,
     create_agent,
+    events_until,
     kinds,
-    polls,
+    run_until,
     status_details,
     unique,
 )
+
+
+def _has(kind: str) -> Callable[[list[event_pb2.RunEvent]], bool]:
+    """Whether a list of events holds one of payload ``kind``."""
+    return lambda events: kind in kinds(events)
+
 
 TOOL_THEN_TEXT: Script = [
     {"tool_calls": [{"name": "echo", "arguments": {"text": "ping"}}]},
@@ -142,33 +150,58 @@ async def test_run_goes_on_after_client_disconnects(stubs: Stubs) -> None:
     first = await call.read()
     call.cancel()
     run_id = first.event.run_id
-    async for _ in polls():
-        run = (await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run_id))).run
-        if run.state == run_pb2.RUN_STATE_SUCCEEDED:
-            break
-    assert run.state == run_pb2.RUN_STATE_SUCCEEDED
+    run = await run_until(
+        stubs, run_id, lambda r: r.state == run_pb2.RUN_STATE_SUCCEEDED, "SUCCEEDED"
+    )
     assert run.output == "still here"
 
 
 async def test_get_run_then_stream_from_last_sequence_has_no_gap(stubs: Stubs) -> None:
-    agent = await create_agent(stubs, [{"text": "abcdefghij" * 4}], chunk_chars=2, delay_ms=10)
+    # The snapshot is taken while the text streams; the approval after the text
+    # keeps the run going until the stream from the snapshot is open.
+    script: Script = [
+        {"text": "abcdefghij" * 4, "tool_calls": [{"name": "echo", "arguments": {"text": "e"}}]},
+        {"text": "after"},
+    ]
+    agent = await create_agent(
+        stubs,
+        script,
+        tools=["echo"],
+        mode=agent_pb2.APPROVAL_MODE_REQUIRE_ALL,
+        chunk_chars=2,
+        delay_ms=10,
+    )
     run = (
         await stubs.runs.CreateRun(
             run_service_pb2.CreateRunRequest(agent_id=agent.agent_id, prompt="p")
         )
     ).run
     assert run.state in (run_pb2.RUN_STATE_QUEUED, run_pb2.RUN_STATE_RUNNING)
-    await asyncio.sleep(0.1)
+    await events_until(stubs, run.run_id, _has("text_message_content"), "a text delta")
     snapshot = (await stubs.runs.GetRun(run_service_pb2.GetRunRequest(run_id=run.run_id))).run
-    rest = await collect(
-        stubs.runs.StreamRunEvents(
-            run_service_pb2.StreamRunEventsRequest(
-                run_id=run.run_id, after_sequence=snapshot.last_sequence
+    assert snapshot.state in (run_pb2.RUN_STATE_RUNNING, run_pb2.RUN_STATE_REQUIRES_ACTION)
+    rest_of_run = asyncio.ensure_future(
+        collect(
+            stubs.runs.StreamRunEvents(
+                run_service_pb2.StreamRunEventsRequest(
+                    run_id=run.run_id, after_sequence=snapshot.last_sequence
+                )
             )
         )
     )
+    requested = await events_until(
+        stubs, run.run_id, _has("approval_requested"), "the approval request"
+    )
+    await stubs.approvals.ResolveApproval(
+        approval_pb2.ResolveApprovalRequest(
+            approval_id=requested[-1].approval_requested.approval_id,
+            decision=approval_pb2.APPROVAL_DECISION_APPROVE,
+        )
+    )
+    rest = await rest_of_run
     assert rest[0].sequence == snapshot.last_sequence + 1
     assert_gap_free(rest, start=snapshot.last_sequence + 1)
+    assert rest[-1].run_finished.output == "after"
 
 
 async def test_max_iterations_ends_with_a_last_call_without_tools(stubs: Stubs) -> None:
@@ -289,14 +322,30 @@ async def test_wait_run_returns_the_ended_run(stubs: Stubs) -> None:
 
 
 async def test_wait_run_times_out_and_returns_the_run_as_it_is(stubs: Stubs) -> None:
-    script = [{"tool_calls": [{"name": "sleep", "arguments": {"seconds": 2}}]}]
+    script = [{"tool_calls": [{"name": "sleep", "arguments": {"seconds": 30}}]}]
     agent = await create_agent(stubs, script, tools=["sleep"])
+    request_id = unique("req")
+    run = (
+        await stubs.runs.CreateRun(
+            run_service_pb2.CreateRunRequest(
+                agent_id=agent.agent_id, prompt="p", request_id=request_id
+            )
+        )
+    ).run
+    # RUNNING until its tool has slept 30 s: WaitRun (the same request_id waits on
+    # the same run) must give up after its timeout and return the run as it is.
+    await run_until(stubs, run.run_id, lambda r: r.state == run_pb2.RUN_STATE_RUNNING, "RUNNING")
     response = await stubs.runs.WaitRun(
         run_service_pb2.WaitRunRequest(
-            agent_id=agent.agent_id, prompt="p", timeout=duration_pb2.Duration(nanos=300_000_000)
+            agent_id=agent.agent_id,
+            prompt="p",
+            request_id=request_id,
+            timeout=duration_pb2.Duration(nanos=300_000_000),
         )
     )
+    assert response.run.run_id == run.run_id
     assert response.run.state == run_pb2.RUN_STATE_RUNNING
+    await stubs.runs.CancelRun(run_service_pb2.CancelRunRequest(run_id=run.run_id))
 
 
 async def test_list_runs_pages_newest_first_and_filters(stubs: Stubs) -> None:
@@ -349,18 +398,50 @@ async def test_list_run_events_pages_through_the_log(stubs: Stubs) -> None:
 
 
 async def test_idle_stream_gets_heartbeats(stubs: Stubs) -> None:
+    # While the run waits for an approval it logs nothing: its stream gets heartbeats.
     script: Script = [
-        {"tool_calls": [{"name": "sleep", "arguments": {"seconds": 1.5}}]},
+        {"tool_calls": [{"name": "echo", "arguments": {"text": "x"}}]},
         {"text": "up"},
     ]
-    agent = await create_agent(stubs, script, tools=["sleep"])
-    events = await collect(
-        stubs.runs.StreamRun(run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="p")),
+    agent = await create_agent(
+        stubs, script, tools=["echo"], mode=agent_pb2.APPROVAL_MODE_REQUIRE_ALL
+    )
+    run = (
+        await stubs.runs.CreateRun(
+            run_service_pb2.CreateRunRequest(agent_id=agent.agent_id, prompt="p")
+        )
+    ).run
+
+    def beats_while_waiting(events: list[event_pb2.RunEvent]) -> bool:
+        names = kinds(events)
+        asked = "approval_requested" in names
+        return asked and "heartbeat" in names[names.index("approval_requested") :]
+
+    idle = await events_until(
+        stubs, run.run_id, beats_while_waiting, "a heartbeat while waiting", heartbeats=True
+    )
+    logged = [e for e in idle if not e.HasField("heartbeat")]
+    await stubs.approvals.ResolveApproval(
+        approval_pb2.ResolveApprovalRequest(
+            approval_id=next(
+                e.approval_requested.approval_id for e in logged if e.HasField("approval_requested")
+            ),
+            decision=approval_pb2.APPROVAL_DECISION_APPROVE,
+        )
+    )
+    rest = await collect(
+        stubs.runs.StreamRunEvents(
+            run_service_pb2.StreamRunEventsRequest(
+                run_id=run.run_id, after_sequence=logged[-1].sequence
+            )
+        ),
         heartbeats=True,
     )
-    beats = [e for e in events if e.HasField("heartbeat")]
-    assert beats and all(e.sequence == 0 for e in beats)
-    assert_gap_free([e for e in events if not e.HasField("heartbeat")])
+    beats = [e for e in idle + rest if e.HasField("heartbeat")]
+    assert beats and all(e.sequence == 0 and e.run_id == run.run_id for e in beats)
+    full = logged + [e for e in rest if not e.HasField("heartbeat")]
+    assert_gap_free(full)
+    assert full[-1].run_finished.output == "up"
 
 
 async def test_cancel_running_run_ends_cancelled(stubs: Stubs) -> None:
@@ -371,7 +452,8 @@ async def test_cancel_running_run_ends_cancelled(stubs: Stubs) -> None:
             run_service_pb2.CreateRunRequest(agent_id=agent.agent_id, prompt="p")
         )
     ).run
-    await asyncio.sleep(0.2)
+    # The model's turn has ended: the run is RUNNING its 30 s tool.
+    await events_until(stubs, run.run_id, _has("step_finished"), "the end of the model's turn")
     cancelled = (
         await stubs.runs.CancelRun(
             run_service_pb2.CancelRunRequest(run_id=run.run_id, reason="stop")

@@ -74,7 +74,7 @@ async def serving(
 async def assert_serving(address: str) -> None:
     async with grpc.aio.insecure_channel(address) as channel:
         response = await health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(), timeout=10
+            health_pb2.HealthCheckRequest(), timeout=30
         )
     assert response.status == health_pb2.HealthCheckResponse.SERVING
 

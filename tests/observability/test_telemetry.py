@@ -22,7 +22,15 @@ from runwire.v1 import run_service_pb2
 from app.server import RunwireServer
 from service.core.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID, ATTR_TOOL_NAME
 from tests.conftest import RUNTIMES, server_settings
-from tests.support import Script, Stubs, collect, create_agent, polls, running_server
+from tests.support import (
+    Script,
+    Stubs,
+    collect,
+    create_agent,
+    polls,
+    running_server,
+    wait_until,
+)
 
 _EXPORTER = InMemorySpanExporter()
 _READER = InMemoryMetricReader()
@@ -125,9 +133,16 @@ async def test_a_run_produces_linked_spans_and_metrics(stubs: Stubs, runtime: st
 
     started = _metric_points("runwire.runs.started")
     assert sum(p.value for p in started) >= 1  # type: ignore[attr-defined]
-    finished = _metric_points("runwire.runs.finished")
-    states = {p.attributes.get("runwire.run.state") for p in finished}  # type: ignore[attr-defined]
-    assert "RUN_STATE_SUCCEEDED" in states
+
+    def finished_states() -> set[object]:
+        finished = _metric_points("runwire.runs.finished")
+        return {p.attributes.get("runwire.run.state") for p in finished}  # type: ignore[attr-defined]
+
+    # A run's end is counted once its terminal event is logged, which streams at once.
+    await wait_until(
+        lambda: "RUN_STATE_SUCCEEDED" in finished_states(),
+        lambda: f"a run counted as ended SUCCEEDED: {finished_states()}",
+    )
     tokens = _metric_points("runwire.llm.input_tokens")
     assert sum(p.value for p in tokens) > 0  # type: ignore[attr-defined]
     calls = _metric_points("runwire.tool.calls")

@@ -25,7 +25,14 @@ from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
 from app.config import Settings
 from app.server import RunwireServer
 from app.wiring import Runwire
-from tests.support import Stubs, assert_gap_free, collect, create_agent, polls, status_details
+from tests.support import (
+    Stubs,
+    assert_gap_free,
+    collect,
+    create_agent,
+    status_details,
+    wait_until,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RUNWIRE = str(pathlib.Path(sys.executable).with_name("runwire"))
@@ -49,6 +56,11 @@ async def _serve(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
         _, err = await process.communicate()
         raise AssertionError(f"runwire serve did not start: {line!r} {err.decode()[-2000:]}")
     return process, line.decode().removeprefix("serving on ").strip()
+
+
+async def _is_not_serving(channel: grpc.aio.Channel) -> bool:
+    response = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+    return bool(response.status == health_pb2.HealthCheckResponse.NOT_SERVING)
 
 
 @pytest.fixture
@@ -79,7 +91,8 @@ async def test_sigterm_drains_and_the_client_resumes_on_another_replica(
     process_a, address_a, address_b = replicas
     a, b = Stubs.connect(address_a), Stubs.connect(address_b)
     try:
-        text = "draining is graceful " * 12
+        # Streams long after the grace period: the stream ends DRAINING, not finished.
+        text = "draining is graceful " * 40
         agent = await create_agent(a, [{"text": text}], chunk_chars=3, delay_ms=20)
         call = a.runs.StreamRun(
             run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="p")
@@ -92,12 +105,10 @@ async def test_sigterm_drains_and_the_client_resumes_on_another_replica(
                 seen.append(response.event)
                 if len(seen) == 6:
                     process_a.send_signal(signal.SIGTERM)
-                    await asyncio.sleep(0.3)
-                    # Draining: NOT_SERVING, and no new runs.
-                    health = await health_pb2_grpc.HealthStub(a.channel).Check(
-                        health_pb2.HealthCheckRequest()
+                    # Draining: NOT_SERVING (once the signal is handled), and no new runs.
+                    await wait_until(
+                        lambda: _is_not_serving(a.channel), "replica A's health NOT_SERVING"
                     )
-                    assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING
                     with pytest.raises(grpc.aio.AioRpcError) as refused:
                         await a.runs.CreateRun(
                             run_service_pb2.CreateRunRequest(agent_id=agent.agent_id, prompt="x")
@@ -166,14 +177,11 @@ async def test_drain_ends_idle_streams_with_the_sequence_to_resume_after() -> No
             run_service_pb2.StreamRunEventsRequest(run_id=run.run_id, after_sequence=last[0])
         )
         reader = asyncio.ensure_future(cancelled.read())
-        await asyncio.sleep(0.1)
-        assert server.runs.open_streams == 4
+        await wait_until(lambda: server.runs.open_streams == 4, "4 open streams", interval=0.02)
         cancelled.cancel()
         await asyncio.wait([reader])
-        async for _ in polls(interval=0.02):  # the server sees the cancellation
-            if server.runs.open_streams == 3:
-                break
-        assert server.runs.open_streams == 3
+        # The server sees the cancellation.
+        await wait_until(lambda: server.runs.open_streams == 3, "3 open streams", interval=0.02)
         stopping = asyncio.ensure_future(server.stop(grace_seconds=0.2))
         for i, call in enumerate(streams):
             with pytest.raises(grpc.aio.AioRpcError) as caught:

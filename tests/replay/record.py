@@ -33,7 +33,7 @@ from app.server import RunwireServer
 from app.wiring import Runwire
 from service.runtimes.payload_codec import CLAIM_ENCODING
 from service.stores.claims import ClaimStore
-from tests.support import Script, Stubs, collect
+from tests.support import Script, Stubs, collect, run_until
 from tests.temporal_server import start_temporal
 
 HERE = pathlib.Path(__file__).parent / "histories"
@@ -43,10 +43,16 @@ Scenario = Callable[[Stubs], Awaitable[str]]
 
 
 async def _agent(
-    stubs: Stubs, agent_id: str, script: Script, mode: agent_pb2.ApprovalMode, **limits: int
+    stubs: Stubs,
+    agent_id: str,
+    script: Script,
+    mode: agent_pb2.ApprovalMode,
+    *,
+    delay_ms: int = 0,
+    **limits: int,
 ) -> None:
     options = struct_pb2.Struct()
-    options.update({"script": script, "chunk_chars": 8})
+    options.update({"script": script, "chunk_chars": 8, "delay_ms": delay_ms})
     agent = agent_pb2.Agent(
         model=agent_pb2.Model(provider="scripted", options=options),
         tools=["echo", "calculator"],
@@ -63,31 +69,21 @@ async def _agent(
 
 
 async def _until(stubs: Stubs, run_id: str, state: run_pb2.RunState) -> run_pb2.Run:
-    for _ in range(300):
-        response: run_service_pb2.GetRunResponse = await stubs.runs.GetRun(
-            run_service_pb2.GetRunRequest(run_id=run_id)
-        )
-        run = response.run
-        if run.state == state:
-            return run
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"run {run_id} never reached {run_pb2.RunState.Name(state)}")
+    return await run_until(
+        stubs, run_id, lambda run: run.state == state, run_pb2.RunState.Name(state)
+    )
 
 
 async def _until_new_approvals(
     stubs: Stubs, run_id: str, seen: set[str], count: int
 ) -> run_pb2.Run:
     """Waits until the run requires ``count`` approvals, none of them in ``seen``."""
-    for _ in range(300):
-        response: run_service_pb2.GetRunResponse = await stubs.runs.GetRun(
-            run_service_pb2.GetRunRequest(run_id=run_id)
-        )
-        run = response.run
+
+    def new_approvals(run: run_pb2.Run) -> bool:
         pending = {a.approval_id for a in run.required_actions if a.approval_id}
-        if run.state == run_pb2.RUN_STATE_REQUIRES_ACTION and len(pending - seen) == count:
-            return run
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"run {run_id} never required new approvals")
+        return run.state == run_pb2.RUN_STATE_REQUIRES_ACTION and len(pending - seen) == count
+
+    return await run_until(stubs, run_id, new_approvals, f"requiring {count} new approvals")
 
 
 async def approved_tool(stubs: Stubs) -> str:
@@ -200,6 +196,29 @@ async def expired_then_cancelled(stubs: Stubs) -> str:
     return run.run_id
 
 
+async def cancelled_mid_model(stubs: Stubs) -> str:
+    """CancelRun while the model streams: the workflow stops the run, cancels
+    the model activity and waits for it to stop, logs CANCELLING, ends CANCELLED."""
+    script: Script = [
+        {"text": "thinking " * 40, "tool_calls": [{"name": "echo", "arguments": {"text": "x"}}]},
+        {"text": "never said"},
+    ]
+    await _agent(stubs, "cancel-mid-model", script, agent_pb2.APPROVAL_MODE_AUTO, delay_ms=50)
+    run: run_pb2.Run = (
+        await stubs.runs.CreateRun(
+            run_service_pb2.CreateRunRequest(agent_id="cancel-mid-model", prompt="go")
+        )
+    ).run
+    async for response in stubs.runs.StreamRunEvents(
+        run_service_pb2.StreamRunEventsRequest(run_id=run.run_id)
+    ):
+        if response.event.HasField("text_message_content"):
+            break
+    await stubs.runs.CancelRun(run_service_pb2.CancelRunRequest(run_id=run.run_id, reason="stop"))
+    await _until(stubs, run.run_id, run_pb2.RUN_STATE_CANCELLED)
+    return run.run_id
+
+
 async def continued_as_new(stubs: Stubs) -> str:
     """12 tool turns on a thread: the run continues as new (the test dev server
     suggests it after 100 history events); its last execution is recorded: its
@@ -248,6 +267,7 @@ SCENARIOS: dict[str, Scenario] = {
     "client_tool": client_tool,
     "long_client_output": long_client_output,
     "expired_then_cancelled": expired_then_cancelled,
+    "cancelled_mid_model": cancelled_mid_model,
     "continued_as_new": continued_as_new,
     "long_tool_result": long_tool_result,
 }

@@ -15,6 +15,7 @@ from runwire.v1 import event_pb2, run_pb2
 from service.core.errors import NotFoundError, OutOfRangeError
 from service.stores.events import EventLog
 from service.stores.redis_events import RedisEventLog
+from tests.support import CONDITION_SECONDS, wait_until
 
 HEARTBEAT = 0.2
 
@@ -62,6 +63,28 @@ async def collect(
                 continue
             out.append(event)
     return out
+
+
+async def until_waiting(events: AsyncIterator[event_pb2.RunEvent]) -> list[event_pb2.RunEvent]:
+    """Reads an open subscription up to its first heartbeat, sent once it has
+    replayed the log and waits for new events; returns the events before it.
+
+    Raises:
+        AssertionError: the subscription ended first, or sent no heartbeat
+            within ``CONDITION_SECONDS``.
+    """
+    replayed: list[event_pb2.RunEvent] = []
+    async with asyncio.timeout(CONDITION_SECONDS):
+        async for event in events:
+            if event.HasField("heartbeat"):
+                return replayed
+            replayed.append(event)
+    raise AssertionError(f"ended instead of waiting: {[e.sequence for e in replayed]}")
+
+
+async def rest_of(events: AsyncIterator[event_pb2.RunEvent]) -> list[event_pb2.RunEvent]:
+    """The events an open subscription yields until it ends (no heartbeats)."""
+    return [event async for event in events if not event.HasField("heartbeat")]
 
 
 async def test_append_numbers_events_gap_free_and_stamps_them(event_log: EventLog) -> None:
@@ -200,7 +223,7 @@ async def test_subscribe_past_the_end_of_a_live_run_waits_for_later_events(
     for i in range(3):
         await event_log.append(run_id, text(f"more{i}"))
     await event_log.append(run_id, finished())
-    assert [e.sequence for e in await asyncio.wait_for(task, 5)] == [5, 6]
+    assert [e.sequence for e in await asyncio.wait_for(task, CONDITION_SECONDS)] == [5, 6]
 
 
 async def test_subscribe_tails_live_events_and_nothing_is_lost_or_doubled(
@@ -224,21 +247,26 @@ async def test_subscribe_tails_live_events_and_nothing_is_lost_or_doubled(
                 await asyncio.sleep(0.01)
         await event_log.append(run_id, finished())
 
-    await asyncio.wait_for(asyncio.gather(consume(), produce()), 10)
+    await asyncio.wait_for(asyncio.gather(consume(), produce()), CONDITION_SECONDS)
     assert received == list(range(6, 82))
 
 
 async def test_many_subscribers_each_see_every_event_once(event_log: EventLog) -> None:
     run_id = await new_run(event_log)
-    tasks = [
-        asyncio.create_task(collect(event_log.subscribe(run_id, heartbeat_interval=HEARTBEAT)))
-        for _ in range(20)
-    ]
-    await asyncio.sleep(0.05)
+    waiting: list[int] = []
+
+    async def subscriber(i: int) -> list[event_pb2.RunEvent]:
+        async with closing(event_log.subscribe(run_id, heartbeat_interval=HEARTBEAT)) as events:
+            replayed = await until_waiting(events)
+            waiting.append(i)
+            return replayed + await rest_of(events)
+
+    tasks = [asyncio.create_task(subscriber(i)) for i in range(20)]
+    await wait_until(lambda: len(waiting) == 20, lambda: f"{len(waiting)} of 20 waiting")
     for i in range(10):
         await event_log.append(run_id, text(str(i)))
     await event_log.append(run_id, finished())
-    for result in await asyncio.wait_for(asyncio.gather(*tasks), 10):
+    for result in await asyncio.wait_for(asyncio.gather(*tasks), CONDITION_SECONDS):
         assert [e.sequence for e in result] == list(range(1, 12))
 
 
@@ -247,29 +275,29 @@ async def test_subscribe_sends_heartbeats_while_idle(event_log: EventLog) -> Non
     loop = asyncio.get_running_loop()
     started = loop.time()
     async with closing(event_log.subscribe(run_id, heartbeat_interval=HEARTBEAT)) as events:
-        first = await asyncio.wait_for(anext(events), 5)
+        first = await asyncio.wait_for(anext(events), CONDITION_SECONDS)
         elapsed = loop.time() - started
         assert first.HasField("heartbeat")
         assert (first.run_id, first.sequence) == (run_id, 0)
-        assert HEARTBEAT * 0.8 <= elapsed < HEARTBEAT * 5
-        second = await asyncio.wait_for(anext(events), 5)
+        assert elapsed >= HEARTBEAT * 0.8  # after an idle interval, not at once
+        second = await asyncio.wait_for(anext(events), CONDITION_SECONDS)
         assert second.HasField("heartbeat")
         await event_log.append(run_id, text("hello"))
-        event = await asyncio.wait_for(anext(events), 5)
+        event = await asyncio.wait_for(anext(events), CONDITION_SECONDS)
         while event.HasField("heartbeat"):
-            event = await asyncio.wait_for(anext(events), 5)
+            event = await asyncio.wait_for(anext(events), CONDITION_SECONDS)
         assert event.sequence == 1
     assert await event_log.last_sequence(run_id) == 1  # heartbeats are not logged
 
 
 async def test_subscribe_ends_when_the_run_ends_while_waiting(event_log: EventLog) -> None:
     run_id = await new_run(event_log, events=1)
-    task = asyncio.create_task(
-        collect(event_log.subscribe(run_id, after_sequence=1, heartbeat_interval=HEARTBEAT))
-    )
-    await asyncio.sleep(0.05)
-    await event_log.append(run_id, finished())
-    assert [e.sequence for e in await asyncio.wait_for(task, 5)] == [2]
+    stream = event_log.subscribe(run_id, after_sequence=1, heartbeat_interval=HEARTBEAT)
+    async with closing(stream) as events:
+        assert await until_waiting(events) == []
+        await event_log.append(run_id, finished())
+        rest = await asyncio.wait_for(rest_of(events), CONDITION_SECONDS)
+    assert [e.sequence for e in rest] == [2]
 
 
 # Redis only.
@@ -282,16 +310,23 @@ async def test_two_clients_share_one_log(redis_url: str, redis_prefix: str) -> N
         writer = RedisEventLog(writer_client, prefix=redis_prefix)
         reader = RedisEventLog(reader_client, prefix=redis_prefix, block_ms=100)
         run_id = await new_run(writer, events=2)
-        task = asyncio.create_task(collect(reader.subscribe(run_id, heartbeat_interval=HEARTBEAT)))
-        await asyncio.sleep(0.05)
-        await writer.append(run_id, text("x"), key="k")
-        assert (await reader.append(run_id, text("y"), key="k")).sequence == 3
-        await writer.append(run_id, finished())
-        assert [e.sequence for e in await asyncio.wait_for(task, 5)] == [1, 2, 3, 4]
+        stream = reader.subscribe(run_id, heartbeat_interval=HEARTBEAT)
+        async with closing(stream) as events:
+            replayed = await until_waiting(events)
+            await writer.append(run_id, text("x"), key="k")
+            assert (await reader.append(run_id, text("y"), key="k")).sequence == 3
+            await writer.append(run_id, finished())
+            tailed = await asyncio.wait_for(rest_of(events), CONDITION_SECONDS)
+        assert [e.sequence for e in replayed] == [1, 2]
+        assert [e.sequence for e in tailed] == [3, 4]
         assert await reader.read(run_id) == await writer.read(run_id)
     finally:
         await writer_client.aclose()
         await reader_client.aclose()
+
+
+async def _none_exist(client: redis.Redis, keys: list[str]) -> bool:
+    return int(await client.exists(*keys)) == 0
 
 
 async def test_terminal_event_sets_retention_and_expired_logs_are_not_found(
@@ -304,9 +339,12 @@ async def test_terminal_event_sets_retention_and_expired_logs_are_not_found(
     assert [await redis_client.pttl(k) for k in keys] == [-1, -1, -1]
     await log.append(run_id, finished())
     for key in keys:
-        assert 0 < await redis_client.pttl(key) <= 300
-    await asyncio.sleep(0.5)
-    assert await redis_client.exists(*keys) == 0
+        # Expiring (at most the retention left), or already expired (-2): not kept (-1).
+        ttl = await redis_client.pttl(key)
+        assert 0 < ttl <= 300 or ttl == -2, (key, ttl)
+    await wait_until(
+        lambda: _none_exist(redis_client, keys), "the run's keys expired", interval=0.02
+    )
     with pytest.raises(NotFoundError):
         await log.read(run_id)
     with pytest.raises(NotFoundError):
@@ -316,22 +354,29 @@ async def test_terminal_event_sets_retention_and_expired_logs_are_not_found(
 async def test_many_subscribers_share_a_small_blocking_pool(
     redis_url: str, redis_prefix: str
 ) -> None:
-    # At most 3 subscribers block in XREAD at once; the rest poll, so commands
-    # still get connections and nobody waits forever.
-    pool = redis.BlockingConnectionPool.from_url(redis_url, max_connections=6, timeout=10)
+    # 40 subscribers waiting on a pool of 6 connections: appends and the other
+    # commands still get connections, and every subscriber sees every event.
+    pool = redis.BlockingConnectionPool.from_url(
+        redis_url, max_connections=6, timeout=CONDITION_SECONDS
+    )
     client = redis.Redis.from_pool(pool)
     try:
         log = RedisEventLog(client, prefix=redis_prefix, block_ms=100)
         run_id = await new_run(log)
-        tasks = [
-            asyncio.create_task(collect(log.subscribe(run_id, heartbeat_interval=HEARTBEAT)))
-            for _ in range(40)
-        ]
-        await asyncio.sleep(0.3)
+        waiting: list[int] = []
+
+        async def subscriber(i: int) -> list[event_pb2.RunEvent]:
+            async with closing(log.subscribe(run_id, heartbeat_interval=HEARTBEAT)) as events:
+                replayed = await until_waiting(events)
+                waiting.append(i)
+                return replayed + await rest_of(events)
+
+        tasks = [asyncio.create_task(subscriber(i)) for i in range(40)]
+        await wait_until(lambda: len(waiting) == 40, lambda: f"{len(waiting)} of 40 waiting")
         for i in range(5):
             await log.append(run_id, text(str(i)))
         await log.append(run_id, finished())
-        for result in await asyncio.wait_for(asyncio.gather(*tasks), 10):
+        for result in await asyncio.wait_for(asyncio.gather(*tasks), CONDITION_SECONDS):
             assert [e.sequence for e in result] == list(range(1, 7))
     finally:
         await client.aclose()
@@ -347,14 +392,27 @@ async def test_rejects_clients_that_decode_responses(redis_url: str) -> None:
 
 
 async def test_cancelling_a_blocked_subscriber_leaves_the_client_usable(
-    redis_client: redis.Redis, redis_prefix: str
+    redis_url: str, redis_client: redis.Redis, redis_prefix: str
 ) -> None:
-    log = RedisEventLog(redis_client, prefix=redis_prefix, block_ms=1000)
-    run_id = await new_run(log)
-    task = asyncio.create_task(collect(log.subscribe(run_id, heartbeat_interval=10)))
-    await asyncio.sleep(0.2)  # blocked in XREAD by now
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert (await log.append(run_id, text("after"))).sequence == 1
-    assert [e.sequence for e in await log.read(run_id)] == [1]
+    # The log's connections carry a name of their own, to find them in CLIENT LIST.
+    name = f"blocked-{redis_prefix}"
+    client = redis.Redis.from_url(redis_url, client_name=name)
+    try:
+        log = RedisEventLog(client, prefix=redis_prefix, block_ms=1000)
+        run_id = await new_run(log)
+        task = asyncio.create_task(collect(log.subscribe(run_id, heartbeat_interval=10)))
+
+        async def blocked_in_xread() -> bool:
+            return any(
+                c.get("name") == name and c.get("cmd") == "xread" and "b" in c.get("flags", "")
+                for c in await redis_client.client_list()
+            )
+
+        await wait_until(blocked_in_xread, "a connection of the log blocked in XREAD")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert (await log.append(run_id, text("after"))).sequence == 1
+        assert [e.sequence for e in await log.read(run_id)] == [1]
+    finally:
+        await client.aclose()

@@ -230,6 +230,26 @@ async def test_approval_put_get_find(approval_store: ApprovalStore) -> None:
     )
 
 
+async def test_pending_approvals_are_counted_per_tenant(approval_store: ApprovalStore) -> None:
+    tenant, other = uid("tenant"), uid("tenant")
+    mine = [make_approval("run_1", approval_pb2.APPROVAL_STATE_PENDING) for _ in range(3)]
+    for approval in mine:
+        approval.tenant = tenant
+        await approval_store.put(approval)
+    theirs = make_approval("run_2", approval_pb2.APPROVAL_STATE_PENDING)
+    theirs.tenant = other
+    await approval_store.put(theirs)
+    await approval_store.put(mine[0])  # a repeated put counts once
+    assert (
+        await approval_store.count_pending(tenant),
+        await approval_store.count_pending(other),
+    ) == (3, 1)
+    mine[1].state = approval_pb2.APPROVAL_STATE_REJECTED
+    await approval_store.put(mine[1])
+    assert await approval_store.count_pending(tenant) == 2
+    assert await approval_store.count_pending(uid("tenant")) == 0
+
+
 async def test_approval_list_is_newest_first_with_filters_and_pages(
     approval_store: ApprovalStore,
 ) -> None:
@@ -373,6 +393,18 @@ async def test_thread_create_get_and_duplicates(thread_store: ThreadStore) -> No
         await thread_store.get("thread_missing")
     assert missing.value.reason == "THREAD_NOT_FOUND"
     assert missing.value.metadata == {"thread_id": "thread_missing"}
+
+
+async def test_thread_count_follows_create_and_delete(thread_store: ThreadStore) -> None:
+    before = await thread_store.count()
+    ids = [uid("thread") for _ in range(3)]
+    for thread_id in ids:
+        await thread_store.create(thread_id, {})
+    with pytest.raises(AlreadyExistsError):
+        await thread_store.create(ids[0], {})
+    assert await thread_store.count() == before + 3
+    await thread_store.delete(ids[1])
+    assert await thread_store.count() == before + 2
 
 
 async def test_thread_append_keeps_messages_and_times(thread_store: ThreadStore) -> None:

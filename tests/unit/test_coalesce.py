@@ -4,8 +4,8 @@ flushes before other chunks and errors, and a server that streams fewer events."
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
 
 import pytest
 from runwire.v1 import run_service_pb2
@@ -14,17 +14,28 @@ from app.config import Settings
 from service.core.messages import Usage
 from service.llm.base import ModelChunk, ModelError, TextDelta, ToolCallDelta, UsageReport
 from service.llm.coalesce import Coalescing, coalesce_text
-from tests.support import Stubs, collect, create_agent, running_server
+from tests.support import CONDITION_SECONDS, Stubs, collect, create_agent, running_server
 
-Step = ModelChunk | float | Exception
+
+@dataclass
+class Pause:
+    """A step where the source stalls: it sets ``reached``, then waits for ``release``
+    (never, unless the test sets it)."""
+
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+Step = ModelChunk | Pause | Exception
 
 
 async def source(steps: list[Step], closed: list[bool] | None = None) -> AsyncIterator[ModelChunk]:
-    """Yields the chunks; a float sleeps that many seconds; an exception is raised."""
+    """Yields the chunks; stalls at a ``Pause``; an exception is raised."""
     try:
         for step in steps:
-            if isinstance(step, float):
-                await asyncio.sleep(step)
+            if isinstance(step, Pause):
+                step.reached.set()
+                await step.release.wait()
             elif isinstance(step, Exception):
                 raise step
             else:
@@ -40,23 +51,30 @@ async def merged(steps: list[Step], coalescing: Coalescing) -> list[ModelChunk]:
 
 async def test_fast_deltas_merge_up_to_max_chars_in_order() -> None:
     text = "".join(chr(ord("a") + i % 26) for i in range(100))
+    # A window no test run reaches: only the size sends.
     out = await merged(
-        [TextDelta(text=c) for c in text], Coalescing(window_seconds=1.0, max_chars=16)
+        [TextDelta(text=c) for c in text], Coalescing(window_seconds=3600.0, max_chars=16)
     )
     assert [len(c.text) for c in out if isinstance(c, TextDelta)] == [16] * 6 + [4]
     assert "".join(c.text for c in out if isinstance(c, TextDelta)) == text
 
 
 async def test_a_stalled_stream_sends_the_merged_text_when_the_window_closes() -> None:
-    seen: list[tuple[str, float]] = []
-    started = time.perf_counter()
-    steps: list[Step] = [TextDelta(text="he"), TextDelta(text="llo"), 0.5, TextDelta(text=" world")]
-    async for chunk in coalesce_text(source(steps), Coalescing(window_seconds=0.05)):
-        assert isinstance(chunk, TextDelta)
-        seen.append((chunk.text, time.perf_counter() - started))
-    assert [text for text, _ in seen] == ["hello", " world"]
-    assert seen[0][1] < 0.4  # sent when the window closed, not when " world" came
-    assert seen[1][1] >= 0.5
+    # The source stalls until the merged text has been received: were it held
+    # back until " world" came, the test would wait forever.
+    stall = Pause()
+    steps: list[Step] = [
+        TextDelta(text="he"),
+        TextDelta(text="llo"),
+        stall,
+        TextDelta(text=" world"),
+    ]
+    stream = coalesce_text(source(steps), Coalescing(window_seconds=0.05))
+    async with asyncio.timeout(CONDITION_SECONDS):
+        first = await anext(stream)
+    assert first == TextDelta(text="hello")
+    stall.release.set()
+    assert [c async for c in stream] == [TextDelta(text=" world")]
 
 
 async def test_other_chunks_and_the_end_flush_the_merged_text_first() -> None:
@@ -70,9 +88,9 @@ async def test_other_chunks_and_the_end_flush_the_merged_text_first() -> None:
         TextDelta(text="c"),
         usage,
     ]
-    out = await merged(steps, Coalescing(window_seconds=10.0))
+    out = await merged(steps, Coalescing(window_seconds=3600.0))
     assert out == [TextDelta(text="ab"), call, TextDelta(text="c"), usage]
-    assert await merged([TextDelta(text="x"), TextDelta(text="y")], Coalescing(10.0)) == [
+    assert await merged([TextDelta(text="x"), TextDelta(text="y")], Coalescing(3600.0)) == [
         TextDelta(text="xy")
     ]
 
@@ -82,7 +100,7 @@ async def test_an_error_comes_after_the_text_merged_before_it() -> None:
     out: list[ModelChunk] = []
     with pytest.raises(ModelError):
         async for chunk in coalesce_text(
-            source([TextDelta(text="par"), TextDelta(text="tial"), error]), Coalescing(10.0)
+            source([TextDelta(text="par"), TextDelta(text="tial"), error]), Coalescing(3600.0)
         ):
             out.append(chunk)
     assert out == [TextDelta(text="partial")]
@@ -90,16 +108,12 @@ async def test_an_error_comes_after_the_text_merged_before_it() -> None:
 
 async def test_closing_early_closes_the_provider_stream() -> None:
     closed: list[bool] = []
-    steps: list[Step] = [
-        TextDelta(text="a"),
-        0.2,
-        TextDelta(text="b"),
-        5.0,
-        TextDelta(text="never"),
-    ]
+    stall = Pause()
+    steps: list[Step] = [TextDelta(text="a"), stall, TextDelta(text="never")]
     stream = coalesce_text(source(steps, closed), Coalescing(window_seconds=0.01))
     assert isinstance(stream, AsyncGenerator)
     assert await anext(stream) == TextDelta(text="a")
+    await stall.reached.wait()
     await stream.aclose()  # while a chunk is awaited: cancelled, the source closed
     assert closed == [True]
 
@@ -110,7 +124,8 @@ def test_settings_turn_it_on() -> None:
 
 
 async def test_a_server_with_coalescing_streams_fewer_larger_deltas() -> None:
-    settings = Settings(listen=["127.0.0.1:0"], log_level="WARNING", stream_coalesce_ms=1000)
+    # The longest window: only the size (RUNWIRE_STREAM_COALESCE_CHARS) sends.
+    settings = Settings(listen=["127.0.0.1:0"], log_level="WARNING", stream_coalesce_ms=10_000)
     async with running_server(settings) as server:
         stubs = Stubs.connect(server.addresses[0])
         try:
@@ -133,13 +148,14 @@ async def test_a_server_with_coalescing_streams_fewer_larger_deltas() -> None:
 
 async def test_cancelling_the_consumer_while_text_waits_closes_the_source() -> None:
     closed: list[bool] = []
-    steps: list[Step] = [TextDelta(text="a"), 5.0, TextDelta(text="never")]
+    stall = Pause()
+    steps: list[Step] = [TextDelta(text="a"), stall, TextDelta(text="never")]
 
     async def consume() -> list[ModelChunk]:
-        return [c async for c in coalesce_text(source(steps, closed), Coalescing(10.0))]
+        return [c async for c in coalesce_text(source(steps, closed), Coalescing(3600.0))]
 
     task = asyncio.ensure_future(consume())
-    await asyncio.sleep(0.05)  # "a" is merged, the next chunk is awaited in a helper task
+    await stall.reached.wait()  # "a" is merged, the next chunk is awaited in a helper task
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -17,10 +17,12 @@ import pytest
 from app.config import ModelEndpointSettings, Settings, load_settings
 from app.wiring import build_providers
 from service.core.errors import InvalidArgumentError
-from service.llm.base import ModelError
+from service.llm.anthropic import AnthropicProvider
+from service.llm.base import ModelError, ModelRequest
 from service.llm.breaker import CircuitBreakers
 from service.llm.endpoints import EndpointRouter, ModelEndpoint, caller_base_url, origin_of
 from service.llm.http_clients import PLACEHOLDER_API_KEY, Endpoint
+from service.llm.openai import OpenAIProvider
 from service.llm.options import AnthropicOptions, OpenAIOptions
 from service.llm.registry import ProviderRegistry
 
@@ -152,6 +154,27 @@ def test_route_gives_each_endpoint_its_own_key_and_callers_none() -> None:
         assert caught.value.message.startswith("openai: model.options.")
     with pytest.raises(ModelError, match=r"model\.name: model 'm' is not served"):
         routes.route("openai", "m", endpoint="small", base_url=None, default=DEFAULT)
+
+
+async def test_no_default_endpoint_without_a_configured_url_or_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ModelError, match="must configure one for openai") as caught:
+        EndpointRouter().route("openai", "m", endpoint=None, base_url=None, default=None)
+    assert not caught.value.retryable
+    with pytest.raises(ModelError, match=r"name one of its endpoints \(small, team\)"):
+        router().route("openai", "m", endpoint=None, base_url=None, default=None)
+    # The providers never reach for the SDK's public URL unconfigured: the call is
+    # refused before any client exists (no network on this machine would also fail,
+    # but later and with another error).
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    request = ModelRequest(model="m", instructions="", messages=(), tools=(), options={})
+    for provider in (OpenAIProvider(), AnthropicProvider()):
+        with pytest.raises(ModelError, match="no default") as caught:
+            async for _ in provider.stream(request):
+                pass
+        assert caught.value.reason == "MODEL_ERROR"
 
 
 def test_router_refuses_a_malformed_configuration() -> None:

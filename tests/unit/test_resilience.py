@@ -469,8 +469,11 @@ async def test_only_open_breakers_everywhere_fail_fast(harness: Harness) -> None
 
 
 async def test_a_cancelled_trial_releases_the_breaker(harness: Harness) -> None:
+    called = asyncio.Event()
+
     class Hangs:
         async def stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
+            called.set()
             await asyncio.Event().wait()
             yield TextDelta(text="never")
 
@@ -480,7 +483,7 @@ async def test_a_cancelled_trial_releases_the_breaker(harness: Harness) -> None:
         breaker.record_failure()
     harness.clock.advance(30)
     task = asyncio.create_task(harness.turn("hangs"))
-    await asyncio.sleep(0.01)
+    await called.wait()
     assert not breaker.try_acquire()  # the trial is running
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

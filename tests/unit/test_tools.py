@@ -145,10 +145,18 @@ async def test_tool_exception_is_error(registry: ToolRegistry) -> None:
 
 
 async def test_cancellation_propagates() -> None:
+    running = asyncio.Event()
+
+    async def wait_forever() -> str:
+        """Waits until cancelled."""
+        running.set()
+        await asyncio.Event().wait()
+        return "never"
+
     tools = ToolRegistry()
-    register_builtin_tools(tools)
-    task = asyncio.create_task(tools.execute("sleep", {"seconds": 30}))
-    await asyncio.sleep(0.01)
+    tools.register(wait_forever)
+    task = asyncio.create_task(tools.execute("wait_forever", {}))
+    await running.wait()  # cancelled inside the tool
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
