@@ -5,11 +5,15 @@ directory, without persistence (with ``password``: requiring it), and returns
 when it answers PING;
 ``RedisServer.stop()`` terminates it (killed after 5 s) and removes the
 directory. ``running_redis()`` wraps both as an async context manager.
+
+``OwnRedis`` is one a test kills (``kill -9``) and starts again on the same port
+and files, with or without the append-only file (Redis restarts).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -19,6 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import redis.asyncio as redis
 
 from service.stores.redis_client import reply
@@ -151,3 +156,61 @@ async def running_redis(*, password: str | None = None) -> AsyncIterator[RedisSe
         yield server
     finally:
         await server.stop()
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nobody listened on a moment ago."""
+    return _free_port()
+
+
+@dataclass
+class OwnRedis:
+    """A redis-server of a test's own, restartable on the same port and files.
+
+    ``appendonly``: the append-only file on, in ``directory``, fsync'ed as
+    ``appendfsync`` says (``always`` by default: a ``kill`` loses nothing, so tests
+    can count events).
+    """
+
+    directory: Path
+    port: int
+    appendonly: bool
+    process: subprocess.Popen[bytes] | None = None
+    appendfsync: str = "always"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        """Starts redis-server and waits until it answers PING (its data loaded)."""
+        persistence = ["--appendonly", "yes", "--appendfsync", self.appendfsync]
+        self.process = await asyncio.to_thread(
+            subprocess.Popen,
+            [
+                _executable(),
+                *("--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
+                *(persistence if self.appendonly else ["--appendonly", "no"]),
+                *("--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        try:
+            deadline = asyncio.get_running_loop().time() + START_TIMEOUT
+            while asyncio.get_running_loop().time() < deadline:
+                with contextlib.suppress(redis.ConnectionError, redis.BusyLoadingError):
+                    if await reply(client.ping()):
+                        return
+                await asyncio.sleep(0.02)
+            log = _log_tail(self.directory)
+            pytest.fail(f"redis-server did not start; its log ends with:\n{log}")
+        finally:
+            await client.aclose()
+
+    async def kill(self) -> None:
+        """``kill -9``: no shutdown, no last write."""
+        assert self.process is not None
+        self.process.kill()
+        await asyncio.to_thread(self.process.wait)

@@ -85,6 +85,8 @@ _T = TypeVar("_T")
 REPLICA_LOST = "REPLICA_LOST"
 #: Expired leases taken over per round trip by a sweep.
 SWEEP_BATCH = 100
+#: Shortest time a lease renewal is given, seconds (when a lease is about to expire).
+MIN_RENEW_SECONDS = 0.05
 #: Longest wait, seconds, of a refused decision for the run to log how its
 #: approval closed (so the refusal and the approval's record agree).
 SETTLE_WAIT_SECONDS = 10.0
@@ -459,8 +461,12 @@ class InProcessRuntime:
         if not run_ids:
             return
         sent = time.monotonic()
+        # No longer than the earliest lease lasts: a Redis that does not answer (the
+        # client retries for up to its budget) must not keep a run past its lease.
+        left = min(self._held_until[run_id] for run_id in run_ids) - sent
         try:
-            renewal = await self.leases.renew(run_ids)
+            async with asyncio.timeout(max(left, MIN_RENEW_SECONDS)):
+                renewal = await self.leases.renew(run_ids)
         except Exception:
             logger.warning("could not renew the leases of %d runs", len(run_ids), exc_info=True)
             for run_id in run_ids:

@@ -21,6 +21,7 @@ from service.stores.events import EventLog, MemoryEventLog
 from service.stores.leases import DEFAULT_LEASE_SECONDS, LeaseStore, MemoryLeaseStore
 from service.stores.redis_agents import RedisAgentStore
 from service.stores.redis_approvals import RedisApprovalStore
+from service.stores.redis_client import ReconnectRetry
 from service.stores.redis_events import RedisEventLog
 from service.stores.redis_leases import RedisLeaseStore
 from service.stores.redis_runs import RedisRunStore
@@ -38,6 +39,8 @@ CHECK_TIMEOUT_SECONDS = 5.0
 REDIS_MAX_CONNECTIONS = 16
 #: Seconds a command waits for a free connection before failing (ConnectionError).
 REDIS_POOL_TIMEOUT_SECONDS = 20.0
+#: Seconds one attempt to connect may take (then it is retried: ``ReconnectRetry``).
+REDIS_CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(kw_only=True)
@@ -77,7 +80,9 @@ def build_stores(
 ) -> Stores:
     """Memory stores, or Redis ones sharing one connection pool when ``redis_url`` is set.
 
-    Connects lazily: nothing reaches Redis until the first call.
+    Connects lazily: nothing reaches Redis until the first call. A command that loses
+    its connection (Redis restarting) reconnects and is sent again with backoff for up
+    to ``redis_client.RETRY_BUDGET_SECONDS`` (``ReconnectRetry``).
 
     Args:
         redis_url: ``redis://`` (or ``rediss://``) URL; empty for memory stores.
@@ -103,11 +108,16 @@ def build_stores(
         )
     # Every connection of the process: commands take one per round trip, and the
     # event log's reader holds up to a quarter of them however many streams are open.
+    # A Redis restart: every command reconnects and is sent again with backoff
+    # (ReconnectRetry) instead of failing its run; the stores' writes are safe to repeat.
     pool = aioredis.BlockingConnectionPool.from_url(
         redis_url,
         password=redis_password,
         max_connections=REDIS_MAX_CONNECTIONS,
         timeout=REDIS_POOL_TIMEOUT_SECONDS,
+        retry=ReconnectRetry(),
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
+        socket_keepalive=True,
     )
     client = aioredis.Redis.from_pool(pool)
     prefix, retention = redis_prefix, retention_seconds

@@ -15,11 +15,15 @@ append script requires):
   serialized ``RunEvent`` without ``run_id``, ``sequence`` and
   ``create_time``, which are rebuilt from the key, the id and ``t``).
 - ``{p}:run:{<run_id>}:keys`` hash: idempotency key -> sequence.
+- ``{p}:run:{<run_id>}:tokens`` hash: the same for the random token ``append``
+  gives an event logged without a key, so that the client sending the append
+  again after a lost reply (``redis_client.ReconnectRetry``) logs it once. Kept
+  while the run goes on and ``TOKEN_TTL_MS`` after its end, not for the retention.
 
 One Lua script appends (number, store, index the key, mark ended), so
 concurrent appenders in many processes get gap-free sequences. When the
-terminal event is logged all three keys get ``PEXPIRE retention_seconds``; an
-expired log reads as an unknown run (NOT_FOUND).
+terminal event is logged the first three keys get ``PEXPIRE retention_seconds``
+(the tokens ``TOKEN_TTL_MS``); an expired log reads as an unknown run (NOT_FOUND).
 
 Connections: subscribers never hold a connection while they wait. A
 subscriber reads by ``XRANGE`` from its position until it has caught up, then
@@ -37,6 +41,7 @@ lowered to half of it.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from typing import cast
 
@@ -48,13 +53,17 @@ from service.stores.events import heartbeat, is_terminal
 from service.stores.redis_client import reply
 from service.stores.redis_reader import Entry, StreamReader
 
-# KEYS: meta, events, keys. ARGV: idempotency key ("" for none), payload bytes,
-# "1" if terminal else "0", retention in ms.
+# KEYS: meta, events, keys, tokens. ARGV: idempotency key ("" for none), payload
+# bytes, "1" if terminal else "0", retention in ms, "1" when the key is a token made
+# by ``append`` (kept in KEYS[4]) else "0" (a caller's key, kept in KEYS[3]), how long
+# tokens outlive the run's end in ms.
 # Returns nil for an unknown run, else {sequence, create time in µs, payload}.
 _APPEND = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local index = KEYS[3]
+if ARGV[5] == '1' then index = KEYS[4] end
 if ARGV[1] ~= '' then
-  local seq = redis.call('HGET', KEYS[3], ARGV[1])
+  local seq = redis.call('HGET', index, ARGV[1])
   if seq then
     local entry = redis.call('XRANGE', KEYS[2], seq .. '-0', seq .. '-0')[1]
     local fields, out = entry[2], {seq, '', ''}
@@ -69,13 +78,18 @@ local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local now = redis.call('TIME')
 local micros = now[1] .. string.format('%06d', tonumber(now[2]))
 redis.call('XADD', KEYS[2], seq .. '-0', 't', micros, 'ev', ARGV[2])
-if ARGV[1] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], seq) end
+if ARGV[1] ~= '' then redis.call('HSET', index, ARGV[1], seq) end
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'ended', '1') end
 if redis.call('HGET', KEYS[1], 'ended') == '1' then
   for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+  redis.call('PEXPIRE', KEYS[4], ARGV[6])
 end
 return {tostring(seq), micros, ARGV[2]}
 """
+
+#: How long the tokens of unkeyed appends outlive the run's end, ms: longer than a
+#: command's retries (``redis_client.ReconnectRetry``), far shorter than the retention.
+TOKEN_TTL_MS = 120_000
 
 
 class _Keys:
@@ -86,9 +100,10 @@ class _Keys:
         self.meta = f"{base}:meta"
         self.events = f"{base}:events"
         self.idempotency = f"{base}:keys"
+        self.tokens = f"{base}:tokens"
 
     def all(self) -> list[str]:
-        return [self.meta, self.events, self.idempotency]
+        return [self.meta, self.events, self.idempotency, self.tokens]
 
 
 class RedisEventLog:
@@ -161,6 +176,9 @@ class RedisEventLog:
     ) -> event_pb2.RunEvent:
         """Logs ``event`` with the next sequence; see ``EventLog.append``.
 
+        Without ``key`` the event gets a random token as its key, so that this call,
+        sent again by the client after a lost reply, logs it once.
+
         Raises:
             NotFoundError: no log for ``run_id`` (``RUN_NOT_FOUND``).
         """
@@ -170,11 +188,14 @@ class RedisEventLog:
         for name in ("run_id", "sequence", "create_time"):
             payload.ClearField(name)
         terminal = "1" if is_terminal(event) else "0"
+        generated = "0" if key else "1"
         args: list[str | bytes | int] = [
-            key,
+            key or secrets.token_urlsafe(12),
             payload.SerializeToString(),
             terminal,
             self._retention_ms,
+            generated,
+            TOKEN_TTL_MS,
         ]
         reply = cast("list[bytes] | None", await self._append(keys=keys.all(), args=args))
         if reply is None:

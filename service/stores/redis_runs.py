@@ -47,6 +47,8 @@ _ORDER = IndexOrder.NEWEST_FIRST
 _CREATE = f"""
 if #KEYS == 5 then
   local existing = redis.call('GET', KEYS[5])
+  -- This very script ran already (a retry after a lost reply): all is stored.
+  if existing == ARGV[1] then return false end
   if existing and existing ~= ARGV[4] then return existing end
   redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[6])
 end

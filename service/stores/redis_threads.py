@@ -8,15 +8,24 @@ Key layout (``{p}`` is the prefix):
 - ``{p}:thread-messages:<thread_id>`` list: one JSON object per message,
   oldest first: ``{"create_time": ISO 8601, "message": ChatMessage JSON}``.
 - ``{p}:thread-ids`` set: the ids of every thread (``count``).
+- ``{p}:thread-deleted:<thread_id>`` string: the token of the call that deleted
+  the thread, for ``RETRY_TOKEN_TTL_MS``.
 
 Every write is one Lua script that first checks the thread exists, so
 ``claim`` is a compare-and-set (two processes cannot both hold a thread) and
 ``append`` never adds messages to a deleted thread. Threads never expire.
+
+Every write is safe to send twice: the client sends a command again when its
+reply was lost to a Redis restart (``redis_client.ReconnectRetry``). ``create``
+recognises its own record (same metadata and time), ``append`` its token (the
+hash's ``append_token``: the last append's), ``delete`` its tombstone;
+``claim`` and ``release`` are idempotent as they are.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime
 from typing import cast
 
@@ -28,20 +37,26 @@ from service.stores.redis_client import reply
 from service.stores.threads import StoredMessage, ThreadRecord, thread_not_found
 
 # KEYS: thread hash, id set. ARGV: metadata JSON, time, thread id.
-# Returns 1 when created, 0 when taken.
+# Returns 1 when created (also by this very call, sent again), 0 when taken.
 _CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local was = redis.call('HMGET', KEYS[1], 'metadata', 'create_time')
+  if was[1] == ARGV[1] and was[2] == ARGV[2] then return 1 end
+  return 0
+end
 redis.call('HSET', KEYS[1], 'metadata', ARGV[1], 'create_time', ARGV[2],
   'update_time', ARGV[2], 'active_run_id', '')
 redis.call('SADD', KEYS[2], ARGV[3])
 return 1
 """
 
-# KEYS: thread hash, messages. ARGV: time, message JSON... Returns 0 for an unknown thread.
+# KEYS: thread hash, messages. ARGV: time, token of the call, message JSON...
+# Returns 0 for an unknown thread; pushes nothing when the last append had this token.
 _APPEND = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if #ARGV > 1 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 2)) end
-redis.call('HSET', KEYS[1], 'update_time', ARGV[1])
+if redis.call('HGET', KEYS[1], 'append_token') == ARGV[2] then return 1 end
+if #ARGV > 2 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 3)) end
+redis.call('HSET', KEYS[1], 'update_time', ARGV[1], 'append_token', ARGV[2])
 return 1
 """
 
@@ -63,16 +78,25 @@ end
 return 1
 """
 
-# KEYS: thread hash, messages, id set. ARGV: thread id. Returns nil for an
-# unknown thread, "" when deleted, else the id of the run that holds the thread.
+# KEYS: thread hash, messages, id set, tombstone. ARGV: thread id, token of the call,
+# tombstone ttl ms. Returns nil for an unknown thread, "" when deleted (also by this
+# very call, sent again), else the id of the run that holds the thread.
 _DELETE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if redis.call('GET', KEYS[4]) == ARGV[2] then return '' end
+  return false
+end
 local active = redis.call('HGET', KEYS[1], 'active_run_id')
 if active and active ~= '' then return active end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[3])
 return ''
 """
+
+#: How long a deleted thread's tombstone (``delete``'s token) is kept, ms: longer than
+#: a command's retries (``redis_client.ReconnectRetry``).
+RETRY_TOKEN_TTL_MS = 120_000
 
 
 class RedisThreadStore:
@@ -179,7 +203,8 @@ class RedisThreadStore:
         entries = [
             json.dumps({"create_time": now, "message": m.model_dump(mode="json")}) for m in messages
         ]
-        if not await self._append(keys=self._keys(thread_id), args=[now, *entries]):
+        token = secrets.token_urlsafe(12)
+        if not await self._append(keys=self._keys(thread_id), args=[now, token, *entries]):
             raise thread_not_found(thread_id)
 
     async def claim(self, thread_id: str, run_id: str) -> None:
@@ -211,7 +236,9 @@ class RedisThreadStore:
             NotFoundError: unknown thread (``THREAD_NOT_FOUND``).
             FailedPreconditionError: a run holds the thread (``THREAD_BUSY``).
         """
-        active = await self._delete(keys=[*self._keys(thread_id), self._ids], args=[thread_id])
+        keys = [*self._keys(thread_id), self._ids, f"{self._prefix}:thread-deleted:{thread_id}"]
+        token = secrets.token_urlsafe(12)
+        active = await self._delete(keys=keys, args=[thread_id, token, RETRY_TOKEN_TTL_MS])
         if active is None:
             raise thread_not_found(thread_id)
         if active:

@@ -411,6 +411,25 @@ def test_redis_has_a_password_and_persistence(deployment: str) -> None:
     assert not redis_part.exposed, redis_part.where
 
 
+def test_the_operations_page_states_the_redis_persistence_the_files_use() -> None:
+    """docs/operations.md ("Redis") names the options both deployments start Redis with,
+    the volumes and the password file, and states the loss window."""
+    page = (ROOT / "docs" / "operations.md").read_text()
+    section = page.split("### Redis", 1)[1].split("\n### ", 1)[0]
+    for deployment in DEPLOYMENTS:
+        redis_part = deployment_parts(deployment)["redis"]
+        (server,) = [line for line in redis_part.argv[2].splitlines() if "redis-server" in line]
+        words = shlex.split(server.split("<<")[0])
+        for option in ("--appendonly", "--appendfsync", "--dir"):
+            (value,) = option_values(words, option)
+            assert f"{option} {value}" in section, (deployment, option, value)
+        password_file = re.findall(r"requirepass \$\(cat (\S+)\)", redis_part.argv[2])
+        assert password_file == ["/run/secrets/redis-password"], redis_part.where
+    assert "`redis-data`" in section and "`volumeClaimTemplate`" in section
+    assert "RUNWIRE_REDIS_PASSWORD_FILE" in section
+    assert "at most about one second of writes" in " ".join(section.replace("*", "").split())
+
+
 def test_only_runwire_reaches_redis_in_the_fleet() -> None:
     documents = k8s_documents(FLEET)
     (redis_set,) = [d for d in documents if d["kind"] == "StatefulSet"]

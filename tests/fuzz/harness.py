@@ -7,17 +7,14 @@
   cancelled.
 - ``violations``: what is wrong with how a call ended (the module docstring of
   ``test_fuzz_rpcs`` lists the invariants); ``follow_up`` runs an agent the fuzzer made.
-- ``HealthProbe``: health checks on a channel of their own, each timed from when it was
-  due; ``Window`` and ``stalls`` tie a slow check to the requests in flight meanwhile.
+- ``Window`` and ``stalls`` tie a slow health check (``tests.health_probe``) to the
+  requests in flight meanwhile.
 - ``settle``: makes the server let go of the last request and collects the garbage it left.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +26,8 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2, thread_pb2
 
-from tests.support import Stubs, polls
+from tests.health_probe import Sample
+from tests.support import Stubs
 
 #: Deadline of a call that must answer at once, seconds.
 CALL_SECONDS = 15.0
@@ -39,8 +37,6 @@ WAIT_SECONDS = 1.0
 STREAM_MESSAGES = 3
 #: How long a follow-up run of a fuzzed agent is waited for (``WaitRun.timeout``), seconds.
 FOLLOW_UP_SECONDS = 1
-#: Seconds between two health checks of the probe.
-PROBE_INTERVAL_SECONDS = 0.02
 
 #: Calls that may legitimately wait: a client deadline or cancel ends them.
 WAITING = frozenset(
@@ -267,22 +263,6 @@ async def settle(channel: grpc.aio.Channel) -> None:
 
 
 @dataclass(frozen=True)
-class Sample:
-    """One health check: when it was due and when it was answered (``perf_counter``);
-    ``loop_cpu``: the CPU seconds the event loop's thread used from the previous
-    answer to this one (unlike the latency, it does not grow when other processes
-    take the machine's CPUs)."""
-
-    due: float
-    answered: float
-    loop_cpu: float = 0.0
-
-    @property
-    def latency(self) -> float:
-        return self.answered - self.due
-
-
-@dataclass(frozen=True)
 class Window:
     """One fuzz request in flight: from when it was sent to when its outcome was known.
 
@@ -336,42 +316,3 @@ def stalls(samples: Sequence[Sample], windows: Sequence[Window]) -> Stalls:
         if not labels and sample.latency > worst:
             worst, culprits = sample.latency, overlapping
     return Stalls(worst, culprits, known)
-
-
-class HealthProbe:
-    """Health checks every ``PROBE_INTERVAL_SECONDS`` on a channel of their own; each
-    is timed from when it was due, so a stall between two checks counts in full."""
-
-    def __init__(self, address: str) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
-        self._health = health_pb2_grpc.HealthStub(self._channel)
-        self._stop = asyncio.Event()
-        self.samples: list[Sample] = []
-
-    async def run(self) -> None:
-        """Checks until ``stop``; run it on the server's event loop (``loop_cpu``)."""
-        due = time.perf_counter()
-        cpu = time.thread_time()
-        while not self._stop.is_set():
-            response = await self._health.Check(health_pb2.HealthCheckRequest(), timeout=30)
-            assert response.status == health_pb2.HealthCheckResponse.SERVING
-            answered, used = time.perf_counter(), time.thread_time()
-            self.samples.append(Sample(due, answered, used - cpu))
-            cpu = used
-            due = max(due + PROBE_INTERVAL_SECONDS, answered)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), max(0.0, due - time.perf_counter()))
-
-    async def answered_once_more(self) -> None:
-        """Waits for one more answer (so a stall at the end of a test is measured)."""
-        count = len(self.samples)
-        async for _ in polls(interval=PROBE_INTERVAL_SECONDS):
-            if len(self.samples) > count:
-                return
-        raise AssertionError("the health probe stopped answering")
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def close(self) -> None:
-        await self._channel.close()

@@ -61,7 +61,6 @@ from tests.fuzz.conftest import Attempt, FuzzReport, Guards, RpcStats
 from tests.fuzz.harness import (
     CALL_SECONDS,
     NOT_ENDED,
-    HealthProbe,
     Outcome,
     Target,
     Window,
@@ -74,6 +73,7 @@ from tests.fuzz.harness import (
 )
 from tests.fuzz.known_issues import known_issue, known_log_issue, known_network_issue
 from tests.fuzz.strategies import Hints, Request, requests
+from tests.health_probe import HealthProbe
 from tests.support import Stubs, api_key, create_agent, running_server, struct, unique
 
 pytestmark = pytest.mark.fuzz

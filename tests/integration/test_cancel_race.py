@@ -289,24 +289,13 @@ async def test_cancel_from_temporal_stops_the_run_as_cancel_run_does(
     if runtime != "temporal":
         pytest.skip("a Temporal workflow only")
     key = unique("external")
-    agent = await create_agent(
-        stubs, _stamp_script(key), tools=["stamp"], mode=agent_pb2.APPROVAL_MODE_REQUIRE_ALL
-    )
-    run = (
-        await stubs.runs.CreateRun(
-            run_service_pb2.CreateRunRequest(agent_id=agent.agent_id, prompt="p")
-        )
-    ).run
-    seen = await events_until(stubs, run.run_id, _waiting_for_approval, "the approval request")
-    approval_id = next(
-        e.approval_requested.approval_id for e in seen if e.HasField("approval_requested")
-    )
+    run_id, approval_id = await _waiting_run(stubs, key)
     address = server.settings.temporal_address
     assert address is not None
     client = await Client.connect(address)
-    handle = client.get_workflow_handle(run.run_id)
+    handle = client.get_workflow_handle(run_id)
     await handle.cancel(reason="an operator")
-    events = await _all_events(stubs, run.run_id)
+    events = await _all_events(stubs, run_id)
     assert_gap_free(events)
     _assert_only_closing_after_cancelling(events)
     assert _cancelling_index(events) is not None, kinds(events)

@@ -29,11 +29,9 @@ import base64
 import io
 import json
 import logging
-import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import grpc
@@ -60,6 +58,7 @@ from service.core.errors import MAX_ERROR_MESSAGE_CHARS, safe_error_text
 from service.core.logs import RunContextFilter, TextFormatter
 from service.stores.paging import MAX_PAGE_TOKEN_CHARS, decode_token, encode_token
 from tests.conftest import server_settings
+from tests.fake_models import FakeHandler, LoopbackServer, serving, without_proxies
 from tests.support import (
     Stubs,
     api_key,
@@ -479,7 +478,7 @@ CLAUDE_STREAM_ERROR = "claude-stream-error"
 ANTHROPIC_ENDPOINT = "fake-anthropic"
 
 
-class FakeModelEndpoint(ThreadingHTTPServer):
+class FakeModelEndpoint(LoopbackServer):
     """An OpenAI-compatible Chat Completions API and an Anthropic Messages API on
     loopback. ``gpt-ok`` streams an answer; ``gpt-400``/``gpt-500`` answer that
     status with an error body holding the canaries (and the key it received, as
@@ -487,24 +486,14 @@ class FakeModelEndpoint(ThreadingHTTPServer):
     ``claude-400`` answers 400 likewise; ``claude-stream-error`` starts a stream
     and breaks it off with an ``error`` event holding the canaries."""
 
-    daemon_threads = True
-
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _FakeHandler)
+        super().__init__(_FakeHandler)
         self.authorizations: list[str] = []
         self.models: list[str] = []
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
-
-class _FakeHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _FakeHandler(FakeHandler):
     server: FakeModelEndpoint
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
@@ -522,7 +511,7 @@ class _FakeHandler(BaseHTTPRequestHandler):
             error = {"message": message, "type": CANARY_BODY, "code": CANARY_BODY}
             self._send(400 if model == MODEL_400 else 500, {"error": error})
         elif model == MODEL_GARBAGE:
-            self._stream([f"data: {{{CANARY_BODY} {CANARY_FAKE_KEY}\n\n"])
+            self.send_events([f"data: {{{CANARY_BODY} {CANARY_FAKE_KEY}\n\n"])
         else:
             chunk = {
                 "id": "chatcmpl-1",
@@ -531,7 +520,7 @@ class _FakeHandler(BaseHTTPRequestHandler):
                 "model": model,
                 "choices": [{"index": 0, "delta": {"content": "fine"}, "finish_reason": "stop"}],
             }
-            self._stream([f"data: {json.dumps(chunk)}\n\n", "data: [DONE]\n\n"])
+            self.send_events([f"data: {json.dumps(chunk)}\n\n", "data: [DONE]\n\n"])
 
     def _messages(self, model: str, message: str) -> None:
         error = {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
@@ -549,7 +538,7 @@ class _FakeHandler(BaseHTTPRequestHandler):
                 "usage": {"input_tokens": 5, "output_tokens": 1},
             },
         }
-        self._stream(
+        self.send_events(
             [
                 f"event: message_start\ndata: {json.dumps(start)}\n\n",
                 f"event: error\ndata: {json.dumps(error)}\n\n",
@@ -557,40 +546,14 @@ class _FakeHandler(BaseHTTPRequestHandler):
         )
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("retry-after", "0")
-        self.send_header("x-request-id", "req_fake")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _stream(self, events: list[str]) -> None:
-        data = "".join(events).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(status, payload, {"retry-after": "0", "x-request-id": "req_fake"})
 
 
 @pytest.fixture(scope="module")
 def fake_endpoint() -> Iterator[FakeModelEndpoint]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-            patch.delenv(name, raising=False)
-            patch.delenv(name.lower(), raising=False)
-        patch.setenv("NO_PROXY", "127.0.0.1,localhost")
-        fake = FakeModelEndpoint()
-        thread = threading.Thread(target=fake.serve_forever, args=(0.02,), daemon=True)
-        thread.start()
+    with pytest.MonkeyPatch.context() as patch, serving(FakeModelEndpoint()) as fake:
+        without_proxies(patch)
         yield fake
-        fake.shutdown()
-        fake.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,8 @@ the circuit breakers (one per endpoint and process) of one test never affect ano
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import grpc
@@ -26,6 +24,7 @@ from google.rpc import error_details_pb2
 from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
 
 from tests.conftest import RUNTIMES, server_settings
+from tests.fake_models import FakeHandler, LoopbackServer, serving, without_proxies
 from tests.support import (
     PARITY_TOKEN,
     Stubs,
@@ -41,27 +40,17 @@ from tests.support import (
 FAIL_WITHIN_SECONDS = 60.0
 
 
-class UnavailableServer(ThreadingHTTPServer):
+class UnavailableServer(LoopbackServer):
     """Answers every POST with 503, ``retry-after: 0`` and an API error body."""
 
-    daemon_threads = True
-
     def __init__(self, *, partial: bool = False) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.partial = partial
         self.paths: list[str] = []
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     server: UnavailableServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -69,16 +58,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.partial:
             self._partial_stream()
             return
-        body = json.dumps(
-            {"type": "error", "error": {"type": "overloaded_error", "message": "try later"}}
-        ).encode()
-        self.send_response(503)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("retry-after", "0")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
+        error = {"type": "error", "error": {"type": "overloaded_error", "message": "try later"}}
+        self.send_json(503, error, {"retry-after": "0"})
 
     def _partial_stream(self) -> None:
         events: list[tuple[str, dict[str, Any]]] = [
@@ -114,40 +95,26 @@ class _Handler(BaseHTTPRequestHandler):
             ),
             ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}),
         ]
-        data = "".join(f"event: {name}\ndata: {json.dumps(body)}\n\n" for name, body in events)
-        payload = data.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(payload)
-
-
-def _serve(server: UnavailableServer) -> Iterator[UnavailableServer]:
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+        self.send_events([f"event: {name}\ndata: {json.dumps(body)}\n\n" for name, body in events])
 
 
 @pytest.fixture(scope="module")
 def no_proxy() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        without_proxies(patch)
         yield
 
 
 @pytest.fixture(scope="module")
 def partial_server(no_proxy: None) -> Iterator[UnavailableServer]:
-    yield from _serve(UnavailableServer(partial=True))
+    with serving(UnavailableServer(partial=True)) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def unavailable_server(no_proxy: None) -> Iterator[UnavailableServer]:
-    yield from _serve(UnavailableServer())
+    with serving(UnavailableServer()) as server:
+        yield server
 
 
 def endpoints(unavailable: UnavailableServer, partial: UnavailableServer) -> list[dict[str, str]]:

@@ -1,8 +1,8 @@
 """Hostile JSON Schemas and large Structs: refused cleanly, never fetched, never a stall.
 
 Issue 13's findings, each replayed against a real in-process server on loopback while
-a probe on the server's event loop sends a health check every ``PROBE_INTERVAL``
-seconds. For every check, the CPU time the event loop's thread used stays under
+a probe on the server's event loop (``tests.health_probe``) sends a health check every
+``PROBE_INTERVAL`` seconds. For every check, the CPU time the event loop's thread used stays under
 ``LOOP_CPU_BOUND`` (no request computes on the loop, however busy the machine), and
 its latency, measured from when it was due (so a stall that begins between two
 checks counts in full), under ``LATENCY_BOUND`` (the loop never waits blocked). An
@@ -26,36 +26,22 @@ import grpc
 import jsonschema
 import pytest
 from google.protobuf import json_format, struct_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
 
 from app.server import RunwireServer
 from service.core import schemas
 from tests.conftest import server_settings
+from tests.health_probe import worst_health_during
 from tests.support import (
     Stubs,
     collect,
     create_agent,
-    polls,
     running_server,
     status_details,
     struct,
     unique,
 )
 
-#: The most CPU time the event loop's thread may use while one health check waits
-#: (issue 13: no request computes on the loop). Unlike a latency, it does not grow
-#: when other processes take the machine's CPUs.
-LOOP_CPU_BOUND = 0.100
-#: The worst health-check latency allowed while hostile requests are served: a loop
-#: blocked without computing (waiting on a socket, or for the GIL held by a
-#: thread's C code) uses no CPU. Generous: on a machine busy with other work, even
-#: an idle server's health checks are slow.
-LATENCY_BOUND = 1.0
-#: Attacks made at most while one is over a bound: a stall the server causes
-#: recurs on every attack, one of a busy machine (or a garbage collection)
-#: seldom twice in a row.
-ATTEMPTS = 3
 #: Seconds between two health checks of the probe.
 PROBE_INTERVAL = 0.010
 
@@ -79,104 +65,12 @@ async def hostile_stubs(hostile_server: RunwireServer) -> AsyncIterator[Stubs]:
     await stubs.channel.close()
 
 
-class Probe:
-    """Health checks every ``PROBE_INTERVAL`` on a channel of their own, from the
-    event loop the server runs on.
-
-    Attributes:
-        latencies: Seconds from when each check was due to its answer.
-        loop_cpu: For each check, the CPU seconds the event loop's thread used
-            from the previous answer to this one (the server's work on the loop,
-            the test's and the probe's).
-    """
-
-    def __init__(self, address: str) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
-        self._health = health_pb2_grpc.HealthStub(self._channel)
-        self._stop = asyncio.Event()
-        self.latencies: list[float] = []
-        self.loop_cpu: list[float] = []
-
-    @property
-    def worst(self) -> float:
-        return max(self.latencies)
-
-    @property
-    def worst_cpu(self) -> float:
-        return max(self.loop_cpu)
-
-    async def run(self) -> None:
-        due = time.perf_counter()
-        cpu = time.thread_time()
-        while not self._stop.is_set():
-            response = await self._health.Check(health_pb2.HealthCheckRequest())
-            assert response.status == health_pb2.HealthCheckResponse.SERVING
-            answered, used = time.perf_counter(), time.thread_time()
-            self.latencies.append(answered - due)
-            self.loop_cpu.append(used - cpu)
-            cpu = used
-            # The next check is due one interval later (or now, after a slow one);
-            # a stall while waiting for it counts in its latency.
-            due = max(due + PROBE_INTERVAL, answered)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), max(0.0, due - time.perf_counter()))
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def close(self) -> None:
-        await self._channel.close()
-
-
-@contextlib.asynccontextmanager
-async def probing(server: RunwireServer) -> AsyncIterator[Probe]:
-    """A running ``Probe``; the block starts once it has answered twice."""
-    probe = Probe(server.addresses[0])
-    task = asyncio.create_task(probe.run())
-    async for _ in polls(interval=PROBE_INTERVAL):
-        if len(probe.latencies) >= 2 or task.done():
-            break
-    assert len(probe.latencies) >= 2, "the health probe never got an answer"
-    try:
-        yield probe
-    finally:
-        probe.stop()
-        await task
-        await probe.close()
-
-
 async def worst_latency_during(
     server: RunwireServer, attack: Callable[[], Awaitable[None]]
 ) -> float:
-    """Runs ``attack`` while probing; returns the worst health latency of an attack
-    within ``LOOP_CPU_BOUND`` and ``LATENCY_BOUND``.
-
-    An attack over a bound is made again, up to ``ATTEMPTS`` times: ``attack``
-    must be repeatable, and whatever it records it records afresh (the checks
-    after it read the last attack's).
-
-    Raises:
-        AssertionError: every attack was over a bound (the message has each
-            one's worst loop CPU time and latency), or the probe stopped answering.
-    """
-    measured: list[str] = []
-    for _ in range(ATTEMPTS):
-        async with probing(server) as probe:
-            await attack()
-            count = len(probe.latencies)
-            async for _ in polls(interval=PROBE_INTERVAL):  # one more answer after the attack
-                if len(probe.latencies) > count:
-                    break
-            assert len(probe.latencies) > count, "the health probe stopped answering"
-        if probe.worst_cpu < LOOP_CPU_BOUND and probe.worst < LATENCY_BOUND:
-            return probe.worst
-        measured.append(
-            f"loop CPU {probe.worst_cpu * 1000:.0f} ms, latency {probe.worst * 1000:.0f} ms"
-        )
-    raise AssertionError(
-        f"a health check waited over {LOOP_CPU_BOUND * 1000:.0f} ms of loop CPU or "
-        f"{LATENCY_BOUND * 1000:.0f} ms in each attack: " + "; ".join(measured)
-    )
+    """``tests.health_probe.worst_health_during`` on ``server``, a check every
+    ``PROBE_INTERVAL`` seconds."""
+    return await worst_health_during(server.addresses[0], attack, PROBE_INTERVAL)
 
 
 def agent_message(**fields: Any) -> agent_pb2.Agent:

@@ -2,8 +2,8 @@
 
 Issue 13's fuzzer found two requests that held the event loop (its known issues
 ``REPEATED_FLOOD`` and ``WIDE_STRUCT``), replayed here against a real in-process
-server on loopback while a health probe (``tests.fuzz.harness.HealthProbe``) runs on
-the server's event loop: for every check, the CPU time the loop's thread used stays
+server on loopback while a health probe (``tests.health_probe``) runs on the
+server's event loop: for every check, the CPU time the loop's thread used stays
 under ``LOOP_CPU_BOUND`` and the latency under ``LATENCY_BOUND`` (an attack over a
 bound is made again, ``ATTEMPTS`` in all: a stall the server causes recurs, one of a
 machine busy with other work seldom does), and each request ends in a clean refusal
@@ -21,9 +21,8 @@ naming the field.
 
 from __future__ import annotations
 
-import asyncio
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -43,7 +42,7 @@ from app.server import RunwireServer
 from service.api.decoding import MAX_SCANNED_FIELDS
 from service.auth.quotas import Quotas
 from tests.conftest import server_settings
-from tests.fuzz.harness import HealthProbe
+from tests.health_probe import worst_health_during
 from tests.support import (
     Stubs,
     create_agent,
@@ -53,14 +52,6 @@ from tests.support import (
     unique,
 )
 
-#: The most CPU time the event loop's thread may use while one health check waits
-#: (issue 13's 100 ms: no request computes on the loop).
-LOOP_CPU_BOUND = 0.100
-#: The worst health-check latency allowed: generous, since on a machine busy with other
-#: work even an idle server's checks are slow.
-LATENCY_BOUND = 1.0
-#: Attacks made at most while one is over a bound.
-ATTEMPTS = 3
 #: Items of a flood: a 200 KB request (protovalidate checked each item).
 FLOOD = 100_000
 #: Items of a flood near the message limit: 8 MB (each item an object, once parsed).
@@ -123,36 +114,23 @@ async def send(stubs: Stubs, method: str, data: bytes) -> grpc.aio.AioRpcError |
     return None
 
 
-async def worst_health_during(
-    server: RunwireServer, attack: Callable[[], Awaitable[None]]
-) -> float:
-    """Runs ``attack`` while probing the server's health; the worst latency, seconds,
-    of an attack within ``LOOP_CPU_BOUND`` and ``LATENCY_BOUND``. An attack over a
-    bound is made again, up to ``ATTEMPTS`` times (``attack`` must be repeatable).
+async def sent_while_probing(
+    server: RunwireServer, stubs: Stubs, method: str, data: bytes
+) -> grpc.aio.AioRpcError | None:
+    """``send`` of ``data`` to ``method`` as the attack of ``worst_health_during`` on
+    ``server`` (every health check within its bounds); the error the first attempt
+    ended with, None when it succeeded.
 
     Raises:
-        AssertionError: every attack was over a bound.
+        AssertionError: every attempt was over a bound of the health probe.
     """
-    measured = []
-    for _ in range(ATTEMPTS):
-        probe = HealthProbe(server.addresses[0])
-        task = asyncio.create_task(probe.run())
-        try:
-            await probe.answered_once_more()
-            mark = len(probe.samples)
-            await attack()
-            await probe.answered_once_more()
-        finally:
-            probe.stop()
-            await task
-            await probe.close()
-        samples = probe.samples[mark:]
-        latency = max(sample.latency for sample in samples)
-        loop_cpu = max(sample.loop_cpu for sample in samples)
-        if loop_cpu < LOOP_CPU_BOUND and latency < LATENCY_BOUND:
-            return latency
-        measured.append(f"loop CPU {loop_cpu * 1000:.0f} ms, latency {latency * 1000:.0f} ms")
-    raise AssertionError("a health check waited too long in each attack: " + "; ".join(measured))
+    errors: list[grpc.aio.AioRpcError | None] = []
+
+    async def attack() -> None:
+        errors.append(await send(stubs, method, data))
+
+    await worst_health_during(server.addresses[0], attack)
+    return errors[0]
 
 
 def wide_struct(keys: int, prefix: str = "k") -> struct_pb2.Struct:
@@ -215,13 +193,8 @@ async def test_repeated_floods_are_refused_from_their_count(
     flood_server: RunwireServer, flood_stubs: Stubs, agent_id: str, method: str
 ) -> None:
     data, path, violation = flooded(method, FLOOD, agent_id)
-    errors: list[grpc.aio.AioRpcError | None] = []
-
-    async def attack() -> None:
-        errors.append(await send(flood_stubs, method, data))
-
-    await worst_health_during(flood_server, attack)
-    assert_invalid(errors[0], {path: violation})
+    error = await sent_while_probing(flood_server, flood_stubs, method, data)
+    assert_invalid(error, {path: violation})
 
 
 @pytest.mark.parametrize(
@@ -232,13 +205,8 @@ async def test_floods_near_the_message_limit_are_refused_unparsed(
 ) -> None:
     data, path, violation = flooded(method, BIG_FLOOD, agent_id)
     assert len(data) >= 8_000_000
-    errors: list[grpc.aio.AioRpcError | None] = []
-
-    async def attack() -> None:
-        errors.append(await send(flood_stubs, method, data))
-
-    await worst_health_during(flood_server, attack)
-    assert_invalid(errors[0], {path: violation})
+    error = await sent_while_probing(flood_server, flood_stubs, method, data)
+    assert_invalid(error, {path: violation})
 
 
 async def test_items_within_the_limit_are_validated_each(flood_stubs: Stubs, agent_id: str) -> None:
@@ -319,13 +287,8 @@ async def test_wide_structs_outside_an_agent_are_refused(
     size = wide.ByteSize()
     assert size > 900_000
     for method, data, path in struct_requests(agent_id, wide):
-        errors: list[grpc.aio.AioRpcError | None] = []
-
-        async def attack() -> None:
-            errors.append(await send(flood_stubs, method, data))  # noqa: B023 - awaited here
-
-        await worst_health_during(flood_server, attack)
-        assert_over_struct_limit(errors[0], path, size)
+        error = await sent_while_probing(flood_server, flood_stubs, method, data)
+        assert_over_struct_limit(error, path, size)
 
 
 async def test_structs_near_the_message_limit_are_refused_unparsed(
@@ -335,13 +298,8 @@ async def test_structs_near_the_message_limit_are_refused_unparsed(
     size = wide.ByteSize()
     assert size > 8_000_000
     for method, data, path in struct_requests(agent_id, wide)[::3]:  # CreateRun, Resolve
-        errors: list[grpc.aio.AioRpcError | None] = []
-
-        async def attack() -> None:
-            errors.append(await send(flood_stubs, method, data))  # noqa: B023 - awaited here
-
-        await worst_health_during(flood_server, attack)
-        assert_over_struct_limit(errors[0], path, size)
+        error = await sent_while_probing(flood_server, flood_stubs, method, data)
+        assert_over_struct_limit(error, path, size)
 
 
 async def test_structs_within_the_limit_pass(flood_stubs: Stubs, agent_id: str) -> None:

@@ -87,6 +87,32 @@ async def rest_of(events: AsyncIterator[event_pb2.RunEvent]) -> list[event_pb2.R
     return [event async for event in events if not event.HasField("heartbeat")]
 
 
+async def assert_each_subscriber_sees_every_event(
+    log: EventLog, subscribers: int, events: int
+) -> None:
+    """Subscribes ``subscribers`` times to a new run of ``log``, each waiting past its
+    replay; then appends ``events`` text events and the terminal one. Every subscriber
+    must see each of them once, in order (sequences 1 to ``events`` + 1)."""
+    run_id = await new_run(log)
+    waiting: list[int] = []
+
+    async def subscriber(i: int) -> list[event_pb2.RunEvent]:
+        async with closing(log.subscribe(run_id, heartbeat_interval=HEARTBEAT)) as stream:
+            replayed = await until_waiting(stream)
+            waiting.append(i)
+            return replayed + await rest_of(stream)
+
+    tasks = [asyncio.create_task(subscriber(i)) for i in range(subscribers)]
+    await wait_until(
+        lambda: len(waiting) == subscribers, lambda: f"{len(waiting)} of {subscribers} waiting"
+    )
+    for i in range(events):
+        await log.append(run_id, text(str(i)))
+    await log.append(run_id, finished())
+    for result in await asyncio.wait_for(asyncio.gather(*tasks), CONDITION_SECONDS):
+        assert [e.sequence for e in result] == list(range(1, events + 2))
+
+
 async def test_append_numbers_events_gap_free_and_stamps_them(event_log: EventLog) -> None:
     run_id = await new_run(event_log)
     logged = [await event_log.append(run_id, text(str(i))) for i in range(5)]
@@ -252,22 +278,7 @@ async def test_subscribe_tails_live_events_and_nothing_is_lost_or_doubled(
 
 
 async def test_many_subscribers_each_see_every_event_once(event_log: EventLog) -> None:
-    run_id = await new_run(event_log)
-    waiting: list[int] = []
-
-    async def subscriber(i: int) -> list[event_pb2.RunEvent]:
-        async with closing(event_log.subscribe(run_id, heartbeat_interval=HEARTBEAT)) as events:
-            replayed = await until_waiting(events)
-            waiting.append(i)
-            return replayed + await rest_of(events)
-
-    tasks = [asyncio.create_task(subscriber(i)) for i in range(20)]
-    await wait_until(lambda: len(waiting) == 20, lambda: f"{len(waiting)} of 20 waiting")
-    for i in range(10):
-        await event_log.append(run_id, text(str(i)))
-    await event_log.append(run_id, finished())
-    for result in await asyncio.wait_for(asyncio.gather(*tasks), CONDITION_SECONDS):
-        assert [e.sequence for e in result] == list(range(1, 12))
+    await assert_each_subscriber_sees_every_event(event_log, subscribers=20, events=10)
 
 
 async def test_subscribe_sends_heartbeats_while_idle(event_log: EventLog) -> None:
@@ -362,22 +373,7 @@ async def test_many_subscribers_share_a_small_blocking_pool(
     client = redis.Redis.from_pool(pool)
     try:
         log = RedisEventLog(client, prefix=redis_prefix, block_ms=100)
-        run_id = await new_run(log)
-        waiting: list[int] = []
-
-        async def subscriber(i: int) -> list[event_pb2.RunEvent]:
-            async with closing(log.subscribe(run_id, heartbeat_interval=HEARTBEAT)) as events:
-                replayed = await until_waiting(events)
-                waiting.append(i)
-                return replayed + await rest_of(events)
-
-        tasks = [asyncio.create_task(subscriber(i)) for i in range(40)]
-        await wait_until(lambda: len(waiting) == 40, lambda: f"{len(waiting)} of 40 waiting")
-        for i in range(5):
-            await log.append(run_id, text(str(i)))
-        await log.append(run_id, finished())
-        for result in await asyncio.wait_for(asyncio.gather(*tasks), CONDITION_SECONDS):
-            assert [e.sequence for e in result] == list(range(1, 7))
+        await assert_each_subscriber_sees_every_event(log, subscribers=40, events=5)
     finally:
         await client.aclose()
 

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import socket
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
@@ -25,6 +22,7 @@ from service.core.errors import NotFoundError
 from service.stores.factory import REDIS_MAX_CONNECTIONS, REDIS_POOL_TIMEOUT_SECONDS
 from service.stores.redis_client import reply
 from service.stores.redis_events import RedisEventLog
+from tests.redis_server import OwnRedis, free_port
 from tests.stores.test_event_log import finished, text
 from tests.support import polls
 
@@ -128,12 +126,23 @@ async def new_runs(log: RedisEventLog, count: int, events: int = 1) -> list[str]
     return run_ids
 
 
+@contextlib.asynccontextmanager
+async def log_on(url: str) -> AsyncIterator[RedisEventLog]:
+    """A ``RedisEventLog`` (prefix ``restart``) on a client of its own to the Redis at
+    ``url`` (a blocking pool of 16 connections); closed, with its client, on exit."""
+    client = redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(url, max_connections=16))
+    try:
+        async with aclosing(RedisEventLog(client, prefix="restart")) as log:
+            yield log
+    finally:
+        await client.aclose()
+
+
 async def test_500_idle_streams_share_at_most_16_connections_and_all_get_their_events(
     named: tuple[redis.Redis, str], redis_client: redis.Redis, redis_url: str, redis_prefix: str
 ) -> None:
     client, name = named
-    log = RedisEventLog(client, prefix=redis_prefix)
-    try:
+    async with aclosing(RedisEventLog(client, prefix=redis_prefix)) as log:
         run_ids = await new_runs(log, 500)
         subscribers = [subscribe(log, run_id) for run_id in run_ids]
         await until(lambda: all(s.sequences == [1] for s in subscribers), "every replay of event 1")
@@ -162,16 +171,13 @@ async def test_500_idle_streams_share_at_most_16_connections_and_all_get_their_e
         await asyncio.wait_for(asyncio.gather(*(s.task for s in subscribers)), DEADLINE)
         assert all(s.sequences == [1, 2, 3] and s.error is None for s in subscribers)
         assert len(await named_clients(redis_client, name)) <= 16
-    finally:
-        await log.aclose()
 
 
 async def test_a_new_stream_does_not_wait_for_the_block_time(
     named: tuple[redis.Redis, str], redis_prefix: str
 ) -> None:
     client, _ = named
-    log = RedisEventLog(client, prefix=redis_prefix, block_ms=60_000)
-    try:
+    async with aclosing(RedisEventLog(client, prefix=redis_prefix, block_ms=60_000)) as log:
         first, second = await new_runs(log, 2, events=0)
         early = subscribe(log, first)
         await until(lambda: log.reader.connections == 1, "the reader blocking on the first run")
@@ -187,16 +193,13 @@ async def test_a_new_stream_does_not_wait_for_the_block_time(
         await log.append(second, finished())
         await asyncio.wait_for(asyncio.gather(early.task, late.task), DEADLINE)
         assert (early.sequences, late.sequences) == ([1], [1, 2])
-    finally:
-        await log.aclose()
 
 
 async def test_streams_behind_and_past_the_end_of_one_run_each_get_theirs(
     named: tuple[redis.Redis, str], redis_prefix: str
 ) -> None:
     client, _ = named
-    log = RedisEventLog(client, prefix=redis_prefix, block_ms=60_000)
-    try:
+    async with aclosing(RedisEventLog(client, prefix=redis_prefix, block_ms=60_000)) as log:
         (run_id,) = await new_runs(log, 1, events=2)
         ahead = subscribe(log, run_id, after=4)  # past the end of a live run: waits for 5
         behind = subscribe(log, run_id, after=2)
@@ -209,16 +212,15 @@ async def test_streams_behind_and_past_the_end_of_one_run_each_get_theirs(
         await asyncio.wait_for(asyncio.gather(ahead.task, behind.task), DEADLINE)
         assert behind.sequences == [3, 4, 5, 6, 7]
         assert ahead.sequences == [5, 6, 7]
-    finally:
-        await log.aclose()
 
 
 async def test_keys_are_chunked_over_a_few_reader_connections(
     named: tuple[redis.Redis, str], redis_client: redis.Redis, redis_prefix: str
 ) -> None:
     client, name = named
-    log = RedisEventLog(client, prefix=redis_prefix, max_readers=3, keys_per_read=10)
-    try:
+    async with aclosing(
+        RedisEventLog(client, prefix=redis_prefix, max_readers=3, keys_per_read=10)
+    ) as log:
         run_ids = await new_runs(log, 45)
         subscribers = [subscribe(log, run_id) for run_id in run_ids]
         await until(lambda: log.reader.keys == 45, "every stream waiting")
@@ -230,16 +232,13 @@ async def test_keys_are_chunked_over_a_few_reader_connections(
         await asyncio.gather(*(log.append(run_id, finished()) for run_id in run_ids))
         await asyncio.wait_for(asyncio.gather(*(s.task for s in subscribers)), DEADLINE)
         assert all(s.sequences == [1, 2] for s in subscribers)
-    finally:
-        await log.aclose()
 
 
 async def test_a_killed_reader_connection_reconnects_and_nothing_is_lost_or_doubled(
     named: tuple[redis.Redis, str], redis_client: redis.Redis, redis_prefix: str
 ) -> None:
     client, name = named
-    log = RedisEventLog(client, prefix=redis_prefix, block_ms=60_000)
-    try:
+    async with aclosing(RedisEventLog(client, prefix=redis_prefix, block_ms=60_000)) as log:
         run_ids = await new_runs(log, 20)
         subscribers = [subscribe(log, run_id) for run_id in run_ids]
         await until(lambda: log.reader.keys == 20, "every stream waiting")
@@ -267,17 +266,14 @@ async def test_a_killed_reader_connection_reconnects_and_nothing_is_lost_or_doub
         await asyncio.gather(*(log.append(run_id, finished()) for run_id in run_ids))
         await asyncio.wait_for(asyncio.gather(*(s.task for s in subscribers)), DEADLINE)
         assert all(s.sequences == [1, 2, 3, 4, 5] and s.error is None for s in subscribers)
-    finally:
-        await log.aclose()
 
 
 async def test_a_log_deleted_under_a_waiting_stream_ends_it_with_not_found(
     named: tuple[redis.Redis, str], redis_client: redis.Redis, redis_prefix: str
 ) -> None:
     client, _ = named
-    log = RedisEventLog(client, prefix=redis_prefix)
-    log.reader.check_seconds = 0.1
-    try:
+    async with aclosing(RedisEventLog(client, prefix=redis_prefix)) as log:
+        log.reader.check_seconds = 0.1
         (run_id,) = await new_runs(log, 1)
         subscriber = subscribe(log, run_id)
         await until(lambda: log.reader.keys == 1, "the stream waiting")
@@ -287,16 +283,13 @@ async def test_a_log_deleted_under_a_waiting_stream_ends_it_with_not_found(
         assert subscriber.sequences == [1]
         assert isinstance(subscriber.error, NotFoundError)
         assert subscriber.error.reason == "RUN_NOT_FOUND"
-    finally:
-        await log.aclose()
 
 
 async def test_heartbeats_come_while_waiting_in_the_reader(
     named: tuple[redis.Redis, str], redis_prefix: str
 ) -> None:
     client, _ = named
-    log = RedisEventLog(client, prefix=redis_prefix, block_ms=60_000)
-    try:
+    async with aclosing(RedisEventLog(client, prefix=redis_prefix, block_ms=60_000)) as log:
         (run_id,) = await new_runs(log, 1, events=0)
         subscriber = subscribe(log, run_id, heartbeat=0.1)
         await until(lambda: subscriber.heartbeats >= 3, "three heartbeats")
@@ -304,16 +297,13 @@ async def test_heartbeats_come_while_waiting_in_the_reader(
         await log.append(run_id, finished())
         await asyncio.wait_for(subscriber.task, DEADLINE)
         assert subscriber.sequences == [1]
-    finally:
-        await log.aclose()
 
 
 async def test_the_reader_returns_its_connection_when_idle_and_starts_again(
     named: tuple[redis.Redis, str], redis_prefix: str
 ) -> None:
     client, _ = named
-    log = RedisEventLog(client, prefix=redis_prefix, block_ms=100)
-    try:
+    async with aclosing(RedisEventLog(client, prefix=redis_prefix, block_ms=100)) as log:
         (run_id,) = await new_runs(log, 1)
         subscriber = subscribe(log, run_id)
         await until(lambda: log.reader.connections == 1, "the reader connected")
@@ -326,8 +316,6 @@ async def test_the_reader_returns_its_connection_when_idle_and_starts_again(
         await log.append(run_id, finished())
         await asyncio.wait_for(again.task, DEADLINE)
         assert again.sequences == [2]
-    finally:
-        await log.aclose()
 
 
 async def test_streams_open_at_close_go_on_by_polling(
@@ -347,56 +335,9 @@ async def test_streams_open_at_close_go_on_by_polling(
     assert log.reader.connections == 0
 
 
-@dataclass
-class OwnRedis:
-    """A redis-server of this test's own, restartable on the same port and files."""
-
-    directory: Path
-    port: int
-    appendonly: bool
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        executable = shutil.which("redis-server")
-        assert executable is not None
-        persistence = ["--appendonly", "yes", "--appendfsync", "always"]
-        self.process = await asyncio.to_thread(
-            subprocess.Popen,
-            [
-                executable,
-                *("--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
-                *(persistence if self.appendonly else ["--appendonly", "no"]),
-                *("--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        try:
-            async for _ in polls(interval=0.02, seconds=DEADLINE):
-                with contextlib.suppress(redis.ConnectionError, redis.BusyLoadingError):
-                    if await reply(client.ping()):
-                        return
-            pytest.fail("redis-server did not start")
-        finally:
-            await client.aclose()
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        await asyncio.to_thread(self.process.wait)
-
-
 @pytest.fixture
 async def own_redis(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OwnRedis]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = OwnRedis(tmp_path, port, appendonly=bool(request.param))
+    server = OwnRedis(tmp_path, free_port(), appendonly=bool(request.param))
     await server.start()
     yield server
     await server.kill()
@@ -406,11 +347,7 @@ async def own_redis(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
 async def test_after_a_redis_restart_waiting_streams_go_on_without_a_gap_or_a_double(
     own_redis: OwnRedis,
 ) -> None:
-    client = redis.Redis.from_pool(
-        redis.BlockingConnectionPool.from_url(own_redis.url, max_connections=16)
-    )
-    log = RedisEventLog(client, prefix="restart")
-    try:
+    async with log_on(own_redis.url) as log:
         run_ids = await new_runs(log, 10)
         subscribers = [subscribe(log, run_id) for run_id in run_ids]
         await until(lambda: log.reader.keys == 10, "every stream waiting")
@@ -423,20 +360,13 @@ async def test_after_a_redis_restart_waiting_streams_go_on_without_a_gap_or_a_do
         await asyncio.gather(*(log.append(run_id, finished()) for run_id in run_ids))
         await asyncio.wait_for(asyncio.gather(*(s.task for s in subscribers)), DEADLINE)
         assert all(s.sequences == [1, 2, 3] and s.error is None for s in subscribers)
-    finally:
-        await log.aclose()
-        await client.aclose()
 
 
 @pytest.mark.parametrize("own_redis", [False], indirect=True, ids=["no-persistence"])
 async def test_streams_of_logs_a_redis_restart_lost_end_with_not_found(
     own_redis: OwnRedis,
 ) -> None:
-    client = redis.Redis.from_pool(
-        redis.BlockingConnectionPool.from_url(own_redis.url, max_connections=16)
-    )
-    log = RedisEventLog(client, prefix="restart")
-    try:
+    async with log_on(own_redis.url) as log:
         run_ids = await new_runs(log, 5)
         subscribers = [subscribe(log, run_id) for run_id in run_ids]
         await until(lambda: log.reader.keys == 5, "every stream waiting")
@@ -446,6 +376,3 @@ async def test_streams_of_logs_a_redis_restart_lost_end_with_not_found(
         for subscriber in subscribers:
             assert subscriber.sequences == [1]
             assert isinstance(subscriber.error, NotFoundError)
-    finally:
-        await log.aclose()
-        await client.aclose()

@@ -1,6 +1,6 @@
 """The anthropic provider against a real loopback Messages API server.
 
-The server (stdlib ``ThreadingHTTPServer`` on 127.0.0.1) answers
+The server (``tests.fake_models.LoopbackServer``, stdlib HTTP on 127.0.0.1) answers
 ``POST /v1/messages`` with queued replies: an SSE stream of events
 (``message_start``, ``content_block_start``/``delta``/``stop``,
 ``message_delta``, ``message_stop``, or ``error``), an HTTP error with
@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -33,6 +31,7 @@ from service.llm.base import (
 from service.llm.endpoints import EndpointRouter, ModelEndpoint
 from service.llm.options import DEFAULT_ANTHROPIC_MAX_TOKENS, AnthropicOptions
 from service.llm.registry import LazyProvider, ProviderRegistry
+from tests.fake_models import FakeHandler, LoopbackServer, serving, without_proxies
 
 Event = tuple[str, dict[str, Any]]
 
@@ -57,25 +56,15 @@ class Received:
     body: dict[str, Any]
 
 
-class FakeMessagesServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class FakeMessagesServer(LoopbackServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
         self.replies: list[Reply] = []
         self.received: list[Received] = []
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(FakeHandler):
     server: FakeMessagesServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
@@ -84,12 +73,12 @@ class Handler(BaseHTTPRequestHandler):
             Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
         )
         if self.path != "/v1/messages" or not self.server.replies:
-            self._send_json(404, {"type": "error", "error": {"type": "not_found_error"}}, {})
+            self.send_json(404, {"type": "error", "error": {"type": "not_found_error"}})
             return
         reply = self.server.replies.pop(0)
         if reply.status != 200:
             error = {"type": "error", "error": {"type": reply.error_type, "message": reply.error}}
-            self._send_json(reply.status, error, reply.headers)
+            self.send_json(reply.status, error, reply.headers)
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -109,44 +98,23 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
-    def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
-
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMessagesServer]:
-    for name in (
+    without_proxies(
+        monkeypatch,
         "ANTHROPIC_API_KEY",
         "ANTHROPIC_AUTH_TOKEN",
         "ANTHROPIC_BASE_URL",
         "ANTHROPIC_CUSTOM_HEADERS",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-    ):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    fake = FakeMessagesServer()
-    thread = threading.Thread(target=fake.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield fake
-    fake.shutdown()
-    fake.server_close()
-    thread.join(timeout=5)
+    )
+    with serving(FakeMessagesServer()) as fake:
+        yield fake
 
 
 @pytest.fixture
 async def provider(server: FakeMessagesServer) -> AsyncIterator[AnthropicProvider]:
-    anthropic_provider = AnthropicProvider(base_url=server.base_url, api_key=None, max_retries=0)
+    anthropic_provider = AnthropicProvider(base_url=server.url, api_key=None, max_retries=0)
     yield anthropic_provider
     await anthropic_provider.aclose()
 
@@ -626,17 +594,13 @@ async def test_keys_go_only_to_the_operators_endpoints(
     server: FakeMessagesServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AGENT_KEY", "from-env")
-    other_url = server.base_url + "/"  # the same server, as a caller's URL
+    other_url = server.url + "/"  # the same server, as a caller's URL
     router = EndpointRouter(
-        [
-            ModelEndpoint(
-                name="team", provider="anthropic", base_url=server.base_url, api_key="team-key"
-            )
-        ],
-        base_url_allowlist=[server.base_url],
+        [ModelEndpoint(name="team", provider="anthropic", base_url=server.url, api_key="team-key")],
+        base_url_allowlist=[server.url],
     )
     provider = AnthropicProvider(
-        base_url=server.base_url, api_key="configured", max_retries=0, router=router
+        base_url=server.url, api_key="configured", max_retries=0, router=router
     )
     try:
         for options in (
@@ -688,7 +652,7 @@ def test_anthropic_options() -> None:
 
 
 async def test_registry_offers_anthropic(server: FakeMessagesServer) -> None:
-    registry = ProviderRegistry(anthropic_base_url=server.base_url, anthropic_max_retries=0)
+    registry = ProviderRegistry(anthropic_base_url=server.url, anthropic_max_retries=0)
     try:
         assert "anthropic" in registry.names()
         provider = registry.get("anthropic")
