@@ -20,6 +20,7 @@ import inspect
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import grpc
@@ -322,3 +323,55 @@ async def workflow_history_bytes(server: RunwireServer, run_id: str) -> bytes:
     client = await Client.connect(address, data_converter=pydantic_data_converter)
     history = await client.get_workflow_handle(run_id).fetch_history()
     return b"".join(event.SerializeToString() for event in history.events)
+
+
+#: Longest a followed stream may take to end by itself once its run ended, seconds.
+STREAM_END_SECONDS = 120.0
+
+
+@dataclass
+class Follower:
+    """Streams a run's events (``StreamRunEvents`` from 0, heartbeats left out) in a
+    background task: ``start``, then ``wait_for`` what the test needs, ``ended`` for
+    the whole stream, ``close`` in a ``finally``."""
+
+    stubs: Stubs
+    run_id: str
+    events: list[event_pb2.RunEvent] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._follow())
+
+    async def _follow(self) -> None:
+        request = run_service_pb2.StreamRunEventsRequest(run_id=self.run_id)
+        async for response in self.stubs.runs.StreamRunEvents(request):
+            if not response.event.HasField("heartbeat"):
+                self.events.append(response.event)
+
+    async def wait_for(self, kind: str, count: int = 1) -> None:
+        """Returns once ``count`` events of ``kind`` (a payload name) were streamed.
+
+        Raises:
+            AssertionError: the stream ended or ``CONDITION_SECONDS`` passed first.
+        """
+        async for _ in polls(interval=0.005):
+            if kinds(self.events).count(kind) >= count:
+                return
+            if self.task is not None and self.task.done():
+                self.task.result()
+                break
+        raise AssertionError(f"fewer than {count} {kind} in the stream: {kinds(self.events)}")
+
+    async def ended(self) -> list[event_pb2.RunEvent]:
+        """The events, once the stream ended by itself (after the terminal event)."""
+        assert self.task is not None
+        async with asyncio.timeout(STREAM_END_SECONDS):
+            await self.task
+        return self.events
+
+    async def close(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
+                await self.task

@@ -20,13 +20,10 @@ event append, a thread's create, append and delete).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 import redis.asyncio as redis
 from runwire.v1 import event_pb2, run_pb2, run_service_pb2, thread_pb2
@@ -41,6 +38,7 @@ from tests.conftest import server_settings
 from tests.redis_server import OwnRedis, free_port
 from tests.stores.test_event_log import finished
 from tests.support import (
+    Follower,
     Stubs,
     assert_gap_free,
     collect,
@@ -60,48 +58,6 @@ DELTAS_BEFORE_KILL = 10
 #: Seconds Redis stays down: the fault's length (a restart that takes this long; far
 #: longer than a delta's interval, shorter than the retry budget), not a wait.
 OUTAGE_SECONDS = 2.0
-#: A stream that does not end within this many seconds after the restart hangs.
-END_SECONDS = 120.0
-
-
-@dataclass
-class Follower:
-    """Streams a run's events (``StreamRunEvents`` from 0) in a background task."""
-
-    stubs: Stubs
-    run_id: str
-    events: list[event_pb2.RunEvent] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._follow())
-
-    async def _follow(self) -> None:
-        request = run_service_pb2.StreamRunEventsRequest(run_id=self.run_id)
-        async for response in self.stubs.runs.StreamRunEvents(request):
-            if not response.event.HasField("heartbeat"):
-                self.events.append(response.event)
-
-    async def wait_for_deltas(self, count: int) -> None:
-        async for _ in polls(interval=0.005):
-            if kinds(self.events).count("text_message_content") >= count:
-                return
-            if self.task is not None and self.task.done():
-                self.task.result()
-                break
-        raise AssertionError(f"fewer than {count} deltas streamed: {kinds(self.events)}")
-
-    async def ended(self) -> list[event_pb2.RunEvent]:
-        assert self.task is not None
-        async with asyncio.timeout(END_SECONDS):
-            await self.task
-        return self.events
-
-    async def close(self) -> None:
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
-                await self.task
 
 
 @pytest.fixture
@@ -135,7 +91,7 @@ async def test_a_run_goes_on_across_a_redis_restart(own_redis: OwnRedis) -> None
             run_id = created.run.run_id
             follower = Follower(stubs, run_id)
             follower.start()
-            await follower.wait_for_deltas(DELTAS_BEFORE_KILL)
+            await follower.wait_for("text_message_content", DELTAS_BEFORE_KILL)
 
             await own_redis.kill()
             await asyncio.sleep(OUTAGE_SECONDS)

@@ -23,7 +23,6 @@ time to notice; only a generous bound is asserted (no hang).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import pathlib
 import time
 import uuid
@@ -35,7 +34,7 @@ import grpc
 import pytest
 import redis.asyncio as redis
 from google.rpc import error_details_pb2
-from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2, run_service_pb2, thread_pb2
+from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2, thread_pb2
 
 from app.config import Settings
 from service.core.errors import UnavailableError
@@ -43,6 +42,7 @@ from service.stores.leases import CancelOutcome
 from service.stores.redis_leases import RedisLeaseStore
 from tests.durability.processes import Deployment, Process, deployment_env, free_port
 from tests.support import (
+    Follower,
     Script,
     Stubs,
     assert_gap_free,
@@ -152,47 +152,6 @@ async def cluster(redis_url: str, tmp_path: pathlib.Path) -> AsyncIterator[Clust
             await stubs.channel.close()
         await deployed.close()
         await client.aclose()
-
-
-@dataclass
-class Follower:
-    """Streams a run's events (``StreamRunEvents`` from 0) in a background task."""
-
-    stubs: Stubs
-    run_id: str
-    events: list[event_pb2.RunEvent] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._follow())
-
-    async def _follow(self) -> None:
-        request = run_service_pb2.StreamRunEventsRequest(run_id=self.run_id)
-        async for response in self.stubs.runs.StreamRunEvents(request):
-            if not response.event.HasField("heartbeat"):
-                self.events.append(response.event)
-
-    async def wait_for(self, kind: str) -> None:
-        async for _ in polls():
-            if kind in kinds(self.events):
-                return
-            if self.task is not None and self.task.done():
-                self.task.result()
-                break
-        raise AssertionError(f"no {kind} in the stream: {kinds(self.events)}")
-
-    async def ended(self) -> list[event_pb2.RunEvent]:
-        """The events, once the stream ended by itself (after the terminal event)."""
-        assert self.task is not None
-        async with asyncio.timeout(NO_HANG_SECONDS * 2):
-            await self.task
-        return self.events
-
-    async def close(self) -> None:
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
-                await self.task
 
 
 def reason_of(run: run_pb2.Run) -> str:
