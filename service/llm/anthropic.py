@@ -48,13 +48,19 @@ from anthropic.types import TextDelta as AnthropicTextDelta
 
 from service.core.messages import ChatMessage, Role, ToolSpec, Usage
 from service.llm.base import (
+    CONNECTION_LOST,
+    TIMED_OUT,
+    UNEXPECTED_FAILURE,
+    UNREACHABLE,
+    UNUSABLE_ANSWER,
     ModelChunk,
     ModelError,
     ModelRequest,
     TextDelta,
     ToolCallDelta,
     UsageReport,
-    failure_text,
+    model_failure,
+    retryable_status,
     status_text,
 )
 from service.llm.endpoints import EndpointRouter, pooled
@@ -76,7 +82,6 @@ _PROVIDER = "anthropic"
 #: Appended to the system prompt when ``response_format`` is set and no tools are offered.
 JSON_INSTRUCTION = "Answer with only JSON matching this schema: {schema}"
 
-_RETRYABLE_STATUS = frozenset({408, 409, 429})
 #: Error types of an ``error`` event in a stream that already answered HTTP 200.
 _RETRYABLE_ERROR_TYPES = frozenset({"overloaded_error", "rate_limit_error", "api_error"})
 #: The API's documented error types; a message names one of these, never other upstream text.
@@ -111,46 +116,27 @@ def _to_model_error(error: anthropic.AnthropicError, model: str = "") -> ModelEr
         kind = _error_type(error)
         retry_after = retry_after_seconds(error.response.headers)
         if status == 200:  # an ``error`` event inside a stream that had started
-            result = ModelError(
-                failure_text(_PROVIDER, f"the stream failed with {kind}", model),
-                provider=_PROVIDER,
+            return model_failure(
+                _PROVIDER,
+                f"the stream failed with {kind}",
+                model,
                 retryable=kind in _RETRYABLE_ERROR_TYPES,
                 retry_after_seconds=retry_after,
             )
-        else:
-            result = ModelError(
-                failure_text(
-                    _PROVIDER,
-                    f"the model endpoint answered {status_text(status)}"
-                    + (f" ({kind})" if kind != "error" else ""),
-                    model,
-                ),
-                provider=_PROVIDER,
-                retryable=status in _RETRYABLE_STATUS or status >= 500,
-                status_code=status,
-                retry_after_seconds=retry_after,
-            )
-    elif isinstance(error, anthropic.APITimeoutError):
-        result = ModelError(
-            failure_text(_PROVIDER, "the model endpoint did not answer in time", model),
-            provider=_PROVIDER,
-            retryable=True,
+        return model_failure(
+            _PROVIDER,
+            f"the model endpoint answered {status_text(status)}"
+            + (f" ({kind})" if kind != "error" else ""),
+            model,
+            retryable=retryable_status(status),
+            status_code=status,
+            retry_after_seconds=retry_after,
         )
-    elif isinstance(error, anthropic.APIConnectionError):
-        result = ModelError(
-            failure_text(_PROVIDER, "cannot connect to the model endpoint", model),
-            provider=_PROVIDER,
-            retryable=True,
-        )
-    else:
-        result = ModelError(
-            failure_text(_PROVIDER, "the model endpoint's answer could not be used", model),
-            provider=_PROVIDER,
-            retryable=False,
-        )
-    if model:
-        result.metadata["model"] = model
-    return result
+    if isinstance(error, anthropic.APITimeoutError):
+        return model_failure(_PROVIDER, TIMED_OUT, model, retryable=True)
+    if isinstance(error, anthropic.APIConnectionError):
+        return model_failure(_PROVIDER, UNREACHABLE, model, retryable=True)
+    return model_failure(_PROVIDER, UNUSABLE_ANSWER, model, retryable=False)
 
 
 def system_prompt(
@@ -457,26 +443,14 @@ class AnthropicProvider:
         except anthropic.AnthropicError as error:
             raise _to_model_error(error, request.model) from None
         except httpx2.TransportError:  # the connection broke mid-stream
-            lost = ModelError(
-                failure_text(
-                    _PROVIDER, "the connection to the model endpoint was lost", request.model
-                ),
-                provider=_PROVIDER,
-                retryable=True,
-            )
-            lost.metadata["model"] = request.model
-            raise lost from None
+            raise model_failure(_PROVIDER, CONNECTION_LOST, request.model, retryable=True) from None
         except Exception as error:  # the SDK's HTTP layer can raise its own errors
             logger.warning(
                 "anthropic: the model call failed unexpectedly (%s)", type(error).__name__
             )
-            failed = ModelError(
-                failure_text(_PROVIDER, "the model call failed unexpectedly", request.model),
-                provider=_PROVIDER,
-                retryable=False,
-            )
-            failed.metadata["model"] = request.model
-            raise failed from None
+            raise model_failure(
+                _PROVIDER, UNEXPECTED_FAILURE, request.model, retryable=False
+            ) from None
         for item in mapper.finish():
             yield item
         yield UsageReport(usage=mapper.usage(request))

@@ -134,3 +134,43 @@ def status_text(status: int) -> str:
         return f"HTTP {status} {HTTPStatus(status).phrase}"
     except ValueError:
         return f"HTTP {status}"
+
+
+#: HTTP statuses below 500 a retry may fix (besides every 5xx).
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+#: What failed, for ``model_failure``: the same words from every provider.
+TIMED_OUT = "the model endpoint did not answer in time"
+UNREACHABLE = "cannot connect to the model endpoint"
+CONNECTION_LOST = "the connection to the model endpoint was lost"
+UNUSABLE_ANSWER = "the model endpoint's answer could not be used"
+UNEXPECTED_FAILURE = "the model call failed unexpectedly"
+
+
+def retryable_status(status: int) -> bool:
+    """Whether a model endpoint's HTTP ``status`` may pass on a retry (408, 409, 429, 5xx)."""
+    return status in RETRYABLE_STATUS or status >= 500
+
+
+def model_failure(
+    provider: str,
+    what: str,
+    model: str,
+    *,
+    retryable: bool,
+    status_code: int | None = None,
+    retry_after_seconds: float | None = None,
+) -> ModelError:
+    """The ``ModelError`` of a failed call: message ``failure_text(provider, what,
+    model)``, metadata ``provider``, ``http_status`` (with ``status_code``) and
+    ``model`` (when not empty)."""
+    error = ModelError(
+        failure_text(provider, what, model),
+        provider=provider,
+        retryable=retryable,
+        status_code=status_code,
+        retry_after_seconds=retry_after_seconds,
+    )
+    if model:
+        error.metadata["model"] = model
+    return error

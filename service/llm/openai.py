@@ -51,13 +51,19 @@ from openai.types.chat import (
 from service.core.errors import safe_error_text
 from service.core.messages import ChatMessage, Role, ToolSpec, Usage
 from service.llm.base import (
+    RETRYABLE_STATUS,
+    TIMED_OUT,
+    UNEXPECTED_FAILURE,
+    UNREACHABLE,
+    UNUSABLE_ANSWER,
     ModelChunk,
     ModelError,
     ModelRequest,
     TextDelta,
     ToolCallDelta,
     UsageReport,
-    failure_text,
+    model_failure,
+    retryable_status,
     status_text,
 )
 from service.llm.endpoints import EndpointRouter, pooled
@@ -76,7 +82,6 @@ logger = logging.getLogger(__name__)
 
 _PROVIDER = "openai"
 
-_RETRYABLE_STATUS = frozenset({408, 409, 429})
 
 _T = TypeVar("_T")
 
@@ -98,34 +103,19 @@ def _to_model_error(error: openai.OpenAIError, model: str = "") -> ModelError:
     """
     if isinstance(error, openai.APIStatusError):
         status = error.status_code
-        result = ModelError(
-            failure_text(_PROVIDER, f"the model endpoint answered {status_text(status)}", model),
-            provider=_PROVIDER,
-            retryable=status in _RETRYABLE_STATUS or status >= 500,
+        return model_failure(
+            _PROVIDER,
+            f"the model endpoint answered {status_text(status)}",
+            model,
+            retryable=retryable_status(status),
             status_code=status,
             retry_after_seconds=retry_after_seconds(error.response.headers),
         )
-    elif isinstance(error, openai.APITimeoutError):
-        result = ModelError(
-            failure_text(_PROVIDER, "the model endpoint did not answer in time", model),
-            provider=_PROVIDER,
-            retryable=True,
-        )
-    elif isinstance(error, openai.APIConnectionError):
-        result = ModelError(
-            failure_text(_PROVIDER, "cannot connect to the model endpoint", model),
-            provider=_PROVIDER,
-            retryable=True,
-        )
-    else:
-        result = ModelError(
-            failure_text(_PROVIDER, "the model endpoint's answer could not be used", model),
-            provider=_PROVIDER,
-            retryable=False,
-        )
-    if model:
-        result.metadata["model"] = model
-    return result
+    if isinstance(error, openai.APITimeoutError):
+        return model_failure(_PROVIDER, TIMED_OUT, model, retryable=True)
+    if isinstance(error, openai.APIConnectionError):
+        return model_failure(_PROVIDER, UNREACHABLE, model, retryable=True)
+    return model_failure(_PROVIDER, UNUSABLE_ANSWER, model, retryable=False)
 
 
 def to_openai_messages(
@@ -219,7 +209,7 @@ def refuses_streaming(error: openai.APIStatusError) -> bool:
     the SDK's own retries, if they are on.)
     """
     status = error.status_code
-    if status in _RETRYABLE_STATUS or not 400 <= status < 600:
+    if status in RETRYABLE_STATUS or not 400 <= status < 600:
         return False
     return "stream" in f"{error.message} {error.body}".lower()
 
@@ -511,14 +501,9 @@ class OpenAIProvider:
             raise _to_model_error(error, request.model) from None
         except Exception as error:  # the SDK's HTTP layer can raise its own errors
             logger.warning("openai: the model call failed unexpectedly (%s)", type(error).__name__)
-            failed = ModelError(
-                failure_text(_PROVIDER, "the model call failed unexpectedly", request.model),
-                provider=_PROVIDER,
-                retryable=False,
-            )
-            if request.model:
-                failed.metadata["model"] = request.model
-            raise failed from None
+            raise model_failure(
+                _PROVIDER, UNEXPECTED_FAILURE, request.model, retryable=False
+            ) from None
         for item in mapper.finish():
             yield item
         usage = mapper.usage or estimate_usage(request, mapper.output_chars)
