@@ -167,8 +167,8 @@ class Settings(BaseSettings):
     drain_timeout_seconds: float = Field(
         default=30.0,
         ge=0,
-        description="On SIGTERM/SIGINT, how long in-process runs get to finish before they "
-        "are cancelled.",
+        description="On SIGTERM/SIGINT, how long in-process runs (service) and running "
+        "activities (worker) get to finish before they are cancelled.",
     )
     keepalive_time_seconds: float = Field(
         default=30.0, gt=0, description="gRPC keepalive ping interval on idle connections."

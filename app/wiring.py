@@ -356,4 +356,5 @@ def build_worker(
         providers=providers,
         tools=tools,
         max_events_per_run=settings.max_events_per_run,
+        graceful_shutdown_timeout=timedelta(seconds=settings.drain_timeout_seconds),
     )

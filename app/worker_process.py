@@ -3,8 +3,9 @@
 Needs Temporal (``RUNWIRE_TEMPORAL_ADDRESS``) and Redis (``RUNWIRE_REDIS_URL``, its
 password in the URL or in ``RUNWIRE_REDIS_PASSWORD_FILE``): the service and its workers
 share events, runs and threads through Redis.
-Stops gracefully on SIGINT/SIGTERM (activities get the worker's graceful
-shutdown timeout to finish; workflows resume on other workers).
+Stops gracefully on SIGINT/SIGTERM: running activities get
+``drain_timeout_seconds`` to finish (then they are cancelled and retried on
+another worker); workflows resume on other workers.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) 
             {task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
         )
         if task not in done:
-            await asyncio.wait_for(worker.shutdown(), timeout=timedelta(seconds=30).total_seconds())
+            # The activities' drain, then as long again for the worker to let go.
+            limit = timedelta(seconds=30 + 2 * settings.drain_timeout_seconds)
+            await asyncio.wait_for(worker.shutdown(), timeout=limit.total_seconds())
         await task
     finally:
         await providers.aclose()

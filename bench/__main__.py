@@ -15,6 +15,7 @@ Scenarios, in order (``--only`` takes these numbers or names):
 6. ``harness``      the Agent SDK for Go's harness settings on both runtimes
 7. ``auth``         the cost of auth per RPC: GetAgent p50/p99 by credential vs auth off
 8. ``redis_streams`` 10,000 idle StreamRunEvents through Redis: connections, commands/s, memory
+9. ``load``         1,000 concurrent runs over 2 replicas (Temporal + 2 workers; in-process, Redis)
 
 ``--quick`` (CI's smoke mode, under 90 s) runs every scenario small.
 """
@@ -38,6 +39,7 @@ from bench import (
     auth,
     fanout,
     harness,
+    load,
     redis_streams,
     stream_run,
     temporal_runtime,
@@ -57,6 +59,7 @@ SCENARIOS: dict[str, ModuleType] = {
         harness,
         auth,
         redis_streams,
+        load,
     )
 }
 

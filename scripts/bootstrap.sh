@@ -5,7 +5,7 @@
 #   redis-server   from Debian's packages, for the tests                                  [--dev]
 #   node_modules/  buf, for lint, breaking checks and code generation (npm)     [--dev]
 #   build/proto-deps/  third-party .proto files the contract imports             [--dev]
-#   build/bin/     protoc-gen-go, protoc-gen-go-grpc, grpcurl (Go module proxy)      [--dev]
+#   build/bin/     protoc-gen-go, protoc-gen-go-grpc, grpcurl, toxiproxy-server (Go module proxy) [--dev]
 # Idempotent and quick when everything is already there.
 # Usage: scripts/bootstrap.sh [--dev]
 set -euo pipefail

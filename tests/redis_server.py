@@ -6,7 +6,7 @@ when it answers PING;
 ``RedisServer.stop()`` terminates it (killed after 5 s) and removes the
 directory. ``running_redis()`` wraps both as an async context manager.
 
-``OwnRedis`` is one a test kills (``kill -9``) and starts again on the same port
+``OwnRedis`` is one a test kills (``kill -9``) or stops, and starts again on the same port
 and files, with or without the append-only file (Redis restarts).
 """
 
@@ -213,4 +213,10 @@ class OwnRedis:
         """``kill -9``: no shutdown, no last write."""
         assert self.process is not None
         self.process.kill()
+        await asyncio.to_thread(self.process.wait)
+
+    async def stop(self) -> None:
+        """SIGTERM: a clean shutdown (the append-only file is fsync'ed first)."""
+        assert self.process is not None
+        self.process.terminate()
         await asyncio.to_thread(self.process.wait)

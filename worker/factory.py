@@ -48,6 +48,7 @@ def build_worker(
     providers: ProviderRegistry,
     tools: ToolRegistry,
     max_events_per_run: int = 0,
+    graceful_shutdown_timeout: timedelta = timedelta(),
 ) -> Worker:
     """A worker polling ``task_queue`` with the workflow and activities.
 
@@ -57,6 +58,8 @@ def build_worker(
 
     ``sticky_queue_timeout`` is how long a workflow task waits for the worker that
     holds the workflow in its cache before another worker takes it.
+    ``graceful_shutdown_timeout`` is how long running activities get to finish once
+    ``shutdown()`` is called (SIGTERM) before they are cancelled and retried elsewhere.
 
     ``providers`` should have SDK retries off (``openai_max_retries=0``):
     the activity retry policy is the only one. ``max_events_per_run`` is
@@ -90,4 +93,5 @@ def build_worker(
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         sticky_queue_schedule_to_start_timeout=sticky_queue_timeout,
+        graceful_shutdown_timeout=graceful_shutdown_timeout,
     )

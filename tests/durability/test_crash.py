@@ -39,10 +39,12 @@ when ``RUNWIRE_DURABILITY_REPORT`` names a file, appended to it as a JSON
 line. The time includes what the scenario itself takes after the kill: the
 rest of the interrupted tool (``slow_append`` sleeps 3 s), the new process's
 start (a fresh Python process: seconds, more on a loaded machine), or the
-approval decision. Only a generous bound (30 s, i.e. no hang) is asserted:
-timing targets are measured, not tested. The publish test fails when no
-event came ``STALL_SECONDS`` (20 s) after the kill: model and tool calls
-recover within seconds, so a run that silent waits for a timeout.
+approval decision, and the activities' heartbeat timeout (10 s,
+``worker.workflows.HEARTBEAT_TIMEOUT``). Only a generous bound (40 s, i.e. no
+hang) is asserted: timing targets are measured, not tested. The publish test
+fails when no event came ``STALL_SECONDS`` (25 s) after the kill: the lost
+activity moves on after the heartbeat timeout, so a run that silent waits for
+its start-to-close timeout (30 s).
 """
 
 from __future__ import annotations
@@ -76,12 +78,13 @@ from tests.tools_for_tests import started_path
 #: Seconds a test waits for a stage of a run (a hang fails instead of timing out).
 STAGE_TIMEOUT = 30.0
 #: Seconds a test waits for a run to end after the crash.
-FINISH_TIMEOUT = 45.0
+FINISH_TIMEOUT = 60.0
 #: The bound asserted on kill-to-next-event: only a hang exceeds it.
-NO_HANG_SECONDS = 30.0
-#: The bound of the publish test: recovery there should take seconds, as for model
-#: and tool calls; a run still stalled after this long waits for a timeout.
-STALL_SECONDS = 20.0
+NO_HANG_SECONDS = 40.0
+#: The bound of the publish test: recovery there comes after the heartbeat timeout
+#: (10 s), as for model and tool calls; a run still stalled after this long waits
+#: for the start-to-close timeout (30 s).
+STALL_SECONDS = 25.0
 #: Seconds between attempts to resume a broken stream.
 RESUME_BACKOFF = 0.1
 
@@ -545,7 +548,7 @@ async def test_worker_killed_while_publishing_events(
 ) -> None:
     """The worker dies inside ``publish_events`` (its Redis is cut off, so the
     activity hangs there deterministically); the new worker must take over
-    within seconds, as with model and tool calls, not after the activity's
+    after the heartbeat timeout, as with model and tool calls, not after the activity's
     start-to-close timeout.
 
     The same happens by chance when a worker dies right after publishing,
@@ -581,9 +584,9 @@ async def test_worker_killed_while_publishing_events(
             pending = (await workflow.describe()).raw_description.pending_activities
             assert [a.activity_type.name for a in pending] == ["publish_events"]
             kill, ready = await _replace_worker(deployed, worker)
-            # Not a timing target: model and tool calls recover within seconds
-            # (heartbeat timeout 2 s); a run still silent after STALL_SECONDS
-            # waits for a timeout. Fail then instead of waiting it out.
+            # Not a timing target: the activity moves on after the heartbeat
+            # timeout (10 s); a run still silent after STALL_SECONDS waits for
+            # the start-to-close timeout. Fail then instead of waiting it out.
             await stream.wait_for(
                 "event after the kill",
                 lambda events: any(
