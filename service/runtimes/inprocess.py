@@ -17,29 +17,21 @@ no model or tool call starts, and the log holds nothing after CANCELLING but
 the run's closing events (``recorder.CLOSING_PAYLOADS``). A run whose work
 was all done (only its ending left) may still end SUCCEEDED after CANCELLING.
 
-Leases (``service.stores.leases``): with shared (Redis) stores, other
-replicas see this process's runs, so each run is held under a lease. One
-heartbeat task renews the leases of all the runs of this process every
-quarter of the lease (one call), and a sweeper task looks for runs whose
-lease expired (their replica died or was cut off) about as often, with
-jitter; it takes each over (atomically: one replica per run) and ends it
-FAILED with reason ``REPLICA_LOST`` (``RunRecorder.end_failed``: pending
-approvals cancelled, ``run_error`` logged, so streams end), then releases its
-thread. A run whose lease this process lost (it could not renew in time, or
-another replica took the run over) is stopped here without logging anything
-more. CancelRun of a run held by another replica puts a request on its lease,
-which the owner obeys when it next renews; of a run whose lease expired, it
-ends the run at once, as the sweeper would. A run stopped that way (the owner
-obeys a request on its lease) goes through the same gate; CANCELLING is then
-the requesting replica's, logged when it asked.
+Leases: with shared (Redis) stores each run of this process is held under a
+lease, kept by ``service.runtimes.lease_keeper.LeaseKeeper`` (heartbeat,
+sweeper, take-over of runs whose replica was lost: FAILED ``REPLICA_LOST``). A
+run whose lease this process lost is stopped here without logging anything
+more (``_abandon``). CancelRun of a run held by another replica puts a request
+on its lease, which the owner obeys when it next renews; of a run whose lease
+expired, it ends the run at once, as the sweeper would. A run stopped that way
+(the owner obeys a request on its lease) goes through the same gate;
+CANCELLING is then the requesting replica's, logged when it asked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -52,7 +44,7 @@ from service.agent.decisions import APPROVAL_NOT_PENDING, TOOL_CALL_NOT_PENDING,
 from service.agent.effects import ModelTurn, ToolResult
 from service.agent.loop import execute_run
 from service.agent.resilient_turn import DEFAULT_RETRY_POLICY, RetryPolicy, resilient_model_turn
-from service.core.errors import FailedPreconditionError, NotFoundError, UnavailableError
+from service.core.errors import FailedPreconditionError
 from service.core.logs import run_context
 from service.core.messages import ChatMessage
 from service.core.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
@@ -67,10 +59,10 @@ from service.core.telemetry import (
 )
 from service.llm.base import ModelRequest
 from service.llm.registry import ProviderRegistry
+from service.runtimes.lease_keeper import LeaseKeeper
 from service.runtimes.recorder import CLOSING_PAYLOADS, RunRecorder
 from service.stores.events import TERMINAL_PAYLOADS
 from service.stores.leases import CancelOutcome, LeaseStore, MemoryLeaseStore
-from service.stores.projection import TERMINAL_STATES
 from service.stores.tenants import PerTenant
 from service.stores.threads import ThreadStore
 from service.tools.execution import run_server_tool
@@ -81,27 +73,9 @@ logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-#: ``ErrorInfo.reason`` of a run ended because its replica stopped renewing its lease.
-REPLICA_LOST = "REPLICA_LOST"
-#: Expired leases taken over per round trip by a sweep.
-SWEEP_BATCH = 100
-#: Shortest time a lease renewal is given, seconds (when a lease is about to expire).
-MIN_RENEW_SECONDS = 0.05
 #: Longest wait, seconds, of a refused decision for the run to log how its
 #: approval closed (so the refusal and the approval's record agree).
 SETTLE_WAIT_SECONDS = 10.0
-
-
-def replica_lost(run_id: str, lease_seconds: float) -> UnavailableError:
-    """The error a run ends with when its replica was lost (``REPLICA_LOST``)."""
-    return UnavailableError(
-        f"the replica running in-process run {run_id!r} stopped renewing its lease of "
-        f"{lease_seconds:g} s (it was killed or cut off from Redis) before the run ended; "
-        "in-process runs do not survive their process: use the Temporal runtime for runs "
-        "that must",
-        reason=REPLICA_LOST,
-        metadata={"lease_seconds": f"{lease_seconds:g}"},
-    )
 
 
 @dataclass
@@ -316,13 +290,19 @@ class InProcessRuntime:
         self.tools = tools
         self.threads = threads
         self.model_retry = model_retry
-        self.leases: LeaseStore = leases if leases is not None else MemoryLeaseStore()
         self._runs: dict[str, _RunControl] = {}
-        #: run id -> ``time.monotonic()`` until which this process surely holds its
-        #: lease: a renewal sent at t extends it to t + the lease. Local runs, and
-        #: lost runs of other replicas while this one ends them.
-        self._held_until: dict[str, float] = {}
-        self._background: list[asyncio.Task[None]] = []
+        self._keeper = LeaseKeeper(
+            leases if leases is not None else MemoryLeaseStore(),
+            recorder=recorder,
+            threads=threads,
+            on_lost=self._abandon,
+            on_cancel=self._obey_cancel,
+        )
+
+    @property
+    def leases(self) -> LeaseStore:
+        """Where this process's runs are leased."""
+        return self._keeper.leases
 
     @property
     def active_runs(self) -> int:
@@ -333,12 +313,19 @@ class InProcessRuntime:
         """Starts the heartbeat (renews this process's leases) and the sweeper
         (ends runs whose lease expired), when the leases are shared; stopped by
         ``aclose``. Idempotent."""
-        if not self.leases.shared or self._background:
-            return
-        self._background = [
-            asyncio.create_task(self._heartbeat(), name="run-lease-heartbeat"),
-            asyncio.create_task(self._sweeper(), name="run-lease-sweeper"),
-        ]
+        self._keeper.start()
+
+    async def renew_leases(self) -> None:
+        """Renews this process's leases now (``LeaseKeeper.renew``). Never raises."""
+        await self._keeper.renew()
+
+    async def sweep(self) -> list[str]:
+        """Ends the runs whose lease expired now (``LeaseKeeper.sweep``).
+
+        Raises:
+            redis.exceptions.RedisError: Redis could not be reached.
+        """
+        return await self._keeper.sweep()
 
     def holds(self, control: _RunControl) -> bool:
         """Whether this process may still log for the run: it has not lost the
@@ -346,12 +333,9 @@ class InProcessRuntime:
         is stopped here: another replica ends it)."""
         if control.lost:
             return False
-        if not self.leases.shared:
+        if self._keeper.holds(control.spec.run_id):
             return True
-        run_id = control.spec.run_id
-        if time.monotonic() < self._held_until.get(run_id, 0.0):
-            return True
-        self._abandon(run_id, "its lease expired before it was renewed")
+        self._abandon(control.spec.run_id, "its lease expired before it was renewed")
         return False
 
     async def start(self, spec: RunSpec) -> None:
@@ -364,9 +348,7 @@ class InProcessRuntime:
         await asyncio.shield(self._start(spec))
 
     async def _start(self, spec: RunSpec) -> None:
-        sent = time.monotonic()
-        await self.leases.acquire(spec.run_id)
-        self._held_until[spec.run_id] = sent + self.leases.ttl_seconds
+        await self._keeper.acquire(spec.run_id)
         control = _RunControl(spec=spec)
         self._runs[spec.run_id] = control
         control.task = asyncio.create_task(self._execute(control), name=f"run:{spec.run_id}")
@@ -411,7 +393,7 @@ class InProcessRuntime:
             control.recorded()  # resolvers waiting for the loop to take a decision
             if not control.lost:
                 # A lost run's thread and lease are the replica's that ends it.
-                self._held_until.pop(spec.run_id, None)
+                self._keeper.forget(spec.run_id)
                 await self._release(spec, lease=recorded_end)
 
     async def _release(self, spec: RunSpec, *, lease: bool) -> None:
@@ -420,7 +402,7 @@ class InProcessRuntime:
             if spec.thread_id:
                 await self.threads(spec.tenant).release(spec.thread_id, spec.run_id)
             if lease:
-                await self.leases.release(spec.run_id)
+                await self._keeper.release(spec.run_id)
         except Exception:
             # The lease then expires and a sweeper releases both.
             logger.warning(
@@ -432,7 +414,7 @@ class InProcessRuntime:
     def _abandon(self, run_id: str, why: str) -> None:
         """Stops a local run whose lease this process lost: it logs nothing more
         (another replica ends it). Forgets the lease of a run it was ending."""
-        self._held_until.pop(run_id, None)
+        self._keeper.forget(run_id)
         control = self._runs.get(run_id)
         if control is None or control.lost:
             return
@@ -448,113 +430,13 @@ class InProcessRuntime:
         if control.task is not None and not control.task.done():
             control.task.cancel(f"lease lost: {why}")
 
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.leases.ttl_seconds / 4)
-            await self.renew_leases()
-
-    async def renew_leases(self) -> None:
-        """Renews the leases this process holds, in one call; stops the runs
-        whose lease was lost (or has expired while Redis could not be reached)
-        and cancels those another replica asked to cancel. Never raises."""
-        run_ids = list(self._held_until)
-        if not run_ids:
-            return
-        sent = time.monotonic()
-        # No longer than the earliest lease lasts: a Redis that does not answer (the
-        # client retries for up to its budget) must not keep a run past its lease.
-        left = min(self._held_until[run_id] for run_id in run_ids) - sent
-        try:
-            async with asyncio.timeout(max(left, MIN_RENEW_SECONDS)):
-                renewal = await self.leases.renew(run_ids)
-        except Exception:
-            logger.warning("could not renew the leases of %d runs", len(run_ids), exc_info=True)
-            for run_id in run_ids:
-                if time.monotonic() >= self._held_until.get(run_id, 0.0):
-                    self._abandon(run_id, "its lease expired while Redis could not be reached")
-            return
-        for run_id in run_ids:
-            if run_id in renewal.lost:
-                self._abandon(run_id, "another replica took it over after its lease expired")
-            elif run_id in self._held_until:
-                self._held_until[run_id] = sent + self.leases.ttl_seconds
-        for run_id, reason in renewal.cancels.items():
-            control = self._runs.get(run_id)
-            if control is not None and not control.lost:
-                # CANCELLING was logged by the replica that took the CancelRun.
-                control.stop(reason or "cancelled by CancelRun")
-                control.stopped.set()
-
-    async def _sweeper(self) -> None:
-        quarter = self.leases.ttl_seconds / 4
-        while True:
-            await asyncio.sleep(quarter * random.uniform(0.5, 1.0))
-            try:
-                await self.sweep()
-            except Exception:
-                logger.warning("could not look for runs whose replica was lost", exc_info=True)
-
-    async def sweep(self) -> list[str]:
-        """Ends every in-process run whose lease expired: FAILED with reason
-        ``REPLICA_LOST`` (see ``end_lost``). Returns the ids of the runs this
-        process took over (``SWEEP_BATCH`` per round trip).
-
-        Raises:
-            redis.exceptions.RedisError: Redis could not be reached.
-        """
-        taken_over: list[str] = []
-        while True:
-            sent = time.monotonic()
-            taken = await self.leases.take_expired(limit=SWEEP_BATCH)
-            await asyncio.gather(*(self.end_lost(run_id, taken_at=sent) for run_id in taken))
-            taken_over.extend(taken)
-            if len(taken) < SWEEP_BATCH:
-                return taken_over
-
-    async def end_lost(self, run_id: str, *, taken_at: float) -> None:
-        """Ends a run whose lease this process just took over (its replica was
-        lost), unless it has ended: approvals still pending cancelled,
-        ``run_error`` with ``REPLICA_LOST`` logged; then releases its thread and
-        its lease. On failure the lease is left to expire, so a later sweep
-        tries again. Never raises.
-
-        Args:
-            run_id: The run.
-            taken_at: ``time.monotonic()`` before the lease was taken.
-        """
-        # Our own run, if this process stalled for longer than its lease.
-        self._abandon(run_id, "its lease expired before it was renewed")
-        self._held_until[run_id] = taken_at + self.leases.ttl_seconds
-        try:
-            run = await self.recorder.current(run_id)
-            if run.state not in TERMINAL_STATES:
-                run = await self.recorder.end_failed(
-                    run_id, replica_lost(run_id, self.leases.ttl_seconds)
-                )
-                logger.warning(
-                    "run ended FAILED (%s): its replica stopped renewing its lease",
-                    REPLICA_LOST,
-                    extra={"run_id": run_id, "agent_id": run.agent_id, "tenant": run.tenant},
-                )
-            if run.thread_id:
-                await self.threads(run.tenant).release(run.thread_id, run_id)
-            await self.leases.release(run_id)
-        except NotFoundError:
-            await self._forget_lease(run_id)  # the run's records expired
-        except Exception:
-            logger.warning(
-                "could not end a run whose replica was lost; a later sweep will",
-                exc_info=True,
-                extra={"run_id": run_id},
-            )
-        finally:
-            self._held_until.pop(run_id, None)
-
-    async def _forget_lease(self, run_id: str) -> None:
-        try:
-            await self.leases.release(run_id)
-        except Exception:
-            logger.warning("could not release a lease", exc_info=True, extra={"run_id": run_id})
+    def _obey_cancel(self, run_id: str, reason: str) -> None:
+        """Stops a run of this process that another replica cancelled (a request
+        on its lease); CANCELLING was logged by the replica that took the CancelRun."""
+        control = self._runs.get(run_id)
+        if control is not None and not control.lost:
+            control.stop(reason or "cancelled by CancelRun")
+            control.stopped.set()
 
     def _control(self, run_id: str, *, reason: str, what: str) -> _RunControl:
         control = self._runs.get(run_id)
@@ -624,11 +506,8 @@ class InProcessRuntime:
             # To its end even when the caller goes away: the run waits for it.
             await asyncio.shield(self._log_stop(control))
             return
-        sent = time.monotonic()
-        outcome = await self.leases.cancel(run_id, reason)
-        if outcome is CancelOutcome.TAKEN:
-            await self.end_lost(run_id, taken_at=sent)
-        elif outcome is CancelOutcome.REQUESTED and run_id not in self._held_until:
+        outcome = await self._keeper.cancel(run_id, reason)
+        if outcome is CancelOutcome.REQUESTED and not self._keeper.holding(run_id):
             await self._log_cancelling(run_id)
 
     async def _log_stop(self, control: _RunControl) -> None:
@@ -669,10 +548,7 @@ class InProcessRuntime:
         await asyncio.gather(
             *(c.task for c in controls if c.task is not None), return_exceptions=True
         )
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        self._background = []
+        await self._keeper.aclose()
 
 
 async def wait_approval_closed(
