@@ -1,5 +1,11 @@
-"""The ``runwire`` command: ``serve``, ``health``, ``worker``, ``run``, ``demo`` and
-``local-model``.
+"""The server's commands of ``runwire``: ``serve``, ``health``, ``worker``, ``run``,
+``demo`` and ``local-model``.
+
+The ``runwire`` console script belongs to the client distribution
+(``runwire.cli:main``, with the operator commands ``agents``, ``runs``,
+``approvals`` and ``threads``); this module's ``app`` joins it through the
+entry point ``server = "app.cli:app"`` of the group ``runwire.cli``
+(pyproject.toml). ``main`` runs these commands alone (``python -m app``).
 
 * ``runwire serve`` runs the gRPC server until SIGINT/SIGTERM; it prints
   ``serving on ADDRESS[, ADDRESS]`` on stdout once it accepts calls

@@ -26,7 +26,11 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 if [[ ! -f $stamp || pyproject.toml -nt $stamp || clients/python/pyproject.toml -nt $stamp ]]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e clients/python -e '.[dev]'
+  # runwire-client owns the `runwire` script; a venv from before that loses it when the old
+  # runwire is uninstalled after runwire-client is installed: install runwire-client again.
+  .venv/bin/python -m pip install --quiet -e 'clients/python[cli]' -e '.[dev]' &&
+    { [[ -x .venv/bin/runwire ]] ||
+      .venv/bin/python -m pip install --quiet --no-deps --force-reinstall -e 'clients/python[cli]'; }
   touch "$stamp"
 fi
 

@@ -4,7 +4,9 @@ Every error a user can cause or see is a ``RunwireError`` subclass carrying a
 gRPC status code, a machine-readable ``reason`` (UPPER_SNAKE, as in
 ``google.rpc.ErrorInfo``) and string ``metadata``. The API edge
 (``service.api.errors``) maps them to ``google.rpc.Status`` once; transport
-exceptions never reach callers. Reasons are documented in docs/errors.md.
+exceptions never reach callers. Every reason is a value name of the
+``runwire.v1.ErrorReason`` enum (proto/runwire/v1/error_reason.proto), as
+tests/unit/test_error_reasons.py checks; docs/errors.md has the table.
 """
 
 from __future__ import annotations

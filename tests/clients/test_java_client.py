@@ -11,6 +11,11 @@ resolved by the key's principal, the deliberate disconnect and resume without a
 gap or a duplicate, the final output, the typed error. Then the Python stubs
 confirm the run on the server. Without the token the example's first call is
 UNAUTHENTICATED.
+
+The client's unit tests (`mvn test`: JUnit 5, src/test/java) run against the
+same server, directly and through the TypeScript tests' ``StreamBreaker`` proxy,
+which cuts live streams so the resume tests (blocking and async) break a
+connection for real.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from runwire.v1 import (
 )
 
 from tests.clients.secure_server import PRINCIPAL, SecureServer, clean_environment
+from tests.clients.stream_breaker import StreamBreaker, unit_test_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 JAVA_CLIENT = ROOT / "clients" / "java"
@@ -214,3 +220,36 @@ async def test_java_quickstart_checks_the_server_name(
     result = await run_example(java_classpath, secure_server.address, env, limit_seconds=60)
     assert result.returncode == 2, result
     assert "FAILED: call failed: UNAVAILABLE" in result.stdout, result
+
+
+async def test_java_unit_tests_pass_against_a_real_server(
+    java_classpath: str, secure_server: SecureServer, stream_breaker: StreamBreaker
+) -> None:
+    """`mvn test`: the client's JUnit tests, the resume tests through the proxy included."""
+    mvn = shutil.which("mvn")
+    assert mvn
+    reports = JAVA_CLIENT / "target" / "surefire-reports"
+    cuts = stream_breaker.cuts
+    process = await asyncio.create_subprocess_exec(
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(JAVA_CLIENT / "pom.xml"),
+        "test",
+        env=os.environ | unit_test_env(secure_server, stream_breaker),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 600)
+    summaries = "\n".join(p.read_text() for p in sorted(reports.glob("*.txt")))
+    report = f"{out.decode()[-6000:]}\n{summaries}"
+    assert process.returncode == 0, report
+    counts = re.findall(
+        r"Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)", summaries
+    )
+    assert len(counts) == 2, report  # ClientTest and ErrorReasonsTest
+    assert sum(int(run) for run, *_ in counts) >= 10, report
+    assert all((f, e, s) == ("0", "0", "0") for _, f, e, s in counts), report
+    assert stream_breaker.cuts > cuts, "no test cut a stream"

@@ -10,6 +10,13 @@ environment) and checks its output: the approval, the client tool call, both
 tool results, the deliberate disconnect and resume, gap-free sequences and the
 final answer. The Python stubs then confirm the run exists and SUCCEEDED.
 Without the token the quickstart's first call is UNAUTHENTICATED.
+
+The client's unit tests (`npm test`: node's test runner over test/*.test.ts)
+run against the same server, directly (RUNWIRE_TEST_ADDRESS) and through a
+``StreamBreaker`` (RUNWIRE_TEST_PROXY_ADDRESS): a TCP proxy whose control
+endpoint (RUNWIRE_TEST_PROXY_CONTROL, ``POST /cut``) aborts every proxied
+connection, so a resume test breaks a live stream for real. The Java client's
+tests use the same proxy.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import pytest
 from runwire.v1 import run_pb2, run_service_pb2
 
 from tests.clients.secure_server import SecureServer
+from tests.clients.stream_breaker import StreamBreaker, unit_test_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "clients" / "typescript"
@@ -149,3 +157,19 @@ async def test_quickstart_checks_the_server_name(
     )
     assert code == 2, out
     assert "Host: wrong.example. is not in the cert's altnames" in out, out
+
+
+async def test_unit_tests_pass_against_a_real_server(
+    secure_server: SecureServer, stream_breaker: StreamBreaker, built_client: pathlib.Path
+) -> None:
+    """`npm test`: the client's own tests (node --test), resume tests through the proxy included."""
+    npm = shutil.which("npm")
+    assert npm is not None
+    cuts = stream_breaker.cuts
+    code, out = await _run(
+        npm, "test", seconds=300, env=unit_test_env(secure_server, stream_breaker)
+    )
+    assert code == 0, f"npm test failed:\n{out[-6000:]}"
+    assert re.search(r"^# fail 0$", out, re.MULTILINE), out[-4000:]
+    assert re.search(r"^# skipped 0$", out, re.MULTILINE), out[-4000:]
+    assert stream_breaker.cuts > cuts, "no test cut a stream"

@@ -818,7 +818,9 @@ def test_image_wheels_hold_everything_the_cli_imports(tmp_path: Path) -> None:
                     code[name] = archive.read(name)
                 if name.endswith(".dist-info/entry_points.txt"):
                     entry_points += archive.read(name).decode()
-    assert "runwire = app.cli:main" in entry_points
+    # The client distribution owns the `runwire` script; the server plugs its commands in.
+    assert "[console_scripts]\nrunwire = runwire.cli:main\n" in entry_points
+    assert "[runwire.cli]\nserver = app.cli:app\n" in entry_points
     first_party = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
     first_party |= {p.name for p in (ROOT / "clients/python/src").iterdir() if p.is_dir()}
     missing: dict[str, str] = {}

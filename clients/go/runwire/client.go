@@ -2,8 +2,12 @@ package runwire
 
 import (
 	"context"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	runwirev1 "github.com/runwire/runwire/clients/go/runwire/v1"
@@ -22,6 +26,11 @@ type Client struct {
 	Runs      runwirev1.RunServiceClient
 	Approvals runwirev1.ApprovalServiceClient
 	Threads   runwirev1.ThreadServiceClient
+
+	// Reconnect says how event streams resume after UNAVAILABLE (DRAINING
+	// or a lost connection); the zero value applies the defaults. Set it
+	// before the client is shared.
+	Reconnect ReconnectPolicy
 
 	conn *grpc.ClientConn // set when Dial made it; closed by Close
 }
@@ -91,14 +100,79 @@ func (c *Client) DeleteAgent(ctx context.Context, agentID string) error {
 	return wrapError(err)
 }
 
+// ListAgents returns one page of agents; pass resp.NextPageToken as
+// pageToken for the next page ("" on the last). pageSize 0: the server's
+// default (100).
+func (c *Client) ListAgents(ctx context.Context, pageSize int32, pageToken string) (*runwirev1.ListAgentsResponse, error) {
+	resp, err := c.Agents.ListAgents(ctx, &runwirev1.ListAgentsRequest{PageSize: pageSize, PageToken: pageToken})
+	return resp, wrapError(err)
+}
+
+// UpdateAgent updates the agent agent.AgentId: only the fields named in
+// paths (for example "instructions", "model"); every updatable field when
+// paths is empty. With agent.Etag set, ABORTED (ETAG_MISMATCH) if the agent
+// changed since. Returns the agent as stored.
+func (c *Client) UpdateAgent(ctx context.Context, agent *runwirev1.Agent, paths ...string) (*runwirev1.Agent, error) {
+	req := &runwirev1.UpdateAgentRequest{Agent: agent}
+	if len(paths) > 0 {
+		req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+	}
+	resp, err := c.Agents.UpdateAgent(ctx, req)
+	if err != nil {
+		return nil, wrapError(err)
+	}
+	return resp.GetAgent(), nil
+}
+
 // CreateRun starts a run and returns it at once; follow it with
-// [Client.Resume](ctx, run.RunId, 0).
+// [Client.Resume](ctx, run.RunId, 0). When req.RequestId is empty a random
+// one ([NewRequestID]) is sent (req itself is not modified), so a retry of
+// this request returns the same run instead of starting a second one.
 func (c *Client) CreateRun(ctx context.Context, req *runwirev1.CreateRunRequest) (*runwirev1.Run, error) {
+	if req.GetRequestId() == "" {
+		req = proto.CloneOf(req)
+		req.RequestId = NewRequestID()
+	}
 	resp, err := c.Runs.CreateRun(ctx, req)
 	if err != nil {
 		return nil, wrapError(err)
 	}
 	return resp.GetRun(), nil
+}
+
+// WaitRun starts a run and blocks until it ends, requires action, or
+// req.Timeout passes (default 60 s, at most 3,600 s; see [WaitTimeout]);
+// it returns the run as it is then (it goes on in the background). A
+// request_id is set as in [Client.CreateRun]. Give ctx a deadline longer
+// than req.Timeout.
+func (c *Client) WaitRun(ctx context.Context, req *runwirev1.WaitRunRequest) (*runwirev1.Run, error) {
+	if req.GetRequestId() == "" {
+		req = proto.CloneOf(req)
+		req.RequestId = NewRequestID()
+	}
+	resp, err := c.Runs.WaitRun(ctx, req)
+	if err != nil {
+		return nil, wrapError(err)
+	}
+	return resp.GetRun(), nil
+}
+
+// WaitTimeout converts d for WaitRunRequest.Timeout.
+func WaitTimeout(d time.Duration) *durationpb.Duration { return durationpb.New(d) }
+
+// ListRuns returns one page of runs, newest first, filtered by the
+// request's agent, thread and state; pass resp.NextPageToken as
+// req.PageToken for the next page ("" on the last).
+func (c *Client) ListRuns(ctx context.Context, req *runwirev1.ListRunsRequest) (*runwirev1.ListRunsResponse, error) {
+	resp, err := c.Runs.ListRuns(ctx, req)
+	return resp, wrapError(err)
+}
+
+// ListRunEvents returns one page of a run's logged events (it does not wait
+// for new ones; [Client.Resume] does).
+func (c *Client) ListRunEvents(ctx context.Context, req *runwirev1.ListRunEventsRequest) (*runwirev1.ListRunEventsResponse, error) {
+	resp, err := c.Runs.ListRunEvents(ctx, req)
+	return resp, wrapError(err)
 }
 
 // GetRun returns one run. NOT_FOUND (RUN_NOT_FOUND) if unknown.
@@ -166,6 +240,56 @@ func (c *Client) ListPendingApprovals(ctx context.Context, runID string) ([]*run
 		}
 		req.PageToken = resp.GetNextPageToken()
 	}
+}
+
+// GetApproval returns one approval. NOT_FOUND (APPROVAL_NOT_FOUND) if unknown.
+func (c *Client) GetApproval(ctx context.Context, approvalID string) (*runwirev1.Approval, error) {
+	resp, err := c.Approvals.GetApproval(ctx, &runwirev1.GetApprovalRequest{ApprovalId: approvalID})
+	if err != nil {
+		return nil, wrapError(err)
+	}
+	return resp.GetApproval(), nil
+}
+
+// ListApprovals returns one page of approvals, filtered by the request's run
+// and state; pass resp.NextPageToken as req.PageToken for the next page.
+func (c *Client) ListApprovals(ctx context.Context, req *runwirev1.ListApprovalsRequest) (*runwirev1.ListApprovalsResponse, error) {
+	resp, err := c.Approvals.ListApprovals(ctx, req)
+	return resp, wrapError(err)
+}
+
+// CreateThread creates a thread under threadID ("" lets the server choose
+// one) with optional metadata. ALREADY_EXISTS (THREAD_ALREADY_EXISTS) if the
+// id is taken.
+func (c *Client) CreateThread(ctx context.Context, threadID string, metadata map[string]string) (*runwirev1.Thread, error) {
+	resp, err := c.Threads.CreateThread(ctx, &runwirev1.CreateThreadRequest{ThreadId: threadID, Metadata: metadata})
+	if err != nil {
+		return nil, wrapError(err)
+	}
+	return resp.GetThread(), nil
+}
+
+// GetThread returns one thread. NOT_FOUND (THREAD_NOT_FOUND) if unknown.
+func (c *Client) GetThread(ctx context.Context, threadID string) (*runwirev1.Thread, error) {
+	resp, err := c.Threads.GetThread(ctx, &runwirev1.GetThreadRequest{ThreadId: threadID})
+	if err != nil {
+		return nil, wrapError(err)
+	}
+	return resp.GetThread(), nil
+}
+
+// ListThreadMessages returns one page of a thread's messages; pass
+// resp.NextPageToken as req.PageToken for the next page.
+func (c *Client) ListThreadMessages(ctx context.Context, req *runwirev1.ListThreadMessagesRequest) (*runwirev1.ListThreadMessagesResponse, error) {
+	resp, err := c.Threads.ListThreadMessages(ctx, req)
+	return resp, wrapError(err)
+}
+
+// DeleteThread deletes a thread and its messages. FAILED_PRECONDITION
+// (THREAD_BUSY) while a run uses it.
+func (c *Client) DeleteThread(ctx context.Context, threadID string) error {
+	_, err := c.Threads.DeleteThread(ctx, &runwirev1.DeleteThreadRequest{ThreadId: threadID})
+	return wrapError(err)
 }
 
 // SubmitToolOutputs answers client-executed tool calls of a run that

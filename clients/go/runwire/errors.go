@@ -10,16 +10,25 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	runwirev1 "github.com/runwire/runwire/clients/go/runwire/v1"
 )
 
 // Domain is the google.rpc.ErrorInfo domain of every Runwire error.
 const Domain = "runwire.dev"
 
-// Reasons the server puts in google.rpc.ErrorInfo.reason (see the README's
-// error table). Compare with [IsReason] or [Error.Reason].
+// Reasons the server puts in google.rpc.ErrorInfo.reason (docs/errors.md says
+// when each is sent). Each is the name of a value of the generated enum
+// [runwirev1.ErrorReason] (ReasonAgentNotFound is the name of
+// runwirev1.ErrorReason_AGENT_NOT_FOUND), and every value has a constant here;
+// errors_test.go checks both. Compare with [IsReason], [Error.Reason] or
+// [Error.ReasonValue].
 const (
 	ReasonInvalidArgument         = "INVALID_ARGUMENT"
+	ReasonMalformedRequest        = "MALFORMED_REQUEST"
 	ReasonInvalidPageToken        = "INVALID_PAGE_TOKEN"
+	ReasonToolModuleInvalid       = "TOOL_MODULE_INVALID"
+	ReasonRequestIDReused         = "REQUEST_ID_REUSED"
 	ReasonUnknownProvider         = "UNKNOWN_PROVIDER"
 	ReasonAgentNotFound           = "AGENT_NOT_FOUND"
 	ReasonRunNotFound             = "RUN_NOT_FOUND"
@@ -36,10 +45,30 @@ const (
 	ReasonThreadBusy              = "THREAD_BUSY"
 	ReasonEtagMismatch            = "ETAG_MISMATCH"
 	ReasonSequenceOutOfRange      = "SEQUENCE_OUT_OF_RANGE"
-	ReasonEventsTruncated         = "EVENTS_TRUNCATED"
 	ReasonDraining                = "DRAINING"
+	ReasonQuotaExceeded           = "QUOTA_EXCEEDED"
+	ReasonClaimNotFound           = "CLAIM_NOT_FOUND"
 	ReasonInternal                = "INTERNAL"
 )
+
+// Generic reasons: the default of a status code when the server gives no more
+// specific reason.
+const (
+	ReasonNotFound           = "NOT_FOUND"
+	ReasonAlreadyExists      = "ALREADY_EXISTS"
+	ReasonFailedPrecondition = "FAILED_PRECONDITION"
+	ReasonAborted            = "ABORTED"
+	ReasonOutOfRange         = "OUT_OF_RANGE"
+	ReasonUnavailable        = "UNAVAILABLE"
+	ReasonTimeout            = "TIMEOUT"
+)
+
+// ReasonEventsTruncated is not sent by any server and is not a value of
+// [runwirev1.ErrorReason]; a cursor past the end of an ended run is
+// [ReasonSequenceOutOfRange].
+//
+// Deprecated: never sent; kept so code that names it still compiles.
+const ReasonEventsTruncated = "EVENTS_TRUNCATED"
 
 // Reasons of authentication and authorization errors: UNAUTHENTICATED
 // (missing or bad credentials) and PERMISSION_DENIED (the missing permission
@@ -49,6 +78,7 @@ const (
 	ReasonTokenExpired     = "TOKEN_EXPIRED"
 	ReasonTokenInvalid     = "TOKEN_INVALID"
 	ReasonPermissionDenied = "PERMISSION_DENIED"
+	ReasonNotAnApprover    = "NOT_AN_APPROVER"
 )
 
 // Reasons of a failed run's error (Run.error and the run_error event), which
@@ -60,6 +90,8 @@ const (
 	ReasonRunFailed            = "RUN_FAILED"
 	ReasonTokenBudgetExceeded  = "TOKEN_BUDGET_EXCEEDED"
 	ReasonOutputSchemaMismatch = "OUTPUT_SCHEMA_MISMATCH"
+	ReasonReplicaLost          = "REPLICA_LOST"
+	ReasonEventLimitExceeded   = "EVENT_LIMIT_EXCEEDED"
 )
 
 // Error is an RPC error from Runwire: the gRPC status code and message plus
@@ -113,6 +145,18 @@ func AsError(err error) (*Error, bool) {
 	var e *Error
 	ok := errors.As(err, &e)
 	return e, ok
+}
+
+// ReasonValue returns Reason as its [runwirev1.ErrorReason] value
+// (runwirev1.ErrorReason_AGENT_NOT_FOUND for "AGENT_NOT_FOUND"), or
+// runwirev1.ErrorReason_ERROR_REASON_UNSPECIFIED when there is no reason, the
+// domain is not Runwire's, or this client does not know the reason (a newer
+// server's; Reason still has the string).
+func (e *Error) ReasonValue() runwirev1.ErrorReason {
+	if e.Domain != "" && e.Domain != Domain {
+		return runwirev1.ErrorReason_ERROR_REASON_UNSPECIFIED
+	}
+	return runwirev1.ErrorReason(runwirev1.ErrorReason_value[e.Reason])
 }
 
 // IsReason reports whether err is an *Error whose ErrorInfo reason is reason.

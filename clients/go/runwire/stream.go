@@ -2,10 +2,17 @@ package runwire
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
+	mathrand "math/rand/v2"
 	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	runwirev1 "github.com/runwire/runwire/clients/go/runwire/v1"
 )
@@ -15,35 +22,125 @@ import (
 // run. Follow the first run with [Client.Resume] instead.
 var ErrStreamStarted = errors.New("runwire: this StreamRun sequence was already ranged over; use Resume to follow the run again")
 
+// Default values of [ReconnectPolicy].
+const (
+	DefaultMaxResumes     = 8
+	DefaultInitialBackoff = 100 * time.Millisecond
+	DefaultMaxBackoff     = 3 * time.Second
+)
+
+// ReconnectPolicy says how [Client.StreamRun] and [Client.Resume] reopen a
+// stream that ended early: with UNAVAILABLE and reason DRAINING (the server
+// shuts down gracefully) or UNAVAILABLE without ErrorInfo (the connection
+// was lost). They reopen StreamRunEvents after the last sequence seen, so the
+// consumer sees every event once, in order, with no gap. The zero value
+// applies the defaults.
+type ReconnectPolicy struct {
+	// MaxResumes bounds the resumes in a row that bring no new event (a new
+	// event resets the count); the error is yielded once they are used up.
+	// 0: DefaultMaxResumes; negative: never resume.
+	MaxResumes int
+	// InitialBackoff is the wait before the first resume; it doubles for
+	// each further resume in a row, up to MaxBackoff, with jitter (each wait
+	// is 50 to 100 % of the nominal one). 0: the defaults.
+	InitialBackoff time.Duration
+	MaxBackoff     time.Duration
+	// OnResume, when set, is called before each resume with the run's id
+	// ("" while StreamRun has seen no event: the StreamRun is then retried
+	// with the same request_id), the sequence resumed after, the 1-based
+	// attempt number and the error that ended the stream.
+	OnResume func(runID string, afterSequence int64, attempt int, cause error)
+}
+
+func (p ReconnectPolicy) maxResumes() int {
+	switch {
+	case p.MaxResumes < 0:
+		return 0
+	case p.MaxResumes == 0:
+		return DefaultMaxResumes
+	}
+	return p.MaxResumes
+}
+
+// backoff is the wait before resume number attempt (1-based).
+func (p ReconnectPolicy) backoff(attempt int) time.Duration {
+	initial, ceiling := p.InitialBackoff, p.MaxBackoff
+	if initial <= 0 {
+		initial = DefaultInitialBackoff
+	}
+	if ceiling <= 0 {
+		ceiling = DefaultMaxBackoff
+	}
+	wait := initial
+	for i := 1; i < attempt && wait < ceiling; i++ {
+		wait *= 2
+	}
+	wait = min(wait, ceiling)
+	return wait/2 + time.Duration(mathrand.Int64N(int64(wait/2)+1))
+}
+
+// Resumable reports whether err ends an event stream in a way a resume
+// fixes: UNAVAILABLE with reason DRAINING, or UNAVAILABLE without ErrorInfo
+// (a lost connection). UNAVAILABLE with another reason (RUNTIME_UNAVAILABLE)
+// is not.
+func Resumable(err error) bool {
+	e, ok := AsError(err)
+	return ok && e.Code == codes.Unavailable && (e.Reason == "" || e.Reason == ReasonDraining)
+}
+
+// NewRequestID returns a random UUID (version 4), the request_id the run
+// methods set when the request has none.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
 // StreamRun starts a run and returns its events, from sequence 1 to the
 // terminal event (run_finished or run_error), as an iterator:
 //
 //	for ev, err := range client.StreamRun(ctx, req) { ... }
 //
 // The RPC starts when the loop starts. Heartbeats (sequence 0) are skipped.
-// An RPC error (an [*Error]) is yielded once, as the last element. Breaking
-// out of the loop cancels the stream, which disconnects the client only: the
-// run goes on, and [Client.Resume](ctx, ev.RunId, ev.Sequence) continues
-// after the last event seen with nothing lost or doubled.
+// When req.RequestId is empty a random one ([NewRequestID]) is used, so a
+// retry never starts a second run (req itself is not modified).
+//
+// A stream that ends with UNAVAILABLE (DRAINING, or a lost connection) is
+// resumed by itself per [Client.Reconnect]: StreamRunEvents after the last
+// sequence seen (before the first event: StreamRun again with the same
+// request_id). Events are yielded once each, in order, with no gap. Any
+// other RPC error (an [*Error]), or the last one once the resumes are used
+// up, is yielded once, as the last element. Breaking out of the loop cancels
+// the stream, which disconnects the client only: the run goes on, and
+// [Client.Resume](ctx, ev.RunId, ev.Sequence) continues after the last event
+// seen with nothing lost or doubled.
 //
 // The sequence can be ranged over once (a second range yields
-// [ErrStreamStarted]); set req.RequestId to make a retried StreamRun stream
-// the run the first request started instead of a new one.
+// [ErrStreamStarted]).
 func (c *Client) StreamRun(ctx context.Context, req *runwirev1.StreamRunRequest) iter.Seq2[*runwirev1.RunEvent, error] {
+	req = proto.CloneOf(req)
+	if req.GetRequestId() == "" {
+		req.RequestId = NewRequestID()
+	}
 	var started atomic.Bool
 	return func(yield func(*runwirev1.RunEvent, error) bool) {
 		if started.Swap(true) {
 			yield(nil, ErrStreamStarted)
 			return
 		}
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		stream, err := c.Runs.StreamRun(ctx, req)
-		if err != nil {
-			yield(nil, wrapError(err))
-			return
+		start := func(ctx context.Context) (func() (*runwirev1.RunEvent, error), error) {
+			stream, err := c.Runs.StreamRun(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			return func() (*runwirev1.RunEvent, error) {
+				msg, err := stream.Recv()
+				return msg.GetEvent(), err
+			}, nil
 		}
-		forward(stream.Recv, yield)
+		c.follow(ctx, "", 0, start, yield)
 	}
 }
 
@@ -52,48 +149,93 @@ func (c *Client) StreamRun(ctx context.Context, req *runwirev1.StreamRunRequest)
 // live ones. It works while the run goes on and after it ended (as long as
 // the server keeps its log); OUT_OF_RANGE (SEQUENCE_OUT_OF_RANGE) when
 // afterSequence is past the end of an ended run. Heartbeats are skipped,
-// breaking out of the loop cancels the stream, and an RPC error is yielded
-// once, last. Each range opens a new StreamRunEvents call.
+// breaking out of the loop cancels the stream, a stream that ends with
+// UNAVAILABLE (DRAINING, or a lost connection) is resumed by itself as in
+// [Client.StreamRun], and any other RPC error is yielded once, last. Each
+// range opens a new StreamRunEvents call.
 func (c *Client) Resume(ctx context.Context, runID string, afterSequence int64) iter.Seq2[*runwirev1.RunEvent, error] {
 	return func(yield func(*runwirev1.RunEvent, error) bool) {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		stream, err := c.Runs.StreamRunEvents(ctx, &runwirev1.StreamRunEventsRequest{
-			RunId:         runID,
-			AfterSequence: afterSequence,
-		})
-		if err != nil {
-			yield(nil, wrapError(err))
-			return
-		}
-		forward(stream.Recv, yield)
+		c.follow(ctx, runID, afterSequence, nil, yield)
 	}
 }
 
-type eventMessage interface {
-	GetEvent() *runwirev1.RunEvent
-}
-
-// forward yields the events received until the stream ends (io.EOF) or fails,
-// or the consumer stops.
-func forward[M eventMessage](recv func() (M, error), yield func(*runwirev1.RunEvent, error) bool) {
+// follow yields a run's events until the terminal event, the end of the
+// stream, an error that is not resumable (or the last one once the resumes
+// are used up), or the consumer stops. start opens the first stream while
+// runID is unknown; after that, StreamRunEvents(runID, last) is reopened.
+func (c *Client) follow(
+	ctx context.Context,
+	runID string,
+	last int64,
+	start func(context.Context) (func() (*runwirev1.RunEvent, error), error),
+	yield func(*runwirev1.RunEvent, error) bool,
+) {
+	attempts := 0
 	for {
-		msg, err := recv()
+		err := func() error {
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			var recv func() (*runwirev1.RunEvent, error)
+			var err error
+			if runID == "" && start != nil {
+				recv, err = start(ctx)
+			} else {
+				recv, err = c.openEvents(ctx, runID, last)
+			}
+			if err != nil {
+				return err
+			}
+			for {
+				ev, err := recv()
+				if err != nil {
+					return err
+				}
+				if ev == nil || IsHeartbeat(ev) || ev.GetSequence() <= last {
+					continue // heartbeats, and (defensively) anything already yielded
+				}
+				runID, last, attempts = ev.GetRunId(), ev.GetSequence(), 0
+				if !yield(ev, nil) || IsTerminal(ev) {
+					return io.EOF
+				}
+			}
+		}()
 		if errors.Is(err, io.EOF) {
 			return
 		}
-		if err != nil {
+		err = wrapError(err)
+		if runID == "" {
+			if e, ok := AsError(err); ok && e.Metadata["run_id"] != "" {
+				runID = e.Metadata["run_id"]
+			}
+		}
+		attempts++
+		if !Resumable(err) || ctx.Err() != nil || attempts > c.Reconnect.maxResumes() {
+			yield(nil, err)
+			return
+		}
+		if c.Reconnect.OnResume != nil {
+			c.Reconnect.OnResume(runID, last, attempts, err)
+		}
+		timer := time.NewTimer(c.Reconnect.backoff(attempts))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
 			yield(nil, wrapError(err))
 			return
-		}
-		ev := msg.GetEvent()
-		if ev == nil || IsHeartbeat(ev) {
-			continue
-		}
-		if !yield(ev, nil) {
-			return
+		case <-timer.C:
 		}
 	}
+}
+
+func (c *Client) openEvents(ctx context.Context, runID string, after int64) (func() (*runwirev1.RunEvent, error), error) {
+	stream, err := c.Runs.StreamRunEvents(ctx, &runwirev1.StreamRunEventsRequest{RunId: runID, AfterSequence: after})
+	if err != nil {
+		return nil, err
+	}
+	return func() (*runwirev1.RunEvent, error) {
+		msg, err := stream.Recv()
+		return msg.GetEvent(), err
+	}, nil
 }
 
 // IsHeartbeat reports whether ev is a heartbeat (sequence 0, never logged).

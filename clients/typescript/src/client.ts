@@ -12,12 +12,14 @@
 // public too (`client.runs.streamRun(...)`) and throw ConnectError, which
 // RunwireError.from() converts.
 
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type * as http2 from "node:http2";
 
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import {
+  Code,
   createClient,
   type CallOptions,
   type Client,
@@ -30,7 +32,7 @@ import {
   type GrpcTransportOptions,
 } from "@connectrpc/connect-node";
 
-import { RunwireError } from "./errors.js";
+import { ErrorReasons, RunwireError } from "./errors.js";
 import {
   AgentService,
   type Agent,
@@ -170,6 +172,8 @@ export interface RunwireClientOptions extends ConnectionOptions {
    * connection options are added to nodeOptions.
    */
   readonly transport?: Partial<Omit<GrpcTransportOptions, "baseUrl" | "sessionManager">>;
+  /** How event streams resume after DRAINING or a lost connection (default: 8 resumes in a row, 100 ms to 3 s apart). */
+  readonly reconnect?: ReconnectPolicy;
 }
 
 /** Options of the event streams (streamRun, resume). */
@@ -178,6 +182,8 @@ export interface StreamOptions extends Omit<CallOptions, "signal"> {
   readonly signal?: AbortSignal;
   /** Also yield heartbeat events (sequence 0). Default: false. */
   readonly heartbeats?: boolean;
+  /** How this stream resumes after DRAINING or a lost connection. Default: the client's. */
+  readonly reconnect?: ReconnectPolicy;
 }
 
 /** Options of resolveApproval. */
@@ -191,32 +197,115 @@ export interface ResolveOptions extends CallOptions {
 type EventResponse = { event?: RunEvent | undefined };
 
 /**
+ * How event streams resume by themselves after they end with UNAVAILABLE and
+ * reason DRAINING (the server shuts down gracefully) or UNAVAILABLE without
+ * ErrorInfo (the connection was lost): StreamRunEvents is reopened after the
+ * last sequence seen, so every event is yielded once, in order, with no gap.
+ */
+export interface ReconnectPolicy {
+  /**
+   * Resumes in a row that bring no new event (a new event resets the count);
+   * after that the error is thrown. 0: never resume. Default 8.
+   */
+  readonly maxResumes?: number;
+  /** Wait before the first resume, in ms; doubles for each further one in a row. Default 100. */
+  readonly initialBackoffMs?: number;
+  /** Longest wait, in ms; each wait is 50 to 100 % of the nominal one (jitter). Default 3,000. */
+  readonly maxBackoffMs?: number;
+  /**
+   * Called before each resume: the run's id ("" while streamRun has seen no
+   * event: StreamRun is then retried with the same requestId), the sequence
+   * resumed after, the 1-based attempt in a row and the error that ended the stream.
+   */
+  readonly onResume?: (info: { runId: string; afterSequence: bigint; attempt: number; error: RunwireError }) => void;
+}
+
+const DEFAULT_RECONNECT = { maxResumes: 8, initialBackoffMs: 100, maxBackoffMs: 3000 } as const;
+
+/**
+ * True when `error` ends an event stream in a way a resume fixes: UNAVAILABLE
+ * with reason DRAINING, or UNAVAILABLE without ErrorInfo (a lost
+ * connection). UNAVAILABLE with another reason (RUNTIME_UNAVAILABLE) is not.
+ */
+export function isResumable(error: unknown): boolean {
+  if (!(error instanceof RunwireError)) return false;
+  return error.code === Code.Unavailable && (error.reason === "" || error.reason === ErrorReasons.DRAINING);
+}
+
+/** A random UUID (version 4): the requestId the run methods set when the request has none. */
+export function newRequestId(): string {
+  return randomUUID();
+}
+
+/** The wait before resume number `attempt` (1-based), in ms. */
+function backoffMs(policy: ReconnectPolicy, attempt: number): number {
+  const initial = policy.initialBackoffMs ?? DEFAULT_RECONNECT.initialBackoffMs;
+  const ceiling = policy.maxBackoffMs ?? DEFAULT_RECONNECT.maxBackoffMs;
+  const nominal = Math.min(ceiling, initial * 2 ** Math.min(attempt - 1, 30));
+  return nominal / 2 + Math.random() * (nominal / 2);
+}
+
+/** Resolves after `ms`, or rejects when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Opens one stream of a run's events: StreamRun while runId is "", else StreamRunEvents after `after`. */
+type StreamOpener = (signal: AbortSignal, runId: string, after: bigint) => AsyncIterable<EventResponse>;
+
+/**
  * The events of one run, in sequence order, as an async iterable (iterate it
- * once). Heartbeats are skipped unless asked for. Breaking out of the
- * `for await` loop, or calling cancel(), disconnects: the run goes on on the
- * server, and `client.resume(stream.runId, stream.lastSequence)` picks up
- * exactly where this stream stopped. The stream ends after the terminal event
- * (run_finished or run_error). Errors are thrown as RunwireError.
+ * once). Heartbeats are skipped unless asked for. A stream that ends with
+ * UNAVAILABLE (DRAINING, or a lost connection) is resumed by itself after
+ * the last sequence seen (ReconnectPolicy); an event already yielded is never
+ * yielded again. Breaking out of the `for await` loop, or calling cancel(),
+ * disconnects: the run goes on on the server, and
+ * `client.resume(stream.runId, stream.lastSequence)` picks up exactly where
+ * this stream stopped. The stream ends after the terminal event (run_finished
+ * or run_error). Errors are thrown as RunwireError.
  */
 export class RunEventStream implements AsyncIterable<RunEvent> {
-  readonly #open: (signal: AbortSignal) => AsyncIterable<EventResponse>;
+  readonly #open: StreamOpener;
   readonly #controller = new AbortController();
   readonly #userSignal: AbortSignal | undefined;
   readonly #heartbeats: boolean;
+  readonly #reconnect: ReconnectPolicy;
   #runId: string;
   #lastSequence: bigint;
+  #resumes = 0;
   #iterated = false;
 
   /** @internal Use RunwireClient.streamRun / RunwireClient.resume. */
   constructor(
-    open: (signal: AbortSignal) => AsyncIterable<EventResponse>,
-    options: { runId: string; afterSequence: bigint; heartbeats: boolean; signal?: AbortSignal | undefined },
+    open: StreamOpener,
+    options: {
+      runId: string;
+      afterSequence: bigint;
+      heartbeats: boolean;
+      signal?: AbortSignal | undefined;
+      reconnect?: ReconnectPolicy | undefined;
+    },
   ) {
     this.#open = open;
     this.#runId = options.runId;
     this.#lastSequence = options.afterSequence;
     this.#heartbeats = options.heartbeats;
     this.#userSignal = options.signal;
+    this.#reconnect = options.reconnect ?? {};
   }
 
   /** The run's id (for streamRun: known once the first event arrived). */
@@ -227,6 +316,11 @@ export class RunEventStream implements AsyncIterable<RunEvent> {
   /** The sequence of the last event yielded (0n before the first); pass it to resume(). */
   get lastSequence(): bigint {
     return this.#lastSequence;
+  }
+
+  /** How many times this stream resumed by itself so far. */
+  get resumes(): number {
+    return this.#resumes;
   }
 
   /** Disconnects: the iteration ends quietly; the run goes on on the server. */
@@ -242,24 +336,58 @@ export class RunEventStream implements AsyncIterable<RunEvent> {
     const signal = this.#userSignal
       ? AbortSignal.any([this.#controller.signal, this.#userSignal])
       : this.#controller.signal;
+    const maxResumes = this.#reconnect.maxResumes ?? DEFAULT_RECONNECT.maxResumes;
+    let attempts = 0;
     try {
-      for await (const response of this.#open(signal)) {
-        const event = response.event;
-        if (event === undefined) continue;
-        if (event.payload.case === "heartbeat") {
-          if (this.#heartbeats) yield event;
-          continue;
+      for (;;) {
+        // One stream: StreamRun (first, or again before any event) or StreamRunEvents.
+        const attempt = new AbortController();
+        const streamSignal = AbortSignal.any([signal, attempt.signal]);
+        let failure: RunwireError;
+        try {
+          for await (const response of this.#open(streamSignal, this.#runId, this.#lastSequence)) {
+            const event = response.event;
+            if (event === undefined) continue;
+            if (event.payload.case === "heartbeat") {
+              if (this.#heartbeats) yield event;
+              continue;
+            }
+            if (event.sequence <= this.#lastSequence) continue; // already yielded
+            this.#runId = event.runId;
+            this.#lastSequence = event.sequence;
+            attempts = 0;
+            yield event;
+            const kind = event.payload.case;
+            if (kind === "runFinished" || kind === "runError") return;
+          }
+          return; // the server ended the stream (OK)
+        } catch (error) {
+          if (this.#controller.signal.aborted) return; // cancel(): a deliberate disconnect
+          failure = RunwireError.from(error);
+        } finally {
+          attempt.abort(); // ends this HTTP/2 stream; a no-op after the server ended it
         }
-        this.#runId = event.runId;
-        this.#lastSequence = event.sequence;
-        yield event;
+        if (this.#runId === "" && failure.metadata["run_id"]) this.#runId = failure.metadata["run_id"];
+        attempts += 1;
+        // Node reports a connection lost mid-stream as an HTTP/2 CANCEL, that is
+        // CANCELLED although nobody here cancelled: a lost connection as well.
+        const lost = failure.code === Code.Canceled && !signal.aborted;
+        if (!(isResumable(failure) || lost) || signal.aborted || attempts > maxResumes) throw failure;
+        this.#reconnect.onResume?.({
+          runId: this.#runId,
+          afterSequence: this.#lastSequence,
+          attempt: attempts,
+          error: failure,
+        });
+        this.#resumes += 1;
+        try {
+          await sleep(backoffMs(this.#reconnect, attempts), signal);
+        } catch {
+          if (this.#controller.signal.aborted) return;
+          throw failure;
+        }
       }
-    } catch (error) {
-      if (this.#controller.signal.aborted) return; // cancel(): a deliberate disconnect
-      throw RunwireError.from(error);
     } finally {
-      // Ends the HTTP/2 stream when the consumer stops early (break/return/throw);
-      // a no-op after the server ended the call.
       this.#controller.abort();
     }
   }
@@ -281,6 +409,8 @@ export class RunwireClient {
   readonly approvals: Client<typeof ApprovalService>;
   readonly threads: Client<typeof ThreadService>;
   readonly transport: Transport;
+  /** The reconnect policy of the event streams (a stream's own options win). */
+  readonly reconnect: ReconnectPolicy;
   readonly #sessions: Http2SessionManager;
 
   /**
@@ -315,6 +445,7 @@ export class RunwireClient {
       baseUrl,
       sessionManager: this.#sessions,
     });
+    this.reconnect = options.reconnect ?? {};
     this.agents = createClient(AgentService, this.transport);
     this.runs = createClient(RunService, this.transport);
     this.approvals = createClient(ApprovalService, this.transport);
@@ -363,40 +494,62 @@ export class RunwireClient {
 
   // ---- runs --------------------------------------------------------------------
 
-  /** Starts a run and returns at once (QUEUED/RUNNING); follow it with resume(run.runId). */
+  /**
+   * Starts a run and returns at once (QUEUED/RUNNING); follow it with
+   * resume(run.runId). A requestId is set when the request has none, so a
+   * retry of the same request returns the same run.
+   */
   async createRun(request: CreateRunInit, options?: CallOptions): Promise<Run> {
-    const response = await call(this.runs.createRun(request, options));
+    const withId = { ...request, requestId: request.requestId || newRequestId() };
+    const response = await call(this.runs.createRun(withId, options));
     return required(response.run, "CreateRunResponse.run");
   }
 
-  /** Starts a run and streams its events from sequence 1 until run_finished or run_error. */
+  /**
+   * Starts a run and streams its events from sequence 1 until run_finished or
+   * run_error, resuming by itself after DRAINING or a lost connection
+   * (options.reconnect, else the client's). A requestId is set when the
+   * request has none, so a retry never starts a second run.
+   */
   streamRun(request: StreamRunInit, options: StreamOptions = {}): RunEventStream {
-    const { heartbeats = false, signal, ...callOptions } = options;
-    return new RunEventStream((s) => this.runs.streamRun(request, { ...callOptions, signal: s }), {
+    const { heartbeats = false, signal, reconnect, ...callOptions } = options;
+    const withId = { ...request, requestId: request.requestId || newRequestId() };
+    const open: StreamOpener = (s, runId, after) =>
+      runId === ""
+        ? this.runs.streamRun(withId, { ...callOptions, signal: s })
+        : this.runs.streamRunEvents({ runId, afterSequence: after }, { ...callOptions, signal: s });
+    return new RunEventStream(open, {
       runId: "",
       afterSequence: 0n,
       heartbeats,
       signal,
+      reconnect: reconnect ?? this.reconnect,
     });
   }
 
   /**
    * Streams a run's events after `afterSequence` (0: from the start): the
    * logged ones first, then live ones until the run ends. Works while the
-   * run goes on and after it ended; nothing is lost or doubled.
+   * run goes on and after it ended; nothing is lost or doubled, also across
+   * the resumes after DRAINING or a lost connection.
    */
   resume(runId: string, afterSequence: bigint | number = 0n, options: StreamOptions = {}): RunEventStream {
-    const { heartbeats = false, signal, ...callOptions } = options;
+    const { heartbeats = false, signal, reconnect, ...callOptions } = options;
     const after = BigInt(afterSequence);
     return new RunEventStream(
-      (s) => this.runs.streamRunEvents({ runId, afterSequence: after }, { ...callOptions, signal: s }),
-      { runId, afterSequence: after, heartbeats, signal },
+      (s, id, last) => this.runs.streamRunEvents({ runId: id, afterSequence: last }, { ...callOptions, signal: s }),
+      { runId, afterSequence: after, heartbeats, signal, reconnect: reconnect ?? this.reconnect },
     );
   }
 
-  /** Starts a run and waits until it ends, or until request.timeout (then returns the run as it is). */
+  /**
+   * Starts a run and waits until it ends, requires action, or request.timeout
+   * passes (then returns the run as it is). A requestId is set when the
+   * request has none.
+   */
   async waitRun(request: WaitRunInit, options?: CallOptions): Promise<Run> {
-    const response = await call(this.runs.waitRun(request, options));
+    const withId = { ...request, requestId: request.requestId || newRequestId() };
+    const response = await call(this.runs.waitRun(withId, options));
     return required(response.run, "WaitRunResponse.run");
   }
 

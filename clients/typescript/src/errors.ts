@@ -10,6 +10,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 
 import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
+import { ErrorReason, ErrorReasonSchema } from "./gen/runwire/v1/error_reason_pb.js";
+
+// The reason enum, for `error.reasonValue === ErrorReason.AGENT_NOT_FOUND`.
+export { ErrorReason, ErrorReasonSchema } from "./gen/runwire/v1/error_reason_pb.js";
 
 /** The error domain of every ErrorInfo the Runwire service sends. */
 export const RUNWIRE_ERROR_DOMAIN = "runwire.dev";
@@ -88,6 +92,15 @@ export class RunwireError extends Error {
       .map((v) => ({ field: v.field, description: v.description, reason: v.reason }));
   }
 
+  /**
+   * `reason` as its `ErrorReason` value (`ErrorReason.AGENT_NOT_FOUND` ...);
+   * `ErrorReason.ERROR_REASON_UNSPECIFIED` when there is none or this client
+   * does not know it (`reason` still has the string).
+   */
+  get reasonValue(): ErrorReason {
+    return errorReasonValue(this.reason, this.domain);
+  }
+
   /** Converts anything a call threw (usually a ConnectError) into a RunwireError. */
   static from(error: unknown): RunwireError {
     return error instanceof RunwireError ? error : new RunwireError(ConnectError.from(error));
@@ -97,4 +110,36 @@ export class RunwireError extends Error {
 /** True when `error` is a RunwireError, optionally with the given ErrorInfo reason. */
 export function isRunwireError(error: unknown, reason?: string): error is RunwireError {
   return error instanceof RunwireError && (reason === undefined || error.reason === reason);
+}
+
+/** The name of every ErrorReason value the server sends (all but the zero value). */
+export type KnownErrorReason = Exclude<keyof typeof ErrorReason, "ERROR_REASON_UNSPECIFIED">;
+
+/**
+ * The reasons the server puts in google.rpc.ErrorInfo.reason, as strings: one
+ * entry per value of the generated `ErrorReason` enum
+ * (proto/runwire/v1/error_reason.proto, where each value says when it is
+ * sent), name = value (`ErrorReasons.AGENT_NOT_FOUND === "AGENT_NOT_FOUND"`).
+ * Compare with `isRunwireError(error, ErrorReasons.AGENT_NOT_FOUND)`, or use
+ * `error.reasonValue === ErrorReason.AGENT_NOT_FOUND`.
+ */
+export const ErrorReasons: { readonly [K in KnownErrorReason]: K } = Object.freeze(
+  Object.fromEntries(
+    ErrorReasonSchema.values
+      .filter((v) => v.number !== ErrorReason.ERROR_REASON_UNSPECIFIED)
+      .map((v) => [v.name, v.name]),
+  ) as { [K in KnownErrorReason]: K },
+);
+
+/**
+ * A google.rpc.ErrorInfo reason as its `ErrorReason` value
+ * (`ErrorReason.AGENT_NOT_FOUND` for "AGENT_NOT_FOUND");
+ * `ErrorReason.ERROR_REASON_UNSPECIFIED` for "", for another domain's reason
+ * and for a reason this client does not know (a newer server's).
+ */
+export function errorReasonValue(reason: string, domain: string = RUNWIRE_ERROR_DOMAIN): ErrorReason {
+  if (domain !== "" && domain !== RUNWIRE_ERROR_DOMAIN) {
+    return ErrorReason.ERROR_REASON_UNSPECIFIED;
+  }
+  return ErrorReasonSchema.values.find((v) => v.name === reason)?.number ?? ErrorReason.ERROR_REASON_UNSPECIFIED;
 }

@@ -39,9 +39,10 @@ const (
 //
 // Errors: INVALID_ARGUMENT (with google.rpc.BadRequest), NOT_FOUND (unknown
 // agent, run or thread), FAILED_PRECONDITION (the run does not wait for
-// that), ABORTED (thread busy), OUT_OF_RANGE (EVENTS_TRUNCATED: a cursor older
-// than retention), UNAVAILABLE (runtime down or server draining). Every error
-// carries a google.rpc.ErrorInfo with domain "runwire.dev".
+// that), ABORTED (thread busy), OUT_OF_RANGE (SEQUENCE_OUT_OF_RANGE:
+// after_sequence past the end of an ended run), UNAVAILABLE (runtime down or
+// server draining). Every error carries a google.rpc.ErrorInfo with domain
+// "runwire.dev"; its reason is a value name of ErrorReason.
 type RunServiceClient interface {
 	// Starts a run and returns it at once; the run goes on in the background.
 	CreateRun(ctx context.Context, in *CreateRunRequest, opts ...grpc.CallOption) (*CreateRunResponse, error)
@@ -194,9 +195,10 @@ func (c *runServiceClient) SubmitToolOutputs(ctx context.Context, in *SubmitTool
 //
 // Errors: INVALID_ARGUMENT (with google.rpc.BadRequest), NOT_FOUND (unknown
 // agent, run or thread), FAILED_PRECONDITION (the run does not wait for
-// that), ABORTED (thread busy), OUT_OF_RANGE (EVENTS_TRUNCATED: a cursor older
-// than retention), UNAVAILABLE (runtime down or server draining). Every error
-// carries a google.rpc.ErrorInfo with domain "runwire.dev".
+// that), ABORTED (thread busy), OUT_OF_RANGE (SEQUENCE_OUT_OF_RANGE:
+// after_sequence past the end of an ended run), UNAVAILABLE (runtime down or
+// server draining). Every error carries a google.rpc.ErrorInfo with domain
+// "runwire.dev"; its reason is a value name of ErrorReason.
 type RunServiceServer interface {
 	// Starts a run and returns it at once; the run goes on in the background.
 	CreateRun(context.Context, *CreateRunRequest) (*CreateRunResponse, error)

@@ -31,9 +31,10 @@ class RunServiceStub:
 
     Errors: INVALID_ARGUMENT (with google.rpc.BadRequest), NOT_FOUND (unknown
     agent, run or thread), FAILED_PRECONDITION (the run does not wait for
-    that), ABORTED (thread busy), OUT_OF_RANGE (EVENTS_TRUNCATED: a cursor older
-    than retention), UNAVAILABLE (runtime down or server draining). Every error
-    carries a google.rpc.ErrorInfo with domain "runwire.dev".
+    that), ABORTED (thread busy), OUT_OF_RANGE (SEQUENCE_OUT_OF_RANGE:
+    after_sequence past the end of an ended run), UNAVAILABLE (runtime down or
+    server draining). Every error carries a google.rpc.ErrorInfo with domain
+    "runwire.dev"; its reason is a value name of ErrorReason.
     """
 
     def __init__(self, channel):
@@ -95,9 +96,10 @@ class RunServiceServicer:
 
     Errors: INVALID_ARGUMENT (with google.rpc.BadRequest), NOT_FOUND (unknown
     agent, run or thread), FAILED_PRECONDITION (the run does not wait for
-    that), ABORTED (thread busy), OUT_OF_RANGE (EVENTS_TRUNCATED: a cursor older
-    than retention), UNAVAILABLE (runtime down or server draining). Every error
-    carries a google.rpc.ErrorInfo with domain "runwire.dev".
+    that), ABORTED (thread busy), OUT_OF_RANGE (SEQUENCE_OUT_OF_RANGE:
+    after_sequence past the end of an ended run), UNAVAILABLE (runtime down or
+    server draining). Every error carries a google.rpc.ErrorInfo with domain
+    "runwire.dev"; its reason is a value name of ErrorReason.
     """
 
     def CreateRun(self, request, context):
@@ -231,9 +233,10 @@ class RunService:
 
     Errors: INVALID_ARGUMENT (with google.rpc.BadRequest), NOT_FOUND (unknown
     agent, run or thread), FAILED_PRECONDITION (the run does not wait for
-    that), ABORTED (thread busy), OUT_OF_RANGE (EVENTS_TRUNCATED: a cursor older
-    than retention), UNAVAILABLE (runtime down or server draining). Every error
-    carries a google.rpc.ErrorInfo with domain "runwire.dev".
+    that), ABORTED (thread busy), OUT_OF_RANGE (SEQUENCE_OUT_OF_RANGE:
+    after_sequence past the end of an ended run), UNAVAILABLE (runtime down or
+    server draining). Every error carries a google.rpc.ErrorInfo with domain
+    "runwire.dev"; its reason is a value name of ErrorReason.
     """
 
     @staticmethod

@@ -615,9 +615,10 @@ export const SubmitToolOutputsResponseSchema: GenMessage<SubmitToolOutputsRespon
  *
  * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest), NOT_FOUND (unknown
  * agent, run or thread), FAILED_PRECONDITION (the run does not wait for
- * that), ABORTED (thread busy), OUT_OF_RANGE (EVENTS_TRUNCATED: a cursor older
- * than retention), UNAVAILABLE (runtime down or server draining). Every error
- * carries a google.rpc.ErrorInfo with domain "runwire.dev".
+ * that), ABORTED (thread busy), OUT_OF_RANGE (SEQUENCE_OUT_OF_RANGE:
+ * after_sequence past the end of an ended run), UNAVAILABLE (runtime down or
+ * server draining). Every error carries a google.rpc.ErrorInfo with domain
+ * "runwire.dev"; its reason is a value name of ErrorReason.
  *
  * @generated from service runwire.v1.RunService
  */

@@ -8,9 +8,10 @@ import static io.grpc.MethodDescriptor.generateFullMethodName;
  * for. Runs go on when the client that started them disconnects.
  * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest), NOT_FOUND (unknown
  * agent, run or thread), FAILED_PRECONDITION (the run does not wait for
- * that), ABORTED (thread busy), OUT_OF_RANGE (EVENTS_TRUNCATED: a cursor older
- * than retention), UNAVAILABLE (runtime down or server draining). Every error
- * carries a google.rpc.ErrorInfo with domain "runwire.dev".
+ * that), ABORTED (thread busy), OUT_OF_RANGE (SEQUENCE_OUT_OF_RANGE:
+ * after_sequence past the end of an ended run), UNAVAILABLE (runtime down or
+ * server draining). Every error carries a google.rpc.ErrorInfo with domain
+ * "runwire.dev"; its reason is a value name of ErrorReason.
  * </pre>
  */
 @io.grpc.stub.annotations.GrpcGenerated
@@ -365,9 +366,10 @@ public final class RunServiceGrpc {
    * for. Runs go on when the client that started them disconnects.
    * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest), NOT_FOUND (unknown
    * agent, run or thread), FAILED_PRECONDITION (the run does not wait for
-   * that), ABORTED (thread busy), OUT_OF_RANGE (EVENTS_TRUNCATED: a cursor older
-   * than retention), UNAVAILABLE (runtime down or server draining). Every error
-   * carries a google.rpc.ErrorInfo with domain "runwire.dev".
+   * that), ABORTED (thread busy), OUT_OF_RANGE (SEQUENCE_OUT_OF_RANGE:
+   * after_sequence past the end of an ended run), UNAVAILABLE (runtime down or
+   * server draining). Every error carries a google.rpc.ErrorInfo with domain
+   * "runwire.dev"; its reason is a value name of ErrorReason.
    * </pre>
    */
   public interface AsyncService {
@@ -476,9 +478,10 @@ public final class RunServiceGrpc {
    * for. Runs go on when the client that started them disconnects.
    * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest), NOT_FOUND (unknown
    * agent, run or thread), FAILED_PRECONDITION (the run does not wait for
-   * that), ABORTED (thread busy), OUT_OF_RANGE (EVENTS_TRUNCATED: a cursor older
-   * than retention), UNAVAILABLE (runtime down or server draining). Every error
-   * carries a google.rpc.ErrorInfo with domain "runwire.dev".
+   * that), ABORTED (thread busy), OUT_OF_RANGE (SEQUENCE_OUT_OF_RANGE:
+   * after_sequence past the end of an ended run), UNAVAILABLE (runtime down or
+   * server draining). Every error carries a google.rpc.ErrorInfo with domain
+   * "runwire.dev"; its reason is a value name of ErrorReason.
    * </pre>
    */
   public static abstract class RunServiceImplBase
@@ -496,9 +499,10 @@ public final class RunServiceGrpc {
    * for. Runs go on when the client that started them disconnects.
    * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest), NOT_FOUND (unknown
    * agent, run or thread), FAILED_PRECONDITION (the run does not wait for
-   * that), ABORTED (thread busy), OUT_OF_RANGE (EVENTS_TRUNCATED: a cursor older
-   * than retention), UNAVAILABLE (runtime down or server draining). Every error
-   * carries a google.rpc.ErrorInfo with domain "runwire.dev".
+   * that), ABORTED (thread busy), OUT_OF_RANGE (SEQUENCE_OUT_OF_RANGE:
+   * after_sequence past the end of an ended run), UNAVAILABLE (runtime down or
+   * server draining). Every error carries a google.rpc.ErrorInfo with domain
+   * "runwire.dev"; its reason is a value name of ErrorReason.
    * </pre>
    */
   public static final class RunServiceStub
@@ -627,9 +631,10 @@ public final class RunServiceGrpc {
    * for. Runs go on when the client that started them disconnects.
    * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest), NOT_FOUND (unknown
    * agent, run or thread), FAILED_PRECONDITION (the run does not wait for
-   * that), ABORTED (thread busy), OUT_OF_RANGE (EVENTS_TRUNCATED: a cursor older
-   * than retention), UNAVAILABLE (runtime down or server draining). Every error
-   * carries a google.rpc.ErrorInfo with domain "runwire.dev".
+   * that), ABORTED (thread busy), OUT_OF_RANGE (SEQUENCE_OUT_OF_RANGE:
+   * after_sequence past the end of an ended run), UNAVAILABLE (runtime down or
+   * server draining). Every error carries a google.rpc.ErrorInfo with domain
+   * "runwire.dev"; its reason is a value name of ErrorReason.
    * </pre>
    */
   public static final class RunServiceBlockingV2Stub
@@ -753,9 +758,10 @@ public final class RunServiceGrpc {
    * for. Runs go on when the client that started them disconnects.
    * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest), NOT_FOUND (unknown
    * agent, run or thread), FAILED_PRECONDITION (the run does not wait for
-   * that), ABORTED (thread busy), OUT_OF_RANGE (EVENTS_TRUNCATED: a cursor older
-   * than retention), UNAVAILABLE (runtime down or server draining). Every error
-   * carries a google.rpc.ErrorInfo with domain "runwire.dev".
+   * that), ABORTED (thread busy), OUT_OF_RANGE (SEQUENCE_OUT_OF_RANGE:
+   * after_sequence past the end of an ended run), UNAVAILABLE (runtime down or
+   * server draining). Every error carries a google.rpc.ErrorInfo with domain
+   * "runwire.dev"; its reason is a value name of ErrorReason.
    * </pre>
    */
   public static final class RunServiceBlockingStub
@@ -877,9 +883,10 @@ public final class RunServiceGrpc {
    * for. Runs go on when the client that started them disconnects.
    * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest), NOT_FOUND (unknown
    * agent, run or thread), FAILED_PRECONDITION (the run does not wait for
-   * that), ABORTED (thread busy), OUT_OF_RANGE (EVENTS_TRUNCATED: a cursor older
-   * than retention), UNAVAILABLE (runtime down or server draining). Every error
-   * carries a google.rpc.ErrorInfo with domain "runwire.dev".
+   * that), ABORTED (thread busy), OUT_OF_RANGE (SEQUENCE_OUT_OF_RANGE:
+   * after_sequence past the end of an ended run), UNAVAILABLE (runtime down or
+   * server draining). Every error carries a google.rpc.ErrorInfo with domain
+   * "runwire.dev"; its reason is a value name of ErrorReason.
    * </pre>
    */
   public static final class RunServiceFutureStub

@@ -6,6 +6,22 @@ import dev.runwire.v1.Approval;
 import dev.runwire.v1.ApprovalDecision;
 import dev.runwire.v1.ApprovalServiceGrpc;
 import dev.runwire.v1.CancelRunRequest;
+import dev.runwire.v1.CreateThreadRequest;
+import dev.runwire.v1.DeleteThreadRequest;
+import dev.runwire.v1.GetApprovalRequest;
+import dev.runwire.v1.GetThreadRequest;
+import dev.runwire.v1.ListAgentsRequest;
+import dev.runwire.v1.ListAgentsResponse;
+import dev.runwire.v1.ListApprovalsRequest;
+import dev.runwire.v1.ListApprovalsResponse;
+import dev.runwire.v1.ListRunEventsRequest;
+import dev.runwire.v1.ListRunEventsResponse;
+import dev.runwire.v1.ListRunsRequest;
+import dev.runwire.v1.ListRunsResponse;
+import dev.runwire.v1.ListThreadMessagesRequest;
+import dev.runwire.v1.ListThreadMessagesResponse;
+import dev.runwire.v1.Thread;
+import dev.runwire.v1.UpdateAgentRequest;
 import dev.runwire.v1.CreateAgentRequest;
 import dev.runwire.v1.CreateRunRequest;
 import dev.runwire.v1.DeleteAgentRequest;
@@ -31,8 +47,11 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
+import com.google.protobuf.FieldMask;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
@@ -83,6 +102,7 @@ public final class RunwireClient implements AutoCloseable {
   private final ThreadServiceGrpc.ThreadServiceBlockingStub threads;
   private final ThreadServiceGrpc.ThreadServiceStub threadsAsync;
   private final ThreadServiceGrpc.ThreadServiceFutureStub threadsFuture;
+  private volatile ReconnectPolicy reconnect = ReconnectPolicy.DEFAULT;
 
   /**
    * A client on a channel you built (TLS, credentials, interceptors, deadlines...). The channel
@@ -225,6 +245,31 @@ public final class RunwireClient implements AutoCloseable {
         () -> agents.getAgent(GetAgentRequest.newBuilder().setAgentId(agentId).build()).getAgent());
   }
 
+  /**
+   * One page of agents; pass {@code nextPageToken} as {@code pageToken} for the next page (empty
+   * on the last). {@code pageSize} 0: the server's default (100).
+   */
+  public ListAgentsResponse listAgents(int pageSize, String pageToken) {
+    return call(
+        () ->
+            agents.listAgents(
+                ListAgentsRequest.newBuilder().setPageSize(pageSize).setPageToken(pageToken).build()));
+  }
+
+  /**
+   * Updates the agent {@code agent.agentId}: only the fields named in {@code paths} (every
+   * updatable field when none). With {@code agent.etag} set: {@code ABORTED} ({@code
+   * ETAG_MISMATCH}) if the agent changed since. Returns the agent as stored.
+   */
+  public Agent updateAgent(Agent agent, String... paths) {
+    return call(() -> agents.updateAgent(updateAgentRequest(agent, paths)).getAgent());
+  }
+
+  /** Async {@link #updateAgent}. */
+  public CompletableFuture<Agent> updateAgentAsync(Agent agent, String... paths) {
+    return unary(agentsAsync::updateAgent, updateAgentRequest(agent, paths), r -> r.getAgent());
+  }
+
   /** Deletes an agent; runs already started are not affected. */
   public void deleteAgent(String agentId) {
     call(() -> agents.deleteAgent(DeleteAgentRequest.newBuilder().setAgentId(agentId).build()));
@@ -232,14 +277,69 @@ public final class RunwireClient implements AutoCloseable {
 
   // ---- Runs ----------------------------------------------------------------------------------
 
-  /** Starts a run and returns it at once (the run goes on in the background). */
+  /**
+   * Starts a run and returns it at once (the run goes on in the background). Without a {@code
+   * request_id} a random one ({@link #newRequestId()}) is sent; to retry this call yourself without
+   * risking a second run, set your own and send the same request again.
+   */
   public Run createRun(CreateRunRequest request) {
-    return call(() -> runs.createRun(request).getRun());
+    CreateRunRequest withId = withRequestId(request);
+    return call(() -> runs.createRun(withId).getRun());
   }
 
-  /** Starts a run and blocks until it ends, requires action, or the request's timeout passes. */
+  /** Async {@link #createRun}. */
+  public CompletableFuture<Run> createRunAsync(CreateRunRequest request) {
+    return unary(runsAsync::createRun, withRequestId(request), r -> r.getRun());
+  }
+
+  /**
+   * Starts a run and blocks until it ends, requires action, or the request's timeout passes
+   * (default 60 s); returns the run as it is then. A {@code request_id} is set as in {@link
+   * #createRun}.
+   */
   public Run waitRun(WaitRunRequest request) {
-    return call(() -> runs.waitRun(request).getRun());
+    WaitRunRequest withId = withRequestId(request);
+    return call(() -> runs.waitRun(withId).getRun());
+  }
+
+  /** Async {@link #waitRun}. */
+  public CompletableFuture<Run> waitRunAsync(WaitRunRequest request) {
+    return unary(runsAsync::waitRun, withRequestId(request), r -> r.getRun());
+  }
+
+  /** Async {@link #getRun}. */
+  public CompletableFuture<Run> getRunAsync(String runId) {
+    return unary(
+        runsAsync::getRun, GetRunRequest.newBuilder().setRunId(runId).build(), r -> r.getRun());
+  }
+
+  /** One page of runs, newest first, filtered by the request's agent, thread and state. */
+  public ListRunsResponse listRuns(ListRunsRequest request) {
+    return call(() -> runs.listRuns(request));
+  }
+
+  /** One page of a run's logged events (no waiting for new ones; {@link #resume} waits). */
+  public ListRunEventsResponse listRunEvents(ListRunEventsRequest request) {
+    return call(() -> runs.listRunEvents(request));
+  }
+
+  /** A random UUID: the {@code request_id} the run methods set when a request has none. */
+  public static String newRequestId() {
+    return UUID.randomUUID().toString();
+  }
+
+  /**
+   * The reconnect policy of the event streams started from now on ({@link
+   * ReconnectPolicy#DEFAULT} unless set).
+   */
+  public ReconnectPolicy reconnectPolicy() {
+    return reconnect;
+  }
+
+  /** Sets the reconnect policy of the event streams started from now on; returns this client. */
+  public RunwireClient reconnectPolicy(ReconnectPolicy policy) {
+    this.reconnect = java.util.Objects.requireNonNull(policy);
+    return this;
   }
 
   /** Returns one run. */
@@ -256,44 +356,56 @@ public final class RunwireClient implements AutoCloseable {
   }
 
   /**
-   * Starts a run and streams its events from sequence 1 to the terminal event. Closing the stream
-   * early leaves the run going on; continue with {@link #resume}.
+   * Starts a run and streams its events from sequence 1 to the terminal event, resuming by itself
+   * after {@code DRAINING} or a lost connection ({@link #reconnectPolicy()}). A {@code request_id}
+   * is set as in {@link #createRun} (a resume before the first event retries StreamRun with it).
+   * Closing the stream early leaves the run going on; continue with {@link #resume}.
    */
   public RunEventStream streamRun(StreamRunRequest request) {
-    return RunEventStream.open(() -> runs.streamRun(request), StreamRunResponse::getEvent, "", 0);
+    StreamRunRequest withId = withRequestId(request);
+    ReconnectPolicy policy = reconnect;
+    return RunEventStream.open(
+        (runId, after) ->
+            runId.isEmpty()
+                ? mapEvents(runs.streamRun(withId), StreamRunResponse::getEvent)
+                : mapEvents(runs.streamRunEvents(eventsRequest(runId, after)), StreamRunEventsResponse::getEvent),
+        policy,
+        "",
+        0);
   }
 
   /**
    * Streams a run's events with a sequence greater than {@code afterSequence} (0: from the
-   * start): the logged ones, then live ones, to the terminal event. Works on ended runs too.
+   * start): the logged ones, then live ones, to the terminal event, resuming by itself after
+   * {@code DRAINING} or a lost connection. Works on ended runs too.
    */
   public RunEventStream resume(String runId, long afterSequence) {
-    StreamRunEventsRequest request =
-        StreamRunEventsRequest.newBuilder().setRunId(runId).setAfterSequence(afterSequence).build();
     return RunEventStream.open(
-        () -> runs.streamRunEvents(request), StreamRunEventsResponse::getEvent, runId, afterSequence);
+        (id, after) ->
+            mapEvents(runs.streamRunEvents(eventsRequest(id, after)), StreamRunEventsResponse::getEvent),
+        reconnect,
+        runId,
+        afterSequence);
   }
 
   /**
-   * Async {@link #streamRun}: events go to {@code observer} on a gRPC thread (heartbeats skipped;
-   * errors as {@link RunwireException}). Cancel with the returned handle.
+   * Async {@link #streamRun}: events go to {@code observer} on a gRPC thread, one at a time, in
+   * sequence order (heartbeats skipped; resumed by itself like {@link #streamRun}; errors as
+   * {@link RunwireException}). Cancel with the returned handle.
    */
   public Subscription streamRunAsync(StreamRunRequest request, StreamObserver<RunEvent> observer) {
-    EventObserver<StreamRunRequest, StreamRunResponse> adapter =
-        new EventObserver<>(observer, StreamRunResponse::getEvent);
-    runsAsync.streamRun(request, adapter);
-    return adapter;
+    AsyncFollower follower =
+        new AsyncFollower(withRequestId(request), "", 0, reconnect, observer);
+    follower.open();
+    return follower;
   }
 
   /** Async {@link #resume}. */
   public Subscription resumeAsync(
       String runId, long afterSequence, StreamObserver<RunEvent> observer) {
-    EventObserver<StreamRunEventsRequest, StreamRunEventsResponse> adapter =
-        new EventObserver<>(observer, StreamRunEventsResponse::getEvent);
-    runsAsync.streamRunEvents(
-        StreamRunEventsRequest.newBuilder().setRunId(runId).setAfterSequence(afterSequence).build(),
-        adapter);
-    return adapter;
+    AsyncFollower follower = new AsyncFollower(null, runId, afterSequence, reconnect, observer);
+    follower.open();
+    return follower;
   }
 
   /** Answers client-executed tool calls of a run waiting for them; returns the run. */
@@ -341,6 +453,54 @@ public final class RunwireClient implements AutoCloseable {
   /** Async {@link #resolveApproval(ResolveApprovalRequest)}. */
   public CompletableFuture<Approval> resolveApprovalAsync(ResolveApprovalRequest request) {
     return unary(approvalsAsync::resolveApproval, request, r -> r.getApproval());
+  }
+
+  /** Returns one approval ({@code NOT_FOUND} / {@code APPROVAL_NOT_FOUND} if unknown). */
+  public Approval getApproval(String approvalId) {
+    return call(
+        () ->
+            approvals
+                .getApproval(GetApprovalRequest.newBuilder().setApprovalId(approvalId).build())
+                .getApproval());
+  }
+
+  /** One page of approvals, filtered by the request's run and state. */
+  public ListApprovalsResponse listApprovals(ListApprovalsRequest request) {
+    return call(() -> approvals.listApprovals(request));
+  }
+
+  /** Async {@link #listApprovals}. */
+  public CompletableFuture<ListApprovalsResponse> listApprovalsAsync(ListApprovalsRequest request) {
+    return unary(approvalsAsync::listApprovals, request, r -> r);
+  }
+
+  // ---- Threads -------------------------------------------------------------------------------
+
+  /**
+   * Creates a thread under {@code threadId} (empty: the server chooses one) with {@code metadata}
+   * ({@code ALREADY_EXISTS} / {@code THREAD_ALREADY_EXISTS} if the id is taken).
+   */
+  public Thread createThread(String threadId, Map<String, String> metadata) {
+    CreateThreadRequest request =
+        CreateThreadRequest.newBuilder().setThreadId(threadId).putAllMetadata(metadata).build();
+    return call(() -> threads.createThread(request).getThread());
+  }
+
+  /** Returns one thread ({@code NOT_FOUND} / {@code THREAD_NOT_FOUND} if unknown). */
+  public Thread getThread(String threadId) {
+    return call(
+        () ->
+            threads.getThread(GetThreadRequest.newBuilder().setThreadId(threadId).build()).getThread());
+  }
+
+  /** One page of a thread's messages, oldest first. */
+  public ListThreadMessagesResponse listThreadMessages(ListThreadMessagesRequest request) {
+    return call(() -> threads.listThreadMessages(request));
+  }
+
+  /** Deletes a thread ({@code FAILED_PRECONDITION} / {@code THREAD_BUSY} while a run uses it). */
+  public void deleteThread(String threadId) {
+    call(() -> threads.deleteThread(DeleteThreadRequest.newBuilder().setThreadId(threadId).build()));
   }
 
   /** Shuts down the channel if {@link #connect} made it (waits up to 5 s for calls to end). */
@@ -416,41 +576,127 @@ public final class RunwireClient implements AutoCloseable {
     return future;
   }
 
-  /** Adapts a stream of responses to RunEvents for a caller's observer. */
-  private static final class EventObserver<Q, R> implements ClientResponseObserver<Q, R>, Subscription {
+  private static StreamRunEventsRequest eventsRequest(String runId, long after) {
+    return StreamRunEventsRequest.newBuilder().setRunId(runId).setAfterSequence(after).build();
+  }
+
+  private static <R> java.util.Iterator<RunEvent> mapEvents(
+      java.util.Iterator<R> responses, Function<R, RunEvent> eventOf) {
+    return new java.util.Iterator<>() {
+      @Override
+      public boolean hasNext() {
+        return responses.hasNext();
+      }
+
+      @Override
+      public RunEvent next() {
+        return eventOf.apply(responses.next());
+      }
+    };
+  }
+
+  private static UpdateAgentRequest updateAgentRequest(Agent agent, String... paths) {
+    UpdateAgentRequest.Builder request = UpdateAgentRequest.newBuilder().setAgent(agent);
+    if (paths.length > 0) {
+      request.setUpdateMask(FieldMask.newBuilder().addAllPaths(Arrays.asList(paths)));
+    }
+    return request.build();
+  }
+
+  private static CreateRunRequest withRequestId(CreateRunRequest request) {
+    return request.getRequestId().isEmpty()
+        ? request.toBuilder().setRequestId(newRequestId()).build()
+        : request;
+  }
+
+  private static StreamRunRequest withRequestId(StreamRunRequest request) {
+    return request.getRequestId().isEmpty()
+        ? request.toBuilder().setRequestId(newRequestId()).build()
+        : request;
+  }
+
+  private static WaitRunRequest withRequestId(WaitRunRequest request) {
+    return request.getRequestId().isEmpty()
+        ? request.toBuilder().setRequestId(newRequestId()).build()
+        : request;
+  }
+
+  /**
+   * An async event stream that resumes: each call delivers the events it brings to the caller's
+   * observer (heartbeats and sequences already delivered skipped); a resumable failure opens the
+   * next call after a backoff, any other ends the observer with onError.
+   */
+  private final class AsyncFollower implements Subscription {
+    private final StreamRunRequest start;
+    private final ReconnectPolicy policy;
     private final StreamObserver<RunEvent> observer;
-    private final Function<R, RunEvent> eventOf;
-    private volatile ClientCallStreamObserver<Q> call;
+    private volatile String runId;
+    private volatile long lastSeen;
     private volatile boolean cancelled;
+    private volatile ClientCallStreamObserver<?> current;
+    private int attempts;
 
-    EventObserver(StreamObserver<RunEvent> observer, Function<R, RunEvent> eventOf) {
+    AsyncFollower(
+        StreamRunRequest start,
+        String runId,
+        long after,
+        ReconnectPolicy policy,
+        StreamObserver<RunEvent> observer) {
+      this.start = start;
+      this.runId = runId;
+      this.lastSeen = after;
+      this.policy = policy;
       this.observer = observer;
-      this.eventOf = eventOf;
     }
 
-    @Override
-    public void beforeStart(ClientCallStreamObserver<Q> requestStream) {
-      call = requestStream;
-    }
-
-    @Override
-    public void onNext(R response) {
-      RunEvent event = eventOf.apply(response);
-      if (!cancelled && event.getSequence() != 0 && !event.hasHeartbeat()) {
-        observer.onNext(event);
+    void open() {
+      if (cancelled) {
+        return;
+      }
+      if (runId.isEmpty() && start != null) {
+        runsAsync.streamRun(start, new Attempt<StreamRunRequest, StreamRunResponse>(StreamRunResponse::getEvent));
+      } else {
+        runsAsync.streamRunEvents(
+            eventsRequest(runId, lastSeen),
+            new Attempt<StreamRunEventsRequest, StreamRunEventsResponse>(StreamRunEventsResponse::getEvent));
       }
     }
 
-    @Override
-    public void onError(Throwable error) {
-      if (!cancelled) {
-        observer.onError(RunwireException.from(error));
+    private synchronized void deliver(RunEvent event) {
+      if (cancelled || event.hasHeartbeat() || event.getSequence() <= lastSeen) {
+        return;
       }
+      lastSeen = event.getSequence();
+      runId = event.getRunId();
+      attempts = 0;
+      observer.onNext(event);
     }
 
-    @Override
-    public void onCompleted() {
+    private synchronized void failed(Throwable cause) {
+      if (cancelled) {
+        return;
+      }
+      RunwireException error = RunwireException.from(cause);
+      if (runId.isEmpty()) {
+        runId = error.metadata().getOrDefault("run_id", "");
+      }
+      attempts++;
+      if (!ReconnectPolicy.isResumable(error) || attempts > policy.maxResumes()) {
+        cancelled = true;
+        observer.onError(error);
+        return;
+      }
+      if (policy.listener() != null) {
+        policy.listener().onResume(runId, lastSeen, attempts, error);
+      }
+      CompletableFuture.delayedExecutor(
+              policy.backoff(attempts).toMillis(), TimeUnit.MILLISECONDS)
+          .execute(this::open);
+    }
+
+    private synchronized void completed() {
       if (!cancelled) {
+        cancelled = true;
         observer.onCompleted();
       }
     }
@@ -458,9 +704,41 @@ public final class RunwireClient implements AutoCloseable {
     @Override
     public void cancel() {
       cancelled = true;
-      ClientCallStreamObserver<Q> c = call;
+      ClientCallStreamObserver<?> c = current;
       if (c != null) {
         c.cancel("cancelled by the caller", null);
+      }
+    }
+
+    /** One call of the stream. */
+    private final class Attempt<Q, R> implements ClientResponseObserver<Q, R> {
+      private final Function<R, RunEvent> eventOf;
+
+      Attempt(Function<R, RunEvent> eventOf) {
+        this.eventOf = eventOf;
+      }
+
+      @Override
+      public void beforeStart(ClientCallStreamObserver<Q> call) {
+        current = call;
+        if (cancelled) {
+          call.cancel("cancelled by the caller", null);
+        }
+      }
+
+      @Override
+      public void onNext(R response) {
+        deliver(eventOf.apply(response));
+      }
+
+      @Override
+      public void onError(Throwable error) {
+        failed(error);
+      }
+
+      @Override
+      public void onCompleted() {
+        completed();
       }
     }
   }

@@ -1,0 +1,450 @@
+package dev.runwire.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+import com.google.protobuf.util.Durations;
+import dev.runwire.v1.Agent;
+import dev.runwire.v1.ApprovalDecision;
+import dev.runwire.v1.ApprovalMode;
+import dev.runwire.v1.ApprovalPolicy;
+import dev.runwire.v1.ApprovalState;
+import dev.runwire.v1.ClientTool;
+import dev.runwire.v1.CreateRunRequest;
+import dev.runwire.v1.ListAgentsResponse;
+import dev.runwire.v1.ListApprovalsRequest;
+import dev.runwire.v1.ListRunEventsRequest;
+import dev.runwire.v1.ListRunsRequest;
+import dev.runwire.v1.ListThreadMessagesRequest;
+import dev.runwire.v1.Message;
+import dev.runwire.v1.MessageRole;
+import dev.runwire.v1.Model;
+import dev.runwire.v1.ResolveApprovalRequest;
+import dev.runwire.v1.Run;
+import dev.runwire.v1.RunEvent;
+import dev.runwire.v1.RunState;
+import dev.runwire.v1.StreamRunRequest;
+import dev.runwire.v1.WaitRunRequest;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The client against a real Runwire server: tests/clients/test_java_client.py starts it and sets
+ * RUNWIRE_TEST_ADDRESS, RUNWIRE_TEST_PROXY_ADDRESS (a TCP proxy in front of it), its control URL
+ * RUNWIRE_TEST_PROXY_CONTROL ({@code POST /cut} aborts every proxied connection) and the
+ * connection settings; without them these tests are skipped. Every wrapper method is called; the
+ * resume tests cut the connection of a live stream, blocking and async.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class ClientTest {
+  private static final String ADDRESS = System.getenv().getOrDefault("RUNWIRE_TEST_ADDRESS", "");
+  private static final String PROXY = System.getenv().getOrDefault("RUNWIRE_TEST_PROXY_ADDRESS", "");
+  private static final String CONTROL =
+      System.getenv().getOrDefault("RUNWIRE_TEST_PROXY_CONTROL", "");
+  private static final ReconnectPolicy FAST =
+      ReconnectPolicy.DEFAULT.withBackoff(Duration.ofMillis(20), Duration.ofMillis(200));
+  private static RunwireClient client;
+
+  @BeforeAll
+  static void connect() {
+    if (!ADDRESS.isEmpty()) {
+      client = RunwireClient.connect(ADDRESS).reconnectPolicy(FAST);
+    }
+  }
+
+  @AfterAll
+  static void close() {
+    if (client != null) {
+      client.close();
+    }
+  }
+
+  private static void needServer() {
+    assumeFalse(ADDRESS.isEmpty(), "RUNWIRE_TEST_ADDRESS is not set (test_java_client.py sets it)");
+  }
+
+  private static void needProxy() {
+    needServer();
+    assumeFalse(PROXY.isEmpty(), "RUNWIRE_TEST_PROXY_ADDRESS is not set");
+  }
+
+  private static String id(String prefix) {
+    return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  private static Agent scripted(String scriptJson, int delayMs) {
+    String options =
+        "{\"script\": " + scriptJson + ", \"chunk_chars\": 3, \"delay_ms\": " + delayMs + "}";
+    return Agent.newBuilder()
+        .setInstructions("test agent")
+        .setModel(Model.newBuilder().setProvider("scripted").setOptions(Json.struct(options)))
+        .build();
+  }
+
+  /** Aborts every connection through the proxy; returns how many sockets it cut. */
+  private static int cutConnections() {
+    try {
+      HttpResponse<String> response =
+          HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(URI.create(CONTROL + "/cut"))
+                      .POST(HttpRequest.BodyPublishers.noBody())
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, response.statusCode());
+      return Integer.parseInt(response.body().replace("cut ", ""));
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError(e);
+    }
+  }
+
+  private static void assertGapFree(List<RunEvent> events) {
+    for (int i = 0; i < events.size(); i++) {
+      assertEquals(i + 1, events.get(i).getSequence(), "sequences " + sequences(events));
+    }
+  }
+
+  private static List<Long> sequences(List<RunEvent> events) {
+    return events.stream().map(RunEvent::getSequence).collect(Collectors.toList());
+  }
+
+  @Test
+  void agentsCreateGetListUpdateDelete() {
+    needServer();
+    String agentId = id("java-agent");
+    Agent created = client.createAgent(agentId, scripted("[{\"text\": \"hi\"}]", 0));
+    assertEquals(agentId, created.getAgentId());
+    RunwireException taken =
+        assertThrows(RunwireException.class, () -> client.createAgent(agentId, scripted("[]", 0)));
+    assertTrue(taken.is(Status.Code.ALREADY_EXISTS, ErrorReasons.AGENT_ALREADY_EXISTS), taken.toString());
+    assertEquals("test agent", client.getAgent(agentId).getInstructions());
+
+    Set<String> listed = new HashSet<>();
+    String token = "";
+    do {
+      ListAgentsResponse page = client.listAgents(2, token);
+      assertTrue(page.getAgentsCount() <= 2);
+      page.getAgentsList().forEach(a -> listed.add(a.getAgentId()));
+      token = page.getNextPageToken();
+    } while (!token.isEmpty());
+    assertTrue(listed.contains(agentId));
+
+    Agent change = created.toBuilder().setInstructions("updated").build();
+    Agent updated = client.updateAgent(change, "instructions");
+    assertEquals("updated", updated.getInstructions());
+    assertNotEquals(created.getEtag(), updated.getEtag());
+    RunwireException stale =
+        assertThrows(RunwireException.class, () -> client.updateAgent(change, "instructions"));
+    assertEquals(ErrorReasons.ETAG_MISMATCH, stale.reason());
+    Agent async =
+        client.updateAgentAsync(updated.toBuilder().setInstructions("async").build(), "instructions").join();
+    assertEquals("async", async.getInstructions());
+
+    client.deleteAgent(agentId);
+    RunwireException gone = assertThrows(RunwireException.class, () -> client.getAgent(agentId));
+    assertEquals(ErrorReasons.AGENT_NOT_FOUND, gone.reason());
+  }
+
+  @Test
+  void runsRequestIdsWaitGetListEventsCancelAndTheirAsyncForms() throws Exception {
+    needServer();
+    String agentId = id("java-runs");
+    client.createAgent(agentId, scripted("[{\"text\": \"done\"}]", 0));
+    CreateRunRequest request = CreateRunRequest.newBuilder().setAgentId(agentId).setPrompt("p").build();
+    // No request_id: a fresh one per call (two runs). The same explicit one: the same run.
+    Run a = client.createRun(request);
+    Run b = client.createRunAsync(request).get(30, TimeUnit.SECONDS);
+    assertNotEquals(a.getRunId(), b.getRunId());
+    CreateRunRequest fixed = request.toBuilder().setRequestId(UUID.randomUUID().toString()).build();
+    Run first = client.createRun(fixed);
+    assertEquals(first.getRunId(), client.createRunAsync(fixed).get(30, TimeUnit.SECONDS).getRunId());
+
+    WaitRunRequest wait =
+        WaitRunRequest.newBuilder()
+            .setAgentId(agentId)
+            .setPrompt("p")
+            .setTimeout(Durations.fromSeconds(30))
+            .build();
+    Run waited = client.waitRun(wait);
+    assertEquals(RunState.RUN_STATE_SUCCEEDED, waited.getState());
+    assertEquals("done", waited.getOutput());
+    Run waitedAsync = client.waitRunAsync(wait).get(60, TimeUnit.SECONDS);
+    assertEquals(RunState.RUN_STATE_SUCCEEDED, waitedAsync.getState());
+    assertNotEquals(waited.getRunId(), waitedAsync.getRunId());
+    assertEquals(RunState.RUN_STATE_SUCCEEDED, client.getRun(waited.getRunId()).getState());
+    assertEquals("done", client.getRunAsync(waited.getRunId()).get(30, TimeUnit.SECONDS).getOutput());
+
+    Set<String> listed =
+        client.listRuns(ListRunsRequest.newBuilder().setAgentId(agentId).setPageSize(100).build())
+            .getRunsList().stream()
+            .map(Run::getRunId)
+            .collect(Collectors.toSet());
+    assertEquals(
+        Set.of(a.getRunId(), b.getRunId(), first.getRunId(), waited.getRunId(), waitedAsync.getRunId()),
+        listed);
+
+    List<RunEvent> logged =
+        client
+            .listRunEvents(
+                ListRunEventsRequest.newBuilder().setRunId(waited.getRunId()).setPageSize(1000).build())
+            .getEventsList();
+    assertGapFree(logged);
+    assertTrue(logged.get(logged.size() - 1).hasRunFinished());
+
+    String slowAgent = id("java-cancel");
+    client.createAgent(slowAgent, scripted("[{\"text\": \"" + "x".repeat(300) + "\"}]", 50));
+    Run slow = client.createRun(CreateRunRequest.newBuilder().setAgentId(slowAgent).setPrompt("p").build());
+    Run cancelling = client.cancelRun(slow.getRunId(), "test");
+    assertTrue(
+        Set.of(RunState.RUN_STATE_CANCELLING, RunState.RUN_STATE_CANCELLED).contains(cancelling.getState()));
+    List<RunEvent> events = new ArrayList<>();
+    try (RunEventStream stream = client.resume(slow.getRunId(), 0)) {
+      stream.forEach(events::add);
+    }
+    assertGapFree(events);
+    assertEquals(RunState.RUN_STATE_CANCELLED, events.get(events.size() - 1).getRunFinished().getState());
+  }
+
+  @Test
+  void approvalsAndAClientToolThroughTheAsyncStream() throws Exception {
+    needServer();
+    String agentId = id("java-approve");
+    Agent agent =
+        scripted(
+                "[{\"tool_calls\": [{\"name\": \"calculator\", \"arguments\": {\"expression\": \"6 * 7\"}}]},"
+                    + " {\"tool_calls\": [{\"name\": \"lookup\", \"arguments\": {\"key\": \"k\"}}]},"
+                    + " {\"text\": \"42\"}]",
+                0)
+            .toBuilder()
+            .addTools("calculator")
+            .setApprovalPolicy(ApprovalPolicy.newBuilder().setMode(ApprovalMode.APPROVAL_MODE_REQUIRE_ALL))
+            .build();
+    client.createAgent(agentId, agent);
+    StreamRunRequest request =
+        StreamRunRequest.newBuilder()
+            .setAgentId(agentId)
+            .setPrompt("p")
+            .addClientTools(
+                ClientTool.newBuilder()
+                    .setName("lookup")
+                    .setDescription("looks up")
+                    .setParameters(Json.struct("{\"type\": \"object\"}")))
+            .build();
+    List<RunEvent> events = new CopyOnWriteArrayList<>();
+    List<String> handled = new CopyOnWriteArrayList<>();
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    client.streamRunAsync(
+        request,
+        new StreamObserver<>() {
+          @Override
+          public void onNext(RunEvent event) {
+            events.add(event);
+            // Answer from another thread: never block a gRPC callback thread.
+            if (event.hasApprovalRequested()) {
+              String approvalId = event.getApprovalRequested().getApprovalId();
+              CompletableFuture.runAsync(
+                  () -> {
+                    List<String> pending =
+                        client
+                            .listApprovalsAsync(
+                                ListApprovalsRequest.newBuilder()
+                                    .setRunId(event.getRunId())
+                                    .setState(ApprovalState.APPROVAL_STATE_PENDING)
+                                    .build())
+                            .join()
+                            .getApprovalsList().stream()
+                            .map(x -> x.getApprovalId())
+                            .collect(Collectors.toList());
+                    assertEquals(List.of(approvalId), pending);
+                    assertEquals("calculator", client.getApproval(approvalId).getToolName());
+                    client
+                        .resolveApprovalAsync(
+                            ResolveApprovalRequest.newBuilder()
+                                .setApprovalId(approvalId)
+                                .setDecision(ApprovalDecision.APPROVAL_DECISION_APPROVE)
+                                .build())
+                        .join();
+                    handled.add("approved");
+                  })
+                  .exceptionally(e -> fail(done, e));
+            } else if (event.hasClientToolCallRequested()) {
+              String callId = event.getClientToolCallRequested().getToolCallId();
+              client
+                  .submitToolOutputsAsync(event.getRunId(), List.of(RunwireClient.toolOutput(callId, "v")))
+                  .thenRun(() -> handled.add("submitted"))
+                  .exceptionally(e -> fail(done, e));
+            }
+          }
+
+          @Override
+          public void onError(Throwable error) {
+            done.completeExceptionally(error);
+          }
+
+          @Override
+          public void onCompleted() {
+            done.complete(null);
+          }
+        });
+    done.get(60, TimeUnit.SECONDS);
+    assertGapFree(events);
+    assertEquals("42", events.get(events.size() - 1).getRunFinished().getOutput());
+    assertEquals(List.of("approved", "submitted"), handled);
+  }
+
+  private static Void fail(CompletableFuture<Void> done, Throwable error) {
+    done.completeExceptionally(error);
+    return null;
+  }
+
+  @Test
+  void threadsCreateGetMessagesDelete() {
+    needServer();
+    String agentId = id("java-thread");
+    client.createAgent(agentId, scripted("[{\"text\": \"hello back\"}]", 0));
+    String threadId = id("java-thread");
+    assertEquals(threadId, client.createThread(threadId, Map.of("purpose", "test")).getThreadId());
+    assertEquals("test", client.getThread(threadId).getMetadataOrThrow("purpose"));
+    Run run =
+        client.waitRun(
+            WaitRunRequest.newBuilder()
+                .setAgentId(agentId)
+                .setThreadId(threadId)
+                .setPrompt("hello")
+                .setTimeout(Durations.fromSeconds(30))
+                .build());
+    assertEquals(RunState.RUN_STATE_SUCCEEDED, run.getState());
+    List<Message> messages =
+        client
+            .listThreadMessages(ListThreadMessagesRequest.newBuilder().setThreadId(threadId).build())
+            .getMessagesList();
+    assertEquals(
+        List.of(MessageRole.MESSAGE_ROLE_USER + " hello", MessageRole.MESSAGE_ROLE_ASSISTANT + " hello back"),
+        messages.stream().map(m -> m.getRole() + " " + m.getContent()).collect(Collectors.toList()));
+    client.deleteThread(threadId);
+    RunwireException gone = assertThrows(RunwireException.class, () -> client.getThread(threadId));
+    assertEquals(ErrorReasons.THREAD_NOT_FOUND, gone.reason());
+  }
+
+  private record Resumed(String runId, long after, int attempt, Status.Code code) {}
+
+  @Test
+  void aBlockingStreamWhoseConnectionIsCutResumesWithoutGapOrDuplicate() {
+    needProxy();
+    String text = "resuming is seamless ".repeat(10);
+    String agentId = id("java-resume");
+    client.createAgent(agentId, scripted("[{\"text\": \"" + text + "\"}]", 20));
+    List<Resumed> resumed = new CopyOnWriteArrayList<>();
+    ReconnectPolicy policy =
+        FAST.withListener((runId, after, attempt, cause) -> resumed.add(new Resumed(runId, after, attempt, cause.code())));
+    List<RunEvent> events = new ArrayList<>();
+    int cuts = 0;
+    try (RunwireClient through = RunwireClient.connect(PROXY).reconnectPolicy(policy);
+        RunEventStream stream =
+            through.streamRun(StreamRunRequest.newBuilder().setAgentId(agentId).setPrompt("p").build())) {
+      for (RunEvent event : stream) {
+        events.add(event);
+        if (events.size() == 5 || events.size() == 25) {
+          cuts += cutConnections();
+        }
+      }
+      assertEquals(resumed.size(), stream.resumes());
+    }
+    assertTrue(cuts >= 4, "only " + cuts + " sockets cut");
+    assertGapFree(events);
+    assertEquals(text, events.get(events.size() - 1).getRunFinished().getOutput());
+    assertTrue(resumed.size() >= 2, resumed.toString());
+    String runId = events.get(0).getRunId();
+    for (Resumed r : resumed) {
+      assertEquals(runId, r.runId());
+      assertEquals(Status.Code.UNAVAILABLE, r.code());
+    }
+    // Events received before a cut are still delivered: each resume comes after its cut point.
+    assertTrue(resumed.get(0).after() >= 5, resumed.toString());
+    assertTrue(resumed.get(resumed.size() - 1).after() >= 25, resumed.toString());
+    assertEquals(events.size(), client.getRun(runId).getLastSequence());
+  }
+
+  @Test
+  void anAsyncStreamWhoseConnectionIsCutResumesAndNeverGivesUpBeforeItsLimit() throws Exception {
+    needProxy();
+    String agentId = id("java-resume-async");
+    client.createAgent(agentId, scripted("[{\"text\": \"" + "abc".repeat(40) + "\"}]", 20));
+    Run run = client.createRun(CreateRunRequest.newBuilder().setAgentId(agentId).setPrompt("p").build());
+    List<Resumed> resumed = new CopyOnWriteArrayList<>();
+    ReconnectPolicy policy =
+        FAST.withListener((runId, after, attempt, cause) -> resumed.add(new Resumed(runId, after, attempt, cause.code())));
+    try (RunwireClient through = RunwireClient.connect(PROXY).reconnectPolicy(policy)) {
+      List<RunEvent> events = new CopyOnWriteArrayList<>();
+      CompletableFuture<Void> done = new CompletableFuture<>();
+      through.resumeAsync(run.getRunId(), 0, observer(events, done, 3));
+      done.get(60, TimeUnit.SECONDS);
+      assertGapFree(events);
+      assertTrue(events.get(events.size() - 1).hasRunFinished());
+      assertTrue(resumed.size() >= 1);
+      assertTrue(resumed.get(0).after() >= 3, resumed.toString());
+
+      // maxResumes 0: the cut reaches onError as UNAVAILABLE without a reason.
+      through.reconnectPolicy(ReconnectPolicy.NEVER);
+      Run second = client.createRun(CreateRunRequest.newBuilder().setAgentId(agentId).setPrompt("p").build());
+      CompletableFuture<Void> failed = new CompletableFuture<>();
+      through.resumeAsync(second.getRunId(), 0, observer(new CopyOnWriteArrayList<>(), failed, 2));
+      Throwable error =
+          assertThrows(java.util.concurrent.ExecutionException.class, () -> failed.get(60, TimeUnit.SECONDS))
+              .getCause();
+      assertTrue(error instanceof RunwireException, error.toString());
+      assertEquals(Status.Code.UNAVAILABLE, ((RunwireException) error).code());
+      assertEquals("", ((RunwireException) error).reason());
+    }
+  }
+
+  /** Collects events into {@code events}; cuts the connections once after {@code cutAt} events. */
+  private static StreamObserver<RunEvent> observer(
+      List<RunEvent> events, CompletableFuture<Void> done, int cutAt) {
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(RunEvent event) {
+        events.add(event);
+        if (events.size() == cutAt) {
+          CompletableFuture.runAsync(ClientTest::cutConnections).exceptionally(e -> fail(done, e));
+        }
+      }
+
+      @Override
+      public void onError(Throwable error) {
+        done.completeExceptionally(error);
+      }
+
+      @Override
+      public void onCompleted() {
+        done.complete(null);
+      }
+    };
+  }
+}

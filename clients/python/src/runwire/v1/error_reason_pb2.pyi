@@ -1,0 +1,100 @@
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from typing import ClassVar as _ClassVar
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ERROR_REASON_UNSPECIFIED: _ClassVar[ErrorReason]
+    INVALID_ARGUMENT: _ClassVar[ErrorReason]
+    MALFORMED_REQUEST: _ClassVar[ErrorReason]
+    INVALID_PAGE_TOKEN: _ClassVar[ErrorReason]
+    UNKNOWN_PROVIDER: _ClassVar[ErrorReason]
+    TOOL_MODULE_INVALID: _ClassVar[ErrorReason]
+    REQUEST_ID_REUSED: _ClassVar[ErrorReason]
+    UNAUTHENTICATED: _ClassVar[ErrorReason]
+    TOKEN_EXPIRED: _ClassVar[ErrorReason]
+    TOKEN_INVALID: _ClassVar[ErrorReason]
+    PERMISSION_DENIED: _ClassVar[ErrorReason]
+    NOT_AN_APPROVER: _ClassVar[ErrorReason]
+    AGENT_NOT_FOUND: _ClassVar[ErrorReason]
+    RUN_NOT_FOUND: _ClassVar[ErrorReason]
+    APPROVAL_NOT_FOUND: _ClassVar[ErrorReason]
+    THREAD_NOT_FOUND: _ClassVar[ErrorReason]
+    AGENT_ALREADY_EXISTS: _ClassVar[ErrorReason]
+    THREAD_ALREADY_EXISTS: _ClassVar[ErrorReason]
+    APPROVAL_ALREADY_RESOLVED: _ClassVar[ErrorReason]
+    APPROVAL_NOT_PENDING: _ClassVar[ErrorReason]
+    TOOL_CALL_NOT_PENDING: _ClassVar[ErrorReason]
+    TOOL_CALL_ALREADY_ANSWERED: _ClassVar[ErrorReason]
+    TOOL_NOT_FOUND: _ClassVar[ErrorReason]
+    RUNTIME_UNAVAILABLE: _ClassVar[ErrorReason]
+    THREAD_BUSY: _ClassVar[ErrorReason]
+    ETAG_MISMATCH: _ClassVar[ErrorReason]
+    SEQUENCE_OUT_OF_RANGE: _ClassVar[ErrorReason]
+    DRAINING: _ClassVar[ErrorReason]
+    QUOTA_EXCEEDED: _ClassVar[ErrorReason]
+    CLAIM_NOT_FOUND: _ClassVar[ErrorReason]
+    INTERNAL: _ClassVar[ErrorReason]
+    RUN_TIMEOUT: _ClassVar[ErrorReason]
+    TOKEN_BUDGET_EXCEEDED: _ClassVar[ErrorReason]
+    OUTPUT_SCHEMA_MISMATCH: _ClassVar[ErrorReason]
+    MODEL_ERROR: _ClassVar[ErrorReason]
+    PROVIDER_UNAVAILABLE: _ClassVar[ErrorReason]
+    REPLICA_LOST: _ClassVar[ErrorReason]
+    EVENT_LIMIT_EXCEEDED: _ClassVar[ErrorReason]
+    RUN_FAILED: _ClassVar[ErrorReason]
+    NOT_FOUND: _ClassVar[ErrorReason]
+    ALREADY_EXISTS: _ClassVar[ErrorReason]
+    FAILED_PRECONDITION: _ClassVar[ErrorReason]
+    ABORTED: _ClassVar[ErrorReason]
+    OUT_OF_RANGE: _ClassVar[ErrorReason]
+    UNAVAILABLE: _ClassVar[ErrorReason]
+    TIMEOUT: _ClassVar[ErrorReason]
+ERROR_REASON_UNSPECIFIED: ErrorReason
+INVALID_ARGUMENT: ErrorReason
+MALFORMED_REQUEST: ErrorReason
+INVALID_PAGE_TOKEN: ErrorReason
+UNKNOWN_PROVIDER: ErrorReason
+TOOL_MODULE_INVALID: ErrorReason
+REQUEST_ID_REUSED: ErrorReason
+UNAUTHENTICATED: ErrorReason
+TOKEN_EXPIRED: ErrorReason
+TOKEN_INVALID: ErrorReason
+PERMISSION_DENIED: ErrorReason
+NOT_AN_APPROVER: ErrorReason
+AGENT_NOT_FOUND: ErrorReason
+RUN_NOT_FOUND: ErrorReason
+APPROVAL_NOT_FOUND: ErrorReason
+THREAD_NOT_FOUND: ErrorReason
+AGENT_ALREADY_EXISTS: ErrorReason
+THREAD_ALREADY_EXISTS: ErrorReason
+APPROVAL_ALREADY_RESOLVED: ErrorReason
+APPROVAL_NOT_PENDING: ErrorReason
+TOOL_CALL_NOT_PENDING: ErrorReason
+TOOL_CALL_ALREADY_ANSWERED: ErrorReason
+TOOL_NOT_FOUND: ErrorReason
+RUNTIME_UNAVAILABLE: ErrorReason
+THREAD_BUSY: ErrorReason
+ETAG_MISMATCH: ErrorReason
+SEQUENCE_OUT_OF_RANGE: ErrorReason
+DRAINING: ErrorReason
+QUOTA_EXCEEDED: ErrorReason
+CLAIM_NOT_FOUND: ErrorReason
+INTERNAL: ErrorReason
+RUN_TIMEOUT: ErrorReason
+TOKEN_BUDGET_EXCEEDED: ErrorReason
+OUTPUT_SCHEMA_MISMATCH: ErrorReason
+MODEL_ERROR: ErrorReason
+PROVIDER_UNAVAILABLE: ErrorReason
+REPLICA_LOST: ErrorReason
+EVENT_LIMIT_EXCEEDED: ErrorReason
+RUN_FAILED: ErrorReason
+NOT_FOUND: ErrorReason
+ALREADY_EXISTS: ErrorReason
+FAILED_PRECONDITION: ErrorReason
+ABORTED: ErrorReason
+OUT_OF_RANGE: ErrorReason
+UNAVAILABLE: ErrorReason
+TIMEOUT: ErrorReason
