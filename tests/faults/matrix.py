@@ -612,27 +612,24 @@ def count(
     log: list[event_pb2.RunEvent],
     mark: Mark | None,
     effects: pathlib.Path,
-    slow_starts_before: int,
 ) -> Outcome:
     """The counts of one run from what the client received and the log read afterwards."""
     seen = [r.event.sequence for r in received]
     logged = [e.sequence for e in log]
     last = max([*seen, *logged, 0])
     everything = set(range(1, last + 1))
-    lost = len(everything - set(seen)) + len(everything - set(logged))
+    lost = len((everything - set(seen)) | (everything - set(logged)))
     repeats = collections.Counter(filter(None, (_identities(e) for e in log)))
     duplicated = (len(seen) - len(set(seen))) + sum(n - 1 for n in repeats.values())
     written = collections.Counter(_lines(effects))
+    slow_starts = _lines(pathlib.Path(started_path(str(effects)))).count("slow")
     outcome = Outcome(
         outcome=outcome_of(log[-1] if log and _terminal(log[-1]) else None),
         events=len(log),
         lost=lost,
         duplicated=duplicated,
         tool_effects_duplicated=sum(n - 1 for n in written.values()),
-        tool_reruns=max(0, _lines(pathlib.Path(started_path(str(effects)))).count("slow") - 1)
-        if slow_starts_before
-        else 0,
-        breaks=0,
+        tool_reruns=max(0, slow_starts - 1),
     )
     if mark is not None:
         after = [
@@ -781,18 +778,11 @@ async def run_cell(lab: Lab, fault: Fault, runtime: str, directory: pathlib.Path
         client = Client(cell=cell, run_id=run_id, home=fault.home)
         client.start()
         await _moment(client, fault.moment, effects)
-        slow_starts = _lines(pathlib.Path(started_path(str(effects)))).count("slow")
         mark = await fault.inject(cell)
         client.approve.set()
         ended = await client.finish(DEADLINE_SECONDS - (time.monotonic() - mark.monotonic))
         log = await _read_log(cell, run_id)
-        outcome = count(
-            client.received,
-            log,
-            mark,
-            effects,
-            slow_starts_before=slow_starts if fault.moment is Moment.MID_TOOL else 0,
-        )
+        outcome = count(client.received, log, mark, effects)
         outcome.breaks = len(client.breaks)
         outcome.client_errors = len(client.errors)
         outcome.notes.extend(client.errors)
