@@ -31,7 +31,7 @@ option left out comes from the environment (``RUNWIRE_TOKEN``,
 ``RUNWIRE_TLS_SERVER_NAME``); without a CA file or client certificate the
 connection is plaintext.
 
-``run`` and ``demo`` stream through the Python client (``runwire.stream_run``) and
+``run`` and ``demo`` stream through the Python client (``runwire.AsyncClient``) and
 draw with ``app.render``. ``local-model`` and ``demo --local-model`` use
 ``devtools.local_model``, dev tooling outside the server's wheel: when it is not
 installed (``scripts/install_local_model.sh``; never in the Docker image) they
@@ -54,6 +54,7 @@ import secrets
 import signal
 import socket
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import grpc
@@ -64,14 +65,18 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.console import Console
 from rich.text import Text
 from runwire import (
+    AsyncClient,
     Credentials,
+    Decide,
+    Decision,
+    Resume,
+    Retry,
     RunOutcome,
-    StreamBrokenError,
-    Stubs,
     describe_rpc_error,
     open_channel,
-    stream_run,
+    run_outcome,
 )
+from runwire import RunwireError as ClientError
 from runwire.v1 import agent_pb2, event_pb2, run_service_pb2
 
 from app.config import DEFAULT_LISTEN, Settings, load_settings
@@ -90,6 +95,10 @@ if TYPE_CHECKING:
 # channel, and a container health check runs every few seconds.
 
 logger = logging.getLogger("app.cli")
+
+#: How ``runwire run`` resumes a broken stream (and retries a server it cannot
+#: reach): a few quick attempts, so an unreachable address fails in seconds.
+RUN_RETRY = Retry(max_attempts=3, backoff_seconds=0.5)
 
 #: Exit codes.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -465,6 +474,54 @@ def _show(renderer: Renderer, event: event_pb2.RunEvent, run_ids: list[str]) -> 
     renderer.render(event)
 
 
+async def _stream(
+    client: AsyncClient,
+    request: run_service_pb2.StreamRunRequest,
+    *,
+    decide: Decide,
+    renderer: Renderer,
+    on_event: Callable[[event_pb2.RunEvent], None],
+) -> RunOutcome:
+    """Streams a run to its end with the Python client (approvals by ``decide``,
+    resumed by itself after a broken stream, each resume a notice).
+
+    Raises:
+        runwire.RunwireError: the run could not be started or followed.
+    """
+
+    async def on_approval(requested: event_pb2.ApprovalRequested) -> Decision:
+        return Decision(True) if await decide(requested) else Decision.rejected(REJECT_REASON)
+
+    def on_resume(resume: Resume) -> None:
+        renderer.notice(
+            f"stream interrupted ({_describe(resume.error, client.address)}); resuming after "
+            f"event {resume.after_sequence} (attempt {resume.attempt}/{resume.max_attempts})"
+        )
+
+    stream = client.runs.stream(
+        request.agent_id,
+        request.prompt,
+        thread_id=request.thread_id,
+        on_approval=on_approval,
+        on_resume=on_resume,
+    )
+    events = 0
+    async for event in stream:
+        events += 1
+        on_event(event)
+    outcome = run_outcome(stream.terminal_event, events) if stream.terminal_event else None
+    assert outcome is not None, "a run's stream ends after its terminal event"
+    return outcome
+
+
+def _describe(error: ClientError, address: str) -> str:
+    """One line for a failed call: where it could not connect, or what it was refused."""
+    cause = error.__cause__
+    if isinstance(cause, grpc.aio.AioRpcError):
+        return describe_rpc_error(cause, address)
+    return str(error)
+
+
 async def _run(
     address: str,
     request: run_service_pb2.StreamRunRequest,
@@ -474,24 +531,18 @@ async def _run(
     run_ids: list[str],
     credentials: Credentials,
 ) -> int:
-    stubs = Stubs.connect(address, credentials=credentials)
-    try:
-        outcome = await stream_run(
-            stubs,
-            request,
-            decide=terminal_decider(renderer, yes=yes),
-            on_event=lambda event: _show(renderer, event, run_ids),
-            on_notice=renderer.notice,
-            reject_reason=REJECT_REASON,
-        )
-    except grpc.aio.AioRpcError as exc:
-        renderer.line_break()
-        raise fail(describe_rpc_error(exc, address), EXIT_FAILED) from None
-    except StreamBrokenError as exc:
-        renderer.line_break()
-        raise fail(str(exc), EXIT_FAILED) from None
-    finally:
-        await stubs.close()
+    async with AsyncClient(address, credentials=credentials, retry=RUN_RETRY) as client:
+        try:
+            outcome = await _stream(
+                client,
+                request,
+                decide=terminal_decider(renderer, yes=yes),
+                renderer=renderer,
+                on_event=lambda event: _show(renderer, event, run_ids),
+            )
+        except ClientError as exc:
+            renderer.line_break()
+            raise fail(_describe(exc, address), EXIT_FAILED) from None
     _print_outcome(renderer, outcome, f" · run {outcome.run_id}")
     return EXIT_OK if outcome.succeeded else EXIT_FAILED
 
@@ -650,11 +701,11 @@ async def _demo_on(
     server, addresses = await _start(settings)
     # The embedded server is plaintext on loopback: the client settings of the
     # environment (RUNWIRE_CA_FILE, RUNWIRE_TOKEN ...) are for other servers.
-    stubs = Stubs.connect(addresses[0], credentials=Credentials())
+    client = AsyncClient(addresses[0], credentials=Credentials())
     renderer = Renderer(out)
     try:
         agent_id = f"demo-{secrets.token_hex(3)}"
-        await stubs.agents.CreateAgent(agent_pb2.CreateAgentRequest(agent_id=agent_id, agent=agent))
+        await client.agents.create(agent_id, agent)
         renderer.line(
             Text.assemble(("Runwire demo", "bold"), f" · embedded server on {addresses[0]}")
         )
@@ -671,20 +722,18 @@ async def _demo_on(
             return True
 
         started = time.monotonic()
-        outcome = await stream_run(
-            stubs,
+        outcome = await _stream(
+            client,
             run_service_pb2.StreamRunRequest(agent_id=agent_id, prompt=prompt),
             decide=approve,
+            renderer=renderer,
             on_event=renderer.render,
-            on_notice=renderer.notice,
         )
         elapsed = time.monotonic() - started
-    except grpc.aio.AioRpcError as exc:
-        raise fail(describe_rpc_error(exc, addresses[0]), EXIT_FAILED) from None
-    except StreamBrokenError as exc:
-        raise fail(str(exc), EXIT_FAILED) from None
+    except ClientError as exc:
+        raise fail(_describe(exc, addresses[0]), EXIT_FAILED) from None
     finally:
-        await stubs.close()
+        await client.close()
         await server.stop()
     out.print()
     if outcome.output:

@@ -1,11 +1,11 @@
 """Run events on a terminal, shared by ``runwire run`` and ``runwire demo``.
 
-``Renderer`` prints a run's events to a rich console as ``runwire.stream_run``
+``Renderer`` prints a run's events to a rich console as the Python client
 hands them out (assistant text as it streams, tool calls, dimmed tool results,
 approval outcomes, run errors) and its notices (a resumed stream, an approval
 that could not be resolved). ``terminal_decider`` answers approvals at the
 terminal. Streaming, approvals and resuming are the Python client's
-(``runwire.stream_run``); this module only draws.
+(``runwire.AsyncClient``); this module only draws.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Renderer:
         self.console.print(Text(text, style="bold yellow"), end="", soft_wrap=True)
 
     def notice(self, text: str) -> None:
-        """Prints a notice of ``runwire.stream_run`` (``on_notice``) in yellow."""
+        """Prints a notice (a resumed stream) in yellow."""
         self.line(text, style="yellow")
 
     def line_break(self) -> None:

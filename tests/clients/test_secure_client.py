@@ -42,14 +42,12 @@ async def test_token_and_client_certificate_on_unary_and_streaming_calls(
             tools=["calculator"],
             mode=agent_pb2.APPROVAL_MODE_REQUIRE_ALL,
         )
-        events: list[event_pb2.RunEvent] = []
-        outcome = await runwire.stream_run(
-            stubs,
-            run_service_pb2.StreamRunRequest(agent_id=agent.agent_id, prompt="6*7?"),
-            decide=_approve,
-            on_event=events.append,
-        )
-        assert outcome.succeeded and outcome.output == "42", outcome
+        client = runwire.AsyncClient(stubs=stubs)
+        stream = client.runs.stream(agent.agent_id, "6*7?", on_approval=_approve)
+        events = [event async for event in stream]
+        assert stream.terminal_event is not None
+        outcome = runwire.run_outcome(stream.terminal_event)
+        assert outcome is not None and outcome.succeeded and outcome.output == "42", outcome
         assert_gap_free(events)
         listed = await stubs.approvals.ListApprovals(
             approval_pb2.ListApprovalsRequest(run_id=outcome.run_id)

@@ -22,9 +22,8 @@ Lower-level helpers, kept for the CLI, the tests and the benchmarks:
 
 * ``Stubs``: the four services' stubs on one channel (``AsyncClient.stubs``).
 * ``Credentials`` and ``open_channel``: the connection settings for a channel of your own.
-* ``stream_run``: start a run and read it to its end, answering approvals and
-  resuming a broken stream; ``RunOutcome`` is how it ended (``run_outcome`` reads
-  it from a terminal event); ``collect_events`` reads a whole event stream.
+* ``RunOutcome``: how a run ended (``run_outcome`` reads it from a terminal
+  event); ``collect_events`` reads a whole event stream.
 * ``status_details`` and ``describe_rpc_error``: what a failed ``grpc.aio`` call
   says, unpacked or as one line; ``error_from_rpc`` makes its ``RunwireError``.
 """
@@ -68,12 +67,10 @@ from runwire._errors import (
     status_details,
 )
 from runwire._stream import (
-    MAX_RESUMES,
     Decide,
     RunOutcome,
     collect_events,
     run_outcome,
-    stream_run,
 )
 from runwire._stubs import Stubs
 from runwire._sync import Agents, Approvals, Client, EventStream, Pager, Run, Runs, Threads, connect
@@ -92,7 +89,6 @@ from runwire._types import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "MAX_RESUMES",
     "AbortedError",
     "Agents",
     "AlreadyExistsError",
@@ -152,5 +148,4 @@ __all__ = [
     "open_channel",
     "run_outcome",
     "status_details",
-    "stream_run",
 ]
