@@ -24,11 +24,15 @@ stamp=.venv/.runwire-installed
 if [[ ! -x .venv/bin/python ]]; then
   "$PYTHON" -m venv .venv
 fi
-if [[ ! -f $stamp || pyproject.toml -nt $stamp || clients/python/pyproject.toml -nt $stamp ]]; then
+if [[ ! -f $stamp || pyproject.toml -nt $stamp || clients/python/pyproject.toml -nt $stamp ||
+      VERSION -nt $stamp || build_backend/runwire_build.py -nt $stamp ]]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   # runwire-client owns the `runwire` script; a venv from before that loses it when the old
   # runwire is uninstalled after runwire-client is installed: install runwire-client again.
-  .venv/bin/python -m pip install --quiet -e 'clients/python[cli]' -e '.[dev]' &&
+  # runwire-release=true: runwire names its client runwire-client[cli]==VERSION (not a file://
+  # URL, which pip refuses next to the editable client), which this same command supplies.
+  .venv/bin/python -m pip install --quiet --config-settings runwire-release=true \
+    -e 'clients/python[cli]' -e '.[dev]' &&
     { [[ -x .venv/bin/runwire ]] ||
       .venv/bin/python -m pip install --quiet --no-deps --force-reinstall -e 'clients/python[cli]'; }
   touch "$stamp"

@@ -767,6 +767,8 @@ def test_dockerignore_lets_in_the_sources_only() -> None:
         "app/worker_process.py",
         "clients/python/pyproject.toml",
         "clients/python/src/runwire/v1/run_pb2.py",
+        "VERSION",
+        "build_backend/runwire_build.py",
     ]
     assert [path for path in let_in if ignore.excluded(path)] == []
 
@@ -789,22 +791,43 @@ def test_image_wheels_hold_everything_the_cli_imports(tmp_path: Path) -> None:
     runs = [rest for keyword, rest in builder_stage().instructions if keyword == "RUN"]
     (pip_wheel,) = [shlex.split(run) for run in runs if "pip wheel" in run]
     arguments = pip_wheel[pip_wheel.index("wheel") + 1 :]
+    with_value = ("--wheel-dir", "-w", "--config-settings", "-C")
     projects = [
         word
         for before, word in itertools.pairwise(["", *arguments])
-        if not word.startswith("-") and before not in ("--wheel-dir", "-w")
+        if not word.startswith("-") and before not in with_value
     ]
     assert sorted(projects) == [".", "./clients/python"]
+    # The builder's config settings (runwire-release=true), passed on as they are.
+    settings = [
+        f"--config-settings={word}"
+        for before, word in itertools.pairwise(["", *arguments])
+        if before in ("--config-settings", "-C")
+    ]
     wheels = tmp_path / "wheels"
     offline = ["--no-deps", "--no-index", "--no-build-isolation", "--check-build-dependencies"]
+    pip = [sys.executable, "-m", "pip", "wheel", "-q", *offline, *settings]
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", *offline, "-w", str(wheels), *projects],
+        [*pip, "-w", str(wheels), *projects],
         cwd=context,
+        env={k: v for k, v in os.environ.items() if not k.startswith("RUNWIRE_")},
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    # Release mode: the server's wheel names its client by version, never by a file:// URL
+    # of the builder's /src (stage 2 installs from /wheels only).
+    (server_wheel,) = wheels.glob("runwire-[0-9]*.whl")
+    with zipfile.ZipFile(server_wheel) as archive:
+        (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        requires = [
+            line.removeprefix("Requires-Dist: ")
+            for line in archive.read(metadata).decode().splitlines()
+            if line.startswith("Requires-Dist: runwire-client")
+        ]
+    version = (ROOT / "VERSION").read_text().strip()
+    assert requires == [f"runwire-client[cli]=={version}"]
     provided: set[str] = set()
     code: dict[str, bytes] = {}
     entry_points = ""

@@ -1,0 +1,1 @@
+"""The artifacts a release publishes, built and installed outside the checkout."""
