@@ -72,11 +72,19 @@ from runwire import (
     Resume,
     Retry,
     RunOutcome,
-    describe_rpc_error,
     open_channel,
     run_outcome,
 )
 from runwire import RunwireError as ClientError
+from runwire.cli.options import (
+    CaFileOption,
+    ClientCertOption,
+    ClientKeyOption,
+    ServerNameOption,
+    TokenOption,
+    credentials_from_options,
+    error_line,
+)
 from runwire.v1 import agent_pb2, event_pb2, run_service_pb2
 
 from app.config import DEFAULT_LISTEN, Settings, load_settings
@@ -299,79 +307,8 @@ def serve(
 
 # --------------------------------------------------------------------------- connection
 
-# The options of the commands that call a server (``run``, ``health``); each left
-# out comes from its environment variable, the same in every Runwire client.
-TokenOption = Annotated[
-    str | None,
-    typer.Option(
-        "--token",
-        metavar="TOKEN",
-        help="Bearer token (API key or JWT) sent on every call. Default: $RUNWIRE_TOKEN.",
-    ),
-]
-CaFileOption = Annotated[
-    pathlib.Path | None,
-    typer.Option(
-        "--ca-file",
-        metavar="FILE",
-        help="PEM CA bundle to trust; turns TLS on. Default: $RUNWIRE_CA_FILE.",
-    ),
-]
-ClientCertOption = Annotated[
-    pathlib.Path | None,
-    typer.Option(
-        "--client-cert",
-        metavar="FILE",
-        help="PEM client certificate (mutual TLS). Default: $RUNWIRE_CLIENT_CERT_FILE.",
-    ),
-]
-ClientKeyOption = Annotated[
-    pathlib.Path | None,
-    typer.Option(
-        "--client-key",
-        metavar="FILE",
-        help="PEM key of --client-cert. Default: $RUNWIRE_CLIENT_KEY_FILE.",
-    ),
-]
-ServerNameOption = Annotated[
-    str | None,
-    typer.Option(
-        "--tls-server-name",
-        metavar="NAME",
-        help="Name to check in the server's certificate instead of the address's host. "
-        "Default: $RUNWIRE_TLS_SERVER_NAME.",
-    ),
-]
-
-
-def _credentials(
-    token: str | None,
-    ca_file: pathlib.Path | None,
-    client_cert: pathlib.Path | None,
-    client_key: pathlib.Path | None,
-    server_name: str | None,
-) -> Credentials:
-    """The connection options, each missing one from its environment variable.
-
-    Raises:
-        typer.Exit: (code 2, after printing why) a certificate without its key,
-            or a file that cannot be read.
-    """
-    try:
-        credentials = Credentials.resolve(
-            token=token,
-            ca_file=ca_file,
-            client_cert_file=client_cert,
-            client_key_file=client_key,
-            server_name=server_name,
-        )
-        if credentials.tls:
-            credentials.channel_credentials()  # reads the files: fail here, not at the first call
-    except ValueError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
-    except OSError as exc:
-        raise fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_USAGE) from None
-    return credentials
+# The commands that call a server (``run``, ``health``) take the connection options
+# every Runwire command shares (``runwire.cli.options``).
 
 
 # --------------------------------------------------------------------------- health
@@ -405,7 +342,7 @@ def health(
 
     For container health checks and operators; prints the status.
     """
-    credentials = _credentials(token, ca_file, client_cert, client_key, tls_server_name)
+    credentials = credentials_from_options(token, ca_file, client_cert, client_key, tls_server_name)
     try:
         status = asyncio.run(_health(address, service, timeout, credentials))
     except grpc.aio.AioRpcError as exc:
@@ -494,7 +431,7 @@ async def _stream(
 
     def on_resume(resume: Resume) -> None:
         renderer.notice(
-            f"stream interrupted ({_describe(resume.error, client.address)}); resuming after "
+            f"stream interrupted ({error_line(resume.error, client.address)}); resuming after "
             f"event {resume.after_sequence} (attempt {resume.attempt}/{resume.max_attempts})"
         )
 
@@ -512,14 +449,6 @@ async def _stream(
     outcome = run_outcome(stream.terminal_event, events) if stream.terminal_event else None
     assert outcome is not None, "a run's stream ends after its terminal event"
     return outcome
-
-
-def _describe(error: ClientError, address: str) -> str:
-    """One line for a failed call: where it could not connect, or what it was refused."""
-    cause = error.__cause__
-    if isinstance(cause, grpc.aio.AioRpcError):
-        return describe_rpc_error(cause, address)
-    return str(error)
 
 
 async def _run(
@@ -542,7 +471,7 @@ async def _run(
             )
         except ClientError as exc:
             renderer.line_break()
-            raise fail(_describe(exc, address), EXIT_FAILED) from None
+            raise fail(error_line(exc, address), EXIT_FAILED) from None
     _print_outcome(renderer, outcome, f" · run {outcome.run_id}")
     return EXIT_OK if outcome.succeeded else EXIT_FAILED
 
@@ -570,7 +499,7 @@ def run(
     tls_server_name: ServerNameOption = None,
 ) -> None:
     """Run an agent on a prompt and stream its answer; exit 0 if the run SUCCEEDED."""
-    credentials = _credentials(token, ca_file, client_cert, client_key, tls_server_name)
+    credentials = credentials_from_options(token, ca_file, client_cert, client_key, tls_server_name)
     request = run_service_pb2.StreamRunRequest(
         agent_id=agent_id, prompt=prompt, thread_id=thread or ""
     )
@@ -731,7 +660,7 @@ async def _demo_on(
         )
         elapsed = time.monotonic() - started
     except ClientError as exc:
-        raise fail(_describe(exc, addresses[0]), EXIT_FAILED) from None
+        raise fail(error_line(exc, addresses[0]), EXIT_FAILED) from None
     finally:
         await client.close()
         await server.stop()

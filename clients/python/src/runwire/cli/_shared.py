@@ -172,8 +172,17 @@ class Context:
         return self.client.address
 
 
-def _credentials(values: dict[str, Any]) -> Credentials:
-    """The credentials from the shared options, each missing one from the environment.
+def credentials_from_options(
+    token: str | None,
+    ca_file: pathlib.Path | None,
+    client_cert: pathlib.Path | None,
+    client_key: pathlib.Path | None,
+    tls_server_name: str | None,
+    *,
+    tls: bool = False,
+) -> Credentials:
+    """The credentials from the connection options, each missing one from its
+    environment variable (``Credentials.resolve``).
 
     Raises:
         typer.Exit: (code 2, after printing why) a certificate without its key,
@@ -181,12 +190,12 @@ def _credentials(values: dict[str, Any]) -> Credentials:
     """
     try:
         credentials = Credentials.resolve(
-            token=values["token"],
-            ca_file=values["ca_file"],
-            client_cert_file=values["client_cert"],
-            client_key_file=values["client_key"],
-            server_name=values["tls_server_name"],
-            tls=True if values["tls"] else None,
+            token=token,
+            ca_file=ca_file,
+            client_cert_file=client_cert,
+            client_key_file=client_key,
+            server_name=tls_server_name,
+            tls=True if tls else None,
         )
         if credentials.tls:
             credentials.channel_credentials()  # reads the files: fail here, not at the first call
@@ -235,7 +244,14 @@ def operator_command(
     @functools.wraps(function)
     def command(**values: Any) -> None:
         options = {name: values.pop(name) for name in _SHARED}
-        credentials = _credentials(options)
+        credentials = credentials_from_options(
+            options["token"],
+            options["ca_file"],
+            options["client_cert"],
+            options["client_key"],
+            options["tls_server_name"],
+            tls=options["tls"],
+        )
         output = Output(options["output"])
         try:
             client = Client(options["address"], credentials=credentials, timeout=options["timeout"])
