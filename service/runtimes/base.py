@@ -15,6 +15,15 @@ from service.core.spec import Decision, RunSpec, ToolOutput
 class Runtime(Protocol):
     """Executes runs and delivers what they wait for."""
 
+    async def reserve(self, run_id: str, *, tenant: str, thread_id: str) -> None:
+        """Prepares for a run about to be created (before its thread is claimed),
+        so that a process dying before ``start`` leaves nothing held forever."""
+        ...
+
+    async def unreserve(self, run_id: str) -> None:
+        """Undoes ``reserve`` for a run that will not start. Never raises."""
+        ...
+
     async def start(self, spec: RunSpec) -> None:
         """Starts the run in the background; returns at once."""
         ...

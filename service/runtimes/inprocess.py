@@ -62,7 +62,7 @@ from service.llm.registry import ProviderRegistry
 from service.runtimes.lease_keeper import LeaseKeeper
 from service.runtimes.recorder import CLOSING_PAYLOADS, RunRecorder
 from service.stores.events import TERMINAL_PAYLOADS
-from service.stores.leases import CancelOutcome, LeaseStore, MemoryLeaseStore
+from service.stores.leases import CancelOutcome, LeaseStore, MemoryLeaseStore, ThreadClaim
 from service.stores.tenants import PerTenant
 from service.stores.threads import ThreadStore
 from service.tools.execution import run_server_tool
@@ -338,6 +338,26 @@ class InProcessRuntime:
         self._abandon(control.spec.run_id, "its lease expired before it was renewed")
         return False
 
+    async def reserve(self, run_id: str, *, tenant: str, thread_id: str) -> None:
+        """Leases a run about to be created to this process, with the thread it
+        is about to claim: if the process dies before the run starts, the
+        sweeper of another replica ends it (or, without a record, frees the
+        thread). ``start`` keeps the lease; ``unreserve`` drops it.
+
+        Raises:
+            redis.exceptions.RedisError: the lease could not be written.
+        """
+        claim = ThreadClaim(tenant=tenant, thread_id=thread_id) if thread_id else None
+        await self._keeper.acquire(run_id, claim=claim)
+
+    async def unreserve(self, run_id: str) -> None:
+        """Drops the lease of a reserved run that will not start. Never raises."""
+        self._keeper.forget(run_id)
+        try:
+            await self._keeper.release(run_id)
+        except Exception:
+            logger.warning("could not release a lease", exc_info=True, extra={"run_id": run_id})
+
     async def start(self, spec: RunSpec) -> None:
         """Leases the run to this process and starts its task. Runs to its end
         even when the caller is cancelled meanwhile (the run then goes on).
@@ -348,7 +368,8 @@ class InProcessRuntime:
         await asyncio.shield(self._start(spec))
 
     async def _start(self, spec: RunSpec) -> None:
-        await self._keeper.acquire(spec.run_id)
+        if not self._keeper.holding(spec.run_id):  # reserved: leased already
+            await self._keeper.acquire(spec.run_id)
         control = _RunControl(spec=spec)
         self._runs[spec.run_id] = control
         control.task = asyncio.create_task(self._execute(control), name=f"run:{spec.run_id}")

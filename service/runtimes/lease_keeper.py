@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from service.core.errors import NotFoundError, UnavailableError
 from service.runtimes.recorder import RunRecorder
-from service.stores.leases import CancelOutcome, LeaseStore
+from service.stores.leases import CancelOutcome, LeaseStore, ThreadClaim
 from service.stores.projection import TERMINAL_STATES
 from service.stores.tenants import PerTenant
 from service.stores.threads import ThreadStore
@@ -105,14 +105,14 @@ class LeaseKeeper:
             asyncio.create_task(self._sweeper(), name="run-lease-sweeper"),
         ]
 
-    async def acquire(self, run_id: str) -> None:
-        """Leases a new run to this process.
+    async def acquire(self, run_id: str, *, claim: ThreadClaim | None = None) -> None:
+        """Leases a new run to this process (with the thread it is about to claim).
 
         Raises:
             redis.exceptions.RedisError: the lease could not be written.
         """
         sent = time.monotonic()
-        await self.leases.acquire(run_id)
+        await self.leases.acquire(run_id, claim=claim)
         self._held_until[run_id] = sent + self.leases.ttl_seconds
 
     def holds(self, run_id: str) -> bool:
@@ -236,7 +236,10 @@ class LeaseKeeper:
                 await self._threads(run.tenant).release(run.thread_id, run_id)
             await self.leases.release(run_id)
         except NotFoundError:
-            await self._forget_lease(run_id)  # the run's records expired
+            # No record: its replica died before creating it (after claiming the
+            # thread recorded with the lease), or the records expired.
+            await self._release_claim(run_id)
+            await self._forget_lease(run_id)
         except Exception:
             logger.warning(
                 "could not end a run whose replica was lost; a later sweep will",
@@ -245,6 +248,18 @@ class LeaseKeeper:
             )
         finally:
             self._held_until.pop(run_id, None)
+
+    async def _release_claim(self, run_id: str) -> None:
+        try:
+            claim = await self.leases.thread_claim(run_id)
+            if claim is not None:
+                await self._threads(claim.tenant).release(claim.thread_id, run_id)
+        except Exception:
+            logger.warning(
+                "could not release the thread of a run lost before its record existed",
+                exc_info=True,
+                extra={"run_id": run_id},
+            )
 
     async def _forget_lease(self, run_id: str) -> None:
         try:

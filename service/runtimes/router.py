@@ -202,8 +202,15 @@ class RunRouter:
         run_id = f"run_{uuid.uuid4().hex}"
         history: tuple[ChatMessage, ...] = ()
         threads = self.threads(tenant)
-        if request.thread_id:
-            await threads.claim(request.thread_id, run_id)
+        # Held before the thread is claimed: an in-process run is leased from here on,
+        # so a replica that dies before starting it leaves no claim behind.
+        await runtime.reserve(run_id, tenant=tenant, thread_id=request.thread_id)
+        try:
+            if request.thread_id:
+                await threads.claim(request.thread_id, run_id)
+        except BaseException:
+            await runtime.unreserve(run_id)
+            raise
         try:
             if request.thread_id:
                 history = tuple(
@@ -231,16 +238,19 @@ class RunRouter:
         except BaseException:
             if request.thread_id:
                 await threads.release(request.thread_id, run_id)
+            await runtime.unreserve(run_id)
             raise
         if not created:
             if request.thread_id:
                 await threads.release(request.thread_id, run_id)
+            await runtime.unreserve(run_id)
             return await self._repeated(request, stored, fingerprint)
         try:
             await runtime.start(spec)
         except Exception as exc:
-            # The run is FAILED and its thread released: nothing waits on it.
+            # The run is FAILED, its thread and lease released: nothing waits on it.
             await self._start_failed(spec, exc)
+            await runtime.unreserve(run_id)
             raise
         METRICS.runs_started.add(1, {"runwire.runtime": agent_pb2.Runtime.Name(runtime_kind)})
         logger.info(

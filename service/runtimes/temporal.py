@@ -68,6 +68,12 @@ class TemporalRuntime:
         self._task_queue = task_queue
         self._recorder = recorder
 
+    async def reserve(self, run_id: str, *, tenant: str, thread_id: str) -> None:
+        """Nothing to prepare: the workflow is the run's durable owner once started."""
+
+    async def unreserve(self, run_id: str) -> None:
+        """Nothing was reserved."""
+
     async def start(self, spec: RunSpec) -> None:
         """Starts the workflow (id = run id).
 

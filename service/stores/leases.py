@@ -35,6 +35,19 @@ class CancelOutcome(enum.Enum):
 
 
 @dataclass(frozen=True)
+class ThreadClaim:
+    """The thread a leased run holds (or is about to claim).
+
+    Attributes:
+        tenant: The run's tenant (threads are stored per tenant).
+        thread_id: The thread.
+    """
+
+    tenant: str
+    thread_id: str
+
+
+@dataclass(frozen=True)
 class Renewal:
     """The answer of ``LeaseStore.renew``.
 
@@ -59,8 +72,15 @@ class LeaseStore(Protocol):
     #: How long a lease lasts unless renewed, seconds.
     ttl_seconds: float
 
-    async def acquire(self, run_id: str) -> None:
-        """Gives this replica the lease of a new run, for ``ttl_seconds``."""
+    async def acquire(self, run_id: str, *, claim: ThreadClaim | None = None) -> None:
+        """Gives this replica the lease of a new run, for ``ttl_seconds``; with
+        ``claim``, records the thread the run is about to claim, so whoever
+        takes the run over can release it (``thread_claim``)."""
+        ...
+
+    async def thread_claim(self, run_id: str) -> ThreadClaim | None:
+        """The thread recorded with the run's lease (kept until ``release``,
+        also once the lease expired), or None."""
         ...
 
     async def renew(self, run_ids: Collection[str]) -> Renewal:
@@ -97,8 +117,12 @@ class MemoryLeaseStore:
         self.owner = "memory"
         self.ttl_seconds = ttl_seconds
 
-    async def acquire(self, run_id: str) -> None:
+    async def acquire(self, run_id: str, *, claim: ThreadClaim | None = None) -> None:
         """Nothing to record."""
+
+    async def thread_claim(self, run_id: str) -> ThreadClaim | None:
+        """Nothing recorded: None."""
+        return None
 
     async def renew(self, run_ids: Collection[str]) -> Renewal:
         """Every lease is held: nothing lost, no cancel requests."""

@@ -8,6 +8,9 @@ Key layout (``{p}`` is the prefix):
 - ``{p}:run-leases`` sorted set: the ids of the leased runs, scored by when
   their lease expires (milliseconds since the epoch, Redis ``TIME``). It is
   the index a sweeper reads (``ZRANGEBYSCORE -inf <now>``): no ``SCAN``.
+- ``{p}:run-lease-threads`` hash: run id -> ``tenant`` newline ``thread id``
+  of a leased run on a thread, kept (no time to live) until ``release``, so a
+  run whose replica died before its record existed still frees its thread.
 
 Every write is one Lua script, with Redis's own clock, so replicas whose
 clocks disagree still agree on expiry. The lease key is the truth; the score
@@ -28,7 +31,7 @@ from typing import cast
 
 import redis.asyncio as redis
 
-from service.stores.leases import DEFAULT_LEASE_SECONDS, CancelOutcome, Renewal
+from service.stores.leases import DEFAULT_LEASE_SECONDS, CancelOutcome, Renewal, ThreadClaim
 from service.stores.redis_client import reply
 
 #: Leases renewed per script call (one call per this many runs).
@@ -42,7 +45,7 @@ end
 local function score(ms) return string.format('%.0f', ms) end
 """
 
-# KEYS: lease, index. ARGV: run id, owner, ttl ms.
+# KEYS: lease, index, threads. ARGV: run id, owner, ttl ms, thread claim ("" for none).
 _ACQUIRE = (
     _NOW
     + """
@@ -50,6 +53,7 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'owner', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], score(now_ms() + tonumber(ARGV[3])), ARGV[1])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[4]) end
 return 1
 """
 )
@@ -79,12 +83,14 @@ return {lost, cancels}
 """
 )
 
-# KEYS: lease, index. ARGV: run id, owner. Returns 0 when another replica holds the lease.
+# KEYS: lease, index, threads. ARGV: run id, owner. Returns 0 when another replica holds
+# the lease.
 _RELEASE = """
 local holder = redis.call('HGET', KEYS[1], 'owner')
 if holder and holder ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
 """
 
@@ -179,6 +185,7 @@ class RedisLeaseStore:
         self._client = client
         self._prefix = prefix
         self._index = f"{prefix}:run-leases"
+        self._threads = f"{prefix}:run-lease-threads"
         self.owner = owner or replica_id()
         self.ttl_seconds = ttl_seconds
         self._ttl_ms = max(1, round(ttl_seconds * 1000))
@@ -192,10 +199,20 @@ class RedisLeaseStore:
     def _lease(self, run_id: str) -> str:
         return f"{self._prefix}:run-lease:{run_id}"
 
-    async def acquire(self, run_id: str) -> None:
-        """Takes the run's lease for this replica, for ``ttl_seconds``."""
-        keys = [self._lease(run_id), self._index]
-        await self._acquire(keys=keys, args=[run_id, self.owner, self._ttl_ms])
+    async def acquire(self, run_id: str, *, claim: ThreadClaim | None = None) -> None:
+        """Takes the run's lease for this replica, for ``ttl_seconds``, and
+        records ``claim`` with it."""
+        keys = [self._lease(run_id), self._index, self._threads]
+        recorded = "" if claim is None else f"{claim.tenant}\n{claim.thread_id}"
+        await self._acquire(keys=keys, args=[run_id, self.owner, self._ttl_ms, recorded])
+
+    async def thread_claim(self, run_id: str) -> ThreadClaim | None:
+        """The thread recorded with the run's lease, or None."""
+        value = await reply(self._client.hget(self._threads, run_id))
+        if value is None:
+            return None
+        tenant, _, thread_id = _text(cast("bytes | str", value)).partition("\n")
+        return ThreadClaim(tenant=tenant, thread_id=thread_id)
 
     async def renew(self, run_ids: Collection[str]) -> Renewal:
         """Renews the leases of ``run_ids`` this replica holds: one script call
@@ -215,7 +232,8 @@ class RedisLeaseStore:
 
     async def release(self, run_id: str) -> None:
         """Drops the run's lease and index entry, unless another replica holds it."""
-        await self._release(keys=[self._lease(run_id), self._index], args=[run_id, self.owner])
+        keys = [self._lease(run_id), self._index, self._threads]
+        await self._release(keys=keys, args=[run_id, self.owner])
 
     async def take_expired(self, *, limit: int) -> list[str]:
         """Takes over up to ``limit`` runs whose lease expired (two round trips:

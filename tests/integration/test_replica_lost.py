@@ -12,8 +12,9 @@ it can be deleted), free the tenant's active-run slot and drop the lease.
 CancelRun answers clearly whatever the owner's state: a live owner on
 another replica cancels the run; a run whose lease expired is ended at once.
 
-A runtime whose start fails (here: Redis refuses the lease) leaves no QUEUED
-run and no thread claim.
+The lease comes first, before the thread is claimed: a lease Redis refuses
+leaves no run and no claim, and a replica that dies between the claim and the
+run's record leaves a lease that names the thread, which the sweep frees.
 
 The seconds from the SIGKILL to REPLICA_LOST are printed (``pytest -s``):
 the bound is the lease plus a quarter of it (the sweep interval), plus the
@@ -38,7 +39,7 @@ from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2, thread
 
 from app.config import Settings
 from service.core.errors import UnavailableError
-from service.stores.leases import CancelOutcome
+from service.stores.leases import CancelOutcome, ThreadClaim
 from service.stores.redis_leases import RedisLeaseStore
 from tests.durability.processes import Deployment, Process, deployment_env, free_port
 from tests.support import (
@@ -338,18 +339,19 @@ async def test_cancel_reaches_a_live_owner_on_another_replica(cluster: Cluster) 
     ],
     ids=["unexpected", "runwire_error"],
 )
-async def test_failed_start_leaves_no_claim_and_no_queued_run(
+async def test_refused_lease_leaves_no_claim_and_no_run(
     cluster: Cluster, monkeypatch: pytest.MonkeyPatch, failure: Exception
 ) -> None:
-    """The in-process runtime cannot take the run's lease: CreateRun fails, the
-    run is FAILED (not QUEUED), the thread is free and the slot released."""
+    """The in-process runtime cannot take the run's lease (taken before the
+    thread is claimed): CreateRun fails before anything is held: no run, the
+    thread free."""
     async with running_server(cluster.settings()) as server:
         stubs = cluster.connect(server.addresses[0])
         agent = await create_agent(stubs, [{"text": "never"}])
         thread_id = unique("thread")
         await stubs.threads.CreateThread(thread_pb2.CreateThreadRequest(thread_id=thread_id))
 
-        async def refuse(run_id: str) -> None:
+        async def refuse(run_id: str, *, claim: ThreadClaim | None = None) -> None:
             raise failure
 
         monkeypatch.setattr(server.app.inprocess.leases, "acquire", refuse)
@@ -368,12 +370,32 @@ async def test_failed_start_leaves_no_claim_and_no_queued_run(
         monkeypatch.undo()
 
         listed = await stubs.runs.ListRuns(run_service_pb2.ListRunsRequest(thread_id=thread_id))
-        [run] = listed.runs
-        assert run.state == run_pb2.RUN_STATE_FAILED, run
-        assert reason_of(run) == (
-            "LEASE_REFUSED" if isinstance(failure, UnavailableError) else "RUN_FAILED"
+        assert list(listed.runs) == []
+        await assert_thread_free(stubs, thread_id)
+
+
+async def test_replica_lost_before_the_run_record_frees_the_thread(cluster: Cluster) -> None:
+    """A replica that dies between claiming a run's thread and creating its
+    record (the lease, taken first, records the thread): once the lease
+    expires, a survivor's sweep releases the thread and drops the lease."""
+    async with running_server(cluster.settings()) as survivor:
+        stubs = cluster.connect(survivor.addresses[0])
+        thread_id = unique("thread")
+        await stubs.threads.CreateThread(thread_pb2.CreateThreadRequest(thread_id=thread_id))
+        run_id = unique("run")
+        # What the dead replica did: the lease with the thread, then the claim.
+        dead = RedisLeaseStore(
+            cluster.redis, prefix=cluster.prefix, ttl_seconds=LEASE_SECONDS, owner="dead"
         )
-        assert not await cluster.active(run.run_id)
+        await dead.acquire(run_id, claim=ThreadClaim(tenant="default", thread_id=thread_id))
+        await survivor.app.router.threads("default").claim(thread_id, run_id)
+        assert await cluster.leased(run_id)
+
+        async for _ in polls():
+            if not await cluster.leased(run_id):
+                break
+        assert not await cluster.leased(run_id), "no replica took the lost run over"
+        assert await dead.thread_claim(run_id) is None
         await assert_thread_free(stubs, thread_id)
 
 
