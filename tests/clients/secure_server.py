@@ -15,7 +15,6 @@ same way. ``tests/clients/conftest.py`` shares one server per session.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import os
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from runwire import Credentials, Stubs
 
 from tests.certs import Pki, make_pki
+from tests.serve_process import serve_process
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RUNWIRE = str(pathlib.Path(sys.executable).with_name("runwire"))
@@ -135,27 +135,7 @@ async def start_secure_server(
     }
     if mutual_tls:
         env["RUNWIRE_TLS_CLIENT_CA_FILE"] = str(pki.ca_file)
-    with log.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            RUNWIRE,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            str(config),
-            cwd=ROOT,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log_file,
-        )
-    try:
-        assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
-        assert line.startswith("serving on "), (line, log.read_text())
-        address = line.removeprefix("serving on ").split(", ")[0]
+    async with serve_process(
+        RUNWIRE, "--config", str(config), cwd=ROOT, env=env, log=log, ready_seconds=30
+    ) as address:
         yield SecureServer(address=address, token=token, pki=pki, log=log)
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.communicate()

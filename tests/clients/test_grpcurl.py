@@ -28,6 +28,7 @@ import pytest
 from runwire.v1 import run_pb2, run_service_pb2
 
 from tests.clients.secure_server import start_secure_server
+from tests.serve_process import serve_process
 from tests.support import Stubs, create_agent, polls
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -148,27 +149,8 @@ async def address(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str
     """A fresh `runwire serve` process on a free loopback port."""
     log = tmp_path_factory.mktemp("grpcurl") / "serve.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RUNWIRE_LOG_LEVEL": "WARNING"}
-    with log.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            RUNWIRE,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            cwd=ROOT,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log_file,
-        )
-    try:
-        assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
-        assert line.startswith("serving on "), (line, log.read_text())
-        yield line.removeprefix("serving on ").split(", ")[0]
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.communicate()
+    async with serve_process(RUNWIRE, cwd=ROOT, env=env, log=log, ready_seconds=30) as served:
+        yield served
 
 
 def test_readme_has_every_grpcurl_command() -> None:

@@ -44,6 +44,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.serve_process import serve_process
+
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = (ROOT / "VERSION").read_text().strip()
 FINAL_TEXT = "Order A-17 has shipped; 3 items at 19 cost 57."
@@ -262,27 +264,10 @@ async def server(workspace: Workspace, installed: Installed) -> AsyncIterator[Se
     home.mkdir()
     log = home / "serve.log"
     env = clean_environment() | {"RUNWIRE_LOG_LEVEL": "WARNING"}
-    with log.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            str(installed.venv / "bin/runwire"),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            cwd=home,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log_file,
-        )
-    try:
-        assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode().strip()
-        assert line.startswith("serving on "), (line, log.read_text())
-        yield Server(address=line.removeprefix("serving on ").split(", ")[0], log=log)
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        await process.communicate()
+    async with serve_process(
+        installed.venv / "bin/runwire", cwd=home, env=env, log=log, graceful=True
+    ) as address:
+        yield Server(address=address, log=log)
 
 
 async def test_python_quickstart_with_the_installed_wheels(
