@@ -64,7 +64,7 @@ async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) 
             {task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
         )
         if task not in done:
-            # The activities' drain, then as long again for the worker to let go.
+            # A bound on a stuck shutdown: the activities' drain, as long again and 30 s.
             limit = timedelta(seconds=30 + 2 * settings.drain_timeout_seconds)
             await asyncio.wait_for(worker.shutdown(), timeout=limit.total_seconds())
         await task
