@@ -40,7 +40,6 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from runwire.v1 import agent_pb2, agent_pb2_grpc
 
-from app.config import Settings
 from bench.common import (
     NO_TARGET,
     Context,
@@ -54,8 +53,9 @@ from bench.common import (
     scripted_agent,
     times,
 )
-from service.auth.authenticate import Authenticator
-from service.auth.config import ApiKey, AuthSettings, JwtSettings
+from runwire_server.app.config import Settings
+from runwire_server.service.auth.authenticate import Authenticator
+from runwire_server.service.auth.config import ApiKey, AuthSettings, JwtSettings
 
 NAME = "auth"
 GET_AGENT = "/runwire.v1.AgentService/GetAgent"

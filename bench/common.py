@@ -38,9 +38,9 @@ from google.protobuf import duration_pb2, struct_pb2
 from runwire import run_outcome
 from runwire.v1 import agent_pb2, agent_pb2_grpc, run_pb2, run_service_pb2
 
-from app.config import Settings
-from app.server import RunwireServer
-from app.wiring import Runwire
+from runwire_server.app.config import Settings
+from runwire_server.app.server import RunwireServer
+from runwire_server.app.wiring import Runwire
 
 logger = logging.getLogger("bench")
 
@@ -518,12 +518,12 @@ UNLIMITED: dict[str, Any] = {"max_open_streams_per_principal": 0, "max_active_ru
 
 
 async def runwire_process(name: str, env: Mapping[str, str] | None = None) -> ServerProcess:
-    """``python -m app serve --listen 127.0.0.1:0`` (the same as ``runwire serve``),
+    """``python -m runwire_server.app serve --listen 127.0.0.1:0`` (the same as ``runwire serve``),
     without the quotas in ``UNLIMITED``."""
     unlimited = {f"RUNWIRE_{key.upper()}": str(value) for key, value in UNLIMITED.items()}
     return await ServerProcess.start(
         name,
-        ["-m", "app", "serve", "--listen", "127.0.0.1:0"],
+        ["-m", "runwire_server.app", "serve", "--listen", "127.0.0.1:0"],
         ready="serving on",
         env={**unlimited, **(env or {})},
     )

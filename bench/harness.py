@@ -28,7 +28,6 @@ from typing import Any
 
 from runwire.v1 import agent_pb2, run_service_pb2
 
-from app.config import Settings
 from bench.common import (
     NO_TARGET,
     Context,
@@ -44,6 +43,7 @@ from bench.common import (
     stream_run_call,
     times,
 )
+from runwire_server.app.config import Settings
 
 NAME = "harness"
 SEED = 20_240_601

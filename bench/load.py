@@ -4,7 +4,7 @@ Two deployments on one real ``redis-server`` (as the tests start it: loopback,
 no persistence), started and stopped with ``tests.durability.processes``:
 
 * **Temporal**: 2 ``runwire serve`` processes (no embedded worker) and 2
-  ``python -m app worker`` processes on the benchmark's Temporal dev server;
+  ``python -m runwire_server.app worker`` processes on the benchmark's Temporal dev server;
 * **in-process**: 2 ``runwire serve`` processes, ``RUNWIRE_DEFAULT_RUNTIME=in_process``
   (each run executes on the replica that started it; its lease lives in Redis).
 

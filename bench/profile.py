@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from app.config import Settings
 from bench.common import (
     LocalRunwire,
     check_succeeded,
@@ -32,6 +31,7 @@ from bench.common import (
     stream_run_call,
 )
 from bench.stream_run import SCRIPT
+from runwire_server.app.config import Settings
 
 
 @contextlib.asynccontextmanager
@@ -55,12 +55,15 @@ def _label(frame: Any) -> str:
 
 
 def _area(frame: Any) -> str:
-    """The package (or ``service/<part>``) a frame's code belongs to."""
+    """The package (or ``service/<part>``, ``worker/<part>``, ``bench/<part>``) a frame's
+    code belongs to."""
     path = str(frame.file_path_short or "")
     if path.startswith("<"):
         return f"C: {frame.function}" if frame.function in ("epoll.poll",) else "C built-ins"
     parts = path.split("/")
-    if parts[0] in ("service", "worker", "bench") and len(parts) > 1:
+    if parts[0] == "runwire_server":
+        parts = parts[1:]
+    if parts and parts[0] in ("service", "worker", "bench") and len(parts) > 1:
         return "/".join(parts[:2])
     return parts[0].removesuffix(".py")
 

@@ -9,7 +9,7 @@ two ``runwire serve`` children sharing it (``RUNWIRE_REDIS_URL``):
   run (``after_sequence`` 0, 100 streams per client connection, opened in
   waves of ``OPEN_WINDOW``): each replays its run's events up to
   ``REQUIRES_ACTION`` through Redis, then waits in the replica's shared reader
-  (``service/stores/redis_reader.py``).
+  (``runwire_server/service/stores/redis_reader.py``).
 
 At each level (1,000 then 10,000 streams; quick: 100), once every stream has
 caught up:

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from app.config import Settings
 from bench.common import (
     Context,
     LocalRunwire,
@@ -33,6 +32,7 @@ from bench.common import (
     times,
 )
 from bench.floor_server import floor_call, start_floor
+from runwire_server.app.config import Settings
 
 NAME = "stream_run"
 

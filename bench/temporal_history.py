@@ -7,7 +7,7 @@ execution of its continue-as-new chain (the test dev server suggests
 continue-as-new after 100 history events, ``tests/temporal_server.py``), and
 the largest single execution's history. Activities get whole inputs (the
 whole model request every turn), and the claim-check payload codec
-(``service.runtimes.payload_codec``) swaps every payload over its threshold for
+(``runwire_server.service.runtimes.payload_codec``) swaps every payload over its threshold for
 a small reference, so bytes per turn should stay flat as N grows, and no
 execution's history grows with N.
 
@@ -30,8 +30,8 @@ from typing import Any
 from runwire.v1 import run_pb2, run_service_pb2, run_service_pb2_grpc
 from temporalio.client import Client
 
-from app.config import Settings
 from bench.common import LocalRunwire, create_agent, exit_now, scripted_agent
+from runwire_server.app.config import Settings
 from tests.temporal_server import start_temporal
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from app.config import Settings
 from bench.common import exit_now
 from bench.stream_run import measure
+from runwire_server.app.config import Settings
 from tests.temporal_server import start_temporal
 
 

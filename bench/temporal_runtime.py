@@ -12,7 +12,7 @@ its last event; both workflows then complete on their own). Interleaved run by
 run. Target: p50 ≤ 1.25x the floor.
 
 Throughput: the service (``runwire serve``, RUNWIRE_TEMPORAL_EMBEDDED_WORKER=false)
-and 1, then 2, worker processes (``python -m app worker``) sharing a real
+and 1, then 2, worker processes (``python -m runwire_server.app worker``) sharing a real
 redis-server; 32 clients (quick: 8) start runs back to back for a fixed time.
 Floor: the minimal workflow on 1, then 2, worker processes (``python -m
 bench.temporal_floor``), as many clients. Reports runs/s for each.
@@ -31,7 +31,6 @@ import grpc
 from runwire.v1 import run_service_pb2
 from temporalio.client import Client
 
-from app.config import Settings
 from bench.common import (
     NO_TARGET,
     Context,
@@ -62,6 +61,7 @@ from bench.temporal_floor import (
     run_until_last_activity,
 )
 from bench.throughput import Load, drive
+from runwire_server.app.config import Settings
 
 NAME = "temporal"
 TARGET_RATIO = 1.25
@@ -208,7 +208,10 @@ async def measure_workers(
 
     def worker(number: int) -> Awaitable[ServerProcess]:
         return ServerProcess.start(
-            f"worker {number}", ["-m", "app", "worker"], ready="worker polling", env=env
+            f"worker {number}",
+            ["-m", "runwire_server.app", "worker"],
+            ready="worker polling",
+            env=env,
         )
 
     def floor_worker(number: int) -> Awaitable[ServerProcess]:

@@ -9,7 +9,7 @@ Floor: a bare grpc.aio stream of the same messages, interleaved run by run.
 Per-message cost is the limit there, so the third row runs the same model on
 a second server in this process with delta coalescing on
 (``RUNWIRE_STREAM_COALESCE_MS`` = ``COALESCE_MS``, ``RUNWIRE_STREAM_COALESCE_CHARS``
-= ``COALESCE_CHARS``; ``service.llm.coalesce``): characters/s against the
+= ``COALESCE_CHARS``; ``runwire_server.service.llm.coalesce``): characters/s against the
 bare stream of the one-character messages. The note gives its gain over the
 one-character run, its floor (a bare stream of the coalesced messages) and
 the added latency: the time to the first text delta of both runs.
@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 from runwire.v1 import run_service_pb2
 
-from app.config import Settings
 from bench.common import (
     NO_TARGET,
     Context,
@@ -41,6 +40,7 @@ from bench.common import (
     times,
 )
 from bench.floor_server import floor_call, start_floor
+from runwire_server.app.config import Settings
 
 NAME = "tokens"
 CHARS = 2_000

@@ -51,7 +51,7 @@ _IMAGE_TAG = r"\brunwire:" + _V + r"\b"
 
 COPIES: tuple[Copy, ...] = (
     Copy("clients/python/src/runwire/__init__.py", r'^__version__ = "' + _V + '"$'),
-    Copy("service/__init__.py", r'^__version__ = "' + _V + '"$'),
+    Copy("runwire_server/service/__init__.py", r'^__version__ = "' + _V + '"$'),
     Copy("clients/typescript/package.json", r'^  "version": "' + _V + '",$'),
     Copy("clients/typescript/package-lock.json", r'^  "version": "' + _V + '",$'),
     Copy(

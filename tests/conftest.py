@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from app.config import Settings
-from app.server import RunwireServer
+from runwire_server.app.config import Settings
+from runwire_server.app.server import RunwireServer
 from tests.redis_server import running_redis
 from tests.support import PARITY_TOKEN, Stubs, parity_auth, running_server
 from tests.temporal_server import start_temporal

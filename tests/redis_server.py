@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as redis
 
-from service.stores.redis_client import reply
+from runwire_server.service.stores.redis_client import reply
 
 #: Seconds to wait for a started server to answer PING (generous: a busy machine
 #: starts processes slowly; a passing start waits only as long as it must).

@@ -32,10 +32,10 @@ from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from app.config import Settings
-from app.server import RunwireServer
-from app.wiring import Runwire
-from service.auth.config import ApiKey, AuthSettings
+from runwire_server.app.config import Settings
+from runwire_server.app.server import RunwireServer
+from runwire_server.app.wiring import Runwire
+from runwire_server.service.auth.config import ApiKey, AuthSettings
 
 __all__ = [
     "Script",

@@ -15,7 +15,7 @@ import pathlib
 import time
 from collections import Counter, defaultdict
 
-from service.tools.registry import ToolRegistry
+from runwire_server.service.tools.registry import ToolRegistry
 
 #: How often ``record`` ran per key; tests assert exactly-once execution with it.
 CALLS: Counter[str] = Counter()

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from service.tools.registry import ToolRegistry
+from runwire_server.service.tools.registry import ToolRegistry
 
 __all__ = ["DEMO_FORECAST", "get_weather", "register_tools"]
 

@@ -467,8 +467,8 @@ def test_a_broken_or_clashing_plugin_is_skipped_with_a_warning(
     group = "runwire.cli"
     plugins = [
         metadata.EntryPoint("broken", "runwire_no_such_module:app", group),
-        metadata.EntryPoint("server", "app.cli:app", group),
-        metadata.EntryPoint("server-again", "app.cli:app", group),
+        metadata.EntryPoint("server", "runwire_server.app.cli:app", group),
+        metadata.EntryPoint("server-again", "runwire_server.app.cli:app", group),
     ]
     monkeypatch.setattr(metadata, "entry_points", lambda group: plugins)
     app = _app.build_app()

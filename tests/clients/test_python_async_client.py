@@ -30,8 +30,8 @@ from runwire.v1 import (
     thread_pb2,
 )
 
-from app.config import Settings
-from app.server import RunwireServer
+from runwire_server.app.config import Settings
+from runwire_server.app.server import RunwireServer
 from tests.conftest import server_settings
 from tests.support import (
     PARITY_CALLERS,

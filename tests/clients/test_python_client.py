@@ -26,7 +26,7 @@ from runwire.v1 import (
     run_service_pb2,
 )
 
-from app.server import RunwireServer
+from runwire_server.app.server import RunwireServer
 from tests.conftest import server_settings
 from tests.support import assert_gap_free, create_agent, running_server, unique
 
@@ -149,9 +149,9 @@ def test_exported_names_are_pinned() -> None:
 
 
 def test_the_client_imports_no_server_code() -> None:
-    """The client package stands alone: no import of service/, worker/ or app/,
-    in its sources or when imported in a fresh interpreter."""
-    server_packages = {"service", "worker", "app", "devtools"}
+    """The client package stands alone: no import of the server (``runwire_server``) or the
+    dev tools, in its sources or when imported in a fresh interpreter."""
+    server_packages = {"runwire_server", "devtools"}
     imported: dict[str, set[str]] = {}
     for path in CLIENT_SOURCES.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -55,8 +55,8 @@ import typer.main
 import yaml
 from typer.testing import CliRunner
 
-from app import cli
-from app.config import Settings, load_settings
+from runwire_server.app import cli
+from runwire_server.app.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
@@ -70,7 +70,7 @@ DEPLOY_FILES = [DOCKERFILE, HADOLINT_CONFIG, DOCKERIGNORE, COMPOSE, *K8S_FILES]
 
 #: Validated against this Kubernetes version (native sidecars: beta 1.29, GA 1.33).
 KUBERNETES_VERSION = "1.33"
-#: A worker gives running activities this long on SIGTERM (app/worker_process.py).
+#: A worker gives running activities this long on SIGTERM (runwire_server/app/worker_process.py).
 WORKER_SHUTDOWN_SECONDS = 30.0
 #: RunwireServer.stop's final grace for calls still open after draining.
 SERVER_STOP_SECONDS = 1.0
@@ -756,15 +756,15 @@ def test_dockerignore_lets_in_the_sources_only() -> None:
         "build/proto-deps/google/rpc/status.proto",
         "tests/conftest.py",
         ".env",
-        "service/__pycache__/app.cpython-311.pyc",
+        "runwire_server/service/__pycache__/app.cpython-311.pyc",
         "runwire.egg-info/PKG-INFO",
         "clients/python/src/runwire_client.egg-info/PKG-INFO",
     ]
     assert [path for path in kept_out if not ignore.excluded(path)] == []
     let_in = [
         "pyproject.toml",
-        "app/cli.py",
-        "app/worker_process.py",
+        "runwire_server/app/cli.py",
+        "runwire_server/app/worker_process.py",
         "clients/python/pyproject.toml",
         "clients/python/src/runwire/v1/run_pb2.py",
         "VERSION",
@@ -843,7 +843,7 @@ def test_image_wheels_hold_everything_the_cli_imports(tmp_path: Path) -> None:
                     entry_points += archive.read(name).decode()
     # The client distribution owns the `runwire` script; the server plugs its commands in.
     assert "[console_scripts]\nrunwire = runwire.cli:main\n" in entry_points
-    assert "[runwire.cli]\nserver = app.cli:app\n" in entry_points
+    assert "[runwire.cli]\nserver = runwire_server.app.cli:app\n" in entry_points
     first_party = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
     first_party |= {p.name for p in (ROOT / "clients/python/src").iterdir() if p.is_dir()}
     missing: dict[str, str] = {}
@@ -851,9 +851,9 @@ def test_image_wheels_hold_everything_the_cli_imports(tmp_path: Path) -> None:
         for package in first_party_imports(ast.parse(source), first_party) - provided:
             missing.setdefault(package, name)
     # Left out on purpose: devtools (dev tooling, its own distribution), imported only by
-    # app/cli.py's _local_model, which exits with one line when it is missing
+    # runwire_server/app/cli.py's _local_model, which exits with one line when it is missing
     # (tests/integration/test_cli.py checks it).
-    assert missing.pop("devtools", "app/cli.py") == "app/cli.py"
+    assert missing.pop("devtools", "runwire_server/app/cli.py") == "runwire_server/app/cli.py"
     assert "devtools" not in provided
     assert not missing, (
         "the image's wheels lack packages their code imports (package: imported by): "

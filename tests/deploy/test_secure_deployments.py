@@ -22,7 +22,7 @@ health probe answers SERVING on its Unix socket; a TLS client with an API key wo
 one it gets UNAUTHENTICATED, with too few roles PERMISSION_DENIED, and a plaintext client
 does not connect; Redis refuses calls without the password, has the append-only file on,
 and holds what the API wrote; the worker's settings build stores that reach it
-(``app.wiring.build_stores``, as ``runwire worker`` does).
+(``runwire_server.app.wiring.build_stores``, as ``runwire worker`` does).
 """
 
 from __future__ import annotations
@@ -51,10 +51,10 @@ from cryptography import x509
 from runwire import Stubs
 from runwire.v1 import agent_pb2
 
-from app.config import Settings, load_settings
-from app.tls import is_local_address
-from app.wiring import build_stores
-from service.stores.redis_client import reply
+from runwire_server.app.config import Settings, load_settings
+from runwire_server.app.tls import is_local_address
+from runwire_server.app.wiring import build_stores
+from runwire_server.service.stores.redis_client import reply
 from tests.deploy.test_manifests import (
     BIN,
     COMPOSE,

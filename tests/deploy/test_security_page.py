@@ -1,4 +1,5 @@
-"""docs/security.md says what the code does: its role tables are service/auth/permissions.py,
+"""docs/security.md says what the code does: its role tables are
+runwire_server/service/auth/permissions.py,
 it explains every field of the ``[auth]`` tables, its TOML examples are valid ``[auth]``
 tables, and every RUNWIRE_* name it uses exists.
 
@@ -14,8 +15,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from service.auth.config import ApiKey, AuthSettings, ClientCertificate, JwtSettings
-from service.auth.permissions import METHOD_PERMISSIONS, ROLE_PERMISSIONS
+from runwire_server.service.auth.config import ApiKey, AuthSettings, ClientCertificate, JwtSettings
+from runwire_server.service.auth.permissions import METHOD_PERMISSIONS, ROLE_PERMISSIONS
 from tests.deploy.test_manifests import ROOT, known_variables
 
 PAGE = ROOT / "docs" / "security.md"

@@ -3,7 +3,7 @@
 ``deployment(...)`` yields a ``Deployment``: the environment of one test (the
 session's Redis and Temporal dev server, a unique task queue and Redis
 prefix, the test tools) from which it starts ``runwire serve`` processes
-(no embedded worker) and ``python -m app worker`` processes. Each process writes
+(no embedded worker) and ``python -m runwire_server.app worker`` processes. Each process writes
 its stdout and stderr to files in the test's directory (no pipes to drain);
 starting one waits for its ready line ("serving on ..." / "worker polling
 ...") for up to ``READY_TIMEOUT`` seconds and fails with its stderr. Every
@@ -39,7 +39,7 @@ STOP_GRACE = 5.0
 _POLL_SECONDS = 0.02
 #: Characters of a process's stderr quoted in a failure message.
 _STDERR_TAIL = 4000
-#: Exit code of ``runwire serve`` when it cannot listen (app.cli.EXIT_USAGE).
+#: Exit code of ``runwire serve`` when it cannot listen (runwire_server.app.cli.EXIT_USAGE).
 _EXIT_USAGE = 2
 
 
@@ -207,7 +207,7 @@ class Deployment:
             return process
 
     async def start_worker(self, env: Mapping[str, str] | None = None) -> Process:
-        """Starts ``python -m app worker`` and waits until it polls the task queue.
+        """Starts ``python -m runwire_server.app worker`` and waits until it polls the task queue.
 
         Args:
             env: Variables that override the deployment's for this worker.
@@ -215,7 +215,9 @@ class Deployment:
         Raises:
             AssertionError: it did not start (the message has its stderr).
         """
-        process = await self._spawn("worker", [sys.executable, "-m", "app", "worker"], env)
+        process = await self._spawn(
+            "worker", [sys.executable, "-m", "runwire_server.app", "worker"], env
+        )
         await process.wait_ready(f"worker polling {self.task_queue}")
         return process
 

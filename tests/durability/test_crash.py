@@ -3,7 +3,7 @@
 Every test here runs real processes against the session's real Temporal dev
 server and real Redis (``tests/durability/processes.py``): one ``runwire
 serve`` without an embedded worker (the API; it streams events from Redis)
-and separate ``python -m app worker`` processes (they execute the
+and separate ``python -m runwire_server.app worker`` processes (they execute the
 ``runwire.AgentRun`` workflows), all on a task queue and Redis prefix of
 their own. A test streams a run like a real client, kills a process at a
 chosen moment with SIGKILL (no chance to clean up), starts a replacement at
@@ -40,7 +40,7 @@ line. The time includes what the scenario itself takes after the kill: the
 rest of the interrupted tool (``slow_append`` sleeps 3 s), the new process's
 start (a fresh Python process: seconds, more on a loaded machine), or the
 approval decision, and the activities' heartbeat timeout (10 s,
-``worker.workflows.HEARTBEAT_TIMEOUT``). Only a generous bound (40 s, i.e. no
+``runwire_server.worker.workflows.HEARTBEAT_TIMEOUT``). Only a generous bound (40 s, i.e. no
 hang) is asserted: timing targets are measured, not tested. The publish test
 fails when no event came ``STALL_SECONDS`` (25 s) after the kill: the lost
 activity moves on after the heartbeat timeout, so a run that silent waits for

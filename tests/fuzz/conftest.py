@@ -134,8 +134,8 @@ class Attempt:
         event: The audit event (``socket.getaddrinfo``, ``socket.connect``).
         host: The host asked for.
         port: The port, when known.
-        where: The thread, and the innermost frames of Runwire's code (``service/``,
-            ``app/``) that asked (none for a lookup in a worker thread).
+        where: The thread, and the innermost frames of Runwire's code (``runwire_server/service/``,
+            ``runwire_server/app/``) that asked (none for a lookup in a worker thread).
     """
 
     event: str

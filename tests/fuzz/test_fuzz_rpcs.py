@@ -54,8 +54,8 @@ from google.protobuf.message import Message
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2, thread_pb2
 
-from app.server import RunwireServer
-from service.auth.config import AuthSettings
+from runwire_server.app.server import RunwireServer
+from runwire_server.service.auth.config import AuthSettings
 from tests.conftest import server_settings
 from tests.fuzz.conftest import Attempt, FuzzReport, Guards, RpcStats
 from tests.fuzz.harness import (

@@ -19,8 +19,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from runwire.v1 import agent_pb2, approval_pb2, run_service_pb2, thread_pb2
 
-from app.server import RunwireServer
-from service.auth.config import AuthSettings
+from runwire_server.app.server import RunwireServer
+from runwire_server.service.auth.config import AuthSettings
 from tests.conftest import server_settings
 from tests.support import api_key, running_server, status_details, unique
 

@@ -29,7 +29,7 @@ import pytest
 from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2, run_service_pb2
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from app.server import RunwireServer
+from runwire_server.app.server import RunwireServer
 from tests.support import (
     Script,
     Stubs,

@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 from runwire.v1 import agent_pb2
 
-from app import cli
-from app.server import RunwireServer
+from runwire_server.app import cli
+from runwire_server.app.server import RunwireServer
 from tests.clients.secure_server import PRINCIPAL, SecureServer, start_secure_server
 from tests.support import PARITY_TOKEN, Stubs, create_agent, unique
 
@@ -228,11 +228,11 @@ async def test_serve_on_a_port_in_use_exits_2() -> None:
     assert_one_clean_line(result.stderr)
 
 
-async def test_python_dash_m_app_is_serve(tmp_path: pathlib.Path) -> None:
+async def test_python_dash_m_runwire_server_app_is_serve(tmp_path: pathlib.Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "app",
+        "runwire_server.app",
         "--config",
         str(tmp_path / "missing.toml"),
         stdout=asyncio.subprocess.PIPE,
@@ -377,7 +377,8 @@ def test_module_docstring_lists_every_command() -> None:
 async def test_local_model_without_devtools_says_how_to_install_it(args: list[str]) -> None:
     """As in the Docker image, where devtools/ (dev tooling, not in the wheel) is absent."""
     blocked = (
-        f"import sys; sys.modules['devtools'] = None; from app.cli import main; main({args!r})"
+        "import sys; sys.modules['devtools'] = None; "
+        f"from runwire_server.app.cli import main; main({args!r})"
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable,

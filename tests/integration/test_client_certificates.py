@@ -9,7 +9,7 @@ certificate signed by the test CA (``tls_client_ca_file``); its
 - ``client-4`` by both its CN (→ ``cn-of-4``) and its URI SAN (→ ``uri-of-4``);
 - ``client-3`` is signed by the same CA but not mapped.
 
-Precedence (service/auth/authenticate.py, ``Authenticator.authenticate``): an
+Precedence (runwire_server/service/auth/authenticate.py, ``Authenticator.authenticate``): an
 ``authorization`` header, when sent, decides alone: a valid bearer token is
 the principal even on a connection with a mapped certificate, and a bad one
 is refused without falling back to the certificate. Without the header, the
@@ -26,8 +26,8 @@ import grpc
 import pytest
 from runwire.v1 import agent_pb2, run_service_pb2
 
-from app.server import RunwireServer
-from service.auth.config import AuthSettings, ClientCertificate
+from runwire_server.app.server import RunwireServer
+from runwire_server.service.auth.config import AuthSettings, ClientCertificate
 from tests.certs import Pki, issue_client_certificate, make_pki, spiffe_uri
 from tests.conftest import server_settings
 from tests.support import Stubs, api_key, create_agent, running_server, status_details, unique

@@ -9,8 +9,8 @@ import pytest
 from google.protobuf import struct_pb2
 from runwire.v1 import event_pb2, run_pb2, run_service_pb2
 
-from app.server import RunwireServer
-from service.runtimes.payload_codec import CLAIM_MIN_BYTES
+from runwire_server.app.server import RunwireServer
+from runwire_server.service.runtimes.payload_codec import CLAIM_MIN_BYTES
 from tests.support import (
     Script,
     Stubs,

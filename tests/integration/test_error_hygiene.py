@@ -50,13 +50,13 @@ from runwire.v1 import (
     thread_pb2,
 )
 
-import service.core.telemetry
-from app.config import ModelEndpointSettings
-from app.server import RunwireServer
-from service.auth.config import AuthSettings
-from service.core.errors import MAX_ERROR_MESSAGE_CHARS, safe_error_text
-from service.core.logs import RunContextFilter, TextFormatter
-from service.stores.paging import MAX_PAGE_TOKEN_CHARS, decode_token, encode_token
+import runwire_server.service.core.telemetry
+from runwire_server.app.config import ModelEndpointSettings
+from runwire_server.app.server import RunwireServer
+from runwire_server.service.auth.config import AuthSettings
+from runwire_server.service.core.errors import MAX_ERROR_MESSAGE_CHARS, safe_error_text
+from runwire_server.service.core.logs import RunContextFilter, TextFormatter
+from runwire_server.service.stores.paging import MAX_PAGE_TOKEN_CHARS, decode_token, encode_token
 from tests.conftest import server_settings
 from tests.fake_models import FakeHandler, LoopbackServer, serving, without_proxies
 from tests.support import (
@@ -224,7 +224,9 @@ def assert_no_internals(error: grpc.aio.AioRpcError) -> None:
 
 def _about_rpcs(record: logging.LogRecord) -> bool:
     """Whether ``record`` comes from the gRPC server or Runwire's API layer."""
-    return record.name.startswith(("grpc", "service.api", "app.server"))
+    return record.name.startswith(
+        ("grpc", "runwire_server.service.api", "runwire_server.app.server")
+    )
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -558,7 +560,7 @@ def fake_endpoint() -> Iterator[FakeModelEndpoint]:
 
 @pytest.fixture(scope="module")
 def spans() -> Iterator[InMemorySpanExporter]:
-    """The spans Runwire starts (``service.core.telemetry.start_span``) while this
+    """The spans Runwire starts (``runwire_server.service.core.telemetry.start_span``) while this
     module's tests run, in memory. Runwire's tracer is swapped for one of a
     private provider: OpenTelemetry's global provider can be set only once per
     process, and other modules install theirs."""
@@ -566,8 +568,10 @@ def spans() -> Iterator[InMemorySpanExporter]:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(service.core.telemetry, "TRACER", provider.get_tracer("runwire"))
-        patch.setattr(service.core.telemetry, "tracing_configured", lambda: True)
+        patch.setattr(
+            runwire_server.service.core.telemetry, "TRACER", provider.get_tracer("runwire")
+        )
+        patch.setattr(runwire_server.service.core.telemetry, "tracing_configured", lambda: True)
         yield exporter
     provider.shutdown()
 

@@ -13,7 +13,7 @@ import pytest
 from google.rpc import error_details_pb2
 from runwire.v1 import run_pb2, run_service_pb2
 
-from app.server import RunwireServer
+from runwire_server.app.server import RunwireServer
 from tests.conftest import server_settings
 from tests.support import Stubs, create_agent, running_server
 

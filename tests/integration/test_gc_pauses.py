@@ -4,7 +4,7 @@
 passes (``gc.freeze``). The provider SDKs (``openai``, ``anthropic``: some 170,000
 objects) used to load later, on a first model call, so every full collection after
 it traversed them, with the event loop held, each time. They are imported
-before the freeze now (``app.server.WARM_MODULES``).
+before the freeze now (``runwire_server.app.server.WARM_MODULES``).
 
 Measured in a fresh interpreter (this test process has long loaded everything): a
 server starts, its providers are built as a first model call builds them, then

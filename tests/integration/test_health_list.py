@@ -14,8 +14,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from app.server import SERVICE_NAMES
-from service.auth.config import AuthSettings
+from runwire_server.app.server import SERVICE_NAMES
+from runwire_server.service.auth.config import AuthSettings
 from tests.conftest import server_settings
 from tests.support import api_key, running_server
 

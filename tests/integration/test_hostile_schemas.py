@@ -9,7 +9,7 @@ checks counts in full), under ``LATENCY_BOUND`` (the loop never waits blocked). 
 attack over a bound is made again (``ATTEMPTS`` in all): a stall the server causes
 recurs every time, one of a machine busy with other work seldom does. The hostile
 requests end in a clean INVALID_ARGUMENT naming the field (or a quota's
-RESOURCE_EXHAUSTED), or succeed harmlessly. ``service.core.schemas`` is checked
+RESOURCE_EXHAUSTED), or succeed harmlessly. ``runwire_server.service.core.schemas`` is checked
 directly at the end of the module.
 """
 
@@ -28,8 +28,8 @@ import pytest
 from google.protobuf import json_format, struct_pb2
 from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
 
-from app.server import RunwireServer
-from service.core import schemas
+from runwire_server.app.server import RunwireServer
+from runwire_server.service.core import schemas
 from tests.conftest import server_settings
 from tests.health_probe import worst_health_during
 from tests.support import (
@@ -341,7 +341,7 @@ async def test_safe_schemas_still_work(hostile_stubs: Stubs) -> None:
     assert isinstance(run, run_service_pb2.CreateRunResponse)
 
 
-# --- service.core.schemas itself ---------------------------------------------------------
+# --- runwire_server.service.core.schemas itself -----------------------------------------
 
 #: Schemas valid and invalid against the metaschema, to compare with jsonschema's own check.
 METASCHEMA_CASES: list[Any] = [

@@ -41,8 +41,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from runwire.v1 import agent_pb2, run_service_pb2, thread_pb2
 
-from app.server import RunwireServer
-from service.auth.config import AuthSettings, JwtSettings
+from runwire_server.app.server import RunwireServer
+from runwire_server.service.auth.config import AuthSettings, JwtSettings
 from tests.certs import Pki, make_pki
 from tests.conftest import server_settings
 from tests.support import Stubs, create_agent, polls, running_server, status_details, unique

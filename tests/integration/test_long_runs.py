@@ -6,8 +6,8 @@ from runwire.v1 import run_pb2, run_service_pb2, thread_pb2
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from app.server import RunwireServer
-from service.runtimes.payload_codec import CLAIM_MIN_BYTES
+from runwire_server.app.server import RunwireServer
+from runwire_server.service.runtimes.payload_codec import CLAIM_MIN_BYTES
 from tests.support import (
     Script,
     Stubs,

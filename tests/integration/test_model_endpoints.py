@@ -39,10 +39,10 @@ import grpc
 import pytest
 from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
 
-from app.server import RunwireServer
-from service.llm.http_clients import DEFAULT_MAX_CALLER_CLIENTS
-from service.llm.openai import OpenAIProvider
-from service.llm.registry import LazyProvider
+from runwire_server.app.server import RunwireServer
+from runwire_server.service.llm.http_clients import DEFAULT_MAX_CALLER_CLIENTS
+from runwire_server.service.llm.openai import OpenAIProvider
+from runwire_server.service.llm.registry import LazyProvider
 from tests.conftest import server_settings
 from tests.support import (
     PARITY_TOKEN,

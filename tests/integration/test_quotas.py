@@ -19,10 +19,10 @@ from runwire.v1 import (
     thread_pb2,
 )
 
-from app.server import RunwireServer
-from service.auth.config import AuthSettings
-from service.llm.scripted import MAX_DELTAS_PER_TEXT
-from service.stores.approvals import MemoryApprovalStore
+from runwire_server.app.server import RunwireServer
+from runwire_server.service.auth.config import AuthSettings
+from runwire_server.service.llm.scripted import MAX_DELTAS_PER_TEXT
+from runwire_server.service.stores.approvals import MemoryApprovalStore
 from tests.conftest import server_settings
 from tests.support import (
     Stubs,

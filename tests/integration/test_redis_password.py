@@ -21,9 +21,9 @@ import redis.asyncio as redis
 from pydantic import SecretStr
 from runwire.v1 import agent_pb2, run_pb2, run_service_pb2
 
-from app.config import Settings
-from app.wiring import build_stores
-from service.stores.redis_client import reply
+from runwire_server.app.config import Settings
+from runwire_server.app.wiring import build_stores
+from runwire_server.service.stores.redis_client import reply
 from tests.conftest import server_settings
 from tests.durability.processes import deployment, free_port
 from tests.integration.test_cli import _env, assert_one_clean_line, closed_port, runwire

@@ -28,12 +28,16 @@ import pytest
 import redis.asyncio as redis
 from runwire.v1 import event_pb2, run_pb2, run_service_pb2, thread_pb2
 
-from service.core.errors import NotFoundError
-from service.core.messages import ChatMessage, Role
-from service.stores.redis_client import RETRY_MAX_PAUSE_SECONDS, ReconnectRetry, reply
-from service.stores.redis_events import TOKEN_TTL_MS, RedisEventLog
-from service.stores.redis_runs import RedisRunStore
-from service.stores.redis_threads import RedisThreadStore
+from runwire_server.service.core.errors import NotFoundError
+from runwire_server.service.core.messages import ChatMessage, Role
+from runwire_server.service.stores.redis_client import (
+    RETRY_MAX_PAUSE_SECONDS,
+    ReconnectRetry,
+    reply,
+)
+from runwire_server.service.stores.redis_events import TOKEN_TTL_MS, RedisEventLog
+from runwire_server.service.stores.redis_runs import RedisRunStore
+from runwire_server.service.stores.redis_threads import RedisThreadStore
 from tests.conftest import server_settings
 from tests.redis_server import OwnRedis, free_port
 from tests.stores.test_event_log import finished

@@ -37,10 +37,10 @@ import redis.asyncio as redis
 from google.rpc import error_details_pb2
 from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2, thread_pb2
 
-from app.config import Settings
-from service.core.errors import UnavailableError
-from service.stores.leases import CancelOutcome, ThreadClaim
-from service.stores.redis_leases import RedisLeaseStore
+from runwire_server.app.config import Settings
+from runwire_server.service.core.errors import UnavailableError
+from runwire_server.service.stores.leases import CancelOutcome, ThreadClaim
+from runwire_server.service.stores.redis_leases import RedisLeaseStore
 from tests.durability.processes import Deployment, Process, deployment_env, free_port
 from tests.support import (
     Follower,

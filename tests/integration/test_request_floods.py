@@ -38,9 +38,9 @@ from runwire.v1 import (
     thread_pb2,
 )
 
-from app.server import RunwireServer
-from service.api.decoding import MAX_SCANNED_FIELDS
-from service.auth.quotas import Quotas
+from runwire_server.app.server import RunwireServer
+from runwire_server.service.api.decoding import MAX_SCANNED_FIELDS
+from runwire_server.service.auth.quotas import Quotas
 from tests.conftest import server_settings
 from tests.health_probe import worst_health_during
 from tests.support import (

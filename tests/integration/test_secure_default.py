@@ -23,11 +23,11 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from app.config import Settings
-from app.server import RunwireServer
-from app.tls import ListenConfigError, check_listen, is_local_address
-from app.wiring import Runwire
-from service.auth.config import ApiKey, AuthSettings
+from runwire_server.app.config import Settings
+from runwire_server.app.server import RunwireServer
+from runwire_server.app.tls import ListenConfigError, check_listen, is_local_address
+from runwire_server.app.wiring import Runwire
+from runwire_server.service.auth.config import ApiKey, AuthSettings
 from tests.integration.test_cli import RUNWIRE, _env, _kill, assert_one_clean_line, runwire
 
 #: What the refusal must tell the operator.

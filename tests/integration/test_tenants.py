@@ -26,7 +26,7 @@ from runwire.v1 import (
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from app.server import RunwireServer
+from runwire_server.app.server import RunwireServer
 from tests.support import (
     PARITY_CALLERS,
     PARITY_PRINCIPAL,

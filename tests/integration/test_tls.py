@@ -25,10 +25,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 from runwire.v1 import agent_pb2, agent_pb2_grpc
 
-from app.config import Settings
-from app.server import RunwireServer
-from app.tls import ListenConfigError, check_listen
-from app.wiring import Runwire
+from runwire_server.app.config import Settings
+from runwire_server.app.server import RunwireServer
+from runwire_server.app.tls import ListenConfigError, check_listen
+from runwire_server.app.wiring import Runwire
 from tests.certs import (
     Pki,
     issue_client_certificate,

@@ -12,7 +12,12 @@ from collections.abc import Iterator
 import pytest
 from runwire.v1 import run_pb2, run_service_pb2
 
-from service.core.logs import JsonFormatter, RunContextFilter, TextFormatter, run_context
+from runwire_server.service.core.logs import (
+    JsonFormatter,
+    RunContextFilter,
+    TextFormatter,
+    run_context,
+)
 from tests.support import PARITY_PRINCIPAL, PARITY_TENANT, Stubs, collect, create_agent
 
 

@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from runwire.v1 import run_service_pb2
 
-from app.server import RunwireServer
-from service.core.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID, ATTR_TOOL_NAME
+from runwire_server.app.server import RunwireServer
+from runwire_server.service.core.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID, ATTR_TOOL_NAME
 from tests.conftest import RUNTIMES, server_settings
 from tests.support import (
     Script,

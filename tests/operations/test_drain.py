@@ -22,9 +22,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
 
-from app.config import Settings
-from app.server import RunwireServer
-from app.wiring import Runwire
+from runwire_server.app.config import Settings
+from runwire_server.app.server import RunwireServer
+from runwire_server.app.wiring import Runwire
 from tests.support import (
     Stubs,
     assert_gap_free,

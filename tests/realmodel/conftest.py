@@ -31,15 +31,21 @@ from typing import Any
 
 import pytest
 
-from app.config import Settings
-from app.server import RunwireServer
-from app.temporal_client import connect_temporal
-from app.wiring import Runwire, build_providers, build_stores, build_tools, build_worker
 from devtools.local_model import (
     LocalModelError,
     LocalModelServer,
     check_server_installed,
     find_model_file,
+)
+from runwire_server.app.config import Settings
+from runwire_server.app.server import RunwireServer
+from runwire_server.app.temporal_client import connect_temporal
+from runwire_server.app.wiring import (
+    Runwire,
+    build_providers,
+    build_stores,
+    build_tools,
+    build_worker,
 )
 from tests.support import Stubs
 
@@ -251,8 +257,8 @@ async def realmodel_temporal(
         default_runtime="temporal",
         temporal_embedded_worker=False,
     )
-    # A worker built like `runwire worker` (app.worker_process.run_worker), in this process
-    # so weather_tools.CALLS sees its calls; its providers are closed at the end.
+    # A worker built like `runwire worker` (runwire_server.app.worker_process.run_worker), in
+    # this process, so weather_tools.CALLS sees its calls; its providers are closed at the end.
     stores = build_stores(settings)
     client = await connect_temporal(settings, claims=stores.claims)
     providers = build_providers(settings, max_retries=0)

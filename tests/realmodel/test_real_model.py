@@ -29,9 +29,9 @@ from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2
 
 from devtools import local_model
 from devtools.local_model import MODEL_NAME, LocalModelError, LocalModelServer, plain_tool_messages
-from service.core.messages import ChatMessage, Role, ToolCall
-from service.llm.base import ModelRequest
-from service.llm.usage import estimate_input_tokens, estimate_usage
+from runwire_server.service.core.messages import ChatMessage, Role, ToolCall
+from runwire_server.service.llm.base import ModelRequest
+from runwire_server.service.llm.usage import estimate_input_tokens, estimate_usage
 from tests.realmodel import weather_tools
 from tests.realmodel.conftest import LOCAL_ENDPOINT, RealModel
 from tests.support import Stubs, assert_gap_free, collect, kinds, unique

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from service.tools.registry import ToolRegistry
+from runwire_server.service.tools.registry import ToolRegistry
 
 #: The forecast ``get_weather`` returns; the tests find it in the tool result.
 FORECAST = "sunny, 22 degrees Celsius, light wind"

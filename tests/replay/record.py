@@ -28,11 +28,11 @@ from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2, thread
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
-from app.config import Settings
-from app.server import RunwireServer
-from app.wiring import Runwire
-from service.runtimes.payload_codec import CLAIM_ENCODING
-from service.stores.claims import ClaimStore
+from runwire_server.app.config import Settings
+from runwire_server.app.server import RunwireServer
+from runwire_server.app.wiring import Runwire
+from runwire_server.service.runtimes.payload_codec import CLAIM_ENCODING
+from runwire_server.service.stores.claims import ClaimStore
 from tests.support import Script, Stubs, collect, run_until
 from tests.temporal_server import start_temporal
 

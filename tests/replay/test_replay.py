@@ -22,10 +22,10 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from service.runtimes.payload_codec import CLAIM_ENCODING, claim_check_converter
-from service.stores.claims import MemoryClaimStore
-from worker.factory import PASSTHROUGH_MODULES
-from worker.workflows import AgentRun
+from runwire_server.service.runtimes.payload_codec import CLAIM_ENCODING, claim_check_converter
+from runwire_server.service.stores.claims import MemoryClaimStore
+from runwire_server.worker.factory import PASSTHROUGH_MODULES
+from runwire_server.worker.workflows import AgentRun
 
 HERE = pathlib.Path(__file__).parent
 HISTORIES = sorted((HERE / "histories").glob("*.json"))

@@ -12,16 +12,16 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as redis
 
-from service.stores.agents import AgentStore, MemoryAgentStore
-from service.stores.approvals import ApprovalStore, MemoryApprovalStore
-from service.stores.events import EventLog, MemoryEventLog
-from service.stores.redis_agents import RedisAgentStore
-from service.stores.redis_approvals import RedisApprovalStore
-from service.stores.redis_events import RedisEventLog
-from service.stores.redis_runs import RedisRunStore
-from service.stores.redis_threads import RedisThreadStore
-from service.stores.runs import MemoryRunStore, RunStore
-from service.stores.threads import MemoryThreadStore, ThreadStore
+from runwire_server.service.stores.agents import AgentStore, MemoryAgentStore
+from runwire_server.service.stores.approvals import ApprovalStore, MemoryApprovalStore
+from runwire_server.service.stores.events import EventLog, MemoryEventLog
+from runwire_server.service.stores.redis_agents import RedisAgentStore
+from runwire_server.service.stores.redis_approvals import RedisApprovalStore
+from runwire_server.service.stores.redis_events import RedisEventLog
+from runwire_server.service.stores.redis_runs import RedisRunStore
+from runwire_server.service.stores.redis_threads import RedisThreadStore
+from runwire_server.service.stores.runs import MemoryRunStore, RunStore
+from runwire_server.service.stores.threads import MemoryThreadStore, ThreadStore
 from tests.redis_server import running_redis
 
 BACKENDS = ["memory", "redis"]

@@ -12,9 +12,9 @@ import pytest
 import redis.asyncio as redis
 from runwire.v1 import event_pb2, run_pb2
 
-from service.core.errors import NotFoundError, OutOfRangeError
-from service.stores.events import EventLog
-from service.stores.redis_events import RedisEventLog
+from runwire_server.service.core.errors import NotFoundError, OutOfRangeError
+from runwire_server.service.stores.events import EventLog
+from runwire_server.service.stores.redis_events import RedisEventLog
 from tests.support import CONDITION_SECONDS, wait_until
 
 HEARTBEAT = 0.2

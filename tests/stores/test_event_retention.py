@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from runwire.v1 import event_pb2, run_pb2
 
-from service.core.errors import NotFoundError
-from service.stores.events import MemoryEventLog
+from runwire_server.service.core.errors import NotFoundError
+from runwire_server.service.stores.events import MemoryEventLog
 
 
 def text(size: int) -> event_pb2.RunEvent:

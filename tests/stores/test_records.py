@@ -10,22 +10,22 @@ import pytest
 import redis.asyncio as redis
 from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2
 
-from service.core.errors import (
+from runwire_server.service.core.errors import (
     AbortedError,
     AlreadyExistsError,
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
 )
-from service.core.messages import ChatMessage, Role, ToolCall
-from service.stores.agents import AgentStore
-from service.stores.approvals import ApprovalStore
-from service.stores.paging import encode_token
-from service.stores.redis_agents import RedisAgentStore
-from service.stores.redis_approvals import RedisApprovalStore
-from service.stores.redis_runs import RedisRunStore
-from service.stores.runs import MemoryRunStore, RunStore
-from service.stores.threads import ThreadStore
+from runwire_server.service.core.messages import ChatMessage, Role, ToolCall
+from runwire_server.service.stores.agents import AgentStore
+from runwire_server.service.stores.approvals import ApprovalStore
+from runwire_server.service.stores.paging import encode_token
+from runwire_server.service.stores.redis_agents import RedisAgentStore
+from runwire_server.service.stores.redis_approvals import RedisApprovalStore
+from runwire_server.service.stores.redis_runs import RedisRunStore
+from runwire_server.service.stores.runs import MemoryRunStore, RunStore
+from runwire_server.service.stores.threads import ThreadStore
 from tests.support import polls
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import redis.asyncio as redis
 
-from service.core.errors import NotFoundError
-from service.stores.factory import REDIS_MAX_CONNECTIONS, REDIS_POOL_TIMEOUT_SECONDS
-from service.stores.redis_client import reply
-from service.stores.redis_events import RedisEventLog
+from runwire_server.service.core.errors import NotFoundError
+from runwire_server.service.stores.factory import REDIS_MAX_CONNECTIONS, REDIS_POOL_TIMEOUT_SECONDS
+from runwire_server.service.stores.redis_client import reply
+from runwire_server.service.stores.redis_events import RedisEventLog
 from tests.redis_server import OwnRedis, free_port
 from tests.stores.test_event_log import finished, text
 from tests.support import polls

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
-from service.llm.anthropic import AnthropicProvider, to_anthropic_messages
-from service.llm.base import (
+from runwire_server.service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
+from runwire_server.service.llm.anthropic import AnthropicProvider, to_anthropic_messages
+from runwire_server.service.llm.base import (
     ModelChunk,
     ModelError,
     ModelRequest,
@@ -28,9 +28,9 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.llm.endpoints import EndpointRouter, ModelEndpoint
-from service.llm.options import DEFAULT_ANTHROPIC_MAX_TOKENS, AnthropicOptions
-from service.llm.registry import LazyProvider, ProviderRegistry
+from runwire_server.service.llm.endpoints import EndpointRouter, ModelEndpoint
+from runwire_server.service.llm.options import DEFAULT_ANTHROPIC_MAX_TOKENS, AnthropicOptions
+from runwire_server.service.llm.registry import LazyProvider, ProviderRegistry
 from tests.fake_models import FakeHandler, LoopbackServer, serving, without_proxies
 
 Event = tuple[str, dict[str, Any]]

@@ -1,4 +1,4 @@
-"""Merging text deltas (``service.llm.coalesce``): order, size and time windows,
+"""Merging text deltas (``runwire_server.service.llm.coalesce``): order, size and time windows,
 flushes before other chunks and errors, and a server that streams fewer events."""
 
 from __future__ import annotations
@@ -10,10 +10,16 @@ from dataclasses import dataclass, field
 import pytest
 from runwire.v1 import run_service_pb2
 
-from app.config import Settings
-from service.core.messages import Usage
-from service.llm.base import ModelChunk, ModelError, TextDelta, ToolCallDelta, UsageReport
-from service.llm.coalesce import Coalescing, coalesce_text
+from runwire_server.app.config import Settings
+from runwire_server.service.core.messages import Usage
+from runwire_server.service.llm.base import (
+    ModelChunk,
+    ModelError,
+    TextDelta,
+    ToolCallDelta,
+    UsageReport,
+)
+from runwire_server.service.llm.coalesce import Coalescing, coalesce_text
 from tests.support import CONDITION_SECONDS, Stubs, collect, create_agent, running_server
 
 

@@ -1,7 +1,7 @@
 """docs/configuration.md is generated from the settings model and committed.
 
 The drift check: the committed page must be exactly what
-scripts/gen_config_docs.py generates from app/config.py today, so a new or
+scripts/gen_config_docs.py generates from runwire_server/app/config.py today, so a new or
 changed setting cannot ship without its documentation.
 """
 
@@ -11,7 +11,7 @@ import importlib.util
 import pathlib
 from types import ModuleType
 
-from app.config import Settings
+from runwire_server.app.config import Settings
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "gen_config_docs.py"
@@ -30,7 +30,7 @@ def load_generator() -> ModuleType:
 def test_committed_page_is_what_the_script_generates() -> None:
     generated: str = load_generator().render()
     assert PAGE.read_text() == generated, (
-        "docs/configuration.md is out of date with app/config.py: "
+        "docs/configuration.md is out of date with runwire_server/app/config.py: "
         "run `.venv/bin/python scripts/gen_config_docs.py` and commit the page"
     )
 

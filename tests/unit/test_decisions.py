@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.agent.decisions import (
+from runwire_server.service.agent.decisions import (
     APPROVAL_ALREADY_RESOLVED,
     APPROVAL_NOT_PENDING,
     CANCELLED,
@@ -15,8 +15,8 @@ from service.agent.decisions import (
     TOOL_CALL_NOT_PENDING,
     PendingDecisions,
 )
-from service.core.errors import FailedPreconditionError
-from service.core.spec import ApprovalDecision, Decision, ToolOutput
+from runwire_server.service.core.errors import FailedPreconditionError
+from runwire_server.service.core.spec import ApprovalDecision, Decision, ToolOutput
 
 APPROVE = ApprovalDecision.APPROVE
 REJECT = ApprovalDecision.REJECT

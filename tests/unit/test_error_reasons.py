@@ -22,7 +22,7 @@ from runwire.v1 import error_reason_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Where the server's code is: every reason it can send is written here.
-SERVER_DIRS = ("service", "app", "worker")
+SERVER_DIRS = ("runwire_server",)
 PROTO = ROOT / "proto/runwire/v1/error_reason.proto"
 DOC = ROOT / "docs/errors.md"
 
@@ -182,11 +182,11 @@ def test_the_scan_finds_reasons_of_each_kind() -> None:
     found = server_reasons()
     # A literal, a module constant, a conditional, a default_reason, an
     # ApplicationError type: each form the scan reads is in use.
-    assert "service/stores/agents.py" in " ".join(found["AGENT_NOT_FOUND"])
-    assert "service/agent/decisions.py" in " ".join(found["APPROVAL_NOT_PENDING"])
+    assert "runwire_server/service/stores/agents.py" in " ".join(found["AGENT_NOT_FOUND"])
+    assert "runwire_server/service/agent/decisions.py" in " ".join(found["APPROVAL_NOT_PENDING"])
     assert {"MODEL_ERROR", "PROVIDER_UNAVAILABLE"} <= set(found)
-    assert "service/runtimes/payload_codec.py" in " ".join(found["CLAIM_NOT_FOUND"])
-    assert "worker/workflows.py" in " ".join(found["RUN_FAILED"])
+    assert "runwire_server/service/runtimes/payload_codec.py" in " ".join(found["CLAIM_NOT_FOUND"])
+    assert "runwire_server/worker/workflows.py" in " ".join(found["RUN_FAILED"])
     assert "the run ended before a decision" not in found
 
 

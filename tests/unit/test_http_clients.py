@@ -1,4 +1,4 @@
-"""The providers' SDK client cache (``service.llm.http_clients``).
+"""The providers' SDK client cache (``runwire_server.service.llm.http_clients``).
 
 The clients here are a stand-in for an SDK client at the cache's seam (``build``):
 they only record whether they were closed.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.llm.http_clients import ClientCache, Endpoint
+from runwire_server.service.llm.http_clients import ClientCache, Endpoint
 
 
 class Client:

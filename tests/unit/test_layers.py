@@ -1,6 +1,7 @@
 """The packages' imports point one way (docs/architecture.md, "Layers").
 
-Layers, lowest first: ``service.core``; ``service.auth``, ``service.llm``,
+Packages are named here without their ``runwire_server.`` prefix. Layers, lowest first:
+``service.core``; ``service.auth``, ``service.llm``,
 ``service.tools``, ``service.stores``; ``service.agent``; ``service.runtimes``; ``service.api``;
 ``worker``; ``app`` (the composition). A module may import its own package and
 lower layers only, counting imports inside functions too.
@@ -12,6 +13,9 @@ import ast
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+#: The server's import root: ``runwire_server.service``, ``runwire_server.worker``, ...
+SERVER = ROOT / "runwire_server"
+PREFIX = "runwire_server."
 
 #: Each package's layer; a package imports only packages of a lower layer (or itself).
 LAYERS = {
@@ -30,7 +34,9 @@ LAYERS = {
 
 def package_of(module: str) -> str | None:
     """The layered package a dotted module name belongs to (None: not ours)."""
-    parts = module.split(".")
+    if not module.startswith(PREFIX):
+        return None
+    parts = module.removeprefix(PREFIX).split(".")
     if parts[0] == "service" and len(parts) > 1:
         name = ".".join(parts[:2])
         return name if name in LAYERS else "service"
@@ -53,7 +59,7 @@ def edges() -> dict[str, dict[str, str]]:
     """package -> imported package -> one module that imports it (for the message)."""
     graph: dict[str, dict[str, str]] = {}
     for top in ("service", "worker", "app"):
-        for path in sorted((ROOT / top).rglob("*.py")):
+        for path in sorted((SERVER / top).rglob("*.py")):
             module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
             source = package_of(module)
             assert source is not None
@@ -67,10 +73,10 @@ def edges() -> dict[str, dict[str, str]]:
 def test_every_module_belongs_to_a_layer() -> None:
     loose = [
         str(path.relative_to(ROOT))
-        for path in (ROOT / "service").glob("*.py")
+        for path in (SERVER / "service").glob("*.py")
         if path.name != "__init__.py"
     ]
-    assert loose == [], "modules of service/ belong in one of its packages"
+    assert loose == [], "modules of runwire_server/service/ belong in one of its packages"
 
 
 def test_imports_point_down_the_layers() -> None:

@@ -13,7 +13,14 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("anthropic", "openai", "temporalio", "redis", "opentelemetry.sdk", "app.wiring")
+HEAVY = (
+    "anthropic",
+    "openai",
+    "temporalio",
+    "redis",
+    "opentelemetry.sdk",
+    "runwire_server.app.wiring",
+)
 
 
 def loaded_after(code: str) -> list[str]:
@@ -28,12 +35,12 @@ def loaded_after(code: str) -> list[str]:
 
 
 def test_cli_module_imports_neither_app_nor_sdks() -> None:
-    assert loaded_after("import app.cli") == []
+    assert loaded_after("import runwire_server.app.cli") == []
 
 
 def test_registry_imports_a_provider_sdk_only_when_it_is_called() -> None:
     code = """
-from service.llm.registry import ProviderRegistry
+from runwire_server.service.llm.registry import ProviderRegistry
 registry = ProviderRegistry()
 violations = registry.validate_options("openai", {"stream_tools": "x"})
 assert violations == {"stream_tools": "must be a boolean"}
@@ -48,6 +55,6 @@ registry.get("openai"), registry.get("anthropic")
 
 
 def test_worker_process_module_leaves_provider_sdks_unloaded() -> None:
-    loaded = loaded_after("import app.worker_process")
+    loaded = loaded_after("import runwire_server.app.worker_process")
     assert "openai" not in loaded
     assert "anthropic" not in loaded

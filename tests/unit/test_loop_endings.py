@@ -1,7 +1,7 @@
 """How a run ends: every row of the loop's failure table, cancellation and success.
 
 ``execute_run`` is driven through ``RecordingEffects``, a test double of the
-``Effects`` seam (``service.agent.effects``) whose model call is whatever a
+``Effects`` seam (``runwire_server.service.agent.effects``) whose model call is whatever a
 test gives it; the events the loop emits are recorded and the terminal one is
 checked field by field (finish reason, ``google.rpc`` code, ``ErrorInfo``).
 The integration suites pin the same endings end to end on both runtimes.
@@ -19,12 +19,12 @@ import pytest
 from google.rpc import code_pb2, error_details_pb2
 from runwire.v1 import event_pb2, run_pb2
 
-from service.agent.effects import ModelTurn, ToolResult
-from service.agent.loop import execute_run
-from service.core.errors import ERROR_DOMAIN, NotFoundError
-from service.core.messages import ChatMessage, Role, Usage
-from service.core.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
-from service.llm.base import ModelError, ModelRequest
+from runwire_server.service.agent.effects import ModelTurn, ToolResult
+from runwire_server.service.agent.loop import execute_run
+from runwire_server.service.core.errors import ERROR_DOMAIN, NotFoundError
+from runwire_server.service.core.messages import ChatMessage, Role, Usage
+from runwire_server.service.core.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
+from runwire_server.service.llm.base import ModelError, ModelRequest
 
 ModelCall = Callable[[ModelRequest], Awaitable[ModelTurn]]
 
@@ -173,7 +173,7 @@ async def test_unexpected_exceptions_are_internal_and_logged(
     assert info.reason == "RUN_FAILED"
     assert failed.error.message == "the run failed unexpectedly; the server log has the details"
     assert "boom" not in failed.error.message
-    [record] = [r for r in caplog.records if r.name == "service.agent.loop"]
+    [record] = [r for r in caplog.records if r.name == "runwire_server.service.agent.loop"]
     assert record.getMessage() == "run run_1 failed unexpectedly"
     assert record.exc_info is not None and isinstance(record.exc_info[1], KeyError)
 

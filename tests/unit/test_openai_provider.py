@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 from runwire.v1 import event_pb2
 
-from service.agent.model_turn import stream_model_turn
-from service.core.errors import InvalidArgumentError
-from service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
-from service.llm.base import (
+from runwire_server.service.agent.model_turn import stream_model_turn
+from runwire_server.service.core.errors import InvalidArgumentError
+from runwire_server.service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
+from runwire_server.service.llm.base import (
     ModelChunk,
     ModelError,
     ModelRequest,
@@ -35,11 +35,11 @@ from service.llm.base import (
     ToolCallDelta,
     UsageReport,
 )
-from service.llm.endpoints import EndpointRouter, ModelEndpoint
-from service.llm.openai import MAX_REMEMBERED_REFUSALS, OpenAIProvider
-from service.llm.options import OpenAIOptions
-from service.llm.registry import LazyProvider, ProviderRegistry
-from service.llm.scripted import ScriptedProvider
+from runwire_server.service.llm.endpoints import EndpointRouter, ModelEndpoint
+from runwire_server.service.llm.openai import MAX_REMEMBERED_REFUSALS, OpenAIProvider
+from runwire_server.service.llm.options import OpenAIOptions
+from runwire_server.service.llm.registry import LazyProvider, ProviderRegistry
+from runwire_server.service.llm.scripted import ScriptedProvider
 
 
 @dataclass

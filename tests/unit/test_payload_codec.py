@@ -10,9 +10,9 @@ import pytest
 import redis.asyncio as redis
 from temporalio.api.common.v1 import Payload
 
-from service.core.messages import ChatMessage, Role
-from service.llm.base import ModelRequest
-from service.runtimes.payload_codec import (
+from runwire_server.service.core.messages import ChatMessage, Role
+from runwire_server.service.llm.base import ModelRequest
+from runwire_server.service.runtimes.payload_codec import (
     CLAIM_ENCODING,
     CLAIM_MIN_BYTES,
     CLAIM_SIZE_KEY,
@@ -20,8 +20,8 @@ from service.runtimes.payload_codec import (
     ClaimNotFoundError,
     claim_check_converter,
 )
-from service.runtimes.temporal_contract import ModelCallInput
-from service.stores.claims import (
+from runwire_server.service.runtimes.temporal_contract import ModelCallInput
+from runwire_server.service.stores.claims import (
     ClaimStore,
     MemoryClaimStore,
     RedisClaimStore,

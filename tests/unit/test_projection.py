@@ -1,10 +1,10 @@
-"""The run record as a fold of its events (service/stores/projection.py)."""
+"""The run record as a fold of its events (runwire_server/service/stores/projection.py)."""
 
 from __future__ import annotations
 
 from runwire.v1 import event_pb2, run_pb2
 
-from service.stores.projection import apply_event
+from runwire_server.service.stores.projection import apply_event
 
 
 def logged(sequence: int, **payload: object) -> event_pb2.RunEvent:

@@ -1,5 +1,5 @@
 """Model endpoints belong to the operator: the options agents may give, the routing of
-a call (``service.llm.endpoints``), the settings that declare endpoints
+a call (``runwire_server.service.llm.endpoints``), the settings that declare endpoints
 (``[[model_endpoints]]``, ``model_base_url_allowlist``) and the bounded breakers.
 
 The end-to-end checks (a real server, loopback listeners, canary keys) are in
@@ -14,17 +14,22 @@ from typing import Any
 import pydantic
 import pytest
 
-from app.config import ModelEndpointSettings, Settings, load_settings
-from app.wiring import build_providers
-from service.core.errors import InvalidArgumentError
-from service.llm.anthropic import AnthropicProvider
-from service.llm.base import ModelError, ModelRequest
-from service.llm.breaker import CircuitBreakers
-from service.llm.endpoints import EndpointRouter, ModelEndpoint, caller_base_url, origin_of
-from service.llm.http_clients import PLACEHOLDER_API_KEY, Endpoint
-from service.llm.openai import OpenAIProvider
-from service.llm.options import AnthropicOptions, OpenAIOptions
-from service.llm.registry import ProviderRegistry
+from runwire_server.app.config import ModelEndpointSettings, Settings, load_settings
+from runwire_server.app.wiring import build_providers
+from runwire_server.service.core.errors import InvalidArgumentError
+from runwire_server.service.llm.anthropic import AnthropicProvider
+from runwire_server.service.llm.base import ModelError, ModelRequest
+from runwire_server.service.llm.breaker import CircuitBreakers
+from runwire_server.service.llm.endpoints import (
+    EndpointRouter,
+    ModelEndpoint,
+    caller_base_url,
+    origin_of,
+)
+from runwire_server.service.llm.http_clients import PLACEHOLDER_API_KEY, Endpoint
+from runwire_server.service.llm.openai import OpenAIProvider
+from runwire_server.service.llm.options import AnthropicOptions, OpenAIOptions
+from runwire_server.service.llm.registry import ProviderRegistry
 
 DEFAULT = Endpoint(base_url="http://default/v1", api_key="operator-key")
 

@@ -1,6 +1,6 @@
 """What each package exports, and the pinned names of the extension points.
 
-Every package of ``service``, ``worker`` and ``app`` states its exports in
+Every package of ``runwire_server.service``, ``.worker`` and ``.app`` states its exports in
 ``__all__`` (names it re-exports, or its public modules). The extension points a
 deployment codes against — tool registration and the model-provider protocol —
 are pinned here, so a change to them is a deliberate one. The Python client's
@@ -14,12 +14,10 @@ import pkgutil
 
 import pytest
 
-import app
-import service
-import worker
+from runwire_server import app, service, worker
 
 PINNED = {
-    "service.tools": [
+    "runwire_server.service.tools": [
         "TOOL_NAME_PATTERN",
         "Tool",
         "ToolOutcome",
@@ -27,7 +25,7 @@ PINNED = {
         "load_modules",
         "register_builtin_tools",
     ],
-    "service.llm": [
+    "runwire_server.service.llm": [
         "ModelChunk",
         "ModelError",
         "ModelProvider",
@@ -41,26 +39,27 @@ PINNED = {
 
 
 def packages() -> list[str]:
-    names = ["app", "worker"]
+    names = [app.__name__, worker.__name__]
     names += [
-        info.name for info in pkgutil.iter_modules(service.__path__, "service.") if info.ispkg
+        info.name
+        for info in pkgutil.iter_modules(service.__path__, f"{service.__name__}.")
+        if info.ispkg
     ]
     return names
 
 
 def test_the_layers_are_all_packages() -> None:
-    assert app.__name__ == "app" and worker.__name__ == "worker"
     assert sorted(packages()) == [
-        "app",
-        "service.agent",
-        "service.api",
-        "service.auth",
-        "service.core",
-        "service.llm",
-        "service.runtimes",
-        "service.stores",
-        "service.tools",
-        "worker",
+        "runwire_server.app",
+        "runwire_server.service.agent",
+        "runwire_server.service.api",
+        "runwire_server.service.auth",
+        "runwire_server.service.core",
+        "runwire_server.service.llm",
+        "runwire_server.service.runtimes",
+        "runwire_server.service.stores",
+        "runwire_server.service.tools",
+        "runwire_server.worker",
     ]
 
 

@@ -17,17 +17,23 @@ from dataclasses import dataclass, field
 import pytest
 from runwire.v1 import event_pb2
 
-from service.agent.resilient_turn import (
+from runwire_server.service.agent.resilient_turn import (
     NO_RETRIES,
     RetryPolicy,
     attempt_message_id,
     resilient_model_turn,
 )
-from service.core.messages import Usage
-from service.core.spec import ModelRef
-from service.llm.base import ModelChunk, ModelError, ModelRequest, TextDelta, UsageReport
-from service.llm.breaker import BreakerState, CircuitBreaker, CircuitBreakers
-from service.llm.registry import ProviderRegistry
+from runwire_server.service.core.messages import Usage
+from runwire_server.service.core.spec import ModelRef
+from runwire_server.service.llm.base import (
+    ModelChunk,
+    ModelError,
+    ModelRequest,
+    TextDelta,
+    UsageReport,
+)
+from runwire_server.service.llm.breaker import BreakerState, CircuitBreaker, CircuitBreakers
+from runwire_server.service.llm.registry import ProviderRegistry
 
 
 class FakeClock:

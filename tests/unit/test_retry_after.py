@@ -1,4 +1,4 @@
-"""The one retry-after parser of the HTTP providers (``service.llm.retry_after``)."""
+"""The one retry-after parser of the HTTP providers (``runwire_server.service.llm.retry_after``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import email.utils
 import httpx2
 import pytest
 
-from service.llm.retry_after import retry_after_seconds
+from runwire_server.service.llm.retry_after import retry_after_seconds
 
 NOW = 1_700_000_000.0
 

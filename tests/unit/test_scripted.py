@@ -8,10 +8,16 @@ from typing import Any
 
 import pytest
 
-from service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
-from service.llm.base import ModelChunk, ModelError, ModelRequest, TextDelta, ToolCallDelta
-from service.llm.base import UsageReport as UsageChunk
-from service.llm.scripted import ScriptedOptions, ScriptedProvider
+from runwire_server.service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
+from runwire_server.service.llm.base import (
+    ModelChunk,
+    ModelError,
+    ModelRequest,
+    TextDelta,
+    ToolCallDelta,
+)
+from runwire_server.service.llm.base import UsageReport as UsageChunk
+from runwire_server.service.llm.scripted import ScriptedOptions, ScriptedProvider
 
 TOOLS = (ToolSpec(name="calculator"), ToolSpec(name="echo"))
 

@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from service.core.errors import InvalidArgumentError
-from service.tools.builtin import calculator, current_time, register_builtin_tools
-from service.tools.registry import ToolOutcome, ToolRegistry, load_modules
+from runwire_server.service.core.errors import InvalidArgumentError
+from runwire_server.service.tools.builtin import calculator, current_time, register_builtin_tools
+from runwire_server.service.tools.registry import ToolOutcome, ToolRegistry, load_modules
 
 
 class Point(BaseModel):

@@ -18,7 +18,7 @@ from types import ModuleType
 import pytest
 import runwire
 
-import service
+from runwire_server import service
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "set_version.py"

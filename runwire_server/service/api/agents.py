@@ -1,0 +1,186 @@
+"""``runwire.v1.AgentService``: create, read, list, update and delete agents."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+from google.protobuf import field_mask_pb2
+from runwire.v1 import agent_pb2, agent_pb2_grpc
+
+from runwire_server.service.api.convert import checked_schema, struct_to_dict
+from runwire_server.service.api.errors import unary
+from runwire_server.service.auth.principal import current_principal
+from runwire_server.service.auth.quotas import Quotas, fit_bytes
+from runwire_server.service.core.errors import InvalidArgumentError
+from runwire_server.service.llm.registry import ProviderRegistry
+from runwire_server.service.stores.agents import AgentStore
+from runwire_server.service.stores.paging import encode_token, page_size
+from runwire_server.service.stores.tenants import PerTenant
+from runwire_server.service.tools.registry import ToolRegistry
+
+#: Agent fields the server sets; an update mask naming them is refused.
+OUTPUT_ONLY_FIELDS = frozenset({"agent_id", "etag", "create_time", "update_time"})
+
+
+class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
+    """Agent CRUD in the caller's tenant; checks models and tools against the registries."""
+
+    def __init__(
+        self,
+        *,
+        agents: PerTenant[AgentStore],
+        providers: ProviderRegistry,
+        tools: ToolRegistry,
+        quotas: Quotas | None = None,
+    ) -> None:
+        self._agents = agents
+        self._quotas = quotas or Quotas()
+        self._providers = providers
+        self._tools = tools
+
+    def _store(self) -> AgentStore:
+        """The agents of the caller's tenant."""
+        return self._agents(current_principal().tenant)
+
+    def check(self, agent: agent_pb2.Agent, *, prefix: str = "agent") -> None:
+        """Checks what protovalidate cannot: the provider, its options and endpoint
+        (the operator's ``[[model_endpoints]]`` and base URL allowlist), tool names.
+
+        Raises:
+            InvalidArgumentError: with field violations under ``prefix``.
+        """
+        violations: dict[str, str] = {}
+        if not agent.HasField("model"):
+            violations[f"{prefix}.model"] = "required"
+        elif agent.model.provider not in self._providers.names():
+            violations[f"{prefix}.model.provider"] = (
+                f"unknown provider; available: {', '.join(self._providers.names())}"
+            )
+        else:
+            model = self._providers.validate_model(
+                agent.model.provider,
+                agent.model.name,
+                struct_to_dict(agent.model.options, field=f"{prefix}.model.options"),
+            )
+            violations.update({f"{prefix}.model.{k}": v for k, v in model.items()})
+        for i, fallback in enumerate(agent.fallback_models):
+            where = f"{prefix}.fallback_models[{i}]"
+            if fallback.provider not in self._providers.names():
+                violations[f"{where}.provider"] = (
+                    f"unknown provider; available: {', '.join(self._providers.names())}"
+                )
+                continue
+            raw = struct_to_dict(fallback.options, field=f"{where}.options")
+            model = self._providers.validate_model(fallback.provider, fallback.name, raw)
+            violations.update({f"{where}.{k}": v for k, v in model.items()})
+        for i, name in enumerate(agent.tools):
+            if self._tools.get(name) is None:
+                violations[f"{prefix}.tools[{i}]"] = (
+                    f"unknown tool {name!r}; available: {', '.join(self._tools.names())}"
+                )
+        if agent.HasField("response_format"):
+            try:
+                checked_schema(agent.response_format, field=f"{prefix}.response_format")
+            except InvalidArgumentError as exc:
+                violations.update(exc.field_violations)
+        if violations:
+            raise InvalidArgumentError(
+                "invalid agent: " + "; ".join(f"{k}: {v}" for k, v in violations.items()),
+                field_violations=violations,
+            )
+
+    @unary
+    async def CreateAgent(
+        self, request: agent_pb2.CreateAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.CreateAgentResponse:
+        agent = agent_pb2.Agent()
+        agent.CopyFrom(request.agent)
+        agent.agent_id = request.agent_id
+        agent.ClearField("etag")
+        agent.ClearField("create_time")
+        agent.ClearField("update_time")
+        self._check_size(agent)
+        # The checks' work grows with the agent (options, schemas): off the event loop.
+        await asyncio.to_thread(self.check, agent)
+        tenant = current_principal().tenant
+        store = self._store()
+        self._quotas.check(
+            "max_agents_per_tenant", used=await store.count(), subject=f"tenant:{tenant}"
+        )
+        return agent_pb2.CreateAgentResponse(agent=await store.create(agent))
+
+    def _check_size(self, agent: agent_pb2.Agent) -> None:
+        self._quotas.check_size(
+            "max_agent_bytes", size=agent.ByteSize(), subject=f"agent {agent.agent_id!r}"
+        )
+
+    @unary
+    async def GetAgent(
+        self, request: agent_pb2.GetAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.GetAgentResponse:
+        return agent_pb2.GetAgentResponse(agent=await self._store().get(request.agent_id))
+
+    @unary
+    async def ListAgents(
+        self, request: agent_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.ListAgentsResponse:
+        agents, token = await self._store().list(
+            page_size=page_size(request.page_size), page_token=request.page_token
+        )
+        kept = fit_bytes(agents, self._quotas.max_list_response_bytes)
+        if kept < len(agents):
+            agents, token = agents[:kept], encode_token(agents[kept - 1].agent_id)
+        return agent_pb2.ListAgentsResponse(agents=agents, next_page_token=token)
+
+    @unary
+    async def UpdateAgent(
+        self, request: agent_pb2.UpdateAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.UpdateAgentResponse:
+        if not request.agent.agent_id:
+            raise InvalidArgumentError(
+                "agent.agent_id names the agent to update",
+                field_violations={"agent.agent_id": "required"},
+            )
+        current = await self._store().get(request.agent.agent_id)
+        updated = _apply_mask(current, request.agent, request.update_mask)
+        self._check_size(updated)
+        await asyncio.to_thread(self.check, updated)
+        stored = await self._store().replace(updated, expected_etag=request.agent.etag)
+        return agent_pb2.UpdateAgentResponse(agent=stored)
+
+    @unary
+    async def DeleteAgent(
+        self, request: agent_pb2.DeleteAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.DeleteAgentResponse:
+        await self._store().delete(request.agent_id)
+        return agent_pb2.DeleteAgentResponse()
+
+
+def _apply_mask(
+    current: agent_pb2.Agent, patch: agent_pb2.Agent, mask: field_mask_pb2.FieldMask
+) -> agent_pb2.Agent:
+    updated = agent_pb2.Agent()
+    updated.CopyFrom(current)
+    if not mask.paths:
+        for field in agent_pb2.Agent.DESCRIPTOR.fields:
+            if field.name not in OUTPUT_ONLY_FIELDS:
+                updated.ClearField(field.name)
+        patch_copy = agent_pb2.Agent()
+        patch_copy.CopyFrom(patch)
+        for name in OUTPUT_ONLY_FIELDS:
+            patch_copy.ClearField(name)
+        updated.MergeFrom(patch_copy)
+        return updated
+    bad = {
+        f"update_mask.paths[{i}]": "not a field of Agent that may be updated"
+        for i, path in enumerate(mask.paths)
+        if path.split(".")[0] in OUTPUT_ONLY_FIELDS
+        or not field_mask_pb2.FieldMask(paths=[path]).IsValidForDescriptor(
+            agent_pb2.Agent.DESCRIPTOR  # type: ignore[arg-type]
+        )
+    }
+    if bad:
+        raise InvalidArgumentError("invalid update_mask", field_violations=bad)
+    mask.MergeMessage(patch, updated, replace_message_field=True, replace_repeated_field=True)
+    return updated

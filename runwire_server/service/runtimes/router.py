@@ -1,0 +1,541 @@
+"""The run router: turns API requests into runs on the right runtime.
+
+``RunRouter`` owns the run lifecycle that is the same on every runtime:
+idempotent creation (``request_id``), the agent snapshot (``RunSpec``), the
+thread claim, the run record and log, and delivery of approvals, client tool
+outputs and cancellation to the runtime executing the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf import json_format
+from runwire.v1 import agent_pb2, approval_pb2, run_pb2
+
+from runwire_server.service.agent.decisions import APPROVAL_NOT_PENDING
+from runwire_server.service.auth.principal import ANONYMOUS, Principal
+from runwire_server.service.auth.quotas import Quotas
+from runwire_server.service.core.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    RunwireError,
+    UnavailableError,
+)
+from runwire_server.service.core.messages import ChatMessage, ToolSpec
+from runwire_server.service.core.spec import (
+    APPROVAL_TIMEOUT_MARGIN_SECONDS,
+    DEFAULT_MAX_ITERATIONS,
+    DEFAULT_RUN_TIMEOUT_SECONDS,
+    DEFAULT_THREAD_HISTORY_MESSAGES,
+    ApprovalDecision,
+    ApprovalMode,
+    Decision,
+    ModelRef,
+    RunSpec,
+    ToolOutput,
+)
+from runwire_server.service.core.telemetry import METRICS
+from runwire_server.service.runtimes.base import Runtime
+from runwire_server.service.runtimes.recorder import RunRecorder, settled_decisions
+from runwire_server.service.stores.agents import AgentStore
+from runwire_server.service.stores.approvals import ApprovalStore, approval_not_found
+from runwire_server.service.stores.events import EventLog
+from runwire_server.service.stores.projection import TERMINAL_STATES
+from runwire_server.service.stores.runs import RunStore, run_not_found
+from runwire_server.service.stores.tenants import PerTenant
+from runwire_server.service.stores.threads import ThreadStore
+from runwire_server.service.tools.registry import ToolRegistry
+
+#: How long ResolveApproval waits for the run to log a decision it took before
+#: answering with the approval as its record will read (``RunRecorder.resolved_approval``).
+RESOLUTION_WAIT_SECONDS = 10.0
+
+logger = logging.getLogger(__name__)
+
+_APPROVAL_MODES = {
+    agent_pb2.APPROVAL_MODE_UNSPECIFIED: ApprovalMode.REQUIRE_ALL,
+    agent_pb2.APPROVAL_MODE_REQUIRE_ALL: ApprovalMode.REQUIRE_ALL,
+    agent_pb2.APPROVAL_MODE_AUTO: ApprovalMode.AUTO,
+    agent_pb2.APPROVAL_MODE_ALLOWLIST: ApprovalMode.ALLOWLIST,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunDefaults:
+    """Server-wide defaults for what an agent leaves unset (DESIGN §4).
+
+    Attributes:
+        max_iterations: LLM rounds that may request tools.
+        run_timeout_seconds: Wall-clock limit of a run.
+        thread_history_messages: Thread messages included in the model context.
+        runtime: The runtime of runs that name none and whose agent names none.
+    """
+
+    max_iterations: int = DEFAULT_MAX_ITERATIONS
+    run_timeout_seconds: float = DEFAULT_RUN_TIMEOUT_SECONDS
+    thread_history_messages: int = DEFAULT_THREAD_HISTORY_MESSAGES
+    runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_IN_PROCESS
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunInput:
+    """The fields of CreateRun/StreamRun/WaitRun (already validated by protovalidate)."""
+
+    agent_id: str
+    prompt: str
+    thread_id: str = ""
+    client_tools: tuple[ToolSpec, ...] = ()
+    request_id: str = ""
+    runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_UNSPECIFIED
+    #: The caller: the run belongs to its tenant and records its name.
+    principal: Principal = ANONYMOUS
+
+    def fingerprint(self) -> str:
+        """A digest of the request's parameters (SHA-256, hex): a ``request_id``
+        reused with other parameters is refused."""
+        document = {
+            "agent_id": self.agent_id,
+            "prompt": self.prompt,
+            "thread_id": self.thread_id,
+            "client_tools": [t.model_dump(mode="json") for t in self.client_tools],
+            "runtime": int(self.runtime),
+        }
+        text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def request_key(self) -> str:
+        """The idempotency key ("" without a ``request_id``): the tenant, the
+        request kind (starting a run: CreateRun, StreamRun and WaitRun share
+        it, so a StreamRun retried after a CreateRun streams that run) and
+        the ``request_id``."""
+        if not self.request_id:
+            return ""
+        return f"{self.principal.tenant}/runs.create/{self.request_id}"
+
+
+@dataclass(kw_only=True)
+class RunRouter:
+    """Creates runs and routes calls about them to their runtime."""
+
+    agents: PerTenant[AgentStore]
+    runs: RunStore
+    events: EventLog
+    approvals: ApprovalStore
+    threads: PerTenant[ThreadStore]
+    tools: ToolRegistry
+    runtimes: dict[int, Runtime]
+    recorder: RunRecorder
+    defaults: RunDefaults = field(default_factory=RunDefaults)
+    quotas: Quotas = field(default_factory=Quotas)
+    #: True while the server drains: new runs are refused (UNAVAILABLE, DRAINING).
+    draining: bool = False
+
+    async def get_run(self, run_id: str, tenant: str) -> run_pb2.Run:
+        """The run with every logged event folded in.
+
+        Raises:
+            NotFoundError: unknown run, or another tenant's (``RUN_NOT_FOUND``).
+        """
+        await self.owned_run(run_id, tenant)
+        return await self.recorder.current(run_id)
+
+    async def owned_run(self, run_id: str, tenant: str) -> run_pb2.Run:
+        """The run's record as stored, when it belongs to ``tenant``.
+
+        Raises:
+            NotFoundError: unknown run, or another tenant's (``RUN_NOT_FOUND``):
+                the answer does not tell the two apart.
+        """
+        run = await self.runs.get(run_id)
+        if run.tenant != tenant:
+            raise run_not_found(run_id)
+        return run
+
+    async def owned_approval(self, approval_id: str, tenant: str) -> approval_pb2.Approval:
+        """The approval, when its run belongs to ``tenant``.
+
+        Raises:
+            NotFoundError: unknown approval, or another tenant's (``APPROVAL_NOT_FOUND``).
+        """
+        approval = await self.approvals.get(approval_id)
+        if approval.tenant != tenant:
+            raise approval_not_found(approval_id)
+        return approval
+
+    async def create_run(self, request: RunInput) -> run_pb2.Run:
+        """Starts a run, or returns the one an earlier request with the same
+        ``request_id`` started.
+
+        Raises:
+            NotFoundError: unknown agent or thread.
+            InvalidArgumentError: a client tool collides with a server tool.
+            FailedPreconditionError: the agent names a tool the server lacks,
+                or the runtime is not configured (``RUNTIME_UNAVAILABLE``).
+            AbortedError: the thread is busy (``THREAD_BUSY``).
+        """
+        tenant = request.principal.tenant
+        request_key, fingerprint = request.request_key(), request.fingerprint()
+        if request_key:
+            existing = await self.runs.find_request(request_key)
+            if existing is not None:
+                return await self._repeated(request, existing, fingerprint)
+        if self.draining:
+            raise UnavailableError(
+                "this server is shutting down and takes no new runs; retry on another replica",
+                reason="DRAINING",
+            )
+        await self._check_active_runs(tenant)
+        await self._check_pending_approvals(tenant)
+        agent = await self.agents(tenant).get(request.agent_id)
+        runtime_kind = request.runtime or agent.runtime or self.defaults.runtime
+        runtime = self._runtime(runtime_kind)
+        run_id = f"run_{uuid.uuid4().hex}"
+        history: tuple[ChatMessage, ...] = ()
+        threads = self.threads(tenant)
+        # Held before the thread is claimed: an in-process run is leased from here on,
+        # so a replica that dies before starting it leaves no claim behind.
+        await runtime.reserve(run_id, tenant=tenant, thread_id=request.thread_id)
+        try:
+            if request.thread_id:
+                await threads.claim(request.thread_id, run_id)
+        except BaseException:
+            await runtime.unreserve(run_id)
+            raise
+        try:
+            if request.thread_id:
+                history = tuple(
+                    await threads.history(
+                        request.thread_id, limit=self.defaults.thread_history_messages
+                    )
+                )
+            spec = self._snapshot(agent, request, run_id, history)
+            now = datetime.now(UTC)
+            run = run_pb2.Run(
+                run_id=run_id,
+                agent_id=agent.agent_id,
+                thread_id=request.thread_id,
+                state=run_pb2.RUN_STATE_QUEUED,
+                runtime=runtime_kind,
+                created_by=request.principal.name,
+                tenant=tenant,
+            )
+            run.create_time.FromDatetime(now)
+            run.update_time.FromDatetime(now)
+            await self.events.create(run_id)
+            stored, created = await self.runs.create(
+                run, request_id=request_key, fingerprint=fingerprint
+            )
+        except BaseException:
+            if request.thread_id:
+                await threads.release(request.thread_id, run_id)
+            await runtime.unreserve(run_id)
+            raise
+        if not created:
+            if request.thread_id:
+                await threads.release(request.thread_id, run_id)
+            await runtime.unreserve(run_id)
+            return await self._repeated(request, stored, fingerprint)
+        try:
+            await runtime.start(spec)
+        except Exception as exc:
+            # The run is FAILED, its thread and lease released: nothing waits on it.
+            await self._start_failed(spec, exc)
+            await runtime.unreserve(run_id)
+            raise
+        METRICS.runs_started.add(1, {"runwire.runtime": agent_pb2.Runtime.Name(runtime_kind)})
+        logger.info(
+            "run created",
+            extra={"run_id": run_id, "agent_id": agent.agent_id, "principal": run.created_by},
+        )
+        return await self.recorder.current(run_id)
+
+    async def _check_active_runs(self, tenant: str) -> None:
+        """Refuses a run past ``max_active_runs_per_tenant`` (counted again
+        exactly, forgetting runs that ended unseen, before refusing)."""
+        limit = self.quotas.max_active_runs_per_tenant
+        if not limit:
+            return
+        used = await self.runs.count_active(tenant)
+        if used >= limit:
+            used = await self.runs.count_active(tenant, verify=True)
+        self.quotas.check("max_active_runs_per_tenant", used=used, subject=f"tenant:{tenant}")
+
+    async def _check_pending_approvals(self, tenant: str) -> None:
+        """Refuses a run while ``tenant`` has ``max_pending_approvals_per_tenant``
+        approvals waiting (a pending approval is never evicted to make room)."""
+        if self.quotas.max_pending_approvals_per_tenant:
+            self.quotas.check(
+                "max_pending_approvals_per_tenant",
+                used=await self.approvals.count_pending(tenant),
+                subject=f"tenant:{tenant}",
+            )
+
+    async def _repeated(
+        self, request: RunInput, existing: run_pb2.Run, fingerprint: str
+    ) -> run_pb2.Run:
+        """The run an earlier request with the same request_id created, if its
+        parameters were the same.
+
+        Raises:
+            InvalidArgumentError: ``REQUEST_ID_REUSED``: other parameters.
+        """
+        if await self.runs.request_fingerprint(existing.run_id) != fingerprint:
+            raise InvalidArgumentError(
+                f"request_id {request.request_id!r} was already used for a request with other "
+                "parameters; use a new request_id for a new request",
+                reason="REQUEST_ID_REUSED",
+                field_violations={"request_id": "already used with other parameters"},
+                metadata={"request_id": request.request_id, "run_id": existing.run_id},
+            )
+        return existing
+
+    async def _start_failed(self, spec: RunSpec, error: Exception) -> None:
+        """Ends a run its runtime did not start: FAILED with ``error``'s
+        ``run_error`` (``RunRecorder.end_failed``; INTERNAL for an error that
+        is not a ``RunwireError``), its streams ended, its thread released.
+        Never raises: the caller re-raises ``error``."""
+        if isinstance(error, RunwireError):
+            failure = error
+        else:
+            logger.error("run could not start", exc_info=error, extra={"run_id": spec.run_id})
+            failure = RunwireError(
+                "the run could not start; the server log has the details", reason="RUN_FAILED"
+            )
+        try:
+            await self.recorder.end_failed(spec.run_id, failure)
+        except Exception:
+            logger.exception("could not record a failed start", extra={"run_id": spec.run_id})
+        finally:
+            if spec.thread_id:
+                try:
+                    await self.threads(spec.tenant).release(spec.thread_id, spec.run_id)
+                except Exception:
+                    logger.exception(
+                        "could not release the thread of a failed start",
+                        extra={"run_id": spec.run_id},
+                    )
+        logger.warning("run could not start: %s", failure.message, extra={"run_id": spec.run_id})
+
+    def _runtime(self, kind: agent_pb2.Runtime) -> Runtime:
+        runtime = self.runtimes.get(kind)
+        if runtime is None:
+            name = agent_pb2.Runtime.Name(kind)
+            raise FailedPreconditionError(
+                f"runtime {name} is not configured on this server",
+                reason="RUNTIME_UNAVAILABLE",
+                metadata={"runtime": name},
+            )
+        return runtime
+
+    def _snapshot(
+        self,
+        agent: agent_pb2.Agent,
+        request: RunInput,
+        run_id: str,
+        history: tuple[ChatMessage, ...],
+    ) -> RunSpec:
+        server_tools = []
+        for name in agent.tools:
+            if self.tools.get(name) is None:
+                raise FailedPreconditionError(
+                    f"agent {agent.agent_id!r} names tool {name!r}, which this server does not "
+                    "have; update the agent or load the tool module",
+                    reason="TOOL_NOT_FOUND",
+                    metadata={"agent_id": agent.agent_id, "tool": name},
+                )
+            server_tools.append(self.tools.spec(name))
+        names = [t.name for t in request.client_tools]
+        violations = {
+            f"client_tools[{i}].name": "collides with a server tool of the agent"
+            for i, n in enumerate(names)
+            if n in agent.tools
+        }
+        violations.update(
+            {
+                f"client_tools[{i}].name": "declared twice"
+                for i, n in enumerate(names)
+                if n in names[:i]
+            }
+        )
+        if violations:
+            raise InvalidArgumentError(
+                "client tools must have unique names distinct from the agent's server tools",
+                field_violations=violations,
+            )
+        limits = agent.limits
+        timeout = (
+            limits.timeout.ToTimedelta().total_seconds()
+            if limits.HasField("timeout")
+            else self.defaults.run_timeout_seconds
+        )
+        approval_timeout = (
+            limits.approval_timeout.ToTimedelta().total_seconds()
+            if limits.HasField("approval_timeout")
+            else max(1.0, timeout - APPROVAL_TIMEOUT_MARGIN_SECONDS)
+        )
+        return RunSpec(
+            run_id=run_id,
+            agent_id=agent.agent_id,
+            thread_id=request.thread_id,
+            tenant=request.principal.tenant,
+            created_by=request.principal.name,
+            prompt=request.prompt,
+            instructions=agent.instructions,
+            provider=agent.model.provider,
+            model=agent.model.name,
+            model_options=json_format.MessageToDict(agent.model.options),
+            tools=tuple(server_tools),
+            client_tools=request.client_tools,
+            approval_mode=_APPROVAL_MODES[agent.approval_policy.mode],
+            auto_approved_tools=tuple(agent.approval_policy.auto_approved_tools),
+            max_iterations=limits.max_iterations or self.defaults.max_iterations,
+            timeout_seconds=timeout,
+            approval_timeout_seconds=approval_timeout,
+            history=history,
+            response_format=(
+                json_format.MessageToDict(agent.response_format)
+                if agent.HasField("response_format")
+                else None
+            ),
+            fallback_models=tuple(
+                ModelRef(
+                    provider=m.provider,
+                    model=m.name,
+                    options=json_format.MessageToDict(m.options),
+                )
+                for m in agent.fallback_models
+            ),
+            token_budget=limits.token_budget,
+        )
+
+    async def cancel_run(self, run_id: str, reason: str, tenant: str) -> run_pb2.Run:
+        """Asks a run to stop; returns it (CANCELLING, or unchanged when ended).
+
+        An in-process run whose replica was lost (its lease expired) is ended
+        at once, FAILED with reason ``REPLICA_LOST``, and returned so
+        (``InProcessRuntime.cancel``).
+
+        Raises:
+            NotFoundError: unknown run, or another tenant's.
+        """
+        run = await self.get_run(run_id, tenant)
+        if run.state in TERMINAL_STATES:
+            return run
+        await self._runtime(run.runtime).cancel(run_id, reason)
+        return await self.recorder.current(run_id)
+
+    async def submit_tool_outputs(
+        self, run_id: str, outputs: list[ToolOutput], tenant: str
+    ) -> run_pb2.Run:
+        """Delivers client tool outputs; returns the run.
+
+        Raises:
+            NotFoundError: unknown run, or another tenant's. InvalidArgumentError:
+            a tool_call_id twice. FailedPreconditionError: a call is not pending.
+        """
+        run = await self.get_run(run_id, tenant)
+        ids = [o.tool_call_id for o in outputs]
+        duplicates = {
+            f"tool_outputs[{i}].tool_call_id": "answered twice in this request"
+            for i, tool_call_id in enumerate(ids)
+            if tool_call_id in ids[:i]
+        }
+        if duplicates:
+            raise InvalidArgumentError(
+                "each tool call may be answered once", field_violations=duplicates
+            )
+        if run.state in TERMINAL_STATES:
+            raise FailedPreconditionError(
+                f"run {run_id!r} has ended; it waits for no tool output",
+                reason="TOOL_CALL_NOT_PENDING",
+                metadata={"run_id": run_id},
+            )
+        await self._runtime(run.runtime).submit_tool_outputs(run_id, outputs)
+        await asyncio.sleep(0)  # let the run take the outputs before we read it back
+        return await self.recorder.current(run_id)
+
+    async def resolve_approval(
+        self,
+        approval_id: str,
+        *,
+        choice: ApprovalDecision,
+        reason: str,
+        edited_arguments: dict[str, Any] | None,
+        principal: Principal,
+    ) -> approval_pb2.Approval:
+        """Delivers a decision to the run that waits for the approval; returns
+        the approval as its record shows it once resolved.
+
+        The run's ``PendingDecisions`` judge the decision (first decision
+        wins; the same decision again returns the stored one). When the run
+        no longer holds the approval (it ended, or continued as new), the
+        approval's record judges it by the same rules (``settled_decisions``).
+        The recorder writes the record when the run logs ``approval_resolved``;
+        this call waits for that (a bounded wait), so a caller reads its
+        decision back at once.
+
+        Raises:
+            NotFoundError: unknown approval, or another tenant's (``APPROVAL_NOT_FOUND``).
+            PermissionDeniedError: the agent's ``approval_policy.approvers``
+                do not name the principal or one of its roles.
+            FailedPreconditionError: resolved otherwise, expired or cancelled
+                (``APPROVAL_ALREADY_RESOLVED``, ``APPROVAL_NOT_PENDING``).
+        """
+        approval = await self.owned_approval(approval_id, principal.tenant)
+        await self._check_approver(approval, principal)
+        decision = Decision(
+            choice=choice,
+            reason=reason,
+            edited_arguments=edited_arguments if choice is ApprovalDecision.APPROVE else None,
+            resolved_by=principal.name,
+            resolve_time=datetime.now(UTC),
+        )
+        run = await self.runs.get(approval.run_id)
+        try:
+            first = await self._runtime(run.runtime).resolve_approval(
+                approval.run_id, approval_id, decision
+            )
+        except FailedPreconditionError as exc:
+            if exc.reason != APPROVAL_NOT_PENDING:
+                raise
+            settled = await self.approvals.get(approval_id)
+            settled_decisions(settled).record_approval(approval_id, decision)
+            return settled
+        return await self.recorder.resolved_approval(
+            approval_id, approval.run_id, decision=first, timeout_seconds=RESOLUTION_WAIT_SECONDS
+        )
+
+    async def _check_approver(self, approval: approval_pb2.Approval, principal: Principal) -> None:
+        """Refuses a principal the agent's ``approval_policy.approvers`` leave out.
+
+        The agent's policy as it reads now (an approver removed from it can no
+        longer resolve); a deleted agent leaves the permission alone to decide.
+        """
+        try:
+            agent = await self.agents(principal.tenant).get(approval.agent_id)
+        except NotFoundError:
+            return
+        approvers = set(agent.approval_policy.approvers)
+        if not approvers:
+            return
+        if principal.name in approvers or any(f"role:{r}" in approvers for r in principal.roles):
+            return
+        raise PermissionDeniedError(
+            f"principal {principal.name!r} is not among the approvers of agent "
+            f"{approval.agent_id!r}",
+            reason="NOT_AN_APPROVER",
+            metadata={"approval_id": approval.approval_id, "agent_id": approval.agent_id},
+        )
+
+
+__all__ = ["NotFoundError", "RunDefaults", "RunInput", "RunRouter"]
