@@ -185,8 +185,12 @@ type Agent struct {
 	// earlier fallback) is unavailable: HTTP 429/5xx, timeouts, or an open
 	// circuit breaker. At most 4.
 	FallbackModels []*Model `protobuf:"bytes,14,rep,name=fallback_models,json=fallbackModels,proto3" json:"fallback_models,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Optional. Key/value labels of the agent (a team, an environment), at
+	// most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+	// on them; runs do not inherit them.
+	Labels        map[string]string `protobuf:"bytes,15,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Agent) Reset() {
@@ -313,6 +317,13 @@ func (x *Agent) GetResponseFormat() *structpb.Struct {
 func (x *Agent) GetFallbackModels() []*Model {
 	if x != nil {
 		return x.FallbackModels
+	}
+	return nil
+}
+
+func (x *Agent) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
 	}
 	return nil
 }
@@ -742,7 +753,9 @@ type ListAgentsRequest struct {
 	// Optional. At most this many agents, 0 to 1,000. Default when 0: 100.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Optional. The next_page_token of a previous response.
-	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Optional. Only agents that carry every one of these labels, at most 32.
+	Labels        map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -789,6 +802,13 @@ func (x *ListAgentsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListAgentsRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
 }
 
 // ListAgentsResponse is the response of AgentService.ListAgents.
@@ -1037,7 +1057,7 @@ var File_runwire_v1_agent_proto protoreflect.FileDescriptor
 const file_runwire_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"\x16runwire/v1/agent.proto\x12\n" +
-	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\x05\n" +
+	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\a\n" +
 	"\x05Agent\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12+\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x12*\n" +
@@ -1055,7 +1075,11 @@ const file_runwire_v1_agent_proto_rawDesc = "" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12@\n" +
 	"\x0fresponse_format\x18\r \x01(\v2\x17.google.protobuf.StructR\x0eresponseFormat\x12D\n" +
-	"\x0ffallback_models\x18\x0e \x03(\v2\x11.runwire.v1.ModelB\b\xbaH\x05\x92\x01\x02\x10\x04R\x0efallbackModels\"\x7f\n" +
+	"\x0ffallback_models\x18\x0e \x03(\v2\x11.runwire.v1.ModelB\b\xbaH\x05\x92\x01\x02\x10\x04R\x0efallbackModels\x12|\n" +
+	"\x06labels\x18\x0f \x03(\v2\x1d.runwire.v1.Agent.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x7f\n" +
 	"\x05Model\x12%\n" +
 	"\bprovider\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bprovider\x12\x1c\n" +
 	"\x04name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04name\x121\n" +
@@ -1080,12 +1104,16 @@ const file_runwire_v1_agent_proto_rawDesc = "" +
 	"\x0fGetAgentRequest\x12\"\n" +
 	"\bagent_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\aagentId\";\n" +
 	"\x10GetAgentResponse\x12'\n" +
-	"\x05agent\x18\x01 \x01(\v2\x11.runwire.v1.AgentR\x05agent\"[\n" +
+	"\x05agent\x18\x01 \x01(\v2\x11.runwire.v1.AgentR\x05agent\"\xa1\x02\n" +
 	"\x11ListAgentsRequest\x12'\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"g\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x88\x01\n" +
+	"\x06labels\x18\x03 \x03(\v2).runwire.v1.ListAgentsRequest.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"g\n" +
 	"\x12ListAgentsResponse\x12)\n" +
 	"\x06agents\x18\x01 \x03(\v2\x11.runwire.v1.AgentR\x06agents\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x82\x01\n" +
@@ -1129,7 +1157,7 @@ func file_runwire_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_runwire_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_runwire_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_runwire_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_runwire_v1_agent_proto_goTypes = []any{
 	(Runtime)(0),                  // 0: runwire.v1.Runtime
 	(ApprovalMode)(0),             // 1: runwire.v1.ApprovalMode
@@ -1147,46 +1175,50 @@ var file_runwire_v1_agent_proto_goTypes = []any{
 	(*UpdateAgentResponse)(nil),   // 13: runwire.v1.UpdateAgentResponse
 	(*DeleteAgentRequest)(nil),    // 14: runwire.v1.DeleteAgentRequest
 	(*DeleteAgentResponse)(nil),   // 15: runwire.v1.DeleteAgentResponse
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 17: google.protobuf.Struct
-	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil), // 19: google.protobuf.FieldMask
+	nil,                           // 16: runwire.v1.Agent.LabelsEntry
+	nil,                           // 17: runwire.v1.ListAgentsRequest.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 19: google.protobuf.Struct
+	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil), // 21: google.protobuf.FieldMask
 }
 var file_runwire_v1_agent_proto_depIdxs = []int32{
 	3,  // 0: runwire.v1.Agent.model:type_name -> runwire.v1.Model
 	4,  // 1: runwire.v1.Agent.approval_policy:type_name -> runwire.v1.ApprovalPolicy
 	5,  // 2: runwire.v1.Agent.limits:type_name -> runwire.v1.Limits
 	0,  // 3: runwire.v1.Agent.runtime:type_name -> runwire.v1.Runtime
-	16, // 4: runwire.v1.Agent.create_time:type_name -> google.protobuf.Timestamp
-	16, // 5: runwire.v1.Agent.update_time:type_name -> google.protobuf.Timestamp
-	17, // 6: runwire.v1.Agent.response_format:type_name -> google.protobuf.Struct
+	18, // 4: runwire.v1.Agent.create_time:type_name -> google.protobuf.Timestamp
+	18, // 5: runwire.v1.Agent.update_time:type_name -> google.protobuf.Timestamp
+	19, // 6: runwire.v1.Agent.response_format:type_name -> google.protobuf.Struct
 	3,  // 7: runwire.v1.Agent.fallback_models:type_name -> runwire.v1.Model
-	17, // 8: runwire.v1.Model.options:type_name -> google.protobuf.Struct
-	1,  // 9: runwire.v1.ApprovalPolicy.mode:type_name -> runwire.v1.ApprovalMode
-	18, // 10: runwire.v1.Limits.timeout:type_name -> google.protobuf.Duration
-	18, // 11: runwire.v1.Limits.approval_timeout:type_name -> google.protobuf.Duration
-	2,  // 12: runwire.v1.CreateAgentRequest.agent:type_name -> runwire.v1.Agent
-	2,  // 13: runwire.v1.CreateAgentResponse.agent:type_name -> runwire.v1.Agent
-	2,  // 14: runwire.v1.GetAgentResponse.agent:type_name -> runwire.v1.Agent
-	2,  // 15: runwire.v1.ListAgentsResponse.agents:type_name -> runwire.v1.Agent
-	2,  // 16: runwire.v1.UpdateAgentRequest.agent:type_name -> runwire.v1.Agent
-	19, // 17: runwire.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 18: runwire.v1.UpdateAgentResponse.agent:type_name -> runwire.v1.Agent
-	6,  // 19: runwire.v1.AgentService.CreateAgent:input_type -> runwire.v1.CreateAgentRequest
-	8,  // 20: runwire.v1.AgentService.GetAgent:input_type -> runwire.v1.GetAgentRequest
-	10, // 21: runwire.v1.AgentService.ListAgents:input_type -> runwire.v1.ListAgentsRequest
-	12, // 22: runwire.v1.AgentService.UpdateAgent:input_type -> runwire.v1.UpdateAgentRequest
-	14, // 23: runwire.v1.AgentService.DeleteAgent:input_type -> runwire.v1.DeleteAgentRequest
-	7,  // 24: runwire.v1.AgentService.CreateAgent:output_type -> runwire.v1.CreateAgentResponse
-	9,  // 25: runwire.v1.AgentService.GetAgent:output_type -> runwire.v1.GetAgentResponse
-	11, // 26: runwire.v1.AgentService.ListAgents:output_type -> runwire.v1.ListAgentsResponse
-	13, // 27: runwire.v1.AgentService.UpdateAgent:output_type -> runwire.v1.UpdateAgentResponse
-	15, // 28: runwire.v1.AgentService.DeleteAgent:output_type -> runwire.v1.DeleteAgentResponse
-	24, // [24:29] is the sub-list for method output_type
-	19, // [19:24] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	16, // 8: runwire.v1.Agent.labels:type_name -> runwire.v1.Agent.LabelsEntry
+	19, // 9: runwire.v1.Model.options:type_name -> google.protobuf.Struct
+	1,  // 10: runwire.v1.ApprovalPolicy.mode:type_name -> runwire.v1.ApprovalMode
+	20, // 11: runwire.v1.Limits.timeout:type_name -> google.protobuf.Duration
+	20, // 12: runwire.v1.Limits.approval_timeout:type_name -> google.protobuf.Duration
+	2,  // 13: runwire.v1.CreateAgentRequest.agent:type_name -> runwire.v1.Agent
+	2,  // 14: runwire.v1.CreateAgentResponse.agent:type_name -> runwire.v1.Agent
+	2,  // 15: runwire.v1.GetAgentResponse.agent:type_name -> runwire.v1.Agent
+	17, // 16: runwire.v1.ListAgentsRequest.labels:type_name -> runwire.v1.ListAgentsRequest.LabelsEntry
+	2,  // 17: runwire.v1.ListAgentsResponse.agents:type_name -> runwire.v1.Agent
+	2,  // 18: runwire.v1.UpdateAgentRequest.agent:type_name -> runwire.v1.Agent
+	21, // 19: runwire.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 20: runwire.v1.UpdateAgentResponse.agent:type_name -> runwire.v1.Agent
+	6,  // 21: runwire.v1.AgentService.CreateAgent:input_type -> runwire.v1.CreateAgentRequest
+	8,  // 22: runwire.v1.AgentService.GetAgent:input_type -> runwire.v1.GetAgentRequest
+	10, // 23: runwire.v1.AgentService.ListAgents:input_type -> runwire.v1.ListAgentsRequest
+	12, // 24: runwire.v1.AgentService.UpdateAgent:input_type -> runwire.v1.UpdateAgentRequest
+	14, // 25: runwire.v1.AgentService.DeleteAgent:input_type -> runwire.v1.DeleteAgentRequest
+	7,  // 26: runwire.v1.AgentService.CreateAgent:output_type -> runwire.v1.CreateAgentResponse
+	9,  // 27: runwire.v1.AgentService.GetAgent:output_type -> runwire.v1.GetAgentResponse
+	11, // 28: runwire.v1.AgentService.ListAgents:output_type -> runwire.v1.ListAgentsResponse
+	13, // 29: runwire.v1.AgentService.UpdateAgent:output_type -> runwire.v1.UpdateAgentResponse
+	15, // 30: runwire.v1.AgentService.DeleteAgent:output_type -> runwire.v1.DeleteAgentResponse
+	26, // [26:31] is the sub-list for method output_type
+	21, // [21:26] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_runwire_v1_agent_proto_init() }
@@ -1200,7 +1232,7 @@ func file_runwire_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runwire_v1_agent_proto_rawDesc), len(file_runwire_v1_agent_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -656,12 +656,154 @@ func (x *ResolveApprovalResponse) GetApproval() *Approval {
 	return nil
 }
 
+// WatchApprovalsRequest is the request of ApprovalService.WatchApprovals.
+// Filters combine with AND. A change is sent when the approval matches the
+// filter before or after it: a watch of PENDING approvals (an inbox) sees
+// each one arrive (CREATED) and leave (ENDED).
+type WatchApprovalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional. Only approvals of this run.
+	RunId string `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	// Optional. Only approvals of runs of this agent.
+	AgentId string `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Optional. Only approvals in one of these states, at most 8. Default:
+	// every state.
+	States []ApprovalState `protobuf:"varint,3,rep,packed,name=states,proto3,enum=runwire.v1.ApprovalState" json:"states,omitempty"`
+	// Optional. Resume after this cursor (WatchApprovalsResponse.cursor): no
+	// EXISTING approvals, only the changes after it. Empty: list, then watch.
+	Cursor        string `protobuf:"bytes,4,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchApprovalsRequest) Reset() {
+	*x = WatchApprovalsRequest{}
+	mi := &file_runwire_v1_approval_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchApprovalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchApprovalsRequest) ProtoMessage() {}
+
+func (x *WatchApprovalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_approval_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchApprovalsRequest.ProtoReflect.Descriptor instead.
+func (*WatchApprovalsRequest) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_approval_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *WatchApprovalsRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *WatchApprovalsRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *WatchApprovalsRequest) GetStates() []ApprovalState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *WatchApprovalsRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+// WatchApprovalsResponse is one message of ApprovalService.WatchApprovals.
+type WatchApprovalsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What this message reports.
+	Type ChangeType `protobuf:"varint,1,opt,name=type,proto3,enum=runwire.v1.ChangeType" json:"type,omitempty"`
+	// The approval as it is after the change; unset for SYNCED and HEARTBEAT.
+	Approval *Approval `protobuf:"bytes,2,opt,name=approval,proto3" json:"approval,omitempty"`
+	// Resume after this message with WatchApprovalsRequest.cursor.
+	Cursor        string `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchApprovalsResponse) Reset() {
+	*x = WatchApprovalsResponse{}
+	mi := &file_runwire_v1_approval_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchApprovalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchApprovalsResponse) ProtoMessage() {}
+
+func (x *WatchApprovalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_approval_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchApprovalsResponse.ProtoReflect.Descriptor instead.
+func (*WatchApprovalsResponse) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_approval_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *WatchApprovalsResponse) GetType() ChangeType {
+	if x != nil {
+		return x.Type
+	}
+	return ChangeType_CHANGE_TYPE_UNSPECIFIED
+}
+
+func (x *WatchApprovalsResponse) GetApproval() *Approval {
+	if x != nil {
+		return x.Approval
+	}
+	return nil
+}
+
+func (x *WatchApprovalsResponse) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
 var File_runwire_v1_approval_proto protoreflect.FileDescriptor
 
 const file_runwire_v1_approval_proto_rawDesc = "" +
 	"\n" +
 	"\x19runwire/v1/approval.proto\x12\n" +
-	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf3\x04\n" +
+	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16runwire/v1/watch.proto\"\xf3\x04\n" +
 	"\bApproval\x12\x1f\n" +
 	"\vapproval_id\x18\x01 \x01(\tR\n" +
 	"approvalId\x12\x15\n" +
@@ -709,7 +851,16 @@ const file_runwire_v1_approval_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x06reason\x12B\n" +
 	"\x10edited_arguments\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x0feditedArguments\"K\n" +
 	"\x17ResolveApprovalResponse\x120\n" +
-	"\bapproval\x18\x01 \x01(\v2\x14.runwire.v1.ApprovalR\bapproval*r\n" +
+	"\bapproval\x18\x01 \x01(\v2\x14.runwire.v1.ApprovalR\bapproval\"\xc5\x01\n" +
+	"\x15WatchApprovalsRequest\x12\x1f\n" +
+	"\x06run_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x05runId\x12#\n" +
+	"\bagent_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\aagentId\x12D\n" +
+	"\x06states\x18\x03 \x03(\x0e2\x19.runwire.v1.ApprovalStateB\x11\xbaH\x0e\x92\x01\v\x10\b\"\a\x82\x01\x04\x10\x01 \x00R\x06states\x12 \n" +
+	"\x06cursor\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x06cursor\"\x8e\x01\n" +
+	"\x16WatchApprovalsResponse\x12*\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x16.runwire.v1.ChangeTypeR\x04type\x120\n" +
+	"\bapproval\x18\x02 \x01(\v2\x14.runwire.v1.ApprovalR\bapproval\x12\x16\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor*r\n" +
 	"\x10ApprovalDecision\x12!\n" +
 	"\x1dAPPROVAL_DECISION_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19APPROVAL_DECISION_APPROVE\x10\x01\x12\x1c\n" +
@@ -720,11 +871,12 @@ const file_runwire_v1_approval_proto_rawDesc = "" +
 	"\x17APPROVAL_STATE_APPROVED\x10\x02\x12\x1b\n" +
 	"\x17APPROVAL_STATE_REJECTED\x10\x03\x12\x1a\n" +
 	"\x16APPROVAL_STATE_EXPIRED\x10\x04\x12\x1c\n" +
-	"\x18APPROVAL_STATE_CANCELLED\x10\x052\x93\x02\n" +
+	"\x18APPROVAL_STATE_CANCELLED\x10\x052\xee\x02\n" +
 	"\x0fApprovalService\x12T\n" +
 	"\rListApprovals\x12 .runwire.v1.ListApprovalsRequest\x1a!.runwire.v1.ListApprovalsResponse\x12N\n" +
 	"\vGetApproval\x12\x1e.runwire.v1.GetApprovalRequest\x1a\x1f.runwire.v1.GetApprovalResponse\x12Z\n" +
-	"\x0fResolveApproval\x12\".runwire.v1.ResolveApprovalRequest\x1a#.runwire.v1.ResolveApprovalResponseBN\n" +
+	"\x0fResolveApproval\x12\".runwire.v1.ResolveApprovalRequest\x1a#.runwire.v1.ResolveApprovalResponse\x12Y\n" +
+	"\x0eWatchApprovals\x12!.runwire.v1.WatchApprovalsRequest\x1a\".runwire.v1.WatchApprovalsResponse0\x01BN\n" +
 	"\x0edev.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3"
 
 var (
@@ -740,7 +892,7 @@ func file_runwire_v1_approval_proto_rawDescGZIP() []byte {
 }
 
 var file_runwire_v1_approval_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_runwire_v1_approval_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_runwire_v1_approval_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_runwire_v1_approval_proto_goTypes = []any{
 	(ApprovalDecision)(0),           // 0: runwire.v1.ApprovalDecision
 	(ApprovalState)(0),              // 1: runwire.v1.ApprovalState
@@ -751,33 +903,41 @@ var file_runwire_v1_approval_proto_goTypes = []any{
 	(*GetApprovalResponse)(nil),     // 6: runwire.v1.GetApprovalResponse
 	(*ResolveApprovalRequest)(nil),  // 7: runwire.v1.ResolveApprovalRequest
 	(*ResolveApprovalResponse)(nil), // 8: runwire.v1.ResolveApprovalResponse
-	(*structpb.Struct)(nil),         // 9: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),   // 10: google.protobuf.Timestamp
+	(*WatchApprovalsRequest)(nil),   // 9: runwire.v1.WatchApprovalsRequest
+	(*WatchApprovalsResponse)(nil),  // 10: runwire.v1.WatchApprovalsResponse
+	(*structpb.Struct)(nil),         // 11: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),   // 12: google.protobuf.Timestamp
+	(ChangeType)(0),                 // 13: runwire.v1.ChangeType
 }
 var file_runwire_v1_approval_proto_depIdxs = []int32{
 	1,  // 0: runwire.v1.Approval.state:type_name -> runwire.v1.ApprovalState
 	0,  // 1: runwire.v1.Approval.decision:type_name -> runwire.v1.ApprovalDecision
-	9,  // 2: runwire.v1.Approval.edited_arguments:type_name -> google.protobuf.Struct
-	10, // 3: runwire.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	10, // 4: runwire.v1.Approval.resolve_time:type_name -> google.protobuf.Timestamp
-	10, // 5: runwire.v1.Approval.expire_time:type_name -> google.protobuf.Timestamp
+	11, // 2: runwire.v1.Approval.edited_arguments:type_name -> google.protobuf.Struct
+	12, // 3: runwire.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	12, // 4: runwire.v1.Approval.resolve_time:type_name -> google.protobuf.Timestamp
+	12, // 5: runwire.v1.Approval.expire_time:type_name -> google.protobuf.Timestamp
 	1,  // 6: runwire.v1.ListApprovalsRequest.state:type_name -> runwire.v1.ApprovalState
 	2,  // 7: runwire.v1.ListApprovalsResponse.approvals:type_name -> runwire.v1.Approval
 	2,  // 8: runwire.v1.GetApprovalResponse.approval:type_name -> runwire.v1.Approval
 	0,  // 9: runwire.v1.ResolveApprovalRequest.decision:type_name -> runwire.v1.ApprovalDecision
-	9,  // 10: runwire.v1.ResolveApprovalRequest.edited_arguments:type_name -> google.protobuf.Struct
+	11, // 10: runwire.v1.ResolveApprovalRequest.edited_arguments:type_name -> google.protobuf.Struct
 	2,  // 11: runwire.v1.ResolveApprovalResponse.approval:type_name -> runwire.v1.Approval
-	3,  // 12: runwire.v1.ApprovalService.ListApprovals:input_type -> runwire.v1.ListApprovalsRequest
-	5,  // 13: runwire.v1.ApprovalService.GetApproval:input_type -> runwire.v1.GetApprovalRequest
-	7,  // 14: runwire.v1.ApprovalService.ResolveApproval:input_type -> runwire.v1.ResolveApprovalRequest
-	4,  // 15: runwire.v1.ApprovalService.ListApprovals:output_type -> runwire.v1.ListApprovalsResponse
-	6,  // 16: runwire.v1.ApprovalService.GetApproval:output_type -> runwire.v1.GetApprovalResponse
-	8,  // 17: runwire.v1.ApprovalService.ResolveApproval:output_type -> runwire.v1.ResolveApprovalResponse
-	15, // [15:18] is the sub-list for method output_type
-	12, // [12:15] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	1,  // 12: runwire.v1.WatchApprovalsRequest.states:type_name -> runwire.v1.ApprovalState
+	13, // 13: runwire.v1.WatchApprovalsResponse.type:type_name -> runwire.v1.ChangeType
+	2,  // 14: runwire.v1.WatchApprovalsResponse.approval:type_name -> runwire.v1.Approval
+	3,  // 15: runwire.v1.ApprovalService.ListApprovals:input_type -> runwire.v1.ListApprovalsRequest
+	5,  // 16: runwire.v1.ApprovalService.GetApproval:input_type -> runwire.v1.GetApprovalRequest
+	7,  // 17: runwire.v1.ApprovalService.ResolveApproval:input_type -> runwire.v1.ResolveApprovalRequest
+	9,  // 18: runwire.v1.ApprovalService.WatchApprovals:input_type -> runwire.v1.WatchApprovalsRequest
+	4,  // 19: runwire.v1.ApprovalService.ListApprovals:output_type -> runwire.v1.ListApprovalsResponse
+	6,  // 20: runwire.v1.ApprovalService.GetApproval:output_type -> runwire.v1.GetApprovalResponse
+	8,  // 21: runwire.v1.ApprovalService.ResolveApproval:output_type -> runwire.v1.ResolveApprovalResponse
+	10, // 22: runwire.v1.ApprovalService.WatchApprovals:output_type -> runwire.v1.WatchApprovalsResponse
+	19, // [19:23] is the sub-list for method output_type
+	15, // [15:19] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_runwire_v1_approval_proto_init() }
@@ -785,13 +945,14 @@ func file_runwire_v1_approval_proto_init() {
 	if File_runwire_v1_approval_proto != nil {
 		return
 	}
+	file_runwire_v1_watch_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runwire_v1_approval_proto_rawDesc), len(file_runwire_v1_approval_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

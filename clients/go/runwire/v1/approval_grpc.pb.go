@@ -22,6 +22,7 @@ const (
 	ApprovalService_ListApprovals_FullMethodName   = "/runwire.v1.ApprovalService/ListApprovals"
 	ApprovalService_GetApproval_FullMethodName     = "/runwire.v1.ApprovalService/GetApproval"
 	ApprovalService_ResolveApproval_FullMethodName = "/runwire.v1.ApprovalService/ResolveApproval"
+	ApprovalService_WatchApprovals_FullMethodName  = "/runwire.v1.ApprovalService/WatchApprovals"
 )
 
 // ApprovalServiceClient is the client API for ApprovalService service.
@@ -39,6 +40,12 @@ type ApprovalServiceClient interface {
 	// decision returns the approval unchanged; with another decision, or after
 	// expiry or cancellation: FAILED_PRECONDITION (APPROVAL_ALREADY_RESOLVED).
 	ResolveApproval(ctx context.Context, in *ResolveApprovalRequest, opts ...grpc.CallOption) (*ResolveApprovalResponse, error)
+	// Streams the caller's approvals that match a filter: first those that
+	// exist (EXISTING, then SYNCED), then every change (CREATED, ENDED) as it
+	// happens, across replicas: an approver's inbox is one stream. Resume with
+	// the cursor of the last message seen; OUT_OF_RANGE (CURSOR_EXPIRED) when
+	// it is older than the changes kept.
+	WatchApprovals(ctx context.Context, in *WatchApprovalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchApprovalsResponse], error)
 }
 
 type approvalServiceClient struct {
@@ -79,6 +86,25 @@ func (c *approvalServiceClient) ResolveApproval(ctx context.Context, in *Resolve
 	return out, nil
 }
 
+func (c *approvalServiceClient) WatchApprovals(ctx context.Context, in *WatchApprovalsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchApprovalsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ApprovalService_ServiceDesc.Streams[0], ApprovalService_WatchApprovals_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchApprovalsRequest, WatchApprovalsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ApprovalService_WatchApprovalsClient = grpc.ServerStreamingClient[WatchApprovalsResponse]
+
 // ApprovalServiceServer is the server API for ApprovalService service.
 // All implementations must embed UnimplementedApprovalServiceServer
 // for forward compatibility.
@@ -94,6 +120,12 @@ type ApprovalServiceServer interface {
 	// decision returns the approval unchanged; with another decision, or after
 	// expiry or cancellation: FAILED_PRECONDITION (APPROVAL_ALREADY_RESOLVED).
 	ResolveApproval(context.Context, *ResolveApprovalRequest) (*ResolveApprovalResponse, error)
+	// Streams the caller's approvals that match a filter: first those that
+	// exist (EXISTING, then SYNCED), then every change (CREATED, ENDED) as it
+	// happens, across replicas: an approver's inbox is one stream. Resume with
+	// the cursor of the last message seen; OUT_OF_RANGE (CURSOR_EXPIRED) when
+	// it is older than the changes kept.
+	WatchApprovals(*WatchApprovalsRequest, grpc.ServerStreamingServer[WatchApprovalsResponse]) error
 	mustEmbedUnimplementedApprovalServiceServer()
 }
 
@@ -112,6 +144,9 @@ func (UnimplementedApprovalServiceServer) GetApproval(context.Context, *GetAppro
 }
 func (UnimplementedApprovalServiceServer) ResolveApproval(context.Context, *ResolveApprovalRequest) (*ResolveApprovalResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolveApproval not implemented")
+}
+func (UnimplementedApprovalServiceServer) WatchApprovals(*WatchApprovalsRequest, grpc.ServerStreamingServer[WatchApprovalsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchApprovals not implemented")
 }
 func (UnimplementedApprovalServiceServer) mustEmbedUnimplementedApprovalServiceServer() {}
 func (UnimplementedApprovalServiceServer) testEmbeddedByValue()                         {}
@@ -188,6 +223,17 @@ func _ApprovalService_ResolveApproval_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApprovalService_WatchApprovals_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchApprovalsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ApprovalServiceServer).WatchApprovals(m, &grpc.GenericServerStream[WatchApprovalsRequest, WatchApprovalsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ApprovalService_WatchApprovalsServer = grpc.ServerStreamingServer[WatchApprovalsResponse]
+
 // ApprovalService_ServiceDesc is the grpc.ServiceDesc for ApprovalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -208,6 +254,12 @@ var ApprovalService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ApprovalService_ResolveApproval_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchApprovals",
+			Handler:       _ApprovalService_WatchApprovals_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "runwire/v1/approval.proto",
 }

@@ -120,6 +120,10 @@ const (
 	// OUT_OF_RANGE: after_sequence past the last event of an ended run.
 	// Metadata: run_id, last_sequence.
 	ErrorReason_SEQUENCE_OUT_OF_RANGE ErrorReason = 26
+	// OUT_OF_RANGE: a watch's cursor is older than the changes the server
+	// keeps (or names none it knows); watch again without a cursor.
+	// Metadata: cursor.
+	ErrorReason_CURSOR_EXPIRED ErrorReason = 46
 	// UNAVAILABLE: the server is shutting down; retry on another replica, or
 	// resume a stream after last_sequence. Metadata (streams): run_id,
 	// last_sequence.
@@ -207,6 +211,7 @@ var (
 		24: "THREAD_BUSY",
 		25: "ETAG_MISMATCH",
 		26: "SEQUENCE_OUT_OF_RANGE",
+		46: "CURSOR_EXPIRED",
 		27: "DRAINING",
 		28: "QUOTA_EXCEEDED",
 		29: "CLAIM_NOT_FOUND",
@@ -255,6 +260,7 @@ var (
 		"THREAD_BUSY":                24,
 		"ETAG_MISMATCH":              25,
 		"SEQUENCE_OUT_OF_RANGE":      26,
+		"CURSOR_EXPIRED":             46,
 		"DRAINING":                   27,
 		"QUOTA_EXCEEDED":             28,
 		"CLAIM_NOT_FOUND":            29,
@@ -309,7 +315,7 @@ var File_runwire_v1_error_reason_proto protoreflect.FileDescriptor
 const file_runwire_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
 	"\x1drunwire/v1/error_reason.proto\x12\n" +
-	"runwire.v1*\xf5\a\n" +
+	"runwire.v1*\x89\b\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10INVALID_ARGUMENT\x10\x01\x12\x15\n" +
@@ -338,7 +344,8 @@ const file_runwire_v1_error_reason_proto_rawDesc = "" +
 	"\x13RUNTIME_UNAVAILABLE\x10\x17\x12\x0f\n" +
 	"\vTHREAD_BUSY\x10\x18\x12\x11\n" +
 	"\rETAG_MISMATCH\x10\x19\x12\x19\n" +
-	"\x15SEQUENCE_OUT_OF_RANGE\x10\x1a\x12\f\n" +
+	"\x15SEQUENCE_OUT_OF_RANGE\x10\x1a\x12\x12\n" +
+	"\x0eCURSOR_EXPIRED\x10.\x12\f\n" +
 	"\bDRAINING\x10\x1b\x12\x12\n" +
 	"\x0eQUOTA_EXCEEDED\x10\x1c\x12\x13\n" +
 	"\x0fCLAIM_NOT_FOUND\x10\x1d\x12\f\n" +

@@ -7,6 +7,7 @@
 package runwirev1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	status "google.golang.org/genproto/googleapis/rpc/status"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -22,6 +23,198 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// EventType names one kind of RunEvent: its value is the number of the
+// RunEvent.payload field it stands for (EVENT_TYPE_TEXT_MESSAGE_CONTENT = 21
+// is text_message_content). Used to choose the events a stream sends.
+type EventType int32
+
+const (
+	// Never used.
+	EventType_EVENT_TYPE_UNSPECIFIED EventType = 0
+	// run_started.
+	EventType_EVENT_TYPE_RUN_STARTED EventType = 10
+	// run_finished (terminal).
+	EventType_EVENT_TYPE_RUN_FINISHED EventType = 11
+	// run_error (terminal).
+	EventType_EVENT_TYPE_RUN_ERROR EventType = 12
+	// state_changed.
+	EventType_EVENT_TYPE_STATE_CHANGED EventType = 13
+	// step_started.
+	EventType_EVENT_TYPE_STEP_STARTED EventType = 14
+	// step_finished.
+	EventType_EVENT_TYPE_STEP_FINISHED EventType = 15
+	// text_message_start.
+	EventType_EVENT_TYPE_TEXT_MESSAGE_START EventType = 20
+	// text_message_content (a delta).
+	EventType_EVENT_TYPE_TEXT_MESSAGE_CONTENT EventType = 21
+	// text_message_end (carries the whole text).
+	EventType_EVENT_TYPE_TEXT_MESSAGE_END EventType = 22
+	// message_discarded.
+	EventType_EVENT_TYPE_MESSAGE_DISCARDED EventType = 23
+	// reasoning_start.
+	EventType_EVENT_TYPE_REASONING_START EventType = 24
+	// reasoning_content (a delta).
+	EventType_EVENT_TYPE_REASONING_CONTENT EventType = 25
+	// reasoning_end (carries the whole text).
+	EventType_EVENT_TYPE_REASONING_END EventType = 26
+	// tool_call_start.
+	EventType_EVENT_TYPE_TOOL_CALL_START EventType = 30
+	// tool_call_args (a delta).
+	EventType_EVENT_TYPE_TOOL_CALL_ARGS EventType = 31
+	// tool_call_end (carries the whole arguments).
+	EventType_EVENT_TYPE_TOOL_CALL_END EventType = 32
+	// tool_call_result.
+	EventType_EVENT_TYPE_TOOL_CALL_RESULT EventType = 33
+	// approval_requested.
+	EventType_EVENT_TYPE_APPROVAL_REQUESTED EventType = 40
+	// approval_resolved.
+	EventType_EVENT_TYPE_APPROVAL_RESOLVED EventType = 41
+	// client_tool_call_requested.
+	EventType_EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED EventType = 42
+	// usage.
+	EventType_EVENT_TYPE_USAGE EventType = 50
+)
+
+// Enum value maps for EventType.
+var (
+	EventType_name = map[int32]string{
+		0:  "EVENT_TYPE_UNSPECIFIED",
+		10: "EVENT_TYPE_RUN_STARTED",
+		11: "EVENT_TYPE_RUN_FINISHED",
+		12: "EVENT_TYPE_RUN_ERROR",
+		13: "EVENT_TYPE_STATE_CHANGED",
+		14: "EVENT_TYPE_STEP_STARTED",
+		15: "EVENT_TYPE_STEP_FINISHED",
+		20: "EVENT_TYPE_TEXT_MESSAGE_START",
+		21: "EVENT_TYPE_TEXT_MESSAGE_CONTENT",
+		22: "EVENT_TYPE_TEXT_MESSAGE_END",
+		23: "EVENT_TYPE_MESSAGE_DISCARDED",
+		24: "EVENT_TYPE_REASONING_START",
+		25: "EVENT_TYPE_REASONING_CONTENT",
+		26: "EVENT_TYPE_REASONING_END",
+		30: "EVENT_TYPE_TOOL_CALL_START",
+		31: "EVENT_TYPE_TOOL_CALL_ARGS",
+		32: "EVENT_TYPE_TOOL_CALL_END",
+		33: "EVENT_TYPE_TOOL_CALL_RESULT",
+		40: "EVENT_TYPE_APPROVAL_REQUESTED",
+		41: "EVENT_TYPE_APPROVAL_RESOLVED",
+		42: "EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED",
+		50: "EVENT_TYPE_USAGE",
+	}
+	EventType_value = map[string]int32{
+		"EVENT_TYPE_UNSPECIFIED":                0,
+		"EVENT_TYPE_RUN_STARTED":                10,
+		"EVENT_TYPE_RUN_FINISHED":               11,
+		"EVENT_TYPE_RUN_ERROR":                  12,
+		"EVENT_TYPE_STATE_CHANGED":              13,
+		"EVENT_TYPE_STEP_STARTED":               14,
+		"EVENT_TYPE_STEP_FINISHED":              15,
+		"EVENT_TYPE_TEXT_MESSAGE_START":         20,
+		"EVENT_TYPE_TEXT_MESSAGE_CONTENT":       21,
+		"EVENT_TYPE_TEXT_MESSAGE_END":           22,
+		"EVENT_TYPE_MESSAGE_DISCARDED":          23,
+		"EVENT_TYPE_REASONING_START":            24,
+		"EVENT_TYPE_REASONING_CONTENT":          25,
+		"EVENT_TYPE_REASONING_END":              26,
+		"EVENT_TYPE_TOOL_CALL_START":            30,
+		"EVENT_TYPE_TOOL_CALL_ARGS":             31,
+		"EVENT_TYPE_TOOL_CALL_END":              32,
+		"EVENT_TYPE_TOOL_CALL_RESULT":           33,
+		"EVENT_TYPE_APPROVAL_REQUESTED":         40,
+		"EVENT_TYPE_APPROVAL_RESOLVED":          41,
+		"EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED": 42,
+		"EVENT_TYPE_USAGE":                      50,
+	}
+)
+
+func (x EventType) Enum() *EventType {
+	p := new(EventType)
+	*p = x
+	return p
+}
+
+func (x EventType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EventType) Descriptor() protoreflect.EnumDescriptor {
+	return file_runwire_v1_event_proto_enumTypes[0].Descriptor()
+}
+
+func (EventType) Type() protoreflect.EnumType {
+	return &file_runwire_v1_event_proto_enumTypes[0]
+}
+
+func (x EventType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EventType.Descriptor instead.
+func (EventType) EnumDescriptor() ([]byte, []int) {
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{0}
+}
+
+// EventProfile is a named set of event types for a stream's audience.
+type EventProfile int32
+
+const (
+	// Every event (the same as EVENT_PROFILE_ALL).
+	EventProfile_EVENT_PROFILE_UNSPECIFIED EventProfile = 0
+	// Every event.
+	EventProfile_EVENT_PROFILE_ALL EventProfile = 1
+	// Every event but the deltas (text_message_content, tool_call_args,
+	// reasoning_content): text_message_end, tool_call_end and reasoning_end
+	// carry the whole text, so a client still shows every message.
+	EventProfile_EVENT_PROFILE_NO_DELTAS EventProfile = 2
+	// What a dashboard or an approver needs: run_started, state_changed,
+	// approval_requested, approval_resolved, client_tool_call_requested and
+	// the terminal event.
+	EventProfile_EVENT_PROFILE_STATE EventProfile = 3
+)
+
+// Enum value maps for EventProfile.
+var (
+	EventProfile_name = map[int32]string{
+		0: "EVENT_PROFILE_UNSPECIFIED",
+		1: "EVENT_PROFILE_ALL",
+		2: "EVENT_PROFILE_NO_DELTAS",
+		3: "EVENT_PROFILE_STATE",
+	}
+	EventProfile_value = map[string]int32{
+		"EVENT_PROFILE_UNSPECIFIED": 0,
+		"EVENT_PROFILE_ALL":         1,
+		"EVENT_PROFILE_NO_DELTAS":   2,
+		"EVENT_PROFILE_STATE":       3,
+	}
+)
+
+func (x EventProfile) Enum() *EventProfile {
+	p := new(EventProfile)
+	*p = x
+	return p
+}
+
+func (x EventProfile) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EventProfile) Descriptor() protoreflect.EnumDescriptor {
+	return file_runwire_v1_event_proto_enumTypes[1].Descriptor()
+}
+
+func (EventProfile) Type() protoreflect.EnumType {
+	return &file_runwire_v1_event_proto_enumTypes[1]
+}
+
+func (x EventProfile) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EventProfile.Descriptor instead.
+func (EventProfile) EnumDescriptor() ([]byte, []int) {
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{1}
+}
 
 // RunEvent is one entry of a run's event log. Payload names follow the AG-UI
 // event vocabulary.
@@ -48,6 +241,9 @@ type RunEvent struct {
 	//	*RunEvent_TextMessageContent
 	//	*RunEvent_TextMessageEnd
 	//	*RunEvent_MessageDiscarded
+	//	*RunEvent_ReasoningStart
+	//	*RunEvent_ReasoningContent
+	//	*RunEvent_ReasoningEnd
 	//	*RunEvent_ToolCallStart
 	//	*RunEvent_ToolCallArgs
 	//	*RunEvent_ToolCallEnd
@@ -210,6 +406,33 @@ func (x *RunEvent) GetMessageDiscarded() *MessageDiscarded {
 	return nil
 }
 
+func (x *RunEvent) GetReasoningStart() *ReasoningStart {
+	if x != nil {
+		if x, ok := x.Payload.(*RunEvent_ReasoningStart); ok {
+			return x.ReasoningStart
+		}
+	}
+	return nil
+}
+
+func (x *RunEvent) GetReasoningContent() *ReasoningContent {
+	if x != nil {
+		if x, ok := x.Payload.(*RunEvent_ReasoningContent); ok {
+			return x.ReasoningContent
+		}
+	}
+	return nil
+}
+
+func (x *RunEvent) GetReasoningEnd() *ReasoningEnd {
+	if x != nil {
+		if x, ok := x.Payload.(*RunEvent_ReasoningEnd); ok {
+			return x.ReasoningEnd
+		}
+	}
+	return nil
+}
+
 func (x *RunEvent) GetToolCallStart() *ToolCallStart {
 	if x != nil {
 		if x, ok := x.Payload.(*RunEvent_ToolCallStart); ok {
@@ -346,6 +569,21 @@ type RunEvent_MessageDiscarded struct {
 	MessageDiscarded *MessageDiscarded `protobuf:"bytes,23,opt,name=message_discarded,json=messageDiscarded,proto3,oneof"`
 }
 
+type RunEvent_ReasoningStart struct {
+	// The model began to reason (thinking blocks, reasoning_content).
+	ReasoningStart *ReasoningStart `protobuf:"bytes,24,opt,name=reasoning_start,json=reasoningStart,proto3,oneof"`
+}
+
+type RunEvent_ReasoningContent struct {
+	// A piece of the model's reasoning text.
+	ReasoningContent *ReasoningContent `protobuf:"bytes,25,opt,name=reasoning_content,json=reasoningContent,proto3,oneof"`
+}
+
+type RunEvent_ReasoningEnd struct {
+	// The model's reasoning is complete.
+	ReasoningEnd *ReasoningEnd `protobuf:"bytes,26,opt,name=reasoning_end,json=reasoningEnd,proto3,oneof"`
+}
+
 type RunEvent_ToolCallStart struct {
 	// The model began a tool call.
 	ToolCallStart *ToolCallStart `protobuf:"bytes,30,opt,name=tool_call_start,json=toolCallStart,proto3,oneof"`
@@ -411,6 +649,12 @@ func (*RunEvent_TextMessageEnd) isRunEvent_Payload() {}
 
 func (*RunEvent_MessageDiscarded) isRunEvent_Payload() {}
 
+func (*RunEvent_ReasoningStart) isRunEvent_Payload() {}
+
+func (*RunEvent_ReasoningContent) isRunEvent_Payload() {}
+
+func (*RunEvent_ReasoningEnd) isRunEvent_Payload() {}
+
 func (*RunEvent_ToolCallStart) isRunEvent_Payload() {}
 
 func (*RunEvent_ToolCallArgs) isRunEvent_Payload() {}
@@ -429,6 +673,66 @@ func (*RunEvent_Usage) isRunEvent_Payload() {}
 
 func (*RunEvent_Heartbeat) isRunEvent_Payload() {}
 
+// EventFilter chooses the events a stream or a page sends. Sequences stay
+// those of the run's log: a filtered stream skips numbers, and resuming
+// after the last sequence seen works as without a filter. The terminal event
+// (run_finished, run_error) and heartbeats are always sent, so a filtered
+// stream ends exactly when the run does.
+type EventFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional. A named set of types. INVALID_ARGUMENT with event_types.
+	Profile EventProfile `protobuf:"varint,1,opt,name=profile,proto3,enum=runwire.v1.EventProfile" json:"profile,omitempty"`
+	// Optional. Exactly these types, at most 32. INVALID_ARGUMENT with
+	// profile. Empty and no profile: every event.
+	EventTypes    []EventType `protobuf:"varint,2,rep,packed,name=event_types,json=eventTypes,proto3,enum=runwire.v1.EventType" json:"event_types,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventFilter) Reset() {
+	*x = EventFilter{}
+	mi := &file_runwire_v1_event_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventFilter) ProtoMessage() {}
+
+func (x *EventFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_event_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventFilter.ProtoReflect.Descriptor instead.
+func (*EventFilter) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EventFilter) GetProfile() EventProfile {
+	if x != nil {
+		return x.Profile
+	}
+	return EventProfile_EVENT_PROFILE_UNSPECIFIED
+}
+
+func (x *EventFilter) GetEventTypes() []EventType {
+	if x != nil {
+		return x.EventTypes
+	}
+	return nil
+}
+
 // RunStarted is logged once, when the loop starts.
 type RunStarted struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -444,7 +748,7 @@ type RunStarted struct {
 
 func (x *RunStarted) Reset() {
 	*x = RunStarted{}
-	mi := &file_runwire_v1_event_proto_msgTypes[1]
+	mi := &file_runwire_v1_event_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +760,7 @@ func (x *RunStarted) String() string {
 func (*RunStarted) ProtoMessage() {}
 
 func (x *RunStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[1]
+	mi := &file_runwire_v1_event_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +773,7 @@ func (x *RunStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunStarted.ProtoReflect.Descriptor instead.
 func (*RunStarted) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{1}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *RunStarted) GetAgentId() string {
@@ -510,7 +814,7 @@ type RunFinished struct {
 
 func (x *RunFinished) Reset() {
 	*x = RunFinished{}
-	mi := &file_runwire_v1_event_proto_msgTypes[2]
+	mi := &file_runwire_v1_event_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +826,7 @@ func (x *RunFinished) String() string {
 func (*RunFinished) ProtoMessage() {}
 
 func (x *RunFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[2]
+	mi := &file_runwire_v1_event_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +839,7 @@ func (x *RunFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunFinished.ProtoReflect.Descriptor instead.
 func (*RunFinished) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{2}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RunFinished) GetState() RunState {
@@ -581,7 +885,7 @@ type RunError struct {
 
 func (x *RunError) Reset() {
 	*x = RunError{}
-	mi := &file_runwire_v1_event_proto_msgTypes[3]
+	mi := &file_runwire_v1_event_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +897,7 @@ func (x *RunError) String() string {
 func (*RunError) ProtoMessage() {}
 
 func (x *RunError) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[3]
+	mi := &file_runwire_v1_event_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +910,7 @@ func (x *RunError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunError.ProtoReflect.Descriptor instead.
 func (*RunError) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{3}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RunError) GetError() *status.Status {
@@ -641,7 +945,7 @@ type StateChanged struct {
 
 func (x *StateChanged) Reset() {
 	*x = StateChanged{}
-	mi := &file_runwire_v1_event_proto_msgTypes[4]
+	mi := &file_runwire_v1_event_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +957,7 @@ func (x *StateChanged) String() string {
 func (*StateChanged) ProtoMessage() {}
 
 func (x *StateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[4]
+	mi := &file_runwire_v1_event_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +970,7 @@ func (x *StateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateChanged.ProtoReflect.Descriptor instead.
 func (*StateChanged) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{4}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StateChanged) GetState() RunState {
@@ -687,7 +991,7 @@ type StepStarted struct {
 
 func (x *StepStarted) Reset() {
 	*x = StepStarted{}
-	mi := &file_runwire_v1_event_proto_msgTypes[5]
+	mi := &file_runwire_v1_event_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +1003,7 @@ func (x *StepStarted) String() string {
 func (*StepStarted) ProtoMessage() {}
 
 func (x *StepStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[5]
+	mi := &file_runwire_v1_event_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +1016,7 @@ func (x *StepStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepStarted.ProtoReflect.Descriptor instead.
 func (*StepStarted) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{5}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StepStarted) GetStep() int32 {
@@ -733,7 +1037,7 @@ type StepFinished struct {
 
 func (x *StepFinished) Reset() {
 	*x = StepFinished{}
-	mi := &file_runwire_v1_event_proto_msgTypes[6]
+	mi := &file_runwire_v1_event_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +1049,7 @@ func (x *StepFinished) String() string {
 func (*StepFinished) ProtoMessage() {}
 
 func (x *StepFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[6]
+	mi := &file_runwire_v1_event_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +1062,7 @@ func (x *StepFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepFinished.ProtoReflect.Descriptor instead.
 func (*StepFinished) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{6}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StepFinished) GetStep() int32 {
@@ -781,7 +1085,7 @@ type TextMessageStart struct {
 
 func (x *TextMessageStart) Reset() {
 	*x = TextMessageStart{}
-	mi := &file_runwire_v1_event_proto_msgTypes[7]
+	mi := &file_runwire_v1_event_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +1097,7 @@ func (x *TextMessageStart) String() string {
 func (*TextMessageStart) ProtoMessage() {}
 
 func (x *TextMessageStart) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[7]
+	mi := &file_runwire_v1_event_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +1110,7 @@ func (x *TextMessageStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TextMessageStart.ProtoReflect.Descriptor instead.
 func (*TextMessageStart) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{7}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TextMessageStart) GetMessageId() string {
@@ -836,7 +1140,7 @@ type TextMessageContent struct {
 
 func (x *TextMessageContent) Reset() {
 	*x = TextMessageContent{}
-	mi := &file_runwire_v1_event_proto_msgTypes[8]
+	mi := &file_runwire_v1_event_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +1152,7 @@ func (x *TextMessageContent) String() string {
 func (*TextMessageContent) ProtoMessage() {}
 
 func (x *TextMessageContent) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[8]
+	mi := &file_runwire_v1_event_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +1165,7 @@ func (x *TextMessageContent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TextMessageContent.ProtoReflect.Descriptor instead.
 func (*TextMessageContent) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{8}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TextMessageContent) GetMessageId() string {
@@ -882,14 +1186,16 @@ func (x *TextMessageContent) GetDelta() string {
 type TextMessageEnd struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The message's id.
-	MessageId     string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	MessageId string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// The whole text of the message: its deltas joined.
+	Text          string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TextMessageEnd) Reset() {
 	*x = TextMessageEnd{}
-	mi := &file_runwire_v1_event_proto_msgTypes[9]
+	mi := &file_runwire_v1_event_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +1207,7 @@ func (x *TextMessageEnd) String() string {
 func (*TextMessageEnd) ProtoMessage() {}
 
 func (x *TextMessageEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[9]
+	mi := &file_runwire_v1_event_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,12 +1220,19 @@ func (x *TextMessageEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TextMessageEnd.ProtoReflect.Descriptor instead.
 func (*TextMessageEnd) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{9}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TextMessageEnd) GetMessageId() string {
 	if x != nil {
 		return x.MessageId
+	}
+	return ""
+}
+
+func (x *TextMessageEnd) GetText() string {
+	if x != nil {
+		return x.Text
 	}
 	return ""
 }
@@ -937,7 +1250,7 @@ type MessageDiscarded struct {
 
 func (x *MessageDiscarded) Reset() {
 	*x = MessageDiscarded{}
-	mi := &file_runwire_v1_event_proto_msgTypes[10]
+	mi := &file_runwire_v1_event_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -949,7 +1262,7 @@ func (x *MessageDiscarded) String() string {
 func (*MessageDiscarded) ProtoMessage() {}
 
 func (x *MessageDiscarded) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[10]
+	mi := &file_runwire_v1_event_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -962,7 +1275,7 @@ func (x *MessageDiscarded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageDiscarded.ProtoReflect.Descriptor instead.
 func (*MessageDiscarded) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{10}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MessageDiscarded) GetMessageId() string {
@@ -994,7 +1307,7 @@ type ToolCallStart struct {
 
 func (x *ToolCallStart) Reset() {
 	*x = ToolCallStart{}
-	mi := &file_runwire_v1_event_proto_msgTypes[11]
+	mi := &file_runwire_v1_event_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1319,7 @@ func (x *ToolCallStart) String() string {
 func (*ToolCallStart) ProtoMessage() {}
 
 func (x *ToolCallStart) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[11]
+	mi := &file_runwire_v1_event_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1332,7 @@ func (x *ToolCallStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallStart.ProtoReflect.Descriptor instead.
 func (*ToolCallStart) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{11}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ToolCallStart) GetToolCallId() string {
@@ -1056,7 +1369,7 @@ type ToolCallArgs struct {
 
 func (x *ToolCallArgs) Reset() {
 	*x = ToolCallArgs{}
-	mi := &file_runwire_v1_event_proto_msgTypes[12]
+	mi := &file_runwire_v1_event_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1068,7 +1381,7 @@ func (x *ToolCallArgs) String() string {
 func (*ToolCallArgs) ProtoMessage() {}
 
 func (x *ToolCallArgs) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[12]
+	mi := &file_runwire_v1_event_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1081,7 +1394,7 @@ func (x *ToolCallArgs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallArgs.ProtoReflect.Descriptor instead.
 func (*ToolCallArgs) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{12}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ToolCallArgs) GetToolCallId() string {
@@ -1102,14 +1415,16 @@ func (x *ToolCallArgs) GetDelta() string {
 type ToolCallEnd struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The tool call's id.
-	ToolCallId    string `protobuf:"bytes,1,opt,name=tool_call_id,json=toolCallId,proto3" json:"tool_call_id,omitempty"`
+	ToolCallId string `protobuf:"bytes,1,opt,name=tool_call_id,json=toolCallId,proto3" json:"tool_call_id,omitempty"`
+	// The whole JSON arguments: the tool call's deltas joined.
+	Arguments     string `protobuf:"bytes,2,opt,name=arguments,proto3" json:"arguments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ToolCallEnd) Reset() {
 	*x = ToolCallEnd{}
-	mi := &file_runwire_v1_event_proto_msgTypes[13]
+	mi := &file_runwire_v1_event_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1436,7 @@ func (x *ToolCallEnd) String() string {
 func (*ToolCallEnd) ProtoMessage() {}
 
 func (x *ToolCallEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[13]
+	mi := &file_runwire_v1_event_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,12 +1449,179 @@ func (x *ToolCallEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallEnd.ProtoReflect.Descriptor instead.
 func (*ToolCallEnd) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{13}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ToolCallEnd) GetToolCallId() string {
 	if x != nil {
 		return x.ToolCallId
+	}
+	return ""
+}
+
+func (x *ToolCallEnd) GetArguments() string {
+	if x != nil {
+		return x.Arguments
+	}
+	return ""
+}
+
+// ReasoningStart opens the model's reasoning (an Anthropic thinking block,
+// the reasoning_content of an OpenAI-compatible server). Reasoning is shown
+// to clients; it is not sent back to the model unless the provider requires
+// it (Anthropic's signed thinking blocks during tool use).
+type ReasoningStart struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reasoning's id ("rsn_" + hex), shared by its content and end events.
+	MessageId     string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReasoningStart) Reset() {
+	*x = ReasoningStart{}
+	mi := &file_runwire_v1_event_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReasoningStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReasoningStart) ProtoMessage() {}
+
+func (x *ReasoningStart) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_event_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReasoningStart.ProtoReflect.Descriptor instead.
+func (*ReasoningStart) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ReasoningStart) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+// ReasoningContent carries a piece of the model's reasoning.
+type ReasoningContent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reasoning's id.
+	MessageId string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Text to append, as the model streamed it.
+	Delta         string `protobuf:"bytes,2,opt,name=delta,proto3" json:"delta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReasoningContent) Reset() {
+	*x = ReasoningContent{}
+	mi := &file_runwire_v1_event_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReasoningContent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReasoningContent) ProtoMessage() {}
+
+func (x *ReasoningContent) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_event_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReasoningContent.ProtoReflect.Descriptor instead.
+func (*ReasoningContent) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ReasoningContent) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *ReasoningContent) GetDelta() string {
+	if x != nil {
+		return x.Delta
+	}
+	return ""
+}
+
+// ReasoningEnd closes the model's reasoning.
+type ReasoningEnd struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reasoning's id.
+	MessageId string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// The whole reasoning text: its deltas joined. Empty when the provider
+	// sent only redacted (encrypted) reasoning.
+	Text          string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReasoningEnd) Reset() {
+	*x = ReasoningEnd{}
+	mi := &file_runwire_v1_event_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReasoningEnd) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReasoningEnd) ProtoMessage() {}
+
+func (x *ReasoningEnd) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_event_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReasoningEnd.ProtoReflect.Descriptor instead.
+func (*ReasoningEnd) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ReasoningEnd) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *ReasoningEnd) GetText() string {
+	if x != nil {
+		return x.Text
 	}
 	return ""
 }
@@ -1159,7 +1641,7 @@ type ToolCallResult struct {
 
 func (x *ToolCallResult) Reset() {
 	*x = ToolCallResult{}
-	mi := &file_runwire_v1_event_proto_msgTypes[14]
+	mi := &file_runwire_v1_event_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1653,7 @@ func (x *ToolCallResult) String() string {
 func (*ToolCallResult) ProtoMessage() {}
 
 func (x *ToolCallResult) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[14]
+	mi := &file_runwire_v1_event_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1666,7 @@ func (x *ToolCallResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallResult.ProtoReflect.Descriptor instead.
 func (*ToolCallResult) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{14}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ToolCallResult) GetToolCallId() string {
@@ -1227,7 +1709,7 @@ type ApprovalRequested struct {
 
 func (x *ApprovalRequested) Reset() {
 	*x = ApprovalRequested{}
-	mi := &file_runwire_v1_event_proto_msgTypes[15]
+	mi := &file_runwire_v1_event_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1721,7 @@ func (x *ApprovalRequested) String() string {
 func (*ApprovalRequested) ProtoMessage() {}
 
 func (x *ApprovalRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[15]
+	mi := &file_runwire_v1_event_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1734,7 @@ func (x *ApprovalRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApprovalRequested.ProtoReflect.Descriptor instead.
 func (*ApprovalRequested) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{15}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ApprovalRequested) GetApprovalId() string {
@@ -1311,7 +1793,7 @@ type ApprovalResolved struct {
 
 func (x *ApprovalResolved) Reset() {
 	*x = ApprovalResolved{}
-	mi := &file_runwire_v1_event_proto_msgTypes[16]
+	mi := &file_runwire_v1_event_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1323,7 +1805,7 @@ func (x *ApprovalResolved) String() string {
 func (*ApprovalResolved) ProtoMessage() {}
 
 func (x *ApprovalResolved) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[16]
+	mi := &file_runwire_v1_event_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1336,7 +1818,7 @@ func (x *ApprovalResolved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApprovalResolved.ProtoReflect.Descriptor instead.
 func (*ApprovalResolved) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{16}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ApprovalResolved) GetApprovalId() string {
@@ -1397,7 +1879,7 @@ type ClientToolCallRequested struct {
 
 func (x *ClientToolCallRequested) Reset() {
 	*x = ClientToolCallRequested{}
-	mi := &file_runwire_v1_event_proto_msgTypes[17]
+	mi := &file_runwire_v1_event_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1409,7 +1891,7 @@ func (x *ClientToolCallRequested) String() string {
 func (*ClientToolCallRequested) ProtoMessage() {}
 
 func (x *ClientToolCallRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[17]
+	mi := &file_runwire_v1_event_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1422,7 +1904,7 @@ func (x *ClientToolCallRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientToolCallRequested.ProtoReflect.Descriptor instead.
 func (*ClientToolCallRequested) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{17}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ClientToolCallRequested) GetToolCallId() string {
@@ -1455,7 +1937,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_runwire_v1_event_proto_msgTypes[18]
+	mi := &file_runwire_v1_event_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1467,7 +1949,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[18]
+	mi := &file_runwire_v1_event_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1480,7 +1962,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{18}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{22}
 }
 
 var File_runwire_v1_event_proto protoreflect.FileDescriptor
@@ -1488,7 +1970,7 @@ var File_runwire_v1_event_proto protoreflect.FileDescriptor
 const file_runwire_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"\x16runwire/v1/event.proto\x12\n" +
-	"runwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x19runwire/v1/approval.proto\x1a\x14runwire/v1/run.proto\"\x9b\v\n" +
+	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x19runwire/v1/approval.proto\x1a\x14runwire/v1/run.proto\"\xf0\f\n" +
 	"\bRunEvent\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x03R\bsequence\x12;\n" +
@@ -1505,7 +1987,10 @@ const file_runwire_v1_event_proto_rawDesc = "" +
 	"\x12text_message_start\x18\x14 \x01(\v2\x1c.runwire.v1.TextMessageStartH\x00R\x10textMessageStart\x12R\n" +
 	"\x14text_message_content\x18\x15 \x01(\v2\x1e.runwire.v1.TextMessageContentH\x00R\x12textMessageContent\x12F\n" +
 	"\x10text_message_end\x18\x16 \x01(\v2\x1a.runwire.v1.TextMessageEndH\x00R\x0etextMessageEnd\x12K\n" +
-	"\x11message_discarded\x18\x17 \x01(\v2\x1c.runwire.v1.MessageDiscardedH\x00R\x10messageDiscarded\x12C\n" +
+	"\x11message_discarded\x18\x17 \x01(\v2\x1c.runwire.v1.MessageDiscardedH\x00R\x10messageDiscarded\x12E\n" +
+	"\x0freasoning_start\x18\x18 \x01(\v2\x1a.runwire.v1.ReasoningStartH\x00R\x0ereasoningStart\x12K\n" +
+	"\x11reasoning_content\x18\x19 \x01(\v2\x1c.runwire.v1.ReasoningContentH\x00R\x10reasoningContent\x12?\n" +
+	"\rreasoning_end\x18\x1a \x01(\v2\x18.runwire.v1.ReasoningEndH\x00R\freasoningEnd\x12C\n" +
 	"\x0ftool_call_start\x18\x1e \x01(\v2\x19.runwire.v1.ToolCallStartH\x00R\rtoolCallStart\x12@\n" +
 	"\x0etool_call_args\x18\x1f \x01(\v2\x18.runwire.v1.ToolCallArgsH\x00R\ftoolCallArgs\x12=\n" +
 	"\rtool_call_end\x18  \x01(\v2\x17.runwire.v1.ToolCallEndH\x00R\vtoolCallEnd\x12F\n" +
@@ -1515,7 +2000,11 @@ const file_runwire_v1_event_proto_rawDesc = "" +
 	"\x1aclient_tool_call_requested\x18* \x01(\v2#.runwire.v1.ClientToolCallRequestedH\x00R\x17clientToolCallRequested\x12)\n" +
 	"\x05usage\x182 \x01(\v2\x11.runwire.v1.UsageH\x00R\x05usage\x125\n" +
 	"\theartbeat\x18< \x01(\v2\x15.runwire.v1.HeartbeatH\x00R\theartbeatB\t\n" +
-	"\apayload\"c\n" +
+	"\apayload\"\x98\x01\n" +
+	"\vEventFilter\x12<\n" +
+	"\aprofile\x18\x01 \x01(\x0e2\x18.runwire.v1.EventProfileB\b\xbaH\x05\x82\x01\x02\x10\x01R\aprofile\x12K\n" +
+	"\vevent_types\x18\x02 \x03(\x0e2\x15.runwire.v1.EventTypeB\x13\xbaH\x10\x92\x01\r\x10 \x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\n" +
+	"eventTypes\"c\n" +
 	"\n" +
 	"RunStarted\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1b\n" +
@@ -1544,10 +2033,11 @@ const file_runwire_v1_event_proto_rawDesc = "" +
 	"\x12TextMessageContent\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x14\n" +
-	"\x05delta\x18\x02 \x01(\tR\x05delta\"/\n" +
+	"\x05delta\x18\x02 \x01(\tR\x05delta\"C\n" +
 	"\x0eTextMessageEnd\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageId\"I\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"I\n" +
 	"\x10MessageDiscarded\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x16\n" +
@@ -1560,10 +2050,22 @@ const file_runwire_v1_event_proto_rawDesc = "" +
 	"\fToolCallArgs\x12 \n" +
 	"\ftool_call_id\x18\x01 \x01(\tR\n" +
 	"toolCallId\x12\x14\n" +
-	"\x05delta\x18\x02 \x01(\tR\x05delta\"/\n" +
+	"\x05delta\x18\x02 \x01(\tR\x05delta\"M\n" +
 	"\vToolCallEnd\x12 \n" +
 	"\ftool_call_id\x18\x01 \x01(\tR\n" +
-	"toolCallId\"g\n" +
+	"toolCallId\x12\x1c\n" +
+	"\targuments\x18\x02 \x01(\tR\targuments\"/\n" +
+	"\x0eReasoningStart\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\"G\n" +
+	"\x10ReasoningContent\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x14\n" +
+	"\x05delta\x18\x02 \x01(\tR\x05delta\"A\n" +
+	"\fReasoningEnd\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"g\n" +
 	"\x0eToolCallResult\x12 \n" +
 	"\ftool_call_id\x18\x01 \x01(\tR\n" +
 	"toolCallId\x12\x18\n" +
@@ -1593,7 +2095,36 @@ const file_runwire_v1_event_proto_rawDesc = "" +
 	"toolCallId\x12\x1b\n" +
 	"\ttool_name\x18\x02 \x01(\tR\btoolName\x12\x1c\n" +
 	"\targuments\x18\x03 \x01(\tR\targuments\"\v\n" +
-	"\tHeartbeatBN\n" +
+	"\tHeartbeat*\xc2\x05\n" +
+	"\tEventType\x12\x1a\n" +
+	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16EVENT_TYPE_RUN_STARTED\x10\n" +
+	"\x12\x1b\n" +
+	"\x17EVENT_TYPE_RUN_FINISHED\x10\v\x12\x18\n" +
+	"\x14EVENT_TYPE_RUN_ERROR\x10\f\x12\x1c\n" +
+	"\x18EVENT_TYPE_STATE_CHANGED\x10\r\x12\x1b\n" +
+	"\x17EVENT_TYPE_STEP_STARTED\x10\x0e\x12\x1c\n" +
+	"\x18EVENT_TYPE_STEP_FINISHED\x10\x0f\x12!\n" +
+	"\x1dEVENT_TYPE_TEXT_MESSAGE_START\x10\x14\x12#\n" +
+	"\x1fEVENT_TYPE_TEXT_MESSAGE_CONTENT\x10\x15\x12\x1f\n" +
+	"\x1bEVENT_TYPE_TEXT_MESSAGE_END\x10\x16\x12 \n" +
+	"\x1cEVENT_TYPE_MESSAGE_DISCARDED\x10\x17\x12\x1e\n" +
+	"\x1aEVENT_TYPE_REASONING_START\x10\x18\x12 \n" +
+	"\x1cEVENT_TYPE_REASONING_CONTENT\x10\x19\x12\x1c\n" +
+	"\x18EVENT_TYPE_REASONING_END\x10\x1a\x12\x1e\n" +
+	"\x1aEVENT_TYPE_TOOL_CALL_START\x10\x1e\x12\x1d\n" +
+	"\x19EVENT_TYPE_TOOL_CALL_ARGS\x10\x1f\x12\x1c\n" +
+	"\x18EVENT_TYPE_TOOL_CALL_END\x10 \x12\x1f\n" +
+	"\x1bEVENT_TYPE_TOOL_CALL_RESULT\x10!\x12!\n" +
+	"\x1dEVENT_TYPE_APPROVAL_REQUESTED\x10(\x12 \n" +
+	"\x1cEVENT_TYPE_APPROVAL_RESOLVED\x10)\x12)\n" +
+	"%EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED\x10*\x12\x14\n" +
+	"\x10EVENT_TYPE_USAGE\x102*z\n" +
+	"\fEventProfile\x12\x1d\n" +
+	"\x19EVENT_PROFILE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11EVENT_PROFILE_ALL\x10\x01\x12\x1b\n" +
+	"\x17EVENT_PROFILE_NO_DELTAS\x10\x02\x12\x17\n" +
+	"\x13EVENT_PROFILE_STATE\x10\x03BN\n" +
 	"\x0edev.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3"
 
 var (
@@ -1608,67 +2139,79 @@ func file_runwire_v1_event_proto_rawDescGZIP() []byte {
 	return file_runwire_v1_event_proto_rawDescData
 }
 
-var file_runwire_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_runwire_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_runwire_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_runwire_v1_event_proto_goTypes = []any{
-	(*RunEvent)(nil),                // 0: runwire.v1.RunEvent
-	(*RunStarted)(nil),              // 1: runwire.v1.RunStarted
-	(*RunFinished)(nil),             // 2: runwire.v1.RunFinished
-	(*RunError)(nil),                // 3: runwire.v1.RunError
-	(*StateChanged)(nil),            // 4: runwire.v1.StateChanged
-	(*StepStarted)(nil),             // 5: runwire.v1.StepStarted
-	(*StepFinished)(nil),            // 6: runwire.v1.StepFinished
-	(*TextMessageStart)(nil),        // 7: runwire.v1.TextMessageStart
-	(*TextMessageContent)(nil),      // 8: runwire.v1.TextMessageContent
-	(*TextMessageEnd)(nil),          // 9: runwire.v1.TextMessageEnd
-	(*MessageDiscarded)(nil),        // 10: runwire.v1.MessageDiscarded
-	(*ToolCallStart)(nil),           // 11: runwire.v1.ToolCallStart
-	(*ToolCallArgs)(nil),            // 12: runwire.v1.ToolCallArgs
-	(*ToolCallEnd)(nil),             // 13: runwire.v1.ToolCallEnd
-	(*ToolCallResult)(nil),          // 14: runwire.v1.ToolCallResult
-	(*ApprovalRequested)(nil),       // 15: runwire.v1.ApprovalRequested
-	(*ApprovalResolved)(nil),        // 16: runwire.v1.ApprovalResolved
-	(*ClientToolCallRequested)(nil), // 17: runwire.v1.ClientToolCallRequested
-	(*Heartbeat)(nil),               // 18: runwire.v1.Heartbeat
-	(*timestamppb.Timestamp)(nil),   // 19: google.protobuf.Timestamp
-	(*Usage)(nil),                   // 20: runwire.v1.Usage
-	(RunState)(0),                   // 21: runwire.v1.RunState
-	(*status.Status)(nil),           // 22: google.rpc.Status
-	(ApprovalState)(0),              // 23: runwire.v1.ApprovalState
+	(EventType)(0),                  // 0: runwire.v1.EventType
+	(EventProfile)(0),               // 1: runwire.v1.EventProfile
+	(*RunEvent)(nil),                // 2: runwire.v1.RunEvent
+	(*EventFilter)(nil),             // 3: runwire.v1.EventFilter
+	(*RunStarted)(nil),              // 4: runwire.v1.RunStarted
+	(*RunFinished)(nil),             // 5: runwire.v1.RunFinished
+	(*RunError)(nil),                // 6: runwire.v1.RunError
+	(*StateChanged)(nil),            // 7: runwire.v1.StateChanged
+	(*StepStarted)(nil),             // 8: runwire.v1.StepStarted
+	(*StepFinished)(nil),            // 9: runwire.v1.StepFinished
+	(*TextMessageStart)(nil),        // 10: runwire.v1.TextMessageStart
+	(*TextMessageContent)(nil),      // 11: runwire.v1.TextMessageContent
+	(*TextMessageEnd)(nil),          // 12: runwire.v1.TextMessageEnd
+	(*MessageDiscarded)(nil),        // 13: runwire.v1.MessageDiscarded
+	(*ToolCallStart)(nil),           // 14: runwire.v1.ToolCallStart
+	(*ToolCallArgs)(nil),            // 15: runwire.v1.ToolCallArgs
+	(*ToolCallEnd)(nil),             // 16: runwire.v1.ToolCallEnd
+	(*ReasoningStart)(nil),          // 17: runwire.v1.ReasoningStart
+	(*ReasoningContent)(nil),        // 18: runwire.v1.ReasoningContent
+	(*ReasoningEnd)(nil),            // 19: runwire.v1.ReasoningEnd
+	(*ToolCallResult)(nil),          // 20: runwire.v1.ToolCallResult
+	(*ApprovalRequested)(nil),       // 21: runwire.v1.ApprovalRequested
+	(*ApprovalResolved)(nil),        // 22: runwire.v1.ApprovalResolved
+	(*ClientToolCallRequested)(nil), // 23: runwire.v1.ClientToolCallRequested
+	(*Heartbeat)(nil),               // 24: runwire.v1.Heartbeat
+	(*timestamppb.Timestamp)(nil),   // 25: google.protobuf.Timestamp
+	(*Usage)(nil),                   // 26: runwire.v1.Usage
+	(RunState)(0),                   // 27: runwire.v1.RunState
+	(*status.Status)(nil),           // 28: google.rpc.Status
+	(ApprovalState)(0),              // 29: runwire.v1.ApprovalState
 }
 var file_runwire_v1_event_proto_depIdxs = []int32{
-	19, // 0: runwire.v1.RunEvent.create_time:type_name -> google.protobuf.Timestamp
-	1,  // 1: runwire.v1.RunEvent.run_started:type_name -> runwire.v1.RunStarted
-	2,  // 2: runwire.v1.RunEvent.run_finished:type_name -> runwire.v1.RunFinished
-	3,  // 3: runwire.v1.RunEvent.run_error:type_name -> runwire.v1.RunError
-	4,  // 4: runwire.v1.RunEvent.state_changed:type_name -> runwire.v1.StateChanged
-	5,  // 5: runwire.v1.RunEvent.step_started:type_name -> runwire.v1.StepStarted
-	6,  // 6: runwire.v1.RunEvent.step_finished:type_name -> runwire.v1.StepFinished
-	7,  // 7: runwire.v1.RunEvent.text_message_start:type_name -> runwire.v1.TextMessageStart
-	8,  // 8: runwire.v1.RunEvent.text_message_content:type_name -> runwire.v1.TextMessageContent
-	9,  // 9: runwire.v1.RunEvent.text_message_end:type_name -> runwire.v1.TextMessageEnd
-	10, // 10: runwire.v1.RunEvent.message_discarded:type_name -> runwire.v1.MessageDiscarded
-	11, // 11: runwire.v1.RunEvent.tool_call_start:type_name -> runwire.v1.ToolCallStart
-	12, // 12: runwire.v1.RunEvent.tool_call_args:type_name -> runwire.v1.ToolCallArgs
-	13, // 13: runwire.v1.RunEvent.tool_call_end:type_name -> runwire.v1.ToolCallEnd
-	14, // 14: runwire.v1.RunEvent.tool_call_result:type_name -> runwire.v1.ToolCallResult
-	15, // 15: runwire.v1.RunEvent.approval_requested:type_name -> runwire.v1.ApprovalRequested
-	16, // 16: runwire.v1.RunEvent.approval_resolved:type_name -> runwire.v1.ApprovalResolved
-	17, // 17: runwire.v1.RunEvent.client_tool_call_requested:type_name -> runwire.v1.ClientToolCallRequested
-	20, // 18: runwire.v1.RunEvent.usage:type_name -> runwire.v1.Usage
-	18, // 19: runwire.v1.RunEvent.heartbeat:type_name -> runwire.v1.Heartbeat
-	21, // 20: runwire.v1.RunFinished.state:type_name -> runwire.v1.RunState
-	20, // 21: runwire.v1.RunFinished.usage:type_name -> runwire.v1.Usage
-	22, // 22: runwire.v1.RunError.error:type_name -> google.rpc.Status
-	20, // 23: runwire.v1.RunError.usage:type_name -> runwire.v1.Usage
-	21, // 24: runwire.v1.StateChanged.state:type_name -> runwire.v1.RunState
-	19, // 25: runwire.v1.ApprovalRequested.expire_time:type_name -> google.protobuf.Timestamp
-	23, // 26: runwire.v1.ApprovalResolved.state:type_name -> runwire.v1.ApprovalState
-	19, // 27: runwire.v1.ApprovalResolved.resolve_time:type_name -> google.protobuf.Timestamp
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	25, // 0: runwire.v1.RunEvent.create_time:type_name -> google.protobuf.Timestamp
+	4,  // 1: runwire.v1.RunEvent.run_started:type_name -> runwire.v1.RunStarted
+	5,  // 2: runwire.v1.RunEvent.run_finished:type_name -> runwire.v1.RunFinished
+	6,  // 3: runwire.v1.RunEvent.run_error:type_name -> runwire.v1.RunError
+	7,  // 4: runwire.v1.RunEvent.state_changed:type_name -> runwire.v1.StateChanged
+	8,  // 5: runwire.v1.RunEvent.step_started:type_name -> runwire.v1.StepStarted
+	9,  // 6: runwire.v1.RunEvent.step_finished:type_name -> runwire.v1.StepFinished
+	10, // 7: runwire.v1.RunEvent.text_message_start:type_name -> runwire.v1.TextMessageStart
+	11, // 8: runwire.v1.RunEvent.text_message_content:type_name -> runwire.v1.TextMessageContent
+	12, // 9: runwire.v1.RunEvent.text_message_end:type_name -> runwire.v1.TextMessageEnd
+	13, // 10: runwire.v1.RunEvent.message_discarded:type_name -> runwire.v1.MessageDiscarded
+	17, // 11: runwire.v1.RunEvent.reasoning_start:type_name -> runwire.v1.ReasoningStart
+	18, // 12: runwire.v1.RunEvent.reasoning_content:type_name -> runwire.v1.ReasoningContent
+	19, // 13: runwire.v1.RunEvent.reasoning_end:type_name -> runwire.v1.ReasoningEnd
+	14, // 14: runwire.v1.RunEvent.tool_call_start:type_name -> runwire.v1.ToolCallStart
+	15, // 15: runwire.v1.RunEvent.tool_call_args:type_name -> runwire.v1.ToolCallArgs
+	16, // 16: runwire.v1.RunEvent.tool_call_end:type_name -> runwire.v1.ToolCallEnd
+	20, // 17: runwire.v1.RunEvent.tool_call_result:type_name -> runwire.v1.ToolCallResult
+	21, // 18: runwire.v1.RunEvent.approval_requested:type_name -> runwire.v1.ApprovalRequested
+	22, // 19: runwire.v1.RunEvent.approval_resolved:type_name -> runwire.v1.ApprovalResolved
+	23, // 20: runwire.v1.RunEvent.client_tool_call_requested:type_name -> runwire.v1.ClientToolCallRequested
+	26, // 21: runwire.v1.RunEvent.usage:type_name -> runwire.v1.Usage
+	24, // 22: runwire.v1.RunEvent.heartbeat:type_name -> runwire.v1.Heartbeat
+	1,  // 23: runwire.v1.EventFilter.profile:type_name -> runwire.v1.EventProfile
+	0,  // 24: runwire.v1.EventFilter.event_types:type_name -> runwire.v1.EventType
+	27, // 25: runwire.v1.RunFinished.state:type_name -> runwire.v1.RunState
+	26, // 26: runwire.v1.RunFinished.usage:type_name -> runwire.v1.Usage
+	28, // 27: runwire.v1.RunError.error:type_name -> google.rpc.Status
+	26, // 28: runwire.v1.RunError.usage:type_name -> runwire.v1.Usage
+	27, // 29: runwire.v1.StateChanged.state:type_name -> runwire.v1.RunState
+	25, // 30: runwire.v1.ApprovalRequested.expire_time:type_name -> google.protobuf.Timestamp
+	29, // 31: runwire.v1.ApprovalResolved.state:type_name -> runwire.v1.ApprovalState
+	25, // 32: runwire.v1.ApprovalResolved.resolve_time:type_name -> google.protobuf.Timestamp
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_runwire_v1_event_proto_init() }
@@ -1689,6 +2232,9 @@ func file_runwire_v1_event_proto_init() {
 		(*RunEvent_TextMessageContent)(nil),
 		(*RunEvent_TextMessageEnd)(nil),
 		(*RunEvent_MessageDiscarded)(nil),
+		(*RunEvent_ReasoningStart)(nil),
+		(*RunEvent_ReasoningContent)(nil),
+		(*RunEvent_ReasoningEnd)(nil),
 		(*RunEvent_ToolCallStart)(nil),
 		(*RunEvent_ToolCallArgs)(nil),
 		(*RunEvent_ToolCallEnd)(nil),
@@ -1704,13 +2250,14 @@ func file_runwire_v1_event_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runwire_v1_event_proto_rawDesc), len(file_runwire_v1_event_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   19,
+			NumEnums:      2,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_runwire_v1_event_proto_goTypes,
 		DependencyIndexes: file_runwire_v1_event_proto_depIdxs,
+		EnumInfos:         file_runwire_v1_event_proto_enumTypes,
 		MessageInfos:      file_runwire_v1_event_proto_msgTypes,
 	}.Build()
 	File_runwire_v1_event_proto = out.File

@@ -198,7 +198,11 @@ type Run struct {
 	CreatedBy string `protobuf:"bytes,16,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
 	// Output only. The tenant the run belongs to ("default" without
 	// authentication).
-	Tenant        string `protobuf:"bytes,17,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Tenant string `protobuf:"bytes,17,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Output only. The labels the run was created with (CreateRunRequest.labels).
+	Labels map[string]string `protobuf:"bytes,18,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Output only. What the run request changed of the agent for this run.
+	Overrides     *RunOverrides `protobuf:"bytes,19,opt,name=overrides,proto3" json:"overrides,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -352,6 +356,107 @@ func (x *Run) GetTenant() string {
 	return ""
 }
 
+func (x *Run) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *Run) GetOverrides() *RunOverrides {
+	if x != nil {
+		return x.Overrides
+	}
+	return nil
+}
+
+// RunOverrides changes the agent for one run: it may add instructions, set
+// sampling options and tighten limits, never loosen them. Kept in the run's
+// snapshot (Run.overrides); the agent itself is unchanged.
+type RunOverrides struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional. Appended to the agent's instructions (after a blank line), at
+	// most 100,000 characters.
+	Instructions string `protobuf:"bytes,1,opt,name=instructions,proto3" json:"instructions,omitempty"`
+	// Optional. Sampling temperature, 0 to 2, for every model call of the run
+	// (fallback models included). INVALID_ARGUMENT for a provider without one.
+	Temperature *float64 `protobuf:"fixed64,2,opt,name=temperature,proto3,oneof" json:"temperature,omitempty"`
+	// Optional. Nucleus sampling, 0 to 1 (exclusive of 0).
+	TopP *float64 `protobuf:"fixed64,3,opt,name=top_p,json=topP,proto3,oneof" json:"top_p,omitempty"`
+	// Optional. At most this many output tokens per model call, 1 to 1,000,000.
+	MaxOutputTokens *int32 `protobuf:"varint,4,opt,name=max_output_tokens,json=maxOutputTokens,proto3,oneof" json:"max_output_tokens,omitempty"`
+	// Optional. Tighter limits: each field set must not exceed the agent's
+	// (INVALID_ARGUMENT otherwise); unset fields keep the agent's.
+	Limits        *Limits `protobuf:"bytes,5,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunOverrides) Reset() {
+	*x = RunOverrides{}
+	mi := &file_runwire_v1_run_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunOverrides) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunOverrides) ProtoMessage() {}
+
+func (x *RunOverrides) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_run_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunOverrides.ProtoReflect.Descriptor instead.
+func (*RunOverrides) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_run_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RunOverrides) GetInstructions() string {
+	if x != nil {
+		return x.Instructions
+	}
+	return ""
+}
+
+func (x *RunOverrides) GetTemperature() float64 {
+	if x != nil && x.Temperature != nil {
+		return *x.Temperature
+	}
+	return 0
+}
+
+func (x *RunOverrides) GetTopP() float64 {
+	if x != nil && x.TopP != nil {
+		return *x.TopP
+	}
+	return 0
+}
+
+func (x *RunOverrides) GetMaxOutputTokens() int32 {
+	if x != nil && x.MaxOutputTokens != nil {
+		return *x.MaxOutputTokens
+	}
+	return 0
+}
+
+func (x *RunOverrides) GetLimits() *Limits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
 // Usage counts tokens as the model provider reports them (the scripted
 // provider estimates one token per 4 characters, at least 1 per message).
 type Usage struct {
@@ -368,7 +473,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_runwire_v1_run_proto_msgTypes[1]
+	mi := &file_runwire_v1_run_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +485,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_run_proto_msgTypes[1]
+	mi := &file_runwire_v1_run_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +498,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_run_proto_rawDescGZIP(), []int{1}
+	return file_runwire_v1_run_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Usage) GetInputTokens() int64 {
@@ -436,7 +541,7 @@ type RequiredAction struct {
 
 func (x *RequiredAction) Reset() {
 	*x = RequiredAction{}
-	mi := &file_runwire_v1_run_proto_msgTypes[2]
+	mi := &file_runwire_v1_run_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +553,7 @@ func (x *RequiredAction) String() string {
 func (*RequiredAction) ProtoMessage() {}
 
 func (x *RequiredAction) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_run_proto_msgTypes[2]
+	mi := &file_runwire_v1_run_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +566,7 @@ func (x *RequiredAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequiredAction.ProtoReflect.Descriptor instead.
 func (*RequiredAction) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_run_proto_rawDescGZIP(), []int{2}
+	return file_runwire_v1_run_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RequiredAction) GetType() RequiredActionType {
@@ -519,7 +624,7 @@ type ClientTool struct {
 
 func (x *ClientTool) Reset() {
 	*x = ClientTool{}
-	mi := &file_runwire_v1_run_proto_msgTypes[3]
+	mi := &file_runwire_v1_run_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -531,7 +636,7 @@ func (x *ClientTool) String() string {
 func (*ClientTool) ProtoMessage() {}
 
 func (x *ClientTool) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_run_proto_msgTypes[3]
+	mi := &file_runwire_v1_run_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -544,7 +649,7 @@ func (x *ClientTool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientTool.ProtoReflect.Descriptor instead.
 func (*ClientTool) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_run_proto_rawDescGZIP(), []int{3}
+	return file_runwire_v1_run_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ClientTool) GetName() string {
@@ -584,7 +689,7 @@ type ToolOutput struct {
 
 func (x *ToolOutput) Reset() {
 	*x = ToolOutput{}
-	mi := &file_runwire_v1_run_proto_msgTypes[4]
+	mi := &file_runwire_v1_run_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +701,7 @@ func (x *ToolOutput) String() string {
 func (*ToolOutput) ProtoMessage() {}
 
 func (x *ToolOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_run_proto_msgTypes[4]
+	mi := &file_runwire_v1_run_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +714,7 @@ func (x *ToolOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolOutput.ProtoReflect.Descriptor instead.
 func (*ToolOutput) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_run_proto_rawDescGZIP(), []int{4}
+	return file_runwire_v1_run_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ToolOutput) GetToolCallId() string {
@@ -638,7 +743,7 @@ var File_runwire_v1_run_proto protoreflect.FileDescriptor
 const file_runwire_v1_run_proto_rawDesc = "" +
 	"\n" +
 	"\x14runwire/v1/run.proto\x12\n" +
-	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x16runwire/v1/agent.proto\"\xce\x05\n" +
+	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x16runwire/v1/agent.proto\"\xf6\x06\n" +
 	"\x03Run\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x19\n" +
 	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12\x1b\n" +
@@ -661,7 +766,21 @@ const file_runwire_v1_run_proto_rawDesc = "" +
 	"updateTime\x12\x1d\n" +
 	"\n" +
 	"created_by\x18\x10 \x01(\tR\tcreatedBy\x12\x16\n" +
-	"\x06tenant\x18\x11 \x01(\tR\x06tenant\"r\n" +
+	"\x06tenant\x18\x11 \x01(\tR\x06tenant\x123\n" +
+	"\x06labels\x18\x12 \x03(\v2\x1b.runwire.v1.Run.LabelsEntryR\x06labels\x126\n" +
+	"\toverrides\x18\x13 \x01(\v2\x18.runwire.v1.RunOverridesR\toverrides\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xca\x02\n" +
+	"\fRunOverrides\x12-\n" +
+	"\finstructions\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x8d\x06R\finstructions\x12>\n" +
+	"\vtemperature\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\x00@)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\vtemperature\x88\x01\x01\x121\n" +
+	"\x05top_p\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x04topP\x88\x01\x01\x12<\n" +
+	"\x11max_output_tokens\x18\x04 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xc0\x84=(\x01H\x02R\x0fmaxOutputTokens\x88\x01\x01\x12*\n" +
+	"\x06limits\x18\x05 \x01(\v2\x12.runwire.v1.LimitsR\x06limitsB\x0e\n" +
+	"\f_temperatureB\b\n" +
+	"\x06_top_pB\x14\n" +
+	"\x12_max_output_tokens\"r\n" +
 	"\x05Usage\x12!\n" +
 	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12!\n" +
@@ -716,37 +835,43 @@ func file_runwire_v1_run_proto_rawDescGZIP() []byte {
 }
 
 var file_runwire_v1_run_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_runwire_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_runwire_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_runwire_v1_run_proto_goTypes = []any{
 	(RunState)(0),                 // 0: runwire.v1.RunState
 	(RequiredActionType)(0),       // 1: runwire.v1.RequiredActionType
 	(*Run)(nil),                   // 2: runwire.v1.Run
-	(*Usage)(nil),                 // 3: runwire.v1.Usage
-	(*RequiredAction)(nil),        // 4: runwire.v1.RequiredAction
-	(*ClientTool)(nil),            // 5: runwire.v1.ClientTool
-	(*ToolOutput)(nil),            // 6: runwire.v1.ToolOutput
-	(*status.Status)(nil),         // 7: google.rpc.Status
-	(Runtime)(0),                  // 8: runwire.v1.Runtime
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 10: google.protobuf.Struct
+	(*RunOverrides)(nil),          // 3: runwire.v1.RunOverrides
+	(*Usage)(nil),                 // 4: runwire.v1.Usage
+	(*RequiredAction)(nil),        // 5: runwire.v1.RequiredAction
+	(*ClientTool)(nil),            // 6: runwire.v1.ClientTool
+	(*ToolOutput)(nil),            // 7: runwire.v1.ToolOutput
+	nil,                           // 8: runwire.v1.Run.LabelsEntry
+	(*status.Status)(nil),         // 9: google.rpc.Status
+	(Runtime)(0),                  // 10: runwire.v1.Runtime
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*Limits)(nil),                // 12: runwire.v1.Limits
+	(*structpb.Struct)(nil),       // 13: google.protobuf.Struct
 }
 var file_runwire_v1_run_proto_depIdxs = []int32{
 	0,  // 0: runwire.v1.Run.state:type_name -> runwire.v1.RunState
-	3,  // 1: runwire.v1.Run.usage:type_name -> runwire.v1.Usage
-	7,  // 2: runwire.v1.Run.error:type_name -> google.rpc.Status
-	4,  // 3: runwire.v1.Run.required_actions:type_name -> runwire.v1.RequiredAction
-	8,  // 4: runwire.v1.Run.runtime:type_name -> runwire.v1.Runtime
-	9,  // 5: runwire.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 6: runwire.v1.Run.start_time:type_name -> google.protobuf.Timestamp
-	9,  // 7: runwire.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	9,  // 8: runwire.v1.Run.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 9: runwire.v1.RequiredAction.type:type_name -> runwire.v1.RequiredActionType
-	10, // 10: runwire.v1.ClientTool.parameters:type_name -> google.protobuf.Struct
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	4,  // 1: runwire.v1.Run.usage:type_name -> runwire.v1.Usage
+	9,  // 2: runwire.v1.Run.error:type_name -> google.rpc.Status
+	5,  // 3: runwire.v1.Run.required_actions:type_name -> runwire.v1.RequiredAction
+	10, // 4: runwire.v1.Run.runtime:type_name -> runwire.v1.Runtime
+	11, // 5: runwire.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	11, // 6: runwire.v1.Run.start_time:type_name -> google.protobuf.Timestamp
+	11, // 7: runwire.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	11, // 8: runwire.v1.Run.update_time:type_name -> google.protobuf.Timestamp
+	8,  // 9: runwire.v1.Run.labels:type_name -> runwire.v1.Run.LabelsEntry
+	3,  // 10: runwire.v1.Run.overrides:type_name -> runwire.v1.RunOverrides
+	12, // 11: runwire.v1.RunOverrides.limits:type_name -> runwire.v1.Limits
+	1,  // 12: runwire.v1.RequiredAction.type:type_name -> runwire.v1.RequiredActionType
+	13, // 13: runwire.v1.ClientTool.parameters:type_name -> google.protobuf.Struct
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_runwire_v1_run_proto_init() }
@@ -755,13 +880,14 @@ func file_runwire_v1_run_proto_init() {
 		return
 	}
 	file_runwire_v1_agent_proto_init()
+	file_runwire_v1_run_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runwire_v1_run_proto_rawDesc), len(file_runwire_v1_run_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

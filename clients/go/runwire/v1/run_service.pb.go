@@ -40,7 +40,14 @@ type CreateRunRequest struct {
 	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Optional. The runtime for this run. Default: the agent's, else the
 	// server's.
-	Runtime       Runtime `protobuf:"varint,6,opt,name=runtime,proto3,enum=runwire.v1.Runtime" json:"runtime,omitempty"`
+	Runtime Runtime `protobuf:"varint,6,opt,name=runtime,proto3,enum=runwire.v1.Runtime" json:"runtime,omitempty"`
+	// Optional. Key/value labels of the run (a user, a ticket, a correlation
+	// id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+	// (starting and ending with a letter or digit); values at most 256
+	// characters. ListRuns and WatchRuns filter on them.
+	Labels map[string]string `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Optional. Changes to the agent for this run only (Run.overrides).
+	Overrides     *RunOverrides `protobuf:"bytes,9,opt,name=overrides,proto3" json:"overrides,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -117,6 +124,20 @@ func (x *CreateRunRequest) GetRuntime() Runtime {
 	return Runtime_RUNTIME_UNSPECIFIED
 }
 
+func (x *CreateRunRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *CreateRunRequest) GetOverrides() *RunOverrides {
+	if x != nil {
+		return x.Overrides
+	}
+	return nil
+}
+
 // CreateRunResponse is the response of RunService.CreateRun.
 type CreateRunResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -180,7 +201,17 @@ type StreamRunRequest struct {
 	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Optional. The runtime for this run. Default: the agent's, else the
 	// server's.
-	Runtime       Runtime `protobuf:"varint,6,opt,name=runtime,proto3,enum=runwire.v1.Runtime" json:"runtime,omitempty"`
+	Runtime Runtime `protobuf:"varint,6,opt,name=runtime,proto3,enum=runwire.v1.Runtime" json:"runtime,omitempty"`
+	// Optional. Key/value labels of the run (a user, a ticket, a correlation
+	// id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+	// (starting and ending with a letter or digit); values at most 256
+	// characters. ListRuns and WatchRuns filter on them.
+	Labels map[string]string `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Optional. Changes to the agent for this run only (Run.overrides).
+	Overrides *RunOverrides `protobuf:"bytes,9,opt,name=overrides,proto3" json:"overrides,omitempty"`
+	// Optional. The events to stream (default: every event). A resume with
+	// StreamRunEvents passes the same filter.
+	Filter        *EventFilter `protobuf:"bytes,10,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -257,6 +288,27 @@ func (x *StreamRunRequest) GetRuntime() Runtime {
 	return Runtime_RUNTIME_UNSPECIFIED
 }
 
+func (x *StreamRunRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *StreamRunRequest) GetOverrides() *RunOverrides {
+	if x != nil {
+		return x.Overrides
+	}
+	return nil
+}
+
+func (x *StreamRunRequest) GetFilter() *EventFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
 // StreamRunResponse is one message of RunService.StreamRun.
 type StreamRunResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -321,6 +373,13 @@ type WaitRunRequest struct {
 	// Optional. The runtime for this run. Default: the agent's, else the
 	// server's.
 	Runtime Runtime `protobuf:"varint,6,opt,name=runtime,proto3,enum=runwire.v1.Runtime" json:"runtime,omitempty"`
+	// Optional. Key/value labels of the run (a user, a ticket, a correlation
+	// id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+	// (starting and ending with a letter or digit); values at most 256
+	// characters. ListRuns and WatchRuns filter on them.
+	Labels map[string]string `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Optional. Changes to the agent for this run only (Run.overrides).
+	Overrides *RunOverrides `protobuf:"bytes,9,opt,name=overrides,proto3" json:"overrides,omitempty"`
 	// Optional. How long to wait, 0 to 3,600 s. Default when unset: 60 s. On
 	// expiry the run is returned as it is then (it goes on in the background).
 	Timeout       *durationpb.Duration `protobuf:"bytes,7,opt,name=timeout,proto3" json:"timeout,omitempty"`
@@ -398,6 +457,20 @@ func (x *WaitRunRequest) GetRuntime() Runtime {
 		return x.Runtime
 	}
 	return Runtime_RUNTIME_UNSPECIFIED
+}
+
+func (x *WaitRunRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *WaitRunRequest) GetOverrides() *RunOverrides {
+	if x != nil {
+		return x.Overrides
+	}
+	return nil
 }
 
 func (x *WaitRunRequest) GetTimeout() *durationpb.Duration {
@@ -557,7 +630,10 @@ type ListRunsRequest struct {
 	// Optional. At most this many runs, 0 to 1,000. Default when 0: 100.
 	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Optional. The next_page_token of a previous response.
-	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Optional. Only runs that carry every one of these labels (same key and
+	// value), at most 32.
+	Labels        map[string]string `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -625,6 +701,13 @@ func (x *ListRunsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListRunsRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
 }
 
 // ListRunsResponse is the response of RunService.ListRuns.
@@ -791,6 +874,8 @@ type StreamRunEventsRequest struct {
 	// Optional. Stream events with a greater sequence; 0 (default) streams
 	// from the first event.
 	AfterSequence int64 `protobuf:"varint,2,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
+	// Optional. The events to stream (default: every event).
+	Filter        *EventFilter `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -837,6 +922,13 @@ func (x *StreamRunEventsRequest) GetAfterSequence() int64 {
 		return x.AfterSequence
 	}
 	return 0
+}
+
+func (x *StreamRunEventsRequest) GetFilter() *EventFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
 }
 
 // StreamRunEventsResponse is one message of RunService.StreamRunEvents.
@@ -897,7 +989,10 @@ type ListRunEventsRequest struct {
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Optional. The next_page_token of a previous response; when set it
 	// overrides after_sequence.
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Optional. The events to return (default: every event); a page holds at
+	// most page_size matching events.
+	Filter        *EventFilter `protobuf:"bytes,5,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -958,6 +1053,13 @@ func (x *ListRunEventsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListRunEventsRequest) GetFilter() *EventFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
 }
 
 // ListRunEventsResponse is the response of RunService.ListRunEvents.
@@ -1117,12 +1219,162 @@ func (x *SubmitToolOutputsResponse) GetRun() *Run {
 	return nil
 }
 
+// WatchRunsRequest is the request of RunService.WatchRuns. Filters combine
+// with AND. A change is sent when the run matches the filter before or after
+// it, so a watch of RUNNING runs also sees a run leave that state.
+type WatchRunsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional. Only runs of this agent.
+	AgentId string `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Optional. Only runs on this thread.
+	ThreadId string `protobuf:"bytes,2,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	// Optional. Only runs in one of these states, at most 16. Default: every
+	// state.
+	States []RunState `protobuf:"varint,3,rep,packed,name=states,proto3,enum=runwire.v1.RunState" json:"states,omitempty"`
+	// Optional. Only runs that carry every one of these labels, at most 32.
+	Labels map[string]string `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Optional. Resume after this cursor (WatchRunsResponse.cursor): no
+	// EXISTING runs, only the changes after it. Empty: list, then watch.
+	Cursor        string `protobuf:"bytes,5,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRunsRequest) Reset() {
+	*x = WatchRunsRequest{}
+	mi := &file_runwire_v1_run_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRunsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRunsRequest) ProtoMessage() {}
+
+func (x *WatchRunsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_run_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRunsRequest.ProtoReflect.Descriptor instead.
+func (*WatchRunsRequest) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *WatchRunsRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *WatchRunsRequest) GetThreadId() string {
+	if x != nil {
+		return x.ThreadId
+	}
+	return ""
+}
+
+func (x *WatchRunsRequest) GetStates() []RunState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *WatchRunsRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *WatchRunsRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+// WatchRunsResponse is one message of RunService.WatchRuns.
+type WatchRunsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What this message reports.
+	Type ChangeType `protobuf:"varint,1,opt,name=type,proto3,enum=runwire.v1.ChangeType" json:"type,omitempty"`
+	// The run as it is after the change; unset for SYNCED and HEARTBEAT.
+	Run *Run `protobuf:"bytes,2,opt,name=run,proto3" json:"run,omitempty"`
+	// Resume after this message with WatchRunsRequest.cursor.
+	Cursor        string `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRunsResponse) Reset() {
+	*x = WatchRunsResponse{}
+	mi := &file_runwire_v1_run_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRunsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRunsResponse) ProtoMessage() {}
+
+func (x *WatchRunsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_run_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRunsResponse.ProtoReflect.Descriptor instead.
+func (*WatchRunsResponse) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *WatchRunsResponse) GetType() ChangeType {
+	if x != nil {
+		return x.Type
+	}
+	return ChangeType_CHANGE_TYPE_UNSPECIFIED
+}
+
+func (x *WatchRunsResponse) GetRun() *Run {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+func (x *WatchRunsResponse) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
 var File_runwire_v1_run_service_proto protoreflect.FileDescriptor
 
 const file_runwire_v1_run_service_proto_rawDesc = "" +
 	"\n" +
 	"\x1crunwire/v1/run_service.proto\x12\n" +
-	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x16runwire/v1/agent.proto\x1a\x16runwire/v1/event.proto\x1a\x14runwire/v1/run.proto\"\xac\x02\n" +
+	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x16runwire/v1/agent.proto\x1a\x16runwire/v1/event.proto\x1a\x14runwire/v1/run.proto\x1a\x16runwire/v1/watch.proto\"\xa9\x04\n" +
 	"\x10CreateRunRequest\x12%\n" +
 	"\bagent_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\aagentId\x12%\n" +
@@ -1131,9 +1383,14 @@ const file_runwire_v1_run_service_proto_rawDesc = "" +
 	"\fclient_tools\x18\x04 \x03(\v2\x16.runwire.v1.ClientToolB\b\xbaH\x05\x92\x01\x02\x10@R\vclientTools\x12'\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\x127\n" +
-	"\aruntime\x18\x06 \x01(\x0e2\x13.runwire.v1.RuntimeB\b\xbaH\x05\x82\x01\x02\x10\x01R\aruntime\"6\n" +
+	"\aruntime\x18\x06 \x01(\x0e2\x13.runwire.v1.RuntimeB\b\xbaH\x05\x82\x01\x02\x10\x01R\aruntime\x12\x87\x01\n" +
+	"\x06labels\x18\b \x03(\v2(.runwire.v1.CreateRunRequest.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x126\n" +
+	"\toverrides\x18\t \x01(\v2\x18.runwire.v1.RunOverridesR\toverrides\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"6\n" +
 	"\x11CreateRunResponse\x12!\n" +
-	"\x03run\x18\x01 \x01(\v2\x0f.runwire.v1.RunR\x03run\"\xac\x02\n" +
+	"\x03run\x18\x01 \x01(\v2\x0f.runwire.v1.RunR\x03run\"\xda\x04\n" +
 	"\x10StreamRunRequest\x12%\n" +
 	"\bagent_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\aagentId\x12%\n" +
@@ -1142,9 +1399,16 @@ const file_runwire_v1_run_service_proto_rawDesc = "" +
 	"\fclient_tools\x18\x04 \x03(\v2\x16.runwire.v1.ClientToolB\b\xbaH\x05\x92\x01\x02\x10@R\vclientTools\x12'\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\x127\n" +
-	"\aruntime\x18\x06 \x01(\x0e2\x13.runwire.v1.RuntimeB\b\xbaH\x05\x82\x01\x02\x10\x01R\aruntime\"?\n" +
+	"\aruntime\x18\x06 \x01(\x0e2\x13.runwire.v1.RuntimeB\b\xbaH\x05\x82\x01\x02\x10\x01R\aruntime\x12\x87\x01\n" +
+	"\x06labels\x18\b \x03(\v2(.runwire.v1.StreamRunRequest.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x126\n" +
+	"\toverrides\x18\t \x01(\v2\x18.runwire.v1.RunOverridesR\toverrides\x12/\n" +
+	"\x06filter\x18\n" +
+	" \x01(\v2\x17.runwire.v1.EventFilterR\x06filter\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
 	"\x11StreamRunResponse\x12*\n" +
-	"\x05event\x18\x01 \x01(\v2\x14.runwire.v1.RunEventR\x05event\"\xee\x02\n" +
+	"\x05event\x18\x01 \x01(\v2\x14.runwire.v1.RunEventR\x05event\"\xe9\x04\n" +
 	"\x0eWaitRunRequest\x12%\n" +
 	"\bagent_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\aagentId\x12%\n" +
@@ -1153,16 +1417,21 @@ const file_runwire_v1_run_service_proto_rawDesc = "" +
 	"\fclient_tools\x18\x04 \x03(\v2\x16.runwire.v1.ClientToolB\b\xbaH\x05\x92\x01\x02\x10@R\vclientTools\x12'\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\x127\n" +
-	"\aruntime\x18\x06 \x01(\x0e2\x13.runwire.v1.RuntimeB\b\xbaH\x05\x82\x01\x02\x10\x01R\aruntime\x12B\n" +
+	"\aruntime\x18\x06 \x01(\x0e2\x13.runwire.v1.RuntimeB\b\xbaH\x05\x82\x01\x02\x10\x01R\aruntime\x12\x85\x01\n" +
+	"\x06labels\x18\b \x03(\v2&.runwire.v1.WaitRunRequest.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x126\n" +
+	"\toverrides\x18\t \x01(\v2\x18.runwire.v1.RunOverridesR\toverrides\x12B\n" +
 	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationB\r\xbaH\n" +
-	"\xaa\x01\a\"\x03\b\x90\x1c2\x00R\atimeout\"4\n" +
+	"\xaa\x01\a\"\x03\b\x90\x1c2\x00R\atimeout\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"4\n" +
 	"\x0fWaitRunResponse\x12!\n" +
 	"\x03run\x18\x01 \x01(\v2\x0f.runwire.v1.RunR\x03run\"2\n" +
 	"\rGetRunRequest\x12!\n" +
 	"\x06run_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x05runId\"3\n" +
 	"\x0eGetRunResponse\x12!\n" +
-	"\x03run\x18\x01 \x01(\v2\x0f.runwire.v1.RunR\x03run\"\xdb\x01\n" +
+	"\x03run\x18\x01 \x01(\v2\x0f.runwire.v1.RunR\x03run\"\x9f\x03\n" +
 	"\x0fListRunsRequest\x12#\n" +
 	"\bagent_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\aagentId\x12%\n" +
 	"\tthread_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\bthreadId\x124\n" +
@@ -1170,7 +1439,11 @@ const file_runwire_v1_run_service_proto_rawDesc = "" +
 	"\tpage_size\x18\x04 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x05 \x01(\tR\tpageToken\"_\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\x12\x86\x01\n" +
+	"\x06labels\x18\x06 \x03(\v2'.runwire.v1.ListRunsRequest.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"_\n" +
 	"\x10ListRunsResponse\x12#\n" +
 	"\x04runs\x18\x01 \x03(\v2\x0f.runwire.v1.RunR\x04runs\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"W\n" +
@@ -1179,13 +1452,14 @@ const file_runwire_v1_run_service_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x05runId\x12 \n" +
 	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x06reason\"6\n" +
 	"\x11CancelRunResponse\x12!\n" +
-	"\x03run\x18\x01 \x01(\v2\x0f.runwire.v1.RunR\x03run\"k\n" +
+	"\x03run\x18\x01 \x01(\v2\x0f.runwire.v1.RunR\x03run\"\x9c\x01\n" +
 	"\x16StreamRunEventsRequest\x12!\n" +
 	"\x06run_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x05runId\x12.\n" +
-	"\x0eafter_sequence\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\rafterSequence\"E\n" +
+	"\x0eafter_sequence\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\rafterSequence\x12/\n" +
+	"\x06filter\x18\x03 \x01(\v2\x17.runwire.v1.EventFilterR\x06filter\"E\n" +
 	"\x17StreamRunEventsResponse\x12*\n" +
-	"\x05event\x18\x01 \x01(\v2\x14.runwire.v1.RunEventR\x05event\"\xb1\x01\n" +
+	"\x05event\x18\x01 \x01(\v2\x14.runwire.v1.RunEventR\x05event\"\xe2\x01\n" +
 	"\x14ListRunEventsRequest\x12!\n" +
 	"\x06run_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x05runId\x12.\n" +
@@ -1193,7 +1467,8 @@ const file_runwire_v1_run_service_proto_rawDesc = "" +
 	"\tpage_size\x18\x03 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"m\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12/\n" +
+	"\x06filter\x18\x05 \x01(\v2\x17.runwire.v1.EventFilterR\x06filter\"m\n" +
 	"\x15ListRunEventsResponse\x12,\n" +
 	"\x06events\x18\x01 \x03(\v2\x14.runwire.v1.RunEventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x01\n" +
@@ -1203,7 +1478,20 @@ const file_runwire_v1_run_service_proto_rawDesc = "" +
 	"\ftool_outputs\x18\x02 \x03(\v2\x16.runwire.v1.ToolOutputB\n" +
 	"\xbaH\a\x92\x01\x04\b\x01\x10@R\vtoolOutputs\">\n" +
 	"\x19SubmitToolOutputsResponse\x12!\n" +
-	"\x03run\x18\x01 \x01(\v2\x0f.runwire.v1.RunR\x03run2\xce\x05\n" +
+	"\x03run\x18\x01 \x01(\v2\x0f.runwire.v1.RunR\x03run\"\x86\x03\n" +
+	"\x10WatchRunsRequest\x12#\n" +
+	"\bagent_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\aagentId\x12%\n" +
+	"\tthread_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\bthreadId\x12?\n" +
+	"\x06states\x18\x03 \x03(\x0e2\x14.runwire.v1.RunStateB\x11\xbaH\x0e\x92\x01\v\x10\x10\"\a\x82\x01\x04\x10\x01 \x00R\x06states\x12\x87\x01\n" +
+	"\x06labels\x18\x04 \x03(\v2(.runwire.v1.WatchRunsRequest.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x12 \n" +
+	"\x06cursor\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x06cursor\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"z\n" +
+	"\x11WatchRunsResponse\x12*\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x16.runwire.v1.ChangeTypeR\x04type\x12!\n" +
+	"\x03run\x18\x02 \x01(\v2\x0f.runwire.v1.RunR\x03run\x12\x16\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor2\x9a\x06\n" +
 	"\n" +
 	"RunService\x12H\n" +
 	"\tCreateRun\x12\x1c.runwire.v1.CreateRunRequest\x1a\x1d.runwire.v1.CreateRunResponse\x12J\n" +
@@ -1214,7 +1502,8 @@ const file_runwire_v1_run_service_proto_rawDesc = "" +
 	"\tCancelRun\x12\x1c.runwire.v1.CancelRunRequest\x1a\x1d.runwire.v1.CancelRunResponse\x12\\\n" +
 	"\x0fStreamRunEvents\x12\".runwire.v1.StreamRunEventsRequest\x1a#.runwire.v1.StreamRunEventsResponse0\x01\x12T\n" +
 	"\rListRunEvents\x12 .runwire.v1.ListRunEventsRequest\x1a!.runwire.v1.ListRunEventsResponse\x12`\n" +
-	"\x11SubmitToolOutputs\x12$.runwire.v1.SubmitToolOutputsRequest\x1a%.runwire.v1.SubmitToolOutputsResponseBN\n" +
+	"\x11SubmitToolOutputs\x12$.runwire.v1.SubmitToolOutputsRequest\x1a%.runwire.v1.SubmitToolOutputsResponse\x12J\n" +
+	"\tWatchRuns\x12\x1c.runwire.v1.WatchRunsRequest\x1a\x1d.runwire.v1.WatchRunsResponse0\x01BN\n" +
 	"\x0edev.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3"
 
 var (
@@ -1229,7 +1518,7 @@ func file_runwire_v1_run_service_proto_rawDescGZIP() []byte {
 	return file_runwire_v1_run_service_proto_rawDescData
 }
 
-var file_runwire_v1_run_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_runwire_v1_run_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_runwire_v1_run_service_proto_goTypes = []any{
 	(*CreateRunRequest)(nil),          // 0: runwire.v1.CreateRunRequest
 	(*CreateRunResponse)(nil),         // 1: runwire.v1.CreateRunResponse
@@ -1249,56 +1538,82 @@ var file_runwire_v1_run_service_proto_goTypes = []any{
 	(*ListRunEventsResponse)(nil),     // 15: runwire.v1.ListRunEventsResponse
 	(*SubmitToolOutputsRequest)(nil),  // 16: runwire.v1.SubmitToolOutputsRequest
 	(*SubmitToolOutputsResponse)(nil), // 17: runwire.v1.SubmitToolOutputsResponse
-	(*ClientTool)(nil),                // 18: runwire.v1.ClientTool
-	(Runtime)(0),                      // 19: runwire.v1.Runtime
-	(*Run)(nil),                       // 20: runwire.v1.Run
-	(*RunEvent)(nil),                  // 21: runwire.v1.RunEvent
-	(*durationpb.Duration)(nil),       // 22: google.protobuf.Duration
-	(RunState)(0),                     // 23: runwire.v1.RunState
-	(*ToolOutput)(nil),                // 24: runwire.v1.ToolOutput
+	(*WatchRunsRequest)(nil),          // 18: runwire.v1.WatchRunsRequest
+	(*WatchRunsResponse)(nil),         // 19: runwire.v1.WatchRunsResponse
+	nil,                               // 20: runwire.v1.CreateRunRequest.LabelsEntry
+	nil,                               // 21: runwire.v1.StreamRunRequest.LabelsEntry
+	nil,                               // 22: runwire.v1.WaitRunRequest.LabelsEntry
+	nil,                               // 23: runwire.v1.ListRunsRequest.LabelsEntry
+	nil,                               // 24: runwire.v1.WatchRunsRequest.LabelsEntry
+	(*ClientTool)(nil),                // 25: runwire.v1.ClientTool
+	(Runtime)(0),                      // 26: runwire.v1.Runtime
+	(*RunOverrides)(nil),              // 27: runwire.v1.RunOverrides
+	(*Run)(nil),                       // 28: runwire.v1.Run
+	(*EventFilter)(nil),               // 29: runwire.v1.EventFilter
+	(*RunEvent)(nil),                  // 30: runwire.v1.RunEvent
+	(*durationpb.Duration)(nil),       // 31: google.protobuf.Duration
+	(RunState)(0),                     // 32: runwire.v1.RunState
+	(*ToolOutput)(nil),                // 33: runwire.v1.ToolOutput
+	(ChangeType)(0),                   // 34: runwire.v1.ChangeType
 }
 var file_runwire_v1_run_service_proto_depIdxs = []int32{
-	18, // 0: runwire.v1.CreateRunRequest.client_tools:type_name -> runwire.v1.ClientTool
-	19, // 1: runwire.v1.CreateRunRequest.runtime:type_name -> runwire.v1.Runtime
-	20, // 2: runwire.v1.CreateRunResponse.run:type_name -> runwire.v1.Run
-	18, // 3: runwire.v1.StreamRunRequest.client_tools:type_name -> runwire.v1.ClientTool
-	19, // 4: runwire.v1.StreamRunRequest.runtime:type_name -> runwire.v1.Runtime
-	21, // 5: runwire.v1.StreamRunResponse.event:type_name -> runwire.v1.RunEvent
-	18, // 6: runwire.v1.WaitRunRequest.client_tools:type_name -> runwire.v1.ClientTool
-	19, // 7: runwire.v1.WaitRunRequest.runtime:type_name -> runwire.v1.Runtime
-	22, // 8: runwire.v1.WaitRunRequest.timeout:type_name -> google.protobuf.Duration
-	20, // 9: runwire.v1.WaitRunResponse.run:type_name -> runwire.v1.Run
-	20, // 10: runwire.v1.GetRunResponse.run:type_name -> runwire.v1.Run
-	23, // 11: runwire.v1.ListRunsRequest.state:type_name -> runwire.v1.RunState
-	20, // 12: runwire.v1.ListRunsResponse.runs:type_name -> runwire.v1.Run
-	20, // 13: runwire.v1.CancelRunResponse.run:type_name -> runwire.v1.Run
-	21, // 14: runwire.v1.StreamRunEventsResponse.event:type_name -> runwire.v1.RunEvent
-	21, // 15: runwire.v1.ListRunEventsResponse.events:type_name -> runwire.v1.RunEvent
-	24, // 16: runwire.v1.SubmitToolOutputsRequest.tool_outputs:type_name -> runwire.v1.ToolOutput
-	20, // 17: runwire.v1.SubmitToolOutputsResponse.run:type_name -> runwire.v1.Run
-	0,  // 18: runwire.v1.RunService.CreateRun:input_type -> runwire.v1.CreateRunRequest
-	2,  // 19: runwire.v1.RunService.StreamRun:input_type -> runwire.v1.StreamRunRequest
-	4,  // 20: runwire.v1.RunService.WaitRun:input_type -> runwire.v1.WaitRunRequest
-	6,  // 21: runwire.v1.RunService.GetRun:input_type -> runwire.v1.GetRunRequest
-	8,  // 22: runwire.v1.RunService.ListRuns:input_type -> runwire.v1.ListRunsRequest
-	10, // 23: runwire.v1.RunService.CancelRun:input_type -> runwire.v1.CancelRunRequest
-	12, // 24: runwire.v1.RunService.StreamRunEvents:input_type -> runwire.v1.StreamRunEventsRequest
-	14, // 25: runwire.v1.RunService.ListRunEvents:input_type -> runwire.v1.ListRunEventsRequest
-	16, // 26: runwire.v1.RunService.SubmitToolOutputs:input_type -> runwire.v1.SubmitToolOutputsRequest
-	1,  // 27: runwire.v1.RunService.CreateRun:output_type -> runwire.v1.CreateRunResponse
-	3,  // 28: runwire.v1.RunService.StreamRun:output_type -> runwire.v1.StreamRunResponse
-	5,  // 29: runwire.v1.RunService.WaitRun:output_type -> runwire.v1.WaitRunResponse
-	7,  // 30: runwire.v1.RunService.GetRun:output_type -> runwire.v1.GetRunResponse
-	9,  // 31: runwire.v1.RunService.ListRuns:output_type -> runwire.v1.ListRunsResponse
-	11, // 32: runwire.v1.RunService.CancelRun:output_type -> runwire.v1.CancelRunResponse
-	13, // 33: runwire.v1.RunService.StreamRunEvents:output_type -> runwire.v1.StreamRunEventsResponse
-	15, // 34: runwire.v1.RunService.ListRunEvents:output_type -> runwire.v1.ListRunEventsResponse
-	17, // 35: runwire.v1.RunService.SubmitToolOutputs:output_type -> runwire.v1.SubmitToolOutputsResponse
-	27, // [27:36] is the sub-list for method output_type
-	18, // [18:27] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	25, // 0: runwire.v1.CreateRunRequest.client_tools:type_name -> runwire.v1.ClientTool
+	26, // 1: runwire.v1.CreateRunRequest.runtime:type_name -> runwire.v1.Runtime
+	20, // 2: runwire.v1.CreateRunRequest.labels:type_name -> runwire.v1.CreateRunRequest.LabelsEntry
+	27, // 3: runwire.v1.CreateRunRequest.overrides:type_name -> runwire.v1.RunOverrides
+	28, // 4: runwire.v1.CreateRunResponse.run:type_name -> runwire.v1.Run
+	25, // 5: runwire.v1.StreamRunRequest.client_tools:type_name -> runwire.v1.ClientTool
+	26, // 6: runwire.v1.StreamRunRequest.runtime:type_name -> runwire.v1.Runtime
+	21, // 7: runwire.v1.StreamRunRequest.labels:type_name -> runwire.v1.StreamRunRequest.LabelsEntry
+	27, // 8: runwire.v1.StreamRunRequest.overrides:type_name -> runwire.v1.RunOverrides
+	29, // 9: runwire.v1.StreamRunRequest.filter:type_name -> runwire.v1.EventFilter
+	30, // 10: runwire.v1.StreamRunResponse.event:type_name -> runwire.v1.RunEvent
+	25, // 11: runwire.v1.WaitRunRequest.client_tools:type_name -> runwire.v1.ClientTool
+	26, // 12: runwire.v1.WaitRunRequest.runtime:type_name -> runwire.v1.Runtime
+	22, // 13: runwire.v1.WaitRunRequest.labels:type_name -> runwire.v1.WaitRunRequest.LabelsEntry
+	27, // 14: runwire.v1.WaitRunRequest.overrides:type_name -> runwire.v1.RunOverrides
+	31, // 15: runwire.v1.WaitRunRequest.timeout:type_name -> google.protobuf.Duration
+	28, // 16: runwire.v1.WaitRunResponse.run:type_name -> runwire.v1.Run
+	28, // 17: runwire.v1.GetRunResponse.run:type_name -> runwire.v1.Run
+	32, // 18: runwire.v1.ListRunsRequest.state:type_name -> runwire.v1.RunState
+	23, // 19: runwire.v1.ListRunsRequest.labels:type_name -> runwire.v1.ListRunsRequest.LabelsEntry
+	28, // 20: runwire.v1.ListRunsResponse.runs:type_name -> runwire.v1.Run
+	28, // 21: runwire.v1.CancelRunResponse.run:type_name -> runwire.v1.Run
+	29, // 22: runwire.v1.StreamRunEventsRequest.filter:type_name -> runwire.v1.EventFilter
+	30, // 23: runwire.v1.StreamRunEventsResponse.event:type_name -> runwire.v1.RunEvent
+	29, // 24: runwire.v1.ListRunEventsRequest.filter:type_name -> runwire.v1.EventFilter
+	30, // 25: runwire.v1.ListRunEventsResponse.events:type_name -> runwire.v1.RunEvent
+	33, // 26: runwire.v1.SubmitToolOutputsRequest.tool_outputs:type_name -> runwire.v1.ToolOutput
+	28, // 27: runwire.v1.SubmitToolOutputsResponse.run:type_name -> runwire.v1.Run
+	32, // 28: runwire.v1.WatchRunsRequest.states:type_name -> runwire.v1.RunState
+	24, // 29: runwire.v1.WatchRunsRequest.labels:type_name -> runwire.v1.WatchRunsRequest.LabelsEntry
+	34, // 30: runwire.v1.WatchRunsResponse.type:type_name -> runwire.v1.ChangeType
+	28, // 31: runwire.v1.WatchRunsResponse.run:type_name -> runwire.v1.Run
+	0,  // 32: runwire.v1.RunService.CreateRun:input_type -> runwire.v1.CreateRunRequest
+	2,  // 33: runwire.v1.RunService.StreamRun:input_type -> runwire.v1.StreamRunRequest
+	4,  // 34: runwire.v1.RunService.WaitRun:input_type -> runwire.v1.WaitRunRequest
+	6,  // 35: runwire.v1.RunService.GetRun:input_type -> runwire.v1.GetRunRequest
+	8,  // 36: runwire.v1.RunService.ListRuns:input_type -> runwire.v1.ListRunsRequest
+	10, // 37: runwire.v1.RunService.CancelRun:input_type -> runwire.v1.CancelRunRequest
+	12, // 38: runwire.v1.RunService.StreamRunEvents:input_type -> runwire.v1.StreamRunEventsRequest
+	14, // 39: runwire.v1.RunService.ListRunEvents:input_type -> runwire.v1.ListRunEventsRequest
+	16, // 40: runwire.v1.RunService.SubmitToolOutputs:input_type -> runwire.v1.SubmitToolOutputsRequest
+	18, // 41: runwire.v1.RunService.WatchRuns:input_type -> runwire.v1.WatchRunsRequest
+	1,  // 42: runwire.v1.RunService.CreateRun:output_type -> runwire.v1.CreateRunResponse
+	3,  // 43: runwire.v1.RunService.StreamRun:output_type -> runwire.v1.StreamRunResponse
+	5,  // 44: runwire.v1.RunService.WaitRun:output_type -> runwire.v1.WaitRunResponse
+	7,  // 45: runwire.v1.RunService.GetRun:output_type -> runwire.v1.GetRunResponse
+	9,  // 46: runwire.v1.RunService.ListRuns:output_type -> runwire.v1.ListRunsResponse
+	11, // 47: runwire.v1.RunService.CancelRun:output_type -> runwire.v1.CancelRunResponse
+	13, // 48: runwire.v1.RunService.StreamRunEvents:output_type -> runwire.v1.StreamRunEventsResponse
+	15, // 49: runwire.v1.RunService.ListRunEvents:output_type -> runwire.v1.ListRunEventsResponse
+	17, // 50: runwire.v1.RunService.SubmitToolOutputs:output_type -> runwire.v1.SubmitToolOutputsResponse
+	19, // 51: runwire.v1.RunService.WatchRuns:output_type -> runwire.v1.WatchRunsResponse
+	42, // [42:52] is the sub-list for method output_type
+	32, // [32:42] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_runwire_v1_run_service_proto_init() }
@@ -1309,13 +1624,14 @@ func file_runwire_v1_run_service_proto_init() {
 	file_runwire_v1_agent_proto_init()
 	file_runwire_v1_event_proto_init()
 	file_runwire_v1_run_proto_init()
+	file_runwire_v1_watch_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runwire_v1_run_service_proto_rawDesc), len(file_runwire_v1_run_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	RunService_StreamRunEvents_FullMethodName   = "/runwire.v1.RunService/StreamRunEvents"
 	RunService_ListRunEvents_FullMethodName     = "/runwire.v1.RunService/ListRunEvents"
 	RunService_SubmitToolOutputs_FullMethodName = "/runwire.v1.RunService/SubmitToolOutputs"
+	RunService_WatchRuns_FullMethodName         = "/runwire.v1.RunService/WatchRuns"
 )
 
 // RunServiceClient is the client API for RunService service.
@@ -68,6 +69,13 @@ type RunServiceClient interface {
 	ListRunEvents(ctx context.Context, in *ListRunEventsRequest, opts ...grpc.CallOption) (*ListRunEventsResponse, error)
 	// Answers client-executed tool calls of a run that REQUIRES_ACTION.
 	SubmitToolOutputs(ctx context.Context, in *SubmitToolOutputsRequest, opts ...grpc.CallOption) (*SubmitToolOutputsResponse, error)
+	// Streams the caller's runs that match a filter: first those that exist
+	// (EXISTING, then SYNCED), then every change (CREATED, UPDATED, ENDED) as
+	// it happens, across replicas. Resume after a disconnect with the cursor of
+	// the last message seen: nothing is missed or sent twice. OUT_OF_RANGE
+	// (CURSOR_EXPIRED) when the cursor is older than the changes kept: watch
+	// again without one.
+	WatchRuns(ctx context.Context, in *WatchRunsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRunsResponse], error)
 }
 
 type runServiceClient struct {
@@ -186,6 +194,25 @@ func (c *runServiceClient) SubmitToolOutputs(ctx context.Context, in *SubmitTool
 	return out, nil
 }
 
+func (c *runServiceClient) WatchRuns(ctx context.Context, in *WatchRunsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRunsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RunService_ServiceDesc.Streams[2], RunService_WatchRuns_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRunsRequest, WatchRunsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RunService_WatchRunsClient = grpc.ServerStreamingClient[WatchRunsResponse]
+
 // RunServiceServer is the server API for RunService service.
 // All implementations must embed UnimplementedRunServiceServer
 // for forward compatibility.
@@ -224,6 +251,13 @@ type RunServiceServer interface {
 	ListRunEvents(context.Context, *ListRunEventsRequest) (*ListRunEventsResponse, error)
 	// Answers client-executed tool calls of a run that REQUIRES_ACTION.
 	SubmitToolOutputs(context.Context, *SubmitToolOutputsRequest) (*SubmitToolOutputsResponse, error)
+	// Streams the caller's runs that match a filter: first those that exist
+	// (EXISTING, then SYNCED), then every change (CREATED, UPDATED, ENDED) as
+	// it happens, across replicas. Resume after a disconnect with the cursor of
+	// the last message seen: nothing is missed or sent twice. OUT_OF_RANGE
+	// (CURSOR_EXPIRED) when the cursor is older than the changes kept: watch
+	// again without one.
+	WatchRuns(*WatchRunsRequest, grpc.ServerStreamingServer[WatchRunsResponse]) error
 	mustEmbedUnimplementedRunServiceServer()
 }
 
@@ -260,6 +294,9 @@ func (UnimplementedRunServiceServer) ListRunEvents(context.Context, *ListRunEven
 }
 func (UnimplementedRunServiceServer) SubmitToolOutputs(context.Context, *SubmitToolOutputsRequest) (*SubmitToolOutputsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SubmitToolOutputs not implemented")
+}
+func (UnimplementedRunServiceServer) WatchRuns(*WatchRunsRequest, grpc.ServerStreamingServer[WatchRunsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchRuns not implemented")
 }
 func (UnimplementedRunServiceServer) mustEmbedUnimplementedRunServiceServer() {}
 func (UnimplementedRunServiceServer) testEmbeddedByValue()                    {}
@@ -430,6 +467,17 @@ func _RunService_SubmitToolOutputs_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RunService_WatchRuns_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRunsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RunServiceServer).WatchRuns(m, &grpc.GenericServerStream[WatchRunsRequest, WatchRunsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RunService_WatchRunsServer = grpc.ServerStreamingServer[WatchRunsResponse]
+
 // RunService_ServiceDesc is the grpc.ServiceDesc for RunService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -475,6 +523,11 @@ var RunService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "StreamRunEvents",
 			Handler:       _RunService_StreamRunEvents_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchRuns",
+			Handler:       _RunService_WatchRuns_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -29,7 +29,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16runwire/v1/agent.proto\x12\nrunwire.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\x05\n\x05\x41gent\x12\x19\n\x08\x61gent_id\x18\x01 \x01(\tR\x07\x61gentId\x12+\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\x0b\x64isplayName\x12*\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xd0\x0fR\x0b\x64\x65scription\x12-\n\x0cinstructions\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x8d\x06R\x0cinstructions\x12\'\n\x05model\x18\x05 \x01(\x0b\x32\x11.runwire.v1.ModelR\x05model\x12<\n\x05tools\x18\x06 \x03(\tB&\xbaH#\x92\x01 \x10@\x18\x01\"\x1ar\x18\x32\x16^[A-Za-z0-9_.-]{1,64}$R\x05tools\x12\x43\n\x0f\x61pproval_policy\x18\x07 \x01(\x0b\x32\x1a.runwire.v1.ApprovalPolicyR\x0e\x61pprovalPolicy\x12*\n\x06limits\x18\x08 \x01(\x0b\x32\x12.runwire.v1.LimitsR\x06limits\x12\x37\n\x07runtime\x18\t \x01(\x0e\x32\x13.runwire.v1.RuntimeB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07runtime\x12\x12\n\x04\x65tag\x18\n \x01(\tR\x04\x65tag\x12;\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12@\n\x0fresponse_format\x18\r \x01(\x0b\x32\x17.google.protobuf.StructR\x0eresponseFormat\x12\x44\n\x0f\x66\x61llback_models\x18\x0e \x03(\x0b\x32\x11.runwire.v1.ModelB\x08\xbaH\x05\x92\x01\x02\x10\x04R\x0e\x66\x61llbackModels\"\x7f\n\x05Model\x12%\n\x08provider\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x08provider\x12\x1c\n\x04name\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\x04name\x12\x31\n\x07options\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\x07options\"\xb3\x01\n\x0e\x41pprovalPolicy\x12\x36\n\x04mode\x18\x01 \x01(\x0e\x32\x18.runwire.v1.ApprovalModeB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x04mode\x12\x38\n\x13\x61uto_approved_tools\x18\x02 \x03(\tB\x08\xbaH\x05\x92\x01\x02\x10@R\x11\x61utoApprovedTools\x12/\n\tapprovers\x18\x03 \x03(\tB\x11\xbaH\x0e\x92\x01\x0b\x10@\"\x07r\x05\x10\x01\x18\x80\x01R\tapprovers\"\x85\x02\n\x06Limits\x12\x30\n\x0emax_iterations\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00R\rmaxIterations\x12\x45\n\x07timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x10\xbaH\r\xaa\x01\n\"\x04\x08\x80\xa3\x05\x32\x02\x08\x01R\x07timeout\x12V\n\x10\x61pproval_timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x10\xbaH\r\xaa\x01\n\"\x04\x08\x80\xa3\x05\x32\x02\x08\x01R\x0f\x61pprovalTimeout\x12*\n\x0ctoken_budget\x18\x04 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00R\x0btokenBudget\"\xc7\x01\n\x12\x43reateAgentRequest\x12=\n\x08\x61gent_id\x18\x01 \x01(\tB\"\xbaH\x1fr\x1d\x32\x1b^[a-z0-9][a-z0-9._-]{0,62}$R\x07\x61gentId\x12r\n\x05\x61gent\x18\x02 \x01(\x0b\x32\x11.runwire.v1.AgentBI\xbaHF\xba\x01@\n\x14\x61gent.model_required\x12\x17\x61gent.model is required\x1a\x0fhas(this.model)\xc8\x01\x01R\x05\x61gent\">\n\x13\x43reateAgentResponse\x12\'\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.runwire.v1.AgentR\x05\x61gent\"5\n\x0fGetAgentRequest\x12\"\n\x08\x61gent_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x10\x01R\x07\x61gentId\";\n\x10GetAgentResponse\x12\'\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.runwire.v1.AgentR\x05\x61gent\"[\n\x11ListAgentsRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"g\n\x12ListAgentsResponse\x12)\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x11.runwire.v1.AgentR\x06\x61gents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x82\x01\n\x12UpdateAgentRequest\x12/\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.runwire.v1.AgentB\x06\xbaH\x03\xc8\x01\x01R\x05\x61gent\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\">\n\x13UpdateAgentResponse\x12\'\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.runwire.v1.AgentR\x05\x61gent\"8\n\x12\x44\x65leteAgentRequest\x12\"\n\x08\x61gent_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x10\x01R\x07\x61gentId\"\x15\n\x13\x44\x65leteAgentResponse*P\n\x07Runtime\x12\x17\n\x13RUNTIME_UNSPECIFIED\x10\x00\x12\x16\n\x12RUNTIME_IN_PROCESS\x10\x01\x12\x14\n\x10RUNTIME_TEMPORAL\x10\x02*\x81\x01\n\x0c\x41pprovalMode\x12\x1d\n\x19\x41PPROVAL_MODE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41PPROVAL_MODE_REQUIRE_ALL\x10\x01\x12\x16\n\x12\x41PPROVAL_MODE_AUTO\x10\x02\x12\x1b\n\x17\x41PPROVAL_MODE_ALLOWLIST\x10\x03\x32\x92\x03\n\x0c\x41gentService\x12N\n\x0b\x43reateAgent\x12\x1e.runwire.v1.CreateAgentRequest\x1a\x1f.runwire.v1.CreateAgentResponse\x12\x45\n\x08GetAgent\x12\x1b.runwire.v1.GetAgentRequest\x1a\x1c.runwire.v1.GetAgentResponse\x12K\n\nListAgents\x12\x1d.runwire.v1.ListAgentsRequest\x1a\x1e.runwire.v1.ListAgentsResponse\x12N\n\x0bUpdateAgent\x12\x1e.runwire.v1.UpdateAgentRequest\x1a\x1f.runwire.v1.UpdateAgentResponse\x12N\n\x0b\x44\x65leteAgent\x12\x1e.runwire.v1.DeleteAgentRequest\x1a\x1f.runwire.v1.DeleteAgentResponseBN\n\x0e\x64\x65v.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16runwire/v1/agent.proto\x12\nrunwire.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x07\n\x05\x41gent\x12\x19\n\x08\x61gent_id\x18\x01 \x01(\tR\x07\x61gentId\x12+\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\x0b\x64isplayName\x12*\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xd0\x0fR\x0b\x64\x65scription\x12-\n\x0cinstructions\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x8d\x06R\x0cinstructions\x12\'\n\x05model\x18\x05 \x01(\x0b\x32\x11.runwire.v1.ModelR\x05model\x12<\n\x05tools\x18\x06 \x03(\tB&\xbaH#\x92\x01 \x10@\x18\x01\"\x1ar\x18\x32\x16^[A-Za-z0-9_.-]{1,64}$R\x05tools\x12\x43\n\x0f\x61pproval_policy\x18\x07 \x01(\x0b\x32\x1a.runwire.v1.ApprovalPolicyR\x0e\x61pprovalPolicy\x12*\n\x06limits\x18\x08 \x01(\x0b\x32\x12.runwire.v1.LimitsR\x06limits\x12\x37\n\x07runtime\x18\t \x01(\x0e\x32\x13.runwire.v1.RuntimeB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07runtime\x12\x12\n\x04\x65tag\x18\n \x01(\tR\x04\x65tag\x12;\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12@\n\x0fresponse_format\x18\r \x01(\x0b\x32\x17.google.protobuf.StructR\x0eresponseFormat\x12\x44\n\x0f\x66\x61llback_models\x18\x0e \x03(\x0b\x32\x11.runwire.v1.ModelB\x08\xbaH\x05\x92\x01\x02\x10\x04R\x0e\x66\x61llbackModels\x12|\n\x06labels\x18\x0f \x03(\x0b\x32\x1d.runwire.v1.Agent.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x7f\n\x05Model\x12%\n\x08provider\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x08provider\x12\x1c\n\x04name\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01R\x04name\x12\x31\n\x07options\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\x07options\"\xb3\x01\n\x0e\x41pprovalPolicy\x12\x36\n\x04mode\x18\x01 \x01(\x0e\x32\x18.runwire.v1.ApprovalModeB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x04mode\x12\x38\n\x13\x61uto_approved_tools\x18\x02 \x03(\tB\x08\xbaH\x05\x92\x01\x02\x10@R\x11\x61utoApprovedTools\x12/\n\tapprovers\x18\x03 \x03(\tB\x11\xbaH\x0e\x92\x01\x0b\x10@\"\x07r\x05\x10\x01\x18\x80\x01R\tapprovers\"\x85\x02\n\x06Limits\x12\x30\n\x0emax_iterations\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00R\rmaxIterations\x12\x45\n\x07timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x10\xbaH\r\xaa\x01\n\"\x04\x08\x80\xa3\x05\x32\x02\x08\x01R\x07timeout\x12V\n\x10\x61pproval_timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x10\xbaH\r\xaa\x01\n\"\x04\x08\x80\xa3\x05\x32\x02\x08\x01R\x0f\x61pprovalTimeout\x12*\n\x0ctoken_budget\x18\x04 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00R\x0btokenBudget\"\xc7\x01\n\x12\x43reateAgentRequest\x12=\n\x08\x61gent_id\x18\x01 \x01(\tB\"\xbaH\x1fr\x1d\x32\x1b^[a-z0-9][a-z0-9._-]{0,62}$R\x07\x61gentId\x12r\n\x05\x61gent\x18\x02 \x01(\x0b\x32\x11.runwire.v1.AgentBI\xbaHF\xba\x01@\n\x14\x61gent.model_required\x12\x17\x61gent.model is required\x1a\x0fhas(this.model)\xc8\x01\x01R\x05\x61gent\">\n\x13\x43reateAgentResponse\x12\'\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.runwire.v1.AgentR\x05\x61gent\"5\n\x0fGetAgentRequest\x12\"\n\x08\x61gent_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x10\x01R\x07\x61gentId\";\n\x10GetAgentResponse\x12\'\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.runwire.v1.AgentR\x05\x61gent\"\xa1\x02\n\x11ListAgentsRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x88\x01\n\x06labels\x18\x03 \x03(\x0b\x32).runwire.v1.ListAgentsRequest.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"g\n\x12ListAgentsResponse\x12)\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x11.runwire.v1.AgentR\x06\x61gents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x82\x01\n\x12UpdateAgentRequest\x12/\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.runwire.v1.AgentB\x06\xbaH\x03\xc8\x01\x01R\x05\x61gent\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\">\n\x13UpdateAgentResponse\x12\'\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.runwire.v1.AgentR\x05\x61gent\"8\n\x12\x44\x65leteAgentRequest\x12\"\n\x08\x61gent_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x10\x01R\x07\x61gentId\"\x15\n\x13\x44\x65leteAgentResponse*P\n\x07Runtime\x12\x17\n\x13RUNTIME_UNSPECIFIED\x10\x00\x12\x16\n\x12RUNTIME_IN_PROCESS\x10\x01\x12\x14\n\x10RUNTIME_TEMPORAL\x10\x02*\x81\x01\n\x0c\x41pprovalMode\x12\x1d\n\x19\x41PPROVAL_MODE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41PPROVAL_MODE_REQUIRE_ALL\x10\x01\x12\x16\n\x12\x41PPROVAL_MODE_AUTO\x10\x02\x12\x1b\n\x17\x41PPROVAL_MODE_ALLOWLIST\x10\x03\x32\x92\x03\n\x0c\x41gentService\x12N\n\x0b\x43reateAgent\x12\x1e.runwire.v1.CreateAgentRequest\x1a\x1f.runwire.v1.CreateAgentResponse\x12\x45\n\x08GetAgent\x12\x1b.runwire.v1.GetAgentRequest\x1a\x1c.runwire.v1.GetAgentResponse\x12K\n\nListAgents\x12\x1d.runwire.v1.ListAgentsRequest\x1a\x1e.runwire.v1.ListAgentsResponse\x12N\n\x0bUpdateAgent\x12\x1e.runwire.v1.UpdateAgentRequest\x1a\x1f.runwire.v1.UpdateAgentResponse\x12N\n\x0b\x44\x65leteAgent\x12\x1e.runwire.v1.DeleteAgentRequest\x1a\x1f.runwire.v1.DeleteAgentResponseBN\n\x0e\x64\x65v.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,6 +37,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'runwire.v1.agent_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.runwire.v1P\001Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1'
+  _globals['_AGENT_LABELSENTRY']._loaded_options = None
+  _globals['_AGENT_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_AGENT'].fields_by_name['display_name']._loaded_options = None
   _globals['_AGENT'].fields_by_name['display_name']._serialized_options = b'\272H\005r\003\030\310\001'
   _globals['_AGENT'].fields_by_name['description']._loaded_options = None
@@ -49,6 +51,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AGENT'].fields_by_name['runtime']._serialized_options = b'\272H\005\202\001\002\020\001'
   _globals['_AGENT'].fields_by_name['fallback_models']._loaded_options = None
   _globals['_AGENT'].fields_by_name['fallback_models']._serialized_options = b'\272H\005\222\001\002\020\004'
+  _globals['_AGENT'].fields_by_name['labels']._loaded_options = None
+  _globals['_AGENT'].fields_by_name['labels']._serialized_options = b'\272HB\232\001?\020 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\005r\003\030\200\002'
   _globals['_MODEL'].fields_by_name['provider']._loaded_options = None
   _globals['_MODEL'].fields_by_name['provider']._serialized_options = b'\272H\006r\004\020\001\030@'
   _globals['_MODEL'].fields_by_name['name']._loaded_options = None
@@ -73,44 +77,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEAGENTREQUEST'].fields_by_name['agent']._serialized_options = b'\272HF\272\001@\n\024agent.model_required\022\027agent.model is required\032\017has(this.model)\310\001\001'
   _globals['_GETAGENTREQUEST'].fields_by_name['agent_id']._loaded_options = None
   _globals['_GETAGENTREQUEST'].fields_by_name['agent_id']._serialized_options = b'\272H\004r\002\020\001'
+  _globals['_LISTAGENTSREQUEST_LABELSENTRY']._loaded_options = None
+  _globals['_LISTAGENTSREQUEST_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_LISTAGENTSREQUEST'].fields_by_name['page_size']._loaded_options = None
   _globals['_LISTAGENTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\350\007(\000'
+  _globals['_LISTAGENTSREQUEST'].fields_by_name['labels']._loaded_options = None
+  _globals['_LISTAGENTSREQUEST'].fields_by_name['labels']._serialized_options = b'\272HB\232\001?\020 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\005r\003\030\200\002'
   _globals['_UPDATEAGENTREQUEST'].fields_by_name['agent']._loaded_options = None
   _globals['_UPDATEAGENTREQUEST'].fields_by_name['agent']._serialized_options = b'\272H\003\310\001\001'
   _globals['_DELETEAGENTREQUEST'].fields_by_name['agent_id']._loaded_options = None
   _globals['_DELETEAGENTREQUEST'].fields_by_name['agent_id']._serialized_options = b'\272H\004r\002\020\001'
-  _globals['_RUNTIME']._serialized_start=2353
-  _globals['_RUNTIME']._serialized_end=2433
-  _globals['_APPROVALMODE']._serialized_start=2436
-  _globals['_APPROVALMODE']._serialized_end=2565
+  _globals['_RUNTIME']._serialized_start=2737
+  _globals['_RUNTIME']._serialized_end=2817
+  _globals['_APPROVALMODE']._serialized_start=2820
+  _globals['_APPROVALMODE']._serialized_end=2949
   _globals['_AGENT']._serialized_start=197
-  _globals['_AGENT']._serialized_end=918
-  _globals['_MODEL']._serialized_start=920
-  _globals['_MODEL']._serialized_end=1047
-  _globals['_APPROVALPOLICY']._serialized_start=1050
-  _globals['_APPROVALPOLICY']._serialized_end=1229
-  _globals['_LIMITS']._serialized_start=1232
-  _globals['_LIMITS']._serialized_end=1493
-  _globals['_CREATEAGENTREQUEST']._serialized_start=1496
-  _globals['_CREATEAGENTREQUEST']._serialized_end=1695
-  _globals['_CREATEAGENTRESPONSE']._serialized_start=1697
-  _globals['_CREATEAGENTRESPONSE']._serialized_end=1759
-  _globals['_GETAGENTREQUEST']._serialized_start=1761
-  _globals['_GETAGENTREQUEST']._serialized_end=1814
-  _globals['_GETAGENTRESPONSE']._serialized_start=1816
-  _globals['_GETAGENTRESPONSE']._serialized_end=1875
-  _globals['_LISTAGENTSREQUEST']._serialized_start=1877
-  _globals['_LISTAGENTSREQUEST']._serialized_end=1968
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=1970
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=2073
-  _globals['_UPDATEAGENTREQUEST']._serialized_start=2076
-  _globals['_UPDATEAGENTREQUEST']._serialized_end=2206
-  _globals['_UPDATEAGENTRESPONSE']._serialized_start=2208
-  _globals['_UPDATEAGENTRESPONSE']._serialized_end=2270
-  _globals['_DELETEAGENTREQUEST']._serialized_start=2272
-  _globals['_DELETEAGENTREQUEST']._serialized_end=2328
-  _globals['_DELETEAGENTRESPONSE']._serialized_start=2330
-  _globals['_DELETEAGENTRESPONSE']._serialized_end=2351
-  _globals['_AGENTSERVICE']._serialized_start=2568
-  _globals['_AGENTSERVICE']._serialized_end=2970
+  _globals['_AGENT']._serialized_end=1103
+  _globals['_AGENT_LABELSENTRY']._serialized_start=1046
+  _globals['_AGENT_LABELSENTRY']._serialized_end=1103
+  _globals['_MODEL']._serialized_start=1105
+  _globals['_MODEL']._serialized_end=1232
+  _globals['_APPROVALPOLICY']._serialized_start=1235
+  _globals['_APPROVALPOLICY']._serialized_end=1414
+  _globals['_LIMITS']._serialized_start=1417
+  _globals['_LIMITS']._serialized_end=1678
+  _globals['_CREATEAGENTREQUEST']._serialized_start=1681
+  _globals['_CREATEAGENTREQUEST']._serialized_end=1880
+  _globals['_CREATEAGENTRESPONSE']._serialized_start=1882
+  _globals['_CREATEAGENTRESPONSE']._serialized_end=1944
+  _globals['_GETAGENTREQUEST']._serialized_start=1946
+  _globals['_GETAGENTREQUEST']._serialized_end=1999
+  _globals['_GETAGENTRESPONSE']._serialized_start=2001
+  _globals['_GETAGENTRESPONSE']._serialized_end=2060
+  _globals['_LISTAGENTSREQUEST']._serialized_start=2063
+  _globals['_LISTAGENTSREQUEST']._serialized_end=2352
+  _globals['_LISTAGENTSREQUEST_LABELSENTRY']._serialized_start=1046
+  _globals['_LISTAGENTSREQUEST_LABELSENTRY']._serialized_end=1103
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=2354
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=2457
+  _globals['_UPDATEAGENTREQUEST']._serialized_start=2460
+  _globals['_UPDATEAGENTREQUEST']._serialized_end=2590
+  _globals['_UPDATEAGENTRESPONSE']._serialized_start=2592
+  _globals['_UPDATEAGENTRESPONSE']._serialized_end=2654
+  _globals['_DELETEAGENTREQUEST']._serialized_start=2656
+  _globals['_DELETEAGENTREQUEST']._serialized_end=2712
+  _globals['_DELETEAGENTRESPONSE']._serialized_start=2714
+  _globals['_DELETEAGENTRESPONSE']._serialized_end=2735
+  _globals['_AGENTSERVICE']._serialized_start=2952
+  _globals['_AGENTSERVICE']._serialized_end=3354
 # @@protoc_insertion_point(module_scope)

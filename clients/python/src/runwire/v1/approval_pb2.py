@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from runwire.v1 import watch_pb2 as runwire_dot_v1_dot_watch__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19runwire/v1/approval.proto\x12\nrunwire.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf3\x04\n\x08\x41pproval\x12\x1f\n\x0b\x61pproval_id\x18\x01 \x01(\tR\napprovalId\x12\x15\n\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x19\n\x08\x61gent_id\x18\x03 \x01(\tR\x07\x61gentId\x12 \n\x0ctool_call_id\x18\x04 \x01(\tR\ntoolCallId\x12\x1b\n\ttool_name\x18\x05 \x01(\tR\x08toolName\x12\x1c\n\targuments\x18\x06 \x01(\tR\targuments\x12/\n\x05state\x18\x07 \x01(\x0e\x32\x19.runwire.v1.ApprovalStateR\x05state\x12\x38\n\x08\x64\x65\x63ision\x18\x08 \x01(\x0e\x32\x1c.runwire.v1.ApprovalDecisionR\x08\x64\x65\x63ision\x12\x16\n\x06reason\x18\t \x01(\tR\x06reason\x12\x42\n\x10\x65\x64ited_arguments\x18\n \x01(\x0b\x32\x17.google.protobuf.StructR\x0f\x65\x64itedArguments\x12\x1f\n\x0bresolved_by\x18\x0b \x01(\tR\nresolvedBy\x12;\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12=\n\x0cresolve_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0bresolveTime\x12;\n\x0b\x65xpire_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\x12\x16\n\x06tenant\x18\x0f \x01(\tR\x06tenant\"\xba\x01\n\x14ListApprovalsRequest\x12\x1f\n\x06run_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x05runId\x12\x39\n\x05state\x18\x02 \x01(\x0e\x32\x19.runwire.v1.ApprovalStateB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12\'\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00R\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\tR\tpageToken\"s\n\x15ListApprovalsResponse\x12\x32\n\tapprovals\x18\x01 \x03(\x0b\x32\x14.runwire.v1.ApprovalR\tapprovals\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"A\n\x12GetApprovalRequest\x12+\n\x0b\x61pproval_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\napprovalId\"G\n\x13GetApprovalResponse\x12\x30\n\x08\x61pproval\x18\x01 \x01(\x0b\x32\x14.runwire.v1.ApprovalR\x08\x61pproval\"\xf1\x01\n\x16ResolveApprovalRequest\x12+\n\x0b\x61pproval_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\napprovalId\x12\x44\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32\x1c.runwire.v1.ApprovalDecisionB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00R\x08\x64\x65\x63ision\x12 \n\x06reason\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xa0\x1fR\x06reason\x12\x42\n\x10\x65\x64ited_arguments\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x0f\x65\x64itedArguments\"K\n\x17ResolveApprovalResponse\x12\x30\n\x08\x61pproval\x18\x01 \x01(\x0b\x32\x14.runwire.v1.ApprovalR\x08\x61pproval*r\n\x10\x41pprovalDecision\x12!\n\x1d\x41PPROVAL_DECISION_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41PPROVAL_DECISION_APPROVE\x10\x01\x12\x1c\n\x18\x41PPROVAL_DECISION_REJECT\x10\x02*\xbf\x01\n\rApprovalState\x12\x1e\n\x1a\x41PPROVAL_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41PPROVAL_STATE_PENDING\x10\x01\x12\x1b\n\x17\x41PPROVAL_STATE_APPROVED\x10\x02\x12\x1b\n\x17\x41PPROVAL_STATE_REJECTED\x10\x03\x12\x1a\n\x16\x41PPROVAL_STATE_EXPIRED\x10\x04\x12\x1c\n\x18\x41PPROVAL_STATE_CANCELLED\x10\x05\x32\x93\x02\n\x0f\x41pprovalService\x12T\n\rListApprovals\x12 .runwire.v1.ListApprovalsRequest\x1a!.runwire.v1.ListApprovalsResponse\x12N\n\x0bGetApproval\x12\x1e.runwire.v1.GetApprovalRequest\x1a\x1f.runwire.v1.GetApprovalResponse\x12Z\n\x0fResolveApproval\x12\".runwire.v1.ResolveApprovalRequest\x1a#.runwire.v1.ResolveApprovalResponseBN\n\x0e\x64\x65v.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19runwire/v1/approval.proto\x12\nrunwire.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16runwire/v1/watch.proto\"\xf3\x04\n\x08\x41pproval\x12\x1f\n\x0b\x61pproval_id\x18\x01 \x01(\tR\napprovalId\x12\x15\n\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x19\n\x08\x61gent_id\x18\x03 \x01(\tR\x07\x61gentId\x12 \n\x0ctool_call_id\x18\x04 \x01(\tR\ntoolCallId\x12\x1b\n\ttool_name\x18\x05 \x01(\tR\x08toolName\x12\x1c\n\targuments\x18\x06 \x01(\tR\targuments\x12/\n\x05state\x18\x07 \x01(\x0e\x32\x19.runwire.v1.ApprovalStateR\x05state\x12\x38\n\x08\x64\x65\x63ision\x18\x08 \x01(\x0e\x32\x1c.runwire.v1.ApprovalDecisionR\x08\x64\x65\x63ision\x12\x16\n\x06reason\x18\t \x01(\tR\x06reason\x12\x42\n\x10\x65\x64ited_arguments\x18\n \x01(\x0b\x32\x17.google.protobuf.StructR\x0f\x65\x64itedArguments\x12\x1f\n\x0bresolved_by\x18\x0b \x01(\tR\nresolvedBy\x12;\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12=\n\x0cresolve_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0bresolveTime\x12;\n\x0b\x65xpire_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\x12\x16\n\x06tenant\x18\x0f \x01(\tR\x06tenant\"\xba\x01\n\x14ListApprovalsRequest\x12\x1f\n\x06run_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x05runId\x12\x39\n\x05state\x18\x02 \x01(\x0e\x32\x19.runwire.v1.ApprovalStateB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12\'\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00R\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\tR\tpageToken\"s\n\x15ListApprovalsResponse\x12\x32\n\tapprovals\x18\x01 \x03(\x0b\x32\x14.runwire.v1.ApprovalR\tapprovals\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"A\n\x12GetApprovalRequest\x12+\n\x0b\x61pproval_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\napprovalId\"G\n\x13GetApprovalResponse\x12\x30\n\x08\x61pproval\x18\x01 \x01(\x0b\x32\x14.runwire.v1.ApprovalR\x08\x61pproval\"\xf1\x01\n\x16ResolveApprovalRequest\x12+\n\x0b\x61pproval_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\napprovalId\x12\x44\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32\x1c.runwire.v1.ApprovalDecisionB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00R\x08\x64\x65\x63ision\x12 \n\x06reason\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xa0\x1fR\x06reason\x12\x42\n\x10\x65\x64ited_arguments\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x0f\x65\x64itedArguments\"K\n\x17ResolveApprovalResponse\x12\x30\n\x08\x61pproval\x18\x01 \x01(\x0b\x32\x14.runwire.v1.ApprovalR\x08\x61pproval\"\xc5\x01\n\x15WatchApprovalsRequest\x12\x1f\n\x06run_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x05runId\x12#\n\x08\x61gent_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x07\x61gentId\x12\x44\n\x06states\x18\x03 \x03(\x0e\x32\x19.runwire.v1.ApprovalStateB\x11\xbaH\x0e\x92\x01\x0b\x10\x08\"\x07\x82\x01\x04\x10\x01 \x00R\x06states\x12 \n\x06\x63ursor\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x02R\x06\x63ursor\"\x8e\x01\n\x16WatchApprovalsResponse\x12*\n\x04type\x18\x01 \x01(\x0e\x32\x16.runwire.v1.ChangeTypeR\x04type\x12\x30\n\x08\x61pproval\x18\x02 \x01(\x0b\x32\x14.runwire.v1.ApprovalR\x08\x61pproval\x12\x16\n\x06\x63ursor\x18\x03 \x01(\tR\x06\x63ursor*r\n\x10\x41pprovalDecision\x12!\n\x1d\x41PPROVAL_DECISION_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41PPROVAL_DECISION_APPROVE\x10\x01\x12\x1c\n\x18\x41PPROVAL_DECISION_REJECT\x10\x02*\xbf\x01\n\rApprovalState\x12\x1e\n\x1a\x41PPROVAL_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41PPROVAL_STATE_PENDING\x10\x01\x12\x1b\n\x17\x41PPROVAL_STATE_APPROVED\x10\x02\x12\x1b\n\x17\x41PPROVAL_STATE_REJECTED\x10\x03\x12\x1a\n\x16\x41PPROVAL_STATE_EXPIRED\x10\x04\x12\x1c\n\x18\x41PPROVAL_STATE_CANCELLED\x10\x05\x32\xee\x02\n\x0f\x41pprovalService\x12T\n\rListApprovals\x12 .runwire.v1.ListApprovalsRequest\x1a!.runwire.v1.ListApprovalsResponse\x12N\n\x0bGetApproval\x12\x1e.runwire.v1.GetApprovalRequest\x1a\x1f.runwire.v1.GetApprovalResponse\x12Z\n\x0fResolveApproval\x12\".runwire.v1.ResolveApprovalRequest\x1a#.runwire.v1.ResolveApprovalResponse\x12Y\n\x0eWatchApprovals\x12!.runwire.v1.WatchApprovalsRequest\x1a\".runwire.v1.WatchApprovalsResponse0\x01\x42N\n\x0e\x64\x65v.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,24 +50,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESOLVEAPPROVALREQUEST'].fields_by_name['decision']._serialized_options = b'\272H\007\202\001\004\020\001 \000'
   _globals['_RESOLVEAPPROVALREQUEST'].fields_by_name['reason']._loaded_options = None
   _globals['_RESOLVEAPPROVALREQUEST'].fields_by_name['reason']._serialized_options = b'\272H\005r\003\030\240\037'
-  _globals['_APPROVALDECISION']._serialized_start=1530
-  _globals['_APPROVALDECISION']._serialized_end=1644
-  _globals['_APPROVALSTATE']._serialized_start=1647
-  _globals['_APPROVALSTATE']._serialized_end=1838
-  _globals['_APPROVAL']._serialized_start=134
-  _globals['_APPROVAL']._serialized_end=761
-  _globals['_LISTAPPROVALSREQUEST']._serialized_start=764
-  _globals['_LISTAPPROVALSREQUEST']._serialized_end=950
-  _globals['_LISTAPPROVALSRESPONSE']._serialized_start=952
-  _globals['_LISTAPPROVALSRESPONSE']._serialized_end=1067
-  _globals['_GETAPPROVALREQUEST']._serialized_start=1069
-  _globals['_GETAPPROVALREQUEST']._serialized_end=1134
-  _globals['_GETAPPROVALRESPONSE']._serialized_start=1136
-  _globals['_GETAPPROVALRESPONSE']._serialized_end=1207
-  _globals['_RESOLVEAPPROVALREQUEST']._serialized_start=1210
-  _globals['_RESOLVEAPPROVALREQUEST']._serialized_end=1451
-  _globals['_RESOLVEAPPROVALRESPONSE']._serialized_start=1453
-  _globals['_RESOLVEAPPROVALRESPONSE']._serialized_end=1528
-  _globals['_APPROVALSERVICE']._serialized_start=1841
-  _globals['_APPROVALSERVICE']._serialized_end=2116
+  _globals['_WATCHAPPROVALSREQUEST'].fields_by_name['run_id']._loaded_options = None
+  _globals['_WATCHAPPROVALSREQUEST'].fields_by_name['run_id']._serialized_options = b'\272H\005r\003\030\200\001'
+  _globals['_WATCHAPPROVALSREQUEST'].fields_by_name['agent_id']._loaded_options = None
+  _globals['_WATCHAPPROVALSREQUEST'].fields_by_name['agent_id']._serialized_options = b'\272H\005r\003\030\200\001'
+  _globals['_WATCHAPPROVALSREQUEST'].fields_by_name['states']._loaded_options = None
+  _globals['_WATCHAPPROVALSREQUEST'].fields_by_name['states']._serialized_options = b'\272H\016\222\001\013\020\010\"\007\202\001\004\020\001 \000'
+  _globals['_WATCHAPPROVALSREQUEST'].fields_by_name['cursor']._loaded_options = None
+  _globals['_WATCHAPPROVALSREQUEST'].fields_by_name['cursor']._serialized_options = b'\272H\005r\003\030\200\002'
+  _globals['_APPROVALDECISION']._serialized_start=1899
+  _globals['_APPROVALDECISION']._serialized_end=2013
+  _globals['_APPROVALSTATE']._serialized_start=2016
+  _globals['_APPROVALSTATE']._serialized_end=2207
+  _globals['_APPROVAL']._serialized_start=158
+  _globals['_APPROVAL']._serialized_end=785
+  _globals['_LISTAPPROVALSREQUEST']._serialized_start=788
+  _globals['_LISTAPPROVALSREQUEST']._serialized_end=974
+  _globals['_LISTAPPROVALSRESPONSE']._serialized_start=976
+  _globals['_LISTAPPROVALSRESPONSE']._serialized_end=1091
+  _globals['_GETAPPROVALREQUEST']._serialized_start=1093
+  _globals['_GETAPPROVALREQUEST']._serialized_end=1158
+  _globals['_GETAPPROVALRESPONSE']._serialized_start=1160
+  _globals['_GETAPPROVALRESPONSE']._serialized_end=1231
+  _globals['_RESOLVEAPPROVALREQUEST']._serialized_start=1234
+  _globals['_RESOLVEAPPROVALREQUEST']._serialized_end=1475
+  _globals['_RESOLVEAPPROVALRESPONSE']._serialized_start=1477
+  _globals['_RESOLVEAPPROVALRESPONSE']._serialized_end=1552
+  _globals['_WATCHAPPROVALSREQUEST']._serialized_start=1555
+  _globals['_WATCHAPPROVALSREQUEST']._serialized_end=1752
+  _globals['_WATCHAPPROVALSRESPONSE']._serialized_start=1755
+  _globals['_WATCHAPPROVALSRESPONSE']._serialized_end=1897
+  _globals['_APPROVALSERVICE']._serialized_start=2210
+  _globals['_APPROVALSERVICE']._serialized_end=2576
 # @@protoc_insertion_point(module_scope)

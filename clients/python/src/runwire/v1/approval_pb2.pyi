@@ -3,6 +3,7 @@ import datetime
 from buf.validate import validate_pb2 as _validate_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from runwire.v1 import watch_pb2 as _watch_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -119,3 +120,25 @@ class ResolveApprovalResponse(_message.Message):
     APPROVAL_FIELD_NUMBER: _ClassVar[int]
     approval: Approval
     def __init__(self, approval: _Optional[_Union[Approval, _Mapping]] = ...) -> None: ...
+
+class WatchApprovalsRequest(_message.Message):
+    __slots__ = ("run_id", "agent_id", "states", "cursor")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    agent_id: str
+    states: _containers.RepeatedScalarFieldContainer[ApprovalState]
+    cursor: str
+    def __init__(self, run_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., states: _Optional[_Iterable[_Union[ApprovalState, str]]] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class WatchApprovalsResponse(_message.Message):
+    __slots__ = ("type", "approval", "cursor")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    type: _watch_pb2.ChangeType
+    approval: Approval
+    cursor: str
+    def __init__(self, type: _Optional[_Union[_watch_pb2.ChangeType, str]] = ..., approval: _Optional[_Union[Approval, _Mapping]] = ..., cursor: _Optional[str] = ...) -> None: ...

@@ -51,6 +51,11 @@ class ApprovalServiceStub:
                 request_serializer=runwire_dot_v1_dot_approval__pb2.ResolveApprovalRequest.SerializeToString,
                 response_deserializer=runwire_dot_v1_dot_approval__pb2.ResolveApprovalResponse.FromString,
                 _registered_method=True)
+        self.WatchApprovals = channel.unary_stream(
+                '/runwire.v1.ApprovalService/WatchApprovals',
+                request_serializer=runwire_dot_v1_dot_approval__pb2.WatchApprovalsRequest.SerializeToString,
+                response_deserializer=runwire_dot_v1_dot_approval__pb2.WatchApprovalsResponse.FromString,
+                _registered_method=True)
 
 
 class ApprovalServiceServicer:
@@ -81,6 +86,17 @@ class ApprovalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchApprovals(self, request, context):
+        """Streams the caller's approvals that match a filter: first those that
+        exist (EXISTING, then SYNCED), then every change (CREATED, ENDED) as it
+        happens, across replicas: an approver's inbox is one stream. Resume with
+        the cursor of the last message seen; OUT_OF_RANGE (CURSOR_EXPIRED) when
+        it is older than the changes kept.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ApprovalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -98,6 +114,11 @@ def add_ApprovalServiceServicer_to_server(servicer, server):
                     servicer.ResolveApproval,
                     request_deserializer=runwire_dot_v1_dot_approval__pb2.ResolveApprovalRequest.FromString,
                     response_serializer=runwire_dot_v1_dot_approval__pb2.ResolveApprovalResponse.SerializeToString,
+            ),
+            'WatchApprovals': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchApprovals,
+                    request_deserializer=runwire_dot_v1_dot_approval__pb2.WatchApprovalsRequest.FromString,
+                    response_serializer=runwire_dot_v1_dot_approval__pb2.WatchApprovalsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -183,6 +204,33 @@ class ApprovalService:
             '/runwire.v1.ApprovalService/ResolveApproval',
             runwire_dot_v1_dot_approval__pb2.ResolveApprovalRequest.SerializeToString,
             runwire_dot_v1_dot_approval__pb2.ResolveApprovalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchApprovals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/runwire.v1.ApprovalService/WatchApprovals',
+            runwire_dot_v1_dot_approval__pb2.WatchApprovalsRequest.SerializeToString,
+            runwire_dot_v1_dot_approval__pb2.WatchApprovalsResponse.FromString,
             options,
             channel_credentials,
             insecure,

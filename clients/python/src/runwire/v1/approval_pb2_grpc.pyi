@@ -44,6 +44,13 @@ class ApprovalServiceStub:
     decision returns the approval unchanged; with another decision, or after
     expiry or cancellation: FAILED_PRECONDITION (APPROVAL_ALREADY_RESOLVED).
     """
+    WatchApprovals: _grpc.UnaryStreamMultiCallable[_approval_pb2.WatchApprovalsRequest, _approval_pb2.WatchApprovalsResponse]
+    """Streams the caller's approvals that match a filter: first those that
+    exist (EXISTING, then SYNCED), then every change (CREATED, ENDED) as it
+    happens, across replicas: an approver's inbox is one stream. Resume with
+    the cursor of the last message seen; OUT_OF_RANGE (CURSOR_EXPIRED) when
+    it is older than the changes kept.
+    """
 
 @_typing.type_check_only
 class ApprovalServiceAsyncStub(ApprovalServiceStub):
@@ -60,6 +67,13 @@ class ApprovalServiceAsyncStub(ApprovalServiceStub):
     """Approves or rejects a pending tool call. Resolving again with the same
     decision returns the approval unchanged; with another decision, or after
     expiry or cancellation: FAILED_PRECONDITION (APPROVAL_ALREADY_RESOLVED).
+    """
+    WatchApprovals: _aio.UnaryStreamMultiCallable[_approval_pb2.WatchApprovalsRequest, _approval_pb2.WatchApprovalsResponse]  # type: ignore[assignment]
+    """Streams the caller's approvals that match a filter: first those that
+    exist (EXISTING, then SYNCED), then every change (CREATED, ENDED) as it
+    happens, across replicas: an approver's inbox is one stream. Resume with
+    the cursor of the last message seen; OUT_OF_RANGE (CURSOR_EXPIRED) when
+    it is older than the changes kept.
     """
 
 class ApprovalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -92,6 +106,19 @@ class ApprovalServiceServicer(metaclass=_abc_1.ABCMeta):
         """Approves or rejects a pending tool call. Resolving again with the same
         decision returns the approval unchanged; with another decision, or after
         expiry or cancellation: FAILED_PRECONDITION (APPROVAL_ALREADY_RESOLVED).
+        """
+
+    @_abc_1.abstractmethod
+    def WatchApprovals(
+        self,
+        request: _approval_pb2.WatchApprovalsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_approval_pb2.WatchApprovalsResponse], _abc.AsyncIterator[_approval_pb2.WatchApprovalsResponse]]:
+        """Streams the caller's approvals that match a filter: first those that
+        exist (EXISTING, then SYNCED), then every change (CREATED, ENDED) as it
+        happens, across replicas: an approver's inbox is one stream. Resume with
+        the cursor of the last message seen; OUT_OF_RANGE (CURSOR_EXPIRED) when
+        it is older than the changes kept.
         """
 
 def add_ApprovalServiceServicer_to_server(servicer: ApprovalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

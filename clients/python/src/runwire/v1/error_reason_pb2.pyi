@@ -33,6 +33,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     THREAD_BUSY: _ClassVar[ErrorReason]
     ETAG_MISMATCH: _ClassVar[ErrorReason]
     SEQUENCE_OUT_OF_RANGE: _ClassVar[ErrorReason]
+    CURSOR_EXPIRED: _ClassVar[ErrorReason]
     DRAINING: _ClassVar[ErrorReason]
     QUOTA_EXCEEDED: _ClassVar[ErrorReason]
     CLAIM_NOT_FOUND: _ClassVar[ErrorReason]
@@ -79,6 +80,7 @@ RUNTIME_UNAVAILABLE: ErrorReason
 THREAD_BUSY: ErrorReason
 ETAG_MISMATCH: ErrorReason
 SEQUENCE_OUT_OF_RANGE: ErrorReason
+CURSOR_EXPIRED: ErrorReason
 DRAINING: ErrorReason
 QUOTA_EXCEEDED: ErrorReason
 CLAIM_NOT_FOUND: ErrorReason

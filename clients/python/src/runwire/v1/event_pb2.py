@@ -22,13 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from runwire.v1 import approval_pb2 as runwire_dot_v1_dot_approval__pb2
 from runwire.v1 import run_pb2 as runwire_dot_v1_dot_run__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16runwire/v1/event.proto\x12\nrunwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x19runwire/v1/approval.proto\x1a\x14runwire/v1/run.proto\"\x9b\x0b\n\x08RunEvent\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1a\n\x08sequence\x18\x02 \x01(\x03R\x08sequence\x12;\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x39\n\x0brun_started\x18\n \x01(\x0b\x32\x16.runwire.v1.RunStartedH\x00R\nrunStarted\x12<\n\x0crun_finished\x18\x0b \x01(\x0b\x32\x17.runwire.v1.RunFinishedH\x00R\x0brunFinished\x12\x33\n\trun_error\x18\x0c \x01(\x0b\x32\x14.runwire.v1.RunErrorH\x00R\x08runError\x12?\n\rstate_changed\x18\r \x01(\x0b\x32\x18.runwire.v1.StateChangedH\x00R\x0cstateChanged\x12<\n\x0cstep_started\x18\x0e \x01(\x0b\x32\x17.runwire.v1.StepStartedH\x00R\x0bstepStarted\x12?\n\rstep_finished\x18\x0f \x01(\x0b\x32\x18.runwire.v1.StepFinishedH\x00R\x0cstepFinished\x12L\n\x12text_message_start\x18\x14 \x01(\x0b\x32\x1c.runwire.v1.TextMessageStartH\x00R\x10textMessageStart\x12R\n\x14text_message_content\x18\x15 \x01(\x0b\x32\x1e.runwire.v1.TextMessageContentH\x00R\x12textMessageContent\x12\x46\n\x10text_message_end\x18\x16 \x01(\x0b\x32\x1a.runwire.v1.TextMessageEndH\x00R\x0etextMessageEnd\x12K\n\x11message_discarded\x18\x17 \x01(\x0b\x32\x1c.runwire.v1.MessageDiscardedH\x00R\x10messageDiscarded\x12\x43\n\x0ftool_call_start\x18\x1e \x01(\x0b\x32\x19.runwire.v1.ToolCallStartH\x00R\rtoolCallStart\x12@\n\x0etool_call_args\x18\x1f \x01(\x0b\x32\x18.runwire.v1.ToolCallArgsH\x00R\x0ctoolCallArgs\x12=\n\rtool_call_end\x18  \x01(\x0b\x32\x17.runwire.v1.ToolCallEndH\x00R\x0btoolCallEnd\x12\x46\n\x10tool_call_result\x18! \x01(\x0b\x32\x1a.runwire.v1.ToolCallResultH\x00R\x0etoolCallResult\x12N\n\x12\x61pproval_requested\x18( \x01(\x0b\x32\x1d.runwire.v1.ApprovalRequestedH\x00R\x11\x61pprovalRequested\x12K\n\x11\x61pproval_resolved\x18) \x01(\x0b\x32\x1c.runwire.v1.ApprovalResolvedH\x00R\x10\x61pprovalResolved\x12\x62\n\x1a\x63lient_tool_call_requested\x18* \x01(\x0b\x32#.runwire.v1.ClientToolCallRequestedH\x00R\x17\x63lientToolCallRequested\x12)\n\x05usage\x18\x32 \x01(\x0b\x32\x11.runwire.v1.UsageH\x00R\x05usage\x12\x35\n\theartbeat\x18< \x01(\x0b\x32\x15.runwire.v1.HeartbeatH\x00R\theartbeatB\t\n\x07payload\"c\n\nRunStarted\x12\x19\n\x08\x61gent_id\x18\x01 \x01(\tR\x07\x61gentId\x12\x1b\n\tthread_id\x18\x02 \x01(\tR\x08threadId\x12\x1d\n\ncreated_by\x18\x03 \x01(\tR\tcreatedBy\"\x9f\x01\n\x0bRunFinished\x12*\n\x05state\x18\x01 \x01(\x0e\x32\x14.runwire.v1.RunStateR\x05state\x12\x16\n\x06output\x18\x02 \x01(\tR\x06output\x12#\n\rfinish_reason\x18\x03 \x01(\tR\x0c\x66inishReason\x12\'\n\x05usage\x18\x04 \x01(\x0b\x32\x11.runwire.v1.UsageR\x05usage\"\x82\x01\n\x08RunError\x12(\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x12.google.rpc.StatusR\x05\x65rror\x12#\n\rfinish_reason\x18\x02 \x01(\tR\x0c\x66inishReason\x12\'\n\x05usage\x18\x03 \x01(\x0b\x32\x11.runwire.v1.UsageR\x05usage\":\n\x0cStateChanged\x12*\n\x05state\x18\x01 \x01(\x0e\x32\x14.runwire.v1.RunStateR\x05state\"!\n\x0bStepStarted\x12\x12\n\x04step\x18\x01 \x01(\x05R\x04step\"\"\n\x0cStepFinished\x12\x12\n\x04step\x18\x01 \x01(\x05R\x04step\"E\n\x10TextMessageStart\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12\x12\n\x04role\x18\x02 \x01(\tR\x04role\"I\n\x12TextMessageContent\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12\x14\n\x05\x64\x65lta\x18\x02 \x01(\tR\x05\x64\x65lta\"/\n\x0eTextMessageEnd\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\"I\n\x10MessageDiscarded\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"\x83\x01\n\rToolCallStart\x12 \n\x0ctool_call_id\x18\x01 \x01(\tR\ntoolCallId\x12$\n\x0etool_call_name\x18\x02 \x01(\tR\x0ctoolCallName\x12*\n\x11parent_message_id\x18\x03 \x01(\tR\x0fparentMessageId\"F\n\x0cToolCallArgs\x12 \n\x0ctool_call_id\x18\x01 \x01(\tR\ntoolCallId\x12\x14\n\x05\x64\x65lta\x18\x02 \x01(\tR\x05\x64\x65lta\"/\n\x0bToolCallEnd\x12 \n\x0ctool_call_id\x18\x01 \x01(\tR\ntoolCallId\"g\n\x0eToolCallResult\x12 \n\x0ctool_call_id\x18\x01 \x01(\tR\ntoolCallId\x12\x18\n\x07\x63ontent\x18\x02 \x01(\tR\x07\x63ontent\x12\x19\n\x08is_error\x18\x03 \x01(\x08R\x07isError\"\xce\x01\n\x11\x41pprovalRequested\x12\x1f\n\x0b\x61pproval_id\x18\x01 \x01(\tR\napprovalId\x12 \n\x0ctool_call_id\x18\x02 \x01(\tR\ntoolCallId\x12\x1b\n\ttool_name\x18\x03 \x01(\tR\x08toolName\x12\x1c\n\targuments\x18\x04 \x01(\tR\targuments\x12;\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\"\xfe\x01\n\x10\x41pprovalResolved\x12\x1f\n\x0b\x61pproval_id\x18\x01 \x01(\tR\napprovalId\x12 \n\x0ctool_call_id\x18\x02 \x01(\tR\ntoolCallId\x12/\n\x05state\x18\x03 \x01(\x0e\x32\x19.runwire.v1.ApprovalStateR\x05state\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1f\n\x0bresolved_by\x18\x05 \x01(\tR\nresolvedBy\x12=\n\x0cresolve_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0bresolveTime\"v\n\x17\x43lientToolCallRequested\x12 \n\x0ctool_call_id\x18\x01 \x01(\tR\ntoolCallId\x12\x1b\n\ttool_name\x18\x02 \x01(\tR\x08toolName\x12\x1c\n\targuments\x18\x03 \x01(\tR\targuments\"\x0b\n\tHeartbeatBN\n\x0e\x64\x65v.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16runwire/v1/event.proto\x12\nrunwire.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x19runwire/v1/approval.proto\x1a\x14runwire/v1/run.proto\"\xf0\x0c\n\x08RunEvent\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1a\n\x08sequence\x18\x02 \x01(\x03R\x08sequence\x12;\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x39\n\x0brun_started\x18\n \x01(\x0b\x32\x16.runwire.v1.RunStartedH\x00R\nrunStarted\x12<\n\x0crun_finished\x18\x0b \x01(\x0b\x32\x17.runwire.v1.RunFinishedH\x00R\x0brunFinished\x12\x33\n\trun_error\x18\x0c \x01(\x0b\x32\x14.runwire.v1.RunErrorH\x00R\x08runError\x12?\n\rstate_changed\x18\r \x01(\x0b\x32\x18.runwire.v1.StateChangedH\x00R\x0cstateChanged\x12<\n\x0cstep_started\x18\x0e \x01(\x0b\x32\x17.runwire.v1.StepStartedH\x00R\x0bstepStarted\x12?\n\rstep_finished\x18\x0f \x01(\x0b\x32\x18.runwire.v1.StepFinishedH\x00R\x0cstepFinished\x12L\n\x12text_message_start\x18\x14 \x01(\x0b\x32\x1c.runwire.v1.TextMessageStartH\x00R\x10textMessageStart\x12R\n\x14text_message_content\x18\x15 \x01(\x0b\x32\x1e.runwire.v1.TextMessageContentH\x00R\x12textMessageContent\x12\x46\n\x10text_message_end\x18\x16 \x01(\x0b\x32\x1a.runwire.v1.TextMessageEndH\x00R\x0etextMessageEnd\x12K\n\x11message_discarded\x18\x17 \x01(\x0b\x32\x1c.runwire.v1.MessageDiscardedH\x00R\x10messageDiscarded\x12\x45\n\x0freasoning_start\x18\x18 \x01(\x0b\x32\x1a.runwire.v1.ReasoningStartH\x00R\x0ereasoningStart\x12K\n\x11reasoning_content\x18\x19 \x01(\x0b\x32\x1c.runwire.v1.ReasoningContentH\x00R\x10reasoningContent\x12?\n\rreasoning_end\x18\x1a \x01(\x0b\x32\x18.runwire.v1.ReasoningEndH\x00R\x0creasoningEnd\x12\x43\n\x0ftool_call_start\x18\x1e \x01(\x0b\x32\x19.runwire.v1.ToolCallStartH\x00R\rtoolCallStart\x12@\n\x0etool_call_args\x18\x1f \x01(\x0b\x32\x18.runwire.v1.ToolCallArgsH\x00R\x0ctoolCallArgs\x12=\n\rtool_call_end\x18  \x01(\x0b\x32\x17.runwire.v1.ToolCallEndH\x00R\x0btoolCallEnd\x12\x46\n\x10tool_call_result\x18! \x01(\x0b\x32\x1a.runwire.v1.ToolCallResultH\x00R\x0etoolCallResult\x12N\n\x12\x61pproval_requested\x18( \x01(\x0b\x32\x1d.runwire.v1.ApprovalRequestedH\x00R\x11\x61pprovalRequested\x12K\n\x11\x61pproval_resolved\x18) \x01(\x0b\x32\x1c.runwire.v1.ApprovalResolvedH\x00R\x10\x61pprovalResolved\x12\x62\n\x1a\x63lient_tool_call_requested\x18* \x01(\x0b\x32#.runwire.v1.ClientToolCallRequestedH\x00R\x17\x63lientToolCallRequested\x12)\n\x05usage\x18\x32 \x01(\x0b\x32\x11.runwire.v1.UsageH\x00R\x05usage\x12\x35\n\theartbeat\x18< \x01(\x0b\x32\x15.runwire.v1.HeartbeatH\x00R\theartbeatB\t\n\x07payload\"\x98\x01\n\x0b\x45ventFilter\x12<\n\x07profile\x18\x01 \x01(\x0e\x32\x18.runwire.v1.EventProfileB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07profile\x12K\n\x0b\x65vent_types\x18\x02 \x03(\x0e\x32\x15.runwire.v1.EventTypeB\x13\xbaH\x10\x92\x01\r\x10 \x18\x01\"\x07\x82\x01\x04\x10\x01 \x00R\neventTypes\"c\n\nRunStarted\x12\x19\n\x08\x61gent_id\x18\x01 \x01(\tR\x07\x61gentId\x12\x1b\n\tthread_id\x18\x02 \x01(\tR\x08threadId\x12\x1d\n\ncreated_by\x18\x03 \x01(\tR\tcreatedBy\"\x9f\x01\n\x0bRunFinished\x12*\n\x05state\x18\x01 \x01(\x0e\x32\x14.runwire.v1.RunStateR\x05state\x12\x16\n\x06output\x18\x02 \x01(\tR\x06output\x12#\n\rfinish_reason\x18\x03 \x01(\tR\x0c\x66inishReason\x12\'\n\x05usage\x18\x04 \x01(\x0b\x32\x11.runwire.v1.UsageR\x05usage\"\x82\x01\n\x08RunError\x12(\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x12.google.rpc.StatusR\x05\x65rror\x12#\n\rfinish_reason\x18\x02 \x01(\tR\x0c\x66inishReason\x12\'\n\x05usage\x18\x03 \x01(\x0b\x32\x11.runwire.v1.UsageR\x05usage\":\n\x0cStateChanged\x12*\n\x05state\x18\x01 \x01(\x0e\x32\x14.runwire.v1.RunStateR\x05state\"!\n\x0bStepStarted\x12\x12\n\x04step\x18\x01 \x01(\x05R\x04step\"\"\n\x0cStepFinished\x12\x12\n\x04step\x18\x01 \x01(\x05R\x04step\"E\n\x10TextMessageStart\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12\x12\n\x04role\x18\x02 \x01(\tR\x04role\"I\n\x12TextMessageContent\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12\x14\n\x05\x64\x65lta\x18\x02 \x01(\tR\x05\x64\x65lta\"C\n\x0eTextMessageEnd\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12\x12\n\x04text\x18\x02 \x01(\tR\x04text\"I\n\x10MessageDiscarded\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"\x83\x01\n\rToolCallStart\x12 \n\x0ctool_call_id\x18\x01 \x01(\tR\ntoolCallId\x12$\n\x0etool_call_name\x18\x02 \x01(\tR\x0ctoolCallName\x12*\n\x11parent_message_id\x18\x03 \x01(\tR\x0fparentMessageId\"F\n\x0cToolCallArgs\x12 \n\x0ctool_call_id\x18\x01 \x01(\tR\ntoolCallId\x12\x14\n\x05\x64\x65lta\x18\x02 \x01(\tR\x05\x64\x65lta\"M\n\x0bToolCallEnd\x12 \n\x0ctool_call_id\x18\x01 \x01(\tR\ntoolCallId\x12\x1c\n\targuments\x18\x02 \x01(\tR\targuments\"/\n\x0eReasoningStart\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\"G\n\x10ReasoningContent\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12\x14\n\x05\x64\x65lta\x18\x02 \x01(\tR\x05\x64\x65lta\"A\n\x0cReasoningEnd\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12\x12\n\x04text\x18\x02 \x01(\tR\x04text\"g\n\x0eToolCallResult\x12 \n\x0ctool_call_id\x18\x01 \x01(\tR\ntoolCallId\x12\x18\n\x07\x63ontent\x18\x02 \x01(\tR\x07\x63ontent\x12\x19\n\x08is_error\x18\x03 \x01(\x08R\x07isError\"\xce\x01\n\x11\x41pprovalRequested\x12\x1f\n\x0b\x61pproval_id\x18\x01 \x01(\tR\napprovalId\x12 \n\x0ctool_call_id\x18\x02 \x01(\tR\ntoolCallId\x12\x1b\n\ttool_name\x18\x03 \x01(\tR\x08toolName\x12\x1c\n\targuments\x18\x04 \x01(\tR\targuments\x12;\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\"\xfe\x01\n\x10\x41pprovalResolved\x12\x1f\n\x0b\x61pproval_id\x18\x01 \x01(\tR\napprovalId\x12 \n\x0ctool_call_id\x18\x02 \x01(\tR\ntoolCallId\x12/\n\x05state\x18\x03 \x01(\x0e\x32\x19.runwire.v1.ApprovalStateR\x05state\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1f\n\x0bresolved_by\x18\x05 \x01(\tR\nresolvedBy\x12=\n\x0cresolve_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0bresolveTime\"v\n\x17\x43lientToolCallRequested\x12 \n\x0ctool_call_id\x18\x01 \x01(\tR\ntoolCallId\x12\x1b\n\ttool_name\x18\x02 \x01(\tR\x08toolName\x12\x1c\n\targuments\x18\x03 \x01(\tR\targuments\"\x0b\n\tHeartbeat*\xc2\x05\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45VENT_TYPE_RUN_STARTED\x10\n\x12\x1b\n\x17\x45VENT_TYPE_RUN_FINISHED\x10\x0b\x12\x18\n\x14\x45VENT_TYPE_RUN_ERROR\x10\x0c\x12\x1c\n\x18\x45VENT_TYPE_STATE_CHANGED\x10\r\x12\x1b\n\x17\x45VENT_TYPE_STEP_STARTED\x10\x0e\x12\x1c\n\x18\x45VENT_TYPE_STEP_FINISHED\x10\x0f\x12!\n\x1d\x45VENT_TYPE_TEXT_MESSAGE_START\x10\x14\x12#\n\x1f\x45VENT_TYPE_TEXT_MESSAGE_CONTENT\x10\x15\x12\x1f\n\x1b\x45VENT_TYPE_TEXT_MESSAGE_END\x10\x16\x12 \n\x1c\x45VENT_TYPE_MESSAGE_DISCARDED\x10\x17\x12\x1e\n\x1a\x45VENT_TYPE_REASONING_START\x10\x18\x12 \n\x1c\x45VENT_TYPE_REASONING_CONTENT\x10\x19\x12\x1c\n\x18\x45VENT_TYPE_REASONING_END\x10\x1a\x12\x1e\n\x1a\x45VENT_TYPE_TOOL_CALL_START\x10\x1e\x12\x1d\n\x19\x45VENT_TYPE_TOOL_CALL_ARGS\x10\x1f\x12\x1c\n\x18\x45VENT_TYPE_TOOL_CALL_END\x10 \x12\x1f\n\x1b\x45VENT_TYPE_TOOL_CALL_RESULT\x10!\x12!\n\x1d\x45VENT_TYPE_APPROVAL_REQUESTED\x10(\x12 \n\x1c\x45VENT_TYPE_APPROVAL_RESOLVED\x10)\x12)\n%EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED\x10*\x12\x14\n\x10\x45VENT_TYPE_USAGE\x10\x32*z\n\x0c\x45ventProfile\x12\x1d\n\x19\x45VENT_PROFILE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45VENT_PROFILE_ALL\x10\x01\x12\x1b\n\x17\x45VENT_PROFILE_NO_DELTAS\x10\x02\x12\x17\n\x13\x45VENT_PROFILE_STATE\x10\x03\x42N\n\x0e\x64\x65v.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,42 +37,58 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'runwire.v1.event_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.runwire.v1P\001Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1'
-  _globals['_RUNEVENT']._serialized_start=146
-  _globals['_RUNEVENT']._serialized_end=1581
-  _globals['_RUNSTARTED']._serialized_start=1583
-  _globals['_RUNSTARTED']._serialized_end=1682
-  _globals['_RUNFINISHED']._serialized_start=1685
-  _globals['_RUNFINISHED']._serialized_end=1844
-  _globals['_RUNERROR']._serialized_start=1847
-  _globals['_RUNERROR']._serialized_end=1977
-  _globals['_STATECHANGED']._serialized_start=1979
-  _globals['_STATECHANGED']._serialized_end=2037
-  _globals['_STEPSTARTED']._serialized_start=2039
-  _globals['_STEPSTARTED']._serialized_end=2072
-  _globals['_STEPFINISHED']._serialized_start=2074
-  _globals['_STEPFINISHED']._serialized_end=2108
-  _globals['_TEXTMESSAGESTART']._serialized_start=2110
-  _globals['_TEXTMESSAGESTART']._serialized_end=2179
-  _globals['_TEXTMESSAGECONTENT']._serialized_start=2181
-  _globals['_TEXTMESSAGECONTENT']._serialized_end=2254
-  _globals['_TEXTMESSAGEEND']._serialized_start=2256
-  _globals['_TEXTMESSAGEEND']._serialized_end=2303
-  _globals['_MESSAGEDISCARDED']._serialized_start=2305
-  _globals['_MESSAGEDISCARDED']._serialized_end=2378
-  _globals['_TOOLCALLSTART']._serialized_start=2381
-  _globals['_TOOLCALLSTART']._serialized_end=2512
-  _globals['_TOOLCALLARGS']._serialized_start=2514
-  _globals['_TOOLCALLARGS']._serialized_end=2584
-  _globals['_TOOLCALLEND']._serialized_start=2586
-  _globals['_TOOLCALLEND']._serialized_end=2633
-  _globals['_TOOLCALLRESULT']._serialized_start=2635
-  _globals['_TOOLCALLRESULT']._serialized_end=2738
-  _globals['_APPROVALREQUESTED']._serialized_start=2741
-  _globals['_APPROVALREQUESTED']._serialized_end=2947
-  _globals['_APPROVALRESOLVED']._serialized_start=2950
-  _globals['_APPROVALRESOLVED']._serialized_end=3204
-  _globals['_CLIENTTOOLCALLREQUESTED']._serialized_start=3206
-  _globals['_CLIENTTOOLCALLREQUESTED']._serialized_end=3324
-  _globals['_HEARTBEAT']._serialized_start=3326
-  _globals['_HEARTBEAT']._serialized_end=3337
+  _globals['_EVENTFILTER'].fields_by_name['profile']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['profile']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_EVENTFILTER'].fields_by_name['event_types']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['event_types']._serialized_options = b'\272H\020\222\001\r\020 \030\001\"\007\202\001\004\020\001 \000'
+  _globals['_EVENTTYPE']._serialized_start=3976
+  _globals['_EVENTTYPE']._serialized_end=4682
+  _globals['_EVENTPROFILE']._serialized_start=4684
+  _globals['_EVENTPROFILE']._serialized_end=4806
+  _globals['_RUNEVENT']._serialized_start=175
+  _globals['_RUNEVENT']._serialized_end=1823
+  _globals['_EVENTFILTER']._serialized_start=1826
+  _globals['_EVENTFILTER']._serialized_end=1978
+  _globals['_RUNSTARTED']._serialized_start=1980
+  _globals['_RUNSTARTED']._serialized_end=2079
+  _globals['_RUNFINISHED']._serialized_start=2082
+  _globals['_RUNFINISHED']._serialized_end=2241
+  _globals['_RUNERROR']._serialized_start=2244
+  _globals['_RUNERROR']._serialized_end=2374
+  _globals['_STATECHANGED']._serialized_start=2376
+  _globals['_STATECHANGED']._serialized_end=2434
+  _globals['_STEPSTARTED']._serialized_start=2436
+  _globals['_STEPSTARTED']._serialized_end=2469
+  _globals['_STEPFINISHED']._serialized_start=2471
+  _globals['_STEPFINISHED']._serialized_end=2505
+  _globals['_TEXTMESSAGESTART']._serialized_start=2507
+  _globals['_TEXTMESSAGESTART']._serialized_end=2576
+  _globals['_TEXTMESSAGECONTENT']._serialized_start=2578
+  _globals['_TEXTMESSAGECONTENT']._serialized_end=2651
+  _globals['_TEXTMESSAGEEND']._serialized_start=2653
+  _globals['_TEXTMESSAGEEND']._serialized_end=2720
+  _globals['_MESSAGEDISCARDED']._serialized_start=2722
+  _globals['_MESSAGEDISCARDED']._serialized_end=2795
+  _globals['_TOOLCALLSTART']._serialized_start=2798
+  _globals['_TOOLCALLSTART']._serialized_end=2929
+  _globals['_TOOLCALLARGS']._serialized_start=2931
+  _globals['_TOOLCALLARGS']._serialized_end=3001
+  _globals['_TOOLCALLEND']._serialized_start=3003
+  _globals['_TOOLCALLEND']._serialized_end=3080
+  _globals['_REASONINGSTART']._serialized_start=3082
+  _globals['_REASONINGSTART']._serialized_end=3129
+  _globals['_REASONINGCONTENT']._serialized_start=3131
+  _globals['_REASONINGCONTENT']._serialized_end=3202
+  _globals['_REASONINGEND']._serialized_start=3204
+  _globals['_REASONINGEND']._serialized_end=3269
+  _globals['_TOOLCALLRESULT']._serialized_start=3271
+  _globals['_TOOLCALLRESULT']._serialized_end=3374
+  _globals['_APPROVALREQUESTED']._serialized_start=3377
+  _globals['_APPROVALREQUESTED']._serialized_end=3583
+  _globals['_APPROVALRESOLVED']._serialized_start=3586
+  _globals['_APPROVALRESOLVED']._serialized_end=3840
+  _globals['_CLIENTTOOLCALLREQUESTED']._serialized_start=3842
+  _globals['_CLIENTTOOLCALLREQUESTED']._serialized_end=3960
+  _globals['_HEARTBEAT']._serialized_start=3962
+  _globals['_HEARTBEAT']._serialized_end=3973
 # @@protoc_insertion_point(module_scope)

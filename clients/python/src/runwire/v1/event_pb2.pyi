@@ -1,18 +1,79 @@
 import datetime
 
+from buf.validate import validate_pb2 as _validate_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.rpc import status_pb2 as _status_pb2
 from runwire.v1 import approval_pb2 as _approval_pb2
 from runwire.v1 import run_pb2 as _run_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EVENT_TYPE_UNSPECIFIED: _ClassVar[EventType]
+    EVENT_TYPE_RUN_STARTED: _ClassVar[EventType]
+    EVENT_TYPE_RUN_FINISHED: _ClassVar[EventType]
+    EVENT_TYPE_RUN_ERROR: _ClassVar[EventType]
+    EVENT_TYPE_STATE_CHANGED: _ClassVar[EventType]
+    EVENT_TYPE_STEP_STARTED: _ClassVar[EventType]
+    EVENT_TYPE_STEP_FINISHED: _ClassVar[EventType]
+    EVENT_TYPE_TEXT_MESSAGE_START: _ClassVar[EventType]
+    EVENT_TYPE_TEXT_MESSAGE_CONTENT: _ClassVar[EventType]
+    EVENT_TYPE_TEXT_MESSAGE_END: _ClassVar[EventType]
+    EVENT_TYPE_MESSAGE_DISCARDED: _ClassVar[EventType]
+    EVENT_TYPE_REASONING_START: _ClassVar[EventType]
+    EVENT_TYPE_REASONING_CONTENT: _ClassVar[EventType]
+    EVENT_TYPE_REASONING_END: _ClassVar[EventType]
+    EVENT_TYPE_TOOL_CALL_START: _ClassVar[EventType]
+    EVENT_TYPE_TOOL_CALL_ARGS: _ClassVar[EventType]
+    EVENT_TYPE_TOOL_CALL_END: _ClassVar[EventType]
+    EVENT_TYPE_TOOL_CALL_RESULT: _ClassVar[EventType]
+    EVENT_TYPE_APPROVAL_REQUESTED: _ClassVar[EventType]
+    EVENT_TYPE_APPROVAL_RESOLVED: _ClassVar[EventType]
+    EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED: _ClassVar[EventType]
+    EVENT_TYPE_USAGE: _ClassVar[EventType]
+
+class EventProfile(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EVENT_PROFILE_UNSPECIFIED: _ClassVar[EventProfile]
+    EVENT_PROFILE_ALL: _ClassVar[EventProfile]
+    EVENT_PROFILE_NO_DELTAS: _ClassVar[EventProfile]
+    EVENT_PROFILE_STATE: _ClassVar[EventProfile]
+EVENT_TYPE_UNSPECIFIED: EventType
+EVENT_TYPE_RUN_STARTED: EventType
+EVENT_TYPE_RUN_FINISHED: EventType
+EVENT_TYPE_RUN_ERROR: EventType
+EVENT_TYPE_STATE_CHANGED: EventType
+EVENT_TYPE_STEP_STARTED: EventType
+EVENT_TYPE_STEP_FINISHED: EventType
+EVENT_TYPE_TEXT_MESSAGE_START: EventType
+EVENT_TYPE_TEXT_MESSAGE_CONTENT: EventType
+EVENT_TYPE_TEXT_MESSAGE_END: EventType
+EVENT_TYPE_MESSAGE_DISCARDED: EventType
+EVENT_TYPE_REASONING_START: EventType
+EVENT_TYPE_REASONING_CONTENT: EventType
+EVENT_TYPE_REASONING_END: EventType
+EVENT_TYPE_TOOL_CALL_START: EventType
+EVENT_TYPE_TOOL_CALL_ARGS: EventType
+EVENT_TYPE_TOOL_CALL_END: EventType
+EVENT_TYPE_TOOL_CALL_RESULT: EventType
+EVENT_TYPE_APPROVAL_REQUESTED: EventType
+EVENT_TYPE_APPROVAL_RESOLVED: EventType
+EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED: EventType
+EVENT_TYPE_USAGE: EventType
+EVENT_PROFILE_UNSPECIFIED: EventProfile
+EVENT_PROFILE_ALL: EventProfile
+EVENT_PROFILE_NO_DELTAS: EventProfile
+EVENT_PROFILE_STATE: EventProfile
+
 class RunEvent(_message.Message):
-    __slots__ = ("run_id", "sequence", "create_time", "run_started", "run_finished", "run_error", "state_changed", "step_started", "step_finished", "text_message_start", "text_message_content", "text_message_end", "message_discarded", "tool_call_start", "tool_call_args", "tool_call_end", "tool_call_result", "approval_requested", "approval_resolved", "client_tool_call_requested", "usage", "heartbeat")
+    __slots__ = ("run_id", "sequence", "create_time", "run_started", "run_finished", "run_error", "state_changed", "step_started", "step_finished", "text_message_start", "text_message_content", "text_message_end", "message_discarded", "reasoning_start", "reasoning_content", "reasoning_end", "tool_call_start", "tool_call_args", "tool_call_end", "tool_call_result", "approval_requested", "approval_resolved", "client_tool_call_requested", "usage", "heartbeat")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +87,9 @@ class RunEvent(_message.Message):
     TEXT_MESSAGE_CONTENT_FIELD_NUMBER: _ClassVar[int]
     TEXT_MESSAGE_END_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_DISCARDED_FIELD_NUMBER: _ClassVar[int]
+    REASONING_START_FIELD_NUMBER: _ClassVar[int]
+    REASONING_CONTENT_FIELD_NUMBER: _ClassVar[int]
+    REASONING_END_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_START_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_ARGS_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_END_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +112,9 @@ class RunEvent(_message.Message):
     text_message_content: TextMessageContent
     text_message_end: TextMessageEnd
     message_discarded: MessageDiscarded
+    reasoning_start: ReasoningStart
+    reasoning_content: ReasoningContent
+    reasoning_end: ReasoningEnd
     tool_call_start: ToolCallStart
     tool_call_args: ToolCallArgs
     tool_call_end: ToolCallEnd
@@ -57,7 +124,15 @@ class RunEvent(_message.Message):
     client_tool_call_requested: ClientToolCallRequested
     usage: _run_pb2.Usage
     heartbeat: Heartbeat
-    def __init__(self, run_id: _Optional[str] = ..., sequence: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_started: _Optional[_Union[RunStarted, _Mapping]] = ..., run_finished: _Optional[_Union[RunFinished, _Mapping]] = ..., run_error: _Optional[_Union[RunError, _Mapping]] = ..., state_changed: _Optional[_Union[StateChanged, _Mapping]] = ..., step_started: _Optional[_Union[StepStarted, _Mapping]] = ..., step_finished: _Optional[_Union[StepFinished, _Mapping]] = ..., text_message_start: _Optional[_Union[TextMessageStart, _Mapping]] = ..., text_message_content: _Optional[_Union[TextMessageContent, _Mapping]] = ..., text_message_end: _Optional[_Union[TextMessageEnd, _Mapping]] = ..., message_discarded: _Optional[_Union[MessageDiscarded, _Mapping]] = ..., tool_call_start: _Optional[_Union[ToolCallStart, _Mapping]] = ..., tool_call_args: _Optional[_Union[ToolCallArgs, _Mapping]] = ..., tool_call_end: _Optional[_Union[ToolCallEnd, _Mapping]] = ..., tool_call_result: _Optional[_Union[ToolCallResult, _Mapping]] = ..., approval_requested: _Optional[_Union[ApprovalRequested, _Mapping]] = ..., approval_resolved: _Optional[_Union[ApprovalResolved, _Mapping]] = ..., client_tool_call_requested: _Optional[_Union[ClientToolCallRequested, _Mapping]] = ..., usage: _Optional[_Union[_run_pb2.Usage, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., sequence: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_started: _Optional[_Union[RunStarted, _Mapping]] = ..., run_finished: _Optional[_Union[RunFinished, _Mapping]] = ..., run_error: _Optional[_Union[RunError, _Mapping]] = ..., state_changed: _Optional[_Union[StateChanged, _Mapping]] = ..., step_started: _Optional[_Union[StepStarted, _Mapping]] = ..., step_finished: _Optional[_Union[StepFinished, _Mapping]] = ..., text_message_start: _Optional[_Union[TextMessageStart, _Mapping]] = ..., text_message_content: _Optional[_Union[TextMessageContent, _Mapping]] = ..., text_message_end: _Optional[_Union[TextMessageEnd, _Mapping]] = ..., message_discarded: _Optional[_Union[MessageDiscarded, _Mapping]] = ..., reasoning_start: _Optional[_Union[ReasoningStart, _Mapping]] = ..., reasoning_content: _Optional[_Union[ReasoningContent, _Mapping]] = ..., reasoning_end: _Optional[_Union[ReasoningEnd, _Mapping]] = ..., tool_call_start: _Optional[_Union[ToolCallStart, _Mapping]] = ..., tool_call_args: _Optional[_Union[ToolCallArgs, _Mapping]] = ..., tool_call_end: _Optional[_Union[ToolCallEnd, _Mapping]] = ..., tool_call_result: _Optional[_Union[ToolCallResult, _Mapping]] = ..., approval_requested: _Optional[_Union[ApprovalRequested, _Mapping]] = ..., approval_resolved: _Optional[_Union[ApprovalResolved, _Mapping]] = ..., client_tool_call_requested: _Optional[_Union[ClientToolCallRequested, _Mapping]] = ..., usage: _Optional[_Union[_run_pb2.Usage, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+
+class EventFilter(_message.Message):
+    __slots__ = ("profile", "event_types")
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
+    profile: EventProfile
+    event_types: _containers.RepeatedScalarFieldContainer[EventType]
+    def __init__(self, profile: _Optional[_Union[EventProfile, str]] = ..., event_types: _Optional[_Iterable[_Union[EventType, str]]] = ...) -> None: ...
 
 class RunStarted(_message.Message):
     __slots__ = ("agent_id", "thread_id", "created_by")
@@ -126,10 +201,12 @@ class TextMessageContent(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., delta: _Optional[str] = ...) -> None: ...
 
 class TextMessageEnd(_message.Message):
-    __slots__ = ("message_id",)
+    __slots__ = ("message_id", "text")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
     message_id: str
-    def __init__(self, message_id: _Optional[str] = ...) -> None: ...
+    text: str
+    def __init__(self, message_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
 class MessageDiscarded(_message.Message):
     __slots__ = ("message_id", "reason")
@@ -158,10 +235,34 @@ class ToolCallArgs(_message.Message):
     def __init__(self, tool_call_id: _Optional[str] = ..., delta: _Optional[str] = ...) -> None: ...
 
 class ToolCallEnd(_message.Message):
-    __slots__ = ("tool_call_id",)
+    __slots__ = ("tool_call_id", "arguments")
     TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
     tool_call_id: str
-    def __init__(self, tool_call_id: _Optional[str] = ...) -> None: ...
+    arguments: str
+    def __init__(self, tool_call_id: _Optional[str] = ..., arguments: _Optional[str] = ...) -> None: ...
+
+class ReasoningStart(_message.Message):
+    __slots__ = ("message_id",)
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    def __init__(self, message_id: _Optional[str] = ...) -> None: ...
+
+class ReasoningContent(_message.Message):
+    __slots__ = ("message_id", "delta")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    delta: str
+    def __init__(self, message_id: _Optional[str] = ..., delta: _Optional[str] = ...) -> None: ...
+
+class ReasoningEnd(_message.Message):
+    __slots__ = ("message_id", "text")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    text: str
+    def __init__(self, message_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
 class ToolCallResult(_message.Message):
     __slots__ = ("tool_call_id", "content", "is_error")

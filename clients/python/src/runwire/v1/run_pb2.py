@@ -29,7 +29,7 @@ from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from runwire.v1 import agent_pb2 as runwire_dot_v1_dot_agent__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14runwire/v1/run.proto\x12\nrunwire.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x16runwire/v1/agent.proto\"\xce\x05\n\x03Run\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x19\n\x08\x61gent_id\x18\x02 \x01(\tR\x07\x61gentId\x12\x1b\n\tthread_id\x18\x03 \x01(\tR\x08threadId\x12*\n\x05state\x18\x04 \x01(\x0e\x32\x14.runwire.v1.RunStateR\x05state\x12\x16\n\x06output\x18\x05 \x01(\tR\x06output\x12#\n\rfinish_reason\x18\x06 \x01(\tR\x0c\x66inishReason\x12\'\n\x05usage\x18\x07 \x01(\x0b\x32\x11.runwire.v1.UsageR\x05usage\x12(\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x12.google.rpc.StatusR\x05\x65rror\x12#\n\rlast_sequence\x18\t \x01(\x03R\x0clastSequence\x12\x45\n\x10required_actions\x18\n \x03(\x0b\x32\x1a.runwire.v1.RequiredActionR\x0frequiredActions\x12-\n\x07runtime\x18\x0b \x01(\x0e\x32\x13.runwire.v1.RuntimeR\x07runtime\x12;\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x39\n\nstart_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12;\n\x0bupdate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12\x1d\n\ncreated_by\x18\x10 \x01(\tR\tcreatedBy\x12\x16\n\x06tenant\x18\x11 \x01(\tR\x06tenant\"r\n\x05Usage\x12!\n\x0cinput_tokens\x18\x01 \x01(\x03R\x0binputTokens\x12#\n\routput_tokens\x18\x02 \x01(\x03R\x0coutputTokens\x12!\n\x0ctotal_tokens\x18\x03 \x01(\x03R\x0btotalTokens\"\xc2\x01\n\x0eRequiredAction\x12\x32\n\x04type\x18\x01 \x01(\x0e\x32\x1e.runwire.v1.RequiredActionTypeR\x04type\x12 \n\x0ctool_call_id\x18\x02 \x01(\tR\ntoolCallId\x12\x1b\n\ttool_name\x18\x03 \x01(\tR\x08toolName\x12\x1c\n\targuments\x18\x04 \x01(\tR\targuments\x12\x1f\n\x0b\x61pproval_id\x18\x05 \x01(\tR\napprovalId\"\xa4\x01\n\nClientTool\x12\x31\n\x04name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[A-Za-z0-9_.-]{1,64}$R\x04name\x12*\n\x0b\x64\x65scription\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xa0\x1fR\x0b\x64\x65scription\x12\x37\n\nparameters\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\nparameters\"x\n\nToolOutput\x12,\n\x0ctool_call_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\ntoolCallId\x12!\n\x06output\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x18\xc0\x84=R\x06output\x12\x19\n\x08is_error\x18\x03 \x01(\x08R\x07isError*\xd3\x01\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10RUN_STATE_QUEUED\x10\x01\x12\x15\n\x11RUN_STATE_RUNNING\x10\x02\x12\x1d\n\x19RUN_STATE_REQUIRES_ACTION\x10\x03\x12\x18\n\x14RUN_STATE_CANCELLING\x10\x04\x12\x17\n\x13RUN_STATE_SUCCEEDED\x10\x05\x12\x14\n\x10RUN_STATE_FAILED\x10\x06\x12\x17\n\x13RUN_STATE_CANCELLED\x10\x07*\x88\x01\n\x12RequiredActionType\x12$\n REQUIRED_ACTION_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1dREQUIRED_ACTION_TYPE_APPROVAL\x10\x01\x12)\n%REQUIRED_ACTION_TYPE_CLIENT_TOOL_CALL\x10\x02\x42N\n\x0e\x64\x65v.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14runwire/v1/run.proto\x12\nrunwire.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x16runwire/v1/agent.proto\"\xf6\x06\n\x03Run\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x19\n\x08\x61gent_id\x18\x02 \x01(\tR\x07\x61gentId\x12\x1b\n\tthread_id\x18\x03 \x01(\tR\x08threadId\x12*\n\x05state\x18\x04 \x01(\x0e\x32\x14.runwire.v1.RunStateR\x05state\x12\x16\n\x06output\x18\x05 \x01(\tR\x06output\x12#\n\rfinish_reason\x18\x06 \x01(\tR\x0c\x66inishReason\x12\'\n\x05usage\x18\x07 \x01(\x0b\x32\x11.runwire.v1.UsageR\x05usage\x12(\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x12.google.rpc.StatusR\x05\x65rror\x12#\n\rlast_sequence\x18\t \x01(\x03R\x0clastSequence\x12\x45\n\x10required_actions\x18\n \x03(\x0b\x32\x1a.runwire.v1.RequiredActionR\x0frequiredActions\x12-\n\x07runtime\x18\x0b \x01(\x0e\x32\x13.runwire.v1.RuntimeR\x07runtime\x12;\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12\x39\n\nstart_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\x12;\n\x0bupdate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12\x1d\n\ncreated_by\x18\x10 \x01(\tR\tcreatedBy\x12\x16\n\x06tenant\x18\x11 \x01(\tR\x06tenant\x12\x33\n\x06labels\x18\x12 \x03(\x0b\x32\x1b.runwire.v1.Run.LabelsEntryR\x06labels\x12\x36\n\toverrides\x18\x13 \x01(\x0b\x32\x18.runwire.v1.RunOverridesR\toverrides\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xca\x02\n\x0cRunOverrides\x12-\n\x0cinstructions\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x8d\x06R\x0cinstructions\x12>\n\x0btemperature\x18\x02 \x01(\x01\x42\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\x00@)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\x0btemperature\x88\x01\x01\x12\x31\n\x05top_p\x18\x03 \x01(\x01\x42\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x04topP\x88\x01\x01\x12<\n\x11max_output_tokens\x18\x04 \x01(\x05\x42\x0b\xbaH\x08\x1a\x06\x18\xc0\x84=(\x01H\x02R\x0fmaxOutputTokens\x88\x01\x01\x12*\n\x06limits\x18\x05 \x01(\x0b\x32\x12.runwire.v1.LimitsR\x06limitsB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x14\n\x12_max_output_tokens\"r\n\x05Usage\x12!\n\x0cinput_tokens\x18\x01 \x01(\x03R\x0binputTokens\x12#\n\routput_tokens\x18\x02 \x01(\x03R\x0coutputTokens\x12!\n\x0ctotal_tokens\x18\x03 \x01(\x03R\x0btotalTokens\"\xc2\x01\n\x0eRequiredAction\x12\x32\n\x04type\x18\x01 \x01(\x0e\x32\x1e.runwire.v1.RequiredActionTypeR\x04type\x12 \n\x0ctool_call_id\x18\x02 \x01(\tR\ntoolCallId\x12\x1b\n\ttool_name\x18\x03 \x01(\tR\x08toolName\x12\x1c\n\targuments\x18\x04 \x01(\tR\targuments\x12\x1f\n\x0b\x61pproval_id\x18\x05 \x01(\tR\napprovalId\"\xa4\x01\n\nClientTool\x12\x31\n\x04name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x32\x16^[A-Za-z0-9_.-]{1,64}$R\x04name\x12*\n\x0b\x64\x65scription\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xa0\x1fR\x0b\x64\x65scription\x12\x37\n\nparameters\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\nparameters\"x\n\nToolOutput\x12,\n\x0ctool_call_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\ntoolCallId\x12!\n\x06output\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x18\xc0\x84=R\x06output\x12\x19\n\x08is_error\x18\x03 \x01(\x08R\x07isError*\xd3\x01\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10RUN_STATE_QUEUED\x10\x01\x12\x15\n\x11RUN_STATE_RUNNING\x10\x02\x12\x1d\n\x19RUN_STATE_REQUIRES_ACTION\x10\x03\x12\x18\n\x14RUN_STATE_CANCELLING\x10\x04\x12\x17\n\x13RUN_STATE_SUCCEEDED\x10\x05\x12\x14\n\x10RUN_STATE_FAILED\x10\x06\x12\x17\n\x13RUN_STATE_CANCELLED\x10\x07*\x88\x01\n\x12RequiredActionType\x12$\n REQUIRED_ACTION_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1dREQUIRED_ACTION_TYPE_APPROVAL\x10\x01\x12)\n%REQUIRED_ACTION_TYPE_CLIENT_TOOL_CALL\x10\x02\x42N\n\x0e\x64\x65v.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,6 +37,16 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'runwire.v1.run_pb2', _globa
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.runwire.v1P\001Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1'
+  _globals['_RUN_LABELSENTRY']._loaded_options = None
+  _globals['_RUN_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_RUNOVERRIDES'].fields_by_name['instructions']._loaded_options = None
+  _globals['_RUNOVERRIDES'].fields_by_name['instructions']._serialized_options = b'\272H\006r\004\030\240\215\006'
+  _globals['_RUNOVERRIDES'].fields_by_name['temperature']._loaded_options = None
+  _globals['_RUNOVERRIDES'].fields_by_name['temperature']._serialized_options = b'\272H\024\022\022\031\000\000\000\000\000\000\000@)\000\000\000\000\000\000\000\000'
+  _globals['_RUNOVERRIDES'].fields_by_name['top_p']._loaded_options = None
+  _globals['_RUNOVERRIDES'].fields_by_name['top_p']._serialized_options = b'\272H\024\022\022\031\000\000\000\000\000\000\360?!\000\000\000\000\000\000\000\000'
+  _globals['_RUNOVERRIDES'].fields_by_name['max_output_tokens']._loaded_options = None
+  _globals['_RUNOVERRIDES'].fields_by_name['max_output_tokens']._serialized_options = b'\272H\010\032\006\030\300\204=(\001'
   _globals['_CLIENTTOOL'].fields_by_name['name']._loaded_options = None
   _globals['_CLIENTTOOL'].fields_by_name['name']._serialized_options = b'\272H\032r\0302\026^[A-Za-z0-9_.-]{1,64}$'
   _globals['_CLIENTTOOL'].fields_by_name['description']._loaded_options = None
@@ -45,18 +55,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TOOLOUTPUT'].fields_by_name['tool_call_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
   _globals['_TOOLOUTPUT'].fields_by_name['output']._loaded_options = None
   _globals['_TOOLOUTPUT'].fields_by_name['output']._serialized_options = b'\272H\006r\004\030\300\204='
-  _globals['_RUNSTATE']._serialized_start=1501
-  _globals['_RUNSTATE']._serialized_end=1712
-  _globals['_REQUIREDACTIONTYPE']._serialized_start=1715
-  _globals['_REQUIREDACTIONTYPE']._serialized_end=1851
+  _globals['_RUNSTATE']._serialized_start=2002
+  _globals['_RUNSTATE']._serialized_end=2213
+  _globals['_REQUIREDACTIONTYPE']._serialized_start=2216
+  _globals['_REQUIREDACTIONTYPE']._serialized_end=2352
   _globals['_RUN']._serialized_start=178
-  _globals['_RUN']._serialized_end=896
-  _globals['_USAGE']._serialized_start=898
-  _globals['_USAGE']._serialized_end=1012
-  _globals['_REQUIREDACTION']._serialized_start=1015
-  _globals['_REQUIREDACTION']._serialized_end=1209
-  _globals['_CLIENTTOOL']._serialized_start=1212
-  _globals['_CLIENTTOOL']._serialized_end=1376
-  _globals['_TOOLOUTPUT']._serialized_start=1378
-  _globals['_TOOLOUTPUT']._serialized_end=1498
+  _globals['_RUN']._serialized_end=1064
+  _globals['_RUN_LABELSENTRY']._serialized_start=1007
+  _globals['_RUN_LABELSENTRY']._serialized_end=1064
+  _globals['_RUNOVERRIDES']._serialized_start=1067
+  _globals['_RUNOVERRIDES']._serialized_end=1397
+  _globals['_USAGE']._serialized_start=1399
+  _globals['_USAGE']._serialized_end=1513
+  _globals['_REQUIREDACTION']._serialized_start=1516
+  _globals['_REQUIREDACTION']._serialized_end=1710
+  _globals['_CLIENTTOOL']._serialized_start=1713
+  _globals['_CLIENTTOOL']._serialized_end=1877
+  _globals['_TOOLOUTPUT']._serialized_start=1879
+  _globals['_TOOLOUTPUT']._serialized_end=1999
 # @@protoc_insertion_point(module_scope)

@@ -43,7 +43,14 @@ REQUIRED_ACTION_TYPE_APPROVAL: RequiredActionType
 REQUIRED_ACTION_TYPE_CLIENT_TOOL_CALL: RequiredActionType
 
 class Run(_message.Message):
-    __slots__ = ("run_id", "agent_id", "thread_id", "state", "output", "finish_reason", "usage", "error", "last_sequence", "required_actions", "runtime", "create_time", "start_time", "end_time", "update_time", "created_by", "tenant")
+    __slots__ = ("run_id", "agent_id", "thread_id", "state", "output", "finish_reason", "usage", "error", "last_sequence", "required_actions", "runtime", "create_time", "start_time", "end_time", "update_time", "created_by", "tenant", "labels", "overrides")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     THREAD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +68,8 @@ class Run(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDES_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     agent_id: str
     thread_id: str
@@ -78,7 +87,23 @@ class Run(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     created_by: str
     tenant: str
-    def __init__(self, run_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., thread_id: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., output: _Optional[str] = ..., finish_reason: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., last_sequence: _Optional[int] = ..., required_actions: _Optional[_Iterable[_Union[RequiredAction, _Mapping]]] = ..., runtime: _Optional[_Union[_agent_pb2.Runtime, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., tenant: _Optional[str] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    overrides: RunOverrides
+    def __init__(self, run_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., thread_id: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., output: _Optional[str] = ..., finish_reason: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., last_sequence: _Optional[int] = ..., required_actions: _Optional[_Iterable[_Union[RequiredAction, _Mapping]]] = ..., runtime: _Optional[_Union[_agent_pb2.Runtime, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., tenant: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., overrides: _Optional[_Union[RunOverrides, _Mapping]] = ...) -> None: ...
+
+class RunOverrides(_message.Message):
+    __slots__ = ("instructions", "temperature", "top_p", "max_output_tokens", "limits")
+    INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    TOP_P_FIELD_NUMBER: _ClassVar[int]
+    MAX_OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    instructions: str
+    temperature: float
+    top_p: float
+    max_output_tokens: int
+    limits: _agent_pb2.Limits
+    def __init__(self, instructions: _Optional[str] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., max_output_tokens: _Optional[int] = ..., limits: _Optional[_Union[_agent_pb2.Limits, _Mapping]] = ...) -> None: ...
 
 class Usage(_message.Message):
     __slots__ = ("input_tokens", "output_tokens", "total_tokens")

@@ -27,9 +27,10 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from runwire.v1 import agent_pb2 as runwire_dot_v1_dot_agent__pb2
 from runwire.v1 import event_pb2 as runwire_dot_v1_dot_event__pb2
 from runwire.v1 import run_pb2 as runwire_dot_v1_dot_run__pb2
+from runwire.v1 import watch_pb2 as runwire_dot_v1_dot_watch__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1crunwire/v1/run_service.proto\x12\nrunwire.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x16runwire/v1/agent.proto\x1a\x16runwire/v1/event.proto\x1a\x14runwire/v1/run.proto\"\xac\x02\n\x10\x43reateRunRequest\x12%\n\x08\x61gent_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x07\x61gentId\x12%\n\tthread_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x08threadId\x12#\n\x06prompt\x18\x03 \x01(\tB\x0b\xbaH\x08r\x06\x10\x01\x18\xc0\x9a\x0cR\x06prompt\x12\x43\n\x0c\x63lient_tools\x18\x04 \x03(\x0b\x32\x16.runwire.v1.ClientToolB\x08\xbaH\x05\x92\x01\x02\x10@R\x0b\x63lientTools\x12\'\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\trequestId\x12\x37\n\x07runtime\x18\x06 \x01(\x0e\x32\x13.runwire.v1.RuntimeB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07runtime\"6\n\x11\x43reateRunResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x0f.runwire.v1.RunR\x03run\"\xac\x02\n\x10StreamRunRequest\x12%\n\x08\x61gent_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x07\x61gentId\x12%\n\tthread_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x08threadId\x12#\n\x06prompt\x18\x03 \x01(\tB\x0b\xbaH\x08r\x06\x10\x01\x18\xc0\x9a\x0cR\x06prompt\x12\x43\n\x0c\x63lient_tools\x18\x04 \x03(\x0b\x32\x16.runwire.v1.ClientToolB\x08\xbaH\x05\x92\x01\x02\x10@R\x0b\x63lientTools\x12\'\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\trequestId\x12\x37\n\x07runtime\x18\x06 \x01(\x0e\x32\x13.runwire.v1.RuntimeB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07runtime\"?\n\x11StreamRunResponse\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.runwire.v1.RunEventR\x05\x65vent\"\xee\x02\n\x0eWaitRunRequest\x12%\n\x08\x61gent_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x07\x61gentId\x12%\n\tthread_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x08threadId\x12#\n\x06prompt\x18\x03 \x01(\tB\x0b\xbaH\x08r\x06\x10\x01\x18\xc0\x9a\x0cR\x06prompt\x12\x43\n\x0c\x63lient_tools\x18\x04 \x03(\x0b\x32\x16.runwire.v1.ClientToolB\x08\xbaH\x05\x92\x01\x02\x10@R\x0b\x63lientTools\x12\'\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\trequestId\x12\x37\n\x07runtime\x18\x06 \x01(\x0e\x32\x13.runwire.v1.RuntimeB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07runtime\x12\x42\n\x07timeout\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\r\xbaH\n\xaa\x01\x07\"\x03\x08\x90\x1c\x32\x00R\x07timeout\"4\n\x0fWaitRunResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x0f.runwire.v1.RunR\x03run\"2\n\rGetRunRequest\x12!\n\x06run_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x05runId\"3\n\x0eGetRunResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x0f.runwire.v1.RunR\x03run\"\xdb\x01\n\x0fListRunsRequest\x12#\n\x08\x61gent_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x07\x61gentId\x12%\n\tthread_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x08threadId\x12\x34\n\x05state\x18\x03 \x01(\x0e\x32\x14.runwire.v1.RunStateB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12\'\n\tpage_size\x18\x04 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\"_\n\x10ListRunsResponse\x12#\n\x04runs\x18\x01 \x03(\x0b\x32\x0f.runwire.v1.RunR\x04runs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"W\n\x10\x43\x61ncelRunRequest\x12!\n\x06run_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x05runId\x12 \n\x06reason\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xa0\x1fR\x06reason\"6\n\x11\x43\x61ncelRunResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x0f.runwire.v1.RunR\x03run\"k\n\x16StreamRunEventsRequest\x12!\n\x06run_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x05runId\x12.\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00R\rafterSequence\"E\n\x17StreamRunEventsResponse\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.runwire.v1.RunEventR\x05\x65vent\"\xb1\x01\n\x14ListRunEventsRequest\x12!\n\x06run_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x05runId\x12.\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00R\rafterSequence\x12\'\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00R\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\tR\tpageToken\"m\n\x15ListRunEventsResponse\x12,\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.runwire.v1.RunEventR\x06\x65vents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x01\n\x18SubmitToolOutputsRequest\x12!\n\x06run_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x05runId\x12\x45\n\x0ctool_outputs\x18\x02 \x03(\x0b\x32\x16.runwire.v1.ToolOutputB\n\xbaH\x07\x92\x01\x04\x08\x01\x10@R\x0btoolOutputs\">\n\x19SubmitToolOutputsResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x0f.runwire.v1.RunR\x03run2\xce\x05\n\nRunService\x12H\n\tCreateRun\x12\x1c.runwire.v1.CreateRunRequest\x1a\x1d.runwire.v1.CreateRunResponse\x12J\n\tStreamRun\x12\x1c.runwire.v1.StreamRunRequest\x1a\x1d.runwire.v1.StreamRunResponse0\x01\x12\x42\n\x07WaitRun\x12\x1a.runwire.v1.WaitRunRequest\x1a\x1b.runwire.v1.WaitRunResponse\x12?\n\x06GetRun\x12\x19.runwire.v1.GetRunRequest\x1a\x1a.runwire.v1.GetRunResponse\x12\x45\n\x08ListRuns\x12\x1b.runwire.v1.ListRunsRequest\x1a\x1c.runwire.v1.ListRunsResponse\x12H\n\tCancelRun\x12\x1c.runwire.v1.CancelRunRequest\x1a\x1d.runwire.v1.CancelRunResponse\x12\\\n\x0fStreamRunEvents\x12\".runwire.v1.StreamRunEventsRequest\x1a#.runwire.v1.StreamRunEventsResponse0\x01\x12T\n\rListRunEvents\x12 .runwire.v1.ListRunEventsRequest\x1a!.runwire.v1.ListRunEventsResponse\x12`\n\x11SubmitToolOutputs\x12$.runwire.v1.SubmitToolOutputsRequest\x1a%.runwire.v1.SubmitToolOutputsResponseBN\n\x0e\x64\x65v.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1crunwire/v1/run_service.proto\x12\nrunwire.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x16runwire/v1/agent.proto\x1a\x16runwire/v1/event.proto\x1a\x14runwire/v1/run.proto\x1a\x16runwire/v1/watch.proto\"\xa9\x04\n\x10\x43reateRunRequest\x12%\n\x08\x61gent_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x07\x61gentId\x12%\n\tthread_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x08threadId\x12#\n\x06prompt\x18\x03 \x01(\tB\x0b\xbaH\x08r\x06\x10\x01\x18\xc0\x9a\x0cR\x06prompt\x12\x43\n\x0c\x63lient_tools\x18\x04 \x03(\x0b\x32\x16.runwire.v1.ClientToolB\x08\xbaH\x05\x92\x01\x02\x10@R\x0b\x63lientTools\x12\'\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\trequestId\x12\x37\n\x07runtime\x18\x06 \x01(\x0e\x32\x13.runwire.v1.RuntimeB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07runtime\x12\x87\x01\n\x06labels\x18\x08 \x03(\x0b\x32(.runwire.v1.CreateRunRequest.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x12\x36\n\toverrides\x18\t \x01(\x0b\x32\x18.runwire.v1.RunOverridesR\toverrides\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"6\n\x11\x43reateRunResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x0f.runwire.v1.RunR\x03run\"\xda\x04\n\x10StreamRunRequest\x12%\n\x08\x61gent_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x07\x61gentId\x12%\n\tthread_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x08threadId\x12#\n\x06prompt\x18\x03 \x01(\tB\x0b\xbaH\x08r\x06\x10\x01\x18\xc0\x9a\x0cR\x06prompt\x12\x43\n\x0c\x63lient_tools\x18\x04 \x03(\x0b\x32\x16.runwire.v1.ClientToolB\x08\xbaH\x05\x92\x01\x02\x10@R\x0b\x63lientTools\x12\'\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\trequestId\x12\x37\n\x07runtime\x18\x06 \x01(\x0e\x32\x13.runwire.v1.RuntimeB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07runtime\x12\x87\x01\n\x06labels\x18\x08 \x03(\x0b\x32(.runwire.v1.StreamRunRequest.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x12\x36\n\toverrides\x18\t \x01(\x0b\x32\x18.runwire.v1.RunOverridesR\toverrides\x12/\n\x06\x66ilter\x18\n \x01(\x0b\x32\x17.runwire.v1.EventFilterR\x06\x66ilter\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"?\n\x11StreamRunResponse\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.runwire.v1.RunEventR\x05\x65vent\"\xe9\x04\n\x0eWaitRunRequest\x12%\n\x08\x61gent_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x07\x61gentId\x12%\n\tthread_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x08threadId\x12#\n\x06prompt\x18\x03 \x01(\tB\x0b\xbaH\x08r\x06\x10\x01\x18\xc0\x9a\x0cR\x06prompt\x12\x43\n\x0c\x63lient_tools\x18\x04 \x03(\x0b\x32\x16.runwire.v1.ClientToolB\x08\xbaH\x05\x92\x01\x02\x10@R\x0b\x63lientTools\x12\'\n\nrequest_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\trequestId\x12\x37\n\x07runtime\x18\x06 \x01(\x0e\x32\x13.runwire.v1.RuntimeB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x07runtime\x12\x85\x01\n\x06labels\x18\x08 \x03(\x0b\x32&.runwire.v1.WaitRunRequest.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x12\x36\n\toverrides\x18\t \x01(\x0b\x32\x18.runwire.v1.RunOverridesR\toverrides\x12\x42\n\x07timeout\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\r\xbaH\n\xaa\x01\x07\"\x03\x08\x90\x1c\x32\x00R\x07timeout\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"4\n\x0fWaitRunResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x0f.runwire.v1.RunR\x03run\"2\n\rGetRunRequest\x12!\n\x06run_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x05runId\"3\n\x0eGetRunResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x0f.runwire.v1.RunR\x03run\"\x9f\x03\n\x0fListRunsRequest\x12#\n\x08\x61gent_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x07\x61gentId\x12%\n\tthread_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x08threadId\x12\x34\n\x05state\x18\x03 \x01(\x0e\x32\x14.runwire.v1.RunStateB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12\'\n\tpage_size\x18\x04 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00R\x08pageSize\x12\x1d\n\npage_token\x18\x05 \x01(\tR\tpageToken\x12\x86\x01\n\x06labels\x18\x06 \x03(\x0b\x32\'.runwire.v1.ListRunsRequest.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"_\n\x10ListRunsResponse\x12#\n\x04runs\x18\x01 \x03(\x0b\x32\x0f.runwire.v1.RunR\x04runs\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"W\n\x10\x43\x61ncelRunRequest\x12!\n\x06run_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x05runId\x12 \n\x06reason\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\xa0\x1fR\x06reason\"6\n\x11\x43\x61ncelRunResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x0f.runwire.v1.RunR\x03run\"\x9c\x01\n\x16StreamRunEventsRequest\x12!\n\x06run_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x05runId\x12.\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00R\rafterSequence\x12/\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x17.runwire.v1.EventFilterR\x06\x66ilter\"E\n\x17StreamRunEventsResponse\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.runwire.v1.RunEventR\x05\x65vent\"\xe2\x01\n\x14ListRunEventsRequest\x12!\n\x06run_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x05runId\x12.\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00R\rafterSequence\x12\'\n\tpage_size\x18\x03 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00R\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\tR\tpageToken\x12/\n\x06\x66ilter\x18\x05 \x01(\x0b\x32\x17.runwire.v1.EventFilterR\x06\x66ilter\"m\n\x15ListRunEventsResponse\x12,\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.runwire.v1.RunEventR\x06\x65vents\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x01\n\x18SubmitToolOutputsRequest\x12!\n\x06run_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x05runId\x12\x45\n\x0ctool_outputs\x18\x02 \x03(\x0b\x32\x16.runwire.v1.ToolOutputB\n\xbaH\x07\x92\x01\x04\x08\x01\x10@R\x0btoolOutputs\">\n\x19SubmitToolOutputsResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x0f.runwire.v1.RunR\x03run\"\x86\x03\n\x10WatchRunsRequest\x12#\n\x08\x61gent_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x07\x61gentId\x12%\n\tthread_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01R\x08threadId\x12?\n\x06states\x18\x03 \x03(\x0e\x32\x14.runwire.v1.RunStateB\x11\xbaH\x0e\x92\x01\x0b\x10\x10\"\x07\x82\x01\x04\x10\x01 \x00R\x06states\x12\x87\x01\n\x06labels\x18\x04 \x03(\x0b\x32(.runwire.v1.WatchRunsRequest.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x12 \n\x06\x63ursor\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x02R\x06\x63ursor\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"z\n\x11WatchRunsResponse\x12*\n\x04type\x18\x01 \x01(\x0e\x32\x16.runwire.v1.ChangeTypeR\x04type\x12!\n\x03run\x18\x02 \x01(\x0b\x32\x0f.runwire.v1.RunR\x03run\x12\x16\n\x06\x63ursor\x18\x03 \x01(\tR\x06\x63ursor2\x9a\x06\n\nRunService\x12H\n\tCreateRun\x12\x1c.runwire.v1.CreateRunRequest\x1a\x1d.runwire.v1.CreateRunResponse\x12J\n\tStreamRun\x12\x1c.runwire.v1.StreamRunRequest\x1a\x1d.runwire.v1.StreamRunResponse0\x01\x12\x42\n\x07WaitRun\x12\x1a.runwire.v1.WaitRunRequest\x1a\x1b.runwire.v1.WaitRunResponse\x12?\n\x06GetRun\x12\x19.runwire.v1.GetRunRequest\x1a\x1a.runwire.v1.GetRunResponse\x12\x45\n\x08ListRuns\x12\x1b.runwire.v1.ListRunsRequest\x1a\x1c.runwire.v1.ListRunsResponse\x12H\n\tCancelRun\x12\x1c.runwire.v1.CancelRunRequest\x1a\x1d.runwire.v1.CancelRunResponse\x12\\\n\x0fStreamRunEvents\x12\".runwire.v1.StreamRunEventsRequest\x1a#.runwire.v1.StreamRunEventsResponse0\x01\x12T\n\rListRunEvents\x12 .runwire.v1.ListRunEventsRequest\x1a!.runwire.v1.ListRunEventsResponse\x12`\n\x11SubmitToolOutputs\x12$.runwire.v1.SubmitToolOutputsRequest\x1a%.runwire.v1.SubmitToolOutputsResponse\x12J\n\tWatchRuns\x12\x1c.runwire.v1.WatchRunsRequest\x1a\x1d.runwire.v1.WatchRunsResponse0\x01\x42N\n\x0e\x64\x65v.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,6 +38,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'runwire.v1.run_service_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.runwire.v1P\001Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1'
+  _globals['_CREATERUNREQUEST_LABELSENTRY']._loaded_options = None
+  _globals['_CREATERUNREQUEST_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_CREATERUNREQUEST'].fields_by_name['agent_id']._loaded_options = None
   _globals['_CREATERUNREQUEST'].fields_by_name['agent_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
   _globals['_CREATERUNREQUEST'].fields_by_name['thread_id']._loaded_options = None
@@ -49,6 +52,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATERUNREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\030\200\001'
   _globals['_CREATERUNREQUEST'].fields_by_name['runtime']._loaded_options = None
   _globals['_CREATERUNREQUEST'].fields_by_name['runtime']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_CREATERUNREQUEST'].fields_by_name['labels']._loaded_options = None
+  _globals['_CREATERUNREQUEST'].fields_by_name['labels']._serialized_options = b'\272HB\232\001?\020 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\005r\003\030\200\002'
+  _globals['_STREAMRUNREQUEST_LABELSENTRY']._loaded_options = None
+  _globals['_STREAMRUNREQUEST_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_STREAMRUNREQUEST'].fields_by_name['agent_id']._loaded_options = None
   _globals['_STREAMRUNREQUEST'].fields_by_name['agent_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
   _globals['_STREAMRUNREQUEST'].fields_by_name['thread_id']._loaded_options = None
@@ -61,6 +68,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STREAMRUNREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\030\200\001'
   _globals['_STREAMRUNREQUEST'].fields_by_name['runtime']._loaded_options = None
   _globals['_STREAMRUNREQUEST'].fields_by_name['runtime']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_STREAMRUNREQUEST'].fields_by_name['labels']._loaded_options = None
+  _globals['_STREAMRUNREQUEST'].fields_by_name['labels']._serialized_options = b'\272HB\232\001?\020 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\005r\003\030\200\002'
+  _globals['_WAITRUNREQUEST_LABELSENTRY']._loaded_options = None
+  _globals['_WAITRUNREQUEST_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_WAITRUNREQUEST'].fields_by_name['agent_id']._loaded_options = None
   _globals['_WAITRUNREQUEST'].fields_by_name['agent_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
   _globals['_WAITRUNREQUEST'].fields_by_name['thread_id']._loaded_options = None
@@ -73,10 +84,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WAITRUNREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\030\200\001'
   _globals['_WAITRUNREQUEST'].fields_by_name['runtime']._loaded_options = None
   _globals['_WAITRUNREQUEST'].fields_by_name['runtime']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_WAITRUNREQUEST'].fields_by_name['labels']._loaded_options = None
+  _globals['_WAITRUNREQUEST'].fields_by_name['labels']._serialized_options = b'\272HB\232\001?\020 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\005r\003\030\200\002'
   _globals['_WAITRUNREQUEST'].fields_by_name['timeout']._loaded_options = None
   _globals['_WAITRUNREQUEST'].fields_by_name['timeout']._serialized_options = b'\272H\n\252\001\007\"\003\010\220\0342\000'
   _globals['_GETRUNREQUEST'].fields_by_name['run_id']._loaded_options = None
   _globals['_GETRUNREQUEST'].fields_by_name['run_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
+  _globals['_LISTRUNSREQUEST_LABELSENTRY']._loaded_options = None
+  _globals['_LISTRUNSREQUEST_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_LISTRUNSREQUEST'].fields_by_name['agent_id']._loaded_options = None
   _globals['_LISTRUNSREQUEST'].fields_by_name['agent_id']._serialized_options = b'\272H\005r\003\030\200\001'
   _globals['_LISTRUNSREQUEST'].fields_by_name['thread_id']._loaded_options = None
@@ -85,6 +100,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTRUNSREQUEST'].fields_by_name['state']._serialized_options = b'\272H\005\202\001\002\020\001'
   _globals['_LISTRUNSREQUEST'].fields_by_name['page_size']._loaded_options = None
   _globals['_LISTRUNSREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\350\007(\000'
+  _globals['_LISTRUNSREQUEST'].fields_by_name['labels']._loaded_options = None
+  _globals['_LISTRUNSREQUEST'].fields_by_name['labels']._serialized_options = b'\272HB\232\001?\020 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\005r\003\030\200\002'
   _globals['_CANCELRUNREQUEST'].fields_by_name['run_id']._loaded_options = None
   _globals['_CANCELRUNREQUEST'].fields_by_name['run_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
   _globals['_CANCELRUNREQUEST'].fields_by_name['reason']._loaded_options = None
@@ -103,42 +120,68 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBMITTOOLOUTPUTSREQUEST'].fields_by_name['run_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
   _globals['_SUBMITTOOLOUTPUTSREQUEST'].fields_by_name['tool_outputs']._loaded_options = None
   _globals['_SUBMITTOOLOUTPUTSREQUEST'].fields_by_name['tool_outputs']._serialized_options = b'\272H\007\222\001\004\010\001\020@'
-  _globals['_CREATERUNREQUEST']._serialized_start=176
-  _globals['_CREATERUNREQUEST']._serialized_end=476
-  _globals['_CREATERUNRESPONSE']._serialized_start=478
-  _globals['_CREATERUNRESPONSE']._serialized_end=532
-  _globals['_STREAMRUNREQUEST']._serialized_start=535
-  _globals['_STREAMRUNREQUEST']._serialized_end=835
-  _globals['_STREAMRUNRESPONSE']._serialized_start=837
-  _globals['_STREAMRUNRESPONSE']._serialized_end=900
-  _globals['_WAITRUNREQUEST']._serialized_start=903
-  _globals['_WAITRUNREQUEST']._serialized_end=1269
-  _globals['_WAITRUNRESPONSE']._serialized_start=1271
-  _globals['_WAITRUNRESPONSE']._serialized_end=1323
-  _globals['_GETRUNREQUEST']._serialized_start=1325
-  _globals['_GETRUNREQUEST']._serialized_end=1375
-  _globals['_GETRUNRESPONSE']._serialized_start=1377
-  _globals['_GETRUNRESPONSE']._serialized_end=1428
-  _globals['_LISTRUNSREQUEST']._serialized_start=1431
-  _globals['_LISTRUNSREQUEST']._serialized_end=1650
-  _globals['_LISTRUNSRESPONSE']._serialized_start=1652
-  _globals['_LISTRUNSRESPONSE']._serialized_end=1747
-  _globals['_CANCELRUNREQUEST']._serialized_start=1749
-  _globals['_CANCELRUNREQUEST']._serialized_end=1836
-  _globals['_CANCELRUNRESPONSE']._serialized_start=1838
-  _globals['_CANCELRUNRESPONSE']._serialized_end=1892
-  _globals['_STREAMRUNEVENTSREQUEST']._serialized_start=1894
-  _globals['_STREAMRUNEVENTSREQUEST']._serialized_end=2001
-  _globals['_STREAMRUNEVENTSRESPONSE']._serialized_start=2003
-  _globals['_STREAMRUNEVENTSRESPONSE']._serialized_end=2072
-  _globals['_LISTRUNEVENTSREQUEST']._serialized_start=2075
-  _globals['_LISTRUNEVENTSREQUEST']._serialized_end=2252
-  _globals['_LISTRUNEVENTSRESPONSE']._serialized_start=2254
-  _globals['_LISTRUNEVENTSRESPONSE']._serialized_end=2363
-  _globals['_SUBMITTOOLOUTPUTSREQUEST']._serialized_start=2366
-  _globals['_SUBMITTOOLOUTPUTSREQUEST']._serialized_end=2498
-  _globals['_SUBMITTOOLOUTPUTSRESPONSE']._serialized_start=2500
-  _globals['_SUBMITTOOLOUTPUTSRESPONSE']._serialized_end=2562
-  _globals['_RUNSERVICE']._serialized_start=2565
-  _globals['_RUNSERVICE']._serialized_end=3283
+  _globals['_WATCHRUNSREQUEST_LABELSENTRY']._loaded_options = None
+  _globals['_WATCHRUNSREQUEST_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_WATCHRUNSREQUEST'].fields_by_name['agent_id']._loaded_options = None
+  _globals['_WATCHRUNSREQUEST'].fields_by_name['agent_id']._serialized_options = b'\272H\005r\003\030\200\001'
+  _globals['_WATCHRUNSREQUEST'].fields_by_name['thread_id']._loaded_options = None
+  _globals['_WATCHRUNSREQUEST'].fields_by_name['thread_id']._serialized_options = b'\272H\005r\003\030\200\001'
+  _globals['_WATCHRUNSREQUEST'].fields_by_name['states']._loaded_options = None
+  _globals['_WATCHRUNSREQUEST'].fields_by_name['states']._serialized_options = b'\272H\016\222\001\013\020\020\"\007\202\001\004\020\001 \000'
+  _globals['_WATCHRUNSREQUEST'].fields_by_name['labels']._loaded_options = None
+  _globals['_WATCHRUNSREQUEST'].fields_by_name['labels']._serialized_options = b'\272HB\232\001?\020 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\005r\003\030\200\002'
+  _globals['_WATCHRUNSREQUEST'].fields_by_name['cursor']._loaded_options = None
+  _globals['_WATCHRUNSREQUEST'].fields_by_name['cursor']._serialized_options = b'\272H\005r\003\030\200\002'
+  _globals['_CREATERUNREQUEST']._serialized_start=200
+  _globals['_CREATERUNREQUEST']._serialized_end=753
+  _globals['_CREATERUNREQUEST_LABELSENTRY']._serialized_start=696
+  _globals['_CREATERUNREQUEST_LABELSENTRY']._serialized_end=753
+  _globals['_CREATERUNRESPONSE']._serialized_start=755
+  _globals['_CREATERUNRESPONSE']._serialized_end=809
+  _globals['_STREAMRUNREQUEST']._serialized_start=812
+  _globals['_STREAMRUNREQUEST']._serialized_end=1414
+  _globals['_STREAMRUNREQUEST_LABELSENTRY']._serialized_start=696
+  _globals['_STREAMRUNREQUEST_LABELSENTRY']._serialized_end=753
+  _globals['_STREAMRUNRESPONSE']._serialized_start=1416
+  _globals['_STREAMRUNRESPONSE']._serialized_end=1479
+  _globals['_WAITRUNREQUEST']._serialized_start=1482
+  _globals['_WAITRUNREQUEST']._serialized_end=2099
+  _globals['_WAITRUNREQUEST_LABELSENTRY']._serialized_start=696
+  _globals['_WAITRUNREQUEST_LABELSENTRY']._serialized_end=753
+  _globals['_WAITRUNRESPONSE']._serialized_start=2101
+  _globals['_WAITRUNRESPONSE']._serialized_end=2153
+  _globals['_GETRUNREQUEST']._serialized_start=2155
+  _globals['_GETRUNREQUEST']._serialized_end=2205
+  _globals['_GETRUNRESPONSE']._serialized_start=2207
+  _globals['_GETRUNRESPONSE']._serialized_end=2258
+  _globals['_LISTRUNSREQUEST']._serialized_start=2261
+  _globals['_LISTRUNSREQUEST']._serialized_end=2676
+  _globals['_LISTRUNSREQUEST_LABELSENTRY']._serialized_start=696
+  _globals['_LISTRUNSREQUEST_LABELSENTRY']._serialized_end=753
+  _globals['_LISTRUNSRESPONSE']._serialized_start=2678
+  _globals['_LISTRUNSRESPONSE']._serialized_end=2773
+  _globals['_CANCELRUNREQUEST']._serialized_start=2775
+  _globals['_CANCELRUNREQUEST']._serialized_end=2862
+  _globals['_CANCELRUNRESPONSE']._serialized_start=2864
+  _globals['_CANCELRUNRESPONSE']._serialized_end=2918
+  _globals['_STREAMRUNEVENTSREQUEST']._serialized_start=2921
+  _globals['_STREAMRUNEVENTSREQUEST']._serialized_end=3077
+  _globals['_STREAMRUNEVENTSRESPONSE']._serialized_start=3079
+  _globals['_STREAMRUNEVENTSRESPONSE']._serialized_end=3148
+  _globals['_LISTRUNEVENTSREQUEST']._serialized_start=3151
+  _globals['_LISTRUNEVENTSREQUEST']._serialized_end=3377
+  _globals['_LISTRUNEVENTSRESPONSE']._serialized_start=3379
+  _globals['_LISTRUNEVENTSRESPONSE']._serialized_end=3488
+  _globals['_SUBMITTOOLOUTPUTSREQUEST']._serialized_start=3491
+  _globals['_SUBMITTOOLOUTPUTSREQUEST']._serialized_end=3623
+  _globals['_SUBMITTOOLOUTPUTSRESPONSE']._serialized_start=3625
+  _globals['_SUBMITTOOLOUTPUTSRESPONSE']._serialized_end=3687
+  _globals['_WATCHRUNSREQUEST']._serialized_start=3690
+  _globals['_WATCHRUNSREQUEST']._serialized_end=4080
+  _globals['_WATCHRUNSREQUEST_LABELSENTRY']._serialized_start=696
+  _globals['_WATCHRUNSREQUEST_LABELSENTRY']._serialized_end=753
+  _globals['_WATCHRUNSRESPONSE']._serialized_start=4082
+  _globals['_WATCHRUNSRESPONSE']._serialized_end=4204
+  _globals['_RUNSERVICE']._serialized_start=4207
+  _globals['_RUNSERVICE']._serialized_end=5001
 # @@protoc_insertion_point(module_scope)

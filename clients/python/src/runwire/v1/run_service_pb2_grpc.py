@@ -88,6 +88,11 @@ class RunServiceStub:
                 request_serializer=runwire_dot_v1_dot_run__service__pb2.SubmitToolOutputsRequest.SerializeToString,
                 response_deserializer=runwire_dot_v1_dot_run__service__pb2.SubmitToolOutputsResponse.FromString,
                 _registered_method=True)
+        self.WatchRuns = channel.unary_stream(
+                '/runwire.v1.RunService/WatchRuns',
+                request_serializer=runwire_dot_v1_dot_run__service__pb2.WatchRunsRequest.SerializeToString,
+                response_deserializer=runwire_dot_v1_dot_run__service__pb2.WatchRunsResponse.FromString,
+                _registered_method=True)
 
 
 class RunServiceServicer:
@@ -171,6 +176,18 @@ class RunServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchRuns(self, request, context):
+        """Streams the caller's runs that match a filter: first those that exist
+        (EXISTING, then SYNCED), then every change (CREATED, UPDATED, ENDED) as
+        it happens, across replicas. Resume after a disconnect with the cursor of
+        the last message seen: nothing is missed or sent twice. OUT_OF_RANGE
+        (CURSOR_EXPIRED) when the cursor is older than the changes kept: watch
+        again without one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RunServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -218,6 +235,11 @@ def add_RunServiceServicer_to_server(servicer, server):
                     servicer.SubmitToolOutputs,
                     request_deserializer=runwire_dot_v1_dot_run__service__pb2.SubmitToolOutputsRequest.FromString,
                     response_serializer=runwire_dot_v1_dot_run__service__pb2.SubmitToolOutputsResponse.SerializeToString,
+            ),
+            'WatchRuns': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchRuns,
+                    request_deserializer=runwire_dot_v1_dot_run__service__pb2.WatchRunsRequest.FromString,
+                    response_serializer=runwire_dot_v1_dot_run__service__pb2.WatchRunsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -472,6 +494,33 @@ class RunService:
             '/runwire.v1.RunService/SubmitToolOutputs',
             runwire_dot_v1_dot_run__service__pb2.SubmitToolOutputsRequest.SerializeToString,
             runwire_dot_v1_dot_run__service__pb2.SubmitToolOutputsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/runwire.v1.RunService/WatchRuns',
+            runwire_dot_v1_dot_run__service__pb2.WatchRunsRequest.SerializeToString,
+            runwire_dot_v1_dot_run__service__pb2.WatchRunsResponse.FromString,
             options,
             channel_credentials,
             insecure,

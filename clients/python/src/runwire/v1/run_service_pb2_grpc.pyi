@@ -70,6 +70,14 @@ class RunServiceStub:
     """Returns a run's logged events, one page at a time."""
     SubmitToolOutputs: _grpc.UnaryUnaryMultiCallable[_run_service_pb2.SubmitToolOutputsRequest, _run_service_pb2.SubmitToolOutputsResponse]
     """Answers client-executed tool calls of a run that REQUIRES_ACTION."""
+    WatchRuns: _grpc.UnaryStreamMultiCallable[_run_service_pb2.WatchRunsRequest, _run_service_pb2.WatchRunsResponse]
+    """Streams the caller's runs that match a filter: first those that exist
+    (EXISTING, then SYNCED), then every change (CREATED, UPDATED, ENDED) as
+    it happens, across replicas. Resume after a disconnect with the cursor of
+    the last message seen: nothing is missed or sent twice. OUT_OF_RANGE
+    (CURSOR_EXPIRED) when the cursor is older than the changes kept: watch
+    again without one.
+    """
 
 @_typing.type_check_only
 class RunServiceAsyncStub(RunServiceStub):
@@ -113,6 +121,14 @@ class RunServiceAsyncStub(RunServiceStub):
     """Returns a run's logged events, one page at a time."""
     SubmitToolOutputs: _aio.UnaryUnaryMultiCallable[_run_service_pb2.SubmitToolOutputsRequest, _run_service_pb2.SubmitToolOutputsResponse]  # type: ignore[assignment]
     """Answers client-executed tool calls of a run that REQUIRES_ACTION."""
+    WatchRuns: _aio.UnaryStreamMultiCallable[_run_service_pb2.WatchRunsRequest, _run_service_pb2.WatchRunsResponse]  # type: ignore[assignment]
+    """Streams the caller's runs that match a filter: first those that exist
+    (EXISTING, then SYNCED), then every change (CREATED, UPDATED, ENDED) as
+    it happens, across replicas. Resume after a disconnect with the cursor of
+    the last message seen: nothing is missed or sent twice. OUT_OF_RANGE
+    (CURSOR_EXPIRED) when the cursor is older than the changes kept: watch
+    again without one.
+    """
 
 class RunServiceServicer(metaclass=_abc_1.ABCMeta):
     """RunService starts runs, streams their events, and feeds them what they wait
@@ -207,5 +223,19 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_run_service_pb2.SubmitToolOutputsResponse, _abc.Awaitable[_run_service_pb2.SubmitToolOutputsResponse]]:
         """Answers client-executed tool calls of a run that REQUIRES_ACTION."""
+
+    @_abc_1.abstractmethod
+    def WatchRuns(
+        self,
+        request: _run_service_pb2.WatchRunsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_run_service_pb2.WatchRunsResponse], _abc.AsyncIterator[_run_service_pb2.WatchRunsResponse]]:
+        """Streams the caller's runs that match a filter: first those that exist
+        (EXISTING, then SYNCED), then every change (CREATED, UPDATED, ENDED) as
+        it happens, across replicas. Resume after a disconnect with the cursor of
+        the last message seen: nothing is missed or sent twice. OUT_OF_RANGE
+        (CURSOR_EXPIRED) when the cursor is older than the changes kept: watch
+        again without one.
+        """
 
 def add_RunServiceServicer_to_server(servicer: RunServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -7,13 +7,15 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { ChangeType } from "./watch_pb.js";
+import { file_runwire_v1_watch } from "./watch_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file runwire/v1/approval.proto.
  */
 export const file_runwire_v1_approval: GenFile = /*@__PURE__*/
-  fileDesc("ChlydW53aXJlL3YxL2FwcHJvdmFsLnByb3RvEgpydW53aXJlLnYxItMDCghBcHByb3ZhbBITCgthcHByb3ZhbF9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSFAoMdG9vbF9jYWxsX2lkGAQgASgJEhEKCXRvb2xfbmFtZRgFIAEoCRIRCglhcmd1bWVudHMYBiABKAkSKAoFc3RhdGUYByABKA4yGS5ydW53aXJlLnYxLkFwcHJvdmFsU3RhdGUSLgoIZGVjaXNpb24YCCABKA4yHC5ydW53aXJlLnYxLkFwcHJvdmFsRGVjaXNpb24SDgoGcmVhc29uGAkgASgJEjEKEGVkaXRlZF9hcmd1bWVudHMYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC3Jlc29sdmVkX2J5GAsgASgJEi8KC2NyZWF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxyZXNvbHZlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZ0ZW5hbnQYDyABKAkilwEKFExpc3RBcHByb3ZhbHNSZXF1ZXN0EhgKBnJ1bl9pZBgBIAEoCUIIukgFcgMYgAESMgoFc3RhdGUYAiABKA4yGS5ydW53aXJlLnYxLkFwcHJvdmFsU3RhdGVCCLpIBYIBAhABEh0KCXBhZ2Vfc2l6ZRgDIAEoBUIKukgHGgUY6AcoABISCgpwYWdlX3Rva2VuGAQgASgJIlkKFUxpc3RBcHByb3ZhbHNSZXNwb25zZRInCglhcHByb3ZhbHMYASADKAsyFC5ydW53aXJlLnYxLkFwcHJvdmFsEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI1ChJHZXRBcHByb3ZhbFJlcXVlc3QSHwoLYXBwcm92YWxfaWQYASABKAlCCrpIB3IFEAEYgAEiPQoTR2V0QXBwcm92YWxSZXNwb25zZRImCghhcHByb3ZhbBgBIAEoCzIULnJ1bndpcmUudjEuQXBwcm92YWwiwgEKFlJlc29sdmVBcHByb3ZhbFJlcXVlc3QSHwoLYXBwcm92YWxfaWQYASABKAlCCrpIB3IFEAEYgAESOgoIZGVjaXNpb24YAiABKA4yHC5ydW53aXJlLnYxLkFwcHJvdmFsRGVjaXNpb25CCrpIB4IBBBABIAASGAoGcmVhc29uGAMgASgJQgi6SAVyAxigHxIxChBlZGl0ZWRfYXJndW1lbnRzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJBChdSZXNvbHZlQXBwcm92YWxSZXNwb25zZRImCghhcHByb3ZhbBgBIAEoCzIULnJ1bndpcmUudjEuQXBwcm92YWwqcgoQQXBwcm92YWxEZWNpc2lvbhIhCh1BUFBST1ZBTF9ERUNJU0lPTl9VTlNQRUNJRklFRBAAEh0KGUFQUFJPVkFMX0RFQ0lTSU9OX0FQUFJPVkUQARIcChhBUFBST1ZBTF9ERUNJU0lPTl9SRUpFQ1QQAiq/AQoNQXBwcm92YWxTdGF0ZRIeChpBUFBST1ZBTF9TVEFURV9VTlNQRUNJRklFRBAAEhoKFkFQUFJPVkFMX1NUQVRFX1BFTkRJTkcQARIbChdBUFBST1ZBTF9TVEFURV9BUFBST1ZFRBACEhsKF0FQUFJPVkFMX1NUQVRFX1JFSkVDVEVEEAMSGgoWQVBQUk9WQUxfU1RBVEVfRVhQSVJFRBAEEhwKGEFQUFJPVkFMX1NUQVRFX0NBTkNFTExFRBAFMpMCCg9BcHByb3ZhbFNlcnZpY2USVAoNTGlzdEFwcHJvdmFscxIgLnJ1bndpcmUudjEuTGlzdEFwcHJvdmFsc1JlcXVlc3QaIS5ydW53aXJlLnYxLkxpc3RBcHByb3ZhbHNSZXNwb25zZRJOCgtHZXRBcHByb3ZhbBIeLnJ1bndpcmUudjEuR2V0QXBwcm92YWxSZXF1ZXN0Gh8ucnVud2lyZS52MS5HZXRBcHByb3ZhbFJlc3BvbnNlEloKD1Jlc29sdmVBcHByb3ZhbBIiLnJ1bndpcmUudjEuUmVzb2x2ZUFwcHJvdmFsUmVxdWVzdBojLnJ1bndpcmUudjEuUmVzb2x2ZUFwcHJvdmFsUmVzcG9uc2VCTgoOZGV2LnJ1bndpcmUudjFQAVo6Z2l0aHViLmNvbS9ydW53aXJlL3J1bndpcmUvY2xpZW50cy9nby9ydW53aXJlL3YxO3J1bndpcmV2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChlydW53aXJlL3YxL2FwcHJvdmFsLnByb3RvEgpydW53aXJlLnYxItMDCghBcHByb3ZhbBITCgthcHByb3ZhbF9pZBgBIAEoCRIOCgZydW5faWQYAiABKAkSEAoIYWdlbnRfaWQYAyABKAkSFAoMdG9vbF9jYWxsX2lkGAQgASgJEhEKCXRvb2xfbmFtZRgFIAEoCRIRCglhcmd1bWVudHMYBiABKAkSKAoFc3RhdGUYByABKA4yGS5ydW53aXJlLnYxLkFwcHJvdmFsU3RhdGUSLgoIZGVjaXNpb24YCCABKA4yHC5ydW53aXJlLnYxLkFwcHJvdmFsRGVjaXNpb24SDgoGcmVhc29uGAkgASgJEjEKEGVkaXRlZF9hcmd1bWVudHMYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC3Jlc29sdmVkX2J5GAsgASgJEi8KC2NyZWF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxyZXNvbHZlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZ0ZW5hbnQYDyABKAkilwEKFExpc3RBcHByb3ZhbHNSZXF1ZXN0EhgKBnJ1bl9pZBgBIAEoCUIIukgFcgMYgAESMgoFc3RhdGUYAiABKA4yGS5ydW53aXJlLnYxLkFwcHJvdmFsU3RhdGVCCLpIBYIBAhABEh0KCXBhZ2Vfc2l6ZRgDIAEoBUIKukgHGgUY6AcoABISCgpwYWdlX3Rva2VuGAQgASgJIlkKFUxpc3RBcHByb3ZhbHNSZXNwb25zZRInCglhcHByb3ZhbHMYASADKAsyFC5ydW53aXJlLnYxLkFwcHJvdmFsEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI1ChJHZXRBcHByb3ZhbFJlcXVlc3QSHwoLYXBwcm92YWxfaWQYASABKAlCCrpIB3IFEAEYgAEiPQoTR2V0QXBwcm92YWxSZXNwb25zZRImCghhcHByb3ZhbBgBIAEoCzIULnJ1bndpcmUudjEuQXBwcm92YWwiwgEKFlJlc29sdmVBcHByb3ZhbFJlcXVlc3QSHwoLYXBwcm92YWxfaWQYASABKAlCCrpIB3IFEAEYgAESOgoIZGVjaXNpb24YAiABKA4yHC5ydW53aXJlLnYxLkFwcHJvdmFsRGVjaXNpb25CCrpIB4IBBBABIAASGAoGcmVhc29uGAMgASgJQgi6SAVyAxigHxIxChBlZGl0ZWRfYXJndW1lbnRzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJBChdSZXNvbHZlQXBwcm92YWxSZXNwb25zZRImCghhcHByb3ZhbBgBIAEoCzIULnJ1bndpcmUudjEuQXBwcm92YWwipQEKFVdhdGNoQXBwcm92YWxzUmVxdWVzdBIYCgZydW5faWQYASABKAlCCLpIBXIDGIABEhoKCGFnZW50X2lkGAIgASgJQgi6SAVyAxiAARI8CgZzdGF0ZXMYAyADKA4yGS5ydW53aXJlLnYxLkFwcHJvdmFsU3RhdGVCEbpIDpIBCxAIIgeCAQQQASAAEhgKBmN1cnNvchgEIAEoCUIIukgFcgMYgAIidgoWV2F0Y2hBcHByb3ZhbHNSZXNwb25zZRIkCgR0eXBlGAEgASgOMhYucnVud2lyZS52MS5DaGFuZ2VUeXBlEiYKCGFwcHJvdmFsGAIgASgLMhQucnVud2lyZS52MS5BcHByb3ZhbBIOCgZjdXJzb3IYAyABKAkqcgoQQXBwcm92YWxEZWNpc2lvbhIhCh1BUFBST1ZBTF9ERUNJU0lPTl9VTlNQRUNJRklFRBAAEh0KGUFQUFJPVkFMX0RFQ0lTSU9OX0FQUFJPVkUQARIcChhBUFBST1ZBTF9ERUNJU0lPTl9SRUpFQ1QQAiq/AQoNQXBwcm92YWxTdGF0ZRIeChpBUFBST1ZBTF9TVEFURV9VTlNQRUNJRklFRBAAEhoKFkFQUFJPVkFMX1NUQVRFX1BFTkRJTkcQARIbChdBUFBST1ZBTF9TVEFURV9BUFBST1ZFRBACEhsKF0FQUFJPVkFMX1NUQVRFX1JFSkVDVEVEEAMSGgoWQVBQUk9WQUxfU1RBVEVfRVhQSVJFRBAEEhwKGEFQUFJPVkFMX1NUQVRFX0NBTkNFTExFRBAFMu4CCg9BcHByb3ZhbFNlcnZpY2USVAoNTGlzdEFwcHJvdmFscxIgLnJ1bndpcmUudjEuTGlzdEFwcHJvdmFsc1JlcXVlc3QaIS5ydW53aXJlLnYxLkxpc3RBcHByb3ZhbHNSZXNwb25zZRJOCgtHZXRBcHByb3ZhbBIeLnJ1bndpcmUudjEuR2V0QXBwcm92YWxSZXF1ZXN0Gh8ucnVud2lyZS52MS5HZXRBcHByb3ZhbFJlc3BvbnNlEloKD1Jlc29sdmVBcHByb3ZhbBIiLnJ1bndpcmUudjEuUmVzb2x2ZUFwcHJvdmFsUmVxdWVzdBojLnJ1bndpcmUudjEuUmVzb2x2ZUFwcHJvdmFsUmVzcG9uc2USWQoOV2F0Y2hBcHByb3ZhbHMSIS5ydW53aXJlLnYxLldhdGNoQXBwcm92YWxzUmVxdWVzdBoiLnJ1bndpcmUudjEuV2F0Y2hBcHByb3ZhbHNSZXNwb25zZTABQk4KDmRldi5ydW53aXJlLnYxUAFaOmdpdGh1Yi5jb20vcnVud2lyZS9ydW53aXJlL2NsaWVudHMvZ28vcnVud2lyZS92MTtydW53aXJldjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp, file_runwire_v1_watch]);
 
 /**
  * Approval is one tool call waiting for, or given, a human decision.
@@ -313,6 +315,88 @@ export const ResolveApprovalResponseSchema: GenMessage<ResolveApprovalResponse> 
   messageDesc(file_runwire_v1_approval, 6);
 
 /**
+ * WatchApprovalsRequest is the request of ApprovalService.WatchApprovals.
+ * Filters combine with AND. A change is sent when the approval matches the
+ * filter before or after it: a watch of PENDING approvals (an inbox) sees
+ * each one arrive (CREATED) and leave (ENDED).
+ *
+ * @generated from message runwire.v1.WatchApprovalsRequest
+ */
+export type WatchApprovalsRequest = Message<"runwire.v1.WatchApprovalsRequest"> & {
+  /**
+   * Optional. Only approvals of this run.
+   *
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * Optional. Only approvals of runs of this agent.
+   *
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * Optional. Only approvals in one of these states, at most 8. Default:
+   * every state.
+   *
+   * @generated from field: repeated runwire.v1.ApprovalState states = 3;
+   */
+  states: ApprovalState[];
+
+  /**
+   * Optional. Resume after this cursor (WatchApprovalsResponse.cursor): no
+   * EXISTING approvals, only the changes after it. Empty: list, then watch.
+   *
+   * @generated from field: string cursor = 4;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message runwire.v1.WatchApprovalsRequest.
+ * Use `create(WatchApprovalsRequestSchema)` to create a new message.
+ */
+export const WatchApprovalsRequestSchema: GenMessage<WatchApprovalsRequest> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_approval, 7);
+
+/**
+ * WatchApprovalsResponse is one message of ApprovalService.WatchApprovals.
+ *
+ * @generated from message runwire.v1.WatchApprovalsResponse
+ */
+export type WatchApprovalsResponse = Message<"runwire.v1.WatchApprovalsResponse"> & {
+  /**
+   * What this message reports.
+   *
+   * @generated from field: runwire.v1.ChangeType type = 1;
+   */
+  type: ChangeType;
+
+  /**
+   * The approval as it is after the change; unset for SYNCED and HEARTBEAT.
+   *
+   * @generated from field: runwire.v1.Approval approval = 2;
+   */
+  approval?: Approval | undefined;
+
+  /**
+   * Resume after this message with WatchApprovalsRequest.cursor.
+   *
+   * @generated from field: string cursor = 3;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message runwire.v1.WatchApprovalsResponse.
+ * Use `create(WatchApprovalsResponseSchema)` to create a new message.
+ */
+export const WatchApprovalsResponseSchema: GenMessage<WatchApprovalsResponse> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_approval, 8);
+
+/**
  * ApprovalDecision is a person's answer to an approval.
  *
  * @generated from enum runwire.v1.ApprovalDecision
@@ -439,6 +523,20 @@ export const ApprovalService: GenService<{
     methodKind: "unary";
     input: typeof ResolveApprovalRequestSchema;
     output: typeof ResolveApprovalResponseSchema;
+  },
+  /**
+   * Streams the caller's approvals that match a filter: first those that
+   * exist (EXISTING, then SYNCED), then every change (CREATED, ENDED) as it
+   * happens, across replicas: an approver's inbox is one stream. Resume with
+   * the cursor of the last message seen; OUT_OF_RANGE (CURSOR_EXPIRED) when
+   * it is older than the changes kept.
+   *
+   * @generated from rpc runwire.v1.ApprovalService.WatchApprovals
+   */
+  watchApprovals: {
+    methodKind: "server_streaming";
+    input: typeof WatchApprovalsRequestSchema;
+    output: typeof WatchApprovalsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_runwire_v1_approval, 0);

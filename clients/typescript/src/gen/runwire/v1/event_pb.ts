@@ -2,8 +2,9 @@
 // @generated from file runwire/v1/event.proto (package runwire.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Status } from "../../google/rpc/status_pb.js";
@@ -18,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runwire/v1/event.proto.
  */
 export const file_runwire_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChZydW53aXJlL3YxL2V2ZW50LnByb3RvEgpydW53aXJlLnYxIuAICghSdW5FdmVudBIOCgZydW5faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAMSLwoLY3JlYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KC3J1bl9zdGFydGVkGAogASgLMhYucnVud2lyZS52MS5SdW5TdGFydGVkSAASLwoMcnVuX2ZpbmlzaGVkGAsgASgLMhcucnVud2lyZS52MS5SdW5GaW5pc2hlZEgAEikKCXJ1bl9lcnJvchgMIAEoCzIULnJ1bndpcmUudjEuUnVuRXJyb3JIABIxCg1zdGF0ZV9jaGFuZ2VkGA0gASgLMhgucnVud2lyZS52MS5TdGF0ZUNoYW5nZWRIABIvCgxzdGVwX3N0YXJ0ZWQYDiABKAsyFy5ydW53aXJlLnYxLlN0ZXBTdGFydGVkSAASMQoNc3RlcF9maW5pc2hlZBgPIAEoCzIYLnJ1bndpcmUudjEuU3RlcEZpbmlzaGVkSAASOgoSdGV4dF9tZXNzYWdlX3N0YXJ0GBQgASgLMhwucnVud2lyZS52MS5UZXh0TWVzc2FnZVN0YXJ0SAASPgoUdGV4dF9tZXNzYWdlX2NvbnRlbnQYFSABKAsyHi5ydW53aXJlLnYxLlRleHRNZXNzYWdlQ29udGVudEgAEjYKEHRleHRfbWVzc2FnZV9lbmQYFiABKAsyGi5ydW53aXJlLnYxLlRleHRNZXNzYWdlRW5kSAASOQoRbWVzc2FnZV9kaXNjYXJkZWQYFyABKAsyHC5ydW53aXJlLnYxLk1lc3NhZ2VEaXNjYXJkZWRIABI0Cg90b29sX2NhbGxfc3RhcnQYHiABKAsyGS5ydW53aXJlLnYxLlRvb2xDYWxsU3RhcnRIABIyCg50b29sX2NhbGxfYXJncxgfIAEoCzIYLnJ1bndpcmUudjEuVG9vbENhbGxBcmdzSAASMAoNdG9vbF9jYWxsX2VuZBggIAEoCzIXLnJ1bndpcmUudjEuVG9vbENhbGxFbmRIABI2ChB0b29sX2NhbGxfcmVzdWx0GCEgASgLMhoucnVud2lyZS52MS5Ub29sQ2FsbFJlc3VsdEgAEjsKEmFwcHJvdmFsX3JlcXVlc3RlZBgoIAEoCzIdLnJ1bndpcmUudjEuQXBwcm92YWxSZXF1ZXN0ZWRIABI5ChFhcHByb3ZhbF9yZXNvbHZlZBgpIAEoCzIcLnJ1bndpcmUudjEuQXBwcm92YWxSZXNvbHZlZEgAEkkKGmNsaWVudF90b29sX2NhbGxfcmVxdWVzdGVkGCogASgLMiMucnVud2lyZS52MS5DbGllbnRUb29sQ2FsbFJlcXVlc3RlZEgAEiIKBXVzYWdlGDIgASgLMhEucnVud2lyZS52MS5Vc2FnZUgAEioKCWhlYXJ0YmVhdBg8IAEoCzIVLnJ1bndpcmUudjEuSGVhcnRiZWF0SABCCQoHcGF5bG9hZCJFCgpSdW5TdGFydGVkEhAKCGFnZW50X2lkGAEgASgJEhEKCXRocmVhZF9pZBgCIAEoCRISCgpjcmVhdGVkX2J5GAMgASgJInsKC1J1bkZpbmlzaGVkEiMKBXN0YXRlGAEgASgOMhQucnVud2lyZS52MS5SdW5TdGF0ZRIOCgZvdXRwdXQYAiABKAkSFQoNZmluaXNoX3JlYXNvbhgDIAEoCRIgCgV1c2FnZRgEIAEoCzIRLnJ1bndpcmUudjEuVXNhZ2UiZgoIUnVuRXJyb3ISIQoFZXJyb3IYASABKAsyEi5nb29nbGUucnBjLlN0YXR1cxIVCg1maW5pc2hfcmVhc29uGAIgASgJEiAKBXVzYWdlGAMgASgLMhEucnVud2lyZS52MS5Vc2FnZSIzCgxTdGF0ZUNoYW5nZWQSIwoFc3RhdGUYASABKA4yFC5ydW53aXJlLnYxLlJ1blN0YXRlIhsKC1N0ZXBTdGFydGVkEgwKBHN0ZXAYASABKAUiHAoMU3RlcEZpbmlzaGVkEgwKBHN0ZXAYASABKAUiNAoQVGV4dE1lc3NhZ2VTdGFydBISCgptZXNzYWdlX2lkGAEgASgJEgwKBHJvbGUYAiABKAkiNwoSVGV4dE1lc3NhZ2VDb250ZW50EhIKCm1lc3NhZ2VfaWQYASABKAkSDQoFZGVsdGEYAiABKAkiJAoOVGV4dE1lc3NhZ2VFbmQSEgoKbWVzc2FnZV9pZBgBIAEoCSI2ChBNZXNzYWdlRGlzY2FyZGVkEhIKCm1lc3NhZ2VfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIlgKDVRvb2xDYWxsU3RhcnQSFAoMdG9vbF9jYWxsX2lkGAEgASgJEhYKDnRvb2xfY2FsbF9uYW1lGAIgASgJEhkKEXBhcmVudF9tZXNzYWdlX2lkGAMgASgJIjMKDFRvb2xDYWxsQXJncxIUCgx0b29sX2NhbGxfaWQYASABKAkSDQoFZGVsdGEYAiABKAkiIwoLVG9vbENhbGxFbmQSFAoMdG9vbF9jYWxsX2lkGAEgASgJIkkKDlRvb2xDYWxsUmVzdWx0EhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEhAKCGlzX2Vycm9yGAMgASgIIpUBChFBcHByb3ZhbFJlcXVlc3RlZBITCgthcHByb3ZhbF9pZBgBIAEoCRIUCgx0b29sX2NhbGxfaWQYAiABKAkSEQoJdG9vbF9uYW1lGAMgASgJEhEKCWFyZ3VtZW50cxgEIAEoCRIvCgtleHBpcmVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAivgEKEEFwcHJvdmFsUmVzb2x2ZWQSEwoLYXBwcm92YWxfaWQYASABKAkSFAoMdG9vbF9jYWxsX2lkGAIgASgJEigKBXN0YXRlGAMgASgOMhkucnVud2lyZS52MS5BcHByb3ZhbFN0YXRlEg4KBnJlYXNvbhgEIAEoCRITCgtyZXNvbHZlZF9ieRgFIAEoCRIwCgxyZXNvbHZlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlUKF0NsaWVudFRvb2xDYWxsUmVxdWVzdGVkEhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIRCgl0b29sX25hbWUYAiABKAkSEQoJYXJndW1lbnRzGAMgASgJIgsKCUhlYXJ0YmVhdEJOCg5kZXYucnVud2lyZS52MVABWjpnaXRodWIuY29tL3J1bndpcmUvcnVud2lyZS9jbGllbnRzL2dvL3J1bndpcmUvdjE7cnVud2lyZXYxYgZwcm90bzM", [file_google_protobuf_timestamp, file_google_rpc_status, file_runwire_v1_approval, file_runwire_v1_run]);
+  fileDesc("ChZydW53aXJlL3YxL2V2ZW50LnByb3RvEgpydW53aXJlLnYxIoUKCghSdW5FdmVudBIOCgZydW5faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAMSLwoLY3JlYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KC3J1bl9zdGFydGVkGAogASgLMhYucnVud2lyZS52MS5SdW5TdGFydGVkSAASLwoMcnVuX2ZpbmlzaGVkGAsgASgLMhcucnVud2lyZS52MS5SdW5GaW5pc2hlZEgAEikKCXJ1bl9lcnJvchgMIAEoCzIULnJ1bndpcmUudjEuUnVuRXJyb3JIABIxCg1zdGF0ZV9jaGFuZ2VkGA0gASgLMhgucnVud2lyZS52MS5TdGF0ZUNoYW5nZWRIABIvCgxzdGVwX3N0YXJ0ZWQYDiABKAsyFy5ydW53aXJlLnYxLlN0ZXBTdGFydGVkSAASMQoNc3RlcF9maW5pc2hlZBgPIAEoCzIYLnJ1bndpcmUudjEuU3RlcEZpbmlzaGVkSAASOgoSdGV4dF9tZXNzYWdlX3N0YXJ0GBQgASgLMhwucnVud2lyZS52MS5UZXh0TWVzc2FnZVN0YXJ0SAASPgoUdGV4dF9tZXNzYWdlX2NvbnRlbnQYFSABKAsyHi5ydW53aXJlLnYxLlRleHRNZXNzYWdlQ29udGVudEgAEjYKEHRleHRfbWVzc2FnZV9lbmQYFiABKAsyGi5ydW53aXJlLnYxLlRleHRNZXNzYWdlRW5kSAASOQoRbWVzc2FnZV9kaXNjYXJkZWQYFyABKAsyHC5ydW53aXJlLnYxLk1lc3NhZ2VEaXNjYXJkZWRIABI1Cg9yZWFzb25pbmdfc3RhcnQYGCABKAsyGi5ydW53aXJlLnYxLlJlYXNvbmluZ1N0YXJ0SAASOQoRcmVhc29uaW5nX2NvbnRlbnQYGSABKAsyHC5ydW53aXJlLnYxLlJlYXNvbmluZ0NvbnRlbnRIABIxCg1yZWFzb25pbmdfZW5kGBogASgLMhgucnVud2lyZS52MS5SZWFzb25pbmdFbmRIABI0Cg90b29sX2NhbGxfc3RhcnQYHiABKAsyGS5ydW53aXJlLnYxLlRvb2xDYWxsU3RhcnRIABIyCg50b29sX2NhbGxfYXJncxgfIAEoCzIYLnJ1bndpcmUudjEuVG9vbENhbGxBcmdzSAASMAoNdG9vbF9jYWxsX2VuZBggIAEoCzIXLnJ1bndpcmUudjEuVG9vbENhbGxFbmRIABI2ChB0b29sX2NhbGxfcmVzdWx0GCEgASgLMhoucnVud2lyZS52MS5Ub29sQ2FsbFJlc3VsdEgAEjsKEmFwcHJvdmFsX3JlcXVlc3RlZBgoIAEoCzIdLnJ1bndpcmUudjEuQXBwcm92YWxSZXF1ZXN0ZWRIABI5ChFhcHByb3ZhbF9yZXNvbHZlZBgpIAEoCzIcLnJ1bndpcmUudjEuQXBwcm92YWxSZXNvbHZlZEgAEkkKGmNsaWVudF90b29sX2NhbGxfcmVxdWVzdGVkGCogASgLMiMucnVud2lyZS52MS5DbGllbnRUb29sQ2FsbFJlcXVlc3RlZEgAEiIKBXVzYWdlGDIgASgLMhEucnVud2lyZS52MS5Vc2FnZUgAEioKCWhlYXJ0YmVhdBg8IAEoCzIVLnJ1bndpcmUudjEuSGVhcnRiZWF0SABCCQoHcGF5bG9hZCKDAQoLRXZlbnRGaWx0ZXISMwoHcHJvZmlsZRgBIAEoDjIYLnJ1bndpcmUudjEuRXZlbnRQcm9maWxlQgi6SAWCAQIQARI/CgtldmVudF90eXBlcxgCIAMoDjIVLnJ1bndpcmUudjEuRXZlbnRUeXBlQhO6SBCSAQ0QIBgBIgeCAQQQASAAIkUKClJ1blN0YXJ0ZWQSEAoIYWdlbnRfaWQYASABKAkSEQoJdGhyZWFkX2lkGAIgASgJEhIKCmNyZWF0ZWRfYnkYAyABKAkiewoLUnVuRmluaXNoZWQSIwoFc3RhdGUYASABKA4yFC5ydW53aXJlLnYxLlJ1blN0YXRlEg4KBm91dHB1dBgCIAEoCRIVCg1maW5pc2hfcmVhc29uGAMgASgJEiAKBXVzYWdlGAQgASgLMhEucnVud2lyZS52MS5Vc2FnZSJmCghSdW5FcnJvchIhCgVlcnJvchgBIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzEhUKDWZpbmlzaF9yZWFzb24YAiABKAkSIAoFdXNhZ2UYAyABKAsyES5ydW53aXJlLnYxLlVzYWdlIjMKDFN0YXRlQ2hhbmdlZBIjCgVzdGF0ZRgBIAEoDjIULnJ1bndpcmUudjEuUnVuU3RhdGUiGwoLU3RlcFN0YXJ0ZWQSDAoEc3RlcBgBIAEoBSIcCgxTdGVwRmluaXNoZWQSDAoEc3RlcBgBIAEoBSI0ChBUZXh0TWVzc2FnZVN0YXJ0EhIKCm1lc3NhZ2VfaWQYASABKAkSDAoEcm9sZRgCIAEoCSI3ChJUZXh0TWVzc2FnZUNvbnRlbnQSEgoKbWVzc2FnZV9pZBgBIAEoCRINCgVkZWx0YRgCIAEoCSIyCg5UZXh0TWVzc2FnZUVuZBISCgptZXNzYWdlX2lkGAEgASgJEgwKBHRleHQYAiABKAkiNgoQTWVzc2FnZURpc2NhcmRlZBISCgptZXNzYWdlX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJYCg1Ub29sQ2FsbFN0YXJ0EhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIWCg50b29sX2NhbGxfbmFtZRgCIAEoCRIZChFwYXJlbnRfbWVzc2FnZV9pZBgDIAEoCSIzCgxUb29sQ2FsbEFyZ3MSFAoMdG9vbF9jYWxsX2lkGAEgASgJEg0KBWRlbHRhGAIgASgJIjYKC1Rvb2xDYWxsRW5kEhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIRCglhcmd1bWVudHMYAiABKAkiJAoOUmVhc29uaW5nU3RhcnQSEgoKbWVzc2FnZV9pZBgBIAEoCSI1ChBSZWFzb25pbmdDb250ZW50EhIKCm1lc3NhZ2VfaWQYASABKAkSDQoFZGVsdGEYAiABKAkiMAoMUmVhc29uaW5nRW5kEhIKCm1lc3NhZ2VfaWQYASABKAkSDAoEdGV4dBgCIAEoCSJJCg5Ub29sQ2FsbFJlc3VsdBIUCgx0b29sX2NhbGxfaWQYASABKAkSDwoHY29udGVudBgCIAEoCRIQCghpc19lcnJvchgDIAEoCCKVAQoRQXBwcm92YWxSZXF1ZXN0ZWQSEwoLYXBwcm92YWxfaWQYASABKAkSFAoMdG9vbF9jYWxsX2lkGAIgASgJEhEKCXRvb2xfbmFtZRgDIAEoCRIRCglhcmd1bWVudHMYBCABKAkSLwoLZXhwaXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIr4BChBBcHByb3ZhbFJlc29sdmVkEhMKC2FwcHJvdmFsX2lkGAEgASgJEhQKDHRvb2xfY2FsbF9pZBgCIAEoCRIoCgVzdGF0ZRgDIAEoDjIZLnJ1bndpcmUudjEuQXBwcm92YWxTdGF0ZRIOCgZyZWFzb24YBCABKAkSEwoLcmVzb2x2ZWRfYnkYBSABKAkSMAoMcmVzb2x2ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJVChdDbGllbnRUb29sQ2FsbFJlcXVlc3RlZBIUCgx0b29sX2NhbGxfaWQYASABKAkSEQoJdG9vbF9uYW1lGAIgASgJEhEKCWFyZ3VtZW50cxgDIAEoCSILCglIZWFydGJlYXQqwgUKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASGgoWRVZFTlRfVFlQRV9SVU5fU1RBUlRFRBAKEhsKF0VWRU5UX1RZUEVfUlVOX0ZJTklTSEVEEAsSGAoURVZFTlRfVFlQRV9SVU5fRVJST1IQDBIcChhFVkVOVF9UWVBFX1NUQVRFX0NIQU5HRUQQDRIbChdFVkVOVF9UWVBFX1NURVBfU1RBUlRFRBAOEhwKGEVWRU5UX1RZUEVfU1RFUF9GSU5JU0hFRBAPEiEKHUVWRU5UX1RZUEVfVEVYVF9NRVNTQUdFX1NUQVJUEBQSIwofRVZFTlRfVFlQRV9URVhUX01FU1NBR0VfQ09OVEVOVBAVEh8KG0VWRU5UX1RZUEVfVEVYVF9NRVNTQUdFX0VORBAWEiAKHEVWRU5UX1RZUEVfTUVTU0FHRV9ESVNDQVJERUQQFxIeChpFVkVOVF9UWVBFX1JFQVNPTklOR19TVEFSVBAYEiAKHEVWRU5UX1RZUEVfUkVBU09OSU5HX0NPTlRFTlQQGRIcChhFVkVOVF9UWVBFX1JFQVNPTklOR19FTkQQGhIeChpFVkVOVF9UWVBFX1RPT0xfQ0FMTF9TVEFSVBAeEh0KGUVWRU5UX1RZUEVfVE9PTF9DQUxMX0FSR1MQHxIcChhFVkVOVF9UWVBFX1RPT0xfQ0FMTF9FTkQQIBIfChtFVkVOVF9UWVBFX1RPT0xfQ0FMTF9SRVNVTFQQIRIhCh1FVkVOVF9UWVBFX0FQUFJPVkFMX1JFUVVFU1RFRBAoEiAKHEVWRU5UX1RZUEVfQVBQUk9WQUxfUkVTT0xWRUQQKRIpCiVFVkVOVF9UWVBFX0NMSUVOVF9UT09MX0NBTExfUkVRVUVTVEVEECoSFAoQRVZFTlRfVFlQRV9VU0FHRRAyKnoKDEV2ZW50UHJvZmlsZRIdChlFVkVOVF9QUk9GSUxFX1VOU1BFQ0lGSUVEEAASFQoRRVZFTlRfUFJPRklMRV9BTEwQARIbChdFVkVOVF9QUk9GSUxFX05PX0RFTFRBUxACEhcKE0VWRU5UX1BST0ZJTEVfU1RBVEUQA0JOCg5kZXYucnVud2lyZS52MVABWjpnaXRodWIuY29tL3J1bndpcmUvcnVud2lyZS9jbGllbnRzL2dvL3J1bndpcmUvdjE7cnVud2lyZXYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_google_rpc_status, file_runwire_v1_approval, file_runwire_v1_run]);
 
 /**
  * RunEvent is one entry of a run's event log. Payload names follow the AG-UI
@@ -137,6 +138,30 @@ export type RunEvent = Message<"runwire.v1.RunEvent"> & {
     case: "messageDiscarded";
   } | {
     /**
+     * The model began to reason (thinking blocks, reasoning_content).
+     *
+     * @generated from field: runwire.v1.ReasoningStart reasoning_start = 24;
+     */
+    value: ReasoningStart;
+    case: "reasoningStart";
+  } | {
+    /**
+     * A piece of the model's reasoning text.
+     *
+     * @generated from field: runwire.v1.ReasoningContent reasoning_content = 25;
+     */
+    value: ReasoningContent;
+    case: "reasoningContent";
+  } | {
+    /**
+     * The model's reasoning is complete.
+     *
+     * @generated from field: runwire.v1.ReasoningEnd reasoning_end = 26;
+     */
+    value: ReasoningEnd;
+    case: "reasoningEnd";
+  } | {
+    /**
      * The model began a tool call.
      *
      * @generated from field: runwire.v1.ToolCallStart tool_call_start = 30;
@@ -218,6 +243,39 @@ export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
   messageDesc(file_runwire_v1_event, 0);
 
 /**
+ * EventFilter chooses the events a stream or a page sends. Sequences stay
+ * those of the run's log: a filtered stream skips numbers, and resuming
+ * after the last sequence seen works as without a filter. The terminal event
+ * (run_finished, run_error) and heartbeats are always sent, so a filtered
+ * stream ends exactly when the run does.
+ *
+ * @generated from message runwire.v1.EventFilter
+ */
+export type EventFilter = Message<"runwire.v1.EventFilter"> & {
+  /**
+   * Optional. A named set of types. INVALID_ARGUMENT with event_types.
+   *
+   * @generated from field: runwire.v1.EventProfile profile = 1;
+   */
+  profile: EventProfile;
+
+  /**
+   * Optional. Exactly these types, at most 32. INVALID_ARGUMENT with
+   * profile. Empty and no profile: every event.
+   *
+   * @generated from field: repeated runwire.v1.EventType event_types = 2;
+   */
+  eventTypes: EventType[];
+};
+
+/**
+ * Describes the message runwire.v1.EventFilter.
+ * Use `create(EventFilterSchema)` to create a new message.
+ */
+export const EventFilterSchema: GenMessage<EventFilter> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_event, 1);
+
+/**
  * RunStarted is logged once, when the loop starts.
  *
  * @generated from message runwire.v1.RunStarted
@@ -250,7 +308,7 @@ export type RunStarted = Message<"runwire.v1.RunStarted"> & {
  * Use `create(RunStartedSchema)` to create a new message.
  */
 export const RunStartedSchema: GenMessage<RunStarted> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 1);
+  messageDesc(file_runwire_v1_event, 2);
 
 /**
  * RunFinished is the terminal event of a SUCCEEDED or CANCELLED run.
@@ -292,7 +350,7 @@ export type RunFinished = Message<"runwire.v1.RunFinished"> & {
  * Use `create(RunFinishedSchema)` to create a new message.
  */
 export const RunFinishedSchema: GenMessage<RunFinished> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 2);
+  messageDesc(file_runwire_v1_event, 3);
 
 /**
  * RunError is the terminal event of a FAILED run.
@@ -327,7 +385,7 @@ export type RunError = Message<"runwire.v1.RunError"> & {
  * Use `create(RunErrorSchema)` to create a new message.
  */
 export const RunErrorSchema: GenMessage<RunError> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 3);
+  messageDesc(file_runwire_v1_event, 4);
 
 /**
  * StateChanged is logged on every change of Run.state.
@@ -348,7 +406,7 @@ export type StateChanged = Message<"runwire.v1.StateChanged"> & {
  * Use `create(StateChangedSchema)` to create a new message.
  */
 export const StateChangedSchema: GenMessage<StateChanged> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 4);
+  messageDesc(file_runwire_v1_event, 5);
 
 /**
  * StepStarted marks the start of one LLM round.
@@ -369,7 +427,7 @@ export type StepStarted = Message<"runwire.v1.StepStarted"> & {
  * Use `create(StepStartedSchema)` to create a new message.
  */
 export const StepStartedSchema: GenMessage<StepStarted> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 5);
+  messageDesc(file_runwire_v1_event, 6);
 
 /**
  * StepFinished marks the end of one LLM round.
@@ -390,7 +448,7 @@ export type StepFinished = Message<"runwire.v1.StepFinished"> & {
  * Use `create(StepFinishedSchema)` to create a new message.
  */
 export const StepFinishedSchema: GenMessage<StepFinished> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 6);
+  messageDesc(file_runwire_v1_event, 7);
 
 /**
  * TextMessageStart opens an assistant message.
@@ -418,7 +476,7 @@ export type TextMessageStart = Message<"runwire.v1.TextMessageStart"> & {
  * Use `create(TextMessageStartSchema)` to create a new message.
  */
 export const TextMessageStartSchema: GenMessage<TextMessageStart> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 7);
+  messageDesc(file_runwire_v1_event, 8);
 
 /**
  * TextMessageContent carries a piece of an assistant message.
@@ -446,7 +504,7 @@ export type TextMessageContent = Message<"runwire.v1.TextMessageContent"> & {
  * Use `create(TextMessageContentSchema)` to create a new message.
  */
 export const TextMessageContentSchema: GenMessage<TextMessageContent> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 8);
+  messageDesc(file_runwire_v1_event, 9);
 
 /**
  * TextMessageEnd closes an assistant message.
@@ -460,6 +518,13 @@ export type TextMessageEnd = Message<"runwire.v1.TextMessageEnd"> & {
    * @generated from field: string message_id = 1;
    */
   messageId: string;
+
+  /**
+   * The whole text of the message: its deltas joined.
+   *
+   * @generated from field: string text = 2;
+   */
+  text: string;
 };
 
 /**
@@ -467,7 +532,7 @@ export type TextMessageEnd = Message<"runwire.v1.TextMessageEnd"> & {
  * Use `create(TextMessageEndSchema)` to create a new message.
  */
 export const TextMessageEndSchema: GenMessage<TextMessageEnd> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 9);
+  messageDesc(file_runwire_v1_event, 10);
 
 /**
  * MessageDiscarded withdraws a partly streamed assistant message.
@@ -495,7 +560,7 @@ export type MessageDiscarded = Message<"runwire.v1.MessageDiscarded"> & {
  * Use `create(MessageDiscardedSchema)` to create a new message.
  */
 export const MessageDiscardedSchema: GenMessage<MessageDiscarded> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 10);
+  messageDesc(file_runwire_v1_event, 11);
 
 /**
  * ToolCallStart opens a tool call made by the model.
@@ -530,7 +595,7 @@ export type ToolCallStart = Message<"runwire.v1.ToolCallStart"> & {
  * Use `create(ToolCallStartSchema)` to create a new message.
  */
 export const ToolCallStartSchema: GenMessage<ToolCallStart> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 11);
+  messageDesc(file_runwire_v1_event, 12);
 
 /**
  * ToolCallArgs carries a piece of a tool call's JSON arguments.
@@ -558,7 +623,7 @@ export type ToolCallArgs = Message<"runwire.v1.ToolCallArgs"> & {
  * Use `create(ToolCallArgsSchema)` to create a new message.
  */
 export const ToolCallArgsSchema: GenMessage<ToolCallArgs> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 12);
+  messageDesc(file_runwire_v1_event, 13);
 
 /**
  * ToolCallEnd closes a tool call's arguments.
@@ -572,6 +637,13 @@ export type ToolCallEnd = Message<"runwire.v1.ToolCallEnd"> & {
    * @generated from field: string tool_call_id = 1;
    */
   toolCallId: string;
+
+  /**
+   * The whole JSON arguments: the tool call's deltas joined.
+   *
+   * @generated from field: string arguments = 2;
+   */
+  arguments: string;
 };
 
 /**
@@ -579,7 +651,88 @@ export type ToolCallEnd = Message<"runwire.v1.ToolCallEnd"> & {
  * Use `create(ToolCallEndSchema)` to create a new message.
  */
 export const ToolCallEndSchema: GenMessage<ToolCallEnd> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 13);
+  messageDesc(file_runwire_v1_event, 14);
+
+/**
+ * ReasoningStart opens the model's reasoning (an Anthropic thinking block,
+ * the reasoning_content of an OpenAI-compatible server). Reasoning is shown
+ * to clients; it is not sent back to the model unless the provider requires
+ * it (Anthropic's signed thinking blocks during tool use).
+ *
+ * @generated from message runwire.v1.ReasoningStart
+ */
+export type ReasoningStart = Message<"runwire.v1.ReasoningStart"> & {
+  /**
+   * The reasoning's id ("rsn_" + hex), shared by its content and end events.
+   *
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+};
+
+/**
+ * Describes the message runwire.v1.ReasoningStart.
+ * Use `create(ReasoningStartSchema)` to create a new message.
+ */
+export const ReasoningStartSchema: GenMessage<ReasoningStart> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_event, 15);
+
+/**
+ * ReasoningContent carries a piece of the model's reasoning.
+ *
+ * @generated from message runwire.v1.ReasoningContent
+ */
+export type ReasoningContent = Message<"runwire.v1.ReasoningContent"> & {
+  /**
+   * The reasoning's id.
+   *
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+
+  /**
+   * Text to append, as the model streamed it.
+   *
+   * @generated from field: string delta = 2;
+   */
+  delta: string;
+};
+
+/**
+ * Describes the message runwire.v1.ReasoningContent.
+ * Use `create(ReasoningContentSchema)` to create a new message.
+ */
+export const ReasoningContentSchema: GenMessage<ReasoningContent> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_event, 16);
+
+/**
+ * ReasoningEnd closes the model's reasoning.
+ *
+ * @generated from message runwire.v1.ReasoningEnd
+ */
+export type ReasoningEnd = Message<"runwire.v1.ReasoningEnd"> & {
+  /**
+   * The reasoning's id.
+   *
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+
+  /**
+   * The whole reasoning text: its deltas joined. Empty when the provider
+   * sent only redacted (encrypted) reasoning.
+   *
+   * @generated from field: string text = 2;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message runwire.v1.ReasoningEnd.
+ * Use `create(ReasoningEndSchema)` to create a new message.
+ */
+export const ReasoningEndSchema: GenMessage<ReasoningEnd> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_event, 17);
 
 /**
  * ToolCallResult carries the result the model will see.
@@ -614,7 +767,7 @@ export type ToolCallResult = Message<"runwire.v1.ToolCallResult"> & {
  * Use `create(ToolCallResultSchema)` to create a new message.
  */
 export const ToolCallResultSchema: GenMessage<ToolCallResult> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 14);
+  messageDesc(file_runwire_v1_event, 18);
 
 /**
  * ApprovalRequested tells that a tool call waits for ResolveApproval.
@@ -663,7 +816,7 @@ export type ApprovalRequested = Message<"runwire.v1.ApprovalRequested"> & {
  * Use `create(ApprovalRequestedSchema)` to create a new message.
  */
 export const ApprovalRequestedSchema: GenMessage<ApprovalRequested> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 15);
+  messageDesc(file_runwire_v1_event, 19);
 
 /**
  * ApprovalResolved tells how an approval ended.
@@ -719,7 +872,7 @@ export type ApprovalResolved = Message<"runwire.v1.ApprovalResolved"> & {
  * Use `create(ApprovalResolvedSchema)` to create a new message.
  */
 export const ApprovalResolvedSchema: GenMessage<ApprovalResolved> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 16);
+  messageDesc(file_runwire_v1_event, 20);
 
 /**
  * ClientToolCallRequested tells the client to run a tool and answer with
@@ -755,7 +908,7 @@ export type ClientToolCallRequested = Message<"runwire.v1.ClientToolCallRequeste
  * Use `create(ClientToolCallRequestedSchema)` to create a new message.
  */
 export const ClientToolCallRequestedSchema: GenMessage<ClientToolCallRequested> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 17);
+  messageDesc(file_runwire_v1_event, 21);
 
 /**
  * Heartbeat keeps idle streams open through proxies.
@@ -770,5 +923,219 @@ export type Heartbeat = Message<"runwire.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 18);
+  messageDesc(file_runwire_v1_event, 22);
+
+/**
+ * EventType names one kind of RunEvent: its value is the number of the
+ * RunEvent.payload field it stands for (EVENT_TYPE_TEXT_MESSAGE_CONTENT = 21
+ * is text_message_content). Used to choose the events a stream sends.
+ *
+ * @generated from enum runwire.v1.EventType
+ */
+export enum EventType {
+  /**
+   * Never used.
+   *
+   * @generated from enum value: EVENT_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * run_started.
+   *
+   * @generated from enum value: EVENT_TYPE_RUN_STARTED = 10;
+   */
+  RUN_STARTED = 10,
+
+  /**
+   * run_finished (terminal).
+   *
+   * @generated from enum value: EVENT_TYPE_RUN_FINISHED = 11;
+   */
+  RUN_FINISHED = 11,
+
+  /**
+   * run_error (terminal).
+   *
+   * @generated from enum value: EVENT_TYPE_RUN_ERROR = 12;
+   */
+  RUN_ERROR = 12,
+
+  /**
+   * state_changed.
+   *
+   * @generated from enum value: EVENT_TYPE_STATE_CHANGED = 13;
+   */
+  STATE_CHANGED = 13,
+
+  /**
+   * step_started.
+   *
+   * @generated from enum value: EVENT_TYPE_STEP_STARTED = 14;
+   */
+  STEP_STARTED = 14,
+
+  /**
+   * step_finished.
+   *
+   * @generated from enum value: EVENT_TYPE_STEP_FINISHED = 15;
+   */
+  STEP_FINISHED = 15,
+
+  /**
+   * text_message_start.
+   *
+   * @generated from enum value: EVENT_TYPE_TEXT_MESSAGE_START = 20;
+   */
+  TEXT_MESSAGE_START = 20,
+
+  /**
+   * text_message_content (a delta).
+   *
+   * @generated from enum value: EVENT_TYPE_TEXT_MESSAGE_CONTENT = 21;
+   */
+  TEXT_MESSAGE_CONTENT = 21,
+
+  /**
+   * text_message_end (carries the whole text).
+   *
+   * @generated from enum value: EVENT_TYPE_TEXT_MESSAGE_END = 22;
+   */
+  TEXT_MESSAGE_END = 22,
+
+  /**
+   * message_discarded.
+   *
+   * @generated from enum value: EVENT_TYPE_MESSAGE_DISCARDED = 23;
+   */
+  MESSAGE_DISCARDED = 23,
+
+  /**
+   * reasoning_start.
+   *
+   * @generated from enum value: EVENT_TYPE_REASONING_START = 24;
+   */
+  REASONING_START = 24,
+
+  /**
+   * reasoning_content (a delta).
+   *
+   * @generated from enum value: EVENT_TYPE_REASONING_CONTENT = 25;
+   */
+  REASONING_CONTENT = 25,
+
+  /**
+   * reasoning_end (carries the whole text).
+   *
+   * @generated from enum value: EVENT_TYPE_REASONING_END = 26;
+   */
+  REASONING_END = 26,
+
+  /**
+   * tool_call_start.
+   *
+   * @generated from enum value: EVENT_TYPE_TOOL_CALL_START = 30;
+   */
+  TOOL_CALL_START = 30,
+
+  /**
+   * tool_call_args (a delta).
+   *
+   * @generated from enum value: EVENT_TYPE_TOOL_CALL_ARGS = 31;
+   */
+  TOOL_CALL_ARGS = 31,
+
+  /**
+   * tool_call_end (carries the whole arguments).
+   *
+   * @generated from enum value: EVENT_TYPE_TOOL_CALL_END = 32;
+   */
+  TOOL_CALL_END = 32,
+
+  /**
+   * tool_call_result.
+   *
+   * @generated from enum value: EVENT_TYPE_TOOL_CALL_RESULT = 33;
+   */
+  TOOL_CALL_RESULT = 33,
+
+  /**
+   * approval_requested.
+   *
+   * @generated from enum value: EVENT_TYPE_APPROVAL_REQUESTED = 40;
+   */
+  APPROVAL_REQUESTED = 40,
+
+  /**
+   * approval_resolved.
+   *
+   * @generated from enum value: EVENT_TYPE_APPROVAL_RESOLVED = 41;
+   */
+  APPROVAL_RESOLVED = 41,
+
+  /**
+   * client_tool_call_requested.
+   *
+   * @generated from enum value: EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED = 42;
+   */
+  CLIENT_TOOL_CALL_REQUESTED = 42,
+
+  /**
+   * usage.
+   *
+   * @generated from enum value: EVENT_TYPE_USAGE = 50;
+   */
+  USAGE = 50,
+}
+
+/**
+ * Describes the enum runwire.v1.EventType.
+ */
+export const EventTypeSchema: GenEnum<EventType> = /*@__PURE__*/
+  enumDesc(file_runwire_v1_event, 0);
+
+/**
+ * EventProfile is a named set of event types for a stream's audience.
+ *
+ * @generated from enum runwire.v1.EventProfile
+ */
+export enum EventProfile {
+  /**
+   * Every event (the same as EVENT_PROFILE_ALL).
+   *
+   * @generated from enum value: EVENT_PROFILE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Every event.
+   *
+   * @generated from enum value: EVENT_PROFILE_ALL = 1;
+   */
+  ALL = 1,
+
+  /**
+   * Every event but the deltas (text_message_content, tool_call_args,
+   * reasoning_content): text_message_end, tool_call_end and reasoning_end
+   * carry the whole text, so a client still shows every message.
+   *
+   * @generated from enum value: EVENT_PROFILE_NO_DELTAS = 2;
+   */
+  NO_DELTAS = 2,
+
+  /**
+   * What a dashboard or an approver needs: run_started, state_changed,
+   * approval_requested, approval_resolved, client_tool_call_requested and
+   * the terminal event.
+   *
+   * @generated from enum value: EVENT_PROFILE_STATE = 3;
+   */
+  STATE = 3,
+}
+
+/**
+ * Describes the enum runwire.v1.EventProfile.
+ */
+export const EventProfileSchema: GenEnum<EventProfile> = /*@__PURE__*/
+  enumDesc(file_runwire_v1_event, 1);
 

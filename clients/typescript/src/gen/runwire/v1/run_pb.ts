@@ -9,7 +9,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Status } from "../../google/rpc/status_pb.js";
 import { file_google_rpc_status } from "../../google/rpc/status_pb.js";
-import type { Runtime } from "./agent_pb.js";
+import type { Limits, Runtime } from "./agent_pb.js";
 import { file_runwire_v1_agent } from "./agent_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
@@ -17,7 +17,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file runwire/v1/run.proto.
  */
 export const file_runwire_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChRydW53aXJlL3YxL3J1bi5wcm90bxIKcnVud2lyZS52MSKiBAoDUnVuEg4KBnJ1bl9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIRCgl0aHJlYWRfaWQYAyABKAkSIwoFc3RhdGUYBCABKA4yFC5ydW53aXJlLnYxLlJ1blN0YXRlEg4KBm91dHB1dBgFIAEoCRIVCg1maW5pc2hfcmVhc29uGAYgASgJEiAKBXVzYWdlGAcgASgLMhEucnVud2lyZS52MS5Vc2FnZRIhCgVlcnJvchgIIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzEhUKDWxhc3Rfc2VxdWVuY2UYCSABKAMSNAoQcmVxdWlyZWRfYWN0aW9ucxgKIAMoCzIaLnJ1bndpcmUudjEuUmVxdWlyZWRBY3Rpb24SJAoHcnVudGltZRgLIAEoDjITLnJ1bndpcmUudjEuUnVudGltZRIvCgtjcmVhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GBAgASgJEg4KBnRlbmFudBgRIAEoCSJKCgVVc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKAMSFQoNb3V0cHV0X3Rva2VucxgCIAEoAxIUCgx0b3RhbF90b2tlbnMYAyABKAMijwEKDlJlcXVpcmVkQWN0aW9uEiwKBHR5cGUYASABKA4yHi5ydW53aXJlLnYxLlJlcXVpcmVkQWN0aW9uVHlwZRIUCgx0b29sX2NhbGxfaWQYAiABKAkSEQoJdG9vbF9uYW1lGAMgASgJEhEKCWFyZ3VtZW50cxgEIAEoCRITCgthcHByb3ZhbF9pZBgFIAEoCSKFAQoKQ2xpZW50VG9vbBIrCgRuYW1lGAEgASgJQh26SBpyGDIWXltBLVphLXowLTlfLi1dezEsNjR9JBIdCgtkZXNjcmlwdGlvbhgCIAEoCUIIukgFcgMYoB8SKwoKcGFyYW1ldGVycxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiWwoKVG9vbE91dHB1dBIgCgx0b29sX2NhbGxfaWQYASABKAlCCrpIB3IFEAEYgAESGQoGb3V0cHV0GAIgASgJQgm6SAZyBBjAhD0SEAoIaXNfZXJyb3IYAyABKAgq0wEKCFJ1blN0YXRlEhkKFVJVTl9TVEFURV9VTlNQRUNJRklFRBAAEhQKEFJVTl9TVEFURV9RVUVVRUQQARIVChFSVU5fU1RBVEVfUlVOTklORxACEh0KGVJVTl9TVEFURV9SRVFVSVJFU19BQ1RJT04QAxIYChRSVU5fU1RBVEVfQ0FOQ0VMTElORxAEEhcKE1JVTl9TVEFURV9TVUNDRUVERUQQBRIUChBSVU5fU1RBVEVfRkFJTEVEEAYSFwoTUlVOX1NUQVRFX0NBTkNFTExFRBAHKogBChJSZXF1aXJlZEFjdGlvblR5cGUSJAogUkVRVUlSRURfQUNUSU9OX1RZUEVfVU5TUEVDSUZJRUQQABIhCh1SRVFVSVJFRF9BQ1RJT05fVFlQRV9BUFBST1ZBTBABEikKJVJFUVVJUkVEX0FDVElPTl9UWVBFX0NMSUVOVF9UT09MX0NBTEwQAkJOCg5kZXYucnVud2lyZS52MVABWjpnaXRodWIuY29tL3J1bndpcmUvcnVud2lyZS9jbGllbnRzL2dvL3J1bndpcmUvdjE7cnVud2lyZXYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_rpc_status, file_runwire_v1_agent]);
+  fileDesc("ChRydW53aXJlL3YxL3J1bi5wcm90bxIKcnVud2lyZS52MSKrBQoDUnVuEg4KBnJ1bl9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIRCgl0aHJlYWRfaWQYAyABKAkSIwoFc3RhdGUYBCABKA4yFC5ydW53aXJlLnYxLlJ1blN0YXRlEg4KBm91dHB1dBgFIAEoCRIVCg1maW5pc2hfcmVhc29uGAYgASgJEiAKBXVzYWdlGAcgASgLMhEucnVud2lyZS52MS5Vc2FnZRIhCgVlcnJvchgIIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzEhUKDWxhc3Rfc2VxdWVuY2UYCSABKAMSNAoQcmVxdWlyZWRfYWN0aW9ucxgKIAMoCzIaLnJ1bndpcmUudjEuUmVxdWlyZWRBY3Rpb24SJAoHcnVudGltZRgLIAEoDjITLnJ1bndpcmUudjEuUnVudGltZRIvCgtjcmVhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GBAgASgJEg4KBnRlbmFudBgRIAEoCRIrCgZsYWJlbHMYEiADKAsyGy5ydW53aXJlLnYxLlJ1bi5MYWJlbHNFbnRyeRIrCglvdmVycmlkZXMYEyABKAsyGC5ydW53aXJlLnYxLlJ1bk92ZXJyaWRlcxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIpACCgxSdW5PdmVycmlkZXMSHwoMaW5zdHJ1Y3Rpb25zGAEgASgJQgm6SAZyBBigjQYSMQoLdGVtcGVyYXR1cmUYAiABKAFCF7pIFBISGQAAAAAAAABAKQAAAAAAAAAASACIAQESKwoFdG9wX3AYAyABKAFCF7pIFBISGQAAAAAAAPA/IQAAAAAAAAAASAGIAQESKwoRbWF4X291dHB1dF90b2tlbnMYBCABKAVCC7pICBoGGMCEPSgBSAKIAQESIgoGbGltaXRzGAUgASgLMhIucnVud2lyZS52MS5MaW1pdHNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3BfcEIUChJfbWF4X291dHB1dF90b2tlbnMiSgoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgDEhUKDW91dHB1dF90b2tlbnMYAiABKAMSFAoMdG90YWxfdG9rZW5zGAMgASgDIo8BCg5SZXF1aXJlZEFjdGlvbhIsCgR0eXBlGAEgASgOMh4ucnVud2lyZS52MS5SZXF1aXJlZEFjdGlvblR5cGUSFAoMdG9vbF9jYWxsX2lkGAIgASgJEhEKCXRvb2xfbmFtZRgDIAEoCRIRCglhcmd1bWVudHMYBCABKAkSEwoLYXBwcm92YWxfaWQYBSABKAkihQEKCkNsaWVudFRvb2wSKwoEbmFtZRgBIAEoCUIdukgachgyFl5bQS1aYS16MC05Xy4tXXsxLDY0fSQSHQoLZGVzY3JpcHRpb24YAiABKAlCCLpIBXIDGKAfEisKCnBhcmFtZXRlcnMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IlsKClRvb2xPdXRwdXQSIAoMdG9vbF9jYWxsX2lkGAEgASgJQgq6SAdyBRABGIABEhkKBm91dHB1dBgCIAEoCUIJukgGcgQYwIQ9EhAKCGlzX2Vycm9yGAMgASgIKtMBCghSdW5TdGF0ZRIZChVSVU5fU1RBVEVfVU5TUEVDSUZJRUQQABIUChBSVU5fU1RBVEVfUVVFVUVEEAESFQoRUlVOX1NUQVRFX1JVTk5JTkcQAhIdChlSVU5fU1RBVEVfUkVRVUlSRVNfQUNUSU9OEAMSGAoUUlVOX1NUQVRFX0NBTkNFTExJTkcQBBIXChNSVU5fU1RBVEVfU1VDQ0VFREVEEAUSFAoQUlVOX1NUQVRFX0ZBSUxFRBAGEhcKE1JVTl9TVEFURV9DQU5DRUxMRUQQByqIAQoSUmVxdWlyZWRBY3Rpb25UeXBlEiQKIFJFUVVJUkVEX0FDVElPTl9UWVBFX1VOU1BFQ0lGSUVEEAASIQodUkVRVUlSRURfQUNUSU9OX1RZUEVfQVBQUk9WQUwQARIpCiVSRVFVSVJFRF9BQ1RJT05fVFlQRV9DTElFTlRfVE9PTF9DQUxMEAJCTgoOZGV2LnJ1bndpcmUudjFQAVo6Z2l0aHViLmNvbS9ydW53aXJlL3J1bndpcmUvY2xpZW50cy9nby9ydW53aXJlL3YxO3J1bndpcmV2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_rpc_status, file_runwire_v1_agent]);
 
 /**
  * Run is one execution of an agent on one prompt.
@@ -151,6 +151,20 @@ export type Run = Message<"runwire.v1.Run"> & {
    * @generated from field: string tenant = 17;
    */
   tenant: string;
+
+  /**
+   * Output only. The labels the run was created with (CreateRunRequest.labels).
+   *
+   * @generated from field: map<string, string> labels = 18;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Output only. What the run request changed of the agent for this run.
+   *
+   * @generated from field: runwire.v1.RunOverrides overrides = 19;
+   */
+  overrides?: RunOverrides | undefined;
 };
 
 /**
@@ -159,6 +173,60 @@ export type Run = Message<"runwire.v1.Run"> & {
  */
 export const RunSchema: GenMessage<Run> = /*@__PURE__*/
   messageDesc(file_runwire_v1_run, 0);
+
+/**
+ * RunOverrides changes the agent for one run: it may add instructions, set
+ * sampling options and tighten limits, never loosen them. Kept in the run's
+ * snapshot (Run.overrides); the agent itself is unchanged.
+ *
+ * @generated from message runwire.v1.RunOverrides
+ */
+export type RunOverrides = Message<"runwire.v1.RunOverrides"> & {
+  /**
+   * Optional. Appended to the agent's instructions (after a blank line), at
+   * most 100,000 characters.
+   *
+   * @generated from field: string instructions = 1;
+   */
+  instructions: string;
+
+  /**
+   * Optional. Sampling temperature, 0 to 2, for every model call of the run
+   * (fallback models included). INVALID_ARGUMENT for a provider without one.
+   *
+   * @generated from field: optional double temperature = 2;
+   */
+  temperature?: number | undefined;
+
+  /**
+   * Optional. Nucleus sampling, 0 to 1 (exclusive of 0).
+   *
+   * @generated from field: optional double top_p = 3;
+   */
+  topP?: number | undefined;
+
+  /**
+   * Optional. At most this many output tokens per model call, 1 to 1,000,000.
+   *
+   * @generated from field: optional int32 max_output_tokens = 4;
+   */
+  maxOutputTokens?: number | undefined;
+
+  /**
+   * Optional. Tighter limits: each field set must not exceed the agent's
+   * (INVALID_ARGUMENT otherwise); unset fields keep the agent's.
+   *
+   * @generated from field: runwire.v1.Limits limits = 5;
+   */
+  limits?: Limits | undefined;
+};
+
+/**
+ * Describes the message runwire.v1.RunOverrides.
+ * Use `create(RunOverridesSchema)` to create a new message.
+ */
+export const RunOverridesSchema: GenMessage<RunOverrides> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_run, 1);
 
 /**
  * Usage counts tokens as the model provider reports them (the scripted
@@ -194,7 +262,7 @@ export type Usage = Message<"runwire.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_run, 1);
+  messageDesc(file_runwire_v1_run, 2);
 
 /**
  * RequiredAction is one thing a run waits for.
@@ -243,7 +311,7 @@ export type RequiredAction = Message<"runwire.v1.RequiredAction"> & {
  * Use `create(RequiredActionSchema)` to create a new message.
  */
 export const RequiredActionSchema: GenMessage<RequiredAction> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_run, 2);
+  messageDesc(file_runwire_v1_run, 3);
 
 /**
  * ClientTool declares a tool that the calling client executes itself. When
@@ -283,7 +351,7 @@ export type ClientTool = Message<"runwire.v1.ClientTool"> & {
  * Use `create(ClientToolSchema)` to create a new message.
  */
 export const ClientToolSchema: GenMessage<ClientTool> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_run, 3);
+  messageDesc(file_runwire_v1_run, 4);
 
 /**
  * ToolOutput is the result of one client-executed tool call.
@@ -319,7 +387,7 @@ export type ToolOutput = Message<"runwire.v1.ToolOutput"> & {
  * Use `create(ToolOutputSchema)` to create a new message.
  */
 export const ToolOutputSchema: GenMessage<ToolOutput> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_run, 4);
+  messageDesc(file_runwire_v1_run, 5);
 
 /**
  * RunState is where a run is in its life:

@@ -9,17 +9,19 @@ import type { Duration } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
 import type { Runtime } from "./agent_pb.js";
 import { file_runwire_v1_agent } from "./agent_pb.js";
-import type { RunEvent } from "./event_pb.js";
+import type { EventFilter, RunEvent } from "./event_pb.js";
 import { file_runwire_v1_event } from "./event_pb.js";
-import type { ClientTool, Run, RunState, ToolOutput } from "./run_pb.js";
+import type { ClientTool, Run, RunOverrides, RunState, ToolOutput } from "./run_pb.js";
 import { file_runwire_v1_run } from "./run_pb.js";
+import type { ChangeType } from "./watch_pb.js";
+import { file_runwire_v1_watch } from "./watch_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file runwire/v1/run_service.proto.
  */
 export const file_runwire_v1_run_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxydW53aXJlL3YxL3J1bl9zZXJ2aWNlLnByb3RvEgpydW53aXJlLnYxIvABChBDcmVhdGVSdW5SZXF1ZXN0EhwKCGFnZW50X2lkGAEgASgJQgq6SAdyBRABGIABEhsKCXRocmVhZF9pZBgCIAEoCUIIukgFcgMYgAESGwoGcHJvbXB0GAMgASgJQgu6SAhyBhABGMCaDBI2CgxjbGllbnRfdG9vbHMYBCADKAsyFi5ydW53aXJlLnYxLkNsaWVudFRvb2xCCLpIBZIBAhBAEhwKCnJlcXVlc3RfaWQYBSABKAlCCLpIBXIDGIABEi4KB3J1bnRpbWUYBiABKA4yEy5ydW53aXJlLnYxLlJ1bnRpbWVCCLpIBYIBAhABIjEKEUNyZWF0ZVJ1blJlc3BvbnNlEhwKA3J1bhgBIAEoCzIPLnJ1bndpcmUudjEuUnVuIvABChBTdHJlYW1SdW5SZXF1ZXN0EhwKCGFnZW50X2lkGAEgASgJQgq6SAdyBRABGIABEhsKCXRocmVhZF9pZBgCIAEoCUIIukgFcgMYgAESGwoGcHJvbXB0GAMgASgJQgu6SAhyBhABGMCaDBI2CgxjbGllbnRfdG9vbHMYBCADKAsyFi5ydW53aXJlLnYxLkNsaWVudFRvb2xCCLpIBZIBAhBAEhwKCnJlcXVlc3RfaWQYBSABKAlCCLpIBXIDGIABEi4KB3J1bnRpbWUYBiABKA4yEy5ydW53aXJlLnYxLlJ1bnRpbWVCCLpIBYIBAhABIjgKEVN0cmVhbVJ1blJlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhQucnVud2lyZS52MS5SdW5FdmVudCKpAgoOV2FpdFJ1blJlcXVlc3QSHAoIYWdlbnRfaWQYASABKAlCCrpIB3IFEAEYgAESGwoJdGhyZWFkX2lkGAIgASgJQgi6SAVyAxiAARIbCgZwcm9tcHQYAyABKAlCC7pICHIGEAEYwJoMEjYKDGNsaWVudF90b29scxgEIAMoCzIWLnJ1bndpcmUudjEuQ2xpZW50VG9vbEIIukgFkgECEEASHAoKcmVxdWVzdF9pZBgFIAEoCUIIukgFcgMYgAESLgoHcnVudGltZRgGIAEoDjITLnJ1bndpcmUudjEuUnVudGltZUIIukgFggECEAESOQoHdGltZW91dBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkINukgKqgEHIgMIkBwyACIvCg9XYWl0UnVuUmVzcG9uc2USHAoDcnVuGAEgASgLMg8ucnVud2lyZS52MS5SdW4iKwoNR2V0UnVuUmVxdWVzdBIaCgZydW5faWQYASABKAlCCrpIB3IFEAEYgAEiLgoOR2V0UnVuUmVzcG9uc2USHAoDcnVuGAEgASgLMg8ucnVud2lyZS52MS5SdW4irAEKD0xpc3RSdW5zUmVxdWVzdBIaCghhZ2VudF9pZBgBIAEoCUIIukgFcgMYgAESGwoJdGhyZWFkX2lkGAIgASgJQgi6SAVyAxiAARItCgVzdGF0ZRgDIAEoDjIULnJ1bndpcmUudjEuUnVuU3RhdGVCCLpIBYIBAhABEh0KCXBhZ2Vfc2l6ZRgEIAEoBUIKukgHGgUY6AcoABISCgpwYWdlX3Rva2VuGAUgASgJIkoKEExpc3RSdW5zUmVzcG9uc2USHQoEcnVucxgBIAMoCzIPLnJ1bndpcmUudjEuUnVuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJIChBDYW5jZWxSdW5SZXF1ZXN0EhoKBnJ1bl9pZBgBIAEoCUIKukgHcgUQARiAARIYCgZyZWFzb24YAiABKAlCCLpIBXIDGKAfIjEKEUNhbmNlbFJ1blJlc3BvbnNlEhwKA3J1bhgBIAEoCzIPLnJ1bndpcmUudjEuUnVuIlUKFlN0cmVhbVJ1bkV2ZW50c1JlcXVlc3QSGgoGcnVuX2lkGAEgASgJQgq6SAdyBRABGIABEh8KDmFmdGVyX3NlcXVlbmNlGAIgASgDQge6SAQiAigAIj4KF1N0cmVhbVJ1bkV2ZW50c1Jlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhQucnVud2lyZS52MS5SdW5FdmVudCKGAQoUTGlzdFJ1bkV2ZW50c1JlcXVlc3QSGgoGcnVuX2lkGAEgASgJQgq6SAdyBRABGIABEh8KDmFmdGVyX3NlcXVlbmNlGAIgASgDQge6SAQiAigAEh0KCXBhZ2Vfc2l6ZRgDIAEoBUIKukgHGgUY6AcoABISCgpwYWdlX3Rva2VuGAQgASgJIlYKFUxpc3RSdW5FdmVudHNSZXNwb25zZRIkCgZldmVudHMYASADKAsyFC5ydW53aXJlLnYxLlJ1bkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJwChhTdWJtaXRUb29sT3V0cHV0c1JlcXVlc3QSGgoGcnVuX2lkGAEgASgJQgq6SAdyBRABGIABEjgKDHRvb2xfb3V0cHV0cxgCIAMoCzIWLnJ1bndpcmUudjEuVG9vbE91dHB1dEIKukgHkgEECAEQQCI5ChlTdWJtaXRUb29sT3V0cHV0c1Jlc3BvbnNlEhwKA3J1bhgBIAEoCzIPLnJ1bndpcmUudjEuUnVuMs4FCgpSdW5TZXJ2aWNlEkgKCUNyZWF0ZVJ1bhIcLnJ1bndpcmUudjEuQ3JlYXRlUnVuUmVxdWVzdBodLnJ1bndpcmUudjEuQ3JlYXRlUnVuUmVzcG9uc2USSgoJU3RyZWFtUnVuEhwucnVud2lyZS52MS5TdHJlYW1SdW5SZXF1ZXN0Gh0ucnVud2lyZS52MS5TdHJlYW1SdW5SZXNwb25zZTABEkIKB1dhaXRSdW4SGi5ydW53aXJlLnYxLldhaXRSdW5SZXF1ZXN0GhsucnVud2lyZS52MS5XYWl0UnVuUmVzcG9uc2USPwoGR2V0UnVuEhkucnVud2lyZS52MS5HZXRSdW5SZXF1ZXN0GhoucnVud2lyZS52MS5HZXRSdW5SZXNwb25zZRJFCghMaXN0UnVucxIbLnJ1bndpcmUudjEuTGlzdFJ1bnNSZXF1ZXN0GhwucnVud2lyZS52MS5MaXN0UnVuc1Jlc3BvbnNlEkgKCUNhbmNlbFJ1bhIcLnJ1bndpcmUudjEuQ2FuY2VsUnVuUmVxdWVzdBodLnJ1bndpcmUudjEuQ2FuY2VsUnVuUmVzcG9uc2USXAoPU3RyZWFtUnVuRXZlbnRzEiIucnVud2lyZS52MS5TdHJlYW1SdW5FdmVudHNSZXF1ZXN0GiMucnVud2lyZS52MS5TdHJlYW1SdW5FdmVudHNSZXNwb25zZTABElQKDUxpc3RSdW5FdmVudHMSIC5ydW53aXJlLnYxLkxpc3RSdW5FdmVudHNSZXF1ZXN0GiEucnVud2lyZS52MS5MaXN0UnVuRXZlbnRzUmVzcG9uc2USYAoRU3VibWl0VG9vbE91dHB1dHMSJC5ydW53aXJlLnYxLlN1Ym1pdFRvb2xPdXRwdXRzUmVxdWVzdBolLnJ1bndpcmUudjEuU3VibWl0VG9vbE91dHB1dHNSZXNwb25zZUJOCg5kZXYucnVud2lyZS52MVABWjpnaXRodWIuY29tL3J1bndpcmUvcnVud2lyZS9jbGllbnRzL2dvL3J1bndpcmUvdjE7cnVud2lyZXYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_duration, file_runwire_v1_agent, file_runwire_v1_event, file_runwire_v1_run]);
+  fileDesc("ChxydW53aXJlL3YxL3J1bl9zZXJ2aWNlLnByb3RvEgpydW53aXJlLnYxIs0DChBDcmVhdGVSdW5SZXF1ZXN0EhwKCGFnZW50X2lkGAEgASgJQgq6SAdyBRABGIABEhsKCXRocmVhZF9pZBgCIAEoCUIIukgFcgMYgAESGwoGcHJvbXB0GAMgASgJQgu6SAhyBhABGMCaDBI2CgxjbGllbnRfdG9vbHMYBCADKAsyFi5ydW53aXJlLnYxLkNsaWVudFRvb2xCCLpIBZIBAhBAEhwKCnJlcXVlc3RfaWQYBSABKAlCCLpIBXIDGIABEi4KB3J1bnRpbWUYBiABKA4yEy5ydW53aXJlLnYxLlJ1bnRpbWVCCLpIBYIBAhABEn8KBmxhYmVscxgIIAMoCzIoLnJ1bndpcmUudjEuQ3JlYXRlUnVuUmVxdWVzdC5MYWJlbHNFbnRyeUJFukhCmgE/ECAiNHIyMjBeW0EtWmEtejAtOV0oW0EtWmEtejAtOS5fLy1dezAsNjF9W0EtWmEtejAtOV0pPyQqBXIDGIACEisKCW92ZXJyaWRlcxgJIAEoCzIYLnJ1bndpcmUudjEuUnVuT3ZlcnJpZGVzGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMQoRQ3JlYXRlUnVuUmVzcG9uc2USHAoDcnVuGAEgASgLMg8ucnVud2lyZS52MS5SdW4i9gMKEFN0cmVhbVJ1blJlcXVlc3QSHAoIYWdlbnRfaWQYASABKAlCCrpIB3IFEAEYgAESGwoJdGhyZWFkX2lkGAIgASgJQgi6SAVyAxiAARIbCgZwcm9tcHQYAyABKAlCC7pICHIGEAEYwJoMEjYKDGNsaWVudF90b29scxgEIAMoCzIWLnJ1bndpcmUudjEuQ2xpZW50VG9vbEIIukgFkgECEEASHAoKcmVxdWVzdF9pZBgFIAEoCUIIukgFcgMYgAESLgoHcnVudGltZRgGIAEoDjITLnJ1bndpcmUudjEuUnVudGltZUIIukgFggECEAESfwoGbGFiZWxzGAggAygLMigucnVud2lyZS52MS5TdHJlYW1SdW5SZXF1ZXN0LkxhYmVsc0VudHJ5QkW6SEKaAT8QICI0cjIyMF5bQS1aYS16MC05XShbQS1aYS16MC05Ll8vLV17MCw2MX1bQS1aYS16MC05XSk/JCoFcgMYgAISKwoJb3ZlcnJpZGVzGAkgASgLMhgucnVud2lyZS52MS5SdW5PdmVycmlkZXMSJwoGZmlsdGVyGAogASgLMhcucnVud2lyZS52MS5FdmVudEZpbHRlchotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjgKEVN0cmVhbVJ1blJlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhQucnVud2lyZS52MS5SdW5FdmVudCKEBAoOV2FpdFJ1blJlcXVlc3QSHAoIYWdlbnRfaWQYASABKAlCCrpIB3IFEAEYgAESGwoJdGhyZWFkX2lkGAIgASgJQgi6SAVyAxiAARIbCgZwcm9tcHQYAyABKAlCC7pICHIGEAEYwJoMEjYKDGNsaWVudF90b29scxgEIAMoCzIWLnJ1bndpcmUudjEuQ2xpZW50VG9vbEIIukgFkgECEEASHAoKcmVxdWVzdF9pZBgFIAEoCUIIukgFcgMYgAESLgoHcnVudGltZRgGIAEoDjITLnJ1bndpcmUudjEuUnVudGltZUIIukgFggECEAESfQoGbGFiZWxzGAggAygLMiYucnVud2lyZS52MS5XYWl0UnVuUmVxdWVzdC5MYWJlbHNFbnRyeUJFukhCmgE/ECAiNHIyMjBeW0EtWmEtejAtOV0oW0EtWmEtejAtOS5fLy1dezAsNjF9W0EtWmEtejAtOV0pPyQqBXIDGIACEisKCW92ZXJyaWRlcxgJIAEoCzIYLnJ1bndpcmUudjEuUnVuT3ZlcnJpZGVzEjkKB3RpbWVvdXQYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDbpICqoBByIDCJAcMgAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIvCg9XYWl0UnVuUmVzcG9uc2USHAoDcnVuGAEgASgLMg8ucnVud2lyZS52MS5SdW4iKwoNR2V0UnVuUmVxdWVzdBIaCgZydW5faWQYASABKAlCCrpIB3IFEAEYgAEiLgoOR2V0UnVuUmVzcG9uc2USHAoDcnVuGAEgASgLMg8ucnVud2lyZS52MS5SdW4i2wIKD0xpc3RSdW5zUmVxdWVzdBIaCghhZ2VudF9pZBgBIAEoCUIIukgFcgMYgAESGwoJdGhyZWFkX2lkGAIgASgJQgi6SAVyAxiAARItCgVzdGF0ZRgDIAEoDjIULnJ1bndpcmUudjEuUnVuU3RhdGVCCLpIBYIBAhABEh0KCXBhZ2Vfc2l6ZRgEIAEoBUIKukgHGgUY6AcoABISCgpwYWdlX3Rva2VuGAUgASgJEn4KBmxhYmVscxgGIAMoCzInLnJ1bndpcmUudjEuTGlzdFJ1bnNSZXF1ZXN0LkxhYmVsc0VudHJ5QkW6SEKaAT8QICI0cjIyMF5bQS1aYS16MC05XShbQS1aYS16MC05Ll8vLV17MCw2MX1bQS1aYS16MC05XSk/JCoFcgMYgAIaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJKChBMaXN0UnVuc1Jlc3BvbnNlEh0KBHJ1bnMYASADKAsyDy5ydW53aXJlLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSAoQQ2FuY2VsUnVuUmVxdWVzdBIaCgZydW5faWQYASABKAlCCrpIB3IFEAEYgAESGAoGcmVhc29uGAIgASgJQgi6SAVyAxigHyIxChFDYW5jZWxSdW5SZXNwb25zZRIcCgNydW4YASABKAsyDy5ydW53aXJlLnYxLlJ1biJ+ChZTdHJlYW1SdW5FdmVudHNSZXF1ZXN0EhoKBnJ1bl9pZBgBIAEoCUIKukgHcgUQARiAARIfCg5hZnRlcl9zZXF1ZW5jZRgCIAEoA0IHukgEIgIoABInCgZmaWx0ZXIYAyABKAsyFy5ydW53aXJlLnYxLkV2ZW50RmlsdGVyIj4KF1N0cmVhbVJ1bkV2ZW50c1Jlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhQucnVud2lyZS52MS5SdW5FdmVudCKvAQoUTGlzdFJ1bkV2ZW50c1JlcXVlc3QSGgoGcnVuX2lkGAEgASgJQgq6SAdyBRABGIABEh8KDmFmdGVyX3NlcXVlbmNlGAIgASgDQge6SAQiAigAEh0KCXBhZ2Vfc2l6ZRgDIAEoBUIKukgHGgUY6AcoABISCgpwYWdlX3Rva2VuGAQgASgJEicKBmZpbHRlchgFIAEoCzIXLnJ1bndpcmUudjEuRXZlbnRGaWx0ZXIiVgoVTGlzdFJ1bkV2ZW50c1Jlc3BvbnNlEiQKBmV2ZW50cxgBIAMoCzIULnJ1bndpcmUudjEuUnVuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInAKGFN1Ym1pdFRvb2xPdXRwdXRzUmVxdWVzdBIaCgZydW5faWQYASABKAlCCrpIB3IFEAEYgAESOAoMdG9vbF9vdXRwdXRzGAIgAygLMhYucnVud2lyZS52MS5Ub29sT3V0cHV0Qgq6SAeSAQQIARBAIjkKGVN1Ym1pdFRvb2xPdXRwdXRzUmVzcG9uc2USHAoDcnVuGAEgASgLMg8ucnVud2lyZS52MS5SdW4izgIKEFdhdGNoUnVuc1JlcXVlc3QSGgoIYWdlbnRfaWQYASABKAlCCLpIBXIDGIABEhsKCXRocmVhZF9pZBgCIAEoCUIIukgFcgMYgAESNwoGc3RhdGVzGAMgAygOMhQucnVud2lyZS52MS5SdW5TdGF0ZUIRukgOkgELEBAiB4IBBBABIAASfwoGbGFiZWxzGAQgAygLMigucnVud2lyZS52MS5XYXRjaFJ1bnNSZXF1ZXN0LkxhYmVsc0VudHJ5QkW6SEKaAT8QICI0cjIyMF5bQS1aYS16MC05XShbQS1aYS16MC05Ll8vLV17MCw2MX1bQS1aYS16MC05XSk/JCoFcgMYgAISGAoGY3Vyc29yGAUgASgJQgi6SAVyAxiAAhotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImcKEVdhdGNoUnVuc1Jlc3BvbnNlEiQKBHR5cGUYASABKA4yFi5ydW53aXJlLnYxLkNoYW5nZVR5cGUSHAoDcnVuGAIgASgLMg8ucnVud2lyZS52MS5SdW4SDgoGY3Vyc29yGAMgASgJMpoGCgpSdW5TZXJ2aWNlEkgKCUNyZWF0ZVJ1bhIcLnJ1bndpcmUudjEuQ3JlYXRlUnVuUmVxdWVzdBodLnJ1bndpcmUudjEuQ3JlYXRlUnVuUmVzcG9uc2USSgoJU3RyZWFtUnVuEhwucnVud2lyZS52MS5TdHJlYW1SdW5SZXF1ZXN0Gh0ucnVud2lyZS52MS5TdHJlYW1SdW5SZXNwb25zZTABEkIKB1dhaXRSdW4SGi5ydW53aXJlLnYxLldhaXRSdW5SZXF1ZXN0GhsucnVud2lyZS52MS5XYWl0UnVuUmVzcG9uc2USPwoGR2V0UnVuEhkucnVud2lyZS52MS5HZXRSdW5SZXF1ZXN0GhoucnVud2lyZS52MS5HZXRSdW5SZXNwb25zZRJFCghMaXN0UnVucxIbLnJ1bndpcmUudjEuTGlzdFJ1bnNSZXF1ZXN0GhwucnVud2lyZS52MS5MaXN0UnVuc1Jlc3BvbnNlEkgKCUNhbmNlbFJ1bhIcLnJ1bndpcmUudjEuQ2FuY2VsUnVuUmVxdWVzdBodLnJ1bndpcmUudjEuQ2FuY2VsUnVuUmVzcG9uc2USXAoPU3RyZWFtUnVuRXZlbnRzEiIucnVud2lyZS52MS5TdHJlYW1SdW5FdmVudHNSZXF1ZXN0GiMucnVud2lyZS52MS5TdHJlYW1SdW5FdmVudHNSZXNwb25zZTABElQKDUxpc3RSdW5FdmVudHMSIC5ydW53aXJlLnYxLkxpc3RSdW5FdmVudHNSZXF1ZXN0GiEucnVud2lyZS52MS5MaXN0UnVuRXZlbnRzUmVzcG9uc2USYAoRU3VibWl0VG9vbE91dHB1dHMSJC5ydW53aXJlLnYxLlN1Ym1pdFRvb2xPdXRwdXRzUmVxdWVzdBolLnJ1bndpcmUudjEuU3VibWl0VG9vbE91dHB1dHNSZXNwb25zZRJKCglXYXRjaFJ1bnMSHC5ydW53aXJlLnYxLldhdGNoUnVuc1JlcXVlc3QaHS5ydW53aXJlLnYxLldhdGNoUnVuc1Jlc3BvbnNlMAFCTgoOZGV2LnJ1bndpcmUudjFQAVo6Z2l0aHViLmNvbS9ydW53aXJlL3J1bndpcmUvY2xpZW50cy9nby9ydW53aXJlL3YxO3J1bndpcmV2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_duration, file_runwire_v1_agent, file_runwire_v1_event, file_runwire_v1_run, file_runwire_v1_watch]);
 
 /**
  * CreateRunRequest is the request of RunService.CreateRun.
@@ -71,6 +73,23 @@ export type CreateRunRequest = Message<"runwire.v1.CreateRunRequest"> & {
    * @generated from field: runwire.v1.Runtime runtime = 6;
    */
   runtime: Runtime;
+
+  /**
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   *
+   * @generated from field: map<string, string> labels = 8;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Optional. Changes to the agent for this run only (Run.overrides).
+   *
+   * @generated from field: runwire.v1.RunOverrides overrides = 9;
+   */
+  overrides?: RunOverrides | undefined;
 };
 
 /**
@@ -151,6 +170,31 @@ export type StreamRunRequest = Message<"runwire.v1.StreamRunRequest"> & {
    * @generated from field: runwire.v1.Runtime runtime = 6;
    */
   runtime: Runtime;
+
+  /**
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   *
+   * @generated from field: map<string, string> labels = 8;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Optional. Changes to the agent for this run only (Run.overrides).
+   *
+   * @generated from field: runwire.v1.RunOverrides overrides = 9;
+   */
+  overrides?: RunOverrides | undefined;
+
+  /**
+   * Optional. The events to stream (default: every event). A resume with
+   * StreamRunEvents passes the same filter.
+   *
+   * @generated from field: runwire.v1.EventFilter filter = 10;
+   */
+  filter?: EventFilter | undefined;
 };
 
 /**
@@ -231,6 +275,23 @@ export type WaitRunRequest = Message<"runwire.v1.WaitRunRequest"> & {
    * @generated from field: runwire.v1.Runtime runtime = 6;
    */
   runtime: Runtime;
+
+  /**
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   *
+   * @generated from field: map<string, string> labels = 8;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Optional. Changes to the agent for this run only (Run.overrides).
+   *
+   * @generated from field: runwire.v1.RunOverrides overrides = 9;
+   */
+  overrides?: RunOverrides | undefined;
 
   /**
    * Optional. How long to wait, 0 to 3,600 s. Default when unset: 60 s. On
@@ -351,6 +412,14 @@ export type ListRunsRequest = Message<"runwire.v1.ListRunsRequest"> & {
    * @generated from field: string page_token = 5;
    */
   pageToken: string;
+
+  /**
+   * Optional. Only runs that carry every one of these labels (same key and
+   * value), at most 32.
+   *
+   * @generated from field: map<string, string> labels = 6;
+   */
+  labels: { [key: string]: string };
 };
 
 /**
@@ -457,6 +526,13 @@ export type StreamRunEventsRequest = Message<"runwire.v1.StreamRunEventsRequest"
    * @generated from field: int64 after_sequence = 2;
    */
   afterSequence: bigint;
+
+  /**
+   * Optional. The events to stream (default: every event).
+   *
+   * @generated from field: runwire.v1.EventFilter filter = 3;
+   */
+  filter?: EventFilter | undefined;
 };
 
 /**
@@ -522,6 +598,14 @@ export type ListRunEventsRequest = Message<"runwire.v1.ListRunEventsRequest"> & 
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * Optional. The events to return (default: every event); a page holds at
+   * most page_size matching events.
+   *
+   * @generated from field: runwire.v1.EventFilter filter = 5;
+   */
+  filter?: EventFilter | undefined;
 };
 
 /**
@@ -608,6 +692,94 @@ export type SubmitToolOutputsResponse = Message<"runwire.v1.SubmitToolOutputsRes
  */
 export const SubmitToolOutputsResponseSchema: GenMessage<SubmitToolOutputsResponse> = /*@__PURE__*/
   messageDesc(file_runwire_v1_run_service, 17);
+
+/**
+ * WatchRunsRequest is the request of RunService.WatchRuns. Filters combine
+ * with AND. A change is sent when the run matches the filter before or after
+ * it, so a watch of RUNNING runs also sees a run leave that state.
+ *
+ * @generated from message runwire.v1.WatchRunsRequest
+ */
+export type WatchRunsRequest = Message<"runwire.v1.WatchRunsRequest"> & {
+  /**
+   * Optional. Only runs of this agent.
+   *
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * Optional. Only runs on this thread.
+   *
+   * @generated from field: string thread_id = 2;
+   */
+  threadId: string;
+
+  /**
+   * Optional. Only runs in one of these states, at most 16. Default: every
+   * state.
+   *
+   * @generated from field: repeated runwire.v1.RunState states = 3;
+   */
+  states: RunState[];
+
+  /**
+   * Optional. Only runs that carry every one of these labels, at most 32.
+   *
+   * @generated from field: map<string, string> labels = 4;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Optional. Resume after this cursor (WatchRunsResponse.cursor): no
+   * EXISTING runs, only the changes after it. Empty: list, then watch.
+   *
+   * @generated from field: string cursor = 5;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message runwire.v1.WatchRunsRequest.
+ * Use `create(WatchRunsRequestSchema)` to create a new message.
+ */
+export const WatchRunsRequestSchema: GenMessage<WatchRunsRequest> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_run_service, 18);
+
+/**
+ * WatchRunsResponse is one message of RunService.WatchRuns.
+ *
+ * @generated from message runwire.v1.WatchRunsResponse
+ */
+export type WatchRunsResponse = Message<"runwire.v1.WatchRunsResponse"> & {
+  /**
+   * What this message reports.
+   *
+   * @generated from field: runwire.v1.ChangeType type = 1;
+   */
+  type: ChangeType;
+
+  /**
+   * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+   *
+   * @generated from field: runwire.v1.Run run = 2;
+   */
+  run?: Run | undefined;
+
+  /**
+   * Resume after this message with WatchRunsRequest.cursor.
+   *
+   * @generated from field: string cursor = 3;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message runwire.v1.WatchRunsResponse.
+ * Use `create(WatchRunsResponseSchema)` to create a new message.
+ */
+export const WatchRunsResponseSchema: GenMessage<WatchRunsResponse> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_run_service, 19);
 
 /**
  * RunService starts runs, streams their events, and feeds them what they wait
@@ -718,6 +890,21 @@ export const RunService: GenService<{
     methodKind: "unary";
     input: typeof SubmitToolOutputsRequestSchema;
     output: typeof SubmitToolOutputsResponseSchema;
+  },
+  /**
+   * Streams the caller's runs that match a filter: first those that exist
+   * (EXISTING, then SYNCED), then every change (CREATED, UPDATED, ENDED) as
+   * it happens, across replicas. Resume after a disconnect with the cursor of
+   * the last message seen: nothing is missed or sent twice. OUT_OF_RANGE
+   * (CURSOR_EXPIRED) when the cursor is older than the changes kept: watch
+   * again without one.
+   *
+   * @generated from rpc runwire.v1.RunService.WatchRuns
+   */
+  watchRuns: {
+    methodKind: "server_streaming";
+    input: typeof WatchRunsRequestSchema;
+    output: typeof WatchRunsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_runwire_v1_run_service, 0);

@@ -54,6 +54,18 @@ private static final long serialVersionUID = 0L;
     return dev.runwire.v1.AgentOuterClass.internal_static_runwire_v1_Agent_descriptor;
   }
 
+  @SuppressWarnings({"rawtypes"})
+  @java.lang.Override
+  protected com.google.protobuf.MapFieldReflectionAccessor internalGetMapFieldReflection(
+      int number) {
+    switch (number) {
+      case 15:
+        return internalGetLabels();
+      default:
+        throw new RuntimeException(
+            "Invalid map field number: " + number);
+    }
+  }
   @java.lang.Override
   protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internalGetFieldAccessorTable() {
@@ -711,6 +723,109 @@ private static final long serialVersionUID = 0L;
     return fallbackModels_.get(index);
   }
 
+  public static final int LABELS_FIELD_NUMBER = 15;
+  private static final class LabelsDefaultEntryHolder {
+    static final com.google.protobuf.MapEntry<
+        java.lang.String, java.lang.String> defaultEntry =
+            com.google.protobuf.MapEntry
+            .<java.lang.String, java.lang.String>newDefaultInstance(
+                dev.runwire.v1.AgentOuterClass.internal_static_runwire_v1_Agent_LabelsEntry_descriptor, 
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "",
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "");
+  }
+  @SuppressWarnings("serial")
+  private com.google.protobuf.MapField<
+      java.lang.String, java.lang.String> labels_;
+  private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+  internalGetLabels() {
+    if (labels_ == null) {
+      return com.google.protobuf.MapField.emptyMapField(
+          LabelsDefaultEntryHolder.defaultEntry);
+    }
+    return labels_;
+  }
+  public int getLabelsCount() {
+    return internalGetLabels().getMap().size();
+  }
+  /**
+   * <pre>
+   * Optional. Key/value labels of the agent (a team, an environment), at
+   * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+   * on them; runs do not inherit them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public boolean containsLabels(
+      java.lang.String key) {
+    java.util.Objects.requireNonNull(key, "map key");
+    return internalGetLabels().getMap().containsKey(key);
+  }
+  /**
+   * Use {@link #getLabelsMap()} instead.
+   */
+  @java.lang.Override
+  @java.lang.Deprecated
+  public java.util.Map<java.lang.String, java.lang.String> getLabels() {
+    return getLabelsMap();
+  }
+  /**
+   * <pre>
+   * Optional. Key/value labels of the agent (a team, an environment), at
+   * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+   * on them; runs do not inherit them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public java.util.Map<java.lang.String, java.lang.String> getLabelsMap() {
+    return internalGetLabels().getMap();
+  }
+  /**
+   * <pre>
+   * Optional. Key/value labels of the agent (a team, an environment), at
+   * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+   * on them; runs do not inherit them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public /* nullable */
+java.lang.String getLabelsOrDefault(
+      java.lang.String key,
+      /* nullable */
+java.lang.String defaultValue) {
+    java.util.Objects.requireNonNull(key, "map key");
+    java.util.Map<java.lang.String, java.lang.String> map =
+        internalGetLabels().getMap();
+    return map.containsKey(key) ? map.get(key) : defaultValue;
+  }
+  /**
+   * <pre>
+   * Optional. Key/value labels of the agent (a team, an environment), at
+   * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+   * on them; runs do not inherit them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public java.lang.String getLabelsOrThrow(
+      java.lang.String key) {
+    java.util.Objects.requireNonNull(key, "map key");
+    java.util.Map<java.lang.String, java.lang.String> map =
+        internalGetLabels().getMap();
+    if (!map.containsKey(key)) {
+      throw new java.lang.IllegalArgumentException();
+    }
+    return map.get(key);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -767,6 +882,12 @@ private static final long serialVersionUID = 0L;
     for (int i = 0; i < fallbackModels_.size(); i++) {
       output.writeMessage(14, fallbackModels_.get(i));
     }
+    com.google.protobuf.GeneratedMessage
+      .serializeStringMapTo(
+        output,
+        internalGetLabels(),
+        LabelsDefaultEntryHolder.defaultEntry,
+        15);
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -831,6 +952,16 @@ private static final long serialVersionUID = 0L;
           }
           size += 1 * count;
         }
+    for (java.util.Map.Entry<java.lang.String, java.lang.String> entry
+         : internalGetLabels().getMap().entrySet()) {
+      com.google.protobuf.MapEntry<java.lang.String, java.lang.String>
+      labels__ = LabelsDefaultEntryHolder.defaultEntry.newBuilderForType()
+          .setKey(entry.getKey())
+          .setValue(entry.getValue())
+          .buildPartial();
+      size += com.google.protobuf.CodedOutputStream
+          .computeMessageSize(15, labels__);
+    }
     return size;
   }
   @java.lang.Override
@@ -900,6 +1031,8 @@ private static final long serialVersionUID = 0L;
     }
     if (!getFallbackModelsList()
         .equals(other.getFallbackModelsList())) return false;
+    if (!internalGetLabels().equals(
+        other.internalGetLabels())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -954,6 +1087,10 @@ private static final long serialVersionUID = 0L;
     if (getFallbackModelsCount() > 0) {
       hash = (37 * hash) + FALLBACK_MODELS_FIELD_NUMBER;
       hash = (53 * hash) + getFallbackModelsList().hashCode();
+    }
+    if (!internalGetLabels().getMap().isEmpty()) {
+      hash = (37 * hash) + LABELS_FIELD_NUMBER;
+      hash = (53 * hash) + internalGetLabels().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -1069,6 +1206,28 @@ private static final long serialVersionUID = 0L;
       return dev.runwire.v1.AgentOuterClass.internal_static_runwire_v1_Agent_descriptor;
     }
 
+    @SuppressWarnings({"rawtypes"})
+    protected com.google.protobuf.MapFieldReflectionAccessor internalGetMapFieldReflection(
+        int number) {
+      switch (number) {
+        case 15:
+          return internalGetLabels();
+        default:
+          throw new RuntimeException(
+              "Invalid map field number: " + number);
+      }
+    }
+    @SuppressWarnings({"rawtypes"})
+    protected com.google.protobuf.MapFieldReflectionAccessor internalGetMutableMapFieldReflection(
+        int number) {
+      switch (number) {
+        case 15:
+          return internalGetMutableLabels();
+        default:
+          throw new RuntimeException(
+              "Invalid map field number: " + number);
+      }
+    }
     @java.lang.Override
     protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
         internalGetFieldAccessorTable() {
@@ -1148,6 +1307,7 @@ private static final long serialVersionUID = 0L;
         fallbackModelsBuilder_.clear();
       }
       bitField0_ = (bitField0_ & ~0x00002000);
+      internalGetMutableLabels().clear();
       return this;
     }
 
@@ -1253,6 +1413,10 @@ private static final long serialVersionUID = 0L;
             : responseFormatBuilder_.build();
         to_bitField0_ |= 0x00000020;
       }
+      if (((from_bitField0_ & 0x00004000) != 0)) {
+        result.labels_ = internalGetLabels();
+        result.labels_.makeImmutable();
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -1350,6 +1514,9 @@ private static final long serialVersionUID = 0L;
           }
         }
       }
+      internalGetMutableLabels().mergeFrom(
+          other.internalGetLabels());
+      bitField0_ |= 0x00004000;
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -1464,6 +1631,15 @@ private static final long serialVersionUID = 0L;
               }
               break;
             } // case 114
+            case 122: {
+              com.google.protobuf.MapEntry<java.lang.String, java.lang.String>
+              labels__ = input.readMessage(
+                  LabelsDefaultEntryHolder.defaultEntry.getParserForType(), extensionRegistry);
+              internalGetMutableLabels().getMutableMap().put(
+                  labels__.getKey(), labels__.getValue());
+              bitField0_ |= 0x00004000;
+              break;
+            } // case 122
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -3527,6 +3703,175 @@ private static final long serialVersionUID = 0L;
         fallbackModels_ = null;
       }
       return fallbackModelsBuilder_;
+    }
+
+    private com.google.protobuf.MapField<
+        java.lang.String, java.lang.String> labels_;
+    private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+        internalGetLabels() {
+      if (labels_ == null) {
+        return com.google.protobuf.MapField.emptyMapField(
+            LabelsDefaultEntryHolder.defaultEntry);
+      }
+      return labels_;
+    }
+    private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+        internalGetMutableLabels() {
+      if (labels_ == null) {
+        labels_ = com.google.protobuf.MapField.newMapField(
+            LabelsDefaultEntryHolder.defaultEntry);
+      }
+      if (!labels_.isMutable()) {
+        labels_ = labels_.copy();
+      }
+      bitField0_ |= 0x00004000;
+      onChanged();
+      return labels_;
+    }
+    public int getLabelsCount() {
+      return internalGetLabels().getMap().size();
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the agent (a team, an environment), at
+     * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+     * on them; runs do not inherit them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    @java.lang.Override
+    public boolean containsLabels(
+        java.lang.String key) {
+      java.util.Objects.requireNonNull(key, "map key");
+      return internalGetLabels().getMap().containsKey(key);
+    }
+    /**
+     * Use {@link #getLabelsMap()} instead.
+     */
+    @java.lang.Override
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, java.lang.String> getLabels() {
+      return getLabelsMap();
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the agent (a team, an environment), at
+     * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+     * on them; runs do not inherit them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    @java.lang.Override
+    public java.util.Map<java.lang.String, java.lang.String> getLabelsMap() {
+      return internalGetLabels().getMap();
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the agent (a team, an environment), at
+     * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+     * on them; runs do not inherit them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    @java.lang.Override
+    public /* nullable */
+java.lang.String getLabelsOrDefault(
+        java.lang.String key,
+        /* nullable */
+java.lang.String defaultValue) {
+      java.util.Objects.requireNonNull(key, "map key");
+      java.util.Map<java.lang.String, java.lang.String> map =
+          internalGetLabels().getMap();
+      return map.containsKey(key) ? map.get(key) : defaultValue;
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the agent (a team, an environment), at
+     * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+     * on them; runs do not inherit them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    @java.lang.Override
+    public java.lang.String getLabelsOrThrow(
+        java.lang.String key) {
+      java.util.Objects.requireNonNull(key, "map key");
+      java.util.Map<java.lang.String, java.lang.String> map =
+          internalGetLabels().getMap();
+      if (!map.containsKey(key)) {
+        throw new java.lang.IllegalArgumentException();
+      }
+      return map.get(key);
+    }
+    public Builder clearLabels() {
+      bitField0_ = (bitField0_ & ~0x00004000);
+      internalGetMutableLabels().getMutableMap()
+          .clear();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the agent (a team, an environment), at
+     * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+     * on them; runs do not inherit them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder removeLabels(
+        java.lang.String key) {
+      java.util.Objects.requireNonNull(key, "map key");
+      internalGetMutableLabels().getMutableMap()
+          .remove(key);
+      return this;
+    }
+    /**
+     * Use alternate mutation accessors instead.
+     */
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, java.lang.String>
+        getMutableLabels() {
+      bitField0_ |= 0x00004000;
+      return internalGetMutableLabels().getMutableMap();
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the agent (a team, an environment), at
+     * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+     * on them; runs do not inherit them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder putLabels(
+        java.lang.String key,
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(key, "map key");
+      java.util.Objects.requireNonNull(value, "map value");
+      internalGetMutableLabels().getMutableMap()
+          .put(key, value);
+      bitField0_ |= 0x00004000;
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the agent (a team, an environment), at
+     * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+     * on them; runs do not inherit them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder putAllLabels(
+        java.util.Map<java.lang.String, java.lang.String> values) {
+      internalGetMutableLabels().getMutableMap()
+          .putAll(values);
+      bitField0_ |= 0x00004000;
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:runwire.v1.Agent)

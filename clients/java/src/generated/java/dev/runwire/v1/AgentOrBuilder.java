@@ -420,4 +420,68 @@ public interface AgentOrBuilder extends
    */
   dev.runwire.v1.ModelOrBuilder getFallbackModelsOrBuilder(
       int index);
+
+  /**
+   * <pre>
+   * Optional. Key/value labels of the agent (a team, an environment), at
+   * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+   * on them; runs do not inherit them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  int getLabelsCount();
+  /**
+   * <pre>
+   * Optional. Key/value labels of the agent (a team, an environment), at
+   * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+   * on them; runs do not inherit them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  boolean containsLabels(
+      java.lang.String key);
+  /**
+   * Use {@link #getLabelsMap()} instead.
+   */
+  @java.lang.Deprecated
+  java.util.Map<java.lang.String, java.lang.String>
+  getLabels();
+  /**
+   * <pre>
+   * Optional. Key/value labels of the agent (a team, an environment), at
+   * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+   * on them; runs do not inherit them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  java.util.Map<java.lang.String, java.lang.String>
+  getLabelsMap();
+  /**
+   * <pre>
+   * Optional. Key/value labels of the agent (a team, an environment), at
+   * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+   * on them; runs do not inherit them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  /* nullable */
+java.lang.String getLabelsOrDefault(
+      java.lang.String key,
+      /* nullable */
+java.lang.String defaultValue);
+  /**
+   * <pre>
+   * Optional. Key/value labels of the agent (a team, an environment), at
+   * most 32, with the rules of CreateRunRequest.labels. ListAgents filters
+   * on them; runs do not inherit them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 15 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  java.lang.String getLabelsOrThrow(
+      java.lang.String key);
 }

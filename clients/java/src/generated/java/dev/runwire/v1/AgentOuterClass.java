@@ -32,6 +32,11 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_Agent_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_Agent_LabelsEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_Agent_LabelsEntry_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runwire_v1_Model_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -72,6 +77,11 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_ListAgentsRequest_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_ListAgentsRequest_LabelsEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_ListAgentsRequest_LabelsEntry_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runwire_v1_ListAgentsResponse_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -109,7 +119,7 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
       "f/validate/validate.proto\032\036google/protob" +
       "uf/duration.proto\032 google/protobuf/field" +
       "_mask.proto\032\034google/protobuf/struct.prot" +
-      "o\032\037google/protobuf/timestamp.proto\"\321\005\n\005A" +
+      "o\032\037google/protobuf/timestamp.proto\"\212\007\n\005A" +
       "gent\022\031\n\010agent_id\030\001 \001(\tR\007agentId\022+\n\014displ" +
       "ay_name\030\002 \001(\tB\010\272H\005r\003\030\310\001R\013displayName\022*\n\013" +
       "description\030\003 \001(\tB\010\272H\005r\003\030\320\017R\013description" +
@@ -127,61 +137,71 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
       ".TimestampR\nupdateTime\022@\n\017response_forma" +
       "t\030\r \001(\0132\027.google.protobuf.StructR\016respon" +
       "seFormat\022D\n\017fallback_models\030\016 \003(\0132\021.runw" +
-      "ire.v1.ModelB\010\272H\005\222\001\002\020\004R\016fallbackModels\"\177" +
-      "\n\005Model\022%\n\010provider\030\001 \001(\tB\t\272H\006r\004\020\001\030@R\010pr" +
-      "ovider\022\034\n\004name\030\002 \001(\tB\010\272H\005r\003\030\310\001R\004name\0221\n\007" +
-      "options\030\003 \001(\0132\027.google.protobuf.StructR\007" +
-      "options\"\263\001\n\016ApprovalPolicy\0226\n\004mode\030\001 \001(\016" +
-      "2\030.runwire.v1.ApprovalModeB\010\272H\005\202\001\002\020\001R\004mo" +
-      "de\0228\n\023auto_approved_tools\030\002 \003(\tB\010\272H\005\222\001\002\020" +
-      "@R\021autoApprovedTools\022/\n\tapprovers\030\003 \003(\tB" +
-      "\021\272H\016\222\001\013\020@\"\007r\005\020\001\030\200\001R\tapprovers\"\205\002\n\006Limits" +
-      "\0220\n\016max_iterations\030\001 \001(\005B\t\272H\006\032\004\030d(\000R\rmax" +
-      "Iterations\022E\n\007timeout\030\002 \001(\0132\031.google.pro" +
-      "tobuf.DurationB\020\272H\r\252\001\n\"\004\010\200\243\0052\002\010\001R\007timeou" +
-      "t\022V\n\020approval_timeout\030\003 \001(\0132\031.google.pro" +
-      "tobuf.DurationB\020\272H\r\252\001\n\"\004\010\200\243\0052\002\010\001R\017approv" +
-      "alTimeout\022*\n\014token_budget\030\004 \001(\003B\007\272H\004\"\002(\000" +
-      "R\013tokenBudget\"\307\001\n\022CreateAgentRequest\022=\n\010" +
-      "agent_id\030\001 \001(\tB\"\272H\037r\0352\033^[a-z0-9][a-z0-9." +
-      "_-]{0,62}$R\007agentId\022r\n\005agent\030\002 \001(\0132\021.run" +
-      "wire.v1.AgentBI\272HF\272\001@\n\024agent.model_requi" +
-      "red\022\027agent.model is required\032\017has(this.m" +
-      "odel)\310\001\001R\005agent\">\n\023CreateAgentResponse\022\'" +
-      "\n\005agent\030\001 \001(\0132\021.runwire.v1.AgentR\005agent\"" +
-      "5\n\017GetAgentRequest\022\"\n\010agent_id\030\001 \001(\tB\007\272H" +
-      "\004r\002\020\001R\007agentId\";\n\020GetAgentResponse\022\'\n\005ag" +
-      "ent\030\001 \001(\0132\021.runwire.v1.AgentR\005agent\"[\n\021L" +
-      "istAgentsRequest\022\'\n\tpage_size\030\001 \001(\005B\n\272H\007" +
-      "\032\005\030\350\007(\000R\010pageSize\022\035\n\npage_token\030\002 \001(\tR\tp" +
-      "ageToken\"g\n\022ListAgentsResponse\022)\n\006agents" +
-      "\030\001 \003(\0132\021.runwire.v1.AgentR\006agents\022&\n\017nex" +
-      "t_page_token\030\002 \001(\tR\rnextPageToken\"\202\001\n\022Up" +
-      "dateAgentRequest\022/\n\005agent\030\001 \001(\0132\021.runwir" +
-      "e.v1.AgentB\006\272H\003\310\001\001R\005agent\022;\n\013update_mask" +
-      "\030\002 \001(\0132\032.google.protobuf.FieldMaskR\nupda" +
-      "teMask\">\n\023UpdateAgentResponse\022\'\n\005agent\030\001" +
-      " \001(\0132\021.runwire.v1.AgentR\005agent\"8\n\022Delete" +
-      "AgentRequest\022\"\n\010agent_id\030\001 \001(\tB\007\272H\004r\002\020\001R" +
-      "\007agentId\"\025\n\023DeleteAgentResponse*P\n\007Runti" +
-      "me\022\027\n\023RUNTIME_UNSPECIFIED\020\000\022\026\n\022RUNTIME_I" +
-      "N_PROCESS\020\001\022\024\n\020RUNTIME_TEMPORAL\020\002*\201\001\n\014Ap" +
-      "provalMode\022\035\n\031APPROVAL_MODE_UNSPECIFIED\020" +
-      "\000\022\035\n\031APPROVAL_MODE_REQUIRE_ALL\020\001\022\026\n\022APPR" +
-      "OVAL_MODE_AUTO\020\002\022\033\n\027APPROVAL_MODE_ALLOWL" +
-      "IST\020\0032\222\003\n\014AgentService\022N\n\013CreateAgent\022\036." +
-      "runwire.v1.CreateAgentRequest\032\037.runwire." +
-      "v1.CreateAgentResponse\022E\n\010GetAgent\022\033.run" +
-      "wire.v1.GetAgentRequest\032\034.runwire.v1.Get" +
-      "AgentResponse\022K\n\nListAgents\022\035.runwire.v1" +
-      ".ListAgentsRequest\032\036.runwire.v1.ListAgen" +
-      "tsResponse\022N\n\013UpdateAgent\022\036.runwire.v1.U" +
-      "pdateAgentRequest\032\037.runwire.v1.UpdateAge" +
-      "ntResponse\022N\n\013DeleteAgent\022\036.runwire.v1.D" +
-      "eleteAgentRequest\032\037.runwire.v1.DeleteAge" +
-      "ntResponseBN\n\016dev.runwire.v1P\001Z:github.c" +
-      "om/runwire/runwire/clients/go/runwire/v1" +
-      ";runwirev1b\006proto3"
+      "ire.v1.ModelB\010\272H\005\222\001\002\020\004R\016fallbackModels\022|" +
+      "\n\006labels\030\017 \003(\0132\035.runwire.v1.Agent.Labels" +
+      "EntryBE\272HB\232\001?\020 \"4r220^[A-Za-z0-9]([A-Za-" +
+      "z0-9._/-]{0,61}[A-Za-z0-9])?$*\005r\003\030\200\002R\006la" +
+      "bels\0329\n\013LabelsEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n" +
+      "\005value\030\002 \001(\tR\005value:\0028\001\"\177\n\005Model\022%\n\010prov" +
+      "ider\030\001 \001(\tB\t\272H\006r\004\020\001\030@R\010provider\022\034\n\004name\030" +
+      "\002 \001(\tB\010\272H\005r\003\030\310\001R\004name\0221\n\007options\030\003 \001(\0132\027" +
+      ".google.protobuf.StructR\007options\"\263\001\n\016App" +
+      "rovalPolicy\0226\n\004mode\030\001 \001(\0162\030.runwire.v1.A" +
+      "pprovalModeB\010\272H\005\202\001\002\020\001R\004mode\0228\n\023auto_appr" +
+      "oved_tools\030\002 \003(\tB\010\272H\005\222\001\002\020@R\021autoApproved" +
+      "Tools\022/\n\tapprovers\030\003 \003(\tB\021\272H\016\222\001\013\020@\"\007r\005\020\001" +
+      "\030\200\001R\tapprovers\"\205\002\n\006Limits\0220\n\016max_iterati" +
+      "ons\030\001 \001(\005B\t\272H\006\032\004\030d(\000R\rmaxIterations\022E\n\007t" +
+      "imeout\030\002 \001(\0132\031.google.protobuf.DurationB" +
+      "\020\272H\r\252\001\n\"\004\010\200\243\0052\002\010\001R\007timeout\022V\n\020approval_t" +
+      "imeout\030\003 \001(\0132\031.google.protobuf.DurationB" +
+      "\020\272H\r\252\001\n\"\004\010\200\243\0052\002\010\001R\017approvalTimeout\022*\n\014to" +
+      "ken_budget\030\004 \001(\003B\007\272H\004\"\002(\000R\013tokenBudget\"\307" +
+      "\001\n\022CreateAgentRequest\022=\n\010agent_id\030\001 \001(\tB" +
+      "\"\272H\037r\0352\033^[a-z0-9][a-z0-9._-]{0,62}$R\007age" +
+      "ntId\022r\n\005agent\030\002 \001(\0132\021.runwire.v1.AgentBI" +
+      "\272HF\272\001@\n\024agent.model_required\022\027agent.mode" +
+      "l is required\032\017has(this.model)\310\001\001R\005agent" +
+      "\">\n\023CreateAgentResponse\022\'\n\005agent\030\001 \001(\0132\021" +
+      ".runwire.v1.AgentR\005agent\"5\n\017GetAgentRequ" +
+      "est\022\"\n\010agent_id\030\001 \001(\tB\007\272H\004r\002\020\001R\007agentId\"" +
+      ";\n\020GetAgentResponse\022\'\n\005agent\030\001 \001(\0132\021.run" +
+      "wire.v1.AgentR\005agent\"\241\002\n\021ListAgentsReque" +
+      "st\022\'\n\tpage_size\030\001 \001(\005B\n\272H\007\032\005\030\350\007(\000R\010pageS" +
+      "ize\022\035\n\npage_token\030\002 \001(\tR\tpageToken\022\210\001\n\006l" +
+      "abels\030\003 \003(\0132).runwire.v1.ListAgentsReque" +
+      "st.LabelsEntryBE\272HB\232\001?\020 \"4r220^[A-Za-z0-" +
+      "9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\005" +
+      "r\003\030\200\002R\006labels\0329\n\013LabelsEntry\022\020\n\003key\030\001 \001(" +
+      "\tR\003key\022\024\n\005value\030\002 \001(\tR\005value:\0028\001\"g\n\022List" +
+      "AgentsResponse\022)\n\006agents\030\001 \003(\0132\021.runwire" +
+      ".v1.AgentR\006agents\022&\n\017next_page_token\030\002 \001" +
+      "(\tR\rnextPageToken\"\202\001\n\022UpdateAgentRequest" +
+      "\022/\n\005agent\030\001 \001(\0132\021.runwire.v1.AgentB\006\272H\003\310" +
+      "\001\001R\005agent\022;\n\013update_mask\030\002 \001(\0132\032.google." +
+      "protobuf.FieldMaskR\nupdateMask\">\n\023Update" +
+      "AgentResponse\022\'\n\005agent\030\001 \001(\0132\021.runwire.v" +
+      "1.AgentR\005agent\"8\n\022DeleteAgentRequest\022\"\n\010" +
+      "agent_id\030\001 \001(\tB\007\272H\004r\002\020\001R\007agentId\"\025\n\023Dele" +
+      "teAgentResponse*P\n\007Runtime\022\027\n\023RUNTIME_UN" +
+      "SPECIFIED\020\000\022\026\n\022RUNTIME_IN_PROCESS\020\001\022\024\n\020R" +
+      "UNTIME_TEMPORAL\020\002*\201\001\n\014ApprovalMode\022\035\n\031AP" +
+      "PROVAL_MODE_UNSPECIFIED\020\000\022\035\n\031APPROVAL_MO" +
+      "DE_REQUIRE_ALL\020\001\022\026\n\022APPROVAL_MODE_AUTO\020\002" +
+      "\022\033\n\027APPROVAL_MODE_ALLOWLIST\020\0032\222\003\n\014AgentS" +
+      "ervice\022N\n\013CreateAgent\022\036.runwire.v1.Creat" +
+      "eAgentRequest\032\037.runwire.v1.CreateAgentRe" +
+      "sponse\022E\n\010GetAgent\022\033.runwire.v1.GetAgent" +
+      "Request\032\034.runwire.v1.GetAgentResponse\022K\n" +
+      "\nListAgents\022\035.runwire.v1.ListAgentsReque" +
+      "st\032\036.runwire.v1.ListAgentsResponse\022N\n\013Up" +
+      "dateAgent\022\036.runwire.v1.UpdateAgentReques" +
+      "t\032\037.runwire.v1.UpdateAgentResponse\022N\n\013De" +
+      "leteAgent\022\036.runwire.v1.DeleteAgentReques" +
+      "t\032\037.runwire.v1.DeleteAgentResponseBN\n\016de" +
+      "v.runwire.v1P\001Z:github.com/runwire/runwi" +
+      "re/clients/go/runwire/v1;runwirev1b\006prot" +
+      "o3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -197,7 +217,13 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_runwire_v1_Agent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_Agent_descriptor,
-        new java.lang.String[] { "AgentId", "DisplayName", "Description", "Instructions", "Model", "Tools", "ApprovalPolicy", "Limits", "Runtime", "Etag", "CreateTime", "UpdateTime", "ResponseFormat", "FallbackModels", });
+        new java.lang.String[] { "AgentId", "DisplayName", "Description", "Instructions", "Model", "Tools", "ApprovalPolicy", "Limits", "Runtime", "Etag", "CreateTime", "UpdateTime", "ResponseFormat", "FallbackModels", "Labels", });
+    internal_static_runwire_v1_Agent_LabelsEntry_descriptor =
+      internal_static_runwire_v1_Agent_descriptor.getNestedType(0);
+    internal_static_runwire_v1_Agent_LabelsEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_Agent_LabelsEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
     internal_static_runwire_v1_Model_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_runwire_v1_Model_fieldAccessorTable = new
@@ -245,7 +271,13 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_runwire_v1_ListAgentsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ListAgentsRequest_descriptor,
-        new java.lang.String[] { "PageSize", "PageToken", });
+        new java.lang.String[] { "PageSize", "PageToken", "Labels", });
+    internal_static_runwire_v1_ListAgentsRequest_LabelsEntry_descriptor =
+      internal_static_runwire_v1_ListAgentsRequest_descriptor.getNestedType(0);
+    internal_static_runwire_v1_ListAgentsRequest_LabelsEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_ListAgentsRequest_LabelsEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
     internal_static_runwire_v1_ListAgentsResponse_descriptor =
       getDescriptor().getMessageType(9);
     internal_static_runwire_v1_ListAgentsResponse_fieldAccessorTable = new

@@ -61,6 +61,16 @@ public final class ApprovalOuterClass extends com.google.protobuf.GeneratedFile 
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_ResolveApprovalResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_WatchApprovalsRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_WatchApprovalsRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_WatchApprovalsResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_WatchApprovalsResponse_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -73,59 +83,70 @@ public final class ApprovalOuterClass extends com.google.protobuf.GeneratedFile 
       "\n\031runwire/v1/approval.proto\022\nrunwire.v1\032" +
       "\033buf/validate/validate.proto\032\034google/pro" +
       "tobuf/struct.proto\032\037google/protobuf/time" +
-      "stamp.proto\"\363\004\n\010Approval\022\037\n\013approval_id\030" +
-      "\001 \001(\tR\napprovalId\022\025\n\006run_id\030\002 \001(\tR\005runId" +
-      "\022\031\n\010agent_id\030\003 \001(\tR\007agentId\022 \n\014tool_call" +
-      "_id\030\004 \001(\tR\ntoolCallId\022\033\n\ttool_name\030\005 \001(\t" +
-      "R\010toolName\022\034\n\targuments\030\006 \001(\tR\targuments" +
-      "\022/\n\005state\030\007 \001(\0162\031.runwire.v1.ApprovalSta" +
-      "teR\005state\0228\n\010decision\030\010 \001(\0162\034.runwire.v1" +
-      ".ApprovalDecisionR\010decision\022\026\n\006reason\030\t " +
-      "\001(\tR\006reason\022B\n\020edited_arguments\030\n \001(\0132\027." +
-      "google.protobuf.StructR\017editedArguments\022" +
-      "\037\n\013resolved_by\030\013 \001(\tR\nresolvedBy\022;\n\013crea" +
-      "te_time\030\014 \001(\0132\032.google.protobuf.Timestam" +
-      "pR\ncreateTime\022=\n\014resolve_time\030\r \001(\0132\032.go" +
-      "ogle.protobuf.TimestampR\013resolveTime\022;\n\013" +
-      "expire_time\030\016 \001(\0132\032.google.protobuf.Time" +
-      "stampR\nexpireTime\022\026\n\006tenant\030\017 \001(\tR\006tenan" +
-      "t\"\272\001\n\024ListApprovalsRequest\022\037\n\006run_id\030\001 \001" +
-      "(\tB\010\272H\005r\003\030\200\001R\005runId\0229\n\005state\030\002 \001(\0162\031.run" +
-      "wire.v1.ApprovalStateB\010\272H\005\202\001\002\020\001R\005state\022\'" +
-      "\n\tpage_size\030\003 \001(\005B\n\272H\007\032\005\030\350\007(\000R\010pageSize\022" +
-      "\035\n\npage_token\030\004 \001(\tR\tpageToken\"s\n\025ListAp" +
-      "provalsResponse\0222\n\tapprovals\030\001 \003(\0132\024.run" +
-      "wire.v1.ApprovalR\tapprovals\022&\n\017next_page" +
-      "_token\030\002 \001(\tR\rnextPageToken\"A\n\022GetApprov" +
-      "alRequest\022+\n\013approval_id\030\001 \001(\tB\n\272H\007r\005\020\001\030" +
-      "\200\001R\napprovalId\"G\n\023GetApprovalResponse\0220\n" +
-      "\010approval\030\001 \001(\0132\024.runwire.v1.ApprovalR\010a" +
-      "pproval\"\361\001\n\026ResolveApprovalRequest\022+\n\013ap" +
-      "proval_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\napprovalId\022" +
-      "D\n\010decision\030\002 \001(\0162\034.runwire.v1.ApprovalD" +
-      "ecisionB\n\272H\007\202\001\004\020\001 \000R\010decision\022 \n\006reason\030" +
-      "\003 \001(\tB\010\272H\005r\003\030\240\037R\006reason\022B\n\020edited_argume" +
-      "nts\030\004 \001(\0132\027.google.protobuf.StructR\017edit" +
-      "edArguments\"K\n\027ResolveApprovalResponse\0220" +
-      "\n\010approval\030\001 \001(\0132\024.runwire.v1.ApprovalR\010" +
-      "approval*r\n\020ApprovalDecision\022!\n\035APPROVAL" +
-      "_DECISION_UNSPECIFIED\020\000\022\035\n\031APPROVAL_DECI" +
-      "SION_APPROVE\020\001\022\034\n\030APPROVAL_DECISION_REJE" +
-      "CT\020\002*\277\001\n\rApprovalState\022\036\n\032APPROVAL_STATE" +
-      "_UNSPECIFIED\020\000\022\032\n\026APPROVAL_STATE_PENDING" +
-      "\020\001\022\033\n\027APPROVAL_STATE_APPROVED\020\002\022\033\n\027APPRO" +
-      "VAL_STATE_REJECTED\020\003\022\032\n\026APPROVAL_STATE_E" +
-      "XPIRED\020\004\022\034\n\030APPROVAL_STATE_CANCELLED\020\0052\223" +
-      "\002\n\017ApprovalService\022T\n\rListApprovals\022 .ru" +
-      "nwire.v1.ListApprovalsRequest\032!.runwire." +
-      "v1.ListApprovalsResponse\022N\n\013GetApproval\022" +
-      "\036.runwire.v1.GetApprovalRequest\032\037.runwir" +
-      "e.v1.GetApprovalResponse\022Z\n\017ResolveAppro" +
-      "val\022\".runwire.v1.ResolveApprovalRequest\032" +
-      "#.runwire.v1.ResolveApprovalResponseBN\n\016" +
-      "dev.runwire.v1P\001Z:github.com/runwire/run" +
-      "wire/clients/go/runwire/v1;runwirev1b\006pr" +
-      "oto3"
+      "stamp.proto\032\026runwire/v1/watch.proto\"\363\004\n\010" +
+      "Approval\022\037\n\013approval_id\030\001 \001(\tR\napprovalI" +
+      "d\022\025\n\006run_id\030\002 \001(\tR\005runId\022\031\n\010agent_id\030\003 \001" +
+      "(\tR\007agentId\022 \n\014tool_call_id\030\004 \001(\tR\ntoolC" +
+      "allId\022\033\n\ttool_name\030\005 \001(\tR\010toolName\022\034\n\tar" +
+      "guments\030\006 \001(\tR\targuments\022/\n\005state\030\007 \001(\0162" +
+      "\031.runwire.v1.ApprovalStateR\005state\0228\n\010dec" +
+      "ision\030\010 \001(\0162\034.runwire.v1.ApprovalDecisio" +
+      "nR\010decision\022\026\n\006reason\030\t \001(\tR\006reason\022B\n\020e" +
+      "dited_arguments\030\n \001(\0132\027.google.protobuf." +
+      "StructR\017editedArguments\022\037\n\013resolved_by\030\013" +
+      " \001(\tR\nresolvedBy\022;\n\013create_time\030\014 \001(\0132\032." +
+      "google.protobuf.TimestampR\ncreateTime\022=\n" +
+      "\014resolve_time\030\r \001(\0132\032.google.protobuf.Ti" +
+      "mestampR\013resolveTime\022;\n\013expire_time\030\016 \001(" +
+      "\0132\032.google.protobuf.TimestampR\nexpireTim" +
+      "e\022\026\n\006tenant\030\017 \001(\tR\006tenant\"\272\001\n\024ListApprov" +
+      "alsRequest\022\037\n\006run_id\030\001 \001(\tB\010\272H\005r\003\030\200\001R\005ru" +
+      "nId\0229\n\005state\030\002 \001(\0162\031.runwire.v1.Approval" +
+      "StateB\010\272H\005\202\001\002\020\001R\005state\022\'\n\tpage_size\030\003 \001(" +
+      "\005B\n\272H\007\032\005\030\350\007(\000R\010pageSize\022\035\n\npage_token\030\004 " +
+      "\001(\tR\tpageToken\"s\n\025ListApprovalsResponse\022" +
+      "2\n\tapprovals\030\001 \003(\0132\024.runwire.v1.Approval" +
+      "R\tapprovals\022&\n\017next_page_token\030\002 \001(\tR\rne" +
+      "xtPageToken\"A\n\022GetApprovalRequest\022+\n\013app" +
+      "roval_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\napprovalId\"G" +
+      "\n\023GetApprovalResponse\0220\n\010approval\030\001 \001(\0132" +
+      "\024.runwire.v1.ApprovalR\010approval\"\361\001\n\026Reso" +
+      "lveApprovalRequest\022+\n\013approval_id\030\001 \001(\tB" +
+      "\n\272H\007r\005\020\001\030\200\001R\napprovalId\022D\n\010decision\030\002 \001(" +
+      "\0162\034.runwire.v1.ApprovalDecisionB\n\272H\007\202\001\004\020" +
+      "\001 \000R\010decision\022 \n\006reason\030\003 \001(\tB\010\272H\005r\003\030\240\037R" +
+      "\006reason\022B\n\020edited_arguments\030\004 \001(\0132\027.goog" +
+      "le.protobuf.StructR\017editedArguments\"K\n\027R" +
+      "esolveApprovalResponse\0220\n\010approval\030\001 \001(\013" +
+      "2\024.runwire.v1.ApprovalR\010approval\"\305\001\n\025Wat" +
+      "chApprovalsRequest\022\037\n\006run_id\030\001 \001(\tB\010\272H\005r" +
+      "\003\030\200\001R\005runId\022#\n\010agent_id\030\002 \001(\tB\010\272H\005r\003\030\200\001R" +
+      "\007agentId\022D\n\006states\030\003 \003(\0162\031.runwire.v1.Ap" +
+      "provalStateB\021\272H\016\222\001\013\020\010\"\007\202\001\004\020\001 \000R\006states\022 " +
+      "\n\006cursor\030\004 \001(\tB\010\272H\005r\003\030\200\002R\006cursor\"\216\001\n\026Wat" +
+      "chApprovalsResponse\022*\n\004type\030\001 \001(\0162\026.runw" +
+      "ire.v1.ChangeTypeR\004type\0220\n\010approval\030\002 \001(" +
+      "\0132\024.runwire.v1.ApprovalR\010approval\022\026\n\006cur" +
+      "sor\030\003 \001(\tR\006cursor*r\n\020ApprovalDecision\022!\n" +
+      "\035APPROVAL_DECISION_UNSPECIFIED\020\000\022\035\n\031APPR" +
+      "OVAL_DECISION_APPROVE\020\001\022\034\n\030APPROVAL_DECI" +
+      "SION_REJECT\020\002*\277\001\n\rApprovalState\022\036\n\032APPRO" +
+      "VAL_STATE_UNSPECIFIED\020\000\022\032\n\026APPROVAL_STAT" +
+      "E_PENDING\020\001\022\033\n\027APPROVAL_STATE_APPROVED\020\002" +
+      "\022\033\n\027APPROVAL_STATE_REJECTED\020\003\022\032\n\026APPROVA" +
+      "L_STATE_EXPIRED\020\004\022\034\n\030APPROVAL_STATE_CANC" +
+      "ELLED\020\0052\356\002\n\017ApprovalService\022T\n\rListAppro" +
+      "vals\022 .runwire.v1.ListApprovalsRequest\032!" +
+      ".runwire.v1.ListApprovalsResponse\022N\n\013Get" +
+      "Approval\022\036.runwire.v1.GetApprovalRequest" +
+      "\032\037.runwire.v1.GetApprovalResponse\022Z\n\017Res" +
+      "olveApproval\022\".runwire.v1.ResolveApprova" +
+      "lRequest\032#.runwire.v1.ResolveApprovalRes" +
+      "ponse\022Y\n\016WatchApprovals\022!.runwire.v1.Wat" +
+      "chApprovalsRequest\032\".runwire.v1.WatchApp" +
+      "rovalsResponse0\001BN\n\016dev.runwire.v1P\001Z:gi" +
+      "thub.com/runwire/runwire/clients/go/runw" +
+      "ire/v1;runwirev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -133,6 +154,7 @@ public final class ApprovalOuterClass extends com.google.protobuf.GeneratedFile 
           build.buf.validate.ValidateProto.getDescriptor(),
           com.google.protobuf.StructProto.getDescriptor(),
           com.google.protobuf.TimestampProto.getDescriptor(),
+          dev.runwire.v1.Watch.getDescriptor(),
         });
     internal_static_runwire_v1_Approval_descriptor =
       getDescriptor().getMessageType(0);
@@ -176,10 +198,23 @@ public final class ApprovalOuterClass extends com.google.protobuf.GeneratedFile 
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ResolveApprovalResponse_descriptor,
         new java.lang.String[] { "Approval", });
+    internal_static_runwire_v1_WatchApprovalsRequest_descriptor =
+      getDescriptor().getMessageType(7);
+    internal_static_runwire_v1_WatchApprovalsRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_WatchApprovalsRequest_descriptor,
+        new java.lang.String[] { "RunId", "AgentId", "States", "Cursor", });
+    internal_static_runwire_v1_WatchApprovalsResponse_descriptor =
+      getDescriptor().getMessageType(8);
+    internal_static_runwire_v1_WatchApprovalsResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_WatchApprovalsResponse_descriptor,
+        new java.lang.String[] { "Type", "Approval", "Cursor", });
     descriptor.resolveAllFeaturesImmutable();
     build.buf.validate.ValidateProto.getDescriptor();
     com.google.protobuf.StructProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
+    dev.runwire.v1.Watch.getDescriptor();
     com.google.protobuf.ExtensionRegistry registry =
         com.google.protobuf.ExtensionRegistry.newInstance();
     registry.add(build.buf.validate.ValidateProto.field);

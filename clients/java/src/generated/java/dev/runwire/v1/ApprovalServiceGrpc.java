@@ -109,6 +109,37 @@ public final class ApprovalServiceGrpc {
     return getResolveApprovalMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.runwire.v1.WatchApprovalsRequest,
+      dev.runwire.v1.WatchApprovalsResponse> getWatchApprovalsMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "WatchApprovals",
+      requestType = dev.runwire.v1.WatchApprovalsRequest.class,
+      responseType = dev.runwire.v1.WatchApprovalsResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
+  public static io.grpc.MethodDescriptor<dev.runwire.v1.WatchApprovalsRequest,
+      dev.runwire.v1.WatchApprovalsResponse> getWatchApprovalsMethod() {
+    io.grpc.MethodDescriptor<dev.runwire.v1.WatchApprovalsRequest, dev.runwire.v1.WatchApprovalsResponse> getWatchApprovalsMethod;
+    if ((getWatchApprovalsMethod = ApprovalServiceGrpc.getWatchApprovalsMethod) == null) {
+      synchronized (ApprovalServiceGrpc.class) {
+        if ((getWatchApprovalsMethod = ApprovalServiceGrpc.getWatchApprovalsMethod) == null) {
+          ApprovalServiceGrpc.getWatchApprovalsMethod = getWatchApprovalsMethod =
+              io.grpc.MethodDescriptor.<dev.runwire.v1.WatchApprovalsRequest, dev.runwire.v1.WatchApprovalsResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "WatchApprovals"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runwire.v1.WatchApprovalsRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runwire.v1.WatchApprovalsResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new ApprovalServiceMethodDescriptorSupplier("WatchApprovals"))
+              .build();
+        }
+      }
+    }
+    return getWatchApprovalsMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -207,6 +238,20 @@ public final class ApprovalServiceGrpc {
         io.grpc.stub.StreamObserver<dev.runwire.v1.ResolveApprovalResponse> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getResolveApprovalMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * Streams the caller's approvals that match a filter: first those that
+     * exist (EXISTING, then SYNCED), then every change (CREATED, ENDED) as it
+     * happens, across replicas: an approver's inbox is one stream. Resume with
+     * the cursor of the last message seen; OUT_OF_RANGE (CURSOR_EXPIRED) when
+     * it is older than the changes kept.
+     * </pre>
+     */
+    default void watchApprovals(dev.runwire.v1.WatchApprovalsRequest request,
+        io.grpc.stub.StreamObserver<dev.runwire.v1.WatchApprovalsResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getWatchApprovalsMethod(), responseObserver);
+    }
   }
 
   /**
@@ -278,6 +323,21 @@ public final class ApprovalServiceGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getResolveApprovalMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * Streams the caller's approvals that match a filter: first those that
+     * exist (EXISTING, then SYNCED), then every change (CREATED, ENDED) as it
+     * happens, across replicas: an approver's inbox is one stream. Resume with
+     * the cursor of the last message seen; OUT_OF_RANGE (CURSOR_EXPIRED) when
+     * it is older than the changes kept.
+     * </pre>
+     */
+    public void watchApprovals(dev.runwire.v1.WatchApprovalsRequest request,
+        io.grpc.stub.StreamObserver<dev.runwire.v1.WatchApprovalsResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncServerStreamingCall(
+          getChannel().newCall(getWatchApprovalsMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -331,6 +391,22 @@ public final class ApprovalServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
           getChannel(), getResolveApprovalMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * Streams the caller's approvals that match a filter: first those that
+     * exist (EXISTING, then SYNCED), then every change (CREATED, ENDED) as it
+     * happens, across replicas: an approver's inbox is one stream. Resume with
+     * the cursor of the last message seen; OUT_OF_RANGE (CURSOR_EXPIRED) when
+     * it is older than the changes kept.
+     * </pre>
+     */
+    @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
+    public io.grpc.stub.BlockingClientCall<?, dev.runwire.v1.WatchApprovalsResponse>
+        watchApprovals(dev.runwire.v1.WatchApprovalsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingV2ServerStreamingCall(
+          getChannel(), getWatchApprovalsMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -383,6 +459,21 @@ public final class ApprovalServiceGrpc {
     public dev.runwire.v1.ResolveApprovalResponse resolveApproval(dev.runwire.v1.ResolveApprovalRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getResolveApprovalMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Streams the caller's approvals that match a filter: first those that
+     * exist (EXISTING, then SYNCED), then every change (CREATED, ENDED) as it
+     * happens, across replicas: an approver's inbox is one stream. Resume with
+     * the cursor of the last message seen; OUT_OF_RANGE (CURSOR_EXPIRED) when
+     * it is older than the changes kept.
+     * </pre>
+     */
+    public java.util.Iterator<dev.runwire.v1.WatchApprovalsResponse> watchApprovals(
+        dev.runwire.v1.WatchApprovalsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingServerStreamingCall(
+          getChannel(), getWatchApprovalsMethod(), getCallOptions(), request);
     }
   }
 
@@ -445,6 +536,7 @@ public final class ApprovalServiceGrpc {
   private static final int METHODID_LIST_APPROVALS = 0;
   private static final int METHODID_GET_APPROVAL = 1;
   private static final int METHODID_RESOLVE_APPROVAL = 2;
+  private static final int METHODID_WATCH_APPROVALS = 3;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -474,6 +566,10 @@ public final class ApprovalServiceGrpc {
         case METHODID_RESOLVE_APPROVAL:
           serviceImpl.resolveApproval((dev.runwire.v1.ResolveApprovalRequest) request,
               (io.grpc.stub.StreamObserver<dev.runwire.v1.ResolveApprovalResponse>) responseObserver);
+          break;
+        case METHODID_WATCH_APPROVALS:
+          serviceImpl.watchApprovals((dev.runwire.v1.WatchApprovalsRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runwire.v1.WatchApprovalsResponse>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -514,6 +610,13 @@ public final class ApprovalServiceGrpc {
               dev.runwire.v1.ResolveApprovalRequest,
               dev.runwire.v1.ResolveApprovalResponse>(
                 service, METHODID_RESOLVE_APPROVAL)))
+        .addMethod(
+          getWatchApprovalsMethod(),
+          io.grpc.stub.ServerCalls.asyncServerStreamingCall(
+            new MethodHandlers<
+              dev.runwire.v1.WatchApprovalsRequest,
+              dev.runwire.v1.WatchApprovalsResponse>(
+                service, METHODID_WATCH_APPROVALS)))
         .build();
   }
 
@@ -565,6 +668,7 @@ public final class ApprovalServiceGrpc {
               .addMethod(getListApprovalsMethod())
               .addMethod(getGetApprovalMethod())
               .addMethod(getResolveApprovalMethod())
+              .addMethod(getWatchApprovalsMethod())
               .build();
         }
       }

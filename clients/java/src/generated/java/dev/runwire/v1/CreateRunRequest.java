@@ -50,6 +50,18 @@ private static final long serialVersionUID = 0L;
     return dev.runwire.v1.RunServiceOuterClass.internal_static_runwire_v1_CreateRunRequest_descriptor;
   }
 
+  @SuppressWarnings({"rawtypes"})
+  @java.lang.Override
+  protected com.google.protobuf.MapFieldReflectionAccessor internalGetMapFieldReflection(
+      int number) {
+    switch (number) {
+      case 8:
+        return internalGetLabels();
+      default:
+        throw new RuntimeException(
+            "Invalid map field number: " + number);
+    }
+  }
   @java.lang.Override
   protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internalGetFieldAccessorTable() {
@@ -58,6 +70,7 @@ private static final long serialVersionUID = 0L;
             dev.runwire.v1.CreateRunRequest.class, dev.runwire.v1.CreateRunRequest.Builder.class);
   }
 
+  private int bitField0_;
   public static final int AGENT_ID_FIELD_NUMBER = 1;
   @SuppressWarnings("serial")
   private volatile java.lang.Object agentId_ = "";
@@ -339,6 +352,151 @@ private static final long serialVersionUID = 0L;
     return result == null ? dev.runwire.v1.Runtime.UNRECOGNIZED : result;
   }
 
+  public static final int LABELS_FIELD_NUMBER = 8;
+  private static final class LabelsDefaultEntryHolder {
+    static final com.google.protobuf.MapEntry<
+        java.lang.String, java.lang.String> defaultEntry =
+            com.google.protobuf.MapEntry
+            .<java.lang.String, java.lang.String>newDefaultInstance(
+                dev.runwire.v1.RunServiceOuterClass.internal_static_runwire_v1_CreateRunRequest_LabelsEntry_descriptor, 
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "",
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "");
+  }
+  @SuppressWarnings("serial")
+  private com.google.protobuf.MapField<
+      java.lang.String, java.lang.String> labels_;
+  private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+  internalGetLabels() {
+    if (labels_ == null) {
+      return com.google.protobuf.MapField.emptyMapField(
+          LabelsDefaultEntryHolder.defaultEntry);
+    }
+    return labels_;
+  }
+  public int getLabelsCount() {
+    return internalGetLabels().getMap().size();
+  }
+  /**
+   * <pre>
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public boolean containsLabels(
+      java.lang.String key) {
+    java.util.Objects.requireNonNull(key, "map key");
+    return internalGetLabels().getMap().containsKey(key);
+  }
+  /**
+   * Use {@link #getLabelsMap()} instead.
+   */
+  @java.lang.Override
+  @java.lang.Deprecated
+  public java.util.Map<java.lang.String, java.lang.String> getLabels() {
+    return getLabelsMap();
+  }
+  /**
+   * <pre>
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public java.util.Map<java.lang.String, java.lang.String> getLabelsMap() {
+    return internalGetLabels().getMap();
+  }
+  /**
+   * <pre>
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public /* nullable */
+java.lang.String getLabelsOrDefault(
+      java.lang.String key,
+      /* nullable */
+java.lang.String defaultValue) {
+    java.util.Objects.requireNonNull(key, "map key");
+    java.util.Map<java.lang.String, java.lang.String> map =
+        internalGetLabels().getMap();
+    return map.containsKey(key) ? map.get(key) : defaultValue;
+  }
+  /**
+   * <pre>
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public java.lang.String getLabelsOrThrow(
+      java.lang.String key) {
+    java.util.Objects.requireNonNull(key, "map key");
+    java.util.Map<java.lang.String, java.lang.String> map =
+        internalGetLabels().getMap();
+    if (!map.containsKey(key)) {
+      throw new java.lang.IllegalArgumentException();
+    }
+    return map.get(key);
+  }
+
+  public static final int OVERRIDES_FIELD_NUMBER = 9;
+  private dev.runwire.v1.RunOverrides overrides_;
+  /**
+   * <pre>
+   * Optional. Changes to the agent for this run only (Run.overrides).
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+   * @return Whether the overrides field is set.
+   */
+  @java.lang.Override
+  public boolean hasOverrides() {
+    return ((bitField0_ & 0x00000001) != 0);
+  }
+  /**
+   * <pre>
+   * Optional. Changes to the agent for this run only (Run.overrides).
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+   * @return The overrides.
+   */
+  @java.lang.Override
+  public dev.runwire.v1.RunOverrides getOverrides() {
+    return overrides_ == null ? dev.runwire.v1.RunOverrides.getDefaultInstance() : overrides_;
+  }
+  /**
+   * <pre>
+   * Optional. Changes to the agent for this run only (Run.overrides).
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+   */
+  @java.lang.Override
+  public dev.runwire.v1.RunOverridesOrBuilder getOverridesOrBuilder() {
+    return overrides_ == null ? dev.runwire.v1.RunOverrides.getDefaultInstance() : overrides_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -371,6 +529,15 @@ private static final long serialVersionUID = 0L;
     if (runtime_ != dev.runwire.v1.Runtime.RUNTIME_UNSPECIFIED.getNumber()) {
       output.writeEnum(6, runtime_);
     }
+    com.google.protobuf.GeneratedMessage
+      .serializeStringMapTo(
+        output,
+        internalGetLabels(),
+        LabelsDefaultEntryHolder.defaultEntry,
+        8);
+    if (((bitField0_ & 0x00000001) != 0)) {
+      output.writeMessage(9, getOverrides());
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -399,6 +566,20 @@ private static final long serialVersionUID = 0L;
     if (runtime_ != dev.runwire.v1.Runtime.RUNTIME_UNSPECIFIED.getNumber()) {
       size += com.google.protobuf.CodedOutputStream
         .computeEnumSize(6, runtime_);
+    }
+    for (java.util.Map.Entry<java.lang.String, java.lang.String> entry
+         : internalGetLabels().getMap().entrySet()) {
+      com.google.protobuf.MapEntry<java.lang.String, java.lang.String>
+      labels__ = LabelsDefaultEntryHolder.defaultEntry.newBuilderForType()
+          .setKey(entry.getKey())
+          .setValue(entry.getValue())
+          .buildPartial();
+      size += com.google.protobuf.CodedOutputStream
+          .computeMessageSize(8, labels__);
+    }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(9, getOverrides());
     }
     return size;
   }
@@ -435,6 +616,13 @@ private static final long serialVersionUID = 0L;
     if (!getRequestId()
         .equals(other.getRequestId())) return false;
     if (runtime_ != other.runtime_) return false;
+    if (!internalGetLabels().equals(
+        other.internalGetLabels())) return false;
+    if (hasOverrides() != other.hasOverrides()) return false;
+    if (hasOverrides()) {
+      if (!getOverrides()
+          .equals(other.getOverrides())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -460,6 +648,14 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getRequestId().hashCode();
     hash = (37 * hash) + RUNTIME_FIELD_NUMBER;
     hash = (53 * hash) + runtime_;
+    if (!internalGetLabels().getMap().isEmpty()) {
+      hash = (37 * hash) + LABELS_FIELD_NUMBER;
+      hash = (53 * hash) + internalGetLabels().hashCode();
+    }
+    if (hasOverrides()) {
+      hash = (37 * hash) + OVERRIDES_FIELD_NUMBER;
+      hash = (53 * hash) + getOverrides().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -573,6 +769,28 @@ private static final long serialVersionUID = 0L;
       return dev.runwire.v1.RunServiceOuterClass.internal_static_runwire_v1_CreateRunRequest_descriptor;
     }
 
+    @SuppressWarnings({"rawtypes"})
+    protected com.google.protobuf.MapFieldReflectionAccessor internalGetMapFieldReflection(
+        int number) {
+      switch (number) {
+        case 8:
+          return internalGetLabels();
+        default:
+          throw new RuntimeException(
+              "Invalid map field number: " + number);
+      }
+    }
+    @SuppressWarnings({"rawtypes"})
+    protected com.google.protobuf.MapFieldReflectionAccessor internalGetMutableMapFieldReflection(
+        int number) {
+      switch (number) {
+        case 8:
+          return internalGetMutableLabels();
+        default:
+          throw new RuntimeException(
+              "Invalid map field number: " + number);
+      }
+    }
     @java.lang.Override
     protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
         internalGetFieldAccessorTable() {
@@ -583,13 +801,20 @@ private static final long serialVersionUID = 0L;
 
     // Construct using dev.runwire.v1.CreateRunRequest.newBuilder()
     private Builder() {
-
+      maybeForceBuilderInitialization();
     }
 
     private Builder(
         com.google.protobuf.GeneratedMessage.BuilderParent parent) {
       super(parent);
-
+      maybeForceBuilderInitialization();
+    }
+    private void maybeForceBuilderInitialization() {
+      if (com.google.protobuf.GeneratedMessage
+              .alwaysUseFieldBuilders) {
+        internalGetClientToolsFieldBuilder();
+        internalGetOverridesFieldBuilder();
+      }
     }
     @java.lang.Override
     public Builder clear() {
@@ -607,6 +832,12 @@ private static final long serialVersionUID = 0L;
       bitField0_ = (bitField0_ & ~0x00000008);
       requestId_ = "";
       runtime_ = 0;
+      internalGetMutableLabels().clear();
+      overrides_ = null;
+      if (overridesBuilder_ != null) {
+        overridesBuilder_.dispose();
+        overridesBuilder_ = null;
+      }
       return this;
     }
 
@@ -668,6 +899,18 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000020) != 0)) {
         result.runtime_ = runtime_;
       }
+      if (((from_bitField0_ & 0x00000040) != 0)) {
+        result.labels_ = internalGetLabels();
+        result.labels_.makeImmutable();
+      }
+      int to_bitField0_ = 0;
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.overrides_ = overridesBuilder_ == null
+            ? overrides_
+            : overridesBuilder_.build();
+        to_bitField0_ |= 0x00000001;
+      }
+      result.bitField0_ |= to_bitField0_;
     }
 
     @java.lang.Override
@@ -731,6 +974,12 @@ private static final long serialVersionUID = 0L;
       if (other.runtime_ != 0) {
         setRuntimeValue(other.getRuntimeValue());
       }
+      internalGetMutableLabels().mergeFrom(
+          other.internalGetLabels());
+      bitField0_ |= 0x00000040;
+      if (other.hasOverrides()) {
+        mergeOverrides(other.getOverrides());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -793,6 +1042,22 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000020;
               break;
             } // case 48
+            case 66: {
+              com.google.protobuf.MapEntry<java.lang.String, java.lang.String>
+              labels__ = input.readMessage(
+                  LabelsDefaultEntryHolder.defaultEntry.getParserForType(), extensionRegistry);
+              internalGetMutableLabels().getMutableMap().put(
+                  labels__.getKey(), labels__.getValue());
+              bitField0_ |= 0x00000040;
+              break;
+            } // case 66
+            case 74: {
+              input.readMessage(
+                  internalGetOverridesFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 74
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1569,6 +1834,337 @@ private static final long serialVersionUID = 0L;
       runtime_ = 0;
       onChanged();
       return this;
+    }
+
+    private com.google.protobuf.MapField<
+        java.lang.String, java.lang.String> labels_;
+    private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+        internalGetLabels() {
+      if (labels_ == null) {
+        return com.google.protobuf.MapField.emptyMapField(
+            LabelsDefaultEntryHolder.defaultEntry);
+      }
+      return labels_;
+    }
+    private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+        internalGetMutableLabels() {
+      if (labels_ == null) {
+        labels_ = com.google.protobuf.MapField.newMapField(
+            LabelsDefaultEntryHolder.defaultEntry);
+      }
+      if (!labels_.isMutable()) {
+        labels_ = labels_.copy();
+      }
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return labels_;
+    }
+    public int getLabelsCount() {
+      return internalGetLabels().getMap().size();
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the run (a user, a ticket, a correlation
+     * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+     * (starting and ending with a letter or digit); values at most 256
+     * characters. ListRuns and WatchRuns filter on them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    @java.lang.Override
+    public boolean containsLabels(
+        java.lang.String key) {
+      java.util.Objects.requireNonNull(key, "map key");
+      return internalGetLabels().getMap().containsKey(key);
+    }
+    /**
+     * Use {@link #getLabelsMap()} instead.
+     */
+    @java.lang.Override
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, java.lang.String> getLabels() {
+      return getLabelsMap();
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the run (a user, a ticket, a correlation
+     * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+     * (starting and ending with a letter or digit); values at most 256
+     * characters. ListRuns and WatchRuns filter on them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    @java.lang.Override
+    public java.util.Map<java.lang.String, java.lang.String> getLabelsMap() {
+      return internalGetLabels().getMap();
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the run (a user, a ticket, a correlation
+     * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+     * (starting and ending with a letter or digit); values at most 256
+     * characters. ListRuns and WatchRuns filter on them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    @java.lang.Override
+    public /* nullable */
+java.lang.String getLabelsOrDefault(
+        java.lang.String key,
+        /* nullable */
+java.lang.String defaultValue) {
+      java.util.Objects.requireNonNull(key, "map key");
+      java.util.Map<java.lang.String, java.lang.String> map =
+          internalGetLabels().getMap();
+      return map.containsKey(key) ? map.get(key) : defaultValue;
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the run (a user, a ticket, a correlation
+     * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+     * (starting and ending with a letter or digit); values at most 256
+     * characters. ListRuns and WatchRuns filter on them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    @java.lang.Override
+    public java.lang.String getLabelsOrThrow(
+        java.lang.String key) {
+      java.util.Objects.requireNonNull(key, "map key");
+      java.util.Map<java.lang.String, java.lang.String> map =
+          internalGetLabels().getMap();
+      if (!map.containsKey(key)) {
+        throw new java.lang.IllegalArgumentException();
+      }
+      return map.get(key);
+    }
+    public Builder clearLabels() {
+      bitField0_ = (bitField0_ & ~0x00000040);
+      internalGetMutableLabels().getMutableMap()
+          .clear();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the run (a user, a ticket, a correlation
+     * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+     * (starting and ending with a letter or digit); values at most 256
+     * characters. ListRuns and WatchRuns filter on them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder removeLabels(
+        java.lang.String key) {
+      java.util.Objects.requireNonNull(key, "map key");
+      internalGetMutableLabels().getMutableMap()
+          .remove(key);
+      return this;
+    }
+    /**
+     * Use alternate mutation accessors instead.
+     */
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, java.lang.String>
+        getMutableLabels() {
+      bitField0_ |= 0x00000040;
+      return internalGetMutableLabels().getMutableMap();
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the run (a user, a ticket, a correlation
+     * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+     * (starting and ending with a letter or digit); values at most 256
+     * characters. ListRuns and WatchRuns filter on them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder putLabels(
+        java.lang.String key,
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(key, "map key");
+      java.util.Objects.requireNonNull(value, "map value");
+      internalGetMutableLabels().getMutableMap()
+          .put(key, value);
+      bitField0_ |= 0x00000040;
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the run (a user, a ticket, a correlation
+     * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+     * (starting and ending with a letter or digit); values at most 256
+     * characters. ListRuns and WatchRuns filter on them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder putAllLabels(
+        java.util.Map<java.lang.String, java.lang.String> values) {
+      internalGetMutableLabels().getMutableMap()
+          .putAll(values);
+      bitField0_ |= 0x00000040;
+      return this;
+    }
+
+    private dev.runwire.v1.RunOverrides overrides_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.RunOverrides, dev.runwire.v1.RunOverrides.Builder, dev.runwire.v1.RunOverridesOrBuilder> overridesBuilder_;
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     * @return Whether the overrides field is set.
+     */
+    public boolean hasOverrides() {
+      return ((bitField0_ & 0x00000080) != 0);
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     * @return The overrides.
+     */
+    public dev.runwire.v1.RunOverrides getOverrides() {
+      if (overridesBuilder_ == null) {
+        return overrides_ == null ? dev.runwire.v1.RunOverrides.getDefaultInstance() : overrides_;
+      } else {
+        return overridesBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     */
+    public Builder setOverrides(dev.runwire.v1.RunOverrides value) {
+      if (overridesBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        overrides_ = value;
+      } else {
+        overridesBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     */
+    public Builder setOverrides(
+        dev.runwire.v1.RunOverrides.Builder builderForValue) {
+      if (overridesBuilder_ == null) {
+        overrides_ = builderForValue.build();
+      } else {
+        overridesBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     */
+    public Builder mergeOverrides(dev.runwire.v1.RunOverrides value) {
+      if (overridesBuilder_ == null) {
+        if (((bitField0_ & 0x00000080) != 0) &&
+          overrides_ != null &&
+          overrides_ != dev.runwire.v1.RunOverrides.getDefaultInstance()) {
+          getOverridesBuilder().mergeFrom(value);
+        } else {
+          overrides_ = value;
+        }
+      } else {
+        overridesBuilder_.mergeFrom(value);
+      }
+      if (overrides_ != null) {
+        bitField0_ |= 0x00000080;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     */
+    public Builder clearOverrides() {
+      bitField0_ = (bitField0_ & ~0x00000080);
+      overrides_ = null;
+      if (overridesBuilder_ != null) {
+        overridesBuilder_.dispose();
+        overridesBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     */
+    public dev.runwire.v1.RunOverrides.Builder getOverridesBuilder() {
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return internalGetOverridesFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     */
+    public dev.runwire.v1.RunOverridesOrBuilder getOverridesOrBuilder() {
+      if (overridesBuilder_ != null) {
+        return overridesBuilder_.getMessageOrBuilder();
+      } else {
+        return overrides_ == null ?
+            dev.runwire.v1.RunOverrides.getDefaultInstance() : overrides_;
+      }
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.RunOverrides, dev.runwire.v1.RunOverrides.Builder, dev.runwire.v1.RunOverridesOrBuilder> 
+        internalGetOverridesFieldBuilder() {
+      if (overridesBuilder_ == null) {
+        overridesBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.runwire.v1.RunOverrides, dev.runwire.v1.RunOverrides.Builder, dev.runwire.v1.RunOverridesOrBuilder>(
+                getOverrides(),
+                getParentForChildren(),
+                isClean());
+        overrides_ = null;
+      }
+      return overridesBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:runwire.v1.CreateRunRequest)

@@ -274,6 +274,16 @@ public enum ErrorReason
   SEQUENCE_OUT_OF_RANGE(26),
   /**
    * <pre>
+   * OUT_OF_RANGE: a watch's cursor is older than the changes the server
+   * keeps (or names none it knows); watch again without a cursor.
+   * Metadata: cursor.
+   * </pre>
+   *
+   * <code>CURSOR_EXPIRED = 46;</code>
+   */
+  CURSOR_EXPIRED(46),
+  /**
+   * <pre>
    * UNAVAILABLE: the server is shutting down; retry on another replica, or
    * resume a stream after last_sequence. Metadata (streams): run_id,
    * last_sequence.
@@ -700,6 +710,16 @@ public enum ErrorReason
   public static final int SEQUENCE_OUT_OF_RANGE_VALUE = 26;
   /**
    * <pre>
+   * OUT_OF_RANGE: a watch's cursor is older than the changes the server
+   * keeps (or names none it knows); watch again without a cursor.
+   * Metadata: cursor.
+   * </pre>
+   *
+   * <code>CURSOR_EXPIRED = 46;</code>
+   */
+  public static final int CURSOR_EXPIRED_VALUE = 46;
+  /**
+   * <pre>
    * UNAVAILABLE: the server is shutting down; retry on another replica, or
    * resume a stream after last_sequence. Metadata (streams): run_id,
    * last_sequence.
@@ -920,6 +940,7 @@ public enum ErrorReason
       case 24: return THREAD_BUSY;
       case 25: return ETAG_MISMATCH;
       case 26: return SEQUENCE_OUT_OF_RANGE;
+      case 46: return CURSOR_EXPIRED;
       case 27: return DRAINING;
       case 28: return QUOTA_EXCEEDED;
       case 29: return CLAIM_NOT_FOUND;

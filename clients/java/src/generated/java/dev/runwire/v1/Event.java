@@ -32,6 +32,11 @@ public final class Event extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_RunEvent_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_EventFilter_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_EventFilter_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runwire_v1_RunStarted_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -97,6 +102,21 @@ public final class Event extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_ToolCallEnd_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_ReasoningStart_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_ReasoningStart_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_ReasoningContent_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_ReasoningContent_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_ReasoningEnd_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_ReasoningEnd_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runwire_v1_ToolCallResult_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -130,96 +150,134 @@ public final class Event extends com.google.protobuf.GeneratedFile {
       descriptor;
   static {
     java.lang.String[] descriptorData = {
-      "\n\026runwire/v1/event.proto\022\nrunwire.v1\032\037go" +
-      "ogle/protobuf/timestamp.proto\032\027google/rp" +
-      "c/status.proto\032\031runwire/v1/approval.prot" +
-      "o\032\024runwire/v1/run.proto\"\233\013\n\010RunEvent\022\025\n\006" +
-      "run_id\030\001 \001(\tR\005runId\022\032\n\010sequence\030\002 \001(\003R\010s" +
-      "equence\022;\n\013create_time\030\003 \001(\0132\032.google.pr" +
-      "otobuf.TimestampR\ncreateTime\0229\n\013run_star" +
-      "ted\030\n \001(\0132\026.runwire.v1.RunStartedH\000R\nrun" +
-      "Started\022<\n\014run_finished\030\013 \001(\0132\027.runwire." +
-      "v1.RunFinishedH\000R\013runFinished\0223\n\trun_err" +
-      "or\030\014 \001(\0132\024.runwire.v1.RunErrorH\000R\010runErr" +
-      "or\022?\n\rstate_changed\030\r \001(\0132\030.runwire.v1.S" +
-      "tateChangedH\000R\014stateChanged\022<\n\014step_star" +
-      "ted\030\016 \001(\0132\027.runwire.v1.StepStartedH\000R\013st" +
-      "epStarted\022?\n\rstep_finished\030\017 \001(\0132\030.runwi" +
-      "re.v1.StepFinishedH\000R\014stepFinished\022L\n\022te" +
-      "xt_message_start\030\024 \001(\0132\034.runwire.v1.Text" +
-      "MessageStartH\000R\020textMessageStart\022R\n\024text" +
-      "_message_content\030\025 \001(\0132\036.runwire.v1.Text" +
-      "MessageContentH\000R\022textMessageContent\022F\n\020" +
-      "text_message_end\030\026 \001(\0132\032.runwire.v1.Text" +
-      "MessageEndH\000R\016textMessageEnd\022K\n\021message_" +
-      "discarded\030\027 \001(\0132\034.runwire.v1.MessageDisc" +
-      "ardedH\000R\020messageDiscarded\022C\n\017tool_call_s" +
-      "tart\030\036 \001(\0132\031.runwire.v1.ToolCallStartH\000R" +
-      "\rtoolCallStart\022@\n\016tool_call_args\030\037 \001(\0132\030" +
-      ".runwire.v1.ToolCallArgsH\000R\014toolCallArgs" +
-      "\022=\n\rtool_call_end\030  \001(\0132\027.runwire.v1.Too" +
-      "lCallEndH\000R\013toolCallEnd\022F\n\020tool_call_res" +
-      "ult\030! \001(\0132\032.runwire.v1.ToolCallResultH\000R" +
-      "\016toolCallResult\022N\n\022approval_requested\030( " +
-      "\001(\0132\035.runwire.v1.ApprovalRequestedH\000R\021ap" +
-      "provalRequested\022K\n\021approval_resolved\030) \001" +
-      "(\0132\034.runwire.v1.ApprovalResolvedH\000R\020appr" +
-      "ovalResolved\022b\n\032client_tool_call_request" +
-      "ed\030* \001(\0132#.runwire.v1.ClientToolCallRequ" +
-      "estedH\000R\027clientToolCallRequested\022)\n\005usag" +
-      "e\0302 \001(\0132\021.runwire.v1.UsageH\000R\005usage\0225\n\th" +
-      "eartbeat\030< \001(\0132\025.runwire.v1.HeartbeatH\000R" +
-      "\theartbeatB\t\n\007payload\"c\n\nRunStarted\022\031\n\010a" +
-      "gent_id\030\001 \001(\tR\007agentId\022\033\n\tthread_id\030\002 \001(" +
-      "\tR\010threadId\022\035\n\ncreated_by\030\003 \001(\tR\tcreated" +
-      "By\"\237\001\n\013RunFinished\022*\n\005state\030\001 \001(\0162\024.runw" +
-      "ire.v1.RunStateR\005state\022\026\n\006output\030\002 \001(\tR\006" +
-      "output\022#\n\rfinish_reason\030\003 \001(\tR\014finishRea" +
-      "son\022\'\n\005usage\030\004 \001(\0132\021.runwire.v1.UsageR\005u" +
-      "sage\"\202\001\n\010RunError\022(\n\005error\030\001 \001(\0132\022.googl" +
-      "e.rpc.StatusR\005error\022#\n\rfinish_reason\030\002 \001" +
-      "(\tR\014finishReason\022\'\n\005usage\030\003 \001(\0132\021.runwir" +
-      "e.v1.UsageR\005usage\":\n\014StateChanged\022*\n\005sta" +
-      "te\030\001 \001(\0162\024.runwire.v1.RunStateR\005state\"!\n" +
-      "\013StepStarted\022\022\n\004step\030\001 \001(\005R\004step\"\"\n\014Step" +
-      "Finished\022\022\n\004step\030\001 \001(\005R\004step\"E\n\020TextMess" +
-      "ageStart\022\035\n\nmessage_id\030\001 \001(\tR\tmessageId\022" +
-      "\022\n\004role\030\002 \001(\tR\004role\"I\n\022TextMessageConten" +
-      "t\022\035\n\nmessage_id\030\001 \001(\tR\tmessageId\022\024\n\005delt" +
-      "a\030\002 \001(\tR\005delta\"/\n\016TextMessageEnd\022\035\n\nmess" +
-      "age_id\030\001 \001(\tR\tmessageId\"I\n\020MessageDiscar" +
-      "ded\022\035\n\nmessage_id\030\001 \001(\tR\tmessageId\022\026\n\006re" +
-      "ason\030\002 \001(\tR\006reason\"\203\001\n\rToolCallStart\022 \n\014" +
-      "tool_call_id\030\001 \001(\tR\ntoolCallId\022$\n\016tool_c" +
-      "all_name\030\002 \001(\tR\014toolCallName\022*\n\021parent_m" +
-      "essage_id\030\003 \001(\tR\017parentMessageId\"F\n\014Tool" +
-      "CallArgs\022 \n\014tool_call_id\030\001 \001(\tR\ntoolCall" +
-      "Id\022\024\n\005delta\030\002 \001(\tR\005delta\"/\n\013ToolCallEnd\022" +
-      " \n\014tool_call_id\030\001 \001(\tR\ntoolCallId\"g\n\016Too" +
-      "lCallResult\022 \n\014tool_call_id\030\001 \001(\tR\ntoolC" +
-      "allId\022\030\n\007content\030\002 \001(\tR\007content\022\031\n\010is_er" +
-      "ror\030\003 \001(\010R\007isError\"\316\001\n\021ApprovalRequested" +
-      "\022\037\n\013approval_id\030\001 \001(\tR\napprovalId\022 \n\014too" +
-      "l_call_id\030\002 \001(\tR\ntoolCallId\022\033\n\ttool_name" +
-      "\030\003 \001(\tR\010toolName\022\034\n\targuments\030\004 \001(\tR\targ" +
-      "uments\022;\n\013expire_time\030\005 \001(\0132\032.google.pro" +
-      "tobuf.TimestampR\nexpireTime\"\376\001\n\020Approval" +
-      "Resolved\022\037\n\013approval_id\030\001 \001(\tR\napprovalI" +
-      "d\022 \n\014tool_call_id\030\002 \001(\tR\ntoolCallId\022/\n\005s" +
-      "tate\030\003 \001(\0162\031.runwire.v1.ApprovalStateR\005s" +
-      "tate\022\026\n\006reason\030\004 \001(\tR\006reason\022\037\n\013resolved" +
-      "_by\030\005 \001(\tR\nresolvedBy\022=\n\014resolve_time\030\006 " +
-      "\001(\0132\032.google.protobuf.TimestampR\013resolve" +
-      "Time\"v\n\027ClientToolCallRequested\022 \n\014tool_" +
-      "call_id\030\001 \001(\tR\ntoolCallId\022\033\n\ttool_name\030\002" +
-      " \001(\tR\010toolName\022\034\n\targuments\030\003 \001(\tR\targum" +
-      "ents\"\013\n\tHeartbeatBN\n\016dev.runwire.v1P\001Z:g" +
-      "ithub.com/runwire/runwire/clients/go/run" +
-      "wire/v1;runwirev1b\006proto3"
+      "\n\026runwire/v1/event.proto\022\nrunwire.v1\032\033bu" +
+      "f/validate/validate.proto\032\037google/protob" +
+      "uf/timestamp.proto\032\027google/rpc/status.pr" +
+      "oto\032\031runwire/v1/approval.proto\032\024runwire/" +
+      "v1/run.proto\"\360\014\n\010RunEvent\022\025\n\006run_id\030\001 \001(" +
+      "\tR\005runId\022\032\n\010sequence\030\002 \001(\003R\010sequence\022;\n\013" +
+      "create_time\030\003 \001(\0132\032.google.protobuf.Time" +
+      "stampR\ncreateTime\0229\n\013run_started\030\n \001(\0132\026" +
+      ".runwire.v1.RunStartedH\000R\nrunStarted\022<\n\014" +
+      "run_finished\030\013 \001(\0132\027.runwire.v1.RunFinis" +
+      "hedH\000R\013runFinished\0223\n\trun_error\030\014 \001(\0132\024." +
+      "runwire.v1.RunErrorH\000R\010runError\022?\n\rstate" +
+      "_changed\030\r \001(\0132\030.runwire.v1.StateChanged" +
+      "H\000R\014stateChanged\022<\n\014step_started\030\016 \001(\0132\027" +
+      ".runwire.v1.StepStartedH\000R\013stepStarted\022?" +
+      "\n\rstep_finished\030\017 \001(\0132\030.runwire.v1.StepF" +
+      "inishedH\000R\014stepFinished\022L\n\022text_message_" +
+      "start\030\024 \001(\0132\034.runwire.v1.TextMessageStar" +
+      "tH\000R\020textMessageStart\022R\n\024text_message_co" +
+      "ntent\030\025 \001(\0132\036.runwire.v1.TextMessageCont" +
+      "entH\000R\022textMessageContent\022F\n\020text_messag" +
+      "e_end\030\026 \001(\0132\032.runwire.v1.TextMessageEndH" +
+      "\000R\016textMessageEnd\022K\n\021message_discarded\030\027" +
+      " \001(\0132\034.runwire.v1.MessageDiscardedH\000R\020me" +
+      "ssageDiscarded\022E\n\017reasoning_start\030\030 \001(\0132" +
+      "\032.runwire.v1.ReasoningStartH\000R\016reasoning" +
+      "Start\022K\n\021reasoning_content\030\031 \001(\0132\034.runwi" +
+      "re.v1.ReasoningContentH\000R\020reasoningConte" +
+      "nt\022?\n\rreasoning_end\030\032 \001(\0132\030.runwire.v1.R" +
+      "easoningEndH\000R\014reasoningEnd\022C\n\017tool_call" +
+      "_start\030\036 \001(\0132\031.runwire.v1.ToolCallStartH" +
+      "\000R\rtoolCallStart\022@\n\016tool_call_args\030\037 \001(\013" +
+      "2\030.runwire.v1.ToolCallArgsH\000R\014toolCallAr" +
+      "gs\022=\n\rtool_call_end\030  \001(\0132\027.runwire.v1.T" +
+      "oolCallEndH\000R\013toolCallEnd\022F\n\020tool_call_r" +
+      "esult\030! \001(\0132\032.runwire.v1.ToolCallResultH" +
+      "\000R\016toolCallResult\022N\n\022approval_requested\030" +
+      "( \001(\0132\035.runwire.v1.ApprovalRequestedH\000R\021" +
+      "approvalRequested\022K\n\021approval_resolved\030)" +
+      " \001(\0132\034.runwire.v1.ApprovalResolvedH\000R\020ap" +
+      "provalResolved\022b\n\032client_tool_call_reque" +
+      "sted\030* \001(\0132#.runwire.v1.ClientToolCallRe" +
+      "questedH\000R\027clientToolCallRequested\022)\n\005us" +
+      "age\0302 \001(\0132\021.runwire.v1.UsageH\000R\005usage\0225\n" +
+      "\theartbeat\030< \001(\0132\025.runwire.v1.HeartbeatH" +
+      "\000R\theartbeatB\t\n\007payload\"\230\001\n\013EventFilter\022" +
+      "<\n\007profile\030\001 \001(\0162\030.runwire.v1.EventProfi" +
+      "leB\010\272H\005\202\001\002\020\001R\007profile\022K\n\013event_types\030\002 \003" +
+      "(\0162\025.runwire.v1.EventTypeB\023\272H\020\222\001\r\020 \030\001\"\007\202" +
+      "\001\004\020\001 \000R\neventTypes\"c\n\nRunStarted\022\031\n\010agen" +
+      "t_id\030\001 \001(\tR\007agentId\022\033\n\tthread_id\030\002 \001(\tR\010" +
+      "threadId\022\035\n\ncreated_by\030\003 \001(\tR\tcreatedBy\"" +
+      "\237\001\n\013RunFinished\022*\n\005state\030\001 \001(\0162\024.runwire" +
+      ".v1.RunStateR\005state\022\026\n\006output\030\002 \001(\tR\006out" +
+      "put\022#\n\rfinish_reason\030\003 \001(\tR\014finishReason" +
+      "\022\'\n\005usage\030\004 \001(\0132\021.runwire.v1.UsageR\005usag" +
+      "e\"\202\001\n\010RunError\022(\n\005error\030\001 \001(\0132\022.google.r" +
+      "pc.StatusR\005error\022#\n\rfinish_reason\030\002 \001(\tR" +
+      "\014finishReason\022\'\n\005usage\030\003 \001(\0132\021.runwire.v" +
+      "1.UsageR\005usage\":\n\014StateChanged\022*\n\005state\030" +
+      "\001 \001(\0162\024.runwire.v1.RunStateR\005state\"!\n\013St" +
+      "epStarted\022\022\n\004step\030\001 \001(\005R\004step\"\"\n\014StepFin" +
+      "ished\022\022\n\004step\030\001 \001(\005R\004step\"E\n\020TextMessage" +
+      "Start\022\035\n\nmessage_id\030\001 \001(\tR\tmessageId\022\022\n\004" +
+      "role\030\002 \001(\tR\004role\"I\n\022TextMessageContent\022\035" +
+      "\n\nmessage_id\030\001 \001(\tR\tmessageId\022\024\n\005delta\030\002" +
+      " \001(\tR\005delta\"C\n\016TextMessageEnd\022\035\n\nmessage" +
+      "_id\030\001 \001(\tR\tmessageId\022\022\n\004text\030\002 \001(\tR\004text" +
+      "\"I\n\020MessageDiscarded\022\035\n\nmessage_id\030\001 \001(\t" +
+      "R\tmessageId\022\026\n\006reason\030\002 \001(\tR\006reason\"\203\001\n\r" +
+      "ToolCallStart\022 \n\014tool_call_id\030\001 \001(\tR\ntoo" +
+      "lCallId\022$\n\016tool_call_name\030\002 \001(\tR\014toolCal" +
+      "lName\022*\n\021parent_message_id\030\003 \001(\tR\017parent" +
+      "MessageId\"F\n\014ToolCallArgs\022 \n\014tool_call_i" +
+      "d\030\001 \001(\tR\ntoolCallId\022\024\n\005delta\030\002 \001(\tR\005delt" +
+      "a\"M\n\013ToolCallEnd\022 \n\014tool_call_id\030\001 \001(\tR\n" +
+      "toolCallId\022\034\n\targuments\030\002 \001(\tR\targuments" +
+      "\"/\n\016ReasoningStart\022\035\n\nmessage_id\030\001 \001(\tR\t" +
+      "messageId\"G\n\020ReasoningContent\022\035\n\nmessage" +
+      "_id\030\001 \001(\tR\tmessageId\022\024\n\005delta\030\002 \001(\tR\005del" +
+      "ta\"A\n\014ReasoningEnd\022\035\n\nmessage_id\030\001 \001(\tR\t" +
+      "messageId\022\022\n\004text\030\002 \001(\tR\004text\"g\n\016ToolCal" +
+      "lResult\022 \n\014tool_call_id\030\001 \001(\tR\ntoolCallI" +
+      "d\022\030\n\007content\030\002 \001(\tR\007content\022\031\n\010is_error\030" +
+      "\003 \001(\010R\007isError\"\316\001\n\021ApprovalRequested\022\037\n\013" +
+      "approval_id\030\001 \001(\tR\napprovalId\022 \n\014tool_ca" +
+      "ll_id\030\002 \001(\tR\ntoolCallId\022\033\n\ttool_name\030\003 \001" +
+      "(\tR\010toolName\022\034\n\targuments\030\004 \001(\tR\targumen" +
+      "ts\022;\n\013expire_time\030\005 \001(\0132\032.google.protobu" +
+      "f.TimestampR\nexpireTime\"\376\001\n\020ApprovalReso" +
+      "lved\022\037\n\013approval_id\030\001 \001(\tR\napprovalId\022 \n" +
+      "\014tool_call_id\030\002 \001(\tR\ntoolCallId\022/\n\005state" +
+      "\030\003 \001(\0162\031.runwire.v1.ApprovalStateR\005state" +
+      "\022\026\n\006reason\030\004 \001(\tR\006reason\022\037\n\013resolved_by\030" +
+      "\005 \001(\tR\nresolvedBy\022=\n\014resolve_time\030\006 \001(\0132" +
+      "\032.google.protobuf.TimestampR\013resolveTime" +
+      "\"v\n\027ClientToolCallRequested\022 \n\014tool_call" +
+      "_id\030\001 \001(\tR\ntoolCallId\022\033\n\ttool_name\030\002 \001(\t" +
+      "R\010toolName\022\034\n\targuments\030\003 \001(\tR\targuments" +
+      "\"\013\n\tHeartbeat*\302\005\n\tEventType\022\032\n\026EVENT_TYP" +
+      "E_UNSPECIFIED\020\000\022\032\n\026EVENT_TYPE_RUN_STARTE" +
+      "D\020\n\022\033\n\027EVENT_TYPE_RUN_FINISHED\020\013\022\030\n\024EVEN" +
+      "T_TYPE_RUN_ERROR\020\014\022\034\n\030EVENT_TYPE_STATE_C" +
+      "HANGED\020\r\022\033\n\027EVENT_TYPE_STEP_STARTED\020\016\022\034\n" +
+      "\030EVENT_TYPE_STEP_FINISHED\020\017\022!\n\035EVENT_TYP" +
+      "E_TEXT_MESSAGE_START\020\024\022#\n\037EVENT_TYPE_TEX" +
+      "T_MESSAGE_CONTENT\020\025\022\037\n\033EVENT_TYPE_TEXT_M" +
+      "ESSAGE_END\020\026\022 \n\034EVENT_TYPE_MESSAGE_DISCA" +
+      "RDED\020\027\022\036\n\032EVENT_TYPE_REASONING_START\020\030\022 " +
+      "\n\034EVENT_TYPE_REASONING_CONTENT\020\031\022\034\n\030EVEN" +
+      "T_TYPE_REASONING_END\020\032\022\036\n\032EVENT_TYPE_TOO" +
+      "L_CALL_START\020\036\022\035\n\031EVENT_TYPE_TOOL_CALL_A" +
+      "RGS\020\037\022\034\n\030EVENT_TYPE_TOOL_CALL_END\020 \022\037\n\033E" +
+      "VENT_TYPE_TOOL_CALL_RESULT\020!\022!\n\035EVENT_TY" +
+      "PE_APPROVAL_REQUESTED\020(\022 \n\034EVENT_TYPE_AP" +
+      "PROVAL_RESOLVED\020)\022)\n%EVENT_TYPE_CLIENT_T" +
+      "OOL_CALL_REQUESTED\020*\022\024\n\020EVENT_TYPE_USAGE" +
+      "\0202*z\n\014EventProfile\022\035\n\031EVENT_PROFILE_UNSP" +
+      "ECIFIED\020\000\022\025\n\021EVENT_PROFILE_ALL\020\001\022\033\n\027EVEN" +
+      "T_PROFILE_NO_DELTAS\020\002\022\027\n\023EVENT_PROFILE_S" +
+      "TATE\020\003BN\n\016dev.runwire.v1P\001Z:github.com/r" +
+      "unwire/runwire/clients/go/runwire/v1;run" +
+      "wirev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
+          build.buf.validate.ValidateProto.getDescriptor(),
           com.google.protobuf.TimestampProto.getDescriptor(),
           com.google.rpc.StatusProto.getDescriptor(),
           dev.runwire.v1.ApprovalOuterClass.getDescriptor(),
@@ -230,120 +288,150 @@ public final class Event extends com.google.protobuf.GeneratedFile {
     internal_static_runwire_v1_RunEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_RunEvent_descriptor,
-        new java.lang.String[] { "RunId", "Sequence", "CreateTime", "RunStarted", "RunFinished", "RunError", "StateChanged", "StepStarted", "StepFinished", "TextMessageStart", "TextMessageContent", "TextMessageEnd", "MessageDiscarded", "ToolCallStart", "ToolCallArgs", "ToolCallEnd", "ToolCallResult", "ApprovalRequested", "ApprovalResolved", "ClientToolCallRequested", "Usage", "Heartbeat", "Payload", });
-    internal_static_runwire_v1_RunStarted_descriptor =
+        new java.lang.String[] { "RunId", "Sequence", "CreateTime", "RunStarted", "RunFinished", "RunError", "StateChanged", "StepStarted", "StepFinished", "TextMessageStart", "TextMessageContent", "TextMessageEnd", "MessageDiscarded", "ReasoningStart", "ReasoningContent", "ReasoningEnd", "ToolCallStart", "ToolCallArgs", "ToolCallEnd", "ToolCallResult", "ApprovalRequested", "ApprovalResolved", "ClientToolCallRequested", "Usage", "Heartbeat", "Payload", });
+    internal_static_runwire_v1_EventFilter_descriptor =
       getDescriptor().getMessageType(1);
+    internal_static_runwire_v1_EventFilter_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_EventFilter_descriptor,
+        new java.lang.String[] { "Profile", "EventTypes", });
+    internal_static_runwire_v1_RunStarted_descriptor =
+      getDescriptor().getMessageType(2);
     internal_static_runwire_v1_RunStarted_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_RunStarted_descriptor,
         new java.lang.String[] { "AgentId", "ThreadId", "CreatedBy", });
     internal_static_runwire_v1_RunFinished_descriptor =
-      getDescriptor().getMessageType(2);
+      getDescriptor().getMessageType(3);
     internal_static_runwire_v1_RunFinished_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_RunFinished_descriptor,
         new java.lang.String[] { "State", "Output", "FinishReason", "Usage", });
     internal_static_runwire_v1_RunError_descriptor =
-      getDescriptor().getMessageType(3);
+      getDescriptor().getMessageType(4);
     internal_static_runwire_v1_RunError_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_RunError_descriptor,
         new java.lang.String[] { "Error", "FinishReason", "Usage", });
     internal_static_runwire_v1_StateChanged_descriptor =
-      getDescriptor().getMessageType(4);
+      getDescriptor().getMessageType(5);
     internal_static_runwire_v1_StateChanged_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_StateChanged_descriptor,
         new java.lang.String[] { "State", });
     internal_static_runwire_v1_StepStarted_descriptor =
-      getDescriptor().getMessageType(5);
+      getDescriptor().getMessageType(6);
     internal_static_runwire_v1_StepStarted_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_StepStarted_descriptor,
         new java.lang.String[] { "Step", });
     internal_static_runwire_v1_StepFinished_descriptor =
-      getDescriptor().getMessageType(6);
+      getDescriptor().getMessageType(7);
     internal_static_runwire_v1_StepFinished_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_StepFinished_descriptor,
         new java.lang.String[] { "Step", });
     internal_static_runwire_v1_TextMessageStart_descriptor =
-      getDescriptor().getMessageType(7);
+      getDescriptor().getMessageType(8);
     internal_static_runwire_v1_TextMessageStart_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_TextMessageStart_descriptor,
         new java.lang.String[] { "MessageId", "Role", });
     internal_static_runwire_v1_TextMessageContent_descriptor =
-      getDescriptor().getMessageType(8);
+      getDescriptor().getMessageType(9);
     internal_static_runwire_v1_TextMessageContent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_TextMessageContent_descriptor,
         new java.lang.String[] { "MessageId", "Delta", });
     internal_static_runwire_v1_TextMessageEnd_descriptor =
-      getDescriptor().getMessageType(9);
+      getDescriptor().getMessageType(10);
     internal_static_runwire_v1_TextMessageEnd_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_TextMessageEnd_descriptor,
-        new java.lang.String[] { "MessageId", });
+        new java.lang.String[] { "MessageId", "Text", });
     internal_static_runwire_v1_MessageDiscarded_descriptor =
-      getDescriptor().getMessageType(10);
+      getDescriptor().getMessageType(11);
     internal_static_runwire_v1_MessageDiscarded_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_MessageDiscarded_descriptor,
         new java.lang.String[] { "MessageId", "Reason", });
     internal_static_runwire_v1_ToolCallStart_descriptor =
-      getDescriptor().getMessageType(11);
+      getDescriptor().getMessageType(12);
     internal_static_runwire_v1_ToolCallStart_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ToolCallStart_descriptor,
         new java.lang.String[] { "ToolCallId", "ToolCallName", "ParentMessageId", });
     internal_static_runwire_v1_ToolCallArgs_descriptor =
-      getDescriptor().getMessageType(12);
+      getDescriptor().getMessageType(13);
     internal_static_runwire_v1_ToolCallArgs_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ToolCallArgs_descriptor,
         new java.lang.String[] { "ToolCallId", "Delta", });
     internal_static_runwire_v1_ToolCallEnd_descriptor =
-      getDescriptor().getMessageType(13);
+      getDescriptor().getMessageType(14);
     internal_static_runwire_v1_ToolCallEnd_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ToolCallEnd_descriptor,
-        new java.lang.String[] { "ToolCallId", });
+        new java.lang.String[] { "ToolCallId", "Arguments", });
+    internal_static_runwire_v1_ReasoningStart_descriptor =
+      getDescriptor().getMessageType(15);
+    internal_static_runwire_v1_ReasoningStart_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_ReasoningStart_descriptor,
+        new java.lang.String[] { "MessageId", });
+    internal_static_runwire_v1_ReasoningContent_descriptor =
+      getDescriptor().getMessageType(16);
+    internal_static_runwire_v1_ReasoningContent_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_ReasoningContent_descriptor,
+        new java.lang.String[] { "MessageId", "Delta", });
+    internal_static_runwire_v1_ReasoningEnd_descriptor =
+      getDescriptor().getMessageType(17);
+    internal_static_runwire_v1_ReasoningEnd_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_ReasoningEnd_descriptor,
+        new java.lang.String[] { "MessageId", "Text", });
     internal_static_runwire_v1_ToolCallResult_descriptor =
-      getDescriptor().getMessageType(14);
+      getDescriptor().getMessageType(18);
     internal_static_runwire_v1_ToolCallResult_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ToolCallResult_descriptor,
         new java.lang.String[] { "ToolCallId", "Content", "IsError", });
     internal_static_runwire_v1_ApprovalRequested_descriptor =
-      getDescriptor().getMessageType(15);
+      getDescriptor().getMessageType(19);
     internal_static_runwire_v1_ApprovalRequested_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ApprovalRequested_descriptor,
         new java.lang.String[] { "ApprovalId", "ToolCallId", "ToolName", "Arguments", "ExpireTime", });
     internal_static_runwire_v1_ApprovalResolved_descriptor =
-      getDescriptor().getMessageType(16);
+      getDescriptor().getMessageType(20);
     internal_static_runwire_v1_ApprovalResolved_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ApprovalResolved_descriptor,
         new java.lang.String[] { "ApprovalId", "ToolCallId", "State", "Reason", "ResolvedBy", "ResolveTime", });
     internal_static_runwire_v1_ClientToolCallRequested_descriptor =
-      getDescriptor().getMessageType(17);
+      getDescriptor().getMessageType(21);
     internal_static_runwire_v1_ClientToolCallRequested_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ClientToolCallRequested_descriptor,
         new java.lang.String[] { "ToolCallId", "ToolName", "Arguments", });
     internal_static_runwire_v1_Heartbeat_descriptor =
-      getDescriptor().getMessageType(18);
+      getDescriptor().getMessageType(22);
     internal_static_runwire_v1_Heartbeat_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_Heartbeat_descriptor,
         new java.lang.String[] { });
     descriptor.resolveAllFeaturesImmutable();
+    build.buf.validate.ValidateProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
     com.google.rpc.StatusProto.getDescriptor();
     dev.runwire.v1.ApprovalOuterClass.getDescriptor();
     dev.runwire.v1.RunOuterClass.getDescriptor();
+    com.google.protobuf.ExtensionRegistry registry =
+        com.google.protobuf.ExtensionRegistry.newInstance();
+    registry.add(build.buf.validate.ValidateProto.field);
+    com.google.protobuf.Descriptors.FileDescriptor
+        .internalUpdateFileDescriptor(descriptor, registry);
   }
 
   // @@protoc_insertion_point(outer_class_scope)

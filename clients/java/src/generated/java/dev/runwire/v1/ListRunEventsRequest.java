@@ -54,6 +54,7 @@ private static final long serialVersionUID = 0L;
             dev.runwire.v1.ListRunEventsRequest.class, dev.runwire.v1.ListRunEventsRequest.Builder.class);
   }
 
+  private int bitField0_;
   public static final int RUN_ID_FIELD_NUMBER = 1;
   @SuppressWarnings("serial")
   private volatile java.lang.Object runId_ = "";
@@ -181,6 +182,47 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int FILTER_FIELD_NUMBER = 5;
+  private dev.runwire.v1.EventFilter filter_;
+  /**
+   * <pre>
+   * Optional. The events to return (default: every event); a page holds at
+   * most page_size matching events.
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+   * @return Whether the filter field is set.
+   */
+  @java.lang.Override
+  public boolean hasFilter() {
+    return ((bitField0_ & 0x00000001) != 0);
+  }
+  /**
+   * <pre>
+   * Optional. The events to return (default: every event); a page holds at
+   * most page_size matching events.
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+   * @return The filter.
+   */
+  @java.lang.Override
+  public dev.runwire.v1.EventFilter getFilter() {
+    return filter_ == null ? dev.runwire.v1.EventFilter.getDefaultInstance() : filter_;
+  }
+  /**
+   * <pre>
+   * Optional. The events to return (default: every event); a page holds at
+   * most page_size matching events.
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+   */
+  @java.lang.Override
+  public dev.runwire.v1.EventFilterOrBuilder getFilterOrBuilder() {
+    return filter_ == null ? dev.runwire.v1.EventFilter.getDefaultInstance() : filter_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -207,6 +249,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(pageToken_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 4, pageToken_);
     }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      output.writeMessage(5, getFilter());
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -224,6 +269,10 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(pageToken_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(4, pageToken_);
+    }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(5, getFilter());
     }
     return size;
   }
@@ -257,6 +306,11 @@ private static final long serialVersionUID = 0L;
         != other.getPageSize()) return false;
     if (!getPageToken()
         .equals(other.getPageToken())) return false;
+    if (hasFilter() != other.hasFilter()) return false;
+    if (hasFilter()) {
+      if (!getFilter()
+          .equals(other.getFilter())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -277,6 +331,10 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getPageSize();
     hash = (37 * hash) + PAGE_TOKEN_FIELD_NUMBER;
     hash = (53 * hash) + getPageToken().hashCode();
+    if (hasFilter()) {
+      hash = (37 * hash) + FILTER_FIELD_NUMBER;
+      hash = (53 * hash) + getFilter().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -400,13 +458,19 @@ private static final long serialVersionUID = 0L;
 
     // Construct using dev.runwire.v1.ListRunEventsRequest.newBuilder()
     private Builder() {
-
+      maybeForceBuilderInitialization();
     }
 
     private Builder(
         com.google.protobuf.GeneratedMessage.BuilderParent parent) {
       super(parent);
-
+      maybeForceBuilderInitialization();
+    }
+    private void maybeForceBuilderInitialization() {
+      if (com.google.protobuf.GeneratedMessage
+              .alwaysUseFieldBuilders) {
+        internalGetFilterFieldBuilder();
+      }
     }
     @java.lang.Override
     public Builder clear() {
@@ -416,6 +480,11 @@ private static final long serialVersionUID = 0L;
       afterSequence_ = 0L;
       pageSize_ = 0;
       pageToken_ = "";
+      filter_ = null;
+      if (filterBuilder_ != null) {
+        filterBuilder_.dispose();
+        filterBuilder_ = null;
+      }
       return this;
     }
 
@@ -461,6 +530,14 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000008) != 0)) {
         result.pageToken_ = pageToken_;
       }
+      int to_bitField0_ = 0;
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.filter_ = filterBuilder_ == null
+            ? filter_
+            : filterBuilder_.build();
+        to_bitField0_ |= 0x00000001;
+      }
+      result.bitField0_ |= to_bitField0_;
     }
 
     @java.lang.Override
@@ -490,6 +567,9 @@ private static final long serialVersionUID = 0L;
         pageToken_ = other.pageToken_;
         bitField0_ |= 0x00000008;
         onChanged();
+      }
+      if (other.hasFilter()) {
+        mergeFilter(other.getFilter());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -535,6 +615,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 34
+            case 42: {
+              input.readMessage(
+                  internalGetFilterFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 42
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -830,6 +917,170 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00000008;
       onChanged();
       return this;
+    }
+
+    private dev.runwire.v1.EventFilter filter_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.EventFilter, dev.runwire.v1.EventFilter.Builder, dev.runwire.v1.EventFilterOrBuilder> filterBuilder_;
+    /**
+     * <pre>
+     * Optional. The events to return (default: every event); a page holds at
+     * most page_size matching events.
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+     * @return Whether the filter field is set.
+     */
+    public boolean hasFilter() {
+      return ((bitField0_ & 0x00000010) != 0);
+    }
+    /**
+     * <pre>
+     * Optional. The events to return (default: every event); a page holds at
+     * most page_size matching events.
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+     * @return The filter.
+     */
+    public dev.runwire.v1.EventFilter getFilter() {
+      if (filterBuilder_ == null) {
+        return filter_ == null ? dev.runwire.v1.EventFilter.getDefaultInstance() : filter_;
+      } else {
+        return filterBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Optional. The events to return (default: every event); a page holds at
+     * most page_size matching events.
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+     */
+    public Builder setFilter(dev.runwire.v1.EventFilter value) {
+      if (filterBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        filter_ = value;
+      } else {
+        filterBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. The events to return (default: every event); a page holds at
+     * most page_size matching events.
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+     */
+    public Builder setFilter(
+        dev.runwire.v1.EventFilter.Builder builderForValue) {
+      if (filterBuilder_ == null) {
+        filter_ = builderForValue.build();
+      } else {
+        filterBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. The events to return (default: every event); a page holds at
+     * most page_size matching events.
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+     */
+    public Builder mergeFilter(dev.runwire.v1.EventFilter value) {
+      if (filterBuilder_ == null) {
+        if (((bitField0_ & 0x00000010) != 0) &&
+          filter_ != null &&
+          filter_ != dev.runwire.v1.EventFilter.getDefaultInstance()) {
+          getFilterBuilder().mergeFrom(value);
+        } else {
+          filter_ = value;
+        }
+      } else {
+        filterBuilder_.mergeFrom(value);
+      }
+      if (filter_ != null) {
+        bitField0_ |= 0x00000010;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. The events to return (default: every event); a page holds at
+     * most page_size matching events.
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+     */
+    public Builder clearFilter() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      filter_ = null;
+      if (filterBuilder_ != null) {
+        filterBuilder_.dispose();
+        filterBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. The events to return (default: every event); a page holds at
+     * most page_size matching events.
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+     */
+    public dev.runwire.v1.EventFilter.Builder getFilterBuilder() {
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return internalGetFilterFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Optional. The events to return (default: every event); a page holds at
+     * most page_size matching events.
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+     */
+    public dev.runwire.v1.EventFilterOrBuilder getFilterOrBuilder() {
+      if (filterBuilder_ != null) {
+        return filterBuilder_.getMessageOrBuilder();
+      } else {
+        return filter_ == null ?
+            dev.runwire.v1.EventFilter.getDefaultInstance() : filter_;
+      }
+    }
+    /**
+     * <pre>
+     * Optional. The events to return (default: every event); a page holds at
+     * most page_size matching events.
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.EventFilter, dev.runwire.v1.EventFilter.Builder, dev.runwire.v1.EventFilterOrBuilder> 
+        internalGetFilterFieldBuilder() {
+      if (filterBuilder_ == null) {
+        filterBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.runwire.v1.EventFilter, dev.runwire.v1.EventFilter.Builder, dev.runwire.v1.EventFilterOrBuilder>(
+                getFilter(),
+                getParentForChildren(),
+                isClean());
+        filter_ = null;
+      }
+      return filterBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:runwire.v1.ListRunEventsRequest)

@@ -72,4 +72,34 @@ public interface ListRunEventsRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getPageTokenBytes();
+
+  /**
+   * <pre>
+   * Optional. The events to return (default: every event); a page holds at
+   * most page_size matching events.
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+   * @return Whether the filter field is set.
+   */
+  boolean hasFilter();
+  /**
+   * <pre>
+   * Optional. The events to return (default: every event); a page holds at
+   * most page_size matching events.
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+   * @return The filter.
+   */
+  dev.runwire.v1.EventFilter getFilter();
+  /**
+   * <pre>
+   * Optional. The events to return (default: every event); a page holds at
+   * most page_size matching events.
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 5 [json_name = "filter"];</code>
+   */
+  dev.runwire.v1.EventFilterOrBuilder getFilterOrBuilder();
 }

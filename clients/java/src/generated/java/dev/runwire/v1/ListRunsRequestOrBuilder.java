@@ -98,4 +98,63 @@ public interface ListRunsRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getPageTokenBytes();
+
+  /**
+   * <pre>
+   * Optional. Only runs that carry every one of these labels (same key and
+   * value), at most 32.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 6 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  int getLabelsCount();
+  /**
+   * <pre>
+   * Optional. Only runs that carry every one of these labels (same key and
+   * value), at most 32.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 6 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  boolean containsLabels(
+      java.lang.String key);
+  /**
+   * Use {@link #getLabelsMap()} instead.
+   */
+  @java.lang.Deprecated
+  java.util.Map<java.lang.String, java.lang.String>
+  getLabels();
+  /**
+   * <pre>
+   * Optional. Only runs that carry every one of these labels (same key and
+   * value), at most 32.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 6 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  java.util.Map<java.lang.String, java.lang.String>
+  getLabelsMap();
+  /**
+   * <pre>
+   * Optional. Only runs that carry every one of these labels (same key and
+   * value), at most 32.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 6 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  /* nullable */
+java.lang.String getLabelsOrDefault(
+      java.lang.String key,
+      /* nullable */
+java.lang.String defaultValue);
+  /**
+   * <pre>
+   * Optional. Only runs that carry every one of these labels (same key and
+   * value), at most 32.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 6 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  java.lang.String getLabelsOrThrow(
+      java.lang.String key);
 }

@@ -54,6 +54,18 @@ private static final long serialVersionUID = 0L;
     return dev.runwire.v1.RunOuterClass.internal_static_runwire_v1_Run_descriptor;
   }
 
+  @SuppressWarnings({"rawtypes"})
+  @java.lang.Override
+  protected com.google.protobuf.MapFieldReflectionAccessor internalGetMapFieldReflection(
+      int number) {
+    switch (number) {
+      case 18:
+        return internalGetLabels();
+      default:
+        throw new RuntimeException(
+            "Invalid map field number: " + number);
+    }
+  }
   @java.lang.Override
   protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internalGetFieldAccessorTable() {
@@ -763,6 +775,139 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int LABELS_FIELD_NUMBER = 18;
+  private static final class LabelsDefaultEntryHolder {
+    static final com.google.protobuf.MapEntry<
+        java.lang.String, java.lang.String> defaultEntry =
+            com.google.protobuf.MapEntry
+            .<java.lang.String, java.lang.String>newDefaultInstance(
+                dev.runwire.v1.RunOuterClass.internal_static_runwire_v1_Run_LabelsEntry_descriptor, 
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "",
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "");
+  }
+  @SuppressWarnings("serial")
+  private com.google.protobuf.MapField<
+      java.lang.String, java.lang.String> labels_;
+  private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+  internalGetLabels() {
+    if (labels_ == null) {
+      return com.google.protobuf.MapField.emptyMapField(
+          LabelsDefaultEntryHolder.defaultEntry);
+    }
+    return labels_;
+  }
+  public int getLabelsCount() {
+    return internalGetLabels().getMap().size();
+  }
+  /**
+   * <pre>
+   * Output only. The labels the run was created with (CreateRunRequest.labels).
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+   */
+  @java.lang.Override
+  public boolean containsLabels(
+      java.lang.String key) {
+    java.util.Objects.requireNonNull(key, "map key");
+    return internalGetLabels().getMap().containsKey(key);
+  }
+  /**
+   * Use {@link #getLabelsMap()} instead.
+   */
+  @java.lang.Override
+  @java.lang.Deprecated
+  public java.util.Map<java.lang.String, java.lang.String> getLabels() {
+    return getLabelsMap();
+  }
+  /**
+   * <pre>
+   * Output only. The labels the run was created with (CreateRunRequest.labels).
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+   */
+  @java.lang.Override
+  public java.util.Map<java.lang.String, java.lang.String> getLabelsMap() {
+    return internalGetLabels().getMap();
+  }
+  /**
+   * <pre>
+   * Output only. The labels the run was created with (CreateRunRequest.labels).
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+   */
+  @java.lang.Override
+  public /* nullable */
+java.lang.String getLabelsOrDefault(
+      java.lang.String key,
+      /* nullable */
+java.lang.String defaultValue) {
+    java.util.Objects.requireNonNull(key, "map key");
+    java.util.Map<java.lang.String, java.lang.String> map =
+        internalGetLabels().getMap();
+    return map.containsKey(key) ? map.get(key) : defaultValue;
+  }
+  /**
+   * <pre>
+   * Output only. The labels the run was created with (CreateRunRequest.labels).
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+   */
+  @java.lang.Override
+  public java.lang.String getLabelsOrThrow(
+      java.lang.String key) {
+    java.util.Objects.requireNonNull(key, "map key");
+    java.util.Map<java.lang.String, java.lang.String> map =
+        internalGetLabels().getMap();
+    if (!map.containsKey(key)) {
+      throw new java.lang.IllegalArgumentException();
+    }
+    return map.get(key);
+  }
+
+  public static final int OVERRIDES_FIELD_NUMBER = 19;
+  private dev.runwire.v1.RunOverrides overrides_;
+  /**
+   * <pre>
+   * Output only. What the run request changed of the agent for this run.
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+   * @return Whether the overrides field is set.
+   */
+  @java.lang.Override
+  public boolean hasOverrides() {
+    return ((bitField0_ & 0x00000040) != 0);
+  }
+  /**
+   * <pre>
+   * Output only. What the run request changed of the agent for this run.
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+   * @return The overrides.
+   */
+  @java.lang.Override
+  public dev.runwire.v1.RunOverrides getOverrides() {
+    return overrides_ == null ? dev.runwire.v1.RunOverrides.getDefaultInstance() : overrides_;
+  }
+  /**
+   * <pre>
+   * Output only. What the run request changed of the agent for this run.
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+   */
+  @java.lang.Override
+  public dev.runwire.v1.RunOverridesOrBuilder getOverridesOrBuilder() {
+    return overrides_ == null ? dev.runwire.v1.RunOverrides.getDefaultInstance() : overrides_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -827,6 +972,15 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(tenant_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 17, tenant_);
+    }
+    com.google.protobuf.GeneratedMessage
+      .serializeStringMapTo(
+        output,
+        internalGetLabels(),
+        LabelsDefaultEntryHolder.defaultEntry,
+        18);
+    if (((bitField0_ & 0x00000040) != 0)) {
+      output.writeMessage(19, getOverrides());
     }
     getUnknownFields().writeTo(output);
   }
@@ -897,6 +1051,20 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(tenant_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(17, tenant_);
+    }
+    for (java.util.Map.Entry<java.lang.String, java.lang.String> entry
+         : internalGetLabels().getMap().entrySet()) {
+      com.google.protobuf.MapEntry<java.lang.String, java.lang.String>
+      labels__ = LabelsDefaultEntryHolder.defaultEntry.newBuilderForType()
+          .setKey(entry.getKey())
+          .setValue(entry.getValue())
+          .buildPartial();
+      size += com.google.protobuf.CodedOutputStream
+          .computeMessageSize(18, labels__);
+    }
+    if (((bitField0_ & 0x00000040) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(19, getOverrides());
     }
     return size;
   }
@@ -972,6 +1140,13 @@ private static final long serialVersionUID = 0L;
         .equals(other.getCreatedBy())) return false;
     if (!getTenant()
         .equals(other.getTenant())) return false;
+    if (!internalGetLabels().equals(
+        other.internalGetLabels())) return false;
+    if (hasOverrides() != other.hasOverrides()) return false;
+    if (hasOverrides()) {
+      if (!getOverrides()
+          .equals(other.getOverrides())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -1032,6 +1207,14 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getCreatedBy().hashCode();
     hash = (37 * hash) + TENANT_FIELD_NUMBER;
     hash = (53 * hash) + getTenant().hashCode();
+    if (!internalGetLabels().getMap().isEmpty()) {
+      hash = (37 * hash) + LABELS_FIELD_NUMBER;
+      hash = (53 * hash) + internalGetLabels().hashCode();
+    }
+    if (hasOverrides()) {
+      hash = (37 * hash) + OVERRIDES_FIELD_NUMBER;
+      hash = (53 * hash) + getOverrides().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -1145,6 +1328,28 @@ private static final long serialVersionUID = 0L;
       return dev.runwire.v1.RunOuterClass.internal_static_runwire_v1_Run_descriptor;
     }
 
+    @SuppressWarnings({"rawtypes"})
+    protected com.google.protobuf.MapFieldReflectionAccessor internalGetMapFieldReflection(
+        int number) {
+      switch (number) {
+        case 18:
+          return internalGetLabels();
+        default:
+          throw new RuntimeException(
+              "Invalid map field number: " + number);
+      }
+    }
+    @SuppressWarnings({"rawtypes"})
+    protected com.google.protobuf.MapFieldReflectionAccessor internalGetMutableMapFieldReflection(
+        int number) {
+      switch (number) {
+        case 18:
+          return internalGetMutableLabels();
+        default:
+          throw new RuntimeException(
+              "Invalid map field number: " + number);
+      }
+    }
     @java.lang.Override
     protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
         internalGetFieldAccessorTable() {
@@ -1173,6 +1378,7 @@ private static final long serialVersionUID = 0L;
         internalGetStartTimeFieldBuilder();
         internalGetEndTimeFieldBuilder();
         internalGetUpdateTimeFieldBuilder();
+        internalGetOverridesFieldBuilder();
       }
     }
     @java.lang.Override
@@ -1226,6 +1432,12 @@ private static final long serialVersionUID = 0L;
       }
       createdBy_ = "";
       tenant_ = "";
+      internalGetMutableLabels().clear();
+      overrides_ = null;
+      if (overridesBuilder_ != null) {
+        overridesBuilder_.dispose();
+        overridesBuilder_ = null;
+      }
       return this;
     }
 
@@ -1339,6 +1551,16 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00010000) != 0)) {
         result.tenant_ = tenant_;
       }
+      if (((from_bitField0_ & 0x00020000) != 0)) {
+        result.labels_ = internalGetLabels();
+        result.labels_.makeImmutable();
+      }
+      if (((from_bitField0_ & 0x00040000) != 0)) {
+        result.overrides_ = overridesBuilder_ == null
+            ? overrides_
+            : overridesBuilder_.build();
+        to_bitField0_ |= 0x00000040;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -1441,6 +1663,12 @@ private static final long serialVersionUID = 0L;
         tenant_ = other.tenant_;
         bitField0_ |= 0x00010000;
         onChanged();
+      }
+      internalGetMutableLabels().mergeFrom(
+          other.internalGetLabels());
+      bitField0_ |= 0x00020000;
+      if (other.hasOverrides()) {
+        mergeOverrides(other.getOverrides());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1571,6 +1799,22 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00010000;
               break;
             } // case 138
+            case 146: {
+              com.google.protobuf.MapEntry<java.lang.String, java.lang.String>
+              labels__ = input.readMessage(
+                  LabelsDefaultEntryHolder.defaultEntry.getParserForType(), extensionRegistry);
+              internalGetMutableLabels().getMutableMap().put(
+                  labels__.getKey(), labels__.getValue());
+              bitField0_ |= 0x00020000;
+              break;
+            } // case 146
+            case 154: {
+              input.readMessage(
+                  internalGetOverridesFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00040000;
+              break;
+            } // case 154
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -3694,6 +3938,316 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00010000;
       onChanged();
       return this;
+    }
+
+    private com.google.protobuf.MapField<
+        java.lang.String, java.lang.String> labels_;
+    private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+        internalGetLabels() {
+      if (labels_ == null) {
+        return com.google.protobuf.MapField.emptyMapField(
+            LabelsDefaultEntryHolder.defaultEntry);
+      }
+      return labels_;
+    }
+    private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+        internalGetMutableLabels() {
+      if (labels_ == null) {
+        labels_ = com.google.protobuf.MapField.newMapField(
+            LabelsDefaultEntryHolder.defaultEntry);
+      }
+      if (!labels_.isMutable()) {
+        labels_ = labels_.copy();
+      }
+      bitField0_ |= 0x00020000;
+      onChanged();
+      return labels_;
+    }
+    public int getLabelsCount() {
+      return internalGetLabels().getMap().size();
+    }
+    /**
+     * <pre>
+     * Output only. The labels the run was created with (CreateRunRequest.labels).
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+     */
+    @java.lang.Override
+    public boolean containsLabels(
+        java.lang.String key) {
+      java.util.Objects.requireNonNull(key, "map key");
+      return internalGetLabels().getMap().containsKey(key);
+    }
+    /**
+     * Use {@link #getLabelsMap()} instead.
+     */
+    @java.lang.Override
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, java.lang.String> getLabels() {
+      return getLabelsMap();
+    }
+    /**
+     * <pre>
+     * Output only. The labels the run was created with (CreateRunRequest.labels).
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+     */
+    @java.lang.Override
+    public java.util.Map<java.lang.String, java.lang.String> getLabelsMap() {
+      return internalGetLabels().getMap();
+    }
+    /**
+     * <pre>
+     * Output only. The labels the run was created with (CreateRunRequest.labels).
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+     */
+    @java.lang.Override
+    public /* nullable */
+java.lang.String getLabelsOrDefault(
+        java.lang.String key,
+        /* nullable */
+java.lang.String defaultValue) {
+      java.util.Objects.requireNonNull(key, "map key");
+      java.util.Map<java.lang.String, java.lang.String> map =
+          internalGetLabels().getMap();
+      return map.containsKey(key) ? map.get(key) : defaultValue;
+    }
+    /**
+     * <pre>
+     * Output only. The labels the run was created with (CreateRunRequest.labels).
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+     */
+    @java.lang.Override
+    public java.lang.String getLabelsOrThrow(
+        java.lang.String key) {
+      java.util.Objects.requireNonNull(key, "map key");
+      java.util.Map<java.lang.String, java.lang.String> map =
+          internalGetLabels().getMap();
+      if (!map.containsKey(key)) {
+        throw new java.lang.IllegalArgumentException();
+      }
+      return map.get(key);
+    }
+    public Builder clearLabels() {
+      bitField0_ = (bitField0_ & ~0x00020000);
+      internalGetMutableLabels().getMutableMap()
+          .clear();
+      return this;
+    }
+    /**
+     * <pre>
+     * Output only. The labels the run was created with (CreateRunRequest.labels).
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+     */
+    public Builder removeLabels(
+        java.lang.String key) {
+      java.util.Objects.requireNonNull(key, "map key");
+      internalGetMutableLabels().getMutableMap()
+          .remove(key);
+      return this;
+    }
+    /**
+     * Use alternate mutation accessors instead.
+     */
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, java.lang.String>
+        getMutableLabels() {
+      bitField0_ |= 0x00020000;
+      return internalGetMutableLabels().getMutableMap();
+    }
+    /**
+     * <pre>
+     * Output only. The labels the run was created with (CreateRunRequest.labels).
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+     */
+    public Builder putLabels(
+        java.lang.String key,
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(key, "map key");
+      java.util.Objects.requireNonNull(value, "map value");
+      internalGetMutableLabels().getMutableMap()
+          .put(key, value);
+      bitField0_ |= 0x00020000;
+      return this;
+    }
+    /**
+     * <pre>
+     * Output only. The labels the run was created with (CreateRunRequest.labels).
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+     */
+    public Builder putAllLabels(
+        java.util.Map<java.lang.String, java.lang.String> values) {
+      internalGetMutableLabels().getMutableMap()
+          .putAll(values);
+      bitField0_ |= 0x00020000;
+      return this;
+    }
+
+    private dev.runwire.v1.RunOverrides overrides_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.RunOverrides, dev.runwire.v1.RunOverrides.Builder, dev.runwire.v1.RunOverridesOrBuilder> overridesBuilder_;
+    /**
+     * <pre>
+     * Output only. What the run request changed of the agent for this run.
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+     * @return Whether the overrides field is set.
+     */
+    public boolean hasOverrides() {
+      return ((bitField0_ & 0x00040000) != 0);
+    }
+    /**
+     * <pre>
+     * Output only. What the run request changed of the agent for this run.
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+     * @return The overrides.
+     */
+    public dev.runwire.v1.RunOverrides getOverrides() {
+      if (overridesBuilder_ == null) {
+        return overrides_ == null ? dev.runwire.v1.RunOverrides.getDefaultInstance() : overrides_;
+      } else {
+        return overridesBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Output only. What the run request changed of the agent for this run.
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+     */
+    public Builder setOverrides(dev.runwire.v1.RunOverrides value) {
+      if (overridesBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        overrides_ = value;
+      } else {
+        overridesBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00040000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Output only. What the run request changed of the agent for this run.
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+     */
+    public Builder setOverrides(
+        dev.runwire.v1.RunOverrides.Builder builderForValue) {
+      if (overridesBuilder_ == null) {
+        overrides_ = builderForValue.build();
+      } else {
+        overridesBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00040000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Output only. What the run request changed of the agent for this run.
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+     */
+    public Builder mergeOverrides(dev.runwire.v1.RunOverrides value) {
+      if (overridesBuilder_ == null) {
+        if (((bitField0_ & 0x00040000) != 0) &&
+          overrides_ != null &&
+          overrides_ != dev.runwire.v1.RunOverrides.getDefaultInstance()) {
+          getOverridesBuilder().mergeFrom(value);
+        } else {
+          overrides_ = value;
+        }
+      } else {
+        overridesBuilder_.mergeFrom(value);
+      }
+      if (overrides_ != null) {
+        bitField0_ |= 0x00040000;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Output only. What the run request changed of the agent for this run.
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+     */
+    public Builder clearOverrides() {
+      bitField0_ = (bitField0_ & ~0x00040000);
+      overrides_ = null;
+      if (overridesBuilder_ != null) {
+        overridesBuilder_.dispose();
+        overridesBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Output only. What the run request changed of the agent for this run.
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+     */
+    public dev.runwire.v1.RunOverrides.Builder getOverridesBuilder() {
+      bitField0_ |= 0x00040000;
+      onChanged();
+      return internalGetOverridesFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Output only. What the run request changed of the agent for this run.
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+     */
+    public dev.runwire.v1.RunOverridesOrBuilder getOverridesOrBuilder() {
+      if (overridesBuilder_ != null) {
+        return overridesBuilder_.getMessageOrBuilder();
+      } else {
+        return overrides_ == null ?
+            dev.runwire.v1.RunOverrides.getDefaultInstance() : overrides_;
+      }
+    }
+    /**
+     * <pre>
+     * Output only. What the run request changed of the agent for this run.
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.RunOverrides, dev.runwire.v1.RunOverrides.Builder, dev.runwire.v1.RunOverridesOrBuilder> 
+        internalGetOverridesFieldBuilder() {
+      if (overridesBuilder_ == null) {
+        overridesBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.runwire.v1.RunOverrides, dev.runwire.v1.RunOverrides.Builder, dev.runwire.v1.RunOverridesOrBuilder>(
+                getOverrides(),
+                getParentForChildren(),
+                isClean());
+        overrides_ = null;
+      }
+      return overridesBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:runwire.v1.Run)

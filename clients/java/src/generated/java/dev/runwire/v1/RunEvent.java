@@ -71,6 +71,9 @@ private static final long serialVersionUID = 0L;
     TEXT_MESSAGE_CONTENT(21),
     TEXT_MESSAGE_END(22),
     MESSAGE_DISCARDED(23),
+    REASONING_START(24),
+    REASONING_CONTENT(25),
+    REASONING_END(26),
     TOOL_CALL_START(30),
     TOOL_CALL_ARGS(31),
     TOOL_CALL_END(32),
@@ -107,6 +110,9 @@ private static final long serialVersionUID = 0L;
         case 21: return TEXT_MESSAGE_CONTENT;
         case 22: return TEXT_MESSAGE_END;
         case 23: return MESSAGE_DISCARDED;
+        case 24: return REASONING_START;
+        case 25: return REASONING_CONTENT;
+        case 26: return REASONING_END;
         case 30: return TOOL_CALL_START;
         case 31: return TOOL_CALL_ARGS;
         case 32: return TOOL_CALL_END;
@@ -665,6 +671,135 @@ private static final long serialVersionUID = 0L;
     return dev.runwire.v1.MessageDiscarded.getDefaultInstance();
   }
 
+  public static final int REASONING_START_FIELD_NUMBER = 24;
+  /**
+   * <pre>
+   * The model began to reason (thinking blocks, reasoning_content).
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+   * @return Whether the reasoningStart field is set.
+   */
+  @java.lang.Override
+  public boolean hasReasoningStart() {
+    return payloadCase_ == 24;
+  }
+  /**
+   * <pre>
+   * The model began to reason (thinking blocks, reasoning_content).
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+   * @return The reasoningStart.
+   */
+  @java.lang.Override
+  public dev.runwire.v1.ReasoningStart getReasoningStart() {
+    if (payloadCase_ == 24) {
+       return (dev.runwire.v1.ReasoningStart) payload_;
+    }
+    return dev.runwire.v1.ReasoningStart.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * The model began to reason (thinking blocks, reasoning_content).
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+   */
+  @java.lang.Override
+  public dev.runwire.v1.ReasoningStartOrBuilder getReasoningStartOrBuilder() {
+    if (payloadCase_ == 24) {
+       return (dev.runwire.v1.ReasoningStart) payload_;
+    }
+    return dev.runwire.v1.ReasoningStart.getDefaultInstance();
+  }
+
+  public static final int REASONING_CONTENT_FIELD_NUMBER = 25;
+  /**
+   * <pre>
+   * A piece of the model's reasoning text.
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+   * @return Whether the reasoningContent field is set.
+   */
+  @java.lang.Override
+  public boolean hasReasoningContent() {
+    return payloadCase_ == 25;
+  }
+  /**
+   * <pre>
+   * A piece of the model's reasoning text.
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+   * @return The reasoningContent.
+   */
+  @java.lang.Override
+  public dev.runwire.v1.ReasoningContent getReasoningContent() {
+    if (payloadCase_ == 25) {
+       return (dev.runwire.v1.ReasoningContent) payload_;
+    }
+    return dev.runwire.v1.ReasoningContent.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * A piece of the model's reasoning text.
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+   */
+  @java.lang.Override
+  public dev.runwire.v1.ReasoningContentOrBuilder getReasoningContentOrBuilder() {
+    if (payloadCase_ == 25) {
+       return (dev.runwire.v1.ReasoningContent) payload_;
+    }
+    return dev.runwire.v1.ReasoningContent.getDefaultInstance();
+  }
+
+  public static final int REASONING_END_FIELD_NUMBER = 26;
+  /**
+   * <pre>
+   * The model's reasoning is complete.
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+   * @return Whether the reasoningEnd field is set.
+   */
+  @java.lang.Override
+  public boolean hasReasoningEnd() {
+    return payloadCase_ == 26;
+  }
+  /**
+   * <pre>
+   * The model's reasoning is complete.
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+   * @return The reasoningEnd.
+   */
+  @java.lang.Override
+  public dev.runwire.v1.ReasoningEnd getReasoningEnd() {
+    if (payloadCase_ == 26) {
+       return (dev.runwire.v1.ReasoningEnd) payload_;
+    }
+    return dev.runwire.v1.ReasoningEnd.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * The model's reasoning is complete.
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+   */
+  @java.lang.Override
+  public dev.runwire.v1.ReasoningEndOrBuilder getReasoningEndOrBuilder() {
+    if (payloadCase_ == 26) {
+       return (dev.runwire.v1.ReasoningEnd) payload_;
+    }
+    return dev.runwire.v1.ReasoningEnd.getDefaultInstance();
+  }
+
   public static final int TOOL_CALL_START_FIELD_NUMBER = 30;
   /**
    * <pre>
@@ -1105,6 +1240,15 @@ private static final long serialVersionUID = 0L;
     if (payloadCase_ == 23) {
       output.writeMessage(23, (dev.runwire.v1.MessageDiscarded) payload_);
     }
+    if (payloadCase_ == 24) {
+      output.writeMessage(24, (dev.runwire.v1.ReasoningStart) payload_);
+    }
+    if (payloadCase_ == 25) {
+      output.writeMessage(25, (dev.runwire.v1.ReasoningContent) payload_);
+    }
+    if (payloadCase_ == 26) {
+      output.writeMessage(26, (dev.runwire.v1.ReasoningEnd) payload_);
+    }
     if (payloadCase_ == 30) {
       output.writeMessage(30, (dev.runwire.v1.ToolCallStart) payload_);
     }
@@ -1186,6 +1330,18 @@ private static final long serialVersionUID = 0L;
     if (payloadCase_ == 23) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(23, (dev.runwire.v1.MessageDiscarded) payload_);
+    }
+    if (payloadCase_ == 24) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(24, (dev.runwire.v1.ReasoningStart) payload_);
+    }
+    if (payloadCase_ == 25) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(25, (dev.runwire.v1.ReasoningContent) payload_);
+    }
+    if (payloadCase_ == 26) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(26, (dev.runwire.v1.ReasoningEnd) payload_);
     }
     if (payloadCase_ == 30) {
       size += com.google.protobuf.CodedOutputStream
@@ -1298,6 +1454,18 @@ private static final long serialVersionUID = 0L;
         if (!getMessageDiscarded()
             .equals(other.getMessageDiscarded())) return false;
         break;
+      case 24:
+        if (!getReasoningStart()
+            .equals(other.getReasoningStart())) return false;
+        break;
+      case 25:
+        if (!getReasoningContent()
+            .equals(other.getReasoningContent())) return false;
+        break;
+      case 26:
+        if (!getReasoningEnd()
+            .equals(other.getReasoningEnd())) return false;
+        break;
       case 30:
         if (!getToolCallStart()
             .equals(other.getToolCallStart())) return false;
@@ -1397,6 +1565,18 @@ private static final long serialVersionUID = 0L;
       case 23:
         hash = (37 * hash) + MESSAGE_DISCARDED_FIELD_NUMBER;
         hash = (53 * hash) + getMessageDiscarded().hashCode();
+        break;
+      case 24:
+        hash = (37 * hash) + REASONING_START_FIELD_NUMBER;
+        hash = (53 * hash) + getReasoningStart().hashCode();
+        break;
+      case 25:
+        hash = (37 * hash) + REASONING_CONTENT_FIELD_NUMBER;
+        hash = (53 * hash) + getReasoningContent().hashCode();
+        break;
+      case 26:
+        hash = (37 * hash) + REASONING_END_FIELD_NUMBER;
+        hash = (53 * hash) + getReasoningEnd().hashCode();
         break;
       case 30:
         hash = (37 * hash) + TOOL_CALL_START_FIELD_NUMBER;
@@ -1616,6 +1796,15 @@ private static final long serialVersionUID = 0L;
       if (messageDiscardedBuilder_ != null) {
         messageDiscardedBuilder_.clear();
       }
+      if (reasoningStartBuilder_ != null) {
+        reasoningStartBuilder_.clear();
+      }
+      if (reasoningContentBuilder_ != null) {
+        reasoningContentBuilder_.clear();
+      }
+      if (reasoningEndBuilder_ != null) {
+        reasoningEndBuilder_.clear();
+      }
       if (toolCallStartBuilder_ != null) {
         toolCallStartBuilder_.clear();
       }
@@ -1738,6 +1927,18 @@ private static final long serialVersionUID = 0L;
           messageDiscardedBuilder_ != null) {
         result.payload_ = messageDiscardedBuilder_.build();
       }
+      if (payloadCase_ == 24 &&
+          reasoningStartBuilder_ != null) {
+        result.payload_ = reasoningStartBuilder_.build();
+      }
+      if (payloadCase_ == 25 &&
+          reasoningContentBuilder_ != null) {
+        result.payload_ = reasoningContentBuilder_.build();
+      }
+      if (payloadCase_ == 26 &&
+          reasoningEndBuilder_ != null) {
+        result.payload_ = reasoningEndBuilder_.build();
+      }
       if (payloadCase_ == 30 &&
           toolCallStartBuilder_ != null) {
         result.payload_ = toolCallStartBuilder_.build();
@@ -1838,6 +2039,18 @@ private static final long serialVersionUID = 0L;
         }
         case MESSAGE_DISCARDED: {
           mergeMessageDiscarded(other.getMessageDiscarded());
+          break;
+        }
+        case REASONING_START: {
+          mergeReasoningStart(other.getReasoningStart());
+          break;
+        }
+        case REASONING_CONTENT: {
+          mergeReasoningContent(other.getReasoningContent());
+          break;
+        }
+        case REASONING_END: {
+          mergeReasoningEnd(other.getReasoningEnd());
           break;
         }
         case TOOL_CALL_START: {
@@ -1991,6 +2204,27 @@ private static final long serialVersionUID = 0L;
               payloadCase_ = 23;
               break;
             } // case 186
+            case 194: {
+              input.readMessage(
+                  internalGetReasoningStartFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              payloadCase_ = 24;
+              break;
+            } // case 194
+            case 202: {
+              input.readMessage(
+                  internalGetReasoningContentFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              payloadCase_ = 25;
+              break;
+            } // case 202
+            case 210: {
+              input.readMessage(
+                  internalGetReasoningEndFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              payloadCase_ = 26;
+              break;
+            } // case 210
             case 242: {
               input.readMessage(
                   internalGetToolCallStartFieldBuilder().getBuilder(),
@@ -4147,6 +4381,534 @@ private static final long serialVersionUID = 0L;
       payloadCase_ = 23;
       onChanged();
       return messageDiscardedBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.ReasoningStart, dev.runwire.v1.ReasoningStart.Builder, dev.runwire.v1.ReasoningStartOrBuilder> reasoningStartBuilder_;
+    /**
+     * <pre>
+     * The model began to reason (thinking blocks, reasoning_content).
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+     * @return Whether the reasoningStart field is set.
+     */
+    @java.lang.Override
+    public boolean hasReasoningStart() {
+      return payloadCase_ == 24;
+    }
+    /**
+     * <pre>
+     * The model began to reason (thinking blocks, reasoning_content).
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+     * @return The reasoningStart.
+     */
+    @java.lang.Override
+    public dev.runwire.v1.ReasoningStart getReasoningStart() {
+      if (reasoningStartBuilder_ == null) {
+        if (payloadCase_ == 24) {
+          return (dev.runwire.v1.ReasoningStart) payload_;
+        }
+        return dev.runwire.v1.ReasoningStart.getDefaultInstance();
+      } else {
+        if (payloadCase_ == 24) {
+          return reasoningStartBuilder_.getMessage();
+        }
+        return dev.runwire.v1.ReasoningStart.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The model began to reason (thinking blocks, reasoning_content).
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+     */
+    public Builder setReasoningStart(dev.runwire.v1.ReasoningStart value) {
+      if (reasoningStartBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        payload_ = value;
+        onChanged();
+      } else {
+        reasoningStartBuilder_.setMessage(value);
+      }
+      payloadCase_ = 24;
+      return this;
+    }
+    /**
+     * <pre>
+     * The model began to reason (thinking blocks, reasoning_content).
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+     */
+    public Builder setReasoningStart(
+        dev.runwire.v1.ReasoningStart.Builder builderForValue) {
+      if (reasoningStartBuilder_ == null) {
+        payload_ = builderForValue.build();
+        onChanged();
+      } else {
+        reasoningStartBuilder_.setMessage(builderForValue.build());
+      }
+      payloadCase_ = 24;
+      return this;
+    }
+    /**
+     * <pre>
+     * The model began to reason (thinking blocks, reasoning_content).
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+     */
+    public Builder mergeReasoningStart(dev.runwire.v1.ReasoningStart value) {
+      if (reasoningStartBuilder_ == null) {
+        if (payloadCase_ == 24 &&
+            payload_ != dev.runwire.v1.ReasoningStart.getDefaultInstance()) {
+          payload_ = dev.runwire.v1.ReasoningStart.newBuilder((dev.runwire.v1.ReasoningStart) payload_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          payload_ = value;
+        }
+        onChanged();
+      } else {
+        if (payloadCase_ == 24) {
+          reasoningStartBuilder_.mergeFrom(value);
+        } else {
+          reasoningStartBuilder_.setMessage(value);
+        }
+      }
+      payloadCase_ = 24;
+      return this;
+    }
+    /**
+     * <pre>
+     * The model began to reason (thinking blocks, reasoning_content).
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+     */
+    public Builder clearReasoningStart() {
+      if (reasoningStartBuilder_ == null) {
+        if (payloadCase_ == 24) {
+          payloadCase_ = 0;
+          payload_ = null;
+          onChanged();
+        }
+      } else {
+        if (payloadCase_ == 24) {
+          payloadCase_ = 0;
+          payload_ = null;
+        }
+        reasoningStartBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The model began to reason (thinking blocks, reasoning_content).
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+     */
+    public dev.runwire.v1.ReasoningStart.Builder getReasoningStartBuilder() {
+      return internalGetReasoningStartFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The model began to reason (thinking blocks, reasoning_content).
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+     */
+    @java.lang.Override
+    public dev.runwire.v1.ReasoningStartOrBuilder getReasoningStartOrBuilder() {
+      if ((payloadCase_ == 24) && (reasoningStartBuilder_ != null)) {
+        return reasoningStartBuilder_.getMessageOrBuilder();
+      } else {
+        if (payloadCase_ == 24) {
+          return (dev.runwire.v1.ReasoningStart) payload_;
+        }
+        return dev.runwire.v1.ReasoningStart.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The model began to reason (thinking blocks, reasoning_content).
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.ReasoningStart, dev.runwire.v1.ReasoningStart.Builder, dev.runwire.v1.ReasoningStartOrBuilder> 
+        internalGetReasoningStartFieldBuilder() {
+      if (reasoningStartBuilder_ == null) {
+        if (!(payloadCase_ == 24)) {
+          payload_ = dev.runwire.v1.ReasoningStart.getDefaultInstance();
+        }
+        reasoningStartBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.runwire.v1.ReasoningStart, dev.runwire.v1.ReasoningStart.Builder, dev.runwire.v1.ReasoningStartOrBuilder>(
+                (dev.runwire.v1.ReasoningStart) payload_,
+                getParentForChildren(),
+                isClean());
+        payload_ = null;
+      }
+      payloadCase_ = 24;
+      onChanged();
+      return reasoningStartBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.ReasoningContent, dev.runwire.v1.ReasoningContent.Builder, dev.runwire.v1.ReasoningContentOrBuilder> reasoningContentBuilder_;
+    /**
+     * <pre>
+     * A piece of the model's reasoning text.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+     * @return Whether the reasoningContent field is set.
+     */
+    @java.lang.Override
+    public boolean hasReasoningContent() {
+      return payloadCase_ == 25;
+    }
+    /**
+     * <pre>
+     * A piece of the model's reasoning text.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+     * @return The reasoningContent.
+     */
+    @java.lang.Override
+    public dev.runwire.v1.ReasoningContent getReasoningContent() {
+      if (reasoningContentBuilder_ == null) {
+        if (payloadCase_ == 25) {
+          return (dev.runwire.v1.ReasoningContent) payload_;
+        }
+        return dev.runwire.v1.ReasoningContent.getDefaultInstance();
+      } else {
+        if (payloadCase_ == 25) {
+          return reasoningContentBuilder_.getMessage();
+        }
+        return dev.runwire.v1.ReasoningContent.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * A piece of the model's reasoning text.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+     */
+    public Builder setReasoningContent(dev.runwire.v1.ReasoningContent value) {
+      if (reasoningContentBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        payload_ = value;
+        onChanged();
+      } else {
+        reasoningContentBuilder_.setMessage(value);
+      }
+      payloadCase_ = 25;
+      return this;
+    }
+    /**
+     * <pre>
+     * A piece of the model's reasoning text.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+     */
+    public Builder setReasoningContent(
+        dev.runwire.v1.ReasoningContent.Builder builderForValue) {
+      if (reasoningContentBuilder_ == null) {
+        payload_ = builderForValue.build();
+        onChanged();
+      } else {
+        reasoningContentBuilder_.setMessage(builderForValue.build());
+      }
+      payloadCase_ = 25;
+      return this;
+    }
+    /**
+     * <pre>
+     * A piece of the model's reasoning text.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+     */
+    public Builder mergeReasoningContent(dev.runwire.v1.ReasoningContent value) {
+      if (reasoningContentBuilder_ == null) {
+        if (payloadCase_ == 25 &&
+            payload_ != dev.runwire.v1.ReasoningContent.getDefaultInstance()) {
+          payload_ = dev.runwire.v1.ReasoningContent.newBuilder((dev.runwire.v1.ReasoningContent) payload_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          payload_ = value;
+        }
+        onChanged();
+      } else {
+        if (payloadCase_ == 25) {
+          reasoningContentBuilder_.mergeFrom(value);
+        } else {
+          reasoningContentBuilder_.setMessage(value);
+        }
+      }
+      payloadCase_ = 25;
+      return this;
+    }
+    /**
+     * <pre>
+     * A piece of the model's reasoning text.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+     */
+    public Builder clearReasoningContent() {
+      if (reasoningContentBuilder_ == null) {
+        if (payloadCase_ == 25) {
+          payloadCase_ = 0;
+          payload_ = null;
+          onChanged();
+        }
+      } else {
+        if (payloadCase_ == 25) {
+          payloadCase_ = 0;
+          payload_ = null;
+        }
+        reasoningContentBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * A piece of the model's reasoning text.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+     */
+    public dev.runwire.v1.ReasoningContent.Builder getReasoningContentBuilder() {
+      return internalGetReasoningContentFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * A piece of the model's reasoning text.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+     */
+    @java.lang.Override
+    public dev.runwire.v1.ReasoningContentOrBuilder getReasoningContentOrBuilder() {
+      if ((payloadCase_ == 25) && (reasoningContentBuilder_ != null)) {
+        return reasoningContentBuilder_.getMessageOrBuilder();
+      } else {
+        if (payloadCase_ == 25) {
+          return (dev.runwire.v1.ReasoningContent) payload_;
+        }
+        return dev.runwire.v1.ReasoningContent.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * A piece of the model's reasoning text.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.ReasoningContent, dev.runwire.v1.ReasoningContent.Builder, dev.runwire.v1.ReasoningContentOrBuilder> 
+        internalGetReasoningContentFieldBuilder() {
+      if (reasoningContentBuilder_ == null) {
+        if (!(payloadCase_ == 25)) {
+          payload_ = dev.runwire.v1.ReasoningContent.getDefaultInstance();
+        }
+        reasoningContentBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.runwire.v1.ReasoningContent, dev.runwire.v1.ReasoningContent.Builder, dev.runwire.v1.ReasoningContentOrBuilder>(
+                (dev.runwire.v1.ReasoningContent) payload_,
+                getParentForChildren(),
+                isClean());
+        payload_ = null;
+      }
+      payloadCase_ = 25;
+      onChanged();
+      return reasoningContentBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.ReasoningEnd, dev.runwire.v1.ReasoningEnd.Builder, dev.runwire.v1.ReasoningEndOrBuilder> reasoningEndBuilder_;
+    /**
+     * <pre>
+     * The model's reasoning is complete.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+     * @return Whether the reasoningEnd field is set.
+     */
+    @java.lang.Override
+    public boolean hasReasoningEnd() {
+      return payloadCase_ == 26;
+    }
+    /**
+     * <pre>
+     * The model's reasoning is complete.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+     * @return The reasoningEnd.
+     */
+    @java.lang.Override
+    public dev.runwire.v1.ReasoningEnd getReasoningEnd() {
+      if (reasoningEndBuilder_ == null) {
+        if (payloadCase_ == 26) {
+          return (dev.runwire.v1.ReasoningEnd) payload_;
+        }
+        return dev.runwire.v1.ReasoningEnd.getDefaultInstance();
+      } else {
+        if (payloadCase_ == 26) {
+          return reasoningEndBuilder_.getMessage();
+        }
+        return dev.runwire.v1.ReasoningEnd.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The model's reasoning is complete.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+     */
+    public Builder setReasoningEnd(dev.runwire.v1.ReasoningEnd value) {
+      if (reasoningEndBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        payload_ = value;
+        onChanged();
+      } else {
+        reasoningEndBuilder_.setMessage(value);
+      }
+      payloadCase_ = 26;
+      return this;
+    }
+    /**
+     * <pre>
+     * The model's reasoning is complete.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+     */
+    public Builder setReasoningEnd(
+        dev.runwire.v1.ReasoningEnd.Builder builderForValue) {
+      if (reasoningEndBuilder_ == null) {
+        payload_ = builderForValue.build();
+        onChanged();
+      } else {
+        reasoningEndBuilder_.setMessage(builderForValue.build());
+      }
+      payloadCase_ = 26;
+      return this;
+    }
+    /**
+     * <pre>
+     * The model's reasoning is complete.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+     */
+    public Builder mergeReasoningEnd(dev.runwire.v1.ReasoningEnd value) {
+      if (reasoningEndBuilder_ == null) {
+        if (payloadCase_ == 26 &&
+            payload_ != dev.runwire.v1.ReasoningEnd.getDefaultInstance()) {
+          payload_ = dev.runwire.v1.ReasoningEnd.newBuilder((dev.runwire.v1.ReasoningEnd) payload_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          payload_ = value;
+        }
+        onChanged();
+      } else {
+        if (payloadCase_ == 26) {
+          reasoningEndBuilder_.mergeFrom(value);
+        } else {
+          reasoningEndBuilder_.setMessage(value);
+        }
+      }
+      payloadCase_ = 26;
+      return this;
+    }
+    /**
+     * <pre>
+     * The model's reasoning is complete.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+     */
+    public Builder clearReasoningEnd() {
+      if (reasoningEndBuilder_ == null) {
+        if (payloadCase_ == 26) {
+          payloadCase_ = 0;
+          payload_ = null;
+          onChanged();
+        }
+      } else {
+        if (payloadCase_ == 26) {
+          payloadCase_ = 0;
+          payload_ = null;
+        }
+        reasoningEndBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The model's reasoning is complete.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+     */
+    public dev.runwire.v1.ReasoningEnd.Builder getReasoningEndBuilder() {
+      return internalGetReasoningEndFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * The model's reasoning is complete.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+     */
+    @java.lang.Override
+    public dev.runwire.v1.ReasoningEndOrBuilder getReasoningEndOrBuilder() {
+      if ((payloadCase_ == 26) && (reasoningEndBuilder_ != null)) {
+        return reasoningEndBuilder_.getMessageOrBuilder();
+      } else {
+        if (payloadCase_ == 26) {
+          return (dev.runwire.v1.ReasoningEnd) payload_;
+        }
+        return dev.runwire.v1.ReasoningEnd.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * The model's reasoning is complete.
+     * </pre>
+     *
+     * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.ReasoningEnd, dev.runwire.v1.ReasoningEnd.Builder, dev.runwire.v1.ReasoningEndOrBuilder> 
+        internalGetReasoningEndFieldBuilder() {
+      if (reasoningEndBuilder_ == null) {
+        if (!(payloadCase_ == 26)) {
+          payload_ = dev.runwire.v1.ReasoningEnd.getDefaultInstance();
+        }
+        reasoningEndBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.runwire.v1.ReasoningEnd, dev.runwire.v1.ReasoningEnd.Builder, dev.runwire.v1.ReasoningEndOrBuilder>(
+                (dev.runwire.v1.ReasoningEnd) payload_,
+                getParentForChildren(),
+                isClean());
+        payload_ = null;
+      }
+      payloadCase_ = 26;
+      onChanged();
+      return reasoningEndBuilder_;
     }
 
     private com.google.protobuf.SingleFieldBuilder<

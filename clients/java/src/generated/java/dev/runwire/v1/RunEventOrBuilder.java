@@ -343,6 +343,87 @@ public interface RunEventOrBuilder extends
 
   /**
    * <pre>
+   * The model began to reason (thinking blocks, reasoning_content).
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+   * @return Whether the reasoningStart field is set.
+   */
+  boolean hasReasoningStart();
+  /**
+   * <pre>
+   * The model began to reason (thinking blocks, reasoning_content).
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+   * @return The reasoningStart.
+   */
+  dev.runwire.v1.ReasoningStart getReasoningStart();
+  /**
+   * <pre>
+   * The model began to reason (thinking blocks, reasoning_content).
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningStart reasoning_start = 24 [json_name = "reasoningStart"];</code>
+   */
+  dev.runwire.v1.ReasoningStartOrBuilder getReasoningStartOrBuilder();
+
+  /**
+   * <pre>
+   * A piece of the model's reasoning text.
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+   * @return Whether the reasoningContent field is set.
+   */
+  boolean hasReasoningContent();
+  /**
+   * <pre>
+   * A piece of the model's reasoning text.
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+   * @return The reasoningContent.
+   */
+  dev.runwire.v1.ReasoningContent getReasoningContent();
+  /**
+   * <pre>
+   * A piece of the model's reasoning text.
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningContent reasoning_content = 25 [json_name = "reasoningContent"];</code>
+   */
+  dev.runwire.v1.ReasoningContentOrBuilder getReasoningContentOrBuilder();
+
+  /**
+   * <pre>
+   * The model's reasoning is complete.
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+   * @return Whether the reasoningEnd field is set.
+   */
+  boolean hasReasoningEnd();
+  /**
+   * <pre>
+   * The model's reasoning is complete.
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+   * @return The reasoningEnd.
+   */
+  dev.runwire.v1.ReasoningEnd getReasoningEnd();
+  /**
+   * <pre>
+   * The model's reasoning is complete.
+   * </pre>
+   *
+   * <code>.runwire.v1.ReasoningEnd reasoning_end = 26 [json_name = "reasoningEnd"];</code>
+   */
+  dev.runwire.v1.ReasoningEndOrBuilder getReasoningEndOrBuilder();
+
+  /**
+   * <pre>
    * The model began a tool call.
    * </pre>
    *

@@ -418,4 +418,85 @@ public interface RunOrBuilder extends
    */
   com.google.protobuf.ByteString
       getTenantBytes();
+
+  /**
+   * <pre>
+   * Output only. The labels the run was created with (CreateRunRequest.labels).
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+   */
+  int getLabelsCount();
+  /**
+   * <pre>
+   * Output only. The labels the run was created with (CreateRunRequest.labels).
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+   */
+  boolean containsLabels(
+      java.lang.String key);
+  /**
+   * Use {@link #getLabelsMap()} instead.
+   */
+  @java.lang.Deprecated
+  java.util.Map<java.lang.String, java.lang.String>
+  getLabels();
+  /**
+   * <pre>
+   * Output only. The labels the run was created with (CreateRunRequest.labels).
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+   */
+  java.util.Map<java.lang.String, java.lang.String>
+  getLabelsMap();
+  /**
+   * <pre>
+   * Output only. The labels the run was created with (CreateRunRequest.labels).
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+   */
+  /* nullable */
+java.lang.String getLabelsOrDefault(
+      java.lang.String key,
+      /* nullable */
+java.lang.String defaultValue);
+  /**
+   * <pre>
+   * Output only. The labels the run was created with (CreateRunRequest.labels).
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 18 [json_name = "labels"];</code>
+   */
+  java.lang.String getLabelsOrThrow(
+      java.lang.String key);
+
+  /**
+   * <pre>
+   * Output only. What the run request changed of the agent for this run.
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+   * @return Whether the overrides field is set.
+   */
+  boolean hasOverrides();
+  /**
+   * <pre>
+   * Output only. What the run request changed of the agent for this run.
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+   * @return The overrides.
+   */
+  dev.runwire.v1.RunOverrides getOverrides();
+  /**
+   * <pre>
+   * Output only. What the run request changed of the agent for this run.
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
+   */
+  dev.runwire.v1.RunOverridesOrBuilder getOverridesOrBuilder();
 }

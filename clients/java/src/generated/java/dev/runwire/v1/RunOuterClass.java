@@ -32,6 +32,16 @@ public final class RunOuterClass extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_Run_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_Run_LabelsEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_Run_LabelsEntry_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_RunOverrides_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_RunOverrides_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runwire_v1_Usage_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -64,7 +74,7 @@ public final class RunOuterClass extends com.google.protobuf.GeneratedFile {
       "validate/validate.proto\032\034google/protobuf" +
       "/struct.proto\032\037google/protobuf/timestamp" +
       ".proto\032\027google/rpc/status.proto\032\026runwire" +
-      "/v1/agent.proto\"\316\005\n\003Run\022\025\n\006run_id\030\001 \001(\tR" +
+      "/v1/agent.proto\"\366\006\n\003Run\022\025\n\006run_id\030\001 \001(\tR" +
       "\005runId\022\031\n\010agent_id\030\002 \001(\tR\007agentId\022\033\n\tthr" +
       "ead_id\030\003 \001(\tR\010threadId\022*\n\005state\030\004 \001(\0162\024." +
       "runwire.v1.RunStateR\005state\022\026\n\006output\030\005 \001" +
@@ -82,33 +92,45 @@ public final class RunOuterClass extends com.google.protobuf.GeneratedFile {
       "f.TimestampR\007endTime\022;\n\013update_time\030\017 \001(" +
       "\0132\032.google.protobuf.TimestampR\nupdateTim" +
       "e\022\035\n\ncreated_by\030\020 \001(\tR\tcreatedBy\022\026\n\006tena" +
-      "nt\030\021 \001(\tR\006tenant\"r\n\005Usage\022!\n\014input_token" +
-      "s\030\001 \001(\003R\013inputTokens\022#\n\routput_tokens\030\002 " +
-      "\001(\003R\014outputTokens\022!\n\014total_tokens\030\003 \001(\003R" +
-      "\013totalTokens\"\302\001\n\016RequiredAction\0222\n\004type\030" +
-      "\001 \001(\0162\036.runwire.v1.RequiredActionTypeR\004t" +
-      "ype\022 \n\014tool_call_id\030\002 \001(\tR\ntoolCallId\022\033\n" +
-      "\ttool_name\030\003 \001(\tR\010toolName\022\034\n\targuments\030" +
-      "\004 \001(\tR\targuments\022\037\n\013approval_id\030\005 \001(\tR\na" +
-      "pprovalId\"\244\001\n\nClientTool\0221\n\004name\030\001 \001(\tB\035" +
-      "\272H\032r\0302\026^[A-Za-z0-9_.-]{1,64}$R\004name\022*\n\013d" +
-      "escription\030\002 \001(\tB\010\272H\005r\003\030\240\037R\013description\022" +
-      "7\n\nparameters\030\003 \001(\0132\027.google.protobuf.St" +
-      "ructR\nparameters\"x\n\nToolOutput\022,\n\014tool_c" +
-      "all_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\ntoolCallId\022!\n\006" +
-      "output\030\002 \001(\tB\t\272H\006r\004\030\300\204=R\006output\022\031\n\010is_er" +
-      "ror\030\003 \001(\010R\007isError*\323\001\n\010RunState\022\031\n\025RUN_S" +
-      "TATE_UNSPECIFIED\020\000\022\024\n\020RUN_STATE_QUEUED\020\001" +
-      "\022\025\n\021RUN_STATE_RUNNING\020\002\022\035\n\031RUN_STATE_REQ" +
-      "UIRES_ACTION\020\003\022\030\n\024RUN_STATE_CANCELLING\020\004" +
-      "\022\027\n\023RUN_STATE_SUCCEEDED\020\005\022\024\n\020RUN_STATE_F" +
-      "AILED\020\006\022\027\n\023RUN_STATE_CANCELLED\020\007*\210\001\n\022Req" +
-      "uiredActionType\022$\n REQUIRED_ACTION_TYPE_" +
-      "UNSPECIFIED\020\000\022!\n\035REQUIRED_ACTION_TYPE_AP" +
-      "PROVAL\020\001\022)\n%REQUIRED_ACTION_TYPE_CLIENT_" +
-      "TOOL_CALL\020\002BN\n\016dev.runwire.v1P\001Z:github." +
-      "com/runwire/runwire/clients/go/runwire/v" +
-      "1;runwirev1b\006proto3"
+      "nt\030\021 \001(\tR\006tenant\0223\n\006labels\030\022 \003(\0132\033.runwi" +
+      "re.v1.Run.LabelsEntryR\006labels\0226\n\toverrid" +
+      "es\030\023 \001(\0132\030.runwire.v1.RunOverridesR\tover" +
+      "rides\0329\n\013LabelsEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024" +
+      "\n\005value\030\002 \001(\tR\005value:\0028\001\"\312\002\n\014RunOverride" +
+      "s\022-\n\014instructions\030\001 \001(\tB\t\272H\006r\004\030\240\215\006R\014inst" +
+      "ructions\022>\n\013temperature\030\002 \001(\001B\027\272H\024\022\022\031\000\000\000" +
+      "\000\000\000\000@)\000\000\000\000\000\000\000\000H\000R\013temperature\210\001\001\0221\n\005top_" +
+      "p\030\003 \001(\001B\027\272H\024\022\022\031\000\000\000\000\000\000\360?!\000\000\000\000\000\000\000\000H\001R\004topP" +
+      "\210\001\001\022<\n\021max_output_tokens\030\004 \001(\005B\013\272H\010\032\006\030\300\204" +
+      "=(\001H\002R\017maxOutputTokens\210\001\001\022*\n\006limits\030\005 \001(" +
+      "\0132\022.runwire.v1.LimitsR\006limitsB\016\n\014_temper" +
+      "atureB\010\n\006_top_pB\024\n\022_max_output_tokens\"r\n" +
+      "\005Usage\022!\n\014input_tokens\030\001 \001(\003R\013inputToken" +
+      "s\022#\n\routput_tokens\030\002 \001(\003R\014outputTokens\022!" +
+      "\n\014total_tokens\030\003 \001(\003R\013totalTokens\"\302\001\n\016Re" +
+      "quiredAction\0222\n\004type\030\001 \001(\0162\036.runwire.v1." +
+      "RequiredActionTypeR\004type\022 \n\014tool_call_id" +
+      "\030\002 \001(\tR\ntoolCallId\022\033\n\ttool_name\030\003 \001(\tR\010t" +
+      "oolName\022\034\n\targuments\030\004 \001(\tR\targuments\022\037\n" +
+      "\013approval_id\030\005 \001(\tR\napprovalId\"\244\001\n\nClien" +
+      "tTool\0221\n\004name\030\001 \001(\tB\035\272H\032r\0302\026^[A-Za-z0-9_" +
+      ".-]{1,64}$R\004name\022*\n\013description\030\002 \001(\tB\010\272" +
+      "H\005r\003\030\240\037R\013description\0227\n\nparameters\030\003 \001(\013" +
+      "2\027.google.protobuf.StructR\nparameters\"x\n" +
+      "\nToolOutput\022,\n\014tool_call_id\030\001 \001(\tB\n\272H\007r\005" +
+      "\020\001\030\200\001R\ntoolCallId\022!\n\006output\030\002 \001(\tB\t\272H\006r\004" +
+      "\030\300\204=R\006output\022\031\n\010is_error\030\003 \001(\010R\007isError*" +
+      "\323\001\n\010RunState\022\031\n\025RUN_STATE_UNSPECIFIED\020\000\022" +
+      "\024\n\020RUN_STATE_QUEUED\020\001\022\025\n\021RUN_STATE_RUNNI" +
+      "NG\020\002\022\035\n\031RUN_STATE_REQUIRES_ACTION\020\003\022\030\n\024R" +
+      "UN_STATE_CANCELLING\020\004\022\027\n\023RUN_STATE_SUCCE" +
+      "EDED\020\005\022\024\n\020RUN_STATE_FAILED\020\006\022\027\n\023RUN_STAT" +
+      "E_CANCELLED\020\007*\210\001\n\022RequiredActionType\022$\n " +
+      "REQUIRED_ACTION_TYPE_UNSPECIFIED\020\000\022!\n\035RE" +
+      "QUIRED_ACTION_TYPE_APPROVAL\020\001\022)\n%REQUIRE" +
+      "D_ACTION_TYPE_CLIENT_TOOL_CALL\020\002BN\n\016dev." +
+      "runwire.v1P\001Z:github.com/runwire/runwire" +
+      "/clients/go/runwire/v1;runwirev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -124,27 +146,39 @@ public final class RunOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_runwire_v1_Run_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_Run_descriptor,
-        new java.lang.String[] { "RunId", "AgentId", "ThreadId", "State", "Output", "FinishReason", "Usage", "Error", "LastSequence", "RequiredActions", "Runtime", "CreateTime", "StartTime", "EndTime", "UpdateTime", "CreatedBy", "Tenant", });
-    internal_static_runwire_v1_Usage_descriptor =
+        new java.lang.String[] { "RunId", "AgentId", "ThreadId", "State", "Output", "FinishReason", "Usage", "Error", "LastSequence", "RequiredActions", "Runtime", "CreateTime", "StartTime", "EndTime", "UpdateTime", "CreatedBy", "Tenant", "Labels", "Overrides", });
+    internal_static_runwire_v1_Run_LabelsEntry_descriptor =
+      internal_static_runwire_v1_Run_descriptor.getNestedType(0);
+    internal_static_runwire_v1_Run_LabelsEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_Run_LabelsEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
+    internal_static_runwire_v1_RunOverrides_descriptor =
       getDescriptor().getMessageType(1);
+    internal_static_runwire_v1_RunOverrides_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_RunOverrides_descriptor,
+        new java.lang.String[] { "Instructions", "Temperature", "TopP", "MaxOutputTokens", "Limits", });
+    internal_static_runwire_v1_Usage_descriptor =
+      getDescriptor().getMessageType(2);
     internal_static_runwire_v1_Usage_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_Usage_descriptor,
         new java.lang.String[] { "InputTokens", "OutputTokens", "TotalTokens", });
     internal_static_runwire_v1_RequiredAction_descriptor =
-      getDescriptor().getMessageType(2);
+      getDescriptor().getMessageType(3);
     internal_static_runwire_v1_RequiredAction_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_RequiredAction_descriptor,
         new java.lang.String[] { "Type", "ToolCallId", "ToolName", "Arguments", "ApprovalId", });
     internal_static_runwire_v1_ClientTool_descriptor =
-      getDescriptor().getMessageType(3);
+      getDescriptor().getMessageType(4);
     internal_static_runwire_v1_ClientTool_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ClientTool_descriptor,
         new java.lang.String[] { "Name", "Description", "Parameters", });
     internal_static_runwire_v1_ToolOutput_descriptor =
-      getDescriptor().getMessageType(4);
+      getDescriptor().getMessageType(5);
     internal_static_runwire_v1_ToolOutput_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ToolOutput_descriptor,

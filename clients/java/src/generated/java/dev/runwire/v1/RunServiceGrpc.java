@@ -301,6 +301,37 @@ public final class RunServiceGrpc {
     return getSubmitToolOutputsMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.runwire.v1.WatchRunsRequest,
+      dev.runwire.v1.WatchRunsResponse> getWatchRunsMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "WatchRuns",
+      requestType = dev.runwire.v1.WatchRunsRequest.class,
+      responseType = dev.runwire.v1.WatchRunsResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
+  public static io.grpc.MethodDescriptor<dev.runwire.v1.WatchRunsRequest,
+      dev.runwire.v1.WatchRunsResponse> getWatchRunsMethod() {
+    io.grpc.MethodDescriptor<dev.runwire.v1.WatchRunsRequest, dev.runwire.v1.WatchRunsResponse> getWatchRunsMethod;
+    if ((getWatchRunsMethod = RunServiceGrpc.getWatchRunsMethod) == null) {
+      synchronized (RunServiceGrpc.class) {
+        if ((getWatchRunsMethod = RunServiceGrpc.getWatchRunsMethod) == null) {
+          RunServiceGrpc.getWatchRunsMethod = getWatchRunsMethod =
+              io.grpc.MethodDescriptor.<dev.runwire.v1.WatchRunsRequest, dev.runwire.v1.WatchRunsResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "WatchRuns"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runwire.v1.WatchRunsRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runwire.v1.WatchRunsResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new RunServiceMethodDescriptorSupplier("WatchRuns"))
+              .build();
+        }
+      }
+    }
+    return getWatchRunsMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -469,6 +500,21 @@ public final class RunServiceGrpc {
         io.grpc.stub.StreamObserver<dev.runwire.v1.SubmitToolOutputsResponse> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getSubmitToolOutputsMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * Streams the caller's runs that match a filter: first those that exist
+     * (EXISTING, then SYNCED), then every change (CREATED, UPDATED, ENDED) as
+     * it happens, across replicas. Resume after a disconnect with the cursor of
+     * the last message seen: nothing is missed or sent twice. OUT_OF_RANGE
+     * (CURSOR_EXPIRED) when the cursor is older than the changes kept: watch
+     * again without one.
+     * </pre>
+     */
+    default void watchRuns(dev.runwire.v1.WatchRunsRequest request,
+        io.grpc.stub.StreamObserver<dev.runwire.v1.WatchRunsResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getWatchRunsMethod(), responseObserver);
+    }
   }
 
   /**
@@ -622,6 +668,22 @@ public final class RunServiceGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getSubmitToolOutputsMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * Streams the caller's runs that match a filter: first those that exist
+     * (EXISTING, then SYNCED), then every change (CREATED, UPDATED, ENDED) as
+     * it happens, across replicas. Resume after a disconnect with the cursor of
+     * the last message seen: nothing is missed or sent twice. OUT_OF_RANGE
+     * (CURSOR_EXPIRED) when the cursor is older than the changes kept: watch
+     * again without one.
+     * </pre>
+     */
+    public void watchRuns(dev.runwire.v1.WatchRunsRequest request,
+        io.grpc.stub.StreamObserver<dev.runwire.v1.WatchRunsResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncServerStreamingCall(
+          getChannel().newCall(getWatchRunsMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -749,6 +811,23 @@ public final class RunServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
           getChannel(), getSubmitToolOutputsMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * Streams the caller's runs that match a filter: first those that exist
+     * (EXISTING, then SYNCED), then every change (CREATED, UPDATED, ENDED) as
+     * it happens, across replicas. Resume after a disconnect with the cursor of
+     * the last message seen: nothing is missed or sent twice. OUT_OF_RANGE
+     * (CURSOR_EXPIRED) when the cursor is older than the changes kept: watch
+     * again without one.
+     * </pre>
+     */
+    @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
+    public io.grpc.stub.BlockingClientCall<?, dev.runwire.v1.WatchRunsResponse>
+        watchRuns(dev.runwire.v1.WatchRunsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingV2ServerStreamingCall(
+          getChannel(), getWatchRunsMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -874,6 +953,22 @@ public final class RunServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getSubmitToolOutputsMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * Streams the caller's runs that match a filter: first those that exist
+     * (EXISTING, then SYNCED), then every change (CREATED, UPDATED, ENDED) as
+     * it happens, across replicas. Resume after a disconnect with the cursor of
+     * the last message seen: nothing is missed or sent twice. OUT_OF_RANGE
+     * (CURSOR_EXPIRED) when the cursor is older than the changes kept: watch
+     * again without one.
+     * </pre>
+     */
+    public java.util.Iterator<dev.runwire.v1.WatchRunsResponse> watchRuns(
+        dev.runwire.v1.WatchRunsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingServerStreamingCall(
+          getChannel(), getWatchRunsMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -991,6 +1086,7 @@ public final class RunServiceGrpc {
   private static final int METHODID_STREAM_RUN_EVENTS = 6;
   private static final int METHODID_LIST_RUN_EVENTS = 7;
   private static final int METHODID_SUBMIT_TOOL_OUTPUTS = 8;
+  private static final int METHODID_WATCH_RUNS = 9;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -1044,6 +1140,10 @@ public final class RunServiceGrpc {
         case METHODID_SUBMIT_TOOL_OUTPUTS:
           serviceImpl.submitToolOutputs((dev.runwire.v1.SubmitToolOutputsRequest) request,
               (io.grpc.stub.StreamObserver<dev.runwire.v1.SubmitToolOutputsResponse>) responseObserver);
+          break;
+        case METHODID_WATCH_RUNS:
+          serviceImpl.watchRuns((dev.runwire.v1.WatchRunsRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runwire.v1.WatchRunsResponse>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -1126,6 +1226,13 @@ public final class RunServiceGrpc {
               dev.runwire.v1.SubmitToolOutputsRequest,
               dev.runwire.v1.SubmitToolOutputsResponse>(
                 service, METHODID_SUBMIT_TOOL_OUTPUTS)))
+        .addMethod(
+          getWatchRunsMethod(),
+          io.grpc.stub.ServerCalls.asyncServerStreamingCall(
+            new MethodHandlers<
+              dev.runwire.v1.WatchRunsRequest,
+              dev.runwire.v1.WatchRunsResponse>(
+                service, METHODID_WATCH_RUNS)))
         .build();
   }
 
@@ -1183,6 +1290,7 @@ public final class RunServiceGrpc {
               .addMethod(getStreamRunEventsMethod())
               .addMethod(getListRunEventsMethod())
               .addMethod(getSubmitToolOutputsMethod())
+              .addMethod(getWatchRunsMethod())
               .build();
         }
       }

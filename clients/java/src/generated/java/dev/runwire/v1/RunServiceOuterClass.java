@@ -32,6 +32,11 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_CreateRunRequest_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_CreateRunRequest_LabelsEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_CreateRunRequest_LabelsEntry_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runwire_v1_CreateRunResponse_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -42,6 +47,11 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_StreamRunRequest_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_StreamRunRequest_LabelsEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_StreamRunRequest_LabelsEntry_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runwire_v1_StreamRunResponse_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -51,6 +61,11 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_WaitRunRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_WaitRunRequest_LabelsEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_WaitRunRequest_LabelsEntry_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runwire_v1_WaitRunResponse_descriptor;
   static final 
@@ -71,6 +86,11 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_ListRunsRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_ListRunsRequest_LabelsEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_ListRunsRequest_LabelsEntry_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runwire_v1_ListRunsResponse_descriptor;
   static final 
@@ -116,6 +136,21 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_SubmitToolOutputsResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_WatchRunsRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_WatchRunsRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_WatchRunsRequest_LabelsEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_WatchRunsRequest_LabelsEntry_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_WatchRunsResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_WatchRunsResponse_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -129,87 +164,130 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
       "v1\032\033buf/validate/validate.proto\032\036google/" +
       "protobuf/duration.proto\032\026runwire/v1/agen" +
       "t.proto\032\026runwire/v1/event.proto\032\024runwire" +
-      "/v1/run.proto\"\254\002\n\020CreateRunRequest\022%\n\010ag" +
-      "ent_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\007agentId\022%\n\tthr" +
-      "ead_id\030\002 \001(\tB\010\272H\005r\003\030\200\001R\010threadId\022#\n\006prom" +
-      "pt\030\003 \001(\tB\013\272H\010r\006\020\001\030\300\232\014R\006prompt\022C\n\014client_" +
-      "tools\030\004 \003(\0132\026.runwire.v1.ClientToolB\010\272H\005" +
-      "\222\001\002\020@R\013clientTools\022\'\n\nrequest_id\030\005 \001(\tB\010" +
-      "\272H\005r\003\030\200\001R\trequestId\0227\n\007runtime\030\006 \001(\0162\023.r" +
-      "unwire.v1.RuntimeB\010\272H\005\202\001\002\020\001R\007runtime\"6\n\021" +
-      "CreateRunResponse\022!\n\003run\030\001 \001(\0132\017.runwire" +
-      ".v1.RunR\003run\"\254\002\n\020StreamRunRequest\022%\n\010age" +
-      "nt_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\007agentId\022%\n\tthre" +
-      "ad_id\030\002 \001(\tB\010\272H\005r\003\030\200\001R\010threadId\022#\n\006promp" +
-      "t\030\003 \001(\tB\013\272H\010r\006\020\001\030\300\232\014R\006prompt\022C\n\014client_t" +
-      "ools\030\004 \003(\0132\026.runwire.v1.ClientToolB\010\272H\005\222" +
-      "\001\002\020@R\013clientTools\022\'\n\nrequest_id\030\005 \001(\tB\010\272" +
-      "H\005r\003\030\200\001R\trequestId\0227\n\007runtime\030\006 \001(\0162\023.ru" +
-      "nwire.v1.RuntimeB\010\272H\005\202\001\002\020\001R\007runtime\"?\n\021S" +
-      "treamRunResponse\022*\n\005event\030\001 \001(\0132\024.runwir" +
-      "e.v1.RunEventR\005event\"\356\002\n\016WaitRunRequest\022" +
-      "%\n\010agent_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\007agentId\022%" +
-      "\n\tthread_id\030\002 \001(\tB\010\272H\005r\003\030\200\001R\010threadId\022#\n" +
-      "\006prompt\030\003 \001(\tB\013\272H\010r\006\020\001\030\300\232\014R\006prompt\022C\n\014cl" +
-      "ient_tools\030\004 \003(\0132\026.runwire.v1.ClientTool" +
-      "B\010\272H\005\222\001\002\020@R\013clientTools\022\'\n\nrequest_id\030\005 " +
-      "\001(\tB\010\272H\005r\003\030\200\001R\trequestId\0227\n\007runtime\030\006 \001(" +
-      "\0162\023.runwire.v1.RuntimeB\010\272H\005\202\001\002\020\001R\007runtim" +
-      "e\022B\n\007timeout\030\007 \001(\0132\031.google.protobuf.Dur" +
-      "ationB\r\272H\n\252\001\007\"\003\010\220\0342\000R\007timeout\"4\n\017WaitRun" +
-      "Response\022!\n\003run\030\001 \001(\0132\017.runwire.v1.RunR\003" +
-      "run\"2\n\rGetRunRequest\022!\n\006run_id\030\001 \001(\tB\n\272H" +
-      "\007r\005\020\001\030\200\001R\005runId\"3\n\016GetRunResponse\022!\n\003run" +
-      "\030\001 \001(\0132\017.runwire.v1.RunR\003run\"\333\001\n\017ListRun" +
-      "sRequest\022#\n\010agent_id\030\001 \001(\tB\010\272H\005r\003\030\200\001R\007ag" +
-      "entId\022%\n\tthread_id\030\002 \001(\tB\010\272H\005r\003\030\200\001R\010thre" +
-      "adId\0224\n\005state\030\003 \001(\0162\024.runwire.v1.RunStat" +
-      "eB\010\272H\005\202\001\002\020\001R\005state\022\'\n\tpage_size\030\004 \001(\005B\n\272" +
-      "H\007\032\005\030\350\007(\000R\010pageSize\022\035\n\npage_token\030\005 \001(\tR" +
-      "\tpageToken\"_\n\020ListRunsResponse\022#\n\004runs\030\001" +
-      " \003(\0132\017.runwire.v1.RunR\004runs\022&\n\017next_page" +
-      "_token\030\002 \001(\tR\rnextPageToken\"W\n\020CancelRun" +
-      "Request\022!\n\006run_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\005run" +
-      "Id\022 \n\006reason\030\002 \001(\tB\010\272H\005r\003\030\240\037R\006reason\"6\n\021" +
-      "CancelRunResponse\022!\n\003run\030\001 \001(\0132\017.runwire" +
-      ".v1.RunR\003run\"k\n\026StreamRunEventsRequest\022!" +
-      "\n\006run_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\005runId\022.\n\016aft" +
-      "er_sequence\030\002 \001(\003B\007\272H\004\"\002(\000R\rafterSequenc" +
-      "e\"E\n\027StreamRunEventsResponse\022*\n\005event\030\001 " +
-      "\001(\0132\024.runwire.v1.RunEventR\005event\"\261\001\n\024Lis" +
-      "tRunEventsRequest\022!\n\006run_id\030\001 \001(\tB\n\272H\007r\005" +
-      "\020\001\030\200\001R\005runId\022.\n\016after_sequence\030\002 \001(\003B\007\272H" +
-      "\004\"\002(\000R\rafterSequence\022\'\n\tpage_size\030\003 \001(\005B" +
-      "\n\272H\007\032\005\030\350\007(\000R\010pageSize\022\035\n\npage_token\030\004 \001(" +
-      "\tR\tpageToken\"m\n\025ListRunEventsResponse\022,\n" +
-      "\006events\030\001 \003(\0132\024.runwire.v1.RunEventR\006eve" +
-      "nts\022&\n\017next_page_token\030\002 \001(\tR\rnextPageTo" +
-      "ken\"\204\001\n\030SubmitToolOutputsRequest\022!\n\006run_" +
-      "id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\005runId\022E\n\014tool_outp" +
-      "uts\030\002 \003(\0132\026.runwire.v1.ToolOutputB\n\272H\007\222\001" +
-      "\004\010\001\020@R\013toolOutputs\">\n\031SubmitToolOutputsR" +
-      "esponse\022!\n\003run\030\001 \001(\0132\017.runwire.v1.RunR\003r" +
-      "un2\316\005\n\nRunService\022H\n\tCreateRun\022\034.runwire" +
-      ".v1.CreateRunRequest\032\035.runwire.v1.Create" +
-      "RunResponse\022J\n\tStreamRun\022\034.runwire.v1.St" +
-      "reamRunRequest\032\035.runwire.v1.StreamRunRes" +
-      "ponse0\001\022B\n\007WaitRun\022\032.runwire.v1.WaitRunR" +
-      "equest\032\033.runwire.v1.WaitRunResponse\022?\n\006G" +
-      "etRun\022\031.runwire.v1.GetRunRequest\032\032.runwi" +
-      "re.v1.GetRunResponse\022E\n\010ListRuns\022\033.runwi" +
-      "re.v1.ListRunsRequest\032\034.runwire.v1.ListR" +
-      "unsResponse\022H\n\tCancelRun\022\034.runwire.v1.Ca" +
-      "ncelRunRequest\032\035.runwire.v1.CancelRunRes" +
-      "ponse\022\\\n\017StreamRunEvents\022\".runwire.v1.St" +
-      "reamRunEventsRequest\032#.runwire.v1.Stream" +
-      "RunEventsResponse0\001\022T\n\rListRunEvents\022 .r" +
-      "unwire.v1.ListRunEventsRequest\032!.runwire" +
-      ".v1.ListRunEventsResponse\022`\n\021SubmitToolO" +
-      "utputs\022$.runwire.v1.SubmitToolOutputsReq" +
-      "uest\032%.runwire.v1.SubmitToolOutputsRespo" +
-      "nseBN\n\016dev.runwire.v1P\001Z:github.com/runw" +
-      "ire/runwire/clients/go/runwire/v1;runwir" +
-      "ev1b\006proto3"
+      "/v1/run.proto\032\026runwire/v1/watch.proto\"\251\004" +
+      "\n\020CreateRunRequest\022%\n\010agent_id\030\001 \001(\tB\n\272H" +
+      "\007r\005\020\001\030\200\001R\007agentId\022%\n\tthread_id\030\002 \001(\tB\010\272H" +
+      "\005r\003\030\200\001R\010threadId\022#\n\006prompt\030\003 \001(\tB\013\272H\010r\006\020" +
+      "\001\030\300\232\014R\006prompt\022C\n\014client_tools\030\004 \003(\0132\026.ru" +
+      "nwire.v1.ClientToolB\010\272H\005\222\001\002\020@R\013clientToo" +
+      "ls\022\'\n\nrequest_id\030\005 \001(\tB\010\272H\005r\003\030\200\001R\treques" +
+      "tId\0227\n\007runtime\030\006 \001(\0162\023.runwire.v1.Runtim" +
+      "eB\010\272H\005\202\001\002\020\001R\007runtime\022\207\001\n\006labels\030\010 \003(\0132(." +
+      "runwire.v1.CreateRunRequest.LabelsEntryB" +
+      "E\272HB\232\001?\020 \"4r220^[A-Za-z0-9]([A-Za-z0-9._" +
+      "/-]{0,61}[A-Za-z0-9])?$*\005r\003\030\200\002R\006labels\0226" +
+      "\n\toverrides\030\t \001(\0132\030.runwire.v1.RunOverri" +
+      "desR\toverrides\0329\n\013LabelsEntry\022\020\n\003key\030\001 \001" +
+      "(\tR\003key\022\024\n\005value\030\002 \001(\tR\005value:\0028\001\"6\n\021Cre" +
+      "ateRunResponse\022!\n\003run\030\001 \001(\0132\017.runwire.v1" +
+      ".RunR\003run\"\332\004\n\020StreamRunRequest\022%\n\010agent_" +
+      "id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\007agentId\022%\n\tthread_" +
+      "id\030\002 \001(\tB\010\272H\005r\003\030\200\001R\010threadId\022#\n\006prompt\030\003" +
+      " \001(\tB\013\272H\010r\006\020\001\030\300\232\014R\006prompt\022C\n\014client_tool" +
+      "s\030\004 \003(\0132\026.runwire.v1.ClientToolB\010\272H\005\222\001\002\020" +
+      "@R\013clientTools\022\'\n\nrequest_id\030\005 \001(\tB\010\272H\005r" +
+      "\003\030\200\001R\trequestId\0227\n\007runtime\030\006 \001(\0162\023.runwi" +
+      "re.v1.RuntimeB\010\272H\005\202\001\002\020\001R\007runtime\022\207\001\n\006lab" +
+      "els\030\010 \003(\0132(.runwire.v1.StreamRunRequest." +
+      "LabelsEntryBE\272HB\232\001?\020 \"4r220^[A-Za-z0-9](" +
+      "[A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\005r\003\030" +
+      "\200\002R\006labels\0226\n\toverrides\030\t \001(\0132\030.runwire." +
+      "v1.RunOverridesR\toverrides\022/\n\006filter\030\n \001" +
+      "(\0132\027.runwire.v1.EventFilterR\006filter\0329\n\013L" +
+      "abelsEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n\005value\030\002 " +
+      "\001(\tR\005value:\0028\001\"?\n\021StreamRunResponse\022*\n\005e" +
+      "vent\030\001 \001(\0132\024.runwire.v1.RunEventR\005event\"" +
+      "\351\004\n\016WaitRunRequest\022%\n\010agent_id\030\001 \001(\tB\n\272H" +
+      "\007r\005\020\001\030\200\001R\007agentId\022%\n\tthread_id\030\002 \001(\tB\010\272H" +
+      "\005r\003\030\200\001R\010threadId\022#\n\006prompt\030\003 \001(\tB\013\272H\010r\006\020" +
+      "\001\030\300\232\014R\006prompt\022C\n\014client_tools\030\004 \003(\0132\026.ru" +
+      "nwire.v1.ClientToolB\010\272H\005\222\001\002\020@R\013clientToo" +
+      "ls\022\'\n\nrequest_id\030\005 \001(\tB\010\272H\005r\003\030\200\001R\treques" +
+      "tId\0227\n\007runtime\030\006 \001(\0162\023.runwire.v1.Runtim" +
+      "eB\010\272H\005\202\001\002\020\001R\007runtime\022\205\001\n\006labels\030\010 \003(\0132&." +
+      "runwire.v1.WaitRunRequest.LabelsEntryBE\272" +
+      "HB\232\001?\020 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-" +
+      "]{0,61}[A-Za-z0-9])?$*\005r\003\030\200\002R\006labels\0226\n\t" +
+      "overrides\030\t \001(\0132\030.runwire.v1.RunOverride" +
+      "sR\toverrides\022B\n\007timeout\030\007 \001(\0132\031.google.p" +
+      "rotobuf.DurationB\r\272H\n\252\001\007\"\003\010\220\0342\000R\007timeout" +
+      "\0329\n\013LabelsEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n\005val" +
+      "ue\030\002 \001(\tR\005value:\0028\001\"4\n\017WaitRunResponse\022!" +
+      "\n\003run\030\001 \001(\0132\017.runwire.v1.RunR\003run\"2\n\rGet" +
+      "RunRequest\022!\n\006run_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\005" +
+      "runId\"3\n\016GetRunResponse\022!\n\003run\030\001 \001(\0132\017.r" +
+      "unwire.v1.RunR\003run\"\237\003\n\017ListRunsRequest\022#" +
+      "\n\010agent_id\030\001 \001(\tB\010\272H\005r\003\030\200\001R\007agentId\022%\n\tt" +
+      "hread_id\030\002 \001(\tB\010\272H\005r\003\030\200\001R\010threadId\0224\n\005st" +
+      "ate\030\003 \001(\0162\024.runwire.v1.RunStateB\010\272H\005\202\001\002\020" +
+      "\001R\005state\022\'\n\tpage_size\030\004 \001(\005B\n\272H\007\032\005\030\350\007(\000R" +
+      "\010pageSize\022\035\n\npage_token\030\005 \001(\tR\tpageToken" +
+      "\022\206\001\n\006labels\030\006 \003(\0132\'.runwire.v1.ListRunsR" +
+      "equest.LabelsEntryBE\272HB\232\001?\020 \"4r220^[A-Za" +
+      "-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])" +
+      "?$*\005r\003\030\200\002R\006labels\0329\n\013LabelsEntry\022\020\n\003key\030" +
+      "\001 \001(\tR\003key\022\024\n\005value\030\002 \001(\tR\005value:\0028\001\"_\n\020" +
+      "ListRunsResponse\022#\n\004runs\030\001 \003(\0132\017.runwire" +
+      ".v1.RunR\004runs\022&\n\017next_page_token\030\002 \001(\tR\r" +
+      "nextPageToken\"W\n\020CancelRunRequest\022!\n\006run" +
+      "_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\005runId\022 \n\006reason\030\002" +
+      " \001(\tB\010\272H\005r\003\030\240\037R\006reason\"6\n\021CancelRunRespo" +
+      "nse\022!\n\003run\030\001 \001(\0132\017.runwire.v1.RunR\003run\"\234" +
+      "\001\n\026StreamRunEventsRequest\022!\n\006run_id\030\001 \001(" +
+      "\tB\n\272H\007r\005\020\001\030\200\001R\005runId\022.\n\016after_sequence\030\002" +
+      " \001(\003B\007\272H\004\"\002(\000R\rafterSequence\022/\n\006filter\030\003" +
+      " \001(\0132\027.runwire.v1.EventFilterR\006filter\"E\n" +
+      "\027StreamRunEventsResponse\022*\n\005event\030\001 \001(\0132" +
+      "\024.runwire.v1.RunEventR\005event\"\342\001\n\024ListRun" +
+      "EventsRequest\022!\n\006run_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200" +
+      "\001R\005runId\022.\n\016after_sequence\030\002 \001(\003B\007\272H\004\"\002(" +
+      "\000R\rafterSequence\022\'\n\tpage_size\030\003 \001(\005B\n\272H\007" +
+      "\032\005\030\350\007(\000R\010pageSize\022\035\n\npage_token\030\004 \001(\tR\tp" +
+      "ageToken\022/\n\006filter\030\005 \001(\0132\027.runwire.v1.Ev" +
+      "entFilterR\006filter\"m\n\025ListRunEventsRespon" +
+      "se\022,\n\006events\030\001 \003(\0132\024.runwire.v1.RunEvent" +
+      "R\006events\022&\n\017next_page_token\030\002 \001(\tR\rnextP" +
+      "ageToken\"\204\001\n\030SubmitToolOutputsRequest\022!\n" +
+      "\006run_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\005runId\022E\n\014tool" +
+      "_outputs\030\002 \003(\0132\026.runwire.v1.ToolOutputB\n" +
+      "\272H\007\222\001\004\010\001\020@R\013toolOutputs\">\n\031SubmitToolOut" +
+      "putsResponse\022!\n\003run\030\001 \001(\0132\017.runwire.v1.R" +
+      "unR\003run\"\206\003\n\020WatchRunsRequest\022#\n\010agent_id" +
+      "\030\001 \001(\tB\010\272H\005r\003\030\200\001R\007agentId\022%\n\tthread_id\030\002" +
+      " \001(\tB\010\272H\005r\003\030\200\001R\010threadId\022?\n\006states\030\003 \003(\016" +
+      "2\024.runwire.v1.RunStateB\021\272H\016\222\001\013\020\020\"\007\202\001\004\020\001 " +
+      "\000R\006states\022\207\001\n\006labels\030\004 \003(\0132(.runwire.v1." +
+      "WatchRunsRequest.LabelsEntryBE\272HB\232\001?\020 \"4" +
+      "r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A" +
+      "-Za-z0-9])?$*\005r\003\030\200\002R\006labels\022 \n\006cursor\030\005 " +
+      "\001(\tB\010\272H\005r\003\030\200\002R\006cursor\0329\n\013LabelsEntry\022\020\n\003" +
+      "key\030\001 \001(\tR\003key\022\024\n\005value\030\002 \001(\tR\005value:\0028\001" +
+      "\"z\n\021WatchRunsResponse\022*\n\004type\030\001 \001(\0162\026.ru" +
+      "nwire.v1.ChangeTypeR\004type\022!\n\003run\030\002 \001(\0132\017" +
+      ".runwire.v1.RunR\003run\022\026\n\006cursor\030\003 \001(\tR\006cu" +
+      "rsor2\232\006\n\nRunService\022H\n\tCreateRun\022\034.runwi" +
+      "re.v1.CreateRunRequest\032\035.runwire.v1.Crea" +
+      "teRunResponse\022J\n\tStreamRun\022\034.runwire.v1." +
+      "StreamRunRequest\032\035.runwire.v1.StreamRunR" +
+      "esponse0\001\022B\n\007WaitRun\022\032.runwire.v1.WaitRu" +
+      "nRequest\032\033.runwire.v1.WaitRunResponse\022?\n" +
+      "\006GetRun\022\031.runwire.v1.GetRunRequest\032\032.run" +
+      "wire.v1.GetRunResponse\022E\n\010ListRuns\022\033.run" +
+      "wire.v1.ListRunsRequest\032\034.runwire.v1.Lis" +
+      "tRunsResponse\022H\n\tCancelRun\022\034.runwire.v1." +
+      "CancelRunRequest\032\035.runwire.v1.CancelRunR" +
+      "esponse\022\\\n\017StreamRunEvents\022\".runwire.v1." +
+      "StreamRunEventsRequest\032#.runwire.v1.Stre" +
+      "amRunEventsResponse0\001\022T\n\rListRunEvents\022 " +
+      ".runwire.v1.ListRunEventsRequest\032!.runwi" +
+      "re.v1.ListRunEventsResponse\022`\n\021SubmitToo" +
+      "lOutputs\022$.runwire.v1.SubmitToolOutputsR" +
+      "equest\032%.runwire.v1.SubmitToolOutputsRes" +
+      "ponse\022J\n\tWatchRuns\022\034.runwire.v1.WatchRun" +
+      "sRequest\032\035.runwire.v1.WatchRunsResponse0" +
+      "\001BN\n\016dev.runwire.v1P\001Z:github.com/runwir" +
+      "e/runwire/clients/go/runwire/v1;runwirev" +
+      "1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -219,13 +297,20 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
           dev.runwire.v1.AgentOuterClass.getDescriptor(),
           dev.runwire.v1.Event.getDescriptor(),
           dev.runwire.v1.RunOuterClass.getDescriptor(),
+          dev.runwire.v1.Watch.getDescriptor(),
         });
     internal_static_runwire_v1_CreateRunRequest_descriptor =
       getDescriptor().getMessageType(0);
     internal_static_runwire_v1_CreateRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_CreateRunRequest_descriptor,
-        new java.lang.String[] { "AgentId", "ThreadId", "Prompt", "ClientTools", "RequestId", "Runtime", });
+        new java.lang.String[] { "AgentId", "ThreadId", "Prompt", "ClientTools", "RequestId", "Runtime", "Labels", "Overrides", });
+    internal_static_runwire_v1_CreateRunRequest_LabelsEntry_descriptor =
+      internal_static_runwire_v1_CreateRunRequest_descriptor.getNestedType(0);
+    internal_static_runwire_v1_CreateRunRequest_LabelsEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_CreateRunRequest_LabelsEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
     internal_static_runwire_v1_CreateRunResponse_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_runwire_v1_CreateRunResponse_fieldAccessorTable = new
@@ -237,7 +322,13 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
     internal_static_runwire_v1_StreamRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_StreamRunRequest_descriptor,
-        new java.lang.String[] { "AgentId", "ThreadId", "Prompt", "ClientTools", "RequestId", "Runtime", });
+        new java.lang.String[] { "AgentId", "ThreadId", "Prompt", "ClientTools", "RequestId", "Runtime", "Labels", "Overrides", "Filter", });
+    internal_static_runwire_v1_StreamRunRequest_LabelsEntry_descriptor =
+      internal_static_runwire_v1_StreamRunRequest_descriptor.getNestedType(0);
+    internal_static_runwire_v1_StreamRunRequest_LabelsEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_StreamRunRequest_LabelsEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
     internal_static_runwire_v1_StreamRunResponse_descriptor =
       getDescriptor().getMessageType(3);
     internal_static_runwire_v1_StreamRunResponse_fieldAccessorTable = new
@@ -249,7 +340,13 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
     internal_static_runwire_v1_WaitRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_WaitRunRequest_descriptor,
-        new java.lang.String[] { "AgentId", "ThreadId", "Prompt", "ClientTools", "RequestId", "Runtime", "Timeout", });
+        new java.lang.String[] { "AgentId", "ThreadId", "Prompt", "ClientTools", "RequestId", "Runtime", "Labels", "Overrides", "Timeout", });
+    internal_static_runwire_v1_WaitRunRequest_LabelsEntry_descriptor =
+      internal_static_runwire_v1_WaitRunRequest_descriptor.getNestedType(0);
+    internal_static_runwire_v1_WaitRunRequest_LabelsEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_WaitRunRequest_LabelsEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
     internal_static_runwire_v1_WaitRunResponse_descriptor =
       getDescriptor().getMessageType(5);
     internal_static_runwire_v1_WaitRunResponse_fieldAccessorTable = new
@@ -273,7 +370,13 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
     internal_static_runwire_v1_ListRunsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ListRunsRequest_descriptor,
-        new java.lang.String[] { "AgentId", "ThreadId", "State", "PageSize", "PageToken", });
+        new java.lang.String[] { "AgentId", "ThreadId", "State", "PageSize", "PageToken", "Labels", });
+    internal_static_runwire_v1_ListRunsRequest_LabelsEntry_descriptor =
+      internal_static_runwire_v1_ListRunsRequest_descriptor.getNestedType(0);
+    internal_static_runwire_v1_ListRunsRequest_LabelsEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_ListRunsRequest_LabelsEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
     internal_static_runwire_v1_ListRunsResponse_descriptor =
       getDescriptor().getMessageType(9);
     internal_static_runwire_v1_ListRunsResponse_fieldAccessorTable = new
@@ -297,7 +400,7 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
     internal_static_runwire_v1_StreamRunEventsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_StreamRunEventsRequest_descriptor,
-        new java.lang.String[] { "RunId", "AfterSequence", });
+        new java.lang.String[] { "RunId", "AfterSequence", "Filter", });
     internal_static_runwire_v1_StreamRunEventsResponse_descriptor =
       getDescriptor().getMessageType(13);
     internal_static_runwire_v1_StreamRunEventsResponse_fieldAccessorTable = new
@@ -309,7 +412,7 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
     internal_static_runwire_v1_ListRunEventsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ListRunEventsRequest_descriptor,
-        new java.lang.String[] { "RunId", "AfterSequence", "PageSize", "PageToken", });
+        new java.lang.String[] { "RunId", "AfterSequence", "PageSize", "PageToken", "Filter", });
     internal_static_runwire_v1_ListRunEventsResponse_descriptor =
       getDescriptor().getMessageType(15);
     internal_static_runwire_v1_ListRunEventsResponse_fieldAccessorTable = new
@@ -328,12 +431,31 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_SubmitToolOutputsResponse_descriptor,
         new java.lang.String[] { "Run", });
+    internal_static_runwire_v1_WatchRunsRequest_descriptor =
+      getDescriptor().getMessageType(18);
+    internal_static_runwire_v1_WatchRunsRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_WatchRunsRequest_descriptor,
+        new java.lang.String[] { "AgentId", "ThreadId", "States", "Labels", "Cursor", });
+    internal_static_runwire_v1_WatchRunsRequest_LabelsEntry_descriptor =
+      internal_static_runwire_v1_WatchRunsRequest_descriptor.getNestedType(0);
+    internal_static_runwire_v1_WatchRunsRequest_LabelsEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_WatchRunsRequest_LabelsEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
+    internal_static_runwire_v1_WatchRunsResponse_descriptor =
+      getDescriptor().getMessageType(19);
+    internal_static_runwire_v1_WatchRunsResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_WatchRunsResponse_descriptor,
+        new java.lang.String[] { "Type", "Run", "Cursor", });
     descriptor.resolveAllFeaturesImmutable();
     build.buf.validate.ValidateProto.getDescriptor();
     com.google.protobuf.DurationProto.getDescriptor();
     dev.runwire.v1.AgentOuterClass.getDescriptor();
     dev.runwire.v1.Event.getDescriptor();
     dev.runwire.v1.RunOuterClass.getDescriptor();
+    dev.runwire.v1.Watch.getDescriptor();
     com.google.protobuf.ExtensionRegistry registry =
         com.google.protobuf.ExtensionRegistry.newInstance();
     registry.add(build.buf.validate.ValidateProto.field);

@@ -53,6 +53,7 @@ private static final long serialVersionUID = 0L;
             dev.runwire.v1.StreamRunEventsRequest.class, dev.runwire.v1.StreamRunEventsRequest.Builder.class);
   }
 
+  private int bitField0_;
   public static final int RUN_ID_FIELD_NUMBER = 1;
   @SuppressWarnings("serial")
   private volatile java.lang.Object runId_ = "";
@@ -116,6 +117,44 @@ private static final long serialVersionUID = 0L;
     return afterSequence_;
   }
 
+  public static final int FILTER_FIELD_NUMBER = 3;
+  private dev.runwire.v1.EventFilter filter_;
+  /**
+   * <pre>
+   * Optional. The events to stream (default: every event).
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+   * @return Whether the filter field is set.
+   */
+  @java.lang.Override
+  public boolean hasFilter() {
+    return ((bitField0_ & 0x00000001) != 0);
+  }
+  /**
+   * <pre>
+   * Optional. The events to stream (default: every event).
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+   * @return The filter.
+   */
+  @java.lang.Override
+  public dev.runwire.v1.EventFilter getFilter() {
+    return filter_ == null ? dev.runwire.v1.EventFilter.getDefaultInstance() : filter_;
+  }
+  /**
+   * <pre>
+   * Optional. The events to stream (default: every event).
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+   */
+  @java.lang.Override
+  public dev.runwire.v1.EventFilterOrBuilder getFilterOrBuilder() {
+    return filter_ == null ? dev.runwire.v1.EventFilter.getDefaultInstance() : filter_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -136,6 +175,9 @@ private static final long serialVersionUID = 0L;
     if (afterSequence_ != 0L) {
       output.writeInt64(2, afterSequence_);
     }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      output.writeMessage(3, getFilter());
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -146,6 +188,10 @@ private static final long serialVersionUID = 0L;
     if (afterSequence_ != 0L) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt64Size(2, afterSequence_);
+    }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(3, getFilter());
     }
     return size;
   }
@@ -175,6 +221,11 @@ private static final long serialVersionUID = 0L;
         .equals(other.getRunId())) return false;
     if (getAfterSequence()
         != other.getAfterSequence()) return false;
+    if (hasFilter() != other.hasFilter()) return false;
+    if (hasFilter()) {
+      if (!getFilter()
+          .equals(other.getFilter())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -191,6 +242,10 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + AFTER_SEQUENCE_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
         getAfterSequence());
+    if (hasFilter()) {
+      hash = (37 * hash) + FILTER_FIELD_NUMBER;
+      hash = (53 * hash) + getFilter().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -314,13 +369,19 @@ private static final long serialVersionUID = 0L;
 
     // Construct using dev.runwire.v1.StreamRunEventsRequest.newBuilder()
     private Builder() {
-
+      maybeForceBuilderInitialization();
     }
 
     private Builder(
         com.google.protobuf.GeneratedMessage.BuilderParent parent) {
       super(parent);
-
+      maybeForceBuilderInitialization();
+    }
+    private void maybeForceBuilderInitialization() {
+      if (com.google.protobuf.GeneratedMessage
+              .alwaysUseFieldBuilders) {
+        internalGetFilterFieldBuilder();
+      }
     }
     @java.lang.Override
     public Builder clear() {
@@ -328,6 +389,11 @@ private static final long serialVersionUID = 0L;
       bitField0_ = 0;
       runId_ = "";
       afterSequence_ = 0L;
+      filter_ = null;
+      if (filterBuilder_ != null) {
+        filterBuilder_.dispose();
+        filterBuilder_ = null;
+      }
       return this;
     }
 
@@ -367,6 +433,14 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.afterSequence_ = afterSequence_;
       }
+      int to_bitField0_ = 0;
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.filter_ = filterBuilder_ == null
+            ? filter_
+            : filterBuilder_.build();
+        to_bitField0_ |= 0x00000001;
+      }
+      result.bitField0_ |= to_bitField0_;
     }
 
     @java.lang.Override
@@ -388,6 +462,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getAfterSequence() != 0L) {
         setAfterSequence(other.getAfterSequence());
+      }
+      if (other.hasFilter()) {
+        mergeFilter(other.getFilter());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -423,6 +500,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 16
+            case 26: {
+              input.readMessage(
+                  internalGetFilterFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 26
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -577,6 +661,161 @@ private static final long serialVersionUID = 0L;
       afterSequence_ = 0L;
       onChanged();
       return this;
+    }
+
+    private dev.runwire.v1.EventFilter filter_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.EventFilter, dev.runwire.v1.EventFilter.Builder, dev.runwire.v1.EventFilterOrBuilder> filterBuilder_;
+    /**
+     * <pre>
+     * Optional. The events to stream (default: every event).
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+     * @return Whether the filter field is set.
+     */
+    public boolean hasFilter() {
+      return ((bitField0_ & 0x00000004) != 0);
+    }
+    /**
+     * <pre>
+     * Optional. The events to stream (default: every event).
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+     * @return The filter.
+     */
+    public dev.runwire.v1.EventFilter getFilter() {
+      if (filterBuilder_ == null) {
+        return filter_ == null ? dev.runwire.v1.EventFilter.getDefaultInstance() : filter_;
+      } else {
+        return filterBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Optional. The events to stream (default: every event).
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+     */
+    public Builder setFilter(dev.runwire.v1.EventFilter value) {
+      if (filterBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        filter_ = value;
+      } else {
+        filterBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. The events to stream (default: every event).
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+     */
+    public Builder setFilter(
+        dev.runwire.v1.EventFilter.Builder builderForValue) {
+      if (filterBuilder_ == null) {
+        filter_ = builderForValue.build();
+      } else {
+        filterBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. The events to stream (default: every event).
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+     */
+    public Builder mergeFilter(dev.runwire.v1.EventFilter value) {
+      if (filterBuilder_ == null) {
+        if (((bitField0_ & 0x00000004) != 0) &&
+          filter_ != null &&
+          filter_ != dev.runwire.v1.EventFilter.getDefaultInstance()) {
+          getFilterBuilder().mergeFrom(value);
+        } else {
+          filter_ = value;
+        }
+      } else {
+        filterBuilder_.mergeFrom(value);
+      }
+      if (filter_ != null) {
+        bitField0_ |= 0x00000004;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. The events to stream (default: every event).
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+     */
+    public Builder clearFilter() {
+      bitField0_ = (bitField0_ & ~0x00000004);
+      filter_ = null;
+      if (filterBuilder_ != null) {
+        filterBuilder_.dispose();
+        filterBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. The events to stream (default: every event).
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+     */
+    public dev.runwire.v1.EventFilter.Builder getFilterBuilder() {
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return internalGetFilterFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Optional. The events to stream (default: every event).
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+     */
+    public dev.runwire.v1.EventFilterOrBuilder getFilterOrBuilder() {
+      if (filterBuilder_ != null) {
+        return filterBuilder_.getMessageOrBuilder();
+      } else {
+        return filter_ == null ?
+            dev.runwire.v1.EventFilter.getDefaultInstance() : filter_;
+      }
+    }
+    /**
+     * <pre>
+     * Optional. The events to stream (default: every event).
+     * </pre>
+     *
+     * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.EventFilter, dev.runwire.v1.EventFilter.Builder, dev.runwire.v1.EventFilterOrBuilder> 
+        internalGetFilterFieldBuilder() {
+      if (filterBuilder_ == null) {
+        filterBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.runwire.v1.EventFilter, dev.runwire.v1.EventFilter.Builder, dev.runwire.v1.EventFilterOrBuilder>(
+                getFilter(),
+                getParentForChildren(),
+                isClean());
+        filter_ = null;
+      }
+      return filterBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:runwire.v1.StreamRunEventsRequest)

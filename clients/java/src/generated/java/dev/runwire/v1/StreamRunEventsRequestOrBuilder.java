@@ -40,4 +40,31 @@ public interface StreamRunEventsRequestOrBuilder extends
    * @return The afterSequence.
    */
   long getAfterSequence();
+
+  /**
+   * <pre>
+   * Optional. The events to stream (default: every event).
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+   * @return Whether the filter field is set.
+   */
+  boolean hasFilter();
+  /**
+   * <pre>
+   * Optional. The events to stream (default: every event).
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+   * @return The filter.
+   */
+  dev.runwire.v1.EventFilter getFilter();
+  /**
+   * <pre>
+   * Optional. The events to stream (default: every event).
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 3 [json_name = "filter"];</code>
+   */
+  dev.runwire.v1.EventFilterOrBuilder getFilterOrBuilder();
 }

@@ -158,4 +158,130 @@ public interface StreamRunRequestOrBuilder extends
    * @return The runtime.
    */
   dev.runwire.v1.Runtime getRuntime();
+
+  /**
+   * <pre>
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  int getLabelsCount();
+  /**
+   * <pre>
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  boolean containsLabels(
+      java.lang.String key);
+  /**
+   * Use {@link #getLabelsMap()} instead.
+   */
+  @java.lang.Deprecated
+  java.util.Map<java.lang.String, java.lang.String>
+  getLabels();
+  /**
+   * <pre>
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  java.util.Map<java.lang.String, java.lang.String>
+  getLabelsMap();
+  /**
+   * <pre>
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  /* nullable */
+java.lang.String getLabelsOrDefault(
+      java.lang.String key,
+      /* nullable */
+java.lang.String defaultValue);
+  /**
+   * <pre>
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  java.lang.String getLabelsOrThrow(
+      java.lang.String key);
+
+  /**
+   * <pre>
+   * Optional. Changes to the agent for this run only (Run.overrides).
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+   * @return Whether the overrides field is set.
+   */
+  boolean hasOverrides();
+  /**
+   * <pre>
+   * Optional. Changes to the agent for this run only (Run.overrides).
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+   * @return The overrides.
+   */
+  dev.runwire.v1.RunOverrides getOverrides();
+  /**
+   * <pre>
+   * Optional. Changes to the agent for this run only (Run.overrides).
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+   */
+  dev.runwire.v1.RunOverridesOrBuilder getOverridesOrBuilder();
+
+  /**
+   * <pre>
+   * Optional. The events to stream (default: every event). A resume with
+   * StreamRunEvents passes the same filter.
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 10 [json_name = "filter"];</code>
+   * @return Whether the filter field is set.
+   */
+  boolean hasFilter();
+  /**
+   * <pre>
+   * Optional. The events to stream (default: every event). A resume with
+   * StreamRunEvents passes the same filter.
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 10 [json_name = "filter"];</code>
+   * @return The filter.
+   */
+  dev.runwire.v1.EventFilter getFilter();
+  /**
+   * <pre>
+   * Optional. The events to stream (default: every event). A resume with
+   * StreamRunEvents passes the same filter.
+   * </pre>
+   *
+   * <code>.runwire.v1.EventFilter filter = 10 [json_name = "filter"];</code>
+   */
+  dev.runwire.v1.EventFilterOrBuilder getFilterOrBuilder();
 }

@@ -29,4 +29,24 @@ public interface TextMessageEndOrBuilder extends
    */
   com.google.protobuf.ByteString
       getMessageIdBytes();
+
+  /**
+   * <pre>
+   * The whole text of the message: its deltas joined.
+   * </pre>
+   *
+   * <code>string text = 2 [json_name = "text"];</code>
+   * @return The text.
+   */
+  java.lang.String getText();
+  /**
+   * <pre>
+   * The whole text of the message: its deltas joined.
+   * </pre>
+   *
+   * <code>string text = 2 [json_name = "text"];</code>
+   * @return The bytes for text.
+   */
+  com.google.protobuf.ByteString
+      getTextBytes();
 }

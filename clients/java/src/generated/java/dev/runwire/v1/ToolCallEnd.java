@@ -33,6 +33,7 @@ private static final long serialVersionUID = 0L;
   }
   private ToolCallEnd() {
     toolCallId_ = "";
+    arguments_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -100,6 +101,53 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int ARGUMENTS_FIELD_NUMBER = 2;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object arguments_ = "";
+  /**
+   * <pre>
+   * The whole JSON arguments: the tool call's deltas joined.
+   * </pre>
+   *
+   * <code>string arguments = 2 [json_name = "arguments"];</code>
+   * @return The arguments.
+   */
+  @java.lang.Override
+  public java.lang.String getArguments() {
+    java.lang.Object ref = arguments_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      arguments_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The whole JSON arguments: the tool call's deltas joined.
+   * </pre>
+   *
+   * <code>string arguments = 2 [json_name = "arguments"];</code>
+   * @return The bytes for arguments.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getArgumentsBytes() {
+    java.lang.Object ref = arguments_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      arguments_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -117,12 +165,18 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(toolCallId_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 1, toolCallId_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(arguments_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 2, arguments_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
     int size = 0;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(toolCallId_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(1, toolCallId_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(arguments_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(2, arguments_);
     }
     return size;
   }
@@ -150,6 +204,8 @@ private static final long serialVersionUID = 0L;
 
     if (!getToolCallId()
         .equals(other.getToolCallId())) return false;
+    if (!getArguments()
+        .equals(other.getArguments())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -163,6 +219,8 @@ private static final long serialVersionUID = 0L;
     hash = (19 * hash) + getDescriptor().hashCode();
     hash = (37 * hash) + TOOL_CALL_ID_FIELD_NUMBER;
     hash = (53 * hash) + getToolCallId().hashCode();
+    hash = (37 * hash) + ARGUMENTS_FIELD_NUMBER;
+    hash = (53 * hash) + getArguments().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -299,6 +357,7 @@ private static final long serialVersionUID = 0L;
       super.clear();
       bitField0_ = 0;
       toolCallId_ = "";
+      arguments_ = "";
       return this;
     }
 
@@ -335,6 +394,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000001) != 0)) {
         result.toolCallId_ = toolCallId_;
       }
+      if (((from_bitField0_ & 0x00000002) != 0)) {
+        result.arguments_ = arguments_;
+      }
     }
 
     @java.lang.Override
@@ -352,6 +414,11 @@ private static final long serialVersionUID = 0L;
       if (!other.getToolCallId().isEmpty()) {
         toolCallId_ = other.toolCallId_;
         bitField0_ |= 0x00000001;
+        onChanged();
+      }
+      if (!other.getArguments().isEmpty()) {
+        arguments_ = other.arguments_;
+        bitField0_ |= 0x00000002;
         onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
@@ -383,6 +450,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000001;
               break;
             } // case 10
+            case 18: {
+              arguments_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000002;
+              break;
+            } // case 18
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -488,6 +560,98 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       toolCallId_ = value;
       bitField0_ |= 0x00000001;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object arguments_ = "";
+    /**
+     * <pre>
+     * The whole JSON arguments: the tool call's deltas joined.
+     * </pre>
+     *
+     * <code>string arguments = 2 [json_name = "arguments"];</code>
+     * @return The arguments.
+     */
+    public java.lang.String getArguments() {
+      java.lang.Object ref = arguments_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        arguments_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The whole JSON arguments: the tool call's deltas joined.
+     * </pre>
+     *
+     * <code>string arguments = 2 [json_name = "arguments"];</code>
+     * @return The bytes for arguments.
+     */
+    public com.google.protobuf.ByteString
+        getArgumentsBytes() {
+      java.lang.Object ref = arguments_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        arguments_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The whole JSON arguments: the tool call's deltas joined.
+     * </pre>
+     *
+     * <code>string arguments = 2 [json_name = "arguments"];</code>
+     * @param value The arguments to set.
+     * @return This builder for chaining.
+     */
+    public Builder setArguments(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      arguments_ = value;
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The whole JSON arguments: the tool call's deltas joined.
+     * </pre>
+     *
+     * <code>string arguments = 2 [json_name = "arguments"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearArguments() {
+      arguments_ = getDefaultInstance().getArguments();
+      bitField0_ = (bitField0_ & ~0x00000002);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The whole JSON arguments: the tool call's deltas joined.
+     * </pre>
+     *
+     * <code>string arguments = 2 [json_name = "arguments"];</code>
+     * @param value The bytes for arguments to set.
+     * @return This builder for chaining.
+     */
+    public Builder setArgumentsBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      arguments_ = value;
+      bitField0_ |= 0x00000002;
       onChanged();
       return this;
     }

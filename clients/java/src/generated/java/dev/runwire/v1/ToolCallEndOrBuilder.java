@@ -29,4 +29,24 @@ public interface ToolCallEndOrBuilder extends
    */
   com.google.protobuf.ByteString
       getToolCallIdBytes();
+
+  /**
+   * <pre>
+   * The whole JSON arguments: the tool call's deltas joined.
+   * </pre>
+   *
+   * <code>string arguments = 2 [json_name = "arguments"];</code>
+   * @return The arguments.
+   */
+  java.lang.String getArguments();
+  /**
+   * <pre>
+   * The whole JSON arguments: the tool call's deltas joined.
+   * </pre>
+   *
+   * <code>string arguments = 2 [json_name = "arguments"];</code>
+   * @return The bytes for arguments.
+   */
+  com.google.protobuf.ByteString
+      getArgumentsBytes();
 }

@@ -50,6 +50,18 @@ private static final long serialVersionUID = 0L;
     return dev.runwire.v1.RunServiceOuterClass.internal_static_runwire_v1_WaitRunRequest_descriptor;
   }
 
+  @SuppressWarnings({"rawtypes"})
+  @java.lang.Override
+  protected com.google.protobuf.MapFieldReflectionAccessor internalGetMapFieldReflection(
+      int number) {
+    switch (number) {
+      case 8:
+        return internalGetLabels();
+      default:
+        throw new RuntimeException(
+            "Invalid map field number: " + number);
+    }
+  }
   @java.lang.Override
   protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internalGetFieldAccessorTable() {
@@ -340,6 +352,151 @@ private static final long serialVersionUID = 0L;
     return result == null ? dev.runwire.v1.Runtime.UNRECOGNIZED : result;
   }
 
+  public static final int LABELS_FIELD_NUMBER = 8;
+  private static final class LabelsDefaultEntryHolder {
+    static final com.google.protobuf.MapEntry<
+        java.lang.String, java.lang.String> defaultEntry =
+            com.google.protobuf.MapEntry
+            .<java.lang.String, java.lang.String>newDefaultInstance(
+                dev.runwire.v1.RunServiceOuterClass.internal_static_runwire_v1_WaitRunRequest_LabelsEntry_descriptor, 
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "",
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "");
+  }
+  @SuppressWarnings("serial")
+  private com.google.protobuf.MapField<
+      java.lang.String, java.lang.String> labels_;
+  private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+  internalGetLabels() {
+    if (labels_ == null) {
+      return com.google.protobuf.MapField.emptyMapField(
+          LabelsDefaultEntryHolder.defaultEntry);
+    }
+    return labels_;
+  }
+  public int getLabelsCount() {
+    return internalGetLabels().getMap().size();
+  }
+  /**
+   * <pre>
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public boolean containsLabels(
+      java.lang.String key) {
+    java.util.Objects.requireNonNull(key, "map key");
+    return internalGetLabels().getMap().containsKey(key);
+  }
+  /**
+   * Use {@link #getLabelsMap()} instead.
+   */
+  @java.lang.Override
+  @java.lang.Deprecated
+  public java.util.Map<java.lang.String, java.lang.String> getLabels() {
+    return getLabelsMap();
+  }
+  /**
+   * <pre>
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public java.util.Map<java.lang.String, java.lang.String> getLabelsMap() {
+    return internalGetLabels().getMap();
+  }
+  /**
+   * <pre>
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public /* nullable */
+java.lang.String getLabelsOrDefault(
+      java.lang.String key,
+      /* nullable */
+java.lang.String defaultValue) {
+    java.util.Objects.requireNonNull(key, "map key");
+    java.util.Map<java.lang.String, java.lang.String> map =
+        internalGetLabels().getMap();
+    return map.containsKey(key) ? map.get(key) : defaultValue;
+  }
+  /**
+   * <pre>
+   * Optional. Key/value labels of the run (a user, a ticket, a correlation
+   * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+   * (starting and ending with a letter or digit); values at most 256
+   * characters. ListRuns and WatchRuns filter on them.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public java.lang.String getLabelsOrThrow(
+      java.lang.String key) {
+    java.util.Objects.requireNonNull(key, "map key");
+    java.util.Map<java.lang.String, java.lang.String> map =
+        internalGetLabels().getMap();
+    if (!map.containsKey(key)) {
+      throw new java.lang.IllegalArgumentException();
+    }
+    return map.get(key);
+  }
+
+  public static final int OVERRIDES_FIELD_NUMBER = 9;
+  private dev.runwire.v1.RunOverrides overrides_;
+  /**
+   * <pre>
+   * Optional. Changes to the agent for this run only (Run.overrides).
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+   * @return Whether the overrides field is set.
+   */
+  @java.lang.Override
+  public boolean hasOverrides() {
+    return ((bitField0_ & 0x00000001) != 0);
+  }
+  /**
+   * <pre>
+   * Optional. Changes to the agent for this run only (Run.overrides).
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+   * @return The overrides.
+   */
+  @java.lang.Override
+  public dev.runwire.v1.RunOverrides getOverrides() {
+    return overrides_ == null ? dev.runwire.v1.RunOverrides.getDefaultInstance() : overrides_;
+  }
+  /**
+   * <pre>
+   * Optional. Changes to the agent for this run only (Run.overrides).
+   * </pre>
+   *
+   * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+   */
+  @java.lang.Override
+  public dev.runwire.v1.RunOverridesOrBuilder getOverridesOrBuilder() {
+    return overrides_ == null ? dev.runwire.v1.RunOverrides.getDefaultInstance() : overrides_;
+  }
+
   public static final int TIMEOUT_FIELD_NUMBER = 7;
   private com.google.protobuf.Duration timeout_;
   /**
@@ -353,7 +510,7 @@ private static final long serialVersionUID = 0L;
    */
   @java.lang.Override
   public boolean hasTimeout() {
-    return ((bitField0_ & 0x00000001) != 0);
+    return ((bitField0_ & 0x00000002) != 0);
   }
   /**
    * <pre>
@@ -413,8 +570,17 @@ private static final long serialVersionUID = 0L;
     if (runtime_ != dev.runwire.v1.Runtime.RUNTIME_UNSPECIFIED.getNumber()) {
       output.writeEnum(6, runtime_);
     }
-    if (((bitField0_ & 0x00000001) != 0)) {
+    if (((bitField0_ & 0x00000002) != 0)) {
       output.writeMessage(7, getTimeout());
+    }
+    com.google.protobuf.GeneratedMessage
+      .serializeStringMapTo(
+        output,
+        internalGetLabels(),
+        LabelsDefaultEntryHolder.defaultEntry,
+        8);
+    if (((bitField0_ & 0x00000001) != 0)) {
+      output.writeMessage(9, getOverrides());
     }
     getUnknownFields().writeTo(output);
   }
@@ -445,9 +611,23 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeEnumSize(6, runtime_);
     }
-    if (((bitField0_ & 0x00000001) != 0)) {
+    if (((bitField0_ & 0x00000002) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(7, getTimeout());
+    }
+    for (java.util.Map.Entry<java.lang.String, java.lang.String> entry
+         : internalGetLabels().getMap().entrySet()) {
+      com.google.protobuf.MapEntry<java.lang.String, java.lang.String>
+      labels__ = LabelsDefaultEntryHolder.defaultEntry.newBuilderForType()
+          .setKey(entry.getKey())
+          .setValue(entry.getValue())
+          .buildPartial();
+      size += com.google.protobuf.CodedOutputStream
+          .computeMessageSize(8, labels__);
+    }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(9, getOverrides());
     }
     return size;
   }
@@ -484,6 +664,13 @@ private static final long serialVersionUID = 0L;
     if (!getRequestId()
         .equals(other.getRequestId())) return false;
     if (runtime_ != other.runtime_) return false;
+    if (!internalGetLabels().equals(
+        other.internalGetLabels())) return false;
+    if (hasOverrides() != other.hasOverrides()) return false;
+    if (hasOverrides()) {
+      if (!getOverrides()
+          .equals(other.getOverrides())) return false;
+    }
     if (hasTimeout() != other.hasTimeout()) return false;
     if (hasTimeout()) {
       if (!getTimeout()
@@ -514,6 +701,14 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getRequestId().hashCode();
     hash = (37 * hash) + RUNTIME_FIELD_NUMBER;
     hash = (53 * hash) + runtime_;
+    if (!internalGetLabels().getMap().isEmpty()) {
+      hash = (37 * hash) + LABELS_FIELD_NUMBER;
+      hash = (53 * hash) + internalGetLabels().hashCode();
+    }
+    if (hasOverrides()) {
+      hash = (37 * hash) + OVERRIDES_FIELD_NUMBER;
+      hash = (53 * hash) + getOverrides().hashCode();
+    }
     if (hasTimeout()) {
       hash = (37 * hash) + TIMEOUT_FIELD_NUMBER;
       hash = (53 * hash) + getTimeout().hashCode();
@@ -631,6 +826,28 @@ private static final long serialVersionUID = 0L;
       return dev.runwire.v1.RunServiceOuterClass.internal_static_runwire_v1_WaitRunRequest_descriptor;
     }
 
+    @SuppressWarnings({"rawtypes"})
+    protected com.google.protobuf.MapFieldReflectionAccessor internalGetMapFieldReflection(
+        int number) {
+      switch (number) {
+        case 8:
+          return internalGetLabels();
+        default:
+          throw new RuntimeException(
+              "Invalid map field number: " + number);
+      }
+    }
+    @SuppressWarnings({"rawtypes"})
+    protected com.google.protobuf.MapFieldReflectionAccessor internalGetMutableMapFieldReflection(
+        int number) {
+      switch (number) {
+        case 8:
+          return internalGetMutableLabels();
+        default:
+          throw new RuntimeException(
+              "Invalid map field number: " + number);
+      }
+    }
     @java.lang.Override
     protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
         internalGetFieldAccessorTable() {
@@ -653,6 +870,7 @@ private static final long serialVersionUID = 0L;
       if (com.google.protobuf.GeneratedMessage
               .alwaysUseFieldBuilders) {
         internalGetClientToolsFieldBuilder();
+        internalGetOverridesFieldBuilder();
         internalGetTimeoutFieldBuilder();
       }
     }
@@ -672,6 +890,12 @@ private static final long serialVersionUID = 0L;
       bitField0_ = (bitField0_ & ~0x00000008);
       requestId_ = "";
       runtime_ = 0;
+      internalGetMutableLabels().clear();
+      overrides_ = null;
+      if (overridesBuilder_ != null) {
+        overridesBuilder_.dispose();
+        overridesBuilder_ = null;
+      }
       timeout_ = null;
       if (timeoutBuilder_ != null) {
         timeoutBuilder_.dispose();
@@ -738,12 +962,22 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000020) != 0)) {
         result.runtime_ = runtime_;
       }
-      int to_bitField0_ = 0;
       if (((from_bitField0_ & 0x00000040) != 0)) {
+        result.labels_ = internalGetLabels();
+        result.labels_.makeImmutable();
+      }
+      int to_bitField0_ = 0;
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.overrides_ = overridesBuilder_ == null
+            ? overrides_
+            : overridesBuilder_.build();
+        to_bitField0_ |= 0x00000001;
+      }
+      if (((from_bitField0_ & 0x00000100) != 0)) {
         result.timeout_ = timeoutBuilder_ == null
             ? timeout_
             : timeoutBuilder_.build();
-        to_bitField0_ |= 0x00000001;
+        to_bitField0_ |= 0x00000002;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -808,6 +1042,12 @@ private static final long serialVersionUID = 0L;
       }
       if (other.runtime_ != 0) {
         setRuntimeValue(other.getRuntimeValue());
+      }
+      internalGetMutableLabels().mergeFrom(
+          other.internalGetLabels());
+      bitField0_ |= 0x00000040;
+      if (other.hasOverrides()) {
+        mergeOverrides(other.getOverrides());
       }
       if (other.hasTimeout()) {
         mergeTimeout(other.getTimeout());
@@ -878,9 +1118,25 @@ private static final long serialVersionUID = 0L;
               input.readMessage(
                   internalGetTimeoutFieldBuilder().getBuilder(),
                   extensionRegistry);
-              bitField0_ |= 0x00000040;
+              bitField0_ |= 0x00000100;
               break;
             } // case 58
+            case 66: {
+              com.google.protobuf.MapEntry<java.lang.String, java.lang.String>
+              labels__ = input.readMessage(
+                  LabelsDefaultEntryHolder.defaultEntry.getParserForType(), extensionRegistry);
+              internalGetMutableLabels().getMutableMap().put(
+                  labels__.getKey(), labels__.getValue());
+              bitField0_ |= 0x00000040;
+              break;
+            } // case 66
+            case 74: {
+              input.readMessage(
+                  internalGetOverridesFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 74
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1659,6 +1915,337 @@ private static final long serialVersionUID = 0L;
       return this;
     }
 
+    private com.google.protobuf.MapField<
+        java.lang.String, java.lang.String> labels_;
+    private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+        internalGetLabels() {
+      if (labels_ == null) {
+        return com.google.protobuf.MapField.emptyMapField(
+            LabelsDefaultEntryHolder.defaultEntry);
+      }
+      return labels_;
+    }
+    private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+        internalGetMutableLabels() {
+      if (labels_ == null) {
+        labels_ = com.google.protobuf.MapField.newMapField(
+            LabelsDefaultEntryHolder.defaultEntry);
+      }
+      if (!labels_.isMutable()) {
+        labels_ = labels_.copy();
+      }
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return labels_;
+    }
+    public int getLabelsCount() {
+      return internalGetLabels().getMap().size();
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the run (a user, a ticket, a correlation
+     * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+     * (starting and ending with a letter or digit); values at most 256
+     * characters. ListRuns and WatchRuns filter on them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    @java.lang.Override
+    public boolean containsLabels(
+        java.lang.String key) {
+      java.util.Objects.requireNonNull(key, "map key");
+      return internalGetLabels().getMap().containsKey(key);
+    }
+    /**
+     * Use {@link #getLabelsMap()} instead.
+     */
+    @java.lang.Override
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, java.lang.String> getLabels() {
+      return getLabelsMap();
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the run (a user, a ticket, a correlation
+     * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+     * (starting and ending with a letter or digit); values at most 256
+     * characters. ListRuns and WatchRuns filter on them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    @java.lang.Override
+    public java.util.Map<java.lang.String, java.lang.String> getLabelsMap() {
+      return internalGetLabels().getMap();
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the run (a user, a ticket, a correlation
+     * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+     * (starting and ending with a letter or digit); values at most 256
+     * characters. ListRuns and WatchRuns filter on them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    @java.lang.Override
+    public /* nullable */
+java.lang.String getLabelsOrDefault(
+        java.lang.String key,
+        /* nullable */
+java.lang.String defaultValue) {
+      java.util.Objects.requireNonNull(key, "map key");
+      java.util.Map<java.lang.String, java.lang.String> map =
+          internalGetLabels().getMap();
+      return map.containsKey(key) ? map.get(key) : defaultValue;
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the run (a user, a ticket, a correlation
+     * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+     * (starting and ending with a letter or digit); values at most 256
+     * characters. ListRuns and WatchRuns filter on them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    @java.lang.Override
+    public java.lang.String getLabelsOrThrow(
+        java.lang.String key) {
+      java.util.Objects.requireNonNull(key, "map key");
+      java.util.Map<java.lang.String, java.lang.String> map =
+          internalGetLabels().getMap();
+      if (!map.containsKey(key)) {
+        throw new java.lang.IllegalArgumentException();
+      }
+      return map.get(key);
+    }
+    public Builder clearLabels() {
+      bitField0_ = (bitField0_ & ~0x00000040);
+      internalGetMutableLabels().getMutableMap()
+          .clear();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the run (a user, a ticket, a correlation
+     * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+     * (starting and ending with a letter or digit); values at most 256
+     * characters. ListRuns and WatchRuns filter on them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder removeLabels(
+        java.lang.String key) {
+      java.util.Objects.requireNonNull(key, "map key");
+      internalGetMutableLabels().getMutableMap()
+          .remove(key);
+      return this;
+    }
+    /**
+     * Use alternate mutation accessors instead.
+     */
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, java.lang.String>
+        getMutableLabels() {
+      bitField0_ |= 0x00000040;
+      return internalGetMutableLabels().getMutableMap();
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the run (a user, a ticket, a correlation
+     * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+     * (starting and ending with a letter or digit); values at most 256
+     * characters. ListRuns and WatchRuns filter on them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder putLabels(
+        java.lang.String key,
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(key, "map key");
+      java.util.Objects.requireNonNull(value, "map value");
+      internalGetMutableLabels().getMutableMap()
+          .put(key, value);
+      bitField0_ |= 0x00000040;
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Key/value labels of the run (a user, a ticket, a correlation
+     * id), at most 32: keys 1 to 63 letters, digits, '.', '_', '/', '-'
+     * (starting and ending with a letter or digit); values at most 256
+     * characters. ListRuns and WatchRuns filter on them.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; labels = 8 [json_name = "labels", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder putAllLabels(
+        java.util.Map<java.lang.String, java.lang.String> values) {
+      internalGetMutableLabels().getMutableMap()
+          .putAll(values);
+      bitField0_ |= 0x00000040;
+      return this;
+    }
+
+    private dev.runwire.v1.RunOverrides overrides_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.RunOverrides, dev.runwire.v1.RunOverrides.Builder, dev.runwire.v1.RunOverridesOrBuilder> overridesBuilder_;
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     * @return Whether the overrides field is set.
+     */
+    public boolean hasOverrides() {
+      return ((bitField0_ & 0x00000080) != 0);
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     * @return The overrides.
+     */
+    public dev.runwire.v1.RunOverrides getOverrides() {
+      if (overridesBuilder_ == null) {
+        return overrides_ == null ? dev.runwire.v1.RunOverrides.getDefaultInstance() : overrides_;
+      } else {
+        return overridesBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     */
+    public Builder setOverrides(dev.runwire.v1.RunOverrides value) {
+      if (overridesBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        overrides_ = value;
+      } else {
+        overridesBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     */
+    public Builder setOverrides(
+        dev.runwire.v1.RunOverrides.Builder builderForValue) {
+      if (overridesBuilder_ == null) {
+        overrides_ = builderForValue.build();
+      } else {
+        overridesBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     */
+    public Builder mergeOverrides(dev.runwire.v1.RunOverrides value) {
+      if (overridesBuilder_ == null) {
+        if (((bitField0_ & 0x00000080) != 0) &&
+          overrides_ != null &&
+          overrides_ != dev.runwire.v1.RunOverrides.getDefaultInstance()) {
+          getOverridesBuilder().mergeFrom(value);
+        } else {
+          overrides_ = value;
+        }
+      } else {
+        overridesBuilder_.mergeFrom(value);
+      }
+      if (overrides_ != null) {
+        bitField0_ |= 0x00000080;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     */
+    public Builder clearOverrides() {
+      bitField0_ = (bitField0_ & ~0x00000080);
+      overrides_ = null;
+      if (overridesBuilder_ != null) {
+        overridesBuilder_.dispose();
+        overridesBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     */
+    public dev.runwire.v1.RunOverrides.Builder getOverridesBuilder() {
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return internalGetOverridesFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     */
+    public dev.runwire.v1.RunOverridesOrBuilder getOverridesOrBuilder() {
+      if (overridesBuilder_ != null) {
+        return overridesBuilder_.getMessageOrBuilder();
+      } else {
+        return overrides_ == null ?
+            dev.runwire.v1.RunOverrides.getDefaultInstance() : overrides_;
+      }
+    }
+    /**
+     * <pre>
+     * Optional. Changes to the agent for this run only (Run.overrides).
+     * </pre>
+     *
+     * <code>.runwire.v1.RunOverrides overrides = 9 [json_name = "overrides"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.RunOverrides, dev.runwire.v1.RunOverrides.Builder, dev.runwire.v1.RunOverridesOrBuilder> 
+        internalGetOverridesFieldBuilder() {
+      if (overridesBuilder_ == null) {
+        overridesBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.runwire.v1.RunOverrides, dev.runwire.v1.RunOverrides.Builder, dev.runwire.v1.RunOverridesOrBuilder>(
+                getOverrides(),
+                getParentForChildren(),
+                isClean());
+        overrides_ = null;
+      }
+      return overridesBuilder_;
+    }
+
     private com.google.protobuf.Duration timeout_;
     private com.google.protobuf.SingleFieldBuilder<
         com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> timeoutBuilder_;
@@ -1672,7 +2259,7 @@ private static final long serialVersionUID = 0L;
      * @return Whether the timeout field is set.
      */
     public boolean hasTimeout() {
-      return ((bitField0_ & 0x00000040) != 0);
+      return ((bitField0_ & 0x00000100) != 0);
     }
     /**
      * <pre>
@@ -1705,7 +2292,7 @@ private static final long serialVersionUID = 0L;
       } else {
         timeoutBuilder_.setMessage(value);
       }
-      bitField0_ |= 0x00000040;
+      bitField0_ |= 0x00000100;
       onChanged();
       return this;
     }
@@ -1724,7 +2311,7 @@ private static final long serialVersionUID = 0L;
       } else {
         timeoutBuilder_.setMessage(builderForValue.build());
       }
-      bitField0_ |= 0x00000040;
+      bitField0_ |= 0x00000100;
       onChanged();
       return this;
     }
@@ -1738,7 +2325,7 @@ private static final long serialVersionUID = 0L;
      */
     public Builder mergeTimeout(com.google.protobuf.Duration value) {
       if (timeoutBuilder_ == null) {
-        if (((bitField0_ & 0x00000040) != 0) &&
+        if (((bitField0_ & 0x00000100) != 0) &&
           timeout_ != null &&
           timeout_ != com.google.protobuf.Duration.getDefaultInstance()) {
           getTimeoutBuilder().mergeFrom(value);
@@ -1749,7 +2336,7 @@ private static final long serialVersionUID = 0L;
         timeoutBuilder_.mergeFrom(value);
       }
       if (timeout_ != null) {
-        bitField0_ |= 0x00000040;
+        bitField0_ |= 0x00000100;
         onChanged();
       }
       return this;
@@ -1763,7 +2350,7 @@ private static final long serialVersionUID = 0L;
      * <code>.google.protobuf.Duration timeout = 7 [json_name = "timeout", (.buf.validate.field) = { ... }</code>
      */
     public Builder clearTimeout() {
-      bitField0_ = (bitField0_ & ~0x00000040);
+      bitField0_ = (bitField0_ & ~0x00000100);
       timeout_ = null;
       if (timeoutBuilder_ != null) {
         timeoutBuilder_.dispose();
@@ -1781,7 +2368,7 @@ private static final long serialVersionUID = 0L;
      * <code>.google.protobuf.Duration timeout = 7 [json_name = "timeout", (.buf.validate.field) = { ... }</code>
      */
     public com.google.protobuf.Duration.Builder getTimeoutBuilder() {
-      bitField0_ |= 0x00000040;
+      bitField0_ |= 0x00000100;
       onChanged();
       return internalGetTimeoutFieldBuilder().getBuilder();
     }
