@@ -21,6 +21,8 @@ METHOD_PERMISSIONS: dict[str, str] = {
     "/runwire.v1.RunService/GetRun": "runs.read",
     "/runwire.v1.RunService/ListRuns": "runs.read",
     "/runwire.v1.RunService/CancelRun": "runs.cancel",
+    "/runwire.v1.RunService/PauseRun": "runs.cancel",
+    "/runwire.v1.RunService/ResumeRun": "runs.cancel",
     "/runwire.v1.RunService/StreamRunEvents": "runs.read",
     "/runwire.v1.RunService/ListRunEvents": "runs.read",
     "/runwire.v1.RunService/SubmitToolOutputs": "runs.submit_tool_outputs",

@@ -27,7 +27,8 @@ const (
 
 // RunState is where a run is in its life:
 // QUEUED -> RUNNING <-> REQUIRES_ACTION -> SUCCEEDED | FAILED | CANCELLED,
-// with CANCELLING while a cancel is in flight.
+// with CANCELLING while a cancel is in flight, and RUNNING <-> PAUSED
+// (PauseRun, ResumeRun).
 type RunState int32
 
 const (
@@ -48,6 +49,10 @@ const (
 	RunState_RUN_STATE_FAILED RunState = 6
 	// Terminal. Stopped by CancelRun.
 	RunState_RUN_STATE_CANCELLED RunState = 7
+	// Stopped at a safe point by PauseRun (before a model call, or before the
+	// tool calls of a model reply); ResumeRun continues it. The run's timeout
+	// keeps running while it is paused; CancelRun still ends it.
+	RunState_RUN_STATE_PAUSED RunState = 8
 )
 
 // Enum value maps for RunState.
@@ -61,6 +66,7 @@ var (
 		5: "RUN_STATE_SUCCEEDED",
 		6: "RUN_STATE_FAILED",
 		7: "RUN_STATE_CANCELLED",
+		8: "RUN_STATE_PAUSED",
 	}
 	RunState_value = map[string]int32{
 		"RUN_STATE_UNSPECIFIED":     0,
@@ -71,6 +77,7 @@ var (
 		"RUN_STATE_SUCCEEDED":       5,
 		"RUN_STATE_FAILED":          6,
 		"RUN_STATE_CANCELLED":       7,
+		"RUN_STATE_PAUSED":          8,
 	}
 )
 
@@ -806,7 +813,7 @@ const file_runwire_v1_run_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\n" +
 	"toolCallId\x12!\n" +
 	"\x06output\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x18\xc0\x84=R\x06output\x12\x19\n" +
-	"\bis_error\x18\x03 \x01(\bR\aisError*\xd3\x01\n" +
+	"\bis_error\x18\x03 \x01(\bR\aisError*\xe9\x01\n" +
 	"\bRunState\x12\x19\n" +
 	"\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10RUN_STATE_QUEUED\x10\x01\x12\x15\n" +
@@ -815,7 +822,8 @@ const file_runwire_v1_run_proto_rawDesc = "" +
 	"\x14RUN_STATE_CANCELLING\x10\x04\x12\x17\n" +
 	"\x13RUN_STATE_SUCCEEDED\x10\x05\x12\x14\n" +
 	"\x10RUN_STATE_FAILED\x10\x06\x12\x17\n" +
-	"\x13RUN_STATE_CANCELLED\x10\a*\x88\x01\n" +
+	"\x13RUN_STATE_CANCELLED\x10\a\x12\x14\n" +
+	"\x10RUN_STATE_PAUSED\x10\b*\x88\x01\n" +
 	"\x12RequiredActionType\x12$\n" +
 	" REQUIRED_ACTION_TYPE_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dREQUIRED_ACTION_TYPE_APPROVAL\x10\x01\x12)\n" +

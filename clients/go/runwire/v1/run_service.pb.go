@@ -866,6 +866,199 @@ func (x *CancelRunResponse) GetRun() *Run {
 	return nil
 }
 
+// PauseRunRequest is the request of RunService.PauseRun.
+type PauseRunRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The run's id. NOT_FOUND if unknown.
+	RunId string `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	// Optional. Why, at most 4,000 characters; kept in the server log.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseRunRequest) Reset() {
+	*x = PauseRunRequest{}
+	mi := &file_runwire_v1_run_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseRunRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseRunRequest) ProtoMessage() {}
+
+func (x *PauseRunRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_run_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseRunRequest.ProtoReflect.Descriptor instead.
+func (*PauseRunRequest) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PauseRunRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *PauseRunRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// PauseRunResponse is the response of RunService.PauseRun.
+type PauseRunResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run when the request was recorded.
+	Run           *Run `protobuf:"bytes,1,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseRunResponse) Reset() {
+	*x = PauseRunResponse{}
+	mi := &file_runwire_v1_run_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseRunResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseRunResponse) ProtoMessage() {}
+
+func (x *PauseRunResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_run_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseRunResponse.ProtoReflect.Descriptor instead.
+func (*PauseRunResponse) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PauseRunResponse) GetRun() *Run {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+// ResumeRunRequest is the request of RunService.ResumeRun.
+type ResumeRunRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The run's id. NOT_FOUND if unknown.
+	RunId         string `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeRunRequest) Reset() {
+	*x = ResumeRunRequest{}
+	mi := &file_runwire_v1_run_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeRunRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeRunRequest) ProtoMessage() {}
+
+func (x *ResumeRunRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_run_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeRunRequest.ProtoReflect.Descriptor instead.
+func (*ResumeRunRequest) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ResumeRunRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+// ResumeRunResponse is the response of RunService.ResumeRun.
+type ResumeRunResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run when the request was recorded.
+	Run           *Run `protobuf:"bytes,1,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeRunResponse) Reset() {
+	*x = ResumeRunResponse{}
+	mi := &file_runwire_v1_run_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeRunResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeRunResponse) ProtoMessage() {}
+
+func (x *ResumeRunResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_run_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeRunResponse.ProtoReflect.Descriptor instead.
+func (*ResumeRunResponse) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ResumeRunResponse) GetRun() *Run {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
 // StreamRunEventsRequest is the request of RunService.StreamRunEvents.
 type StreamRunEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -882,7 +1075,7 @@ type StreamRunEventsRequest struct {
 
 func (x *StreamRunEventsRequest) Reset() {
 	*x = StreamRunEventsRequest{}
-	mi := &file_runwire_v1_run_service_proto_msgTypes[12]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -894,7 +1087,7 @@ func (x *StreamRunEventsRequest) String() string {
 func (*StreamRunEventsRequest) ProtoMessage() {}
 
 func (x *StreamRunEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_run_service_proto_msgTypes[12]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -907,7 +1100,7 @@ func (x *StreamRunEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamRunEventsRequest.ProtoReflect.Descriptor instead.
 func (*StreamRunEventsRequest) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{12}
+	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StreamRunEventsRequest) GetRunId() string {
@@ -942,7 +1135,7 @@ type StreamRunEventsResponse struct {
 
 func (x *StreamRunEventsResponse) Reset() {
 	*x = StreamRunEventsResponse{}
-	mi := &file_runwire_v1_run_service_proto_msgTypes[13]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -954,7 +1147,7 @@ func (x *StreamRunEventsResponse) String() string {
 func (*StreamRunEventsResponse) ProtoMessage() {}
 
 func (x *StreamRunEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_run_service_proto_msgTypes[13]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -967,7 +1160,7 @@ func (x *StreamRunEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamRunEventsResponse.ProtoReflect.Descriptor instead.
 func (*StreamRunEventsResponse) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{13}
+	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StreamRunEventsResponse) GetEvent() *RunEvent {
@@ -999,7 +1192,7 @@ type ListRunEventsRequest struct {
 
 func (x *ListRunEventsRequest) Reset() {
 	*x = ListRunEventsRequest{}
-	mi := &file_runwire_v1_run_service_proto_msgTypes[14]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1204,7 @@ func (x *ListRunEventsRequest) String() string {
 func (*ListRunEventsRequest) ProtoMessage() {}
 
 func (x *ListRunEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_run_service_proto_msgTypes[14]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1217,7 @@ func (x *ListRunEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunEventsRequest) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{14}
+	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListRunEventsRequest) GetRunId() string {
@@ -1076,7 +1269,7 @@ type ListRunEventsResponse struct {
 
 func (x *ListRunEventsResponse) Reset() {
 	*x = ListRunEventsResponse{}
-	mi := &file_runwire_v1_run_service_proto_msgTypes[15]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1088,7 +1281,7 @@ func (x *ListRunEventsResponse) String() string {
 func (*ListRunEventsResponse) ProtoMessage() {}
 
 func (x *ListRunEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_run_service_proto_msgTypes[15]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1101,7 +1294,7 @@ func (x *ListRunEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunEventsResponse) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{15}
+	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListRunEventsResponse) GetEvents() []*RunEvent {
@@ -1131,7 +1324,7 @@ type SubmitToolOutputsRequest struct {
 
 func (x *SubmitToolOutputsRequest) Reset() {
 	*x = SubmitToolOutputsRequest{}
-	mi := &file_runwire_v1_run_service_proto_msgTypes[16]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1143,7 +1336,7 @@ func (x *SubmitToolOutputsRequest) String() string {
 func (*SubmitToolOutputsRequest) ProtoMessage() {}
 
 func (x *SubmitToolOutputsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_run_service_proto_msgTypes[16]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1156,7 +1349,7 @@ func (x *SubmitToolOutputsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitToolOutputsRequest.ProtoReflect.Descriptor instead.
 func (*SubmitToolOutputsRequest) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{16}
+	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SubmitToolOutputsRequest) GetRunId() string {
@@ -1184,7 +1377,7 @@ type SubmitToolOutputsResponse struct {
 
 func (x *SubmitToolOutputsResponse) Reset() {
 	*x = SubmitToolOutputsResponse{}
-	mi := &file_runwire_v1_run_service_proto_msgTypes[17]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1389,7 @@ func (x *SubmitToolOutputsResponse) String() string {
 func (*SubmitToolOutputsResponse) ProtoMessage() {}
 
 func (x *SubmitToolOutputsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_run_service_proto_msgTypes[17]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1402,7 @@ func (x *SubmitToolOutputsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitToolOutputsResponse.ProtoReflect.Descriptor instead.
 func (*SubmitToolOutputsResponse) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{17}
+	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SubmitToolOutputsResponse) GetRun() *Run {
@@ -1242,7 +1435,7 @@ type WatchRunsRequest struct {
 
 func (x *WatchRunsRequest) Reset() {
 	*x = WatchRunsRequest{}
-	mi := &file_runwire_v1_run_service_proto_msgTypes[18]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1254,7 +1447,7 @@ func (x *WatchRunsRequest) String() string {
 func (*WatchRunsRequest) ProtoMessage() {}
 
 func (x *WatchRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_run_service_proto_msgTypes[18]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1267,7 +1460,7 @@ func (x *WatchRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunsRequest.ProtoReflect.Descriptor instead.
 func (*WatchRunsRequest) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{18}
+	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchRunsRequest) GetAgentId() string {
@@ -1320,7 +1513,7 @@ type WatchRunsResponse struct {
 
 func (x *WatchRunsResponse) Reset() {
 	*x = WatchRunsResponse{}
-	mi := &file_runwire_v1_run_service_proto_msgTypes[19]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1332,7 +1525,7 @@ func (x *WatchRunsResponse) String() string {
 func (*WatchRunsResponse) ProtoMessage() {}
 
 func (x *WatchRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_run_service_proto_msgTypes[19]
+	mi := &file_runwire_v1_run_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1345,7 +1538,7 @@ func (x *WatchRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRunsResponse.ProtoReflect.Descriptor instead.
 func (*WatchRunsResponse) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{19}
+	return file_runwire_v1_run_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WatchRunsResponse) GetType() ChangeType {
@@ -1452,6 +1645,17 @@ const file_runwire_v1_run_service_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x05runId\x12 \n" +
 	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x06reason\"6\n" +
 	"\x11CancelRunResponse\x12!\n" +
+	"\x03run\x18\x01 \x01(\v2\x0f.runwire.v1.RunR\x03run\"V\n" +
+	"\x0fPauseRunRequest\x12!\n" +
+	"\x06run_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x05runId\x12 \n" +
+	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x06reason\"5\n" +
+	"\x10PauseRunResponse\x12!\n" +
+	"\x03run\x18\x01 \x01(\v2\x0f.runwire.v1.RunR\x03run\"5\n" +
+	"\x10ResumeRunRequest\x12!\n" +
+	"\x06run_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x05runId\"6\n" +
+	"\x11ResumeRunResponse\x12!\n" +
 	"\x03run\x18\x01 \x01(\v2\x0f.runwire.v1.RunR\x03run\"\x9c\x01\n" +
 	"\x16StreamRunEventsRequest\x12!\n" +
 	"\x06run_id\x18\x01 \x01(\tB\n" +
@@ -1491,7 +1695,7 @@ const file_runwire_v1_run_service_proto_rawDesc = "" +
 	"\x11WatchRunsResponse\x12*\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x16.runwire.v1.ChangeTypeR\x04type\x12!\n" +
 	"\x03run\x18\x02 \x01(\v2\x0f.runwire.v1.RunR\x03run\x12\x16\n" +
-	"\x06cursor\x18\x03 \x01(\tR\x06cursor2\x9a\x06\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor2\xab\a\n" +
 	"\n" +
 	"RunService\x12H\n" +
 	"\tCreateRun\x12\x1c.runwire.v1.CreateRunRequest\x1a\x1d.runwire.v1.CreateRunResponse\x12J\n" +
@@ -1499,7 +1703,9 @@ const file_runwire_v1_run_service_proto_rawDesc = "" +
 	"\aWaitRun\x12\x1a.runwire.v1.WaitRunRequest\x1a\x1b.runwire.v1.WaitRunResponse\x12?\n" +
 	"\x06GetRun\x12\x19.runwire.v1.GetRunRequest\x1a\x1a.runwire.v1.GetRunResponse\x12E\n" +
 	"\bListRuns\x12\x1b.runwire.v1.ListRunsRequest\x1a\x1c.runwire.v1.ListRunsResponse\x12H\n" +
-	"\tCancelRun\x12\x1c.runwire.v1.CancelRunRequest\x1a\x1d.runwire.v1.CancelRunResponse\x12\\\n" +
+	"\tCancelRun\x12\x1c.runwire.v1.CancelRunRequest\x1a\x1d.runwire.v1.CancelRunResponse\x12E\n" +
+	"\bPauseRun\x12\x1b.runwire.v1.PauseRunRequest\x1a\x1c.runwire.v1.PauseRunResponse\x12H\n" +
+	"\tResumeRun\x12\x1c.runwire.v1.ResumeRunRequest\x1a\x1d.runwire.v1.ResumeRunResponse\x12\\\n" +
 	"\x0fStreamRunEvents\x12\".runwire.v1.StreamRunEventsRequest\x1a#.runwire.v1.StreamRunEventsResponse0\x01\x12T\n" +
 	"\rListRunEvents\x12 .runwire.v1.ListRunEventsRequest\x1a!.runwire.v1.ListRunEventsResponse\x12`\n" +
 	"\x11SubmitToolOutputs\x12$.runwire.v1.SubmitToolOutputsRequest\x1a%.runwire.v1.SubmitToolOutputsResponse\x12J\n" +
@@ -1518,7 +1724,7 @@ func file_runwire_v1_run_service_proto_rawDescGZIP() []byte {
 	return file_runwire_v1_run_service_proto_rawDescData
 }
 
-var file_runwire_v1_run_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_runwire_v1_run_service_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_runwire_v1_run_service_proto_goTypes = []any{
 	(*CreateRunRequest)(nil),          // 0: runwire.v1.CreateRunRequest
 	(*CreateRunResponse)(nil),         // 1: runwire.v1.CreateRunResponse
@@ -1532,88 +1738,98 @@ var file_runwire_v1_run_service_proto_goTypes = []any{
 	(*ListRunsResponse)(nil),          // 9: runwire.v1.ListRunsResponse
 	(*CancelRunRequest)(nil),          // 10: runwire.v1.CancelRunRequest
 	(*CancelRunResponse)(nil),         // 11: runwire.v1.CancelRunResponse
-	(*StreamRunEventsRequest)(nil),    // 12: runwire.v1.StreamRunEventsRequest
-	(*StreamRunEventsResponse)(nil),   // 13: runwire.v1.StreamRunEventsResponse
-	(*ListRunEventsRequest)(nil),      // 14: runwire.v1.ListRunEventsRequest
-	(*ListRunEventsResponse)(nil),     // 15: runwire.v1.ListRunEventsResponse
-	(*SubmitToolOutputsRequest)(nil),  // 16: runwire.v1.SubmitToolOutputsRequest
-	(*SubmitToolOutputsResponse)(nil), // 17: runwire.v1.SubmitToolOutputsResponse
-	(*WatchRunsRequest)(nil),          // 18: runwire.v1.WatchRunsRequest
-	(*WatchRunsResponse)(nil),         // 19: runwire.v1.WatchRunsResponse
-	nil,                               // 20: runwire.v1.CreateRunRequest.LabelsEntry
-	nil,                               // 21: runwire.v1.StreamRunRequest.LabelsEntry
-	nil,                               // 22: runwire.v1.WaitRunRequest.LabelsEntry
-	nil,                               // 23: runwire.v1.ListRunsRequest.LabelsEntry
-	nil,                               // 24: runwire.v1.WatchRunsRequest.LabelsEntry
-	(*ClientTool)(nil),                // 25: runwire.v1.ClientTool
-	(Runtime)(0),                      // 26: runwire.v1.Runtime
-	(*RunOverrides)(nil),              // 27: runwire.v1.RunOverrides
-	(*Run)(nil),                       // 28: runwire.v1.Run
-	(*EventFilter)(nil),               // 29: runwire.v1.EventFilter
-	(*RunEvent)(nil),                  // 30: runwire.v1.RunEvent
-	(*durationpb.Duration)(nil),       // 31: google.protobuf.Duration
-	(RunState)(0),                     // 32: runwire.v1.RunState
-	(*ToolOutput)(nil),                // 33: runwire.v1.ToolOutput
-	(ChangeType)(0),                   // 34: runwire.v1.ChangeType
+	(*PauseRunRequest)(nil),           // 12: runwire.v1.PauseRunRequest
+	(*PauseRunResponse)(nil),          // 13: runwire.v1.PauseRunResponse
+	(*ResumeRunRequest)(nil),          // 14: runwire.v1.ResumeRunRequest
+	(*ResumeRunResponse)(nil),         // 15: runwire.v1.ResumeRunResponse
+	(*StreamRunEventsRequest)(nil),    // 16: runwire.v1.StreamRunEventsRequest
+	(*StreamRunEventsResponse)(nil),   // 17: runwire.v1.StreamRunEventsResponse
+	(*ListRunEventsRequest)(nil),      // 18: runwire.v1.ListRunEventsRequest
+	(*ListRunEventsResponse)(nil),     // 19: runwire.v1.ListRunEventsResponse
+	(*SubmitToolOutputsRequest)(nil),  // 20: runwire.v1.SubmitToolOutputsRequest
+	(*SubmitToolOutputsResponse)(nil), // 21: runwire.v1.SubmitToolOutputsResponse
+	(*WatchRunsRequest)(nil),          // 22: runwire.v1.WatchRunsRequest
+	(*WatchRunsResponse)(nil),         // 23: runwire.v1.WatchRunsResponse
+	nil,                               // 24: runwire.v1.CreateRunRequest.LabelsEntry
+	nil,                               // 25: runwire.v1.StreamRunRequest.LabelsEntry
+	nil,                               // 26: runwire.v1.WaitRunRequest.LabelsEntry
+	nil,                               // 27: runwire.v1.ListRunsRequest.LabelsEntry
+	nil,                               // 28: runwire.v1.WatchRunsRequest.LabelsEntry
+	(*ClientTool)(nil),                // 29: runwire.v1.ClientTool
+	(Runtime)(0),                      // 30: runwire.v1.Runtime
+	(*RunOverrides)(nil),              // 31: runwire.v1.RunOverrides
+	(*Run)(nil),                       // 32: runwire.v1.Run
+	(*EventFilter)(nil),               // 33: runwire.v1.EventFilter
+	(*RunEvent)(nil),                  // 34: runwire.v1.RunEvent
+	(*durationpb.Duration)(nil),       // 35: google.protobuf.Duration
+	(RunState)(0),                     // 36: runwire.v1.RunState
+	(*ToolOutput)(nil),                // 37: runwire.v1.ToolOutput
+	(ChangeType)(0),                   // 38: runwire.v1.ChangeType
 }
 var file_runwire_v1_run_service_proto_depIdxs = []int32{
-	25, // 0: runwire.v1.CreateRunRequest.client_tools:type_name -> runwire.v1.ClientTool
-	26, // 1: runwire.v1.CreateRunRequest.runtime:type_name -> runwire.v1.Runtime
-	20, // 2: runwire.v1.CreateRunRequest.labels:type_name -> runwire.v1.CreateRunRequest.LabelsEntry
-	27, // 3: runwire.v1.CreateRunRequest.overrides:type_name -> runwire.v1.RunOverrides
-	28, // 4: runwire.v1.CreateRunResponse.run:type_name -> runwire.v1.Run
-	25, // 5: runwire.v1.StreamRunRequest.client_tools:type_name -> runwire.v1.ClientTool
-	26, // 6: runwire.v1.StreamRunRequest.runtime:type_name -> runwire.v1.Runtime
-	21, // 7: runwire.v1.StreamRunRequest.labels:type_name -> runwire.v1.StreamRunRequest.LabelsEntry
-	27, // 8: runwire.v1.StreamRunRequest.overrides:type_name -> runwire.v1.RunOverrides
-	29, // 9: runwire.v1.StreamRunRequest.filter:type_name -> runwire.v1.EventFilter
-	30, // 10: runwire.v1.StreamRunResponse.event:type_name -> runwire.v1.RunEvent
-	25, // 11: runwire.v1.WaitRunRequest.client_tools:type_name -> runwire.v1.ClientTool
-	26, // 12: runwire.v1.WaitRunRequest.runtime:type_name -> runwire.v1.Runtime
-	22, // 13: runwire.v1.WaitRunRequest.labels:type_name -> runwire.v1.WaitRunRequest.LabelsEntry
-	27, // 14: runwire.v1.WaitRunRequest.overrides:type_name -> runwire.v1.RunOverrides
-	31, // 15: runwire.v1.WaitRunRequest.timeout:type_name -> google.protobuf.Duration
-	28, // 16: runwire.v1.WaitRunResponse.run:type_name -> runwire.v1.Run
-	28, // 17: runwire.v1.GetRunResponse.run:type_name -> runwire.v1.Run
-	32, // 18: runwire.v1.ListRunsRequest.state:type_name -> runwire.v1.RunState
-	23, // 19: runwire.v1.ListRunsRequest.labels:type_name -> runwire.v1.ListRunsRequest.LabelsEntry
-	28, // 20: runwire.v1.ListRunsResponse.runs:type_name -> runwire.v1.Run
-	28, // 21: runwire.v1.CancelRunResponse.run:type_name -> runwire.v1.Run
-	29, // 22: runwire.v1.StreamRunEventsRequest.filter:type_name -> runwire.v1.EventFilter
-	30, // 23: runwire.v1.StreamRunEventsResponse.event:type_name -> runwire.v1.RunEvent
-	29, // 24: runwire.v1.ListRunEventsRequest.filter:type_name -> runwire.v1.EventFilter
-	30, // 25: runwire.v1.ListRunEventsResponse.events:type_name -> runwire.v1.RunEvent
-	33, // 26: runwire.v1.SubmitToolOutputsRequest.tool_outputs:type_name -> runwire.v1.ToolOutput
-	28, // 27: runwire.v1.SubmitToolOutputsResponse.run:type_name -> runwire.v1.Run
-	32, // 28: runwire.v1.WatchRunsRequest.states:type_name -> runwire.v1.RunState
-	24, // 29: runwire.v1.WatchRunsRequest.labels:type_name -> runwire.v1.WatchRunsRequest.LabelsEntry
-	34, // 30: runwire.v1.WatchRunsResponse.type:type_name -> runwire.v1.ChangeType
-	28, // 31: runwire.v1.WatchRunsResponse.run:type_name -> runwire.v1.Run
-	0,  // 32: runwire.v1.RunService.CreateRun:input_type -> runwire.v1.CreateRunRequest
-	2,  // 33: runwire.v1.RunService.StreamRun:input_type -> runwire.v1.StreamRunRequest
-	4,  // 34: runwire.v1.RunService.WaitRun:input_type -> runwire.v1.WaitRunRequest
-	6,  // 35: runwire.v1.RunService.GetRun:input_type -> runwire.v1.GetRunRequest
-	8,  // 36: runwire.v1.RunService.ListRuns:input_type -> runwire.v1.ListRunsRequest
-	10, // 37: runwire.v1.RunService.CancelRun:input_type -> runwire.v1.CancelRunRequest
-	12, // 38: runwire.v1.RunService.StreamRunEvents:input_type -> runwire.v1.StreamRunEventsRequest
-	14, // 39: runwire.v1.RunService.ListRunEvents:input_type -> runwire.v1.ListRunEventsRequest
-	16, // 40: runwire.v1.RunService.SubmitToolOutputs:input_type -> runwire.v1.SubmitToolOutputsRequest
-	18, // 41: runwire.v1.RunService.WatchRuns:input_type -> runwire.v1.WatchRunsRequest
-	1,  // 42: runwire.v1.RunService.CreateRun:output_type -> runwire.v1.CreateRunResponse
-	3,  // 43: runwire.v1.RunService.StreamRun:output_type -> runwire.v1.StreamRunResponse
-	5,  // 44: runwire.v1.RunService.WaitRun:output_type -> runwire.v1.WaitRunResponse
-	7,  // 45: runwire.v1.RunService.GetRun:output_type -> runwire.v1.GetRunResponse
-	9,  // 46: runwire.v1.RunService.ListRuns:output_type -> runwire.v1.ListRunsResponse
-	11, // 47: runwire.v1.RunService.CancelRun:output_type -> runwire.v1.CancelRunResponse
-	13, // 48: runwire.v1.RunService.StreamRunEvents:output_type -> runwire.v1.StreamRunEventsResponse
-	15, // 49: runwire.v1.RunService.ListRunEvents:output_type -> runwire.v1.ListRunEventsResponse
-	17, // 50: runwire.v1.RunService.SubmitToolOutputs:output_type -> runwire.v1.SubmitToolOutputsResponse
-	19, // 51: runwire.v1.RunService.WatchRuns:output_type -> runwire.v1.WatchRunsResponse
-	42, // [42:52] is the sub-list for method output_type
-	32, // [32:42] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	29, // 0: runwire.v1.CreateRunRequest.client_tools:type_name -> runwire.v1.ClientTool
+	30, // 1: runwire.v1.CreateRunRequest.runtime:type_name -> runwire.v1.Runtime
+	24, // 2: runwire.v1.CreateRunRequest.labels:type_name -> runwire.v1.CreateRunRequest.LabelsEntry
+	31, // 3: runwire.v1.CreateRunRequest.overrides:type_name -> runwire.v1.RunOverrides
+	32, // 4: runwire.v1.CreateRunResponse.run:type_name -> runwire.v1.Run
+	29, // 5: runwire.v1.StreamRunRequest.client_tools:type_name -> runwire.v1.ClientTool
+	30, // 6: runwire.v1.StreamRunRequest.runtime:type_name -> runwire.v1.Runtime
+	25, // 7: runwire.v1.StreamRunRequest.labels:type_name -> runwire.v1.StreamRunRequest.LabelsEntry
+	31, // 8: runwire.v1.StreamRunRequest.overrides:type_name -> runwire.v1.RunOverrides
+	33, // 9: runwire.v1.StreamRunRequest.filter:type_name -> runwire.v1.EventFilter
+	34, // 10: runwire.v1.StreamRunResponse.event:type_name -> runwire.v1.RunEvent
+	29, // 11: runwire.v1.WaitRunRequest.client_tools:type_name -> runwire.v1.ClientTool
+	30, // 12: runwire.v1.WaitRunRequest.runtime:type_name -> runwire.v1.Runtime
+	26, // 13: runwire.v1.WaitRunRequest.labels:type_name -> runwire.v1.WaitRunRequest.LabelsEntry
+	31, // 14: runwire.v1.WaitRunRequest.overrides:type_name -> runwire.v1.RunOverrides
+	35, // 15: runwire.v1.WaitRunRequest.timeout:type_name -> google.protobuf.Duration
+	32, // 16: runwire.v1.WaitRunResponse.run:type_name -> runwire.v1.Run
+	32, // 17: runwire.v1.GetRunResponse.run:type_name -> runwire.v1.Run
+	36, // 18: runwire.v1.ListRunsRequest.state:type_name -> runwire.v1.RunState
+	27, // 19: runwire.v1.ListRunsRequest.labels:type_name -> runwire.v1.ListRunsRequest.LabelsEntry
+	32, // 20: runwire.v1.ListRunsResponse.runs:type_name -> runwire.v1.Run
+	32, // 21: runwire.v1.CancelRunResponse.run:type_name -> runwire.v1.Run
+	32, // 22: runwire.v1.PauseRunResponse.run:type_name -> runwire.v1.Run
+	32, // 23: runwire.v1.ResumeRunResponse.run:type_name -> runwire.v1.Run
+	33, // 24: runwire.v1.StreamRunEventsRequest.filter:type_name -> runwire.v1.EventFilter
+	34, // 25: runwire.v1.StreamRunEventsResponse.event:type_name -> runwire.v1.RunEvent
+	33, // 26: runwire.v1.ListRunEventsRequest.filter:type_name -> runwire.v1.EventFilter
+	34, // 27: runwire.v1.ListRunEventsResponse.events:type_name -> runwire.v1.RunEvent
+	37, // 28: runwire.v1.SubmitToolOutputsRequest.tool_outputs:type_name -> runwire.v1.ToolOutput
+	32, // 29: runwire.v1.SubmitToolOutputsResponse.run:type_name -> runwire.v1.Run
+	36, // 30: runwire.v1.WatchRunsRequest.states:type_name -> runwire.v1.RunState
+	28, // 31: runwire.v1.WatchRunsRequest.labels:type_name -> runwire.v1.WatchRunsRequest.LabelsEntry
+	38, // 32: runwire.v1.WatchRunsResponse.type:type_name -> runwire.v1.ChangeType
+	32, // 33: runwire.v1.WatchRunsResponse.run:type_name -> runwire.v1.Run
+	0,  // 34: runwire.v1.RunService.CreateRun:input_type -> runwire.v1.CreateRunRequest
+	2,  // 35: runwire.v1.RunService.StreamRun:input_type -> runwire.v1.StreamRunRequest
+	4,  // 36: runwire.v1.RunService.WaitRun:input_type -> runwire.v1.WaitRunRequest
+	6,  // 37: runwire.v1.RunService.GetRun:input_type -> runwire.v1.GetRunRequest
+	8,  // 38: runwire.v1.RunService.ListRuns:input_type -> runwire.v1.ListRunsRequest
+	10, // 39: runwire.v1.RunService.CancelRun:input_type -> runwire.v1.CancelRunRequest
+	12, // 40: runwire.v1.RunService.PauseRun:input_type -> runwire.v1.PauseRunRequest
+	14, // 41: runwire.v1.RunService.ResumeRun:input_type -> runwire.v1.ResumeRunRequest
+	16, // 42: runwire.v1.RunService.StreamRunEvents:input_type -> runwire.v1.StreamRunEventsRequest
+	18, // 43: runwire.v1.RunService.ListRunEvents:input_type -> runwire.v1.ListRunEventsRequest
+	20, // 44: runwire.v1.RunService.SubmitToolOutputs:input_type -> runwire.v1.SubmitToolOutputsRequest
+	22, // 45: runwire.v1.RunService.WatchRuns:input_type -> runwire.v1.WatchRunsRequest
+	1,  // 46: runwire.v1.RunService.CreateRun:output_type -> runwire.v1.CreateRunResponse
+	3,  // 47: runwire.v1.RunService.StreamRun:output_type -> runwire.v1.StreamRunResponse
+	5,  // 48: runwire.v1.RunService.WaitRun:output_type -> runwire.v1.WaitRunResponse
+	7,  // 49: runwire.v1.RunService.GetRun:output_type -> runwire.v1.GetRunResponse
+	9,  // 50: runwire.v1.RunService.ListRuns:output_type -> runwire.v1.ListRunsResponse
+	11, // 51: runwire.v1.RunService.CancelRun:output_type -> runwire.v1.CancelRunResponse
+	13, // 52: runwire.v1.RunService.PauseRun:output_type -> runwire.v1.PauseRunResponse
+	15, // 53: runwire.v1.RunService.ResumeRun:output_type -> runwire.v1.ResumeRunResponse
+	17, // 54: runwire.v1.RunService.StreamRunEvents:output_type -> runwire.v1.StreamRunEventsResponse
+	19, // 55: runwire.v1.RunService.ListRunEvents:output_type -> runwire.v1.ListRunEventsResponse
+	21, // 56: runwire.v1.RunService.SubmitToolOutputs:output_type -> runwire.v1.SubmitToolOutputsResponse
+	23, // 57: runwire.v1.RunService.WatchRuns:output_type -> runwire.v1.WatchRunsResponse
+	46, // [46:58] is the sub-list for method output_type
+	34, // [34:46] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_runwire_v1_run_service_proto_init() }
@@ -1631,7 +1847,7 @@ func file_runwire_v1_run_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runwire_v1_run_service_proto_rawDesc), len(file_runwire_v1_run_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,8 @@ const (
 	RunService_GetRun_FullMethodName            = "/runwire.v1.RunService/GetRun"
 	RunService_ListRuns_FullMethodName          = "/runwire.v1.RunService/ListRuns"
 	RunService_CancelRun_FullMethodName         = "/runwire.v1.RunService/CancelRun"
+	RunService_PauseRun_FullMethodName          = "/runwire.v1.RunService/PauseRun"
+	RunService_ResumeRun_FullMethodName         = "/runwire.v1.RunService/ResumeRun"
 	RunService_StreamRunEvents_FullMethodName   = "/runwire.v1.RunService/StreamRunEvents"
 	RunService_ListRunEvents_FullMethodName     = "/runwire.v1.RunService/ListRunEvents"
 	RunService_SubmitToolOutputs_FullMethodName = "/runwire.v1.RunService/SubmitToolOutputs"
@@ -61,6 +63,17 @@ type RunServiceClient interface {
 	// Cancels a run: it stops, pending approvals are cancelled, and it ends
 	// CANCELLED. Cancelling an ended run returns it unchanged.
 	CancelRun(ctx context.Context, in *CancelRunRequest, opts ...grpc.CallOption) (*CancelRunResponse, error)
+	// Asks a run to pause at its next safe point: before its next model call,
+	// or before the tool calls of the model reply in flight (calls already
+	// running finish first). The run then logs state_changed PAUSED and waits
+	// for ResumeRun. Returns the run as it is when the request is recorded
+	// (usually still RUNNING). Pausing a paused or ended run returns it
+	// unchanged. On Temporal a paused run stays paused across worker restarts.
+	PauseRun(ctx context.Context, in *PauseRunRequest, opts ...grpc.CallOption) (*PauseRunResponse, error)
+	// Continues a PAUSED run (state_changed RUNNING), or withdraws a pause
+	// request the run has not reached yet. Resuming a run that is neither
+	// paused nor asked to pause, or has ended, returns it unchanged.
+	ResumeRun(ctx context.Context, in *ResumeRunRequest, opts ...grpc.CallOption) (*ResumeRunResponse, error)
 	// Streams a run's events with sequence > after_sequence: the logged ones
 	// first, then live ones, with nothing lost or doubled; ends with OK right
 	// after the terminal event. Works on ended runs while their log is kept.
@@ -155,6 +168,26 @@ func (c *runServiceClient) CancelRun(ctx context.Context, in *CancelRunRequest, 
 	return out, nil
 }
 
+func (c *runServiceClient) PauseRun(ctx context.Context, in *PauseRunRequest, opts ...grpc.CallOption) (*PauseRunResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PauseRunResponse)
+	err := c.cc.Invoke(ctx, RunService_PauseRun_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *runServiceClient) ResumeRun(ctx context.Context, in *ResumeRunRequest, opts ...grpc.CallOption) (*ResumeRunResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeRunResponse)
+	err := c.cc.Invoke(ctx, RunService_ResumeRun_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *runServiceClient) StreamRunEvents(ctx context.Context, in *StreamRunEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamRunEventsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &RunService_ServiceDesc.Streams[1], RunService_StreamRunEvents_FullMethodName, cOpts...)
@@ -243,6 +276,17 @@ type RunServiceServer interface {
 	// Cancels a run: it stops, pending approvals are cancelled, and it ends
 	// CANCELLED. Cancelling an ended run returns it unchanged.
 	CancelRun(context.Context, *CancelRunRequest) (*CancelRunResponse, error)
+	// Asks a run to pause at its next safe point: before its next model call,
+	// or before the tool calls of the model reply in flight (calls already
+	// running finish first). The run then logs state_changed PAUSED and waits
+	// for ResumeRun. Returns the run as it is when the request is recorded
+	// (usually still RUNNING). Pausing a paused or ended run returns it
+	// unchanged. On Temporal a paused run stays paused across worker restarts.
+	PauseRun(context.Context, *PauseRunRequest) (*PauseRunResponse, error)
+	// Continues a PAUSED run (state_changed RUNNING), or withdraws a pause
+	// request the run has not reached yet. Resuming a run that is neither
+	// paused nor asked to pause, or has ended, returns it unchanged.
+	ResumeRun(context.Context, *ResumeRunRequest) (*ResumeRunResponse, error)
 	// Streams a run's events with sequence > after_sequence: the logged ones
 	// first, then live ones, with nothing lost or doubled; ends with OK right
 	// after the terminal event. Works on ended runs while their log is kept.
@@ -285,6 +329,12 @@ func (UnimplementedRunServiceServer) ListRuns(context.Context, *ListRunsRequest)
 }
 func (UnimplementedRunServiceServer) CancelRun(context.Context, *CancelRunRequest) (*CancelRunResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelRun not implemented")
+}
+func (UnimplementedRunServiceServer) PauseRun(context.Context, *PauseRunRequest) (*PauseRunResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PauseRun not implemented")
+}
+func (UnimplementedRunServiceServer) ResumeRun(context.Context, *ResumeRunRequest) (*ResumeRunResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeRun not implemented")
 }
 func (UnimplementedRunServiceServer) StreamRunEvents(*StreamRunEventsRequest, grpc.ServerStreamingServer[StreamRunEventsResponse]) error {
 	return status.Error(codes.Unimplemented, "method StreamRunEvents not implemented")
@@ -420,6 +470,42 @@ func _RunService_CancelRun_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RunService_PauseRun_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PauseRunRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RunServiceServer).PauseRun(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RunService_PauseRun_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RunServiceServer).PauseRun(ctx, req.(*PauseRunRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RunService_ResumeRun_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeRunRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RunServiceServer).ResumeRun(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RunService_ResumeRun_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RunServiceServer).ResumeRun(ctx, req.(*ResumeRunRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RunService_StreamRunEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(StreamRunEventsRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -504,6 +590,14 @@ var RunService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelRun",
 			Handler:    _RunService_CancelRun_Handler,
+		},
+		{
+			MethodName: "PauseRun",
+			Handler:    _RunService_PauseRun_Handler,
+		},
+		{
+			MethodName: "ResumeRun",
+			Handler:    _RunService_ResumeRun_Handler,
 		},
 		{
 			MethodName: "ListRunEvents",

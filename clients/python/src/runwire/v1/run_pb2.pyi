@@ -24,6 +24,7 @@ class RunState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RUN_STATE_SUCCEEDED: _ClassVar[RunState]
     RUN_STATE_FAILED: _ClassVar[RunState]
     RUN_STATE_CANCELLED: _ClassVar[RunState]
+    RUN_STATE_PAUSED: _ClassVar[RunState]
 
 class RequiredActionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -38,6 +39,7 @@ RUN_STATE_CANCELLING: RunState
 RUN_STATE_SUCCEEDED: RunState
 RUN_STATE_FAILED: RunState
 RUN_STATE_CANCELLED: RunState
+RUN_STATE_PAUSED: RunState
 REQUIRED_ACTION_TYPE_UNSPECIFIED: RequiredActionType
 REQUIRED_ACTION_TYPE_APPROVAL: RequiredActionType
 REQUIRED_ACTION_TYPE_CLIENT_TOOL_CALL: RequiredActionType

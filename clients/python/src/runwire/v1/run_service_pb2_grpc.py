@@ -73,6 +73,16 @@ class RunServiceStub:
                 request_serializer=runwire_dot_v1_dot_run__service__pb2.CancelRunRequest.SerializeToString,
                 response_deserializer=runwire_dot_v1_dot_run__service__pb2.CancelRunResponse.FromString,
                 _registered_method=True)
+        self.PauseRun = channel.unary_unary(
+                '/runwire.v1.RunService/PauseRun',
+                request_serializer=runwire_dot_v1_dot_run__service__pb2.PauseRunRequest.SerializeToString,
+                response_deserializer=runwire_dot_v1_dot_run__service__pb2.PauseRunResponse.FromString,
+                _registered_method=True)
+        self.ResumeRun = channel.unary_unary(
+                '/runwire.v1.RunService/ResumeRun',
+                request_serializer=runwire_dot_v1_dot_run__service__pb2.ResumeRunRequest.SerializeToString,
+                response_deserializer=runwire_dot_v1_dot_run__service__pb2.ResumeRunResponse.FromString,
+                _registered_method=True)
         self.StreamRunEvents = channel.unary_stream(
                 '/runwire.v1.RunService/StreamRunEvents',
                 request_serializer=runwire_dot_v1_dot_run__service__pb2.StreamRunEventsRequest.SerializeToString,
@@ -153,6 +163,27 @@ class RunServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PauseRun(self, request, context):
+        """Asks a run to pause at its next safe point: before its next model call,
+        or before the tool calls of the model reply in flight (calls already
+        running finish first). The run then logs state_changed PAUSED and waits
+        for ResumeRun. Returns the run as it is when the request is recorded
+        (usually still RUNNING). Pausing a paused or ended run returns it
+        unchanged. On Temporal a paused run stays paused across worker restarts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeRun(self, request, context):
+        """Continues a PAUSED run (state_changed RUNNING), or withdraws a pause
+        request the run has not reached yet. Resuming a run that is neither
+        paused nor asked to pause, or has ended, returns it unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StreamRunEvents(self, request, context):
         """Streams a run's events with sequence > after_sequence: the logged ones
         first, then live ones, with nothing lost or doubled; ends with OK right
@@ -220,6 +251,16 @@ def add_RunServiceServicer_to_server(servicer, server):
                     servicer.CancelRun,
                     request_deserializer=runwire_dot_v1_dot_run__service__pb2.CancelRunRequest.FromString,
                     response_serializer=runwire_dot_v1_dot_run__service__pb2.CancelRunResponse.SerializeToString,
+            ),
+            'PauseRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseRun,
+                    request_deserializer=runwire_dot_v1_dot_run__service__pb2.PauseRunRequest.FromString,
+                    response_serializer=runwire_dot_v1_dot_run__service__pb2.PauseRunResponse.SerializeToString,
+            ),
+            'ResumeRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeRun,
+                    request_deserializer=runwire_dot_v1_dot_run__service__pb2.ResumeRunRequest.FromString,
+                    response_serializer=runwire_dot_v1_dot_run__service__pb2.ResumeRunResponse.SerializeToString,
             ),
             'StreamRunEvents': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamRunEvents,
@@ -413,6 +454,60 @@ class RunService:
             '/runwire.v1.RunService/CancelRun',
             runwire_dot_v1_dot_run__service__pb2.CancelRunRequest.SerializeToString,
             runwire_dot_v1_dot_run__service__pb2.CancelRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runwire.v1.RunService/PauseRun',
+            runwire_dot_v1_dot_run__service__pb2.PauseRunRequest.SerializeToString,
+            runwire_dot_v1_dot_run__service__pb2.PauseRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runwire.v1.RunService/ResumeRun',
+            runwire_dot_v1_dot_run__service__pb2.ResumeRunRequest.SerializeToString,
+            runwire_dot_v1_dot_run__service__pb2.ResumeRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -61,6 +61,19 @@ class RunServiceStub:
     """Cancels a run: it stops, pending approvals are cancelled, and it ends
     CANCELLED. Cancelling an ended run returns it unchanged.
     """
+    PauseRun: _grpc.UnaryUnaryMultiCallable[_run_service_pb2.PauseRunRequest, _run_service_pb2.PauseRunResponse]
+    """Asks a run to pause at its next safe point: before its next model call,
+    or before the tool calls of the model reply in flight (calls already
+    running finish first). The run then logs state_changed PAUSED and waits
+    for ResumeRun. Returns the run as it is when the request is recorded
+    (usually still RUNNING). Pausing a paused or ended run returns it
+    unchanged. On Temporal a paused run stays paused across worker restarts.
+    """
+    ResumeRun: _grpc.UnaryUnaryMultiCallable[_run_service_pb2.ResumeRunRequest, _run_service_pb2.ResumeRunResponse]
+    """Continues a PAUSED run (state_changed RUNNING), or withdraws a pause
+    request the run has not reached yet. Resuming a run that is neither
+    paused nor asked to pause, or has ended, returns it unchanged.
+    """
     StreamRunEvents: _grpc.UnaryStreamMultiCallable[_run_service_pb2.StreamRunEventsRequest, _run_service_pb2.StreamRunEventsResponse]
     """Streams a run's events with sequence > after_sequence: the logged ones
     first, then live ones, with nothing lost or doubled; ends with OK right
@@ -111,6 +124,19 @@ class RunServiceAsyncStub(RunServiceStub):
     CancelRun: _aio.UnaryUnaryMultiCallable[_run_service_pb2.CancelRunRequest, _run_service_pb2.CancelRunResponse]  # type: ignore[assignment]
     """Cancels a run: it stops, pending approvals are cancelled, and it ends
     CANCELLED. Cancelling an ended run returns it unchanged.
+    """
+    PauseRun: _aio.UnaryUnaryMultiCallable[_run_service_pb2.PauseRunRequest, _run_service_pb2.PauseRunResponse]  # type: ignore[assignment]
+    """Asks a run to pause at its next safe point: before its next model call,
+    or before the tool calls of the model reply in flight (calls already
+    running finish first). The run then logs state_changed PAUSED and waits
+    for ResumeRun. Returns the run as it is when the request is recorded
+    (usually still RUNNING). Pausing a paused or ended run returns it
+    unchanged. On Temporal a paused run stays paused across worker restarts.
+    """
+    ResumeRun: _aio.UnaryUnaryMultiCallable[_run_service_pb2.ResumeRunRequest, _run_service_pb2.ResumeRunResponse]  # type: ignore[assignment]
+    """Continues a PAUSED run (state_changed RUNNING), or withdraws a pause
+    request the run has not reached yet. Resuming a run that is neither
+    paused nor asked to pause, or has ended, returns it unchanged.
     """
     StreamRunEvents: _aio.UnaryStreamMultiCallable[_run_service_pb2.StreamRunEventsRequest, _run_service_pb2.StreamRunEventsResponse]  # type: ignore[assignment]
     """Streams a run's events with sequence > after_sequence: the logged ones
@@ -195,6 +221,31 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_run_service_pb2.CancelRunResponse, _abc.Awaitable[_run_service_pb2.CancelRunResponse]]:
         """Cancels a run: it stops, pending approvals are cancelled, and it ends
         CANCELLED. Cancelling an ended run returns it unchanged.
+        """
+
+    @_abc_1.abstractmethod
+    def PauseRun(
+        self,
+        request: _run_service_pb2.PauseRunRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_run_service_pb2.PauseRunResponse, _abc.Awaitable[_run_service_pb2.PauseRunResponse]]:
+        """Asks a run to pause at its next safe point: before its next model call,
+        or before the tool calls of the model reply in flight (calls already
+        running finish first). The run then logs state_changed PAUSED and waits
+        for ResumeRun. Returns the run as it is when the request is recorded
+        (usually still RUNNING). Pausing a paused or ended run returns it
+        unchanged. On Temporal a paused run stays paused across worker restarts.
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeRun(
+        self,
+        request: _run_service_pb2.ResumeRunRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_run_service_pb2.ResumeRunResponse, _abc.Awaitable[_run_service_pb2.ResumeRunResponse]]:
+        """Continues a PAUSED run (state_changed RUNNING), or withdraws a pause
+        request the run has not reached yet. Resuming a run that is neither
+        paused nor asked to pause, or has ended, returns it unchanged.
         """
 
     @_abc_1.abstractmethod

@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runwire/v1/run_service.proto.
  */
 export const file_runwire_v1_run_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxydW53aXJlL3YxL3J1bl9zZXJ2aWNlLnByb3RvEgpydW53aXJlLnYxIs0DChBDcmVhdGVSdW5SZXF1ZXN0EhwKCGFnZW50X2lkGAEgASgJQgq6SAdyBRABGIABEhsKCXRocmVhZF9pZBgCIAEoCUIIukgFcgMYgAESGwoGcHJvbXB0GAMgASgJQgu6SAhyBhABGMCaDBI2CgxjbGllbnRfdG9vbHMYBCADKAsyFi5ydW53aXJlLnYxLkNsaWVudFRvb2xCCLpIBZIBAhBAEhwKCnJlcXVlc3RfaWQYBSABKAlCCLpIBXIDGIABEi4KB3J1bnRpbWUYBiABKA4yEy5ydW53aXJlLnYxLlJ1bnRpbWVCCLpIBYIBAhABEn8KBmxhYmVscxgIIAMoCzIoLnJ1bndpcmUudjEuQ3JlYXRlUnVuUmVxdWVzdC5MYWJlbHNFbnRyeUJFukhCmgE/ECAiNHIyMjBeW0EtWmEtejAtOV0oW0EtWmEtejAtOS5fLy1dezAsNjF9W0EtWmEtejAtOV0pPyQqBXIDGIACEisKCW92ZXJyaWRlcxgJIAEoCzIYLnJ1bndpcmUudjEuUnVuT3ZlcnJpZGVzGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMQoRQ3JlYXRlUnVuUmVzcG9uc2USHAoDcnVuGAEgASgLMg8ucnVud2lyZS52MS5SdW4i9gMKEFN0cmVhbVJ1blJlcXVlc3QSHAoIYWdlbnRfaWQYASABKAlCCrpIB3IFEAEYgAESGwoJdGhyZWFkX2lkGAIgASgJQgi6SAVyAxiAARIbCgZwcm9tcHQYAyABKAlCC7pICHIGEAEYwJoMEjYKDGNsaWVudF90b29scxgEIAMoCzIWLnJ1bndpcmUudjEuQ2xpZW50VG9vbEIIukgFkgECEEASHAoKcmVxdWVzdF9pZBgFIAEoCUIIukgFcgMYgAESLgoHcnVudGltZRgGIAEoDjITLnJ1bndpcmUudjEuUnVudGltZUIIukgFggECEAESfwoGbGFiZWxzGAggAygLMigucnVud2lyZS52MS5TdHJlYW1SdW5SZXF1ZXN0LkxhYmVsc0VudHJ5QkW6SEKaAT8QICI0cjIyMF5bQS1aYS16MC05XShbQS1aYS16MC05Ll8vLV17MCw2MX1bQS1aYS16MC05XSk/JCoFcgMYgAISKwoJb3ZlcnJpZGVzGAkgASgLMhgucnVud2lyZS52MS5SdW5PdmVycmlkZXMSJwoGZmlsdGVyGAogASgLMhcucnVud2lyZS52MS5FdmVudEZpbHRlchotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjgKEVN0cmVhbVJ1blJlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhQucnVud2lyZS52MS5SdW5FdmVudCKEBAoOV2FpdFJ1blJlcXVlc3QSHAoIYWdlbnRfaWQYASABKAlCCrpIB3IFEAEYgAESGwoJdGhyZWFkX2lkGAIgASgJQgi6SAVyAxiAARIbCgZwcm9tcHQYAyABKAlCC7pICHIGEAEYwJoMEjYKDGNsaWVudF90b29scxgEIAMoCzIWLnJ1bndpcmUudjEuQ2xpZW50VG9vbEIIukgFkgECEEASHAoKcmVxdWVzdF9pZBgFIAEoCUIIukgFcgMYgAESLgoHcnVudGltZRgGIAEoDjITLnJ1bndpcmUudjEuUnVudGltZUIIukgFggECEAESfQoGbGFiZWxzGAggAygLMiYucnVud2lyZS52MS5XYWl0UnVuUmVxdWVzdC5MYWJlbHNFbnRyeUJFukhCmgE/ECAiNHIyMjBeW0EtWmEtejAtOV0oW0EtWmEtejAtOS5fLy1dezAsNjF9W0EtWmEtejAtOV0pPyQqBXIDGIACEisKCW92ZXJyaWRlcxgJIAEoCzIYLnJ1bndpcmUudjEuUnVuT3ZlcnJpZGVzEjkKB3RpbWVvdXQYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDbpICqoBByIDCJAcMgAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIvCg9XYWl0UnVuUmVzcG9uc2USHAoDcnVuGAEgASgLMg8ucnVud2lyZS52MS5SdW4iKwoNR2V0UnVuUmVxdWVzdBIaCgZydW5faWQYASABKAlCCrpIB3IFEAEYgAEiLgoOR2V0UnVuUmVzcG9uc2USHAoDcnVuGAEgASgLMg8ucnVud2lyZS52MS5SdW4i2wIKD0xpc3RSdW5zUmVxdWVzdBIaCghhZ2VudF9pZBgBIAEoCUIIukgFcgMYgAESGwoJdGhyZWFkX2lkGAIgASgJQgi6SAVyAxiAARItCgVzdGF0ZRgDIAEoDjIULnJ1bndpcmUudjEuUnVuU3RhdGVCCLpIBYIBAhABEh0KCXBhZ2Vfc2l6ZRgEIAEoBUIKukgHGgUY6AcoABISCgpwYWdlX3Rva2VuGAUgASgJEn4KBmxhYmVscxgGIAMoCzInLnJ1bndpcmUudjEuTGlzdFJ1bnNSZXF1ZXN0LkxhYmVsc0VudHJ5QkW6SEKaAT8QICI0cjIyMF5bQS1aYS16MC05XShbQS1aYS16MC05Ll8vLV17MCw2MX1bQS1aYS16MC05XSk/JCoFcgMYgAIaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJKChBMaXN0UnVuc1Jlc3BvbnNlEh0KBHJ1bnMYASADKAsyDy5ydW53aXJlLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSAoQQ2FuY2VsUnVuUmVxdWVzdBIaCgZydW5faWQYASABKAlCCrpIB3IFEAEYgAESGAoGcmVhc29uGAIgASgJQgi6SAVyAxigHyIxChFDYW5jZWxSdW5SZXNwb25zZRIcCgNydW4YASABKAsyDy5ydW53aXJlLnYxLlJ1biJ+ChZTdHJlYW1SdW5FdmVudHNSZXF1ZXN0EhoKBnJ1bl9pZBgBIAEoCUIKukgHcgUQARiAARIfCg5hZnRlcl9zZXF1ZW5jZRgCIAEoA0IHukgEIgIoABInCgZmaWx0ZXIYAyABKAsyFy5ydW53aXJlLnYxLkV2ZW50RmlsdGVyIj4KF1N0cmVhbVJ1bkV2ZW50c1Jlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhQucnVud2lyZS52MS5SdW5FdmVudCKvAQoUTGlzdFJ1bkV2ZW50c1JlcXVlc3QSGgoGcnVuX2lkGAEgASgJQgq6SAdyBRABGIABEh8KDmFmdGVyX3NlcXVlbmNlGAIgASgDQge6SAQiAigAEh0KCXBhZ2Vfc2l6ZRgDIAEoBUIKukgHGgUY6AcoABISCgpwYWdlX3Rva2VuGAQgASgJEicKBmZpbHRlchgFIAEoCzIXLnJ1bndpcmUudjEuRXZlbnRGaWx0ZXIiVgoVTGlzdFJ1bkV2ZW50c1Jlc3BvbnNlEiQKBmV2ZW50cxgBIAMoCzIULnJ1bndpcmUudjEuUnVuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInAKGFN1Ym1pdFRvb2xPdXRwdXRzUmVxdWVzdBIaCgZydW5faWQYASABKAlCCrpIB3IFEAEYgAESOAoMdG9vbF9vdXRwdXRzGAIgAygLMhYucnVud2lyZS52MS5Ub29sT3V0cHV0Qgq6SAeSAQQIARBAIjkKGVN1Ym1pdFRvb2xPdXRwdXRzUmVzcG9uc2USHAoDcnVuGAEgASgLMg8ucnVud2lyZS52MS5SdW4izgIKEFdhdGNoUnVuc1JlcXVlc3QSGgoIYWdlbnRfaWQYASABKAlCCLpIBXIDGIABEhsKCXRocmVhZF9pZBgCIAEoCUIIukgFcgMYgAESNwoGc3RhdGVzGAMgAygOMhQucnVud2lyZS52MS5SdW5TdGF0ZUIRukgOkgELEBAiB4IBBBABIAASfwoGbGFiZWxzGAQgAygLMigucnVud2lyZS52MS5XYXRjaFJ1bnNSZXF1ZXN0LkxhYmVsc0VudHJ5QkW6SEKaAT8QICI0cjIyMF5bQS1aYS16MC05XShbQS1aYS16MC05Ll8vLV17MCw2MX1bQS1aYS16MC05XSk/JCoFcgMYgAISGAoGY3Vyc29yGAUgASgJQgi6SAVyAxiAAhotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImcKEVdhdGNoUnVuc1Jlc3BvbnNlEiQKBHR5cGUYASABKA4yFi5ydW53aXJlLnYxLkNoYW5nZVR5cGUSHAoDcnVuGAIgASgLMg8ucnVud2lyZS52MS5SdW4SDgoGY3Vyc29yGAMgASgJMpoGCgpSdW5TZXJ2aWNlEkgKCUNyZWF0ZVJ1bhIcLnJ1bndpcmUudjEuQ3JlYXRlUnVuUmVxdWVzdBodLnJ1bndpcmUudjEuQ3JlYXRlUnVuUmVzcG9uc2USSgoJU3RyZWFtUnVuEhwucnVud2lyZS52MS5TdHJlYW1SdW5SZXF1ZXN0Gh0ucnVud2lyZS52MS5TdHJlYW1SdW5SZXNwb25zZTABEkIKB1dhaXRSdW4SGi5ydW53aXJlLnYxLldhaXRSdW5SZXF1ZXN0GhsucnVud2lyZS52MS5XYWl0UnVuUmVzcG9uc2USPwoGR2V0UnVuEhkucnVud2lyZS52MS5HZXRSdW5SZXF1ZXN0GhoucnVud2lyZS52MS5HZXRSdW5SZXNwb25zZRJFCghMaXN0UnVucxIbLnJ1bndpcmUudjEuTGlzdFJ1bnNSZXF1ZXN0GhwucnVud2lyZS52MS5MaXN0UnVuc1Jlc3BvbnNlEkgKCUNhbmNlbFJ1bhIcLnJ1bndpcmUudjEuQ2FuY2VsUnVuUmVxdWVzdBodLnJ1bndpcmUudjEuQ2FuY2VsUnVuUmVzcG9uc2USXAoPU3RyZWFtUnVuRXZlbnRzEiIucnVud2lyZS52MS5TdHJlYW1SdW5FdmVudHNSZXF1ZXN0GiMucnVud2lyZS52MS5TdHJlYW1SdW5FdmVudHNSZXNwb25zZTABElQKDUxpc3RSdW5FdmVudHMSIC5ydW53aXJlLnYxLkxpc3RSdW5FdmVudHNSZXF1ZXN0GiEucnVud2lyZS52MS5MaXN0UnVuRXZlbnRzUmVzcG9uc2USYAoRU3VibWl0VG9vbE91dHB1dHMSJC5ydW53aXJlLnYxLlN1Ym1pdFRvb2xPdXRwdXRzUmVxdWVzdBolLnJ1bndpcmUudjEuU3VibWl0VG9vbE91dHB1dHNSZXNwb25zZRJKCglXYXRjaFJ1bnMSHC5ydW53aXJlLnYxLldhdGNoUnVuc1JlcXVlc3QaHS5ydW53aXJlLnYxLldhdGNoUnVuc1Jlc3BvbnNlMAFCTgoOZGV2LnJ1bndpcmUudjFQAVo6Z2l0aHViLmNvbS9ydW53aXJlL3J1bndpcmUvY2xpZW50cy9nby9ydW53aXJlL3YxO3J1bndpcmV2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_duration, file_runwire_v1_agent, file_runwire_v1_event, file_runwire_v1_run, file_runwire_v1_watch]);
+  fileDesc("ChxydW53aXJlL3YxL3J1bl9zZXJ2aWNlLnByb3RvEgpydW53aXJlLnYxIs0DChBDcmVhdGVSdW5SZXF1ZXN0EhwKCGFnZW50X2lkGAEgASgJQgq6SAdyBRABGIABEhsKCXRocmVhZF9pZBgCIAEoCUIIukgFcgMYgAESGwoGcHJvbXB0GAMgASgJQgu6SAhyBhABGMCaDBI2CgxjbGllbnRfdG9vbHMYBCADKAsyFi5ydW53aXJlLnYxLkNsaWVudFRvb2xCCLpIBZIBAhBAEhwKCnJlcXVlc3RfaWQYBSABKAlCCLpIBXIDGIABEi4KB3J1bnRpbWUYBiABKA4yEy5ydW53aXJlLnYxLlJ1bnRpbWVCCLpIBYIBAhABEn8KBmxhYmVscxgIIAMoCzIoLnJ1bndpcmUudjEuQ3JlYXRlUnVuUmVxdWVzdC5MYWJlbHNFbnRyeUJFukhCmgE/ECAiNHIyMjBeW0EtWmEtejAtOV0oW0EtWmEtejAtOS5fLy1dezAsNjF9W0EtWmEtejAtOV0pPyQqBXIDGIACEisKCW92ZXJyaWRlcxgJIAEoCzIYLnJ1bndpcmUudjEuUnVuT3ZlcnJpZGVzGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMQoRQ3JlYXRlUnVuUmVzcG9uc2USHAoDcnVuGAEgASgLMg8ucnVud2lyZS52MS5SdW4i9gMKEFN0cmVhbVJ1blJlcXVlc3QSHAoIYWdlbnRfaWQYASABKAlCCrpIB3IFEAEYgAESGwoJdGhyZWFkX2lkGAIgASgJQgi6SAVyAxiAARIbCgZwcm9tcHQYAyABKAlCC7pICHIGEAEYwJoMEjYKDGNsaWVudF90b29scxgEIAMoCzIWLnJ1bndpcmUudjEuQ2xpZW50VG9vbEIIukgFkgECEEASHAoKcmVxdWVzdF9pZBgFIAEoCUIIukgFcgMYgAESLgoHcnVudGltZRgGIAEoDjITLnJ1bndpcmUudjEuUnVudGltZUIIukgFggECEAESfwoGbGFiZWxzGAggAygLMigucnVud2lyZS52MS5TdHJlYW1SdW5SZXF1ZXN0LkxhYmVsc0VudHJ5QkW6SEKaAT8QICI0cjIyMF5bQS1aYS16MC05XShbQS1aYS16MC05Ll8vLV17MCw2MX1bQS1aYS16MC05XSk/JCoFcgMYgAISKwoJb3ZlcnJpZGVzGAkgASgLMhgucnVud2lyZS52MS5SdW5PdmVycmlkZXMSJwoGZmlsdGVyGAogASgLMhcucnVud2lyZS52MS5FdmVudEZpbHRlchotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjgKEVN0cmVhbVJ1blJlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhQucnVud2lyZS52MS5SdW5FdmVudCKEBAoOV2FpdFJ1blJlcXVlc3QSHAoIYWdlbnRfaWQYASABKAlCCrpIB3IFEAEYgAESGwoJdGhyZWFkX2lkGAIgASgJQgi6SAVyAxiAARIbCgZwcm9tcHQYAyABKAlCC7pICHIGEAEYwJoMEjYKDGNsaWVudF90b29scxgEIAMoCzIWLnJ1bndpcmUudjEuQ2xpZW50VG9vbEIIukgFkgECEEASHAoKcmVxdWVzdF9pZBgFIAEoCUIIukgFcgMYgAESLgoHcnVudGltZRgGIAEoDjITLnJ1bndpcmUudjEuUnVudGltZUIIukgFggECEAESfQoGbGFiZWxzGAggAygLMiYucnVud2lyZS52MS5XYWl0UnVuUmVxdWVzdC5MYWJlbHNFbnRyeUJFukhCmgE/ECAiNHIyMjBeW0EtWmEtejAtOV0oW0EtWmEtejAtOS5fLy1dezAsNjF9W0EtWmEtejAtOV0pPyQqBXIDGIACEisKCW92ZXJyaWRlcxgJIAEoCzIYLnJ1bndpcmUudjEuUnVuT3ZlcnJpZGVzEjkKB3RpbWVvdXQYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDbpICqoBByIDCJAcMgAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIvCg9XYWl0UnVuUmVzcG9uc2USHAoDcnVuGAEgASgLMg8ucnVud2lyZS52MS5SdW4iKwoNR2V0UnVuUmVxdWVzdBIaCgZydW5faWQYASABKAlCCrpIB3IFEAEYgAEiLgoOR2V0UnVuUmVzcG9uc2USHAoDcnVuGAEgASgLMg8ucnVud2lyZS52MS5SdW4i2wIKD0xpc3RSdW5zUmVxdWVzdBIaCghhZ2VudF9pZBgBIAEoCUIIukgFcgMYgAESGwoJdGhyZWFkX2lkGAIgASgJQgi6SAVyAxiAARItCgVzdGF0ZRgDIAEoDjIULnJ1bndpcmUudjEuUnVuU3RhdGVCCLpIBYIBAhABEh0KCXBhZ2Vfc2l6ZRgEIAEoBUIKukgHGgUY6AcoABISCgpwYWdlX3Rva2VuGAUgASgJEn4KBmxhYmVscxgGIAMoCzInLnJ1bndpcmUudjEuTGlzdFJ1bnNSZXF1ZXN0LkxhYmVsc0VudHJ5QkW6SEKaAT8QICI0cjIyMF5bQS1aYS16MC05XShbQS1aYS16MC05Ll8vLV17MCw2MX1bQS1aYS16MC05XSk/JCoFcgMYgAIaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJKChBMaXN0UnVuc1Jlc3BvbnNlEh0KBHJ1bnMYASADKAsyDy5ydW53aXJlLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSAoQQ2FuY2VsUnVuUmVxdWVzdBIaCgZydW5faWQYASABKAlCCrpIB3IFEAEYgAESGAoGcmVhc29uGAIgASgJQgi6SAVyAxigHyIxChFDYW5jZWxSdW5SZXNwb25zZRIcCgNydW4YASABKAsyDy5ydW53aXJlLnYxLlJ1biJHCg9QYXVzZVJ1blJlcXVlc3QSGgoGcnVuX2lkGAEgASgJQgq6SAdyBRABGIABEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMYoB8iMAoQUGF1c2VSdW5SZXNwb25zZRIcCgNydW4YASABKAsyDy5ydW53aXJlLnYxLlJ1biIuChBSZXN1bWVSdW5SZXF1ZXN0EhoKBnJ1bl9pZBgBIAEoCUIKukgHcgUQARiAASIxChFSZXN1bWVSdW5SZXNwb25zZRIcCgNydW4YASABKAsyDy5ydW53aXJlLnYxLlJ1biJ+ChZTdHJlYW1SdW5FdmVudHNSZXF1ZXN0EhoKBnJ1bl9pZBgBIAEoCUIKukgHcgUQARiAARIfCg5hZnRlcl9zZXF1ZW5jZRgCIAEoA0IHukgEIgIoABInCgZmaWx0ZXIYAyABKAsyFy5ydW53aXJlLnYxLkV2ZW50RmlsdGVyIj4KF1N0cmVhbVJ1bkV2ZW50c1Jlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhQucnVud2lyZS52MS5SdW5FdmVudCKvAQoUTGlzdFJ1bkV2ZW50c1JlcXVlc3QSGgoGcnVuX2lkGAEgASgJQgq6SAdyBRABGIABEh8KDmFmdGVyX3NlcXVlbmNlGAIgASgDQge6SAQiAigAEh0KCXBhZ2Vfc2l6ZRgDIAEoBUIKukgHGgUY6AcoABISCgpwYWdlX3Rva2VuGAQgASgJEicKBmZpbHRlchgFIAEoCzIXLnJ1bndpcmUudjEuRXZlbnRGaWx0ZXIiVgoVTGlzdFJ1bkV2ZW50c1Jlc3BvbnNlEiQKBmV2ZW50cxgBIAMoCzIULnJ1bndpcmUudjEuUnVuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInAKGFN1Ym1pdFRvb2xPdXRwdXRzUmVxdWVzdBIaCgZydW5faWQYASABKAlCCrpIB3IFEAEYgAESOAoMdG9vbF9vdXRwdXRzGAIgAygLMhYucnVud2lyZS52MS5Ub29sT3V0cHV0Qgq6SAeSAQQIARBAIjkKGVN1Ym1pdFRvb2xPdXRwdXRzUmVzcG9uc2USHAoDcnVuGAEgASgLMg8ucnVud2lyZS52MS5SdW4izgIKEFdhdGNoUnVuc1JlcXVlc3QSGgoIYWdlbnRfaWQYASABKAlCCLpIBXIDGIABEhsKCXRocmVhZF9pZBgCIAEoCUIIukgFcgMYgAESNwoGc3RhdGVzGAMgAygOMhQucnVud2lyZS52MS5SdW5TdGF0ZUIRukgOkgELEBAiB4IBBBABIAASfwoGbGFiZWxzGAQgAygLMigucnVud2lyZS52MS5XYXRjaFJ1bnNSZXF1ZXN0LkxhYmVsc0VudHJ5QkW6SEKaAT8QICI0cjIyMF5bQS1aYS16MC05XShbQS1aYS16MC05Ll8vLV17MCw2MX1bQS1aYS16MC05XSk/JCoFcgMYgAISGAoGY3Vyc29yGAUgASgJQgi6SAVyAxiAAhotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImcKEVdhdGNoUnVuc1Jlc3BvbnNlEiQKBHR5cGUYASABKA4yFi5ydW53aXJlLnYxLkNoYW5nZVR5cGUSHAoDcnVuGAIgASgLMg8ucnVud2lyZS52MS5SdW4SDgoGY3Vyc29yGAMgASgJMqsHCgpSdW5TZXJ2aWNlEkgKCUNyZWF0ZVJ1bhIcLnJ1bndpcmUudjEuQ3JlYXRlUnVuUmVxdWVzdBodLnJ1bndpcmUudjEuQ3JlYXRlUnVuUmVzcG9uc2USSgoJU3RyZWFtUnVuEhwucnVud2lyZS52MS5TdHJlYW1SdW5SZXF1ZXN0Gh0ucnVud2lyZS52MS5TdHJlYW1SdW5SZXNwb25zZTABEkIKB1dhaXRSdW4SGi5ydW53aXJlLnYxLldhaXRSdW5SZXF1ZXN0GhsucnVud2lyZS52MS5XYWl0UnVuUmVzcG9uc2USPwoGR2V0UnVuEhkucnVud2lyZS52MS5HZXRSdW5SZXF1ZXN0GhoucnVud2lyZS52MS5HZXRSdW5SZXNwb25zZRJFCghMaXN0UnVucxIbLnJ1bndpcmUudjEuTGlzdFJ1bnNSZXF1ZXN0GhwucnVud2lyZS52MS5MaXN0UnVuc1Jlc3BvbnNlEkgKCUNhbmNlbFJ1bhIcLnJ1bndpcmUudjEuQ2FuY2VsUnVuUmVxdWVzdBodLnJ1bndpcmUudjEuQ2FuY2VsUnVuUmVzcG9uc2USRQoIUGF1c2VSdW4SGy5ydW53aXJlLnYxLlBhdXNlUnVuUmVxdWVzdBocLnJ1bndpcmUudjEuUGF1c2VSdW5SZXNwb25zZRJICglSZXN1bWVSdW4SHC5ydW53aXJlLnYxLlJlc3VtZVJ1blJlcXVlc3QaHS5ydW53aXJlLnYxLlJlc3VtZVJ1blJlc3BvbnNlElwKD1N0cmVhbVJ1bkV2ZW50cxIiLnJ1bndpcmUudjEuU3RyZWFtUnVuRXZlbnRzUmVxdWVzdBojLnJ1bndpcmUudjEuU3RyZWFtUnVuRXZlbnRzUmVzcG9uc2UwARJUCg1MaXN0UnVuRXZlbnRzEiAucnVud2lyZS52MS5MaXN0UnVuRXZlbnRzUmVxdWVzdBohLnJ1bndpcmUudjEuTGlzdFJ1bkV2ZW50c1Jlc3BvbnNlEmAKEVN1Ym1pdFRvb2xPdXRwdXRzEiQucnVud2lyZS52MS5TdWJtaXRUb29sT3V0cHV0c1JlcXVlc3QaJS5ydW53aXJlLnYxLlN1Ym1pdFRvb2xPdXRwdXRzUmVzcG9uc2USSgoJV2F0Y2hSdW5zEhwucnVud2lyZS52MS5XYXRjaFJ1bnNSZXF1ZXN0Gh0ucnVud2lyZS52MS5XYXRjaFJ1bnNSZXNwb25zZTABQk4KDmRldi5ydW53aXJlLnYxUAFaOmdpdGh1Yi5jb20vcnVud2lyZS9ydW53aXJlL2NsaWVudHMvZ28vcnVud2lyZS92MTtydW53aXJldjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_duration, file_runwire_v1_agent, file_runwire_v1_event, file_runwire_v1_run, file_runwire_v1_watch]);
 
 /**
  * CreateRunRequest is the request of RunService.CreateRun.
@@ -507,6 +507,97 @@ export const CancelRunResponseSchema: GenMessage<CancelRunResponse> = /*@__PURE_
   messageDesc(file_runwire_v1_run_service, 11);
 
 /**
+ * PauseRunRequest is the request of RunService.PauseRun.
+ *
+ * @generated from message runwire.v1.PauseRunRequest
+ */
+export type PauseRunRequest = Message<"runwire.v1.PauseRunRequest"> & {
+  /**
+   * Required. The run's id. NOT_FOUND if unknown.
+   *
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * Optional. Why, at most 4,000 characters; kept in the server log.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message runwire.v1.PauseRunRequest.
+ * Use `create(PauseRunRequestSchema)` to create a new message.
+ */
+export const PauseRunRequestSchema: GenMessage<PauseRunRequest> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_run_service, 12);
+
+/**
+ * PauseRunResponse is the response of RunService.PauseRun.
+ *
+ * @generated from message runwire.v1.PauseRunResponse
+ */
+export type PauseRunResponse = Message<"runwire.v1.PauseRunResponse"> & {
+  /**
+   * The run when the request was recorded.
+   *
+   * @generated from field: runwire.v1.Run run = 1;
+   */
+  run?: Run | undefined;
+};
+
+/**
+ * Describes the message runwire.v1.PauseRunResponse.
+ * Use `create(PauseRunResponseSchema)` to create a new message.
+ */
+export const PauseRunResponseSchema: GenMessage<PauseRunResponse> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_run_service, 13);
+
+/**
+ * ResumeRunRequest is the request of RunService.ResumeRun.
+ *
+ * @generated from message runwire.v1.ResumeRunRequest
+ */
+export type ResumeRunRequest = Message<"runwire.v1.ResumeRunRequest"> & {
+  /**
+   * Required. The run's id. NOT_FOUND if unknown.
+   *
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+};
+
+/**
+ * Describes the message runwire.v1.ResumeRunRequest.
+ * Use `create(ResumeRunRequestSchema)` to create a new message.
+ */
+export const ResumeRunRequestSchema: GenMessage<ResumeRunRequest> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_run_service, 14);
+
+/**
+ * ResumeRunResponse is the response of RunService.ResumeRun.
+ *
+ * @generated from message runwire.v1.ResumeRunResponse
+ */
+export type ResumeRunResponse = Message<"runwire.v1.ResumeRunResponse"> & {
+  /**
+   * The run when the request was recorded.
+   *
+   * @generated from field: runwire.v1.Run run = 1;
+   */
+  run?: Run | undefined;
+};
+
+/**
+ * Describes the message runwire.v1.ResumeRunResponse.
+ * Use `create(ResumeRunResponseSchema)` to create a new message.
+ */
+export const ResumeRunResponseSchema: GenMessage<ResumeRunResponse> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_run_service, 15);
+
+/**
  * StreamRunEventsRequest is the request of RunService.StreamRunEvents.
  *
  * @generated from message runwire.v1.StreamRunEventsRequest
@@ -540,7 +631,7 @@ export type StreamRunEventsRequest = Message<"runwire.v1.StreamRunEventsRequest"
  * Use `create(StreamRunEventsRequestSchema)` to create a new message.
  */
 export const StreamRunEventsRequestSchema: GenMessage<StreamRunEventsRequest> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_run_service, 12);
+  messageDesc(file_runwire_v1_run_service, 16);
 
 /**
  * StreamRunEventsResponse is one message of RunService.StreamRunEvents.
@@ -561,7 +652,7 @@ export type StreamRunEventsResponse = Message<"runwire.v1.StreamRunEventsRespons
  * Use `create(StreamRunEventsResponseSchema)` to create a new message.
  */
 export const StreamRunEventsResponseSchema: GenMessage<StreamRunEventsResponse> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_run_service, 13);
+  messageDesc(file_runwire_v1_run_service, 17);
 
 /**
  * ListRunEventsRequest is the request of RunService.ListRunEvents.
@@ -613,7 +704,7 @@ export type ListRunEventsRequest = Message<"runwire.v1.ListRunEventsRequest"> & 
  * Use `create(ListRunEventsRequestSchema)` to create a new message.
  */
 export const ListRunEventsRequestSchema: GenMessage<ListRunEventsRequest> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_run_service, 14);
+  messageDesc(file_runwire_v1_run_service, 18);
 
 /**
  * ListRunEventsResponse is the response of RunService.ListRunEvents.
@@ -642,7 +733,7 @@ export type ListRunEventsResponse = Message<"runwire.v1.ListRunEventsResponse"> 
  * Use `create(ListRunEventsResponseSchema)` to create a new message.
  */
 export const ListRunEventsResponseSchema: GenMessage<ListRunEventsResponse> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_run_service, 15);
+  messageDesc(file_runwire_v1_run_service, 19);
 
 /**
  * SubmitToolOutputsRequest is the request of RunService.SubmitToolOutputs.
@@ -670,7 +761,7 @@ export type SubmitToolOutputsRequest = Message<"runwire.v1.SubmitToolOutputsRequ
  * Use `create(SubmitToolOutputsRequestSchema)` to create a new message.
  */
 export const SubmitToolOutputsRequestSchema: GenMessage<SubmitToolOutputsRequest> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_run_service, 16);
+  messageDesc(file_runwire_v1_run_service, 20);
 
 /**
  * SubmitToolOutputsResponse is the response of RunService.SubmitToolOutputs.
@@ -691,7 +782,7 @@ export type SubmitToolOutputsResponse = Message<"runwire.v1.SubmitToolOutputsRes
  * Use `create(SubmitToolOutputsResponseSchema)` to create a new message.
  */
 export const SubmitToolOutputsResponseSchema: GenMessage<SubmitToolOutputsResponse> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_run_service, 17);
+  messageDesc(file_runwire_v1_run_service, 21);
 
 /**
  * WatchRunsRequest is the request of RunService.WatchRuns. Filters combine
@@ -744,7 +835,7 @@ export type WatchRunsRequest = Message<"runwire.v1.WatchRunsRequest"> & {
  * Use `create(WatchRunsRequestSchema)` to create a new message.
  */
 export const WatchRunsRequestSchema: GenMessage<WatchRunsRequest> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_run_service, 18);
+  messageDesc(file_runwire_v1_run_service, 22);
 
 /**
  * WatchRunsResponse is one message of RunService.WatchRuns.
@@ -779,7 +870,7 @@ export type WatchRunsResponse = Message<"runwire.v1.WatchRunsResponse"> & {
  * Use `create(WatchRunsResponseSchema)` to create a new message.
  */
 export const WatchRunsResponseSchema: GenMessage<WatchRunsResponse> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_run_service, 19);
+  messageDesc(file_runwire_v1_run_service, 23);
 
 /**
  * RunService starts runs, streams their events, and feeds them what they wait
@@ -858,6 +949,33 @@ export const RunService: GenService<{
     methodKind: "unary";
     input: typeof CancelRunRequestSchema;
     output: typeof CancelRunResponseSchema;
+  },
+  /**
+   * Asks a run to pause at its next safe point: before its next model call,
+   * or before the tool calls of the model reply in flight (calls already
+   * running finish first). The run then logs state_changed PAUSED and waits
+   * for ResumeRun. Returns the run as it is when the request is recorded
+   * (usually still RUNNING). Pausing a paused or ended run returns it
+   * unchanged. On Temporal a paused run stays paused across worker restarts.
+   *
+   * @generated from rpc runwire.v1.RunService.PauseRun
+   */
+  pauseRun: {
+    methodKind: "unary";
+    input: typeof PauseRunRequestSchema;
+    output: typeof PauseRunResponseSchema;
+  },
+  /**
+   * Continues a PAUSED run (state_changed RUNNING), or withdraws a pause
+   * request the run has not reached yet. Resuming a run that is neither
+   * paused nor asked to pause, or has ended, returns it unchanged.
+   *
+   * @generated from rpc runwire.v1.RunService.ResumeRun
+   */
+  resumeRun: {
+    methodKind: "unary";
+    input: typeof ResumeRunRequestSchema;
+    output: typeof ResumeRunResponseSchema;
   },
   /**
    * Streams a run's events with sequence > after_sequence: the logged ones

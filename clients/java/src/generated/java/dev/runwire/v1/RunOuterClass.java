@@ -120,17 +120,18 @@ public final class RunOuterClass extends com.google.protobuf.GeneratedFile {
       "\nToolOutput\022,\n\014tool_call_id\030\001 \001(\tB\n\272H\007r\005" +
       "\020\001\030\200\001R\ntoolCallId\022!\n\006output\030\002 \001(\tB\t\272H\006r\004" +
       "\030\300\204=R\006output\022\031\n\010is_error\030\003 \001(\010R\007isError*" +
-      "\323\001\n\010RunState\022\031\n\025RUN_STATE_UNSPECIFIED\020\000\022" +
+      "\351\001\n\010RunState\022\031\n\025RUN_STATE_UNSPECIFIED\020\000\022" +
       "\024\n\020RUN_STATE_QUEUED\020\001\022\025\n\021RUN_STATE_RUNNI" +
       "NG\020\002\022\035\n\031RUN_STATE_REQUIRES_ACTION\020\003\022\030\n\024R" +
       "UN_STATE_CANCELLING\020\004\022\027\n\023RUN_STATE_SUCCE" +
       "EDED\020\005\022\024\n\020RUN_STATE_FAILED\020\006\022\027\n\023RUN_STAT" +
-      "E_CANCELLED\020\007*\210\001\n\022RequiredActionType\022$\n " +
-      "REQUIRED_ACTION_TYPE_UNSPECIFIED\020\000\022!\n\035RE" +
-      "QUIRED_ACTION_TYPE_APPROVAL\020\001\022)\n%REQUIRE" +
-      "D_ACTION_TYPE_CLIENT_TOOL_CALL\020\002BN\n\016dev." +
-      "runwire.v1P\001Z:github.com/runwire/runwire" +
-      "/clients/go/runwire/v1;runwirev1b\006proto3"
+      "E_CANCELLED\020\007\022\024\n\020RUN_STATE_PAUSED\020\010*\210\001\n\022" +
+      "RequiredActionType\022$\n REQUIRED_ACTION_TY" +
+      "PE_UNSPECIFIED\020\000\022!\n\035REQUIRED_ACTION_TYPE" +
+      "_APPROVAL\020\001\022)\n%REQUIRED_ACTION_TYPE_CLIE" +
+      "NT_TOOL_CALL\020\002BN\n\016dev.runwire.v1P\001Z:gith" +
+      "ub.com/runwire/runwire/clients/go/runwir" +
+      "e/v1;runwirev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,

@@ -208,6 +208,68 @@ public final class RunServiceGrpc {
     return getCancelRunMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.runwire.v1.PauseRunRequest,
+      dev.runwire.v1.PauseRunResponse> getPauseRunMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "PauseRun",
+      requestType = dev.runwire.v1.PauseRunRequest.class,
+      responseType = dev.runwire.v1.PauseRunResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runwire.v1.PauseRunRequest,
+      dev.runwire.v1.PauseRunResponse> getPauseRunMethod() {
+    io.grpc.MethodDescriptor<dev.runwire.v1.PauseRunRequest, dev.runwire.v1.PauseRunResponse> getPauseRunMethod;
+    if ((getPauseRunMethod = RunServiceGrpc.getPauseRunMethod) == null) {
+      synchronized (RunServiceGrpc.class) {
+        if ((getPauseRunMethod = RunServiceGrpc.getPauseRunMethod) == null) {
+          RunServiceGrpc.getPauseRunMethod = getPauseRunMethod =
+              io.grpc.MethodDescriptor.<dev.runwire.v1.PauseRunRequest, dev.runwire.v1.PauseRunResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "PauseRun"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runwire.v1.PauseRunRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runwire.v1.PauseRunResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new RunServiceMethodDescriptorSupplier("PauseRun"))
+              .build();
+        }
+      }
+    }
+    return getPauseRunMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.runwire.v1.ResumeRunRequest,
+      dev.runwire.v1.ResumeRunResponse> getResumeRunMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ResumeRun",
+      requestType = dev.runwire.v1.ResumeRunRequest.class,
+      responseType = dev.runwire.v1.ResumeRunResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runwire.v1.ResumeRunRequest,
+      dev.runwire.v1.ResumeRunResponse> getResumeRunMethod() {
+    io.grpc.MethodDescriptor<dev.runwire.v1.ResumeRunRequest, dev.runwire.v1.ResumeRunResponse> getResumeRunMethod;
+    if ((getResumeRunMethod = RunServiceGrpc.getResumeRunMethod) == null) {
+      synchronized (RunServiceGrpc.class) {
+        if ((getResumeRunMethod = RunServiceGrpc.getResumeRunMethod) == null) {
+          RunServiceGrpc.getResumeRunMethod = getResumeRunMethod =
+              io.grpc.MethodDescriptor.<dev.runwire.v1.ResumeRunRequest, dev.runwire.v1.ResumeRunResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ResumeRun"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runwire.v1.ResumeRunRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runwire.v1.ResumeRunResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new RunServiceMethodDescriptorSupplier("ResumeRun"))
+              .build();
+        }
+      }
+    }
+    return getResumeRunMethod;
+  }
+
   private static volatile io.grpc.MethodDescriptor<dev.runwire.v1.StreamRunEventsRequest,
       dev.runwire.v1.StreamRunEventsResponse> getStreamRunEventsMethod;
 
@@ -471,6 +533,33 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
+     * Asks a run to pause at its next safe point: before its next model call,
+     * or before the tool calls of the model reply in flight (calls already
+     * running finish first). The run then logs state_changed PAUSED and waits
+     * for ResumeRun. Returns the run as it is when the request is recorded
+     * (usually still RUNNING). Pausing a paused or ended run returns it
+     * unchanged. On Temporal a paused run stays paused across worker restarts.
+     * </pre>
+     */
+    default void pauseRun(dev.runwire.v1.PauseRunRequest request,
+        io.grpc.stub.StreamObserver<dev.runwire.v1.PauseRunResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getPauseRunMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Continues a PAUSED run (state_changed RUNNING), or withdraws a pause
+     * request the run has not reached yet. Resuming a run that is neither
+     * paused nor asked to pause, or has ended, returns it unchanged.
+     * </pre>
+     */
+    default void resumeRun(dev.runwire.v1.ResumeRunRequest request,
+        io.grpc.stub.StreamObserver<dev.runwire.v1.ResumeRunResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getResumeRunMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
      * Streams a run's events with sequence &gt; after_sequence: the logged ones
      * first, then live ones, with nothing lost or doubled; ends with OK right
      * after the terminal event. Works on ended runs while their log is kept.
@@ -636,6 +725,35 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
+     * Asks a run to pause at its next safe point: before its next model call,
+     * or before the tool calls of the model reply in flight (calls already
+     * running finish first). The run then logs state_changed PAUSED and waits
+     * for ResumeRun. Returns the run as it is when the request is recorded
+     * (usually still RUNNING). Pausing a paused or ended run returns it
+     * unchanged. On Temporal a paused run stays paused across worker restarts.
+     * </pre>
+     */
+    public void pauseRun(dev.runwire.v1.PauseRunRequest request,
+        io.grpc.stub.StreamObserver<dev.runwire.v1.PauseRunResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getPauseRunMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Continues a PAUSED run (state_changed RUNNING), or withdraws a pause
+     * request the run has not reached yet. Resuming a run that is neither
+     * paused nor asked to pause, or has ended, returns it unchanged.
+     * </pre>
+     */
+    public void resumeRun(dev.runwire.v1.ResumeRunRequest request,
+        io.grpc.stub.StreamObserver<dev.runwire.v1.ResumeRunResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getResumeRunMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
      * Streams a run's events with sequence &gt; after_sequence: the logged ones
      * first, then live ones, with nothing lost or doubled; ends with OK right
      * after the terminal event. Works on ended runs while their log is kept.
@@ -776,6 +894,33 @@ public final class RunServiceGrpc {
     public dev.runwire.v1.CancelRunResponse cancelRun(dev.runwire.v1.CancelRunRequest request) throws io.grpc.StatusException {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
           getChannel(), getCancelRunMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Asks a run to pause at its next safe point: before its next model call,
+     * or before the tool calls of the model reply in flight (calls already
+     * running finish first). The run then logs state_changed PAUSED and waits
+     * for ResumeRun. Returns the run as it is when the request is recorded
+     * (usually still RUNNING). Pausing a paused or ended run returns it
+     * unchanged. On Temporal a paused run stays paused across worker restarts.
+     * </pre>
+     */
+    public dev.runwire.v1.PauseRunResponse pauseRun(dev.runwire.v1.PauseRunRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getPauseRunMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Continues a PAUSED run (state_changed RUNNING), or withdraws a pause
+     * request the run has not reached yet. Resuming a run that is neither
+     * paused nor asked to pause, or has ended, returns it unchanged.
+     * </pre>
+     */
+    public dev.runwire.v1.ResumeRunResponse resumeRun(dev.runwire.v1.ResumeRunRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getResumeRunMethod(), getCallOptions(), request);
     }
 
     /**
@@ -923,6 +1068,33 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
+     * Asks a run to pause at its next safe point: before its next model call,
+     * or before the tool calls of the model reply in flight (calls already
+     * running finish first). The run then logs state_changed PAUSED and waits
+     * for ResumeRun. Returns the run as it is when the request is recorded
+     * (usually still RUNNING). Pausing a paused or ended run returns it
+     * unchanged. On Temporal a paused run stays paused across worker restarts.
+     * </pre>
+     */
+    public dev.runwire.v1.PauseRunResponse pauseRun(dev.runwire.v1.PauseRunRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getPauseRunMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Continues a PAUSED run (state_changed RUNNING), or withdraws a pause
+     * request the run has not reached yet. Resuming a run that is neither
+     * paused nor asked to pause, or has ended, returns it unchanged.
+     * </pre>
+     */
+    public dev.runwire.v1.ResumeRunResponse resumeRun(dev.runwire.v1.ResumeRunRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getResumeRunMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
      * Streams a run's events with sequence &gt; after_sequence: the logged ones
      * first, then live ones, with nothing lost or doubled; ends with OK right
      * after the terminal event. Works on ended runs while their log is kept.
@@ -1056,6 +1228,35 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
+     * Asks a run to pause at its next safe point: before its next model call,
+     * or before the tool calls of the model reply in flight (calls already
+     * running finish first). The run then logs state_changed PAUSED and waits
+     * for ResumeRun. Returns the run as it is when the request is recorded
+     * (usually still RUNNING). Pausing a paused or ended run returns it
+     * unchanged. On Temporal a paused run stays paused across worker restarts.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runwire.v1.PauseRunResponse> pauseRun(
+        dev.runwire.v1.PauseRunRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getPauseRunMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
+     * Continues a PAUSED run (state_changed RUNNING), or withdraws a pause
+     * request the run has not reached yet. Resuming a run that is neither
+     * paused nor asked to pause, or has ended, returns it unchanged.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runwire.v1.ResumeRunResponse> resumeRun(
+        dev.runwire.v1.ResumeRunRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getResumeRunMethod(), getCallOptions()), request);
+    }
+
+    /**
+     * <pre>
      * Returns a run's logged events, one page at a time.
      * </pre>
      */
@@ -1083,10 +1284,12 @@ public final class RunServiceGrpc {
   private static final int METHODID_GET_RUN = 3;
   private static final int METHODID_LIST_RUNS = 4;
   private static final int METHODID_CANCEL_RUN = 5;
-  private static final int METHODID_STREAM_RUN_EVENTS = 6;
-  private static final int METHODID_LIST_RUN_EVENTS = 7;
-  private static final int METHODID_SUBMIT_TOOL_OUTPUTS = 8;
-  private static final int METHODID_WATCH_RUNS = 9;
+  private static final int METHODID_PAUSE_RUN = 6;
+  private static final int METHODID_RESUME_RUN = 7;
+  private static final int METHODID_STREAM_RUN_EVENTS = 8;
+  private static final int METHODID_LIST_RUN_EVENTS = 9;
+  private static final int METHODID_SUBMIT_TOOL_OUTPUTS = 10;
+  private static final int METHODID_WATCH_RUNS = 11;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -1128,6 +1331,14 @@ public final class RunServiceGrpc {
         case METHODID_CANCEL_RUN:
           serviceImpl.cancelRun((dev.runwire.v1.CancelRunRequest) request,
               (io.grpc.stub.StreamObserver<dev.runwire.v1.CancelRunResponse>) responseObserver);
+          break;
+        case METHODID_PAUSE_RUN:
+          serviceImpl.pauseRun((dev.runwire.v1.PauseRunRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runwire.v1.PauseRunResponse>) responseObserver);
+          break;
+        case METHODID_RESUME_RUN:
+          serviceImpl.resumeRun((dev.runwire.v1.ResumeRunRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runwire.v1.ResumeRunResponse>) responseObserver);
           break;
         case METHODID_STREAM_RUN_EVENTS:
           serviceImpl.streamRunEvents((dev.runwire.v1.StreamRunEventsRequest) request,
@@ -1205,6 +1416,20 @@ public final class RunServiceGrpc {
               dev.runwire.v1.CancelRunRequest,
               dev.runwire.v1.CancelRunResponse>(
                 service, METHODID_CANCEL_RUN)))
+        .addMethod(
+          getPauseRunMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runwire.v1.PauseRunRequest,
+              dev.runwire.v1.PauseRunResponse>(
+                service, METHODID_PAUSE_RUN)))
+        .addMethod(
+          getResumeRunMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runwire.v1.ResumeRunRequest,
+              dev.runwire.v1.ResumeRunResponse>(
+                service, METHODID_RESUME_RUN)))
         .addMethod(
           getStreamRunEventsMethod(),
           io.grpc.stub.ServerCalls.asyncServerStreamingCall(
@@ -1287,6 +1512,8 @@ public final class RunServiceGrpc {
               .addMethod(getGetRunMethod())
               .addMethod(getListRunsMethod())
               .addMethod(getCancelRunMethod())
+              .addMethod(getPauseRunMethod())
+              .addMethod(getResumeRunMethod())
               .addMethod(getStreamRunEventsMethod())
               .addMethod(getListRunEventsMethod())
               .addMethod(getSubmitToolOutputsMethod())

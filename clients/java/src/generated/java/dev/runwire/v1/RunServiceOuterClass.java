@@ -107,6 +107,26 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_CancelRunResponse_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_PauseRunRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_PauseRunRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_PauseRunResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_PauseRunResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_ResumeRunRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_ResumeRunRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_ResumeRunResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_ResumeRunResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runwire_v1_StreamRunEventsRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -232,62 +252,72 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
       "nextPageToken\"W\n\020CancelRunRequest\022!\n\006run" +
       "_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\005runId\022 \n\006reason\030\002" +
       " \001(\tB\010\272H\005r\003\030\240\037R\006reason\"6\n\021CancelRunRespo" +
-      "nse\022!\n\003run\030\001 \001(\0132\017.runwire.v1.RunR\003run\"\234" +
-      "\001\n\026StreamRunEventsRequest\022!\n\006run_id\030\001 \001(" +
-      "\tB\n\272H\007r\005\020\001\030\200\001R\005runId\022.\n\016after_sequence\030\002" +
-      " \001(\003B\007\272H\004\"\002(\000R\rafterSequence\022/\n\006filter\030\003" +
-      " \001(\0132\027.runwire.v1.EventFilterR\006filter\"E\n" +
-      "\027StreamRunEventsResponse\022*\n\005event\030\001 \001(\0132" +
-      "\024.runwire.v1.RunEventR\005event\"\342\001\n\024ListRun" +
-      "EventsRequest\022!\n\006run_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200" +
-      "\001R\005runId\022.\n\016after_sequence\030\002 \001(\003B\007\272H\004\"\002(" +
-      "\000R\rafterSequence\022\'\n\tpage_size\030\003 \001(\005B\n\272H\007" +
-      "\032\005\030\350\007(\000R\010pageSize\022\035\n\npage_token\030\004 \001(\tR\tp" +
-      "ageToken\022/\n\006filter\030\005 \001(\0132\027.runwire.v1.Ev" +
-      "entFilterR\006filter\"m\n\025ListRunEventsRespon" +
-      "se\022,\n\006events\030\001 \003(\0132\024.runwire.v1.RunEvent" +
-      "R\006events\022&\n\017next_page_token\030\002 \001(\tR\rnextP" +
-      "ageToken\"\204\001\n\030SubmitToolOutputsRequest\022!\n" +
-      "\006run_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\005runId\022E\n\014tool" +
-      "_outputs\030\002 \003(\0132\026.runwire.v1.ToolOutputB\n" +
-      "\272H\007\222\001\004\010\001\020@R\013toolOutputs\">\n\031SubmitToolOut" +
-      "putsResponse\022!\n\003run\030\001 \001(\0132\017.runwire.v1.R" +
-      "unR\003run\"\206\003\n\020WatchRunsRequest\022#\n\010agent_id" +
-      "\030\001 \001(\tB\010\272H\005r\003\030\200\001R\007agentId\022%\n\tthread_id\030\002" +
-      " \001(\tB\010\272H\005r\003\030\200\001R\010threadId\022?\n\006states\030\003 \003(\016" +
-      "2\024.runwire.v1.RunStateB\021\272H\016\222\001\013\020\020\"\007\202\001\004\020\001 " +
-      "\000R\006states\022\207\001\n\006labels\030\004 \003(\0132(.runwire.v1." +
-      "WatchRunsRequest.LabelsEntryBE\272HB\232\001?\020 \"4" +
-      "r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A" +
-      "-Za-z0-9])?$*\005r\003\030\200\002R\006labels\022 \n\006cursor\030\005 " +
-      "\001(\tB\010\272H\005r\003\030\200\002R\006cursor\0329\n\013LabelsEntry\022\020\n\003" +
-      "key\030\001 \001(\tR\003key\022\024\n\005value\030\002 \001(\tR\005value:\0028\001" +
-      "\"z\n\021WatchRunsResponse\022*\n\004type\030\001 \001(\0162\026.ru" +
-      "nwire.v1.ChangeTypeR\004type\022!\n\003run\030\002 \001(\0132\017" +
-      ".runwire.v1.RunR\003run\022\026\n\006cursor\030\003 \001(\tR\006cu" +
-      "rsor2\232\006\n\nRunService\022H\n\tCreateRun\022\034.runwi" +
-      "re.v1.CreateRunRequest\032\035.runwire.v1.Crea" +
-      "teRunResponse\022J\n\tStreamRun\022\034.runwire.v1." +
-      "StreamRunRequest\032\035.runwire.v1.StreamRunR" +
-      "esponse0\001\022B\n\007WaitRun\022\032.runwire.v1.WaitRu" +
-      "nRequest\032\033.runwire.v1.WaitRunResponse\022?\n" +
-      "\006GetRun\022\031.runwire.v1.GetRunRequest\032\032.run" +
-      "wire.v1.GetRunResponse\022E\n\010ListRuns\022\033.run" +
-      "wire.v1.ListRunsRequest\032\034.runwire.v1.Lis" +
-      "tRunsResponse\022H\n\tCancelRun\022\034.runwire.v1." +
-      "CancelRunRequest\032\035.runwire.v1.CancelRunR" +
-      "esponse\022\\\n\017StreamRunEvents\022\".runwire.v1." +
-      "StreamRunEventsRequest\032#.runwire.v1.Stre" +
-      "amRunEventsResponse0\001\022T\n\rListRunEvents\022 " +
-      ".runwire.v1.ListRunEventsRequest\032!.runwi" +
-      "re.v1.ListRunEventsResponse\022`\n\021SubmitToo" +
-      "lOutputs\022$.runwire.v1.SubmitToolOutputsR" +
-      "equest\032%.runwire.v1.SubmitToolOutputsRes" +
-      "ponse\022J\n\tWatchRuns\022\034.runwire.v1.WatchRun" +
-      "sRequest\032\035.runwire.v1.WatchRunsResponse0" +
-      "\001BN\n\016dev.runwire.v1P\001Z:github.com/runwir" +
-      "e/runwire/clients/go/runwire/v1;runwirev" +
-      "1b\006proto3"
+      "nse\022!\n\003run\030\001 \001(\0132\017.runwire.v1.RunR\003run\"V" +
+      "\n\017PauseRunRequest\022!\n\006run_id\030\001 \001(\tB\n\272H\007r\005" +
+      "\020\001\030\200\001R\005runId\022 \n\006reason\030\002 \001(\tB\010\272H\005r\003\030\240\037R\006" +
+      "reason\"5\n\020PauseRunResponse\022!\n\003run\030\001 \001(\0132" +
+      "\017.runwire.v1.RunR\003run\"5\n\020ResumeRunReques" +
+      "t\022!\n\006run_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\005runId\"6\n\021" +
+      "ResumeRunResponse\022!\n\003run\030\001 \001(\0132\017.runwire" +
+      ".v1.RunR\003run\"\234\001\n\026StreamRunEventsRequest\022" +
+      "!\n\006run_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\005runId\022.\n\016af" +
+      "ter_sequence\030\002 \001(\003B\007\272H\004\"\002(\000R\rafterSequen" +
+      "ce\022/\n\006filter\030\003 \001(\0132\027.runwire.v1.EventFil" +
+      "terR\006filter\"E\n\027StreamRunEventsResponse\022*" +
+      "\n\005event\030\001 \001(\0132\024.runwire.v1.RunEventR\005eve" +
+      "nt\"\342\001\n\024ListRunEventsRequest\022!\n\006run_id\030\001 " +
+      "\001(\tB\n\272H\007r\005\020\001\030\200\001R\005runId\022.\n\016after_sequence" +
+      "\030\002 \001(\003B\007\272H\004\"\002(\000R\rafterSequence\022\'\n\tpage_s" +
+      "ize\030\003 \001(\005B\n\272H\007\032\005\030\350\007(\000R\010pageSize\022\035\n\npage_" +
+      "token\030\004 \001(\tR\tpageToken\022/\n\006filter\030\005 \001(\0132\027" +
+      ".runwire.v1.EventFilterR\006filter\"m\n\025ListR" +
+      "unEventsResponse\022,\n\006events\030\001 \003(\0132\024.runwi" +
+      "re.v1.RunEventR\006events\022&\n\017next_page_toke" +
+      "n\030\002 \001(\tR\rnextPageToken\"\204\001\n\030SubmitToolOut" +
+      "putsRequest\022!\n\006run_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R" +
+      "\005runId\022E\n\014tool_outputs\030\002 \003(\0132\026.runwire.v" +
+      "1.ToolOutputB\n\272H\007\222\001\004\010\001\020@R\013toolOutputs\">\n" +
+      "\031SubmitToolOutputsResponse\022!\n\003run\030\001 \001(\0132" +
+      "\017.runwire.v1.RunR\003run\"\206\003\n\020WatchRunsReque" +
+      "st\022#\n\010agent_id\030\001 \001(\tB\010\272H\005r\003\030\200\001R\007agentId\022" +
+      "%\n\tthread_id\030\002 \001(\tB\010\272H\005r\003\030\200\001R\010threadId\022?" +
+      "\n\006states\030\003 \003(\0162\024.runwire.v1.RunStateB\021\272H" +
+      "\016\222\001\013\020\020\"\007\202\001\004\020\001 \000R\006states\022\207\001\n\006labels\030\004 \003(\013" +
+      "2(.runwire.v1.WatchRunsRequest.LabelsEnt" +
+      "ryBE\272HB\232\001?\020 \"4r220^[A-Za-z0-9]([A-Za-z0-" +
+      "9._/-]{0,61}[A-Za-z0-9])?$*\005r\003\030\200\002R\006label" +
+      "s\022 \n\006cursor\030\005 \001(\tB\010\272H\005r\003\030\200\002R\006cursor\0329\n\013L" +
+      "abelsEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n\005value\030\002 " +
+      "\001(\tR\005value:\0028\001\"z\n\021WatchRunsResponse\022*\n\004t" +
+      "ype\030\001 \001(\0162\026.runwire.v1.ChangeTypeR\004type\022" +
+      "!\n\003run\030\002 \001(\0132\017.runwire.v1.RunR\003run\022\026\n\006cu" +
+      "rsor\030\003 \001(\tR\006cursor2\253\007\n\nRunService\022H\n\tCre" +
+      "ateRun\022\034.runwire.v1.CreateRunRequest\032\035.r" +
+      "unwire.v1.CreateRunResponse\022J\n\tStreamRun" +
+      "\022\034.runwire.v1.StreamRunRequest\032\035.runwire" +
+      ".v1.StreamRunResponse0\001\022B\n\007WaitRun\022\032.run" +
+      "wire.v1.WaitRunRequest\032\033.runwire.v1.Wait" +
+      "RunResponse\022?\n\006GetRun\022\031.runwire.v1.GetRu" +
+      "nRequest\032\032.runwire.v1.GetRunResponse\022E\n\010" +
+      "ListRuns\022\033.runwire.v1.ListRunsRequest\032\034." +
+      "runwire.v1.ListRunsResponse\022H\n\tCancelRun" +
+      "\022\034.runwire.v1.CancelRunRequest\032\035.runwire" +
+      ".v1.CancelRunResponse\022E\n\010PauseRun\022\033.runw" +
+      "ire.v1.PauseRunRequest\032\034.runwire.v1.Paus" +
+      "eRunResponse\022H\n\tResumeRun\022\034.runwire.v1.R" +
+      "esumeRunRequest\032\035.runwire.v1.ResumeRunRe" +
+      "sponse\022\\\n\017StreamRunEvents\022\".runwire.v1.S" +
+      "treamRunEventsRequest\032#.runwire.v1.Strea" +
+      "mRunEventsResponse0\001\022T\n\rListRunEvents\022 ." +
+      "runwire.v1.ListRunEventsRequest\032!.runwir" +
+      "e.v1.ListRunEventsResponse\022`\n\021SubmitTool" +
+      "Outputs\022$.runwire.v1.SubmitToolOutputsRe" +
+      "quest\032%.runwire.v1.SubmitToolOutputsResp" +
+      "onse\022J\n\tWatchRuns\022\034.runwire.v1.WatchRuns" +
+      "Request\032\035.runwire.v1.WatchRunsResponse0\001" +
+      "BN\n\016dev.runwire.v1P\001Z:github.com/runwire" +
+      "/runwire/clients/go/runwire/v1;runwirev1" +
+      "b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -395,44 +425,68 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_CancelRunResponse_descriptor,
         new java.lang.String[] { "Run", });
-    internal_static_runwire_v1_StreamRunEventsRequest_descriptor =
+    internal_static_runwire_v1_PauseRunRequest_descriptor =
       getDescriptor().getMessageType(12);
+    internal_static_runwire_v1_PauseRunRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_PauseRunRequest_descriptor,
+        new java.lang.String[] { "RunId", "Reason", });
+    internal_static_runwire_v1_PauseRunResponse_descriptor =
+      getDescriptor().getMessageType(13);
+    internal_static_runwire_v1_PauseRunResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_PauseRunResponse_descriptor,
+        new java.lang.String[] { "Run", });
+    internal_static_runwire_v1_ResumeRunRequest_descriptor =
+      getDescriptor().getMessageType(14);
+    internal_static_runwire_v1_ResumeRunRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_ResumeRunRequest_descriptor,
+        new java.lang.String[] { "RunId", });
+    internal_static_runwire_v1_ResumeRunResponse_descriptor =
+      getDescriptor().getMessageType(15);
+    internal_static_runwire_v1_ResumeRunResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_ResumeRunResponse_descriptor,
+        new java.lang.String[] { "Run", });
+    internal_static_runwire_v1_StreamRunEventsRequest_descriptor =
+      getDescriptor().getMessageType(16);
     internal_static_runwire_v1_StreamRunEventsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_StreamRunEventsRequest_descriptor,
         new java.lang.String[] { "RunId", "AfterSequence", "Filter", });
     internal_static_runwire_v1_StreamRunEventsResponse_descriptor =
-      getDescriptor().getMessageType(13);
+      getDescriptor().getMessageType(17);
     internal_static_runwire_v1_StreamRunEventsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_StreamRunEventsResponse_descriptor,
         new java.lang.String[] { "Event", });
     internal_static_runwire_v1_ListRunEventsRequest_descriptor =
-      getDescriptor().getMessageType(14);
+      getDescriptor().getMessageType(18);
     internal_static_runwire_v1_ListRunEventsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ListRunEventsRequest_descriptor,
         new java.lang.String[] { "RunId", "AfterSequence", "PageSize", "PageToken", "Filter", });
     internal_static_runwire_v1_ListRunEventsResponse_descriptor =
-      getDescriptor().getMessageType(15);
+      getDescriptor().getMessageType(19);
     internal_static_runwire_v1_ListRunEventsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ListRunEventsResponse_descriptor,
         new java.lang.String[] { "Events", "NextPageToken", });
     internal_static_runwire_v1_SubmitToolOutputsRequest_descriptor =
-      getDescriptor().getMessageType(16);
+      getDescriptor().getMessageType(20);
     internal_static_runwire_v1_SubmitToolOutputsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_SubmitToolOutputsRequest_descriptor,
         new java.lang.String[] { "RunId", "ToolOutputs", });
     internal_static_runwire_v1_SubmitToolOutputsResponse_descriptor =
-      getDescriptor().getMessageType(17);
+      getDescriptor().getMessageType(21);
     internal_static_runwire_v1_SubmitToolOutputsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_SubmitToolOutputsResponse_descriptor,
         new java.lang.String[] { "Run", });
     internal_static_runwire_v1_WatchRunsRequest_descriptor =
-      getDescriptor().getMessageType(18);
+      getDescriptor().getMessageType(22);
     internal_static_runwire_v1_WatchRunsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_WatchRunsRequest_descriptor,
@@ -444,7 +498,7 @@ public final class RunServiceOuterClass extends com.google.protobuf.GeneratedFil
         internal_static_runwire_v1_WatchRunsRequest_LabelsEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_runwire_v1_WatchRunsResponse_descriptor =
-      getDescriptor().getMessageType(19);
+      getDescriptor().getMessageType(23);
     internal_static_runwire_v1_WatchRunsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_WatchRunsResponse_descriptor,

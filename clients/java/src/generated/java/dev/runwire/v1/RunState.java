@@ -9,7 +9,8 @@ package dev.runwire.v1;
  * <pre>
  * RunState is where a run is in its life:
  * QUEUED -&gt; RUNNING &lt;-&gt; REQUIRES_ACTION -&gt; SUCCEEDED | FAILED | CANCELLED,
- * with CANCELLING while a cancel is in flight.
+ * with CANCELLING while a cancel is in flight, and RUNNING &lt;-&gt; PAUSED
+ * (PauseRun, ResumeRun).
  * </pre>
  *
  * Protobuf enum {@code runwire.v1.RunState}
@@ -82,6 +83,16 @@ public enum RunState
    * <code>RUN_STATE_CANCELLED = 7;</code>
    */
   RUN_STATE_CANCELLED(7),
+  /**
+   * <pre>
+   * Stopped at a safe point by PauseRun (before a model call, or before the
+   * tool calls of a model reply); ResumeRun continues it. The run's timeout
+   * keeps running while it is paused; CancelRun still ends it.
+   * </pre>
+   *
+   * <code>RUN_STATE_PAUSED = 8;</code>
+   */
+  RUN_STATE_PAUSED(8),
   UNRECOGNIZED(-1),
   ;
 
@@ -159,6 +170,16 @@ public enum RunState
    * <code>RUN_STATE_CANCELLED = 7;</code>
    */
   public static final int RUN_STATE_CANCELLED_VALUE = 7;
+  /**
+   * <pre>
+   * Stopped at a safe point by PauseRun (before a model call, or before the
+   * tool calls of a model reply); ResumeRun continues it. The run's timeout
+   * keeps running while it is paused; CancelRun still ends it.
+   * </pre>
+   *
+   * <code>RUN_STATE_PAUSED = 8;</code>
+   */
+  public static final int RUN_STATE_PAUSED_VALUE = 8;
 
 
   public final int getNumber() {
@@ -193,6 +214,7 @@ public enum RunState
       case 5: return RUN_STATE_SUCCEEDED;
       case 6: return RUN_STATE_FAILED;
       case 7: return RUN_STATE_CANCELLED;
+      case 8: return RUN_STATE_PAUSED;
       default: return null;
     }
   }
