@@ -154,6 +154,14 @@ class Settings(BaseSettings):
     retained_runs: int = Field(
         default=10_000, ge=1, description="Runs (records and event logs) kept in memory."
     )
+    watch_changes_kept: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Changes of runs and approvals kept per tenant for WatchRuns and "
+        "WatchApprovals (memory: exactly; Redis: about, MAXLEN ~). A watch resumed from an "
+        "older cursor, or one that falls this far behind, gets OUT_OF_RANGE (CURSOR_EXPIRED).",
+    )
     max_message_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest gRPC message received or sent."
     )

@@ -2,10 +2,10 @@
 
 ``Renderer`` prints a run's events to a rich console as the Python client
 hands them out (assistant text as it streams, tool calls, dimmed tool results,
-approval outcomes, run errors) and its notices (a resumed stream, an approval
-that could not be resolved). ``terminal_decider`` answers approvals at the
-terminal. Streaming, approvals and resuming are the Python client's
-(``runwire.AsyncClient``); this module only draws.
+approval outcomes, a pause and its resume, run errors) and its notices (a
+resumed stream, an approval that could not be resolved). ``terminal_decider``
+answers approvals at the terminal. Streaming, approvals and resuming are the
+Python client's (``runwire.AsyncClient``); this module only draws.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.prompt import Confirm
 from rich.text import Text
 from runwire import Decide, RunOutcome, code_name
-from runwire.v1 import approval_pb2, event_pb2
+from runwire.v1 import approval_pb2, event_pb2, run_pb2
 
 __all__ = ["REJECT_REASON", "Renderer", "in_thread", "terminal_decider", "tool_label"]
 
@@ -60,6 +60,7 @@ class Renderer:
     _names: dict[str, str] = field(default_factory=dict)
     _args: dict[str, list[str]] = field(default_factory=dict)
     _mid_line: bool = False
+    _paused: bool = False
 
     def line(self, text: str | Text, style: str = "") -> None:
         """Prints one line, first ending a line of streamed text if one is open."""
@@ -123,12 +124,23 @@ class Renderer:
                 "waits for SubmitToolOutputs",
                 style="yellow",
             )
+        elif kind == "state_changed":
+            self._render_state(event.state_changed.state)
         elif kind == "run_error":
             error = event.run_error.error
             code = code_name(error.code)
             self.line(f"run failed: {code}: {error.message}", style="bold red")
         elif kind == "run_finished":
             self.line_break()
+
+    def _render_state(self, state: run_pb2.RunState) -> None:
+        """A pause and the resume after it; other states show in their events."""
+        if state == run_pb2.RUN_STATE_PAUSED:
+            self._paused = True
+            self.line("paused: waits for ResumeRun (`runwire runs resume`)", style="yellow")
+        elif self._paused and state == run_pb2.RUN_STATE_RUNNING:
+            self._paused = False
+            self.line("resumed", style="yellow")
 
     def _render_resolved(self, resolved: event_pb2.ApprovalResolved) -> None:
         state = approval_pb2.ApprovalState.Name(resolved.state).removeprefix("APPROVAL_STATE_")

@@ -23,6 +23,7 @@ from runwire_server.app.temporal_client import connect_temporal
 from runwire_server.service.agent.resilient_turn import RetryPolicy
 from runwire_server.service.api.agents import AgentServicer
 from runwire_server.service.api.errors import validate
+from runwire_server.service.api.watches import Watches, attach, detach
 from runwire_server.service.auth.config import DEFAULT_TENANT, TENANT_PATTERN
 from runwire_server.service.auth.quotas import Quotas
 from runwire_server.service.core.errors import AlreadyExistsError, InvalidArgumentError
@@ -120,6 +121,7 @@ class Runwire:
             approvals=stores.approvals,
             threads=stores.threads,
             tools=tools,
+            providers=providers,
             runtimes=runtimes,
             recorder=recorder,
             defaults=RunDefaults(
@@ -141,6 +143,18 @@ class Runwire:
             stores=stores,
             worker=worker,
             worker_providers=worker_providers,
+        )
+        # The watches both servicers serve (WatchRuns, WatchApprovals) share one hub.
+        attach(
+            router,
+            Watches(
+                changes=stores.changes,
+                runs=stores.runs,
+                approvals=stores.approvals,
+                quotas=quotas,
+                heartbeat_interval=settings.heartbeat_interval_seconds,
+                draining=lambda: router.draining,
+            ),
         )
         await app._create_configured_agents()
         # Lease heartbeat and sweeper of in-process runs (Redis only); stopped by aclose.
@@ -183,6 +197,7 @@ class Runwire:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.worker_task
         await self.inprocess.aclose()
+        detach(self.router)
         await self.providers.aclose()
         if self.worker_providers is not None:
             await self.worker_providers.aclose()
@@ -301,6 +316,7 @@ def build_stores(settings: Settings) -> Stores:
         retained_event_bytes=settings.retained_event_bytes,
         request_ttl_seconds=settings.request_id_ttl_seconds,
         run_lease_seconds=settings.run_lease_seconds,
+        max_changes=settings.watch_changes_kept,
     )
 
 

@@ -32,6 +32,7 @@ from runwire_server.service.agent.resilient_turn import (
     resilient_model_turn,
 )
 from runwire_server.service.core.errors import ResourceExhaustedError
+from runwire_server.service.core.spec import label_attributes
 from runwire_server.service.core.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID
 from runwire_server.service.llm.base import ModelError
 from runwire_server.service.llm.registry import ProviderRegistry
@@ -185,7 +186,11 @@ class RunActivities:
                     publish=publish,
                     policy=NO_RETRIES,
                     first_attempt=first,
-                    attributes={ATTR_RUN_ID: request.run_id, ATTR_AGENT_ID: request.agent_id},
+                    attributes={
+                        ATTR_RUN_ID: request.run_id,
+                        ATTR_AGENT_ID: request.agent_id,
+                        **label_attributes(request.labels),
+                    },
                 )
         except ModelError as exc:
             raise ApplicationError(

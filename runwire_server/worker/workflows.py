@@ -7,7 +7,9 @@ with one ``ActivityConfig`` per kind: ``PUBLISH``, ``MODEL``, ``TOOL``),
 events are buffered and published by activities (keyed, so a retry never
 doubles one), approvals and client tool outputs arrive as workflow updates
 whose validators refuse bad or conflicting input before it enters history,
-approval expiry is a durable timer, and time and ids come from
+pause and resume are signals (the paused loop waits in
+``workflow.wait_condition``, so a paused run stays paused across worker
+restarts), approval expiry is a durable timer, and time and ids come from
 ``workflow.now()`` / ``workflow.uuid4()``.
 
 Cancel wins. The loop runs in a task of its own; when Temporal cancels the
@@ -68,6 +70,8 @@ with workflow.unsafe.imports_passed_through():
     from runwire_server.service.llm.base import ModelError, ModelRequest
     from runwire_server.service.runtimes.recorder import CLOSING_PAYLOADS
     from runwire_server.service.runtimes.temporal_contract import (
+        SIGNAL_PAUSE,
+        SIGNAL_RESUME,
         UPDATE_RESOLVE_APPROVAL,
         UPDATE_SUBMIT_TOOL_OUTPUTS,
         WORKFLOW_NAME,
@@ -347,6 +351,7 @@ class WorkflowEffects:
                 request=request,
                 message_id=message_id,
                 before=self._take(),
+                labels=self._spec.labels,
             )
             try:
                 result = await _activity(
@@ -369,6 +374,7 @@ class WorkflowEffects:
                 name=name,
                 arguments=arguments,
                 agent_id=self._spec.agent_id,
+                labels=self._spec.labels,
             ),
             self._tool,
             work=self._work,
@@ -403,6 +409,18 @@ class WorkflowEffects:
         assert output is not None
         return output
 
+    def pause_requested(self) -> bool:
+        return self._run.pause_requested
+
+    async def wait_resumed(self) -> None:
+        """Publishes PAUSED, then waits (durably: a new worker replays into this
+        wait) for the resume signal or the run's stop."""
+        await self.flush()
+        self._gate()
+        run = self._run
+        await workflow.wait_condition(lambda: not run.pause_requested or self._stop is not None)
+        self._gate()
+
     async def append_to_thread(self, thread_id: str, messages: list[ChatMessage]) -> None:
         await self.flush()
         await _activity(
@@ -432,6 +450,7 @@ class WorkflowEffects:
                     checkpoint=checkpoint,
                     event_counter=self._counter,
                     messages=tuple(messages),
+                    pause_requested=self._run.pause_requested,
                 ),
             )
         )
@@ -454,9 +473,13 @@ class AgentRun:
     """One agent run (workflow id = run id). Result: the terminal state name;
     a FAILED run fails the workflow (non-retryable), a cancelled one ends cancelled."""
 
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, request: AgentRunInput) -> None:
         #: The update state: validators check against it, handlers record in it.
         self.decisions = PendingDecisions()
+        #: The pause signal arrived and no resume signal after it (carried
+        #: across continue-as-new; set before any signal of this execution).
+        self.pause_requested = request.resume is not None and request.resume.pause_requested
 
     @workflow.run
     async def run(self, request: AgentRunInput) -> str:
@@ -515,6 +538,16 @@ class AgentRun:
                 non_retryable=True,
             )
         return run_pb2.RunState.Name(state)
+
+    @workflow.signal(name=SIGNAL_PAUSE)
+    def pause(self) -> None:
+        """PauseRun: the loop pauses at its next safe point (``Effects.pause_requested``)."""
+        self.pause_requested = True
+
+    @workflow.signal(name=SIGNAL_RESUME)
+    def resume(self) -> None:
+        """ResumeRun: a paused loop goes on; a pause not reached yet is withdrawn."""
+        self.pause_requested = False
 
     @workflow.update(name=UPDATE_RESOLVE_APPROVAL)
     async def resolve_approval(self, request: ResolveApprovalInput) -> Decision:

@@ -170,7 +170,15 @@ async def test_agents_apply_creates_then_updates_and_every_agent_command(
     listed = await cli("agents", "list", "-o", "json", env=env)
     assert agent_id in [agent["agent_id"] for agent in json.loads(listed.stdout)]
     lines = (await cli("agents", "list", env=env)).stdout.splitlines()
-    assert lines[0].split() == ["AGENT_ID", "MODEL", "TOOLS", "APPROVAL", "RUNTIME", "UPDATED"]
+    assert lines[0].split() == [
+        "AGENT_ID",
+        "MODEL",
+        "TOOLS",
+        "APPROVAL",
+        "RUNTIME",
+        "UPDATED",
+        "LABELS",
+    ]
     row = next(line.split() for line in lines if line.startswith(agent_id + " "))
     assert row[1:4] == ["scripted", "calculator", "REQUIRE_ALL"]
 

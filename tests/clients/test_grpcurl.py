@@ -18,8 +18,6 @@ import json
 import os
 import pathlib
 import re
-import shlex
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,15 +25,23 @@ from typing import Any
 import pytest
 from runwire.v1 import run_pb2, run_service_pb2
 
+from tests.clients.grpcurl_support import (
+    DOC_ADDRESS,
+    grpcurl,
+    install_grpcurl,
+    json_documents,
+    localize,
+    sh_block,
+    sh_commands,
+)
 from tests.clients.secure_server import start_secure_server
 from tests.serve_process import serve_process
 from tests.support import Stubs, create_agent, polls
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-GRPCURL = ROOT / "build" / "bin" / "grpcurl"
 RUNWIRE = str(pathlib.Path(sys.executable).with_name("runwire"))
-README_ADDRESS = "127.0.0.1:50051"
+README_ADDRESS = DOC_ADDRESS
 SERVICES = {
     "runwire.v1.AgentService",
     "runwire.v1.RunService",
@@ -53,25 +59,7 @@ def readme_commands() -> list[list[str]]:
     text = README.read_text()
     section = re.search(r"^### With grpcurl\n(.*?)(?=^##)", text, re.S | re.M)
     assert section, "README.md has no '### With grpcurl' section"
-    block = re.search(r"^```sh\n(.*?)^```", section[1], re.S | re.M)
-    assert block, "README.md's grpcurl section has no ```sh block"
-    commands: list[list[str]] = []
-    pending = ""
-    for line in block[1].splitlines(keepends=True):
-        if not pending and (not line.strip() or line.lstrip().startswith("#")):
-            continue
-        pending += line
-        if pending.endswith("\\\n"):
-            continue
-        try:
-            argv = shlex.split(pending.replace("\\\n", " "))
-        except ValueError:  # a quoted -d payload spans more lines
-            continue
-        pending = ""
-        assert argv[0] == "grpcurl", f"not a grpcurl command in the README: {argv}"
-        commands.append(argv)
-    assert not pending, f"unterminated command in the README: {pending!r}"
-    return commands
+    return sh_commands(sh_block(section[1], "README.md's grpcurl section"))
 
 
 def readme_command(*, method: str = "", verb: str = "") -> list[str]:
@@ -87,61 +75,10 @@ def readme_command(*, method: str = "", verb: str = "") -> list[str]:
     return argv
 
 
-def localize(argv: list[str], address: str, **placeholders: str) -> list[str]:
-    """argv for the test: our grpcurl, our server, placeholders ("apr_...") replaced."""
-    out = [str(GRPCURL)]
-    for arg in argv[1:]:
-        value = address if arg == README_ADDRESS else arg
-        for placeholder, replacement in placeholders.items():
-            value = value.replace(placeholder, replacement)
-        out.append(value)
-    return out
-
-
-def json_documents(text: str) -> list[dict[str, Any]]:
-    """The JSON objects grpcurl printed one after the other."""
-    decoder = json.JSONDecoder()
-    documents: list[dict[str, Any]] = []
-    index = 0
-    while True:
-        while index < len(text) and text[index].isspace():
-            index += 1
-        if index == len(text):
-            return documents
-        document, index = decoder.raw_decode(text, index)
-        documents.append(document)
-
-
-async def grpcurl(argv: list[str], limit_seconds: float = 30) -> str:
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), limit_seconds)
-    except TimeoutError:
-        process.kill()
-        out, err = await process.communicate()
-        pytest.fail(f"{shlex.join(argv)} did not finish in {limit_seconds} s:\n{out!r}\n{err!r}")
-    assert process.returncode == 0, f"{shlex.join(argv)} failed:\n{out.decode()}{err.decode()}"
-    return out.decode()
-
-
 @pytest.fixture(scope="session")
 def grpcurl_installed() -> pathlib.Path:
     """grpcurl at the pinned version in build/bin (go install; quick when already there)."""
-    install = subprocess.run(
-        ["bash", str(ROOT / "clients" / "go" / "install-tools.sh"), "grpcurl"],
-        capture_output=True,
-        text=True,
-        timeout=540,
-        check=False,
-    )
-    assert install.returncode == 0, f"installing grpcurl failed:\n{install.stderr}"
-    assert GRPCURL.is_file()
-    return GRPCURL
+    return install_grpcurl()
 
 
 @pytest.fixture(scope="module")

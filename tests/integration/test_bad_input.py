@@ -47,7 +47,9 @@ ABORTED = grpc.StatusCode.ABORTED
 OUT_OF_RANGE = grpc.StatusCode.OUT_OF_RANGE
 
 #: RPCs whose error arrives on the response stream rather than as the call's result.
-STREAMING = frozenset({"runs.StreamRun", "runs.StreamRunEvents"})
+STREAMING = frozenset(
+    {"runs.StreamRun", "runs.StreamRunEvents", "runs.WatchRuns", "approvals.WatchApprovals"}
+)
 
 STORED_SCRIPT: list[dict[str, Any]] = [
     {"tool_calls": [{"name": "echo", "arguments": {"text": "stored"}}]},
@@ -1155,7 +1157,115 @@ def thread_cases() -> list[Any]:
     ]
 
 
-CASES = [*agent_cases(), *run_start_cases(), *run_cases(), *approval_cases(), *thread_cases()]
+def control_and_watch_cases() -> list[Any]:
+    """PauseRun, ResumeRun, the watches, and the labels, overrides and filters of issue 17."""
+    r = run_service_pb2
+    a = approval_pb2
+    e = event_pb2
+    return [
+        # PauseRun / ResumeRun
+        case("run_id-empty", "runs.PauseRun", lambda w: r.PauseRunRequest(), field="run_id"),
+        case(
+            "unknown",
+            "runs.PauseRun",
+            lambda w: r.PauseRunRequest(run_id=unique("run")),
+            NOT_FOUND,
+            reason="RUN_NOT_FOUND",
+        ),
+        case(
+            "reason-4001-chars",
+            "runs.PauseRun",
+            lambda w: r.PauseRunRequest(run_id=w.run_id, reason="r" * 4001),
+            field="reason",
+        ),
+        case("run_id-empty", "runs.ResumeRun", lambda w: r.ResumeRunRequest(), field="run_id"),
+        case(
+            "unknown",
+            "runs.ResumeRun",
+            lambda w: r.ResumeRunRequest(run_id=unique("run")),
+            NOT_FOUND,
+            reason="RUN_NOT_FOUND",
+        ),
+        # WatchRuns
+        case(
+            "states-unspecified",
+            "runs.WatchRuns",
+            lambda w: r.WatchRunsRequest(states=[run_pb2.RUN_STATE_UNSPECIFIED]),
+            field="states[0]",
+        ),
+        case(
+            "label-key-bad",
+            "runs.WatchRuns",
+            lambda w: r.WatchRunsRequest(labels={"no spaces": "v"}),
+            field="labels['no spaces']",
+        ),
+        case(
+            "cursor-garbage",
+            "runs.WatchRuns",
+            lambda w: r.WatchRunsRequest(cursor="not-a-cursor"),
+            OUT_OF_RANGE,
+            reason="CURSOR_EXPIRED",
+        ),
+        # WatchApprovals
+        case(
+            "states-99",
+            "approvals.WatchApprovals",
+            lambda w: a.WatchApprovalsRequest(states=[UNDEFINED_ENUM]),
+            field="states[0]",
+        ),
+        case(
+            "cursor-257-chars",
+            "approvals.WatchApprovals",
+            lambda w: a.WatchApprovalsRequest(cursor="c" * 257),
+            field="cursor",
+        ),
+        # Labels, overrides and filters on the other calls
+        case(
+            "labels-33",
+            "runs.CreateRun",
+            lambda w: r.CreateRunRequest(
+                agent_id=w.agent_id, prompt="p", labels={f"k{i}": "v" for i in range(33)}
+            ),
+            field="labels",
+        ),
+        case(
+            "overrides-temperature-3",
+            "runs.CreateRun",
+            lambda w: r.CreateRunRequest(
+                agent_id=w.agent_id, prompt="p", overrides=run_pb2.RunOverrides(temperature=3)
+            ),
+            field="overrides.temperature",
+        ),
+        case(
+            "filter-profile-and-types",
+            "runs.StreamRunEvents",
+            lambda w: r.StreamRunEventsRequest(
+                run_id=w.run_id,
+                filter=e.EventFilter(
+                    profile=e.EVENT_PROFILE_STATE, event_types=[e.EVENT_TYPE_RUN_STARTED]
+                ),
+            ),
+            field="filter",
+        ),
+        case(
+            "filter-type-unspecified",
+            "runs.ListRunEvents",
+            lambda w: r.ListRunEventsRequest(
+                run_id=w.run_id, filter=e.EventFilter(event_types=[e.EVENT_TYPE_UNSPECIFIED])
+            ),
+            field="filter.event_types[0]",
+        ),
+    ]
+
+
+CASES = [
+    *agent_cases(),
+    *run_start_cases(),
+    *run_cases(),
+    *approval_cases(),
+    *thread_cases(),
+    *control_and_watch_cases(),
+]
 
 
 # --- calling and checking ---------------------------------------------------------------

@@ -262,6 +262,32 @@ async def long_tool_result(stubs: Stubs) -> str:
     return run.run_id
 
 
+async def paused_and_resumed(stubs: Stubs) -> str:
+    """PauseRun while the run waits for an approval: once approved, the tool
+    runs and the run pauses before its next model call (the pause signal, the
+    wait); ResumeRun (the resume signal) lets it end SUCCEEDED."""
+    script: Script = [
+        {"tool_calls": [{"name": "echo", "arguments": {"text": "p"}}]},
+        {"text": "resumed and done"},
+    ]
+    await _agent(stubs, "paused", script, agent_pb2.APPROVAL_MODE_REQUIRE_ALL)
+    run: run_pb2.Run = (
+        await stubs.runs.CreateRun(run_service_pb2.CreateRunRequest(agent_id="paused", prompt="go"))
+    ).run
+    run = await _until_new_approvals(stubs, run.run_id, set(), 1)
+    await stubs.runs.PauseRun(run_service_pb2.PauseRunRequest(run_id=run.run_id))
+    await stubs.approvals.ResolveApproval(
+        approval_pb2.ResolveApprovalRequest(
+            approval_id=run.required_actions[0].approval_id,
+            decision=approval_pb2.APPROVAL_DECISION_APPROVE,
+        )
+    )
+    await _until(stubs, run.run_id, run_pb2.RUN_STATE_PAUSED)
+    await stubs.runs.ResumeRun(run_service_pb2.ResumeRunRequest(run_id=run.run_id))
+    await _until(stubs, run.run_id, run_pb2.RUN_STATE_SUCCEEDED)
+    return run.run_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "approved_tool": approved_tool,
     "client_tool": client_tool,
@@ -270,6 +296,7 @@ SCENARIOS: dict[str, Scenario] = {
     "cancelled_mid_model": cancelled_mid_model,
     "continued_as_new": continued_as_new,
     "long_tool_result": long_tool_result,
+    "paused_and_resumed": paused_and_resumed,
 }
 
 

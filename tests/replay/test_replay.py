@@ -39,6 +39,7 @@ def test_histories_are_committed() -> None:
         "expired_then_cancelled",
         "continued_as_new",
         "long_tool_result",
+        "paused_and_resumed",
     }
     assert {p.stem for p in HISTORIES} == {p.stem for p in (HERE / "claims").glob("*.json")}
 

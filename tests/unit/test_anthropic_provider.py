@@ -635,7 +635,7 @@ def test_anthropic_options() -> None:
     assert AnthropicOptions.parse({"max_tokens": None}).max_tokens_or_default == 1024
     assert validate_anthropic_options({"extra": 1}) == {
         "extra": "unknown option; anthropic takes: base_url, endpoint, max_tokens, "
-        "temperature, top_p"
+        "temperature, thinking_budget_tokens, top_p"
     }
     assert validate_anthropic_options(
         {"base_url": 3, "endpoint": "", "temperature": True, "top_p": "1", "max_tokens": 0}

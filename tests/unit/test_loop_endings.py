@@ -32,6 +32,12 @@ ModelCall = Callable[[ModelRequest], Awaitable[ModelTurn]]
 class RecordingEffects:
     """``Effects`` that records events and answers model calls with ``model``."""
 
+    def pause_requested(self) -> bool:
+        return False
+
+    async def wait_resumed(self) -> None:
+        raise AssertionError("no test pauses")
+
     def __init__(self, model: ModelCall) -> None:
         self.model = model
         self.events: list[event_pb2.RunEvent] = []

@@ -3,7 +3,8 @@
 The loop (``runwire_server.service.agent.loop``) is written once against ``Effects``. The
 in-process runtime implements it with asyncio; the Temporal runtime with
 activities (model and tool calls, event publishing), workflow updates
-(decisions), durable timers and ``workflow.now()``/``workflow.uuid4()``.
+(decisions), signals (pause and resume), durable timers and
+``workflow.now()``/``workflow.uuid4()``.
 """
 
 from __future__ import annotations
@@ -70,6 +71,21 @@ class Effects(Protocol):
     async def wait_tool_output(self, tool_call_id: str) -> ToolOutput:
         """Waits for SubmitToolOutputs to answer a client tool call (bounded
         only by the run timeout)."""
+        ...
+
+    def pause_requested(self) -> bool:
+        """Whether PauseRun asked the run to pause (and ResumeRun has not
+        withdrawn it); the loop asks at its safe points."""
+        ...
+
+    async def wait_resumed(self) -> None:
+        """Waits, at a safe point, until ResumeRun continues the paused run
+        (at once when the pause was withdrawn meanwhile); bounded only by the
+        run timeout.
+
+        Raises:
+            asyncio.CancelledError: the run was cancelled while paused.
+        """
         ...
 
     async def append_to_thread(self, thread_id: str, messages: list[ChatMessage]) -> None:

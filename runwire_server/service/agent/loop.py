@@ -3,7 +3,9 @@
 ``execute_run`` drives one run to a terminal event through an ``Effects``
 implementation: LLM round -> tool calls (in parallel by default) -> approvals
 per policy -> results back to the model -> ... until a final answer or a
-limit. It never raises for a run's failure: failures become a ``run_error``
+limit. Its safe points (before each model call, and before the tool calls
+of a model reply) are where a run asked to pause (PauseRun) stops until
+ResumeRun. It never raises for a run's failure: failures become a ``run_error``
 event (the run's failure is data). Cancellation (``asyncio.CancelledError``)
 ends the run CANCELLED and is re-raised so the runtime sees it.
 """
@@ -196,6 +198,7 @@ class _Loop:
             if last or not reply.tool_calls:
                 output = await self.final_output(reply, messages, step)
                 return output, FINISH_MAX_ITERATIONS if last else FINISH_STOP
+            await self.safe_point()
             if spec.parallel_tool_calls:
                 results = await asyncio.gather(*(self.tool_call(c) for c in reply.tool_calls))
             else:
@@ -217,6 +220,7 @@ class _Loop:
             step=step,
             response_format=spec.response_format,
         )
+        await self.safe_point()
         turn = await self.fx.call_model(request, message_id=self.fx.new_id("msg"))
         self.state.usage = self.state.usage + turn.usage
         await self.emit(usage=_usage_pb(self.state.usage))
@@ -251,6 +255,17 @@ class _Loop:
         if error is not None:
             raise _OutputMismatch(f"the final answer does not match response_format: {error}")
         return repaired.content
+
+    async def safe_point(self) -> None:
+        """Pauses here when PauseRun asked (before a model call, and before the
+        tool calls of a model reply): logs PAUSED, waits for ResumeRun, logs
+        RUNNING. The run timeout keeps running meanwhile; a cancel ends the
+        wait (``asyncio.CancelledError``)."""
+        if not self.fx.pause_requested():
+            return
+        await self.set_state(run_pb2.RUN_STATE_PAUSED)
+        await self.fx.wait_resumed()
+        await self.set_state(run_pb2.RUN_STATE_RUNNING)
 
     async def begin_wait(self) -> None:
         self.state.waiting += 1
@@ -471,7 +486,8 @@ async def _end_failed(loop: _Loop, exc: Exception) -> None:
 
 async def _finish_thread(loop: _Loop) -> None:
     if loop.spec.thread_id:
-        messages = complete_exchanges(loop.state.new_messages)
+        # Reasoning (Anthropic's signed thinking) is for the turn in progress only.
+        messages = [m.without_reasoning() for m in complete_exchanges(loop.state.new_messages)]
         await loop.fx.append_to_thread(loop.spec.thread_id, messages)
 
 

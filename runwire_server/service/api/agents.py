@@ -126,7 +126,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         self, request: agent_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext
     ) -> agent_pb2.ListAgentsResponse:
         agents, token = await self._store().list(
-            page_size=page_size(request.page_size), page_token=request.page_token
+            page_size=page_size(request.page_size),
+            page_token=request.page_token,
+            labels=dict(request.labels),
         )
         kept = fit_bytes(agents, self._quotas.max_list_response_bytes)
         if kept < len(agents):

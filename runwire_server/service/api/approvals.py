@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 from runwire.v1 import approval_pb2, approval_pb2_grpc
 
 from runwire_server.service.api.convert import approval_choice, struct_to_dict
-from runwire_server.service.api.errors import unary
+from runwire_server.service.api.errors import server_stream, unary
+from runwire_server.service.api.watches import ApprovalFilter, watches_of
 from runwire_server.service.auth.principal import current_principal
 from runwire_server.service.core.errors import InvalidArgumentError
 from runwire_server.service.core.spec import ApprovalDecision
@@ -66,3 +69,18 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
             principal=current_principal(),
         )
         return approval_pb2.ResolveApprovalResponse(approval=approval)
+
+    @server_stream
+    async def WatchApprovals(
+        self, request: approval_pb2.WatchApprovalsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[approval_pb2.WatchApprovalsResponse]:
+        flt = ApprovalFilter(
+            run_id=request.run_id, agent_id=request.agent_id, states=frozenset(request.states)
+        )
+        hub = watches_of(self._router)
+        async for update in hub.watch_approvals(flt, request.cursor, current_principal().tenant):
+            yield approval_pb2.WatchApprovalsResponse(
+                type=update.type,  # type: ignore[arg-type]
+                approval=update.resource,
+                cursor=update.cursor,
+            )

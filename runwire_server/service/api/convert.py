@@ -106,6 +106,21 @@ async def client_tool_specs(tools: Sequence[run_pb2.ClientTool]) -> tuple[ToolSp
     return await asyncio.to_thread(convert)
 
 
+def run_overrides(overrides: run_pb2.RunOverrides) -> run_pb2.RunOverrides | None:
+    """A copy of the ``overrides`` of a CreateRun/StreamRun/WaitRun request
+    (protovalidate checked its ranges), or None when it is unset or empty.
+
+    The router checks the rest against the agent (sampling options its models
+    take, limits that only tighten; INVALID_ARGUMENT with field violations
+    ``overrides.<field>``, ``overrides.limits.<field>``).
+    """
+    if overrides.ByteSize() == 0:
+        return None
+    copy = run_pb2.RunOverrides()
+    copy.CopyFrom(overrides)
+    return copy
+
+
 def thread_pb(record: ThreadRecord) -> thread_pb2.Thread:
     """A stored thread as ``runwire.v1.Thread``."""
     thread = thread_pb2.Thread(

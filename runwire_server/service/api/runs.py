@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Protocol
 
 import grpc
 from runwire.v1 import agent_pb2, event_pb2, run_pb2, run_service_pb2, run_service_pb2_grpc
 
-from runwire_server.service.api.convert import client_tool_specs
+from runwire_server.service.api.convert import client_tool_specs, run_overrides
 from runwire_server.service.api.errors import server_stream, unary
+from runwire_server.service.api.event_filter import FilteredEvents, requested_filter
+from runwire_server.service.api.watches import RunFilter, watches_of
 from runwire_server.service.auth.principal import current_principal
 from runwire_server.service.auth.quotas import Quotas, fit_bytes
 from runwire_server.service.core.errors import UnavailableError
@@ -26,7 +28,8 @@ from runwire_server.service.stores.projection import TERMINAL_STATES
 #: WaitRun's wait when the request leaves ``timeout`` unset, in seconds.
 DEFAULT_WAIT_SECONDS = 60.0
 
-_STOP_WAITING = TERMINAL_STATES | {run_pb2.RUN_STATE_REQUIRES_ACTION}
+#: WaitRun returns when the run reaches one of these: it ended, or it waits for someone.
+_STOP_WAITING = TERMINAL_STATES | {run_pb2.RUN_STATE_REQUIRES_ACTION, run_pb2.RUN_STATE_PAUSED}
 
 
 class _RunRequest(Protocol):
@@ -41,6 +44,12 @@ class _RunRequest(Protocol):
     @property
     def runtime(self) -> agent_pb2.Runtime: ...
 
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+    @property
+    def overrides(self) -> run_pb2.RunOverrides: ...
+
 
 async def _run_input(request: _RunRequest) -> RunInput:
     return RunInput(
@@ -52,6 +61,8 @@ async def _run_input(request: _RunRequest) -> RunInput:
         request_id=request.request_id,
         runtime=request.runtime,
         principal=current_principal(),
+        labels=dict(request.labels),
+        overrides=run_overrides(request.overrides),
     )
 
 
@@ -72,6 +83,24 @@ def _draining(run_id: str, last: int) -> UnavailableError:
         reason="DRAINING",
         metadata={"run_id": run_id, "last_sequence": str(last)},
     )
+
+
+#: Events a filtered ListRunEvents reads from the log at a time, at most.
+FILTER_READ_BATCH = 500
+#: Events a filtered ListRunEvents page reads at most (then it names the next page).
+FILTER_SCAN_LIMIT = 5_000
+
+
+def _fit_page(page: list[event_pb2.RunEvent], budget: int) -> tuple[list[event_pb2.RunEvent], int]:
+    """``page`` cut to ``budget`` bytes, and the sequence of its last event."""
+    cut = page[: fit_bytes(page, budget)]
+    return cut, cut[-1].sequence if cut else 0
+
+
+def _read_up_to(last_sent: int, filtered: FilteredEvents | None) -> int:
+    """The sequence a cut stream may resume after: the last one sent, or a later
+    one its filter read and left out."""
+    return last_sent if filtered is None else max(last_sent, filtered.scanned)
 
 
 class RunServicer(run_service_pb2_grpc.RunServiceServicer):
@@ -133,10 +162,17 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
             subject=f"principal:{current_principal().name}",
         )
 
-    async def _stream(self, run_id: str, after: int) -> AsyncIterator[event_pb2.RunEvent]:
+    async def _stream(
+        self, run_id: str, after: int, allowed: frozenset[str] | None = None
+    ) -> AsyncIterator[event_pb2.RunEvent]:
         """The run's events after ``after``, until the terminal event or until
         the server drains (then UNAVAILABLE/DRAINING naming the sequence to
         resume after, on another replica).
+
+        With ``allowed`` (``event_filter.event_filter``), only the events whose
+        payload it names (the terminal event and heartbeats always); without,
+        the log's iterator is streamed as it is, with no check per event. A
+        drain then names the last sequence read, sent or not.
 
         The event log's iterator runs in the RPC's own task: no task or
         ``asyncio.wait`` per event (the profile of scenario 1 in ``bench/``
@@ -153,11 +189,14 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
         self.open_streams += 1
         METRICS.open_streams.add(1)
         events = self._subscribe(run_id, after)
+        filtered = None if allowed is None else FilteredEvents(events, allowed)
+        if filtered is not None:
+            events = filtered
         last = after
         try:
             while True:
                 if self.closing.is_set():
-                    raise _draining(run_id, last)
+                    raise _draining(run_id, _read_up_to(last, filtered))
                 self._waiting.add(task)
                 try:
                     event = await anext(events)
@@ -167,7 +206,7 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
                     if task not in self._drained or task.cancelling() > 1:
                         raise
                     task.uncancel()
-                    raise _draining(run_id, last) from None
+                    raise _draining(run_id, _read_up_to(last, filtered)) from None
                 finally:
                     self._waiting.discard(task)
                 last = event.sequence or last
@@ -194,9 +233,10 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
     async def StreamRun(
         self, request: run_service_pb2.StreamRunRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[run_service_pb2.StreamRunResponse]:
+        allowed = requested_filter(request)  # a bad filter starts no run
         self._admit_stream()
         run = await self._router.create_run(await _run_input(request))
-        async for event in self._stream(run.run_id, 0):
+        async for event in self._stream(run.run_id, 0, allowed):
             yield run_service_pb2.StreamRunResponse(event=event)
 
     @unary
@@ -243,6 +283,7 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
             page_size=page_size(request.page_size),
             page_token=request.page_token,
             tenant=_tenant(),
+            labels=dict(request.labels),
         )
         return run_service_pb2.ListRunsResponse(runs=runs, next_page_token=token)
 
@@ -253,29 +294,80 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
         run = await self._router.cancel_run(request.run_id, request.reason, _tenant())
         return run_service_pb2.CancelRunResponse(run=run)
 
+    @unary
+    async def PauseRun(
+        self, request: run_service_pb2.PauseRunRequest, context: grpc.aio.ServicerContext
+    ) -> run_service_pb2.PauseRunResponse:
+        run = await self._router.pause_run(request.run_id, request.reason, _tenant())
+        return run_service_pb2.PauseRunResponse(run=run)
+
+    @unary
+    async def ResumeRun(
+        self, request: run_service_pb2.ResumeRunRequest, context: grpc.aio.ServicerContext
+    ) -> run_service_pb2.ResumeRunResponse:
+        run = await self._router.resume_run(request.run_id, _tenant())
+        return run_service_pb2.ResumeRunResponse(run=run)
+
     @server_stream
     async def StreamRunEvents(
         self, request: run_service_pb2.StreamRunEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[run_service_pb2.StreamRunEventsResponse]:
+        allowed = requested_filter(request)
         await self._router.owned_run(request.run_id, _tenant())
         self._admit_stream()
-        async for event in self._stream(request.run_id, request.after_sequence):
+        async for event in self._stream(request.run_id, request.after_sequence, allowed):
             yield run_service_pb2.StreamRunEventsResponse(event=event)
 
     @unary
     async def ListRunEvents(
         self, request: run_service_pb2.ListRunEventsRequest, context: grpc.aio.ServicerContext
     ) -> run_service_pb2.ListRunEventsResponse:
+        allowed = requested_filter(request)
         await self._router.owned_run(request.run_id, _tenant())
         after = request.after_sequence
         cursor = decode_int_token(request.page_token)
         if cursor is not None:
             after = cursor
         size = page_size(request.page_size)
+        if allowed is not None:
+            page, resume_after = await self._filtered_page(request.run_id, after, size, allowed)
+            token = encode_token(str(resume_after)) if resume_after else ""
+            return run_service_pb2.ListRunEventsResponse(events=page, next_page_token=token)
         events = await self._events.read(request.run_id, after_sequence=after, limit=size + 1)
         page = events[: fit_bytes(events[:size], self._quotas.max_list_response_bytes)]
         token = encode_token(str(page[-1].sequence)) if len(events) > len(page) else ""
         return run_service_pb2.ListRunEventsResponse(events=page, next_page_token=token)
+
+    async def _filtered_page(
+        self, run_id: str, after: int, size: int, allowed: frozenset[str]
+    ) -> tuple[list[event_pb2.RunEvent], int]:
+        """At most ``size`` events after ``after`` whose payload is in ``allowed``,
+        and the sequence the next page starts after (0: no logged event is left).
+
+        Reads the log in batches of ``FILTER_READ_BATCH`` and at most
+        ``FILTER_SCAN_LIMIT`` events per page: a page of a sparse filter may
+        hold fewer than ``size`` events (even none) and still name a next page.
+        """
+        page: list[event_pb2.RunEvent] = []
+        scanned = 0
+        position = after
+        while scanned < FILTER_SCAN_LIMIT:
+            batch = await self._events.read(
+                run_id, after_sequence=position, limit=min(FILTER_READ_BATCH, size + 1)
+            )
+            for event in batch:
+                if len(page) == size:
+                    return _fit_page(page, self._quotas.max_list_response_bytes)
+                scanned += 1
+                position = event.sequence
+                if event.WhichOneof("payload") in allowed:
+                    page.append(event)
+            if len(batch) < min(FILTER_READ_BATCH, size + 1):
+                cut, resume_after = _fit_page(page, self._quotas.max_list_response_bytes)
+                return cut, resume_after if len(cut) < len(page) else 0
+        # The scan limit: the next page goes on after the last event read.
+        cut, last = _fit_page(page, self._quotas.max_list_response_bytes)
+        return cut, position if len(cut) == len(page) else last
 
     @unary
     async def SubmitToolOutputs(
@@ -287,3 +379,22 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
         ]
         run = await self._router.submit_tool_outputs(request.run_id, outputs, _tenant())
         return run_service_pb2.SubmitToolOutputsResponse(run=run)
+
+    @server_stream
+    async def WatchRuns(
+        self, request: run_service_pb2.WatchRunsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[run_service_pb2.WatchRunsResponse]:
+        hub = watches_of(self._router)
+        hub.follow(self.closing)  # a drain of run streams ends the watches too
+        flt = RunFilter(
+            agent_id=request.agent_id,
+            thread_id=request.thread_id,
+            states=frozenset(request.states),
+            labels=dict(request.labels),
+        )
+        async for update in hub.watch_runs(flt, request.cursor, _tenant()):
+            yield run_service_pb2.WatchRunsResponse(
+                type=update.type,  # type: ignore[arg-type]
+                run=update.resource,
+                cursor=update.cursor,
+            )

@@ -16,8 +16,13 @@ JSON lines carry the same facts as one object per line::
 The ids in ``EXTRA_FIELDS`` are taken from a record's ``extra`` when present
 (``logger.info("run started", extra={"run_id": ...})``). Inside ``run_context``
 (the in-process runtime's run task, a Temporal activity of a run) every
-record without them gets the run's ``run_id`` and ``agent_id``, also records
-of libraries (the provider SDKs, httpx, redis-py) that know nothing of runs.
+record without them gets the run's ``run_id``, ``agent_id`` and ``labels``,
+also records of libraries (the provider SDKs, httpx, redis-py) that know
+nothing of runs.
+
+A run's labels appear as ``labels=key=value,key=value`` (sorted by key; the
+same text in JSON), cut to ``MAX_LABEL_LOG_CHARS`` characters in all, so a
+run with 32 long labels does not make every line of it long.
 """
 
 from __future__ import annotations
@@ -26,22 +31,35 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Literal
 
 #: Record attributes appended to every line that has them, in this order.
-EXTRA_FIELDS = ("run_id", "agent_id", "tool_name", "approval_id", "principal", "tenant")
+EXTRA_FIELDS = (
+    "run_id",
+    "agent_id",
+    "tool_name",
+    "approval_id",
+    "principal",
+    "tenant",
+    "labels",
+)
+
+#: Longest rendering of a run's labels on one log line, characters (past it, cut with "…").
+MAX_LABEL_LOG_CHARS = 256
 
 #: Chatty libraries kept at WARNING or above (httpx logs every request at INFO).
 _QUIET_LOGGERS = ("httpx", "httpcore")
 
 _MARK = "_runwire_handler"
 
-#: (run_id, agent_id) of the run the current task works for; asyncio tasks
-#: inherit it from the task that created them.
-_RUN: ContextVar[tuple[str, str] | None] = ContextVar("runwire_run", default=None)
+#: (run_id, agent_id, labels) of the run the current task works for; asyncio
+#: tasks inherit it from the task that created them.
+_RUN: ContextVar[tuple[str, str, Mapping[str, str]] | None] = ContextVar(
+    "runwire_run", default=None
+)
 #: (principal, tenant) of the caller the current task serves; inherited likewise.
 _CALLER: ContextVar[tuple[str, str] | None] = ContextVar("runwire_caller", default=None)
 
@@ -55,10 +73,13 @@ def bind_log_context(*, principal: str, tenant: str) -> None:
 
 
 @contextlib.contextmanager
-def run_context(run_id: str, agent_id: str = "") -> Iterator[None]:
+def run_context(
+    run_id: str, agent_id: str = "", labels: Mapping[str, str] | None = None
+) -> Iterator[None]:
     """Tags every log record emitted inside the block (and in tasks created
-    inside it) with ``run_id`` and ``agent_id``, unless the record names its own."""
-    token = _RUN.set((run_id, agent_id))
+    inside it) with ``run_id``, ``agent_id`` and the run's ``labels``, unless
+    the record names its own."""
+    token = _RUN.set((run_id, agent_id, dict(labels or {})))
     try:
         yield
     finally:
@@ -71,11 +92,13 @@ class RunContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         current = _RUN.get()
         if current is not None:
-            run_id, agent_id = current
+            run_id, agent_id, labels = current
             if not getattr(record, "run_id", None):
                 record.run_id = run_id
             if agent_id and not getattr(record, "agent_id", None):
                 record.agent_id = agent_id
+            if labels and not getattr(record, "labels", None):
+                record.labels = labels
         caller = _CALLER.get()
         if caller is not None:
             if not getattr(record, "principal", None):
@@ -91,11 +114,27 @@ def _timestamp(record: logging.LogRecord) -> str:
 
 
 def _extras(record: logging.LogRecord) -> dict[str, object]:
-    return {
+    extras = {
         name: getattr(record, name)
         for name in EXTRA_FIELDS
         if getattr(record, name, None) not in (None, "")
     }
+    labels = extras.get("labels")
+    if isinstance(labels, Mapping):
+        if labels:
+            extras["labels"] = labels_text(labels)
+        else:
+            del extras["labels"]
+    return extras
+
+
+def labels_text(labels: Mapping[str, str]) -> str:
+    """``key=value,key=value`` sorted by key, at most ``MAX_LABEL_LOG_CHARS``
+    characters (cut with "…")."""
+    text = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+    if len(text) > MAX_LABEL_LOG_CHARS:
+        text = text[: MAX_LABEL_LOG_CHARS - 1] + "…"
+    return text
 
 
 def _text_value(value: object) -> str:

@@ -11,7 +11,13 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 
 class Role(StrEnum):
@@ -53,6 +59,27 @@ class ToolCall(BaseModel):
         return value
 
 
+class ReasoningPart(BaseModel):
+    """A block of the model's reasoning that the provider must get back.
+
+    Only signed or redacted blocks are kept (Anthropic's thinking blocks, which
+    the Messages API requires again on the following calls of the same
+    tool-use turn); reasoning no provider needs back (``reasoning_content``)
+    is only streamed as events, never kept on a message.
+
+    Attributes:
+        text: The reasoning text, exactly as streamed (empty when redacted).
+        signature: The provider's signature of ``text``.
+        redacted: The opaque data of a redacted block; empty otherwise.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str = ""
+    signature: str = ""
+    redacted: str = ""
+
+
 class ChatMessage(BaseModel):
     """One message of a conversation, as sent to a model and kept in threads.
 
@@ -64,6 +91,10 @@ class ChatMessage(BaseModel):
         message_id: Stable id (``msg_...``), used in events and threads.
         run_id: The run that added the message; empty for history supplied
             otherwise.
+        reasoning: With ``Role.ASSISTANT``, the reasoning blocks the provider
+            must get back, in the order streamed (see ``ReasoningPart``); never
+            part of ``content``, dropped from thread history
+            (``without_reasoning``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -74,6 +105,21 @@ class ChatMessage(BaseModel):
     tool_call_id: str = ""
     message_id: str = ""
     run_id: str = ""
+    reasoning: tuple[ReasoningPart, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Without reasoning a message serializes as before the field existed:
+        # Temporal payloads and stored threads stay byte for byte the same.
+        data: dict[str, Any] = handler(self)
+        if not self.reasoning:
+            data.pop("reasoning", None)
+        return data
+
+    def without_reasoning(self) -> ChatMessage:
+        """This message without its ``reasoning`` (itself when it has none): what
+        a thread keeps."""
+        return self.model_copy(update={"reasoning": ()}) if self.reasoning else self
 
 
 class ToolSpec(BaseModel):

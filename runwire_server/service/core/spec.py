@@ -7,6 +7,7 @@ sees the same definition.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -41,6 +42,86 @@ class ModelRef(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+#: Prefix of the span attribute of each run label (``runwire.label.<key>``).
+LABEL_ATTRIBUTE_PREFIX = "runwire.label."
+
+
+def label_attributes(labels: Mapping[str, str]) -> dict[str, str]:
+    """Span attributes of a run's labels: ``runwire.label.<key>`` → value.
+
+    Bounded by the contract: at most 32 labels, keys of at most 63 characters,
+    values of at most 256.
+    """
+    return {f"{LABEL_ATTRIBUTE_PREFIX}{key}": value for key, value in sorted(labels.items())}
+
+
+def labels_match(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """Whether ``labels`` carry every pair of ``wanted`` (same key, same value);
+    an empty ``wanted`` matches everything."""
+    return all(labels.get(key) == value for key, value in wanted.items())
+
+
+class LimitOverrides(BaseModel):
+    """Limits a run request tightened (``RunOverrides.limits``); None: the agent's.
+
+    Attributes:
+        max_iterations: LLM rounds that may request tools.
+        timeout_seconds: Wall-clock limit of the run, seconds.
+        approval_timeout_seconds: How long one approval may stay pending, seconds.
+        token_budget: Input + output tokens the run may use.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    max_iterations: int | None = None
+    timeout_seconds: float | None = None
+    approval_timeout_seconds: float | None = None
+    token_budget: int | None = None
+
+
+class RunOverrides(BaseModel):
+    """What a run request changed of its agent for this run (``runwire.v1.RunOverrides``).
+
+    Kept in the run's snapshot (``RunSpec.overrides``) as requested; the
+    snapshot's own fields already hold the effect (instructions appended,
+    sampling options merged into every model's options, limits tightened).
+
+    Attributes:
+        instructions: Appended to the agent's instructions after a blank line ("" for none).
+        temperature: Sampling temperature, 0 to 2, for every model call; None: the agent's.
+        top_p: Nucleus sampling, (0, 1]; None: the agent's.
+        max_output_tokens: Output tokens per model call, >= 1; None: the agent's.
+        limits: Tighter limits, or None.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    instructions: str = ""
+    temperature: float | None = None
+    top_p: float | None = None
+    max_output_tokens: int | None = None
+    limits: LimitOverrides | None = None
+
+    def sampling(self) -> dict[str, float | int]:
+        """The sampling fields that are set, by override field name
+        (``temperature``, ``top_p``, ``max_output_tokens``)."""
+        values: dict[str, float | int | None] = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_output_tokens": self.max_output_tokens,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+    def instructions_after(self, agent_instructions: str) -> str:
+        """The run's instructions: the agent's, then a blank line and these
+        (either alone when the other is empty)."""
+        if not self.instructions:
+            return agent_instructions
+        if not agent_instructions:
+            return self.instructions
+        return f"{agent_instructions}\n\n{self.instructions}"
+
+
 class RunSpec(BaseModel):
     """Everything the loop needs, fixed at run start.
 
@@ -63,6 +144,9 @@ class RunSpec(BaseModel):
         response_format: JSON Schema the final answer must satisfy, or None.
         fallback_models: Models tried in order when the primary is unavailable.
         token_budget: Input + output tokens the run may use (0: no budget).
+        labels: The run's labels (``CreateRunRequest.labels``), at most 32.
+        overrides: What the run request changed of the agent (recorded as
+            asked; the fields above already apply it), or None.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -89,6 +173,8 @@ class RunSpec(BaseModel):
     response_format: dict[str, Any] | None = None
     fallback_models: tuple[ModelRef, ...] = ()
     token_budget: int = 0
+    labels: dict[str, str] = Field(default_factory=dict)
+    overrides: RunOverrides | None = None
 
     def needs_approval(self, tool_name: str) -> bool:
         """True when a call of server tool ``tool_name`` waits for a decision."""

@@ -11,6 +11,14 @@ Options (``Agent.model.options``): ``runwire_server.service.llm.options.Anthropi
 Which endpoint a call reaches, with which key, is the operator's configuration
 (``runwire_server.service.llm.endpoints``).
 
+Reasoning: with the ``thinking_budget_tokens`` option, extended thinking is on;
+``thinking`` blocks stream as ``ReasoningDelta``s (their signature too), and a
+``redacted_thinking`` block as one ``ReasoningDelta`` with its opaque data and no
+text. The signed and redacted blocks come back on the assistant message
+(``ChatMessage.reasoning``) and are sent again, first in their assistant turn,
+on the following calls of the same tool-use turn (after the last user message),
+as the API requires; never on later turns.
+
 Structured output: when ``response_format`` is set and no tools are offered,
 the system prompt asks for JSON matching the schema (this SDK path has no
 JSON-schema mode); the agent loop validates the answer either way.
@@ -36,8 +44,15 @@ from anthropic.types import (
     RawMessageDeltaEvent,
     RawMessageStartEvent,
     RawMessageStreamEvent,
+    RedactedThinkingBlock,
+    RedactedThinkingBlockParam,
+    SignatureDelta,
     TextBlock,
     TextBlockParam,
+    ThinkingBlock,
+    ThinkingBlockParam,
+    ThinkingConfigEnabledParam,
+    ThinkingDelta,
     ToolParam,
     ToolResultBlockParam,
     ToolUseBlock,
@@ -46,7 +61,13 @@ from anthropic.types import (
 )
 from anthropic.types import TextDelta as AnthropicTextDelta
 
-from runwire_server.service.core.messages import ChatMessage, Role, ToolSpec, Usage
+from runwire_server.service.core.messages import (
+    ChatMessage,
+    ReasoningPart,
+    Role,
+    ToolSpec,
+    Usage,
+)
 from runwire_server.service.llm.base import (
     CONNECTION_LOST,
     TIMED_OUT,
@@ -56,6 +77,7 @@ from runwire_server.service.llm.base import (
     ModelChunk,
     ModelError,
     ModelRequest,
+    ReasoningDelta,
     TextDelta,
     ToolCallDelta,
     UsageReport,
@@ -167,7 +189,19 @@ def _tool_input(arguments: str) -> dict[str, object]:
     return value if isinstance(value, dict) else {}
 
 
-_Block = TextBlockParam | ToolUseBlockParam | ToolResultBlockParam
+_Block = (
+    TextBlockParam
+    | ToolUseBlockParam
+    | ToolResultBlockParam
+    | ThinkingBlockParam
+    | RedactedThinkingBlockParam
+)
+
+
+def _reasoning_block(part: ReasoningPart) -> ThinkingBlockParam | RedactedThinkingBlockParam:
+    if part.redacted:
+        return RedactedThinkingBlockParam(type="redacted_thinking", data=part.redacted)
+    return ThinkingBlockParam(type="thinking", thinking=part.text, signature=part.signature)
 
 
 def to_anthropic_messages(messages: Iterable[ChatMessage]) -> list[MessageParam]:
@@ -178,12 +212,19 @@ def to_anthropic_messages(messages: Iterable[ChatMessage]) -> list[MessageParam]
     (e.g. the results of parallel tool calls) are merged into one turn, as the
     API requires; empty texts are left out (the API rejects them) and system
     messages go to ``system_prompt``. A turn that is one text is sent as a string.
+    The reasoning blocks of assistant messages after the last user message (the
+    tool-use turn in progress) lead their turn (``thinking`` with its signature,
+    ``redacted_thinking``); earlier reasoning is not sent.
     """
+    messages = list(messages)
+    current = max((i for i, m in enumerate(messages) if m.role is Role.USER), default=-1)
     turns: list[tuple[bool, list[_Block]]] = []  # (is_assistant, blocks)
-    for message in messages:
+    for position, message in enumerate(messages):
         if message.role is Role.SYSTEM:
             continue
         blocks: list[_Block] = []
+        if message.role is Role.ASSISTANT and position > current:
+            blocks.extend(_reasoning_block(part) for part in message.reasoning)
         if message.role is Role.TOOL:
             blocks.append(
                 ToolResultBlockParam(
@@ -236,6 +277,7 @@ class _EventMapper:
     """
 
     calls: dict[int, int] = field(default_factory=dict)  # block index -> call index
+    reasoning: dict[int, int] = field(default_factory=dict)  # block index -> reasoning index
     streamed_input: set[int] = field(default_factory=set)  # call indexes with JSON deltas
     initial_input: dict[int, dict[str, object]] = field(default_factory=dict)
     input_tokens: int | None = None
@@ -277,13 +319,27 @@ class _EventMapper:
             if block.input:
                 self.initial_input[index] = dict(block.input)
             return [ToolCallDelta(index=index, id=block.id, name=block.name)]
-        return []  # thinking and server-tool blocks are not part of the answer
+        if isinstance(block, ThinkingBlock | RedactedThinkingBlock):
+            index = len(self.reasoning)
+            self.reasoning[event.index] = index
+            if isinstance(block, RedactedThinkingBlock):
+                return [ReasoningDelta(index=index, redacted=block.data)]
+            if block.thinking or block.signature:
+                return [ReasoningDelta(index=index, text=block.thinking, signature=block.signature)]
+        return []  # server-tool blocks are not part of the answer
 
     def _delta(self, event: RawContentBlockDeltaEvent) -> list[ModelChunk]:
         delta = event.delta
         if isinstance(delta, AnthropicTextDelta) and delta.text:
             self.output_chars += len(delta.text)
             return [TextDelta(text=delta.text)]
+        if isinstance(delta, ThinkingDelta | SignatureDelta) and event.index in self.reasoning:
+            index = self.reasoning[event.index]
+            if isinstance(delta, SignatureDelta):
+                return [ReasoningDelta(index=index, signature=delta.signature)]
+            if delta.thinking:
+                return [ReasoningDelta(index=index, text=delta.thinking)]
+            return []
         if isinstance(delta, InputJSONDelta) and event.index in self.calls:
             index = self.calls[event.index]
             self.streamed_input.add(index)
@@ -306,6 +362,13 @@ class _EventMapper:
         if self.input_tokens is None and self.output_tokens is None:
             return estimate_usage(request, self.output_chars)
         return Usage(input_tokens=self.input_tokens or 0, output_tokens=self.output_tokens or 0)
+
+
+def _thinking(options: AnthropicOptions) -> ThinkingConfigEnabledParam | anthropic.Omit:
+    """Extended thinking as the options ask for it (``thinking_budget_tokens``)."""
+    if options.thinking_budget_tokens is None:
+        return anthropic.omit
+    return ThinkingConfigEnabledParam(type="enabled", budget_tokens=options.thinking_budget_tokens)
 
 
 class AnthropicProvider:
@@ -376,8 +439,8 @@ class AnthropicProvider:
         """Streams a message for ``request``.
 
         Yields:
-            ``TextDelta``s and ``ToolCallDelta``s as they arrive, then one
-            ``UsageReport``.
+            ``ReasoningDelta``s, ``TextDelta``s and ``ToolCallDelta``s as they
+            arrive, then one ``UsageReport``.
 
         Raises:
             ModelError: malformed options, no model name or an endpoint the
@@ -430,6 +493,7 @@ class AnthropicProvider:
                     messages=to_anthropic_messages(request.messages),
                     system=system or anthropic.omit,
                     tools=tools or anthropic.omit,
+                    thinking=_thinking(options),
                     stream=True,
                     # This SDK has no sampling keywords; the API takes them in the body.
                     extra_body=sampling or None,

@@ -55,6 +55,32 @@ class TextDelta:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReasoningDelta:
+    """A piece of the model's reasoning: an Anthropic thinking block, the
+    ``reasoning_content`` of an OpenAI-compatible server.
+
+    Reasoning is shown to clients (``reasoning_*`` events) and kept out of the
+    answer. Consecutive deltas of one ``index`` form one reasoning block; a
+    block ends when a chunk of another kind or index comes, or the stream ends.
+
+    Attributes:
+        index: The block's number within the turn (0-based, in order).
+        text: Reasoning text to append (may be empty).
+        signature: The provider's signature of the whole block (Anthropic's
+            ``signature_delta``); a block with one is sent back to the provider
+            on the following calls of the same tool-use turn.
+        redacted: The opaque data of a redacted (encrypted) block (Anthropic's
+            ``redacted_thinking``); such a block has no text and is sent back
+            the same way.
+    """
+
+    index: int = 0
+    text: str = ""
+    signature: str = ""
+    redacted: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ToolCallDelta:
     """A piece of one tool call. The first delta of an ``index`` carries its
     ``id`` and ``name``; later ones append to its JSON ``arguments``.
@@ -79,7 +105,7 @@ class UsageReport:
     usage: Usage
 
 
-ModelChunk = TextDelta | ToolCallDelta | UsageReport
+ModelChunk = TextDelta | ReasoningDelta | ToolCallDelta | UsageReport
 
 
 class ModelProvider(Protocol):

@@ -10,6 +10,9 @@ the first of them has waited ``window_seconds``, whichever comes first; any
 other chunk (a tool call delta, the usage report), the end of the stream or a
 provider error flushes the merged text first, so the order of everything the
 model said is kept. The added latency is at most ``window_seconds`` per delta.
+Reasoning deltas (``ReasoningDelta``) are merged the same way, within one
+reasoning block; one carrying a signature or redacted data is merged into
+nothing and passed on as it is, after what was merged before it.
 
 Configured server-wide by ``RUNWIRE_STREAM_COALESCE_MS`` (0, the default, turns
 it off) and ``RUNWIRE_STREAM_COALESCE_CHARS`` (``runwire_server.app.config.Settings``).
@@ -21,7 +24,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from runwire_server.service.llm.base import ModelChunk, TextDelta
+from runwire_server.service.llm.base import ModelChunk, ReasoningDelta, TextDelta
 
 
 @dataclass(frozen=True)
@@ -44,29 +47,63 @@ class Coalescing:
         return cls(window_seconds=window_ms / 1000, max_chars=max(1, max_chars))
 
 
+#: What merged deltas are: text (None) or the reasoning block of this index.
+_Kind = int | None
+
+
+def _mergeable(chunk: ModelChunk) -> tuple[str, _Kind] | None:
+    """The text and kind of a delta that merges with others of its kind; None
+    for any other chunk."""
+    if isinstance(chunk, TextDelta):
+        return chunk.text, None
+    if isinstance(chunk, ReasoningDelta) and not chunk.signature and not chunk.redacted:
+        return chunk.text, chunk.index
+    return None
+
+
 class _Merged:
-    """Text deltas waiting to be sent as one."""
+    """Deltas of one kind (text, or one reasoning block) waiting to be sent as one."""
 
     def __init__(self, coalescing: Coalescing) -> None:
         self._coalescing = coalescing
         self._parts: list[str] = []
         self._size = 0
+        self.kind: _Kind = None
         #: ``loop.time()`` by which the merged text must be sent.
         self.deadline = 0.0
 
     def __bool__(self) -> bool:
         return bool(self._parts)
 
-    def add(self, text: str, now: float) -> bool:
-        """Adds ``text``; True when the merged text is now long enough to send."""
+    def add(self, text: str, kind: _Kind, now: float) -> bool:
+        """Adds ``text`` (of ``kind``: the caller flushed another kind first);
+        True when the merged text is now long enough to send."""
         if not self._parts:
             self.deadline = now + self._coalescing.window_seconds
+            self.kind = kind
         self._parts.append(text)
         self._size += len(text)
         return self._size >= self._coalescing.max_chars
 
-    def take(self) -> TextDelta:
-        merged = TextDelta(text="".join(self._parts))
+    def push(self, text: str, kind: _Kind, now: float) -> list[TextDelta | ReasoningDelta]:
+        """Adds ``text`` of ``kind``; returns what is ready to send: what was
+        merged of another kind, and the merged text once it is long enough."""
+        ready: list[TextDelta | ReasoningDelta] = []
+        if not text:
+            return ready
+        if self._parts and self.kind != kind:
+            ready.append(self.take())
+        if self.add(text, kind, now):
+            ready.append(self.take())
+        return ready
+
+    def take(self) -> TextDelta | ReasoningDelta:
+        text = "".join(self._parts)
+        merged: TextDelta | ReasoningDelta = (
+            TextDelta(text=text)
+            if self.kind is None
+            else ReasoningDelta(index=self.kind, text=text)
+        )
         self._parts.clear()
         self._size = 0
         return merged
@@ -117,7 +154,8 @@ class _NextChunk:
 async def coalesce_text(
     chunks: AsyncIterator[ModelChunk], coalescing: Coalescing
 ) -> AsyncIterator[ModelChunk]:
-    """``chunks`` with runs of consecutive ``TextDelta`` merged (see the module docstring).
+    """``chunks`` with runs of consecutive ``TextDelta`` (and ``ReasoningDelta`` of one
+    block) merged (see the module docstring).
 
     Raises:
         Whatever ``chunks`` raises (``ModelError``), after the text merged so far.
@@ -137,9 +175,11 @@ async def coalesce_text(
                 raise
             if chunk is None:  # the window closed before more text came
                 yield merged.take()
-            elif isinstance(chunk, TextDelta):
-                if chunk.text and merged.add(chunk.text, loop.time()):
-                    yield merged.take()
+                continue
+            mergeable = _mergeable(chunk)
+            if mergeable is not None:
+                for ready in merged.push(*mergeable, loop.time()):
+                    yield ready
             else:
                 if merged:
                     yield merged.take()

@@ -26,6 +26,9 @@ server it talks to:
 * Assistant messages with tool calls are sent with ``content: ""`` (never ``null``).
 * Offered tools come with an explicit ``tool_choice: "auto"`` (OpenAI's default when
   tools are given; some servers ignore the tools without it).
+* Reasoning streamed as ``reasoning_content`` (vLLM, llama.cpp, DeepSeek) or
+  ``reasoning`` becomes ``ReasoningDelta``s (reasoning events, never the answer). It
+  is never sent back: assistant messages carry only their text and tool calls.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from runwire_server.service.llm.base import (
     ModelChunk,
     ModelError,
     ModelRequest,
+    ReasoningDelta,
     TextDelta,
     ToolCallDelta,
     UsageReport,
@@ -246,6 +250,9 @@ class _ChunkMapper:
             if choice.index not in (0, None):  # only one choice is requested
                 continue
             delta = choice.delta
+            reasoning = reasoning_text(delta)
+            if reasoning:
+                out.append(ReasoningDelta(text=reasoning))
             if delta.content:
                 self.output_chars += len(delta.content)
                 out.append(TextDelta(text=delta.content))
@@ -277,6 +284,9 @@ class _ChunkMapper:
             return []
         message = choice.message
         out: list[ModelChunk] = []
+        reasoning = reasoning_text(message)
+        if reasoning:
+            out.append(ReasoningDelta(text=reasoning))
         content = _text(message.content)
         if content:
             self.output_chars += len(content)
@@ -317,6 +327,21 @@ class _ChunkMapper:
             name=pending.name,
             arguments=pending.arguments,
         )
+
+
+#: The fields OpenAI-compatible servers stream reasoning in, by preference:
+#: ``reasoning_content`` (vLLM, llama.cpp, DeepSeek), ``reasoning`` (others).
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+
+
+def reasoning_text(delta: object) -> str:
+    """The reasoning text of a streamed delta or a completion's message: the first
+    of ``REASONING_FIELDS`` that holds non-empty text; ``""`` when none does."""
+    for name in REASONING_FIELDS:
+        value = getattr(delta, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 def _text(value: object) -> str:

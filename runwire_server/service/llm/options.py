@@ -278,7 +278,8 @@ class AnthropicOptions(HttpProviderOptions):
     """Options of the ``anthropic`` provider (the Anthropic Messages API).
 
     ``base_url`` excludes ``/v1``, e.g. ``https://api.anthropic.com``. The API requires
-    a token limit: ``max_tokens`` defaults to ``DEFAULT_ANTHROPIC_MAX_TOKENS``.
+    a token limit: ``max_tokens`` defaults to ``DEFAULT_ANTHROPIC_MAX_TOKENS`` (plus
+    ``thinking_budget_tokens`` when that is set).
     """
 
     provider_name: ClassVar[str] = "anthropic"
@@ -286,10 +287,20 @@ class AnthropicOptions(HttpProviderOptions):
     max_tokens: _Tokens = Field(
         default=None,
         description="Upper bound of the answer's length, in tokens (a whole number >= 1); "
-        "unset for DEFAULT_ANTHROPIC_MAX_TOKENS, since the API requires one.",
+        "unset for DEFAULT_ANTHROPIC_MAX_TOKENS (plus thinking_budget_tokens), since the "
+        "API requires one.",
+    )
+    thinking_budget_tokens: _Tokens = Field(
+        default=None,
+        description="Turns on extended thinking with this many tokens for it (a whole "
+        "number; the API wants at least 1024 and less than max_tokens); the thinking is "
+        "streamed as reasoning events. Unset: no thinking.",
     )
 
     @property
     def max_tokens_or_default(self) -> int:
-        """``max_tokens``, or ``DEFAULT_ANTHROPIC_MAX_TOKENS`` when unset."""
-        return self.max_tokens if self.max_tokens is not None else DEFAULT_ANTHROPIC_MAX_TOKENS
+        """``max_tokens``; when unset, ``DEFAULT_ANTHROPIC_MAX_TOKENS`` plus
+        ``thinking_budget_tokens`` (if set)."""
+        if self.max_tokens is not None:
+            return self.max_tokens
+        return DEFAULT_ANTHROPIC_MAX_TOKENS + (self.thinking_budget_tokens or 0)

@@ -5,7 +5,7 @@ An agent using it carries its answers in ``model.options``::
     {
         "script": [
             {"tool_calls": [{"name": "calculator", "arguments": {"expression": "6*7"}}]},
-            {"text": "The answer is 42."}
+            {"reasoning": "6 times 7 is 42.", "text": "The answer is 42."}
         ],
         "chunk_chars": 16,
         "delay_ms": 0
@@ -27,6 +27,7 @@ from runwire_server.service.llm.base import (
     ModelChunk,
     ModelError,
     ModelRequest,
+    ReasoningDelta,
     TextDelta,
     ToolCallDelta,
     UsageReport,
@@ -57,15 +58,23 @@ class ScriptedToolCall(BaseModel):
 
 
 class ScriptedTurn(BaseModel):
-    """One scripted model answer: text, tool calls, or both (text is streamed first).
+    """One scripted model answer: text, tool calls, or both (text is streamed first),
+    optionally preceded by reasoning.
 
     Attributes:
+        reasoning: The model's reasoning, streamed before anything else (as
+            ``reasoning_*`` events; never part of the answer), or None.
         text: The assistant's text, or None.
         tool_calls: The tool calls (at least one when given), or None.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    reasoning: str | None = Field(
+        default=None,
+        description="The model's reasoning, streamed first as reasoning events; "
+        "never part of the answer.",
+    )
     text: str | None = Field(default=None, description="The assistant's text, streamed first.")
     tool_calls: list[ScriptedToolCall] | None = Field(
         default=None, min_length=1, description="The tool calls (at least one when given)."
@@ -124,6 +133,8 @@ class ScriptedProvider:
 
     Round ``request.step`` plays ``script[step - 1]``:
 
+    * its reasoning, if any, as ``ReasoningDelta`` pieces (block 0) of
+      ``chunk_chars`` characters (at most ``MAX_DELTAS_PER_TEXT`` pieces);
     * its text, if any, as ``TextDelta`` pieces of ``chunk_chars`` characters (at
       most ``MAX_DELTAS_PER_TEXT`` pieces: longer pieces for a longer text);
     * then each tool call ``i`` as ``ToolCallDelta`` pieces: id ``call_{step}_{i}``
@@ -138,7 +149,7 @@ class ScriptedProvider:
 
     The stream ends with one ``UsageReport`` estimated by
     ``runwire_server.service.llm.usage.estimate_usage`` (output: all characters of text and argument
-    JSON streamed), since there is no real tokenizer.
+    JSON streamed; not the reasoning), since there is no real tokenizer.
     """
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
@@ -160,6 +171,10 @@ class ScriptedProvider:
         delay = options.delay_ms / 1000
         size = options.chunk_chars
         output_chars = 0
+
+        for piece in _chunks(turn.reasoning or "", size):
+            await self._pause(delay)
+            yield ReasoningDelta(text=piece)
 
         for piece in _chunks(turn.text or "", size):
             await self._pause(delay)

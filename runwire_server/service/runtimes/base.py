@@ -56,6 +56,29 @@ class Runtime(Protocol):
         model or tool call (docs/runs.md, "Cancel wins"). No-op for ended runs."""
         ...
 
+    async def pause(self, run_id: str, reason: str) -> None:
+        """Asks the run to pause at its next safe point (before a model call, or
+        before the tool calls of a model reply): it logs PAUSED there and waits
+        for ``resume``. Returns once the request is recorded. No-op for a run
+        that is paused or asked to pause already, or has ended.
+
+        Raises:
+            FailedPreconditionError: the runtime cannot reach the run from here
+                (an in-process run of another replica).
+            UnavailableError: the runtime cannot be reached (``RUNTIME_UNAVAILABLE``).
+        """
+        ...
+
+    async def resume(self, run_id: str) -> None:
+        """Continues a paused run (it logs RUNNING), or withdraws a pause it has
+        not reached yet. No-op for a run that is neither, or has ended.
+
+        Raises:
+            FailedPreconditionError: as ``pause``.
+            UnavailableError: as ``pause``.
+        """
+        ...
+
     async def aclose(self) -> None:
         """Stops every run this runtime executes in this process."""
         ...

@@ -26,6 +26,13 @@ on its lease, which the owner obeys when it next renews; of a run whose lease
 expired, it ends the run at once, as the sweeper would. A run stopped that way
 (the owner obeys a request on its lease) goes through the same gate;
 CANCELLING is then the requesting replica's, logged when it asked.
+
+Pause and resume: ``pause`` sets the run's ``pause_requested``; the loop
+meets it at its next safe point (``Effects.pause_requested``), logs PAUSED
+and waits (``_RunControl.wait_for``: a cancel ends the wait through the gate,
+the run timeout keeps running) until ``resume`` clears it. Only the replica
+that runs a run can pause or resume it (elsewhere: FAILED_PRECONDITION), like
+decisions.
 """
 
 from __future__ import annotations
@@ -55,7 +62,13 @@ from runwire_server.service.agent.resilient_turn import (
 from runwire_server.service.core.errors import FailedPreconditionError
 from runwire_server.service.core.logs import run_context
 from runwire_server.service.core.messages import ChatMessage
-from runwire_server.service.core.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
+from runwire_server.service.core.spec import (
+    Decision,
+    LoopCheckpoint,
+    RunSpec,
+    ToolOutput,
+    label_attributes,
+)
 from runwire_server.service.core.telemetry import (
     ATTR_AGENT_ID,
     ATTR_PRINCIPAL,
@@ -76,6 +89,7 @@ from runwire_server.service.stores.leases import (
     MemoryLeaseStore,
     ThreadClaim,
 )
+from runwire_server.service.stores.projection import TERMINAL_STATES
 from runwire_server.service.stores.tenants import PerTenant
 from runwire_server.service.stores.threads import ThreadStore
 from runwire_server.service.tools.execution import run_server_tool
@@ -118,6 +132,8 @@ class _RunControl:
     work: set[asyncio.Future[Any]] = field(default_factory=set)
     #: One event of the run is published at a time, in emission order.
     publishing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: PauseRun asked the run to pause and ResumeRun has not (yet) continued it.
+    pause_requested: bool = False
 
     def __post_init__(self) -> None:
         self.decisions = PendingDecisions(self.spec.run_id)
@@ -222,6 +238,7 @@ class _Effects:
                     ATTR_RUN_ID: spec.run_id,
                     ATTR_AGENT_ID: spec.agent_id,
                     ATTR_PROVIDER: spec.provider,
+                    **label_attributes(spec.labels),
                 },
             )
         )
@@ -255,6 +272,14 @@ class _Effects:
         control = self._control
         await control.gate()
         return await control.wait_for(lambda: control.decisions.tool_output(tool_call_id))
+
+    def pause_requested(self) -> bool:
+        return self._control.pause_requested
+
+    async def wait_resumed(self) -> None:
+        control = self._control
+        await control.gate()
+        await control.wait_for(lambda: None if control.pause_requested else True)
 
     async def append_to_thread(self, thread_id: str, messages: list[ChatMessage]) -> None:
         await self._control.gate(closing=True)
@@ -388,7 +413,7 @@ class InProcessRuntime:
         control.task = asyncio.create_task(self._execute(control), name=f"run:{spec.run_id}")
 
     async def _execute(self, control: _RunControl) -> None:
-        with run_context(control.spec.run_id, control.spec.agent_id):
+        with run_context(control.spec.run_id, control.spec.agent_id, control.spec.labels):
             await self._execute_in_context(control)
 
     async def _execute_in_context(self, control: _RunControl) -> None:
@@ -399,6 +424,7 @@ class InProcessRuntime:
             ATTR_AGENT_ID: spec.agent_id,
             ATTR_PRINCIPAL: spec.created_by,
             ATTR_TENANT: spec.tenant,
+            **label_attributes(spec.labels),
         }
         recorded_end = False
         try:
@@ -511,6 +537,52 @@ class InProcessRuntime:
         control = self._control(run_id, reason=TOOL_CALL_NOT_PENDING, what="tool output")
         control.decisions.record_tool_outputs(outputs)
         control.recorded()
+
+    async def pause(self, run_id: str, reason: str) -> None:
+        """Asks a run of this process to pause at its next safe point (the loop
+        logs PAUSED there and waits for ``resume``). No-op for a run that is
+        paused or asked to pause already, that is stopping, or that has ended.
+
+        Raises:
+            FailedPreconditionError: the run is not ended but runs on another
+                replica (``FAILED_PRECONDITION``, metadata ``run_id``): only
+                the replica that runs an in-process run can pause it.
+        """
+        control = await self._local(run_id, "pause")
+        if control is not None and control.stop_reason is None and not control.ended:
+            control.pause_requested = True
+
+    async def resume(self, run_id: str) -> None:
+        """Continues a paused run of this process, or withdraws a pause request
+        it has not reached yet. No-op for a run that is neither, or has ended.
+
+        Raises:
+            FailedPreconditionError: as ``pause``.
+        """
+        control = await self._local(run_id, "resume")
+        if control is not None and control.pause_requested:
+            control.pause_requested = False
+            control.recorded()
+
+    async def _local(self, run_id: str, what: str) -> _RunControl | None:
+        """The run's control when it runs here; None when it has ended (a
+        pause or resume then changes nothing).
+
+        Raises:
+            FailedPreconditionError: the run runs on another replica.
+        """
+        control = self._runs.get(run_id)
+        if control is not None and not control.lost:
+            return control
+        run = await self.recorder.current(run_id)
+        if run.state in TERMINAL_STATES:
+            return None
+        raise FailedPreconditionError(
+            f"in-process run {run_id!r} runs on another replica; only that replica can "
+            f"{what} it (send the request there, or use the Temporal runtime)",
+            reason="FAILED_PRECONDITION",
+            metadata={"run_id": run_id},
+        )
 
     async def cancel(self, run_id: str, reason: str) -> None:
         """Asks the run to stop; returns once no model or tool call can start.

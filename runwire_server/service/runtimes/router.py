@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,11 +41,14 @@ from runwire_server.service.core.spec import (
     ApprovalDecision,
     ApprovalMode,
     Decision,
+    LimitOverrides,
     ModelRef,
+    RunOverrides,
     RunSpec,
     ToolOutput,
 )
 from runwire_server.service.core.telemetry import METRICS
+from runwire_server.service.llm.registry import ProviderRegistry
 from runwire_server.service.runtimes.base import Runtime
 from runwire_server.service.runtimes.recorder import RunRecorder, settled_decisions
 from runwire_server.service.stores.agents import AgentStore
@@ -67,6 +71,13 @@ _APPROVAL_MODES = {
     agent_pb2.APPROVAL_MODE_REQUIRE_ALL: ApprovalMode.REQUIRE_ALL,
     agent_pb2.APPROVAL_MODE_AUTO: ApprovalMode.AUTO,
     agent_pb2.APPROVAL_MODE_ALLOWLIST: ApprovalMode.ALLOWLIST,
+}
+
+#: ``RunOverrides`` sampling field → the provider option it sets.
+SAMPLING_OPTIONS = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "max_output_tokens": "max_tokens",
 }
 
 
@@ -99,17 +110,26 @@ class RunInput:
     runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_UNSPECIFIED
     #: The caller: the run belongs to its tenant and records its name.
     principal: Principal = ANONYMOUS
+    #: The run's labels (``CreateRunRequest.labels``).
+    labels: Mapping[str, str] = field(default_factory=dict)
+    #: ``CreateRunRequest.overrides`` when the request set it, else None.
+    overrides: run_pb2.RunOverrides | None = None
 
     def fingerprint(self) -> str:
         """A digest of the request's parameters (SHA-256, hex): a ``request_id``
         reused with other parameters is refused."""
-        document = {
+        document: dict[str, Any] = {
             "agent_id": self.agent_id,
             "prompt": self.prompt,
             "thread_id": self.thread_id,
             "client_tools": [t.model_dump(mode="json") for t in self.client_tools],
             "runtime": int(self.runtime),
         }
+        # Only when set, so a request without them digests as before they existed.
+        if self.labels:
+            document["labels"] = dict(self.labels)
+        if self.overrides is not None:
+            document["overrides"] = json_format.MessageToDict(self.overrides)
         text = json.dumps(document, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -133,6 +153,8 @@ class RunRouter:
     approvals: ApprovalStore
     threads: PerTenant[ThreadStore]
     tools: ToolRegistry
+    #: The model providers: whose options say which sampling overrides a model takes.
+    providers: ProviderRegistry
     runtimes: dict[int, Runtime]
     recorder: RunRecorder
     defaults: RunDefaults = field(default_factory=RunDefaults)
@@ -219,18 +241,7 @@ class RunRouter:
                     )
                 )
             spec = self._snapshot(agent, request, run_id, history)
-            now = datetime.now(UTC)
-            run = run_pb2.Run(
-                run_id=run_id,
-                agent_id=agent.agent_id,
-                thread_id=request.thread_id,
-                state=run_pb2.RUN_STATE_QUEUED,
-                runtime=runtime_kind,
-                created_by=request.principal.name,
-                tenant=tenant,
-            )
-            run.create_time.FromDatetime(now)
-            run.update_time.FromDatetime(now)
+            run = _new_record(request, run_id, agent.agent_id, runtime_kind)
             await self.events.create(run_id)
             stored, created = await self.runs.create(
                 run, request_id=request_key, fingerprint=fingerprint
@@ -255,7 +266,12 @@ class RunRouter:
         METRICS.runs_started.add(1, {"runwire.runtime": agent_pb2.Runtime.Name(runtime_kind)})
         logger.info(
             "run created",
-            extra={"run_id": run_id, "agent_id": agent.agent_id, "principal": run.created_by},
+            extra={
+                "run_id": run_id,
+                "agent_id": agent.agent_id,
+                "principal": run.created_by,
+                "labels": spec.labels,
+            },
         )
         return await self.recorder.current(run_id)
 
@@ -372,6 +388,10 @@ class RunRouter:
                 "client tools must have unique names distinct from the agent's server tools",
                 field_violations=violations,
             )
+        overrides = _overrides_of(request.overrides) if request.overrides is not None else None
+        violations = (
+            _sampling_violations(self.providers, agent, overrides) if overrides is not None else {}
+        )
         limits = agent.limits
         timeout = (
             limits.timeout.ToTimedelta().total_seconds()
@@ -383,6 +403,42 @@ class RunRouter:
             if limits.HasField("approval_timeout")
             else max(1.0, timeout - APPROVAL_TIMEOUT_MARGIN_SECONDS)
         )
+        max_iterations = limits.max_iterations or self.defaults.max_iterations
+        token_budget = limits.token_budget
+        tighter = overrides.limits if overrides is not None else None
+        if tighter is not None:
+            effective: dict[str, tuple[float | None, float]] = {
+                "max_iterations": (tighter.max_iterations, max_iterations),
+                "timeout": (tighter.timeout_seconds, timeout),
+                "approval_timeout": (tighter.approval_timeout_seconds, approval_timeout),
+                # 0: the agent has no budget, so any budget is tighter.
+                "token_budget": (tighter.token_budget, token_budget or float("inf")),
+            }
+            violations.update(
+                {
+                    f"overrides.limits.{name}": f"may only tighten the agent's limit ({limit:g}), "
+                    f"not loosen it: {wanted:g}"
+                    for name, (wanted, limit) in effective.items()
+                    if wanted is not None and wanted > limit
+                }
+            )
+            max_iterations = tighter.max_iterations or max_iterations
+            if tighter.timeout_seconds is not None:
+                timeout = tighter.timeout_seconds
+                if not limits.HasField("approval_timeout"):
+                    approval_timeout = max(1.0, timeout - APPROVAL_TIMEOUT_MARGIN_SECONDS)
+            if tighter.approval_timeout_seconds is not None:
+                approval_timeout = tighter.approval_timeout_seconds
+            token_budget = tighter.token_budget or token_budget
+        if violations:
+            raise InvalidArgumentError(
+                "invalid overrides: " + "; ".join(f"{k}: {v}" for k, v in violations.items()),
+                field_violations=violations,
+            )
+        sampling = {
+            SAMPLING_OPTIONS[name]: value
+            for name, value in (overrides.sampling() if overrides is not None else {}).items()
+        }
         return RunSpec(
             run_id=run_id,
             agent_id=agent.agent_id,
@@ -390,15 +446,19 @@ class RunRouter:
             tenant=request.principal.tenant,
             created_by=request.principal.name,
             prompt=request.prompt,
-            instructions=agent.instructions,
+            instructions=(
+                overrides.instructions_after(agent.instructions)
+                if overrides is not None
+                else agent.instructions
+            ),
             provider=agent.model.provider,
             model=agent.model.name,
-            model_options=json_format.MessageToDict(agent.model.options),
+            model_options={**json_format.MessageToDict(agent.model.options), **sampling},
             tools=tuple(server_tools),
             client_tools=request.client_tools,
             approval_mode=_APPROVAL_MODES[agent.approval_policy.mode],
             auto_approved_tools=tuple(agent.approval_policy.auto_approved_tools),
-            max_iterations=limits.max_iterations or self.defaults.max_iterations,
+            max_iterations=max_iterations,
             timeout_seconds=timeout,
             approval_timeout_seconds=approval_timeout,
             history=history,
@@ -411,11 +471,13 @@ class RunRouter:
                 ModelRef(
                     provider=m.provider,
                     model=m.name,
-                    options=json_format.MessageToDict(m.options),
+                    options={**json_format.MessageToDict(m.options), **sampling},
                 )
                 for m in agent.fallback_models
             ),
-            token_budget=limits.token_budget,
+            token_budget=token_budget,
+            labels=dict(request.labels),
+            overrides=overrides,
         )
 
     async def cancel_run(self, run_id: str, reason: str, tenant: str) -> run_pb2.Run:
@@ -432,6 +494,40 @@ class RunRouter:
         if run.state in TERMINAL_STATES:
             return run
         await self._runtime(run.runtime).cancel(run_id, reason)
+        return await self.recorder.current(run_id)
+
+    async def pause_run(self, run_id: str, reason: str, tenant: str) -> run_pb2.Run:
+        """Asks a run to pause at its next safe point; returns it as it is once
+        the request is recorded (usually still RUNNING; unchanged when ended).
+        ``reason`` goes to the server log only.
+
+        Raises:
+            NotFoundError: unknown run, or another tenant's.
+            FailedPreconditionError: an in-process run of another replica.
+            UnavailableError: the runtime cannot be reached.
+        """
+        run = await self.get_run(run_id, tenant)
+        if run.state in TERMINAL_STATES:
+            return run
+        # repr: the reason is the caller's text, kept on one log line.
+        logger.info("run pause requested (reason %r)", reason, extra={"run_id": run_id})
+        await self._runtime(run.runtime).pause(run_id, reason)
+        return await self.recorder.current(run_id)
+
+    async def resume_run(self, run_id: str, tenant: str) -> run_pb2.Run:
+        """Continues a paused run, or withdraws a pause it has not reached; returns
+        the run once the request is recorded (unchanged when ended).
+
+        Raises:
+            NotFoundError: unknown run, or another tenant's.
+            FailedPreconditionError: an in-process run of another replica.
+            UnavailableError: the runtime cannot be reached.
+        """
+        run = await self.get_run(run_id, tenant)
+        if run.state in TERMINAL_STATES:
+            return run
+        logger.info("run resume requested", extra={"run_id": run_id})
+        await self._runtime(run.runtime).resume(run_id)
         return await self.recorder.current(run_id)
 
     async def submit_tool_outputs(
@@ -536,6 +632,96 @@ class RunRouter:
             reason="NOT_AN_APPROVER",
             metadata={"approval_id": approval.approval_id, "agent_id": approval.agent_id},
         )
+
+
+def _new_record(
+    request: RunInput, run_id: str, agent_id: str, runtime: agent_pb2.Runtime
+) -> run_pb2.Run:
+    """The record of a new run: QUEUED, with the request's labels and overrides."""
+    now = datetime.now(UTC)
+    run = run_pb2.Run(
+        run_id=run_id,
+        agent_id=agent_id,
+        thread_id=request.thread_id,
+        state=run_pb2.RUN_STATE_QUEUED,
+        runtime=runtime,
+        created_by=request.principal.name,
+        tenant=request.principal.tenant,
+        labels=dict(request.labels),
+    )
+    if request.overrides is not None:
+        run.overrides.CopyFrom(request.overrides)
+    run.create_time.FromDatetime(now)
+    run.update_time.FromDatetime(now)
+    return run
+
+
+def _overrides_of(message: run_pb2.RunOverrides) -> RunOverrides:
+    """``runwire.v1.RunOverrides`` (checked by protovalidate) as the snapshot's record.
+
+    Limits left at 0 or unset are not overridden (0 means "the default" in ``Limits``).
+    """
+    limits = None
+    if message.HasField("limits"):
+        given = message.limits
+        limits = LimitOverrides(
+            max_iterations=given.max_iterations or None,
+            timeout_seconds=(
+                given.timeout.ToTimedelta().total_seconds() if given.HasField("timeout") else None
+            ),
+            approval_timeout_seconds=(
+                given.approval_timeout.ToTimedelta().total_seconds()
+                if given.HasField("approval_timeout")
+                else None
+            ),
+            token_budget=given.token_budget or None,
+        )
+    return RunOverrides(
+        instructions=message.instructions,
+        temperature=message.temperature if message.HasField("temperature") else None,
+        top_p=message.top_p if message.HasField("top_p") else None,
+        max_output_tokens=(
+            message.max_output_tokens if message.HasField("max_output_tokens") else None
+        ),
+        limits=limits,
+    )
+
+
+def _sampling_violations(
+    providers: ProviderRegistry, agent: agent_pb2.Agent, overrides: RunOverrides
+) -> dict[str, str]:
+    """Field violations (``overrides.<field>``) for each sampling override that a
+    model of the agent (the primary or a fallback) has no option for: the
+    provider's own options check (``ProviderRegistry.validate_options``) refuses
+    the model's options with the override merged in, at the option's key."""
+    models = [("model", agent.model)] + [
+        (f"fallback_models[{i}]", m) for i, m in enumerate(agent.fallback_models)
+    ]
+    violations: dict[str, str] = {}
+    for name, value in overrides.sampling().items():
+        option = SAMPLING_OPTIONS[name]
+        lacking = [
+            f"{where} (provider {model.provider!r})"
+            for where, model in models
+            if _refuses(providers, model, option, value)
+        ]
+        if lacking:
+            violations[f"overrides.{name}"] = (
+                f"not supported by the agent's {', '.join(lacking)}: it takes no {option!r} option"
+            )
+    return violations
+
+
+def _refuses(
+    providers: ProviderRegistry, model: agent_pb2.Model, option: str, value: object
+) -> bool:
+    """Whether ``model``'s provider refuses ``option`` (set to ``value``) in its options."""
+    options = {**json_format.MessageToDict(model.options), option: value}
+    try:
+        found = providers.validate_options(model.provider, options)
+    except InvalidArgumentError:  # a provider no longer registered takes nothing
+        return True
+    return any(path == option or path.startswith(f"{option}.") for path in found)
 
 
 __all__ = ["NotFoundError", "RunDefaults", "RunInput", "RunRouter"]

@@ -2,7 +2,7 @@
 
 Runs execute on Runwire workers (``python -m runwire_server.app worker``, or a worker embedded in
 the service); this module only talks to the Temporal service. It names the
-workflow and its updates by their registered names (``temporal_contract``)
+workflow, its updates and signals by their registered names (``temporal_contract``)
 and never imports ``worker``. Large inputs (a long client tool output, a big
 run spec) leave workflow history through the client's claim-check payload
 codec (``payload_codec``), not here.
@@ -13,6 +13,10 @@ in flight cancelled, CANCELLING logged by the workflow itself after every
 event it emitted before), so no model or tool activity starts after it
 answered. A decision racing the cancel is taken by the run or refused
 (``APPROVAL_NOT_PENDING``, state ``APPROVAL_STATE_CANCELLED``), never both.
+
+``PauseRun`` and ``ResumeRun`` are signals: durable once Temporal accepted
+them, so they need no live worker, and the workflow keeps the pause in its
+state (and across continue-as-new).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from runwire_server.service.runtimes.inprocess import wait_approval_closed
 from runwire_server.service.runtimes.recorder import RunRecorder
 from runwire_server.service.runtimes.temporal_contract import (
     REFUSAL_REASONS,
+    SIGNAL_PAUSE,
+    SIGNAL_RESUME,
     UPDATE_RESOLVE_APPROVAL,
     UPDATE_SUBMIT_TOOL_OUTPUTS,
     WORKFLOW_NAME,
@@ -92,8 +98,14 @@ class TemporalRuntime:
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 execution_timeout=timedelta(seconds=spec.timeout_seconds) + _EXECUTION_MARGIN,
-                # For operators in the Temporal UI: whose run this is.
-                memo={"tenant": spec.tenant, "created_by": spec.created_by},
+                # For operators in the Temporal UI: whose run this is, and its
+                # labels (memo, not search attributes: those need attributes
+                # registered on the Temporal service first).
+                memo={
+                    "tenant": spec.tenant,
+                    "created_by": spec.created_by,
+                    **({"labels": spec.labels} if spec.labels else {}),
+                },
             )
         except RPCError as exc:
             raise UnavailableError(
@@ -136,6 +148,39 @@ class TemporalRuntime:
         except (WorkflowUpdateFailedError, RPCError) as exc:
             raise _refusal(
                 exc, run_id, not_pending=TOOL_CALL_NOT_PENDING, what="tool output"
+            ) from exc
+
+    async def pause(self, run_id: str, reason: str) -> None:
+        """Signals the workflow to pause at its next safe point (``reason`` stays
+        in the server log); returns once Temporal has recorded the signal, which
+        a worker then takes (a paused run stays paused across worker restarts).
+        No-op when the workflow has closed.
+
+        Raises:
+            UnavailableError: Temporal cannot be reached (``RUNTIME_UNAVAILABLE``).
+        """
+        await self._signal(run_id, SIGNAL_PAUSE)
+
+    async def resume(self, run_id: str) -> None:
+        """Signals the workflow to continue (or to withdraw a pause it has not
+        reached); returns once Temporal has recorded the signal. No-op when the
+        workflow has closed.
+
+        Raises:
+            UnavailableError: Temporal cannot be reached (``RUNTIME_UNAVAILABLE``).
+        """
+        await self._signal(run_id, SIGNAL_RESUME)
+
+    async def _signal(self, run_id: str, signal: str) -> None:
+        try:
+            await self._client.get_workflow_handle(run_id).signal(signal)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return  # the workflow has closed: the run has ended
+            raise UnavailableError(
+                f"cannot {signal} run {run_id} on Temporal: {exc.message}",
+                reason="RUNTIME_UNAVAILABLE",
+                metadata={"run_id": run_id},
             ) from exc
 
     async def cancel(self, run_id: str, reason: str) -> None:

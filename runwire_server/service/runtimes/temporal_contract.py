@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from runwire_server.service.agent.decisions import (
     APPROVAL_ALREADY_RESOLVED,
@@ -29,6 +29,12 @@ WORKFLOW_NAME = "runwire.AgentRun"
 UPDATE_RESOLVE_APPROVAL = "resolve_approval"
 #: Update delivering client tool outputs.
 UPDATE_SUBMIT_TOOL_OUTPUTS = "submit_tool_outputs"
+#: Signal (no argument) asking the run to pause at its next safe point
+#: (PauseRun); durable once Temporal accepted it, with or without a live worker.
+SIGNAL_PAUSE = "pause"
+#: Signal (no argument) continuing a paused run, or withdrawing a pause it has
+#: not reached (ResumeRun).
+SIGNAL_RESUME = "resume"
 
 #: ``ApplicationError.type`` values a refused update carries; they are the
 #: ErrorInfo reasons the API returns (FAILED_PRECONDITION).
@@ -50,6 +56,8 @@ class ResumeState(BaseModel):
         event_counter: Workflow events published so far (their keys go on).
         messages: The whole conversation so far (the payload codec keeps it
             out of history once it is large).
+        pause_requested: PauseRun asked the run to pause and ResumeRun has
+            not continued it (the new execution pauses at its next safe point).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -57,6 +65,7 @@ class ResumeState(BaseModel):
     checkpoint: LoopCheckpoint
     event_counter: int
     messages: tuple[ChatMessage, ...]
+    pause_requested: bool = False
 
 
 class AgentRunInput(BaseModel):
@@ -130,6 +139,7 @@ class ModelCallInput(BaseModel):
         request: The call for the primary model.
         message_id: Id of the assistant message this call streams.
         before: Workflow events to publish before the call (keeps order).
+        labels: The run's labels (log context and span attributes).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -141,6 +151,7 @@ class ModelCallInput(BaseModel):
     request: ModelRequest
     message_id: str
     before: tuple[KeyedEvent, ...] = ()
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class ModelCallResult(BaseModel):
@@ -153,7 +164,7 @@ class ModelCallResult(BaseModel):
 
 
 class ToolCallInput(BaseModel):
-    """Input of the ``run_tool`` activity."""
+    """Input of the ``run_tool`` activity (``labels``: the run's, for the log context)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -161,6 +172,7 @@ class ToolCallInput(BaseModel):
     name: str
     arguments: dict[str, object]
     agent_id: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class ToolCallResult(BaseModel):

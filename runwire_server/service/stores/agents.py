@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
 from runwire.v1 import agent_pb2
 
 from runwire_server.service.core.errors import AbortedError, AlreadyExistsError, NotFoundError
+from runwire_server.service.core.spec import labels_match
 from runwire_server.service.core.timestamps import stamp_now
 from runwire_server.service.stores.clone import clone
 from runwire_server.service.stores.paging import cut_page, decode_token
@@ -29,8 +31,14 @@ class AgentStore(Protocol):
         """Raises NotFoundError (``AGENT_NOT_FOUND``) for an unknown id."""
         ...
 
-    async def list(self, *, page_size: int, page_token: str) -> tuple[list[agent_pb2.Agent], str]:
-        """A page of agents ordered by id, and the next page token ("" at the end)."""
+    async def list(
+        self, *, page_size: int, page_token: str, labels: Mapping[str, str] | None = None
+    ) -> tuple[list[agent_pb2.Agent], str]:
+        """A page of agents ordered by id, and the next page token ("" at the end).
+
+        ``labels``: only agents carrying every pair. A filtered page may hold
+        fewer than ``page_size`` agents, even none, with a token to go on.
+        """
         ...
 
     async def replace(self, agent: agent_pb2.Agent, *, expected_etag: str) -> agent_pb2.Agent:
@@ -124,9 +132,15 @@ class MemoryAgentStore:
             raise agent_not_found(agent_id)
         return clone(agent)
 
-    async def list(self, *, page_size: int, page_token: str) -> tuple[list[agent_pb2.Agent], str]:
+    async def list(
+        self, *, page_size: int, page_token: str, labels: Mapping[str, str] | None = None
+    ) -> tuple[list[agent_pb2.Agent], str]:
         after = decode_token(page_token)
-        ids = sorted(i for i in self._agents if after is None or i > after)
+        ids = sorted(
+            i
+            for i, agent in self._agents.items()
+            if (after is None or i > after) and labels_match(agent.labels, labels or {})
+        )
         page, next_token = cut_page(ids, page_size=page_size, id_of=str)
         return [clone(self._agents[i]) for i in page], next_token
 

@@ -8,6 +8,7 @@ from typing import Protocol
 from runwire.v1 import approval_pb2
 
 from runwire_server.service.core.errors import NotFoundError
+from runwire_server.service.stores.changes import MemoryChangeLog, approval_change
 from runwire_server.service.stores.clone import clone
 from runwire_server.service.stores.paging import page_after
 
@@ -60,9 +61,15 @@ class MemoryApprovalStore:
     Past ``max_approvals`` the oldest *settled* approvals are dropped; a
     pending one never is (its run waits for it; runs are bounded by
     ``max_active_runs_per_tenant`` instead).
+
+    A put that creates an approval or changes its state appends a change to
+    ``changes``, if given (``runwire_server.service.stores.changes``).
     """
 
-    def __init__(self, *, max_approvals: int = 100_000) -> None:
+    def __init__(
+        self, *, max_approvals: int = 100_000, changes: MemoryChangeLog | None = None
+    ) -> None:
+        self._changes = changes
         self._approvals: OrderedDict[str, approval_pb2.Approval] = OrderedDict()
         self._max = max_approvals
         #: tenant -> ids of its PENDING approvals.
@@ -72,7 +79,11 @@ class MemoryApprovalStore:
         return len(self._pending.get(tenant, ()))
 
     async def put(self, approval: approval_pb2.Approval) -> None:
+        previous = self._approvals.get(approval.approval_id)
         self._approvals[approval.approval_id] = clone(approval)
+        change = approval_change(None if previous is None else previous.state, approval.state)
+        if change is not None and self._changes is not None:
+            self._changes.append(approval.tenant, "approval", change, approval.SerializeToString())
         pending = self._pending.setdefault(approval.tenant, set())
         if approval.state == approval_pb2.APPROVAL_STATE_PENDING:
             pending.add(approval.approval_id)

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from runwire_server.service.core.errors import InvalidArgumentError
 from runwire_server.service.stores.agents import AgentStore, MemoryAgentStore
 from runwire_server.service.stores.approvals import ApprovalStore, MemoryApprovalStore
+from runwire_server.service.stores.changes import DEFAULT_MAX_CHANGES, ChangeLog, MemoryChangeLog
 from runwire_server.service.stores.claims import (
     ClaimStore,
     MemoryClaimStore,
@@ -21,6 +22,7 @@ from runwire_server.service.stores.events import EventLog, MemoryEventLog
 from runwire_server.service.stores.leases import DEFAULT_LEASE_SECONDS, LeaseStore, MemoryLeaseStore
 from runwire_server.service.stores.redis_agents import RedisAgentStore
 from runwire_server.service.stores.redis_approvals import RedisApprovalStore
+from runwire_server.service.stores.redis_changes import RedisChangeLog
 from runwire_server.service.stores.redis_client import ReconnectRetry
 from runwire_server.service.stores.redis_events import RedisEventLog
 from runwire_server.service.stores.redis_leases import RedisLeaseStore
@@ -58,11 +60,17 @@ class Stores:
     #: Leases of in-process runs (no-op in memory: the process's runs die with it).
     leases: LeaseStore = field(default_factory=MemoryLeaseStore)
     redis_client: aioredis.Redis | None = field(default=None)
+    #: The tenants' change logs of runs and approvals, which watches follow
+    #: (written by ``runs`` and ``approvals``).
+    changes: ChangeLog = field(default_factory=MemoryChangeLog)
 
     async def aclose(self) -> None:
-        """Stops the Redis event log's reader, then closes the Redis connection pool, if any."""
+        """Stops the Redis event log's reader and the change log's follower, then
+        closes the Redis connection pool, if any."""
         if isinstance(self.events, RedisEventLog):
             await self.events.aclose()
+        if isinstance(self.changes, RedisChangeLog):
+            await self.changes.aclose()
         if self.redis_client is not None:
             await self.redis_client.aclose()
 
@@ -77,6 +85,7 @@ def build_stores(
     request_ttl_seconds: float = 86_400.0,
     redis_password: str | None = None,
     run_lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    max_changes: int = DEFAULT_MAX_CHANGES,
 ) -> Stores:
     """Memory stores, or Redis ones sharing one connection pool when ``redis_url`` is set.
 
@@ -96,15 +105,21 @@ def build_stores(
             password in the URL wins over this one).
         run_lease_seconds: With Redis, the lease of an in-process run
             (``runwire_server.service.stores.leases``), seconds.
+        max_changes: Changes of runs and approvals kept per tenant for watches
+            (``runwire_server.service.stores.changes``; approximately, in Redis).
     """
     if not redis_url:
+        changes = MemoryChangeLog(max_changes=max_changes)
         return Stores(
             events=MemoryEventLog(max_runs=retained_runs, max_bytes=retained_event_bytes),
-            runs=MemoryRunStore(max_runs=retained_runs, request_ttl_seconds=request_ttl_seconds),
-            approvals=MemoryApprovalStore(),
+            runs=MemoryRunStore(
+                max_runs=retained_runs, request_ttl_seconds=request_ttl_seconds, changes=changes
+            ),
+            approvals=MemoryApprovalStore(changes=changes),
             agents=PerTenant(lambda _: MemoryAgentStore()),
             threads=PerTenant(lambda _: MemoryThreadStore()),
             claims=MemoryClaimStore(),
+            changes=changes,
         )
     # Every connection of the process: commands take one per round trip, and the
     # event log's reader holds up to a quarter of them however many streams are open.
@@ -128,13 +143,19 @@ def build_stores(
             prefix=prefix,
             retention_seconds=retention,
             request_ttl_seconds=request_ttl_seconds,
+            max_changes=max_changes,
         ),
-        approvals=RedisApprovalStore(client, prefix=prefix, retention_seconds=retention),
+        approvals=RedisApprovalStore(
+            client, prefix=prefix, retention_seconds=retention, max_changes=max_changes
+        ),
         agents=PerTenant(lambda t: RedisAgentStore(client, prefix=tenant_prefix(prefix, t))),
         threads=PerTenant(lambda t: RedisThreadStore(client, prefix=tenant_prefix(prefix, t))),
         claims=RedisClaimStore(client, prefix=prefix, ttl_seconds=retention),
         leases=RedisLeaseStore(client, prefix=prefix, ttl_seconds=run_lease_seconds),
         redis_client=client,
+        changes=RedisChangeLog(
+            client, prefix=prefix, max_changes=max_changes, retention_seconds=retention
+        ),
     )
 
 

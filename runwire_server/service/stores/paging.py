@@ -16,6 +16,10 @@ T = TypeVar("T")
 #: Page size used when a request leaves ``page_size`` at 0.
 DEFAULT_PAGE_SIZE = 100
 
+#: Index entries a filtered listing of a Redis store reads per call at most
+#: (``redis_index.RedisIndex``): past it, the page ends early with a token to go on.
+MAX_SCANNED_PER_PAGE = 2_000
+
 #: Longest page token accepted, in characters; longer ones are refused unread
 #: (``INVALID_PAGE_TOKEN``). A token holds one id of at most a few hundred characters.
 MAX_PAGE_TOKEN_CHARS = 1024

@@ -13,12 +13,14 @@ write are atomic across processes. Agents never expire.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import cast
 
 import redis.asyncio as redis
 from redis.asyncio.client import Pipeline
 from runwire.v1 import agent_pb2
 
+from runwire_server.service.core.spec import labels_match
 from runwire_server.service.stores.agents import (
     agent_exists,
     agent_not_found,
@@ -92,14 +94,23 @@ class RedisAgentStore:
             raise agent_not_found(agent_id)
         return agent_pb2.Agent.FromString(cast("bytes", data))
 
-    async def list(self, *, page_size: int, page_token: str) -> tuple[list[agent_pb2.Agent], str]:
+    async def list(
+        self, *, page_size: int, page_token: str, labels: Mapping[str, str] | None = None
+    ) -> tuple[list[agent_pb2.Agent], str]:
         """A page of at most ``page_size`` (>= 1) agents ordered by id, and the
-        next page token ("" at the end).
+        next page token ("" at the end). With ``labels``, only agents carrying
+        every pair; the scan reads a bounded number of agents per call, so a
+        filtered page may end early (fewer agents, even none) with a token.
 
         Raises:
             InvalidArgumentError: a malformed ``page_token`` (``INVALID_PAGE_TOKEN``).
         """
-        return await self._index.page(page_size=page_size, page_token=page_token)
+        wanted = dict(labels or {})
+        return await self._index.page(
+            page_size=page_size,
+            page_token=page_token,
+            keep=(lambda a: labels_match(a.labels, wanted)) if wanted else None,
+        )
 
     async def replace(self, agent: agent_pb2.Agent, *, expected_etag: str) -> agent_pb2.Agent:
         """Replaces a stored agent, keeping its create time; sets a new etag

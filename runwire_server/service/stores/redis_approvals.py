@@ -8,6 +8,8 @@ Key layout (``{p}`` is the prefix):
   replaced approval keeps its place (``redis_index``, ``IndexOrder.NEWEST_FIRST``).
 - ``{p}:pending-approvals:<tenant>`` set: the ids of the tenant's PENDING
   approvals (``count_pending``), kept by the same script as the record.
+- ``{p}:changes:<tenant>`` stream: the tenant's change log (``redis_changes``):
+  the script appends CREATED for a new record and ENDED for a pending one put final.
 
 Retention: an approval put in a final state (anything but PENDING) expires
 ``retention_seconds`` later (the TTL is set once and kept by later puts:
@@ -25,14 +27,21 @@ import redis.asyncio as redis
 from runwire.v1 import approval_pb2
 
 from runwire_server.service.stores.approvals import approval_matches, approval_not_found
+from runwire_server.service.stores.changes import CREATED, DEFAULT_MAX_CHANGES, ENDED
+from runwire_server.service.stores.redis_changes import APPEND_LUA, KIND_CODES, stream_key
 from runwire_server.service.stores.redis_client import reply, require_bytes_client
 from runwire_server.service.stores.redis_index import IndexOrder, RedisIndex
 
 _ORDER = IndexOrder.NEWEST_FIRST
 
-# KEYS: record, index, index counter, the tenant's pending set. ARGV: approval
-# id, serialized approval, "1" when the approval is final else "0", retention in ms.
+# KEYS: record, index, index counter, the tenant's pending set, the tenant's
+# change stream. ARGV: approval id, serialized approval, "1" when the approval is
+# final else "0", retention in ms, the change kind, CHANGE_TYPE_CREATED,
+# CHANGE_TYPE_ENDED, APPROVAL_STATE_PENDING, the stream's MAXLEN.
+# A new record appends CREATED; a pending one put final appends ENDED.
 _PUT = f"""
+local existed = redis.call('EXISTS', KEYS[1]) == 1
+local was_pending = redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1
 redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 {_ORDER.lua_add(keys_at=2, member="ARGV[1]")}
 if ARGV[3] == '1' then
@@ -40,6 +49,16 @@ if ARGV[3] == '1' then
   if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 else
   redis.call('SADD', KEYS[4], ARGV[1])
+end
+local stream, kind, payload, maxlen, ttl = KEYS[5], ARGV[5], ARGV[2], ARGV[9], ARGV[4]
+local ctype, prev = nil, 0
+if not existed then
+  ctype = ARGV[6]
+elseif was_pending and ARGV[3] == '1' then
+  ctype, prev = ARGV[7], ARGV[8]
+end
+if ctype then
+{APPEND_LUA}
 end
 return 1
 """
@@ -54,6 +73,7 @@ class RedisApprovalStore:
         prefix: Prepended to every key.
         retention_seconds: How long a record is kept once the approval is final.
         scan_batch: Index entries read per round trip while listing with a filter.
+        max_changes: Changes kept in each tenant's change stream (``redis_changes``).
 
     Raises:
         ValueError: ``client`` decodes responses.
@@ -66,8 +86,10 @@ class RedisApprovalStore:
         prefix: str = "runwire",
         retention_seconds: float = 7 * 24 * 3600,
         scan_batch: int = 200,
+        max_changes: int = DEFAULT_MAX_CHANGES,
     ) -> None:
         require_bytes_client(client, "RedisApprovalStore")
+        self._max_changes = max(1, max_changes)
         self._client = client
         self._prefix = prefix
         self._retention_ms = max(1, round(retention_seconds * 1000))
@@ -92,6 +114,7 @@ class RedisApprovalStore:
             self._key(approval.approval_id),
             *self._index.keys,
             self._pending_key(approval.tenant),
+            stream_key(self._prefix, approval.tenant),
         ]
         final = "0" if approval.state == approval_pb2.APPROVAL_STATE_PENDING else "1"
         args: list[str | bytes | int] = [
@@ -99,6 +122,11 @@ class RedisApprovalStore:
             approval.SerializeToString(),
             final,
             self._retention_ms,
+            KIND_CODES["approval"],
+            CREATED,
+            ENDED,
+            approval_pb2.APPROVAL_STATE_PENDING,
+            self._max_changes,
         ]
         await self._put(keys=keys, args=args)
 

@@ -13,7 +13,13 @@ Two orders (``IndexOrder``):
   its place. A page token naming an id no longer in the index ends the listing
   (as with the memory stores' eviction).
 
-A page token holds the last id of its page (``paging.encode_token``). An id is
+A page token holds the last id of its page (``paging.encode_token``). A
+filtered listing reads at most ``max_scan`` index entries per call (or
+``page_size + 1`` when more): when that many are read before the page is
+full, the page holds the matches found so far (maybe none) and its token names
+the last entry read, so each call costs a bounded number of round trips
+however rare the matches are, and the next call goes on where this one
+stopped. An id is
 added by the store's own Lua script, in one step with its record
 (``IndexOrder.lua_add``), and removed by ``remove`` in the store's transaction
 or, for records that expire, while listing (``records_expire``).
@@ -28,7 +34,12 @@ from typing import Generic, TypeVar, cast
 import redis.asyncio as redis
 from redis.asyncio.client import Pipeline
 
-from runwire_server.service.stores.paging import cut_page, decode_token
+from runwire_server.service.stores.paging import (
+    MAX_SCANNED_PER_PAGE,
+    cut_page,
+    decode_token,
+    encode_token,
+)
 
 T = TypeVar("T")
 
@@ -75,6 +86,8 @@ class RedisIndex(Generic[T]):
         records_expire: Records leave by expiry rather than by ``remove``:
             entries whose record is gone are removed while listing.
         scan_batch: Index entries read per round trip when listing with a filter.
+        max_scan: Index entries a filtered listing reads per call at most
+            (at least ``page_size + 1``).
     """
 
     def __init__(
@@ -88,6 +101,7 @@ class RedisIndex(Generic[T]):
         parse: Callable[[bytes], T],
         records_expire: bool,
         scan_batch: int = 200,
+        max_scan: int = MAX_SCANNED_PER_PAGE,
     ) -> None:
         self._client = client
         self._key = key
@@ -97,6 +111,7 @@ class RedisIndex(Generic[T]):
         self._parse = parse
         self._records_expire = records_expire
         self._scan_batch = max(1, scan_batch)
+        self._max_scan = max(1, max_scan)
 
     @property
     def keys(self) -> list[str]:
@@ -121,7 +136,9 @@ class RedisIndex(Generic[T]):
                 scanned ``scan_batch`` entries at a time.
 
         Returns:
-            The page and the next page token ("" at the end).
+            The page and the next page token ("" at the end). A filtered page
+            may hold fewer than ``page_size`` records, even none, and a token:
+            the scan stopped at its bound (see the module docstring).
 
         Raises:
             InvalidArgumentError: a malformed ``page_token`` (``INVALID_PAGE_TOKEN``).
@@ -129,11 +146,20 @@ class RedisIndex(Generic[T]):
         bound = await self._first_bound(decode_token(page_token))
         if bound is None:
             return [], ""
+        budget = max(self._max_scan, page_size + 1)
         matches: list[tuple[str, T]] = []
         gone: list[str] = []
+        scanned = 0
+        last_read = ""
+        stopped = False  # at the scan bound, with entries perhaps left
         while len(matches) <= page_size:
+            if keep is not None and scanned >= budget:
+                stopped = True
+                break
             wanted = (
-                self._scan_batch if keep else min(self._scan_batch, page_size + 1 - len(matches))
+                min(self._scan_batch, budget - scanned)
+                if keep
+                else min(self._scan_batch, page_size + 1 - len(matches))
             )
             entries = await self._range(bound, wanted)
             if not entries:
@@ -146,11 +172,19 @@ class RedisIndex(Generic[T]):
                 record = self._parse(data)
                 if keep is None or keep(record):
                     matches.append((record_id, record))
+            scanned += len(entries)
+            last_read = entries[-1][0]
             bound = entries[-1][1]
             if len(entries) < wanted:
                 break
+        if stopped:
+            # The next page starts after the last entry read, which must stay
+            # in the index to be found again (a NEWEST_FIRST cursor is its score).
+            gone = [record_id for record_id in gone if record_id != last_read]
         if gone and self._records_expire:
             await self._client.zrem(self._key, *gone)
+        if stopped and len(matches) <= page_size:
+            return [record for _, record in matches], encode_token(last_read)
         page, next_token = cut_page(matches, page_size=page_size, id_of=lambda m: m[0])
         return [record for _, record in page], next_token
 

@@ -12,6 +12,9 @@ Key layout (``{p}`` is the prefix):
 - ``{p}:request:<request_id>`` string: the id of the run that request
   created; expires ``request_ttl_seconds`` after the request. The record's
   ``fingerprint`` field holds the request's fingerprint.
+- ``{p}:changes:<tenant>`` stream: the tenant's change log
+  (``redis_changes``); ``create`` and ``apply`` append a change for a new
+  record and for each state change, in the same script or transaction.
 
 ``create`` is one Lua script that writes the request key, the record and the
 index entry together, so no process ever sees a request key without its run
@@ -25,15 +28,28 @@ naming a removed run ends the listing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 import redis.asyncio as redis
 from redis.asyncio.client import Pipeline
 from runwire.v1 import event_pb2, run_pb2
 
+from runwire_server.service.stores.changes import (
+    CREATED,
+    DEFAULT_MAX_CHANGES,
+    run_change,
+    run_snapshot,
+)
 from runwire_server.service.stores.clone import clone
+from runwire_server.service.stores.paging import MAX_SCANNED_PER_PAGE
 from runwire_server.service.stores.projection import TERMINAL_STATES, apply_event
+from runwire_server.service.stores.redis_changes import (
+    APPEND_LUA,
+    append_args,
+    queue_append,
+    stream_key,
+)
 from runwire_server.service.stores.redis_client import (
     multi,
     optimistic,
@@ -45,22 +61,31 @@ from runwire_server.service.stores.runs import run_matches, run_not_found
 
 _ORDER = IndexOrder.NEWEST_FIRST
 
-# KEYS: record, index, index counter, tenant's active runs[, request key]. ARGV: run id, serialized
-# run, request id, the run id the request key may be taken from ("" for none),
-# the request's fingerprint, the request key's time to live in ms.
+# KEYS: record, index, index counter, tenant's active runs, tenant's change
+# stream[, request key]. ARGV: run id, serialized run, request id, the run id the
+# request key may be taken from ("" for none), the request's fingerprint, the
+# request key's time to live in ms, then the change (kind, type, previous state,
+# payload), the stream's MAXLEN and time to live in ms.
 # Returns nil when stored, else the id of the run the request already created.
 _CREATE = f"""
-if #KEYS == 5 then
-  local existing = redis.call('GET', KEYS[5])
+if #KEYS == 6 then
+  local existing = redis.call('GET', KEYS[6])
   -- This very script ran already (a retry after a lost reply): all is stored.
   if existing == ARGV[1] then return false end
   if existing and existing ~= ARGV[4] then return existing end
-  redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[6])
+  redis.call('SET', KEYS[6], ARGV[1], 'PX', ARGV[6])
 end
+-- A retry without a request id (after a lost reply) logs no second change.
+local new = redis.call('EXISTS', KEYS[1]) == 0
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'request_id', ARGV[3], 'fingerprint', ARGV[5])
 {_ORDER.lua_add(keys_at=2, member="ARGV[1]")}
+local stream, kind, ctype, prev, payload = KEYS[5], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local maxlen, ttl = ARGV[11], ARGV[12]
+if new then
+{APPEND_LUA}
+end
 return false
 """
 
@@ -77,6 +102,8 @@ class RedisRunStore:
         prefix: Prepended to every key.
         retention_seconds: How long records are kept after the run ends.
         scan_batch: Index entries read per round trip while listing with a filter.
+        max_scan: Index entries one filtered listing call reads at most.
+        max_changes: Changes kept in each tenant's change stream (``redis_changes``).
 
     Raises:
         ValueError: ``client`` decodes responses.
@@ -90,6 +117,8 @@ class RedisRunStore:
         retention_seconds: float = 7 * 24 * 3600,
         request_ttl_seconds: float = 86_400.0,
         scan_batch: int = 200,
+        max_scan: int = MAX_SCANNED_PER_PAGE,
+        max_changes: int = DEFAULT_MAX_CHANGES,
     ) -> None:
         require_bytes_client(client, "RedisRunStore")
         self._client = client
@@ -105,8 +134,10 @@ class RedisRunStore:
             parse=run_pb2.Run.FromString,
             records_expire=True,
             scan_batch=scan_batch,
+            max_scan=max_scan,
         )
         self._create = client.register_script(_CREATE)
+        self._max_changes = max(1, max_changes)
 
     def _record_key(self, run_id: str) -> str:
         return f"{self._prefix}:run-record:{run_id}"
@@ -147,7 +178,12 @@ class RedisRunStore:
         Raises:
             RuntimeError: the request key kept naming vanished runs (should not happen).
         """
-        keys = [self._record_key(run.run_id), *self._index.keys, self._active_key(run.tenant)]
+        keys = [
+            self._record_key(run.run_id),
+            *self._index.keys,
+            self._active_key(run.tenant),
+            stream_key(self._prefix, run.tenant),
+        ]
         if request_id:
             keys.append(self._request_key(request_id))
         stale = ""
@@ -159,6 +195,9 @@ class RedisRunStore:
                 stale,
                 fingerprint,
                 self._request_ttl_ms,
+                *append_args("run", (CREATED, 0), run_snapshot(run)),
+                self._max_changes,
+                self._retention_ms,
             ]
             existing = cast("bytes | None", await self._create(keys=keys, args=args))
             if existing is None:
@@ -203,23 +242,32 @@ class RedisRunStore:
         page_size: int,
         page_token: str,
         tenant: str = "",
+        labels: Mapping[str, str] | None = None,
     ) -> tuple[list[run_pb2.Run], str]:
-        """Runs newest first, filtered by the non-empty arguments; a page of at
-        most ``page_size`` (>= 1) and the next page token ("" at the end).
+        """Runs newest first, filtered by the non-empty arguments (``labels``:
+        runs carrying every pair); a page of at most ``page_size`` (>= 1) and
+        the next page token ("" at the end).
 
-        Filters are applied while scanning the index, ``scan_batch`` entries at a time.
+        Filters are applied while scanning the index, ``scan_batch`` entries at
+        a time and at most ``max_scan`` per call: a filtered page may end early
+        (fewer runs, even none) with a token to go on (``redis_index``).
 
         Raises:
             InvalidArgumentError: a malformed ``page_token`` (``INVALID_PAGE_TOKEN``).
         """
-        filtered = bool(agent_id or thread_id or state or tenant)
+        filtered = bool(agent_id or thread_id or state or tenant or labels)
         return await self._index.page(
             page_size=page_size,
             page_token=page_token,
             keep=(
                 (
                     lambda r: run_matches(
-                        r, agent_id=agent_id, thread_id=thread_id, state=state, tenant=tenant
+                        r,
+                        agent_id=agent_id,
+                        thread_id=thread_id,
+                        state=state,
+                        tenant=tenant,
+                        labels=labels,
                     )
                 )
                 if filtered
@@ -251,11 +299,30 @@ class RedisRunStore:
             raise run_not_found(run_id)
         run = run_pb2.Run.FromString(cast("bytes", data))
         was_ended = run.state in TERMINAL_STATES
-        applied = [apply_event(run, event) for event in events]
-        if not any(applied):
+        applied = False
+        changes: list[tuple[tuple[int, int], bytes]] = []
+        for event in events:
+            before = run.state
+            if not apply_event(run, event):
+                continue
+            applied = True
+            change = run_change(before, run.state)
+            if change is not None:
+                changes.append((change, run_snapshot(run)))
+        if not applied:
             return run  # ``optimistic`` resets the pipeline (UNWATCH)
         multi(pipe)
         pipe.hset(key, "pb", run.SerializeToString())  # type: ignore[arg-type]
+        for change, snapshot in changes:
+            queue_append(
+                pipe,
+                stream_key(self._prefix, run.tenant),
+                "run",
+                change,
+                snapshot,
+                max_changes=self._max_changes,
+                ttl_ms=self._retention_ms,
+            )
         if run.state in TERMINAL_STATES and not was_ended:
             pipe.pexpire(key, self._retention_ms)
             pipe.srem(self._active_key(run.tenant), run_id)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from runwire.v1 import event_pb2, run_pb2
 
 from runwire_server.service.core.errors import NotFoundError
+from runwire_server.service.core.spec import labels_match
+from runwire_server.service.stores.changes import MemoryChangeLog, run_change, run_snapshot
 from runwire_server.service.stores.clone import clone
 from runwire_server.service.stores.paging import page_after
 from runwire_server.service.stores.projection import TERMINAL_STATES, apply_event
@@ -59,9 +61,12 @@ class RunStore(Protocol):
         page_size: int,
         page_token: str,
         tenant: str = "",
+        labels: Mapping[str, str] | None = None,
     ) -> tuple[list[run_pb2.Run], str]:
         """Runs newest first, filtered by the non-empty arguments (``tenant``
-        "": every tenant's)."""
+        "": every tenant's; ``labels``: runs carrying every pair). A page may
+        hold fewer than ``page_size`` runs, even none, with a next page token:
+        a filtered listing reads a bounded number of records per call."""
         ...
 
     async def apply(self, events: Sequence[event_pb2.RunEvent]) -> run_pb2.Run:
@@ -76,9 +81,18 @@ class MemoryRunStore:
 
     Args:
         max_runs: Records kept at most; the oldest ended runs are dropped first.
+        changes: The change log a record's creation and state changes are
+            appended to (``runwire_server.service.stores.changes``), if any.
     """
 
-    def __init__(self, *, max_runs: int = 10_000, request_ttl_seconds: float = 86_400.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_runs: int = 10_000,
+        request_ttl_seconds: float = 86_400.0,
+        changes: MemoryChangeLog | None = None,
+    ) -> None:
+        self._changes = changes
         self._runs: OrderedDict[str, run_pb2.Run] = OrderedDict()
         #: request id -> (run id, monotonic expiry)
         self._requests: dict[str, tuple[str, float]] = {}
@@ -101,6 +115,7 @@ class MemoryRunStore:
         self._runs[run.run_id] = clone(run)
         if run.state not in TERMINAL_STATES:
             self._active.setdefault(run.tenant, set()).add(run.run_id)
+        self._changed(None, run)
         self._evict()
         return clone(run), True
 
@@ -152,6 +167,7 @@ class MemoryRunStore:
         page_size: int,
         page_token: str,
         tenant: str = "",
+        labels: Mapping[str, str] | None = None,
     ) -> tuple[list[run_pb2.Run], str]:
         page, next_token = page_after(
             list(reversed(self._runs.values())),
@@ -159,7 +175,12 @@ class MemoryRunStore:
             page_token=page_token,
             id_of=lambda r: r.run_id,
             keep=lambda r: run_matches(
-                r, agent_id=agent_id, thread_id=thread_id, state=state, tenant=tenant
+                r,
+                agent_id=agent_id,
+                thread_id=thread_id,
+                state=state,
+                tenant=tenant,
+                labels=labels,
             ),
         )
         return [clone(r) for r in page], next_token
@@ -169,10 +190,17 @@ class MemoryRunStore:
         if run is None:
             raise run_not_found(events[0].run_id)
         for event in events:
-            apply_event(run, event)
+            before = run.state
+            if apply_event(run, event):
+                self._changed(before, run)
         if run.state in TERMINAL_STATES:
             self._active.get(run.tenant, set()).discard(run.run_id)
         return clone(run)
+
+    def _changed(self, before: int | None, run: run_pb2.Run) -> None:
+        change = run_change(before, run.state)
+        if change is not None and self._changes is not None:
+            self._changes.append(run.tenant, "run", change, run_snapshot(run))
 
 
 def run_matches(
@@ -182,11 +210,14 @@ def run_matches(
     thread_id: str,
     state: run_pb2.RunState,
     tenant: str = "",
+    labels: Mapping[str, str] | None = None,
 ) -> bool:
-    """Whether ``run`` passes the ListRuns filters (empty ones pass all)."""
+    """Whether ``run`` passes the ListRuns filters (empty ones pass all;
+    ``labels``: the run carries every pair)."""
     return (
         (not tenant or run.tenant == tenant)
         and (not agent_id or run.agent_id == agent_id)
         and (not thread_id or run.thread_id == thread_id)
         and (not state or run.state == state)
+        and (not labels or labels_match(run.labels, labels))
     )

@@ -1503,7 +1503,8 @@ type WatchRunsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// What this message reports.
 	Type ChangeType `protobuf:"varint,1,opt,name=type,proto3,enum=runwire.v1.ChangeType" json:"type,omitempty"`
-	// The run as it is after the change; unset for SYNCED and HEARTBEAT.
+	// The run as it is after the change, without its output (GetRun has it);
+	// unset for SYNCED and HEARTBEAT.
 	Run *Run `protobuf:"bytes,2,opt,name=run,proto3" json:"run,omitempty"`
 	// Resume after this message with WatchRunsRequest.cursor.
 	Cursor        string `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`

@@ -53,8 +53,8 @@ type RunServiceClient interface {
 	// event. The run goes on if the client disconnects; resume with
 	// StreamRunEvents.
 	StreamRun(ctx context.Context, in *StreamRunRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamRunResponse], error)
-	// Starts a run and blocks until it ends, requires action, or the timeout
-	// passes; returns the run as it is then.
+	// Starts a run and blocks until it ends, requires action, is paused, or
+	// the timeout passes; returns the run as it is then.
 	WaitRun(ctx context.Context, in *WaitRunRequest, opts ...grpc.CallOption) (*WaitRunResponse, error)
 	// Returns one run.
 	GetRun(ctx context.Context, in *GetRunRequest, opts ...grpc.CallOption) (*GetRunResponse, error)
@@ -266,8 +266,8 @@ type RunServiceServer interface {
 	// event. The run goes on if the client disconnects; resume with
 	// StreamRunEvents.
 	StreamRun(*StreamRunRequest, grpc.ServerStreamingServer[StreamRunResponse]) error
-	// Starts a run and blocks until it ends, requires action, or the timeout
-	// passes; returns the run as it is then.
+	// Starts a run and blocks until it ends, requires action, is paused, or
+	// the timeout passes; returns the run as it is then.
 	WaitRun(context.Context, *WaitRunRequest) (*WaitRunResponse, error)
 	// Returns one run.
 	GetRun(context.Context, *GetRunRequest) (*GetRunResponse, error)

@@ -85,6 +85,7 @@ from runwire._types import (
     client_tool,
     model,
 )
+from runwire._watch import AsyncWatch, OnWatchResume, Watch, WatchResume
 
 __version__ = "0.1.0"
 
@@ -101,6 +102,7 @@ __all__ = [
     "AsyncRun",
     "AsyncRuns",
     "AsyncThreads",
+    "AsyncWatch",
     "Client",
     "Credentials",
     "DataLossError",
@@ -115,6 +117,7 @@ __all__ = [
     "NotFoundError",
     "OnApproval",
     "OnResume",
+    "OnWatchResume",
     "OutOfRangeError",
     "Page",
     "Pager",
@@ -136,6 +139,8 @@ __all__ = [
     "UnavailableError",
     "UnimplementedError",
     "UnknownError",
+    "Watch",
+    "WatchResume",
     "__version__",
     "client_tool",
     "code_name",

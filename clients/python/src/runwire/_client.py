@@ -45,6 +45,7 @@ from runwire._types import (
     client_tool,
     to_struct,
 )
+from runwire._watch import AsyncWatch, OnWatchResume
 from runwire.v1 import (
     agent_pb2,
     approval_pb2,
@@ -101,6 +102,17 @@ async def _invoke(function: Callable[[Any], Any], argument: Any) -> Any:
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+def _event_filter(
+    profile: event_pb2.EventProfile,
+    event_types: Sequence[event_pb2.EventType],
+) -> event_pb2.EventFilter | None:
+    """The ``EventFilter`` of a call's ``profile`` and ``event_types`` (None: every
+    event). Both set is the server's INVALID_ARGUMENT."""
+    if not profile and not event_types:
+        return None
+    return event_pb2.EventFilter(profile=profile, event_types=list(event_types))
 
 
 def _decision(answer: ApprovalAnswer) -> Decision:
@@ -184,6 +196,10 @@ class AsyncEventStream:
     the run the first call started). Iteration ends after the terminal event
     (``run_finished`` or ``run_error``).
 
+    With an event filter (``profile`` or ``event_types`` of ``runs.stream`` and
+    ``runs.events``), every open and resume asks for the same events: sequences
+    then skip the numbers of the events left out.
+
     With ``on_approval``, each ``approval_requested`` event is decided by it and
     resolved (``ResolveApproval``); with ``tools``, each
     ``client_tool_call_requested`` for a tool of the map runs it and submits the
@@ -215,9 +231,12 @@ class AsyncEventStream:
         heartbeats: bool = False,
         on_resume: OnResume | None = None,
         check_history: bool = False,
+        event_filter: event_pb2.EventFilter | None = None,
     ) -> None:
         self._client = client
         self._start = start
+        # Every open and every resume asks for the same events.
+        self._filter = event_filter
         self.run_id = run_id
         self.last_sequence = after_sequence
         # The last event fully handled (its approval or tool call answered): where
@@ -273,7 +292,7 @@ class AsyncEventStream:
                 raise ValueError("an event stream needs a run_id or a run to start")
             return stubs.runs.StreamRun(self._start)
         request = run_service_pb2.StreamRunEventsRequest(
-            run_id=self.run_id, after_sequence=self._handled
+            run_id=self.run_id, after_sequence=self._handled, filter=self._filter
         )
         return stubs.runs.StreamRunEvents(request)
 
@@ -434,6 +453,16 @@ class AsyncRun:
         self.run = await self._client.runs.cancel(self.run_id, reason=reason)
         return self.run
 
+    async def pause(self, reason: str = "") -> run_pb2.Run:
+        """Asks the run to pause at its next safe point (``PauseRun``); see ``AsyncRuns.pause``."""
+        self.run = await self._client.runs.pause(self.run_id, reason=reason)
+        return self.run
+
+    async def resume(self) -> run_pb2.Run:
+        """Continues the paused run (``ResumeRun``); see ``AsyncRuns.resume``."""
+        self.run = await self._client.runs.resume(self.run_id)
+        return self.run
+
     def events(
         self,
         after_sequence: int = 0,
@@ -523,11 +552,13 @@ class AsyncAgents(_Resource):
         limits: agent_pb2.Limits | None = None,
         runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_UNSPECIFIED,
         response_format: Mapping[str, Any] | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> agent_pb2.Agent:
         """Creates an agent (``CreateAgent``).
 
         Give a whole ``agent`` or its fields as keywords (keywords set on top of
         ``agent``). ``model`` is required (``runwire.model("scripted", ...)``).
+        ``labels``: key/value pairs ``agents.list(labels=...)`` filters on (at most 32).
 
         Raises:
             AlreadyExistsError: the id is taken. InvalidArgumentError: a bad field.
@@ -555,6 +586,8 @@ class AsyncAgents(_Resource):
             message.runtime = runtime
         if response_format is not None:
             message.response_format.CopyFrom(to_struct(response_format))
+        if labels:
+            message.labels.update(labels)
         request = agent_pb2.CreateAgentRequest(agent_id=agent_id, agent=message)
         response = await _unary(self._stubs.agents.CreateAgent(request, timeout=self._timeout))
         result: agent_pb2.Agent = response.agent
@@ -567,11 +600,21 @@ class AsyncAgents(_Resource):
         result: agent_pb2.Agent = response.agent
         return result
 
-    def list(self, *, page_size: int = 0, page_token: str = "") -> AsyncPager[agent_pb2.Agent]:
-        """Every agent, ordered by id (``ListAgents``, ``page_size`` per call)."""
+    def list(
+        self,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        labels: Mapping[str, str] | None = None,
+    ) -> AsyncPager[agent_pb2.Agent]:
+        """Every agent, ordered by id (``ListAgents``, ``page_size`` per call);
+        with ``labels``, only those carrying every pair (a page may then hold
+        fewer than ``page_size``)."""
 
         async def fetch(token: str) -> Page[agent_pb2.Agent]:
-            request = agent_pb2.ListAgentsRequest(page_size=page_size, page_token=token)
+            request = agent_pb2.ListAgentsRequest(
+                page_size=page_size, page_token=token, labels=dict(labels or {})
+            )
             response = await _unary(self._stubs.agents.ListAgents(request, timeout=self._timeout))
             return Page(list(response.agents), response.next_page_token)
 
@@ -589,6 +632,7 @@ class AsyncAgents(_Resource):
         tools: Sequence[str] | None = None,
         approval_policy: agent_pb2.ApprovalPolicy | None = None,
         limits: agent_pb2.Limits | None = None,
+        labels: Mapping[str, str] | None = None,
         etag: str = "",
     ) -> agent_pb2.Agent:
         """Updates an agent (``UpdateAgent``).
@@ -617,6 +661,7 @@ class AsyncAgents(_Resource):
             "tools": tools,
             "approval_policy": approval_policy,
             "limits": limits,
+            "labels": labels,
         }
         for name, value in fields.items():
             if value is None:
@@ -625,6 +670,9 @@ class AsyncAgents(_Resource):
                 getattr(message, name).CopyFrom(value)
             elif name == "tools":
                 message.tools[:] = list(value)
+            elif name == "labels":  # replaced as a whole
+                message.labels.clear()
+                message.labels.update(value)
             else:
                 setattr(message, name, value)
             mask.append(name)
@@ -669,6 +717,8 @@ class AsyncRuns(_Resource):
         on_approval: OnApproval | None = None,
         request_id: str = "",
         runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_UNSPECIFIED,
+        labels: Mapping[str, str] | None = None,
+        overrides: run_pb2.RunOverrides | None = None,
     ) -> AsyncRun:
         """Starts a run (``CreateRun``) and returns its handle at once.
 
@@ -684,11 +734,16 @@ class AsyncRuns(_Resource):
             request_id: Idempotency key; default: a new uuid4, reused by the
                 retries of this call after UNAVAILABLE (never a second run).
             runtime: The runtime for this run (default: the agent's).
+            labels: Key/value labels of the run (at most 32); ``runs.list``
+                filters on them.
+            overrides: Changes to the agent for this run only: instructions
+                appended, sampling options, tighter limits (``Run.overrides``).
 
         Raises:
             NotFoundError: unknown agent or thread. AbortedError: the thread is
-            busy. InvalidArgumentError: a bad field. UnavailableError: retries
-            exhausted (or reason ``DRAINING`` on every attempt).
+            busy. InvalidArgumentError: a bad field, or an override that
+            loosens a limit or that a model of the agent cannot take.
+            UnavailableError: retries exhausted (or reason ``DRAINING`` on every attempt).
         """
         request = run_service_pb2.CreateRunRequest(
             agent_id=agent_id,
@@ -697,6 +752,8 @@ class AsyncRuns(_Resource):
             client_tools=_declare(client_tools, tools),
             request_id=request_id or _new_request_id(),
             runtime=runtime,
+            labels=dict(labels or {}),
+            overrides=overrides,
         )
         response = await self._create_with_retry(
             lambda: self._stubs.runs.CreateRun(request, timeout=self._timeout)
@@ -714,8 +771,12 @@ class AsyncRuns(_Resource):
         on_approval: OnApproval | None = None,
         request_id: str = "",
         runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_UNSPECIFIED,
+        labels: Mapping[str, str] | None = None,
+        overrides: run_pb2.RunOverrides | None = None,
         heartbeats: bool = False,
         on_resume: OnResume | None = None,
+        profile: event_pb2.EventProfile = event_pb2.EVENT_PROFILE_UNSPECIFIED,
+        event_types: Sequence[event_pb2.EventType] = (),
     ) -> AsyncEventStream:
         """Starts a run and streams its events from the first (``StreamRun``,
         sent when iteration starts; resumed by itself, see ``AsyncEventStream``).
@@ -723,7 +784,11 @@ class AsyncRuns(_Resource):
         ``async for event in client.runs.stream(...)`` handles each event;
         ``await client.runs.stream(...)`` runs it to its end and returns the
         run. Arguments as for ``create``; ``on_approval`` and ``tools`` answer
-        the run's approvals and client tool calls as they come.
+        the run's approvals and client tool calls as they come (keep
+        ``approval_requested`` and ``client_tool_call_requested`` in a filter
+        for them). ``profile`` (``EVENT_PROFILE_NO_DELTAS``, ...) or
+        ``event_types`` (not both: INVALID_ARGUMENT) choose the events; the
+        terminal event always comes, and resumes ask for the same events.
         """
         request = run_service_pb2.StreamRunRequest(
             agent_id=agent_id,
@@ -732,6 +797,9 @@ class AsyncRuns(_Resource):
             client_tools=_declare(client_tools, tools),
             request_id=request_id or _new_request_id(),
             runtime=runtime,
+            labels=dict(labels or {}),
+            overrides=overrides,
+            filter=_event_filter(profile, event_types),
         )
         return AsyncEventStream(
             self._client,
@@ -740,6 +808,7 @@ class AsyncRuns(_Resource):
             tools=tools,
             heartbeats=heartbeats,
             on_resume=on_resume,
+            event_filter=_event_filter(profile, event_types),
         )
 
     async def wait(
@@ -752,6 +821,8 @@ class AsyncRuns(_Resource):
         request_id: str = "",
         runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_UNSPECIFIED,
         timeout: float | None = None,  # noqa: ASYNC109 - the server's wait, not ours
+        labels: Mapping[str, str] | None = None,
+        overrides: run_pb2.RunOverrides | None = None,
     ) -> run_pb2.Run:
         """Starts a run and waits until it ends, requires action, or ``timeout``
         seconds pass (``WaitRun``; server default 60 s); returns it as it is then.
@@ -763,6 +834,8 @@ class AsyncRuns(_Resource):
             client_tools=list(client_tools),
             request_id=request_id or _new_request_id(),
             runtime=runtime,
+            labels=dict(labels or {}),
+            overrides=overrides,
         )
         deadline = None
         if timeout is not None:
@@ -797,8 +870,11 @@ class AsyncRuns(_Resource):
         state: run_pb2.RunState = run_pb2.RUN_STATE_UNSPECIFIED,
         page_size: int = 0,
         page_token: str = "",
+        labels: Mapping[str, str] | None = None,
     ) -> AsyncPager[run_pb2.Run]:
-        """Runs, newest first, optionally of one agent, thread or state (``ListRuns``)."""
+        """Runs, newest first, optionally of one agent, thread or state, and
+        carrying every pair of ``labels`` (``ListRuns``; a filtered page may
+        hold fewer than ``page_size``, even none, before the last)."""
 
         async def fetch(token: str) -> Page[run_pb2.Run]:
             request = run_service_pb2.ListRunsRequest(
@@ -807,16 +883,88 @@ class AsyncRuns(_Resource):
                 state=state,
                 page_size=page_size,
                 page_token=token,
+                labels=dict(labels or {}),
             )
             response = await _unary(self._stubs.runs.ListRuns(request, timeout=self._timeout))
             return Page(list(response.runs), response.next_page_token)
 
         return AsyncPager(fetch, page_token)
 
+    def watch(
+        self,
+        *,
+        agent_id: str = "",
+        thread_id: str = "",
+        states: Sequence[run_pb2.RunState] = (),
+        labels: Mapping[str, str] | None = None,
+        cursor: str = "",
+        heartbeats: bool = False,
+        on_resume: OnWatchResume | None = None,
+    ) -> AsyncWatch[run_service_pb2.WatchRunsResponse]:
+        """The caller's runs that match, then their changes (``WatchRuns``):
+        without ``cursor``, every matching run (EXISTING), one SYNCED, then
+        CREATED / UPDATED / ENDED as they happen; with ``cursor`` (a message's
+        ``cursor``), only the changes after it. A change is sent when the run
+        matches before or after it. Resumes by itself after a dropped
+        connection or a draining server (``AsyncWatch``); no deadline.
+
+        Raises (while iterating):
+            OutOfRangeError: ``cursor`` is older than the changes kept (reason
+                ``CURSOR_EXPIRED``): watch again without one.
+        """
+        request = run_service_pb2.WatchRunsRequest(
+            agent_id=agent_id, thread_id=thread_id, states=list(states), labels=dict(labels or {})
+        )
+
+        def open_call(after: str) -> Any:
+            request.cursor = after
+            return self._stubs.runs.WatchRuns(request)
+
+        return AsyncWatch(
+            open_call,
+            retry=self._client.retry,
+            cursor=cursor,
+            heartbeats=heartbeats,
+            on_resume=on_resume,
+        )
+
     async def cancel(self, run_id: str, *, reason: str = "") -> run_pb2.Run:
         """Cancels a run (``CancelRun``); returns it CANCELLING or already ended."""
         request = run_service_pb2.CancelRunRequest(run_id=run_id, reason=reason)
         response = await _unary(self._stubs.runs.CancelRun(request, timeout=self._timeout))
+        result: run_pb2.Run = response.run
+        return result
+
+    async def pause(self, run_id: str, *, reason: str = "") -> run_pb2.Run:
+        """Asks a run to pause at its next safe point, before its next model call
+        or before the tool calls of the model reply in flight (``PauseRun``);
+        it then logs ``state_changed`` PAUSED and waits for ``resume``. Its
+        timeout keeps running; ``cancel`` still ends it.
+
+        Args:
+            run_id: The run.
+            reason: Why, at most 4,000 characters; kept in the server log.
+
+        Returns:
+            The run when the request was recorded (usually still RUNNING);
+            unchanged when it is paused already or has ended.
+
+        Raises:
+            NotFoundError: unknown run (``RUN_NOT_FOUND``).
+            FailedPreconditionError: an in-process run sent to a replica that
+                does not run it.
+        """
+        request = run_service_pb2.PauseRunRequest(run_id=run_id, reason=reason)
+        response = await _unary(self._stubs.runs.PauseRun(request, timeout=self._timeout))
+        result: run_pb2.Run = response.run
+        return result
+
+    async def resume(self, run_id: str) -> run_pb2.Run:
+        """Continues a PAUSED run, or withdraws a pause it has not reached yet
+        (``ResumeRun``); returns the run when the request was recorded
+        (unchanged when neither, or ended). Raises as ``pause``."""
+        request = run_service_pb2.ResumeRunRequest(run_id=run_id)
+        response = await _unary(self._stubs.runs.ResumeRun(request, timeout=self._timeout))
         result: run_pb2.Run = response.run
         return result
 
@@ -829,11 +977,14 @@ class AsyncRuns(_Resource):
         tools: Mapping[str, ToolFunction] | None = None,
         heartbeats: bool = False,
         on_resume: OnResume | None = None,
+        profile: event_pb2.EventProfile = event_pb2.EVENT_PROFILE_UNSPECIFIED,
+        event_types: Sequence[event_pb2.EventType] = (),
     ) -> AsyncEventStream:
         """A run's events after ``after_sequence`` to its terminal event
         (``StreamRunEvents``; works on ended runs while their log is kept).
         Approvals and client tool calls logged before the stream opened are
-        answered only while the run still waits for them."""
+        answered only while the run still waits for them. ``profile`` or
+        ``event_types`` choose the events, as for ``stream``."""
         return AsyncEventStream(
             self._client,
             run_id=run_id,
@@ -843,17 +994,30 @@ class AsyncRuns(_Resource):
             heartbeats=heartbeats,
             on_resume=on_resume,
             check_history=on_approval is not None or bool(tools),
+            event_filter=_event_filter(profile, event_types),
         )
 
     def list_events(
-        self, run_id: str, *, after_sequence: int = 0, page_size: int = 0
+        self,
+        run_id: str,
+        *,
+        after_sequence: int = 0,
+        page_size: int = 0,
+        profile: event_pb2.EventProfile = event_pb2.EVENT_PROFILE_UNSPECIFIED,
+        event_types: Sequence[event_pb2.EventType] = (),
     ) -> AsyncPager[event_pb2.RunEvent]:
         """A run's logged events, in sequence order (``ListRunEvents``); does not
-        wait for more."""
+        wait for more. ``profile`` or ``event_types`` choose the events, as for
+        ``stream`` (a page of a sparse filter may hold fewer than ``page_size``)."""
+        event_filter = _event_filter(profile, event_types)
 
         async def fetch(token: str) -> Page[event_pb2.RunEvent]:
             request = run_service_pb2.ListRunEventsRequest(
-                run_id=run_id, after_sequence=after_sequence, page_size=page_size, page_token=token
+                run_id=run_id,
+                after_sequence=after_sequence,
+                page_size=page_size,
+                page_token=token,
+                filter=event_filter,
             )
             response = await _unary(self._stubs.runs.ListRunEvents(request, timeout=self._timeout))
             return Page(list(response.events), response.next_page_token)
@@ -906,6 +1070,41 @@ class AsyncApprovals(_Resource):
             return Page(list(response.approvals), response.next_page_token)
 
         return AsyncPager(fetch, page_token)
+
+    def watch(
+        self,
+        *,
+        run_id: str = "",
+        agent_id: str = "",
+        states: Sequence[approval_pb2.ApprovalState] = (),
+        cursor: str = "",
+        heartbeats: bool = False,
+        on_resume: OnWatchResume | None = None,
+    ) -> AsyncWatch[approval_pb2.WatchApprovalsResponse]:
+        """The caller's approvals that match, then their changes
+        (``WatchApprovals``), as ``runs.watch``: an inbox is
+        ``watch(states=[APPROVAL_STATE_PENDING])`` (pending ones first, then each
+        new one CREATED and each decided, expired or cancelled one ENDED).
+
+        Raises (while iterating):
+            OutOfRangeError: ``cursor`` is older than the changes kept (reason
+                ``CURSOR_EXPIRED``): watch again without one.
+        """
+        request = approval_pb2.WatchApprovalsRequest(
+            run_id=run_id, agent_id=agent_id, states=list(states)
+        )
+
+        def open_call(after: str) -> Any:
+            request.cursor = after
+            return self._stubs.approvals.WatchApprovals(request)
+
+        return AsyncWatch(
+            open_call,
+            retry=self._client.retry,
+            cursor=cursor,
+            heartbeats=heartbeats,
+            on_resume=on_resume,
+        )
 
     async def get(self, approval_id: str) -> approval_pb2.Approval:
         """One approval (``GetApproval``). Raises ``NotFoundError`` if unknown."""

@@ -30,7 +30,8 @@ from runwire._client import (
 )
 from runwire._connect import Credentials, PathLike
 from runwire._types import OnApproval, OnResume, Page, Retry, ToolFunction
-from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2, thread_pb2
+from runwire._watch import OnWatchResume, Watch
+from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2, run_service_pb2, thread_pb2
 
 __all__ = [
     "Agents",
@@ -214,6 +215,14 @@ class Run:
         """Cancels the run (``CancelRun``)."""
         return self._portal.call(self._run.cancel(reason))
 
+    def pause(self, reason: str = "") -> run_pb2.Run:
+        """Asks the run to pause at its next safe point (``PauseRun``)."""
+        return self._portal.call(self._run.pause(reason))
+
+    def resume(self) -> run_pb2.Run:
+        """Continues the paused run (``ResumeRun``)."""
+        return self._portal.call(self._run.resume())
+
     def events(
         self,
         after_sequence: int = 0,
@@ -284,6 +293,7 @@ class Agents:
         limits: agent_pb2.Limits | None = None,
         runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_UNSPECIFIED,
         response_format: Mapping[str, Any] | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> agent_pb2.Agent:
         """Creates an agent (see ``AsyncAgents.create``)."""
         return self._portal.call(
@@ -300,6 +310,7 @@ class Agents:
                 limits=limits,
                 runtime=runtime,
                 response_format=response_format,
+                labels=labels,
             )
         )
 
@@ -307,9 +318,18 @@ class Agents:
         """One agent."""
         return self._portal.call(self._agents.get(agent_id))
 
-    def list(self, *, page_size: int = 0, page_token: str = "") -> Pager[agent_pb2.Agent]:
-        """Every agent, ordered by id."""
-        return Pager(self._portal, self._agents.list(page_size=page_size, page_token=page_token))
+    def list(
+        self,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        labels: Mapping[str, str] | None = None,
+    ) -> Pager[agent_pb2.Agent]:
+        """Every agent, ordered by id; with ``labels``, those carrying every pair."""
+        return Pager(
+            self._portal,
+            self._agents.list(page_size=page_size, page_token=page_token, labels=labels),
+        )
 
     def update(
         self,
@@ -323,6 +343,7 @@ class Agents:
         tools: Sequence[str] | None = None,
         approval_policy: agent_pb2.ApprovalPolicy | None = None,
         limits: agent_pb2.Limits | None = None,
+        labels: Mapping[str, str] | None = None,
         etag: str = "",
     ) -> agent_pb2.Agent:
         """Updates an agent (see ``AsyncAgents.update``)."""
@@ -337,6 +358,7 @@ class Agents:
                 tools=tools,
                 approval_policy=approval_policy,
                 limits=limits,
+                labels=labels,
                 etag=etag,
             )
         )
@@ -364,6 +386,8 @@ class Runs:
         on_approval: OnApproval | None = None,
         request_id: str = "",
         runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_UNSPECIFIED,
+        labels: Mapping[str, str] | None = None,
+        overrides: run_pb2.RunOverrides | None = None,
     ) -> Run:
         """Starts a run and returns its handle (see ``AsyncRuns.create``)."""
         run = self._portal.call(
@@ -376,6 +400,8 @@ class Runs:
                 on_approval=on_approval,
                 request_id=request_id,
                 runtime=runtime,
+                labels=labels,
+                overrides=overrides,
             )
         )
         return Run(self._portal, run)
@@ -391,10 +417,15 @@ class Runs:
         on_approval: OnApproval | None = None,
         request_id: str = "",
         runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_UNSPECIFIED,
+        labels: Mapping[str, str] | None = None,
+        overrides: run_pb2.RunOverrides | None = None,
         heartbeats: bool = False,
         on_resume: OnResume | None = None,
+        profile: event_pb2.EventProfile = event_pb2.EVENT_PROFILE_UNSPECIFIED,
+        event_types: Sequence[event_pb2.EventType] = (),
     ) -> EventStream:
-        """Starts a run and streams its events (see ``AsyncRuns.stream``)."""
+        """Starts a run and streams its events (see ``AsyncRuns.stream``; ``profile``
+        or ``event_types`` choose the events)."""
         return EventStream(
             self._portal,
             self._runs.stream(
@@ -406,8 +437,12 @@ class Runs:
                 on_approval=on_approval,
                 request_id=request_id,
                 runtime=runtime,
+                labels=labels,
+                overrides=overrides,
                 heartbeats=heartbeats,
                 on_resume=on_resume,
+                profile=profile,
+                event_types=event_types,
             ),
         )
 
@@ -421,6 +456,8 @@ class Runs:
         request_id: str = "",
         runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_UNSPECIFIED,
         timeout: float | None = None,
+        labels: Mapping[str, str] | None = None,
+        overrides: run_pb2.RunOverrides | None = None,
     ) -> run_pb2.Run:
         """Starts a run and waits for it (``WaitRun``; see ``AsyncRuns.wait``)."""
         return self._portal.call(
@@ -432,6 +469,8 @@ class Runs:
                 request_id=request_id,
                 runtime=runtime,
                 timeout=timeout,
+                labels=labels,
+                overrides=overrides,
             )
         )
 
@@ -451,8 +490,9 @@ class Runs:
         state: run_pb2.RunState = run_pb2.RUN_STATE_UNSPECIFIED,
         page_size: int = 0,
         page_token: str = "",
+        labels: Mapping[str, str] | None = None,
     ) -> Pager[run_pb2.Run]:
-        """Runs, newest first."""
+        """Runs, newest first; with ``labels``, those carrying every pair."""
         return Pager(
             self._portal,
             self._runs.list(
@@ -461,12 +501,47 @@ class Runs:
                 state=state,
                 page_size=page_size,
                 page_token=page_token,
+                labels=labels,
+            ),
+        )
+
+    def watch(
+        self,
+        *,
+        agent_id: str = "",
+        thread_id: str = "",
+        states: Sequence[run_pb2.RunState] = (),
+        labels: Mapping[str, str] | None = None,
+        cursor: str = "",
+        heartbeats: bool = False,
+        on_resume: OnWatchResume | None = None,
+    ) -> Watch[run_service_pb2.WatchRunsResponse]:
+        """The matching runs, then their changes, resumed by itself; see
+        ``AsyncRuns.watch``."""
+        return Watch(
+            self._portal.iterate,
+            self._runs.watch(
+                agent_id=agent_id,
+                thread_id=thread_id,
+                states=states,
+                labels=labels,
+                cursor=cursor,
+                heartbeats=heartbeats,
+                on_resume=on_resume,
             ),
         )
 
     def cancel(self, run_id: str, *, reason: str = "") -> run_pb2.Run:
         """Cancels a run."""
         return self._portal.call(self._runs.cancel(run_id, reason=reason))
+
+    def pause(self, run_id: str, *, reason: str = "") -> run_pb2.Run:
+        """Asks a run to pause at its next safe point (``AsyncRuns.pause``)."""
+        return self._portal.call(self._runs.pause(run_id, reason=reason))
+
+    def resume(self, run_id: str) -> run_pb2.Run:
+        """Continues a paused run, or withdraws a pause (``AsyncRuns.resume``)."""
+        return self._portal.call(self._runs.resume(run_id))
 
     def events(
         self,
@@ -477,8 +552,11 @@ class Runs:
         tools: Mapping[str, ToolFunction] | None = None,
         heartbeats: bool = False,
         on_resume: OnResume | None = None,
+        profile: event_pb2.EventProfile = event_pb2.EVENT_PROFILE_UNSPECIFIED,
+        event_types: Sequence[event_pb2.EventType] = (),
     ) -> EventStream:
-        """A run's events after ``after_sequence`` (see ``AsyncRuns.events``)."""
+        """A run's events after ``after_sequence`` (see ``AsyncRuns.events``;
+        ``profile`` or ``event_types`` choose the events)."""
         return EventStream(
             self._portal,
             self._runs.events(
@@ -488,16 +566,31 @@ class Runs:
                 tools=tools,
                 heartbeats=heartbeats,
                 on_resume=on_resume,
+                profile=profile,
+                event_types=event_types,
             ),
         )
 
     def list_events(
-        self, run_id: str, *, after_sequence: int = 0, page_size: int = 0
+        self,
+        run_id: str,
+        *,
+        after_sequence: int = 0,
+        page_size: int = 0,
+        profile: event_pb2.EventProfile = event_pb2.EVENT_PROFILE_UNSPECIFIED,
+        event_types: Sequence[event_pb2.EventType] = (),
     ) -> Pager[event_pb2.RunEvent]:
-        """A run's logged events, in sequence order."""
+        """A run's logged events, in sequence order (``profile`` or ``event_types``
+        choose the events)."""
         return Pager(
             self._portal,
-            self._runs.list_events(run_id, after_sequence=after_sequence, page_size=page_size),
+            self._runs.list_events(
+                run_id,
+                after_sequence=after_sequence,
+                page_size=page_size,
+                profile=profile,
+                event_types=event_types,
+            ),
         )
 
     def submit_tool_outputs(
@@ -535,6 +628,30 @@ class Approvals:
             self._portal,
             self._approvals.list(
                 run_id=run_id, state=state, page_size=page_size, page_token=page_token
+            ),
+        )
+
+    def watch(
+        self,
+        *,
+        run_id: str = "",
+        agent_id: str = "",
+        states: Sequence[approval_pb2.ApprovalState] = (),
+        cursor: str = "",
+        heartbeats: bool = False,
+        on_resume: OnWatchResume | None = None,
+    ) -> Watch[approval_pb2.WatchApprovalsResponse]:
+        """The matching approvals, then their changes, resumed by itself; see
+        ``AsyncApprovals.watch``."""
+        return Watch(
+            self._portal.iterate,
+            self._approvals.watch(
+                run_id=run_id,
+                agent_id=agent_id,
+                states=states,
+                cursor=cursor,
+                heartbeats=heartbeats,
+                on_resume=on_resume,
             ),
         )
 

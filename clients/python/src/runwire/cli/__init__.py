@@ -4,7 +4,7 @@
 the ``cli`` extra). Its own command groups operate a running server:
 
 * ``runwire agents list|get|apply -f FILE|delete``
-* ``runwire runs list|get|cancel|events RUN [--follow]``
+* ``runwire runs list|get|cancel|pause|resume|events RUN [--follow]``
 * ``runwire approvals list|get|approve|reject``
 * ``runwire threads get|messages|delete`` (there is no ``threads list``: the
   service has no call that lists threads)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import pathlib
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any, cast
 
 import typer
 from google.protobuf import json_format
 from rich.text import Text
 
-from runwire._errors import AlreadyExistsError, NotFoundError
+from runwire._errors import AlreadyExistsError, FailedPreconditionError, NotFoundError
 from runwire.cli._shared import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -31,7 +32,15 @@ from runwire.cli._shared import (
     short,
     timestamp,
 )
-from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2, thread_pb2
+from runwire.v1 import (
+    agent_pb2,
+    approval_pb2,
+    event_pb2,
+    run_pb2,
+    run_service_pb2,
+    thread_pb2,
+    watch_pb2,
+)
 
 __all__ = ["agents", "approvals", "runs", "threads"]
 
@@ -78,6 +87,37 @@ LimitOption = Annotated[
 ]
 
 
+LabelOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-l",
+        "--label",
+        metavar="KEY=VALUE",
+        help="Only those carrying this label; repeat for more (every one must match).",
+    ),
+]
+
+
+def _labels(pairs: list[str] | None) -> dict[str, str]:
+    """``-l key=value`` options as a dict (a key given twice: the last value).
+
+    Raises:
+        typer.BadParameter: a pair without ``=`` or with an empty key (exit 2).
+    """
+    labels: dict[str, str] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r}: want KEY=VALUE", param_hint="--label")
+        labels[key] = value
+    return labels
+
+
+def _label_cell(message: Any) -> str:
+    """A LABELS cell: ``key=value,key=value`` sorted by key."""
+    return ",".join(f"{k}={v}" for k, v in sorted(message.labels.items()))
+
+
 def _take(pager: Any, limit: int) -> list[Any]:
     items: list[Any] = []
     for item in pager:
@@ -105,14 +145,22 @@ AGENT_COLUMNS: list[Column] = [
     ),
     ("RUNTIME", lambda a: _enum(agent_pb2.Runtime, a.runtime, "RUNTIME_")),
     ("UPDATED", lambda a: timestamp(a.update_time)),
+    ("LABELS", _label_cell),
 ]
 
 
 @agents.command("list")
 @operator_command
-def agents_list(ctx: Context, *, page_size: PageSizeOption = 0, limit: LimitOption = 0) -> None:
-    """List agents, ordered by id."""
-    ctx.out.messages(_take(ctx.client.agents.list(page_size=page_size), limit), AGENT_COLUMNS)
+def agents_list(
+    ctx: Context,
+    *,
+    label: LabelOption = None,
+    page_size: PageSizeOption = 0,
+    limit: LimitOption = 0,
+) -> None:
+    """List agents, ordered by id (with -l, those carrying every label given)."""
+    pager = ctx.client.agents.list(page_size=page_size, labels=_labels(label))
+    ctx.out.messages(_take(pager, limit), AGENT_COLUMNS)
 
 
 @agents.command("get")
@@ -255,7 +303,7 @@ def agents_delete(
 
 # --------------------------------------------------------------------------- runs
 
-runs = _group("runs", "Runs: list, get, cancel, events [--follow].")
+runs = _group("runs", "Runs: list, get, cancel, pause, resume, events [--follow], watch.")
 
 
 def _waiting_for(run: run_pb2.Run) -> str:
@@ -276,6 +324,7 @@ RUN_COLUMNS: list[Column] = [
     ("EVENTS", lambda r: str(r.last_sequence)),
     ("CREATED", lambda r: timestamp(r.create_time)),
     ("WAITING_FOR", _waiting_for),
+    ("LABELS", _label_cell),
 ]
 
 
@@ -298,19 +347,22 @@ def runs_list(
         typer.Option(
             "--state",
             metavar="STATE",
-            help="queued, running, requires_action, cancelling, succeeded, failed or cancelled.",
+            help="queued, running, requires_action, paused, cancelling, succeeded, failed "
+            "or cancelled.",
         ),
     ] = None,
+    label: LabelOption = None,
     page_size: PageSizeOption = 0,
     limit: LimitOption = 0,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first (with -l, those carrying every label given)."""
     wanted = _choice(run_pb2.RunState, "RUN_STATE_", state, "--state")
     pager = ctx.client.runs.list(
         agent_id=agent,
         thread_id=thread,
         state=cast("run_pb2.RunState", wanted),
         page_size=page_size,
+        labels=_labels(label),
     )
     ctx.out.messages(_take(pager, limit), RUN_COLUMNS)
 
@@ -332,6 +384,35 @@ def runs_cancel(
 ) -> None:
     """Cancel a run (it ends CANCELLED; an ended run is left as it is)."""
     run = ctx.client.runs.cancel(run_id, reason=reason)
+    if ctx.out.format is Format.table:
+        state = _enum(run_pb2.RunState, run.state, "RUN_STATE_")
+        ctx.out.done(f"run/{run.run_id} {state}", {})
+    else:
+        ctx.out.message(run)
+
+
+@runs.command("pause")
+@operator_command
+def runs_pause(
+    ctx: Context,
+    run_id: RunArgument,
+    *,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the server log).")] = "",
+) -> None:
+    """Pause a run at its next safe point (before its next model call, or before
+    the tool calls of the reply in flight); it shows PAUSED once there. Its
+    timeout keeps running; a paused or ended run is left as it is."""
+    _show_state(ctx, ctx.client.runs.pause(run_id, reason=reason))
+
+
+@runs.command("resume")
+@operator_command
+def runs_resume(ctx: Context, run_id: RunArgument) -> None:
+    """Resume a paused run (or withdraw a pause it has not reached yet)."""
+    _show_state(ctx, ctx.client.runs.resume(run_id))
+
+
+def _show_state(ctx: Context, run: run_pb2.Run) -> None:
     if ctx.out.format is Format.table:
         state = _enum(run_pb2.RunState, run.state, "RUN_STATE_")
         ctx.out.done(f"run/{run.run_id} {state}", {})
@@ -393,9 +474,106 @@ def runs_events(
     return EXIT_OK if state == run_pb2.RUN_STATE_SUCCEEDED else EXIT_FAILED
 
 
+def _change_name(change: Any) -> str:
+    return _enum(watch_pb2.ChangeType, change.type, "CHANGE_TYPE_")
+
+
+def run_change_line(change: run_service_pb2.WatchRunsResponse) -> Text:
+    """``TYPE run/ID STATE agent=... thread=... labels``: one run change on one line."""
+    kind = _change_name(change)
+    if change.type == watch_pb2.CHANGE_TYPE_SYNCED:
+        return Text("SYNCED (existing runs listed; changes follow)", style="dim")
+    run = change.run
+    style = {"CREATED": "green", "ENDED": "bold", "EXISTING": "dim"}.get(kind, "cyan")
+    text = Text(f"{kind:<8} ", style=style)
+    text.append(f"run/{run.run_id} {_enum(run_pb2.RunState, run.state, 'RUN_STATE_')}")
+    text.append(f" agent={run.agent_id}")
+    if run.thread_id:
+        text.append(f" thread={run.thread_id}")
+    if run.labels:
+        text.append(f" labels={_label_cell(run)}")
+    waiting = _waiting_for(run)
+    if waiting:
+        text.append(f" waiting for {waiting}", style="yellow")
+    return text
+
+
+CursorOption = Annotated[
+    str,
+    typer.Option(
+        "--cursor",
+        metavar="CURSOR",
+        help="Go on after this cursor (printed with -o json, and on Ctrl-C) instead of "
+        "listing first.",
+    ),
+]
+WatchLimitOption = Annotated[
+    int,
+    typer.Option(
+        "--limit", min=0, help="Stop after this many runs or approvals printed (0: never)."
+    ),
+]
+
+
+def _watch_lines(ctx: Context, watch: Any, line: Any, limit: int) -> Iterator[Any]:
+    """Prints each message of ``watch`` and yields it; stops after ``limit``
+    resources (0: never). Ctrl-C exits 130 with the cursor to go on after."""
+    printed = 0
+    try:
+        for change in ctx.out.stream(watch, line):
+            yield change
+            if change.type != watch_pb2.CHANGE_TYPE_SYNCED:
+                printed += 1
+                if limit and printed >= limit:
+                    return
+    except KeyboardInterrupt:
+        ctx.out.line_break()
+        hint = f"; go on with --cursor {watch.cursor}" if watch.cursor else ""
+        raise fail(f"interrupted{hint}", EXIT_INTERRUPTED) from None
+
+
+@runs.command("watch")
+@operator_command
+def runs_watch(
+    ctx: Context,
+    *,
+    agent: Annotated[
+        str, typer.Option("--agent", metavar="AGENT_ID", help="Runs of this agent.")
+    ] = "",
+    thread: Annotated[
+        str, typer.Option("--thread", metavar="THREAD_ID", help="Runs on this thread.")
+    ] = "",
+    state: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--state",
+            metavar="STATE",
+            help="Runs in this state before or after a change; repeat for more "
+            "(queued, running, requires_action, paused, cancelling, succeeded, failed, "
+            "cancelled).",
+        ),
+    ] = None,
+    label: LabelOption = None,
+    cursor: CursorOption = "",
+    limit: WatchLimitOption = 0,
+) -> None:
+    """Watch runs: those that match now (EXISTING), then every change (CREATED,
+    UPDATED, ENDED) as it happens, until Ctrl-C; resumes by itself after a
+    disconnect. -o json prints one JSON object per change, with its cursor."""
+    states = [
+        cast("run_pb2.RunState", _choice(run_pb2.RunState, "RUN_STATE_", s, "--state"))
+        for s in state or ()
+    ]
+    watch = ctx.client.runs.watch(
+        agent_id=agent, thread_id=thread, states=states, labels=_labels(label), cursor=cursor
+    )
+    for _ in _watch_lines(ctx, watch, run_change_line, limit):
+        pass
+
+
 # --------------------------------------------------------------------------- approvals
 
-approvals = _group("approvals", "Tool-call approvals: list, get, approve, reject.")
+approvals = _group("approvals", "Tool-call approvals: list, get, approve, reject, watch.")
 
 APPROVAL_COLUMNS: list[Column] = [
     ("APPROVAL_ID", lambda a: a.approval_id),
@@ -496,6 +674,108 @@ def approvals_reject(
 ) -> None:
     """Reject a tool call: the tool does not run and the model is told why."""
     _resolved(ctx, ctx.client.approvals.reject(approval_id, reason=reason))
+
+
+def approval_change_line(change: approval_pb2.WatchApprovalsResponse) -> Text:
+    """``TYPE approval/ID STATE tool(arguments) run/ID``: one approval change on one line."""
+    kind = _change_name(change)
+    if change.type == watch_pb2.CHANGE_TYPE_SYNCED:
+        return Text("SYNCED (existing approvals listed; changes follow)", style="dim")
+    a = change.approval
+    pending = a.state == approval_pb2.APPROVAL_STATE_PENDING
+    text = Text(f"{kind:<8} ", style="yellow" if pending else "dim")
+    state = _enum(approval_pb2.ApprovalState, a.state, "APPROVAL_STATE_")
+    text.append(f"approval/{a.approval_id} {state} {a.tool_name}({short(a.arguments, 80)})")
+    text.append(f" run/{a.run_id} agent={a.agent_id}")
+    if a.resolved_by:
+        text.append(f" by {a.resolved_by}")
+    return text
+
+
+def _ask(approval: approval_pb2.Approval) -> str | None:
+    """Asks on stderr whether to approve; reads the answer from stdin: "y", "n",
+    "s" (skip), or None at the end of the input."""
+    prompt = f"approve {approval.tool_name}({short(approval.arguments, 80)})? [y/n/s(kip)] "
+    while True:
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
+        answer = sys.stdin.readline()
+        if not answer:
+            sys.stderr.write("\n")
+            return None
+        choice = answer.strip().lower()[:1] or "s"
+        if choice in ("y", "n", "s"):
+            return choice
+
+
+@approvals.command("watch")
+@operator_command
+def approvals_watch(
+    ctx: Context,
+    *,
+    run: Annotated[
+        str, typer.Option("--run", metavar="RUN_ID", help="Approvals of this run.")
+    ] = "",
+    agent: Annotated[
+        str, typer.Option("--agent", metavar="AGENT_ID", help="Approvals of this agent's runs.")
+    ] = "",
+    state: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--state",
+            metavar="STATE",
+            help="Approvals in this state before or after a change; repeat for more "
+            "(pending, approved, rejected, expired, cancelled). Default with "
+            "--interactive: pending.",
+        ),
+    ] = None,
+    interactive: Annotated[
+        bool,
+        typer.Option(
+            "--interactive",
+            "-i",
+            help="Ask y/n/skip for each pending approval as it arrives, and resolve it.",
+        ),
+    ] = False,
+    reason: ReasonOption = "",
+    cursor: CursorOption = "",
+    limit: WatchLimitOption = 0,
+) -> None:
+    """Watch approvals (an inbox): those that match now, then each new one
+    (CREATED) and each one decided, expired or cancelled (ENDED), until Ctrl-C
+    (with --interactive, also the end of the input)."""
+    names = state or (["pending"] if interactive else [])
+    states = [
+        cast(
+            "approval_pb2.ApprovalState",
+            _choice(approval_pb2.ApprovalState, "APPROVAL_STATE_", s, "--state"),
+        )
+        for s in names
+    ]
+    watch = ctx.client.approvals.watch(run_id=run, agent_id=agent, states=states, cursor=cursor)
+    arriving = (watch_pb2.CHANGE_TYPE_EXISTING, watch_pb2.CHANGE_TYPE_CREATED)
+    for change in _watch_lines(ctx, watch, approval_change_line, limit):
+        approval = change.approval
+        if not (
+            interactive
+            and change.type in arriving
+            and approval.state == approval_pb2.APPROVAL_STATE_PENDING
+        ):
+            continue
+        answer = _ask(approval)
+        if answer is None:
+            return
+        if answer == "s":
+            continue
+        try:
+            resolved = ctx.client.approvals.resolve(
+                approval.approval_id, answer == "y", reason=reason
+            )
+        except FailedPreconditionError as exc:  # decided elsewhere meanwhile
+            sys.stderr.write(f"approval/{approval.approval_id}: {exc.message}\n")
+            continue
+        state_name = _enum(approval_pb2.ApprovalState, resolved.state, "APPROVAL_STATE_")
+        sys.stderr.write(f"approval/{resolved.approval_id} {state_name}\n")
 
 
 # --------------------------------------------------------------------------- threads

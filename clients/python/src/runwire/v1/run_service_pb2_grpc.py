@@ -134,8 +134,8 @@ class RunServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WaitRun(self, request, context):
-        """Starts a run and blocks until it ends, requires action, or the timeout
-        passes; returns the run as it is then.
+        """Starts a run and blocks until it ends, requires action, is paused, or
+        the timeout passes; returns the run as it is then.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

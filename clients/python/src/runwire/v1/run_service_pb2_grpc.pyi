@@ -50,8 +50,8 @@ class RunServiceStub:
     StreamRunEvents.
     """
     WaitRun: _grpc.UnaryUnaryMultiCallable[_run_service_pb2.WaitRunRequest, _run_service_pb2.WaitRunResponse]
-    """Starts a run and blocks until it ends, requires action, or the timeout
-    passes; returns the run as it is then.
+    """Starts a run and blocks until it ends, requires action, is paused, or
+    the timeout passes; returns the run as it is then.
     """
     GetRun: _grpc.UnaryUnaryMultiCallable[_run_service_pb2.GetRunRequest, _run_service_pb2.GetRunResponse]
     """Returns one run."""
@@ -114,8 +114,8 @@ class RunServiceAsyncStub(RunServiceStub):
     StreamRunEvents.
     """
     WaitRun: _aio.UnaryUnaryMultiCallable[_run_service_pb2.WaitRunRequest, _run_service_pb2.WaitRunResponse]  # type: ignore[assignment]
-    """Starts a run and blocks until it ends, requires action, or the timeout
-    passes; returns the run as it is then.
+    """Starts a run and blocks until it ends, requires action, is paused, or
+    the timeout passes; returns the run as it is then.
     """
     GetRun: _aio.UnaryUnaryMultiCallable[_run_service_pb2.GetRunRequest, _run_service_pb2.GetRunResponse]  # type: ignore[assignment]
     """Returns one run."""
@@ -193,8 +193,8 @@ class RunServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _run_service_pb2.WaitRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_run_service_pb2.WaitRunResponse, _abc.Awaitable[_run_service_pb2.WaitRunResponse]]:
-        """Starts a run and blocks until it ends, requires action, or the timeout
-        passes; returns the run as it is then.
+        """Starts a run and blocks until it ends, requires action, is paused, or
+        the timeout passes; returns the run as it is then.
         """
 
     @_abc_1.abstractmethod

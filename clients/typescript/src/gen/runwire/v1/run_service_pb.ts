@@ -851,7 +851,8 @@ export type WatchRunsResponse = Message<"runwire.v1.WatchRunsResponse"> & {
   type: ChangeType;
 
   /**
-   * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+   * The run as it is after the change, without its output (GetRun has it);
+   * unset for SYNCED and HEARTBEAT.
    *
    * @generated from field: runwire.v1.Run run = 2;
    */
@@ -909,8 +910,8 @@ export const RunService: GenService<{
     output: typeof StreamRunResponseSchema;
   },
   /**
-   * Starts a run and blocks until it ends, requires action, or the timeout
-   * passes; returns the run as it is then.
+   * Starts a run and blocks until it ends, requires action, is paused, or
+   * the timeout passes; returns the run as it is then.
    *
    * @generated from rpc runwire.v1.RunService.WaitRun
    */

@@ -491,8 +491,8 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
-     * Starts a run and blocks until it ends, requires action, or the timeout
-     * passes; returns the run as it is then.
+     * Starts a run and blocks until it ends, requires action, is paused, or
+     * the timeout passes; returns the run as it is then.
      * </pre>
      */
     default void waitRun(dev.runwire.v1.WaitRunRequest request,
@@ -679,8 +679,8 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
-     * Starts a run and blocks until it ends, requires action, or the timeout
-     * passes; returns the run as it is then.
+     * Starts a run and blocks until it ends, requires action, is paused, or
+     * the timeout passes; returns the run as it is then.
      * </pre>
      */
     public void waitRun(dev.runwire.v1.WaitRunRequest request,
@@ -856,8 +856,8 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
-     * Starts a run and blocks until it ends, requires action, or the timeout
-     * passes; returns the run as it is then.
+     * Starts a run and blocks until it ends, requires action, is paused, or
+     * the timeout passes; returns the run as it is then.
      * </pre>
      */
     public dev.runwire.v1.WaitRunResponse waitRun(dev.runwire.v1.WaitRunRequest request) throws io.grpc.StatusException {
@@ -1026,8 +1026,8 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
-     * Starts a run and blocks until it ends, requires action, or the timeout
-     * passes; returns the run as it is then.
+     * Starts a run and blocks until it ends, requires action, is paused, or
+     * the timeout passes; returns the run as it is then.
      * </pre>
      */
     public dev.runwire.v1.WaitRunResponse waitRun(dev.runwire.v1.WaitRunRequest request) {
@@ -1182,8 +1182,8 @@ public final class RunServiceGrpc {
 
     /**
      * <pre>
-     * Starts a run and blocks until it ends, requires action, or the timeout
-     * passes; returns the run as it is then.
+     * Starts a run and blocks until it ends, requires action, is paused, or
+     * the timeout passes; returns the run as it is then.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.runwire.v1.WaitRunResponse> waitRun(

@@ -85,7 +85,8 @@ private static final long serialVersionUID = 0L;
   private dev.runwire.v1.Run run_;
   /**
    * <pre>
-   * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+   * The run as it is after the change, without its output (GetRun has it);
+   * unset for SYNCED and HEARTBEAT.
    * </pre>
    *
    * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>
@@ -97,7 +98,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+   * The run as it is after the change, without its output (GetRun has it);
+   * unset for SYNCED and HEARTBEAT.
    * </pre>
    *
    * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>
@@ -109,7 +111,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+   * The run as it is after the change, without its output (GetRun has it);
+   * unset for SYNCED and HEARTBEAT.
    * </pre>
    *
    * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>
@@ -610,7 +613,8 @@ private static final long serialVersionUID = 0L;
         dev.runwire.v1.Run, dev.runwire.v1.Run.Builder, dev.runwire.v1.RunOrBuilder> runBuilder_;
     /**
      * <pre>
-     * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+     * The run as it is after the change, without its output (GetRun has it);
+     * unset for SYNCED and HEARTBEAT.
      * </pre>
      *
      * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>
@@ -621,7 +625,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+     * The run as it is after the change, without its output (GetRun has it);
+     * unset for SYNCED and HEARTBEAT.
      * </pre>
      *
      * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>
@@ -636,7 +641,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+     * The run as it is after the change, without its output (GetRun has it);
+     * unset for SYNCED and HEARTBEAT.
      * </pre>
      *
      * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>
@@ -654,7 +660,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+     * The run as it is after the change, without its output (GetRun has it);
+     * unset for SYNCED and HEARTBEAT.
      * </pre>
      *
      * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>
@@ -672,7 +679,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+     * The run as it is after the change, without its output (GetRun has it);
+     * unset for SYNCED and HEARTBEAT.
      * </pre>
      *
      * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>
@@ -697,7 +705,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+     * The run as it is after the change, without its output (GetRun has it);
+     * unset for SYNCED and HEARTBEAT.
      * </pre>
      *
      * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>
@@ -714,7 +723,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+     * The run as it is after the change, without its output (GetRun has it);
+     * unset for SYNCED and HEARTBEAT.
      * </pre>
      *
      * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>
@@ -726,7 +736,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+     * The run as it is after the change, without its output (GetRun has it);
+     * unset for SYNCED and HEARTBEAT.
      * </pre>
      *
      * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>
@@ -741,7 +752,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+     * The run as it is after the change, without its output (GetRun has it);
+     * unset for SYNCED and HEARTBEAT.
      * </pre>
      *
      * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>

@@ -31,7 +31,8 @@ public interface WatchRunsResponseOrBuilder extends
 
   /**
    * <pre>
-   * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+   * The run as it is after the change, without its output (GetRun has it);
+   * unset for SYNCED and HEARTBEAT.
    * </pre>
    *
    * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>
@@ -40,7 +41,8 @@ public interface WatchRunsResponseOrBuilder extends
   boolean hasRun();
   /**
    * <pre>
-   * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+   * The run as it is after the change, without its output (GetRun has it);
+   * unset for SYNCED and HEARTBEAT.
    * </pre>
    *
    * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>
@@ -49,7 +51,8 @@ public interface WatchRunsResponseOrBuilder extends
   dev.runwire.v1.Run getRun();
   /**
    * <pre>
-   * The run as it is after the change; unset for SYNCED and HEARTBEAT.
+   * The run as it is after the change, without its output (GetRun has it);
+   * unset for SYNCED and HEARTBEAT.
    * </pre>
    *
    * <code>.runwire.v1.Run run = 2 [json_name = "run"];</code>
