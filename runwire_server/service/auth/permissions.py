@@ -15,6 +15,8 @@ METHOD_PERMISSIONS: dict[str, str] = {
     "/runwire.v1.AgentService/ListAgents": "agents.read",
     "/runwire.v1.AgentService/UpdateAgent": "agents.write",
     "/runwire.v1.AgentService/DeleteAgent": "agents.write",
+    "/runwire.v1.AgentService/ListAgentTools": "agents.read",
+    "/runwire.v1.ToolService/ListTools": "agents.read",
     "/runwire.v1.RunService/CreateRun": "runs.create",
     "/runwire.v1.RunService/StreamRun": "runs.create",
     "/runwire.v1.RunService/WaitRun": "runs.create",

@@ -138,6 +138,67 @@ func (ApprovalMode) EnumDescriptor() ([]byte, []int) {
 	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{1}
 }
 
+// ToolSource tells where a tool comes from.
+type ToolSource int32
+
+const (
+	// Never used.
+	ToolSource_TOOL_SOURCE_UNSPECIFIED ToolSource = 0
+	// Built into Runwire (calculator, ...).
+	ToolSource_TOOL_SOURCE_BUILTIN ToolSource = 1
+	// A Python tool module the operator registered (RUNWIRE_TOOL_MODULES).
+	ToolSource_TOOL_SOURCE_PYTHON ToolSource = 2
+	// A tool of an MCP server of the operator's configuration.
+	ToolSource_TOOL_SOURCE_MCP ToolSource = 3
+	// A sub-agent (agent-as-tool).
+	ToolSource_TOOL_SOURCE_SUB_AGENT ToolSource = 4
+)
+
+// Enum value maps for ToolSource.
+var (
+	ToolSource_name = map[int32]string{
+		0: "TOOL_SOURCE_UNSPECIFIED",
+		1: "TOOL_SOURCE_BUILTIN",
+		2: "TOOL_SOURCE_PYTHON",
+		3: "TOOL_SOURCE_MCP",
+		4: "TOOL_SOURCE_SUB_AGENT",
+	}
+	ToolSource_value = map[string]int32{
+		"TOOL_SOURCE_UNSPECIFIED": 0,
+		"TOOL_SOURCE_BUILTIN":     1,
+		"TOOL_SOURCE_PYTHON":      2,
+		"TOOL_SOURCE_MCP":         3,
+		"TOOL_SOURCE_SUB_AGENT":   4,
+	}
+)
+
+func (x ToolSource) Enum() *ToolSource {
+	p := new(ToolSource)
+	*p = x
+	return p
+}
+
+func (x ToolSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ToolSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_runwire_v1_agent_proto_enumTypes[2].Descriptor()
+}
+
+func (ToolSource) Type() protoreflect.EnumType {
+	return &file_runwire_v1_agent_proto_enumTypes[2]
+}
+
+func (x ToolSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ToolSource.Descriptor instead.
+func (ToolSource) EnumDescriptor() ([]byte, []int) {
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{2}
+}
+
 // Agent is a reusable definition that runs are started from. A run
 // snapshots the agent at start, so later edits never change a run in flight.
 type Agent struct {
@@ -188,7 +249,20 @@ type Agent struct {
 	// Optional. Key/value labels of the agent (a team, an environment), at
 	// most 32, with the rules of CreateRunRequest.labels. ListAgents filters
 	// on them; runs do not inherit them.
-	Labels        map[string]string `protobuf:"bytes,15,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Labels map[string]string `protobuf:"bytes,15,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Optional. Agents this agent may delegate to, each offered to the model
+	// as a tool, at most 16. A call starts a child run of that agent with the
+	// call's "prompt" argument as its prompt (it does not inherit this run's
+	// conversation); the child's output is the tool result. INVALID_ARGUMENT
+	// for an unknown agent, a duplicate tool name, or a cycle
+	// (agent -> ... -> itself).
+	SubAgents []*SubAgent `protobuf:"bytes,16,rep,name=sub_agents,json=subAgents,proto3" json:"sub_agents,omitempty"`
+	// Optional. MCP servers (by the names the operator configured in
+	// [[mcp_servers]]) whose tools this agent is offered, as
+	// "<server>_<tool>", at most 16. INVALID_ARGUMENT for an unknown name.
+	Toolsets []string `protobuf:"bytes,17,rep,name=toolsets,proto3" json:"toolsets,omitempty"`
+	// Optional. How the agent's tool calls are executed.
+	ToolExecution *ToolExecution `protobuf:"bytes,18,opt,name=tool_execution,json=toolExecution,proto3" json:"tool_execution,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -324,6 +398,27 @@ func (x *Agent) GetFallbackModels() []*Model {
 func (x *Agent) GetLabels() map[string]string {
 	if x != nil {
 		return x.Labels
+	}
+	return nil
+}
+
+func (x *Agent) GetSubAgents() []*SubAgent {
+	if x != nil {
+		return x.SubAgents
+	}
+	return nil
+}
+
+func (x *Agent) GetToolsets() []string {
+	if x != nil {
+		return x.Toolsets
+	}
+	return nil
+}
+
+func (x *Agent) GetToolExecution() *ToolExecution {
+	if x != nil {
+		return x.ToolExecution
 	}
 	return nil
 }
@@ -489,9 +584,13 @@ type Limits struct {
 	// means no budget. When a model call takes the run past it, the run stops
 	// and fails with finish reason "budget_exceeded" (RESOURCE_EXHAUSTED,
 	// reason TOKEN_BUDGET_EXCEEDED).
-	TokenBudget   int64 `protobuf:"varint,4,opt,name=token_budget,json=tokenBudget,proto3" json:"token_budget,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TokenBudget int64 `protobuf:"varint,4,opt,name=token_budget,json=tokenBudget,proto3" json:"token_budget,omitempty"`
+	// Optional. How deep delegation may go below a run of this agent: 0 to 5.
+	// Default when 0: 2 (a sub-agent's run may itself delegate once more). A
+	// delegation past it fails as a tool error the model sees.
+	MaxSubAgentDepth int32 `protobuf:"varint,5,opt,name=max_sub_agent_depth,json=maxSubAgentDepth,proto3" json:"max_sub_agent_depth,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Limits) Reset() {
@@ -552,6 +651,248 @@ func (x *Limits) GetTokenBudget() int64 {
 	return 0
 }
 
+func (x *Limits) GetMaxSubAgentDepth() int32 {
+	if x != nil {
+		return x.MaxSubAgentDepth
+	}
+	return 0
+}
+
+// SubAgent is an agent another agent may delegate to (agent-as-tool).
+type SubAgent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The agent delegated to (same tenant).
+	AgentId string `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Optional. The tool name the model calls. Default: the agent id with
+	// characters other than letters, digits, '_' and '-' replaced by '_'.
+	ToolName string `protobuf:"bytes,2,opt,name=tool_name,json=toolName,proto3" json:"tool_name,omitempty"`
+	// Optional. What the sub-agent does, shown to the model; at most 4,000
+	// characters. Default: the agent's description.
+	Description   string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubAgent) Reset() {
+	*x = SubAgent{}
+	mi := &file_runwire_v1_agent_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubAgent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubAgent) ProtoMessage() {}
+
+func (x *SubAgent) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_agent_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubAgent.ProtoReflect.Descriptor instead.
+func (*SubAgent) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SubAgent) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *SubAgent) GetToolName() string {
+	if x != nil {
+		return x.ToolName
+	}
+	return ""
+}
+
+func (x *SubAgent) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+// ToolExecution controls how an agent's tool calls run.
+type ToolExecution struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional. Run the tool calls of one model reply one after another
+	// instead of concurrently (the default).
+	Sequential bool `protobuf:"varint,1,opt,name=sequential,proto3" json:"sequential,omitempty"`
+	// Optional. Longest one server tool call (built-in, Python, MCP) may take,
+	// 1 s to 1 h; a call that takes longer fails as a tool error the model
+	// sees. Default: no limit but the run's timeout.
+	ToolTimeout *durationpb.Duration `protobuf:"bytes,2,opt,name=tool_timeout,json=toolTimeout,proto3" json:"tool_timeout,omitempty"`
+	// Optional. Consecutive failed tool calls after which the run fails
+	// (FAILED_PRECONDITION, reason TOOL_FAILURES_EXCEEDED), 0 to 100; 0
+	// (default): no cap.
+	MaxConsecutiveToolFailures int32 `protobuf:"varint,3,opt,name=max_consecutive_tool_failures,json=maxConsecutiveToolFailures,proto3" json:"max_consecutive_tool_failures,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
+}
+
+func (x *ToolExecution) Reset() {
+	*x = ToolExecution{}
+	mi := &file_runwire_v1_agent_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ToolExecution) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ToolExecution) ProtoMessage() {}
+
+func (x *ToolExecution) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_agent_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ToolExecution.ProtoReflect.Descriptor instead.
+func (*ToolExecution) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ToolExecution) GetSequential() bool {
+	if x != nil {
+		return x.Sequential
+	}
+	return false
+}
+
+func (x *ToolExecution) GetToolTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.ToolTimeout
+	}
+	return nil
+}
+
+func (x *ToolExecution) GetMaxConsecutiveToolFailures() int32 {
+	if x != nil {
+		return x.MaxConsecutiveToolFailures
+	}
+	return 0
+}
+
+// AgentTool is one tool as a run of an agent offers it to the model.
+type AgentTool struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The name the model calls.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What the tool does, as the model reads it.
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// JSON Schema of the arguments object.
+	Parameters *structpb.Struct `protobuf:"bytes,3,opt,name=parameters,proto3" json:"parameters,omitempty"`
+	// Where it comes from.
+	Source ToolSource `protobuf:"varint,4,opt,name=source,proto3,enum=runwire.v1.ToolSource" json:"source,omitempty"`
+	// A call needs an approval under the agent's approval policy.
+	RequiresApproval bool `protobuf:"varint,5,opt,name=requires_approval,json=requiresApproval,proto3" json:"requires_approval,omitempty"`
+	// TOOL_SOURCE_MCP: the MCP server's name.
+	McpServer string `protobuf:"bytes,6,opt,name=mcp_server,json=mcpServer,proto3" json:"mcp_server,omitempty"`
+	// TOOL_SOURCE_SUB_AGENT: the agent delegated to.
+	SubAgentId    string `protobuf:"bytes,7,opt,name=sub_agent_id,json=subAgentId,proto3" json:"sub_agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentTool) Reset() {
+	*x = AgentTool{}
+	mi := &file_runwire_v1_agent_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentTool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentTool) ProtoMessage() {}
+
+func (x *AgentTool) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_agent_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentTool.ProtoReflect.Descriptor instead.
+func (*AgentTool) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *AgentTool) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AgentTool) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *AgentTool) GetParameters() *structpb.Struct {
+	if x != nil {
+		return x.Parameters
+	}
+	return nil
+}
+
+func (x *AgentTool) GetSource() ToolSource {
+	if x != nil {
+		return x.Source
+	}
+	return ToolSource_TOOL_SOURCE_UNSPECIFIED
+}
+
+func (x *AgentTool) GetRequiresApproval() bool {
+	if x != nil {
+		return x.RequiresApproval
+	}
+	return false
+}
+
+func (x *AgentTool) GetMcpServer() string {
+	if x != nil {
+		return x.McpServer
+	}
+	return ""
+}
+
+func (x *AgentTool) GetSubAgentId() string {
+	if x != nil {
+		return x.SubAgentId
+	}
+	return ""
+}
+
 // CreateAgentRequest is the request of AgentService.CreateAgent.
 type CreateAgentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -567,7 +908,7 @@ type CreateAgentRequest struct {
 
 func (x *CreateAgentRequest) Reset() {
 	*x = CreateAgentRequest{}
-	mi := &file_runwire_v1_agent_proto_msgTypes[4]
+	mi := &file_runwire_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -579,7 +920,7 @@ func (x *CreateAgentRequest) String() string {
 func (*CreateAgentRequest) ProtoMessage() {}
 
 func (x *CreateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_agent_proto_msgTypes[4]
+	mi := &file_runwire_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -592,7 +933,7 @@ func (x *CreateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentRequest.ProtoReflect.Descriptor instead.
 func (*CreateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{4}
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateAgentRequest) GetAgentId() string {
@@ -620,7 +961,7 @@ type CreateAgentResponse struct {
 
 func (x *CreateAgentResponse) Reset() {
 	*x = CreateAgentResponse{}
-	mi := &file_runwire_v1_agent_proto_msgTypes[5]
+	mi := &file_runwire_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +973,7 @@ func (x *CreateAgentResponse) String() string {
 func (*CreateAgentResponse) ProtoMessage() {}
 
 func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_agent_proto_msgTypes[5]
+	mi := &file_runwire_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +986,7 @@ func (x *CreateAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgentResponse.ProtoReflect.Descriptor instead.
 func (*CreateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateAgentResponse) GetAgent() *Agent {
@@ -666,7 +1007,7 @@ type GetAgentRequest struct {
 
 func (x *GetAgentRequest) Reset() {
 	*x = GetAgentRequest{}
-	mi := &file_runwire_v1_agent_proto_msgTypes[6]
+	mi := &file_runwire_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +1019,7 @@ func (x *GetAgentRequest) String() string {
 func (*GetAgentRequest) ProtoMessage() {}
 
 func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_agent_proto_msgTypes[6]
+	mi := &file_runwire_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +1032,7 @@ func (x *GetAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentRequest.ProtoReflect.Descriptor instead.
 func (*GetAgentRequest) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetAgentRequest) GetAgentId() string {
@@ -712,7 +1053,7 @@ type GetAgentResponse struct {
 
 func (x *GetAgentResponse) Reset() {
 	*x = GetAgentResponse{}
-	mi := &file_runwire_v1_agent_proto_msgTypes[7]
+	mi := &file_runwire_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +1065,7 @@ func (x *GetAgentResponse) String() string {
 func (*GetAgentResponse) ProtoMessage() {}
 
 func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_agent_proto_msgTypes[7]
+	mi := &file_runwire_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +1078,7 @@ func (x *GetAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentResponse.ProtoReflect.Descriptor instead.
 func (*GetAgentResponse) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetAgentResponse) GetAgent() *Agent {
@@ -762,7 +1103,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_runwire_v1_agent_proto_msgTypes[8]
+	mi := &file_runwire_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +1115,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_agent_proto_msgTypes[8]
+	mi := &file_runwire_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +1128,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListAgentsRequest) GetPageSize() int32 {
@@ -824,7 +1165,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_runwire_v1_agent_proto_msgTypes[9]
+	mi := &file_runwire_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +1177,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_agent_proto_msgTypes[9]
+	mi := &file_runwire_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +1190,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*Agent {
@@ -881,7 +1222,7 @@ type UpdateAgentRequest struct {
 
 func (x *UpdateAgentRequest) Reset() {
 	*x = UpdateAgentRequest{}
-	mi := &file_runwire_v1_agent_proto_msgTypes[10]
+	mi := &file_runwire_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1234,7 @@ func (x *UpdateAgentRequest) String() string {
 func (*UpdateAgentRequest) ProtoMessage() {}
 
 func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_agent_proto_msgTypes[10]
+	mi := &file_runwire_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1247,7 @@ func (x *UpdateAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAgentRequest) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateAgentRequest) GetAgent() *Agent {
@@ -934,7 +1275,7 @@ type UpdateAgentResponse struct {
 
 func (x *UpdateAgentResponse) Reset() {
 	*x = UpdateAgentResponse{}
-	mi := &file_runwire_v1_agent_proto_msgTypes[11]
+	mi := &file_runwire_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1287,7 @@ func (x *UpdateAgentResponse) String() string {
 func (*UpdateAgentResponse) ProtoMessage() {}
 
 func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_agent_proto_msgTypes[11]
+	mi := &file_runwire_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1300,7 @@ func (x *UpdateAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgentResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAgentResponse) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateAgentResponse) GetAgent() *Agent {
@@ -980,7 +1321,7 @@ type DeleteAgentRequest struct {
 
 func (x *DeleteAgentRequest) Reset() {
 	*x = DeleteAgentRequest{}
-	mi := &file_runwire_v1_agent_proto_msgTypes[12]
+	mi := &file_runwire_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1333,7 @@ func (x *DeleteAgentRequest) String() string {
 func (*DeleteAgentRequest) ProtoMessage() {}
 
 func (x *DeleteAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_agent_proto_msgTypes[12]
+	mi := &file_runwire_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1346,7 @@ func (x *DeleteAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAgentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAgentRequest) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteAgentRequest) GetAgentId() string {
@@ -1013,6 +1354,98 @@ func (x *DeleteAgentRequest) GetAgentId() string {
 		return x.AgentId
 	}
 	return ""
+}
+
+// ListAgentToolsRequest is the request of AgentService.ListAgentTools.
+type ListAgentToolsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The agent. NOT_FOUND if unknown.
+	AgentId       string `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAgentToolsRequest) Reset() {
+	*x = ListAgentToolsRequest{}
+	mi := &file_runwire_v1_agent_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAgentToolsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAgentToolsRequest) ProtoMessage() {}
+
+func (x *ListAgentToolsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_agent_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAgentToolsRequest.ProtoReflect.Descriptor instead.
+func (*ListAgentToolsRequest) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListAgentToolsRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+// ListAgentToolsResponse is the response of AgentService.ListAgentTools.
+type ListAgentToolsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tools, in the order the model is offered them.
+	Tools         []*AgentTool `protobuf:"bytes,1,rep,name=tools,proto3" json:"tools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAgentToolsResponse) Reset() {
+	*x = ListAgentToolsResponse{}
+	mi := &file_runwire_v1_agent_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAgentToolsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAgentToolsResponse) ProtoMessage() {}
+
+func (x *ListAgentToolsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_agent_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAgentToolsResponse.ProtoReflect.Descriptor instead.
+func (*ListAgentToolsResponse) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListAgentToolsResponse) GetTools() []*AgentTool {
+	if x != nil {
+		return x.Tools
+	}
+	return nil
 }
 
 // DeleteAgentResponse is the response of AgentService.DeleteAgent.
@@ -1024,7 +1457,7 @@ type DeleteAgentResponse struct {
 
 func (x *DeleteAgentResponse) Reset() {
 	*x = DeleteAgentResponse{}
-	mi := &file_runwire_v1_agent_proto_msgTypes[13]
+	mi := &file_runwire_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1469,7 @@ func (x *DeleteAgentResponse) String() string {
 func (*DeleteAgentResponse) ProtoMessage() {}
 
 func (x *DeleteAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_agent_proto_msgTypes[13]
+	mi := &file_runwire_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1482,7 @@ func (x *DeleteAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAgentResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAgentResponse) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_runwire_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 var File_runwire_v1_agent_proto protoreflect.FileDescriptor
@@ -1057,7 +1490,7 @@ var File_runwire_v1_agent_proto protoreflect.FileDescriptor
 const file_runwire_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"\x16runwire/v1/agent.proto\x12\n" +
-	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\a\n" +
+	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\b\n" +
 	"\x05Agent\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12+\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x12*\n" +
@@ -1076,7 +1509,11 @@ const file_runwire_v1_agent_proto_rawDesc = "" +
 	"updateTime\x12@\n" +
 	"\x0fresponse_format\x18\r \x01(\v2\x17.google.protobuf.StructR\x0eresponseFormat\x12D\n" +
 	"\x0ffallback_models\x18\x0e \x03(\v2\x11.runwire.v1.ModelB\b\xbaH\x05\x92\x01\x02\x10\x04R\x0efallbackModels\x12|\n" +
-	"\x06labels\x18\x0f \x03(\v2\x1d.runwire.v1.Agent.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x1a9\n" +
+	"\x06labels\x18\x0f \x03(\v2\x1d.runwire.v1.Agent.LabelsEntryBE\xbaHB\x9a\x01?\x10 \"4r220^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\x05r\x03\x18\x80\x02R\x06labels\x12=\n" +
+	"\n" +
+	"sub_agents\x18\x10 \x03(\v2\x14.runwire.v1.SubAgentB\b\xbaH\x05\x92\x01\x02\x10\x10R\tsubAgents\x12F\n" +
+	"\btoolsets\x18\x11 \x03(\tB*\xbaH'\x92\x01$\x10\x10\x18\x01\"\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,31}$R\btoolsets\x12@\n" +
+	"\x0etool_execution\x18\x12 \x01(\v2\x19.runwire.v1.ToolExecutionR\rtoolExecution\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x7f\n" +
@@ -1087,14 +1524,38 @@ const file_runwire_v1_agent_proto_rawDesc = "" +
 	"\x0eApprovalPolicy\x126\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x18.runwire.v1.ApprovalModeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04mode\x128\n" +
 	"\x13auto_approved_tools\x18\x02 \x03(\tB\b\xbaH\x05\x92\x01\x02\x10@R\x11autoApprovedTools\x12/\n" +
-	"\tapprovers\x18\x03 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x10@\"\ar\x05\x10\x01\x18\x80\x01R\tapprovers\"\x85\x02\n" +
+	"\tapprovers\x18\x03 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x10@\"\ar\x05\x10\x01\x18\x80\x01R\tapprovers\"\xbf\x02\n" +
 	"\x06Limits\x120\n" +
 	"\x0emax_iterations\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\rmaxIterations\x12E\n" +
 	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x10\xbaH\r\xaa\x01\n" +
 	"\"\x04\b\x80\xa3\x052\x02\b\x01R\atimeout\x12V\n" +
 	"\x10approval_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationB\x10\xbaH\r\xaa\x01\n" +
 	"\"\x04\b\x80\xa3\x052\x02\b\x01R\x0fapprovalTimeout\x12*\n" +
-	"\ftoken_budget\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vtokenBudget\"\xc7\x01\n" +
+	"\ftoken_budget\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vtokenBudget\x128\n" +
+	"\x13max_sub_agent_depth\x18\x05 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x05(\x00R\x10maxSubAgentDepth\"\x9b\x01\n" +
+	"\bSubAgent\x12%\n" +
+	"\bagent_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\aagentId\x12<\n" +
+	"\ttool_name\x18\x02 \x01(\tB\x1f\xbaH\x1cr\x1a2\x18^([A-Za-z0-9_-]{1,64})?$R\btoolName\x12*\n" +
+	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\vdescription\"\xcc\x01\n" +
+	"\rToolExecution\x12\x1e\n" +
+	"\n" +
+	"sequential\x18\x01 \x01(\bR\n" +
+	"sequential\x12M\n" +
+	"\ftool_timeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x03\b\x90\x1c2\x02\b\x01R\vtoolTimeout\x12L\n" +
+	"\x1dmax_consecutive_tool_failures\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x1amaxConsecutiveToolFailures\"\x98\x02\n" +
+	"\tAgentTool\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x127\n" +
+	"\n" +
+	"parameters\x18\x03 \x01(\v2\x17.google.protobuf.StructR\n" +
+	"parameters\x12.\n" +
+	"\x06source\x18\x04 \x01(\x0e2\x16.runwire.v1.ToolSourceR\x06source\x12+\n" +
+	"\x11requires_approval\x18\x05 \x01(\bR\x10requiresApproval\x12\x1d\n" +
+	"\n" +
+	"mcp_server\x18\x06 \x01(\tR\tmcpServer\x12 \n" +
+	"\fsub_agent_id\x18\a \x01(\tR\n" +
+	"subAgentId\"\xc7\x01\n" +
 	"\x12CreateAgentRequest\x12=\n" +
 	"\bagent_id\x18\x01 \x01(\tB\"\xbaH\x1fr\x1d2\x1b^[a-z0-9][a-z0-9._-]{0,62}$R\aagentId\x12r\n" +
 	"\x05agent\x18\x02 \x01(\v2\x11.runwire.v1.AgentBI\xbaHF\xba\x01@\n" +
@@ -1124,7 +1585,12 @@ const file_runwire_v1_agent_proto_rawDesc = "" +
 	"\x13UpdateAgentResponse\x12'\n" +
 	"\x05agent\x18\x01 \x01(\v2\x11.runwire.v1.AgentR\x05agent\"8\n" +
 	"\x12DeleteAgentRequest\x12\"\n" +
-	"\bagent_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\aagentId\"\x15\n" +
+	"\bagent_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\aagentId\">\n" +
+	"\x15ListAgentToolsRequest\x12%\n" +
+	"\bagent_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\aagentId\"E\n" +
+	"\x16ListAgentToolsResponse\x12+\n" +
+	"\x05tools\x18\x01 \x03(\v2\x15.runwire.v1.AgentToolR\x05tools\"\x15\n" +
 	"\x13DeleteAgentResponse*P\n" +
 	"\aRuntime\x12\x17\n" +
 	"\x13RUNTIME_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -1134,14 +1600,22 @@ const file_runwire_v1_agent_proto_rawDesc = "" +
 	"\x19APPROVAL_MODE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19APPROVAL_MODE_REQUIRE_ALL\x10\x01\x12\x16\n" +
 	"\x12APPROVAL_MODE_AUTO\x10\x02\x12\x1b\n" +
-	"\x17APPROVAL_MODE_ALLOWLIST\x10\x032\x92\x03\n" +
+	"\x17APPROVAL_MODE_ALLOWLIST\x10\x03*\x8a\x01\n" +
+	"\n" +
+	"ToolSource\x12\x1b\n" +
+	"\x17TOOL_SOURCE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13TOOL_SOURCE_BUILTIN\x10\x01\x12\x16\n" +
+	"\x12TOOL_SOURCE_PYTHON\x10\x02\x12\x13\n" +
+	"\x0fTOOL_SOURCE_MCP\x10\x03\x12\x19\n" +
+	"\x15TOOL_SOURCE_SUB_AGENT\x10\x042\xeb\x03\n" +
 	"\fAgentService\x12N\n" +
 	"\vCreateAgent\x12\x1e.runwire.v1.CreateAgentRequest\x1a\x1f.runwire.v1.CreateAgentResponse\x12E\n" +
 	"\bGetAgent\x12\x1b.runwire.v1.GetAgentRequest\x1a\x1c.runwire.v1.GetAgentResponse\x12K\n" +
 	"\n" +
 	"ListAgents\x12\x1d.runwire.v1.ListAgentsRequest\x1a\x1e.runwire.v1.ListAgentsResponse\x12N\n" +
 	"\vUpdateAgent\x12\x1e.runwire.v1.UpdateAgentRequest\x1a\x1f.runwire.v1.UpdateAgentResponse\x12N\n" +
-	"\vDeleteAgent\x12\x1e.runwire.v1.DeleteAgentRequest\x1a\x1f.runwire.v1.DeleteAgentResponseBN\n" +
+	"\vDeleteAgent\x12\x1e.runwire.v1.DeleteAgentRequest\x1a\x1f.runwire.v1.DeleteAgentResponse\x12W\n" +
+	"\x0eListAgentTools\x12!.runwire.v1.ListAgentToolsRequest\x1a\".runwire.v1.ListAgentToolsResponseBN\n" +
 	"\x0edev.runwire.v1P\x01Z:github.com/runwire/runwire/clients/go/runwire/v1;runwirev1b\x06proto3"
 
 var (
@@ -1156,69 +1630,83 @@ func file_runwire_v1_agent_proto_rawDescGZIP() []byte {
 	return file_runwire_v1_agent_proto_rawDescData
 }
 
-var file_runwire_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_runwire_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_runwire_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_runwire_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_runwire_v1_agent_proto_goTypes = []any{
-	(Runtime)(0),                  // 0: runwire.v1.Runtime
-	(ApprovalMode)(0),             // 1: runwire.v1.ApprovalMode
-	(*Agent)(nil),                 // 2: runwire.v1.Agent
-	(*Model)(nil),                 // 3: runwire.v1.Model
-	(*ApprovalPolicy)(nil),        // 4: runwire.v1.ApprovalPolicy
-	(*Limits)(nil),                // 5: runwire.v1.Limits
-	(*CreateAgentRequest)(nil),    // 6: runwire.v1.CreateAgentRequest
-	(*CreateAgentResponse)(nil),   // 7: runwire.v1.CreateAgentResponse
-	(*GetAgentRequest)(nil),       // 8: runwire.v1.GetAgentRequest
-	(*GetAgentResponse)(nil),      // 9: runwire.v1.GetAgentResponse
-	(*ListAgentsRequest)(nil),     // 10: runwire.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),    // 11: runwire.v1.ListAgentsResponse
-	(*UpdateAgentRequest)(nil),    // 12: runwire.v1.UpdateAgentRequest
-	(*UpdateAgentResponse)(nil),   // 13: runwire.v1.UpdateAgentResponse
-	(*DeleteAgentRequest)(nil),    // 14: runwire.v1.DeleteAgentRequest
-	(*DeleteAgentResponse)(nil),   // 15: runwire.v1.DeleteAgentResponse
-	nil,                           // 16: runwire.v1.Agent.LabelsEntry
-	nil,                           // 17: runwire.v1.ListAgentsRequest.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 19: google.protobuf.Struct
-	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil), // 21: google.protobuf.FieldMask
+	(Runtime)(0),                   // 0: runwire.v1.Runtime
+	(ApprovalMode)(0),              // 1: runwire.v1.ApprovalMode
+	(ToolSource)(0),                // 2: runwire.v1.ToolSource
+	(*Agent)(nil),                  // 3: runwire.v1.Agent
+	(*Model)(nil),                  // 4: runwire.v1.Model
+	(*ApprovalPolicy)(nil),         // 5: runwire.v1.ApprovalPolicy
+	(*Limits)(nil),                 // 6: runwire.v1.Limits
+	(*SubAgent)(nil),               // 7: runwire.v1.SubAgent
+	(*ToolExecution)(nil),          // 8: runwire.v1.ToolExecution
+	(*AgentTool)(nil),              // 9: runwire.v1.AgentTool
+	(*CreateAgentRequest)(nil),     // 10: runwire.v1.CreateAgentRequest
+	(*CreateAgentResponse)(nil),    // 11: runwire.v1.CreateAgentResponse
+	(*GetAgentRequest)(nil),        // 12: runwire.v1.GetAgentRequest
+	(*GetAgentResponse)(nil),       // 13: runwire.v1.GetAgentResponse
+	(*ListAgentsRequest)(nil),      // 14: runwire.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),     // 15: runwire.v1.ListAgentsResponse
+	(*UpdateAgentRequest)(nil),     // 16: runwire.v1.UpdateAgentRequest
+	(*UpdateAgentResponse)(nil),    // 17: runwire.v1.UpdateAgentResponse
+	(*DeleteAgentRequest)(nil),     // 18: runwire.v1.DeleteAgentRequest
+	(*ListAgentToolsRequest)(nil),  // 19: runwire.v1.ListAgentToolsRequest
+	(*ListAgentToolsResponse)(nil), // 20: runwire.v1.ListAgentToolsResponse
+	(*DeleteAgentResponse)(nil),    // 21: runwire.v1.DeleteAgentResponse
+	nil,                            // 22: runwire.v1.Agent.LabelsEntry
+	nil,                            // 23: runwire.v1.ListAgentsRequest.LabelsEntry
+	(*timestamppb.Timestamp)(nil),  // 24: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),        // 25: google.protobuf.Struct
+	(*durationpb.Duration)(nil),    // 26: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),  // 27: google.protobuf.FieldMask
 }
 var file_runwire_v1_agent_proto_depIdxs = []int32{
-	3,  // 0: runwire.v1.Agent.model:type_name -> runwire.v1.Model
-	4,  // 1: runwire.v1.Agent.approval_policy:type_name -> runwire.v1.ApprovalPolicy
-	5,  // 2: runwire.v1.Agent.limits:type_name -> runwire.v1.Limits
+	4,  // 0: runwire.v1.Agent.model:type_name -> runwire.v1.Model
+	5,  // 1: runwire.v1.Agent.approval_policy:type_name -> runwire.v1.ApprovalPolicy
+	6,  // 2: runwire.v1.Agent.limits:type_name -> runwire.v1.Limits
 	0,  // 3: runwire.v1.Agent.runtime:type_name -> runwire.v1.Runtime
-	18, // 4: runwire.v1.Agent.create_time:type_name -> google.protobuf.Timestamp
-	18, // 5: runwire.v1.Agent.update_time:type_name -> google.protobuf.Timestamp
-	19, // 6: runwire.v1.Agent.response_format:type_name -> google.protobuf.Struct
-	3,  // 7: runwire.v1.Agent.fallback_models:type_name -> runwire.v1.Model
-	16, // 8: runwire.v1.Agent.labels:type_name -> runwire.v1.Agent.LabelsEntry
-	19, // 9: runwire.v1.Model.options:type_name -> google.protobuf.Struct
-	1,  // 10: runwire.v1.ApprovalPolicy.mode:type_name -> runwire.v1.ApprovalMode
-	20, // 11: runwire.v1.Limits.timeout:type_name -> google.protobuf.Duration
-	20, // 12: runwire.v1.Limits.approval_timeout:type_name -> google.protobuf.Duration
-	2,  // 13: runwire.v1.CreateAgentRequest.agent:type_name -> runwire.v1.Agent
-	2,  // 14: runwire.v1.CreateAgentResponse.agent:type_name -> runwire.v1.Agent
-	2,  // 15: runwire.v1.GetAgentResponse.agent:type_name -> runwire.v1.Agent
-	17, // 16: runwire.v1.ListAgentsRequest.labels:type_name -> runwire.v1.ListAgentsRequest.LabelsEntry
-	2,  // 17: runwire.v1.ListAgentsResponse.agents:type_name -> runwire.v1.Agent
-	2,  // 18: runwire.v1.UpdateAgentRequest.agent:type_name -> runwire.v1.Agent
-	21, // 19: runwire.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 20: runwire.v1.UpdateAgentResponse.agent:type_name -> runwire.v1.Agent
-	6,  // 21: runwire.v1.AgentService.CreateAgent:input_type -> runwire.v1.CreateAgentRequest
-	8,  // 22: runwire.v1.AgentService.GetAgent:input_type -> runwire.v1.GetAgentRequest
-	10, // 23: runwire.v1.AgentService.ListAgents:input_type -> runwire.v1.ListAgentsRequest
-	12, // 24: runwire.v1.AgentService.UpdateAgent:input_type -> runwire.v1.UpdateAgentRequest
-	14, // 25: runwire.v1.AgentService.DeleteAgent:input_type -> runwire.v1.DeleteAgentRequest
-	7,  // 26: runwire.v1.AgentService.CreateAgent:output_type -> runwire.v1.CreateAgentResponse
-	9,  // 27: runwire.v1.AgentService.GetAgent:output_type -> runwire.v1.GetAgentResponse
-	11, // 28: runwire.v1.AgentService.ListAgents:output_type -> runwire.v1.ListAgentsResponse
-	13, // 29: runwire.v1.AgentService.UpdateAgent:output_type -> runwire.v1.UpdateAgentResponse
-	15, // 30: runwire.v1.AgentService.DeleteAgent:output_type -> runwire.v1.DeleteAgentResponse
-	26, // [26:31] is the sub-list for method output_type
-	21, // [21:26] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	24, // 4: runwire.v1.Agent.create_time:type_name -> google.protobuf.Timestamp
+	24, // 5: runwire.v1.Agent.update_time:type_name -> google.protobuf.Timestamp
+	25, // 6: runwire.v1.Agent.response_format:type_name -> google.protobuf.Struct
+	4,  // 7: runwire.v1.Agent.fallback_models:type_name -> runwire.v1.Model
+	22, // 8: runwire.v1.Agent.labels:type_name -> runwire.v1.Agent.LabelsEntry
+	7,  // 9: runwire.v1.Agent.sub_agents:type_name -> runwire.v1.SubAgent
+	8,  // 10: runwire.v1.Agent.tool_execution:type_name -> runwire.v1.ToolExecution
+	25, // 11: runwire.v1.Model.options:type_name -> google.protobuf.Struct
+	1,  // 12: runwire.v1.ApprovalPolicy.mode:type_name -> runwire.v1.ApprovalMode
+	26, // 13: runwire.v1.Limits.timeout:type_name -> google.protobuf.Duration
+	26, // 14: runwire.v1.Limits.approval_timeout:type_name -> google.protobuf.Duration
+	26, // 15: runwire.v1.ToolExecution.tool_timeout:type_name -> google.protobuf.Duration
+	25, // 16: runwire.v1.AgentTool.parameters:type_name -> google.protobuf.Struct
+	2,  // 17: runwire.v1.AgentTool.source:type_name -> runwire.v1.ToolSource
+	3,  // 18: runwire.v1.CreateAgentRequest.agent:type_name -> runwire.v1.Agent
+	3,  // 19: runwire.v1.CreateAgentResponse.agent:type_name -> runwire.v1.Agent
+	3,  // 20: runwire.v1.GetAgentResponse.agent:type_name -> runwire.v1.Agent
+	23, // 21: runwire.v1.ListAgentsRequest.labels:type_name -> runwire.v1.ListAgentsRequest.LabelsEntry
+	3,  // 22: runwire.v1.ListAgentsResponse.agents:type_name -> runwire.v1.Agent
+	3,  // 23: runwire.v1.UpdateAgentRequest.agent:type_name -> runwire.v1.Agent
+	27, // 24: runwire.v1.UpdateAgentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 25: runwire.v1.UpdateAgentResponse.agent:type_name -> runwire.v1.Agent
+	9,  // 26: runwire.v1.ListAgentToolsResponse.tools:type_name -> runwire.v1.AgentTool
+	10, // 27: runwire.v1.AgentService.CreateAgent:input_type -> runwire.v1.CreateAgentRequest
+	12, // 28: runwire.v1.AgentService.GetAgent:input_type -> runwire.v1.GetAgentRequest
+	14, // 29: runwire.v1.AgentService.ListAgents:input_type -> runwire.v1.ListAgentsRequest
+	16, // 30: runwire.v1.AgentService.UpdateAgent:input_type -> runwire.v1.UpdateAgentRequest
+	18, // 31: runwire.v1.AgentService.DeleteAgent:input_type -> runwire.v1.DeleteAgentRequest
+	19, // 32: runwire.v1.AgentService.ListAgentTools:input_type -> runwire.v1.ListAgentToolsRequest
+	11, // 33: runwire.v1.AgentService.CreateAgent:output_type -> runwire.v1.CreateAgentResponse
+	13, // 34: runwire.v1.AgentService.GetAgent:output_type -> runwire.v1.GetAgentResponse
+	15, // 35: runwire.v1.AgentService.ListAgents:output_type -> runwire.v1.ListAgentsResponse
+	17, // 36: runwire.v1.AgentService.UpdateAgent:output_type -> runwire.v1.UpdateAgentResponse
+	21, // 37: runwire.v1.AgentService.DeleteAgent:output_type -> runwire.v1.DeleteAgentResponse
+	20, // 38: runwire.v1.AgentService.ListAgentTools:output_type -> runwire.v1.ListAgentToolsResponse
+	33, // [33:39] is the sub-list for method output_type
+	27, // [27:33] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_runwire_v1_agent_proto_init() }
@@ -1231,8 +1719,8 @@ func file_runwire_v1_agent_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runwire_v1_agent_proto_rawDesc), len(file_runwire_v1_agent_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   16,
+			NumEnums:      3,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AgentService_CreateAgent_FullMethodName = "/runwire.v1.AgentService/CreateAgent"
-	AgentService_GetAgent_FullMethodName    = "/runwire.v1.AgentService/GetAgent"
-	AgentService_ListAgents_FullMethodName  = "/runwire.v1.AgentService/ListAgents"
-	AgentService_UpdateAgent_FullMethodName = "/runwire.v1.AgentService/UpdateAgent"
-	AgentService_DeleteAgent_FullMethodName = "/runwire.v1.AgentService/DeleteAgent"
+	AgentService_CreateAgent_FullMethodName    = "/runwire.v1.AgentService/CreateAgent"
+	AgentService_GetAgent_FullMethodName       = "/runwire.v1.AgentService/GetAgent"
+	AgentService_ListAgents_FullMethodName     = "/runwire.v1.AgentService/ListAgents"
+	AgentService_UpdateAgent_FullMethodName    = "/runwire.v1.AgentService/UpdateAgent"
+	AgentService_DeleteAgent_FullMethodName    = "/runwire.v1.AgentService/DeleteAgent"
+	AgentService_ListAgentTools_FullMethodName = "/runwire.v1.AgentService/ListAgentTools"
 )
 
 // AgentServiceClient is the client API for AgentService service.
@@ -49,6 +50,11 @@ type AgentServiceClient interface {
 	UpdateAgent(ctx context.Context, in *UpdateAgentRequest, opts ...grpc.CallOption) (*UpdateAgentResponse, error)
 	// Deletes an agent. Runs already started are not affected.
 	DeleteAgent(ctx context.Context, in *DeleteAgentRequest, opts ...grpc.CallOption) (*DeleteAgentResponse, error)
+	// Lists the tools a run of the agent is offered, as the model sees them:
+	// server tools (built-in and registered Python), the tools of its MCP
+	// toolsets and its sub-agents, each with its JSON Schema and whether a
+	// call needs an approval under the agent's policy. NOT_FOUND if unknown.
+	ListAgentTools(ctx context.Context, in *ListAgentToolsRequest, opts ...grpc.CallOption) (*ListAgentToolsResponse, error)
 }
 
 type agentServiceClient struct {
@@ -109,6 +115,16 @@ func (c *agentServiceClient) DeleteAgent(ctx context.Context, in *DeleteAgentReq
 	return out, nil
 }
 
+func (c *agentServiceClient) ListAgentTools(ctx context.Context, in *ListAgentToolsRequest, opts ...grpc.CallOption) (*ListAgentToolsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAgentToolsResponse)
+	err := c.cc.Invoke(ctx, AgentService_ListAgentTools_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServiceServer is the server API for AgentService service.
 // All implementations must embed UnimplementedAgentServiceServer
 // for forward compatibility.
@@ -132,6 +148,11 @@ type AgentServiceServer interface {
 	UpdateAgent(context.Context, *UpdateAgentRequest) (*UpdateAgentResponse, error)
 	// Deletes an agent. Runs already started are not affected.
 	DeleteAgent(context.Context, *DeleteAgentRequest) (*DeleteAgentResponse, error)
+	// Lists the tools a run of the agent is offered, as the model sees them:
+	// server tools (built-in and registered Python), the tools of its MCP
+	// toolsets and its sub-agents, each with its JSON Schema and whether a
+	// call needs an approval under the agent's policy. NOT_FOUND if unknown.
+	ListAgentTools(context.Context, *ListAgentToolsRequest) (*ListAgentToolsResponse, error)
 	mustEmbedUnimplementedAgentServiceServer()
 }
 
@@ -156,6 +177,9 @@ func (UnimplementedAgentServiceServer) UpdateAgent(context.Context, *UpdateAgent
 }
 func (UnimplementedAgentServiceServer) DeleteAgent(context.Context, *DeleteAgentRequest) (*DeleteAgentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteAgent not implemented")
+}
+func (UnimplementedAgentServiceServer) ListAgentTools(context.Context, *ListAgentToolsRequest) (*ListAgentToolsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAgentTools not implemented")
 }
 func (UnimplementedAgentServiceServer) mustEmbedUnimplementedAgentServiceServer() {}
 func (UnimplementedAgentServiceServer) testEmbeddedByValue()                      {}
@@ -268,6 +292,24 @@ func _AgentService_DeleteAgent_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentService_ListAgentTools_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAgentToolsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).ListAgentTools(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_ListAgentTools_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).ListAgentTools(ctx, req.(*ListAgentToolsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AgentService_ServiceDesc is the grpc.ServiceDesc for AgentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -294,6 +336,10 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteAgent",
 			Handler:    _AgentService_DeleteAgent_Handler,
+		},
+		{
+			MethodName: "ListAgentTools",
+			Handler:    _AgentService_ListAgentTools_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

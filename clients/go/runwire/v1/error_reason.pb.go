@@ -161,6 +161,10 @@ const (
 	// Run error, RESOURCE_EXHAUSTED: the run logged more than
 	// max_events_per_run events. Metadata: limit, value.
 	ErrorReason_EVENT_LIMIT_EXCEEDED ErrorReason = 37
+	// Run error, FAILED_PRECONDITION: more consecutive tool calls failed than
+	// the agent's tool_execution.max_consecutive_tool_failures. Metadata:
+	// limit.
+	ErrorReason_TOOL_FAILURES_EXCEEDED ErrorReason = 47
 	// Run error, INTERNAL: an unexpected failure, or the run could not start
 	// (a bug; the server log has the traceback).
 	ErrorReason_RUN_FAILED ErrorReason = 38
@@ -223,6 +227,7 @@ var (
 		35: "PROVIDER_UNAVAILABLE",
 		36: "REPLICA_LOST",
 		37: "EVENT_LIMIT_EXCEEDED",
+		47: "TOOL_FAILURES_EXCEEDED",
 		38: "RUN_FAILED",
 		39: "NOT_FOUND",
 		40: "ALREADY_EXISTS",
@@ -272,6 +277,7 @@ var (
 		"PROVIDER_UNAVAILABLE":       35,
 		"REPLICA_LOST":               36,
 		"EVENT_LIMIT_EXCEEDED":       37,
+		"TOOL_FAILURES_EXCEEDED":     47,
 		"RUN_FAILED":                 38,
 		"NOT_FOUND":                  39,
 		"ALREADY_EXISTS":             40,
@@ -315,7 +321,7 @@ var File_runwire_v1_error_reason_proto protoreflect.FileDescriptor
 const file_runwire_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
 	"\x1drunwire/v1/error_reason.proto\x12\n" +
-	"runwire.v1*\x89\b\n" +
+	"runwire.v1*\xa5\b\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10INVALID_ARGUMENT\x10\x01\x12\x15\n" +
@@ -356,7 +362,8 @@ const file_runwire_v1_error_reason_proto_rawDesc = "" +
 	"\vMODEL_ERROR\x10\"\x12\x18\n" +
 	"\x14PROVIDER_UNAVAILABLE\x10#\x12\x10\n" +
 	"\fREPLICA_LOST\x10$\x12\x18\n" +
-	"\x14EVENT_LIMIT_EXCEEDED\x10%\x12\x0e\n" +
+	"\x14EVENT_LIMIT_EXCEEDED\x10%\x12\x1a\n" +
+	"\x16TOOL_FAILURES_EXCEEDED\x10/\x12\x0e\n" +
 	"\n" +
 	"RUN_FAILED\x10&\x12\r\n" +
 	"\tNOT_FOUND\x10'\x12\x12\n" +

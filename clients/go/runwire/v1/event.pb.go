@@ -72,6 +72,10 @@ const (
 	EventType_EVENT_TYPE_APPROVAL_RESOLVED EventType = 41
 	// client_tool_call_requested.
 	EventType_EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED EventType = 42
+	// sub_run_started.
+	EventType_EVENT_TYPE_SUB_RUN_STARTED EventType = 43
+	// sub_run_finished.
+	EventType_EVENT_TYPE_SUB_RUN_FINISHED EventType = 44
 	// usage.
 	EventType_EVENT_TYPE_USAGE EventType = 50
 )
@@ -100,6 +104,8 @@ var (
 		40: "EVENT_TYPE_APPROVAL_REQUESTED",
 		41: "EVENT_TYPE_APPROVAL_RESOLVED",
 		42: "EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED",
+		43: "EVENT_TYPE_SUB_RUN_STARTED",
+		44: "EVENT_TYPE_SUB_RUN_FINISHED",
 		50: "EVENT_TYPE_USAGE",
 	}
 	EventType_value = map[string]int32{
@@ -124,6 +130,8 @@ var (
 		"EVENT_TYPE_APPROVAL_REQUESTED":         40,
 		"EVENT_TYPE_APPROVAL_RESOLVED":          41,
 		"EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED": 42,
+		"EVENT_TYPE_SUB_RUN_STARTED":            43,
+		"EVENT_TYPE_SUB_RUN_FINISHED":           44,
 		"EVENT_TYPE_USAGE":                      50,
 	}
 )
@@ -251,6 +259,8 @@ type RunEvent struct {
 	//	*RunEvent_ApprovalRequested
 	//	*RunEvent_ApprovalResolved
 	//	*RunEvent_ClientToolCallRequested
+	//	*RunEvent_SubRunStarted
+	//	*RunEvent_SubRunFinished
 	//	*RunEvent_Usage
 	//	*RunEvent_Heartbeat
 	Payload       isRunEvent_Payload `protobuf_oneof:"payload"`
@@ -496,6 +506,24 @@ func (x *RunEvent) GetClientToolCallRequested() *ClientToolCallRequested {
 	return nil
 }
 
+func (x *RunEvent) GetSubRunStarted() *SubRunStarted {
+	if x != nil {
+		if x, ok := x.Payload.(*RunEvent_SubRunStarted); ok {
+			return x.SubRunStarted
+		}
+	}
+	return nil
+}
+
+func (x *RunEvent) GetSubRunFinished() *SubRunFinished {
+	if x != nil {
+		if x, ok := x.Payload.(*RunEvent_SubRunFinished); ok {
+			return x.SubRunFinished
+		}
+	}
+	return nil
+}
+
 func (x *RunEvent) GetUsage() *Usage {
 	if x != nil {
 		if x, ok := x.Payload.(*RunEvent_Usage); ok {
@@ -619,6 +647,16 @@ type RunEvent_ClientToolCallRequested struct {
 	ClientToolCallRequested *ClientToolCallRequested `protobuf:"bytes,42,opt,name=client_tool_call_requested,json=clientToolCallRequested,proto3,oneof"`
 }
 
+type RunEvent_SubRunStarted struct {
+	// A tool call delegated to a sub-agent started its child run.
+	SubRunStarted *SubRunStarted `protobuf:"bytes,43,opt,name=sub_run_started,json=subRunStarted,proto3,oneof"`
+}
+
+type RunEvent_SubRunFinished struct {
+	// A sub-agent's child run ended; its output is the tool call's result.
+	SubRunFinished *SubRunFinished `protobuf:"bytes,44,opt,name=sub_run_finished,json=subRunFinished,proto3,oneof"`
+}
+
 type RunEvent_Usage struct {
 	// Cumulative token usage after a model call.
 	Usage *Usage `protobuf:"bytes,50,opt,name=usage,proto3,oneof"`
@@ -668,6 +706,10 @@ func (*RunEvent_ApprovalRequested) isRunEvent_Payload() {}
 func (*RunEvent_ApprovalResolved) isRunEvent_Payload() {}
 
 func (*RunEvent_ClientToolCallRequested) isRunEvent_Payload() {}
+
+func (*RunEvent_SubRunStarted) isRunEvent_Payload() {}
+
+func (*RunEvent_SubRunFinished) isRunEvent_Payload() {}
 
 func (*RunEvent_Usage) isRunEvent_Payload() {}
 
@@ -1702,7 +1744,11 @@ type ApprovalRequested struct {
 	// The model's arguments, as JSON text.
 	Arguments string `protobuf:"bytes,4,opt,name=arguments,proto3" json:"arguments,omitempty"`
 	// When the approval expires if nobody decides.
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// The run that waits for the approval when it is not this one: a
+	// sub-agent's run (a child's approvals are announced in its parent's and
+	// ancestors' streams too). Resolve it as any approval.
+	RunId         string `protobuf:"bytes,6,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1772,6 +1818,13 @@ func (x *ApprovalRequested) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ApprovalRequested) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
 // ApprovalResolved tells how an approval ended.
 type ApprovalResolved struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1786,7 +1839,10 @@ type ApprovalResolved struct {
 	// Who decided ("system" for expiry and cancellation).
 	ResolvedBy string `protobuf:"bytes,5,opt,name=resolved_by,json=resolvedBy,proto3" json:"resolved_by,omitempty"`
 	// When the decision was made (or the approval expired or was cancelled).
-	ResolveTime   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=resolve_time,json=resolveTime,proto3" json:"resolve_time,omitempty"`
+	ResolveTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=resolve_time,json=resolveTime,proto3" json:"resolve_time,omitempty"`
+	// As ApprovalRequested.run_id: the sub-agent's run it belongs to, when it
+	// is not this one.
+	RunId         string `protobuf:"bytes,7,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1863,6 +1919,13 @@ func (x *ApprovalResolved) GetResolveTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ApprovalResolved) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
 // ClientToolCallRequested tells the client to run a tool and answer with
 // SubmitToolOutputs.
 type ClientToolCallRequested struct {
@@ -1928,6 +1991,171 @@ func (x *ClientToolCallRequested) GetArguments() string {
 	return ""
 }
 
+// SubRunStarted tells that a tool call delegated to a sub-agent started a
+// child run (its events are in its own stream: StreamRunEvents(child_run_id)).
+type SubRunStarted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The child run.
+	ChildRunId string `protobuf:"bytes,1,opt,name=child_run_id,json=childRunId,proto3" json:"child_run_id,omitempty"`
+	// The sub-agent.
+	AgentId string `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// The tool call that delegated.
+	ToolCallId    string `protobuf:"bytes,3,opt,name=tool_call_id,json=toolCallId,proto3" json:"tool_call_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubRunStarted) Reset() {
+	*x = SubRunStarted{}
+	mi := &file_runwire_v1_event_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubRunStarted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubRunStarted) ProtoMessage() {}
+
+func (x *SubRunStarted) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_event_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubRunStarted.ProtoReflect.Descriptor instead.
+func (*SubRunStarted) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SubRunStarted) GetChildRunId() string {
+	if x != nil {
+		return x.ChildRunId
+	}
+	return ""
+}
+
+func (x *SubRunStarted) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *SubRunStarted) GetToolCallId() string {
+	if x != nil {
+		return x.ToolCallId
+	}
+	return ""
+}
+
+// SubRunFinished tells that a sub-agent's child run ended.
+type SubRunFinished struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The child run.
+	ChildRunId string `protobuf:"bytes,1,opt,name=child_run_id,json=childRunId,proto3" json:"child_run_id,omitempty"`
+	// The sub-agent.
+	AgentId string `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// The tool call that delegated.
+	ToolCallId string `protobuf:"bytes,3,opt,name=tool_call_id,json=toolCallId,proto3" json:"tool_call_id,omitempty"`
+	// The child's terminal state.
+	State RunState `protobuf:"varint,4,opt,name=state,proto3,enum=runwire.v1.RunState" json:"state,omitempty"`
+	// The child's output (SUCCEEDED), as the tool result.
+	Output string `protobuf:"bytes,5,opt,name=output,proto3" json:"output,omitempty"`
+	// The child's error when it FAILED (code, message, ErrorInfo).
+	Error *status.Status `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	// Tokens the child run used (rolled up into this run's usage).
+	Usage         *Usage `protobuf:"bytes,7,opt,name=usage,proto3" json:"usage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubRunFinished) Reset() {
+	*x = SubRunFinished{}
+	mi := &file_runwire_v1_event_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubRunFinished) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubRunFinished) ProtoMessage() {}
+
+func (x *SubRunFinished) ProtoReflect() protoreflect.Message {
+	mi := &file_runwire_v1_event_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubRunFinished.ProtoReflect.Descriptor instead.
+func (*SubRunFinished) Descriptor() ([]byte, []int) {
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SubRunFinished) GetChildRunId() string {
+	if x != nil {
+		return x.ChildRunId
+	}
+	return ""
+}
+
+func (x *SubRunFinished) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *SubRunFinished) GetToolCallId() string {
+	if x != nil {
+		return x.ToolCallId
+	}
+	return ""
+}
+
+func (x *SubRunFinished) GetState() RunState {
+	if x != nil {
+		return x.State
+	}
+	return RunState_RUN_STATE_UNSPECIFIED
+}
+
+func (x *SubRunFinished) GetOutput() string {
+	if x != nil {
+		return x.Output
+	}
+	return ""
+}
+
+func (x *SubRunFinished) GetError() *status.Status {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *SubRunFinished) GetUsage() *Usage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
 // Heartbeat keeps idle streams open through proxies.
 type Heartbeat struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1937,7 +2165,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_runwire_v1_event_proto_msgTypes[22]
+	mi := &file_runwire_v1_event_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1949,7 +2177,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_runwire_v1_event_proto_msgTypes[22]
+	mi := &file_runwire_v1_event_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1962,7 +2190,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_runwire_v1_event_proto_rawDescGZIP(), []int{22}
+	return file_runwire_v1_event_proto_rawDescGZIP(), []int{24}
 }
 
 var File_runwire_v1_event_proto protoreflect.FileDescriptor
@@ -1970,7 +2198,7 @@ var File_runwire_v1_event_proto protoreflect.FileDescriptor
 const file_runwire_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"\x16runwire/v1/event.proto\x12\n" +
-	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x19runwire/v1/approval.proto\x1a\x14runwire/v1/run.proto\"\xf0\f\n" +
+	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x19runwire/v1/approval.proto\x1a\x14runwire/v1/run.proto\"\xfd\r\n" +
 	"\bRunEvent\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x03R\bsequence\x12;\n" +
@@ -1997,7 +2225,9 @@ const file_runwire_v1_event_proto_rawDesc = "" +
 	"\x10tool_call_result\x18! \x01(\v2\x1a.runwire.v1.ToolCallResultH\x00R\x0etoolCallResult\x12N\n" +
 	"\x12approval_requested\x18( \x01(\v2\x1d.runwire.v1.ApprovalRequestedH\x00R\x11approvalRequested\x12K\n" +
 	"\x11approval_resolved\x18) \x01(\v2\x1c.runwire.v1.ApprovalResolvedH\x00R\x10approvalResolved\x12b\n" +
-	"\x1aclient_tool_call_requested\x18* \x01(\v2#.runwire.v1.ClientToolCallRequestedH\x00R\x17clientToolCallRequested\x12)\n" +
+	"\x1aclient_tool_call_requested\x18* \x01(\v2#.runwire.v1.ClientToolCallRequestedH\x00R\x17clientToolCallRequested\x12C\n" +
+	"\x0fsub_run_started\x18+ \x01(\v2\x19.runwire.v1.SubRunStartedH\x00R\rsubRunStarted\x12F\n" +
+	"\x10sub_run_finished\x18, \x01(\v2\x1a.runwire.v1.SubRunFinishedH\x00R\x0esubRunFinished\x12)\n" +
 	"\x05usage\x182 \x01(\v2\x11.runwire.v1.UsageH\x00R\x05usage\x125\n" +
 	"\theartbeat\x18< \x01(\v2\x15.runwire.v1.HeartbeatH\x00R\theartbeatB\t\n" +
 	"\apayload\"\x98\x01\n" +
@@ -2070,7 +2300,7 @@ const file_runwire_v1_event_proto_rawDesc = "" +
 	"\ftool_call_id\x18\x01 \x01(\tR\n" +
 	"toolCallId\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\x12\x19\n" +
-	"\bis_error\x18\x03 \x01(\bR\aisError\"\xce\x01\n" +
+	"\bis_error\x18\x03 \x01(\bR\aisError\"\xe5\x01\n" +
 	"\x11ApprovalRequested\x12\x1f\n" +
 	"\vapproval_id\x18\x01 \x01(\tR\n" +
 	"approvalId\x12 \n" +
@@ -2079,7 +2309,8 @@ const file_runwire_v1_event_proto_rawDesc = "" +
 	"\ttool_name\x18\x03 \x01(\tR\btoolName\x12\x1c\n" +
 	"\targuments\x18\x04 \x01(\tR\targuments\x12;\n" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xfe\x01\n" +
+	"expireTime\x12\x15\n" +
+	"\x06run_id\x18\x06 \x01(\tR\x05runId\"\x95\x02\n" +
 	"\x10ApprovalResolved\x12\x1f\n" +
 	"\vapproval_id\x18\x01 \x01(\tR\n" +
 	"approvalId\x12 \n" +
@@ -2089,13 +2320,30 @@ const file_runwire_v1_event_proto_rawDesc = "" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1f\n" +
 	"\vresolved_by\x18\x05 \x01(\tR\n" +
 	"resolvedBy\x12=\n" +
-	"\fresolve_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vresolveTime\"v\n" +
+	"\fresolve_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vresolveTime\x12\x15\n" +
+	"\x06run_id\x18\a \x01(\tR\x05runId\"v\n" +
 	"\x17ClientToolCallRequested\x12 \n" +
 	"\ftool_call_id\x18\x01 \x01(\tR\n" +
 	"toolCallId\x12\x1b\n" +
 	"\ttool_name\x18\x02 \x01(\tR\btoolName\x12\x1c\n" +
-	"\targuments\x18\x03 \x01(\tR\targuments\"\v\n" +
-	"\tHeartbeat*\xc2\x05\n" +
+	"\targuments\x18\x03 \x01(\tR\targuments\"n\n" +
+	"\rSubRunStarted\x12 \n" +
+	"\fchild_run_id\x18\x01 \x01(\tR\n" +
+	"childRunId\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12 \n" +
+	"\ftool_call_id\x18\x03 \x01(\tR\n" +
+	"toolCallId\"\x86\x02\n" +
+	"\x0eSubRunFinished\x12 \n" +
+	"\fchild_run_id\x18\x01 \x01(\tR\n" +
+	"childRunId\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12 \n" +
+	"\ftool_call_id\x18\x03 \x01(\tR\n" +
+	"toolCallId\x12*\n" +
+	"\x05state\x18\x04 \x01(\x0e2\x14.runwire.v1.RunStateR\x05state\x12\x16\n" +
+	"\x06output\x18\x05 \x01(\tR\x06output\x12(\n" +
+	"\x05error\x18\x06 \x01(\v2\x12.google.rpc.StatusR\x05error\x12'\n" +
+	"\x05usage\x18\a \x01(\v2\x11.runwire.v1.UsageR\x05usage\"\v\n" +
+	"\tHeartbeat*\x83\x06\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16EVENT_TYPE_RUN_STARTED\x10\n" +
@@ -2118,7 +2366,9 @@ const file_runwire_v1_event_proto_rawDesc = "" +
 	"\x1bEVENT_TYPE_TOOL_CALL_RESULT\x10!\x12!\n" +
 	"\x1dEVENT_TYPE_APPROVAL_REQUESTED\x10(\x12 \n" +
 	"\x1cEVENT_TYPE_APPROVAL_RESOLVED\x10)\x12)\n" +
-	"%EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED\x10*\x12\x14\n" +
+	"%EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED\x10*\x12\x1e\n" +
+	"\x1aEVENT_TYPE_SUB_RUN_STARTED\x10+\x12\x1f\n" +
+	"\x1bEVENT_TYPE_SUB_RUN_FINISHED\x10,\x12\x14\n" +
 	"\x10EVENT_TYPE_USAGE\x102*z\n" +
 	"\fEventProfile\x12\x1d\n" +
 	"\x19EVENT_PROFILE_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -2140,7 +2390,7 @@ func file_runwire_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_runwire_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_runwire_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_runwire_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_runwire_v1_event_proto_goTypes = []any{
 	(EventType)(0),                  // 0: runwire.v1.EventType
 	(EventProfile)(0),               // 1: runwire.v1.EventProfile
@@ -2166,15 +2416,17 @@ var file_runwire_v1_event_proto_goTypes = []any{
 	(*ApprovalRequested)(nil),       // 21: runwire.v1.ApprovalRequested
 	(*ApprovalResolved)(nil),        // 22: runwire.v1.ApprovalResolved
 	(*ClientToolCallRequested)(nil), // 23: runwire.v1.ClientToolCallRequested
-	(*Heartbeat)(nil),               // 24: runwire.v1.Heartbeat
-	(*timestamppb.Timestamp)(nil),   // 25: google.protobuf.Timestamp
-	(*Usage)(nil),                   // 26: runwire.v1.Usage
-	(RunState)(0),                   // 27: runwire.v1.RunState
-	(*status.Status)(nil),           // 28: google.rpc.Status
-	(ApprovalState)(0),              // 29: runwire.v1.ApprovalState
+	(*SubRunStarted)(nil),           // 24: runwire.v1.SubRunStarted
+	(*SubRunFinished)(nil),          // 25: runwire.v1.SubRunFinished
+	(*Heartbeat)(nil),               // 26: runwire.v1.Heartbeat
+	(*timestamppb.Timestamp)(nil),   // 27: google.protobuf.Timestamp
+	(*Usage)(nil),                   // 28: runwire.v1.Usage
+	(RunState)(0),                   // 29: runwire.v1.RunState
+	(*status.Status)(nil),           // 30: google.rpc.Status
+	(ApprovalState)(0),              // 31: runwire.v1.ApprovalState
 }
 var file_runwire_v1_event_proto_depIdxs = []int32{
-	25, // 0: runwire.v1.RunEvent.create_time:type_name -> google.protobuf.Timestamp
+	27, // 0: runwire.v1.RunEvent.create_time:type_name -> google.protobuf.Timestamp
 	4,  // 1: runwire.v1.RunEvent.run_started:type_name -> runwire.v1.RunStarted
 	5,  // 2: runwire.v1.RunEvent.run_finished:type_name -> runwire.v1.RunFinished
 	6,  // 3: runwire.v1.RunEvent.run_error:type_name -> runwire.v1.RunError
@@ -2195,23 +2447,28 @@ var file_runwire_v1_event_proto_depIdxs = []int32{
 	21, // 18: runwire.v1.RunEvent.approval_requested:type_name -> runwire.v1.ApprovalRequested
 	22, // 19: runwire.v1.RunEvent.approval_resolved:type_name -> runwire.v1.ApprovalResolved
 	23, // 20: runwire.v1.RunEvent.client_tool_call_requested:type_name -> runwire.v1.ClientToolCallRequested
-	26, // 21: runwire.v1.RunEvent.usage:type_name -> runwire.v1.Usage
-	24, // 22: runwire.v1.RunEvent.heartbeat:type_name -> runwire.v1.Heartbeat
-	1,  // 23: runwire.v1.EventFilter.profile:type_name -> runwire.v1.EventProfile
-	0,  // 24: runwire.v1.EventFilter.event_types:type_name -> runwire.v1.EventType
-	27, // 25: runwire.v1.RunFinished.state:type_name -> runwire.v1.RunState
-	26, // 26: runwire.v1.RunFinished.usage:type_name -> runwire.v1.Usage
-	28, // 27: runwire.v1.RunError.error:type_name -> google.rpc.Status
-	26, // 28: runwire.v1.RunError.usage:type_name -> runwire.v1.Usage
-	27, // 29: runwire.v1.StateChanged.state:type_name -> runwire.v1.RunState
-	25, // 30: runwire.v1.ApprovalRequested.expire_time:type_name -> google.protobuf.Timestamp
-	29, // 31: runwire.v1.ApprovalResolved.state:type_name -> runwire.v1.ApprovalState
-	25, // 32: runwire.v1.ApprovalResolved.resolve_time:type_name -> google.protobuf.Timestamp
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	24, // 21: runwire.v1.RunEvent.sub_run_started:type_name -> runwire.v1.SubRunStarted
+	25, // 22: runwire.v1.RunEvent.sub_run_finished:type_name -> runwire.v1.SubRunFinished
+	28, // 23: runwire.v1.RunEvent.usage:type_name -> runwire.v1.Usage
+	26, // 24: runwire.v1.RunEvent.heartbeat:type_name -> runwire.v1.Heartbeat
+	1,  // 25: runwire.v1.EventFilter.profile:type_name -> runwire.v1.EventProfile
+	0,  // 26: runwire.v1.EventFilter.event_types:type_name -> runwire.v1.EventType
+	29, // 27: runwire.v1.RunFinished.state:type_name -> runwire.v1.RunState
+	28, // 28: runwire.v1.RunFinished.usage:type_name -> runwire.v1.Usage
+	30, // 29: runwire.v1.RunError.error:type_name -> google.rpc.Status
+	28, // 30: runwire.v1.RunError.usage:type_name -> runwire.v1.Usage
+	29, // 31: runwire.v1.StateChanged.state:type_name -> runwire.v1.RunState
+	27, // 32: runwire.v1.ApprovalRequested.expire_time:type_name -> google.protobuf.Timestamp
+	31, // 33: runwire.v1.ApprovalResolved.state:type_name -> runwire.v1.ApprovalState
+	27, // 34: runwire.v1.ApprovalResolved.resolve_time:type_name -> google.protobuf.Timestamp
+	29, // 35: runwire.v1.SubRunFinished.state:type_name -> runwire.v1.RunState
+	30, // 36: runwire.v1.SubRunFinished.error:type_name -> google.rpc.Status
+	28, // 37: runwire.v1.SubRunFinished.usage:type_name -> runwire.v1.Usage
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_runwire_v1_event_proto_init() }
@@ -2242,6 +2499,8 @@ func file_runwire_v1_event_proto_init() {
 		(*RunEvent_ApprovalRequested)(nil),
 		(*RunEvent_ApprovalResolved)(nil),
 		(*RunEvent_ClientToolCallRequested)(nil),
+		(*RunEvent_SubRunStarted)(nil),
+		(*RunEvent_SubRunFinished)(nil),
 		(*RunEvent_Usage)(nil),
 		(*RunEvent_Heartbeat)(nil),
 	}
@@ -2251,7 +2510,7 @@ func file_runwire_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runwire_v1_event_proto_rawDesc), len(file_runwire_v1_event_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

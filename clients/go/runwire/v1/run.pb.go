@@ -209,7 +209,16 @@ type Run struct {
 	// Output only. The labels the run was created with (CreateRunRequest.labels).
 	Labels map[string]string `protobuf:"bytes,18,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Output only. What the run request changed of the agent for this run.
-	Overrides     *RunOverrides `protobuf:"bytes,19,opt,name=overrides,proto3" json:"overrides,omitempty"`
+	Overrides *RunOverrides `protobuf:"bytes,19,opt,name=overrides,proto3" json:"overrides,omitempty"`
+	// Output only. The run that delegated to this one (a sub-agent's run);
+	// empty for a run a client started.
+	ParentRunId string `protobuf:"bytes,20,opt,name=parent_run_id,json=parentRunId,proto3" json:"parent_run_id,omitempty"`
+	// Output only. The run at the top of the delegation tree (this run's id
+	// when it has no parent).
+	RootRunId string `protobuf:"bytes,21,opt,name=root_run_id,json=rootRunId,proto3" json:"root_run_id,omitempty"`
+	// Output only. How deep in the delegation tree: 0 for a run a client
+	// started, 1 for its sub-agents' runs, ...
+	Depth         int32 `protobuf:"varint,22,opt,name=depth,proto3" json:"depth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -375,6 +384,27 @@ func (x *Run) GetOverrides() *RunOverrides {
 		return x.Overrides
 	}
 	return nil
+}
+
+func (x *Run) GetParentRunId() string {
+	if x != nil {
+		return x.ParentRunId
+	}
+	return ""
+}
+
+func (x *Run) GetRootRunId() string {
+	if x != nil {
+		return x.RootRunId
+	}
+	return ""
+}
+
+func (x *Run) GetDepth() int32 {
+	if x != nil {
+		return x.Depth
+	}
+	return 0
 }
 
 // RunOverrides changes the agent for one run: it may add instructions, set
@@ -750,7 +780,7 @@ var File_runwire_v1_run_proto protoreflect.FileDescriptor
 const file_runwire_v1_run_proto_rawDesc = "" +
 	"\n" +
 	"\x14runwire/v1/run.proto\x12\n" +
-	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x16runwire/v1/agent.proto\"\xf6\x06\n" +
+	"runwire.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x16runwire/v1/agent.proto\"\xd0\a\n" +
 	"\x03Run\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x19\n" +
 	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12\x1b\n" +
@@ -775,7 +805,10 @@ const file_runwire_v1_run_proto_rawDesc = "" +
 	"created_by\x18\x10 \x01(\tR\tcreatedBy\x12\x16\n" +
 	"\x06tenant\x18\x11 \x01(\tR\x06tenant\x123\n" +
 	"\x06labels\x18\x12 \x03(\v2\x1b.runwire.v1.Run.LabelsEntryR\x06labels\x126\n" +
-	"\toverrides\x18\x13 \x01(\v2\x18.runwire.v1.RunOverridesR\toverrides\x1a9\n" +
+	"\toverrides\x18\x13 \x01(\v2\x18.runwire.v1.RunOverridesR\toverrides\x12\"\n" +
+	"\rparent_run_id\x18\x14 \x01(\tR\vparentRunId\x12\x1e\n" +
+	"\vroot_run_id\x18\x15 \x01(\tR\trootRunId\x12\x14\n" +
+	"\x05depth\x18\x16 \x01(\x05R\x05depth\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xca\x02\n" +

@@ -26,6 +26,14 @@ class ApprovalMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     APPROVAL_MODE_REQUIRE_ALL: _ClassVar[ApprovalMode]
     APPROVAL_MODE_AUTO: _ClassVar[ApprovalMode]
     APPROVAL_MODE_ALLOWLIST: _ClassVar[ApprovalMode]
+
+class ToolSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TOOL_SOURCE_UNSPECIFIED: _ClassVar[ToolSource]
+    TOOL_SOURCE_BUILTIN: _ClassVar[ToolSource]
+    TOOL_SOURCE_PYTHON: _ClassVar[ToolSource]
+    TOOL_SOURCE_MCP: _ClassVar[ToolSource]
+    TOOL_SOURCE_SUB_AGENT: _ClassVar[ToolSource]
 RUNTIME_UNSPECIFIED: Runtime
 RUNTIME_IN_PROCESS: Runtime
 RUNTIME_TEMPORAL: Runtime
@@ -33,9 +41,14 @@ APPROVAL_MODE_UNSPECIFIED: ApprovalMode
 APPROVAL_MODE_REQUIRE_ALL: ApprovalMode
 APPROVAL_MODE_AUTO: ApprovalMode
 APPROVAL_MODE_ALLOWLIST: ApprovalMode
+TOOL_SOURCE_UNSPECIFIED: ToolSource
+TOOL_SOURCE_BUILTIN: ToolSource
+TOOL_SOURCE_PYTHON: ToolSource
+TOOL_SOURCE_MCP: ToolSource
+TOOL_SOURCE_SUB_AGENT: ToolSource
 
 class Agent(_message.Message):
-    __slots__ = ("agent_id", "display_name", "description", "instructions", "model", "tools", "approval_policy", "limits", "runtime", "etag", "create_time", "update_time", "response_format", "fallback_models", "labels")
+    __slots__ = ("agent_id", "display_name", "description", "instructions", "model", "tools", "approval_policy", "limits", "runtime", "etag", "create_time", "update_time", "response_format", "fallback_models", "labels", "sub_agents", "toolsets", "tool_execution")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +71,9 @@ class Agent(_message.Message):
     RESPONSE_FORMAT_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_MODELS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    SUB_AGENTS_FIELD_NUMBER: _ClassVar[int]
+    TOOLSETS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_EXECUTION_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     display_name: str
     description: str
@@ -73,7 +89,10 @@ class Agent(_message.Message):
     response_format: _struct_pb2.Struct
     fallback_models: _containers.RepeatedCompositeFieldContainer[Model]
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, agent_id: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., instructions: _Optional[str] = ..., model: _Optional[_Union[Model, _Mapping]] = ..., tools: _Optional[_Iterable[str]] = ..., approval_policy: _Optional[_Union[ApprovalPolicy, _Mapping]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., runtime: _Optional[_Union[Runtime, str]] = ..., etag: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_format: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., fallback_models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    sub_agents: _containers.RepeatedCompositeFieldContainer[SubAgent]
+    toolsets: _containers.RepeatedScalarFieldContainer[str]
+    tool_execution: ToolExecution
+    def __init__(self, agent_id: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., instructions: _Optional[str] = ..., model: _Optional[_Union[Model, _Mapping]] = ..., tools: _Optional[_Iterable[str]] = ..., approval_policy: _Optional[_Union[ApprovalPolicy, _Mapping]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., runtime: _Optional[_Union[Runtime, str]] = ..., etag: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_format: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., fallback_models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ..., labels: _Optional[_Mapping[str, str]] = ..., sub_agents: _Optional[_Iterable[_Union[SubAgent, _Mapping]]] = ..., toolsets: _Optional[_Iterable[str]] = ..., tool_execution: _Optional[_Union[ToolExecution, _Mapping]] = ...) -> None: ...
 
 class Model(_message.Message):
     __slots__ = ("provider", "name", "options")
@@ -96,16 +115,56 @@ class ApprovalPolicy(_message.Message):
     def __init__(self, mode: _Optional[_Union[ApprovalMode, str]] = ..., auto_approved_tools: _Optional[_Iterable[str]] = ..., approvers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_iterations", "timeout", "approval_timeout", "token_budget")
+    __slots__ = ("max_iterations", "timeout", "approval_timeout", "token_budget", "max_sub_agent_depth")
     MAX_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     TOKEN_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    MAX_SUB_AGENT_DEPTH_FIELD_NUMBER: _ClassVar[int]
     max_iterations: int
     timeout: _duration_pb2.Duration
     approval_timeout: _duration_pb2.Duration
     token_budget: int
-    def __init__(self, max_iterations: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., approval_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., token_budget: _Optional[int] = ...) -> None: ...
+    max_sub_agent_depth: int
+    def __init__(self, max_iterations: _Optional[int] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., approval_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., token_budget: _Optional[int] = ..., max_sub_agent_depth: _Optional[int] = ...) -> None: ...
+
+class SubAgent(_message.Message):
+    __slots__ = ("agent_id", "tool_name", "description")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    tool_name: str
+    description: str
+    def __init__(self, agent_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class ToolExecution(_message.Message):
+    __slots__ = ("sequential", "tool_timeout", "max_consecutive_tool_failures")
+    SEQUENTIAL_FIELD_NUMBER: _ClassVar[int]
+    TOOL_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONSECUTIVE_TOOL_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    sequential: bool
+    tool_timeout: _duration_pb2.Duration
+    max_consecutive_tool_failures: int
+    def __init__(self, sequential: _Optional[bool] = ..., tool_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_consecutive_tool_failures: _Optional[int] = ...) -> None: ...
+
+class AgentTool(_message.Message):
+    __slots__ = ("name", "description", "parameters", "source", "requires_approval", "mcp_server", "sub_agent_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    REQUIRES_APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    MCP_SERVER_FIELD_NUMBER: _ClassVar[int]
+    SUB_AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    parameters: _struct_pb2.Struct
+    source: ToolSource
+    requires_approval: bool
+    mcp_server: str
+    sub_agent_id: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., source: _Optional[_Union[ToolSource, str]] = ..., requires_approval: _Optional[bool] = ..., mcp_server: _Optional[str] = ..., sub_agent_id: _Optional[str] = ...) -> None: ...
 
 class CreateAgentRequest(_message.Message):
     __slots__ = ("agent_id", "agent")
@@ -177,6 +236,18 @@ class DeleteAgentRequest(_message.Message):
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     def __init__(self, agent_id: _Optional[str] = ...) -> None: ...
+
+class ListAgentToolsRequest(_message.Message):
+    __slots__ = ("agent_id",)
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    def __init__(self, agent_id: _Optional[str] = ...) -> None: ...
+
+class ListAgentToolsResponse(_message.Message):
+    __slots__ = ("tools",)
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    tools: _containers.RepeatedCompositeFieldContainer[AgentTool]
+    def __init__(self, tools: _Optional[_Iterable[_Union[AgentTool, _Mapping]]] = ...) -> None: ...
 
 class DeleteAgentResponse(_message.Message):
     __slots__ = ()

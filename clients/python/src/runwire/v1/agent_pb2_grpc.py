@@ -66,6 +66,11 @@ class AgentServiceStub:
                 request_serializer=runwire_dot_v1_dot_agent__pb2.DeleteAgentRequest.SerializeToString,
                 response_deserializer=runwire_dot_v1_dot_agent__pb2.DeleteAgentResponse.FromString,
                 _registered_method=True)
+        self.ListAgentTools = channel.unary_unary(
+                '/runwire.v1.AgentService/ListAgentTools',
+                request_serializer=runwire_dot_v1_dot_agent__pb2.ListAgentToolsRequest.SerializeToString,
+                response_deserializer=runwire_dot_v1_dot_agent__pb2.ListAgentToolsResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -114,6 +119,16 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAgentTools(self, request, context):
+        """Lists the tools a run of the agent is offered, as the model sees them:
+        server tools (built-in and registered Python), the tools of its MCP
+        toolsets and its sub-agents, each with its JSON Schema and whether a
+        call needs an approval under the agent's policy. NOT_FOUND if unknown.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +156,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.DeleteAgent,
                     request_deserializer=runwire_dot_v1_dot_agent__pb2.DeleteAgentRequest.FromString,
                     response_serializer=runwire_dot_v1_dot_agent__pb2.DeleteAgentResponse.SerializeToString,
+            ),
+            'ListAgentTools': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgentTools,
+                    request_deserializer=runwire_dot_v1_dot_agent__pb2.ListAgentToolsRequest.FromString,
+                    response_serializer=runwire_dot_v1_dot_agent__pb2.ListAgentToolsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -285,6 +305,33 @@ class AgentService:
             '/runwire.v1.AgentService/DeleteAgent',
             runwire_dot_v1_dot_agent__pb2.DeleteAgentRequest.SerializeToString,
             runwire_dot_v1_dot_agent__pb2.DeleteAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgentTools(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runwire.v1.AgentService/ListAgentTools',
+            runwire_dot_v1_dot_agent__pb2.ListAgentToolsRequest.SerializeToString,
+            runwire_dot_v1_dot_agent__pb2.ListAgentToolsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -52,6 +52,12 @@ class AgentServiceStub:
     """
     DeleteAgent: _grpc.UnaryUnaryMultiCallable[_agent_pb2.DeleteAgentRequest, _agent_pb2.DeleteAgentResponse]
     """Deletes an agent. Runs already started are not affected."""
+    ListAgentTools: _grpc.UnaryUnaryMultiCallable[_agent_pb2.ListAgentToolsRequest, _agent_pb2.ListAgentToolsResponse]
+    """Lists the tools a run of the agent is offered, as the model sees them:
+    server tools (built-in and registered Python), the tools of its MCP
+    toolsets and its sub-agents, each with its JSON Schema and whether a
+    call needs an approval under the agent's policy. NOT_FOUND if unknown.
+    """
 
 @_typing.type_check_only
 class AgentServiceAsyncStub(AgentServiceStub):
@@ -77,6 +83,12 @@ class AgentServiceAsyncStub(AgentServiceStub):
     """
     DeleteAgent: _aio.UnaryUnaryMultiCallable[_agent_pb2.DeleteAgentRequest, _agent_pb2.DeleteAgentResponse]  # type: ignore[assignment]
     """Deletes an agent. Runs already started are not affected."""
+    ListAgentTools: _aio.UnaryUnaryMultiCallable[_agent_pb2.ListAgentToolsRequest, _agent_pb2.ListAgentToolsResponse]  # type: ignore[assignment]
+    """Lists the tools a run of the agent is offered, as the model sees them:
+    server tools (built-in and registered Python), the tools of its MCP
+    toolsets and its sub-agents, each with its JSON Schema and whether a
+    call needs an approval under the agent's policy. NOT_FOUND if unknown.
+    """
 
 class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
     """AgentService manages agent definitions: the instructions, model, tools,
@@ -129,5 +141,17 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_agent_pb2.DeleteAgentResponse, _abc.Awaitable[_agent_pb2.DeleteAgentResponse]]:
         """Deletes an agent. Runs already started are not affected."""
+
+    @_abc_1.abstractmethod
+    def ListAgentTools(
+        self,
+        request: _agent_pb2.ListAgentToolsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_pb2.ListAgentToolsResponse, _abc.Awaitable[_agent_pb2.ListAgentToolsResponse]]:
+        """Lists the tools a run of the agent is offered, as the model sees them:
+        server tools (built-in and registered Python), the tools of its MCP
+        toolsets and its sub-agents, each with its JSON Schema and whether a
+        call needs an approval under the agent's policy. NOT_FOUND if unknown.
+        """
 
 def add_AgentServiceServicer_to_server(servicer: AgentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -45,6 +45,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PROVIDER_UNAVAILABLE: _ClassVar[ErrorReason]
     REPLICA_LOST: _ClassVar[ErrorReason]
     EVENT_LIMIT_EXCEEDED: _ClassVar[ErrorReason]
+    TOOL_FAILURES_EXCEEDED: _ClassVar[ErrorReason]
     RUN_FAILED: _ClassVar[ErrorReason]
     NOT_FOUND: _ClassVar[ErrorReason]
     ALREADY_EXISTS: _ClassVar[ErrorReason]
@@ -92,6 +93,7 @@ MODEL_ERROR: ErrorReason
 PROVIDER_UNAVAILABLE: ErrorReason
 REPLICA_LOST: ErrorReason
 EVENT_LIMIT_EXCEEDED: ErrorReason
+TOOL_FAILURES_EXCEEDED: ErrorReason
 RUN_FAILED: ErrorReason
 NOT_FOUND: ErrorReason
 ALREADY_EXISTS: ErrorReason

@@ -37,6 +37,8 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_APPROVAL_REQUESTED: _ClassVar[EventType]
     EVENT_TYPE_APPROVAL_RESOLVED: _ClassVar[EventType]
     EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED: _ClassVar[EventType]
+    EVENT_TYPE_SUB_RUN_STARTED: _ClassVar[EventType]
+    EVENT_TYPE_SUB_RUN_FINISHED: _ClassVar[EventType]
     EVENT_TYPE_USAGE: _ClassVar[EventType]
 
 class EventProfile(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
@@ -66,6 +68,8 @@ EVENT_TYPE_TOOL_CALL_RESULT: EventType
 EVENT_TYPE_APPROVAL_REQUESTED: EventType
 EVENT_TYPE_APPROVAL_RESOLVED: EventType
 EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED: EventType
+EVENT_TYPE_SUB_RUN_STARTED: EventType
+EVENT_TYPE_SUB_RUN_FINISHED: EventType
 EVENT_TYPE_USAGE: EventType
 EVENT_PROFILE_UNSPECIFIED: EventProfile
 EVENT_PROFILE_ALL: EventProfile
@@ -73,7 +77,7 @@ EVENT_PROFILE_NO_DELTAS: EventProfile
 EVENT_PROFILE_STATE: EventProfile
 
 class RunEvent(_message.Message):
-    __slots__ = ("run_id", "sequence", "create_time", "run_started", "run_finished", "run_error", "state_changed", "step_started", "step_finished", "text_message_start", "text_message_content", "text_message_end", "message_discarded", "reasoning_start", "reasoning_content", "reasoning_end", "tool_call_start", "tool_call_args", "tool_call_end", "tool_call_result", "approval_requested", "approval_resolved", "client_tool_call_requested", "usage", "heartbeat")
+    __slots__ = ("run_id", "sequence", "create_time", "run_started", "run_finished", "run_error", "state_changed", "step_started", "step_finished", "text_message_start", "text_message_content", "text_message_end", "message_discarded", "reasoning_start", "reasoning_content", "reasoning_end", "tool_call_start", "tool_call_args", "tool_call_end", "tool_call_result", "approval_requested", "approval_resolved", "client_tool_call_requested", "sub_run_started", "sub_run_finished", "usage", "heartbeat")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +101,8 @@ class RunEvent(_message.Message):
     APPROVAL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_RESOLVED_FIELD_NUMBER: _ClassVar[int]
     CLIENT_TOOL_CALL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    SUB_RUN_STARTED_FIELD_NUMBER: _ClassVar[int]
+    SUB_RUN_FINISHED_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     run_id: str
@@ -122,9 +128,11 @@ class RunEvent(_message.Message):
     approval_requested: ApprovalRequested
     approval_resolved: ApprovalResolved
     client_tool_call_requested: ClientToolCallRequested
+    sub_run_started: SubRunStarted
+    sub_run_finished: SubRunFinished
     usage: _run_pb2.Usage
     heartbeat: Heartbeat
-    def __init__(self, run_id: _Optional[str] = ..., sequence: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_started: _Optional[_Union[RunStarted, _Mapping]] = ..., run_finished: _Optional[_Union[RunFinished, _Mapping]] = ..., run_error: _Optional[_Union[RunError, _Mapping]] = ..., state_changed: _Optional[_Union[StateChanged, _Mapping]] = ..., step_started: _Optional[_Union[StepStarted, _Mapping]] = ..., step_finished: _Optional[_Union[StepFinished, _Mapping]] = ..., text_message_start: _Optional[_Union[TextMessageStart, _Mapping]] = ..., text_message_content: _Optional[_Union[TextMessageContent, _Mapping]] = ..., text_message_end: _Optional[_Union[TextMessageEnd, _Mapping]] = ..., message_discarded: _Optional[_Union[MessageDiscarded, _Mapping]] = ..., reasoning_start: _Optional[_Union[ReasoningStart, _Mapping]] = ..., reasoning_content: _Optional[_Union[ReasoningContent, _Mapping]] = ..., reasoning_end: _Optional[_Union[ReasoningEnd, _Mapping]] = ..., tool_call_start: _Optional[_Union[ToolCallStart, _Mapping]] = ..., tool_call_args: _Optional[_Union[ToolCallArgs, _Mapping]] = ..., tool_call_end: _Optional[_Union[ToolCallEnd, _Mapping]] = ..., tool_call_result: _Optional[_Union[ToolCallResult, _Mapping]] = ..., approval_requested: _Optional[_Union[ApprovalRequested, _Mapping]] = ..., approval_resolved: _Optional[_Union[ApprovalResolved, _Mapping]] = ..., client_tool_call_requested: _Optional[_Union[ClientToolCallRequested, _Mapping]] = ..., usage: _Optional[_Union[_run_pb2.Usage, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., sequence: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_started: _Optional[_Union[RunStarted, _Mapping]] = ..., run_finished: _Optional[_Union[RunFinished, _Mapping]] = ..., run_error: _Optional[_Union[RunError, _Mapping]] = ..., state_changed: _Optional[_Union[StateChanged, _Mapping]] = ..., step_started: _Optional[_Union[StepStarted, _Mapping]] = ..., step_finished: _Optional[_Union[StepFinished, _Mapping]] = ..., text_message_start: _Optional[_Union[TextMessageStart, _Mapping]] = ..., text_message_content: _Optional[_Union[TextMessageContent, _Mapping]] = ..., text_message_end: _Optional[_Union[TextMessageEnd, _Mapping]] = ..., message_discarded: _Optional[_Union[MessageDiscarded, _Mapping]] = ..., reasoning_start: _Optional[_Union[ReasoningStart, _Mapping]] = ..., reasoning_content: _Optional[_Union[ReasoningContent, _Mapping]] = ..., reasoning_end: _Optional[_Union[ReasoningEnd, _Mapping]] = ..., tool_call_start: _Optional[_Union[ToolCallStart, _Mapping]] = ..., tool_call_args: _Optional[_Union[ToolCallArgs, _Mapping]] = ..., tool_call_end: _Optional[_Union[ToolCallEnd, _Mapping]] = ..., tool_call_result: _Optional[_Union[ToolCallResult, _Mapping]] = ..., approval_requested: _Optional[_Union[ApprovalRequested, _Mapping]] = ..., approval_resolved: _Optional[_Union[ApprovalResolved, _Mapping]] = ..., client_tool_call_requested: _Optional[_Union[ClientToolCallRequested, _Mapping]] = ..., sub_run_started: _Optional[_Union[SubRunStarted, _Mapping]] = ..., sub_run_finished: _Optional[_Union[SubRunFinished, _Mapping]] = ..., usage: _Optional[_Union[_run_pb2.Usage, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
 
 class EventFilter(_message.Message):
     __slots__ = ("profile", "event_types")
@@ -275,34 +283,38 @@ class ToolCallResult(_message.Message):
     def __init__(self, tool_call_id: _Optional[str] = ..., content: _Optional[str] = ..., is_error: _Optional[bool] = ...) -> None: ...
 
 class ApprovalRequested(_message.Message):
-    __slots__ = ("approval_id", "tool_call_id", "tool_name", "arguments", "expire_time")
+    __slots__ = ("approval_id", "tool_call_id", "tool_name", "arguments", "expire_time", "run_id")
     APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
     TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
     ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
     approval_id: str
     tool_call_id: str
     tool_name: str
     arguments: str
     expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, approval_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., arguments: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    run_id: str
+    def __init__(self, approval_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., arguments: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_id: _Optional[str] = ...) -> None: ...
 
 class ApprovalResolved(_message.Message):
-    __slots__ = ("approval_id", "tool_call_id", "state", "reason", "resolved_by", "resolve_time")
+    __slots__ = ("approval_id", "tool_call_id", "state", "reason", "resolved_by", "resolve_time", "run_id")
     APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     RESOLVED_BY_FIELD_NUMBER: _ClassVar[int]
     RESOLVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
     approval_id: str
     tool_call_id: str
     state: _approval_pb2.ApprovalState
     reason: str
     resolved_by: str
     resolve_time: _timestamp_pb2.Timestamp
-    def __init__(self, approval_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., state: _Optional[_Union[_approval_pb2.ApprovalState, str]] = ..., reason: _Optional[str] = ..., resolved_by: _Optional[str] = ..., resolve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    run_id: str
+    def __init__(self, approval_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., state: _Optional[_Union[_approval_pb2.ApprovalState, str]] = ..., reason: _Optional[str] = ..., resolved_by: _Optional[str] = ..., resolve_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run_id: _Optional[str] = ...) -> None: ...
 
 class ClientToolCallRequested(_message.Message):
     __slots__ = ("tool_call_id", "tool_name", "arguments")
@@ -313,6 +325,34 @@ class ClientToolCallRequested(_message.Message):
     tool_name: str
     arguments: str
     def __init__(self, tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., arguments: _Optional[str] = ...) -> None: ...
+
+class SubRunStarted(_message.Message):
+    __slots__ = ("child_run_id", "agent_id", "tool_call_id")
+    CHILD_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    child_run_id: str
+    agent_id: str
+    tool_call_id: str
+    def __init__(self, child_run_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+
+class SubRunFinished(_message.Message):
+    __slots__ = ("child_run_id", "agent_id", "tool_call_id", "state", "output", "error", "usage")
+    CHILD_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    child_run_id: str
+    agent_id: str
+    tool_call_id: str
+    state: _run_pb2.RunState
+    output: str
+    error: _status_pb2.Status
+    usage: _run_pb2.Usage
+    def __init__(self, child_run_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., state: _Optional[_Union[_run_pb2.RunState, str]] = ..., output: _Optional[str] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., usage: _Optional[_Union[_run_pb2.Usage, _Mapping]] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ()

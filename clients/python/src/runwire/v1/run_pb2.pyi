@@ -45,7 +45,7 @@ REQUIRED_ACTION_TYPE_APPROVAL: RequiredActionType
 REQUIRED_ACTION_TYPE_CLIENT_TOOL_CALL: RequiredActionType
 
 class Run(_message.Message):
-    __slots__ = ("run_id", "agent_id", "thread_id", "state", "output", "finish_reason", "usage", "error", "last_sequence", "required_actions", "runtime", "create_time", "start_time", "end_time", "update_time", "created_by", "tenant", "labels", "overrides")
+    __slots__ = ("run_id", "agent_id", "thread_id", "state", "output", "finish_reason", "usage", "error", "last_sequence", "required_actions", "runtime", "create_time", "start_time", "end_time", "update_time", "created_by", "tenant", "labels", "overrides", "parent_run_id", "root_run_id", "depth")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,9 @@ class Run(_message.Message):
     TENANT_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     OVERRIDES_FIELD_NUMBER: _ClassVar[int]
+    PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    ROOT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     agent_id: str
     thread_id: str
@@ -91,7 +94,10 @@ class Run(_message.Message):
     tenant: str
     labels: _containers.ScalarMap[str, str]
     overrides: RunOverrides
-    def __init__(self, run_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., thread_id: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., output: _Optional[str] = ..., finish_reason: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., last_sequence: _Optional[int] = ..., required_actions: _Optional[_Iterable[_Union[RequiredAction, _Mapping]]] = ..., runtime: _Optional[_Union[_agent_pb2.Runtime, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., tenant: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., overrides: _Optional[_Union[RunOverrides, _Mapping]] = ...) -> None: ...
+    parent_run_id: str
+    root_run_id: str
+    depth: int
+    def __init__(self, run_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., thread_id: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., output: _Optional[str] = ..., finish_reason: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., last_sequence: _Optional[int] = ..., required_actions: _Optional[_Iterable[_Union[RequiredAction, _Mapping]]] = ..., runtime: _Optional[_Union[_agent_pb2.Runtime, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., tenant: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., overrides: _Optional[_Union[RunOverrides, _Mapping]] = ..., parent_run_id: _Optional[str] = ..., root_run_id: _Optional[str] = ..., depth: _Optional[int] = ...) -> None: ...
 
 class RunOverrides(_message.Message):
     __slots__ = ("instructions", "temperature", "top_p", "max_output_tokens", "limits")

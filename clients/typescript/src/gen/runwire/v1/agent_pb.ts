@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file runwire/v1/agent.proto.
  */
 export const file_runwire_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChZydW53aXJlL3YxL2FnZW50LnByb3RvEgpydW53aXJlLnYxItgFCgVBZ2VudBIQCghhZ2VudF9pZBgBIAEoCRIeCgxkaXNwbGF5X25hbWUYAiABKAlCCLpIBXIDGMgBEh0KC2Rlc2NyaXB0aW9uGAMgASgJQgi6SAVyAxjQDxIfCgxpbnN0cnVjdGlvbnMYBCABKAlCCbpIBnIEGKCNBhIgCgVtb2RlbBgFIAEoCzIRLnJ1bndpcmUudjEuTW9kZWwSNQoFdG9vbHMYBiADKAlCJrpII5IBIBBAGAEiGnIYMhZeW0EtWmEtejAtOV8uLV17MSw2NH0kEjMKD2FwcHJvdmFsX3BvbGljeRgHIAEoCzIaLnJ1bndpcmUudjEuQXBwcm92YWxQb2xpY3kSIgoGbGltaXRzGAggASgLMhIucnVud2lyZS52MS5MaW1pdHMSLgoHcnVudGltZRgJIAEoDjITLnJ1bndpcmUudjEuUnVudGltZUIIukgFggECEAESDAoEZXRhZxgKIAEoCRIvCgtjcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKD3Jlc3BvbnNlX2Zvcm1hdBgNIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSNAoPZmFsbGJhY2tfbW9kZWxzGA4gAygLMhEucnVud2lyZS52MS5Nb2RlbEIIukgFkgECEAQSdAoGbGFiZWxzGA8gAygLMh0ucnVud2lyZS52MS5BZ2VudC5MYWJlbHNFbnRyeUJFukhCmgE/ECAiNHIyMjBeW0EtWmEtejAtOV0oW0EtWmEtejAtOS5fLy1dezAsNjF9W0EtWmEtejAtOV0pPyQqBXIDGIACGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZgoFTW9kZWwSGwoIcHJvdmlkZXIYASABKAlCCbpIBnIEEAEYQBIWCgRuYW1lGAIgASgJQgi6SAVyAxjIARIoCgdvcHRpb25zGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCKPAQoOQXBwcm92YWxQb2xpY3kSMAoEbW9kZRgBIAEoDjIYLnJ1bndpcmUudjEuQXBwcm92YWxNb2RlQgi6SAWCAQIQARIlChNhdXRvX2FwcHJvdmVkX3Rvb2xzGAIgAygJQgi6SAWSAQIQQBIkCglhcHByb3ZlcnMYAyADKAlCEbpIDpIBCxBAIgdyBRABGIABIs8BCgZMaW1pdHMSIQoObWF4X2l0ZXJhdGlvbnMYASABKAVCCbpIBhoEGGQoABI8Cgd0aW1lb3V0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQhC6SA2qAQoiBAiAowUyAggBEkUKEGFwcHJvdmFsX3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CELpIDaoBCiIECICjBTICCAESHQoMdG9rZW5fYnVkZ2V0GAQgASgDQge6SAQiAigAIrcBChJDcmVhdGVBZ2VudFJlcXVlc3QSNAoIYWdlbnRfaWQYASABKAlCIrpIH3IdMhteW2EtejAtOV1bYS16MC05Ll8tXXswLDYyfSQSawoFYWdlbnQYAiABKAsyES5ydW53aXJlLnYxLkFnZW50Qkm6SEa6AUAKFGFnZW50Lm1vZGVsX3JlcXVpcmVkEhdhZ2VudC5tb2RlbCBpcyByZXF1aXJlZBoPaGFzKHRoaXMubW9kZWwpyAEBIjcKE0NyZWF0ZUFnZW50UmVzcG9uc2USIAoFYWdlbnQYASABKAsyES5ydW53aXJlLnYxLkFnZW50IiwKD0dldEFnZW50UmVxdWVzdBIZCghhZ2VudF9pZBgBIAEoCUIHukgEcgIQASI0ChBHZXRBZ2VudFJlc3BvbnNlEiAKBWFnZW50GAEgASgLMhEucnVud2lyZS52MS5BZ2VudCL4AQoRTGlzdEFnZW50c1JlcXVlc3QSHQoJcGFnZV9zaXplGAEgASgFQgq6SAcaBRjoBygAEhIKCnBhZ2VfdG9rZW4YAiABKAkSgAEKBmxhYmVscxgDIAMoCzIpLnJ1bndpcmUudjEuTGlzdEFnZW50c1JlcXVlc3QuTGFiZWxzRW50cnlCRbpIQpoBPxAgIjRyMjIwXltBLVphLXowLTldKFtBLVphLXowLTkuXy8tXXswLDYxfVtBLVphLXowLTldKT8kKgVyAxiAAhotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlAKEkxpc3RBZ2VudHNSZXNwb25zZRIhCgZhZ2VudHMYASADKAsyES5ydW53aXJlLnYxLkFnZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJvChJVcGRhdGVBZ2VudFJlcXVlc3QSKAoFYWdlbnQYASABKAsyES5ydW53aXJlLnYxLkFnZW50Qga6SAPIAQESLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjcKE1VwZGF0ZUFnZW50UmVzcG9uc2USIAoFYWdlbnQYASABKAsyES5ydW53aXJlLnYxLkFnZW50Ii8KEkRlbGV0ZUFnZW50UmVxdWVzdBIZCghhZ2VudF9pZBgBIAEoCUIHukgEcgIQASIVChNEZWxldGVBZ2VudFJlc3BvbnNlKlAKB1J1bnRpbWUSFwoTUlVOVElNRV9VTlNQRUNJRklFRBAAEhYKElJVTlRJTUVfSU5fUFJPQ0VTUxABEhQKEFJVTlRJTUVfVEVNUE9SQUwQAiqBAQoMQXBwcm92YWxNb2RlEh0KGUFQUFJPVkFMX01PREVfVU5TUEVDSUZJRUQQABIdChlBUFBST1ZBTF9NT0RFX1JFUVVJUkVfQUxMEAESFgoSQVBQUk9WQUxfTU9ERV9BVVRPEAISGwoXQVBQUk9WQUxfTU9ERV9BTExPV0xJU1QQAzKSAwoMQWdlbnRTZXJ2aWNlEk4KC0NyZWF0ZUFnZW50Eh4ucnVud2lyZS52MS5DcmVhdGVBZ2VudFJlcXVlc3QaHy5ydW53aXJlLnYxLkNyZWF0ZUFnZW50UmVzcG9uc2USRQoIR2V0QWdlbnQSGy5ydW53aXJlLnYxLkdldEFnZW50UmVxdWVzdBocLnJ1bndpcmUudjEuR2V0QWdlbnRSZXNwb25zZRJLCgpMaXN0QWdlbnRzEh0ucnVud2lyZS52MS5MaXN0QWdlbnRzUmVxdWVzdBoeLnJ1bndpcmUudjEuTGlzdEFnZW50c1Jlc3BvbnNlEk4KC1VwZGF0ZUFnZW50Eh4ucnVud2lyZS52MS5VcGRhdGVBZ2VudFJlcXVlc3QaHy5ydW53aXJlLnYxLlVwZGF0ZUFnZW50UmVzcG9uc2USTgoLRGVsZXRlQWdlbnQSHi5ydW53aXJlLnYxLkRlbGV0ZUFnZW50UmVxdWVzdBofLnJ1bndpcmUudjEuRGVsZXRlQWdlbnRSZXNwb25zZUJOCg5kZXYucnVud2lyZS52MVABWjpnaXRodWIuY29tL3J1bndpcmUvcnVud2lyZS9jbGllbnRzL2dvL3J1bndpcmUvdjE7cnVud2lyZXYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChZydW53aXJlL3YxL2FnZW50LnByb3RvEgpydW53aXJlLnYxIv0GCgVBZ2VudBIQCghhZ2VudF9pZBgBIAEoCRIeCgxkaXNwbGF5X25hbWUYAiABKAlCCLpIBXIDGMgBEh0KC2Rlc2NyaXB0aW9uGAMgASgJQgi6SAVyAxjQDxIfCgxpbnN0cnVjdGlvbnMYBCABKAlCCbpIBnIEGKCNBhIgCgVtb2RlbBgFIAEoCzIRLnJ1bndpcmUudjEuTW9kZWwSNQoFdG9vbHMYBiADKAlCJrpII5IBIBBAGAEiGnIYMhZeW0EtWmEtejAtOV8uLV17MSw2NH0kEjMKD2FwcHJvdmFsX3BvbGljeRgHIAEoCzIaLnJ1bndpcmUudjEuQXBwcm92YWxQb2xpY3kSIgoGbGltaXRzGAggASgLMhIucnVud2lyZS52MS5MaW1pdHMSLgoHcnVudGltZRgJIAEoDjITLnJ1bndpcmUudjEuUnVudGltZUIIukgFggECEAESDAoEZXRhZxgKIAEoCRIvCgtjcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKD3Jlc3BvbnNlX2Zvcm1hdBgNIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSNAoPZmFsbGJhY2tfbW9kZWxzGA4gAygLMhEucnVud2lyZS52MS5Nb2RlbEIIukgFkgECEAQSdAoGbGFiZWxzGA8gAygLMh0ucnVud2lyZS52MS5BZ2VudC5MYWJlbHNFbnRyeUJFukhCmgE/ECAiNHIyMjBeW0EtWmEtejAtOV0oW0EtWmEtejAtOS5fLy1dezAsNjF9W0EtWmEtejAtOV0pPyQqBXIDGIACEjIKCnN1Yl9hZ2VudHMYECADKAsyFC5ydW53aXJlLnYxLlN1YkFnZW50Qgi6SAWSAQIQEBI8Cgh0b29sc2V0cxgRIAMoCUIqukgnkgEkEBAYASIechwyGl5bYS16MC05XVthLXowLTlfLV17MCwzMX0kEjEKDnRvb2xfZXhlY3V0aW9uGBIgASgLMhkucnVud2lyZS52MS5Ub29sRXhlY3V0aW9uGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZgoFTW9kZWwSGwoIcHJvdmlkZXIYASABKAlCCbpIBnIEEAEYQBIWCgRuYW1lGAIgASgJQgi6SAVyAxjIARIoCgdvcHRpb25zGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCKPAQoOQXBwcm92YWxQb2xpY3kSMAoEbW9kZRgBIAEoDjIYLnJ1bndpcmUudjEuQXBwcm92YWxNb2RlQgi6SAWCAQIQARIlChNhdXRvX2FwcHJvdmVkX3Rvb2xzGAIgAygJQgi6SAWSAQIQQBIkCglhcHByb3ZlcnMYAyADKAlCEbpIDpIBCxBAIgdyBRABGIABIvcBCgZMaW1pdHMSIQoObWF4X2l0ZXJhdGlvbnMYASABKAVCCbpIBhoEGGQoABI8Cgd0aW1lb3V0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQhC6SA2qAQoiBAiAowUyAggBEkUKEGFwcHJvdmFsX3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CELpIDaoBCiIECICjBTICCAESHQoMdG9rZW5fYnVkZ2V0GAQgASgDQge6SAQiAigAEiYKE21heF9zdWJfYWdlbnRfZGVwdGgYBSABKAVCCbpIBhoEGAUoACJ7CghTdWJBZ2VudBIcCghhZ2VudF9pZBgBIAEoCUIKukgHcgUQARiAARIyCgl0b29sX25hbWUYAiABKAlCH7pIHHIaMhheKFtBLVphLXowLTlfLV17MSw2NH0pPyQSHQoLZGVzY3JpcHRpb24YAyABKAlCCLpIBXIDGKAfIpcBCg1Ub29sRXhlY3V0aW9uEhIKCnNlcXVlbnRpYWwYASABKAgSQAoMdG9vbF90aW1lb3V0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQg+6SAyqAQkiAwiQHDICCAESMAodbWF4X2NvbnNlY3V0aXZlX3Rvb2xfZmFpbHVyZXMYAyABKAVCCbpIBhoEGGQoACLIAQoJQWdlbnRUb29sEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSKwoKcGFyYW1ldGVycxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJgoGc291cmNlGAQgASgOMhYucnVud2lyZS52MS5Ub29sU291cmNlEhkKEXJlcXVpcmVzX2FwcHJvdmFsGAUgASgIEhIKCm1jcF9zZXJ2ZXIYBiABKAkSFAoMc3ViX2FnZW50X2lkGAcgASgJIrcBChJDcmVhdGVBZ2VudFJlcXVlc3QSNAoIYWdlbnRfaWQYASABKAlCIrpIH3IdMhteW2EtejAtOV1bYS16MC05Ll8tXXswLDYyfSQSawoFYWdlbnQYAiABKAsyES5ydW53aXJlLnYxLkFnZW50Qkm6SEa6AUAKFGFnZW50Lm1vZGVsX3JlcXVpcmVkEhdhZ2VudC5tb2RlbCBpcyByZXF1aXJlZBoPaGFzKHRoaXMubW9kZWwpyAEBIjcKE0NyZWF0ZUFnZW50UmVzcG9uc2USIAoFYWdlbnQYASABKAsyES5ydW53aXJlLnYxLkFnZW50IiwKD0dldEFnZW50UmVxdWVzdBIZCghhZ2VudF9pZBgBIAEoCUIHukgEcgIQASI0ChBHZXRBZ2VudFJlc3BvbnNlEiAKBWFnZW50GAEgASgLMhEucnVud2lyZS52MS5BZ2VudCL4AQoRTGlzdEFnZW50c1JlcXVlc3QSHQoJcGFnZV9zaXplGAEgASgFQgq6SAcaBRjoBygAEhIKCnBhZ2VfdG9rZW4YAiABKAkSgAEKBmxhYmVscxgDIAMoCzIpLnJ1bndpcmUudjEuTGlzdEFnZW50c1JlcXVlc3QuTGFiZWxzRW50cnlCRbpIQpoBPxAgIjRyMjIwXltBLVphLXowLTldKFtBLVphLXowLTkuXy8tXXswLDYxfVtBLVphLXowLTldKT8kKgVyAxiAAhotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlAKEkxpc3RBZ2VudHNSZXNwb25zZRIhCgZhZ2VudHMYASADKAsyES5ydW53aXJlLnYxLkFnZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJvChJVcGRhdGVBZ2VudFJlcXVlc3QSKAoFYWdlbnQYASABKAsyES5ydW53aXJlLnYxLkFnZW50Qga6SAPIAQESLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjcKE1VwZGF0ZUFnZW50UmVzcG9uc2USIAoFYWdlbnQYASABKAsyES5ydW53aXJlLnYxLkFnZW50Ii8KEkRlbGV0ZUFnZW50UmVxdWVzdBIZCghhZ2VudF9pZBgBIAEoCUIHukgEcgIQASI1ChVMaXN0QWdlbnRUb29sc1JlcXVlc3QSHAoIYWdlbnRfaWQYASABKAlCCrpIB3IFEAEYgAEiPgoWTGlzdEFnZW50VG9vbHNSZXNwb25zZRIkCgV0b29scxgBIAMoCzIVLnJ1bndpcmUudjEuQWdlbnRUb29sIhUKE0RlbGV0ZUFnZW50UmVzcG9uc2UqUAoHUnVudGltZRIXChNSVU5USU1FX1VOU1BFQ0lGSUVEEAASFgoSUlVOVElNRV9JTl9QUk9DRVNTEAESFAoQUlVOVElNRV9URU1QT1JBTBACKoEBCgxBcHByb3ZhbE1vZGUSHQoZQVBQUk9WQUxfTU9ERV9VTlNQRUNJRklFRBAAEh0KGUFQUFJPVkFMX01PREVfUkVRVUlSRV9BTEwQARIWChJBUFBST1ZBTF9NT0RFX0FVVE8QAhIbChdBUFBST1ZBTF9NT0RFX0FMTE9XTElTVBADKooBCgpUb29sU291cmNlEhsKF1RPT0xfU09VUkNFX1VOU1BFQ0lGSUVEEAASFwoTVE9PTF9TT1VSQ0VfQlVJTFRJThABEhYKElRPT0xfU09VUkNFX1BZVEhPThACEhMKD1RPT0xfU09VUkNFX01DUBADEhkKFVRPT0xfU09VUkNFX1NVQl9BR0VOVBAEMusDCgxBZ2VudFNlcnZpY2USTgoLQ3JlYXRlQWdlbnQSHi5ydW53aXJlLnYxLkNyZWF0ZUFnZW50UmVxdWVzdBofLnJ1bndpcmUudjEuQ3JlYXRlQWdlbnRSZXNwb25zZRJFCghHZXRBZ2VudBIbLnJ1bndpcmUudjEuR2V0QWdlbnRSZXF1ZXN0GhwucnVud2lyZS52MS5HZXRBZ2VudFJlc3BvbnNlEksKCkxpc3RBZ2VudHMSHS5ydW53aXJlLnYxLkxpc3RBZ2VudHNSZXF1ZXN0Gh4ucnVud2lyZS52MS5MaXN0QWdlbnRzUmVzcG9uc2USTgoLVXBkYXRlQWdlbnQSHi5ydW53aXJlLnYxLlVwZGF0ZUFnZW50UmVxdWVzdBofLnJ1bndpcmUudjEuVXBkYXRlQWdlbnRSZXNwb25zZRJOCgtEZWxldGVBZ2VudBIeLnJ1bndpcmUudjEuRGVsZXRlQWdlbnRSZXF1ZXN0Gh8ucnVud2lyZS52MS5EZWxldGVBZ2VudFJlc3BvbnNlElcKDkxpc3RBZ2VudFRvb2xzEiEucnVud2lyZS52MS5MaXN0QWdlbnRUb29sc1JlcXVlc3QaIi5ydW53aXJlLnYxLkxpc3RBZ2VudFRvb2xzUmVzcG9uc2VCTgoOZGV2LnJ1bndpcmUudjFQAVo6Z2l0aHViLmNvbS9ydW53aXJlL3J1bndpcmUvY2xpZW50cy9nby9ydW53aXJlL3YxO3J1bndpcmV2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Agent is a reusable definition that runs are started from. A run
@@ -143,6 +143,34 @@ export type Agent = Message<"runwire.v1.Agent"> & {
    * @generated from field: map<string, string> labels = 15;
    */
   labels: { [key: string]: string };
+
+  /**
+   * Optional. Agents this agent may delegate to, each offered to the model
+   * as a tool, at most 16. A call starts a child run of that agent with the
+   * call's "prompt" argument as its prompt (it does not inherit this run's
+   * conversation); the child's output is the tool result. INVALID_ARGUMENT
+   * for an unknown agent, a duplicate tool name, or a cycle
+   * (agent -> ... -> itself).
+   *
+   * @generated from field: repeated runwire.v1.SubAgent sub_agents = 16;
+   */
+  subAgents: SubAgent[];
+
+  /**
+   * Optional. MCP servers (by the names the operator configured in
+   * [[mcp_servers]]) whose tools this agent is offered, as
+   * "<server>_<tool>", at most 16. INVALID_ARGUMENT for an unknown name.
+   *
+   * @generated from field: repeated string toolsets = 17;
+   */
+  toolsets: string[];
+
+  /**
+   * Optional. How the agent's tool calls are executed.
+   *
+   * @generated from field: runwire.v1.ToolExecution tool_execution = 18;
+   */
+  toolExecution?: ToolExecution | undefined;
 };
 
 /**
@@ -278,6 +306,15 @@ export type Limits = Message<"runwire.v1.Limits"> & {
    * @generated from field: int64 token_budget = 4;
    */
   tokenBudget: bigint;
+
+  /**
+   * Optional. How deep delegation may go below a run of this agent: 0 to 5.
+   * Default when 0: 2 (a sub-agent's run may itself delegate once more). A
+   * delegation past it fails as a tool error the model sees.
+   *
+   * @generated from field: int32 max_sub_agent_depth = 5;
+   */
+  maxSubAgentDepth: number;
 };
 
 /**
@@ -286,6 +323,146 @@ export type Limits = Message<"runwire.v1.Limits"> & {
  */
 export const LimitsSchema: GenMessage<Limits> = /*@__PURE__*/
   messageDesc(file_runwire_v1_agent, 3);
+
+/**
+ * SubAgent is an agent another agent may delegate to (agent-as-tool).
+ *
+ * @generated from message runwire.v1.SubAgent
+ */
+export type SubAgent = Message<"runwire.v1.SubAgent"> & {
+  /**
+   * Required. The agent delegated to (same tenant).
+   *
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * Optional. The tool name the model calls. Default: the agent id with
+   * characters other than letters, digits, '_' and '-' replaced by '_'.
+   *
+   * @generated from field: string tool_name = 2;
+   */
+  toolName: string;
+
+  /**
+   * Optional. What the sub-agent does, shown to the model; at most 4,000
+   * characters. Default: the agent's description.
+   *
+   * @generated from field: string description = 3;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message runwire.v1.SubAgent.
+ * Use `create(SubAgentSchema)` to create a new message.
+ */
+export const SubAgentSchema: GenMessage<SubAgent> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_agent, 4);
+
+/**
+ * ToolExecution controls how an agent's tool calls run.
+ *
+ * @generated from message runwire.v1.ToolExecution
+ */
+export type ToolExecution = Message<"runwire.v1.ToolExecution"> & {
+  /**
+   * Optional. Run the tool calls of one model reply one after another
+   * instead of concurrently (the default).
+   *
+   * @generated from field: bool sequential = 1;
+   */
+  sequential: boolean;
+
+  /**
+   * Optional. Longest one server tool call (built-in, Python, MCP) may take,
+   * 1 s to 1 h; a call that takes longer fails as a tool error the model
+   * sees. Default: no limit but the run's timeout.
+   *
+   * @generated from field: google.protobuf.Duration tool_timeout = 2;
+   */
+  toolTimeout?: Duration | undefined;
+
+  /**
+   * Optional. Consecutive failed tool calls after which the run fails
+   * (FAILED_PRECONDITION, reason TOOL_FAILURES_EXCEEDED), 0 to 100; 0
+   * (default): no cap.
+   *
+   * @generated from field: int32 max_consecutive_tool_failures = 3;
+   */
+  maxConsecutiveToolFailures: number;
+};
+
+/**
+ * Describes the message runwire.v1.ToolExecution.
+ * Use `create(ToolExecutionSchema)` to create a new message.
+ */
+export const ToolExecutionSchema: GenMessage<ToolExecution> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_agent, 5);
+
+/**
+ * AgentTool is one tool as a run of an agent offers it to the model.
+ *
+ * @generated from message runwire.v1.AgentTool
+ */
+export type AgentTool = Message<"runwire.v1.AgentTool"> & {
+  /**
+   * The name the model calls.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What the tool does, as the model reads it.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * JSON Schema of the arguments object.
+   *
+   * @generated from field: google.protobuf.Struct parameters = 3;
+   */
+  parameters?: JsonObject | undefined;
+
+  /**
+   * Where it comes from.
+   *
+   * @generated from field: runwire.v1.ToolSource source = 4;
+   */
+  source: ToolSource;
+
+  /**
+   * A call needs an approval under the agent's approval policy.
+   *
+   * @generated from field: bool requires_approval = 5;
+   */
+  requiresApproval: boolean;
+
+  /**
+   * TOOL_SOURCE_MCP: the MCP server's name.
+   *
+   * @generated from field: string mcp_server = 6;
+   */
+  mcpServer: string;
+
+  /**
+   * TOOL_SOURCE_SUB_AGENT: the agent delegated to.
+   *
+   * @generated from field: string sub_agent_id = 7;
+   */
+  subAgentId: string;
+};
+
+/**
+ * Describes the message runwire.v1.AgentTool.
+ * Use `create(AgentToolSchema)` to create a new message.
+ */
+export const AgentToolSchema: GenMessage<AgentTool> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_agent, 6);
 
 /**
  * CreateAgentRequest is the request of AgentService.CreateAgent.
@@ -315,7 +492,7 @@ export type CreateAgentRequest = Message<"runwire.v1.CreateAgentRequest"> & {
  * Use `create(CreateAgentRequestSchema)` to create a new message.
  */
 export const CreateAgentRequestSchema: GenMessage<CreateAgentRequest> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_agent, 4);
+  messageDesc(file_runwire_v1_agent, 7);
 
 /**
  * CreateAgentResponse is the response of AgentService.CreateAgent.
@@ -336,7 +513,7 @@ export type CreateAgentResponse = Message<"runwire.v1.CreateAgentResponse"> & {
  * Use `create(CreateAgentResponseSchema)` to create a new message.
  */
 export const CreateAgentResponseSchema: GenMessage<CreateAgentResponse> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_agent, 5);
+  messageDesc(file_runwire_v1_agent, 8);
 
 /**
  * GetAgentRequest is the request of AgentService.GetAgent.
@@ -357,7 +534,7 @@ export type GetAgentRequest = Message<"runwire.v1.GetAgentRequest"> & {
  * Use `create(GetAgentRequestSchema)` to create a new message.
  */
 export const GetAgentRequestSchema: GenMessage<GetAgentRequest> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_agent, 6);
+  messageDesc(file_runwire_v1_agent, 9);
 
 /**
  * GetAgentResponse is the response of AgentService.GetAgent.
@@ -378,7 +555,7 @@ export type GetAgentResponse = Message<"runwire.v1.GetAgentResponse"> & {
  * Use `create(GetAgentResponseSchema)` to create a new message.
  */
 export const GetAgentResponseSchema: GenMessage<GetAgentResponse> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_agent, 7);
+  messageDesc(file_runwire_v1_agent, 10);
 
 /**
  * ListAgentsRequest is the request of AgentService.ListAgents.
@@ -413,7 +590,7 @@ export type ListAgentsRequest = Message<"runwire.v1.ListAgentsRequest"> & {
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_agent, 8);
+  messageDesc(file_runwire_v1_agent, 11);
 
 /**
  * ListAgentsResponse is the response of AgentService.ListAgents.
@@ -441,7 +618,7 @@ export type ListAgentsResponse = Message<"runwire.v1.ListAgentsResponse"> & {
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_agent, 9);
+  messageDesc(file_runwire_v1_agent, 12);
 
 /**
  * UpdateAgentRequest is the request of AgentService.UpdateAgent.
@@ -471,7 +648,7 @@ export type UpdateAgentRequest = Message<"runwire.v1.UpdateAgentRequest"> & {
  * Use `create(UpdateAgentRequestSchema)` to create a new message.
  */
 export const UpdateAgentRequestSchema: GenMessage<UpdateAgentRequest> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_agent, 10);
+  messageDesc(file_runwire_v1_agent, 13);
 
 /**
  * UpdateAgentResponse is the response of AgentService.UpdateAgent.
@@ -492,7 +669,7 @@ export type UpdateAgentResponse = Message<"runwire.v1.UpdateAgentResponse"> & {
  * Use `create(UpdateAgentResponseSchema)` to create a new message.
  */
 export const UpdateAgentResponseSchema: GenMessage<UpdateAgentResponse> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_agent, 11);
+  messageDesc(file_runwire_v1_agent, 14);
 
 /**
  * DeleteAgentRequest is the request of AgentService.DeleteAgent.
@@ -513,7 +690,49 @@ export type DeleteAgentRequest = Message<"runwire.v1.DeleteAgentRequest"> & {
  * Use `create(DeleteAgentRequestSchema)` to create a new message.
  */
 export const DeleteAgentRequestSchema: GenMessage<DeleteAgentRequest> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_agent, 12);
+  messageDesc(file_runwire_v1_agent, 15);
+
+/**
+ * ListAgentToolsRequest is the request of AgentService.ListAgentTools.
+ *
+ * @generated from message runwire.v1.ListAgentToolsRequest
+ */
+export type ListAgentToolsRequest = Message<"runwire.v1.ListAgentToolsRequest"> & {
+  /**
+   * Required. The agent. NOT_FOUND if unknown.
+   *
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+};
+
+/**
+ * Describes the message runwire.v1.ListAgentToolsRequest.
+ * Use `create(ListAgentToolsRequestSchema)` to create a new message.
+ */
+export const ListAgentToolsRequestSchema: GenMessage<ListAgentToolsRequest> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_agent, 16);
+
+/**
+ * ListAgentToolsResponse is the response of AgentService.ListAgentTools.
+ *
+ * @generated from message runwire.v1.ListAgentToolsResponse
+ */
+export type ListAgentToolsResponse = Message<"runwire.v1.ListAgentToolsResponse"> & {
+  /**
+   * The tools, in the order the model is offered them.
+   *
+   * @generated from field: repeated runwire.v1.AgentTool tools = 1;
+   */
+  tools: AgentTool[];
+};
+
+/**
+ * Describes the message runwire.v1.ListAgentToolsResponse.
+ * Use `create(ListAgentToolsResponseSchema)` to create a new message.
+ */
+export const ListAgentToolsResponseSchema: GenMessage<ListAgentToolsResponse> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_agent, 17);
 
 /**
  * DeleteAgentResponse is the response of AgentService.DeleteAgent.
@@ -528,7 +747,7 @@ export type DeleteAgentResponse = Message<"runwire.v1.DeleteAgentResponse"> & {
  * Use `create(DeleteAgentResponseSchema)` to create a new message.
  */
 export const DeleteAgentResponseSchema: GenMessage<DeleteAgentResponse> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_agent, 13);
+  messageDesc(file_runwire_v1_agent, 18);
 
 /**
  * Runtime selects the executor that runs an agent loop.
@@ -608,6 +827,54 @@ export const ApprovalModeSchema: GenEnum<ApprovalMode> = /*@__PURE__*/
   enumDesc(file_runwire_v1_agent, 1);
 
 /**
+ * ToolSource tells where a tool comes from.
+ *
+ * @generated from enum runwire.v1.ToolSource
+ */
+export enum ToolSource {
+  /**
+   * Never used.
+   *
+   * @generated from enum value: TOOL_SOURCE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Built into Runwire (calculator, ...).
+   *
+   * @generated from enum value: TOOL_SOURCE_BUILTIN = 1;
+   */
+  BUILTIN = 1,
+
+  /**
+   * A Python tool module the operator registered (RUNWIRE_TOOL_MODULES).
+   *
+   * @generated from enum value: TOOL_SOURCE_PYTHON = 2;
+   */
+  PYTHON = 2,
+
+  /**
+   * A tool of an MCP server of the operator's configuration.
+   *
+   * @generated from enum value: TOOL_SOURCE_MCP = 3;
+   */
+  MCP = 3,
+
+  /**
+   * A sub-agent (agent-as-tool).
+   *
+   * @generated from enum value: TOOL_SOURCE_SUB_AGENT = 4;
+   */
+  SUB_AGENT = 4,
+}
+
+/**
+ * Describes the enum runwire.v1.ToolSource.
+ */
+export const ToolSourceSchema: GenEnum<ToolSource> = /*@__PURE__*/
+  enumDesc(file_runwire_v1_agent, 2);
+
+/**
  * AgentService manages agent definitions: the instructions, model, tools,
  * approval policy, limits and runtime that runs are started from.
  *
@@ -669,6 +936,19 @@ export const AgentService: GenService<{
     methodKind: "unary";
     input: typeof DeleteAgentRequestSchema;
     output: typeof DeleteAgentResponseSchema;
+  },
+  /**
+   * Lists the tools a run of the agent is offered, as the model sees them:
+   * server tools (built-in and registered Python), the tools of its MCP
+   * toolsets and its sub-agents, each with its JSON Schema and whether a
+   * call needs an approval under the agent's policy. NOT_FOUND if unknown.
+   *
+   * @generated from rpc runwire.v1.AgentService.ListAgentTools
+   */
+  listAgentTools: {
+    methodKind: "unary";
+    input: typeof ListAgentToolsRequestSchema;
+    output: typeof ListAgentToolsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_runwire_v1_agent, 0);

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runwire/v1/event.proto.
  */
 export const file_runwire_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChZydW53aXJlL3YxL2V2ZW50LnByb3RvEgpydW53aXJlLnYxIoUKCghSdW5FdmVudBIOCgZydW5faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAMSLwoLY3JlYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KC3J1bl9zdGFydGVkGAogASgLMhYucnVud2lyZS52MS5SdW5TdGFydGVkSAASLwoMcnVuX2ZpbmlzaGVkGAsgASgLMhcucnVud2lyZS52MS5SdW5GaW5pc2hlZEgAEikKCXJ1bl9lcnJvchgMIAEoCzIULnJ1bndpcmUudjEuUnVuRXJyb3JIABIxCg1zdGF0ZV9jaGFuZ2VkGA0gASgLMhgucnVud2lyZS52MS5TdGF0ZUNoYW5nZWRIABIvCgxzdGVwX3N0YXJ0ZWQYDiABKAsyFy5ydW53aXJlLnYxLlN0ZXBTdGFydGVkSAASMQoNc3RlcF9maW5pc2hlZBgPIAEoCzIYLnJ1bndpcmUudjEuU3RlcEZpbmlzaGVkSAASOgoSdGV4dF9tZXNzYWdlX3N0YXJ0GBQgASgLMhwucnVud2lyZS52MS5UZXh0TWVzc2FnZVN0YXJ0SAASPgoUdGV4dF9tZXNzYWdlX2NvbnRlbnQYFSABKAsyHi5ydW53aXJlLnYxLlRleHRNZXNzYWdlQ29udGVudEgAEjYKEHRleHRfbWVzc2FnZV9lbmQYFiABKAsyGi5ydW53aXJlLnYxLlRleHRNZXNzYWdlRW5kSAASOQoRbWVzc2FnZV9kaXNjYXJkZWQYFyABKAsyHC5ydW53aXJlLnYxLk1lc3NhZ2VEaXNjYXJkZWRIABI1Cg9yZWFzb25pbmdfc3RhcnQYGCABKAsyGi5ydW53aXJlLnYxLlJlYXNvbmluZ1N0YXJ0SAASOQoRcmVhc29uaW5nX2NvbnRlbnQYGSABKAsyHC5ydW53aXJlLnYxLlJlYXNvbmluZ0NvbnRlbnRIABIxCg1yZWFzb25pbmdfZW5kGBogASgLMhgucnVud2lyZS52MS5SZWFzb25pbmdFbmRIABI0Cg90b29sX2NhbGxfc3RhcnQYHiABKAsyGS5ydW53aXJlLnYxLlRvb2xDYWxsU3RhcnRIABIyCg50b29sX2NhbGxfYXJncxgfIAEoCzIYLnJ1bndpcmUudjEuVG9vbENhbGxBcmdzSAASMAoNdG9vbF9jYWxsX2VuZBggIAEoCzIXLnJ1bndpcmUudjEuVG9vbENhbGxFbmRIABI2ChB0b29sX2NhbGxfcmVzdWx0GCEgASgLMhoucnVud2lyZS52MS5Ub29sQ2FsbFJlc3VsdEgAEjsKEmFwcHJvdmFsX3JlcXVlc3RlZBgoIAEoCzIdLnJ1bndpcmUudjEuQXBwcm92YWxSZXF1ZXN0ZWRIABI5ChFhcHByb3ZhbF9yZXNvbHZlZBgpIAEoCzIcLnJ1bndpcmUudjEuQXBwcm92YWxSZXNvbHZlZEgAEkkKGmNsaWVudF90b29sX2NhbGxfcmVxdWVzdGVkGCogASgLMiMucnVud2lyZS52MS5DbGllbnRUb29sQ2FsbFJlcXVlc3RlZEgAEiIKBXVzYWdlGDIgASgLMhEucnVud2lyZS52MS5Vc2FnZUgAEioKCWhlYXJ0YmVhdBg8IAEoCzIVLnJ1bndpcmUudjEuSGVhcnRiZWF0SABCCQoHcGF5bG9hZCKDAQoLRXZlbnRGaWx0ZXISMwoHcHJvZmlsZRgBIAEoDjIYLnJ1bndpcmUudjEuRXZlbnRQcm9maWxlQgi6SAWCAQIQARI/CgtldmVudF90eXBlcxgCIAMoDjIVLnJ1bndpcmUudjEuRXZlbnRUeXBlQhO6SBCSAQ0QIBgBIgeCAQQQASAAIkUKClJ1blN0YXJ0ZWQSEAoIYWdlbnRfaWQYASABKAkSEQoJdGhyZWFkX2lkGAIgASgJEhIKCmNyZWF0ZWRfYnkYAyABKAkiewoLUnVuRmluaXNoZWQSIwoFc3RhdGUYASABKA4yFC5ydW53aXJlLnYxLlJ1blN0YXRlEg4KBm91dHB1dBgCIAEoCRIVCg1maW5pc2hfcmVhc29uGAMgASgJEiAKBXVzYWdlGAQgASgLMhEucnVud2lyZS52MS5Vc2FnZSJmCghSdW5FcnJvchIhCgVlcnJvchgBIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzEhUKDWZpbmlzaF9yZWFzb24YAiABKAkSIAoFdXNhZ2UYAyABKAsyES5ydW53aXJlLnYxLlVzYWdlIjMKDFN0YXRlQ2hhbmdlZBIjCgVzdGF0ZRgBIAEoDjIULnJ1bndpcmUudjEuUnVuU3RhdGUiGwoLU3RlcFN0YXJ0ZWQSDAoEc3RlcBgBIAEoBSIcCgxTdGVwRmluaXNoZWQSDAoEc3RlcBgBIAEoBSI0ChBUZXh0TWVzc2FnZVN0YXJ0EhIKCm1lc3NhZ2VfaWQYASABKAkSDAoEcm9sZRgCIAEoCSI3ChJUZXh0TWVzc2FnZUNvbnRlbnQSEgoKbWVzc2FnZV9pZBgBIAEoCRINCgVkZWx0YRgCIAEoCSIyCg5UZXh0TWVzc2FnZUVuZBISCgptZXNzYWdlX2lkGAEgASgJEgwKBHRleHQYAiABKAkiNgoQTWVzc2FnZURpc2NhcmRlZBISCgptZXNzYWdlX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJYCg1Ub29sQ2FsbFN0YXJ0EhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIWCg50b29sX2NhbGxfbmFtZRgCIAEoCRIZChFwYXJlbnRfbWVzc2FnZV9pZBgDIAEoCSIzCgxUb29sQ2FsbEFyZ3MSFAoMdG9vbF9jYWxsX2lkGAEgASgJEg0KBWRlbHRhGAIgASgJIjYKC1Rvb2xDYWxsRW5kEhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIRCglhcmd1bWVudHMYAiABKAkiJAoOUmVhc29uaW5nU3RhcnQSEgoKbWVzc2FnZV9pZBgBIAEoCSI1ChBSZWFzb25pbmdDb250ZW50EhIKCm1lc3NhZ2VfaWQYASABKAkSDQoFZGVsdGEYAiABKAkiMAoMUmVhc29uaW5nRW5kEhIKCm1lc3NhZ2VfaWQYASABKAkSDAoEdGV4dBgCIAEoCSJJCg5Ub29sQ2FsbFJlc3VsdBIUCgx0b29sX2NhbGxfaWQYASABKAkSDwoHY29udGVudBgCIAEoCRIQCghpc19lcnJvchgDIAEoCCKVAQoRQXBwcm92YWxSZXF1ZXN0ZWQSEwoLYXBwcm92YWxfaWQYASABKAkSFAoMdG9vbF9jYWxsX2lkGAIgASgJEhEKCXRvb2xfbmFtZRgDIAEoCRIRCglhcmd1bWVudHMYBCABKAkSLwoLZXhwaXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIr4BChBBcHByb3ZhbFJlc29sdmVkEhMKC2FwcHJvdmFsX2lkGAEgASgJEhQKDHRvb2xfY2FsbF9pZBgCIAEoCRIoCgVzdGF0ZRgDIAEoDjIZLnJ1bndpcmUudjEuQXBwcm92YWxTdGF0ZRIOCgZyZWFzb24YBCABKAkSEwoLcmVzb2x2ZWRfYnkYBSABKAkSMAoMcmVzb2x2ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJVChdDbGllbnRUb29sQ2FsbFJlcXVlc3RlZBIUCgx0b29sX2NhbGxfaWQYASABKAkSEQoJdG9vbF9uYW1lGAIgASgJEhEKCWFyZ3VtZW50cxgDIAEoCSILCglIZWFydGJlYXQqwgUKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASGgoWRVZFTlRfVFlQRV9SVU5fU1RBUlRFRBAKEhsKF0VWRU5UX1RZUEVfUlVOX0ZJTklTSEVEEAsSGAoURVZFTlRfVFlQRV9SVU5fRVJST1IQDBIcChhFVkVOVF9UWVBFX1NUQVRFX0NIQU5HRUQQDRIbChdFVkVOVF9UWVBFX1NURVBfU1RBUlRFRBAOEhwKGEVWRU5UX1RZUEVfU1RFUF9GSU5JU0hFRBAPEiEKHUVWRU5UX1RZUEVfVEVYVF9NRVNTQUdFX1NUQVJUEBQSIwofRVZFTlRfVFlQRV9URVhUX01FU1NBR0VfQ09OVEVOVBAVEh8KG0VWRU5UX1RZUEVfVEVYVF9NRVNTQUdFX0VORBAWEiAKHEVWRU5UX1RZUEVfTUVTU0FHRV9ESVNDQVJERUQQFxIeChpFVkVOVF9UWVBFX1JFQVNPTklOR19TVEFSVBAYEiAKHEVWRU5UX1RZUEVfUkVBU09OSU5HX0NPTlRFTlQQGRIcChhFVkVOVF9UWVBFX1JFQVNPTklOR19FTkQQGhIeChpFVkVOVF9UWVBFX1RPT0xfQ0FMTF9TVEFSVBAeEh0KGUVWRU5UX1RZUEVfVE9PTF9DQUxMX0FSR1MQHxIcChhFVkVOVF9UWVBFX1RPT0xfQ0FMTF9FTkQQIBIfChtFVkVOVF9UWVBFX1RPT0xfQ0FMTF9SRVNVTFQQIRIhCh1FVkVOVF9UWVBFX0FQUFJPVkFMX1JFUVVFU1RFRBAoEiAKHEVWRU5UX1RZUEVfQVBQUk9WQUxfUkVTT0xWRUQQKRIpCiVFVkVOVF9UWVBFX0NMSUVOVF9UT09MX0NBTExfUkVRVUVTVEVEECoSFAoQRVZFTlRfVFlQRV9VU0FHRRAyKnoKDEV2ZW50UHJvZmlsZRIdChlFVkVOVF9QUk9GSUxFX1VOU1BFQ0lGSUVEEAASFQoRRVZFTlRfUFJPRklMRV9BTEwQARIbChdFVkVOVF9QUk9GSUxFX05PX0RFTFRBUxACEhcKE0VWRU5UX1BST0ZJTEVfU1RBVEUQA0JOCg5kZXYucnVud2lyZS52MVABWjpnaXRodWIuY29tL3J1bndpcmUvcnVud2lyZS9jbGllbnRzL2dvL3J1bndpcmUvdjE7cnVud2lyZXYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_google_rpc_status, file_runwire_v1_approval, file_runwire_v1_run]);
+  fileDesc("ChZydW53aXJlL3YxL2V2ZW50LnByb3RvEgpydW53aXJlLnYxIvMKCghSdW5FdmVudBIOCgZydW5faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAMSLwoLY3JlYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KC3J1bl9zdGFydGVkGAogASgLMhYucnVud2lyZS52MS5SdW5TdGFydGVkSAASLwoMcnVuX2ZpbmlzaGVkGAsgASgLMhcucnVud2lyZS52MS5SdW5GaW5pc2hlZEgAEikKCXJ1bl9lcnJvchgMIAEoCzIULnJ1bndpcmUudjEuUnVuRXJyb3JIABIxCg1zdGF0ZV9jaGFuZ2VkGA0gASgLMhgucnVud2lyZS52MS5TdGF0ZUNoYW5nZWRIABIvCgxzdGVwX3N0YXJ0ZWQYDiABKAsyFy5ydW53aXJlLnYxLlN0ZXBTdGFydGVkSAASMQoNc3RlcF9maW5pc2hlZBgPIAEoCzIYLnJ1bndpcmUudjEuU3RlcEZpbmlzaGVkSAASOgoSdGV4dF9tZXNzYWdlX3N0YXJ0GBQgASgLMhwucnVud2lyZS52MS5UZXh0TWVzc2FnZVN0YXJ0SAASPgoUdGV4dF9tZXNzYWdlX2NvbnRlbnQYFSABKAsyHi5ydW53aXJlLnYxLlRleHRNZXNzYWdlQ29udGVudEgAEjYKEHRleHRfbWVzc2FnZV9lbmQYFiABKAsyGi5ydW53aXJlLnYxLlRleHRNZXNzYWdlRW5kSAASOQoRbWVzc2FnZV9kaXNjYXJkZWQYFyABKAsyHC5ydW53aXJlLnYxLk1lc3NhZ2VEaXNjYXJkZWRIABI1Cg9yZWFzb25pbmdfc3RhcnQYGCABKAsyGi5ydW53aXJlLnYxLlJlYXNvbmluZ1N0YXJ0SAASOQoRcmVhc29uaW5nX2NvbnRlbnQYGSABKAsyHC5ydW53aXJlLnYxLlJlYXNvbmluZ0NvbnRlbnRIABIxCg1yZWFzb25pbmdfZW5kGBogASgLMhgucnVud2lyZS52MS5SZWFzb25pbmdFbmRIABI0Cg90b29sX2NhbGxfc3RhcnQYHiABKAsyGS5ydW53aXJlLnYxLlRvb2xDYWxsU3RhcnRIABIyCg50b29sX2NhbGxfYXJncxgfIAEoCzIYLnJ1bndpcmUudjEuVG9vbENhbGxBcmdzSAASMAoNdG9vbF9jYWxsX2VuZBggIAEoCzIXLnJ1bndpcmUudjEuVG9vbENhbGxFbmRIABI2ChB0b29sX2NhbGxfcmVzdWx0GCEgASgLMhoucnVud2lyZS52MS5Ub29sQ2FsbFJlc3VsdEgAEjsKEmFwcHJvdmFsX3JlcXVlc3RlZBgoIAEoCzIdLnJ1bndpcmUudjEuQXBwcm92YWxSZXF1ZXN0ZWRIABI5ChFhcHByb3ZhbF9yZXNvbHZlZBgpIAEoCzIcLnJ1bndpcmUudjEuQXBwcm92YWxSZXNvbHZlZEgAEkkKGmNsaWVudF90b29sX2NhbGxfcmVxdWVzdGVkGCogASgLMiMucnVud2lyZS52MS5DbGllbnRUb29sQ2FsbFJlcXVlc3RlZEgAEjQKD3N1Yl9ydW5fc3RhcnRlZBgrIAEoCzIZLnJ1bndpcmUudjEuU3ViUnVuU3RhcnRlZEgAEjYKEHN1Yl9ydW5fZmluaXNoZWQYLCABKAsyGi5ydW53aXJlLnYxLlN1YlJ1bkZpbmlzaGVkSAASIgoFdXNhZ2UYMiABKAsyES5ydW53aXJlLnYxLlVzYWdlSAASKgoJaGVhcnRiZWF0GDwgASgLMhUucnVud2lyZS52MS5IZWFydGJlYXRIAEIJCgdwYXlsb2FkIoMBCgtFdmVudEZpbHRlchIzCgdwcm9maWxlGAEgASgOMhgucnVud2lyZS52MS5FdmVudFByb2ZpbGVCCLpIBYIBAhABEj8KC2V2ZW50X3R5cGVzGAIgAygOMhUucnVud2lyZS52MS5FdmVudFR5cGVCE7pIEJIBDRAgGAEiB4IBBBABIAAiRQoKUnVuU3RhcnRlZBIQCghhZ2VudF9pZBgBIAEoCRIRCgl0aHJlYWRfaWQYAiABKAkSEgoKY3JlYXRlZF9ieRgDIAEoCSJ7CgtSdW5GaW5pc2hlZBIjCgVzdGF0ZRgBIAEoDjIULnJ1bndpcmUudjEuUnVuU3RhdGUSDgoGb3V0cHV0GAIgASgJEhUKDWZpbmlzaF9yZWFzb24YAyABKAkSIAoFdXNhZ2UYBCABKAsyES5ydW53aXJlLnYxLlVzYWdlImYKCFJ1bkVycm9yEiEKBWVycm9yGAEgASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXMSFQoNZmluaXNoX3JlYXNvbhgCIAEoCRIgCgV1c2FnZRgDIAEoCzIRLnJ1bndpcmUudjEuVXNhZ2UiMwoMU3RhdGVDaGFuZ2VkEiMKBXN0YXRlGAEgASgOMhQucnVud2lyZS52MS5SdW5TdGF0ZSIbCgtTdGVwU3RhcnRlZBIMCgRzdGVwGAEgASgFIhwKDFN0ZXBGaW5pc2hlZBIMCgRzdGVwGAEgASgFIjQKEFRleHRNZXNzYWdlU3RhcnQSEgoKbWVzc2FnZV9pZBgBIAEoCRIMCgRyb2xlGAIgASgJIjcKElRleHRNZXNzYWdlQ29udGVudBISCgptZXNzYWdlX2lkGAEgASgJEg0KBWRlbHRhGAIgASgJIjIKDlRleHRNZXNzYWdlRW5kEhIKCm1lc3NhZ2VfaWQYASABKAkSDAoEdGV4dBgCIAEoCSI2ChBNZXNzYWdlRGlzY2FyZGVkEhIKCm1lc3NhZ2VfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIlgKDVRvb2xDYWxsU3RhcnQSFAoMdG9vbF9jYWxsX2lkGAEgASgJEhYKDnRvb2xfY2FsbF9uYW1lGAIgASgJEhkKEXBhcmVudF9tZXNzYWdlX2lkGAMgASgJIjMKDFRvb2xDYWxsQXJncxIUCgx0b29sX2NhbGxfaWQYASABKAkSDQoFZGVsdGEYAiABKAkiNgoLVG9vbENhbGxFbmQSFAoMdG9vbF9jYWxsX2lkGAEgASgJEhEKCWFyZ3VtZW50cxgCIAEoCSIkCg5SZWFzb25pbmdTdGFydBISCgptZXNzYWdlX2lkGAEgASgJIjUKEFJlYXNvbmluZ0NvbnRlbnQSEgoKbWVzc2FnZV9pZBgBIAEoCRINCgVkZWx0YRgCIAEoCSIwCgxSZWFzb25pbmdFbmQSEgoKbWVzc2FnZV9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJIkkKDlRvb2xDYWxsUmVzdWx0EhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEhAKCGlzX2Vycm9yGAMgASgIIqUBChFBcHByb3ZhbFJlcXVlc3RlZBITCgthcHByb3ZhbF9pZBgBIAEoCRIUCgx0b29sX2NhbGxfaWQYAiABKAkSEQoJdG9vbF9uYW1lGAMgASgJEhEKCWFyZ3VtZW50cxgEIAEoCRIvCgtleHBpcmVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcnVuX2lkGAYgASgJIs4BChBBcHByb3ZhbFJlc29sdmVkEhMKC2FwcHJvdmFsX2lkGAEgASgJEhQKDHRvb2xfY2FsbF9pZBgCIAEoCRIoCgVzdGF0ZRgDIAEoDjIZLnJ1bndpcmUudjEuQXBwcm92YWxTdGF0ZRIOCgZyZWFzb24YBCABKAkSEwoLcmVzb2x2ZWRfYnkYBSABKAkSMAoMcmVzb2x2ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZydW5faWQYByABKAkiVQoXQ2xpZW50VG9vbENhbGxSZXF1ZXN0ZWQSFAoMdG9vbF9jYWxsX2lkGAEgASgJEhEKCXRvb2xfbmFtZRgCIAEoCRIRCglhcmd1bWVudHMYAyABKAkiTQoNU3ViUnVuU3RhcnRlZBIUCgxjaGlsZF9ydW5faWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSFAoMdG9vbF9jYWxsX2lkGAMgASgJIsgBCg5TdWJSdW5GaW5pc2hlZBIUCgxjaGlsZF9ydW5faWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSFAoMdG9vbF9jYWxsX2lkGAMgASgJEiMKBXN0YXRlGAQgASgOMhQucnVud2lyZS52MS5SdW5TdGF0ZRIOCgZvdXRwdXQYBSABKAkSIQoFZXJyb3IYBiABKAsyEi5nb29nbGUucnBjLlN0YXR1cxIgCgV1c2FnZRgHIAEoCzIRLnJ1bndpcmUudjEuVXNhZ2UiCwoJSGVhcnRiZWF0KoMGCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhoKFkVWRU5UX1RZUEVfUlVOX1NUQVJURUQQChIbChdFVkVOVF9UWVBFX1JVTl9GSU5JU0hFRBALEhgKFEVWRU5UX1RZUEVfUlVOX0VSUk9SEAwSHAoYRVZFTlRfVFlQRV9TVEFURV9DSEFOR0VEEA0SGwoXRVZFTlRfVFlQRV9TVEVQX1NUQVJURUQQDhIcChhFVkVOVF9UWVBFX1NURVBfRklOSVNIRUQQDxIhCh1FVkVOVF9UWVBFX1RFWFRfTUVTU0FHRV9TVEFSVBAUEiMKH0VWRU5UX1RZUEVfVEVYVF9NRVNTQUdFX0NPTlRFTlQQFRIfChtFVkVOVF9UWVBFX1RFWFRfTUVTU0FHRV9FTkQQFhIgChxFVkVOVF9UWVBFX01FU1NBR0VfRElTQ0FSREVEEBcSHgoaRVZFTlRfVFlQRV9SRUFTT05JTkdfU1RBUlQQGBIgChxFVkVOVF9UWVBFX1JFQVNPTklOR19DT05URU5UEBkSHAoYRVZFTlRfVFlQRV9SRUFTT05JTkdfRU5EEBoSHgoaRVZFTlRfVFlQRV9UT09MX0NBTExfU1RBUlQQHhIdChlFVkVOVF9UWVBFX1RPT0xfQ0FMTF9BUkdTEB8SHAoYRVZFTlRfVFlQRV9UT09MX0NBTExfRU5EECASHwobRVZFTlRfVFlQRV9UT09MX0NBTExfUkVTVUxUECESIQodRVZFTlRfVFlQRV9BUFBST1ZBTF9SRVFVRVNURUQQKBIgChxFVkVOVF9UWVBFX0FQUFJPVkFMX1JFU09MVkVEECkSKQolRVZFTlRfVFlQRV9DTElFTlRfVE9PTF9DQUxMX1JFUVVFU1RFRBAqEh4KGkVWRU5UX1RZUEVfU1VCX1JVTl9TVEFSVEVEECsSHwobRVZFTlRfVFlQRV9TVUJfUlVOX0ZJTklTSEVEECwSFAoQRVZFTlRfVFlQRV9VU0FHRRAyKnoKDEV2ZW50UHJvZmlsZRIdChlFVkVOVF9QUk9GSUxFX1VOU1BFQ0lGSUVEEAASFQoRRVZFTlRfUFJPRklMRV9BTEwQARIbChdFVkVOVF9QUk9GSUxFX05PX0RFTFRBUxACEhcKE0VWRU5UX1BST0ZJTEVfU1RBVEUQA0JOCg5kZXYucnVud2lyZS52MVABWjpnaXRodWIuY29tL3J1bndpcmUvcnVud2lyZS9jbGllbnRzL2dvL3J1bndpcmUvdjE7cnVud2lyZXYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_google_rpc_status, file_runwire_v1_approval, file_runwire_v1_run]);
 
 /**
  * RunEvent is one entry of a run's event log. Payload names follow the AG-UI
@@ -216,6 +216,22 @@ export type RunEvent = Message<"runwire.v1.RunEvent"> & {
      */
     value: ClientToolCallRequested;
     case: "clientToolCallRequested";
+  } | {
+    /**
+     * A tool call delegated to a sub-agent started its child run.
+     *
+     * @generated from field: runwire.v1.SubRunStarted sub_run_started = 43;
+     */
+    value: SubRunStarted;
+    case: "subRunStarted";
+  } | {
+    /**
+     * A sub-agent's child run ended; its output is the tool call's result.
+     *
+     * @generated from field: runwire.v1.SubRunFinished sub_run_finished = 44;
+     */
+    value: SubRunFinished;
+    case: "subRunFinished";
   } | {
     /**
      * Cumulative token usage after a model call.
@@ -809,6 +825,15 @@ export type ApprovalRequested = Message<"runwire.v1.ApprovalRequested"> & {
    * @generated from field: google.protobuf.Timestamp expire_time = 5;
    */
   expireTime?: Timestamp | undefined;
+
+  /**
+   * The run that waits for the approval when it is not this one: a
+   * sub-agent's run (a child's approvals are announced in its parent's and
+   * ancestors' streams too). Resolve it as any approval.
+   *
+   * @generated from field: string run_id = 6;
+   */
+  runId: string;
 };
 
 /**
@@ -865,6 +890,14 @@ export type ApprovalResolved = Message<"runwire.v1.ApprovalResolved"> & {
    * @generated from field: google.protobuf.Timestamp resolve_time = 6;
    */
   resolveTime?: Timestamp | undefined;
+
+  /**
+   * As ApprovalRequested.run_id: the sub-agent's run it belongs to, when it
+   * is not this one.
+   *
+   * @generated from field: string run_id = 7;
+   */
+  runId: string;
 };
 
 /**
@@ -911,6 +944,105 @@ export const ClientToolCallRequestedSchema: GenMessage<ClientToolCallRequested> 
   messageDesc(file_runwire_v1_event, 21);
 
 /**
+ * SubRunStarted tells that a tool call delegated to a sub-agent started a
+ * child run (its events are in its own stream: StreamRunEvents(child_run_id)).
+ *
+ * @generated from message runwire.v1.SubRunStarted
+ */
+export type SubRunStarted = Message<"runwire.v1.SubRunStarted"> & {
+  /**
+   * The child run.
+   *
+   * @generated from field: string child_run_id = 1;
+   */
+  childRunId: string;
+
+  /**
+   * The sub-agent.
+   *
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * The tool call that delegated.
+   *
+   * @generated from field: string tool_call_id = 3;
+   */
+  toolCallId: string;
+};
+
+/**
+ * Describes the message runwire.v1.SubRunStarted.
+ * Use `create(SubRunStartedSchema)` to create a new message.
+ */
+export const SubRunStartedSchema: GenMessage<SubRunStarted> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_event, 22);
+
+/**
+ * SubRunFinished tells that a sub-agent's child run ended.
+ *
+ * @generated from message runwire.v1.SubRunFinished
+ */
+export type SubRunFinished = Message<"runwire.v1.SubRunFinished"> & {
+  /**
+   * The child run.
+   *
+   * @generated from field: string child_run_id = 1;
+   */
+  childRunId: string;
+
+  /**
+   * The sub-agent.
+   *
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * The tool call that delegated.
+   *
+   * @generated from field: string tool_call_id = 3;
+   */
+  toolCallId: string;
+
+  /**
+   * The child's terminal state.
+   *
+   * @generated from field: runwire.v1.RunState state = 4;
+   */
+  state: RunState;
+
+  /**
+   * The child's output (SUCCEEDED), as the tool result.
+   *
+   * @generated from field: string output = 5;
+   */
+  output: string;
+
+  /**
+   * The child's error when it FAILED (code, message, ErrorInfo).
+   *
+   * @generated from field: google.rpc.Status error = 6;
+   */
+  error?: Status | undefined;
+
+  /**
+   * Tokens the child run used (rolled up into this run's usage).
+   *
+   * @generated from field: runwire.v1.Usage usage = 7;
+   */
+  usage?: Usage | undefined;
+};
+
+/**
+ * Describes the message runwire.v1.SubRunFinished.
+ * Use `create(SubRunFinishedSchema)` to create a new message.
+ */
+export const SubRunFinishedSchema: GenMessage<SubRunFinished> = /*@__PURE__*/
+  messageDesc(file_runwire_v1_event, 23);
+
+/**
  * Heartbeat keeps idle streams open through proxies.
  *
  * @generated from message runwire.v1.Heartbeat
@@ -923,7 +1055,7 @@ export type Heartbeat = Message<"runwire.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_runwire_v1_event, 22);
+  messageDesc(file_runwire_v1_event, 24);
 
 /**
  * EventType names one kind of RunEvent: its value is the number of the
@@ -1079,6 +1211,20 @@ export enum EventType {
    * @generated from enum value: EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED = 42;
    */
   CLIENT_TOOL_CALL_REQUESTED = 42,
+
+  /**
+   * sub_run_started.
+   *
+   * @generated from enum value: EVENT_TYPE_SUB_RUN_STARTED = 43;
+   */
+  SUB_RUN_STARTED = 43,
+
+  /**
+   * sub_run_finished.
+   *
+   * @generated from enum value: EVENT_TYPE_SUB_RUN_FINISHED = 44;
+   */
+  SUB_RUN_FINISHED = 44,
 
   /**
    * usage.

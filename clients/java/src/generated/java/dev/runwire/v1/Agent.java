@@ -42,6 +42,9 @@ private static final long serialVersionUID = 0L;
     runtime_ = 0;
     etag_ = "";
     fallbackModels_ = java.util.Collections.emptyList();
+    subAgents_ = java.util.Collections.emptyList();
+    toolsets_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -826,6 +829,191 @@ java.lang.String defaultValue) {
     return map.get(key);
   }
 
+  public static final int SUB_AGENTS_FIELD_NUMBER = 16;
+  @SuppressWarnings("serial")
+  private java.util.List<dev.runwire.v1.SubAgent> subAgents_;
+  /**
+   * <pre>
+   * Optional. Agents this agent may delegate to, each offered to the model
+   * as a tool, at most 16. A call starts a child run of that agent with the
+   * call's "prompt" argument as its prompt (it does not inherit this run's
+   * conversation); the child's output is the tool result. INVALID_ARGUMENT
+   * for an unknown agent, a duplicate tool name, or a cycle
+   * (agent -&gt; ... -&gt; itself).
+   * </pre>
+   *
+   * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public java.util.List<dev.runwire.v1.SubAgent> getSubAgentsList() {
+    return subAgents_;
+  }
+  /**
+   * <pre>
+   * Optional. Agents this agent may delegate to, each offered to the model
+   * as a tool, at most 16. A call starts a child run of that agent with the
+   * call's "prompt" argument as its prompt (it does not inherit this run's
+   * conversation); the child's output is the tool result. INVALID_ARGUMENT
+   * for an unknown agent, a duplicate tool name, or a cycle
+   * (agent -&gt; ... -&gt; itself).
+   * </pre>
+   *
+   * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public java.util.List<? extends dev.runwire.v1.SubAgentOrBuilder> 
+      getSubAgentsOrBuilderList() {
+    return subAgents_;
+  }
+  /**
+   * <pre>
+   * Optional. Agents this agent may delegate to, each offered to the model
+   * as a tool, at most 16. A call starts a child run of that agent with the
+   * call's "prompt" argument as its prompt (it does not inherit this run's
+   * conversation); the child's output is the tool result. INVALID_ARGUMENT
+   * for an unknown agent, a duplicate tool name, or a cycle
+   * (agent -&gt; ... -&gt; itself).
+   * </pre>
+   *
+   * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public int getSubAgentsCount() {
+    return subAgents_.size();
+  }
+  /**
+   * <pre>
+   * Optional. Agents this agent may delegate to, each offered to the model
+   * as a tool, at most 16. A call starts a child run of that agent with the
+   * call's "prompt" argument as its prompt (it does not inherit this run's
+   * conversation); the child's output is the tool result. INVALID_ARGUMENT
+   * for an unknown agent, a duplicate tool name, or a cycle
+   * (agent -&gt; ... -&gt; itself).
+   * </pre>
+   *
+   * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public dev.runwire.v1.SubAgent getSubAgents(int index) {
+    return subAgents_.get(index);
+  }
+  /**
+   * <pre>
+   * Optional. Agents this agent may delegate to, each offered to the model
+   * as a tool, at most 16. A call starts a child run of that agent with the
+   * call's "prompt" argument as its prompt (it does not inherit this run's
+   * conversation); the child's output is the tool result. INVALID_ARGUMENT
+   * for an unknown agent, a duplicate tool name, or a cycle
+   * (agent -&gt; ... -&gt; itself).
+   * </pre>
+   *
+   * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+   */
+  @java.lang.Override
+  public dev.runwire.v1.SubAgentOrBuilder getSubAgentsOrBuilder(
+      int index) {
+    return subAgents_.get(index);
+  }
+
+  public static final int TOOLSETS_FIELD_NUMBER = 17;
+  @SuppressWarnings("serial")
+  private com.google.protobuf.LazyStringArrayList toolsets_ =
+      com.google.protobuf.LazyStringArrayList.emptyList();
+  /**
+   * <pre>
+   * Optional. MCP servers (by the names the operator configured in
+   * [[mcp_servers]]) whose tools this agent is offered, as
+   * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+   * </pre>
+   *
+   * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+   * @return A list containing the toolsets.
+   */
+  public com.google.protobuf.ProtocolStringList
+      getToolsetsList() {
+    return toolsets_;
+  }
+  /**
+   * <pre>
+   * Optional. MCP servers (by the names the operator configured in
+   * [[mcp_servers]]) whose tools this agent is offered, as
+   * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+   * </pre>
+   *
+   * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+   * @return The count of toolsets.
+   */
+  public int getToolsetsCount() {
+    return toolsets_.size();
+  }
+  /**
+   * <pre>
+   * Optional. MCP servers (by the names the operator configured in
+   * [[mcp_servers]]) whose tools this agent is offered, as
+   * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+   * </pre>
+   *
+   * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+   * @param index The index of the element to return.
+   * @return The toolsets at the given index.
+   */
+  public java.lang.String getToolsets(int index) {
+    return toolsets_.get(index);
+  }
+  /**
+   * <pre>
+   * Optional. MCP servers (by the names the operator configured in
+   * [[mcp_servers]]) whose tools this agent is offered, as
+   * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+   * </pre>
+   *
+   * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the toolsets at the given index.
+   */
+  public com.google.protobuf.ByteString
+      getToolsetsBytes(int index) {
+    return toolsets_.getByteString(index);
+  }
+
+  public static final int TOOL_EXECUTION_FIELD_NUMBER = 18;
+  private dev.runwire.v1.ToolExecution toolExecution_;
+  /**
+   * <pre>
+   * Optional. How the agent's tool calls are executed.
+   * </pre>
+   *
+   * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+   * @return Whether the toolExecution field is set.
+   */
+  @java.lang.Override
+  public boolean hasToolExecution() {
+    return ((bitField0_ & 0x00000040) != 0);
+  }
+  /**
+   * <pre>
+   * Optional. How the agent's tool calls are executed.
+   * </pre>
+   *
+   * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+   * @return The toolExecution.
+   */
+  @java.lang.Override
+  public dev.runwire.v1.ToolExecution getToolExecution() {
+    return toolExecution_ == null ? dev.runwire.v1.ToolExecution.getDefaultInstance() : toolExecution_;
+  }
+  /**
+   * <pre>
+   * Optional. How the agent's tool calls are executed.
+   * </pre>
+   *
+   * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+   */
+  @java.lang.Override
+  public dev.runwire.v1.ToolExecutionOrBuilder getToolExecutionOrBuilder() {
+    return toolExecution_ == null ? dev.runwire.v1.ToolExecution.getDefaultInstance() : toolExecution_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -888,6 +1076,15 @@ java.lang.String defaultValue) {
         internalGetLabels(),
         LabelsDefaultEntryHolder.defaultEntry,
         15);
+    for (int i = 0; i < subAgents_.size(); i++) {
+      output.writeMessage(16, subAgents_.get(i));
+    }
+    for (int i = 0; i < toolsets_.size(); i++) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 17, toolsets_.getRaw(i));
+    }
+    if (((bitField0_ & 0x00000040) != 0)) {
+      output.writeMessage(18, getToolExecution());
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -962,6 +1159,27 @@ java.lang.String defaultValue) {
       size += com.google.protobuf.CodedOutputStream
           .computeMessageSize(15, labels__);
     }
+
+        {
+          final int count = subAgents_.size();
+          for (int i = 0; i < count; i++) {
+            size += com.google.protobuf.CodedOutputStream
+              .computeMessageSizeNoTag(subAgents_.get(i));
+          }
+          size += 2 * count;
+        }
+    {
+      int dataSize = 0;
+      for (int i = 0; i < toolsets_.size(); i++) {
+        dataSize += computeStringSizeNoTag(toolsets_.getRaw(i));
+      }
+      size += dataSize;
+      size += 2 * getToolsetsList().size();
+    }
+    if (((bitField0_ & 0x00000040) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(18, getToolExecution());
+    }
     return size;
   }
   @java.lang.Override
@@ -1033,6 +1251,15 @@ java.lang.String defaultValue) {
         .equals(other.getFallbackModelsList())) return false;
     if (!internalGetLabels().equals(
         other.internalGetLabels())) return false;
+    if (!getSubAgentsList()
+        .equals(other.getSubAgentsList())) return false;
+    if (!getToolsetsList()
+        .equals(other.getToolsetsList())) return false;
+    if (hasToolExecution() != other.hasToolExecution()) return false;
+    if (hasToolExecution()) {
+      if (!getToolExecution()
+          .equals(other.getToolExecution())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -1091,6 +1318,18 @@ java.lang.String defaultValue) {
     if (!internalGetLabels().getMap().isEmpty()) {
       hash = (37 * hash) + LABELS_FIELD_NUMBER;
       hash = (53 * hash) + internalGetLabels().hashCode();
+    }
+    if (getSubAgentsCount() > 0) {
+      hash = (37 * hash) + SUB_AGENTS_FIELD_NUMBER;
+      hash = (53 * hash) + getSubAgentsList().hashCode();
+    }
+    if (getToolsetsCount() > 0) {
+      hash = (37 * hash) + TOOLSETS_FIELD_NUMBER;
+      hash = (53 * hash) + getToolsetsList().hashCode();
+    }
+    if (hasToolExecution()) {
+      hash = (37 * hash) + TOOL_EXECUTION_FIELD_NUMBER;
+      hash = (53 * hash) + getToolExecution().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -1256,6 +1495,8 @@ java.lang.String defaultValue) {
         internalGetUpdateTimeFieldBuilder();
         internalGetResponseFormatFieldBuilder();
         internalGetFallbackModelsFieldBuilder();
+        internalGetSubAgentsFieldBuilder();
+        internalGetToolExecutionFieldBuilder();
       }
     }
     @java.lang.Override
@@ -1308,6 +1549,20 @@ java.lang.String defaultValue) {
       }
       bitField0_ = (bitField0_ & ~0x00002000);
       internalGetMutableLabels().clear();
+      if (subAgentsBuilder_ == null) {
+        subAgents_ = java.util.Collections.emptyList();
+      } else {
+        subAgents_ = null;
+        subAgentsBuilder_.clear();
+      }
+      bitField0_ = (bitField0_ & ~0x00008000);
+      toolsets_ =
+          com.google.protobuf.LazyStringArrayList.emptyList();
+      toolExecution_ = null;
+      if (toolExecutionBuilder_ != null) {
+        toolExecutionBuilder_.dispose();
+        toolExecutionBuilder_ = null;
+      }
       return this;
     }
 
@@ -1349,6 +1604,15 @@ java.lang.String defaultValue) {
         result.fallbackModels_ = fallbackModels_;
       } else {
         result.fallbackModels_ = fallbackModelsBuilder_.build();
+      }
+      if (subAgentsBuilder_ == null) {
+        if (((bitField0_ & 0x00008000) != 0)) {
+          subAgents_ = java.util.Collections.unmodifiableList(subAgents_);
+          bitField0_ = (bitField0_ & ~0x00008000);
+        }
+        result.subAgents_ = subAgents_;
+      } else {
+        result.subAgents_ = subAgentsBuilder_.build();
       }
     }
 
@@ -1416,6 +1680,16 @@ java.lang.String defaultValue) {
       if (((from_bitField0_ & 0x00004000) != 0)) {
         result.labels_ = internalGetLabels();
         result.labels_.makeImmutable();
+      }
+      if (((from_bitField0_ & 0x00010000) != 0)) {
+        toolsets_.makeImmutable();
+        result.toolsets_ = toolsets_;
+      }
+      if (((from_bitField0_ & 0x00020000) != 0)) {
+        result.toolExecution_ = toolExecutionBuilder_ == null
+            ? toolExecution_
+            : toolExecutionBuilder_.build();
+        to_bitField0_ |= 0x00000040;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -1517,6 +1791,45 @@ java.lang.String defaultValue) {
       internalGetMutableLabels().mergeFrom(
           other.internalGetLabels());
       bitField0_ |= 0x00004000;
+      if (subAgentsBuilder_ == null) {
+        if (!other.subAgents_.isEmpty()) {
+          if (subAgents_.isEmpty()) {
+            subAgents_ = other.subAgents_;
+            bitField0_ = (bitField0_ & ~0x00008000);
+          } else {
+            ensureSubAgentsIsMutable();
+            subAgents_.addAll(other.subAgents_);
+          }
+          onChanged();
+        }
+      } else {
+        if (!other.subAgents_.isEmpty()) {
+          if (subAgentsBuilder_.isEmpty()) {
+            subAgentsBuilder_.dispose();
+            subAgentsBuilder_ = null;
+            subAgents_ = other.subAgents_;
+            bitField0_ = (bitField0_ & ~0x00008000);
+            subAgentsBuilder_ = 
+              com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                 internalGetSubAgentsFieldBuilder() : null;
+          } else {
+            subAgentsBuilder_.addAllMessages(other.subAgents_);
+          }
+        }
+      }
+      if (!other.toolsets_.isEmpty()) {
+        if (toolsets_.isEmpty()) {
+          toolsets_ = other.toolsets_;
+          bitField0_ |= 0x00010000;
+        } else {
+          ensureToolsetsIsMutable();
+          toolsets_.addAll(other.toolsets_);
+        }
+        onChanged();
+      }
+      if (other.hasToolExecution()) {
+        mergeToolExecution(other.getToolExecution());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -1640,6 +1953,31 @@ java.lang.String defaultValue) {
               bitField0_ |= 0x00004000;
               break;
             } // case 122
+            case 130: {
+              dev.runwire.v1.SubAgent m =
+                  input.readMessage(
+                      dev.runwire.v1.SubAgent.parser(),
+                      extensionRegistry);
+              if (subAgentsBuilder_ == null) {
+                ensureSubAgentsIsMutable();
+                subAgents_.add(m);
+              } else {
+                subAgentsBuilder_.addMessage(m);
+              }
+              break;
+            } // case 130
+            case 138: {
+              ensureToolsetsIsMutable();
+              toolsets_.add(input.readStringRequireUtf8());
+              break;
+            } // case 138
+            case 146: {
+              input.readMessage(
+                  internalGetToolExecutionFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00020000;
+              break;
+            } // case 146
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -3872,6 +4210,722 @@ java.lang.String defaultValue) {
           .putAll(values);
       bitField0_ |= 0x00004000;
       return this;
+    }
+
+    private java.util.List<dev.runwire.v1.SubAgent> subAgents_ =
+      java.util.Collections.emptyList();
+    private void ensureSubAgentsIsMutable() {
+      if (!((bitField0_ & 0x00008000) != 0)) {
+        subAgents_ = new java.util.ArrayList<dev.runwire.v1.SubAgent>(subAgents_);
+        bitField0_ |= 0x00008000;
+       }
+    }
+
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.runwire.v1.SubAgent, dev.runwire.v1.SubAgent.Builder, dev.runwire.v1.SubAgentOrBuilder> subAgentsBuilder_;
+
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public java.util.List<dev.runwire.v1.SubAgent> getSubAgentsList() {
+      if (subAgentsBuilder_ == null) {
+        return java.util.Collections.unmodifiableList(subAgents_);
+      } else {
+        return subAgentsBuilder_.getMessageList();
+      }
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public int getSubAgentsCount() {
+      if (subAgentsBuilder_ == null) {
+        return subAgents_.size();
+      } else {
+        return subAgentsBuilder_.getCount();
+      }
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public dev.runwire.v1.SubAgent getSubAgents(int index) {
+      if (subAgentsBuilder_ == null) {
+        return subAgents_.get(index);
+      } else {
+        return subAgentsBuilder_.getMessage(index);
+      }
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder setSubAgents(
+        int index, dev.runwire.v1.SubAgent value) {
+      if (subAgentsBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensureSubAgentsIsMutable();
+        subAgents_.set(index, value);
+        onChanged();
+      } else {
+        subAgentsBuilder_.setMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder setSubAgents(
+        int index, dev.runwire.v1.SubAgent.Builder builderForValue) {
+      if (subAgentsBuilder_ == null) {
+        ensureSubAgentsIsMutable();
+        subAgents_.set(index, builderForValue.build());
+        onChanged();
+      } else {
+        subAgentsBuilder_.setMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder addSubAgents(dev.runwire.v1.SubAgent value) {
+      if (subAgentsBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensureSubAgentsIsMutable();
+        subAgents_.add(value);
+        onChanged();
+      } else {
+        subAgentsBuilder_.addMessage(value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder addSubAgents(
+        int index, dev.runwire.v1.SubAgent value) {
+      if (subAgentsBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        ensureSubAgentsIsMutable();
+        subAgents_.add(index, value);
+        onChanged();
+      } else {
+        subAgentsBuilder_.addMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder addSubAgents(
+        dev.runwire.v1.SubAgent.Builder builderForValue) {
+      if (subAgentsBuilder_ == null) {
+        ensureSubAgentsIsMutable();
+        subAgents_.add(builderForValue.build());
+        onChanged();
+      } else {
+        subAgentsBuilder_.addMessage(builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder addSubAgents(
+        int index, dev.runwire.v1.SubAgent.Builder builderForValue) {
+      if (subAgentsBuilder_ == null) {
+        ensureSubAgentsIsMutable();
+        subAgents_.add(index, builderForValue.build());
+        onChanged();
+      } else {
+        subAgentsBuilder_.addMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder addAllSubAgents(
+        java.lang.Iterable<? extends dev.runwire.v1.SubAgent> values) {
+      if (subAgentsBuilder_ == null) {
+        ensureSubAgentsIsMutable();
+        com.google.protobuf.AbstractMessageLite.Builder.addAll(
+            values, subAgents_);
+        onChanged();
+      } else {
+        subAgentsBuilder_.addAllMessages(values);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder clearSubAgents() {
+      if (subAgentsBuilder_ == null) {
+        subAgents_ = java.util.Collections.emptyList();
+        bitField0_ = (bitField0_ & ~0x00008000);
+        onChanged();
+      } else {
+        subAgentsBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public Builder removeSubAgents(int index) {
+      if (subAgentsBuilder_ == null) {
+        ensureSubAgentsIsMutable();
+        subAgents_.remove(index);
+        onChanged();
+      } else {
+        subAgentsBuilder_.remove(index);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public dev.runwire.v1.SubAgent.Builder getSubAgentsBuilder(
+        int index) {
+      return internalGetSubAgentsFieldBuilder().getBuilder(index);
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public dev.runwire.v1.SubAgentOrBuilder getSubAgentsOrBuilder(
+        int index) {
+      if (subAgentsBuilder_ == null) {
+        return subAgents_.get(index);  } else {
+        return subAgentsBuilder_.getMessageOrBuilder(index);
+      }
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public java.util.List<? extends dev.runwire.v1.SubAgentOrBuilder> 
+         getSubAgentsOrBuilderList() {
+      if (subAgentsBuilder_ != null) {
+        return subAgentsBuilder_.getMessageOrBuilderList();
+      } else {
+        return java.util.Collections.unmodifiableList(subAgents_);
+      }
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public dev.runwire.v1.SubAgent.Builder addSubAgentsBuilder() {
+      return internalGetSubAgentsFieldBuilder().addBuilder(
+          dev.runwire.v1.SubAgent.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public dev.runwire.v1.SubAgent.Builder addSubAgentsBuilder(
+        int index) {
+      return internalGetSubAgentsFieldBuilder().addBuilder(
+          index, dev.runwire.v1.SubAgent.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * Optional. Agents this agent may delegate to, each offered to the model
+     * as a tool, at most 16. A call starts a child run of that agent with the
+     * call's "prompt" argument as its prompt (it does not inherit this run's
+     * conversation); the child's output is the tool result. INVALID_ARGUMENT
+     * for an unknown agent, a duplicate tool name, or a cycle
+     * (agent -&gt; ... -&gt; itself).
+     * </pre>
+     *
+     * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+     */
+    public java.util.List<dev.runwire.v1.SubAgent.Builder> 
+         getSubAgentsBuilderList() {
+      return internalGetSubAgentsFieldBuilder().getBuilderList();
+    }
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.runwire.v1.SubAgent, dev.runwire.v1.SubAgent.Builder, dev.runwire.v1.SubAgentOrBuilder> 
+        internalGetSubAgentsFieldBuilder() {
+      if (subAgentsBuilder_ == null) {
+        subAgentsBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+            dev.runwire.v1.SubAgent, dev.runwire.v1.SubAgent.Builder, dev.runwire.v1.SubAgentOrBuilder>(
+                subAgents_,
+                ((bitField0_ & 0x00008000) != 0),
+                getParentForChildren(),
+                isClean());
+        subAgents_ = null;
+      }
+      return subAgentsBuilder_;
+    }
+
+    private com.google.protobuf.LazyStringArrayList toolsets_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+    private void ensureToolsetsIsMutable() {
+      if (!toolsets_.isModifiable()) {
+        toolsets_ = new com.google.protobuf.LazyStringArrayList(toolsets_);
+      }
+      bitField0_ |= 0x00010000;
+    }
+    /**
+     * <pre>
+     * Optional. MCP servers (by the names the operator configured in
+     * [[mcp_servers]]) whose tools this agent is offered, as
+     * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+     * </pre>
+     *
+     * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+     * @return A list containing the toolsets.
+     */
+    public com.google.protobuf.ProtocolStringList
+        getToolsetsList() {
+      toolsets_.makeImmutable();
+      return toolsets_;
+    }
+    /**
+     * <pre>
+     * Optional. MCP servers (by the names the operator configured in
+     * [[mcp_servers]]) whose tools this agent is offered, as
+     * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+     * </pre>
+     *
+     * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+     * @return The count of toolsets.
+     */
+    public int getToolsetsCount() {
+      return toolsets_.size();
+    }
+    /**
+     * <pre>
+     * Optional. MCP servers (by the names the operator configured in
+     * [[mcp_servers]]) whose tools this agent is offered, as
+     * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+     * </pre>
+     *
+     * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+     * @param index The index of the element to return.
+     * @return The toolsets at the given index.
+     */
+    public java.lang.String getToolsets(int index) {
+      return toolsets_.get(index);
+    }
+    /**
+     * <pre>
+     * Optional. MCP servers (by the names the operator configured in
+     * [[mcp_servers]]) whose tools this agent is offered, as
+     * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+     * </pre>
+     *
+     * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+     * @param index The index of the value to return.
+     * @return The bytes of the toolsets at the given index.
+     */
+    public com.google.protobuf.ByteString
+        getToolsetsBytes(int index) {
+      return toolsets_.getByteString(index);
+    }
+    /**
+     * <pre>
+     * Optional. MCP servers (by the names the operator configured in
+     * [[mcp_servers]]) whose tools this agent is offered, as
+     * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+     * </pre>
+     *
+     * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+     * @param index The index to set the value at.
+     * @param value The toolsets to set.
+     * @return This builder for chaining.
+     */
+    public Builder setToolsets(
+        int index, java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      ensureToolsetsIsMutable();
+      toolsets_.set(index, value);
+      bitField0_ |= 0x00010000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. MCP servers (by the names the operator configured in
+     * [[mcp_servers]]) whose tools this agent is offered, as
+     * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+     * </pre>
+     *
+     * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+     * @param value The toolsets to add.
+     * @return This builder for chaining.
+     */
+    public Builder addToolsets(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      ensureToolsetsIsMutable();
+      toolsets_.add(value);
+      bitField0_ |= 0x00010000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. MCP servers (by the names the operator configured in
+     * [[mcp_servers]]) whose tools this agent is offered, as
+     * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+     * </pre>
+     *
+     * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+     * @param values The toolsets to add.
+     * @return This builder for chaining.
+     */
+    public Builder addAllToolsets(
+        java.lang.Iterable<java.lang.String> values) {
+      ensureToolsetsIsMutable();
+      com.google.protobuf.AbstractMessageLite.Builder.addAll(
+          values, toolsets_);
+      bitField0_ |= 0x00010000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. MCP servers (by the names the operator configured in
+     * [[mcp_servers]]) whose tools this agent is offered, as
+     * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+     * </pre>
+     *
+     * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearToolsets() {
+      toolsets_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+      bitField0_ = (bitField0_ & ~0x00010000);;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. MCP servers (by the names the operator configured in
+     * [[mcp_servers]]) whose tools this agent is offered, as
+     * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+     * </pre>
+     *
+     * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+     * @param value The bytes of the toolsets to add.
+     * @return This builder for chaining.
+     */
+    public Builder addToolsetsBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      ensureToolsetsIsMutable();
+      toolsets_.add(value);
+      bitField0_ |= 0x00010000;
+      onChanged();
+      return this;
+    }
+
+    private dev.runwire.v1.ToolExecution toolExecution_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.ToolExecution, dev.runwire.v1.ToolExecution.Builder, dev.runwire.v1.ToolExecutionOrBuilder> toolExecutionBuilder_;
+    /**
+     * <pre>
+     * Optional. How the agent's tool calls are executed.
+     * </pre>
+     *
+     * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+     * @return Whether the toolExecution field is set.
+     */
+    public boolean hasToolExecution() {
+      return ((bitField0_ & 0x00020000) != 0);
+    }
+    /**
+     * <pre>
+     * Optional. How the agent's tool calls are executed.
+     * </pre>
+     *
+     * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+     * @return The toolExecution.
+     */
+    public dev.runwire.v1.ToolExecution getToolExecution() {
+      if (toolExecutionBuilder_ == null) {
+        return toolExecution_ == null ? dev.runwire.v1.ToolExecution.getDefaultInstance() : toolExecution_;
+      } else {
+        return toolExecutionBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Optional. How the agent's tool calls are executed.
+     * </pre>
+     *
+     * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+     */
+    public Builder setToolExecution(dev.runwire.v1.ToolExecution value) {
+      if (toolExecutionBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        toolExecution_ = value;
+      } else {
+        toolExecutionBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00020000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. How the agent's tool calls are executed.
+     * </pre>
+     *
+     * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+     */
+    public Builder setToolExecution(
+        dev.runwire.v1.ToolExecution.Builder builderForValue) {
+      if (toolExecutionBuilder_ == null) {
+        toolExecution_ = builderForValue.build();
+      } else {
+        toolExecutionBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00020000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. How the agent's tool calls are executed.
+     * </pre>
+     *
+     * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+     */
+    public Builder mergeToolExecution(dev.runwire.v1.ToolExecution value) {
+      if (toolExecutionBuilder_ == null) {
+        if (((bitField0_ & 0x00020000) != 0) &&
+          toolExecution_ != null &&
+          toolExecution_ != dev.runwire.v1.ToolExecution.getDefaultInstance()) {
+          getToolExecutionBuilder().mergeFrom(value);
+        } else {
+          toolExecution_ = value;
+        }
+      } else {
+        toolExecutionBuilder_.mergeFrom(value);
+      }
+      if (toolExecution_ != null) {
+        bitField0_ |= 0x00020000;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. How the agent's tool calls are executed.
+     * </pre>
+     *
+     * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+     */
+    public Builder clearToolExecution() {
+      bitField0_ = (bitField0_ & ~0x00020000);
+      toolExecution_ = null;
+      if (toolExecutionBuilder_ != null) {
+        toolExecutionBuilder_.dispose();
+        toolExecutionBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. How the agent's tool calls are executed.
+     * </pre>
+     *
+     * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+     */
+    public dev.runwire.v1.ToolExecution.Builder getToolExecutionBuilder() {
+      bitField0_ |= 0x00020000;
+      onChanged();
+      return internalGetToolExecutionFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Optional. How the agent's tool calls are executed.
+     * </pre>
+     *
+     * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+     */
+    public dev.runwire.v1.ToolExecutionOrBuilder getToolExecutionOrBuilder() {
+      if (toolExecutionBuilder_ != null) {
+        return toolExecutionBuilder_.getMessageOrBuilder();
+      } else {
+        return toolExecution_ == null ?
+            dev.runwire.v1.ToolExecution.getDefaultInstance() : toolExecution_;
+      }
+    }
+    /**
+     * <pre>
+     * Optional. How the agent's tool calls are executed.
+     * </pre>
+     *
+     * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.ToolExecution, dev.runwire.v1.ToolExecution.Builder, dev.runwire.v1.ToolExecutionOrBuilder> 
+        internalGetToolExecutionFieldBuilder() {
+      if (toolExecutionBuilder_ == null) {
+        toolExecutionBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.runwire.v1.ToolExecution, dev.runwire.v1.ToolExecution.Builder, dev.runwire.v1.ToolExecutionOrBuilder>(
+                getToolExecution(),
+                getParentForChildren(),
+                isClean());
+        toolExecution_ = null;
+      }
+      return toolExecutionBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:runwire.v1.Agent)

@@ -484,4 +484,149 @@ java.lang.String defaultValue);
    */
   java.lang.String getLabelsOrThrow(
       java.lang.String key);
+
+  /**
+   * <pre>
+   * Optional. Agents this agent may delegate to, each offered to the model
+   * as a tool, at most 16. A call starts a child run of that agent with the
+   * call's "prompt" argument as its prompt (it does not inherit this run's
+   * conversation); the child's output is the tool result. INVALID_ARGUMENT
+   * for an unknown agent, a duplicate tool name, or a cycle
+   * (agent -&gt; ... -&gt; itself).
+   * </pre>
+   *
+   * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+   */
+  java.util.List<dev.runwire.v1.SubAgent> 
+      getSubAgentsList();
+  /**
+   * <pre>
+   * Optional. Agents this agent may delegate to, each offered to the model
+   * as a tool, at most 16. A call starts a child run of that agent with the
+   * call's "prompt" argument as its prompt (it does not inherit this run's
+   * conversation); the child's output is the tool result. INVALID_ARGUMENT
+   * for an unknown agent, a duplicate tool name, or a cycle
+   * (agent -&gt; ... -&gt; itself).
+   * </pre>
+   *
+   * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+   */
+  dev.runwire.v1.SubAgent getSubAgents(int index);
+  /**
+   * <pre>
+   * Optional. Agents this agent may delegate to, each offered to the model
+   * as a tool, at most 16. A call starts a child run of that agent with the
+   * call's "prompt" argument as its prompt (it does not inherit this run's
+   * conversation); the child's output is the tool result. INVALID_ARGUMENT
+   * for an unknown agent, a duplicate tool name, or a cycle
+   * (agent -&gt; ... -&gt; itself).
+   * </pre>
+   *
+   * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+   */
+  int getSubAgentsCount();
+  /**
+   * <pre>
+   * Optional. Agents this agent may delegate to, each offered to the model
+   * as a tool, at most 16. A call starts a child run of that agent with the
+   * call's "prompt" argument as its prompt (it does not inherit this run's
+   * conversation); the child's output is the tool result. INVALID_ARGUMENT
+   * for an unknown agent, a duplicate tool name, or a cycle
+   * (agent -&gt; ... -&gt; itself).
+   * </pre>
+   *
+   * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+   */
+  java.util.List<? extends dev.runwire.v1.SubAgentOrBuilder> 
+      getSubAgentsOrBuilderList();
+  /**
+   * <pre>
+   * Optional. Agents this agent may delegate to, each offered to the model
+   * as a tool, at most 16. A call starts a child run of that agent with the
+   * call's "prompt" argument as its prompt (it does not inherit this run's
+   * conversation); the child's output is the tool result. INVALID_ARGUMENT
+   * for an unknown agent, a duplicate tool name, or a cycle
+   * (agent -&gt; ... -&gt; itself).
+   * </pre>
+   *
+   * <code>repeated .runwire.v1.SubAgent sub_agents = 16 [json_name = "subAgents", (.buf.validate.field) = { ... }</code>
+   */
+  dev.runwire.v1.SubAgentOrBuilder getSubAgentsOrBuilder(
+      int index);
+
+  /**
+   * <pre>
+   * Optional. MCP servers (by the names the operator configured in
+   * [[mcp_servers]]) whose tools this agent is offered, as
+   * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+   * </pre>
+   *
+   * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+   * @return A list containing the toolsets.
+   */
+  java.util.List<java.lang.String>
+      getToolsetsList();
+  /**
+   * <pre>
+   * Optional. MCP servers (by the names the operator configured in
+   * [[mcp_servers]]) whose tools this agent is offered, as
+   * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+   * </pre>
+   *
+   * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+   * @return The count of toolsets.
+   */
+  int getToolsetsCount();
+  /**
+   * <pre>
+   * Optional. MCP servers (by the names the operator configured in
+   * [[mcp_servers]]) whose tools this agent is offered, as
+   * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+   * </pre>
+   *
+   * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+   * @param index The index of the element to return.
+   * @return The toolsets at the given index.
+   */
+  java.lang.String getToolsets(int index);
+  /**
+   * <pre>
+   * Optional. MCP servers (by the names the operator configured in
+   * [[mcp_servers]]) whose tools this agent is offered, as
+   * "&lt;server&gt;_&lt;tool&gt;", at most 16. INVALID_ARGUMENT for an unknown name.
+   * </pre>
+   *
+   * <code>repeated string toolsets = 17 [json_name = "toolsets", (.buf.validate.field) = { ... }</code>
+   * @param index The index of the value to return.
+   * @return The bytes of the toolsets at the given index.
+   */
+  com.google.protobuf.ByteString
+      getToolsetsBytes(int index);
+
+  /**
+   * <pre>
+   * Optional. How the agent's tool calls are executed.
+   * </pre>
+   *
+   * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+   * @return Whether the toolExecution field is set.
+   */
+  boolean hasToolExecution();
+  /**
+   * <pre>
+   * Optional. How the agent's tool calls are executed.
+   * </pre>
+   *
+   * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+   * @return The toolExecution.
+   */
+  dev.runwire.v1.ToolExecution getToolExecution();
+  /**
+   * <pre>
+   * Optional. How the agent's tool calls are executed.
+   * </pre>
+   *
+   * <code>.runwire.v1.ToolExecution tool_execution = 18 [json_name = "toolExecution"];</code>
+   */
+  dev.runwire.v1.ToolExecutionOrBuilder getToolExecutionOrBuilder();
 }

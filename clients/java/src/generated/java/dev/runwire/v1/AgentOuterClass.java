@@ -52,6 +52,21 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_Limits_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_SubAgent_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_SubAgent_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_ToolExecution_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_ToolExecution_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_AgentTool_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_AgentTool_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runwire_v1_CreateAgentRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -102,6 +117,16 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_DeleteAgentRequest_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_ListAgentToolsRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_ListAgentToolsRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_ListAgentToolsResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_ListAgentToolsResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runwire_v1_DeleteAgentResponse_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -119,7 +144,7 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
       "f/validate/validate.proto\032\036google/protob" +
       "uf/duration.proto\032 google/protobuf/field" +
       "_mask.proto\032\034google/protobuf/struct.prot" +
-      "o\032\037google/protobuf/timestamp.proto\"\212\007\n\005A" +
+      "o\032\037google/protobuf/timestamp.proto\"\323\010\n\005A" +
       "gent\022\031\n\010agent_id\030\001 \001(\tR\007agentId\022+\n\014displ" +
       "ay_name\030\002 \001(\tB\010\272H\005r\003\030\310\001R\013displayName\022*\n\013" +
       "description\030\003 \001(\tB\010\272H\005r\003\030\320\017R\013description" +
@@ -141,67 +166,98 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
       "\n\006labels\030\017 \003(\0132\035.runwire.v1.Agent.Labels" +
       "EntryBE\272HB\232\001?\020 \"4r220^[A-Za-z0-9]([A-Za-" +
       "z0-9._/-]{0,61}[A-Za-z0-9])?$*\005r\003\030\200\002R\006la" +
-      "bels\0329\n\013LabelsEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n" +
-      "\005value\030\002 \001(\tR\005value:\0028\001\"\177\n\005Model\022%\n\010prov" +
-      "ider\030\001 \001(\tB\t\272H\006r\004\020\001\030@R\010provider\022\034\n\004name\030" +
-      "\002 \001(\tB\010\272H\005r\003\030\310\001R\004name\0221\n\007options\030\003 \001(\0132\027" +
-      ".google.protobuf.StructR\007options\"\263\001\n\016App" +
-      "rovalPolicy\0226\n\004mode\030\001 \001(\0162\030.runwire.v1.A" +
-      "pprovalModeB\010\272H\005\202\001\002\020\001R\004mode\0228\n\023auto_appr" +
-      "oved_tools\030\002 \003(\tB\010\272H\005\222\001\002\020@R\021autoApproved" +
-      "Tools\022/\n\tapprovers\030\003 \003(\tB\021\272H\016\222\001\013\020@\"\007r\005\020\001" +
-      "\030\200\001R\tapprovers\"\205\002\n\006Limits\0220\n\016max_iterati" +
-      "ons\030\001 \001(\005B\t\272H\006\032\004\030d(\000R\rmaxIterations\022E\n\007t" +
-      "imeout\030\002 \001(\0132\031.google.protobuf.DurationB" +
-      "\020\272H\r\252\001\n\"\004\010\200\243\0052\002\010\001R\007timeout\022V\n\020approval_t" +
-      "imeout\030\003 \001(\0132\031.google.protobuf.DurationB" +
-      "\020\272H\r\252\001\n\"\004\010\200\243\0052\002\010\001R\017approvalTimeout\022*\n\014to" +
-      "ken_budget\030\004 \001(\003B\007\272H\004\"\002(\000R\013tokenBudget\"\307" +
-      "\001\n\022CreateAgentRequest\022=\n\010agent_id\030\001 \001(\tB" +
-      "\"\272H\037r\0352\033^[a-z0-9][a-z0-9._-]{0,62}$R\007age" +
-      "ntId\022r\n\005agent\030\002 \001(\0132\021.runwire.v1.AgentBI" +
-      "\272HF\272\001@\n\024agent.model_required\022\027agent.mode" +
-      "l is required\032\017has(this.model)\310\001\001R\005agent" +
-      "\">\n\023CreateAgentResponse\022\'\n\005agent\030\001 \001(\0132\021" +
-      ".runwire.v1.AgentR\005agent\"5\n\017GetAgentRequ" +
-      "est\022\"\n\010agent_id\030\001 \001(\tB\007\272H\004r\002\020\001R\007agentId\"" +
-      ";\n\020GetAgentResponse\022\'\n\005agent\030\001 \001(\0132\021.run" +
-      "wire.v1.AgentR\005agent\"\241\002\n\021ListAgentsReque" +
-      "st\022\'\n\tpage_size\030\001 \001(\005B\n\272H\007\032\005\030\350\007(\000R\010pageS" +
-      "ize\022\035\n\npage_token\030\002 \001(\tR\tpageToken\022\210\001\n\006l" +
-      "abels\030\003 \003(\0132).runwire.v1.ListAgentsReque" +
-      "st.LabelsEntryBE\272HB\232\001?\020 \"4r220^[A-Za-z0-" +
-      "9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$*\005" +
-      "r\003\030\200\002R\006labels\0329\n\013LabelsEntry\022\020\n\003key\030\001 \001(" +
-      "\tR\003key\022\024\n\005value\030\002 \001(\tR\005value:\0028\001\"g\n\022List" +
-      "AgentsResponse\022)\n\006agents\030\001 \003(\0132\021.runwire" +
-      ".v1.AgentR\006agents\022&\n\017next_page_token\030\002 \001" +
-      "(\tR\rnextPageToken\"\202\001\n\022UpdateAgentRequest" +
-      "\022/\n\005agent\030\001 \001(\0132\021.runwire.v1.AgentB\006\272H\003\310" +
-      "\001\001R\005agent\022;\n\013update_mask\030\002 \001(\0132\032.google." +
-      "protobuf.FieldMaskR\nupdateMask\">\n\023Update" +
-      "AgentResponse\022\'\n\005agent\030\001 \001(\0132\021.runwire.v" +
-      "1.AgentR\005agent\"8\n\022DeleteAgentRequest\022\"\n\010" +
-      "agent_id\030\001 \001(\tB\007\272H\004r\002\020\001R\007agentId\"\025\n\023Dele" +
-      "teAgentResponse*P\n\007Runtime\022\027\n\023RUNTIME_UN" +
-      "SPECIFIED\020\000\022\026\n\022RUNTIME_IN_PROCESS\020\001\022\024\n\020R" +
-      "UNTIME_TEMPORAL\020\002*\201\001\n\014ApprovalMode\022\035\n\031AP" +
-      "PROVAL_MODE_UNSPECIFIED\020\000\022\035\n\031APPROVAL_MO" +
-      "DE_REQUIRE_ALL\020\001\022\026\n\022APPROVAL_MODE_AUTO\020\002" +
-      "\022\033\n\027APPROVAL_MODE_ALLOWLIST\020\0032\222\003\n\014AgentS" +
-      "ervice\022N\n\013CreateAgent\022\036.runwire.v1.Creat" +
-      "eAgentRequest\032\037.runwire.v1.CreateAgentRe" +
-      "sponse\022E\n\010GetAgent\022\033.runwire.v1.GetAgent" +
-      "Request\032\034.runwire.v1.GetAgentResponse\022K\n" +
-      "\nListAgents\022\035.runwire.v1.ListAgentsReque" +
-      "st\032\036.runwire.v1.ListAgentsResponse\022N\n\013Up" +
-      "dateAgent\022\036.runwire.v1.UpdateAgentReques" +
-      "t\032\037.runwire.v1.UpdateAgentResponse\022N\n\013De" +
-      "leteAgent\022\036.runwire.v1.DeleteAgentReques" +
-      "t\032\037.runwire.v1.DeleteAgentResponseBN\n\016de" +
-      "v.runwire.v1P\001Z:github.com/runwire/runwi" +
-      "re/clients/go/runwire/v1;runwirev1b\006prot" +
-      "o3"
+      "bels\022=\n\nsub_agents\030\020 \003(\0132\024.runwire.v1.Su" +
+      "bAgentB\010\272H\005\222\001\002\020\020R\tsubAgents\022F\n\010toolsets\030" +
+      "\021 \003(\tB*\272H\'\222\001$\020\020\030\001\"\036r\0342\032^[a-z0-9][a-z0-9_" +
+      "-]{0,31}$R\010toolsets\022@\n\016tool_execution\030\022 " +
+      "\001(\0132\031.runwire.v1.ToolExecutionR\rtoolExec" +
+      "ution\0329\n\013LabelsEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024" +
+      "\n\005value\030\002 \001(\tR\005value:\0028\001\"\177\n\005Model\022%\n\010pro" +
+      "vider\030\001 \001(\tB\t\272H\006r\004\020\001\030@R\010provider\022\034\n\004name" +
+      "\030\002 \001(\tB\010\272H\005r\003\030\310\001R\004name\0221\n\007options\030\003 \001(\0132" +
+      "\027.google.protobuf.StructR\007options\"\263\001\n\016Ap" +
+      "provalPolicy\0226\n\004mode\030\001 \001(\0162\030.runwire.v1." +
+      "ApprovalModeB\010\272H\005\202\001\002\020\001R\004mode\0228\n\023auto_app" +
+      "roved_tools\030\002 \003(\tB\010\272H\005\222\001\002\020@R\021autoApprove" +
+      "dTools\022/\n\tapprovers\030\003 \003(\tB\021\272H\016\222\001\013\020@\"\007r\005\020" +
+      "\001\030\200\001R\tapprovers\"\277\002\n\006Limits\0220\n\016max_iterat" +
+      "ions\030\001 \001(\005B\t\272H\006\032\004\030d(\000R\rmaxIterations\022E\n\007" +
+      "timeout\030\002 \001(\0132\031.google.protobuf.Duration" +
+      "B\020\272H\r\252\001\n\"\004\010\200\243\0052\002\010\001R\007timeout\022V\n\020approval_" +
+      "timeout\030\003 \001(\0132\031.google.protobuf.Duration" +
+      "B\020\272H\r\252\001\n\"\004\010\200\243\0052\002\010\001R\017approvalTimeout\022*\n\014t" +
+      "oken_budget\030\004 \001(\003B\007\272H\004\"\002(\000R\013tokenBudget\022" +
+      "8\n\023max_sub_agent_depth\030\005 \001(\005B\t\272H\006\032\004\030\005(\000R" +
+      "\020maxSubAgentDepth\"\233\001\n\010SubAgent\022%\n\010agent_" +
+      "id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\007agentId\022<\n\ttool_na" +
+      "me\030\002 \001(\tB\037\272H\034r\0322\030^([A-Za-z0-9_-]{1,64})?" +
+      "$R\010toolName\022*\n\013description\030\003 \001(\tB\010\272H\005r\003\030" +
+      "\240\037R\013description\"\314\001\n\rToolExecution\022\036\n\nseq" +
+      "uential\030\001 \001(\010R\nsequential\022M\n\014tool_timeou" +
+      "t\030\002 \001(\0132\031.google.protobuf.DurationB\017\272H\014\252" +
+      "\001\t\"\003\010\220\0342\002\010\001R\013toolTimeout\022L\n\035max_consecut" +
+      "ive_tool_failures\030\003 \001(\005B\t\272H\006\032\004\030d(\000R\032maxC" +
+      "onsecutiveToolFailures\"\230\002\n\tAgentTool\022\022\n\004" +
+      "name\030\001 \001(\tR\004name\022 \n\013description\030\002 \001(\tR\013d" +
+      "escription\0227\n\nparameters\030\003 \001(\0132\027.google." +
+      "protobuf.StructR\nparameters\022.\n\006source\030\004 " +
+      "\001(\0162\026.runwire.v1.ToolSourceR\006source\022+\n\021r" +
+      "equires_approval\030\005 \001(\010R\020requiresApproval" +
+      "\022\035\n\nmcp_server\030\006 \001(\tR\tmcpServer\022 \n\014sub_a" +
+      "gent_id\030\007 \001(\tR\nsubAgentId\"\307\001\n\022CreateAgen" +
+      "tRequest\022=\n\010agent_id\030\001 \001(\tB\"\272H\037r\0352\033^[a-z" +
+      "0-9][a-z0-9._-]{0,62}$R\007agentId\022r\n\005agent" +
+      "\030\002 \001(\0132\021.runwire.v1.AgentBI\272HF\272\001@\n\024agent" +
+      ".model_required\022\027agent.model is required" +
+      "\032\017has(this.model)\310\001\001R\005agent\">\n\023CreateAge" +
+      "ntResponse\022\'\n\005agent\030\001 \001(\0132\021.runwire.v1.A" +
+      "gentR\005agent\"5\n\017GetAgentRequest\022\"\n\010agent_" +
+      "id\030\001 \001(\tB\007\272H\004r\002\020\001R\007agentId\";\n\020GetAgentRe" +
+      "sponse\022\'\n\005agent\030\001 \001(\0132\021.runwire.v1.Agent" +
+      "R\005agent\"\241\002\n\021ListAgentsRequest\022\'\n\tpage_si" +
+      "ze\030\001 \001(\005B\n\272H\007\032\005\030\350\007(\000R\010pageSize\022\035\n\npage_t" +
+      "oken\030\002 \001(\tR\tpageToken\022\210\001\n\006labels\030\003 \003(\0132)" +
+      ".runwire.v1.ListAgentsRequest.LabelsEntr" +
+      "yBE\272HB\232\001?\020 \"4r220^[A-Za-z0-9]([A-Za-z0-9" +
+      "._/-]{0,61}[A-Za-z0-9])?$*\005r\003\030\200\002R\006labels" +
+      "\0329\n\013LabelsEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024\n\005val" +
+      "ue\030\002 \001(\tR\005value:\0028\001\"g\n\022ListAgentsRespons" +
+      "e\022)\n\006agents\030\001 \003(\0132\021.runwire.v1.AgentR\006ag" +
+      "ents\022&\n\017next_page_token\030\002 \001(\tR\rnextPageT" +
+      "oken\"\202\001\n\022UpdateAgentRequest\022/\n\005agent\030\001 \001" +
+      "(\0132\021.runwire.v1.AgentB\006\272H\003\310\001\001R\005agent\022;\n\013" +
+      "update_mask\030\002 \001(\0132\032.google.protobuf.Fiel" +
+      "dMaskR\nupdateMask\">\n\023UpdateAgentResponse" +
+      "\022\'\n\005agent\030\001 \001(\0132\021.runwire.v1.AgentR\005agen" +
+      "t\"8\n\022DeleteAgentRequest\022\"\n\010agent_id\030\001 \001(" +
+      "\tB\007\272H\004r\002\020\001R\007agentId\">\n\025ListAgentToolsReq" +
+      "uest\022%\n\010agent_id\030\001 \001(\tB\n\272H\007r\005\020\001\030\200\001R\007agen" +
+      "tId\"E\n\026ListAgentToolsResponse\022+\n\005tools\030\001" +
+      " \003(\0132\025.runwire.v1.AgentToolR\005tools\"\025\n\023De" +
+      "leteAgentResponse*P\n\007Runtime\022\027\n\023RUNTIME_" +
+      "UNSPECIFIED\020\000\022\026\n\022RUNTIME_IN_PROCESS\020\001\022\024\n" +
+      "\020RUNTIME_TEMPORAL\020\002*\201\001\n\014ApprovalMode\022\035\n\031" +
+      "APPROVAL_MODE_UNSPECIFIED\020\000\022\035\n\031APPROVAL_" +
+      "MODE_REQUIRE_ALL\020\001\022\026\n\022APPROVAL_MODE_AUTO" +
+      "\020\002\022\033\n\027APPROVAL_MODE_ALLOWLIST\020\003*\212\001\n\nTool" +
+      "Source\022\033\n\027TOOL_SOURCE_UNSPECIFIED\020\000\022\027\n\023T" +
+      "OOL_SOURCE_BUILTIN\020\001\022\026\n\022TOOL_SOURCE_PYTH" +
+      "ON\020\002\022\023\n\017TOOL_SOURCE_MCP\020\003\022\031\n\025TOOL_SOURCE" +
+      "_SUB_AGENT\020\0042\353\003\n\014AgentService\022N\n\013CreateA" +
+      "gent\022\036.runwire.v1.CreateAgentRequest\032\037.r" +
+      "unwire.v1.CreateAgentResponse\022E\n\010GetAgen" +
+      "t\022\033.runwire.v1.GetAgentRequest\032\034.runwire" +
+      ".v1.GetAgentResponse\022K\n\nListAgents\022\035.run" +
+      "wire.v1.ListAgentsRequest\032\036.runwire.v1.L" +
+      "istAgentsResponse\022N\n\013UpdateAgent\022\036.runwi" +
+      "re.v1.UpdateAgentRequest\032\037.runwire.v1.Up" +
+      "dateAgentResponse\022N\n\013DeleteAgent\022\036.runwi" +
+      "re.v1.DeleteAgentRequest\032\037.runwire.v1.De" +
+      "leteAgentResponse\022W\n\016ListAgentTools\022!.ru" +
+      "nwire.v1.ListAgentToolsRequest\032\".runwire" +
+      ".v1.ListAgentToolsResponseBN\n\016dev.runwir" +
+      "e.v1P\001Z:github.com/runwire/runwire/clien" +
+      "ts/go/runwire/v1;runwirev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -217,7 +273,7 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_runwire_v1_Agent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_Agent_descriptor,
-        new java.lang.String[] { "AgentId", "DisplayName", "Description", "Instructions", "Model", "Tools", "ApprovalPolicy", "Limits", "Runtime", "Etag", "CreateTime", "UpdateTime", "ResponseFormat", "FallbackModels", "Labels", });
+        new java.lang.String[] { "AgentId", "DisplayName", "Description", "Instructions", "Model", "Tools", "ApprovalPolicy", "Limits", "Runtime", "Etag", "CreateTime", "UpdateTime", "ResponseFormat", "FallbackModels", "Labels", "SubAgents", "Toolsets", "ToolExecution", });
     internal_static_runwire_v1_Agent_LabelsEntry_descriptor =
       internal_static_runwire_v1_Agent_descriptor.getNestedType(0);
     internal_static_runwire_v1_Agent_LabelsEntry_fieldAccessorTable = new
@@ -241,33 +297,51 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_runwire_v1_Limits_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_Limits_descriptor,
-        new java.lang.String[] { "MaxIterations", "Timeout", "ApprovalTimeout", "TokenBudget", });
-    internal_static_runwire_v1_CreateAgentRequest_descriptor =
+        new java.lang.String[] { "MaxIterations", "Timeout", "ApprovalTimeout", "TokenBudget", "MaxSubAgentDepth", });
+    internal_static_runwire_v1_SubAgent_descriptor =
       getDescriptor().getMessageType(4);
+    internal_static_runwire_v1_SubAgent_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_SubAgent_descriptor,
+        new java.lang.String[] { "AgentId", "ToolName", "Description", });
+    internal_static_runwire_v1_ToolExecution_descriptor =
+      getDescriptor().getMessageType(5);
+    internal_static_runwire_v1_ToolExecution_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_ToolExecution_descriptor,
+        new java.lang.String[] { "Sequential", "ToolTimeout", "MaxConsecutiveToolFailures", });
+    internal_static_runwire_v1_AgentTool_descriptor =
+      getDescriptor().getMessageType(6);
+    internal_static_runwire_v1_AgentTool_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_AgentTool_descriptor,
+        new java.lang.String[] { "Name", "Description", "Parameters", "Source", "RequiresApproval", "McpServer", "SubAgentId", });
+    internal_static_runwire_v1_CreateAgentRequest_descriptor =
+      getDescriptor().getMessageType(7);
     internal_static_runwire_v1_CreateAgentRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_CreateAgentRequest_descriptor,
         new java.lang.String[] { "AgentId", "Agent", });
     internal_static_runwire_v1_CreateAgentResponse_descriptor =
-      getDescriptor().getMessageType(5);
+      getDescriptor().getMessageType(8);
     internal_static_runwire_v1_CreateAgentResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_CreateAgentResponse_descriptor,
         new java.lang.String[] { "Agent", });
     internal_static_runwire_v1_GetAgentRequest_descriptor =
-      getDescriptor().getMessageType(6);
+      getDescriptor().getMessageType(9);
     internal_static_runwire_v1_GetAgentRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_GetAgentRequest_descriptor,
         new java.lang.String[] { "AgentId", });
     internal_static_runwire_v1_GetAgentResponse_descriptor =
-      getDescriptor().getMessageType(7);
+      getDescriptor().getMessageType(10);
     internal_static_runwire_v1_GetAgentResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_GetAgentResponse_descriptor,
         new java.lang.String[] { "Agent", });
     internal_static_runwire_v1_ListAgentsRequest_descriptor =
-      getDescriptor().getMessageType(8);
+      getDescriptor().getMessageType(11);
     internal_static_runwire_v1_ListAgentsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ListAgentsRequest_descriptor,
@@ -279,31 +353,43 @@ public final class AgentOuterClass extends com.google.protobuf.GeneratedFile {
         internal_static_runwire_v1_ListAgentsRequest_LabelsEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_runwire_v1_ListAgentsResponse_descriptor =
-      getDescriptor().getMessageType(9);
+      getDescriptor().getMessageType(12);
     internal_static_runwire_v1_ListAgentsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ListAgentsResponse_descriptor,
         new java.lang.String[] { "Agents", "NextPageToken", });
     internal_static_runwire_v1_UpdateAgentRequest_descriptor =
-      getDescriptor().getMessageType(10);
+      getDescriptor().getMessageType(13);
     internal_static_runwire_v1_UpdateAgentRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_UpdateAgentRequest_descriptor,
         new java.lang.String[] { "Agent", "UpdateMask", });
     internal_static_runwire_v1_UpdateAgentResponse_descriptor =
-      getDescriptor().getMessageType(11);
+      getDescriptor().getMessageType(14);
     internal_static_runwire_v1_UpdateAgentResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_UpdateAgentResponse_descriptor,
         new java.lang.String[] { "Agent", });
     internal_static_runwire_v1_DeleteAgentRequest_descriptor =
-      getDescriptor().getMessageType(12);
+      getDescriptor().getMessageType(15);
     internal_static_runwire_v1_DeleteAgentRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_DeleteAgentRequest_descriptor,
         new java.lang.String[] { "AgentId", });
+    internal_static_runwire_v1_ListAgentToolsRequest_descriptor =
+      getDescriptor().getMessageType(16);
+    internal_static_runwire_v1_ListAgentToolsRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_ListAgentToolsRequest_descriptor,
+        new java.lang.String[] { "AgentId", });
+    internal_static_runwire_v1_ListAgentToolsResponse_descriptor =
+      getDescriptor().getMessageType(17);
+    internal_static_runwire_v1_ListAgentToolsResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_ListAgentToolsResponse_descriptor,
+        new java.lang.String[] { "Tools", });
     internal_static_runwire_v1_DeleteAgentResponse_descriptor =
-      getDescriptor().getMessageType(13);
+      getDescriptor().getMessageType(18);
     internal_static_runwire_v1_DeleteAgentResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_DeleteAgentResponse_descriptor,

@@ -175,6 +175,37 @@ public final class AgentServiceGrpc {
     return getDeleteAgentMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.runwire.v1.ListAgentToolsRequest,
+      dev.runwire.v1.ListAgentToolsResponse> getListAgentToolsMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ListAgentTools",
+      requestType = dev.runwire.v1.ListAgentToolsRequest.class,
+      responseType = dev.runwire.v1.ListAgentToolsResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.runwire.v1.ListAgentToolsRequest,
+      dev.runwire.v1.ListAgentToolsResponse> getListAgentToolsMethod() {
+    io.grpc.MethodDescriptor<dev.runwire.v1.ListAgentToolsRequest, dev.runwire.v1.ListAgentToolsResponse> getListAgentToolsMethod;
+    if ((getListAgentToolsMethod = AgentServiceGrpc.getListAgentToolsMethod) == null) {
+      synchronized (AgentServiceGrpc.class) {
+        if ((getListAgentToolsMethod = AgentServiceGrpc.getListAgentToolsMethod) == null) {
+          AgentServiceGrpc.getListAgentToolsMethod = getListAgentToolsMethod =
+              io.grpc.MethodDescriptor.<dev.runwire.v1.ListAgentToolsRequest, dev.runwire.v1.ListAgentToolsResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ListAgentTools"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runwire.v1.ListAgentToolsRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.runwire.v1.ListAgentToolsResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new AgentServiceMethodDescriptorSupplier("ListAgentTools"))
+              .build();
+        }
+      }
+    }
+    return getListAgentToolsMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -296,6 +327,19 @@ public final class AgentServiceGrpc {
         io.grpc.stub.StreamObserver<dev.runwire.v1.DeleteAgentResponse> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getDeleteAgentMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * Lists the tools a run of the agent is offered, as the model sees them:
+     * server tools (built-in and registered Python), the tools of its MCP
+     * toolsets and its sub-agents, each with its JSON Schema and whether a
+     * call needs an approval under the agent's policy. NOT_FOUND if unknown.
+     * </pre>
+     */
+    default void listAgentTools(dev.runwire.v1.ListAgentToolsRequest request,
+        io.grpc.stub.StreamObserver<dev.runwire.v1.ListAgentToolsResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getListAgentToolsMethod(), responseObserver);
+    }
   }
 
   /**
@@ -396,6 +440,20 @@ public final class AgentServiceGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getDeleteAgentMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * Lists the tools a run of the agent is offered, as the model sees them:
+     * server tools (built-in and registered Python), the tools of its MCP
+     * toolsets and its sub-agents, each with its JSON Schema and whether a
+     * call needs an approval under the agent's policy. NOT_FOUND if unknown.
+     * </pre>
+     */
+    public void listAgentTools(dev.runwire.v1.ListAgentToolsRequest request,
+        io.grpc.stub.StreamObserver<dev.runwire.v1.ListAgentToolsResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getListAgentToolsMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -472,6 +530,19 @@ public final class AgentServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
           getChannel(), getDeleteAgentMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * Lists the tools a run of the agent is offered, as the model sees them:
+     * server tools (built-in and registered Python), the tools of its MCP
+     * toolsets and its sub-agents, each with its JSON Schema and whether a
+     * call needs an approval under the agent's policy. NOT_FOUND if unknown.
+     * </pre>
+     */
+    public dev.runwire.v1.ListAgentToolsResponse listAgentTools(dev.runwire.v1.ListAgentToolsRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getListAgentToolsMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -547,6 +618,19 @@ public final class AgentServiceGrpc {
     public dev.runwire.v1.DeleteAgentResponse deleteAgent(dev.runwire.v1.DeleteAgentRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getDeleteAgentMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Lists the tools a run of the agent is offered, as the model sees them:
+     * server tools (built-in and registered Python), the tools of its MCP
+     * toolsets and its sub-agents, each with its JSON Schema and whether a
+     * call needs an approval under the agent's policy. NOT_FOUND if unknown.
+     * </pre>
+     */
+    public dev.runwire.v1.ListAgentToolsResponse listAgentTools(dev.runwire.v1.ListAgentToolsRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getListAgentToolsMethod(), getCallOptions(), request);
     }
   }
 
@@ -629,6 +713,20 @@ public final class AgentServiceGrpc {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getDeleteAgentMethod(), getCallOptions()), request);
     }
+
+    /**
+     * <pre>
+     * Lists the tools a run of the agent is offered, as the model sees them:
+     * server tools (built-in and registered Python), the tools of its MCP
+     * toolsets and its sub-agents, each with its JSON Schema and whether a
+     * call needs an approval under the agent's policy. NOT_FOUND if unknown.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.runwire.v1.ListAgentToolsResponse> listAgentTools(
+        dev.runwire.v1.ListAgentToolsRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getListAgentToolsMethod(), getCallOptions()), request);
+    }
   }
 
   private static final int METHODID_CREATE_AGENT = 0;
@@ -636,6 +734,7 @@ public final class AgentServiceGrpc {
   private static final int METHODID_LIST_AGENTS = 2;
   private static final int METHODID_UPDATE_AGENT = 3;
   private static final int METHODID_DELETE_AGENT = 4;
+  private static final int METHODID_LIST_AGENT_TOOLS = 5;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -673,6 +772,10 @@ public final class AgentServiceGrpc {
         case METHODID_DELETE_AGENT:
           serviceImpl.deleteAgent((dev.runwire.v1.DeleteAgentRequest) request,
               (io.grpc.stub.StreamObserver<dev.runwire.v1.DeleteAgentResponse>) responseObserver);
+          break;
+        case METHODID_LIST_AGENT_TOOLS:
+          serviceImpl.listAgentTools((dev.runwire.v1.ListAgentToolsRequest) request,
+              (io.grpc.stub.StreamObserver<dev.runwire.v1.ListAgentToolsResponse>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -727,6 +830,13 @@ public final class AgentServiceGrpc {
               dev.runwire.v1.DeleteAgentRequest,
               dev.runwire.v1.DeleteAgentResponse>(
                 service, METHODID_DELETE_AGENT)))
+        .addMethod(
+          getListAgentToolsMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.runwire.v1.ListAgentToolsRequest,
+              dev.runwire.v1.ListAgentToolsResponse>(
+                service, METHODID_LIST_AGENT_TOOLS)))
         .build();
   }
 
@@ -780,6 +890,7 @@ public final class AgentServiceGrpc {
               .addMethod(getListAgentsMethod())
               .addMethod(getUpdateAgentMethod())
               .addMethod(getDeleteAgentMethod())
+              .addMethod(getListAgentToolsMethod())
               .build();
         }
       }

@@ -36,6 +36,7 @@ private static final long serialVersionUID = 0L;
     toolCallId_ = "";
     toolName_ = "";
     arguments_ = "";
+    runId_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -283,6 +284,57 @@ private static final long serialVersionUID = 0L;
     return expireTime_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : expireTime_;
   }
 
+  public static final int RUN_ID_FIELD_NUMBER = 6;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object runId_ = "";
+  /**
+   * <pre>
+   * The run that waits for the approval when it is not this one: a
+   * sub-agent's run (a child's approvals are announced in its parent's and
+   * ancestors' streams too). Resolve it as any approval.
+   * </pre>
+   *
+   * <code>string run_id = 6 [json_name = "runId"];</code>
+   * @return The runId.
+   */
+  @java.lang.Override
+  public java.lang.String getRunId() {
+    java.lang.Object ref = runId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      runId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The run that waits for the approval when it is not this one: a
+   * sub-agent's run (a child's approvals are announced in its parent's and
+   * ancestors' streams too). Resolve it as any approval.
+   * </pre>
+   *
+   * <code>string run_id = 6 [json_name = "runId"];</code>
+   * @return The bytes for runId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getRunIdBytes() {
+    java.lang.Object ref = runId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      runId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -312,6 +364,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeMessage(5, getExpireTime());
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(runId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 6, runId_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -331,6 +386,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(5, getExpireTime());
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(runId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(6, runId_);
     }
     return size;
   }
@@ -369,6 +427,8 @@ private static final long serialVersionUID = 0L;
       if (!getExpireTime()
           .equals(other.getExpireTime())) return false;
     }
+    if (!getRunId()
+        .equals(other.getRunId())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -392,6 +452,8 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + EXPIRE_TIME_FIELD_NUMBER;
       hash = (53 * hash) + getExpireTime().hashCode();
     }
+    hash = (37 * hash) + RUN_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getRunId().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -542,6 +604,7 @@ private static final long serialVersionUID = 0L;
         expireTimeBuilder_.dispose();
         expireTimeBuilder_ = null;
       }
+      runId_ = "";
       return this;
     }
 
@@ -594,6 +657,9 @@ private static final long serialVersionUID = 0L;
             : expireTimeBuilder_.build();
         to_bitField0_ |= 0x00000001;
       }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.runId_ = runId_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -631,6 +697,11 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasExpireTime()) {
         mergeExpireTime(other.getExpireTime());
+      }
+      if (!other.getRunId().isEmpty()) {
+        runId_ = other.runId_;
+        bitField0_ |= 0x00000020;
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -683,6 +754,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000010;
               break;
             } // case 42
+            case 50: {
+              runId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 50
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1221,6 +1297,108 @@ private static final long serialVersionUID = 0L;
         expireTime_ = null;
       }
       return expireTimeBuilder_;
+    }
+
+    private java.lang.Object runId_ = "";
+    /**
+     * <pre>
+     * The run that waits for the approval when it is not this one: a
+     * sub-agent's run (a child's approvals are announced in its parent's and
+     * ancestors' streams too). Resolve it as any approval.
+     * </pre>
+     *
+     * <code>string run_id = 6 [json_name = "runId"];</code>
+     * @return The runId.
+     */
+    public java.lang.String getRunId() {
+      java.lang.Object ref = runId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        runId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The run that waits for the approval when it is not this one: a
+     * sub-agent's run (a child's approvals are announced in its parent's and
+     * ancestors' streams too). Resolve it as any approval.
+     * </pre>
+     *
+     * <code>string run_id = 6 [json_name = "runId"];</code>
+     * @return The bytes for runId.
+     */
+    public com.google.protobuf.ByteString
+        getRunIdBytes() {
+      java.lang.Object ref = runId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        runId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The run that waits for the approval when it is not this one: a
+     * sub-agent's run (a child's approvals are announced in its parent's and
+     * ancestors' streams too). Resolve it as any approval.
+     * </pre>
+     *
+     * <code>string run_id = 6 [json_name = "runId"];</code>
+     * @param value The runId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRunId(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      runId_ = value;
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The run that waits for the approval when it is not this one: a
+     * sub-agent's run (a child's approvals are announced in its parent's and
+     * ancestors' streams too). Resolve it as any approval.
+     * </pre>
+     *
+     * <code>string run_id = 6 [json_name = "runId"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearRunId() {
+      runId_ = getDefaultInstance().getRunId();
+      bitField0_ = (bitField0_ & ~0x00000020);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The run that waits for the approval when it is not this one: a
+     * sub-agent's run (a child's approvals are announced in its parent's and
+     * ancestors' streams too). Resolve it as any approval.
+     * </pre>
+     *
+     * <code>string run_id = 6 [json_name = "runId"];</code>
+     * @param value The bytes for runId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRunIdBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      runId_ = value;
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:runwire.v1.ApprovalRequested)

@@ -116,4 +116,28 @@ public interface ApprovalRequestedOrBuilder extends
    * <code>.google.protobuf.Timestamp expire_time = 5 [json_name = "expireTime"];</code>
    */
   com.google.protobuf.TimestampOrBuilder getExpireTimeOrBuilder();
+
+  /**
+   * <pre>
+   * The run that waits for the approval when it is not this one: a
+   * sub-agent's run (a child's approvals are announced in its parent's and
+   * ancestors' streams too). Resolve it as any approval.
+   * </pre>
+   *
+   * <code>string run_id = 6 [json_name = "runId"];</code>
+   * @return The runId.
+   */
+  java.lang.String getRunId();
+  /**
+   * <pre>
+   * The run that waits for the approval when it is not this one: a
+   * sub-agent's run (a child's approvals are announced in its parent's and
+   * ancestors' streams too). Resolve it as any approval.
+   * </pre>
+   *
+   * <code>string run_id = 6 [json_name = "runId"];</code>
+   * @return The bytes for runId.
+   */
+  com.google.protobuf.ByteString
+      getRunIdBytes();
 }

@@ -37,6 +37,7 @@ private static final long serialVersionUID = 0L;
     state_ = 0;
     reason_ = "";
     resolvedBy_ = "";
+    runId_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -310,6 +311,55 @@ private static final long serialVersionUID = 0L;
     return resolveTime_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : resolveTime_;
   }
 
+  public static final int RUN_ID_FIELD_NUMBER = 7;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object runId_ = "";
+  /**
+   * <pre>
+   * As ApprovalRequested.run_id: the sub-agent's run it belongs to, when it
+   * is not this one.
+   * </pre>
+   *
+   * <code>string run_id = 7 [json_name = "runId"];</code>
+   * @return The runId.
+   */
+  @java.lang.Override
+  public java.lang.String getRunId() {
+    java.lang.Object ref = runId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      runId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * As ApprovalRequested.run_id: the sub-agent's run it belongs to, when it
+   * is not this one.
+   * </pre>
+   *
+   * <code>string run_id = 7 [json_name = "runId"];</code>
+   * @return The bytes for runId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getRunIdBytes() {
+    java.lang.Object ref = runId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      runId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -342,6 +392,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeMessage(6, getResolveTime());
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(runId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 7, runId_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -365,6 +418,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(6, getResolveTime());
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(runId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(7, runId_);
     }
     return size;
   }
@@ -404,6 +460,8 @@ private static final long serialVersionUID = 0L;
       if (!getResolveTime()
           .equals(other.getResolveTime())) return false;
     }
+    if (!getRunId()
+        .equals(other.getRunId())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -429,6 +487,8 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + RESOLVE_TIME_FIELD_NUMBER;
       hash = (53 * hash) + getResolveTime().hashCode();
     }
+    hash = (37 * hash) + RUN_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getRunId().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -580,6 +640,7 @@ private static final long serialVersionUID = 0L;
         resolveTimeBuilder_.dispose();
         resolveTimeBuilder_ = null;
       }
+      runId_ = "";
       return this;
     }
 
@@ -635,6 +696,9 @@ private static final long serialVersionUID = 0L;
             : resolveTimeBuilder_.build();
         to_bitField0_ |= 0x00000001;
       }
+      if (((from_bitField0_ & 0x00000040) != 0)) {
+        result.runId_ = runId_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -675,6 +739,11 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasResolveTime()) {
         mergeResolveTime(other.getResolveTime());
+      }
+      if (!other.getRunId().isEmpty()) {
+        runId_ = other.runId_;
+        bitField0_ |= 0x00000040;
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -732,6 +801,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000020;
               break;
             } // case 50
+            case 58: {
+              runId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000040;
+              break;
+            } // case 58
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1342,6 +1416,103 @@ private static final long serialVersionUID = 0L;
         resolveTime_ = null;
       }
       return resolveTimeBuilder_;
+    }
+
+    private java.lang.Object runId_ = "";
+    /**
+     * <pre>
+     * As ApprovalRequested.run_id: the sub-agent's run it belongs to, when it
+     * is not this one.
+     * </pre>
+     *
+     * <code>string run_id = 7 [json_name = "runId"];</code>
+     * @return The runId.
+     */
+    public java.lang.String getRunId() {
+      java.lang.Object ref = runId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        runId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * As ApprovalRequested.run_id: the sub-agent's run it belongs to, when it
+     * is not this one.
+     * </pre>
+     *
+     * <code>string run_id = 7 [json_name = "runId"];</code>
+     * @return The bytes for runId.
+     */
+    public com.google.protobuf.ByteString
+        getRunIdBytes() {
+      java.lang.Object ref = runId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        runId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * As ApprovalRequested.run_id: the sub-agent's run it belongs to, when it
+     * is not this one.
+     * </pre>
+     *
+     * <code>string run_id = 7 [json_name = "runId"];</code>
+     * @param value The runId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRunId(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      runId_ = value;
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * As ApprovalRequested.run_id: the sub-agent's run it belongs to, when it
+     * is not this one.
+     * </pre>
+     *
+     * <code>string run_id = 7 [json_name = "runId"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearRunId() {
+      runId_ = getDefaultInstance().getRunId();
+      bitField0_ = (bitField0_ & ~0x00000040);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * As ApprovalRequested.run_id: the sub-agent's run it belongs to, when it
+     * is not this one.
+     * </pre>
+     *
+     * <code>string run_id = 7 [json_name = "runId"];</code>
+     * @param value The bytes for runId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRunIdBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      runId_ = value;
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:runwire.v1.ApprovalResolved)

@@ -135,4 +135,26 @@ public interface ApprovalResolvedOrBuilder extends
    * <code>.google.protobuf.Timestamp resolve_time = 6 [json_name = "resolveTime"];</code>
    */
   com.google.protobuf.TimestampOrBuilder getResolveTimeOrBuilder();
+
+  /**
+   * <pre>
+   * As ApprovalRequested.run_id: the sub-agent's run it belongs to, when it
+   * is not this one.
+   * </pre>
+   *
+   * <code>string run_id = 7 [json_name = "runId"];</code>
+   * @return The runId.
+   */
+  java.lang.String getRunId();
+  /**
+   * <pre>
+   * As ApprovalRequested.run_id: the sub-agent's run it belongs to, when it
+   * is not this one.
+   * </pre>
+   *
+   * <code>string run_id = 7 [json_name = "runId"];</code>
+   * @return The bytes for runId.
+   */
+  com.google.protobuf.ByteString
+      getRunIdBytes();
 }

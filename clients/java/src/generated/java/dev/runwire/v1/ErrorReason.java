@@ -387,6 +387,16 @@ public enum ErrorReason
   EVENT_LIMIT_EXCEEDED(37),
   /**
    * <pre>
+   * Run error, FAILED_PRECONDITION: more consecutive tool calls failed than
+   * the agent's tool_execution.max_consecutive_tool_failures. Metadata:
+   * limit.
+   * </pre>
+   *
+   * <code>TOOL_FAILURES_EXCEEDED = 47;</code>
+   */
+  TOOL_FAILURES_EXCEEDED(47),
+  /**
+   * <pre>
    * Run error, INTERNAL: an unexpected failure, or the run could not start
    * (a bug; the server log has the traceback).
    * </pre>
@@ -823,6 +833,16 @@ public enum ErrorReason
   public static final int EVENT_LIMIT_EXCEEDED_VALUE = 37;
   /**
    * <pre>
+   * Run error, FAILED_PRECONDITION: more consecutive tool calls failed than
+   * the agent's tool_execution.max_consecutive_tool_failures. Metadata:
+   * limit.
+   * </pre>
+   *
+   * <code>TOOL_FAILURES_EXCEEDED = 47;</code>
+   */
+  public static final int TOOL_FAILURES_EXCEEDED_VALUE = 47;
+  /**
+   * <pre>
    * Run error, INTERNAL: an unexpected failure, or the run could not start
    * (a bug; the server log has the traceback).
    * </pre>
@@ -952,6 +972,7 @@ public enum ErrorReason
       case 35: return PROVIDER_UNAVAILABLE;
       case 36: return REPLICA_LOST;
       case 37: return EVENT_LIMIT_EXCEEDED;
+      case 47: return TOOL_FAILURES_EXCEEDED;
       case 38: return RUN_FAILED;
       case 39: return NOT_FOUND;
       case 40: return ALREADY_EXISTS;

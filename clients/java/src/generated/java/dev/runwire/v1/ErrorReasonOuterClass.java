@@ -36,7 +36,7 @@ public final class ErrorReasonOuterClass extends com.google.protobuf.GeneratedFi
   static {
     java.lang.String[] descriptorData = {
       "\n\035runwire/v1/error_reason.proto\022\nrunwire" +
-      ".v1*\211\010\n\013ErrorReason\022\034\n\030ERROR_REASON_UNSP" +
+      ".v1*\245\010\n\013ErrorReason\022\034\n\030ERROR_REASON_UNSP" +
       "ECIFIED\020\000\022\024\n\020INVALID_ARGUMENT\020\001\022\025\n\021MALFO" +
       "RMED_REQUEST\020\002\022\026\n\022INVALID_PAGE_TOKEN\020\003\022\024" +
       "\n\020UNKNOWN_PROVIDER\020\004\022\027\n\023TOOL_MODULE_INVA" +
@@ -58,13 +58,13 @@ public final class ErrorReasonOuterClass extends com.google.protobuf.GeneratedFi
       "\022\031\n\025TOKEN_BUDGET_EXCEEDED\020 \022\032\n\026OUTPUT_SC" +
       "HEMA_MISMATCH\020!\022\017\n\013MODEL_ERROR\020\"\022\030\n\024PROV" +
       "IDER_UNAVAILABLE\020#\022\020\n\014REPLICA_LOST\020$\022\030\n\024" +
-      "EVENT_LIMIT_EXCEEDED\020%\022\016\n\nRUN_FAILED\020&\022\r" +
-      "\n\tNOT_FOUND\020\'\022\022\n\016ALREADY_EXISTS\020(\022\027\n\023FAI" +
-      "LED_PRECONDITION\020)\022\013\n\007ABORTED\020*\022\020\n\014OUT_O" +
-      "F_RANGE\020+\022\017\n\013UNAVAILABLE\020,\022\013\n\007TIMEOUT\020-B" +
-      "N\n\016dev.runwire.v1P\001Z:github.com/runwire/" +
-      "runwire/clients/go/runwire/v1;runwirev1b" +
-      "\006proto3"
+      "EVENT_LIMIT_EXCEEDED\020%\022\032\n\026TOOL_FAILURES_" +
+      "EXCEEDED\020/\022\016\n\nRUN_FAILED\020&\022\r\n\tNOT_FOUND\020" +
+      "\'\022\022\n\016ALREADY_EXISTS\020(\022\027\n\023FAILED_PRECONDI" +
+      "TION\020)\022\013\n\007ABORTED\020*\022\020\n\014OUT_OF_RANGE\020+\022\017\n" +
+      "\013UNAVAILABLE\020,\022\013\n\007TIMEOUT\020-BN\n\016dev.runwi" +
+      "re.v1P\001Z:github.com/runwire/runwire/clie" +
+      "nts/go/runwire/v1;runwirev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,

@@ -137,6 +137,16 @@ public final class Event extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_runwire_v1_ClientToolCallRequested_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_SubRunStarted_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_SubRunStarted_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_runwire_v1_SubRunFinished_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_runwire_v1_SubRunFinished_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_runwire_v1_Heartbeat_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -154,7 +164,7 @@ public final class Event extends com.google.protobuf.GeneratedFile {
       "f/validate/validate.proto\032\037google/protob" +
       "uf/timestamp.proto\032\027google/rpc/status.pr" +
       "oto\032\031runwire/v1/approval.proto\032\024runwire/" +
-      "v1/run.proto\"\360\014\n\010RunEvent\022\025\n\006run_id\030\001 \001(" +
+      "v1/run.proto\"\375\r\n\010RunEvent\022\025\n\006run_id\030\001 \001(" +
       "\tR\005runId\022\032\n\010sequence\030\002 \001(\003R\010sequence\022;\n\013" +
       "create_time\030\003 \001(\0132\032.google.protobuf.Time" +
       "stampR\ncreateTime\0229\n\013run_started\030\n \001(\0132\026" +
@@ -192,87 +202,103 @@ public final class Event extends com.google.protobuf.GeneratedFile {
       " \001(\0132\034.runwire.v1.ApprovalResolvedH\000R\020ap" +
       "provalResolved\022b\n\032client_tool_call_reque" +
       "sted\030* \001(\0132#.runwire.v1.ClientToolCallRe" +
-      "questedH\000R\027clientToolCallRequested\022)\n\005us" +
-      "age\0302 \001(\0132\021.runwire.v1.UsageH\000R\005usage\0225\n" +
-      "\theartbeat\030< \001(\0132\025.runwire.v1.HeartbeatH" +
-      "\000R\theartbeatB\t\n\007payload\"\230\001\n\013EventFilter\022" +
-      "<\n\007profile\030\001 \001(\0162\030.runwire.v1.EventProfi" +
-      "leB\010\272H\005\202\001\002\020\001R\007profile\022K\n\013event_types\030\002 \003" +
-      "(\0162\025.runwire.v1.EventTypeB\023\272H\020\222\001\r\020 \030\001\"\007\202" +
-      "\001\004\020\001 \000R\neventTypes\"c\n\nRunStarted\022\031\n\010agen" +
-      "t_id\030\001 \001(\tR\007agentId\022\033\n\tthread_id\030\002 \001(\tR\010" +
-      "threadId\022\035\n\ncreated_by\030\003 \001(\tR\tcreatedBy\"" +
-      "\237\001\n\013RunFinished\022*\n\005state\030\001 \001(\0162\024.runwire" +
-      ".v1.RunStateR\005state\022\026\n\006output\030\002 \001(\tR\006out" +
-      "put\022#\n\rfinish_reason\030\003 \001(\tR\014finishReason" +
-      "\022\'\n\005usage\030\004 \001(\0132\021.runwire.v1.UsageR\005usag" +
-      "e\"\202\001\n\010RunError\022(\n\005error\030\001 \001(\0132\022.google.r" +
-      "pc.StatusR\005error\022#\n\rfinish_reason\030\002 \001(\tR" +
-      "\014finishReason\022\'\n\005usage\030\003 \001(\0132\021.runwire.v" +
-      "1.UsageR\005usage\":\n\014StateChanged\022*\n\005state\030" +
-      "\001 \001(\0162\024.runwire.v1.RunStateR\005state\"!\n\013St" +
-      "epStarted\022\022\n\004step\030\001 \001(\005R\004step\"\"\n\014StepFin" +
-      "ished\022\022\n\004step\030\001 \001(\005R\004step\"E\n\020TextMessage" +
-      "Start\022\035\n\nmessage_id\030\001 \001(\tR\tmessageId\022\022\n\004" +
-      "role\030\002 \001(\tR\004role\"I\n\022TextMessageContent\022\035" +
-      "\n\nmessage_id\030\001 \001(\tR\tmessageId\022\024\n\005delta\030\002" +
-      " \001(\tR\005delta\"C\n\016TextMessageEnd\022\035\n\nmessage" +
-      "_id\030\001 \001(\tR\tmessageId\022\022\n\004text\030\002 \001(\tR\004text" +
-      "\"I\n\020MessageDiscarded\022\035\n\nmessage_id\030\001 \001(\t" +
-      "R\tmessageId\022\026\n\006reason\030\002 \001(\tR\006reason\"\203\001\n\r" +
-      "ToolCallStart\022 \n\014tool_call_id\030\001 \001(\tR\ntoo" +
-      "lCallId\022$\n\016tool_call_name\030\002 \001(\tR\014toolCal" +
-      "lName\022*\n\021parent_message_id\030\003 \001(\tR\017parent" +
-      "MessageId\"F\n\014ToolCallArgs\022 \n\014tool_call_i" +
-      "d\030\001 \001(\tR\ntoolCallId\022\024\n\005delta\030\002 \001(\tR\005delt" +
-      "a\"M\n\013ToolCallEnd\022 \n\014tool_call_id\030\001 \001(\tR\n" +
-      "toolCallId\022\034\n\targuments\030\002 \001(\tR\targuments" +
-      "\"/\n\016ReasoningStart\022\035\n\nmessage_id\030\001 \001(\tR\t" +
-      "messageId\"G\n\020ReasoningContent\022\035\n\nmessage" +
-      "_id\030\001 \001(\tR\tmessageId\022\024\n\005delta\030\002 \001(\tR\005del" +
-      "ta\"A\n\014ReasoningEnd\022\035\n\nmessage_id\030\001 \001(\tR\t" +
-      "messageId\022\022\n\004text\030\002 \001(\tR\004text\"g\n\016ToolCal" +
-      "lResult\022 \n\014tool_call_id\030\001 \001(\tR\ntoolCallI" +
-      "d\022\030\n\007content\030\002 \001(\tR\007content\022\031\n\010is_error\030" +
-      "\003 \001(\010R\007isError\"\316\001\n\021ApprovalRequested\022\037\n\013" +
-      "approval_id\030\001 \001(\tR\napprovalId\022 \n\014tool_ca" +
-      "ll_id\030\002 \001(\tR\ntoolCallId\022\033\n\ttool_name\030\003 \001" +
-      "(\tR\010toolName\022\034\n\targuments\030\004 \001(\tR\targumen" +
-      "ts\022;\n\013expire_time\030\005 \001(\0132\032.google.protobu" +
-      "f.TimestampR\nexpireTime\"\376\001\n\020ApprovalReso" +
-      "lved\022\037\n\013approval_id\030\001 \001(\tR\napprovalId\022 \n" +
-      "\014tool_call_id\030\002 \001(\tR\ntoolCallId\022/\n\005state" +
-      "\030\003 \001(\0162\031.runwire.v1.ApprovalStateR\005state" +
-      "\022\026\n\006reason\030\004 \001(\tR\006reason\022\037\n\013resolved_by\030" +
-      "\005 \001(\tR\nresolvedBy\022=\n\014resolve_time\030\006 \001(\0132" +
-      "\032.google.protobuf.TimestampR\013resolveTime" +
-      "\"v\n\027ClientToolCallRequested\022 \n\014tool_call" +
-      "_id\030\001 \001(\tR\ntoolCallId\022\033\n\ttool_name\030\002 \001(\t" +
-      "R\010toolName\022\034\n\targuments\030\003 \001(\tR\targuments" +
-      "\"\013\n\tHeartbeat*\302\005\n\tEventType\022\032\n\026EVENT_TYP" +
-      "E_UNSPECIFIED\020\000\022\032\n\026EVENT_TYPE_RUN_STARTE" +
-      "D\020\n\022\033\n\027EVENT_TYPE_RUN_FINISHED\020\013\022\030\n\024EVEN" +
-      "T_TYPE_RUN_ERROR\020\014\022\034\n\030EVENT_TYPE_STATE_C" +
-      "HANGED\020\r\022\033\n\027EVENT_TYPE_STEP_STARTED\020\016\022\034\n" +
-      "\030EVENT_TYPE_STEP_FINISHED\020\017\022!\n\035EVENT_TYP" +
-      "E_TEXT_MESSAGE_START\020\024\022#\n\037EVENT_TYPE_TEX" +
-      "T_MESSAGE_CONTENT\020\025\022\037\n\033EVENT_TYPE_TEXT_M" +
-      "ESSAGE_END\020\026\022 \n\034EVENT_TYPE_MESSAGE_DISCA" +
-      "RDED\020\027\022\036\n\032EVENT_TYPE_REASONING_START\020\030\022 " +
-      "\n\034EVENT_TYPE_REASONING_CONTENT\020\031\022\034\n\030EVEN" +
-      "T_TYPE_REASONING_END\020\032\022\036\n\032EVENT_TYPE_TOO" +
-      "L_CALL_START\020\036\022\035\n\031EVENT_TYPE_TOOL_CALL_A" +
-      "RGS\020\037\022\034\n\030EVENT_TYPE_TOOL_CALL_END\020 \022\037\n\033E" +
-      "VENT_TYPE_TOOL_CALL_RESULT\020!\022!\n\035EVENT_TY" +
-      "PE_APPROVAL_REQUESTED\020(\022 \n\034EVENT_TYPE_AP" +
-      "PROVAL_RESOLVED\020)\022)\n%EVENT_TYPE_CLIENT_T" +
-      "OOL_CALL_REQUESTED\020*\022\024\n\020EVENT_TYPE_USAGE" +
-      "\0202*z\n\014EventProfile\022\035\n\031EVENT_PROFILE_UNSP" +
-      "ECIFIED\020\000\022\025\n\021EVENT_PROFILE_ALL\020\001\022\033\n\027EVEN" +
-      "T_PROFILE_NO_DELTAS\020\002\022\027\n\023EVENT_PROFILE_S" +
-      "TATE\020\003BN\n\016dev.runwire.v1P\001Z:github.com/r" +
-      "unwire/runwire/clients/go/runwire/v1;run" +
-      "wirev1b\006proto3"
+      "questedH\000R\027clientToolCallRequested\022C\n\017su" +
+      "b_run_started\030+ \001(\0132\031.runwire.v1.SubRunS" +
+      "tartedH\000R\rsubRunStarted\022F\n\020sub_run_finis" +
+      "hed\030, \001(\0132\032.runwire.v1.SubRunFinishedH\000R" +
+      "\016subRunFinished\022)\n\005usage\0302 \001(\0132\021.runwire" +
+      ".v1.UsageH\000R\005usage\0225\n\theartbeat\030< \001(\0132\025." +
+      "runwire.v1.HeartbeatH\000R\theartbeatB\t\n\007pay" +
+      "load\"\230\001\n\013EventFilter\022<\n\007profile\030\001 \001(\0162\030." +
+      "runwire.v1.EventProfileB\010\272H\005\202\001\002\020\001R\007profi" +
+      "le\022K\n\013event_types\030\002 \003(\0162\025.runwire.v1.Eve" +
+      "ntTypeB\023\272H\020\222\001\r\020 \030\001\"\007\202\001\004\020\001 \000R\neventTypes\"" +
+      "c\n\nRunStarted\022\031\n\010agent_id\030\001 \001(\tR\007agentId" +
+      "\022\033\n\tthread_id\030\002 \001(\tR\010threadId\022\035\n\ncreated" +
+      "_by\030\003 \001(\tR\tcreatedBy\"\237\001\n\013RunFinished\022*\n\005" +
+      "state\030\001 \001(\0162\024.runwire.v1.RunStateR\005state" +
+      "\022\026\n\006output\030\002 \001(\tR\006output\022#\n\rfinish_reaso" +
+      "n\030\003 \001(\tR\014finishReason\022\'\n\005usage\030\004 \001(\0132\021.r" +
+      "unwire.v1.UsageR\005usage\"\202\001\n\010RunError\022(\n\005e" +
+      "rror\030\001 \001(\0132\022.google.rpc.StatusR\005error\022#\n" +
+      "\rfinish_reason\030\002 \001(\tR\014finishReason\022\'\n\005us" +
+      "age\030\003 \001(\0132\021.runwire.v1.UsageR\005usage\":\n\014S" +
+      "tateChanged\022*\n\005state\030\001 \001(\0162\024.runwire.v1." +
+      "RunStateR\005state\"!\n\013StepStarted\022\022\n\004step\030\001" +
+      " \001(\005R\004step\"\"\n\014StepFinished\022\022\n\004step\030\001 \001(\005" +
+      "R\004step\"E\n\020TextMessageStart\022\035\n\nmessage_id" +
+      "\030\001 \001(\tR\tmessageId\022\022\n\004role\030\002 \001(\tR\004role\"I\n" +
+      "\022TextMessageContent\022\035\n\nmessage_id\030\001 \001(\tR" +
+      "\tmessageId\022\024\n\005delta\030\002 \001(\tR\005delta\"C\n\016Text" +
+      "MessageEnd\022\035\n\nmessage_id\030\001 \001(\tR\tmessageI" +
+      "d\022\022\n\004text\030\002 \001(\tR\004text\"I\n\020MessageDiscarde" +
+      "d\022\035\n\nmessage_id\030\001 \001(\tR\tmessageId\022\026\n\006reas" +
+      "on\030\002 \001(\tR\006reason\"\203\001\n\rToolCallStart\022 \n\014to" +
+      "ol_call_id\030\001 \001(\tR\ntoolCallId\022$\n\016tool_cal" +
+      "l_name\030\002 \001(\tR\014toolCallName\022*\n\021parent_mes" +
+      "sage_id\030\003 \001(\tR\017parentMessageId\"F\n\014ToolCa" +
+      "llArgs\022 \n\014tool_call_id\030\001 \001(\tR\ntoolCallId" +
+      "\022\024\n\005delta\030\002 \001(\tR\005delta\"M\n\013ToolCallEnd\022 \n" +
+      "\014tool_call_id\030\001 \001(\tR\ntoolCallId\022\034\n\targum" +
+      "ents\030\002 \001(\tR\targuments\"/\n\016ReasoningStart\022" +
+      "\035\n\nmessage_id\030\001 \001(\tR\tmessageId\"G\n\020Reason" +
+      "ingContent\022\035\n\nmessage_id\030\001 \001(\tR\tmessageI" +
+      "d\022\024\n\005delta\030\002 \001(\tR\005delta\"A\n\014ReasoningEnd\022" +
+      "\035\n\nmessage_id\030\001 \001(\tR\tmessageId\022\022\n\004text\030\002" +
+      " \001(\tR\004text\"g\n\016ToolCallResult\022 \n\014tool_cal" +
+      "l_id\030\001 \001(\tR\ntoolCallId\022\030\n\007content\030\002 \001(\tR" +
+      "\007content\022\031\n\010is_error\030\003 \001(\010R\007isError\"\345\001\n\021" +
+      "ApprovalRequested\022\037\n\013approval_id\030\001 \001(\tR\n" +
+      "approvalId\022 \n\014tool_call_id\030\002 \001(\tR\ntoolCa" +
+      "llId\022\033\n\ttool_name\030\003 \001(\tR\010toolName\022\034\n\targ" +
+      "uments\030\004 \001(\tR\targuments\022;\n\013expire_time\030\005" +
+      " \001(\0132\032.google.protobuf.TimestampR\nexpire" +
+      "Time\022\025\n\006run_id\030\006 \001(\tR\005runId\"\225\002\n\020Approval" +
+      "Resolved\022\037\n\013approval_id\030\001 \001(\tR\napprovalI" +
+      "d\022 \n\014tool_call_id\030\002 \001(\tR\ntoolCallId\022/\n\005s" +
+      "tate\030\003 \001(\0162\031.runwire.v1.ApprovalStateR\005s" +
+      "tate\022\026\n\006reason\030\004 \001(\tR\006reason\022\037\n\013resolved" +
+      "_by\030\005 \001(\tR\nresolvedBy\022=\n\014resolve_time\030\006 " +
+      "\001(\0132\032.google.protobuf.TimestampR\013resolve" +
+      "Time\022\025\n\006run_id\030\007 \001(\tR\005runId\"v\n\027ClientToo" +
+      "lCallRequested\022 \n\014tool_call_id\030\001 \001(\tR\nto" +
+      "olCallId\022\033\n\ttool_name\030\002 \001(\tR\010toolName\022\034\n" +
+      "\targuments\030\003 \001(\tR\targuments\"n\n\rSubRunSta" +
+      "rted\022 \n\014child_run_id\030\001 \001(\tR\nchildRunId\022\031" +
+      "\n\010agent_id\030\002 \001(\tR\007agentId\022 \n\014tool_call_i" +
+      "d\030\003 \001(\tR\ntoolCallId\"\206\002\n\016SubRunFinished\022 " +
+      "\n\014child_run_id\030\001 \001(\tR\nchildRunId\022\031\n\010agen" +
+      "t_id\030\002 \001(\tR\007agentId\022 \n\014tool_call_id\030\003 \001(" +
+      "\tR\ntoolCallId\022*\n\005state\030\004 \001(\0162\024.runwire.v" +
+      "1.RunStateR\005state\022\026\n\006output\030\005 \001(\tR\006outpu" +
+      "t\022(\n\005error\030\006 \001(\0132\022.google.rpc.StatusR\005er" +
+      "ror\022\'\n\005usage\030\007 \001(\0132\021.runwire.v1.UsageR\005u" +
+      "sage\"\013\n\tHeartbeat*\203\006\n\tEventType\022\032\n\026EVENT" +
+      "_TYPE_UNSPECIFIED\020\000\022\032\n\026EVENT_TYPE_RUN_ST" +
+      "ARTED\020\n\022\033\n\027EVENT_TYPE_RUN_FINISHED\020\013\022\030\n\024" +
+      "EVENT_TYPE_RUN_ERROR\020\014\022\034\n\030EVENT_TYPE_STA" +
+      "TE_CHANGED\020\r\022\033\n\027EVENT_TYPE_STEP_STARTED\020" +
+      "\016\022\034\n\030EVENT_TYPE_STEP_FINISHED\020\017\022!\n\035EVENT" +
+      "_TYPE_TEXT_MESSAGE_START\020\024\022#\n\037EVENT_TYPE" +
+      "_TEXT_MESSAGE_CONTENT\020\025\022\037\n\033EVENT_TYPE_TE" +
+      "XT_MESSAGE_END\020\026\022 \n\034EVENT_TYPE_MESSAGE_D" +
+      "ISCARDED\020\027\022\036\n\032EVENT_TYPE_REASONING_START" +
+      "\020\030\022 \n\034EVENT_TYPE_REASONING_CONTENT\020\031\022\034\n\030" +
+      "EVENT_TYPE_REASONING_END\020\032\022\036\n\032EVENT_TYPE" +
+      "_TOOL_CALL_START\020\036\022\035\n\031EVENT_TYPE_TOOL_CA" +
+      "LL_ARGS\020\037\022\034\n\030EVENT_TYPE_TOOL_CALL_END\020 \022" +
+      "\037\n\033EVENT_TYPE_TOOL_CALL_RESULT\020!\022!\n\035EVEN" +
+      "T_TYPE_APPROVAL_REQUESTED\020(\022 \n\034EVENT_TYP" +
+      "E_APPROVAL_RESOLVED\020)\022)\n%EVENT_TYPE_CLIE" +
+      "NT_TOOL_CALL_REQUESTED\020*\022\036\n\032EVENT_TYPE_S" +
+      "UB_RUN_STARTED\020+\022\037\n\033EVENT_TYPE_SUB_RUN_F" +
+      "INISHED\020,\022\024\n\020EVENT_TYPE_USAGE\0202*z\n\014Event" +
+      "Profile\022\035\n\031EVENT_PROFILE_UNSPECIFIED\020\000\022\025" +
+      "\n\021EVENT_PROFILE_ALL\020\001\022\033\n\027EVENT_PROFILE_N" +
+      "O_DELTAS\020\002\022\027\n\023EVENT_PROFILE_STATE\020\003BN\n\016d" +
+      "ev.runwire.v1P\001Z:github.com/runwire/runw" +
+      "ire/clients/go/runwire/v1;runwirev1b\006pro" +
+      "to3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -288,7 +314,7 @@ public final class Event extends com.google.protobuf.GeneratedFile {
     internal_static_runwire_v1_RunEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_RunEvent_descriptor,
-        new java.lang.String[] { "RunId", "Sequence", "CreateTime", "RunStarted", "RunFinished", "RunError", "StateChanged", "StepStarted", "StepFinished", "TextMessageStart", "TextMessageContent", "TextMessageEnd", "MessageDiscarded", "ReasoningStart", "ReasoningContent", "ReasoningEnd", "ToolCallStart", "ToolCallArgs", "ToolCallEnd", "ToolCallResult", "ApprovalRequested", "ApprovalResolved", "ClientToolCallRequested", "Usage", "Heartbeat", "Payload", });
+        new java.lang.String[] { "RunId", "Sequence", "CreateTime", "RunStarted", "RunFinished", "RunError", "StateChanged", "StepStarted", "StepFinished", "TextMessageStart", "TextMessageContent", "TextMessageEnd", "MessageDiscarded", "ReasoningStart", "ReasoningContent", "ReasoningEnd", "ToolCallStart", "ToolCallArgs", "ToolCallEnd", "ToolCallResult", "ApprovalRequested", "ApprovalResolved", "ClientToolCallRequested", "SubRunStarted", "SubRunFinished", "Usage", "Heartbeat", "Payload", });
     internal_static_runwire_v1_EventFilter_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_runwire_v1_EventFilter_fieldAccessorTable = new
@@ -402,21 +428,33 @@ public final class Event extends com.google.protobuf.GeneratedFile {
     internal_static_runwire_v1_ApprovalRequested_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ApprovalRequested_descriptor,
-        new java.lang.String[] { "ApprovalId", "ToolCallId", "ToolName", "Arguments", "ExpireTime", });
+        new java.lang.String[] { "ApprovalId", "ToolCallId", "ToolName", "Arguments", "ExpireTime", "RunId", });
     internal_static_runwire_v1_ApprovalResolved_descriptor =
       getDescriptor().getMessageType(20);
     internal_static_runwire_v1_ApprovalResolved_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ApprovalResolved_descriptor,
-        new java.lang.String[] { "ApprovalId", "ToolCallId", "State", "Reason", "ResolvedBy", "ResolveTime", });
+        new java.lang.String[] { "ApprovalId", "ToolCallId", "State", "Reason", "ResolvedBy", "ResolveTime", "RunId", });
     internal_static_runwire_v1_ClientToolCallRequested_descriptor =
       getDescriptor().getMessageType(21);
     internal_static_runwire_v1_ClientToolCallRequested_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_ClientToolCallRequested_descriptor,
         new java.lang.String[] { "ToolCallId", "ToolName", "Arguments", });
-    internal_static_runwire_v1_Heartbeat_descriptor =
+    internal_static_runwire_v1_SubRunStarted_descriptor =
       getDescriptor().getMessageType(22);
+    internal_static_runwire_v1_SubRunStarted_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_SubRunStarted_descriptor,
+        new java.lang.String[] { "ChildRunId", "AgentId", "ToolCallId", });
+    internal_static_runwire_v1_SubRunFinished_descriptor =
+      getDescriptor().getMessageType(23);
+    internal_static_runwire_v1_SubRunFinished_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_runwire_v1_SubRunFinished_descriptor,
+        new java.lang.String[] { "ChildRunId", "AgentId", "ToolCallId", "State", "Output", "Error", "Usage", });
+    internal_static_runwire_v1_Heartbeat_descriptor =
+      getDescriptor().getMessageType(24);
     internal_static_runwire_v1_Heartbeat_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_Heartbeat_descriptor,

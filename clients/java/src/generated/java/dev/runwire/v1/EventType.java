@@ -187,6 +187,22 @@ public enum EventType
   EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED(42),
   /**
    * <pre>
+   * sub_run_started.
+   * </pre>
+   *
+   * <code>EVENT_TYPE_SUB_RUN_STARTED = 43;</code>
+   */
+  EVENT_TYPE_SUB_RUN_STARTED(43),
+  /**
+   * <pre>
+   * sub_run_finished.
+   * </pre>
+   *
+   * <code>EVENT_TYPE_SUB_RUN_FINISHED = 44;</code>
+   */
+  EVENT_TYPE_SUB_RUN_FINISHED(44),
+  /**
+   * <pre>
    * usage.
    * </pre>
    *
@@ -375,6 +391,22 @@ public enum EventType
   public static final int EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED_VALUE = 42;
   /**
    * <pre>
+   * sub_run_started.
+   * </pre>
+   *
+   * <code>EVENT_TYPE_SUB_RUN_STARTED = 43;</code>
+   */
+  public static final int EVENT_TYPE_SUB_RUN_STARTED_VALUE = 43;
+  /**
+   * <pre>
+   * sub_run_finished.
+   * </pre>
+   *
+   * <code>EVENT_TYPE_SUB_RUN_FINISHED = 44;</code>
+   */
+  public static final int EVENT_TYPE_SUB_RUN_FINISHED_VALUE = 44;
+  /**
+   * <pre>
    * usage.
    * </pre>
    *
@@ -428,6 +460,8 @@ public enum EventType
       case 40: return EVENT_TYPE_APPROVAL_REQUESTED;
       case 41: return EVENT_TYPE_APPROVAL_RESOLVED;
       case 42: return EVENT_TYPE_CLIENT_TOOL_CALL_REQUESTED;
+      case 43: return EVENT_TYPE_SUB_RUN_STARTED;
+      case 44: return EVENT_TYPE_SUB_RUN_FINISHED;
       case 50: return EVENT_TYPE_USAGE;
       default: return null;
     }

@@ -173,6 +173,23 @@ private static final long serialVersionUID = 0L;
     return tokenBudget_;
   }
 
+  public static final int MAX_SUB_AGENT_DEPTH_FIELD_NUMBER = 5;
+  private int maxSubAgentDepth_ = 0;
+  /**
+   * <pre>
+   * Optional. How deep delegation may go below a run of this agent: 0 to 5.
+   * Default when 0: 2 (a sub-agent's run may itself delegate once more). A
+   * delegation past it fails as a tool error the model sees.
+   * </pre>
+   *
+   * <code>int32 max_sub_agent_depth = 5 [json_name = "maxSubAgentDepth", (.buf.validate.field) = { ... }</code>
+   * @return The maxSubAgentDepth.
+   */
+  @java.lang.Override
+  public int getMaxSubAgentDepth() {
+    return maxSubAgentDepth_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -199,6 +216,9 @@ private static final long serialVersionUID = 0L;
     if (tokenBudget_ != 0L) {
       output.writeInt64(4, tokenBudget_);
     }
+    if (maxSubAgentDepth_ != 0) {
+      output.writeInt32(5, maxSubAgentDepth_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -218,6 +238,10 @@ private static final long serialVersionUID = 0L;
     if (tokenBudget_ != 0L) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt64Size(4, tokenBudget_);
+    }
+    if (maxSubAgentDepth_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(5, maxSubAgentDepth_);
     }
     return size;
   }
@@ -257,6 +281,8 @@ private static final long serialVersionUID = 0L;
     }
     if (getTokenBudget()
         != other.getTokenBudget()) return false;
+    if (getMaxSubAgentDepth()
+        != other.getMaxSubAgentDepth()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -281,6 +307,8 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + TOKEN_BUDGET_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
         getTokenBudget());
+    hash = (37 * hash) + MAX_SUB_AGENT_DEPTH_FIELD_NUMBER;
+    hash = (53 * hash) + getMaxSubAgentDepth();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -435,6 +463,7 @@ private static final long serialVersionUID = 0L;
         approvalTimeoutBuilder_ = null;
       }
       tokenBudget_ = 0L;
+      maxSubAgentDepth_ = 0;
       return this;
     }
 
@@ -487,6 +516,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000008) != 0)) {
         result.tokenBudget_ = tokenBudget_;
       }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.maxSubAgentDepth_ = maxSubAgentDepth_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -513,6 +545,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.getTokenBudget() != 0L) {
         setTokenBudget(other.getTokenBudget());
+      }
+      if (other.getMaxSubAgentDepth() != 0) {
+        setMaxSubAgentDepth(other.getMaxSubAgentDepth());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -562,6 +597,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 32
+            case 40: {
+              maxSubAgentDepth_ = input.readInt32();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 40
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1015,6 +1055,56 @@ private static final long serialVersionUID = 0L;
     public Builder clearTokenBudget() {
       bitField0_ = (bitField0_ & ~0x00000008);
       tokenBudget_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private int maxSubAgentDepth_ ;
+    /**
+     * <pre>
+     * Optional. How deep delegation may go below a run of this agent: 0 to 5.
+     * Default when 0: 2 (a sub-agent's run may itself delegate once more). A
+     * delegation past it fails as a tool error the model sees.
+     * </pre>
+     *
+     * <code>int32 max_sub_agent_depth = 5 [json_name = "maxSubAgentDepth", (.buf.validate.field) = { ... }</code>
+     * @return The maxSubAgentDepth.
+     */
+    @java.lang.Override
+    public int getMaxSubAgentDepth() {
+      return maxSubAgentDepth_;
+    }
+    /**
+     * <pre>
+     * Optional. How deep delegation may go below a run of this agent: 0 to 5.
+     * Default when 0: 2 (a sub-agent's run may itself delegate once more). A
+     * delegation past it fails as a tool error the model sees.
+     * </pre>
+     *
+     * <code>int32 max_sub_agent_depth = 5 [json_name = "maxSubAgentDepth", (.buf.validate.field) = { ... }</code>
+     * @param value The maxSubAgentDepth to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMaxSubAgentDepth(int value) {
+
+      maxSubAgentDepth_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Optional. How deep delegation may go below a run of this agent: 0 to 5.
+     * Default when 0: 2 (a sub-agent's run may itself delegate once more). A
+     * delegation past it fails as a tool error the model sees.
+     * </pre>
+     *
+     * <code>int32 max_sub_agent_depth = 5 [json_name = "maxSubAgentDepth", (.buf.validate.field) = { ... }</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearMaxSubAgentDepth() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      maxSubAgentDepth_ = 0;
       onChanged();
       return this;
     }

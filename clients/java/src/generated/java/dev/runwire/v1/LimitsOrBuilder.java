@@ -97,4 +97,16 @@ public interface LimitsOrBuilder extends
    * @return The tokenBudget.
    */
   long getTokenBudget();
+
+  /**
+   * <pre>
+   * Optional. How deep delegation may go below a run of this agent: 0 to 5.
+   * Default when 0: 2 (a sub-agent's run may itself delegate once more). A
+   * delegation past it fails as a tool error the model sees.
+   * </pre>
+   *
+   * <code>int32 max_sub_agent_depth = 5 [json_name = "maxSubAgentDepth", (.buf.validate.field) = { ... }</code>
+   * @return The maxSubAgentDepth.
+   */
+  int getMaxSubAgentDepth();
 }

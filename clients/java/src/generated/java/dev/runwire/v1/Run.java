@@ -42,6 +42,8 @@ private static final long serialVersionUID = 0L;
     runtime_ = 0;
     createdBy_ = "";
     tenant_ = "";
+    parentRunId_ = "";
+    rootRunId_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -908,6 +910,120 @@ java.lang.String defaultValue) {
     return overrides_ == null ? dev.runwire.v1.RunOverrides.getDefaultInstance() : overrides_;
   }
 
+  public static final int PARENT_RUN_ID_FIELD_NUMBER = 20;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object parentRunId_ = "";
+  /**
+   * <pre>
+   * Output only. The run that delegated to this one (a sub-agent's run);
+   * empty for a run a client started.
+   * </pre>
+   *
+   * <code>string parent_run_id = 20 [json_name = "parentRunId"];</code>
+   * @return The parentRunId.
+   */
+  @java.lang.Override
+  public java.lang.String getParentRunId() {
+    java.lang.Object ref = parentRunId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      parentRunId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Output only. The run that delegated to this one (a sub-agent's run);
+   * empty for a run a client started.
+   * </pre>
+   *
+   * <code>string parent_run_id = 20 [json_name = "parentRunId"];</code>
+   * @return The bytes for parentRunId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getParentRunIdBytes() {
+    java.lang.Object ref = parentRunId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      parentRunId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int ROOT_RUN_ID_FIELD_NUMBER = 21;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object rootRunId_ = "";
+  /**
+   * <pre>
+   * Output only. The run at the top of the delegation tree (this run's id
+   * when it has no parent).
+   * </pre>
+   *
+   * <code>string root_run_id = 21 [json_name = "rootRunId"];</code>
+   * @return The rootRunId.
+   */
+  @java.lang.Override
+  public java.lang.String getRootRunId() {
+    java.lang.Object ref = rootRunId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      rootRunId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Output only. The run at the top of the delegation tree (this run's id
+   * when it has no parent).
+   * </pre>
+   *
+   * <code>string root_run_id = 21 [json_name = "rootRunId"];</code>
+   * @return The bytes for rootRunId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getRootRunIdBytes() {
+    java.lang.Object ref = rootRunId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      rootRunId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int DEPTH_FIELD_NUMBER = 22;
+  private int depth_ = 0;
+  /**
+   * <pre>
+   * Output only. How deep in the delegation tree: 0 for a run a client
+   * started, 1 for its sub-agents' runs, ...
+   * </pre>
+   *
+   * <code>int32 depth = 22 [json_name = "depth"];</code>
+   * @return The depth.
+   */
+  @java.lang.Override
+  public int getDepth() {
+    return depth_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -981,6 +1097,15 @@ java.lang.String defaultValue) {
         18);
     if (((bitField0_ & 0x00000040) != 0)) {
       output.writeMessage(19, getOverrides());
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(parentRunId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 20, parentRunId_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(rootRunId_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 21, rootRunId_);
+    }
+    if (depth_ != 0) {
+      output.writeInt32(22, depth_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -1066,6 +1191,16 @@ java.lang.String defaultValue) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(19, getOverrides());
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(parentRunId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(20, parentRunId_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(rootRunId_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(21, rootRunId_);
+    }
+    if (depth_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(22, depth_);
+    }
     return size;
   }
   @java.lang.Override
@@ -1147,6 +1282,12 @@ java.lang.String defaultValue) {
       if (!getOverrides()
           .equals(other.getOverrides())) return false;
     }
+    if (!getParentRunId()
+        .equals(other.getParentRunId())) return false;
+    if (!getRootRunId()
+        .equals(other.getRootRunId())) return false;
+    if (getDepth()
+        != other.getDepth()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -1215,6 +1356,12 @@ java.lang.String defaultValue) {
       hash = (37 * hash) + OVERRIDES_FIELD_NUMBER;
       hash = (53 * hash) + getOverrides().hashCode();
     }
+    hash = (37 * hash) + PARENT_RUN_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getParentRunId().hashCode();
+    hash = (37 * hash) + ROOT_RUN_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getRootRunId().hashCode();
+    hash = (37 * hash) + DEPTH_FIELD_NUMBER;
+    hash = (53 * hash) + getDepth();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -1438,6 +1585,9 @@ java.lang.String defaultValue) {
         overridesBuilder_.dispose();
         overridesBuilder_ = null;
       }
+      parentRunId_ = "";
+      rootRunId_ = "";
+      depth_ = 0;
       return this;
     }
 
@@ -1561,6 +1711,15 @@ java.lang.String defaultValue) {
             : overridesBuilder_.build();
         to_bitField0_ |= 0x00000040;
       }
+      if (((from_bitField0_ & 0x00080000) != 0)) {
+        result.parentRunId_ = parentRunId_;
+      }
+      if (((from_bitField0_ & 0x00100000) != 0)) {
+        result.rootRunId_ = rootRunId_;
+      }
+      if (((from_bitField0_ & 0x00200000) != 0)) {
+        result.depth_ = depth_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -1669,6 +1828,19 @@ java.lang.String defaultValue) {
       bitField0_ |= 0x00020000;
       if (other.hasOverrides()) {
         mergeOverrides(other.getOverrides());
+      }
+      if (!other.getParentRunId().isEmpty()) {
+        parentRunId_ = other.parentRunId_;
+        bitField0_ |= 0x00080000;
+        onChanged();
+      }
+      if (!other.getRootRunId().isEmpty()) {
+        rootRunId_ = other.rootRunId_;
+        bitField0_ |= 0x00100000;
+        onChanged();
+      }
+      if (other.getDepth() != 0) {
+        setDepth(other.getDepth());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1815,6 +1987,21 @@ java.lang.String defaultValue) {
               bitField0_ |= 0x00040000;
               break;
             } // case 154
+            case 162: {
+              parentRunId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00080000;
+              break;
+            } // case 162
+            case 170: {
+              rootRunId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00100000;
+              break;
+            } // case 170
+            case 176: {
+              depth_ = input.readInt32();
+              bitField0_ |= 0x00200000;
+              break;
+            } // case 176
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -4248,6 +4435,247 @@ java.lang.String defaultValue) {
         overrides_ = null;
       }
       return overridesBuilder_;
+    }
+
+    private java.lang.Object parentRunId_ = "";
+    /**
+     * <pre>
+     * Output only. The run that delegated to this one (a sub-agent's run);
+     * empty for a run a client started.
+     * </pre>
+     *
+     * <code>string parent_run_id = 20 [json_name = "parentRunId"];</code>
+     * @return The parentRunId.
+     */
+    public java.lang.String getParentRunId() {
+      java.lang.Object ref = parentRunId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        parentRunId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Output only. The run that delegated to this one (a sub-agent's run);
+     * empty for a run a client started.
+     * </pre>
+     *
+     * <code>string parent_run_id = 20 [json_name = "parentRunId"];</code>
+     * @return The bytes for parentRunId.
+     */
+    public com.google.protobuf.ByteString
+        getParentRunIdBytes() {
+      java.lang.Object ref = parentRunId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        parentRunId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Output only. The run that delegated to this one (a sub-agent's run);
+     * empty for a run a client started.
+     * </pre>
+     *
+     * <code>string parent_run_id = 20 [json_name = "parentRunId"];</code>
+     * @param value The parentRunId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setParentRunId(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      parentRunId_ = value;
+      bitField0_ |= 0x00080000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Output only. The run that delegated to this one (a sub-agent's run);
+     * empty for a run a client started.
+     * </pre>
+     *
+     * <code>string parent_run_id = 20 [json_name = "parentRunId"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearParentRunId() {
+      parentRunId_ = getDefaultInstance().getParentRunId();
+      bitField0_ = (bitField0_ & ~0x00080000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Output only. The run that delegated to this one (a sub-agent's run);
+     * empty for a run a client started.
+     * </pre>
+     *
+     * <code>string parent_run_id = 20 [json_name = "parentRunId"];</code>
+     * @param value The bytes for parentRunId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setParentRunIdBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      parentRunId_ = value;
+      bitField0_ |= 0x00080000;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object rootRunId_ = "";
+    /**
+     * <pre>
+     * Output only. The run at the top of the delegation tree (this run's id
+     * when it has no parent).
+     * </pre>
+     *
+     * <code>string root_run_id = 21 [json_name = "rootRunId"];</code>
+     * @return The rootRunId.
+     */
+    public java.lang.String getRootRunId() {
+      java.lang.Object ref = rootRunId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        rootRunId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Output only. The run at the top of the delegation tree (this run's id
+     * when it has no parent).
+     * </pre>
+     *
+     * <code>string root_run_id = 21 [json_name = "rootRunId"];</code>
+     * @return The bytes for rootRunId.
+     */
+    public com.google.protobuf.ByteString
+        getRootRunIdBytes() {
+      java.lang.Object ref = rootRunId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        rootRunId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Output only. The run at the top of the delegation tree (this run's id
+     * when it has no parent).
+     * </pre>
+     *
+     * <code>string root_run_id = 21 [json_name = "rootRunId"];</code>
+     * @param value The rootRunId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRootRunId(
+        java.lang.String value) {
+      java.util.Objects.requireNonNull(value);
+      rootRunId_ = value;
+      bitField0_ |= 0x00100000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Output only. The run at the top of the delegation tree (this run's id
+     * when it has no parent).
+     * </pre>
+     *
+     * <code>string root_run_id = 21 [json_name = "rootRunId"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearRootRunId() {
+      rootRunId_ = getDefaultInstance().getRootRunId();
+      bitField0_ = (bitField0_ & ~0x00100000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Output only. The run at the top of the delegation tree (this run's id
+     * when it has no parent).
+     * </pre>
+     *
+     * <code>string root_run_id = 21 [json_name = "rootRunId"];</code>
+     * @param value The bytes for rootRunId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRootRunIdBytes(
+        com.google.protobuf.ByteString value) {
+      java.util.Objects.requireNonNull(value);
+      checkByteStringIsUtf8(value);
+      rootRunId_ = value;
+      bitField0_ |= 0x00100000;
+      onChanged();
+      return this;
+    }
+
+    private int depth_ ;
+    /**
+     * <pre>
+     * Output only. How deep in the delegation tree: 0 for a run a client
+     * started, 1 for its sub-agents' runs, ...
+     * </pre>
+     *
+     * <code>int32 depth = 22 [json_name = "depth"];</code>
+     * @return The depth.
+     */
+    @java.lang.Override
+    public int getDepth() {
+      return depth_;
+    }
+    /**
+     * <pre>
+     * Output only. How deep in the delegation tree: 0 for a run a client
+     * started, 1 for its sub-agents' runs, ...
+     * </pre>
+     *
+     * <code>int32 depth = 22 [json_name = "depth"];</code>
+     * @param value The depth to set.
+     * @return This builder for chaining.
+     */
+    public Builder setDepth(int value) {
+
+      depth_ = value;
+      bitField0_ |= 0x00200000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Output only. How deep in the delegation tree: 0 for a run a client
+     * started, 1 for its sub-agents' runs, ...
+     * </pre>
+     *
+     * <code>int32 depth = 22 [json_name = "depth"];</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearDepth() {
+      bitField0_ = (bitField0_ & ~0x00200000);
+      depth_ = 0;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:runwire.v1.Run)

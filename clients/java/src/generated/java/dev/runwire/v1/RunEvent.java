@@ -81,6 +81,8 @@ private static final long serialVersionUID = 0L;
     APPROVAL_REQUESTED(40),
     APPROVAL_RESOLVED(41),
     CLIENT_TOOL_CALL_REQUESTED(42),
+    SUB_RUN_STARTED(43),
+    SUB_RUN_FINISHED(44),
     USAGE(50),
     HEARTBEAT(60),
     PAYLOAD_NOT_SET(0);
@@ -120,6 +122,8 @@ private static final long serialVersionUID = 0L;
         case 40: return APPROVAL_REQUESTED;
         case 41: return APPROVAL_RESOLVED;
         case 42: return CLIENT_TOOL_CALL_REQUESTED;
+        case 43: return SUB_RUN_STARTED;
+        case 44: return SUB_RUN_FINISHED;
         case 50: return USAGE;
         case 60: return HEARTBEAT;
         case 0: return PAYLOAD_NOT_SET;
@@ -1101,6 +1105,92 @@ private static final long serialVersionUID = 0L;
     return dev.runwire.v1.ClientToolCallRequested.getDefaultInstance();
   }
 
+  public static final int SUB_RUN_STARTED_FIELD_NUMBER = 43;
+  /**
+   * <pre>
+   * A tool call delegated to a sub-agent started its child run.
+   * </pre>
+   *
+   * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+   * @return Whether the subRunStarted field is set.
+   */
+  @java.lang.Override
+  public boolean hasSubRunStarted() {
+    return payloadCase_ == 43;
+  }
+  /**
+   * <pre>
+   * A tool call delegated to a sub-agent started its child run.
+   * </pre>
+   *
+   * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+   * @return The subRunStarted.
+   */
+  @java.lang.Override
+  public dev.runwire.v1.SubRunStarted getSubRunStarted() {
+    if (payloadCase_ == 43) {
+       return (dev.runwire.v1.SubRunStarted) payload_;
+    }
+    return dev.runwire.v1.SubRunStarted.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * A tool call delegated to a sub-agent started its child run.
+   * </pre>
+   *
+   * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+   */
+  @java.lang.Override
+  public dev.runwire.v1.SubRunStartedOrBuilder getSubRunStartedOrBuilder() {
+    if (payloadCase_ == 43) {
+       return (dev.runwire.v1.SubRunStarted) payload_;
+    }
+    return dev.runwire.v1.SubRunStarted.getDefaultInstance();
+  }
+
+  public static final int SUB_RUN_FINISHED_FIELD_NUMBER = 44;
+  /**
+   * <pre>
+   * A sub-agent's child run ended; its output is the tool call's result.
+   * </pre>
+   *
+   * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+   * @return Whether the subRunFinished field is set.
+   */
+  @java.lang.Override
+  public boolean hasSubRunFinished() {
+    return payloadCase_ == 44;
+  }
+  /**
+   * <pre>
+   * A sub-agent's child run ended; its output is the tool call's result.
+   * </pre>
+   *
+   * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+   * @return The subRunFinished.
+   */
+  @java.lang.Override
+  public dev.runwire.v1.SubRunFinished getSubRunFinished() {
+    if (payloadCase_ == 44) {
+       return (dev.runwire.v1.SubRunFinished) payload_;
+    }
+    return dev.runwire.v1.SubRunFinished.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * A sub-agent's child run ended; its output is the tool call's result.
+   * </pre>
+   *
+   * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+   */
+  @java.lang.Override
+  public dev.runwire.v1.SubRunFinishedOrBuilder getSubRunFinishedOrBuilder() {
+    if (payloadCase_ == 44) {
+       return (dev.runwire.v1.SubRunFinished) payload_;
+    }
+    return dev.runwire.v1.SubRunFinished.getDefaultInstance();
+  }
+
   public static final int USAGE_FIELD_NUMBER = 50;
   /**
    * <pre>
@@ -1270,6 +1360,12 @@ private static final long serialVersionUID = 0L;
     if (payloadCase_ == 42) {
       output.writeMessage(42, (dev.runwire.v1.ClientToolCallRequested) payload_);
     }
+    if (payloadCase_ == 43) {
+      output.writeMessage(43, (dev.runwire.v1.SubRunStarted) payload_);
+    }
+    if (payloadCase_ == 44) {
+      output.writeMessage(44, (dev.runwire.v1.SubRunFinished) payload_);
+    }
     if (payloadCase_ == 50) {
       output.writeMessage(50, (dev.runwire.v1.Usage) payload_);
     }
@@ -1370,6 +1466,14 @@ private static final long serialVersionUID = 0L;
     if (payloadCase_ == 42) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(42, (dev.runwire.v1.ClientToolCallRequested) payload_);
+    }
+    if (payloadCase_ == 43) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(43, (dev.runwire.v1.SubRunStarted) payload_);
+    }
+    if (payloadCase_ == 44) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(44, (dev.runwire.v1.SubRunFinished) payload_);
     }
     if (payloadCase_ == 50) {
       size += com.google.protobuf.CodedOutputStream
@@ -1494,6 +1598,14 @@ private static final long serialVersionUID = 0L;
         if (!getClientToolCallRequested()
             .equals(other.getClientToolCallRequested())) return false;
         break;
+      case 43:
+        if (!getSubRunStarted()
+            .equals(other.getSubRunStarted())) return false;
+        break;
+      case 44:
+        if (!getSubRunFinished()
+            .equals(other.getSubRunFinished())) return false;
+        break;
       case 50:
         if (!getUsage()
             .equals(other.getUsage())) return false;
@@ -1605,6 +1717,14 @@ private static final long serialVersionUID = 0L;
       case 42:
         hash = (37 * hash) + CLIENT_TOOL_CALL_REQUESTED_FIELD_NUMBER;
         hash = (53 * hash) + getClientToolCallRequested().hashCode();
+        break;
+      case 43:
+        hash = (37 * hash) + SUB_RUN_STARTED_FIELD_NUMBER;
+        hash = (53 * hash) + getSubRunStarted().hashCode();
+        break;
+      case 44:
+        hash = (37 * hash) + SUB_RUN_FINISHED_FIELD_NUMBER;
+        hash = (53 * hash) + getSubRunFinished().hashCode();
         break;
       case 50:
         hash = (37 * hash) + USAGE_FIELD_NUMBER;
@@ -1826,6 +1946,12 @@ private static final long serialVersionUID = 0L;
       if (clientToolCallRequestedBuilder_ != null) {
         clientToolCallRequestedBuilder_.clear();
       }
+      if (subRunStartedBuilder_ != null) {
+        subRunStartedBuilder_.clear();
+      }
+      if (subRunFinishedBuilder_ != null) {
+        subRunFinishedBuilder_.clear();
+      }
       if (usageBuilder_ != null) {
         usageBuilder_.clear();
       }
@@ -1967,6 +2093,14 @@ private static final long serialVersionUID = 0L;
           clientToolCallRequestedBuilder_ != null) {
         result.payload_ = clientToolCallRequestedBuilder_.build();
       }
+      if (payloadCase_ == 43 &&
+          subRunStartedBuilder_ != null) {
+        result.payload_ = subRunStartedBuilder_.build();
+      }
+      if (payloadCase_ == 44 &&
+          subRunFinishedBuilder_ != null) {
+        result.payload_ = subRunFinishedBuilder_.build();
+      }
       if (payloadCase_ == 50 &&
           usageBuilder_ != null) {
         result.payload_ = usageBuilder_.build();
@@ -2079,6 +2213,14 @@ private static final long serialVersionUID = 0L;
         }
         case CLIENT_TOOL_CALL_REQUESTED: {
           mergeClientToolCallRequested(other.getClientToolCallRequested());
+          break;
+        }
+        case SUB_RUN_STARTED: {
+          mergeSubRunStarted(other.getSubRunStarted());
+          break;
+        }
+        case SUB_RUN_FINISHED: {
+          mergeSubRunFinished(other.getSubRunFinished());
           break;
         }
         case USAGE: {
@@ -2274,6 +2416,20 @@ private static final long serialVersionUID = 0L;
               payloadCase_ = 42;
               break;
             } // case 338
+            case 346: {
+              input.readMessage(
+                  internalGetSubRunStartedFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              payloadCase_ = 43;
+              break;
+            } // case 346
+            case 354: {
+              input.readMessage(
+                  internalGetSubRunFinishedFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              payloadCase_ = 44;
+              break;
+            } // case 354
             case 402: {
               input.readMessage(
                   internalGetUsageFieldBuilder().getBuilder(),
@@ -6141,6 +6297,358 @@ private static final long serialVersionUID = 0L;
       payloadCase_ = 42;
       onChanged();
       return clientToolCallRequestedBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.SubRunStarted, dev.runwire.v1.SubRunStarted.Builder, dev.runwire.v1.SubRunStartedOrBuilder> subRunStartedBuilder_;
+    /**
+     * <pre>
+     * A tool call delegated to a sub-agent started its child run.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+     * @return Whether the subRunStarted field is set.
+     */
+    @java.lang.Override
+    public boolean hasSubRunStarted() {
+      return payloadCase_ == 43;
+    }
+    /**
+     * <pre>
+     * A tool call delegated to a sub-agent started its child run.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+     * @return The subRunStarted.
+     */
+    @java.lang.Override
+    public dev.runwire.v1.SubRunStarted getSubRunStarted() {
+      if (subRunStartedBuilder_ == null) {
+        if (payloadCase_ == 43) {
+          return (dev.runwire.v1.SubRunStarted) payload_;
+        }
+        return dev.runwire.v1.SubRunStarted.getDefaultInstance();
+      } else {
+        if (payloadCase_ == 43) {
+          return subRunStartedBuilder_.getMessage();
+        }
+        return dev.runwire.v1.SubRunStarted.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * A tool call delegated to a sub-agent started its child run.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+     */
+    public Builder setSubRunStarted(dev.runwire.v1.SubRunStarted value) {
+      if (subRunStartedBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        payload_ = value;
+        onChanged();
+      } else {
+        subRunStartedBuilder_.setMessage(value);
+      }
+      payloadCase_ = 43;
+      return this;
+    }
+    /**
+     * <pre>
+     * A tool call delegated to a sub-agent started its child run.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+     */
+    public Builder setSubRunStarted(
+        dev.runwire.v1.SubRunStarted.Builder builderForValue) {
+      if (subRunStartedBuilder_ == null) {
+        payload_ = builderForValue.build();
+        onChanged();
+      } else {
+        subRunStartedBuilder_.setMessage(builderForValue.build());
+      }
+      payloadCase_ = 43;
+      return this;
+    }
+    /**
+     * <pre>
+     * A tool call delegated to a sub-agent started its child run.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+     */
+    public Builder mergeSubRunStarted(dev.runwire.v1.SubRunStarted value) {
+      if (subRunStartedBuilder_ == null) {
+        if (payloadCase_ == 43 &&
+            payload_ != dev.runwire.v1.SubRunStarted.getDefaultInstance()) {
+          payload_ = dev.runwire.v1.SubRunStarted.newBuilder((dev.runwire.v1.SubRunStarted) payload_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          payload_ = value;
+        }
+        onChanged();
+      } else {
+        if (payloadCase_ == 43) {
+          subRunStartedBuilder_.mergeFrom(value);
+        } else {
+          subRunStartedBuilder_.setMessage(value);
+        }
+      }
+      payloadCase_ = 43;
+      return this;
+    }
+    /**
+     * <pre>
+     * A tool call delegated to a sub-agent started its child run.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+     */
+    public Builder clearSubRunStarted() {
+      if (subRunStartedBuilder_ == null) {
+        if (payloadCase_ == 43) {
+          payloadCase_ = 0;
+          payload_ = null;
+          onChanged();
+        }
+      } else {
+        if (payloadCase_ == 43) {
+          payloadCase_ = 0;
+          payload_ = null;
+        }
+        subRunStartedBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * A tool call delegated to a sub-agent started its child run.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+     */
+    public dev.runwire.v1.SubRunStarted.Builder getSubRunStartedBuilder() {
+      return internalGetSubRunStartedFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * A tool call delegated to a sub-agent started its child run.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+     */
+    @java.lang.Override
+    public dev.runwire.v1.SubRunStartedOrBuilder getSubRunStartedOrBuilder() {
+      if ((payloadCase_ == 43) && (subRunStartedBuilder_ != null)) {
+        return subRunStartedBuilder_.getMessageOrBuilder();
+      } else {
+        if (payloadCase_ == 43) {
+          return (dev.runwire.v1.SubRunStarted) payload_;
+        }
+        return dev.runwire.v1.SubRunStarted.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * A tool call delegated to a sub-agent started its child run.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.SubRunStarted, dev.runwire.v1.SubRunStarted.Builder, dev.runwire.v1.SubRunStartedOrBuilder> 
+        internalGetSubRunStartedFieldBuilder() {
+      if (subRunStartedBuilder_ == null) {
+        if (!(payloadCase_ == 43)) {
+          payload_ = dev.runwire.v1.SubRunStarted.getDefaultInstance();
+        }
+        subRunStartedBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.runwire.v1.SubRunStarted, dev.runwire.v1.SubRunStarted.Builder, dev.runwire.v1.SubRunStartedOrBuilder>(
+                (dev.runwire.v1.SubRunStarted) payload_,
+                getParentForChildren(),
+                isClean());
+        payload_ = null;
+      }
+      payloadCase_ = 43;
+      onChanged();
+      return subRunStartedBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.SubRunFinished, dev.runwire.v1.SubRunFinished.Builder, dev.runwire.v1.SubRunFinishedOrBuilder> subRunFinishedBuilder_;
+    /**
+     * <pre>
+     * A sub-agent's child run ended; its output is the tool call's result.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+     * @return Whether the subRunFinished field is set.
+     */
+    @java.lang.Override
+    public boolean hasSubRunFinished() {
+      return payloadCase_ == 44;
+    }
+    /**
+     * <pre>
+     * A sub-agent's child run ended; its output is the tool call's result.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+     * @return The subRunFinished.
+     */
+    @java.lang.Override
+    public dev.runwire.v1.SubRunFinished getSubRunFinished() {
+      if (subRunFinishedBuilder_ == null) {
+        if (payloadCase_ == 44) {
+          return (dev.runwire.v1.SubRunFinished) payload_;
+        }
+        return dev.runwire.v1.SubRunFinished.getDefaultInstance();
+      } else {
+        if (payloadCase_ == 44) {
+          return subRunFinishedBuilder_.getMessage();
+        }
+        return dev.runwire.v1.SubRunFinished.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * A sub-agent's child run ended; its output is the tool call's result.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+     */
+    public Builder setSubRunFinished(dev.runwire.v1.SubRunFinished value) {
+      if (subRunFinishedBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        payload_ = value;
+        onChanged();
+      } else {
+        subRunFinishedBuilder_.setMessage(value);
+      }
+      payloadCase_ = 44;
+      return this;
+    }
+    /**
+     * <pre>
+     * A sub-agent's child run ended; its output is the tool call's result.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+     */
+    public Builder setSubRunFinished(
+        dev.runwire.v1.SubRunFinished.Builder builderForValue) {
+      if (subRunFinishedBuilder_ == null) {
+        payload_ = builderForValue.build();
+        onChanged();
+      } else {
+        subRunFinishedBuilder_.setMessage(builderForValue.build());
+      }
+      payloadCase_ = 44;
+      return this;
+    }
+    /**
+     * <pre>
+     * A sub-agent's child run ended; its output is the tool call's result.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+     */
+    public Builder mergeSubRunFinished(dev.runwire.v1.SubRunFinished value) {
+      if (subRunFinishedBuilder_ == null) {
+        if (payloadCase_ == 44 &&
+            payload_ != dev.runwire.v1.SubRunFinished.getDefaultInstance()) {
+          payload_ = dev.runwire.v1.SubRunFinished.newBuilder((dev.runwire.v1.SubRunFinished) payload_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          payload_ = value;
+        }
+        onChanged();
+      } else {
+        if (payloadCase_ == 44) {
+          subRunFinishedBuilder_.mergeFrom(value);
+        } else {
+          subRunFinishedBuilder_.setMessage(value);
+        }
+      }
+      payloadCase_ = 44;
+      return this;
+    }
+    /**
+     * <pre>
+     * A sub-agent's child run ended; its output is the tool call's result.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+     */
+    public Builder clearSubRunFinished() {
+      if (subRunFinishedBuilder_ == null) {
+        if (payloadCase_ == 44) {
+          payloadCase_ = 0;
+          payload_ = null;
+          onChanged();
+        }
+      } else {
+        if (payloadCase_ == 44) {
+          payloadCase_ = 0;
+          payload_ = null;
+        }
+        subRunFinishedBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * A sub-agent's child run ended; its output is the tool call's result.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+     */
+    public dev.runwire.v1.SubRunFinished.Builder getSubRunFinishedBuilder() {
+      return internalGetSubRunFinishedFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * A sub-agent's child run ended; its output is the tool call's result.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+     */
+    @java.lang.Override
+    public dev.runwire.v1.SubRunFinishedOrBuilder getSubRunFinishedOrBuilder() {
+      if ((payloadCase_ == 44) && (subRunFinishedBuilder_ != null)) {
+        return subRunFinishedBuilder_.getMessageOrBuilder();
+      } else {
+        if (payloadCase_ == 44) {
+          return (dev.runwire.v1.SubRunFinished) payload_;
+        }
+        return dev.runwire.v1.SubRunFinished.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * A sub-agent's child run ended; its output is the tool call's result.
+     * </pre>
+     *
+     * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.runwire.v1.SubRunFinished, dev.runwire.v1.SubRunFinished.Builder, dev.runwire.v1.SubRunFinishedOrBuilder> 
+        internalGetSubRunFinishedFieldBuilder() {
+      if (subRunFinishedBuilder_ == null) {
+        if (!(payloadCase_ == 44)) {
+          payload_ = dev.runwire.v1.SubRunFinished.getDefaultInstance();
+        }
+        subRunFinishedBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.runwire.v1.SubRunFinished, dev.runwire.v1.SubRunFinished.Builder, dev.runwire.v1.SubRunFinishedOrBuilder>(
+                (dev.runwire.v1.SubRunFinished) payload_,
+                getParentForChildren(),
+                isClean());
+        payload_ = null;
+      }
+      payloadCase_ = 44;
+      onChanged();
+      return subRunFinishedBuilder_;
     }
 
     private com.google.protobuf.SingleFieldBuilder<

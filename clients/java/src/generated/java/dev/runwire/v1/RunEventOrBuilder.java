@@ -613,6 +613,60 @@ public interface RunEventOrBuilder extends
 
   /**
    * <pre>
+   * A tool call delegated to a sub-agent started its child run.
+   * </pre>
+   *
+   * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+   * @return Whether the subRunStarted field is set.
+   */
+  boolean hasSubRunStarted();
+  /**
+   * <pre>
+   * A tool call delegated to a sub-agent started its child run.
+   * </pre>
+   *
+   * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+   * @return The subRunStarted.
+   */
+  dev.runwire.v1.SubRunStarted getSubRunStarted();
+  /**
+   * <pre>
+   * A tool call delegated to a sub-agent started its child run.
+   * </pre>
+   *
+   * <code>.runwire.v1.SubRunStarted sub_run_started = 43 [json_name = "subRunStarted"];</code>
+   */
+  dev.runwire.v1.SubRunStartedOrBuilder getSubRunStartedOrBuilder();
+
+  /**
+   * <pre>
+   * A sub-agent's child run ended; its output is the tool call's result.
+   * </pre>
+   *
+   * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+   * @return Whether the subRunFinished field is set.
+   */
+  boolean hasSubRunFinished();
+  /**
+   * <pre>
+   * A sub-agent's child run ended; its output is the tool call's result.
+   * </pre>
+   *
+   * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+   * @return The subRunFinished.
+   */
+  dev.runwire.v1.SubRunFinished getSubRunFinished();
+  /**
+   * <pre>
+   * A sub-agent's child run ended; its output is the tool call's result.
+   * </pre>
+   *
+   * <code>.runwire.v1.SubRunFinished sub_run_finished = 44 [json_name = "subRunFinished"];</code>
+   */
+  dev.runwire.v1.SubRunFinishedOrBuilder getSubRunFinishedOrBuilder();
+
+  /**
+   * <pre>
    * Cumulative token usage after a model call.
    * </pre>
    *

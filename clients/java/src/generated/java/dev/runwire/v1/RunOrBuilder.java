@@ -499,4 +499,59 @@ java.lang.String defaultValue);
    * <code>.runwire.v1.RunOverrides overrides = 19 [json_name = "overrides"];</code>
    */
   dev.runwire.v1.RunOverridesOrBuilder getOverridesOrBuilder();
+
+  /**
+   * <pre>
+   * Output only. The run that delegated to this one (a sub-agent's run);
+   * empty for a run a client started.
+   * </pre>
+   *
+   * <code>string parent_run_id = 20 [json_name = "parentRunId"];</code>
+   * @return The parentRunId.
+   */
+  java.lang.String getParentRunId();
+  /**
+   * <pre>
+   * Output only. The run that delegated to this one (a sub-agent's run);
+   * empty for a run a client started.
+   * </pre>
+   *
+   * <code>string parent_run_id = 20 [json_name = "parentRunId"];</code>
+   * @return The bytes for parentRunId.
+   */
+  com.google.protobuf.ByteString
+      getParentRunIdBytes();
+
+  /**
+   * <pre>
+   * Output only. The run at the top of the delegation tree (this run's id
+   * when it has no parent).
+   * </pre>
+   *
+   * <code>string root_run_id = 21 [json_name = "rootRunId"];</code>
+   * @return The rootRunId.
+   */
+  java.lang.String getRootRunId();
+  /**
+   * <pre>
+   * Output only. The run at the top of the delegation tree (this run's id
+   * when it has no parent).
+   * </pre>
+   *
+   * <code>string root_run_id = 21 [json_name = "rootRunId"];</code>
+   * @return The bytes for rootRunId.
+   */
+  com.google.protobuf.ByteString
+      getRootRunIdBytes();
+
+  /**
+   * <pre>
+   * Output only. How deep in the delegation tree: 0 for a run a client
+   * started, 1 for its sub-agents' runs, ...
+   * </pre>
+   *
+   * <code>int32 depth = 22 [json_name = "depth"];</code>
+   * @return The depth.
+   */
+  int getDepth();
 }

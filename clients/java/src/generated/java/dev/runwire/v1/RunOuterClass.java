@@ -74,7 +74,7 @@ public final class RunOuterClass extends com.google.protobuf.GeneratedFile {
       "validate/validate.proto\032\034google/protobuf" +
       "/struct.proto\032\037google/protobuf/timestamp" +
       ".proto\032\027google/rpc/status.proto\032\026runwire" +
-      "/v1/agent.proto\"\366\006\n\003Run\022\025\n\006run_id\030\001 \001(\tR" +
+      "/v1/agent.proto\"\320\007\n\003Run\022\025\n\006run_id\030\001 \001(\tR" +
       "\005runId\022\031\n\010agent_id\030\002 \001(\tR\007agentId\022\033\n\tthr" +
       "ead_id\030\003 \001(\tR\010threadId\022*\n\005state\030\004 \001(\0162\024." +
       "runwire.v1.RunStateR\005state\022\026\n\006output\030\005 \001" +
@@ -95,43 +95,45 @@ public final class RunOuterClass extends com.google.protobuf.GeneratedFile {
       "nt\030\021 \001(\tR\006tenant\0223\n\006labels\030\022 \003(\0132\033.runwi" +
       "re.v1.Run.LabelsEntryR\006labels\0226\n\toverrid" +
       "es\030\023 \001(\0132\030.runwire.v1.RunOverridesR\tover" +
-      "rides\0329\n\013LabelsEntry\022\020\n\003key\030\001 \001(\tR\003key\022\024" +
-      "\n\005value\030\002 \001(\tR\005value:\0028\001\"\312\002\n\014RunOverride" +
-      "s\022-\n\014instructions\030\001 \001(\tB\t\272H\006r\004\030\240\215\006R\014inst" +
-      "ructions\022>\n\013temperature\030\002 \001(\001B\027\272H\024\022\022\031\000\000\000" +
-      "\000\000\000\000@)\000\000\000\000\000\000\000\000H\000R\013temperature\210\001\001\0221\n\005top_" +
-      "p\030\003 \001(\001B\027\272H\024\022\022\031\000\000\000\000\000\000\360?!\000\000\000\000\000\000\000\000H\001R\004topP" +
-      "\210\001\001\022<\n\021max_output_tokens\030\004 \001(\005B\013\272H\010\032\006\030\300\204" +
-      "=(\001H\002R\017maxOutputTokens\210\001\001\022*\n\006limits\030\005 \001(" +
-      "\0132\022.runwire.v1.LimitsR\006limitsB\016\n\014_temper" +
-      "atureB\010\n\006_top_pB\024\n\022_max_output_tokens\"r\n" +
-      "\005Usage\022!\n\014input_tokens\030\001 \001(\003R\013inputToken" +
-      "s\022#\n\routput_tokens\030\002 \001(\003R\014outputTokens\022!" +
-      "\n\014total_tokens\030\003 \001(\003R\013totalTokens\"\302\001\n\016Re" +
-      "quiredAction\0222\n\004type\030\001 \001(\0162\036.runwire.v1." +
-      "RequiredActionTypeR\004type\022 \n\014tool_call_id" +
-      "\030\002 \001(\tR\ntoolCallId\022\033\n\ttool_name\030\003 \001(\tR\010t" +
-      "oolName\022\034\n\targuments\030\004 \001(\tR\targuments\022\037\n" +
-      "\013approval_id\030\005 \001(\tR\napprovalId\"\244\001\n\nClien" +
-      "tTool\0221\n\004name\030\001 \001(\tB\035\272H\032r\0302\026^[A-Za-z0-9_" +
-      ".-]{1,64}$R\004name\022*\n\013description\030\002 \001(\tB\010\272" +
-      "H\005r\003\030\240\037R\013description\0227\n\nparameters\030\003 \001(\013" +
-      "2\027.google.protobuf.StructR\nparameters\"x\n" +
-      "\nToolOutput\022,\n\014tool_call_id\030\001 \001(\tB\n\272H\007r\005" +
-      "\020\001\030\200\001R\ntoolCallId\022!\n\006output\030\002 \001(\tB\t\272H\006r\004" +
-      "\030\300\204=R\006output\022\031\n\010is_error\030\003 \001(\010R\007isError*" +
-      "\351\001\n\010RunState\022\031\n\025RUN_STATE_UNSPECIFIED\020\000\022" +
-      "\024\n\020RUN_STATE_QUEUED\020\001\022\025\n\021RUN_STATE_RUNNI" +
-      "NG\020\002\022\035\n\031RUN_STATE_REQUIRES_ACTION\020\003\022\030\n\024R" +
-      "UN_STATE_CANCELLING\020\004\022\027\n\023RUN_STATE_SUCCE" +
-      "EDED\020\005\022\024\n\020RUN_STATE_FAILED\020\006\022\027\n\023RUN_STAT" +
-      "E_CANCELLED\020\007\022\024\n\020RUN_STATE_PAUSED\020\010*\210\001\n\022" +
-      "RequiredActionType\022$\n REQUIRED_ACTION_TY" +
-      "PE_UNSPECIFIED\020\000\022!\n\035REQUIRED_ACTION_TYPE" +
-      "_APPROVAL\020\001\022)\n%REQUIRED_ACTION_TYPE_CLIE" +
-      "NT_TOOL_CALL\020\002BN\n\016dev.runwire.v1P\001Z:gith" +
-      "ub.com/runwire/runwire/clients/go/runwir" +
-      "e/v1;runwirev1b\006proto3"
+      "rides\022\"\n\rparent_run_id\030\024 \001(\tR\013parentRunI" +
+      "d\022\036\n\013root_run_id\030\025 \001(\tR\trootRunId\022\024\n\005dep" +
+      "th\030\026 \001(\005R\005depth\0329\n\013LabelsEntry\022\020\n\003key\030\001 " +
+      "\001(\tR\003key\022\024\n\005value\030\002 \001(\tR\005value:\0028\001\"\312\002\n\014R" +
+      "unOverrides\022-\n\014instructions\030\001 \001(\tB\t\272H\006r\004" +
+      "\030\240\215\006R\014instructions\022>\n\013temperature\030\002 \001(\001B" +
+      "\027\272H\024\022\022\031\000\000\000\000\000\000\000@)\000\000\000\000\000\000\000\000H\000R\013temperature\210" +
+      "\001\001\0221\n\005top_p\030\003 \001(\001B\027\272H\024\022\022\031\000\000\000\000\000\000\360?!\000\000\000\000\000\000" +
+      "\000\000H\001R\004topP\210\001\001\022<\n\021max_output_tokens\030\004 \001(\005" +
+      "B\013\272H\010\032\006\030\300\204=(\001H\002R\017maxOutputTokens\210\001\001\022*\n\006l" +
+      "imits\030\005 \001(\0132\022.runwire.v1.LimitsR\006limitsB" +
+      "\016\n\014_temperatureB\010\n\006_top_pB\024\n\022_max_output" +
+      "_tokens\"r\n\005Usage\022!\n\014input_tokens\030\001 \001(\003R\013" +
+      "inputTokens\022#\n\routput_tokens\030\002 \001(\003R\014outp" +
+      "utTokens\022!\n\014total_tokens\030\003 \001(\003R\013totalTok" +
+      "ens\"\302\001\n\016RequiredAction\0222\n\004type\030\001 \001(\0162\036.r" +
+      "unwire.v1.RequiredActionTypeR\004type\022 \n\014to" +
+      "ol_call_id\030\002 \001(\tR\ntoolCallId\022\033\n\ttool_nam" +
+      "e\030\003 \001(\tR\010toolName\022\034\n\targuments\030\004 \001(\tR\tar" +
+      "guments\022\037\n\013approval_id\030\005 \001(\tR\napprovalId" +
+      "\"\244\001\n\nClientTool\0221\n\004name\030\001 \001(\tB\035\272H\032r\0302\026^[" +
+      "A-Za-z0-9_.-]{1,64}$R\004name\022*\n\013descriptio" +
+      "n\030\002 \001(\tB\010\272H\005r\003\030\240\037R\013description\0227\n\nparame" +
+      "ters\030\003 \001(\0132\027.google.protobuf.StructR\npar" +
+      "ameters\"x\n\nToolOutput\022,\n\014tool_call_id\030\001 " +
+      "\001(\tB\n\272H\007r\005\020\001\030\200\001R\ntoolCallId\022!\n\006output\030\002 " +
+      "\001(\tB\t\272H\006r\004\030\300\204=R\006output\022\031\n\010is_error\030\003 \001(\010" +
+      "R\007isError*\351\001\n\010RunState\022\031\n\025RUN_STATE_UNSP" +
+      "ECIFIED\020\000\022\024\n\020RUN_STATE_QUEUED\020\001\022\025\n\021RUN_S" +
+      "TATE_RUNNING\020\002\022\035\n\031RUN_STATE_REQUIRES_ACT" +
+      "ION\020\003\022\030\n\024RUN_STATE_CANCELLING\020\004\022\027\n\023RUN_S" +
+      "TATE_SUCCEEDED\020\005\022\024\n\020RUN_STATE_FAILED\020\006\022\027" +
+      "\n\023RUN_STATE_CANCELLED\020\007\022\024\n\020RUN_STATE_PAU" +
+      "SED\020\010*\210\001\n\022RequiredActionType\022$\n REQUIRED" +
+      "_ACTION_TYPE_UNSPECIFIED\020\000\022!\n\035REQUIRED_A" +
+      "CTION_TYPE_APPROVAL\020\001\022)\n%REQUIRED_ACTION" +
+      "_TYPE_CLIENT_TOOL_CALL\020\002BN\n\016dev.runwire." +
+      "v1P\001Z:github.com/runwire/runwire/clients" +
+      "/go/runwire/v1;runwirev1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -147,7 +149,7 @@ public final class RunOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_runwire_v1_Run_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_runwire_v1_Run_descriptor,
-        new java.lang.String[] { "RunId", "AgentId", "ThreadId", "State", "Output", "FinishReason", "Usage", "Error", "LastSequence", "RequiredActions", "Runtime", "CreateTime", "StartTime", "EndTime", "UpdateTime", "CreatedBy", "Tenant", "Labels", "Overrides", });
+        new java.lang.String[] { "RunId", "AgentId", "ThreadId", "State", "Output", "FinishReason", "Usage", "Error", "LastSequence", "RequiredActions", "Runtime", "CreateTime", "StartTime", "EndTime", "UpdateTime", "CreatedBy", "Tenant", "Labels", "Overrides", "ParentRunId", "RootRunId", "Depth", });
     internal_static_runwire_v1_Run_LabelsEntry_descriptor =
       internal_static_runwire_v1_Run_descriptor.getNestedType(0);
     internal_static_runwire_v1_Run_LabelsEntry_fieldAccessorTable = new
