@@ -10,7 +10,11 @@ its output: every step in order, the approval resolved by the key's principal,
 the deliberate disconnect and the resume without a gap or a duplicate, the final
 output, the typed error. Then the Python stubs confirm the run on the server.
 Without the token the example's first call is UNAUTHENTICATED. The client's own
-unit tests (`go test`), `go vet` and `gofmt` run too.
+unit tests (`go test`), `go vet` and `gofmt` run too: against fakes on bufconn,
+and against real servers (runwire/live_test.go) through the variables of
+``unit_test_env`` and ``lab_env``: the session's server directly and through a
+``StreamBreaker`` that cuts connections, and the drain lab
+(tests/clients/lab_drain.py), where a replica drains for real mid-stream.
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ import pathlib
 import re
 import shutil
 import subprocess
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
 from runwire.v1 import agent_pb2, approval_pb2, run_pb2, run_service_pb2
 
+from tests.clients.lab_drain import DrainLab, lab_env, running_drain_lab
 from tests.clients.secure_server import PRINCIPAL, SecureServer, clean_environment
+from tests.clients.stream_breaker import StreamBreaker, unit_test_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GO_CLIENT = ROOT / "clients" / "go"
@@ -216,9 +223,52 @@ async def test_go_quickstart_fails_clearly_without_a_server(example_binary: path
     assert "FAILED: creating the agent: runwire: Unavailable" in result.stderr, result
 
 
-def test_go_client_unit_tests_vet_and_gofmt(example_binary: pathlib.Path) -> None:
-    tests = run_go("test", "-count=1", "./...")
-    assert tests.returncode == 0, f"go test failed:\n{tests.stdout}\n{tests.stderr}"
+@pytest.fixture(scope="module")
+async def drain_lab(
+    secure_server: SecureServer, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[DrainLab]:
+    async with running_drain_lab(
+        secure_server, redis_url, tmp_path_factory.mktemp("go-drain-lab")
+    ) as lab:
+        yield lab
+
+
+async def test_go_client_unit_tests_against_fakes_and_real_servers(
+    example_binary: pathlib.Path,
+    secure_server: SecureServer,
+    stream_breaker: StreamBreaker,
+    drain_lab: DrainLab,
+) -> None:
+    """`go test -v`: the bufconn tests and the live ones, none skipped; the proxy
+    cut connections and the lab drained a replica."""
+    go = shutil.which("go")
+    assert go
+    cuts, drains = stream_breaker.cuts, len(drain_lab.drained)
+    env = unit_test_env(secure_server, stream_breaker) | lab_env(drain_lab)
+    env["GOFLAGS"] = "-buildvcs=false"
+    process = await asyncio.create_subprocess_exec(
+        go,
+        "test",
+        "-count=1",
+        "-v",
+        "./...",
+        cwd=GO_CLIENT,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 540)
+    output = out.decode()
+    assert process.returncode == 0, f"go test failed:\n{output[-8000:]}"
+    assert "--- SKIP" not in output, output[-8000:]
+    live = re.findall(r"^--- PASS: (TestLive\w+)", output, re.MULTILINE)
+    assert len(live) >= 3, output[-8000:]
+    assert stream_breaker.cuts > cuts, "no Go test cut a connection"
+    assert len(drain_lab.drained) > drains, "no Go test drained a replica"
+
+
+def test_go_vet_and_gofmt(example_binary: pathlib.Path) -> None:
     vet = run_go("vet", "./...")
     assert vet.returncode == 0, f"go vet failed:\n{vet.stdout}\n{vet.stderr}"
     goroot = run_go("env", "GOROOT").stdout.strip()

@@ -15,7 +15,8 @@ UNAUTHENTICATED.
 The client's unit tests (`mvn test`: JUnit 5, src/test/java) run against the
 same server, directly and through the TypeScript tests' ``StreamBreaker`` proxy,
 which cuts live streams so the resume tests (blocking and async) break a
-connection for real.
+connection for real, and against the drain lab (tests/clients/lab_drain.py),
+where a replica drains for real mid-stream.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -36,6 +38,7 @@ from runwire.v1 import (
     run_service_pb2,
 )
 
+from tests.clients.lab_drain import DrainLab, lab_env, running_drain_lab
 from tests.clients.secure_server import PRINCIPAL, SecureServer, clean_environment
 from tests.clients.stream_breaker import StreamBreaker, unit_test_env
 
@@ -222,14 +225,28 @@ async def test_java_quickstart_checks_the_server_name(
     assert "FAILED: call failed: UNAVAILABLE" in result.stdout, result
 
 
+@pytest.fixture(scope="module")
+async def drain_lab(
+    secure_server: SecureServer, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[DrainLab]:
+    async with running_drain_lab(
+        secure_server, redis_url, tmp_path_factory.mktemp("java-drain-lab")
+    ) as lab:
+        yield lab
+
+
 async def test_java_unit_tests_pass_against_a_real_server(
-    java_classpath: str, secure_server: SecureServer, stream_breaker: StreamBreaker
+    java_classpath: str,
+    secure_server: SecureServer,
+    stream_breaker: StreamBreaker,
+    drain_lab: DrainLab,
 ) -> None:
-    """`mvn test`: the client's JUnit tests, the resume tests through the proxy included."""
+    """`mvn test`: the client's JUnit tests, the resume tests through the proxy and
+    the drain test in the drain lab included."""
     mvn = shutil.which("mvn")
     assert mvn
     reports = JAVA_CLIENT / "target" / "surefire-reports"
-    cuts = stream_breaker.cuts
+    cuts, drains = stream_breaker.cuts, len(drain_lab.drained)
     process = await asyncio.create_subprocess_exec(
         mvn,
         "-q",
@@ -237,7 +254,7 @@ async def test_java_unit_tests_pass_against_a_real_server(
         "-f",
         str(JAVA_CLIENT / "pom.xml"),
         "test",
-        env=os.environ | unit_test_env(secure_server, stream_breaker),
+        env=os.environ | unit_test_env(secure_server, stream_breaker) | lab_env(drain_lab),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -249,7 +266,8 @@ async def test_java_unit_tests_pass_against_a_real_server(
     counts = re.findall(
         r"Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)", summaries
     )
-    assert len(counts) == 2, report  # ClientTest and ErrorReasonsTest
+    assert len(counts) == 3, report  # ClientTest, ErrorReasonsTest and WatchTest
     assert sum(int(run) for run, *_ in counts) >= 10, report
     assert all((f, e, s) == ("0", "0", "0") for _, f, e, s in counts), report
     assert stream_breaker.cuts > cuts, "no test cut a stream"
+    assert len(drain_lab.drained) > drains, "no test drained a replica"

@@ -16,7 +16,9 @@ run against the same server, directly (RUNWIRE_TEST_ADDRESS) and through a
 ``StreamBreaker`` (RUNWIRE_TEST_PROXY_ADDRESS): a TCP proxy whose control
 endpoint (RUNWIRE_TEST_PROXY_CONTROL, ``POST /cut``) aborts every proxied
 connection, so a resume test breaks a live stream for real. The Java client's
-tests use the same proxy.
+tests use the same proxy. The drain test runs against the drain lab
+(tests/clients/lab_drain.py: RUNWIRE_TEST_DRAIN_ADDRESS, RUNWIRE_TEST_DRAIN_CONTROL),
+where a replica drains for real mid-stream.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ import asyncio
 import pathlib
 import re
 import shutil
+from collections.abc import AsyncIterator
 
 import pytest
 from runwire.v1 import run_pb2, run_service_pb2
 
+from tests.clients.lab_drain import DrainLab, lab_env, running_drain_lab
 from tests.clients.secure_server import SecureServer
 from tests.clients.stream_breaker import StreamBreaker, unit_test_env
 
@@ -159,17 +163,31 @@ async def test_quickstart_checks_the_server_name(
     assert "Host: wrong.example. is not in the cert's altnames" in out, out
 
 
+@pytest.fixture(scope="module")
+async def drain_lab(
+    secure_server: SecureServer, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[DrainLab]:
+    async with running_drain_lab(
+        secure_server, redis_url, tmp_path_factory.mktemp("ts-drain-lab")
+    ) as lab:
+        yield lab
+
+
 async def test_unit_tests_pass_against_a_real_server(
-    secure_server: SecureServer, stream_breaker: StreamBreaker, built_client: pathlib.Path
+    secure_server: SecureServer,
+    stream_breaker: StreamBreaker,
+    drain_lab: DrainLab,
+    built_client: pathlib.Path,
 ) -> None:
-    """`npm test`: the client's own tests (node --test), resume tests through the proxy included."""
+    """`npm test`: the client's own tests (node --test), resume tests through the
+    proxy and the drain test in the drain lab included."""
     npm = shutil.which("npm")
     assert npm is not None
-    cuts = stream_breaker.cuts
-    code, out = await _run(
-        npm, "test", seconds=300, env=unit_test_env(secure_server, stream_breaker)
-    )
+    cuts, drains = stream_breaker.cuts, len(drain_lab.drained)
+    env = unit_test_env(secure_server, stream_breaker) | lab_env(drain_lab)
+    code, out = await _run(npm, "test", seconds=300, env=env)
     assert code == 0, f"npm test failed:\n{out[-6000:]}"
     assert re.search(r"^# fail 0$", out, re.MULTILINE), out[-4000:]
     assert re.search(r"^# skipped 0$", out, re.MULTILINE), out[-4000:]
     assert stream_breaker.cuts > cuts, "no test cut a stream"
+    assert len(drain_lab.drained) > drains, "no test drained a replica"

@@ -102,9 +102,16 @@ func (c *Client) DeleteAgent(ctx context.Context, agentID string) error {
 
 // ListAgents returns one page of agents; pass resp.NextPageToken as
 // pageToken for the next page ("" on the last). pageSize 0: the server's
-// default (100).
+// default (100). [Client.ListAgentsPage] takes the whole request (labels).
 func (c *Client) ListAgents(ctx context.Context, pageSize int32, pageToken string) (*runwirev1.ListAgentsResponse, error) {
-	resp, err := c.Agents.ListAgents(ctx, &runwirev1.ListAgentsRequest{PageSize: pageSize, PageToken: pageToken})
+	return c.ListAgentsPage(ctx, &runwirev1.ListAgentsRequest{PageSize: pageSize, PageToken: pageToken})
+}
+
+// ListAgentsPage returns one page of agents for the whole request: only
+// those that carry every one of req.Labels (same key and value), req.PageSize
+// of them (0: 100), after req.PageToken.
+func (c *Client) ListAgentsPage(ctx context.Context, req *runwirev1.ListAgentsRequest) (*runwirev1.ListAgentsResponse, error) {
+	resp, err := c.Agents.ListAgents(ctx, req)
 	return resp, wrapError(err)
 }
 
@@ -125,17 +132,27 @@ func (c *Client) UpdateAgent(ctx context.Context, agent *runwirev1.Agent, paths 
 }
 
 // CreateRun starts a run and returns it at once; follow it with
-// [Client.Resume](ctx, run.RunId, 0). When req.RequestId is empty a random
+// [Client.Resume](ctx, run.RunId, 0). req.Labels tag the run (ListRuns and
+// WatchRuns filter on them; Run.Labels); req.Overrides change the agent for
+// this run only (more instructions, sampling, tighter limits; Run.Overrides).
+// When req.RequestId is empty a random
 // one ([NewRequestID]) is sent (req itself is not modified), so a retry of
 // this request returns the same run instead of starting a second one.
+//
+// A call that fails with UNAVAILABLE (DRAINING, or a lost connection, even
+// after the server received it) is retried by itself with the same
+// request_id, per [Client.Reconnect] (OnRetry is told); the server returns
+// the run the first attempt started, if it did.
 func (c *Client) CreateRun(ctx context.Context, req *runwirev1.CreateRunRequest) (*runwirev1.Run, error) {
 	if req.GetRequestId() == "" {
 		req = proto.CloneOf(req)
 		req.RequestId = NewRequestID()
 	}
-	resp, err := c.Runs.CreateRun(ctx, req)
+	resp, err := retryCall(ctx, c, "CreateRun", func(ctx context.Context) (*runwirev1.CreateRunResponse, error) {
+		return c.Runs.CreateRun(ctx, req)
+	})
 	if err != nil {
-		return nil, wrapError(err)
+		return nil, err
 	}
 	return resp.GetRun(), nil
 }
@@ -143,16 +160,20 @@ func (c *Client) CreateRun(ctx context.Context, req *runwirev1.CreateRunRequest)
 // WaitRun starts a run and blocks until it ends, requires action, or
 // req.Timeout passes (default 60 s, at most 3,600 s; see [WaitTimeout]);
 // it returns the run as it is then (it goes on in the background). A
-// request_id is set as in [Client.CreateRun]. Give ctx a deadline longer
-// than req.Timeout.
+// request_id is set, and a call that fails with UNAVAILABLE (DRAINING, or a
+// lost connection) is retried, as in [Client.CreateRun]: the retry waits for
+// the same run, req.Timeout again. Give ctx a deadline longer than
+// req.Timeout.
 func (c *Client) WaitRun(ctx context.Context, req *runwirev1.WaitRunRequest) (*runwirev1.Run, error) {
 	if req.GetRequestId() == "" {
 		req = proto.CloneOf(req)
 		req.RequestId = NewRequestID()
 	}
-	resp, err := c.Runs.WaitRun(ctx, req)
+	resp, err := retryCall(ctx, c, "WaitRun", func(ctx context.Context) (*runwirev1.WaitRunResponse, error) {
+		return c.Runs.WaitRun(ctx, req)
+	})
 	if err != nil {
-		return nil, wrapError(err)
+		return nil, err
 	}
 	return resp.GetRun(), nil
 }
@@ -161,15 +182,17 @@ func (c *Client) WaitRun(ctx context.Context, req *runwirev1.WaitRunRequest) (*r
 func WaitTimeout(d time.Duration) *durationpb.Duration { return durationpb.New(d) }
 
 // ListRuns returns one page of runs, newest first, filtered by the
-// request's agent, thread and state; pass resp.NextPageToken as
-// req.PageToken for the next page ("" on the last).
+// request's agent, thread, state and labels (a run matches when it carries
+// every one of req.Labels); pass resp.NextPageToken as req.PageToken for the
+// next page ("" on the last).
 func (c *Client) ListRuns(ctx context.Context, req *runwirev1.ListRunsRequest) (*runwirev1.ListRunsResponse, error) {
 	resp, err := c.Runs.ListRuns(ctx, req)
 	return resp, wrapError(err)
 }
 
 // ListRunEvents returns one page of a run's logged events (it does not wait
-// for new ones; [Client.Resume] does).
+// for new ones; [Client.Resume] does); with req.Filter only the matching
+// ones, with their log sequences.
 func (c *Client) ListRunEvents(ctx context.Context, req *runwirev1.ListRunEventsRequest) (*runwirev1.ListRunEventsResponse, error) {
 	resp, err := c.Runs.ListRunEvents(ctx, req)
 	return resp, wrapError(err)
@@ -188,6 +211,30 @@ func (c *Client) GetRun(ctx context.Context, runID string) (*runwirev1.Run, erro
 // CANCELLED); reason is kept in the log and may be empty.
 func (c *Client) CancelRun(ctx context.Context, runID, reason string) (*runwirev1.Run, error) {
 	resp, err := c.Runs.CancelRun(ctx, &runwirev1.CancelRunRequest{RunId: runID, Reason: reason})
+	if err != nil {
+		return nil, wrapError(err)
+	}
+	return resp.GetRun(), nil
+}
+
+// PauseRun asks a run to pause at its next safe point (before its next model
+// call, or before the tool calls of the reply in flight): it then logs
+// state_changed PAUSED and waits for [Client.ResumeRun]. Returns the run when
+// the request is recorded (usually still RUNNING); a paused or ended run is
+// returned unchanged. reason is kept in the server log and may be empty.
+func (c *Client) PauseRun(ctx context.Context, runID, reason string) (*runwirev1.Run, error) {
+	resp, err := c.Runs.PauseRun(ctx, &runwirev1.PauseRunRequest{RunId: runID, Reason: reason})
+	if err != nil {
+		return nil, wrapError(err)
+	}
+	return resp.GetRun(), nil
+}
+
+// ResumeRun continues a PAUSED run (or withdraws a pause it has not reached
+// yet) and returns it; a run neither paused nor asked to pause is returned
+// unchanged. Not to be confused with [Client.Resume], which streams events.
+func (c *Client) ResumeRun(ctx context.Context, runID string) (*runwirev1.Run, error) {
+	resp, err := c.Runs.ResumeRun(ctx, &runwirev1.ResumeRunRequest{RunId: runID})
 	if err != nil {
 		return nil, wrapError(err)
 	}

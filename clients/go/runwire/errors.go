@@ -45,6 +45,7 @@ const (
 	ReasonThreadBusy              = "THREAD_BUSY"
 	ReasonEtagMismatch            = "ETAG_MISMATCH"
 	ReasonSequenceOutOfRange      = "SEQUENCE_OUT_OF_RANGE"
+	ReasonCursorExpired           = "CURSOR_EXPIRED"
 	ReasonDraining                = "DRAINING"
 	ReasonQuotaExceeded           = "QUOTA_EXCEEDED"
 	ReasonClaimNotFound           = "CLAIM_NOT_FOUND"
@@ -92,6 +93,7 @@ const (
 	ReasonOutputSchemaMismatch = "OUTPUT_SCHEMA_MISMATCH"
 	ReasonReplicaLost          = "REPLICA_LOST"
 	ReasonEventLimitExceeded   = "EVENT_LIMIT_EXCEEDED"
+	ReasonToolFailuresExceeded = "TOOL_FAILURES_EXCEEDED"
 )
 
 // Error is an RPC error from Runwire: the gRPC status code and message plus

@@ -2,8 +2,10 @@ package runwire
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -30,6 +32,22 @@ type flakyRuns struct {
 	replay    bool
 	calls     []string // "StreamRun <request_id>" / "StreamRunEvents <after>"
 	createIDs []string
+	// unaryFailures: how the next CreateRun / WaitRun calls fail (then they succeed).
+	unaryFailures []error
+	filters       []string // the filter of each StreamRunEvents call (profile or types)
+}
+
+// unary records a run-creating call's request_id and fails it as scripted.
+func (f *flakyRuns) unary(requestID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.createIDs = append(f.createIDs, requestID)
+	if len(f.unaryFailures) == 0 {
+		return nil
+	}
+	err := f.unaryFailures[0]
+	f.unaryFailures = f.unaryFailures[1:]
+	return err
 }
 
 const flakyLast = 10
@@ -86,16 +104,32 @@ func (f *flakyRuns) StreamRun(req *runwirev1.StreamRunRequest, stream grpc.Serve
 }
 
 func (f *flakyRuns) StreamRunEvents(req *runwirev1.StreamRunEventsRequest, stream grpc.ServerStreamingServer[runwirev1.StreamRunEventsResponse]) error {
+	if filter := req.GetFilter(); filter != nil {
+		f.mu.Lock()
+		if len(filter.GetEventTypes()) > 0 {
+			f.filters = append(f.filters, fmt.Sprint(filter.GetEventTypes()))
+		} else {
+			f.filters = append(f.filters, filter.GetProfile().String())
+		}
+		f.mu.Unlock()
+	}
 	return f.serve(req.GetAfterSequence(), func(ev *runwirev1.RunEvent) error {
 		return stream.Send(&runwirev1.StreamRunEventsResponse{Event: ev})
 	}, "StreamRunEvents "+strconv.FormatInt(req.GetAfterSequence(), 10))
 }
 
 func (f *flakyRuns) CreateRun(_ context.Context, req *runwirev1.CreateRunRequest) (*runwirev1.CreateRunResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.createIDs = append(f.createIDs, req.GetRequestId())
+	if err := f.unary(req.GetRequestId()); err != nil {
+		return nil, err
+	}
 	return &runwirev1.CreateRunResponse{Run: &runwirev1.Run{RunId: "run_1"}}, nil
+}
+
+func (f *flakyRuns) WaitRun(_ context.Context, req *runwirev1.WaitRunRequest) (*runwirev1.WaitRunResponse, error) {
+	if err := f.unary(req.GetRequestId()); err != nil {
+		return nil, err
+	}
+	return &runwirev1.WaitRunResponse{Run: &runwirev1.Run{RunId: "run_1", State: runwirev1.RunState_RUN_STATE_SUCCEEDED}}, nil
 }
 
 func flakyClient(t *testing.T, runs *flakyRuns) (*Client, *[]int) {
@@ -234,6 +268,53 @@ func TestCreateRunSetsARequestIDUnlessGiven(t *testing.T) {
 	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	if len(ids) != 3 || !uuid.MatchString(ids[0]) || !uuid.MatchString(ids[1]) || ids[0] == ids[1] || ids[2] != "mine" {
 		t.Errorf("request ids %v", ids)
+	}
+}
+
+func TestCreateRunAndWaitRunRetryWithTheSameRequestID(t *testing.T) {
+	runs := &flakyRuns{unaryFailures: []error{draining(0), lostConnection}}
+	client, _ := flakyClient(t, runs)
+	var retries []string
+	client.Reconnect.OnRetry = func(method string, attempt int, cause error) {
+		retries = append(retries, fmt.Sprintf("%s %d %v", method, attempt, Resumable(cause)))
+	}
+	run, err := client.CreateRun(t.Context(), &runwirev1.CreateRunRequest{AgentId: "a", Prompt: "p"})
+	if err != nil || run.GetRunId() != "run_1" {
+		t.Fatalf("CreateRun = %v, %v", run, err)
+	}
+	ids := runs.createIDs
+	if len(ids) != 3 || ids[0] == "" || ids[1] != ids[0] || ids[2] != ids[0] {
+		t.Errorf("request ids %v, want one id three times", ids)
+	}
+	if want := []string{"CreateRun 1 true", "CreateRun 2 true"}; !slices.Equal(retries, want) {
+		t.Errorf("retries %v, want %v", retries, want)
+	}
+
+	runs.unaryFailures, runs.createIDs, retries = []error{lostConnection}, nil, nil
+	waited, err := client.WaitRun(t.Context(), &runwirev1.WaitRunRequest{AgentId: "a", Prompt: "p", RequestId: "mine"})
+	if err != nil || waited.GetState() != runwirev1.RunState_RUN_STATE_SUCCEEDED {
+		t.Fatalf("WaitRun = %v, %v", waited, err)
+	}
+	if !slices.Equal(runs.createIDs, []string{"mine", "mine"}) || !slices.Equal(retries, []string{"WaitRun 1 true"}) {
+		t.Errorf("request ids %v, retries %v", runs.createIDs, retries)
+	}
+}
+
+func TestRunCreationRetriesAreBoundedAndOnlyForUnavailable(t *testing.T) {
+	runs := &flakyRuns{unaryFailures: []error{lostConnection, lostConnection, lostConnection}}
+	client, _ := flakyClient(t, runs)
+	client.Reconnect.MaxResumes = 2
+	if _, err := client.CreateRun(t.Context(), &runwirev1.CreateRunRequest{AgentId: "a"}); !Resumable(err) || len(runs.createIDs) != 3 {
+		t.Errorf("error %v after %d calls, want the lost connection after 3", err, len(runs.createIDs))
+	}
+	unavailable, _ := status.New(codes.Unavailable, "temporal down").WithDetails(
+		&errdetails.ErrorInfo{Reason: ReasonRuntimeUnavailable, Domain: Domain})
+	for _, failure := range []error{unavailable.Err(), status.Error(codes.InvalidArgument, "bad")} {
+		runs.unaryFailures, runs.createIDs = []error{failure}, nil
+		_, err := client.WaitRun(t.Context(), &runwirev1.WaitRunRequest{AgentId: "a"})
+		if e, ok := AsError(err); !ok || e.Code != status.Code(failure) || len(runs.createIDs) != 1 {
+			t.Errorf("%v: error %v after %d calls, want it at once", failure, err, len(runs.createIDs))
+		}
 	}
 }
 

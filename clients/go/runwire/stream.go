@@ -33,12 +33,15 @@ const (
 // stream that ended early: with UNAVAILABLE and reason DRAINING (the server
 // shuts down gracefully) or UNAVAILABLE without ErrorInfo (the connection
 // was lost). They reopen StreamRunEvents after the last sequence seen, so the
-// consumer sees every event once, in order, with no gap. The zero value
-// applies the defaults.
+// consumer sees every event once, in order, with no gap. [Client.CreateRun]
+// and [Client.WaitRun] retry such a failure under the same bounds, with the
+// same request_id (the server returns the run the first attempt started, if
+// it did). The zero value applies the defaults.
 type ReconnectPolicy struct {
 	// MaxResumes bounds the resumes in a row that bring no new event (a new
 	// event resets the count); the error is yielded once they are used up.
-	// 0: DefaultMaxResumes; negative: never resume.
+	// It bounds the retries of one CreateRun or WaitRun alike.
+	// 0: DefaultMaxResumes; negative: never resume or retry.
 	MaxResumes int
 	// InitialBackoff is the wait before the first resume; it doubles for
 	// each further resume in a row, up to MaxBackoff, with jitter (each wait
@@ -50,6 +53,12 @@ type ReconnectPolicy struct {
 	// with the same request_id), the sequence resumed after, the 1-based
 	// attempt number and the error that ended the stream.
 	OnResume func(runID string, afterSequence int64, attempt int, cause error)
+	// OnRetry, when set, is called before each retry of a run-creating call
+	// ([Client.CreateRun], [Client.WaitRun]) and each reopening of a watch
+	// ([Client.WatchRuns], [Client.WatchApprovals]) with the RPC's name
+	// ("CreateRun", "WaitRun", "WatchRuns", "WatchApprovals"), the 1-based
+	// attempt number in a row and the error that failed the call.
+	OnRetry func(method string, attempt int, cause error)
 }
 
 func (p ReconnectPolicy) maxResumes() int {
@@ -88,6 +97,34 @@ func Resumable(err error) bool {
 	return ok && e.Code == codes.Unavailable && (e.Reason == "" || e.Reason == ReasonDraining)
 }
 
+// retryCall calls call until it succeeds, fails with an error that is not
+// [Resumable], ctx ends, or c.Reconnect's resumes are used up (then the last
+// error is returned), waiting c.Reconnect's backoff between attempts. Only
+// calls that are safe to repeat go through it (a run-creating request with
+// its request_id set).
+func retryCall[T any](ctx context.Context, c *Client, method string, call func(context.Context) (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		result, err := call(ctx)
+		if err == nil {
+			return result, nil
+		}
+		err = wrapError(err)
+		if !Resumable(err) || ctx.Err() != nil || attempt > c.Reconnect.maxResumes() {
+			return result, err
+		}
+		if c.Reconnect.OnRetry != nil {
+			c.Reconnect.OnRetry(method, attempt, err)
+		}
+		timer := time.NewTimer(c.Reconnect.backoff(attempt))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return result, err
+		case <-timer.C:
+		}
+	}
+}
+
 // NewRequestID returns a random UUID (version 4), the request_id the run
 // methods set when the request has none.
 func NewRequestID() string {
@@ -107,10 +144,15 @@ func NewRequestID() string {
 // When req.RequestId is empty a random one ([NewRequestID]) is used, so a
 // retry never starts a second run (req itself is not modified).
 //
+// With req.Filter set (an [runwirev1.EventFilter]: a profile or event
+// types), only the matching events come, with the sequences of the run's log
+// (a filtered stream skips numbers); the terminal event always comes.
+//
 // A stream that ends with UNAVAILABLE (DRAINING, or a lost connection) is
 // resumed by itself per [Client.Reconnect]: StreamRunEvents after the last
-// sequence seen (before the first event: StreamRun again with the same
-// request_id). Events are yielded once each, in order, with no gap. Any
+// sequence seen, with the same filter (before the first event: StreamRun
+// again with the same request_id). Events are yielded once each, in order,
+// with no gap (none the filter lets through is lost). Any
 // other RPC error (an [*Error]), or the last one once the resumes are used
 // up, is yielded once, as the last element. Breaking out of the loop cancels
 // the stream, which disconnects the client only: the run goes on, and
@@ -140,7 +182,7 @@ func (c *Client) StreamRun(ctx context.Context, req *runwirev1.StreamRunRequest)
 				return msg.GetEvent(), err
 			}, nil
 		}
-		c.follow(ctx, "", 0, start, yield)
+		c.follow(ctx, "", 0, req.GetFilter(), start, yield)
 	}
 }
 
@@ -154,19 +196,30 @@ func (c *Client) StreamRun(ctx context.Context, req *runwirev1.StreamRunRequest)
 // [Client.StreamRun], and any other RPC error is yielded once, last. Each
 // range opens a new StreamRunEvents call.
 func (c *Client) Resume(ctx context.Context, runID string, afterSequence int64) iter.Seq2[*runwirev1.RunEvent, error] {
+	return c.ResumeEvents(ctx, &runwirev1.StreamRunEventsRequest{RunId: runID, AfterSequence: afterSequence})
+}
+
+// ResumeEvents is [Client.Resume] with every field of the request: the run,
+// the sequence to resume after and a filter (req.Filter: a profile or event
+// types; only the matching events come, with their log sequences, and the
+// terminal event always). Its own resumes pass the same filter.
+func (c *Client) ResumeEvents(ctx context.Context, req *runwirev1.StreamRunEventsRequest) iter.Seq2[*runwirev1.RunEvent, error] {
+	runID, after, filter := req.GetRunId(), req.GetAfterSequence(), req.GetFilter()
 	return func(yield func(*runwirev1.RunEvent, error) bool) {
-		c.follow(ctx, runID, afterSequence, nil, yield)
+		c.follow(ctx, runID, after, filter, nil, yield)
 	}
 }
 
 // follow yields a run's events until the terminal event, the end of the
 // stream, an error that is not resumable (or the last one once the resumes
 // are used up), or the consumer stops. start opens the first stream while
-// runID is unknown; after that, StreamRunEvents(runID, last) is reopened.
+// runID is unknown; after that, StreamRunEvents(runID, last, filter) is
+// reopened.
 func (c *Client) follow(
 	ctx context.Context,
 	runID string,
 	last int64,
+	filter *runwirev1.EventFilter,
 	start func(context.Context) (func() (*runwirev1.RunEvent, error), error),
 	yield func(*runwirev1.RunEvent, error) bool,
 ) {
@@ -180,7 +233,7 @@ func (c *Client) follow(
 			if runID == "" && start != nil {
 				recv, err = start(ctx)
 			} else {
-				recv, err = c.openEvents(ctx, runID, last)
+				recv, err = c.openEvents(ctx, runID, last, filter)
 			}
 			if err != nil {
 				return err
@@ -227,8 +280,8 @@ func (c *Client) follow(
 	}
 }
 
-func (c *Client) openEvents(ctx context.Context, runID string, after int64) (func() (*runwirev1.RunEvent, error), error) {
-	stream, err := c.Runs.StreamRunEvents(ctx, &runwirev1.StreamRunEventsRequest{RunId: runID, AfterSequence: after})
+func (c *Client) openEvents(ctx context.Context, runID string, after int64, filter *runwirev1.EventFilter) (func() (*runwirev1.RunEvent, error), error) {
+	stream, err := c.Runs.StreamRunEvents(ctx, &runwirev1.StreamRunEventsRequest{RunId: runID, AfterSequence: after, Filter: filter})
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import {
   Code,
+  ConnectError,
   createClient,
   type CallOptions,
   type Client,
@@ -46,8 +47,10 @@ import {
   type Approval,
   type ListApprovalsRequestSchema,
   type ListApprovalsResponse,
+  type WatchApprovalsRequestSchema,
+  type WatchApprovalsResponse,
 } from "./gen/runwire/v1/approval_pb.js";
-import type { RunEvent } from "./gen/runwire/v1/event_pb.js";
+import type { EventFilterSchema, RunEvent } from "./gen/runwire/v1/event_pb.js";
 import type { Run, ToolOutputSchema } from "./gen/runwire/v1/run_pb.js";
 import {
   RunService,
@@ -58,6 +61,8 @@ import {
   type ListRunsResponse,
   type StreamRunRequestSchema,
   type WaitRunRequestSchema,
+  type WatchRunsRequestSchema,
+  type WatchRunsResponse,
 } from "./gen/runwire/v1/run_service_pb.js";
 import {
   ThreadService,
@@ -65,6 +70,7 @@ import {
   type ListThreadMessagesResponse,
   type Thread,
 } from "./gen/runwire/v1/thread_pb.js";
+import { ChangeType } from "./gen/runwire/v1/watch_pb.js";
 
 /** The server address used when none is given. */
 export const DEFAULT_ADDRESS = "127.0.0.1:50051";
@@ -77,6 +83,12 @@ export type CreateRunInit = MessageInitShape<typeof CreateRunRequestSchema>;
 export type WaitRunInit = MessageInitShape<typeof WaitRunRequestSchema>;
 /** One answer to a client-executed tool call: { toolCallId, output, isError? }. */
 export type ToolOutputInit = MessageInitShape<typeof ToolOutputSchema>;
+/** The events a stream or a page sends: { profile } or { eventTypes } (default: every event). */
+export type EventFilterInit = MessageInitShape<typeof EventFilterSchema>;
+/** WatchRuns request fields (agentId, threadId, states, labels, cursor). */
+export type WatchRunsInit = MessageInitShape<typeof WatchRunsRequestSchema>;
+/** WatchApprovals request fields (runId, agentId, states, cursor). */
+export type WatchApprovalsInit = MessageInitShape<typeof WatchApprovalsRequestSchema>;
 
 /** The environment variables every Runwire client reads for its connection settings. */
 export const ENV = {
@@ -184,6 +196,22 @@ export interface StreamOptions extends Omit<CallOptions, "signal"> {
   readonly heartbeats?: boolean;
   /** How this stream resumes after DRAINING or a lost connection. Default: the client's. */
   readonly reconnect?: ReconnectPolicy;
+  /**
+   * resume() only: the events to stream, { profile } or { eventTypes } (for
+   * streamRun, set request.filter). Only matching events come, with their log
+   * sequences; the terminal event always. Each resume passes the same filter.
+   */
+  readonly filter?: EventFilterInit;
+}
+
+/** Options of the watches (watchRuns, watchApprovals). */
+export interface WatchOptions extends Omit<CallOptions, "signal"> {
+  /** Aborting it ends the watch with a RunwireError (code CANCELLED). */
+  readonly signal?: AbortSignal;
+  /** Also yield heartbeats (CHANGE_TYPE_HEARTBEAT). Default: false. */
+  readonly heartbeats?: boolean;
+  /** How this watch reopens after DRAINING or a lost connection. Default: the client's. */
+  readonly reconnect?: ReconnectPolicy;
 }
 
 /** Options of resolveApproval. */
@@ -201,11 +229,13 @@ type EventResponse = { event?: RunEvent | undefined };
  * reason DRAINING (the server shuts down gracefully) or UNAVAILABLE without
  * ErrorInfo (the connection was lost): StreamRunEvents is reopened after the
  * last sequence seen, so every event is yielded once, in order, with no gap.
+ * createRun and waitRun retry such a failure under the same bounds.
  */
 export interface ReconnectPolicy {
   /**
    * Resumes in a row that bring no new event (a new event resets the count);
-   * after that the error is thrown. 0: never resume. Default 8.
+   * after that the error is thrown. It bounds the retries of one createRun or
+   * waitRun alike. 0: never resume or retry. Default 8.
    */
   readonly maxResumes?: number;
   /** Wait before the first resume, in ms; doubles for each further one in a row. Default 100. */
@@ -218,6 +248,15 @@ export interface ReconnectPolicy {
    * resumed after, the 1-based attempt in a row and the error that ended the stream.
    */
   readonly onResume?: (info: { runId: string; afterSequence: bigint; attempt: number; error: RunwireError }) => void;
+  /**
+   * Called before each retry of a run-creating call (createRun, waitRun: the
+   * same request, requestId included, so the server returns the run the first
+   * attempt started, if it did) and each reopening of a watch (after its last
+   * cursor): the RPC's name ("CreateRun", "WaitRun", "WatchRuns",
+   * "WatchApprovals"), the 1-based attempt in a row and the error that failed
+   * the call.
+   */
+  readonly onRetry?: (info: { method: string; attempt: number; error: RunwireError }) => void;
 }
 
 const DEFAULT_RECONNECT = { maxResumes: 8, initialBackoffMs: 100, maxBackoffMs: 3000 } as const;
@@ -230,6 +269,38 @@ const DEFAULT_RECONNECT = { maxResumes: 8, initialBackoffMs: 100, maxBackoffMs: 
 export function isResumable(error: unknown): boolean {
   if (!(error instanceof RunwireError)) return false;
   return error.code === Code.Unavailable && (error.reason === "" || error.reason === ErrorReasons.DRAINING);
+}
+
+/**
+ * Calls `attempt` until it succeeds, fails with an error that is not
+ * resumable (a lost connection reported as CANCELLED counts as resumable
+ * unless `signal` aborted), or `policy`'s retries are used up; waits the
+ * policy's backoff between attempts. Only for calls safe to repeat.
+ */
+async function retrying<T>(
+  method: string,
+  policy: ReconnectPolicy,
+  signal: AbortSignal | undefined,
+  attempt: () => Promise<T>,
+): Promise<T> {
+  const maxRetries = policy.maxResumes ?? DEFAULT_RECONNECT.maxResumes;
+  for (let n = 1; ; n++) {
+    let failure: RunwireError;
+    try {
+      return await attempt();
+    } catch (error) {
+      failure = RunwireError.from(error);
+    }
+    const aborted = signal?.aborted ?? false;
+    const lost = failure.code === Code.Canceled && !aborted;
+    if (!(isResumable(failure) || lost) || aborted || n > maxRetries) throw failure;
+    policy.onRetry?.({ method, attempt: n, error: failure });
+    try {
+      await sleep(backoffMs(policy, n), signal ?? new AbortController().signal);
+    } catch {
+      throw failure;
+    }
+  }
 }
 
 /** A random UUID (version 4): the requestId the run methods set when the request has none. */
@@ -393,6 +464,135 @@ export class RunEventStream implements AsyncIterable<RunEvent> {
   }
 }
 
+/** One message of a watch: what both WatchRunsResponse and WatchApprovalsResponse have. */
+interface WatchMessage {
+  readonly type: ChangeType;
+  readonly cursor: string;
+  readonly run?: { readonly runId: string } | undefined;
+  readonly approval?: { readonly approvalId: string } | undefined;
+}
+
+/**
+ * A watch (watchRuns, watchApprovals) as an async iterable of changes
+ * (iterate it once): without a starting cursor, every matching resource
+ * (CHANGE_TYPE_EXISTING), then one CHANGE_TYPE_SYNCED, then each change as it
+ * happens (CREATED, UPDATED, ENDED). Heartbeats are skipped unless asked for
+ * (their cursor is kept). A watch that ends with UNAVAILABLE (DRAINING, or a
+ * lost connection), or that the server ends, is reopened by itself
+ * (ReconnectPolicy; onRetry is told): after the cursor of the last message
+ * received once SYNCED was seen (or when it began at a cursor); before that it
+ * lists again and leaves out the resources it already yielded as EXISTING.
+ * Nothing is missed or yielded twice. OUT_OF_RANGE with reason CURSOR_EXPIRED (the cursor is older than
+ * the changes the server keeps; watch again without one) and any other error
+ * are thrown as RunwireError. Breaking out of the loop, or cancel(), ends it
+ * quietly; `cursor` is where a later watch can resume.
+ */
+export class WatchStream<T extends WatchMessage> implements AsyncIterable<T> {
+  readonly #method: string;
+  readonly #open: (signal: AbortSignal, cursor: string) => AsyncIterable<T>;
+  readonly #controller = new AbortController();
+  readonly #userSignal: AbortSignal | undefined;
+  readonly #heartbeats: boolean;
+  readonly #reconnect: ReconnectPolicy;
+  #cursor: string;
+  #synced: boolean;
+  #reopens = 0;
+  #iterated = false;
+
+  /** @internal Use RunwireClient.watchRuns / RunwireClient.watchApprovals. */
+  constructor(
+    method: string,
+    open: (signal: AbortSignal, cursor: string) => AsyncIterable<T>,
+    options: { cursor: string; heartbeats: boolean; signal?: AbortSignal | undefined; reconnect: ReconnectPolicy },
+  ) {
+    this.#method = method;
+    this.#open = open;
+    this.#cursor = options.cursor;
+    this.#synced = options.cursor !== "";
+    this.#heartbeats = options.heartbeats;
+    this.#userSignal = options.signal;
+    this.#reconnect = options.reconnect;
+  }
+
+  /** The cursor of the last message received ("" before the first, unless the watch began at one). */
+  get cursor(): string {
+    return this.#cursor;
+  }
+
+  /** Whether SYNCED was seen (or the watch began at a cursor). */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  /** How many times this watch reopened by itself so far. */
+  get reopens(): number {
+    return this.#reopens;
+  }
+
+  /** Ends the watch: the iteration ends quietly. */
+  cancel(): void {
+    this.#controller.abort();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    if (this.#iterated) {
+      throw new Error("a WatchStream can be iterated once; watch again from its cursor");
+    }
+    this.#iterated = true;
+    const signal = this.#userSignal
+      ? AbortSignal.any([this.#controller.signal, this.#userSignal])
+      : this.#controller.signal;
+    const maxRetries = this.#reconnect.maxResumes ?? DEFAULT_RECONNECT.maxResumes;
+    let attempts = 0;
+    let listed = new Set<string>(); // EXISTING resources yielded before SYNCED
+    try {
+      for (;;) {
+        const attempt = new AbortController();
+        let failure: RunwireError;
+        try {
+          const from = this.#synced ? this.#cursor : "";
+          for await (const message of this.#open(AbortSignal.any([signal, attempt.signal]), from)) {
+            attempts = 0;
+            if (message.cursor !== "") this.#cursor = message.cursor;
+            if (message.type === ChangeType.HEARTBEAT) {
+              if (this.#heartbeats) yield message;
+              continue;
+            }
+            if (!this.#synced && message.type === ChangeType.EXISTING) {
+              const key = message.run?.runId ?? message.approval?.approvalId ?? "";
+              if (listed.has(key)) continue; // yielded before this listing
+              listed.add(key);
+            } else if (message.type === ChangeType.SYNCED) {
+              this.#synced = true;
+              listed = new Set();
+            }
+            yield message;
+          }
+          throw new RunwireError(new ConnectError("the server ended the watch", Code.Unavailable));
+        } catch (error) {
+          if (this.#controller.signal.aborted) return; // cancel()
+          failure = RunwireError.from(error);
+        } finally {
+          attempt.abort();
+        }
+        attempts += 1;
+        const lost = failure.code === Code.Canceled && !signal.aborted;
+        if (!(isResumable(failure) || lost) || signal.aborted || attempts > maxRetries) throw failure;
+        this.#reconnect.onRetry?.({ method: this.#method, attempt: attempts, error: failure });
+        this.#reopens += 1;
+        try {
+          await sleep(backoffMs(this.#reconnect, attempts), signal);
+        } catch {
+          if (this.#controller.signal.aborted) return;
+          throw failure;
+        }
+      }
+    } finally {
+      this.#controller.abort();
+    }
+  }
+}
+
 /**
  * A Runwire client on one HTTP/2 connection.
  *
@@ -496,12 +696,20 @@ export class RunwireClient {
 
   /**
    * Starts a run and returns at once (QUEUED/RUNNING); follow it with
-   * resume(run.runId). A requestId is set when the request has none, so a
-   * retry of the same request returns the same run.
+   * resume(run.runId). request.labels tag the run (listRuns and watchRuns
+   * filter on them; run.labels); request.overrides change the agent for this
+   * run only (more instructions, sampling, tighter limits; run.overrides).
+   * A requestId is set when the request has none, so a
+   * retry of the same request returns the same run. A call that fails with
+   * UNAVAILABLE (DRAINING, or a lost connection, even after the server got
+   * it) is retried by itself with that requestId, per the client's reconnect
+   * policy (onRetry is told).
    */
   async createRun(request: CreateRunInit, options?: CallOptions): Promise<Run> {
     const withId = { ...request, requestId: request.requestId || newRequestId() };
-    const response = await call(this.runs.createRun(withId, options));
+    const response = await retrying("CreateRun", this.reconnect, options?.signal, () =>
+      this.runs.createRun(withId, options),
+    );
     return required(response.run, "CreateRunResponse.run");
   }
 
@@ -509,15 +717,22 @@ export class RunwireClient {
    * Starts a run and streams its events from sequence 1 until run_finished or
    * run_error, resuming by itself after DRAINING or a lost connection
    * (options.reconnect, else the client's). A requestId is set when the
-   * request has none, so a retry never starts a second run.
+   * request has none, so a retry never starts a second run. With
+   * request.filter ({ profile } or { eventTypes }) only the matching events
+   * come, with the sequences of the run's log (a filtered stream skips
+   * numbers); the terminal event always comes, and each resume passes the
+   * same filter. request.labels tag the run and request.overrides change the
+   * agent for this run only, as in createRun.
    */
   streamRun(request: StreamRunInit, options: StreamOptions = {}): RunEventStream {
-    const { heartbeats = false, signal, reconnect, ...callOptions } = options;
+    // options.filter is resume()'s: a run started here streams request.filter.
+    const { heartbeats = false, signal, reconnect, filter: _resumeOnly, ...callOptions } = options;
     const withId = { ...request, requestId: request.requestId || newRequestId() };
+    const filter = request.filter;
     const open: StreamOpener = (s, runId, after) =>
       runId === ""
         ? this.runs.streamRun(withId, { ...callOptions, signal: s })
-        : this.runs.streamRunEvents({ runId, afterSequence: after }, { ...callOptions, signal: s });
+        : this.runs.streamRunEvents({ runId, afterSequence: after, filter }, { ...callOptions, signal: s });
     return new RunEventStream(open, {
       runId: "",
       afterSequence: 0n,
@@ -531,13 +746,15 @@ export class RunwireClient {
    * Streams a run's events after `afterSequence` (0: from the start): the
    * logged ones first, then live ones until the run ends. Works while the
    * run goes on and after it ended; nothing is lost or doubled, also across
-   * the resumes after DRAINING or a lost connection.
+   * the resumes after DRAINING or a lost connection. options.filter chooses
+   * the events (as request.filter of streamRun).
    */
   resume(runId: string, afterSequence: bigint | number = 0n, options: StreamOptions = {}): RunEventStream {
-    const { heartbeats = false, signal, reconnect, ...callOptions } = options;
+    const { heartbeats = false, signal, reconnect, filter, ...callOptions } = options;
     const after = BigInt(afterSequence);
     return new RunEventStream(
-      (s, id, last) => this.runs.streamRunEvents({ runId: id, afterSequence: last }, { ...callOptions, signal: s }),
+      (s, id, last) =>
+        this.runs.streamRunEvents({ runId: id, afterSequence: last, filter }, { ...callOptions, signal: s }),
       { runId, afterSequence: after, heartbeats, signal, reconnect: reconnect ?? this.reconnect },
     );
   }
@@ -545,11 +762,15 @@ export class RunwireClient {
   /**
    * Starts a run and waits until it ends, requires action, or request.timeout
    * passes (then returns the run as it is). A requestId is set when the
-   * request has none.
+   * request has none, and a call that fails with UNAVAILABLE (DRAINING, or a
+   * lost connection) is retried as in createRun: the retry waits for the same
+   * run, request.timeout again.
    */
   async waitRun(request: WaitRunInit, options?: CallOptions): Promise<Run> {
     const withId = { ...request, requestId: request.requestId || newRequestId() };
-    const response = await call(this.runs.waitRun(withId, options));
+    const response = await retrying("WaitRun", this.reconnect, options?.signal, () =>
+      this.runs.waitRun(withId, options),
+    );
     return required(response.run, "WaitRunResponse.run");
   }
 
@@ -570,7 +791,44 @@ export class RunwireClient {
     return required(response.run, "CancelRunResponse.run");
   }
 
-  /** One page of a run's logged events (no waiting for new ones). */
+  /**
+   * Asks a run to pause at its next safe point (before its next model call, or
+   * before the tool calls of the reply in flight); it then logs state_changed
+   * PAUSED and waits for resumeRun. Returns the run when the request is
+   * recorded (usually still RUNNING); a paused or ended run comes back unchanged.
+   */
+  async pauseRun(runId: string, reason = "", options?: CallOptions): Promise<Run> {
+    const response = await call(this.runs.pauseRun({ runId, reason }, options));
+    return required(response.run, "PauseRunResponse.run");
+  }
+
+  /**
+   * Continues a PAUSED run (or withdraws a pause it has not reached yet);
+   * not to be confused with resume(), which streams events.
+   */
+  async resumeRun(runId: string, options?: CallOptions): Promise<Run> {
+    const response = await call(this.runs.resumeRun({ runId }, options));
+    return required(response.run, "ResumeRunResponse.run");
+  }
+
+  /**
+   * Watches the caller's runs that match the request (agentId, threadId,
+   * states, labels; they combine with AND): every matching run
+   * (CHANGE_TYPE_EXISTING), SYNCED, then each change (CREATED, UPDATED, ENDED;
+   * change.run is the run after it); with request.cursor only the changes
+   * after it. Reopens itself after the last cursor on DRAINING or a lost
+   * connection; throws OUT_OF_RANGE (CURSOR_EXPIRED) and other errors. See WatchStream.
+   */
+  watchRuns(request: WatchRunsInit = {}, options: WatchOptions = {}): WatchStream<WatchRunsResponse> {
+    const { heartbeats = false, signal, reconnect, ...callOptions } = options;
+    return new WatchStream<WatchRunsResponse>(
+      "WatchRuns",
+      (s, cursor) => this.runs.watchRuns({ ...request, cursor }, { ...callOptions, signal: s }),
+      { cursor: request.cursor ?? "", heartbeats, signal, reconnect: reconnect ?? this.reconnect },
+    );
+  }
+
+  /** One page of a run's logged events (no waiting for new ones); request.filter chooses them. */
   async listRunEvents(
     request: MessageInitShape<typeof ListRunEventsRequestSchema>,
     options?: CallOptions,
@@ -615,6 +873,22 @@ export class RunwireClient {
     options?: CallOptions,
   ): Promise<ListApprovalsResponse> {
     return call(this.approvals.listApprovals(request, options));
+  }
+
+  /**
+   * Watches the caller's approvals that match the request (runId, agentId,
+   * states) like watchRuns: EXISTING, SYNCED, then CREATED and ENDED
+   * (change.approval). An approver's inbox: `watchApprovals({ states:
+   * [ApprovalState.PENDING] })`, where each approval arrives (CREATED) and
+   * leaves (ENDED). See WatchStream.
+   */
+  watchApprovals(request: WatchApprovalsInit = {}, options: WatchOptions = {}): WatchStream<WatchApprovalsResponse> {
+    const { heartbeats = false, signal, reconnect, ...callOptions } = options;
+    return new WatchStream<WatchApprovalsResponse>(
+      "WatchApprovals",
+      (s, cursor) => this.approvals.watchApprovals({ ...request, cursor }, { ...callOptions, signal: s }),
+      { cursor: request.cursor ?? "", heartbeats, signal, reconnect: reconnect ?? this.reconnect },
+    );
   }
 
   // ---- threads -------------------------------------------------------------------

@@ -1,28 +1,47 @@
 // The client against a real Runwire server (tests/clients/test_typescript_client.py
 // starts it and sets RUNWIRE_TEST_ADDRESS, RUNWIRE_TEST_PROXY_ADDRESS,
-// RUNWIRE_TEST_PROXY_CONTROL and the connection settings; without them these
+// RUNWIRE_TEST_PROXY_CONTROL, RUNWIRE_TEST_DRAIN_ADDRESS,
+// RUNWIRE_TEST_DRAIN_CONTROL and the connection settings; without them these
 // tests are skipped). Every wrapper method is called once at least; the
-// resume test cuts the TCP connections of a live stream through the proxy.
+// resume tests cut the TCP connections of a live stream through the proxy, and
+// the drain test has a replica of the drain lab (two replicas on one Redis
+// behind a proxy whose POST /drain sends SIGTERM to the active one;
+// tests/clients/lab_drain.py) drain for real mid-stream.
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
+
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
 
 import {
   ApprovalMode,
+  ApprovalService,
   ApprovalState,
+  ChangeType,
+  ErrorInfoSchema,
   ErrorReasons,
+  EventProfile,
+  EventType,
   isRunwireError,
   MessageRole,
+  RunService,
   RunState,
   RunwireClient,
   type AgentInit,
   type RunEvent,
+  type WatchRunsResponse,
 } from "@runwire/client";
 
 const address = process.env["RUNWIRE_TEST_ADDRESS"] ?? "";
 const proxyAddress = process.env["RUNWIRE_TEST_PROXY_ADDRESS"] ?? "";
 const proxyControl = process.env["RUNWIRE_TEST_PROXY_CONTROL"] ?? "";
+const drainAddress = process.env["RUNWIRE_TEST_DRAIN_ADDRESS"] ?? "";
+const drainControl = process.env["RUNWIRE_TEST_DRAIN_CONTROL"] ?? "";
 const skip = address === "" ? "RUNWIRE_TEST_ADDRESS is not set (tests/clients/test_typescript_client.py sets it)" : false;
 
 interface AgentExtra {
@@ -47,6 +66,25 @@ async function cutConnections(): Promise<number> {
   assert.equal(response.status, 200);
   return Number((await response.text()).replace("cut ", ""));
 }
+
+/** Drains the drain lab's active replica; resolves once it reports NOT_SERVING. */
+async function drainReplica(): Promise<string> {
+  const response = await fetch(`${drainControl}/drain`, { method: "POST" });
+  const answer = await response.text();
+  assert.equal(response.status, 200, answer);
+  return answer;
+}
+
+/** Resolves once `condition()` is true, checking every 20 ms; rejects after `seconds`. */
+async function until(condition: () => Promise<boolean>, what: string, seconds = 30): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`not true within ${seconds} s: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const show = (value: unknown): string => JSON.stringify(value, (_, v) => (typeof v === "bigint" ? String(v) : v));
 
 function assertGapFree(events: RunEvent[]): void {
   assert.deepEqual(
@@ -261,5 +299,446 @@ describe("against a real server", { skip }, () => {
     } finally {
       through.close();
     }
+  });
+
+  test("waitRun retries after its connection is cut, and one run is started", { skip: proxyAddress === "" }, async () => {
+    const text = "waiting is patient ".repeat(6);
+    const agentId = id("ts-wait");
+    await client.createAgent(agentId, scripted([{ text }], {}, 25));
+    const retries: { method: string; attempt: number; code: string }[] = [];
+    const through = new RunwireClient(proxyAddress, {
+      reconnect: {
+        initialBackoffMs: 20,
+        maxBackoffMs: 200,
+        onRetry: (i) => retries.push({ method: i.method, attempt: i.attempt, code: i.error.codeName }),
+      },
+    });
+    try {
+      const waiting = through.waitRun({ agentId, prompt: "p", timeout: { seconds: 30n } });
+      // Cut while waitRun waits: once the run exists and is still going.
+      await until(async () => {
+        const runs = (await client.listRuns({ agentId })).runs;
+        return runs.length === 1 && runs[0]?.state === RunState.RUNNING;
+      }, "the run is RUNNING");
+      assert.ok((await cutConnections()) >= 2);
+      const run = await waiting;
+      assert.equal(run.state, RunState.SUCCEEDED);
+      assert.equal(run.output, text);
+      assert.ok(retries.length >= 1, show(retries));
+      assert.ok(retries.every((r) => r.method === "WaitRun" && ["UNAVAILABLE", "CANCELLED"].includes(r.code)), show(retries));
+      const runs = (await client.listRuns({ agentId })).runs;
+      assert.deepEqual(
+        runs.map((r) => r.runId),
+        [run.runId],
+      );
+    } finally {
+      through.close();
+    }
+  });
+
+  test("labels, overrides, a filtered stream and a watch, across a cut", { skip: proxyAddress === "" }, async () => {
+    const text = "filters keep the whole text ".repeat(6);
+    const agentId = id("ts-17");
+    const team = id("t");
+    await client.createAgent(agentId, { ...scripted([{ text }], {}, 20), labels: { team } });
+    const agents = await client.listAgents({ labels: { team } });
+    assert.deepEqual(
+      agents.agents.map((a) => a.agentId),
+      [agentId],
+    );
+
+    const retries: string[] = [];
+    const resumes: string[] = [];
+    const through = new RunwireClient(proxyAddress, {
+      reconnect: {
+        initialBackoffMs: 20,
+        maxBackoffMs: 200,
+        onRetry: (i) => retries.push(i.method),
+        onResume: (i) => resumes.push(i.runId),
+      },
+    });
+    const watch = through.watchRuns({ labels: { team } });
+    const changes: WatchRunsResponse[] = [];
+    let synced!: () => void;
+    const isSynced = new Promise<void>((resolve) => (synced = resolve));
+    let runId = "";
+    const watching = (async () => {
+      for await (const change of watch) {
+        changes.push(change);
+        if (change.type === ChangeType.SYNCED) synced();
+        if (change.type === ChangeType.ENDED && change.run?.runId === runId) return;
+      }
+    })();
+    try {
+      await isSynced;
+      // A labelled run with overrides, streamed without deltas; one cut breaks the stream and the watch.
+      const stream = through.streamRun({
+        agentId,
+        prompt: "p",
+        labels: { team },
+        overrides: { instructions: "Be brief." },
+        filter: { profile: EventProfile.NO_DELTAS },
+      });
+      const events: RunEvent[] = [];
+      for await (const event of stream) {
+        events.push(event);
+        if (events.length === 1) {
+          runId = event.runId;
+          await cutConnections();
+        }
+      }
+      await watching;
+      const last = events.at(-1)?.payload;
+      assert.equal(last?.case === "runFinished" && last.value.output, text);
+      assert.ok(events.every((e) => e.payload.case !== "textMessageContent"), "a delta came through NO_DELTAS");
+      assert.ok(events.every((e, i) => i === 0 || e.sequence > (events[i - 1]?.sequence ?? 0n)));
+      const end = events.find((e) => e.payload.case === "textMessageEnd")?.payload;
+      assert.equal(end?.case === "textMessageEnd" && end.value.text, text);
+      const page = await client.listRunEvents({ runId, filter: { profile: EventProfile.NO_DELTAS }, pageSize: 1000 });
+      assert.deepEqual(
+        page.events.map((e) => e.sequence),
+        events.map((e) => e.sequence),
+      );
+
+      const run = await client.getRun(runId);
+      assert.equal(run.labels["team"], team);
+      assert.equal(run.overrides?.instructions, "Be brief.");
+      assert.deepEqual(
+        (await client.listRuns({ labels: { team } })).runs.map((r) => r.runId),
+        [runId],
+      );
+
+      // The watch saw the run created and ended, once each, no cursor twice, across the cut.
+      const cursors = changes.map((c) => c.cursor);
+      assert.equal(new Set(cursors).size, cursors.length, show(cursors));
+      const of = (type: ChangeType): number => changes.filter((c) => c.type === type && c.run?.runId === runId).length;
+      assert.equal(of(ChangeType.CREATED), 1, show(changes.map((c) => ChangeType[c.type])));
+      assert.equal(of(ChangeType.ENDED), 1);
+      assert.ok(resumes.includes(runId), show(resumes));
+      assert.ok(retries.includes("WatchRuns"), show(retries));
+    } finally {
+      watch.cancel();
+      through.close();
+    }
+  });
+
+  test("an approvals inbox: watchApprovals of PENDING ones", async () => {
+    const agentId = id("ts-inbox");
+    await client.createAgent(
+      agentId,
+      scripted(
+        [{ tool_calls: [{ name: "calculator", arguments: { expression: "6*7" } }] }, { text: "42" }],
+        { tools: ["calculator"], approvalPolicy: { mode: ApprovalMode.REQUIRE_ALL } },
+      ),
+    );
+    const inbox = client.watchApprovals({ agentId, states: [ApprovalState.PENDING] });
+    const got: string[] = [];
+    let runId = "";
+    for await (const change of inbox) {
+      got.push(ChangeType[change.type]);
+      if (change.type === ChangeType.SYNCED) {
+        runId = (await client.createRun({ agentId, prompt: "p" })).runId;
+      } else if (change.type === ChangeType.CREATED) {
+        assert.equal(change.approval?.runId, runId);
+        await client.resolveApproval(change.approval?.approvalId ?? "", "approve");
+      } else if (change.type === ChangeType.ENDED) {
+        assert.equal(change.approval?.state, ApprovalState.APPROVED);
+        break;
+      }
+    }
+    assert.deepEqual(got, ["SYNCED", "CREATED", "ENDED"]);
+  });
+
+  test("a real drain: the stream resumes on the other replica, createRun retries there", { skip: drainAddress === "" }, async () => {
+    const resumed: { runId: string; afterSequence: bigint; reason: string; code: string; metadata: Record<string, string> }[] = [];
+    const retries: { method: string; reason: string }[] = [];
+    const changes: WatchRunsResponse[] = [];
+    const lab = new RunwireClient(drainAddress, {
+      reconnect: {
+        // A draining replica refuses resumes and new runs until it is gone: be patient.
+        maxResumes: 40,
+        initialBackoffMs: 20,
+        maxBackoffMs: 250,
+        onResume: (i) =>
+          resumed.push({
+            runId: i.runId,
+            afterSequence: i.afterSequence,
+            reason: i.error.reason,
+            code: i.error.codeName,
+            metadata: { ...i.error.metadata },
+          }),
+        onRetry: (i) => retries.push({ method: i.method, reason: i.error.reason }),
+      },
+    });
+    try {
+      const text = "draining is graceful ".repeat(12);
+      const agentId = id("ts-drain");
+      await lab.createAgent(agentId, scripted([{ text }], {}, 25));
+      // A watch of the agent's runs, on the same connection: the drain ends it too.
+      const watch = lab.watchRuns({ agentId });
+      let synced!: () => void;
+      const isSynced = new Promise<void>((resolve) => (synced = resolve));
+      const ended = new Set<string>();
+      let allEnded!: () => void;
+      const bothEnded = new Promise<void>((resolve) => (allEnded = resolve));
+      const watching = (async () => {
+        for await (const change of watch) {
+          changes.push(change);
+          if (change.type === ChangeType.SYNCED) synced();
+          if (change.type === ChangeType.ENDED && change.run) ended.add(change.run.runId);
+          if (ended.size === 2) allEnded();
+        }
+      })();
+      await isSynced;
+      const stream = lab.streamRun({ agentId, prompt: "p" });
+      const events: RunEvent[] = [];
+      let created = "";
+      for await (const event of stream) {
+        events.push(event);
+        if (events.length === 6) {
+          await drainReplica();
+          // The replica this connection reaches refuses new runs now (DRAINING) until it
+          // is gone: createRun retries with its requestId and starts the run on the other.
+          created = (await lab.createRun({ agentId, prompt: "again" })).runId;
+        }
+      }
+      assertGapFree(events);
+      const last = events.at(-1)?.payload;
+      assert.equal(last?.case === "runFinished" && last.value.state, RunState.SUCCEEDED);
+      assert.equal(last?.case === "runFinished" && last.value.output, text);
+
+      const runId = events[0]?.runId ?? "";
+      const draining = resumed.find((r) => r.reason === ErrorReasons.DRAINING);
+      assert.ok(draining, show(resumed));
+      assert.equal(draining.code, "UNAVAILABLE");
+      assert.equal(draining.runId, runId);
+      assert.equal(draining.metadata["run_id"], runId);
+      assert.equal(draining.metadata["last_sequence"], String(draining.afterSequence));
+      assert.ok(draining.afterSequence >= 6n, show(draining));
+      assert.ok(
+        retries.some((r) => r.method === "CreateRun" && r.reason === ErrorReasons.DRAINING),
+        show(retries),
+      );
+
+      // The watch, reopened on the other replica, saw both runs created and ended, once each.
+      await bothEnded;
+      watch.cancel();
+      await watching;
+      assert.ok(
+        retries.some((r) => r.method === "WatchRuns" && r.reason === ErrorReasons.DRAINING),
+        show(retries),
+      );
+      const cursors = changes.map((c) => c.cursor);
+      assert.equal(new Set(cursors).size, cursors.length, show(cursors));
+      for (const run of [runId, created]) {
+        for (const type of [ChangeType.CREATED, ChangeType.ENDED]) {
+          assert.equal(changes.filter((c) => c.type === type && c.run?.runId === run).length, 1, show(changes));
+        }
+      }
+
+      // One run per request: the streamed one and the one createRun started, which succeeds too.
+      const runs = (await lab.listRuns({ agentId })).runs.map((r) => r.runId).sort();
+      assert.deepEqual(runs, [runId, created].sort());
+      const second: RunEvent[] = [];
+      for await (const event of lab.resume(created)) second.push(event);
+      assertGapFree(second);
+      assert.equal(second.at(-1)?.payload.case, "runFinished");
+    } finally {
+      lab.close();
+    }
+  });
+});
+
+// ---- against a fake server (always run): the watches and the filter on resumes --------------
+
+/** A failure of the fake server: UNAVAILABLE without ErrorInfo (a lost connection) or with a reason. */
+function failure(code: Code, reason = "", metadata: Record<string, string> = {}): ConnectError {
+  const details = reason ? [{ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain: "runwire.dev", metadata }) }] : [];
+  return new ConnectError(reason || "connection lost", code, undefined, details);
+}
+
+const CHANGES = [ChangeType.EXISTING, ChangeType.SYNCED, ChangeType.CREATED, ChangeType.UPDATED, ChangeType.ENDED];
+
+describe("against a fake server", () => {
+  // Each call of a watch sends the changes after its cursor ("" or "cN"), a heartbeat after
+  // each, and ends as scripted: after `cut` changes with `error` (unscripted: it stays open).
+  const script: { cut: number; error: ConnectError }[] = [];
+  const cursors: string[] = [];
+  const filters: string[] = [];
+  let server: http2.Http2Server;
+  let fake: RunwireClient;
+
+  async function* changes(cursor: string, signal: AbortSignal, make: (type: ChangeType, cursor: string) => object) {
+    cursors.push(cursor);
+    const step = script.shift();
+    const from = cursor === "" ? 1 : Number(cursor.slice(1)) + 1;
+    for (let i = from, n = 0; i <= CHANGES.length && n < (step?.cut ?? Infinity); i++, n++) {
+      yield make(CHANGES[i - 1] ?? ChangeType.UNSPECIFIED, `c${i}`);
+      yield make(ChangeType.HEARTBEAT, `c${i}`);
+    }
+    if (step) throw step.error;
+    await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+  }
+
+  before(async () => {
+    const handler = connectNodeAdapter({
+      routes: (router) => {
+        router.service(RunService, {
+          watchRuns: (request, context) =>
+            changes(request.cursor, context.signal, (type, cursor) => ({
+              type,
+              cursor,
+              run: type === ChangeType.SYNCED || type === ChangeType.HEARTBEAT ? undefined : { runId: `run_${cursor}`, labels: request.labels },
+            })),
+          pauseRun: (request) => ({ run: { runId: request.runId, state: RunState.PAUSED } }),
+          resumeRun: (request) => {
+            if (request.runId === "run_unknown") throw failure(Code.NotFound, ErrorReasons.RUN_NOT_FOUND);
+            return { run: { runId: request.runId, state: RunState.RUNNING } };
+          },
+          async *streamRun(request) {
+            filters.push(`StreamRun ${request.filter?.profile ? EventProfile[request.filter.profile] : ""}`);
+            yield { event: { runId: "run_1", sequence: 2n, payload: { case: "stateChanged" as const, value: {} } } };
+            throw failure(Code.Unavailable);
+          },
+          async *streamRunEvents(request) {
+            filters.push(request.filter?.profile ? EventProfile[request.filter.profile] : String(request.filter?.eventTypes.map((t) => EventType[t])));
+            for (const sequence of [request.afterSequence + 2n, request.afterSequence + 4n]) {
+              const last = sequence >= 10n;
+              yield {
+                event: {
+                  runId: "run_1",
+                  sequence,
+                  payload: last
+                    ? { case: "runFinished" as const, value: { state: RunState.SUCCEEDED } }
+                    : { case: "stateChanged" as const, value: {} },
+                },
+              };
+              if (last) return;
+            }
+            throw failure(Code.Unavailable);
+          },
+        });
+        router.service(ApprovalService, {
+          watchApprovals: (request, context) =>
+            changes(request.cursor, context.signal, (type, cursor) => ({
+              type,
+              cursor,
+              approval: type === ChangeType.SYNCED || type === ChangeType.HEARTBEAT ? undefined : { approvalId: `apr_${cursor}` },
+            })),
+        });
+      },
+    });
+    server = http2.createServer(handler);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    fake = new RunwireClient(`127.0.0.1:${port}`, {
+      token: "",
+      caFile: "",
+      clientCertFile: "",
+      clientKeyFile: "",
+      tls: false,
+      reconnect: { initialBackoffMs: 1, maxBackoffMs: 2 },
+    });
+  });
+  after(async () => {
+    fake.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  test("watchRuns reopens after the last cursor with the same filter: every change once, in order", async () => {
+    script.length = cursors.length = 0;
+    script.push(
+      { cut: 2, error: failure(Code.Unavailable) },
+      { cut: 1, error: failure(Code.Unavailable, ErrorReasons.DRAINING) },
+      { cut: 0, error: failure(Code.Unavailable) },
+    );
+    const retries: string[] = [];
+    const watch = fake.watchRuns(
+      { agentId: "a", labels: { team: "x" } },
+      { reconnect: { initialBackoffMs: 1, onRetry: (i) => retries.push(`${i.method} ${i.attempt} ${i.error.reason}`) } },
+    );
+    const got: string[] = [];
+    for await (const change of watch) {
+      got.push(`${ChangeType[change.type]} ${change.cursor} ${change.run?.runId ?? ""}`);
+      if (change.run) assert.equal(change.run.labels["team"], "x");
+      if (change.type === ChangeType.ENDED) break;
+    }
+    assert.deepEqual(got, ["EXISTING c1 run_c1", "SYNCED c2 ", "CREATED c3 run_c3", "UPDATED c4 run_c4", "ENDED c5 run_c5"]);
+    assert.deepEqual(cursors, ["", "c2", "c3", "c3"]);
+    assert.deepEqual(retries, ["WatchRuns 1 ", "WatchRuns 1 DRAINING", "WatchRuns 2 "]);
+    assert.equal(watch.cursor, "c5");
+    assert.equal(watch.reopens, 3);
+  });
+
+  test("a watch broken before SYNCED lists again and leaves out what it yielded", async () => {
+    script.length = cursors.length = 0;
+    script.push({ cut: 1, error: failure(Code.Unavailable) });
+    const got: string[] = [];
+    const watch = fake.watchRuns();
+    for await (const change of watch) {
+      got.push(`${ChangeType[change.type]} ${change.cursor}`);
+      if (change.type === ChangeType.CREATED) break;
+    }
+    assert.deepEqual(got, ["EXISTING c1", "SYNCED c2", "CREATED c3"]);
+    assert.deepEqual(cursors, ["", ""]);
+    assert.equal(watch.synced, true);
+  });
+
+  test("watchApprovals throws an expired cursor, and retries are bounded", async () => {
+    script.length = cursors.length = 0;
+    script.push(
+      { cut: 1, error: failure(Code.Unavailable) },
+      { cut: 0, error: failure(Code.OutOfRange, ErrorReasons.CURSOR_EXPIRED, { cursor: "c2" }) },
+    );
+    const got: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const change of fake.watchApprovals({ runId: "run_1", cursor: "c1" })) got.push(ChangeType[change.type]);
+      })(),
+      (e) => isRunwireError(e, ErrorReasons.CURSOR_EXPIRED) && e.codeName === "OUT_OF_RANGE" && e.metadata["cursor"] === "c2",
+    );
+    assert.deepEqual(got, ["SYNCED"]);
+    assert.deepEqual(cursors, ["c1", "c2"]);
+
+    script.length = cursors.length = 0;
+    script.push(...[1, 2, 3].map(() => ({ cut: 0, error: failure(Code.Unavailable) })));
+    const bounded = fake.watchApprovals({}, { reconnect: { maxResumes: 2, initialBackoffMs: 1 } });
+    await assert.rejects(
+      (async () => {
+        for await (const _ of bounded) assert.fail("no change expected");
+      })(),
+      (e) => isRunwireError(e) && e.codeName === "UNAVAILABLE",
+    );
+    assert.equal(cursors.length, 3);
+  });
+
+  test("resume() and streamRun's resumes pass the same filter", async () => {
+    filters.length = 0;
+    const events: bigint[] = [];
+    for await (const event of fake.resume("run_1", 0, { filter: { profile: EventProfile.NO_DELTAS } })) {
+      events.push(event.sequence);
+    }
+    // The stream skips numbers (2, 4), is cut, and resumes after 4 with the filter, to the end.
+    assert.deepEqual(events, [2n, 4n, 6n, 8n, 10n]);
+    assert.deepEqual(filters, ["NO_DELTAS", "NO_DELTAS", "NO_DELTAS"]);
+    filters.length = 0;
+    for await (const _ of fake.resume("run_1", 6, { filter: { eventTypes: [EventType.RUN_FINISHED] } })) {
+      // drained
+    }
+    assert.deepEqual(filters, ["RUN_FINISHED"]);
+
+    filters.length = 0;
+    const streamed: bigint[] = [];
+    for await (const event of fake.streamRun({ agentId: "a", prompt: "p", filter: { profile: EventProfile.STATE } })) {
+      streamed.push(event.sequence);
+    }
+    assert.deepEqual(streamed, [2n, 4n, 6n, 8n, 10n]);
+    assert.deepEqual(filters, ["StreamRun STATE", "STATE", "STATE"]);
+  });
+
+  test("pauseRun and resumeRun", async () => {
+    assert.equal((await fake.pauseRun("run_1", "lunch")).state, RunState.PAUSED);
+    assert.equal((await fake.resumeRun("run_1")).state, RunState.RUNNING);
+    await assert.rejects(fake.resumeRun("run_unknown"), (e) => isRunwireError(e, ErrorReasons.RUN_NOT_FOUND));
   });
 });

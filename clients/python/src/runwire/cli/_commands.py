@@ -17,6 +17,8 @@ from google.protobuf import json_format
 from rich.text import Text
 
 from runwire._errors import AlreadyExistsError, FailedPreconditionError, NotFoundError
+from runwire._types import Resume
+from runwire._watch import WatchResume
 from runwire.cli._shared import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -460,7 +462,7 @@ def runs_events(
         ):
             pass
         return EXIT_OK
-    stream = ctx.client.runs.events(run.run_id, after_sequence=after)
+    stream = ctx.client.runs.events(run.run_id, after_sequence=after, on_resume=_say_resume)
     try:
         for _ in ctx.out.stream(stream, event_line):
             pass
@@ -515,6 +517,21 @@ WatchLimitOption = Annotated[
 ]
 
 
+def _say_resume(notice: Resume | WatchResume) -> None:
+    """One stderr line per reconnect of a stream or a watch (``on_resume``), so an
+    operator sees a replica drain or a dropped connection being ridden out."""
+    error = notice.error
+    why = f"{error.code.name}{f' {error.reason}' if error.reason else ''}"
+    if isinstance(notice, Resume):
+        where = f"after sequence {notice.after_sequence}"
+    else:
+        where = f"after cursor {notice.cursor}" if notice.cursor else "listing again"
+    sys.stderr.write(
+        f"reconnecting ({why}; attempt {notice.attempt}/{notice.max_attempts}), {where}\n"
+    )
+    sys.stderr.flush()
+
+
 def _watch_lines(ctx: Context, watch: Any, line: Any, limit: int) -> Iterator[Any]:
     """Prints each message of ``watch`` and yields it; stops after ``limit``
     resources (0: never). Ctrl-C exits 130 with the cursor to go on after."""
@@ -565,7 +582,12 @@ def runs_watch(
         for s in state or ()
     ]
     watch = ctx.client.runs.watch(
-        agent_id=agent, thread_id=thread, states=states, labels=_labels(label), cursor=cursor
+        agent_id=agent,
+        thread_id=thread,
+        states=states,
+        labels=_labels(label),
+        cursor=cursor,
+        on_resume=_say_resume,
     )
     for _ in _watch_lines(ctx, watch, run_change_line, limit):
         pass
@@ -752,7 +774,9 @@ def approvals_watch(
         )
         for s in names
     ]
-    watch = ctx.client.approvals.watch(run_id=run, agent_id=agent, states=states, cursor=cursor)
+    watch = ctx.client.approvals.watch(
+        run_id=run, agent_id=agent, states=states, cursor=cursor, on_resume=_say_resume
+    )
     arriving = (watch_pb2.CHANGE_TYPE_EXISTING, watch_pb2.CHANGE_TYPE_CREATED)
     for change in _watch_lines(ctx, watch, approval_change_line, limit):
         approval = change.approval

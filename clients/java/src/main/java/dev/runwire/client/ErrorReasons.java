@@ -54,6 +54,7 @@ public final class ErrorReasons {
   public static final String THREAD_BUSY = "THREAD_BUSY";
   public static final String ETAG_MISMATCH = "ETAG_MISMATCH";
   public static final String SEQUENCE_OUT_OF_RANGE = "SEQUENCE_OUT_OF_RANGE";
+  public static final String CURSOR_EXPIRED = "CURSOR_EXPIRED";
   public static final String DRAINING = "DRAINING";
   public static final String QUOTA_EXCEEDED = "QUOTA_EXCEEDED";
   public static final String CLAIM_NOT_FOUND = "CLAIM_NOT_FOUND";
@@ -75,6 +76,7 @@ public final class ErrorReasons {
   public static final String OUTPUT_SCHEMA_MISMATCH = "OUTPUT_SCHEMA_MISMATCH";
   public static final String REPLICA_LOST = "REPLICA_LOST";
   public static final String EVENT_LIMIT_EXCEEDED = "EVENT_LIMIT_EXCEEDED";
+  public static final String TOOL_FAILURES_EXCEEDED = "TOOL_FAILURES_EXCEEDED";
 
   // Generic: the default of a status code when the server gives no more specific reason.
   public static final String NOT_FOUND = "NOT_FOUND";

@@ -6,6 +6,7 @@ import dev.runwire.v1.Approval;
 import dev.runwire.v1.ApprovalDecision;
 import dev.runwire.v1.ApprovalServiceGrpc;
 import dev.runwire.v1.CancelRunRequest;
+import dev.runwire.v1.ChangeType;
 import dev.runwire.v1.CreateThreadRequest;
 import dev.runwire.v1.DeleteThreadRequest;
 import dev.runwire.v1.GetApprovalRequest;
@@ -25,6 +26,13 @@ import dev.runwire.v1.UpdateAgentRequest;
 import dev.runwire.v1.CreateAgentRequest;
 import dev.runwire.v1.CreateRunRequest;
 import dev.runwire.v1.DeleteAgentRequest;
+import dev.runwire.v1.EventFilter;
+import dev.runwire.v1.PauseRunRequest;
+import dev.runwire.v1.ResumeRunRequest;
+import dev.runwire.v1.WatchApprovalsRequest;
+import dev.runwire.v1.WatchApprovalsResponse;
+import dev.runwire.v1.WatchRunsRequest;
+import dev.runwire.v1.WatchRunsResponse;
 import dev.runwire.v1.GetAgentRequest;
 import dev.runwire.v1.GetRunRequest;
 import dev.runwire.v1.ResolveApprovalRequest;
@@ -250,10 +258,16 @@ public final class RunwireClient implements AutoCloseable {
    * on the last). {@code pageSize} 0: the server's default (100).
    */
   public ListAgentsResponse listAgents(int pageSize, String pageToken) {
-    return call(
-        () ->
-            agents.listAgents(
-                ListAgentsRequest.newBuilder().setPageSize(pageSize).setPageToken(pageToken).build()));
+    return listAgents(
+        ListAgentsRequest.newBuilder().setPageSize(pageSize).setPageToken(pageToken).build());
+  }
+
+  /**
+   * One page of agents for the whole request: only those that carry every one of {@code
+   * request.labels} (same key and value), {@code page_size} of them after {@code page_token}.
+   */
+  public ListAgentsResponse listAgents(ListAgentsRequest request) {
+    return call(() -> agents.listAgents(request));
   }
 
   /**
@@ -278,33 +292,44 @@ public final class RunwireClient implements AutoCloseable {
   // ---- Runs ----------------------------------------------------------------------------------
 
   /**
-   * Starts a run and returns it at once (the run goes on in the background). Without a {@code
+   * Starts a run and returns it at once (the run goes on in the background). {@code
+   * request.labels} tag the run ({@link #listRuns} and {@link #watchRuns} filter on them; {@code
+   * Run.labels}); {@code request.overrides} change the agent for this run only (more instructions,
+   * sampling, tighter limits; {@code Run.overrides}). Without a {@code
    * request_id} a random one ({@link #newRequestId()}) is sent; to retry this call yourself without
-   * risking a second run, set your own and send the same request again.
+   * risking a second run, set your own and send the same request again. A call that fails with
+   * {@code UNAVAILABLE} ({@code DRAINING}, or a lost connection, even after the server got it) is
+   * retried by itself with that {@code request_id}, per the {@link #reconnectPolicy()} (its retry
+   * listener is told).
    */
   public Run createRun(CreateRunRequest request) {
     CreateRunRequest withId = withRequestId(request);
-    return call(() -> runs.createRun(withId).getRun());
+    return retrying("CreateRun", reconnect, () -> runs.createRun(withId).getRun());
   }
 
-  /** Async {@link #createRun}. */
+  /** Async {@link #createRun}, retried alike. */
   public CompletableFuture<Run> createRunAsync(CreateRunRequest request) {
-    return unary(runsAsync::createRun, withRequestId(request), r -> r.getRun());
+    CreateRunRequest withId = withRequestId(request);
+    return retryingAsync(
+        "CreateRun", reconnect, () -> unary(runsAsync::createRun, withId, r -> r.getRun()));
   }
 
   /**
    * Starts a run and blocks until it ends, requires action, or the request's timeout passes
-   * (default 60 s); returns the run as it is then. A {@code request_id} is set as in {@link
-   * #createRun}.
+   * (default 60 s); returns the run as it is then. A {@code request_id} is set, and a call that
+   * fails with {@code UNAVAILABLE} ({@code DRAINING}, or a lost connection) retried, as in {@link
+   * #createRun}: the retry waits for the same run, the timeout again.
    */
   public Run waitRun(WaitRunRequest request) {
     WaitRunRequest withId = withRequestId(request);
-    return call(() -> runs.waitRun(withId).getRun());
+    return retrying("WaitRun", reconnect, () -> runs.waitRun(withId).getRun());
   }
 
-  /** Async {@link #waitRun}. */
+  /** Async {@link #waitRun}, retried alike. */
   public CompletableFuture<Run> waitRunAsync(WaitRunRequest request) {
-    return unary(runsAsync::waitRun, withRequestId(request), r -> r.getRun());
+    WaitRunRequest withId = withRequestId(request);
+    return retryingAsync(
+        "WaitRun", reconnect, () -> unary(runsAsync::waitRun, withId, r -> r.getRun()));
   }
 
   /** Async {@link #getRun}. */
@@ -313,12 +338,18 @@ public final class RunwireClient implements AutoCloseable {
         runsAsync::getRun, GetRunRequest.newBuilder().setRunId(runId).build(), r -> r.getRun());
   }
 
-  /** One page of runs, newest first, filtered by the request's agent, thread and state. */
+  /**
+   * One page of runs, newest first, filtered by the request's agent, thread, state and labels (a
+   * run matches when it carries every one of {@code request.labels}).
+   */
   public ListRunsResponse listRuns(ListRunsRequest request) {
     return call(() -> runs.listRuns(request));
   }
 
-  /** One page of a run's logged events (no waiting for new ones; {@link #resume} waits). */
+  /**
+   * One page of a run's logged events (no waiting for new ones; {@link #resume} waits); with
+   * {@code request.filter} only the matching ones, with their log sequences.
+   */
   public ListRunEventsResponse listRunEvents(ListRunEventsRequest request) {
     return call(() -> runs.listRunEvents(request));
   }
@@ -359,16 +390,22 @@ public final class RunwireClient implements AutoCloseable {
    * Starts a run and streams its events from sequence 1 to the terminal event, resuming by itself
    * after {@code DRAINING} or a lost connection ({@link #reconnectPolicy()}). A {@code request_id}
    * is set as in {@link #createRun} (a resume before the first event retries StreamRun with it).
-   * Closing the stream early leaves the run going on; continue with {@link #resume}.
+   * With {@code request.filter} (an {@link EventFilter}: a profile or event types) only the
+   * matching events come, with the sequences of the run's log (a filtered stream skips numbers);
+   * the terminal event always comes, and each resume passes the same filter. Closing the stream
+   * early leaves the run going on; continue with {@link #resume}.
    */
   public RunEventStream streamRun(StreamRunRequest request) {
     StreamRunRequest withId = withRequestId(request);
+    EventFilter filter = withId.hasFilter() ? withId.getFilter() : null;
     ReconnectPolicy policy = reconnect;
     return RunEventStream.open(
         (runId, after) ->
             runId.isEmpty()
                 ? mapEvents(runs.streamRun(withId), StreamRunResponse::getEvent)
-                : mapEvents(runs.streamRunEvents(eventsRequest(runId, after)), StreamRunEventsResponse::getEvent),
+                : mapEvents(
+                    runs.streamRunEvents(eventsRequest(runId, after, filter)),
+                    StreamRunEventsResponse::getEvent),
         policy,
         "",
         0);
@@ -380,32 +417,121 @@ public final class RunwireClient implements AutoCloseable {
    * {@code DRAINING} or a lost connection. Works on ended runs too.
    */
   public RunEventStream resume(String runId, long afterSequence) {
+    return resume(eventsRequest(runId, afterSequence, null));
+  }
+
+  /**
+   * {@link #resume(String, long)} with every field of the request: the run, the sequence to resume
+   * after and a filter ({@code request.filter}: only the matching events, with their log
+   * sequences, and the terminal event always). Its own resumes pass the same filter.
+   */
+  public RunEventStream resume(StreamRunEventsRequest request) {
+    EventFilter filter = request.hasFilter() ? request.getFilter() : null;
     return RunEventStream.open(
         (id, after) ->
-            mapEvents(runs.streamRunEvents(eventsRequest(id, after)), StreamRunEventsResponse::getEvent),
+            mapEvents(
+                runs.streamRunEvents(eventsRequest(id, after, filter)),
+                StreamRunEventsResponse::getEvent),
         reconnect,
-        runId,
-        afterSequence);
+        request.getRunId(),
+        request.getAfterSequence());
   }
 
   /**
    * Async {@link #streamRun}: events go to {@code observer} on a gRPC thread, one at a time, in
-   * sequence order (heartbeats skipped; resumed by itself like {@link #streamRun}; errors as
-   * {@link RunwireException}). Cancel with the returned handle.
+   * sequence order (heartbeats skipped; resumed by itself like {@link #streamRun}, with the same
+   * filter; errors as {@link RunwireException}). Cancel with the returned handle.
    */
   public Subscription streamRunAsync(StreamRunRequest request, StreamObserver<RunEvent> observer) {
+    StreamRunRequest withId = withRequestId(request);
     AsyncFollower follower =
-        new AsyncFollower(withRequestId(request), "", 0, reconnect, observer);
+        new AsyncFollower(
+            withId, "", 0, withId.hasFilter() ? withId.getFilter() : null, reconnect, observer);
     follower.open();
     return follower;
   }
 
-  /** Async {@link #resume}. */
+  /** Async {@link #resume(String, long)}. */
   public Subscription resumeAsync(
       String runId, long afterSequence, StreamObserver<RunEvent> observer) {
-    AsyncFollower follower = new AsyncFollower(null, runId, afterSequence, reconnect, observer);
+    return resumeAsync(eventsRequest(runId, afterSequence, null), observer);
+  }
+
+  /** Async {@link #resume(StreamRunEventsRequest)}. */
+  public Subscription resumeAsync(
+      StreamRunEventsRequest request, StreamObserver<RunEvent> observer) {
+    AsyncFollower follower =
+        new AsyncFollower(
+            null,
+            request.getRunId(),
+            request.getAfterSequence(),
+            request.hasFilter() ? request.getFilter() : null,
+            reconnect,
+            observer);
     follower.open();
     return follower;
+  }
+
+  /**
+   * Asks a run to pause at its next safe point (before its next model call, or before the tool
+   * calls of the reply in flight); it then logs {@code state_changed} PAUSED and waits for {@link
+   * #resumeRun}. Returns the run when the request is recorded (usually still RUNNING); a paused or
+   * ended run comes back unchanged. {@code reason} is kept in the server log (may be empty).
+   */
+  public Run pauseRun(String runId, String reason) {
+    return call(
+        () ->
+            runs.pauseRun(PauseRunRequest.newBuilder().setRunId(runId).setReason(reason).build())
+                .getRun());
+  }
+
+  /**
+   * Continues a PAUSED run (or withdraws a pause it has not reached yet) and returns it; not to be
+   * confused with {@link #resume}, which streams events.
+   */
+  public Run resumeRun(String runId) {
+    return call(
+        () -> runs.resumeRun(ResumeRunRequest.newBuilder().setRunId(runId).build()).getRun());
+  }
+
+  /**
+   * Watches the caller's runs that match {@code request} (agent, thread, states, labels; they
+   * combine with AND) as a blocking iterator of changes: every matching run ({@code
+   * CHANGE_TYPE_EXISTING}), one {@code SYNCED}, then each change as it happens ({@code CREATED},
+   * {@code UPDATED}, {@code ENDED}; the response's run is the run after it); with {@code
+   * request.cursor} only the changes after it. See {@link WatchStream} for the reopening after
+   * {@code DRAINING} or a lost connection and for {@code CURSOR_EXPIRED}.
+   */
+  public WatchStream<WatchRunsResponse> watchRuns(WatchRunsRequest request) {
+    return WatchStream.open(
+        "WatchRuns",
+        cursor -> runs.watchRuns(request.toBuilder().setCursor(cursor).build()),
+        WatchRunsResponse::getType,
+        WatchRunsResponse::getCursor,
+        r -> r.getRun().getRunId(),
+        reconnect,
+        request.getCursor());
+  }
+
+  /**
+   * Async {@link #watchRuns}: changes go to {@code observer} on a gRPC thread, one at a time
+   * (heartbeats skipped; reopened by itself as {@link WatchStream} tells; errors as {@link
+   * RunwireException}). The observer never completes: cancel with the returned handle.
+   */
+  public Subscription watchRunsAsync(
+      WatchRunsRequest request, StreamObserver<WatchRunsResponse> observer) {
+    AsyncWatcher<WatchRunsRequest, WatchRunsResponse> watcher =
+        new AsyncWatcher<>(
+            "WatchRuns",
+            request.getCursor(),
+            (cursor, o) -> runsAsync.watchRuns(request.toBuilder().setCursor(cursor).build(), o),
+            WatchRunsResponse::getType,
+            WatchRunsResponse::getCursor,
+            r -> r.getRun().getRunId(),
+            reconnect,
+            observer);
+    watcher.open();
+    return watcher;
   }
 
   /** Answers client-executed tool calls of a run waiting for them; returns the run. */
@@ -474,6 +600,41 @@ public final class RunwireClient implements AutoCloseable {
     return unary(approvalsAsync::listApprovals, request, r -> r);
   }
 
+  /**
+   * Watches the caller's approvals that match {@code request} (run, agent, states) like {@link
+   * #watchRuns}: EXISTING, SYNCED, then CREATED and ENDED (the response's approval is the approval
+   * after the change). An approver's inbox is a watch of {@code APPROVAL_STATE_PENDING}: each
+   * approval arrives (CREATED) and leaves (ENDED).
+   */
+  public WatchStream<WatchApprovalsResponse> watchApprovals(WatchApprovalsRequest request) {
+    return WatchStream.open(
+        "WatchApprovals",
+        cursor -> approvals.watchApprovals(request.toBuilder().setCursor(cursor).build()),
+        WatchApprovalsResponse::getType,
+        WatchApprovalsResponse::getCursor,
+        r -> r.getApproval().getApprovalId(),
+        reconnect,
+        request.getCursor());
+  }
+
+  /** Async {@link #watchApprovals}, as {@link #watchRunsAsync}. */
+  public Subscription watchApprovalsAsync(
+      WatchApprovalsRequest request, StreamObserver<WatchApprovalsResponse> observer) {
+    AsyncWatcher<WatchApprovalsRequest, WatchApprovalsResponse> watcher =
+        new AsyncWatcher<>(
+            "WatchApprovals",
+            request.getCursor(),
+            (cursor, o) ->
+                approvalsAsync.watchApprovals(request.toBuilder().setCursor(cursor).build(), o),
+            WatchApprovalsResponse::getType,
+            WatchApprovalsResponse::getCursor,
+            r -> r.getApproval().getApprovalId(),
+            reconnect,
+            observer);
+    watcher.open();
+    return watcher;
+  }
+
   // ---- Threads -------------------------------------------------------------------------------
 
   /**
@@ -533,6 +694,86 @@ public final class RunwireClient implements AutoCloseable {
     return SubmitToolOutputsRequest.newBuilder().setRunId(runId).addAllToolOutputs(outputs).build();
   }
 
+  /**
+   * Calls {@code rpc} until it succeeds, fails with an error that is not resumable ({@link
+   * ReconnectPolicy#isResumable}), or the policy's retries are used up (then that error is thrown),
+   * sleeping the policy's backoff between attempts. Only for calls safe to repeat.
+   */
+  private static <T> T retrying(String method, ReconnectPolicy policy, Supplier<T> rpc) {
+    for (int attempt = 1; ; attempt++) {
+      RunwireException error;
+      try {
+        return rpc.get();
+      } catch (StatusRuntimeException e) {
+        error = RunwireException.from(e);
+      }
+      if (!ReconnectPolicy.isResumable(error) || attempt > policy.maxResumes()) {
+        throw error;
+      }
+      if (policy.retryListener() != null) {
+        policy.retryListener().onRetry(method, attempt, error);
+      }
+      try {
+        java.lang.Thread.sleep(policy.backoff(attempt).toMillis());
+      } catch (InterruptedException e) {
+        java.lang.Thread.currentThread().interrupt();
+        throw error;
+      }
+    }
+  }
+
+  /** {@link #retrying} for async calls: the next attempt starts after the backoff, off the caller. */
+  private static <T> CompletableFuture<T> retryingAsync(
+      String method, ReconnectPolicy policy, Supplier<CompletableFuture<T>> rpc) {
+    CompletableFuture<T> result = new CompletableFuture<>();
+    retryAsync(method, policy, rpc, 1, result);
+    return result;
+  }
+
+  private static <T> void retryAsync(
+      String method,
+      ReconnectPolicy policy,
+      Supplier<CompletableFuture<T>> rpc,
+      int attempt,
+      CompletableFuture<T> result) {
+    if (result.isDone()) {
+      return; // cancelled by the caller
+    }
+    CompletableFuture<T> call = rpc.get();
+    result.whenComplete(
+        (value, error) -> {
+          if (result.isCancelled()) {
+            call.cancel(false);
+          }
+        });
+    call.whenComplete(
+        (value, failure) -> {
+          if (failure == null) {
+            result.complete(value);
+            return;
+          }
+          RunwireException error = RunwireException.from(unwrap(failure));
+          if (!ReconnectPolicy.isResumable(error) || attempt > policy.maxResumes()) {
+            result.completeExceptionally(error);
+            return;
+          }
+          if (policy.retryListener() != null) {
+            policy.retryListener().onRetry(method, attempt, error);
+          }
+          CompletableFuture.delayedExecutor(
+                  policy.backoff(attempt).toMillis(), TimeUnit.MILLISECONDS)
+              .execute(() -> retryAsync(method, policy, rpc, attempt + 1, result));
+        });
+  }
+
+  private static Throwable unwrap(Throwable failure) {
+    Throwable cause = failure;
+    while (cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    return cause;
+  }
+
   private static <T> T call(Supplier<T> rpc) {
     try {
       return rpc.get();
@@ -576,8 +817,14 @@ public final class RunwireClient implements AutoCloseable {
     return future;
   }
 
-  private static StreamRunEventsRequest eventsRequest(String runId, long after) {
-    return StreamRunEventsRequest.newBuilder().setRunId(runId).setAfterSequence(after).build();
+  private static StreamRunEventsRequest eventsRequest(
+      String runId, long after, EventFilter filter) {
+    StreamRunEventsRequest.Builder request =
+        StreamRunEventsRequest.newBuilder().setRunId(runId).setAfterSequence(after);
+    if (filter != null) {
+      request.setFilter(filter);
+    }
+    return request.build();
   }
 
   private static <R> java.util.Iterator<RunEvent> mapEvents(
@@ -628,6 +875,7 @@ public final class RunwireClient implements AutoCloseable {
    */
   private final class AsyncFollower implements Subscription {
     private final StreamRunRequest start;
+    private final EventFilter filter;
     private final ReconnectPolicy policy;
     private final StreamObserver<RunEvent> observer;
     private volatile String runId;
@@ -640,9 +888,11 @@ public final class RunwireClient implements AutoCloseable {
         StreamRunRequest start,
         String runId,
         long after,
+        EventFilter filter,
         ReconnectPolicy policy,
         StreamObserver<RunEvent> observer) {
       this.start = start;
+      this.filter = filter;
       this.runId = runId;
       this.lastSeen = after;
       this.policy = policy;
@@ -657,7 +907,7 @@ public final class RunwireClient implements AutoCloseable {
         runsAsync.streamRun(start, new Attempt<StreamRunRequest, StreamRunResponse>(StreamRunResponse::getEvent));
       } else {
         runsAsync.streamRunEvents(
-            eventsRequest(runId, lastSeen),
+            eventsRequest(runId, lastSeen, filter),
             new Attempt<StreamRunEventsRequest, StreamRunEventsResponse>(StreamRunEventsResponse::getEvent));
       }
     }
@@ -729,6 +979,135 @@ public final class RunwireClient implements AutoCloseable {
       @Override
       public void onNext(R response) {
         deliver(eventOf.apply(response));
+      }
+
+      @Override
+      public void onError(Throwable error) {
+        failed(error);
+      }
+
+      @Override
+      public void onCompleted() {
+        completed();
+      }
+    }
+  }
+
+  /**
+   * An async watch that reopens itself: each call delivers its changes to the caller's observer
+   * (heartbeats skipped, their cursor kept); a resumable failure opens the next call after the
+   * last cursor, after a backoff; any other ends the observer with onError.
+   */
+  private static final class AsyncWatcher<Q, R> implements Subscription {
+    private final String method;
+    private final BiConsumer<String, StreamObserver<R>> call;
+    private final Function<R, ChangeType> typeOf;
+    private final Function<R, String> cursorOf;
+    private final Function<R, String> keyOf;
+    private final ReconnectPolicy policy;
+    private final StreamObserver<R> observer;
+    private final java.util.Set<String> listed = new java.util.HashSet<>();
+    private volatile String cursor;
+    private volatile boolean synced;
+    private volatile boolean cancelled;
+    private volatile ClientCallStreamObserver<?> current;
+    private int attempts;
+
+    AsyncWatcher(
+        String method,
+        String cursor,
+        BiConsumer<String, StreamObserver<R>> call,
+        Function<R, ChangeType> typeOf,
+        Function<R, String> cursorOf,
+        Function<R, String> keyOf,
+        ReconnectPolicy policy,
+        StreamObserver<R> observer) {
+      this.method = method;
+      this.cursor = cursor;
+      this.synced = !cursor.isEmpty();
+      this.keyOf = keyOf;
+      this.call = call;
+      this.typeOf = typeOf;
+      this.cursorOf = cursorOf;
+      this.policy = policy;
+      this.observer = observer;
+    }
+
+    void open() {
+      if (!cancelled) {
+        call.accept(synced ? cursor : "", new Attempt());
+      }
+    }
+
+    private synchronized void deliver(R message) {
+      if (cancelled) {
+        return;
+      }
+      attempts = 0;
+      if (!cursorOf.apply(message).isEmpty()) {
+        cursor = cursorOf.apply(message);
+      }
+      ChangeType type = typeOf.apply(message);
+      if (type == ChangeType.CHANGE_TYPE_HEARTBEAT) {
+        return;
+      }
+      if (!synced && type == ChangeType.CHANGE_TYPE_EXISTING && !listed.add(keyOf.apply(message))) {
+        return; // delivered before this listing
+      }
+      if (type == ChangeType.CHANGE_TYPE_SYNCED) {
+        synced = true;
+        listed.clear();
+      }
+      observer.onNext(message);
+    }
+
+    private synchronized void failed(Throwable cause) {
+      if (cancelled) {
+        return;
+      }
+      RunwireException error = RunwireException.from(cause);
+      attempts++;
+      if (!ReconnectPolicy.isResumable(error) || attempts > policy.maxResumes()) {
+        cancelled = true;
+        observer.onError(error);
+        return;
+      }
+      if (policy.retryListener() != null) {
+        policy.retryListener().onRetry(method, attempts, error);
+      }
+      CompletableFuture.delayedExecutor(policy.backoff(attempts).toMillis(), TimeUnit.MILLISECONDS)
+          .execute(this::open);
+    }
+
+    private void completed() {
+      failed(
+          io.grpc.Status.UNAVAILABLE
+              .withDescription("the server ended the watch")
+              .asRuntimeException());
+    }
+
+    @Override
+    public void cancel() {
+      cancelled = true;
+      ClientCallStreamObserver<?> c = current;
+      if (c != null) {
+        c.cancel("cancelled by the caller", null);
+      }
+    }
+
+    /** One call of the watch. */
+    private final class Attempt implements ClientResponseObserver<Q, R> {
+      @Override
+      public void beforeStart(ClientCallStreamObserver<Q> call) {
+        current = call;
+        if (cancelled) {
+          call.cancel("cancelled by the caller", null);
+        }
+      }
+
+      @Override
+      public void onNext(R response) {
+        deliver(response);
       }
 
       @Override

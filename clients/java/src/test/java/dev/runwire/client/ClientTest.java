@@ -12,6 +12,15 @@ import dev.runwire.v1.ApprovalDecision;
 import dev.runwire.v1.ApprovalMode;
 import dev.runwire.v1.ApprovalPolicy;
 import dev.runwire.v1.ApprovalState;
+import dev.runwire.v1.ChangeType;
+import dev.runwire.v1.EventFilter;
+import dev.runwire.v1.EventProfile;
+import dev.runwire.v1.ListAgentsRequest;
+import dev.runwire.v1.RunOverrides;
+import dev.runwire.v1.WatchApprovalsRequest;
+import dev.runwire.v1.WatchApprovalsResponse;
+import dev.runwire.v1.WatchRunsRequest;
+import dev.runwire.v1.WatchRunsResponse;
 import dev.runwire.v1.ClientTool;
 import dev.runwire.v1.CreateRunRequest;
 import dev.runwire.v1.ListAgentsResponse;
@@ -54,9 +63,12 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The client against a real Runwire server: tests/clients/test_java_client.py starts it and sets
  * RUNWIRE_TEST_ADDRESS, RUNWIRE_TEST_PROXY_ADDRESS (a TCP proxy in front of it), its control URL
- * RUNWIRE_TEST_PROXY_CONTROL ({@code POST /cut} aborts every proxied connection) and the
- * connection settings; without them these tests are skipped. Every wrapper method is called; the
- * resume tests cut the connection of a live stream, blocking and async.
+ * RUNWIRE_TEST_PROXY_CONTROL ({@code POST /cut} aborts every proxied connection),
+ * RUNWIRE_TEST_DRAIN_ADDRESS and RUNWIRE_TEST_DRAIN_CONTROL (the drain lab: two replicas on one
+ * Redis behind a proxy whose {@code POST /drain} sends SIGTERM to the active one;
+ * tests/clients/lab_drain.py) and the connection settings; without them these tests are skipped.
+ * Every wrapper method is called; the resume tests cut the connection of a live stream, blocking
+ * and async, and the drain test has a replica drain for real mid-stream.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class ClientTest {
@@ -64,6 +76,10 @@ class ClientTest {
   private static final String PROXY = System.getenv().getOrDefault("RUNWIRE_TEST_PROXY_ADDRESS", "");
   private static final String CONTROL =
       System.getenv().getOrDefault("RUNWIRE_TEST_PROXY_CONTROL", "");
+  private static final String DRAIN_ADDRESS =
+      System.getenv().getOrDefault("RUNWIRE_TEST_DRAIN_ADDRESS", "");
+  private static final String DRAIN_CONTROL =
+      System.getenv().getOrDefault("RUNWIRE_TEST_DRAIN_CONTROL", "");
   private static final ReconnectPolicy FAST =
       ReconnectPolicy.DEFAULT.withBackoff(Duration.ofMillis(20), Duration.ofMillis(200));
   private static RunwireClient client;
@@ -106,16 +122,26 @@ class ClientTest {
 
   /** Aborts every connection through the proxy; returns how many sockets it cut. */
   private static int cutConnections() {
+    return Integer.parseInt(post(CONTROL, "cut").replace("cut ", ""));
+  }
+
+  /** Drains the drain lab's active replica; returns once it reports NOT_SERVING. */
+  private static String drainReplica() {
+    return post(DRAIN_CONTROL, "drain");
+  }
+
+  /** POSTs a command to a proxy's control URL; returns its answer. */
+  private static String post(String control, String command) {
     try {
       HttpResponse<String> response =
           HttpClient.newHttpClient()
               .send(
-                  HttpRequest.newBuilder(URI.create(CONTROL + "/cut"))
+                  HttpRequest.newBuilder(URI.create(control + "/" + command))
                       .POST(HttpRequest.BodyPublishers.noBody())
                       .build(),
                   HttpResponse.BodyHandlers.ofString());
-      assertEquals(200, response.statusCode());
-      return Integer.parseInt(response.body().replace("cut ", ""));
+      assertEquals(200, response.statusCode(), response.body());
+      return response.body();
     } catch (IOException e) {
       throw new AssertionError(e);
     } catch (InterruptedException e) {
@@ -258,6 +284,7 @@ class ClientTest {
             .build();
     List<RunEvent> events = new CopyOnWriteArrayList<>();
     List<String> handled = new CopyOnWriteArrayList<>();
+    List<CompletableFuture<?>> handling = new CopyOnWriteArrayList<>();
     CompletableFuture<Void> done = new CompletableFuture<>();
     client.streamRunAsync(
         request,
@@ -268,7 +295,7 @@ class ClientTest {
             // Answer from another thread: never block a gRPC callback thread.
             if (event.hasApprovalRequested()) {
               String approvalId = event.getApprovalRequested().getApprovalId();
-              CompletableFuture.runAsync(
+              handling.add(CompletableFuture.runAsync(
                   () -> {
                     List<String> pending =
                         client
@@ -292,13 +319,14 @@ class ClientTest {
                         .join();
                     handled.add("approved");
                   })
-                  .exceptionally(e -> fail(done, e));
+                  .exceptionally(e -> fail(done, e)));
             } else if (event.hasClientToolCallRequested()) {
               String callId = event.getClientToolCallRequested().getToolCallId();
-              client
-                  .submitToolOutputsAsync(event.getRunId(), List.of(RunwireClient.toolOutput(callId, "v")))
-                  .thenRun(() -> handled.add("submitted"))
-                  .exceptionally(e -> fail(done, e));
+              handling.add(
+                  client
+                      .submitToolOutputsAsync(event.getRunId(), List.of(RunwireClient.toolOutput(callId, "v")))
+                      .thenRun(() -> handled.add("submitted"))
+                      .exceptionally(e -> fail(done, e)));
             }
           }
 
@@ -313,6 +341,8 @@ class ClientTest {
           }
         });
     done.get(60, TimeUnit.SECONDS);
+    // The run may end before a handler's own callback ran (its reply and the stream race).
+    CompletableFuture.allOf(handling.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
     assertGapFree(events);
     assertEquals("42", events.get(events.size() - 1).getRunFinished().getOutput());
     assertEquals(List.of("approved", "submitted"), handled);
@@ -446,5 +476,378 @@ class ClientTest {
         done.complete(null);
       }
     };
+  }
+
+  private record Retried(String method, int attempt, Status.Code code, String reason) {}
+
+  @Test
+  void waitRunRetriesAfterItsConnectionIsCutAndStartsOneRun() throws Exception {
+    needProxy();
+    String text = "waiting is patient ".repeat(6);
+    String agentId = id("java-wait");
+    client.createAgent(agentId, scripted("[{\"text\": \"" + text + "\"}]", 25));
+    List<Retried> retried = new CopyOnWriteArrayList<>();
+    ReconnectPolicy policy =
+        FAST.withRetryListener(
+            (method, attempt, cause) ->
+                retried.add(new Retried(method, attempt, cause.code(), cause.reason())));
+    WaitRunRequest wait =
+        WaitRunRequest.newBuilder()
+            .setAgentId(agentId)
+            .setPrompt("p")
+            .setTimeout(Durations.fromSeconds(30))
+            .build();
+    try (RunwireClient through = RunwireClient.connect(PROXY).reconnectPolicy(policy)) {
+      for (boolean async : List.of(false, true)) {
+        retried.clear();
+        CompletableFuture<Run> waiting =
+            async
+                ? through.waitRunAsync(wait)
+                : CompletableFuture.supplyAsync(() -> through.waitRun(wait));
+        // Cut while WaitRun waits: once the run exists and is still going.
+        int before = async ? 1 : 0;
+        until(
+            () -> {
+              List<Run> runs = runsOf(agentId);
+              return runs.size() == before + 1
+                  && runs.get(0).getState() == RunState.RUN_STATE_RUNNING;
+            },
+            "the run is RUNNING");
+        cutConnections();
+        Run run = waiting.get(60, TimeUnit.SECONDS);
+        assertEquals(RunState.RUN_STATE_SUCCEEDED, run.getState());
+        assertEquals(text, run.getOutput());
+        assertTrue(!retried.isEmpty(), retried.toString());
+        for (Retried r : retried) {
+          assertEquals("WaitRun", r.method());
+          assertEquals(Status.Code.UNAVAILABLE, r.code());
+        }
+        assertEquals(before + 1, runsOf(agentId).size(), "one run per WaitRun");
+      }
+    }
+  }
+
+  private static List<Run> runsOf(String agentId) {
+    return client
+        .listRuns(ListRunsRequest.newBuilder().setAgentId(agentId).setPageSize(100).build())
+        .getRunsList();
+  }
+
+  /** Returns once {@code condition} holds, checking every 20 ms; fails after 30 s. */
+  private static void until(java.util.function.BooleanSupplier condition, String what)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("not true within 30 s: " + what);
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  @Test
+  void aRealDrainResumesTheStreamOnTheOtherReplicaAndRetriesCreateRunThere() throws Exception {
+    assumeFalse(DRAIN_ADDRESS.isEmpty(), "RUNWIRE_TEST_DRAIN_ADDRESS is not set");
+    List<Resumed> resumed = new CopyOnWriteArrayList<>();
+    List<RunwireException> resumeCauses = new CopyOnWriteArrayList<>();
+    List<Retried> retried = new CopyOnWriteArrayList<>();
+    // A draining replica refuses resumes and new runs until it is gone: be patient.
+    ReconnectPolicy policy =
+        new ReconnectPolicy(40, Duration.ofMillis(20), Duration.ofMillis(250), null)
+            .withListener(
+                (runId, after, attempt, cause) -> {
+                  resumed.add(new Resumed(runId, after, attempt, cause.code()));
+                  resumeCauses.add(cause);
+                })
+            .withRetryListener(
+                (method, attempt, cause) ->
+                    retried.add(new Retried(method, attempt, cause.code(), cause.reason())));
+    String text = "draining is graceful ".repeat(12);
+    String agentId = id("java-drain");
+    List<RunEvent> events = new ArrayList<>();
+    String created = "";
+    List<WatchRunsResponse> changes = new CopyOnWriteArrayList<>();
+    Set<String> ended = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    CompletableFuture<Void> synced = new CompletableFuture<>();
+    CompletableFuture<Void> bothEnded = new CompletableFuture<>();
+    try (RunwireClient lab = RunwireClient.connect(DRAIN_ADDRESS).reconnectPolicy(policy)) {
+      lab.createAgent(agentId, scripted("[{\"text\": \"" + text + "\"}]", 25));
+      // A watch of the agent's runs, on the same channel: the drain ends it too.
+      RunwireClient.Subscription watch =
+          lab.watchRunsAsync(
+              WatchRunsRequest.newBuilder().setAgentId(agentId).build(),
+              new StreamObserver<>() {
+                @Override
+                public void onNext(WatchRunsResponse change) {
+                  changes.add(change);
+                  if (change.getType() == ChangeType.CHANGE_TYPE_SYNCED) {
+                    synced.complete(null);
+                  }
+                  if (change.getType() == ChangeType.CHANGE_TYPE_ENDED) {
+                    ended.add(change.getRun().getRunId());
+                    if (ended.size() == 2) {
+                      bothEnded.complete(null);
+                    }
+                  }
+                }
+
+                @Override
+                public void onError(Throwable error) {
+                  synced.completeExceptionally(error);
+                  bothEnded.completeExceptionally(error);
+                }
+
+                @Override
+                public void onCompleted() {
+                  bothEnded.completeExceptionally(new AssertionError("the watch completed"));
+                }
+              });
+      synced.get(30, TimeUnit.SECONDS);
+      try (RunEventStream stream =
+          lab.streamRun(StreamRunRequest.newBuilder().setAgentId(agentId).setPrompt("p").build())) {
+        for (RunEvent event : stream) {
+          events.add(event);
+          if (events.size() == 6) {
+            drainReplica();
+            // The replica this connection reaches refuses new runs now (DRAINING) until it is
+            // gone: createRun retries with its request_id and starts the run on the other.
+            created =
+                lab.createRun(
+                        CreateRunRequest.newBuilder().setAgentId(agentId).setPrompt("again").build())
+                    .getRunId();
+          }
+        }
+      }
+      assertGapFree(events);
+      RunEvent last = events.get(events.size() - 1);
+      assertEquals(RunState.RUN_STATE_SUCCEEDED, last.getRunFinished().getState());
+      assertEquals(text, last.getRunFinished().getOutput());
+
+      String runId = events.get(0).getRunId();
+      int draining = -1;
+      for (int i = 0; i < resumeCauses.size() && draining < 0; i++) {
+        if (resumeCauses.get(i).reason().equals(ErrorReasons.DRAINING)) {
+          draining = i;
+        }
+      }
+      assertTrue(draining >= 0, resumed.toString());
+      RunwireException cause = resumeCauses.get(draining);
+      Resumed notice = resumed.get(draining);
+      assertEquals(Status.Code.UNAVAILABLE, cause.code());
+      assertEquals(runId, notice.runId());
+      assertEquals(runId, cause.metadata().get("run_id"));
+      assertEquals(String.valueOf(notice.after()), cause.metadata().get("last_sequence"));
+      assertTrue(notice.after() >= 6, notice.toString());
+      assertTrue(
+          retried.stream()
+              .anyMatch(r -> r.method().equals("CreateRun") && r.reason().equals(ErrorReasons.DRAINING)),
+          retried.toString());
+
+      // One run per request: the streamed one and the one createRun started, which succeeds too.
+      Set<String> runs =
+          lab.listRuns(ListRunsRequest.newBuilder().setAgentId(agentId).build()).getRunsList().stream()
+              .map(Run::getRunId)
+              .collect(Collectors.toSet());
+      assertEquals(Set.of(runId, created), runs);
+      List<RunEvent> second = new ArrayList<>();
+      try (RunEventStream stream = lab.resume(created, 0)) {
+        stream.forEach(second::add);
+      }
+      assertGapFree(second);
+      assertTrue(second.get(second.size() - 1).hasRunFinished());
+
+      // The watch, reopened on the other replica, saw both runs created and ended, once each.
+      bothEnded.get(30, TimeUnit.SECONDS);
+      watch.cancel();
+      assertTrue(
+          retried.stream()
+              .anyMatch(r -> r.method().equals("WatchRuns") && r.reason().equals(ErrorReasons.DRAINING)),
+          retried.toString());
+      List<String> cursors =
+          changes.stream().map(WatchRunsResponse::getCursor).collect(Collectors.toList());
+      assertEquals(cursors.size(), new HashSet<>(cursors).size(), cursors.toString());
+      for (String run : List.of(runId, created)) {
+        for (ChangeType type : List.of(ChangeType.CHANGE_TYPE_CREATED, ChangeType.CHANGE_TYPE_ENDED)) {
+          assertEquals(
+              1,
+              changes.stream()
+                  .filter(c -> c.getType() == type && c.getRun().getRunId().equals(run))
+                  .count(),
+              changes.toString());
+        }
+      }
+    }
+  }
+
+  @Test
+  void labelsOverridesAFilteredStreamAndAWatchAcrossACut() throws Exception {
+    needProxy();
+    String text = "filters keep the whole text ".repeat(6);
+    String agentId = id("java-17");
+    String team = id("t");
+    client.createAgent(
+        agentId, scripted("[{\"text\": \"" + text + "\"}]", 20).toBuilder().putLabels("team", team).build());
+    assertEquals(
+        List.of(agentId),
+        client.listAgents(ListAgentsRequest.newBuilder().putLabels("team", team).build()).getAgentsList().stream()
+            .map(Agent::getAgentId)
+            .collect(Collectors.toList()));
+
+    List<String> retried = new CopyOnWriteArrayList<>();
+    List<String> resumedRuns = new CopyOnWriteArrayList<>();
+    ReconnectPolicy policy =
+        FAST.withRetryListener((method, attempt, cause) -> retried.add(method))
+            .withListener((runId, after, attempt, cause) -> resumedRuns.add(runId));
+    List<WatchRunsResponse> changes = new CopyOnWriteArrayList<>();
+    CompletableFuture<Void> synced = new CompletableFuture<>();
+    CompletableFuture<Void> ended = new CompletableFuture<>();
+    String[] runId = {""};
+    try (RunwireClient through = RunwireClient.connect(PROXY).reconnectPolicy(policy)) {
+      RunwireClient.Subscription watch =
+          through.watchRunsAsync(
+              WatchRunsRequest.newBuilder().putLabels("team", team).build(),
+              new StreamObserver<>() {
+                @Override
+                public void onNext(WatchRunsResponse change) {
+                  changes.add(change);
+                  if (change.getType() == ChangeType.CHANGE_TYPE_SYNCED) {
+                    synced.complete(null);
+                  }
+                  if (change.getType() == ChangeType.CHANGE_TYPE_ENDED
+                      && change.getRun().getRunId().equals(runId[0])) {
+                    ended.complete(null);
+                  }
+                }
+
+                @Override
+                public void onError(Throwable error) {
+                  synced.completeExceptionally(error);
+                  ended.completeExceptionally(error);
+                }
+
+                @Override
+                public void onCompleted() {
+                  ended.completeExceptionally(new AssertionError("the watch completed"));
+                }
+              });
+      try {
+        synced.get(30, TimeUnit.SECONDS);
+        // A labelled run with overrides, streamed without deltas; one cut breaks the stream and
+        // the watch.
+        EventFilter noDeltas =
+            EventFilter.newBuilder().setProfile(EventProfile.EVENT_PROFILE_NO_DELTAS).build();
+        List<RunEvent> events = new ArrayList<>();
+        try (RunEventStream stream =
+            through.streamRun(
+                StreamRunRequest.newBuilder()
+                    .setAgentId(agentId)
+                    .setPrompt("p")
+                    .putLabels("team", team)
+                    .setOverrides(RunOverrides.newBuilder().setInstructions("Be brief."))
+                    .setFilter(noDeltas)
+                    .build())) {
+          for (RunEvent event : stream) {
+            events.add(event);
+            if (events.size() == 1) {
+              runId[0] = event.getRunId();
+              cutConnections();
+            }
+          }
+        }
+        ended.get(30, TimeUnit.SECONDS);
+        RunEvent last = events.get(events.size() - 1);
+        assertEquals(text, last.getRunFinished().getOutput());
+        String whole = "";
+        for (int i = 0; i < events.size(); i++) {
+          RunEvent event = events.get(i);
+          assertTrue(!event.hasTextMessageContent(), "a delta came through NO_DELTAS: " + event);
+          assertTrue(i == 0 || event.getSequence() > events.get(i - 1).getSequence());
+          if (event.hasTextMessageEnd()) {
+            whole = event.getTextMessageEnd().getText();
+          }
+        }
+        assertEquals(text, whole);
+        assertEquals(
+            sequences(events),
+            sequences(
+                client
+                    .listRunEvents(
+                        ListRunEventsRequest.newBuilder()
+                            .setRunId(runId[0])
+                            .setFilter(noDeltas)
+                            .setPageSize(1000)
+                            .build())
+                    .getEventsList()));
+
+        Run run = client.getRun(runId[0]);
+        assertEquals(team, run.getLabelsOrThrow("team"));
+        assertEquals("Be brief.", run.getOverrides().getInstructions());
+        assertEquals(
+            List.of(runId[0]),
+            client.listRuns(ListRunsRequest.newBuilder().putLabels("team", team).build()).getRunsList().stream()
+                .map(Run::getRunId)
+                .collect(Collectors.toList()));
+
+        // The watch saw the run created and ended, once each, no cursor twice, across the cut.
+        List<String> cursors =
+            changes.stream().map(WatchRunsResponse::getCursor).collect(Collectors.toList());
+        assertEquals(cursors.size(), new HashSet<>(cursors).size(), cursors.toString());
+        for (ChangeType type : List.of(ChangeType.CHANGE_TYPE_CREATED, ChangeType.CHANGE_TYPE_ENDED)) {
+          assertEquals(
+              1,
+              changes.stream()
+                  .filter(c -> c.getType() == type && c.getRun().getRunId().equals(runId[0]))
+                  .count(),
+              changes.toString());
+        }
+        assertTrue(resumedRuns.contains(runId[0]), resumedRuns.toString());
+        assertTrue(retried.contains("WatchRuns"), retried.toString());
+      } finally {
+        watch.cancel();
+      }
+    }
+  }
+
+  @Test
+  void anApprovalsInboxIsAWatchOfPendingApprovals() {
+    needServer();
+    String agentId = id("java-inbox");
+    client.createAgent(
+        agentId,
+        scripted(
+                "[{\"tool_calls\": [{\"name\": \"calculator\", \"arguments\": {\"expression\": \"6*7\"}}]},"
+                    + " {\"text\": \"42\"}]",
+                0)
+            .toBuilder()
+            .addTools("calculator")
+            .setApprovalPolicy(ApprovalPolicy.newBuilder().setMode(ApprovalMode.APPROVAL_MODE_REQUIRE_ALL))
+            .build());
+    List<String> got = new ArrayList<>();
+    String runId = "";
+    try (WatchStream<WatchApprovalsResponse> inbox =
+        client.watchApprovals(
+            WatchApprovalsRequest.newBuilder()
+                .setAgentId(agentId)
+                .addStates(ApprovalState.APPROVAL_STATE_PENDING)
+                .build())) {
+      for (WatchApprovalsResponse change : inbox) {
+        got.add(change.getType().name());
+        if (change.getType() == ChangeType.CHANGE_TYPE_SYNCED) {
+          runId =
+              client
+                  .createRun(CreateRunRequest.newBuilder().setAgentId(agentId).setPrompt("p").build())
+                  .getRunId();
+        } else if (change.getType() == ChangeType.CHANGE_TYPE_CREATED) {
+          assertEquals(runId, change.getApproval().getRunId());
+          client.resolveApproval(
+              change.getApproval().getApprovalId(), ApprovalDecision.APPROVAL_DECISION_APPROVE);
+        } else if (change.getType() == ChangeType.CHANGE_TYPE_ENDED) {
+          assertEquals(ApprovalState.APPROVAL_STATE_APPROVED, change.getApproval().getState());
+          break;
+        }
+      }
+    }
+    assertEquals(
+        List.of("CHANGE_TYPE_SYNCED", "CHANGE_TYPE_CREATED", "CHANGE_TYPE_ENDED"), got);
   }
 }
