@@ -157,7 +157,7 @@ func (c *Client) CreateRun(ctx context.Context, req *runwirev1.CreateRunRequest)
 	return resp.GetRun(), nil
 }
 
-// WaitRun starts a run and blocks until it ends, requires action, or
+// WaitRun starts a run and blocks until it ends, requires action, is paused, or
 // req.Timeout passes (default 60 s, at most 3,600 s; see [WaitTimeout]);
 // it returns the run as it is then (it goes on in the background). A
 // request_id is set, and a call that fails with UNAVAILABLE (DRAINING, or a

@@ -760,7 +760,7 @@ export class RunwireClient {
   }
 
   /**
-   * Starts a run and waits until it ends, requires action, or request.timeout
+   * Starts a run and waits until it ends, requires action, is paused, or request.timeout
    * passes (then returns the run as it is). A requestId is set when the
    * request has none, and a call that fails with UNAVAILABLE (DRAINING, or a
    * lost connection) is retried as in createRun: the retry waits for the same

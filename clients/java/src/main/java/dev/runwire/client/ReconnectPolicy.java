@@ -21,7 +21,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param initialBackoff the wait before the first resume; doubles for each further one in a row
  * @param maxBackoff the longest wait; each wait is 50 to 100 % of the nominal one (jitter)
  * @param listener called before each resume (may be null)
- * @param retryListener called before each retry of a run-creating call (may be null)
+ * @param retryListener called before each retry of a run-creating call or a watch (may be null)
  */
 public record ReconnectPolicy(
     int maxResumes,
@@ -50,11 +50,12 @@ public record ReconnectPolicy(
     this(maxResumes, initialBackoff, maxBackoff, listener, null);
   }
 
-  /** Called before each retry of a run-creating call. */
+  /** Called before each retry of a run-creating call or a reopened watch. */
   @FunctionalInterface
   public interface RetryListener {
     /**
-     * @param method the RPC's name: {@code CreateRun} or {@code WaitRun}
+     * @param method the RPC's name: {@code CreateRun}, {@code WaitRun}, {@code WatchRuns} or
+     *     {@code WatchApprovals}
      * @param attempt the retry's number, from 1
      * @param cause the error that failed the call
      */

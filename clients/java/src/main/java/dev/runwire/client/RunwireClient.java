@@ -315,7 +315,8 @@ public final class RunwireClient implements AutoCloseable {
   }
 
   /**
-   * Starts a run and blocks until it ends, requires action, or the request's timeout passes
+   * Starts a run and blocks until it ends, requires action, is paused, or the request's timeout
+   * passes
    * (default 60 s); returns the run as it is then. A {@code request_id} is set, and a call that
    * fails with {@code UNAVAILABLE} ({@code DRAINING}, or a lost connection) retried, as in {@link
    * #createRun}: the retry waits for the same run, the timeout again.
