@@ -32,6 +32,7 @@ from pydantic_settings import (
 
 from runwire_server.service.auth.config import AuthSettings
 from runwire_server.service.llm.endpoints import ENDPOINT_NAME_PATTERN, origin_of
+from runwire_server.service.tools.mcp import MCP_SERVER_NAME_PATTERN, McpServerConfig
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 
@@ -111,6 +112,158 @@ class ModelEndpointSettings(BaseModel):
                 )
             return key
         return None
+
+
+def _read_secrets(
+    server: str,
+    what: str,
+    literal: dict[str, str],
+    from_env: dict[str, str],
+    from_files: dict[str, pathlib.Path],
+) -> dict[str, str]:
+    """``literal``, then each ``from_env`` key read from its variable, then each
+    ``from_files`` key from its file (stripped).
+
+    Raises:
+        ValueError: a variable is unset or empty, a file unreadable or empty (the
+            message names the server and the source, never a value).
+    """
+    values = dict(literal)
+    for key, variable in from_env.items():
+        value = os.environ.get(variable, "")
+        if not value:
+            raise ValueError(
+                f"MCP server {server!r}: {what} {key}: environment variable {variable} is "
+                "unset or empty"
+            )
+        values[key] = value
+    for key, path in from_files.items():
+        try:
+            value = path.read_text().strip()
+        except OSError as exc:
+            raise ValueError(
+                f"MCP server {server!r}: {what} {key}: cannot read {path}: {exc.strerror or exc}"
+            ) from None
+        if not value:
+            raise ValueError(f"MCP server {server!r}: {what} {key}: {path} is empty")
+        values[key] = value
+    return values
+
+
+class McpServerSettings(BaseModel):
+    """A ``[[mcp_servers]]`` table: an MCP server whose tools agents may use
+    (``Agent.toolsets``), as ``<name>_<tool>``. Its command, URL, environment and
+    headers are the operator's: callers never see or name them, and the values of
+    the environment and headers never reach a log."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        pattern=MCP_SERVER_NAME_PATTERN,
+        description="What agents name in toolsets, and the prefix of its tools: lower-case "
+        "letters, digits, _ and -; 1 to 32 characters; unique.",
+    )
+    transport: Literal["stdio", "streamable_http"] = Field(
+        description="stdio (a process the server starts) or streamable_http (a URL)."
+    )
+    command: str | None = Field(
+        default=None, min_length=1, description="stdio: the program to start."
+    )
+    args: list[str] = Field(default_factory=list, description="stdio: its arguments.")
+    cwd: pathlib.Path | None = Field(
+        default=None, description="stdio: its working directory (default: the server's)."
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="stdio: variables set for it (over a minimal PATH, HOME, ... environment).",
+    )
+    env_from_env: dict[str, str] = Field(
+        default_factory=dict,
+        description='stdio: variables set for it from the server\'s own: NAME = "SERVER_VAR".',
+    )
+    env_from_files: dict[str, pathlib.Path] = Field(
+        default_factory=dict,
+        description='stdio: variables set for it from files: NAME = "/run/secrets/x".',
+    )
+    url: str | None = Field(
+        default=None, description="streamable_http: the endpoint, http:// or https://."
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="streamable_http: headers sent with every request."
+    )
+    headers_from_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="streamable_http: headers from the server's environment variables: "
+        'Header = "VAR".',
+    )
+    headers_from_files: dict[str, pathlib.Path] = Field(
+        default_factory=dict,
+        description='streamable_http: headers from files: Header = "/run/secrets/x".',
+    )
+    allow_tools: list[str] = Field(
+        default_factory=list,
+        description="Its tools (names as the server lists them, or fnmatch patterns) agents "
+        "are offered; empty: all.",
+    )
+    deny_tools: list[str] = Field(
+        default_factory=list,
+        description="Its tools (names or fnmatch patterns) never offered; wins over allow_tools.",
+    )
+    connect_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Longest connection (start, initialize, tool listing); a call waits as "
+        "long for a reconnection.",
+    )
+    call_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Longest tool call; a slower one fails as a tool error the model sees.",
+    )
+
+    @model_validator(mode="after")
+    def _transport_fields(self) -> McpServerSettings:
+        if self.transport == "stdio":
+            if self.command is None:
+                raise ValueError("a stdio MCP server needs command")
+            if self.url is not None or self.headers or self.headers_from_env:
+                raise ValueError("url and headers are for streamable_http MCP servers")
+            if self.headers_from_files:
+                raise ValueError("url and headers are for streamable_http MCP servers")
+        else:
+            if self.url is None or origin_of(self.url) is None:
+                raise ValueError("a streamable_http MCP server needs url, http:// or https://")
+            if self.command is not None or self.args or self.cwd is not None:
+                raise ValueError("command, args and cwd are for stdio MCP servers")
+            if self.env or self.env_from_env or self.env_from_files:
+                raise ValueError("env is for stdio MCP servers")
+        return self
+
+    def resolve(self) -> McpServerConfig:
+        """The server's configuration with its secrets read now.
+
+        Raises:
+            ValueError: a variable is unset or empty, a file unreadable or empty
+                (the message names the server and the source, never a value).
+        """
+        return McpServerConfig(
+            name=self.name,
+            transport=self.transport,
+            command=self.command or "",
+            args=tuple(self.args),
+            cwd=self.cwd,
+            env=_read_secrets(self.name, "env", self.env, self.env_from_env, self.env_from_files),
+            url=self.url or "",
+            headers=_read_secrets(
+                self.name, "header", self.headers, self.headers_from_env, self.headers_from_files
+            ),
+            allow_tools=tuple(self.allow_tools),
+            deny_tools=tuple(self.deny_tools),
+            connect_timeout_seconds=self.connect_timeout_seconds,
+            call_timeout_seconds=self.call_timeout_seconds,
+        )
 
 
 class Settings(BaseSettings):
@@ -203,6 +356,11 @@ class Settings(BaseSettings):
         description="Model endpoints agents may name (model.options.endpoint), each with its "
         "key: [[model_endpoints]] tables (below); agents that name none use their provider's "
         "default endpoint.",
+    )
+    mcp_servers: list[McpServerSettings] = Field(
+        default_factory=list,
+        description="MCP servers whose tools agents may use (Agent.toolsets): [[mcp_servers]] "
+        "tables (below). Workers need the same ones.",
     )
     model_base_url_allowlist: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -411,6 +569,15 @@ class Settings(BaseSettings):
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
             raise ValueError(f"model endpoint names must be unique: {', '.join(twice)}")
+        return value
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _unique_mcp_names(cls, value: list[McpServerSettings]) -> list[McpServerSettings]:
+        names = [server.name for server in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"MCP server names must be unique: {', '.join(twice)}")
         return value
 
     @model_validator(mode="after")

@@ -12,8 +12,13 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health, health_pb2
 
+from runwire_server.service.tools.mcp import McpServerStatus, McpState
+
+#: The health service name of MCP server NAME: ``runwire.mcp.NAME``.
+MCP_HEALTH_PREFIX = "runwire.mcp."
+
 #: The most services List reports; with more it answers RESOURCE_EXHAUSTED, as the
-#: health proto allows. Runwire registers six.
+#: health proto allows. Runwire registers seven, and one per MCP server.
 MAX_LISTED_SERVICES = 100
 
 
@@ -36,6 +41,17 @@ class HealthServicer(health.aio.HealthServicer):  # type: ignore[misc]  # grpc_h
         if not self._shutting_down:
             self._listed[service] = status
         await super().set(service, status)
+
+    async def report_mcp(self, status: McpServerStatus) -> None:
+        """Sets ``runwire.mcp.<name>``: SERVING while the MCP server is connected,
+        NOT_SERVING while it is unavailable."""
+        serving = status.state is McpState.CONNECTED
+        await self.set(
+            MCP_HEALTH_PREFIX + status.name,
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING,
+        )
 
     async def enter_graceful_shutdown(self) -> None:
         """Turns every service NOT_SERVING for good."""
@@ -64,4 +80,4 @@ class HealthServicer(health.aio.HealthServicer):  # type: ignore[misc]  # grpc_h
         )
 
 
-__all__ = ["MAX_LISTED_SERVICES", "HealthServicer"]
+__all__ = ["MAX_LISTED_SERVICES", "MCP_HEALTH_PREFIX", "HealthServicer"]

@@ -2,7 +2,7 @@
 
 ``Renderer`` prints a run's events to a rich console as the Python client
 hands them out (assistant text as it streams, tool calls, dimmed tool results,
-approval outcomes, a pause and its resume, run errors) and its notices (a
+approval outcomes, a pause and its resume, sub-agent runs, run errors) and its notices (a
 resumed stream, an approval that could not be resolved). ``terminal_decider``
 answers approvals at the terminal. Streaming, approvals and resuming are the
 Python client's (``runwire.AsyncClient``); this module only draws.
@@ -100,14 +100,8 @@ class Renderer:
                 self._mid_line = not delta.endswith("\n")
         elif kind == "text_message_end":
             self.line_break()
-        elif kind == "tool_call_start":
-            start = event.tool_call_start
-            self._names[start.tool_call_id] = start.tool_call_name
-            self._args[start.tool_call_id] = []
-        elif kind == "tool_call_args":
-            self._args.setdefault(event.tool_call_args.tool_call_id, []).append(
-                event.tool_call_args.delta
-            )
+        elif kind in ("tool_call_start", "tool_call_args"):
+            self._track_call(event)
         elif kind == "tool_call_end":
             call_id = event.tool_call_end.tool_call_id
             self.line(f"→ {self.tool_label(call_id, '?', '')}", style="cyan")
@@ -117,6 +111,8 @@ class Renderer:
             self.line(f"← {_short(result.content)}", style=style)
         elif kind == "approval_resolved":
             self._render_resolved(event.approval_resolved)
+        elif kind in ("sub_run_started", "sub_run_finished"):
+            self._render_sub_run(event)
         elif kind == "client_tool_call_requested":
             request = event.client_tool_call_requested
             self.line(
@@ -133,6 +129,17 @@ class Renderer:
         elif kind == "run_finished":
             self.line_break()
 
+    def _track_call(self, event: event_pb2.RunEvent) -> None:
+        """Keeps a streamed tool call's name and arguments for its label."""
+        if event.HasField("tool_call_start"):
+            start = event.tool_call_start
+            self._names[start.tool_call_id] = start.tool_call_name
+            self._args[start.tool_call_id] = []
+        else:
+            self._args.setdefault(event.tool_call_args.tool_call_id, []).append(
+                event.tool_call_args.delta
+            )
+
     def _render_state(self, state: run_pb2.RunState) -> None:
         """A pause and the resume after it; other states show in their events."""
         if state == run_pb2.RUN_STATE_PAUSED:
@@ -142,9 +149,29 @@ class Renderer:
             self._paused = False
             self.line("resumed", style="yellow")
 
+    def _render_sub_run(self, event: event_pb2.RunEvent) -> None:
+        """``⇢ sub-agent A runs as RUN`` when a delegation starts a child run;
+        ``⇠ sub-agent A SUCCEEDED · tokens N`` when it ends, red unless it
+        succeeded (its output follows as the tool result)."""
+        if event.HasField("sub_run_started"):
+            started = event.sub_run_started
+            self.line(
+                f"⇢ sub-agent {started.agent_id} runs as {started.child_run_id}", style="magenta"
+            )
+            return
+        finished = event.sub_run_finished
+        state = run_pb2.RunState.Name(finished.state).removeprefix("RUN_STATE_")
+        text = f"⇠ sub-agent {finished.agent_id} {state} · tokens {finished.usage.total_tokens}"
+        if finished.HasField("error"):
+            text += f" · {code_name(finished.error.code)}: {finished.error.message}"
+        succeeded = finished.state == run_pb2.RUN_STATE_SUCCEEDED
+        self.line(text, style="magenta" if succeeded else "red")
+
     def _render_resolved(self, resolved: event_pb2.ApprovalResolved) -> None:
         state = approval_pb2.ApprovalState.Name(resolved.state).removeprefix("APPROVAL_STATE_")
         text = f"  {state.lower()}"
+        if resolved.run_id:
+            text += f" (sub-agent run {resolved.run_id})"
         if resolved.resolved_by:
             text += f" by {resolved.resolved_by}"
         if resolved.reason:
@@ -215,9 +242,13 @@ def terminal_decider(renderer: Renderer, *, yes: bool) -> Decide:
     """
 
     async def decide(requested: event_pb2.ApprovalRequested) -> bool:
-        label = renderer.tool_label(
-            requested.tool_call_id, requested.tool_name, requested.arguments
-        )
+        if requested.run_id:  # a sub-agent's run waits for it: its call ids are its own
+            label = f"{tool_label(requested.tool_name, requested.arguments)} in sub-agent run "
+            label += requested.run_id
+        else:
+            label = renderer.tool_label(
+                requested.tool_call_id, requested.tool_name, requested.arguments
+            )
         if yes:
             renderer.line(f"approval requested for {label} → approving (--yes)", "yellow")
             return True

@@ -27,6 +27,8 @@ from runwire.v1 import (
     run_service_pb2_grpc,
     thread_pb2,
     thread_pb2_grpc,
+    tool_pb2,
+    tool_pb2_grpc,
 )
 
 from runwire_server.app.config import Settings
@@ -37,8 +39,10 @@ from runwire_server.service.api.approvals import ApprovalServicer
 from runwire_server.service.api.interceptor import AuthInterceptor, wire_checks
 from runwire_server.service.api.runs import RunServicer
 from runwire_server.service.api.threads import ThreadServicer
+from runwire_server.service.api.tools import ToolServicer
 from runwire_server.service.auth.authenticate import Authenticator
 from runwire_server.service.core.telemetry import instrument_grpc_server, tracing_configured
+from runwire_server.service.tools.mcp import pool_of
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +51,7 @@ SERVICE_NAMES = (
     run_service_pb2.DESCRIPTOR.services_by_name["RunService"].full_name,
     approval_pb2.DESCRIPTOR.services_by_name["ApprovalService"].full_name,
     thread_pb2.DESCRIPTOR.services_by_name["ThreadService"].full_name,
+    tool_pb2.DESCRIPTOR.services_by_name["ToolService"].full_name,
 )
 _REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 #: The services whose requests may not hold a Struct over ``max_struct_bytes``
@@ -141,6 +146,7 @@ class RunwireServer:
         thread_pb2_grpc.add_ThreadServiceServicer_to_server(
             ThreadServicer(threads=app.router.threads, quotas=app.router.quotas), self._server
         )
+        tool_pb2_grpc.add_ToolServiceServicer_to_server(ToolServicer(tools=app.tools), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         if settings.reflection:
             self._add_reflection()
@@ -191,6 +197,13 @@ class RunwireServer:
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         for name in SERVICE_NAMES:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        pool = pool_of(self.app.tools)
+        if pool is not None:
+            # One health entry per MCP server ("runwire.mcp.<name>"), kept as it
+            # connects and disconnects; the server's own status does not depend on them.
+            for status in pool.statuses():
+                await self.health.report_mcp(status)
+            pool.listen(self.health.report_mcp)
         # What starting made (modules, registries, schemas) lives as long as the
         # process: take it out of the cyclic collector's full passes, whose
         # time grows with the heap and would otherwise hold the event loop.

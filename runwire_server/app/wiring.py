@@ -39,6 +39,7 @@ from runwire_server.service.runtimes.temporal import TemporalRuntime
 from runwire_server.service.stores import factory as store_factory
 from runwire_server.service.stores.factory import Stores
 from runwire_server.service.tools.builtin import register_builtin_tools
+from runwire_server.service.tools.mcp import McpPool, pool_of
 from runwire_server.service.tools.registry import ToolRegistry, load_modules
 
 if TYPE_CHECKING:
@@ -157,6 +158,11 @@ class Runwire:
             ),
         )
         await app._create_configured_agents()
+        pool = pool_of(tools)
+        if pool is not None:
+            # Each MCP server connects (or is reported UNAVAILABLE, and retried in the
+            # background) within its connect timeout; none stops the start.
+            await pool.start()
         # Lease heartbeat and sweeper of in-process runs (Redis only); stopped by aclose.
         inprocess.keep_leases()
         if worker is not None:
@@ -197,6 +203,7 @@ class Runwire:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.worker_task
         await self.inprocess.aclose()
+        await self.tools.aclose()
         detach(self.router)
         await self.providers.aclose()
         if self.worker_providers is not None:
@@ -273,10 +280,24 @@ def build_retry_policy(settings: Settings) -> RetryPolicy:
 
 
 def build_tools(settings: Settings) -> ToolRegistry:
-    """The built-in tools plus those of ``settings.tool_modules``."""
+    """The built-in tools plus those of ``settings.tool_modules``, and the MCP pool
+    of ``settings.mcp_servers`` attached (not started: ``McpPool.start``, or the
+    first MCP call starts it); ``ToolRegistry.aclose`` closes it.
+
+    Raises:
+        InvalidArgumentError: a tool module is invalid, or a secret of an MCP
+            server cannot be read (its variable unset or empty, its file
+            unreadable or empty; the message names the server and the source).
+    """
     tools = ToolRegistry()
     register_builtin_tools(tools)
     load_modules(tools, list(settings.tool_modules))
+    if settings.mcp_servers:
+        try:
+            configs = [server.resolve() for server in settings.mcp_servers]
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc)) from None
+        tools.attach(McpPool(configs))
     return tools
 
 

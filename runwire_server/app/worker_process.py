@@ -19,6 +19,7 @@ from runwire_server.app.config import Settings
 from runwire_server.app.temporal_client import connect_temporal
 from runwire_server.app.wiring import build_providers, build_stores, build_tools, build_worker
 from runwire_server.service.core.errors import InvalidArgumentError
+from runwire_server.service.tools.mcp import pool_of
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) 
     client = await connect_temporal(settings, claims=stores.claims)
     providers = build_providers(settings, max_retries=0)
     tools = build_tools(settings)
+    pool = pool_of(tools)
+    if pool is not None:
+        # Connect the MCP servers now: one that is down shows in this worker's log at once.
+        await pool.start()
     worker = build_worker(client, settings, stores=stores, providers=providers, tools=tools)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -69,5 +74,6 @@ async def run_worker(settings: Settings, *, ready: asyncio.Event | None = None) 
             await asyncio.wait_for(worker.shutdown(), timeout=limit.total_seconds())
         await task
     finally:
+        await tools.aclose()  # stops the stdio MCP servers' processes
         await providers.aclose()
         await stores.aclose()

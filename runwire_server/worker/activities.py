@@ -5,6 +5,11 @@
   fallback models); deltas go straight to the event log.
 - ``run_tool``: one server tool call.
 - ``append_to_thread``: the run's messages to its thread; releases the thread.
+- ``open_sub_run``: the record and log of a sub-agent's child run (started
+  next as a child workflow); ``sub_run_outcome``: how it ended.
+
+A sub-agent run's approval events are published to its ancestors' logs too
+(``KeyedEvent.announce_to``), keyed ``<child run id>:<key>``.
 
 Each takes one whole, typed input (``runwire_server.service.runtimes.temporal_contract``);
 large ones reach it through the claim-check payload codec, transparently.
@@ -21,10 +26,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
-from runwire.v1 import event_pb2
+from runwire.v1 import agent_pb2, event_pb2
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from runwire_server.service.agent.effects import announcement
 from runwire_server.service.agent.resilient_turn import (
     NO_RETRIES,
     attempt_message_id,
@@ -32,16 +38,21 @@ from runwire_server.service.agent.resilient_turn import (
     resilient_model_turn,
 )
 from runwire_server.service.core.errors import ResourceExhaustedError
+from runwire_server.service.core.messages import Usage
 from runwire_server.service.core.spec import label_attributes
 from runwire_server.service.core.telemetry import ATTR_AGENT_ID, ATTR_RUN_ID
 from runwire_server.service.llm.base import ModelError
 from runwire_server.service.llm.registry import ProviderRegistry
 from runwire_server.service.runtimes.recorder import RunRecorder
+from runwire_server.service.runtimes.router import open_sub_run as open_sub_run_records
 from runwire_server.service.runtimes.temporal_contract import (
     KeyedEvent,
     ModelCallInput,
     ModelCallResult,
     PublishInput,
+    SubRunInput,
+    SubRunQuery,
+    SubRunResult,
     ThreadAppendInput,
     ToolCallInput,
     ToolCallResult,
@@ -116,12 +127,15 @@ class RunActivities:
 
     async def _publish(self, run_id: str, events: tuple[KeyedEvent, ...]) -> None:
         for item in events:
+            event = event_pb2.RunEvent.FromString(item.event)
             await self._recorder.publish(
-                run_id,
-                event_pb2.RunEvent.FromString(item.event),
-                key=item.key,
-                edited_arguments=item.edited_arguments,
+                run_id, event, key=item.key, edited_arguments=item.edited_arguments
             )
+            copy = announcement(event, run_id) if item.announce_to else None
+            if copy is None:
+                continue
+            for ancestor in item.announce_to:
+                await self._recorder.publish(ancestor, copy, key=f"{run_id}:{item.key}")
 
     @activity.defn(name="publish_events")
     async def publish_events(self, request: PublishInput) -> None:
@@ -204,7 +218,14 @@ class RunActivities:
 
     @activity.defn(name="run_tool")
     async def run_tool(self, request: ToolCallInput) -> ToolCallResult:
-        """Runs one server tool; failures are results (``is_error``)."""
+        """Runs one server tool; failures are results (``is_error``).
+
+        The tool's ``ToolContext`` has the activity's attempt and the model's id
+        of the call (``request.tool_call_id``; an input recorded before it was
+        sent has none: then an id of this activity, which its retries keep).
+        """
+        info = activity.info()
+        tool_call_id = request.tool_call_id or f"{info.workflow_run_id}/{info.activity_id}"
         async with _heartbeating():
             outcome = await run_server_tool(
                 self._tools,
@@ -212,6 +233,8 @@ class RunActivities:
                 dict(request.arguments),
                 run_id=request.run_id,
                 agent_id=request.agent_id,
+                tool_call_id=tool_call_id,
+                attempt=info.attempt,
             )
         return ToolCallResult(content=outcome.content, is_error=outcome.is_error)
 
@@ -227,6 +250,32 @@ class RunActivities:
                 await threads.append(request.thread_id, list(request.messages))
             await threads.release(request.thread_id, request.run_id)
 
+    @activity.defn(name="open_sub_run")
+    async def open_sub_run(self, request: SubRunInput) -> None:
+        """Creates the record and the log of a sub-agent's child run (once: a
+        retry finds them), before its parent starts it as a child workflow."""
+        await open_sub_run_records(
+            self._recorder.runs, self._recorder.events, request.spec, agent_pb2.RUNTIME_TEMPORAL
+        )
+
+    @activity.defn(name="sub_run_outcome")
+    async def sub_run_outcome(self, request: SubRunQuery) -> SubRunResult:
+        """How an ended child run ended, from its record."""
+        run = await self._recorder.current(request.run_id)
+        return SubRunResult(
+            state=run.state,
+            output=run.output,
+            error=run.error.SerializeToString() if run.HasField("error") else b"",
+            usage=Usage(input_tokens=run.usage.input_tokens, output_tokens=run.usage.output_tokens),
+        )
+
     def all(self) -> list[Callable[..., Any]]:
         """The activity callables to register on a worker."""
-        return [self.publish_events, self.call_model, self.run_tool, self.append_to_thread]
+        return [
+            self.publish_events,
+            self.call_model,
+            self.run_tool,
+            self.append_to_thread,
+            self.open_sub_run,
+            self.sub_run_outcome,
+        ]

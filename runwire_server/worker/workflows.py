@@ -43,22 +43,33 @@ histories replaying (``docs/temporal.md``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 from temporalio.exceptions import CancelledError as TemporalCancelledError
 from temporalio.types import MethodAsyncSingleParam
-from temporalio.workflow import ActivityCancellationType
+from temporalio.workflow import (
+    ActivityCancellationType,
+    ChildWorkflowCancellationType,
+    ParentClosePolicy,
+)
 
 with workflow.unsafe.imports_passed_through():
+    from google.rpc import status_pb2
     from runwire.v1 import event_pb2, run_pb2
 
     from runwire_server.service.agent.decisions import PendingDecisions
-    from runwire_server.service.agent.effects import ModelTurn, ToolResult
+    from runwire_server.service.agent.effects import (
+        ANNOUNCED_PAYLOADS,
+        ModelTurn,
+        SubRunOutcome,
+        ToolResult,
+    )
     from runwire_server.service.agent.loop import execute_run
     from runwire_server.service.core.errors import (
         FailedPreconditionError,
@@ -82,10 +93,13 @@ with workflow.unsafe.imports_passed_through():
         ResolveApprovalInput,
         ResumeState,
         SubmitToolOutputsInput,
+        SubRunInput,
+        SubRunQuery,
         ThreadAppendInput,
         ToolCallInput,
     )
     from runwire_server.service.stores.events import TERMINAL_PAYLOADS
+    from runwire_server.service.tools.context import CURRENT_TOOL_CALL
     from runwire_server.worker.activities import RunActivities
 
 #: Activity heartbeat timeout: how soon a killed worker's activity is retried
@@ -153,6 +167,9 @@ TOOL = ActivityConfig(
     ),
     cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 )
+
+#: Execution timeout of a child workflow beyond its run timeout (its loop ends it first).
+CHILD_EXECUTION_MARGIN = timedelta(minutes=5)
 
 #: Why a run stops when Temporal cancels its workflow.
 CANCEL_REQUESTED = "the workflow was cancelled (CancelRun, or an operator in Temporal)"
@@ -283,11 +300,13 @@ class WorkflowEffects:
 
     def _append(self, event: event_pb2.RunEvent, decision: Decision | None) -> None:
         self._counter += 1
+        announced = event.WhichOneof("payload") in ANNOUNCED_PAYLOADS
         self._buffer.append(
             KeyedEvent(
                 key=f"w{self._counter}",
                 event=event.SerializeToString(),
                 edited_arguments=decision.edited_arguments if decision else None,
+                announce_to=self._spec.ancestor_run_ids if announced else (),
             )
         )
 
@@ -309,7 +328,10 @@ class WorkflowEffects:
         # with the flush before the tool call, whichever comes first.
         if self._publish_soon:
             await self.flush()  # this event included
-        elif decision is not None:
+        elif decision is not None or kind == "sub_run_finished":
+            # Also a child run's end: its tool result follows at once, and both
+            # must not wait in the buffer for the parent's next activity (other
+            # delegations of the round may run for long).
             self._publish_soon = True
 
     def _take(self) -> tuple[KeyedEvent, ...]:
@@ -375,11 +397,60 @@ class WorkflowEffects:
                 arguments=arguments,
                 agent_id=self._spec.agent_id,
                 labels=self._spec.labels,
+                tool_call_id=CURRENT_TOOL_CALL.get(),
             ),
             self._tool,
             work=self._work,
         )
         return ToolResult(content=result.content, is_error=result.is_error)
+
+    async def run_sub_run(self, spec: RunSpec) -> SubRunOutcome:
+        """Creates the child run's record (an activity), starts it as a child
+        workflow (id = its run id, on this task queue), waits for it to close
+        and reads how it ended (an activity). The run's stop cancels the child
+        workflow and waits for it to close (``WAIT_CANCELLATION_COMPLETED``);
+        should the parent close first, Temporal cancels the child
+        (``REQUEST_CANCEL``). A worker that dies meanwhile resumes the parent
+        waiting for the same child: a started child is never started again."""
+        await self.flush()
+        self._gate()
+        await _activity(RunActivities.open_sub_run, SubRunInput(spec=spec), PUBLISH)
+        handle = await workflow.start_child_workflow(
+            WORKFLOW_NAME,
+            AgentRunInput(spec=spec),
+            id=spec.run_id,
+            cancellation_type=ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+            execution_timeout=timedelta(seconds=spec.timeout_seconds) + CHILD_EXECUTION_MARGIN,
+            memo={
+                "tenant": spec.tenant,
+                "created_by": spec.created_by,
+                "parent_run_id": spec.parent_run_id,
+            },
+        )
+        self._work.add(handle)
+        if self._stop is not None:
+            handle.cancel()  # stopped while it started: the child is cancelled too
+        try:
+            with contextlib.suppress(ChildWorkflowError):  # FAILED or CANCELLED: see its record
+                await handle
+        except asyncio.CancelledError:
+            if not handle.done():
+                handle.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ChildWorkflowError):
+                    await handle
+            raise
+        finally:
+            self._work.discard(handle)
+        result = await _activity(
+            RunActivities.sub_run_outcome, SubRunQuery(run_id=spec.run_id), PUBLISH
+        )
+        return SubRunOutcome(
+            state=result.state,  # type: ignore[arg-type]
+            output=result.output,
+            error=status_pb2.Status.FromString(result.error) if result.error else None,
+            usage=result.usage,
+        )
 
     async def wait_approval(self, approval_id: str, *, timeout_seconds: float) -> Decision | None:
         await self.flush()

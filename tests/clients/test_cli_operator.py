@@ -455,6 +455,7 @@ def test_the_app_has_the_operator_groups_and_the_servers_commands() -> None:
         "runs",
         "approvals",
         "threads",
+        "tools",
     ]
 
 

@@ -47,6 +47,7 @@ SERVICES = {
     "runwire.v1.RunService",
     "runwire.v1.ApprovalService",
     "runwire.v1.ThreadService",
+    "runwire.v1.ToolService",
     "grpc.health.v1.Health",
 }
 

@@ -17,7 +17,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from runwire.v1 import agent_pb2, approval_pb2, run_service_pb2, thread_pb2
+from runwire.v1 import agent_pb2, approval_pb2, run_service_pb2, thread_pb2, tool_pb2
 
 from runwire_server.app.server import RunwireServer
 from runwire_server.service.auth.config import AuthSettings
@@ -37,6 +37,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "runwire.v1.AgentService/ListAgents": EVERYONE,
     "runwire.v1.AgentService/UpdateAgent": EDITORS,
     "runwire.v1.AgentService/DeleteAgent": EDITORS,
+    "runwire.v1.AgentService/ListAgentTools": EVERYONE,
+    "runwire.v1.ToolService/ListTools": EVERYONE,
     "runwire.v1.RunService/CreateRun": RUNNERS,
     "runwire.v1.RunService/StreamRun": RUNNERS,
     "runwire.v1.RunService/WaitRun": RUNNERS,
@@ -46,6 +48,10 @@ EXPECTED: dict[str, frozenset[str]] = {
     "runwire.v1.RunService/StreamRunEvents": EVERYONE,
     "runwire.v1.RunService/ListRunEvents": EVERYONE,
     "runwire.v1.RunService/SubmitToolOutputs": RUNNERS,
+    "runwire.v1.RunService/PauseRun": RUNNERS,
+    "runwire.v1.RunService/ResumeRun": RUNNERS,
+    "runwire.v1.RunService/WatchRuns": EVERYONE,
+    "runwire.v1.ApprovalService/WatchApprovals": EVERYONE,
     "runwire.v1.ApprovalService/ListApprovals": EVERYONE,
     "runwire.v1.ApprovalService/GetApproval": EVERYONE,
     "runwire.v1.ApprovalService/ResolveApproval": APPROVERS,
@@ -62,7 +68,7 @@ REFUSALS = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 def methods() -> dict[str, MethodDescriptor]:
     """Every RPC of every Runwire service, by ``Service/Method``."""
     found = {}
-    for module in (agent_pb2, run_service_pb2, approval_pb2, thread_pb2):
+    for module in (agent_pb2, run_service_pb2, approval_pb2, thread_pb2, tool_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 found[f"{service.full_name}/{method.name}"] = method

@@ -49,6 +49,7 @@ async def _agent(
     mode: agent_pb2.ApprovalMode,
     *,
     delay_ms: int = 0,
+    sub_agents: tuple[str, ...] = (),
     **limits: int,
 ) -> None:
     options = struct_pb2.Struct()
@@ -58,6 +59,7 @@ async def _agent(
         tools=["echo", "calculator"],
         approval_policy=agent_pb2.ApprovalPolicy(mode=mode),
         runtime=agent_pb2.RUNTIME_TEMPORAL,
+        sub_agents=[agent_pb2.SubAgent(agent_id=a) for a in sub_agents],
     )
     if "max_iterations" in limits:
         agent.limits.max_iterations = limits["max_iterations"]
@@ -288,6 +290,79 @@ async def paused_and_resumed(stubs: Stubs) -> str:
     return run.run_id
 
 
+async def sub_agents(stubs: Stubs) -> str:
+    """A parent delegates to two sub-agents in parallel (two child workflows);
+    one child waits for an approval of its tool call (announced in the
+    parent's stream), then both end and the parent answers."""
+    await _agent(stubs, "helper", [{"text": "helped"}], agent_pb2.APPROVAL_MODE_AUTO)
+    child_script: Script = [
+        {"tool_calls": [{"name": "echo", "arguments": {"text": "checked"}}]},
+        {"text": "checked it"},
+    ]
+    await _agent(stubs, "checker", child_script, agent_pb2.APPROVAL_MODE_REQUIRE_ALL)
+    script: Script = [
+        {
+            "tool_calls": [
+                {"name": "helper", "arguments": {"prompt": "help"}},
+                {"name": "checker", "arguments": {"prompt": "check"}},
+            ]
+        },
+        {"text": "helped and checked"},
+    ]
+    await _agent(
+        stubs, "delegator", script, agent_pb2.APPROVAL_MODE_AUTO, sub_agents=("helper", "checker")
+    )
+    run: run_pb2.Run = (
+        await stubs.runs.CreateRun(
+            run_service_pb2.CreateRunRequest(agent_id="delegator", prompt="go")
+        )
+    ).run
+    async for response in stubs.runs.StreamRunEvents(
+        run_service_pb2.StreamRunEventsRequest(run_id=run.run_id)
+    ):
+        if response.event.HasField("approval_requested"):
+            approval_id = response.event.approval_requested.approval_id
+            break
+    await stubs.approvals.ResolveApproval(
+        approval_pb2.ResolveApprovalRequest(
+            approval_id=approval_id, decision=approval_pb2.APPROVAL_DECISION_APPROVE
+        )
+    )
+    await _until(stubs, run.run_id, run_pb2.RUN_STATE_SUCCEEDED)
+    return run.run_id
+
+
+async def sub_agent_cancelled(stubs: Stubs) -> str:
+    """CancelRun of a parent whose child waits for an approval: the child
+    workflow is cancelled and waited for, then the parent ends CANCELLED."""
+    child_script: Script = [{"tool_calls": [{"name": "echo", "arguments": {"text": "w"}}]}]
+    await _agent(stubs, "waiting-child", child_script, agent_pb2.APPROVAL_MODE_REQUIRE_ALL)
+    script: Script = [
+        {"tool_calls": [{"name": "waiting-child", "arguments": {"prompt": "wait"}}]},
+        {"text": "never said"},
+    ]
+    await _agent(
+        stubs,
+        "cancelled-parent",
+        script,
+        agent_pb2.APPROVAL_MODE_AUTO,
+        sub_agents=("waiting-child",),
+    )
+    run: run_pb2.Run = (
+        await stubs.runs.CreateRun(
+            run_service_pb2.CreateRunRequest(agent_id="cancelled-parent", prompt="go")
+        )
+    ).run
+    async for response in stubs.runs.StreamRunEvents(
+        run_service_pb2.StreamRunEventsRequest(run_id=run.run_id)
+    ):
+        if response.event.HasField("approval_requested"):
+            break
+    await stubs.runs.CancelRun(run_service_pb2.CancelRunRequest(run_id=run.run_id, reason="stop"))
+    await _until(stubs, run.run_id, run_pb2.RUN_STATE_CANCELLED)
+    return run.run_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "approved_tool": approved_tool,
     "client_tool": client_tool,
@@ -297,6 +372,8 @@ SCENARIOS: dict[str, Scenario] = {
     "continued_as_new": continued_as_new,
     "long_tool_result": long_tool_result,
     "paused_and_resumed": paused_and_resumed,
+    "sub_agents": sub_agents,
+    "sub_agent_cancelled": sub_agent_cancelled,
 }
 
 

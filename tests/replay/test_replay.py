@@ -40,6 +40,8 @@ def test_histories_are_committed() -> None:
         "continued_as_new",
         "long_tool_result",
         "paused_and_resumed",
+        "sub_agents",
+        "sub_agent_cancelled",
     }
     assert {p.stem for p in HISTORIES} == {p.stem for p in (HERE / "claims").glob("*.json")}
 

@@ -19,7 +19,7 @@ import pytest
 from google.rpc import code_pb2, error_details_pb2
 from runwire.v1 import event_pb2, run_pb2
 
-from runwire_server.service.agent.effects import ModelTurn, ToolResult
+from runwire_server.service.agent.effects import ModelTurn, SubRunOutcome, ToolResult
 from runwire_server.service.agent.loop import execute_run
 from runwire_server.service.core.errors import ERROR_DOMAIN, NotFoundError
 from runwire_server.service.core.messages import ChatMessage, Role, Usage
@@ -37,6 +37,9 @@ class RecordingEffects:
 
     async def wait_resumed(self) -> None:
         raise AssertionError("no test pauses")
+
+    async def run_sub_run(self, spec: RunSpec) -> SubRunOutcome:
+        raise AssertionError("no sub-agents here")
 
     def __init__(self, model: ModelCall) -> None:
         self.model = model

@@ -9,14 +9,15 @@ activities (model and tool calls, event publishing), workflow updates
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from runwire.v1 import event_pb2
+from google.rpc import status_pb2
+from runwire.v1 import event_pb2, run_pb2
 
 from runwire_server.service.core.messages import ChatMessage, Usage
-from runwire_server.service.core.spec import Decision, LoopCheckpoint, ToolOutput
+from runwire_server.service.core.spec import Decision, LoopCheckpoint, RunSpec, ToolOutput
 from runwire_server.service.llm.base import ModelRequest
 
 
@@ -41,6 +42,42 @@ class ToolResult:
     is_error: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
+class SubRunOutcome:
+    """How a sub-agent's child run ended.
+
+    Attributes:
+        state: Its terminal state (SUCCEEDED, FAILED or CANCELLED).
+        output: Its final output ("" unless SUCCEEDED).
+        error: Its error when FAILED (``google.rpc.Status``), else None.
+        usage: Tokens it used.
+    """
+
+    state: run_pb2.RunState
+    output: str = ""
+    error: status_pb2.Status | None = None
+    usage: Usage = field(default_factory=Usage)
+
+
+#: Events of a sub-agent's run that its ancestors' streams announce too
+#: (``announcement``), so one subscriber sees everything waiting for a human.
+ANNOUNCED_PAYLOADS = frozenset({"approval_requested", "approval_resolved"})
+
+
+def announcement(event: event_pb2.RunEvent, run_id: str) -> event_pb2.RunEvent | None:
+    """The copy of ``run_id``'s ``event`` that its ancestors log (the payload's
+    ``run_id`` set to the child's), or None when the event is not announced."""
+    kind = event.WhichOneof("payload")
+    if kind not in ANNOUNCED_PAYLOADS:
+        return None
+    copy = event_pb2.RunEvent()
+    copy.CopyFrom(event)
+    for name in ("run_id", "sequence", "create_time"):
+        copy.ClearField(name)
+    getattr(copy, kind).run_id = run_id
+    return copy
+
+
 class Effects(Protocol):
     """The side effects of one run. Implementations are per runtime."""
 
@@ -61,6 +98,18 @@ class Effects(Protocol):
     async def run_tool(self, name: str, arguments: dict[str, Any]) -> ToolResult:
         """Runs a server tool. Tool failures are results (``is_error``), not
         exceptions."""
+        ...
+
+    async def run_sub_run(self, spec: RunSpec) -> SubRunOutcome:
+        """Starts the child run ``spec`` (``RunSpec.child_spec``) on this run's
+        runtime and waits for its end. Cancelled (the parent stops or times
+        out), it cancels the child and waits for the child's end before
+        re-raising.
+
+        Raises:
+            RunwireError: the child could not be started.
+            asyncio.CancelledError: as above.
+        """
         ...
 
     async def wait_approval(self, approval_id: str, *, timeout_seconds: float) -> Decision | None:

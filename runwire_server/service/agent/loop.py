@@ -14,18 +14,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from runwire.v1 import approval_pb2, event_pb2, run_pb2
 
-from runwire_server.service.agent.effects import Effects, ToolResult
+from runwire_server.service.agent.effects import Effects, SubRunOutcome, ToolResult
 from runwire_server.service.core import schemas
 from runwire_server.service.core.errors import ERROR_DOMAIN, ResourceExhaustedError, RunwireError
 from runwire_server.service.core.messages import ChatMessage, Role, ToolCall, ToolSpec, Usage
-from runwire_server.service.core.spec import ApprovalDecision, LoopCheckpoint, RunSpec
+from runwire_server.service.core.spec import (
+    ApprovalDecision,
+    LoopCheckpoint,
+    RunSpec,
+    SubAgentRef,
+)
 from runwire_server.service.llm.base import ModelError, ModelRequest
+from runwire_server.service.tools.context import CURRENT_TOOL_CALL
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +67,19 @@ class _BudgetExceeded(RunwireError):
         super().__init__(
             f"the run used {used} tokens, over its budget of {budget}",
             metadata={"used_tokens": str(used), "token_budget": str(budget)},
+        )
+
+
+class _ToolFailuresExceeded(RunwireError):
+    """More consecutive tool calls failed than ``max_consecutive_tool_failures``."""
+
+    default_reason = "TOOL_FAILURES_EXCEEDED"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"{limit} consecutive tool calls failed, the agent's "
+            "tool_execution.max_consecutive_tool_failures",
+            metadata={"limit": str(limit)},
         )
 
 
@@ -114,6 +134,12 @@ _ENDINGS = (
     ),
     _Ending(error=_OutputMismatch, finish_reason=FINISH_ERROR, code=code_pb2.FAILED_PRECONDITION),
     _Ending(
+        error=_ToolFailuresExceeded,
+        finish_reason=FINISH_ERROR,
+        code=code_pb2.FAILED_PRECONDITION,
+        keep_metadata=True,
+    ),
+    _Ending(
         error=ResourceExhaustedError,
         finish_reason=FINISH_ERROR,
         code=code_pb2.RESOURCE_EXHAUSTED,
@@ -147,6 +173,11 @@ class _RunState:
     # approval_id -> tool_call_id of approvals still pending.
     pending_approvals: dict[str, str] = field(default_factory=dict)
     waiting: int = 0
+    # tool_call_id -> whether the call failed (an error result; a call a person
+    # rejected, or whose approval expired, did not run and did not fail).
+    failed_calls: dict[str, bool] = field(default_factory=dict)
+    not_run: set[str] = field(default_factory=set)
+    consecutive_failures: int = 0
 
 
 class _Loop:
@@ -157,6 +188,7 @@ class _Loop:
         self.state = _RunState()
         self.server_tools = {t.name for t in spec.tools}
         self.client_tools = {t.name for t in spec.client_tools}
+        self.sub_agents = {s.tool_name: s for s in spec.sub_agents}
 
     async def emit(self, **payload: object) -> None:
         await self.fx.emit(event_pb2.RunEvent(**payload))  # type: ignore[arg-type]
@@ -184,7 +216,7 @@ class _Loop:
             messages = [*spec.history, user]
             self.state.new_messages.append(user)
             step = 0
-        tools = (*spec.tools, *spec.client_tools)
+        tools = (*spec.tools, *spec.sub_agent_tools(), *spec.client_tools)
         while True:
             if step:
                 await self.fx.checkpoint(
@@ -205,6 +237,19 @@ class _Loop:
                 results = [await self.tool_call(c) for c in reply.tool_calls]
             messages.extend(results)
             self.state.new_messages.extend(results)
+            self.count_failures(reply.tool_calls)
+
+    def count_failures(self, calls: Sequence[ToolCall]) -> None:
+        """Counts the round's failed calls in order; raises once
+        ``max_consecutive_tool_failures`` failed in a row (0: never)."""
+        cap = self.spec.max_consecutive_tool_failures
+        for call in calls:
+            if self.state.failed_calls.pop(call.id, False):
+                self.state.consecutive_failures += 1
+            else:
+                self.state.consecutive_failures = 0
+            if cap and self.state.consecutive_failures >= cap:
+                raise _ToolFailuresExceeded(cap)
 
     async def model_round(
         self, messages: list[ChatMessage], step: int, *, tools: tuple[ToolSpec, ...]
@@ -282,12 +327,15 @@ class _Loop:
             result = await self.client_tool(call)
         elif call.name in self.server_tools:
             result = await self.server_tool(call)
+        elif call.name in self.sub_agents:
+            result = await self.delegate(call, self.sub_agents[call.name])
         else:
-            known = sorted(self.server_tools | self.client_tools)
+            known = sorted(self.server_tools | self.client_tools | self.sub_agents.keys())
             result = ToolResult(
                 content=f"error: unknown tool {call.name!r}; available tools: {known}",
                 is_error=True,
             )
+        self.state.failed_calls[call.id] = result.is_error and call.id not in self.state.not_run
         await self.emit(
             tool_call_result=event_pb2.ToolCallResult(
                 tool_call_id=call.id, content=result.content, is_error=result.is_error
@@ -327,7 +375,93 @@ class _Loop:
                 return ToolResult(content=str(arguments_or_notice), is_error=True)
             assert isinstance(arguments_or_notice, dict)
             arguments = arguments_or_notice
-        return await self.fx.run_tool(call.name, arguments)
+        return await self.execute_tool(call, arguments)
+
+    async def execute_tool(self, call: ToolCall, arguments: dict[str, object]) -> ToolResult:
+        """Runs a server tool (built-in, Python or MCP) under the agent's
+        ``tool_timeout`` (a timeout is a tool error the model sees), with
+        ``CURRENT_TOOL_CALL`` naming the call (the tool's ``ToolContext``)."""
+        token = CURRENT_TOOL_CALL.set(call.id)
+        try:
+            timeout = self.spec.tool_timeout_seconds
+            if timeout is None:
+                return await self.fx.run_tool(call.name, arguments)
+            try:
+                async with asyncio.timeout(timeout):
+                    return await self.fx.run_tool(call.name, arguments)
+            except TimeoutError:
+                return ToolResult(
+                    content=f"error: the tool {call.name!r} did not finish within its timeout "
+                    f"of {timeout:g} s",
+                    is_error=True,
+                )
+        finally:
+            CURRENT_TOOL_CALL.reset(token)
+
+    async def delegate(self, call: ToolCall, sub: SubAgentRef) -> ToolResult:
+        """A call of a sub-agent's tool: a child run of that agent with the
+        call's ``prompt`` (after an approval, per policy, like any tool). The
+        parent logs ``sub_run_started`` and ``sub_run_finished``; the child's
+        usage rolls up into the parent's; its output is the result, and a
+        child that did not succeed (or could not start, or would be too deep)
+        is a tool error the model sees."""
+        try:
+            arguments = call.parse_arguments()
+        except ValueError as exc:
+            return ToolResult(
+                content=f"error: the arguments of {call.name!r} are not a JSON object ({exc}); "
+                "call the tool again with valid JSON arguments",
+                is_error=True,
+            )
+        if self.spec.needs_approval(call.name):
+            approved, arguments_or_notice = await self.approval(call, arguments)
+            if not approved:
+                return ToolResult(content=str(arguments_or_notice), is_error=True)
+            assert isinstance(arguments_or_notice, dict)
+            arguments = arguments_or_notice
+        prompt = arguments.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            return ToolResult(
+                content=f"error: {call.name!r} needs a non-empty string argument 'prompt' (the "
+                "task for the sub-agent); call it again with one",
+                is_error=True,
+            )
+        try:
+            child = self.spec.child_spec(sub, run_id=self.fx.new_id("run"), prompt=prompt)
+        except RunwireError as exc:
+            return ToolResult(content=f"error: {exc.message}", is_error=True)
+
+        await self.emit(
+            sub_run_started=event_pb2.SubRunStarted(
+                child_run_id=child.run_id, agent_id=sub.agent_id, tool_call_id=call.id
+            )
+        )
+        try:
+            outcome = await self.fx.run_sub_run(child)
+        except RunwireError as exc:
+            error = status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message=exc.message)
+            outcome = SubRunOutcome(state=run_pb2.RUN_STATE_FAILED, error=error)
+        self.state.usage = self.state.usage + outcome.usage
+        await self.emit(usage=_usage_pb(self.state.usage))
+        finished = event_pb2.SubRunFinished(
+            child_run_id=child.run_id,
+            agent_id=sub.agent_id,
+            tool_call_id=call.id,
+            state=outcome.state,
+            output=outcome.output,
+            usage=_usage_pb(outcome.usage),
+        )
+        if outcome.error is not None:
+            finished.error.CopyFrom(outcome.error)
+        await self.emit(sub_run_finished=finished)
+        if outcome.state == run_pb2.RUN_STATE_SUCCEEDED:
+            return ToolResult(content=outcome.output)
+        state = run_pb2.RunState.Name(outcome.state).removeprefix("RUN_STATE_")
+        why = f": {outcome.error.message}" if outcome.error is not None else ""
+        return ToolResult(
+            content=f"error: the run of sub-agent {sub.agent_id!r} ended {state}{why}",
+            is_error=True,
+        )
 
     async def approval(
         self, call: ToolCall, arguments: dict[str, object]
@@ -366,6 +500,8 @@ class _Loop:
         resolved.resolve_time.FromDatetime(resolve_time)
         await self.emit(approval_resolved=resolved)
         await self.end_wait()
+        if decision is None or decision.choice is ApprovalDecision.REJECT:
+            self.state.not_run.add(call.id)
         if decision is None:
             return (
                 False,

@@ -12,11 +12,15 @@ from runwire_server.service.api.convert import checked_schema, struct_to_dict
 from runwire_server.service.api.errors import unary
 from runwire_server.service.auth.principal import current_principal
 from runwire_server.service.auth.quotas import Quotas, fit_bytes
-from runwire_server.service.core.errors import InvalidArgumentError
+from runwire_server.service.core.errors import InvalidArgumentError, NotFoundError
+from runwire_server.service.core.spec import sub_agent_tool_name
 from runwire_server.service.llm.registry import ProviderRegistry
+from runwire_server.service.runtimes.router import sub_agent_refs
 from runwire_server.service.stores.agents import AgentStore
 from runwire_server.service.stores.paging import encode_token, page_size
 from runwire_server.service.stores.tenants import PerTenant
+from runwire_server.service.tools.catalog import OfferedTool, agent_tool_pb, agent_tools
+from runwire_server.service.tools.mcp import pool_of
 from runwire_server.service.tools.registry import ToolRegistry
 
 #: Agent fields the server sets; an update mask naming them is refused.
@@ -79,6 +83,13 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 violations[f"{prefix}.tools[{i}]"] = (
                     f"unknown tool {name!r}; available: {', '.join(self._tools.names())}"
                 )
+        pool = pool_of(self._tools)
+        configured = pool.server_names() if pool is not None else []
+        for i, toolset in enumerate(agent.toolsets):
+            if toolset not in configured:
+                violations[f"{prefix}.toolsets[{i}]"] = (
+                    f"unknown MCP server {toolset!r}; available: {', '.join(configured) or 'none'}"
+                )
         if agent.HasField("response_format"):
             try:
                 checked_schema(agent.response_format, field=f"{prefix}.response_format")
@@ -89,6 +100,69 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 "invalid agent: " + "; ".join(f"{k}: {v}" for k, v in violations.items()),
                 field_violations=violations,
             )
+
+    async def check_sub_agents(self, agent: agent_pb2.Agent, *, prefix: str = "agent") -> None:
+        """Checks ``agent.sub_agents`` against the caller's agents: each names a
+        known agent, no tool name is taken twice (by another sub-agent or by one
+        of ``agent.tools``), and no delegation leads back to ``agent`` (a cycle,
+        followed through the stored agents, ``agent`` as given).
+
+        Raises:
+            InvalidArgumentError: with field violations under ``prefix``.
+        """
+        if not agent.sub_agents:
+            return
+        store = self._store()
+        violations: dict[str, str] = {}
+        names = set(agent.tools)
+        for i, sub in enumerate(agent.sub_agents):
+            where = f"{prefix}.sub_agents[{i}]"
+            name = sub.tool_name or sub_agent_tool_name(sub.agent_id)
+            if name in names:
+                violations[f"{where}.tool_name"] = (
+                    f"tool name {name!r} is taken by another tool of the agent"
+                )
+            names.add(name)
+            if sub.agent_id == agent.agent_id:
+                violations[f"{where}.agent_id"] = "an agent cannot delegate to itself (a cycle)"
+                continue
+            try:
+                await store.get(sub.agent_id)
+            except NotFoundError:
+                violations[f"{where}.agent_id"] = f"unknown agent {sub.agent_id!r}"
+                continue
+            path = await self._path_back(agent.agent_id, sub.agent_id)
+            if path is not None:
+                chain = " -> ".join([agent.agent_id, *path])
+                violations[f"{where}.agent_id"] = f"delegation would form a cycle: {chain}"
+        if violations:
+            raise InvalidArgumentError(
+                "invalid agent: " + "; ".join(f"{k}: {v}" for k, v in violations.items()),
+                field_violations=violations,
+            )
+
+    async def _path_back(self, origin: str, start: str) -> list[str] | None:
+        """A delegation path from ``start`` through the stored agents' sub-agents
+        that reaches ``origin`` (``start`` first, ``origin`` last), or None."""
+        store = self._store()
+        parents: dict[str, str] = {start: ""}
+        queue = [start]
+        while queue:
+            current = queue.pop(0)
+            try:
+                stored = await store.get(current)
+            except NotFoundError:
+                continue
+            for sub in stored.sub_agents:
+                if sub.agent_id == origin:
+                    path = [origin, current]
+                    while parents[path[-1]]:
+                        path.append(parents[path[-1]])
+                    return [*path[:0:-1], origin]
+                if sub.agent_id not in parents:
+                    parents[sub.agent_id] = current
+                    queue.append(sub.agent_id)
+        return None
 
     @unary
     async def CreateAgent(
@@ -103,6 +177,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         self._check_size(agent)
         # The checks' work grows with the agent (options, schemas): off the event loop.
         await asyncio.to_thread(self.check, agent)
+        await self.check_sub_agents(agent)
         tenant = current_principal().tenant
         store = self._store()
         self._quotas.check(
@@ -148,8 +223,44 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         updated = _apply_mask(current, request.agent, request.update_mask)
         self._check_size(updated)
         await asyncio.to_thread(self.check, updated)
+        await self.check_sub_agents(updated)
         stored = await self._store().replace(updated, expected_etag=request.agent.etag)
         return agent_pb2.UpdateAgentResponse(agent=stored)
+
+    @unary
+    async def ListAgentTools(
+        self, request: agent_pb2.ListAgentToolsRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.ListAgentToolsResponse:
+        agent = await self._store().get(request.agent_id)
+        offered = agent_tools(agent, self._tools, sub_agents=await self.sub_agent_tools(agent))
+        return agent_pb2.ListAgentToolsResponse(
+            tools=[agent_tool_pb(tool, agent.approval_policy) for tool in offered]
+        )
+
+    async def sub_agent_tools(self, agent: agent_pb2.Agent) -> list[OfferedTool]:
+        """The rows of ``agent.sub_agents`` for ListAgentTools (TOOL_SOURCE_SUB_AGENT,
+        ``sub_agent_id`` set, the tool name, description and parameters the model
+        sees), in order; they come after the server and MCP tools
+        (``runwire_server.service.tools.catalog.agent_tools``).
+
+        Built as a run's snapshot builds them (``router.sub_agent_refs``: the
+        description defaults to the sub-agent's own, read from the store).
+        """
+        store = self._store()
+        known: dict[str, agent_pb2.Agent] = {}
+        for sub in agent.sub_agents:
+            try:
+                known[sub.agent_id] = await store.get(sub.agent_id)
+            except NotFoundError:
+                continue  # deleted since: a call fails as a tool error
+        return [
+            OfferedTool(
+                spec=ref.tool_spec(),
+                source=agent_pb2.TOOL_SOURCE_SUB_AGENT,
+                sub_agent_id=ref.agent_id,
+            )
+            for ref in sub_agent_refs(agent, known)
+        ]
 
     @unary
     async def DeleteAgent(

@@ -36,6 +36,8 @@ STATE = frozenset(
         "approval_requested",
         "approval_resolved",
         "client_tool_call_requested",
+        "sub_run_started",
+        "sub_run_finished",
     }
 )
 

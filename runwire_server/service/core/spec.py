@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runwire_server.service.core.errors import FailedPreconditionError
 from runwire_server.service.core.messages import ChatMessage, ToolSpec, Usage
 
 #: Defaults from the Agent SDK for Go (DESIGN §4).
@@ -22,6 +23,14 @@ DEFAULT_RUN_TIMEOUT_SECONDS = 300.0
 #: The approval timeout defaults to the run timeout minus this margin.
 APPROVAL_TIMEOUT_MARGIN_SECONDS = 30.0
 DEFAULT_THREAD_HISTORY_MESSAGES = 20
+#: ``Limits.max_sub_agent_depth`` when 0: a sub-agent's run may delegate once more.
+DEFAULT_MAX_SUB_AGENT_DEPTH = 2
+#: JSON Schema of the arguments of a sub-agent tool: the child run's prompt.
+SUB_AGENT_PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {"prompt": {"type": "string"}},
+    "required": ["prompt"],
+}
 
 
 class ApprovalMode(StrEnum):
@@ -69,6 +78,7 @@ class LimitOverrides(BaseModel):
         timeout_seconds: Wall-clock limit of the run, seconds.
         approval_timeout_seconds: How long one approval may stay pending, seconds.
         token_budget: Input + output tokens the run may use.
+        max_sub_agent_depth: How deep delegation may go below the run.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -77,6 +87,7 @@ class LimitOverrides(BaseModel):
     timeout_seconds: float | None = None
     approval_timeout_seconds: float | None = None
     token_budget: int | None = None
+    max_sub_agent_depth: int | None = None
 
 
 class RunOverrides(BaseModel):
@@ -122,6 +133,34 @@ class RunOverrides(BaseModel):
         return f"{agent_instructions}\n\n{self.instructions}"
 
 
+class SubAgentRef(BaseModel):
+    """An agent a run may delegate to, as the model sees it (``Agent.sub_agents``).
+
+    Attributes:
+        tool_name: The tool name the model calls.
+        agent_id: The agent delegated to (same tenant).
+        description: What the sub-agent does, shown to the model.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    tool_name: str
+    agent_id: str
+    description: str = ""
+
+    def tool_spec(self) -> ToolSpec:
+        """The tool offered to the model: one ``prompt`` string argument."""
+        return ToolSpec(
+            name=self.tool_name, description=self.description, parameters=SUB_AGENT_PARAMETERS
+        )
+
+
+def sub_agent_tool_name(agent_id: str) -> str:
+    """The default tool name of a sub-agent: ``agent_id`` with characters other
+    than letters, digits, '_' and '-' replaced by '_' (at most 64 characters)."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in agent_id)[:64]
+
+
 class RunSpec(BaseModel):
     """Everything the loop needs, fixed at run start.
 
@@ -147,6 +186,26 @@ class RunSpec(BaseModel):
         labels: The run's labels (``CreateRunRequest.labels``), at most 32.
         overrides: What the run request changed of the agent (recorded as
             asked; the fields above already apply it), or None.
+        sub_agents: Agents this run may delegate to (tools the model sees).
+        parent_run_id: The run that delegated to this one ("" for a run a client started).
+        root_run_id: The run at the top of the delegation tree ("": this run).
+        depth: 0 for a run a client started, 1 for its sub-agents' runs, ...
+        ancestor_run_ids: The runs above this one, nearest first (they announce
+            this run's approvals in their streams).
+        max_sub_agent_depth: The deepest run the delegation tree may hold
+            (absolute: a delegation from a run at ``depth`` needs ``depth + 1``
+            at most this).
+        sub_agent_specs: The snapshot of every agent the delegation tree may
+            reach, by agent id, taken when the root run started: a child run is
+            its agent's snapshot with the child's ids and prompt
+            (``child_spec``). Shared by every run of the tree.
+        sub_agent_problems: Agents the tree names but could not snapshot
+            (deleted, a tool the server lacks), by agent id: why. Delegating
+            to one fails as a tool error.
+        tool_timeout_seconds: Longest one server tool call may take
+            (``ToolExecution.tool_timeout``), or None: no limit but the run's.
+        max_consecutive_tool_failures: Consecutive failed tool calls after
+            which the run fails (``TOOL_FAILURES_EXCEEDED``); 0: no cap.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -175,6 +234,71 @@ class RunSpec(BaseModel):
     token_budget: int = 0
     labels: dict[str, str] = Field(default_factory=dict)
     overrides: RunOverrides | None = None
+    sub_agents: tuple[SubAgentRef, ...] = ()
+    parent_run_id: str = ""
+    root_run_id: str = ""
+    depth: int = 0
+    ancestor_run_ids: tuple[str, ...] = ()
+    max_sub_agent_depth: int = DEFAULT_MAX_SUB_AGENT_DEPTH
+    sub_agent_specs: dict[str, RunSpec] = Field(default_factory=dict)
+    sub_agent_problems: dict[str, str] = Field(default_factory=dict)
+    tool_timeout_seconds: float | None = None
+    max_consecutive_tool_failures: int = 0
+
+    def sub_agent_tools(self) -> tuple[ToolSpec, ...]:
+        """The tools of ``sub_agents``, as the model is offered them."""
+        return tuple(s.tool_spec() for s in self.sub_agents)
+
+    def child_spec(self, sub: SubAgentRef, *, run_id: str, prompt: str) -> RunSpec:
+        """The snapshot of a child run of ``sub`` started by a call of this run.
+
+        The child is its agent's snapshot (``sub_agent_specs``) with its own
+        ids, the call's ``prompt``, this run's tenant and principal, one level
+        deeper; its depth bound is the tighter of this run's and its agent's
+        own ``max_sub_agent_depth`` (below the child).
+
+        Raises:
+            FailedPreconditionError: the agent could not be snapshotted when the
+                tree started (``sub_agent_problems``), or the delegation would
+                go deeper than ``max_sub_agent_depth`` (``SUB_AGENT_DEPTH_EXCEEDED``
+                in the metadata's ``why``).
+        """
+        depth = self.depth + 1
+        if depth > self.max_sub_agent_depth:
+            raise FailedPreconditionError(
+                f"delegating to {sub.agent_id!r} would start a run at depth {depth}, deeper "
+                f"than this run tree allows ({self.max_sub_agent_depth}); answer without it",
+                metadata={"agent_id": sub.agent_id, "max_sub_agent_depth": str(depth - 1)},
+            )
+        template = self.sub_agent_specs.get(sub.agent_id)
+        if template is None:
+            why = self.sub_agent_problems.get(sub.agent_id, "it was not found")
+            raise FailedPreconditionError(
+                f"sub-agent {sub.agent_id!r} cannot run: {why}",
+                metadata={"agent_id": sub.agent_id},
+            )
+        return template.model_copy(
+            update={
+                "run_id": run_id,
+                "prompt": prompt,
+                "tenant": self.tenant,
+                "created_by": self.created_by,
+                "thread_id": "",
+                "history": (),
+                "client_tools": (),
+                "labels": {},
+                "overrides": None,
+                "parent_run_id": self.run_id,
+                "root_run_id": self.root_run_id or self.run_id,
+                "depth": depth,
+                "ancestor_run_ids": (self.run_id, *self.ancestor_run_ids),
+                "max_sub_agent_depth": min(
+                    self.max_sub_agent_depth, depth + template.max_sub_agent_depth
+                ),
+                "sub_agent_specs": self.sub_agent_specs,
+                "sub_agent_problems": self.sub_agent_problems,
+            }
+        )
 
     def needs_approval(self, tool_name: str) -> bool:
         """True when a call of server tool ``tool_name`` waits for a decision."""

@@ -45,14 +45,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from runwire.v1 import event_pb2, run_pb2
+from runwire.v1 import agent_pb2, event_pb2, run_pb2
 
 from runwire_server.service.agent.decisions import (
     APPROVAL_NOT_PENDING,
     TOOL_CALL_NOT_PENDING,
     PendingDecisions,
 )
-from runwire_server.service.agent.effects import ModelTurn, ToolResult
+from runwire_server.service.agent.effects import (
+    ModelTurn,
+    SubRunOutcome,
+    ToolResult,
+    announcement,
+)
 from runwire_server.service.agent.loop import execute_run
 from runwire_server.service.agent.resilient_turn import (
     DEFAULT_RETRY_POLICY,
@@ -61,7 +66,7 @@ from runwire_server.service.agent.resilient_turn import (
 )
 from runwire_server.service.core.errors import FailedPreconditionError
 from runwire_server.service.core.logs import run_context
-from runwire_server.service.core.messages import ChatMessage
+from runwire_server.service.core.messages import ChatMessage, Usage
 from runwire_server.service.core.spec import (
     Decision,
     LoopCheckpoint,
@@ -82,6 +87,7 @@ from runwire_server.service.llm.base import ModelRequest
 from runwire_server.service.llm.registry import ProviderRegistry
 from runwire_server.service.runtimes.lease_keeper import LeaseKeeper
 from runwire_server.service.runtimes.recorder import CLOSING_PAYLOADS, RunRecorder
+from runwire_server.service.runtimes.router import open_sub_run
 from runwire_server.service.stores.events import TERMINAL_PAYLOADS
 from runwire_server.service.stores.leases import (
     CancelOutcome,
@@ -219,6 +225,7 @@ class _Effects:
             finally:
                 if opening:
                     control.opened.set()
+            await self._runtime.announce(control.spec, event)
 
     async def call_model(self, request: ModelRequest, *, message_id: str) -> ModelTurn:
         """Calls the run's model with retries, circuit breakers and its fallback
@@ -256,6 +263,21 @@ class _Effects:
             )
         )
         return ToolResult(content=outcome.content, is_error=outcome.is_error)
+
+    async def run_sub_run(self, spec: RunSpec) -> SubRunOutcome:
+        """Starts the child as a run of this process, then waits for its end
+        (see ``Effects.run_sub_run``); the parent's stop cancels it."""
+        await self._control.gate()
+        runtime = self._runtime
+        await asyncio.shield(runtime.start_sub_run(spec))
+        try:
+            await self._control.gate()  # stopped while it started: stop it too
+            await self._control.run_work(runtime.wait_ended(spec.run_id))
+        except asyncio.CancelledError:
+            reason = self._control.stop_reason or "the parent run stopped"
+            await asyncio.shield(runtime.stop_sub_run(spec.run_id, reason))
+            raise
+        return await runtime.sub_run_outcome(spec.run_id)
 
     async def wait_approval(self, approval_id: str, *, timeout_seconds: float) -> Decision | None:
         control = self._control
@@ -508,6 +530,71 @@ class InProcessRuntime:
             )
         return control
 
+    async def announce(self, spec: RunSpec, event: event_pb2.RunEvent) -> None:
+        """Logs a sub-agent run's approval event in each of its ancestors'
+        streams too (``announcement``), after its own log has it (so its
+        approval record exists first). Never raises: a stream that misses
+        the announcement still has the child's own."""
+        if not spec.ancestor_run_ids:
+            return
+        copy = announcement(event, spec.run_id)
+        if copy is None:
+            return
+        for ancestor in spec.ancestor_run_ids:
+            try:
+                await self.recorder.publish(ancestor, copy)
+            except Exception:
+                logger.warning(
+                    "could not announce an approval event in run %s",
+                    ancestor,
+                    exc_info=True,
+                    extra={"run_id": spec.run_id},
+                )
+
+    async def start_sub_run(self, spec: RunSpec) -> None:
+        """Creates the record and log of a sub-agent's child run and starts it
+        here (leased to this process like any run)."""
+        await self.reserve(spec.run_id, tenant=spec.tenant, thread_id="")
+        try:
+            await open_sub_run(
+                self.recorder.runs, self.recorder.events, spec, agent_pb2.RUNTIME_IN_PROCESS
+            )
+            await self.start(spec)
+        except BaseException:
+            await self.unreserve(spec.run_id)
+            raise
+
+    async def wait_ended(self, run_id: str) -> None:
+        """Returns once the run has ended: its task here has finished, or (a run
+        this process no longer runs) its log holds its terminal event."""
+        control = self._runs.get(run_id)
+        if control is not None and control.task is not None:
+            await asyncio.shield(control.task)
+            return
+        tail = self.recorder.events.subscribe(run_id, after_sequence=0)
+        try:
+            async for event in tail:
+                if event.WhichOneof("payload") in TERMINAL_PAYLOADS:
+                    return
+        finally:
+            close = getattr(tail, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def stop_sub_run(self, run_id: str, reason: str) -> None:
+        """Cancels a sub-agent's run (its parent stopped) and waits for its end."""
+        try:
+            await self.cancel(run_id, f"its parent run stopped: {reason}")
+            await self.wait_ended(run_id)
+        except Exception:
+            logger.warning(
+                "could not stop a sub-agent run", exc_info=True, extra={"run_id": run_id}
+            )
+
+    async def sub_run_outcome(self, run_id: str) -> SubRunOutcome:
+        """How an ended sub-agent's run ended, from its record."""
+        return outcome_of(await self.recorder.current(run_id))
+
     async def resolve_approval(self, run_id: str, approval_id: str, decision: Decision) -> Decision:
         """Records the decision, then waits until the loop takes it (it does at
         once when it waits for the approval); returns the decision in force.
@@ -655,6 +742,16 @@ class InProcessRuntime:
             *(c.task for c in controls if c.task is not None), return_exceptions=True
         )
         await self._keeper.aclose()
+
+
+def outcome_of(run: run_pb2.Run) -> SubRunOutcome:
+    """A sub-agent's ended run as its parent's tool call sees it."""
+    return SubRunOutcome(
+        state=run.state,
+        output=run.output,
+        error=run.error if run.HasField("error") else None,
+        usage=Usage(input_tokens=run.usage.input_tokens, output_tokens=run.usage.output_tokens),
+    )
 
 
 async def wait_approval_closed(

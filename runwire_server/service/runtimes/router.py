@@ -36,6 +36,7 @@ from runwire_server.service.core.messages import ChatMessage, ToolSpec
 from runwire_server.service.core.spec import (
     APPROVAL_TIMEOUT_MARGIN_SECONDS,
     DEFAULT_MAX_ITERATIONS,
+    DEFAULT_MAX_SUB_AGENT_DEPTH,
     DEFAULT_RUN_TIMEOUT_SECONDS,
     DEFAULT_THREAD_HISTORY_MESSAGES,
     ApprovalDecision,
@@ -45,7 +46,9 @@ from runwire_server.service.core.spec import (
     ModelRef,
     RunOverrides,
     RunSpec,
+    SubAgentRef,
     ToolOutput,
+    sub_agent_tool_name,
 )
 from runwire_server.service.core.telemetry import METRICS
 from runwire_server.service.llm.registry import ProviderRegistry
@@ -58,6 +61,7 @@ from runwire_server.service.stores.projection import TERMINAL_STATES
 from runwire_server.service.stores.runs import RunStore, run_not_found
 from runwire_server.service.stores.tenants import PerTenant
 from runwire_server.service.stores.threads import ThreadStore
+from runwire_server.service.tools.catalog import agent_tools
 from runwire_server.service.tools.registry import ToolRegistry
 
 #: How long ResolveApproval waits for the run to log a decision it took before
@@ -240,7 +244,8 @@ class RunRouter:
                         request.thread_id, limit=self.defaults.thread_history_messages
                     )
                 )
-            spec = self._snapshot(agent, request, run_id, history)
+            tree = await self._sub_agent_tree(agent, tenant)
+            spec = self._snapshot(agent, request, run_id, history, tree=tree)
             run = _new_record(request, run_id, agent.agent_id, runtime_kind)
             await self.events.create(run_id)
             stored, created = await self.runs.create(
@@ -359,22 +364,30 @@ class RunRouter:
         request: RunInput,
         run_id: str,
         history: tuple[ChatMessage, ...],
+        *,
+        tree: Mapping[str, agent_pb2.Agent] | None = None,
+        template: bool = False,
     ) -> RunSpec:
-        server_tools = []
-        for name in agent.tools:
-            if self.tools.get(name) is None:
-                raise FailedPreconditionError(
-                    f"agent {agent.agent_id!r} names tool {name!r}, which this server does not "
-                    "have; update the agent or load the tool module",
-                    reason="TOOL_NOT_FOUND",
-                    metadata={"agent_id": agent.agent_id, "tool": name},
-                )
-            server_tools.append(self.tools.spec(name))
+        """The run's snapshot of ``agent`` with ``request`` applied.
+
+        ``tree``: the agents its delegation tree may reach (``_sub_agent_tree``),
+        by id; with it, the snapshot holds theirs too (``RunSpec.sub_agent_specs``),
+        unless it is one of them (``template``).
+
+        Raises:
+            FailedPreconditionError: the agent names a tool the server lacks (``TOOL_NOT_FOUND``).
+            InvalidArgumentError: client tools collide, or overrides loosen a limit.
+        """
+        # Server tools, then the agent's MCP toolsets' tools (tools/catalog.py: the
+        # same list ListAgentTools shows); sub-agents are offered from ``sub_agents``.
+        server_tools = [offered.spec for offered in agent_tools(agent, self.tools)]
         names = [t.name for t in request.client_tools]
+        sub_agents = sub_agent_refs(agent, tree or {})
+        taken = {*(t.name for t in server_tools), *(s.tool_name for s in sub_agents)}
         violations = {
             f"client_tools[{i}].name": "collides with a server tool of the agent"
             for i, n in enumerate(names)
-            if n in agent.tools
+            if n in taken
         }
         violations.update(
             {
@@ -405,6 +418,7 @@ class RunRouter:
         )
         max_iterations = limits.max_iterations or self.defaults.max_iterations
         token_budget = limits.token_budget
+        max_depth = limits.max_sub_agent_depth or DEFAULT_MAX_SUB_AGENT_DEPTH
         tighter = overrides.limits if overrides is not None else None
         if tighter is not None:
             effective: dict[str, tuple[float | None, float]] = {
@@ -413,6 +427,7 @@ class RunRouter:
                 "approval_timeout": (tighter.approval_timeout_seconds, approval_timeout),
                 # 0: the agent has no budget, so any budget is tighter.
                 "token_budget": (tighter.token_budget, token_budget or float("inf")),
+                "max_sub_agent_depth": (tighter.max_sub_agent_depth, max_depth),
             }
             violations.update(
                 {
@@ -430,6 +445,7 @@ class RunRouter:
             if tighter.approval_timeout_seconds is not None:
                 approval_timeout = tighter.approval_timeout_seconds
             token_budget = tighter.token_budget or token_budget
+            max_depth = tighter.max_sub_agent_depth or max_depth
         if violations:
             raise InvalidArgumentError(
                 "invalid overrides: " + "; ".join(f"{k}: {v}" for k, v in violations.items()),
@@ -478,7 +494,67 @@ class RunRouter:
             token_budget=token_budget,
             labels=dict(request.labels),
             overrides=overrides,
+            sub_agents=sub_agents,
+            root_run_id=run_id,
+            parallel_tool_calls=not agent.tool_execution.sequential,
+            tool_timeout_seconds=(
+                agent.tool_execution.tool_timeout.ToTimedelta().total_seconds()
+                if agent.tool_execution.HasField("tool_timeout")
+                else None
+            ),
+            max_consecutive_tool_failures=agent.tool_execution.max_consecutive_tool_failures,
+            max_sub_agent_depth=max_depth,
+            **(self._sub_agent_specs(tree, request.principal) if tree and not template else {}),
         )
+
+    async def _sub_agent_tree(
+        self, agent: agent_pb2.Agent, tenant: str
+    ) -> dict[str, agent_pb2.Agent]:
+        """The agents a run of ``agent`` may delegate to, directly or below,
+        by id: breadth first through ``sub_agents``, as deep as the agent's
+        ``max_sub_agent_depth`` plus one level (whose descriptions its deepest
+        sub-agents' tools show). Unknown (deleted) agents are left out. Empty
+        for an agent without sub-agents (no store read)."""
+        found: dict[str, agent_pb2.Agent] = {}
+        store = self.agents(tenant)
+        level = [s.agent_id for s in agent.sub_agents]
+        for _ in range((agent.limits.max_sub_agent_depth or DEFAULT_MAX_SUB_AGENT_DEPTH) + 1):
+            below: list[str] = []
+            for agent_id in dict.fromkeys(level):
+                if agent_id in found or agent_id == agent.agent_id:
+                    continue
+                try:
+                    sub = await store.get(agent_id)
+                except NotFoundError:
+                    continue
+                found[agent_id] = sub
+                below.extend(s.agent_id for s in sub.sub_agents)
+            if not below:
+                break
+            level = below
+        return found
+
+    def _sub_agent_specs(
+        self, tree: Mapping[str, agent_pb2.Agent], principal: Principal
+    ) -> dict[str, Any]:
+        """``RunSpec.sub_agent_specs`` and ``sub_agent_problems`` of a root run
+        whose delegation tree reaches ``tree``: each agent's snapshot (ids and
+        prompt empty: ``RunSpec.child_spec`` sets them), or why it has none."""
+        specs: dict[str, RunSpec] = {}
+        problems: dict[str, str] = {}
+        for agent_id, sub in tree.items():
+            try:
+                specs[agent_id] = self._snapshot(
+                    sub,
+                    RunInput(agent_id=agent_id, prompt="", principal=principal),
+                    "",
+                    (),
+                    tree=tree,
+                    template=True,
+                )
+            except RunwireError as exc:
+                problems[agent_id] = exc.message
+        return {"sub_agent_specs": specs, "sub_agent_problems": problems}
 
     async def cancel_run(self, run_id: str, reason: str, tenant: str) -> run_pb2.Run:
         """Asks a run to stop; returns it (CANCELLING, or unchanged when ended).
@@ -648,12 +724,74 @@ def _new_record(
         created_by=request.principal.name,
         tenant=request.principal.tenant,
         labels=dict(request.labels),
+        root_run_id=run_id,
     )
     if request.overrides is not None:
         run.overrides.CopyFrom(request.overrides)
     run.create_time.FromDatetime(now)
     run.update_time.FromDatetime(now)
     return run
+
+
+def sub_agent_refs(
+    agent: agent_pb2.Agent, tree: Mapping[str, agent_pb2.Agent]
+) -> tuple[SubAgentRef, ...]:
+    """The tools of ``agent``'s sub-agents: the tool name (default: from the
+    agent id), the description (default: the sub-agent's own, from ``tree``)."""
+    refs = []
+    for sub in agent.sub_agents:
+        known = tree.get(sub.agent_id)
+        description = sub.description or (known.description if known is not None else "")
+        refs.append(
+            SubAgentRef(
+                tool_name=sub.tool_name or sub_agent_tool_name(sub.agent_id),
+                agent_id=sub.agent_id,
+                description=description or f"Delegates a task to agent {sub.agent_id}.",
+            )
+        )
+    return tuple(refs)
+
+
+def sub_run_record(spec: RunSpec, runtime: agent_pb2.Runtime) -> run_pb2.Run:
+    """The record of a new child run (``RunSpec.child_spec``): QUEUED, in its
+    parent's tenant, with its place in the delegation tree."""
+    now = datetime.now(UTC)
+    run = run_pb2.Run(
+        run_id=spec.run_id,
+        agent_id=spec.agent_id,
+        state=run_pb2.RUN_STATE_QUEUED,
+        runtime=runtime,
+        created_by=spec.created_by,
+        tenant=spec.tenant,
+        parent_run_id=spec.parent_run_id,
+        root_run_id=spec.root_run_id,
+        depth=spec.depth,
+    )
+    run.create_time.FromDatetime(now)
+    run.update_time.FromDatetime(now)
+    return run
+
+
+async def open_sub_run(
+    runs: RunStore, events: EventLog, spec: RunSpec, runtime: agent_pb2.Runtime
+) -> None:
+    """Creates the log and the record of a child run; a second call for the
+    same run (a retried activity) changes nothing."""
+    try:
+        await runs.get(spec.run_id)
+        return
+    except NotFoundError:
+        pass
+    await events.create(spec.run_id)
+    await runs.create(sub_run_record(spec, runtime))
+    logger.info(
+        "sub-agent run created",
+        extra={
+            "run_id": spec.run_id,
+            "agent_id": spec.agent_id,
+            "parent_run_id": spec.parent_run_id,
+        },
+    )
 
 
 def _overrides_of(message: run_pb2.RunOverrides) -> RunOverrides:
@@ -675,6 +813,7 @@ def _overrides_of(message: run_pb2.RunOverrides) -> RunOverrides:
                 else None
             ),
             token_budget=given.token_budget or None,
+            max_sub_agent_depth=given.max_sub_agent_depth or None,
         )
     return RunOverrides(
         instructions=message.instructions,

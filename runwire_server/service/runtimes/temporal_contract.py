@@ -105,6 +105,7 @@ class KeyedEvent(BaseModel):
         edited_arguments: With an approving ``approval_resolved``: the
             decision's edited arguments, for the approval record
             (``RunRecorder.publish``); the event does not carry them.
+        announce_to: See the field.
     """
 
     model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
@@ -112,6 +113,9 @@ class KeyedEvent(BaseModel):
     key: str
     event: bytes
     edited_arguments: dict[str, Any] | None = None
+    #: A sub-agent run's approval event: the ancestor runs whose streams
+    #: announce it too (``effects.announcement``; keyed ``<run id>:<key>`` there).
+    announce_to: tuple[str, ...] = ()
 
 
 class PublishInput(BaseModel):
@@ -164,7 +168,8 @@ class ModelCallResult(BaseModel):
 
 
 class ToolCallInput(BaseModel):
-    """Input of the ``run_tool`` activity (``labels``: the run's, for the log context)."""
+    """Input of the ``run_tool`` activity (``labels``: the run's, for the log context;
+    ``tool_call_id``: the model's id of the call, for the tool's ``ToolContext``)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -173,6 +178,7 @@ class ToolCallInput(BaseModel):
     arguments: dict[str, object]
     agent_id: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
+    tool_call_id: str = ""
 
 
 class ToolCallResult(BaseModel):
@@ -200,3 +206,38 @@ class ThreadAppendInput(BaseModel):
     thread_id: str
     messages: tuple[ChatMessage, ...]
     tenant: str = "default"
+
+
+class SubRunInput(BaseModel):
+    """Input of the ``open_sub_run`` activity: the child run to create (its
+    record and log), before the parent starts its workflow as a child workflow."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spec: RunSpec
+
+
+class SubRunQuery(BaseModel):
+    """Input of the ``sub_run_outcome`` activity: an ended child run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+
+
+class SubRunResult(BaseModel):
+    """Output of the ``sub_run_outcome`` activity: how the child run ended.
+
+    Attributes:
+        state: Its terminal ``runwire.v1.RunState`` (number).
+        output: Its final output.
+        error: Its ``google.rpc.Status`` when FAILED, serialized (empty otherwise).
+        usage: Tokens it used.
+    """
+
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+
+    state: int
+    output: str = ""
+    error: bytes = b""
+    usage: Usage = Field(default_factory=Usage)

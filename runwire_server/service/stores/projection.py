@@ -33,6 +33,9 @@ def apply_event(run: run_pb2.Run, event: event_pb2.RunEvent) -> bool:
         run.last_sequence = event.sequence
         return True
     kind = event.WhichOneof("payload")
+    if kind in ("approval_requested", "approval_resolved") and getattr(event, kind).run_id:
+        # A sub-agent's approval announced here: the child's run waits for it, not this one.
+        kind = None
     if kind == "run_started":
         run.start_time.CopyFrom(event.create_time)
     elif kind == "state_changed":

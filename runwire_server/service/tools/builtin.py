@@ -181,4 +181,4 @@ def register_builtin_tools(registry: ToolRegistry) -> None:
         ValueError: one of the names is already registered.
     """
     for fn in (echo, calculator, current_time, sleep):
-        registry.register(fn)
+        registry.register(fn, builtin=True)

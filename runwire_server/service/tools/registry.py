@@ -12,10 +12,11 @@ import asyncio
 import importlib
 import inspect
 import re
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, Union, get_args, get_origin
 
 import pydantic
 import pydantic_core
@@ -23,6 +24,7 @@ from pydantic.fields import FieldInfo
 
 from runwire_server.service.core.errors import InvalidArgumentError, safe_error_text
 from runwire_server.service.core.messages import ToolSpec
+from runwire_server.service.tools.context import ToolContext
 
 #: Tool names the Chat Completions API accepts.
 TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -39,6 +41,9 @@ class Tool:
         fn: The callable, sync or async, called with keyword arguments.
         arguments_model: The pydantic model validating the arguments (field aliases
             are the parameter names).
+        context_parameter: The parameter annotated ``ToolContext`` (given the
+            call's context, never shown to the model), or ``""``.
+        builtin: One of Runwire's built-in tools (else a registered Python tool).
     """
 
     name: str
@@ -46,6 +51,8 @@ class Tool:
     parameters: dict[str, Any]
     fn: Callable[..., Any]
     arguments_model: type[pydantic.BaseModel] = field(repr=False, compare=False)
+    context_parameter: str = ""
+    builtin: bool = False
 
     def spec(self) -> ToolSpec:
         """The tool as offered to a model."""
@@ -72,16 +79,31 @@ def _description(fn: Callable[..., Any]) -> str:
     return " ".join(line.strip() for line in paragraph.splitlines())
 
 
-def _arguments_model(fn: Callable[..., Any], name: str) -> type[pydantic.BaseModel]:
-    """A model of ``fn``'s parameters. Fields are named ``p0, p1, ...`` with the
-    parameter names as aliases, so parameters such as ``json`` or ``model_x`` cannot
-    clash with ``BaseModel`` attributes."""
+def _is_context(annotation: object) -> bool:
+    """Whether ``annotation`` is ``ToolContext`` (or ``ToolContext | None``,
+    ``Annotated[ToolContext, ...]``)."""
+    if annotation is ToolContext:
+        return True
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_context(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return any(_is_context(arg) for arg in get_args(annotation))
+    return False
+
+
+def _arguments_model(fn: Callable[..., Any], name: str) -> tuple[type[pydantic.BaseModel], str]:
+    """A model of ``fn``'s parameters, and the name of its ``ToolContext``
+    parameter (``""``: none). Fields are named ``p0, p1, ...`` with the parameter
+    names as aliases, so parameters such as ``json`` or ``model_x`` cannot clash
+    with ``BaseModel`` attributes."""
     try:
         hints = typing.get_type_hints(fn, include_extras=True)
         parameters = inspect.signature(fn).parameters.values()
     except (NameError, TypeError, ValueError) as error:
         raise ValueError(f"tool {name!r}: cannot read the signature: {error}") from error
     fields: dict[str, Any] = {}
+    context_parameter = ""
     for position, parameter in enumerate(parameters):
         if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
             raise ValueError(
@@ -89,6 +111,11 @@ def _arguments_model(fn: Callable[..., Any], name: str) -> type[pydantic.BaseMod
                 " (no positional-only parameters, *args or **kwargs)"
             )
         annotation = hints.get(parameter.name, Any)
+        if _is_context(annotation):
+            if context_parameter:
+                raise ValueError(f"tool {name!r}: more than one ToolContext parameter")
+            context_parameter = parameter.name
+            continue
         if isinstance(parameter.default, FieldInfo):  # def f(x: int = Field(3, ge=0))
             annotation = Annotated[annotation, parameter.default]
             fields[f"p{position}"] = (annotation, pydantic.Field(alias=parameter.name))
@@ -100,7 +127,7 @@ def _arguments_model(fn: Callable[..., Any], name: str) -> type[pydantic.BaseMod
         __config__=pydantic.ConfigDict(extra="forbid"),
         **fields,
     )
-    return model
+    return model, context_parameter
 
 
 def _format_validation_error(error: pydantic.ValidationError) -> str:
@@ -117,11 +144,42 @@ def _to_text(result: object) -> str:
     return pydantic_core.to_json(result, serialize_unknown=True).decode()
 
 
+class ExternalTools(Protocol):
+    """Tools the registry runs but does not hold (the MCP pool,
+    ``runwire_server.service.tools.mcp.McpPool``): named ``<server>_<tool>``."""
+
+    def has_tool(self, name: str) -> bool:
+        """Whether ``name`` is one of its tools (listed at least once)."""
+        ...
+
+    async def call(
+        self, name: str, arguments: dict[str, object], context: ToolContext
+    ) -> ToolOutcome | None:
+        """Calls tool ``name`` (None: not one of its tools); every failure is an
+        outcome with ``is_error``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Closes its sessions."""
+        ...
+
+
 class ToolRegistry:
-    """The server tools, by name."""
+    """The server tools, by name; with ``external`` (the MCP pool) attached,
+    also the tools of the MCP servers (``execute`` runs both)."""
 
     def __init__(self) -> None:
         self._tools: dict[str, Tool] = {}
+        self.external: ExternalTools | None = None
+
+    def attach(self, external: ExternalTools) -> None:
+        """Runs ``external``'s tools too (``execute``); ``aclose`` closes it."""
+        self.external = external
+
+    async def aclose(self) -> None:
+        """Closes the attached external tools (MCP sessions and processes)."""
+        if self.external is not None:
+            await self.external.aclose()
 
     def register(
         self,
@@ -129,6 +187,7 @@ class ToolRegistry:
         *,
         name: str | None = None,
         description: str | None = None,
+        builtin: bool = False,
     ) -> Tool:
         """Registers ``fn`` as a tool.
 
@@ -140,6 +199,11 @@ class ToolRegistry:
                 ``TOOL_NAME_PATTERN``.
             description: Shown to the model; defaults to the docstring's first
                 paragraph.
+            builtin: Runwire's own tool (``ToolService.ListTools`` says so).
+
+        A parameter annotated ``ToolContext`` is given the call's context
+        (``runwire_server.service.tools.context``) and is not an argument the
+        model sees.
 
         Returns:
             The registered tool.
@@ -152,13 +216,15 @@ class ToolRegistry:
             raise ValueError(f"invalid tool name {tool_name!r}: use 1-64 of [A-Za-z0-9_-]")
         if tool_name in self._tools:
             raise ValueError(f"tool {tool_name!r} is already registered")
-        model = _arguments_model(fn, tool_name)
+        model, context_parameter = _arguments_model(fn, tool_name)
         tool = Tool(
             name=tool_name,
             description=_description(fn) if description is None else description,
             parameters=model.model_json_schema(),
             fn=fn,
             arguments_model=model,
+            context_parameter=context_parameter,
+            builtin=builtin,
         )
         self._tools[tool_name] = tool
         return tool
@@ -182,7 +248,13 @@ class ToolRegistry:
             raise KeyError(name)
         return tool.spec()
 
-    async def execute(self, name: str, arguments: dict[str, object]) -> ToolOutcome:
+    def tools(self) -> list[Tool]:
+        """The registered tools, sorted by name."""
+        return [self._tools[name] for name in sorted(self._tools)]
+
+    async def execute(
+        self, name: str, arguments: dict[str, object], context: ToolContext | None = None
+    ) -> ToolOutcome:
         """Validates ``arguments`` and calls the tool.
 
         Sync tools run in a worker thread (``asyncio.to_thread``), so a blocking
@@ -191,9 +263,14 @@ class ToolRegistry:
         to skip the thread hop). A ``str`` result is returned as is, anything else
         as JSON.
 
+        A name that is not a registered tool goes to the attached external
+        tools (MCP) when they have it.
+
         Args:
             name: The tool's name.
             arguments: The model's arguments (a parsed JSON object).
+            context: The call's context, given to a ``ToolContext`` parameter
+                (None: an empty one).
 
         Returns:
             The result, or ``is_error=True`` with a message for the model when the tool
@@ -204,6 +281,11 @@ class ToolRegistry:
             asyncio.CancelledError: the run was cancelled while the tool ran.
         """
         tool = self._tools.get(name)
+        context = context if context is not None else ToolContext()
+        if tool is None and self.external is not None:
+            outcome = await self.external.call(name, arguments, context)
+            if outcome is not None:
+                return outcome
         if tool is None:
             available = ", ".join(self.names()) or "none"
             return ToolOutcome(f"unknown tool {name!r}; available tools: {available}", True)
@@ -216,6 +298,8 @@ class ToolRegistry:
             info.alias or key: getattr(validated, key)
             for key, info in type(validated).model_fields.items()
         }
+        if tool.context_parameter:
+            kwargs[tool.context_parameter] = context
         try:
             if inspect.iscoroutinefunction(tool.fn):
                 result = await tool.fn(**kwargs)

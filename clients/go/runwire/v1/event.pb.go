@@ -176,8 +176,9 @@ const (
 	// carry the whole text, so a client still shows every message.
 	EventProfile_EVENT_PROFILE_NO_DELTAS EventProfile = 2
 	// What a dashboard or an approver needs: run_started, state_changed,
-	// approval_requested, approval_resolved, client_tool_call_requested and
-	// the terminal event.
+	// approval_requested, approval_resolved (a sub-agent run's too),
+	// client_tool_call_requested, sub_run_started, sub_run_finished and the
+	// terminal event.
 	EventProfile_EVENT_PROFILE_STATE EventProfile = 3
 )
 

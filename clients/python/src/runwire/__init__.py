@@ -37,6 +37,7 @@ from runwire._client import (
     AsyncRun,
     AsyncRuns,
     AsyncThreads,
+    AsyncTools,
     connect_async,
 )
 from runwire._connect import Credentials, open_channel
@@ -73,7 +74,18 @@ from runwire._stream import (
     run_outcome,
 )
 from runwire._stubs import Stubs
-from runwire._sync import Agents, Approvals, Client, EventStream, Pager, Run, Runs, Threads, connect
+from runwire._sync import (
+    Agents,
+    Approvals,
+    Client,
+    EventStream,
+    Pager,
+    Run,
+    Runs,
+    Threads,
+    Tools,
+    connect,
+)
 from runwire._types import (
     Decision,
     OnApproval,
@@ -102,6 +114,7 @@ __all__ = [
     "AsyncRun",
     "AsyncRuns",
     "AsyncThreads",
+    "AsyncTools",
     "AsyncWatch",
     "Client",
     "Credentials",
@@ -135,6 +148,7 @@ __all__ = [
     "Stubs",
     "Threads",
     "ToolFunction",
+    "Tools",
     "UnauthenticatedError",
     "UnavailableError",
     "UnimplementedError",

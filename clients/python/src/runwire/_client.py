@@ -12,6 +12,7 @@ draining server, answer approvals and execute client tools.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import inspect
 import json
@@ -27,6 +28,7 @@ from google.protobuf import duration_pb2, field_mask_pb2
 from runwire._connect import Credentials, PathLike
 from runwire._errors import (
     FailedPreconditionError,
+    NotFoundError,
     RunwireError,
     StreamBrokenError,
     UnavailableError,
@@ -53,6 +55,8 @@ from runwire.v1 import (
     run_pb2,
     run_service_pb2,
     thread_pb2,
+    tool_pb2,
+    tool_pb2_grpc,
 )
 
 __all__ = [
@@ -66,6 +70,7 @@ __all__ = [
     "AsyncRun",
     "AsyncRuns",
     "AsyncThreads",
+    "AsyncTools",
     "connect_async",
 ]
 
@@ -370,12 +375,23 @@ class AsyncEventStream:
         live event, or history the run waited for when the stream opened."""
         return event.sequence > self._history_until or key in self._pending
 
+    async def _announced_pending(self, approval_id: str) -> bool:
+        """Whether a sub-agent run's approval announced in this run's history is
+        still pending (the run's own ``required_actions`` do not list it)."""
+        try:
+            approval = await self._client.approvals.get(approval_id)
+        except NotFoundError:
+            return False
+        return approval.state == approval_pb2.APPROVAL_STATE_PENDING
+
     async def _act(self, event: event_pb2.RunEvent) -> None:
         if event.HasField("approval_requested") and self._on_approval is not None:
             requested = event.approval_requested
             decision = self._decisions.get(requested.approval_id)
             if decision is None:
-                if not self._still_pending(event, requested.approval_id):
+                if not self._still_pending(event, requested.approval_id) and not (
+                    requested.run_id and await self._announced_pending(requested.approval_id)
+                ):
                     return
                 decision = _decision(await _invoke(self._on_approval, requested))
                 self._decisions[requested.approval_id] = decision
@@ -537,7 +553,7 @@ class _Resource:
 class AsyncAgents(_Resource):
     """``AgentService``: agent definitions."""
 
-    async def create(
+    async def create(  # noqa: PLR0912 - one branch per keyword field
         self,
         agent_id: str,
         agent: agent_pb2.Agent | None = None,
@@ -553,12 +569,18 @@ class AsyncAgents(_Resource):
         runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_UNSPECIFIED,
         response_format: Mapping[str, Any] | None = None,
         labels: Mapping[str, str] | None = None,
+        sub_agents: Sequence[agent_pb2.SubAgent] = (),
+        toolsets: Sequence[str] = (),
+        tool_execution: agent_pb2.ToolExecution | None = None,
     ) -> agent_pb2.Agent:
         """Creates an agent (``CreateAgent``).
 
         Give a whole ``agent`` or its fields as keywords (keywords set on top of
         ``agent``). ``model`` is required (``runwire.model("scripted", ...)``).
         ``labels``: key/value pairs ``agents.list(labels=...)`` filters on (at most 32).
+        ``sub_agents``: agents it may delegate to; ``toolsets``: MCP servers (by
+        the operator's names) whose tools it gets; ``tool_execution``: sequential
+        calls, a per-tool timeout, a cap on consecutive failures.
 
         Raises:
             AlreadyExistsError: the id is taken. InvalidArgumentError: a bad field.
@@ -588,6 +610,12 @@ class AsyncAgents(_Resource):
             message.response_format.CopyFrom(to_struct(response_format))
         if labels:
             message.labels.update(labels)
+        if sub_agents:
+            message.sub_agents.extend(sub_agents)
+        if toolsets:
+            message.toolsets[:] = list(toolsets)
+        if tool_execution is not None:
+            message.tool_execution.CopyFrom(tool_execution)
         request = agent_pb2.CreateAgentRequest(agent_id=agent_id, agent=message)
         response = await _unary(self._stubs.agents.CreateAgent(request, timeout=self._timeout))
         result: agent_pb2.Agent = response.agent
@@ -687,6 +715,15 @@ class AsyncAgents(_Resource):
         """Deletes an agent (``DeleteAgent``). Raises ``NotFoundError`` if unknown."""
         request = agent_pb2.DeleteAgentRequest(agent_id=agent_id)
         await _unary(self._stubs.agents.DeleteAgent(request, timeout=self._timeout))
+
+    async def list_tools(self, agent_id: str) -> builtins.list[agent_pb2.AgentTool]:
+        """The tools a run of the agent offers its model, in that order
+        (``ListAgentTools``): server tools, MCP toolset tools, sub-agents, each
+        with its JSON Schema and whether a call needs an approval. Raises
+        ``NotFoundError`` if the agent is unknown."""
+        request = agent_pb2.ListAgentToolsRequest(agent_id=agent_id)
+        response = await _unary(self._stubs.agents.ListAgentTools(request, timeout=self._timeout))
+        return list(response.tools)
 
 
 class AsyncRuns(_Resource):
@@ -1206,6 +1243,19 @@ class AsyncThreads(_Resource):
         await _unary(self._stubs.threads.DeleteThread(request, timeout=self._timeout))
 
 
+class AsyncTools(_Resource):
+    """``ToolService``: the server's tools and MCP servers."""
+
+    async def list(self) -> tool_pb2.ListToolsResponse:
+        """Every tool of the server (built-in, Python, MCP) and every configured
+        MCP server with its state, each ordered by name (``ListTools``)."""
+        stub = tool_pb2_grpc.ToolServiceStub(self._stubs.channel)
+        response: tool_pb2.ListToolsResponse = await _unary(
+            stub.ListTools(tool_pb2.ListToolsRequest(), timeout=self._timeout)
+        )
+        return response
+
+
 def resolve_address(address: str | None) -> str:
     """``address``, else ``RUNWIRE_ADDRESS``, else ``127.0.0.1:50051``."""
     return address or os.environ.get(ENV_ADDRESS, "") or DEFAULT_ADDRESS
@@ -1213,7 +1263,7 @@ def resolve_address(address: str | None) -> str:
 
 class AsyncClient:
     """Runwire's asyncio client: ``client.agents``, ``client.runs``,
-    ``client.approvals``, ``client.threads``.
+    ``client.approvals``, ``client.threads``, ``client.tools``.
 
     Open it with ``runwire.connect_async(address, ...)`` or ``AsyncClient(...)``
     inside a running event loop, close it with ``await client.close()`` or an
@@ -1274,6 +1324,7 @@ class AsyncClient:
         self.runs = AsyncRuns(self)
         self.approvals = AsyncApprovals(self)
         self.threads = AsyncThreads(self)
+        self.tools = AsyncTools(self)
 
     def __repr__(self) -> str:
         return f"AsyncClient({self.address!r})"

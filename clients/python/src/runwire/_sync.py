@@ -11,6 +11,7 @@ client), coroutine functions on the private loop.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import concurrent.futures
 import contextlib
 import threading
@@ -27,11 +28,20 @@ from runwire._client import (
     AsyncRun,
     AsyncRuns,
     AsyncThreads,
+    AsyncTools,
 )
 from runwire._connect import Credentials, PathLike
 from runwire._types import OnApproval, OnResume, Page, Retry, ToolFunction
 from runwire._watch import OnWatchResume, Watch
-from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2, run_service_pb2, thread_pb2
+from runwire.v1 import (
+    agent_pb2,
+    approval_pb2,
+    event_pb2,
+    run_pb2,
+    run_service_pb2,
+    thread_pb2,
+    tool_pb2,
+)
 
 __all__ = [
     "Agents",
@@ -42,6 +52,7 @@ __all__ = [
     "Run",
     "Runs",
     "Threads",
+    "Tools",
     "connect",
 ]
 
@@ -294,6 +305,9 @@ class Agents:
         runtime: agent_pb2.Runtime = agent_pb2.RUNTIME_UNSPECIFIED,
         response_format: Mapping[str, Any] | None = None,
         labels: Mapping[str, str] | None = None,
+        sub_agents: Sequence[agent_pb2.SubAgent] = (),
+        toolsets: Sequence[str] = (),
+        tool_execution: agent_pb2.ToolExecution | None = None,
     ) -> agent_pb2.Agent:
         """Creates an agent (see ``AsyncAgents.create``)."""
         return self._portal.call(
@@ -311,6 +325,9 @@ class Agents:
                 runtime=runtime,
                 response_format=response_format,
                 labels=labels,
+                sub_agents=sub_agents,
+                toolsets=toolsets,
+                tool_execution=tool_execution,
             )
         )
 
@@ -366,6 +383,10 @@ class Agents:
     def delete(self, agent_id: str) -> None:
         """Deletes an agent."""
         self._portal.call(self._agents.delete(agent_id))
+
+    def list_tools(self, agent_id: str) -> builtins.list[agent_pb2.AgentTool]:
+        """The tools a run of the agent offers its model (see ``AsyncAgents.list_tools``)."""
+        return self._portal.call(self._agents.list_tools(agent_id))
 
 
 class Runs:
@@ -722,9 +743,21 @@ class Threads:
         self._portal.call(self._threads.delete(thread_id))
 
 
+class Tools:
+    """``ToolService``; the methods of ``AsyncTools``, blocking."""
+
+    def __init__(self, portal: _Portal, tools: AsyncTools) -> None:
+        self._portal = portal
+        self._tools = tools
+
+    def list(self) -> tool_pb2.ListToolsResponse:
+        """The server's tools and MCP servers (see ``AsyncTools.list``)."""
+        return self._portal.call(self._tools.list())
+
+
 class Client:
     """Runwire's synchronous client: ``client.agents``, ``client.runs``,
-    ``client.approvals``, ``client.threads``, blocking.
+    ``client.approvals``, ``client.threads``, ``client.tools``, blocking.
 
     Open it with ``runwire.connect(address, ...)`` or ``Client(...)``, close it
     with ``client.close()`` or a ``with`` block. Arguments as for
@@ -779,6 +812,7 @@ class Client:
         self.runs = Runs(self._portal, self.aio.runs)
         self.approvals = Approvals(self._portal, self.aio.approvals)
         self.threads = Threads(self._portal, self.aio.threads)
+        self.tools = Tools(self._portal, self.aio.tools)
 
     def __repr__(self) -> str:
         return f"Client({self.address!r})"

@@ -16,12 +16,12 @@ from rich.console import Console
 from rich.text import Text
 
 from runwire.cli import ENTRY_POINT_GROUP
-from runwire.cli._commands import agents, approvals, runs, threads
+from runwire.cli._commands import agents, approvals, runs, threads, tools
 
 __all__ = ["OPERATOR_GROUPS", "build_app", "run"]
 
 #: The command groups of the client distribution itself.
-OPERATOR_GROUPS = (agents, runs, approvals, threads)
+OPERATOR_GROUPS = (agents, runs, approvals, threads, tools)
 
 _err = Console(stderr=True, highlight=False)
 
@@ -71,7 +71,7 @@ def build_app(*, plugins: bool = True) -> typer.Typer:
     commands registered under the ``runwire.cli`` entry points."""
     app = typer.Typer(
         name="runwire",
-        help="Runwire: operate a server (agents, runs, approvals, threads), and the "
+        help="Runwire: operate a server (agents, runs, approvals, threads, tools), and the "
         "commands of installed plugins (the server's serve, run, demo ...).",
         no_args_is_help=True,
         add_completion=False,

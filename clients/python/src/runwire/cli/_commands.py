@@ -1,4 +1,4 @@
-"""The operator commands: ``agents``, ``runs``, ``approvals`` and ``threads``.
+"""The operator commands: ``agents``, ``runs``, ``approvals``, ``threads`` and ``tools``.
 
 Each command is one or a few calls of ``runwire.Client``; ``_shared`` adds the
 connection and output options and turns errors into exit codes.
@@ -41,10 +41,11 @@ from runwire.v1 import (
     run_pb2,
     run_service_pb2,
     thread_pb2,
+    tool_pb2,
     watch_pb2,
 )
 
-__all__ = ["agents", "approvals", "runs", "threads"]
+__all__ = ["agents", "approvals", "runs", "threads", "tools"]
 
 
 def _group(name: str, help_text: str) -> typer.Typer:
@@ -131,7 +132,7 @@ def _take(pager: Any, limit: int) -> list[Any]:
 
 # --------------------------------------------------------------------------- agents
 
-agents = _group("agents", "Agent definitions: list, get, apply -f FILE, delete.")
+agents = _group("agents", "Agent definitions: list, get, tools, apply -f FILE, delete.")
 
 #: Fields of ``Agent`` the server sets; ``apply`` never sends them (but an
 #: ``etag`` in the file is the version the update must apply to).
@@ -170,6 +171,29 @@ def agents_list(
 def agents_get(ctx: Context, agent_id: Annotated[str, typer.Argument(metavar="AGENT_ID")]) -> None:
     """Show one agent."""
     ctx.out.message(ctx.client.agents.get(agent_id))
+
+
+def _tool_source(tool: Any) -> str:
+    return _enum(agent_pb2.ToolSource, tool.source, "TOOL_SOURCE_").lower()
+
+
+AGENT_TOOL_COLUMNS: list[Column] = [
+    ("NAME", lambda t: t.name),
+    ("SOURCE", _tool_source),
+    ("FROM", lambda t: t.mcp_server or t.sub_agent_id),
+    ("APPROVAL", lambda t: "required" if t.requires_approval else "no"),
+    ("DESCRIPTION", lambda t: short(t.description, 60)),
+]
+
+
+@agents.command("tools")
+@operator_command
+def agents_tools(
+    ctx: Context, agent_id: Annotated[str, typer.Argument(metavar="AGENT_ID")]
+) -> None:
+    """List the tools a run of the agent offers its model, in that order (server
+    tools, MCP toolset tools, sub-agents), and whether a call needs an approval."""
+    ctx.out.messages(ctx.client.agents.list_tools(agent_id), AGENT_TOOL_COLUMNS)
 
 
 def _read_documents(path: str) -> list[Any]:
@@ -427,7 +451,13 @@ def event_line(event: event_pb2.RunEvent) -> Text:
     kind = event.WhichOneof("payload") or "unknown"
     fields = as_dict(getattr(event, kind)) if kind != "unknown" else {}
     text = Text(f"#{event.sequence} ", style="dim")
-    style = {"run_error": "red", "approval_requested": "yellow", "run_finished": "bold"}
+    style = {
+        "run_error": "red",
+        "approval_requested": "yellow",
+        "run_finished": "bold",
+        "sub_run_started": "magenta",
+        "sub_run_finished": "magenta",
+    }
     text.append(kind, style=style.get(kind, "cyan"))
     for name, value in fields.items():
         text.append(f" {name}={compact(value)}")
@@ -870,3 +900,42 @@ NO_THREAD_LIST = (
 def threads_list() -> None:
     """Not available: the service has no call that lists threads."""
     raise fail(NO_THREAD_LIST, EXIT_USAGE)
+
+
+# --------------------------------------------------------------------------- tools
+
+tools = _group("tools", "The server's tools and MCP servers: list.")
+
+TOOL_COLUMNS: list[Column] = [
+    ("NAME", lambda t: t.name),
+    ("SOURCE", _tool_source),
+    ("MCP_SERVER", lambda t: t.mcp_server),
+    ("DESCRIPTION", lambda t: short(t.description, 60)),
+]
+
+MCP_SERVER_COLUMNS: list[Column] = [
+    ("MCP_SERVER", lambda s: s.name),
+    (
+        "TRANSPORT",
+        lambda s: _enum(tool_pb2.McpServerTransport, s.transport, "MCP_SERVER_TRANSPORT_").lower(),
+    ),
+    ("STATE", lambda s: _enum(tool_pb2.McpServerState, s.state, "MCP_SERVER_STATE_")),
+    ("TOOLS", lambda s: str(len(s.tool_names))),
+    ("SINCE", lambda s: timestamp(s.update_time)),
+    ("ERROR", lambda s: short(s.error, 60)),
+]
+
+
+@tools.command("list")
+@operator_command
+def tools_list(ctx: Context) -> None:
+    """List the server's tools (built-in, Python, MCP) and its MCP servers with
+    their state (a table each; -o json/yaml: one document with both)."""
+    listing = ctx.client.tools.list()
+    if ctx.out.format is not Format.table:
+        ctx.out.message(listing)
+        return
+    ctx.out.messages(list(listing.tools), TOOL_COLUMNS)
+    if listing.mcp_servers:
+        sys.stdout.write("\n")
+        ctx.out.messages(list(listing.mcp_servers), MCP_SERVER_COLUMNS)

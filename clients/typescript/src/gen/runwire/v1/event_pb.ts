@@ -1271,8 +1271,9 @@ export enum EventProfile {
 
   /**
    * What a dashboard or an approver needs: run_started, state_changed,
-   * approval_requested, approval_resolved, client_tool_call_requested and
-   * the terminal event.
+   * approval_requested, approval_resolved (a sub-agent run's too),
+   * client_tool_call_requested, sub_run_started, sub_run_finished and the
+   * terminal event.
    *
    * @generated from enum value: EVENT_PROFILE_STATE = 3;
    */
