@@ -77,6 +77,7 @@ from runwire import (
 )
 from runwire import RunwireError as ClientError
 from runwire.cli.options import (
+    AddressOption,
     CaFileOption,
     ClientCertOption,
     ClientKeyOption,
@@ -84,6 +85,7 @@ from runwire.cli.options import (
     TokenOption,
     credentials_from_options,
     error_line,
+    resolve_address,
 )
 from runwire.v1 import agent_pb2, event_pb2, run_service_pb2
 
@@ -325,9 +327,7 @@ async def _health(address: str, service: str, wait_seconds: float, credentials: 
 @app.command()
 def health(
     *,
-    address: Annotated[
-        str, typer.Option("--address", "-a", help="host:port or unix:PATH of the server.")
-    ] = DEFAULT_LISTEN,
+    address: AddressOption = None,
     service: Annotated[
         str, typer.Option("--service", help='Service to check; "" is the whole server.')
     ] = "",
@@ -344,7 +344,7 @@ def health(
     """
     credentials = credentials_from_options(token, ca_file, client_cert, client_key, tls_server_name)
     try:
-        status = asyncio.run(_health(address, service, timeout, credentials))
+        status = asyncio.run(_health(resolve_address(address), service, timeout, credentials))
     except grpc.aio.AioRpcError as exc:
         out.print(f"{exc.code().name}: {exc.details()}")
         raise typer.Exit(EXIT_FAILED) from None
@@ -481,10 +481,7 @@ def run(
     agent_id: Annotated[str, typer.Argument(metavar="AGENT_ID", help="The agent to run.")],
     prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="The user message.")],
     *,
-    address: Annotated[
-        str,
-        typer.Option("--address", "-a", metavar="ADDRESS", help="host:port or unix:PATH."),
-    ] = DEFAULT_LISTEN,
+    address: AddressOption = None,
     thread: Annotated[
         str | None,
         typer.Option("--thread", "-t", metavar="THREAD_ID", help="Thread to continue."),
@@ -508,7 +505,7 @@ def run(
     try:
         code = asyncio.run(
             _run(
-                address,
+                resolve_address(address),
                 request,
                 yes=yes,
                 renderer=renderer,

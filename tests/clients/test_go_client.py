@@ -264,6 +264,7 @@ async def test_go_client_unit_tests_against_fakes_and_real_servers(
     assert "--- SKIP" not in output, output[-8000:]
     live = re.findall(r"^--- PASS: (TestLive\w+)", output, re.MULTILINE)
     assert len(live) >= 3, output[-8000:]
+    assert "TestLiveSubAgentsToolDiscoveryAndAChildApproval" in live, output[-8000:]
     assert stream_breaker.cuts > cuts, "no Go test cut a connection"
     assert len(drain_lab.drained) > drains, "no Go test drained a replica"
 

@@ -266,7 +266,10 @@ async def test_java_unit_tests_pass_against_a_real_server(
     counts = re.findall(
         r"Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)", summaries
     )
-    assert len(counts) == 3, report  # ClientTest, ErrorReasonsTest and WatchTest
+    assert len(counts) == 4, report  # ClientTest, ErrorReasonsTest, SubAgentTest and WatchTest
+    client_report = (reports / "TEST-dev.runwire.client.ClientTest.xml").read_text()
+    live_sub_agents = 'name="subAgentsToolDiscoveryAndAChildApprovalInTheParentsStream"'
+    assert live_sub_agents in client_report, report
     assert sum(int(run) for run, *_ in counts) >= 10, report
     assert all((f, e, s) == ("0", "0", "0") for _, f, e, s in counts), report
     assert stream_breaker.cuts > cuts, "no test cut a stream"

@@ -189,5 +189,6 @@ async def test_unit_tests_pass_against_a_real_server(
     assert code == 0, f"npm test failed:\n{out[-6000:]}"
     assert re.search(r"^# fail 0$", out, re.MULTILINE), out[-4000:]
     assert re.search(r"^# skipped 0$", out, re.MULTILINE), out[-4000:]
+    assert re.search(r"^ +ok \d+ - sub-agents: listAgentTools", out, re.MULTILINE), out[-4000:]
     assert stream_breaker.cuts > cuts, "no test cut a stream"
     assert len(drain_lab.drained) > drains, "no test drained a replica"

@@ -21,6 +21,8 @@ import asyncio
 import http.client
 import json
 import os
+import pathlib
+import sys
 import threading
 import time
 import uuid
@@ -56,6 +58,8 @@ REQUIRE_ENV = "RUNWIRE_REQUIRE_LOCAL_MODEL"
 REALMODEL_RUNTIMES = ("in_process", "temporal")
 
 TOOL_MODULE = "tests.realmodel.weather_tools"
+#: The repository root (the MCP test server runs from there).
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 #: The name of the model endpoint (the recording proxy) agents use.
 LOCAL_ENDPOINT = "local"
@@ -220,6 +224,16 @@ def _settings(proxy: ModelProxy, **extra: Any) -> Settings:
             {"name": LOCAL_ENDPOINT, "provider": "openai", "base_url": proxy.base_url}
         ],
         "tool_modules": [TOOL_MODULE],
+        # ``wx``: tests/realmodel/weather_mcp.py over stdio (its tool is ``wx_forecast``).
+        "mcp_servers": [
+            {
+                "name": "wx",
+                "transport": "stdio",
+                "command": sys.executable,
+                "args": ["-m", "tests.realmodel.weather_mcp"],
+                "cwd": str(ROOT),
+            }
+        ],
         "heartbeat_interval_seconds": 0.5,
         "shutdown_grace_seconds": 1.0,
         "log_level": "WARNING",
@@ -262,9 +276,8 @@ async def realmodel_temporal(
     stores = build_stores(settings)
     client = await connect_temporal(settings, claims=stores.claims)
     providers = build_providers(settings, max_retries=0)
-    worker = build_worker(
-        client, settings, stores=stores, providers=providers, tools=build_tools(settings)
-    )
+    tools = build_tools(settings)
+    worker = build_worker(client, settings, stores=stores, providers=providers, tools=tools)
     task = asyncio.create_task(worker.run())
     try:
         async for stubs in _serve(settings):
@@ -272,6 +285,7 @@ async def realmodel_temporal(
     finally:
         await worker.shutdown()
         await task
+        await tools.aclose()
         await providers.aclose()
         await stores.aclose()
 

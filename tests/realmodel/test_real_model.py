@@ -34,6 +34,7 @@ from runwire_server.service.llm.base import ModelRequest
 from runwire_server.service.llm.usage import estimate_input_tokens, estimate_usage
 from tests.realmodel import weather_tools
 from tests.realmodel.conftest import LOCAL_ENDPOINT, RealModel
+from tests.realmodel.weather_mcp import MCP_FORECAST
 from tests.support import Stubs, assert_gap_free, collect, kinds, unique
 
 pytestmark = [pytest.mark.realmodel, pytest.mark.timeout(300)]
@@ -315,3 +316,36 @@ def test_a_server_that_exits_is_reported_with_its_output() -> None:
         server.start(timeout_seconds=60)
     assert "--no-such-option" in str(caught.value)
     assert not server.running
+
+
+async def test_weather_question_calls_an_mcp_tool(realmodel: RealModel) -> None:
+    """The same question through an MCP toolset: the model is offered ``wx_forecast``
+    (tests/realmodel/weather_mcp.py over stdio, the official SDK's server), calls it,
+    and its answer comes back from the MCP server as the tool result."""
+    options = struct_pb2.Struct()
+    options.update({"endpoint": LOCAL_ENDPOINT, "temperature": 0, "max_tokens": MAX_TOKENS})
+    agent_id = unique("realmodel-mcp")
+    await realmodel.stubs.agents.CreateAgent(
+        agent_pb2.CreateAgentRequest(
+            agent_id=agent_id,
+            agent=agent_pb2.Agent(
+                instructions=(
+                    "You are a weather assistant. Always call wx_forecast for weather "
+                    "questions. After the tool result, answer in one short sentence."
+                ),
+                model=agent_pb2.Model(provider="openai", name=MODEL_NAME, options=options),
+                toolsets=["wx"],
+                approval_policy=agent_pb2.ApprovalPolicy(mode=agent_pb2.APPROVAL_MODE_AUTO),
+                limits=agent_pb2.Limits(max_iterations=1),
+            ),
+        )
+    )
+    events, _ = await stream(realmodel.stubs, agent_id, WEATHER_PROMPT)
+    assert_gap_free(events)
+    assert events[-1].run_finished.state == run_pb2.RUN_STATE_SUCCEEDED, kinds(events)
+    ((_, start),) = of_kind(events, "tool_call_start")
+    assert start.tool_call_name == "wx_forecast", kinds(events)
+    result_at = position(events, "tool_call_result", lambda r: r.tool_call_id == start.tool_call_id)
+    result = events[result_at].tool_call_result
+    assert not result.is_error, result.content
+    assert MCP_FORECAST in result.content

@@ -19,13 +19,14 @@ import (
 const MaxMessageBytes = 16 << 20
 
 // Client talks to one Runwire server. Its fields are the generated clients
-// of the four services, for every RPC and field of the contract; its methods
+// of the five services, for every RPC and field of the contract; its methods
 // are shortcuts for the common flows. A Client is safe for concurrent use.
 type Client struct {
 	Agents    runwirev1.AgentServiceClient
 	Runs      runwirev1.RunServiceClient
 	Approvals runwirev1.ApprovalServiceClient
 	Threads   runwirev1.ThreadServiceClient
+	Tools     runwirev1.ToolServiceClient
 
 	// Reconnect says how event streams resume after UNAVAILABLE (DRAINING
 	// or a lost connection); the zero value applies the defaults. Set it
@@ -62,6 +63,7 @@ func New(conn grpc.ClientConnInterface) *Client {
 		Runs:      runwirev1.NewRunServiceClient(conn),
 		Approvals: runwirev1.NewApprovalServiceClient(conn),
 		Threads:   runwirev1.NewThreadServiceClient(conn),
+		Tools:     runwirev1.NewToolServiceClient(conn),
 	}
 }
 
@@ -129,6 +131,28 @@ func (c *Client) UpdateAgent(ctx context.Context, agent *runwirev1.Agent, paths 
 		return nil, wrapError(err)
 	}
 	return resp.GetAgent(), nil
+}
+
+// ListAgentTools returns the tools a run of the agent offers its model, in
+// that order: server tools (built-in, Python), the tools of its MCP toolsets
+// ("<server>_<tool>") and its sub-agents (Source TOOL_SOURCE_SUB_AGENT,
+// SubAgentId set), each with its JSON Schema (Parameters) and whether a call
+// needs an approval (RequiresApproval). NOT_FOUND (AGENT_NOT_FOUND) if the
+// agent is unknown.
+func (c *Client) ListAgentTools(ctx context.Context, agentID string) ([]*runwirev1.AgentTool, error) {
+	resp, err := c.Agents.ListAgentTools(ctx, &runwirev1.ListAgentToolsRequest{AgentId: agentID})
+	if err != nil {
+		return nil, wrapError(err)
+	}
+	return resp.GetTools(), nil
+}
+
+// ListTools returns the server's tools (built-in, registered Python, and
+// those of each MCP server it reached) and its configured MCP servers with
+// their state, each ordered by name (ToolService.ListTools).
+func (c *Client) ListTools(ctx context.Context) (*runwirev1.ListToolsResponse, error) {
+	resp, err := c.Tools.ListTools(ctx, &runwirev1.ListToolsRequest{})
+	return resp, wrapError(err)
 }
 
 // CreateRun starts a run and returns it at once; follow it with
@@ -242,7 +266,9 @@ func (c *Client) ResumeRun(ctx context.Context, runID string) (*runwirev1.Run, e
 }
 
 // ResolveApproval approves or rejects a pending tool call, with every option
-// of the contract (reason, edited_arguments). Resolving again with the same
+// of the contract (reason, edited_arguments). An approval announced in a
+// parent's stream for a sub-agent's run (ApprovalRequested.RunId set to the
+// child run) is resolved the same way, by its approval id. Resolving again with the same
 // decision returns the approval; with the other decision: FAILED_PRECONDITION
 // (APPROVAL_ALREADY_RESOLVED).
 func (c *Client) ResolveApproval(ctx context.Context, req *runwirev1.ResolveApprovalRequest) (*runwirev1.Approval, error) {

@@ -5,11 +5,16 @@
 // (github.com/runwire/runwire/clients/go/runwire/v1); this package adds a
 // context-first API over it without hiding any of it:
 //
-//   - [Client] holds the four generated service clients (Agents, Runs,
-//     Approvals, Threads) for every RPC, plus shortcuts for the common flows:
-//     [Client.CreateAgent], [Client.StreamRun], [Client.Resume],
+//   - [Client] holds the five generated service clients (Agents, Runs,
+//     Approvals, Threads, Tools) for every RPC, plus shortcuts for the common
+//     flows: [Client.CreateAgent], [Client.ListAgentTools],
+//     [Client.ListTools], [Client.StreamRun], [Client.Resume],
 //     [Client.ResolveApproval] / [Client.Approve] / [Client.Reject],
 //     [Client.SubmitToolOutputs] / [Client.SubmitToolOutput].
+//   - A parent run's stream carries sub_run_started and sub_run_finished for
+//     each delegation to a sub-agent, and announces the sub-agents' approvals
+//     (ApprovalRequested.RunId is the child's run): approve them by approval
+//     id like any other.
 //   - Run events are Go 1.23 iterators ([iter.Seq2] of *runwirev1.RunEvent and
 //     error): range over them; breaking out of the loop disconnects the stream
 //     while the run goes on, and [Client.Resume] continues after the last

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	runwirev1 "github.com/runwire/runwire/clients/go/runwire/v1"
 )
@@ -564,5 +565,106 @@ func TestLiveApprovalInbox(t *testing.T) {
 	want := []string{"CHANGE_TYPE_SYNCED", "CHANGE_TYPE_CREATED", "CHANGE_TYPE_ENDED"}
 	if !slices.Equal(got, want) {
 		t.Errorf("inbox changes %v, want %v", got, want)
+	}
+}
+
+// scriptedAgent creates an agent with a scripted model; extra fills the rest.
+func scriptedAgent(t *testing.T, client *Client, prefix string, script []any, extra *runwirev1.Agent) string {
+	t.Helper()
+	model, err := NewModel("scripted", "", map[string]any{"script": script})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := proto.CloneOf(extra)
+	agent.Model = model
+	agentID := prefix + "-" + NewRequestID()[:8]
+	if _, err := client.CreateAgent(t.Context(), agentID, agent); err != nil {
+		t.Fatal(err)
+	}
+	return agentID
+}
+
+// A parent agent delegates to a child whose calculator call needs an approval
+// (both under the default policy, REQUIRE_ALL): the parent's tools list the
+// child, the server's tools list the built-ins, and the parent's stream shows
+// its own approval of the delegation, the child run and the child's approval
+// (announced with the child's run id), each approved by its id.
+func TestLiveSubAgentsToolDiscoveryAndAChildApproval(t *testing.T) {
+	client := liveClient(t, liveEnv(t, "RUNWIRE_TEST_ADDRESS"))
+	child := scriptedAgent(t, client, "go-child", []any{
+		map[string]any{"tool_calls": []any{map[string]any{"name": "calculator", "arguments": map[string]any{"expression": "6*7"}}}},
+		map[string]any{"text": "42"},
+	}, &runwirev1.Agent{Tools: []string{"calculator"}})
+	parent := scriptedAgent(t, client, "go-parent", []any{
+		map[string]any{"tool_calls": []any{map[string]any{"name": "ask_child", "arguments": map[string]any{"prompt": "What is 6*7?"}}}},
+		map[string]any{"text": "The child says 42."},
+	}, &runwirev1.Agent{SubAgents: []*runwirev1.SubAgent{{AgentId: child, ToolName: "ask_child", Description: "Asks the child."}}})
+
+	tools, err := client.ListAgentTools(t.Context(), parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tools) != 1 || tools[0].GetName() != "ask_child" || tools[0].GetSource() != runwirev1.ToolSource_TOOL_SOURCE_SUB_AGENT ||
+		tools[0].GetSubAgentId() != child || !tools[0].GetRequiresApproval() ||
+		tools[0].GetParameters().GetFields()["properties"].GetStructValue().GetFields()["prompt"] == nil {
+		t.Fatalf("ListAgentTools(%s) = %v, want one sub-agent tool", parent, tools)
+	}
+	if _, err := client.ListAgentTools(t.Context(), "go-missing-"+NewRequestID()[:8]); !IsReason(err, ReasonAgentNotFound) {
+		t.Errorf("ListAgentTools of an unknown agent: %v, want AGENT_NOT_FOUND", err)
+	}
+	server, err := client.ListTools(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(server.GetTools(), func(tool *runwirev1.Tool) bool {
+		return tool.GetName() == "calculator" && tool.GetSource() == runwirev1.ToolSource_TOOL_SOURCE_BUILTIN
+	}) {
+		t.Errorf("ListTools = %v, want the built-in calculator", server.GetTools())
+	}
+
+	var events []*runwirev1.RunEvent
+	var childRun string
+	var approvedFor []string // the run id of each approval approved: "" for the parent's own
+	for ev, err := range client.StreamRun(t.Context(), &runwirev1.StreamRunRequest{AgentId: parent, Prompt: "delegate"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, ev)
+		switch p := ev.Payload.(type) {
+		case *runwirev1.RunEvent_SubRunStarted:
+			childRun = p.SubRunStarted.GetChildRunId()
+		case *runwirev1.RunEvent_ApprovalRequested:
+			approvedFor = append(approvedFor, p.ApprovalRequested.GetRunId())
+			if _, err := client.Approve(t.Context(), p.ApprovalRequested.GetApprovalId()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	wantGapFree(t, events)
+	wantSucceeded(t, events, "The child says 42.")
+	if childRun == "" || !slices.Equal(approvedFor, []string{"", childRun}) {
+		t.Errorf("approved approvals of runs %q, want the parent's own then the child's %q", approvedFor, childRun)
+	}
+	var kinds []string
+	for _, ev := range events {
+		if k := EventType(ev); strings.HasPrefix(k, "sub_run_") || strings.HasPrefix(k, "approval_") {
+			kinds = append(kinds, k)
+		}
+	}
+	want := []string{"approval_requested", "approval_resolved", "sub_run_started", "approval_requested", "approval_resolved", "sub_run_finished"}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("approval and sub-agent events %v, want %v", kinds, want)
+	}
+	for _, ev := range events {
+		if p := ev.GetSubRunFinished(); p != nil && (p.GetState() != runwirev1.RunState_RUN_STATE_SUCCEEDED || p.GetOutput() != "42" || p.GetAgentId() != child) {
+			t.Errorf("sub_run_finished %v", p)
+		}
+	}
+	run, err := client.GetRun(t.Context(), childRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.GetParentRunId() != events[0].GetRunId() || run.GetDepth() != 1 || run.GetState() != runwirev1.RunState_RUN_STATE_SUCCEEDED {
+		t.Errorf("child run %v", run)
 	}
 }

@@ -38,6 +38,7 @@ import {
   AgentService,
   type Agent,
   type AgentSchema,
+  type AgentTool,
   type ListAgentsRequestSchema,
   type ListAgentsResponse,
 } from "./gen/runwire/v1/agent_pb.js";
@@ -70,6 +71,7 @@ import {
   type ListThreadMessagesResponse,
   type Thread,
 } from "./gen/runwire/v1/thread_pb.js";
+import { ToolService, type ListToolsResponse } from "./gen/runwire/v1/tool_pb.js";
 import { ChangeType } from "./gen/runwire/v1/watch_pb.js";
 
 /** The server address used when none is given. */
@@ -608,6 +610,7 @@ export class RunwireClient {
   readonly runs: Client<typeof RunService>;
   readonly approvals: Client<typeof ApprovalService>;
   readonly threads: Client<typeof ThreadService>;
+  readonly tools: Client<typeof ToolService>;
   readonly transport: Transport;
   /** The reconnect policy of the event streams (a stream's own options win). */
   readonly reconnect: ReconnectPolicy;
@@ -650,6 +653,7 @@ export class RunwireClient {
     this.runs = createClient(RunService, this.transport);
     this.approvals = createClient(ApprovalService, this.transport);
     this.threads = createClient(ThreadService, this.transport);
+    this.tools = createClient(ToolService, this.transport);
   }
 
   /** Closes the connection (calls in flight fail). Idle connections never keep Node alive. */
@@ -690,6 +694,30 @@ export class RunwireClient {
 
   async deleteAgent(agentId: string, options?: CallOptions): Promise<void> {
     await call(this.agents.deleteAgent({ agentId }, options));
+  }
+
+  /**
+   * The tools a run of the agent offers its model, in that order
+   * (ListAgentTools): server tools (built-in, Python), the tools of its MCP
+   * toolsets ("<server>_<tool>") and its sub-agents (source
+   * ToolSource.SUB_AGENT, subAgentId set), each with its JSON Schema
+   * (parameters) and whether a call needs an approval (requiresApproval).
+   * NOT_FOUND (AGENT_NOT_FOUND) if the agent is unknown.
+   */
+  async listAgentTools(agentId: string, options?: CallOptions): Promise<AgentTool[]> {
+    const response = await call(this.agents.listAgentTools({ agentId }, options));
+    return response.tools;
+  }
+
+  // ---- tools ---------------------------------------------------------------------
+
+  /**
+   * The server's tools (built-in, registered Python, and those of each MCP
+   * server it reached) and its configured MCP servers with their state, each
+   * ordered by name (ToolService.ListTools).
+   */
+  async listTools(options?: CallOptions): Promise<ListToolsResponse> {
+    return call(this.tools.listTools({}, options));
   }
 
   // ---- runs --------------------------------------------------------------------
@@ -844,7 +872,12 @@ export class RunwireClient {
 
   // ---- approvals -----------------------------------------------------------------
 
-  /** Approves or rejects a pending tool call (from an approval_requested event). */
+  /**
+   * Approves or rejects a pending tool call (from an approval_requested
+   * event). A sub-agent's approval announced in its parent's stream
+   * (approvalRequested.runId is the child's run) is resolved the same way, by
+   * its approval id.
+   */
   async resolveApproval(
     approvalId: string,
     decision: "approve" | "reject" | ApprovalDecision,

@@ -9,6 +9,7 @@ export * from "./gen/runwire/v1/event_pb.js";
 export * from "./gen/runwire/v1/run_pb.js";
 export * from "./gen/runwire/v1/run_service_pb.js";
 export * from "./gen/runwire/v1/thread_pb.js";
+export * from "./gen/runwire/v1/tool_pb.js";
 export * from "./gen/runwire/v1/watch_pb.js";
 export * from "./gen/google/rpc/status_pb.js";
 export * from "./gen/google/rpc/error_details_pb.js";

@@ -19,6 +19,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 
 import {
+  AgentService,
+  ApprovalDecision,
   ApprovalMode,
   ApprovalService,
   ApprovalState,
@@ -32,6 +34,9 @@ import {
   RunService,
   RunState,
   RunwireClient,
+  ToolService,
+  ToolSource,
+  McpServerState,
   type AgentInit,
   type RunEvent,
   type WatchRunsResponse,
@@ -211,6 +216,64 @@ describe("against a real server", { skip }, () => {
     assert.equal(last?.case === "runFinished" && last.value.output, "42");
     assert.equal(stream.resumes, 0);
     assert.equal(stream.lastSequence, BigInt(events.length));
+  });
+
+  test("sub-agents: listAgentTools, listTools, a parent's stream with the child run and its approval", async () => {
+    // Both agents under the default policy (REQUIRE_ALL): the delegation and the child's calculator call wait.
+    const child = id("ts-child");
+    await client.createAgent(
+      child,
+      scripted([{ tool_calls: [{ name: "calculator", arguments: { expression: "6*7" } }] }, { text: "42" }], {
+        tools: ["calculator"],
+      }),
+    );
+    const parent = id("ts-parent");
+    const script = [{ tool_calls: [{ name: "ask_child", arguments: { prompt: "What is 6*7?" } }] }, { text: "The child says 42." }];
+    await client.createAgent(parent, {
+      instructions: "test agent",
+      model: { provider: "scripted", options: { script: script as never } },
+      subAgents: [{ agentId: child, toolName: "ask_child", description: "Asks the child." }],
+    });
+
+    const tools = await client.listAgentTools(parent);
+    assert.deepEqual(
+      tools.map((t) => [t.name, ToolSource[t.source], t.subAgentId, t.requiresApproval]),
+      [["ask_child", "SUB_AGENT", child, true]],
+    );
+    assert.ok(tools[0]?.parameters?.["properties"], show(tools));
+    await assert.rejects(client.listAgentTools(id("ts-missing")), (e) => isRunwireError(e, ErrorReasons.AGENT_NOT_FOUND));
+    const server = await client.listTools();
+    assert.ok(
+      server.tools.some((t) => t.name === "calculator" && t.source === ToolSource.BUILTIN),
+      show(server.tools.map((t) => t.name)),
+    );
+
+    const events: RunEvent[] = [];
+    let childRun = "";
+    const approvedFor: string[] = []; // the run of each approval approved: "" for the parent's own
+    for await (const event of client.streamRun({ agentId: parent, prompt: "delegate" })) {
+      events.push(event);
+      const payload = event.payload;
+      if (payload.case === "subRunStarted") childRun = payload.value.childRunId;
+      if (payload.case === "approvalRequested") {
+        approvedFor.push(payload.value.runId);
+        await client.resolveApproval(payload.value.approvalId, "approve");
+      }
+    }
+    assertGapFree(events);
+    const last = events.at(-1)?.payload;
+    assert.equal(last?.case === "runFinished" && last.value.output, "The child says 42.");
+    assert.notEqual(childRun, "");
+    assert.deepEqual(approvedFor, ["", childRun]);
+    assert.deepEqual(
+      events.map((e) => e.payload.case).filter((k) => k?.startsWith("subRun") || k?.startsWith("approval")),
+      ["approvalRequested", "approvalResolved", "subRunStarted", "approvalRequested", "approvalResolved", "subRunFinished"],
+    );
+    const finished = events.find((e) => e.payload.case === "subRunFinished")?.payload;
+    assert.ok(finished?.case === "subRunFinished");
+    assert.deepEqual([finished.value.agentId, finished.value.state, finished.value.output], [child, RunState.SUCCEEDED, "42"]);
+    const childRecord = await client.getRun(childRun);
+    assert.deepEqual([childRecord.parentRunId, childRecord.depth, childRecord.state], [events[0]?.runId, 1, RunState.SUCCEEDED]);
   });
 
   test("threads: createThread, a run on it, getThread, listThreadMessages, deleteThread", async () => {
@@ -740,5 +803,160 @@ describe("against a fake server", () => {
     assert.equal((await fake.pauseRun("run_1", "lunch")).state, RunState.PAUSED);
     assert.equal((await fake.resumeRun("run_1")).state, RunState.RUNNING);
     await assert.rejects(fake.resumeRun("run_unknown"), (e) => isRunwireError(e, ErrorReasons.RUN_NOT_FOUND));
+  });
+});
+
+describe("a sub-agent tree against a fake server", () => {
+  // A parent run ("run_parent") delegates to a sub-agent whose run ("run_child") waits for an
+  // approval announced in the parent's stream. StreamRun sends events 1..3 (up to the announced
+  // approval) and ends with UNAVAILABLE DRAINING; StreamRunEvents sends the rest once it is approved.
+  const resolved: string[] = [];
+  const resumes: string[] = [];
+  let approved: () => void = () => {};
+  let approval = new Promise<void>((resolve) => (approved = resolve));
+  let server: http2.Http2Server;
+  let fake: RunwireClient;
+
+  const payloads = [
+    { case: "runStarted" as const, value: { agentId: "parent" } },
+    { case: "subRunStarted" as const, value: { childRunId: "run_child", agentId: "child", toolCallId: "call_parent" } },
+    {
+      case: "approvalRequested" as const,
+      value: { approvalId: "apr_child", toolCallId: "call_child", toolName: "calculator", runId: "run_child" },
+    },
+    {
+      case: "approvalResolved" as const,
+      value: { approvalId: "apr_child", toolCallId: "call_child", state: ApprovalState.APPROVED, runId: "run_child" },
+    },
+    {
+      case: "subRunFinished" as const,
+      value: { childRunId: "run_child", agentId: "child", toolCallId: "call_parent", state: RunState.SUCCEEDED, output: "42" },
+    },
+    { case: "runFinished" as const, value: { state: RunState.SUCCEEDED, output: "The child says 42." } },
+  ];
+  const treeEvent = (sequence: number) => ({ event: { runId: "run_parent", sequence: BigInt(sequence), payload: payloads[sequence - 1] } });
+
+  before(async () => {
+    const handler = connectNodeAdapter({
+      routes: (router) => {
+        router.service(RunService, {
+          async *streamRun() {
+            for (const sequence of [1, 2, 3]) yield treeEvent(sequence);
+            throw failure(Code.Unavailable, ErrorReasons.DRAINING);
+          },
+          async *streamRunEvents(request) {
+            resumes.push(`${request.runId} ${request.afterSequence}`);
+            await approval;
+            for (let sequence = Number(request.afterSequence) + 1; sequence <= payloads.length; sequence++) {
+              yield treeEvent(sequence);
+            }
+          },
+        });
+        router.service(ApprovalService, {
+          resolveApproval: (request) => {
+            if (request.approvalId !== "apr_child" || request.decision !== ApprovalDecision.APPROVE) {
+              throw failure(Code.NotFound, ErrorReasons.APPROVAL_NOT_FOUND);
+            }
+            resolved.push(request.approvalId);
+            approved();
+            return { approval: { approvalId: request.approvalId, runId: "run_child", state: ApprovalState.APPROVED } };
+          },
+        });
+        router.service(AgentService, {
+          listAgentTools: (request) => {
+            if (request.agentId !== "parent") throw failure(Code.NotFound, ErrorReasons.AGENT_NOT_FOUND);
+            return {
+              tools: [
+                { name: "calculator", source: ToolSource.BUILTIN },
+                {
+                  name: "ask_child",
+                  source: ToolSource.SUB_AGENT,
+                  subAgentId: "child",
+                  requiresApproval: true,
+                  parameters: { type: "object", required: ["prompt"] },
+                },
+              ],
+            };
+          },
+        });
+        router.service(ToolService, {
+          listTools: () => ({
+            tools: [
+              { name: "calculator", source: ToolSource.BUILTIN },
+              { name: "docs_search", source: ToolSource.MCP, mcpServer: "docs" },
+            ],
+            mcpServers: [{ name: "docs", state: McpServerState.CONNECTED, toolNames: ["docs_search"] }],
+          }),
+        });
+      },
+    });
+    server = http2.createServer(handler);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    fake = new RunwireClient(`127.0.0.1:${port}`, {
+      token: "",
+      caFile: "",
+      clientCertFile: "",
+      clientKeyFile: "",
+      tls: false,
+      reconnect: { initialBackoffMs: 1, maxBackoffMs: 2 },
+    });
+  });
+  after(async () => {
+    fake.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  test("sub_run_* events and an announced approval: approved by id, resumed on the parent's run", async () => {
+    resolved.length = resumes.length = 0;
+    approval = new Promise<void>((resolve) => (approved = resolve));
+    const stream = fake.streamRun({ agentId: "parent", prompt: "p" });
+    const got: string[] = [];
+    for await (const event of stream) {
+      got.push(`${event.sequence} ${event.payload.case}`);
+      assert.equal(event.runId, "run_parent");
+      if (event.payload.case === "approvalRequested") {
+        assert.equal(event.payload.value.runId, "run_child");
+        const answer = await fake.resolveApproval(event.payload.value.approvalId, "approve");
+        assert.equal(answer.runId, "run_child");
+      }
+    }
+    assert.deepEqual(got, [
+      "1 runStarted",
+      "2 subRunStarted",
+      "3 approvalRequested",
+      "4 approvalResolved",
+      "5 subRunFinished",
+      "6 runFinished",
+    ]);
+    assert.deepEqual(resolved, ["apr_child"]);
+    assert.deepEqual(resumes, ["run_parent 3"]);
+    assert.equal(stream.runId, "run_parent");
+    assert.equal(stream.resumes, 1);
+  });
+
+  test("listAgentTools and listTools", async () => {
+    const tools = await fake.listAgentTools("parent");
+    assert.deepEqual(
+      tools.map((t) => [t.name, ToolSource[t.source], t.subAgentId, t.requiresApproval]),
+      [
+        ["calculator", "BUILTIN", "", false],
+        ["ask_child", "SUB_AGENT", "child", true],
+      ],
+    );
+    assert.equal(tools[1]?.parameters?.["type"], "object");
+    await assert.rejects(fake.listAgentTools("missing"), (e) => isRunwireError(e, ErrorReasons.AGENT_NOT_FOUND));
+    const server = await fake.listTools();
+    assert.deepEqual(
+      server.tools.map((t) => [t.name, t.mcpServer]),
+      [
+        ["calculator", ""],
+        ["docs_search", "docs"],
+      ],
+    );
+    assert.deepEqual(
+      server.mcpServers.map((m) => [m.name, McpServerState[m.state]]),
+      [["docs", "CONNECTED"]],
+    );
   });
 });

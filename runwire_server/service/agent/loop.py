@@ -360,7 +360,10 @@ class _Loop:
         await self.end_wait()
         return ToolResult(content=output.output, is_error=output.is_error)
 
-    async def server_tool(self, call: ToolCall) -> ToolResult:
+    async def checked_arguments(self, call: ToolCall) -> dict[str, object] | ToolResult:
+        """The call's arguments, parsed and, when the policy asks, approved (an
+        approver may edit them); or the tool error the model sees instead (not a
+        JSON object, rejected, expired)."""
         try:
             arguments = call.parse_arguments()
         except ValueError as exc:
@@ -369,12 +372,18 @@ class _Loop:
                 "call the tool again with valid JSON arguments",
                 is_error=True,
             )
-        if self.spec.needs_approval(call.name):
-            approved, arguments_or_notice = await self.approval(call, arguments)
-            if not approved:
-                return ToolResult(content=str(arguments_or_notice), is_error=True)
-            assert isinstance(arguments_or_notice, dict)
-            arguments = arguments_or_notice
+        if not self.spec.needs_approval(call.name):
+            return arguments
+        approved, arguments_or_notice = await self.approval(call, arguments)
+        if not approved:
+            return ToolResult(content=str(arguments_or_notice), is_error=True)
+        assert isinstance(arguments_or_notice, dict)
+        return arguments_or_notice
+
+    async def server_tool(self, call: ToolCall) -> ToolResult:
+        arguments = await self.checked_arguments(call)
+        if isinstance(arguments, ToolResult):
+            return arguments
         return await self.execute_tool(call, arguments)
 
     async def execute_tool(self, call: ToolCall, arguments: dict[str, object]) -> ToolResult:
@@ -405,20 +414,9 @@ class _Loop:
         usage rolls up into the parent's; its output is the result, and a
         child that did not succeed (or could not start, or would be too deep)
         is a tool error the model sees."""
-        try:
-            arguments = call.parse_arguments()
-        except ValueError as exc:
-            return ToolResult(
-                content=f"error: the arguments of {call.name!r} are not a JSON object ({exc}); "
-                "call the tool again with valid JSON arguments",
-                is_error=True,
-            )
-        if self.spec.needs_approval(call.name):
-            approved, arguments_or_notice = await self.approval(call, arguments)
-            if not approved:
-                return ToolResult(content=str(arguments_or_notice), is_error=True)
-            assert isinstance(arguments_or_notice, dict)
-            arguments = arguments_or_notice
+        arguments = await self.checked_arguments(call)
+        if isinstance(arguments, ToolResult):
+            return arguments
         prompt = arguments.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             return ToolResult(

@@ -2,14 +2,17 @@
 
 A plugin's command that calls a server (the server distribution's ``run`` and
 ``health``) declares these typer options and turns them into ``Credentials``
-with ``credentials_from_options``, so every command spells, documents and
-resolves them alike (each left out comes from its ``RUNWIRE_*`` variable).
+with ``credentials_from_options`` (the address with ``resolve_address``), so every
+command spells, documents and resolves them alike (each left out comes from its
+``RUNWIRE_*`` variable).
 ``error_line`` is the one line a failed call prints.
 """
 
+from runwire._client import resolve_address
 from runwire.cli._shared import (
     EXIT_FAILED,
     EXIT_USAGE,
+    AddressOption,
     CaFileOption,
     ClientCertOption,
     ClientKeyOption,
@@ -23,6 +26,7 @@ from runwire.cli._shared import (
 __all__ = [
     "EXIT_FAILED",
     "EXIT_USAGE",
+    "AddressOption",
     "CaFileOption",
     "ClientCertOption",
     "ClientKeyOption",
@@ -31,4 +35,5 @@ __all__ = [
     "credentials_from_options",
     "error_line",
     "fail",
+    "resolve_address",
 ]

@@ -2,6 +2,7 @@ package dev.runwire.client;
 
 import dev.runwire.v1.Agent;
 import dev.runwire.v1.AgentServiceGrpc;
+import dev.runwire.v1.AgentTool;
 import dev.runwire.v1.Approval;
 import dev.runwire.v1.ApprovalDecision;
 import dev.runwire.v1.ApprovalServiceGrpc;
@@ -11,6 +12,7 @@ import dev.runwire.v1.CreateThreadRequest;
 import dev.runwire.v1.DeleteThreadRequest;
 import dev.runwire.v1.GetApprovalRequest;
 import dev.runwire.v1.GetThreadRequest;
+import dev.runwire.v1.ListAgentToolsRequest;
 import dev.runwire.v1.ListAgentsRequest;
 import dev.runwire.v1.ListAgentsResponse;
 import dev.runwire.v1.ListApprovalsRequest;
@@ -45,7 +47,10 @@ import dev.runwire.v1.StreamRunRequest;
 import dev.runwire.v1.StreamRunResponse;
 import dev.runwire.v1.SubmitToolOutputsRequest;
 import dev.runwire.v1.ThreadServiceGrpc;
+import dev.runwire.v1.ListToolsRequest;
+import dev.runwire.v1.ListToolsResponse;
 import dev.runwire.v1.ToolOutput;
+import dev.runwire.v1.ToolServiceGrpc;
 import dev.runwire.v1.WaitRunRequest;
 import io.grpc.Channel;
 import io.grpc.Grpc;
@@ -70,8 +75,9 @@ import java.util.function.Supplier;
  * A thin client for Runwire's gRPC API ({@code runwire.v1}).
  *
  * <p>It hides nothing: the generated blocking, async ({@code StreamObserver}) and future stubs of
- * the four services are available ({@link #agents()}, {@link #runsAsync()}, {@link
- * #approvalsFuture()}, ...) next to the shortcuts for the common steps: {@link #createAgent},
+ * the five services are available ({@link #agents()}, {@link #runsAsync()}, {@link
+ * #approvalsFuture()}, {@link #tools()}, ...) next to the shortcuts for the common steps: {@link
+ * #createAgent}, {@link #listAgentTools}, {@link #listTools},
  * {@link #streamRun} (a {@link java.util.Iterator} of events: {@link RunEventStream}), {@link #resume}, {@link
  * #resolveApproval}, {@link #submitToolOutputs}, and their async forms returning {@link
  * CompletableFuture}s. Every shortcut throws (or completes exceptionally with) {@link
@@ -89,6 +95,10 @@ import java.util.function.Supplier;
  *   }
  * }
  * }</pre>
+ *
+ * <p>A parent run's stream carries {@code sub_run_started} and {@code sub_run_finished} for each
+ * delegation to a sub-agent and announces the sub-agents' approvals ({@code
+ * ApprovalRequested.run_id} is the child's run): resolve them by approval id like any other.
  *
  * <p>Thread-safe: one client (one channel) serves any number of concurrent calls.
  */
@@ -110,6 +120,9 @@ public final class RunwireClient implements AutoCloseable {
   private final ThreadServiceGrpc.ThreadServiceBlockingStub threads;
   private final ThreadServiceGrpc.ThreadServiceStub threadsAsync;
   private final ThreadServiceGrpc.ThreadServiceFutureStub threadsFuture;
+  private final ToolServiceGrpc.ToolServiceBlockingStub tools;
+  private final ToolServiceGrpc.ToolServiceStub toolsAsync;
+  private final ToolServiceGrpc.ToolServiceFutureStub toolsFuture;
   private volatile ReconnectPolicy reconnect = ReconnectPolicy.DEFAULT;
 
   /**
@@ -135,6 +148,9 @@ public final class RunwireClient implements AutoCloseable {
     threads = ThreadServiceGrpc.newBlockingStub(channel);
     threadsAsync = ThreadServiceGrpc.newStub(channel);
     threadsFuture = ThreadServiceGrpc.newFutureStub(channel);
+    tools = ToolServiceGrpc.newBlockingStub(channel);
+    toolsAsync = ToolServiceGrpc.newStub(channel);
+    toolsFuture = ToolServiceGrpc.newFutureStub(channel);
   }
 
   /**
@@ -235,6 +251,21 @@ public final class RunwireClient implements AutoCloseable {
     return threadsFuture;
   }
 
+  /** ToolService, blocking. */
+  public ToolServiceGrpc.ToolServiceBlockingStub tools() {
+    return tools;
+  }
+
+  /** ToolService, async (StreamObserver). */
+  public ToolServiceGrpc.ToolServiceStub toolsAsync() {
+    return toolsAsync;
+  }
+
+  /** ToolService, ListenableFuture. */
+  public ToolServiceGrpc.ToolServiceFutureStub toolsFuture() {
+    return toolsFuture;
+  }
+
   // ---- Agents --------------------------------------------------------------------------------
 
   /** Creates an agent under {@code agentId}; {@code agent.model} is required. */
@@ -287,6 +318,45 @@ public final class RunwireClient implements AutoCloseable {
   /** Deletes an agent; runs already started are not affected. */
   public void deleteAgent(String agentId) {
     call(() -> agents.deleteAgent(DeleteAgentRequest.newBuilder().setAgentId(agentId).build()));
+  }
+
+  /**
+   * The tools a run of the agent offers its model, in that order ({@code ListAgentTools}): server
+   * tools (built-in, Python), the tools of its MCP toolsets ({@code <server>_<tool>}) and its
+   * sub-agents ({@code TOOL_SOURCE_SUB_AGENT}, {@code sub_agent_id} set), each with its JSON Schema
+   * ({@code parameters}) and whether a call needs an approval ({@code requires_approval}). {@code
+   * NOT_FOUND} ({@code AGENT_NOT_FOUND}) if the agent is unknown.
+   */
+  public List<AgentTool> listAgentTools(String agentId) {
+    return call(
+        () ->
+            agents
+                .listAgentTools(ListAgentToolsRequest.newBuilder().setAgentId(agentId).build())
+                .getToolsList());
+  }
+
+  /** Async {@link #listAgentTools}. */
+  public CompletableFuture<List<AgentTool>> listAgentToolsAsync(String agentId) {
+    return unary(
+        agentsAsync::listAgentTools,
+        ListAgentToolsRequest.newBuilder().setAgentId(agentId).build(),
+        r -> r.getToolsList());
+  }
+
+  // ---- Tools ---------------------------------------------------------------------------------
+
+  /**
+   * The server's tools (built-in, registered Python, and those of each MCP server it reached) and
+   * its configured MCP servers with their state, each ordered by name ({@code
+   * ToolService.ListTools}).
+   */
+  public ListToolsResponse listTools() {
+    return call(() -> tools.listTools(ListToolsRequest.getDefaultInstance()));
+  }
+
+  /** Async {@link #listTools()}. */
+  public CompletableFuture<ListToolsResponse> listToolsAsync() {
+    return unary(toolsAsync::listTools, ListToolsRequest.getDefaultInstance(), r -> r);
   }
 
   // ---- Runs ----------------------------------------------------------------------------------
@@ -566,7 +636,11 @@ public final class RunwireClient implements AutoCloseable {
 
   // ---- Approvals -----------------------------------------------------------------------------
 
-  /** Approves or rejects a pending tool call. */
+  /**
+   * Approves or rejects a pending tool call. A sub-agent's approval announced in its parent's
+   * stream ({@code ApprovalRequested.run_id} is the child's run) is resolved the same way, by its
+   * approval id.
+   */
   public Approval resolveApproval(String approvalId, ApprovalDecision decision) {
     return resolveApproval(
         ResolveApprovalRequest.newBuilder().setApprovalId(approvalId).setDecision(decision).build());

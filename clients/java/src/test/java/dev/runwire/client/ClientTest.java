@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import com.google.protobuf.util.Durations;
 import dev.runwire.v1.Agent;
+import dev.runwire.v1.AgentTool;
 import dev.runwire.v1.ApprovalDecision;
 import dev.runwire.v1.ApprovalMode;
 import dev.runwire.v1.ApprovalPolicy;
@@ -36,6 +37,9 @@ import dev.runwire.v1.Run;
 import dev.runwire.v1.RunEvent;
 import dev.runwire.v1.RunState;
 import dev.runwire.v1.StreamRunRequest;
+import dev.runwire.v1.SubAgent;
+import dev.runwire.v1.SubRunFinished;
+import dev.runwire.v1.ToolSource;
 import dev.runwire.v1.WaitRunRequest;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -849,5 +853,103 @@ class ClientTest {
     }
     assertEquals(
         List.of("CHANGE_TYPE_SYNCED", "CHANGE_TYPE_CREATED", "CHANGE_TYPE_ENDED"), got);
+  }
+
+  /**
+   * A parent delegates to a child whose calculator call needs an approval (both under the default
+   * policy, REQUIRE_ALL): the parent's tools list the child, the server's tools list the built-ins,
+   * and the parent's stream shows its own approval of the delegation, the child run and the child's
+   * approval (announced with the child's run id), each resolved by its id.
+   */
+  @Test
+  void subAgentsToolDiscoveryAndAChildApprovalInTheParentsStream() throws Exception {
+    needServer();
+    String child = id("java-child");
+    client.createAgent(
+        child,
+        scripted(
+                "[{\"tool_calls\": [{\"name\": \"calculator\", \"arguments\": {\"expression\": \"6*7\"}}]},"
+                    + " {\"text\": \"42\"}]",
+                0)
+            .toBuilder()
+            .addTools("calculator")
+            .build());
+    String parent = id("java-parent");
+    client.createAgent(
+        parent,
+        scripted(
+                "[{\"tool_calls\": [{\"name\": \"ask_child\", \"arguments\": {\"prompt\": \"What is 6*7?\"}}]},"
+                    + " {\"text\": \"The child says 42.\"}]",
+                0)
+            .toBuilder()
+            .addSubAgents(
+                SubAgent.newBuilder()
+                    .setAgentId(child)
+                    .setToolName("ask_child")
+                    .setDescription("Asks the child."))
+            .build());
+
+    List<AgentTool> tools = client.listAgentTools(parent);
+    assertEquals(1, tools.size(), tools.toString());
+    assertEquals("ask_child", tools.get(0).getName());
+    assertEquals(ToolSource.TOOL_SOURCE_SUB_AGENT, tools.get(0).getSource());
+    assertEquals(child, tools.get(0).getSubAgentId());
+    assertTrue(tools.get(0).getRequiresApproval());
+    assertTrue(
+        tools.get(0).getParameters().getFieldsOrThrow("properties").getStructValue().containsFields("prompt"));
+    assertEquals(tools, client.listAgentToolsAsync(parent).get(30, TimeUnit.SECONDS));
+    RunwireException missing =
+        assertThrows(RunwireException.class, () -> client.listAgentTools(id("java-missing")));
+    assertEquals(ErrorReasons.AGENT_NOT_FOUND, missing.reason());
+    assertTrue(
+        client.listTools().getToolsList().stream()
+            .anyMatch(t -> t.getName().equals("calculator") && t.getSource() == ToolSource.TOOL_SOURCE_BUILTIN));
+    assertTrue(
+        client.listToolsAsync().get(30, TimeUnit.SECONDS).getToolsList().stream()
+            .anyMatch(t -> t.getName().equals("calculator")));
+
+    List<RunEvent> events = new ArrayList<>();
+    List<String> approvedFor = new ArrayList<>(); // the run of each approval: "" for the parent's own
+    String childRun = "";
+    try (RunEventStream stream =
+        client.streamRun(StreamRunRequest.newBuilder().setAgentId(parent).setPrompt("delegate").build())) {
+      for (RunEvent event : stream) {
+        events.add(event);
+        if (event.hasSubRunStarted()) {
+          childRun = event.getSubRunStarted().getChildRunId();
+        } else if (event.hasApprovalRequested()) {
+          approvedFor.add(event.getApprovalRequested().getRunId());
+          client.resolveApproval(
+              event.getApprovalRequested().getApprovalId(), ApprovalDecision.APPROVAL_DECISION_APPROVE);
+        }
+      }
+    }
+    assertGapFree(events);
+    assertEquals("The child says 42.", events.get(events.size() - 1).getRunFinished().getOutput());
+    assertNotEquals("", childRun);
+    assertEquals(List.of("", childRun), approvedFor);
+    List<String> kinds =
+        events.stream()
+            .map(e -> e.getPayloadCase().name())
+            .filter(k -> k.startsWith("SUB_RUN_") || k.startsWith("APPROVAL_"))
+            .collect(Collectors.toList());
+    assertEquals(
+        List.of(
+            "APPROVAL_REQUESTED",
+            "APPROVAL_RESOLVED",
+            "SUB_RUN_STARTED",
+            "APPROVAL_REQUESTED",
+            "APPROVAL_RESOLVED",
+            "SUB_RUN_FINISHED"),
+        kinds);
+    SubRunFinished finished =
+        events.stream().filter(RunEvent::hasSubRunFinished).findFirst().orElseThrow().getSubRunFinished();
+    assertEquals(child, finished.getAgentId());
+    assertEquals(RunState.RUN_STATE_SUCCEEDED, finished.getState());
+    assertEquals("42", finished.getOutput());
+    Run childRecord = client.getRun(childRun);
+    assertEquals(events.get(0).getRunId(), childRecord.getParentRunId());
+    assertEquals(1, childRecord.getDepth());
+    assertEquals(RunState.RUN_STATE_SUCCEEDED, childRecord.getState());
   }
 }
