@@ -1158,11 +1158,49 @@ def thread_cases() -> list[Any]:
 
 
 def control_and_watch_cases() -> list[Any]:
-    """PauseRun, ResumeRun, the watches, and the labels, overrides and filters of issue 17."""
+    """ListAgentTools, sub-agents and toolsets, PauseRun, ResumeRun, the watches, and the
+    labels, overrides and filters of run requests."""
     r = run_service_pb2
     a = approval_pb2
     e = event_pb2
     return [
+        # ListAgentTools (ToolService.ListTools takes nothing a caller could get wrong)
+        case(
+            "agent_id-empty",
+            "agents.ListAgentTools",
+            lambda w: agent_pb2.ListAgentToolsRequest(),
+            field="agent_id",
+        ),
+        case(
+            "unknown",
+            "agents.ListAgentTools",
+            lambda w: agent_pb2.ListAgentToolsRequest(agent_id=unique("missing")),
+            NOT_FOUND,
+            reason="AGENT_NOT_FOUND",
+        ),
+        case(
+            "sub_agent-unknown",
+            "agents.CreateAgent",
+            lambda w: agent_pb2.CreateAgentRequest(
+                agent_id=unique("parent"),
+                agent=agent_pb2.Agent(
+                    model=agent_pb2.Model(provider="scripted"),
+                    sub_agents=[agent_pb2.SubAgent(agent_id=unique("missing"))],
+                ),
+            ),
+            field="agent.sub_agents[0].agent_id",
+        ),
+        case(
+            "toolset-unknown",
+            "agents.CreateAgent",
+            lambda w: agent_pb2.CreateAgentRequest(
+                agent_id=unique("tools"),
+                agent=agent_pb2.Agent(
+                    model=agent_pb2.Model(provider="scripted"), toolsets=["nowhere"]
+                ),
+            ),
+            field="agent.toolsets[0]",
+        ),
         # PauseRun / ResumeRun
         case("run_id-empty", "runs.PauseRun", lambda w: r.PauseRunRequest(), field="run_id"),
         case(

@@ -38,10 +38,14 @@ _READER = InMemoryMetricReader()
 
 @pytest.fixture(scope="module", autouse=True)
 def providers() -> None:
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+    """The SDK providers with this module's exporter and reader (a tracer provider
+    another test module installed first is kept: the exporter joins it)."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
         provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
         trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+    if not isinstance(metrics.get_meter_provider(), MeterProvider):
         metrics.set_meter_provider(MeterProvider(metric_readers=[_READER]))
 
 

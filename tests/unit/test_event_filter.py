@@ -57,6 +57,8 @@ def test_the_state_profile() -> None:
             "approval_requested",
             "approval_resolved",
             "client_tool_call_requested",
+            "sub_run_started",
+            "sub_run_finished",
             "run_finished",
             "run_error",
             "heartbeat",
