@@ -44,9 +44,13 @@ WAITING = frozenset(
         "runwire.v1.RunService/StreamRun",
         "runwire.v1.RunService/WaitRun",
         "runwire.v1.RunService/StreamRunEvents",
+        "runwire.v1.RunService/WatchRuns",
+        "runwire.v1.ApprovalService/WatchApprovals",
         "grpc.health.v1.Health/Watch",
     }
 )
+#: Streams that send what they have, then wait for changes: one response is read.
+WATCHES = ("/Watch", "/WatchRuns", "/WatchApprovals")
 #: Statuses no request may end with.
 FORBIDDEN = frozenset(
     {
@@ -93,8 +97,9 @@ class Target:
 
     @property
     def messages(self) -> int:
-        """Responses read before the client cancels (a health watch sends one, then waits)."""
-        return 1 if self.name.endswith("Health/Watch") else STREAM_MESSAGES
+        """Responses read before the client cancels (a watch sends what it has, then
+        waits for changes: one is enough)."""
+        return 1 if self.name.endswith(WATCHES) else STREAM_MESSAGES
 
     def decode(self, data: bytes) -> Message | None:
         """``data`` as this RPC's request message; None when it does not decode."""
