@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -566,11 +566,9 @@ class RunRouter:
         Raises:
             NotFoundError: unknown run, or another tenant's.
         """
-        run = await self.get_run(run_id, tenant)
-        if run.state in TERMINAL_STATES:
-            return run
-        await self._runtime(run.runtime).cancel(run_id, reason)
-        return await self.recorder.current(run_id)
+        return await self._while_active(
+            run_id, tenant, lambda runtime: runtime.cancel(run_id, reason)
+        )
 
     async def pause_run(self, run_id: str, reason: str, tenant: str) -> run_pb2.Run:
         """Asks a run to pause at its next safe point; returns it as it is once
@@ -582,13 +580,13 @@ class RunRouter:
             FailedPreconditionError: an in-process run of another replica.
             UnavailableError: the runtime cannot be reached.
         """
-        run = await self.get_run(run_id, tenant)
-        if run.state in TERMINAL_STATES:
-            return run
-        # repr: the reason is the caller's text, kept on one log line.
-        logger.info("run pause requested (reason %r)", reason, extra={"run_id": run_id})
-        await self._runtime(run.runtime).pause(run_id, reason)
-        return await self.recorder.current(run_id)
+
+        async def pause(runtime: Runtime) -> None:
+            # repr: the reason is the caller's text, kept on one log line.
+            logger.info("run pause requested (reason %r)", reason, extra={"run_id": run_id})
+            await runtime.pause(run_id, reason)
+
+        return await self._while_active(run_id, tenant, pause)
 
     async def resume_run(self, run_id: str, tenant: str) -> run_pb2.Run:
         """Continues a paused run, or withdraws a pause it has not reached; returns
@@ -599,11 +597,26 @@ class RunRouter:
             FailedPreconditionError: an in-process run of another replica.
             UnavailableError: the runtime cannot be reached.
         """
+
+        async def resume(runtime: Runtime) -> None:
+            logger.info("run resume requested", extra={"run_id": run_id})
+            await runtime.resume(run_id)
+
+        return await self._while_active(run_id, tenant, resume)
+
+    async def _while_active(
+        self, run_id: str, tenant: str, act: Callable[[Runtime], Awaitable[None]]
+    ) -> run_pb2.Run:
+        """Asks the run's runtime to ``act`` unless the run has ended; returns the
+        run as it is afterwards (an ended one unchanged).
+
+        Raises:
+            NotFoundError: unknown run, or another tenant's.
+        """
         run = await self.get_run(run_id, tenant)
         if run.state in TERMINAL_STATES:
             return run
-        logger.info("run resume requested", extra={"run_id": run_id})
-        await self._runtime(run.runtime).resume(run_id)
+        await act(self._runtime(run.runtime))
         return await self.recorder.current(run_id)
 
     async def submit_tool_outputs(
