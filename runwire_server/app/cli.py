@@ -198,7 +198,7 @@ async def _start(settings: Settings) -> tuple[RunwireServer, list[str]]:
         check_listen(settings)
     except ListenConfigError as exc:
         raise fail(str(exc), EXIT_USAGE) from None
-    for address in settings.listen:
+    for address in (*settings.listen, *settings.http_listen):
         try:
             _check_bindable(address)
         except OSError as exc:
@@ -241,7 +241,9 @@ async def _serve(settings: Settings) -> int:
     for signum in signals:
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        out.print(Text(f"serving on {', '.join(addresses)}"), soft_wrap=True)
+        scheme = "https" if settings.tls_cert_file else "http"
+        http = [f"{scheme}://{address}" for address in server.http_addresses]
+        out.print(Text(f"serving on {', '.join([*addresses, *http])}"), soft_wrap=True)
         out.file.flush()
         await stop.wait()
         await server.stop()
@@ -261,6 +263,16 @@ def serve(
             metavar="ADDRESS",
             help=f"host:port or unix:PATH; repeatable. Default: {DEFAULT_LISTEN} "
             "(or RUNWIRE_LISTEN / the config file).",
+        ),
+    ] = None,
+    http_listen: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--http-listen",
+            metavar="ADDRESS",
+            help="host:port to also serve over HTTP (Connect, gRPC-Web, gRPC, AG-UI, "
+            "/healthz, /readyz; docs/http.md); repeatable. Default: none "
+            "(or RUNWIRE_HTTP_LISTEN / the config file).",
         ),
     ] = None,
     config: Annotated[
@@ -288,7 +300,11 @@ def serve(
     """
     try:
         settings = load_settings(
-            config, listen=listen or None, log_level=log_level, insecure=insecure or None
+            config,
+            listen=listen or None,
+            http_listen=http_listen or None,
+            log_level=log_level,
+            insecure=insecure or None,
         )
     except pydantic.ValidationError as exc:
         raise fail(_settings_error(exc), EXIT_USAGE) from None

@@ -275,6 +275,30 @@ class Settings(BaseSettings):
         default_factory=lambda: [DEFAULT_LISTEN],
         description="Addresses to serve on: host:port, or unix:PATH for a Unix socket.",
     )
+    http_listen: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses (host:port) to also serve every Runwire service on over HTTP: "
+        "the Connect protocol (JSON and binary), gRPC-Web and gRPC, over HTTP/1.1 and HTTP/2, "
+        "with the AG-UI endpoint and /healthz, /readyz (docs/http.md). Empty: no HTTP "
+        "listener. TLS and the loopback-only rule without auth apply as on listen.",
+    )
+    http_cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) whose web pages may call the HTTP "
+        "listener (CORS); '*' allows any. Empty: none (browsers refuse cross-origin calls).",
+    )
+    agui_path: str = Field(
+        default="/agui",
+        pattern=r"^/[A-Za-z0-9._~/-]{0,63}[A-Za-z0-9._~-]$",
+        description="Path prefix of the AG-UI endpoint on the HTTP listener: "
+        "POST {agui_path}/{agent_id} (docs/agui.md).",
+    )
+    http_max_request_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest HTTP request body the HTTP listener reads (a Connect request "
+        "message, an AG-UI RunAgentInput); larger is refused.",
+    )
     tool_modules: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Python modules imported at start; each defines register_tools(registry).",
@@ -610,7 +634,28 @@ class Settings(BaseSettings):
             origins.append(origin)
         return origins
 
-    @field_validator("listen", "tool_modules", mode="before")
+    @field_validator("http_cors_allowed_origins", mode="before")
+    @classmethod
+    def _cors_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                value = json.loads(value)
+            else:
+                value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list):
+            return value
+        origins: list[str] = []
+        for entry in value:
+            if entry == "*":
+                origins.append(entry)
+                continue
+            origin = origin_of(entry) if isinstance(entry, str) else None
+            if origin is None or not _only_origin(entry):
+                raise ValueError(f"{entry!r} is not an origin (scheme://host[:port]) or '*'")
+            origins.append(origin)
+        return origins
+
+    @field_validator("listen", "http_listen", "tool_modules", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

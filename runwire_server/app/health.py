@@ -53,6 +53,21 @@ class HealthServicer(health.aio.HealthServicer):  # type: ignore[misc]  # grpc_h
             else health_pb2.HealthCheckResponse.NOT_SERVING,
         )
 
+    def readiness(self) -> tuple[bool, dict[str, str]]:
+        """Whether the server and every service it registered are SERVING, and
+        each one's status name (``""`` is the server), for HTTP ``/readyz``.
+        MCP servers (``runwire.mcp.*``) are listed but do not make it unready."""
+        names = {
+            service: health_pb2.HealthCheckResponse.ServingStatus.Name(status)
+            for service, status in self._listed.items()
+        }
+        ready = not self._shutting_down and all(
+            status == "SERVING"
+            for service, status in names.items()
+            if not service.startswith(MCP_HEALTH_PREFIX)
+        )
+        return ready, names
+
     async def enter_graceful_shutdown(self) -> None:
         """Turns every service NOT_SERVING for good."""
         if not self._shutting_down:

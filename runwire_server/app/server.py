@@ -14,8 +14,10 @@ import asyncio
 import gc
 import importlib
 import logging
+from typing import Any
 
 import grpc
+from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 from runwire.v1 import (
@@ -33,8 +35,10 @@ from runwire.v1 import (
 
 from runwire_server.app.config import Settings
 from runwire_server.app.health import HealthServicer
+from runwire_server.app.http_server import HttpListener
 from runwire_server.app.tls import bind_listeners
 from runwire_server.app.wiring import Runwire
+from runwire_server.service.api.admission import Admission
 from runwire_server.service.api.approvals import ApprovalServicer
 from runwire_server.service.api.interceptor import AuthInterceptor, wire_checks
 from runwire_server.service.api.runs import RunServicer
@@ -42,6 +46,10 @@ from runwire_server.service.api.threads import ThreadServicer
 from runwire_server.service.api.tools import ToolServicer
 from runwire_server.service.auth.authenticate import Authenticator
 from runwire_server.service.core.telemetry import instrument_grpc_server, tracing_configured
+from runwire_server.service.http.agui import agui_application
+from runwire_server.service.http.asgi import http_app
+from runwire_server.service.http.calls import Calls
+from runwire_server.service.http.connect import connect_applications
 from runwire_server.service.tools.mcp import pool_of
 
 logger = logging.getLogger(__name__)
@@ -89,6 +97,11 @@ def request_limits(settings: Settings) -> dict[str, tuple[str, int]]:
     }
 
 
+def _service(module: Any, name: str) -> ServiceDescriptor:
+    service: ServiceDescriptor = module.DESCRIPTOR.services_by_name[name]
+    return service
+
+
 def _import_warm_modules() -> None:
     """Imports ``WARM_MODULES`` (once per process; later calls find them loaded)."""
     for name in WARM_MODULES:
@@ -105,13 +118,11 @@ class RunwireServer:
         if tracing_configured():
             instrument_grpc_server()
         authenticator = Authenticator(settings.auth) if settings.auth.enabled else None
-        interceptor = AuthInterceptor(
-            authenticator,
-            request_limits=request_limits(settings),
-            wire_checks=wire_checks(
-                app.router.quotas, counted=COUNTED_SERVICES, struct_limited=STRUCT_LIMITED_SERVICES
-            ),
+        limits = request_limits(settings)
+        checks = wire_checks(
+            app.router.quotas, counted=COUNTED_SERVICES, struct_limited=STRUCT_LIMITED_SERVICES
         )
+        interceptor = AuthInterceptor(authenticator, request_limits=limits, wire_checks=checks)
         self._server = grpc.aio.server(
             interceptors=[interceptor],
             options=[
@@ -132,21 +143,50 @@ class RunwireServer:
         )
         self.health = HealthServicer()
         self.addresses: list[str] = []
-        agent_pb2_grpc.add_AgentServiceServicer_to_server(app.agent_servicer, self._server)
+        self.http_addresses: list[str] = []
         self.runs = RunServicer(
             router=app.router,
             quotas=app.router.quotas,
             events=app.router.events,
             heartbeat_interval=settings.heartbeat_interval_seconds,
         )
+        approvals = ApprovalServicer(router=app.router)
+        threads = ThreadServicer(threads=app.router.threads, quotas=app.router.quotas)
+        tools = ToolServicer(tools=app.tools)
+        agent_pb2_grpc.add_AgentServiceServicer_to_server(app.agent_servicer, self._server)
         run_service_pb2_grpc.add_RunServiceServicer_to_server(self.runs, self._server)
-        approval_pb2_grpc.add_ApprovalServiceServicer_to_server(
-            ApprovalServicer(router=app.router), self._server
+        approval_pb2_grpc.add_ApprovalServiceServicer_to_server(approvals, self._server)
+        thread_pb2_grpc.add_ThreadServiceServicer_to_server(threads, self._server)
+        tool_pb2_grpc.add_ToolServiceServicer_to_server(tools, self._server)
+        # The HTTP listener calls the same servicers, admitted and checked the same way.
+        self.calls = Calls(
+            {
+                _service(agent_pb2, "AgentService"): app.agent_servicer,
+                _service(run_service_pb2, "RunService"): self.runs,
+                _service(approval_pb2, "ApprovalService"): approvals,
+                _service(thread_pb2, "ThreadService"): threads,
+                _service(tool_pb2, "ToolService"): tools,
+            },
+            Admission(authenticator),
+            request_limits=limits,
+            wire_checks=checks,
         )
-        thread_pb2_grpc.add_ThreadServiceServicer_to_server(
-            ThreadServicer(threads=app.router.threads, quotas=app.router.quotas), self._server
-        )
-        tool_pb2_grpc.add_ToolServiceServicer_to_server(ToolServicer(tools=app.tools), self._server)
+        self._http: HttpListener | None = None
+        if settings.http_listen:
+            self._http = HttpListener(
+                http_app(
+                    connect_applications(self.calls, read_max_bytes=limit),
+                    readiness=self.health.readiness,
+                    agui=agui_application(
+                        self.calls,
+                        prefix=settings.agui_path,
+                        max_request_bytes=settings.http_max_request_bytes,
+                    ),
+                    agui_path=settings.agui_path,
+                    cors_origins=settings.http_cors_allowed_origins,
+                ),
+                settings,
+            )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         if settings.reflection:
             self._add_reflection()
@@ -178,8 +218,10 @@ class RunwireServer:
         """Binds the listen addresses and starts serving; returns the bound
         addresses (``host:port`` with the real port, or ``unix:PATH``).
 
-        Listeners are bound by ``runwire_server.app.tls.bind_listeners``: TLS on ``host:port``
-        when configured, Unix sockets plaintext with ``unix_socket_mode``. Before
+        With ``http_listen``, the HTTP listener (``http_addresses``, the real
+        ports) is started too. gRPC listeners are bound by
+        ``runwire_server.app.tls.bind_listeners``: TLS on ``host:port`` when
+        configured, Unix sockets plaintext with ``unix_socket_mode``. Before
         serving, ``WARM_MODULES`` are imported (once per process: the first start
         pays for them); once serving, everything loaded so far is frozen out of
         the garbage collector's full passes (``gc.freeze``).
@@ -191,6 +233,8 @@ class RunwireServer:
             RuntimeError: an address cannot be bound (in use, bad path).
         """
         self.addresses = bind_listeners(self._server, self.settings)
+        if self._http is not None:
+            self.http_addresses = await self._http.start()
         # In a thread: the event loop may be serving something else meanwhile.
         await asyncio.to_thread(_import_warm_modules)
         await self._server.start()
@@ -245,6 +289,8 @@ class RunwireServer:
                 break
             await asyncio.sleep(0.05)
         self.runs.close_streams()
+        if self._http is not None:
+            await self._http.stop()
         await self._server.stop(1.0)
         await self.app.aclose()
         logger.info("stopped")

@@ -96,10 +96,10 @@ def _insecure_message(addresses: Sequence[str]) -> str:
 
 
 def _exposed(settings: Settings) -> list[str]:
-    """The non-local addresses of ``settings.listen`` when auth is off."""
+    """The non-local addresses of ``settings.listen`` and ``http_listen`` when auth is off."""
     if settings.auth.enabled:
         return []
-    return [a for a in settings.listen if not is_local_address(a)]
+    return [a for a in (*settings.listen, *settings.http_listen) if not is_local_address(a)]
 
 
 def check_listen(settings: Settings) -> None:

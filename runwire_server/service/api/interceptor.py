@@ -36,8 +36,8 @@ from typing import Any, NoReturn
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
-from opentelemetry import trace
 
+from runwire_server.service.api.admission import Admission, bind_caller
 from runwire_server.service.api.decoding import (
     Oversized,
     Refused,
@@ -49,20 +49,9 @@ from runwire_server.service.api.decoding import (
 )
 from runwire_server.service.api.errors import refuse, to_status
 from runwire_server.service.auth.authenticate import Authenticator
-from runwire_server.service.auth.permissions import (
-    AUTHENTICATED_METHODS,
-    METHOD_PERMISSIONS,
-    OPEN_METHODS,
-)
-from runwire_server.service.auth.principal import ANONYMOUS, Principal, bind_principal
+from runwire_server.service.auth.permissions import OPEN_METHODS
 from runwire_server.service.auth.quotas import Quotas
-from runwire_server.service.core.errors import (
-    PermissionDeniedError,
-    ResourceExhaustedError,
-    RunwireError,
-)
-from runwire_server.service.core.logs import bind_log_context
-from runwire_server.service.core.telemetry import ATTR_PRINCIPAL, ATTR_TENANT
+from runwire_server.service.core.errors import ResourceExhaustedError, RunwireError
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +74,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             wire_checks: Method -> its ``WireCheck``, which may refuse a request
                 unparsed (``wire_checks``).
         """
-        self._authenticator = authenticator
+        self._admission = Admission(authenticator)
         self._limits = dict(request_limits or {})
         self._checks = dict(wire_checks or {})
 
@@ -128,41 +117,27 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
         if method in OPEN_METHODS:
             return _guarded(handler, method, _admit_anyone, refusal, reject)
-        permission = METHOD_PERMISSIONS.get(method)
-        if permission is None and method not in AUTHENTICATED_METHODS:
-            permission = f"unlisted:{method}"
 
         async def admit(context: grpc.aio.ServicerContext) -> RunwireError | None:
             try:
-                principal = await self._principal(context)
-                if permission is not None and not principal.can(permission):
-                    raise PermissionDeniedError(
-                        f"principal {principal.name!r} may not call {method}: it needs the "
-                        f"permission {permission!r}, which none of its roles "
-                        f"({', '.join(sorted(principal.roles)) or 'none'}) grants",
-                        metadata={"permission": permission, "method": method},
-                    )
+                principal = await self._admission.admit(method, *_credentials(context))
             except RunwireError as exc:
                 return exc
-            bind_principal(principal)
-            bind_log_context(principal=principal.name, tenant=principal.tenant)
-            span = trace.get_current_span()
-            span.set_attribute(ATTR_PRINCIPAL, principal.name)
-            span.set_attribute(ATTR_TENANT, principal.tenant)
+            bind_caller(principal)
             return None
 
         return _guarded(handler, method, admit, refusal, reject)
 
-    async def _principal(self, context: grpc.aio.ServicerContext) -> Principal:
-        if self._authenticator is None:
-            return ANONYMOUS
-        authorization = None
-        for key, value in context.invocation_metadata() or ():
-            if key == "authorization":
-                authorization = value if isinstance(value, str) else value.decode()
-                break
-        peer = context.auth_context().get("x509_pem_cert")
-        return await self._authenticator.authenticate(authorization, peer[0] if peer else None)
+
+def _credentials(context: grpc.aio.ServicerContext) -> tuple[str | None, bytes | None]:
+    """A call's ``authorization`` metadata and verified TLS client certificate (PEM)."""
+    authorization = None
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            authorization = value if isinstance(value, str) else value.decode()
+            break
+    peer = context.auth_context().get("x509_pem_cert")
+    return authorization, peer[0] if peer else None
 
 
 async def _admit_anyone(context: grpc.aio.ServicerContext) -> RunwireError | None:
