@@ -25,7 +25,7 @@ import pytest
 from runwire_server.app.config import Settings
 from runwire_server.app.server import RunwireServer
 from tests.redis_server import running_redis
-from tests.support import PARITY_TOKEN, Stubs, parity_auth, running_server
+from tests.support import PARITY_TOKEN, PARITY_WEB_ORIGIN, Stubs, parity_auth, running_server
 from tests.temporal_server import start_temporal
 
 HEARTBEAT_SECONDS = 0.5
@@ -79,6 +79,10 @@ async def server(
         redis_url=redis_url,
         temporal_address=temporal_address,
         auth=parity_auth(),
+        # The HTTP listener too (tests/integration/test_http_listener.py): the same
+        # runs over Connect, gRPC-Web and gRPC on HTTP, on every runtime.
+        http_listen=["127.0.0.1:0"],
+        http_cors_allowed_origins=[PARITY_WEB_ORIGIN],
     )
     async with running_server(settings) as srv:
         yield srv

@@ -71,6 +71,8 @@ CONDITION_SECONDS = 60.0
 PARITY_TOKEN = "rw-parity-" + uuid.uuid4().hex
 PARITY_TENANT = "parity"
 PARITY_PRINCIPAL = "parity-admin"
+#: The one origin whose pages may call the parity server's HTTP listener (CORS).
+PARITY_WEB_ORIGIN = "http://app.parity.test"
 
 
 def api_key(token: str, principal: str, *roles: str, tenant: str = PARITY_TENANT) -> ApiKey:

@@ -62,12 +62,13 @@ class HttpListener:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._sockets: list[socket.socket] = []
+        self._fds: list[int] = []
         self.addresses: list[str] = []
 
     def _config(self) -> Config:
         settings = self._settings
         config = Config()
-        config.bind = [f"fd://{sock.fileno()}" for sock in self._sockets]
+        config.bind = [f"fd://{fd}" for fd in self._fds]
         config.accesslog = None
         config.errorlog = logging.getLogger("hypercorn.error")
         config.graceful_timeout = settings.shutdown_grace_seconds
@@ -97,6 +98,9 @@ class HttpListener:
                 sock.close()
             raise
         self.addresses = [_address(sock) for sock in self._sockets]
+        # Hypercorn owns the sockets from here on (it closes them when it stops).
+        self._fds = [sock.detach() for sock in self._sockets]
+        self._sockets = []
         self._task = asyncio.create_task(
             serve(self._app, self._config(), shutdown_trigger=self._stop.wait),  # type: ignore[arg-type]
             name="runwire-http",
@@ -114,8 +118,6 @@ class HttpListener:
                 self._task.cancel()
             except Exception:
                 logger.exception("the HTTP listener failed while stopping")
-        for sock in self._sockets:
-            sock.close()
 
 
 __all__ = ["HttpListener"]

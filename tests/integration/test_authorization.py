@@ -79,9 +79,20 @@ def methods() -> dict[str, MethodDescriptor]:
 async def secured() -> AsyncIterator[RunwireServer]:
     """An in-process server with one API key per role, in tenant ``acme``."""
     auth = AuthSettings(api_keys=[api_key(TOKENS[r], f"{r}-user", r, tenant="acme") for r in ROLES])
-    settings = server_settings("in_process", redis_url="", temporal_address="", auth=auth)
+    settings = server_settings(
+        "in_process", redis_url="", temporal_address="", auth=auth, http_listen=["127.0.0.1:0"]
+    )
     async with running_server(settings) as server:
         yield server
+
+
+#: The listeners every RPC is checked on: gRPC, and gRPC over the HTTP listener
+#: (Hypercorn, through runwire_server.service.http.calls), which admits the same way.
+LISTENERS = ("grpc", "http")
+
+
+def target(server: RunwireServer, listener: str) -> str:
+    return server.addresses[0] if listener == "grpc" else server.http_addresses[0]
 
 
 async def call(
@@ -125,17 +136,21 @@ def test_the_table_covers_every_rpc() -> None:
     assert set(methods()) == set(EXPECTED)
 
 
-async def test_every_rpc_needs_credentials(secured: RunwireServer) -> None:
-    async with grpc.aio.insecure_channel(secured.addresses[0]) as channel:
+@pytest.mark.parametrize("listener", LISTENERS)
+async def test_every_rpc_needs_credentials(secured: RunwireServer, listener: str) -> None:
+    async with grpc.aio.insecure_channel(target(secured, listener)) as channel:
         for name, method in methods().items():
             assert await call(channel, name, method, None) == grpc.StatusCode.UNAUTHENTICATED, name
             wrong = await call(channel, name, method, "rw-not-a-key")
             assert wrong == grpc.StatusCode.UNAUTHENTICATED, name
 
 
+@pytest.mark.parametrize("listener", LISTENERS)
 @pytest.mark.parametrize("role", ROLES)
-async def test_each_role_gets_exactly_its_rpcs(secured: RunwireServer, role: str) -> None:
-    async with grpc.aio.insecure_channel(secured.addresses[0]) as channel:
+async def test_each_role_gets_exactly_its_rpcs(
+    secured: RunwireServer, role: str, listener: str
+) -> None:
+    async with grpc.aio.insecure_channel(target(secured, listener)) as channel:
         for name, method in methods().items():
             code = await call(channel, name, method, TOKENS[role])
             if role in EXPECTED[name]:

@@ -15,9 +15,12 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from connectrpc.code import Code
+from connectrpc.codec import Codec
+from connectrpc.compat import google_protobuf_binary_codec
 from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
 from connectrpc.server import ConnectASGIApplication
+from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import status_pb2
 from protobuf.wkt import Any as AnyDetail
@@ -41,6 +44,26 @@ APPLICATIONS: Mapping[str, Callable[..., ConnectASGIApplication[Any]]] = {
 }
 
 _CODES = {index: code for index, code in enumerate(Code, start=1)}
+
+
+class CompactJsonCodec(Codec[Message, Any]):
+    """Protobuf's canonical JSON, written on one line (the library's default
+    indents every field); reading ignores unknown fields, as Connect does."""
+
+    def name(self) -> str:
+        return "json"
+
+    def encode(self, message: Message) -> bytes:
+        return json_format.MessageToJson(message, indent=None).encode()
+
+    def decode(self, data: bytes | bytearray, message_class: type[Any]) -> Any:
+        message = message_class()
+        json_format.Parse(bytes(data), message, ignore_unknown_fields=True)
+        return message
+
+
+#: What requests and responses may be encoded as: binary protobuf and JSON.
+CODECS: tuple[Codec[Any, Any], ...] = (google_protobuf_binary_codec(), CompactJsonCodec())
 
 
 def connect_error(status: status_pb2.Status) -> ConnectError:
@@ -107,9 +130,11 @@ def connect_applications(
         make = _server_stream if method.server_streaming else _unary
         by_service.setdefault(service, {})[_snake(method.descriptor.name)] = make(calls, method)
     return {
-        f"/{service}/": APPLICATIONS[service](_Adapter(methods), read_max_bytes=read_max_bytes)
+        f"/{service}/": APPLICATIONS[service](
+            _Adapter(methods), read_max_bytes=read_max_bytes, codecs=CODECS
+        )
         for service, methods in by_service.items()
     }
 
 
-__all__ = ["APPLICATIONS", "connect_applications", "connect_error"]
+__all__ = ["APPLICATIONS", "CODECS", "CompactJsonCodec", "connect_applications", "connect_error"]
