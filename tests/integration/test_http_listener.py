@@ -348,3 +348,25 @@ async def test_concurrent_streams_share_one_http2_connection(
 
         streams = await asyncio.gather(*(one() for _ in range(5)))
     assert all(kinds[-1] == "run_finished" for kinds in streams), streams
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [("application/json", b'{"agent_id": '), ("application/proto", b"\xff\xff\xff")],
+)
+async def test_a_request_that_does_not_decode_is_refused_with_its_reason(
+    server: RunwireServer, content_type: str, body: bytes
+) -> None:
+    async with httpx.AsyncClient(base_url=base_url(server), timeout=60) as http:
+        answer = await http.post(
+            "/runwire.v1.AgentService/GetAgent",
+            content=body,
+            headers={**HEADERS, "content-type": content_type},
+        )
+    assert (answer.status_code, answer.json()["code"]) == (400, "invalid_argument"), answer.text
+    (detail,) = answer.json()["details"]
+    info = error_details_pb2.ErrorInfo.FromString(base64.b64decode(detail["value"] + "=="))
+    assert (info.reason, info.metadata["type"]) == (
+        "MALFORMED_REQUEST",
+        "runwire.v1.GetAgentRequest",
+    )

@@ -3,7 +3,7 @@
 Packages are named here without their ``runwire_server.`` prefix. Layers, lowest first:
 ``service.core``; ``service.auth``, ``service.llm``,
 ``service.tools``, ``service.stores``; ``service.agent``; ``service.runtimes``; ``service.api``;
-``worker``; ``app`` (the composition). A module may import its own package and
+``service.http`` and ``worker``; ``app`` (the composition). A module may import its own package and
 lower layers only, counting imports inside functions too.
 """
 
@@ -27,6 +27,7 @@ LAYERS = {
     "service.agent": 2,
     "service.runtimes": 3,
     "service.api": 4,
+    "service.http": 5,
     "worker": 5,
     "app": 6,
 }

@@ -32,6 +32,8 @@ from runwire.v1 import (
     tool_connect,
 )
 
+from runwire_server.service.api.decoding import MALFORMED_REQUEST
+from runwire_server.service.core.errors import InvalidArgumentError
 from runwire_server.service.http.calls import CallFailed, Calls, Method
 
 #: Each service's generated ASGI application, by full service name.
@@ -62,8 +64,38 @@ class CompactJsonCodec(Codec[Message, Any]):
         return message
 
 
+class RefusingCodec(Codec[Message, Any]):
+    """``codec``, with a request it cannot decode refused the way the gRPC server
+    refuses one: INVALID_ARGUMENT, ErrorInfo reason ``MALFORMED_REQUEST`` with the
+    request type in its metadata, the parser's complaint in the message."""
+
+    def __init__(self, codec: Codec[Message, Any]) -> None:
+        self._codec = codec
+
+    def name(self) -> str:
+        return self._codec.name()
+
+    def encode(self, message: Message) -> bytes:
+        return self._codec.encode(message)
+
+    def decode(self, data: bytes | bytearray, message_class: type[Any]) -> Any:
+        try:
+            return self._codec.decode(data, message_class)
+        except Exception as exc:
+            type_name = message_class.DESCRIPTOR.full_name
+            error = InvalidArgumentError(
+                f"the request is not a valid {self.name()} encoding of {type_name}: {exc}",
+                reason=MALFORMED_REQUEST,
+                metadata={"type": type_name, "codec": self.name()},
+            )
+            raise connect_error(CallFailed.of(error).status) from None
+
+
 #: What requests and responses may be encoded as: binary protobuf and JSON.
-CODECS: tuple[Codec[Any, Any], ...] = (google_protobuf_binary_codec(), CompactJsonCodec())
+CODECS: tuple[Codec[Any, Any], ...] = (
+    RefusingCodec(google_protobuf_binary_codec()),
+    RefusingCodec(CompactJsonCodec()),
+)
 
 
 def connect_error(status: status_pb2.Status) -> ConnectError:
@@ -137,4 +169,11 @@ def connect_applications(
     }
 
 
-__all__ = ["APPLICATIONS", "CODECS", "CompactJsonCodec", "connect_applications", "connect_error"]
+__all__ = [
+    "APPLICATIONS",
+    "CODECS",
+    "CompactJsonCodec",
+    "RefusingCodec",
+    "connect_applications",
+    "connect_error",
+]
