@@ -30,6 +30,10 @@ At the end, the process's resident memory (the server runs in it) has grown by l
 ``RSS_GROWTH_BOUND_BYTES``. Cases the server does not handle yet are listed in
 ``tests.fuzz.known_issues`` and reported instead of failed.
 
+The ``runwire.v1`` RPCs are fuzzed a second time through the HTTP listener (gRPC calls to
+Hypercorn, answered by Connect through ``runwire_server.service.http.calls``), with a
+quarter of the budget (``HTTP_EXAMPLES``): the same invariants hold on both transports.
+
 Budget: ``RUNWIRE_FUZZ_EXAMPLES`` requests per RPC (default ``DEFAULT_EXAMPLES``, sized
 for CI) from seed ``RUNWIRE_FUZZ_SEED`` (default 13); docs/development.md says how to run
 it longer.
@@ -83,6 +87,8 @@ T = TypeVar("T")
 #: Requests per RPC in CI; ``RUNWIRE_FUZZ_EXAMPLES`` overrides it.
 DEFAULT_EXAMPLES = 400
 EXAMPLES = int(os.environ.get("RUNWIRE_FUZZ_EXAMPLES", str(DEFAULT_EXAMPLES)))
+#: Requests per RPC sent to the HTTP listener (the same server behind another transport).
+HTTP_EXAMPLES = max(1, EXAMPLES // 4)
 #: The seed of every RPC's examples (combined with the RPC's name).
 SEED = int(os.environ.get("RUNWIRE_FUZZ_SEED", "13"))
 
@@ -138,6 +144,7 @@ async def fuzz_server(fuzz_report: FuzzReport) -> AsyncIterator[RunwireServer]:
         auth=AuthSettings(api_keys=keys),
         tool_modules=[],
         model_retry_attempts=1,
+        http_listen=["127.0.0.1:0"],
     )
     async with running_server(settings_) as server:
         gc.collect()
@@ -318,12 +325,13 @@ class Fuzzer:
     loop: asyncio.AbstractEventLoop
     stats: RpcStats
     report: FuzzReport
+    examples: int
     windows: list[Window] = field(default_factory=list)
 
     def run(self, hints: Hints) -> None:
         @seed(SEED ^ zlib.crc32(self.target.name.encode()))
         @settings(
-            max_examples=EXAMPLES,
+            max_examples=self.examples,
             deadline=None,
             database=None,
             phases=(Phase.explicit, Phase.generate, Phase.shrink),
@@ -383,9 +391,53 @@ async def test_fuzz_rpc(
     guards: Guards,
     fuzz_report: FuzzReport,
 ) -> None:
+    await fuzz(
+        name,
+        fuzz_server.addresses[0],
+        examples=EXAMPLES,
+        report_as=name,
+        probe=probe,
+        guards=guards,
+        fuzz_report=fuzz_report,
+    )
+
+
+@pytest.mark.timeout(max(120.0, HTTP_EXAMPLES * 2.0))
+@pytest.mark.parametrize("name", [name for name in TARGETS if TARGETS[name].runwire])
+async def test_fuzz_rpc_over_http(
+    name: str,
+    fuzz_server: RunwireServer,
+    probe: HealthProbe,
+    guards: Guards,
+    fuzz_report: FuzzReport,
+) -> None:
+    """The same requests, as gRPC calls to the HTTP listener (Hypercorn, Connect's gRPC
+    protocol, ``runwire_server.service.http.calls``): the same invariants hold."""
+    address = fuzz_server.http_addresses[0]
+    await fuzz(
+        name,
+        address,
+        examples=HTTP_EXAMPLES,
+        report_as=f"http:{name}",
+        probe=probe,
+        guards=guards,
+        fuzz_report=fuzz_report,
+    )
+
+
+async def fuzz(
+    name: str,
+    address: str,
+    *,
+    examples: int,
+    report_as: str,
+    probe: HealthProbe,
+    guards: Guards,
+    fuzz_report: FuzzReport,
+) -> None:
+    """Fuzzes RPC ``name`` at ``address`` with ``examples`` requests, reported as ``report_as``."""
     target = TARGETS[name]
-    address = fuzz_server.addresses[0]
-    stats = fuzz_report.stats(name)
+    stats = fuzz_report.stats(report_as)
     stubs = Stubs.connect(address, token=TOKENS[name])
     channel = grpc.aio.insecure_channel(
         address, options=[("grpc.max_receive_message_length", 64 * 2**20)]
@@ -393,7 +445,14 @@ async def test_fuzz_rpc(
     guards.network.take()  # what an earlier test left
     guards.logs.take()
     fuzzer = Fuzzer(
-        target, channel, stubs, TOKENS[name], asyncio.get_running_loop(), stats, fuzz_report
+        target,
+        channel,
+        stubs,
+        TOKENS[name],
+        asyncio.get_running_loop(),
+        stats,
+        fuzz_report,
+        examples,
     )
     try:
         hints = await seed_pool(stubs)
