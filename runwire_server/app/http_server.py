@@ -73,7 +73,6 @@ class HttpListener:
         config.errorlog = logging.getLogger("hypercorn.error")
         config.graceful_timeout = settings.shutdown_grace_seconds
         config.h2_max_concurrent_streams = settings.max_concurrent_streams
-        config.wsgi_max_body_size = settings.http_max_request_bytes
         config.include_server_header = False
         if settings.tls_cert_file is not None and settings.tls_key_file is not None:
             config.certfile = str(settings.tls_cert_file)
