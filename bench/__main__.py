@@ -16,6 +16,7 @@ Scenarios, in order (``--only`` takes these numbers or names):
 7. ``auth``         the cost of auth per RPC: GetAgent p50/p99 by credential vs auth off
 8. ``redis_streams`` 10,000 idle StreamRunEvents through Redis: connections, commands/s, memory
 9. ``load``         1,000 concurrent runs over 2 replicas (Temporal + 2 workers; in-process, Redis)
+10. ``http``        StreamRun over Connect (HTTP/1.1 JSON, binary) and AG-UI (SSE) vs gRPC
 
 ``--quick`` (CI's smoke mode, under 90 s) runs every scenario small.
 """
@@ -39,6 +40,7 @@ from bench import (
     auth,
     fanout,
     harness,
+    http_transports,
     load,
     redis_streams,
     stream_run,
@@ -60,6 +62,7 @@ SCENARIOS: dict[str, ModuleType] = {
         auth,
         redis_streams,
         load,
+        http_transports,
     )
 }
 

@@ -12,10 +12,14 @@ The tools, all from the dev extras (PyPI), work offline:
 
 Then what no schema knows: every ``runwire`` subcommand and option the files use exists;
 every RUNWIRE_* name is a setting and every value given parses; ports, addresses, the
-socket and grace periods agree across the Dockerfile, compose and the manifests; the
+socket and grace periods agree across the Dockerfile, compose and the manifests (the gRPC
+and HTTP listeners, EXPOSE, published ports, the fleet's container and Service ports named
+``grpc`` and ``http``, its HTTP probes on /readyz and /healthz, HTTPS when TLS is on, the
+sidecar's loopback HTTP port and the URL its app is given); the
 wheels the image installs, built from exactly what the Dockerfile copies through
 .dockerignore, hold every package the CLI imports; and the sidecar's ``runwire serve``,
-with its env and agent file, answers its probe command and runs its agent.
+with its env and agent file, answers its probe command, runs its agent, and answers
+/readyz and a Connect call on its loopback HTTP port.
 
 Every container of the Runwire image starts ``runwire`` itself (no shell entrypoint), so
 what the files show is what Runwire gets. tests/deploy/test_secure_deployments.py checks
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import importlib.resources
 import inspect
 import itertools
@@ -35,11 +40,14 @@ import re
 import shlex
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import tomllib
+import urllib.error
 import urllib.parse
+import urllib.request
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -285,6 +293,12 @@ def listen_addresses(argv: list[str], env: Mapping[str, str]) -> list[str]:
     return option_values(argv, "--listen", "-l") or settings_from(env).listen
 
 
+def http_listen_addresses(argv: list[str], env: Mapping[str, str]) -> list[str]:
+    """Where ``runwire serve`` serves HTTP: --http-listen flags win over RUNWIRE_HTTP_LISTEN."""
+    assert argv[:2] == ["runwire", "serve"], argv
+    return option_values(argv, "--http-listen") or settings_from(env).http_listen
+
+
 def tcp_addresses(addresses: list[str]) -> list[str]:
     return [address for address in addresses if not address.startswith("unix:")]
 
@@ -485,8 +499,15 @@ def test_image_listens_where_it_exposes_and_checks_health() -> None:
     uid, _, gid = image.user.partition(":")
     assert uid.isdigit() and int(uid) != 0 and (not gid or gid.isdigit()), image.user
     listen = listen_addresses(image.entrypoint + image.cmd, image.env)
-    assert {host_of(address) for address in tcp_addresses(listen)} == {"0.0.0.0"}
-    assert {port_of(address) for address in tcp_addresses(listen)} == image.expose
+    http_listen = http_listen_addresses(image.entrypoint + image.cmd, image.env)
+    assert http_listen, "the default command serves no HTTP"
+    tcp = [*tcp_addresses(listen), *http_listen]
+    assert {host_of(address) for address in tcp} == {"0.0.0.0"}
+    # EXPOSE names every port the default command listens on, gRPC's and HTTP's, no other.
+    assert {port_of(address) for address in tcp} == image.expose
+    assert not {port_of(a) for a in listen if not a.startswith("unix:")} & {
+        port_of(a) for a in http_listen
+    }
     # The health check uses the Unix socket, plaintext whether or not the port has TLS.
     assert image.healthcheck[:2] == ["runwire", "health"]
     (address,) = option_values(image.healthcheck, "--address", "-a")
@@ -533,8 +554,14 @@ def test_compose_services_agree() -> None:
     assert settings_from(api_env).temporal_embedded_worker is False
     listen = listen_addresses(api_argv, api_env)
     ports = {port_of(address) for address in tcp_addresses(listen)}
-    published = {int(str(port).rpartition(":")[2]) for port in api["ports"]}
-    assert published and published <= ports
+    http_ports = {port_of(address) for address in http_listen_addresses(api_argv, api_env)}
+    published = {}
+    for port in api["ports"]:
+        host, _, container = str(port).rpartition(":")
+        published[int(container)] = host.rpartition(":")[0]
+    # Both listeners are published, on the host's loopback only; nothing else is.
+    assert ports and http_ports and set(published) == ports | http_ports
+    assert set(published.values()) == {"127.0.0.1"}
     assert "healthcheck" not in api  # the image's, on the socket it listens on
     (address,) = option_values(image.healthcheck, "--address")
     assert address in listen
@@ -604,25 +631,55 @@ def test_fleet_manifest_agrees() -> None:
     (api_container,) = api
     api_env = api_container.process_env(image)
     assert settings_from(api_env).temporal_embedded_worker is False
-    listen = listen_addresses(api_container.argv(image), api_env)
-    assert {host_of(address) for address in tcp_addresses(listen)} == {"0.0.0.0"}
-    ports = {port_of(address) for address in tcp_addresses(listen)}
-    assert {p["containerPort"] for p in api_container.spec["ports"]} == ports
-    # The kubelet's gRPC probes cannot speak TLS: `runwire health` over the Unix socket.
+    assert_fleet_api_ports(api_container, services)
+    # The check bites: a container port named http that is not the HTTP listener's fails it.
+    spec = copy.deepcopy(api_container.spec)
+    (http,) = [port for port in spec["ports"] if port["name"] == "http"]
+    http["containerPort"] += 1
+    with pytest.raises(AssertionError):
+        assert_fleet_api_ports(dataclasses.replace(api_container, spec=spec), services)
+
+
+def assert_fleet_api_ports(api_container: Container, services: Mapping[str, Any]) -> None:
+    """The fleet API's listeners, container ports, probes and Service ports agree."""
+    image = final_image()
+    api_env = api_container.process_env(image)
+    api_argv = api_container.argv(image)
+    listen = listen_addresses(api_argv, api_env)
+    http_listen = http_listen_addresses(api_argv, api_env)
+    assert {host_of(address) for address in [*tcp_addresses(listen), *http_listen]} == {"0.0.0.0"}
+    (grpc_port,) = {port_of(address) for address in tcp_addresses(listen)}
+    (http_port,) = {port_of(address) for address in http_listen}
+    # The container's ports, by name: grpc is the listen port, http the http_listen port.
+    assert named_port(api_container, "grpc") == grpc_port
+    assert named_port(api_container, "http") == http_port
+    assert len(api_container.spec["ports"]) == 2
+    # The kubelet's HTTPS GETs on the HTTP listener: /readyz (503 while draining) for
+    # readiness, /healthz for startup and liveness; HTTPS since the listener has TLS.
+    settings = settings_from(api_env)
     probes = api_container.probes()
     assert set(probes) == {"startupProbe", "readinessProbe", "livenessProbe"}
+    paths = {"startupProbe": "/healthz", "readinessProbe": "/readyz", "livenessProbe": "/healthz"}
     for kind, probe in probes.items():
-        command = probe["exec"]["command"]
-        assert command[:2] == ["runwire", "health"], kind
-        (address,) = option_values(command, "--address", "-a")
-        assert address.startswith("unix:") and address in listen, kind
-        assert probe["timeoutSeconds"] >= 5, kind  # a Python process starts each probe
+        get = probe["httpGet"]
+        assert named_port(api_container, get["port"]) == http_port, kind
+        assert get["path"] == paths[kind], kind
+        assert get["scheme"] == ("HTTPS" if settings.tls_cert_file else "HTTP"), kind
+        assert "host" not in get, kind  # the pod's IP, which 0.0.0.0 covers
+    startup = probes["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 60  # a slow first start
+    # Still the Unix socket for `runwire health` (exec probes under mutual TLS, kubectl exec).
+    assert [a for a in listen if a.startswith("unix:")] == ["unix:/tmp/runwire.sock"]
     pod_labels = api_container.workload["spec"]["template"]["metadata"]["labels"]
     (service,) = [
         s for s in services.values() if s["spec"]["selector"].items() <= pod_labels.items()
     ]
-    for port in service["spec"]["ports"]:
-        assert named_port(api_container, port["targetPort"]) in ports
+    by_name = {port["name"]: port for port in service["spec"]["ports"]}
+    assert set(by_name) == {"grpc", "http"}
+    assert named_port(api_container, by_name["grpc"]["targetPort"]) == grpc_port
+    assert named_port(api_container, by_name["http"]["targetPort"]) == http_port
+    assert by_name["grpc"]["appProtocol"] == "grpc"
+    assert by_name["http"]["appProtocol"] == ("https" if settings.tls_cert_file else "http")
 
 
 def sidecar_parts() -> tuple[Container, Container, str]:
@@ -634,11 +691,25 @@ def sidecar_parts() -> tuple[Container, Container, str]:
     return runwire, app, address
 
 
+def sidecar_http_address() -> str:
+    """The sidecar's one HTTP listen address (``127.0.0.1:PORT``)."""
+    runwire, _, _ = sidecar_parts()
+    image = final_image()
+    (address,) = http_listen_addresses(runwire.argv(image), runwire.process_env(image))
+    return address
+
+
 def test_sidecar_manifest_agrees() -> None:
     runwire, app, address = sidecar_parts()
     assert address == "unix:/var/run/runwire/runwire.sock"
     assert runwire.spec["restartPolicy"] == "Always"  # a native sidecar: up before the app
-    assert "ports" not in runwire.spec  # the socket only
+    # HTTP on the pod's loopback only: no container port (the pod's IP does not serve it).
+    http_address = sidecar_http_address()
+    assert host_of(http_address) == "127.0.0.1"
+    assert "ports" not in runwire.spec
+    assert f"http://{http_address}" in app.env.values()
+    # The image's default --http-listen would override RUNWIRE_HTTP_LISTEN: `serve` alone.
+    assert runwire.spec["args"] == ["serve"]
     probes = runwire.probes()
     assert set(probes) == {"startupProbe", "readinessProbe", "livenessProbe"}
     for kind, probe in probes.items():
@@ -657,10 +728,11 @@ def test_sidecar_manifest_agrees() -> None:
     assert shared[0] == shared[1]
     # Connecting to the socket (mode 0600) needs its owner's uid.
     assert app.run_as_user() == runwire.run_as_user()
-    # The socket is the only listener: no TLS and no authentication (anonymous admin).
+    # Neither listener is on the network: no TLS and no authentication (anonymous admin).
     settings = settings_from(runwire.process_env(final_image()))
     assert settings.unix_socket_mode == "0600"
     assert not settings.auth.enabled and settings.tls_cert_file is None
+    assert settings.http_cors_allowed_origins == []  # no browser calls from other origins
     assert address in app.env.values()
     for container in (runwire, app):
         assert_pod_basics(container)
@@ -864,6 +936,46 @@ def test_image_wheels_hold_everything_the_cli_imports(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the sidecar, run
 
 
+def http_get(url: str, context: ssl.SSLContext | None = None) -> tuple[int, Any]:
+    """GET ``url`` (as the kubelet's probe or curl does): HTTP status and JSON body."""
+    try:
+        with urllib.request.urlopen(url, timeout=30, context=context) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def connect_json(
+    url: str,
+    message: dict[str, Any],
+    *,
+    token: str | None = None,
+    context: ssl.SSLContext | None = None,
+) -> tuple[int, Any]:
+    """A Connect unary call with JSON (what curl sends): HTTP status and JSON body."""
+    headers = {"content-type": "application/json"}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        url, data=json.dumps(message).encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def check_sidecar_http(http_url: str, agent_id: str) -> None:
+    """The app's other way in: plain HTTP on loopback, readiness and a Connect call."""
+    status, ready = http_get(f"{http_url}/readyz")
+    assert (status, ready["status"]) == (200, "SERVING"), ready
+    status, agent = connect_json(
+        f"{http_url}/runwire.v1.AgentService/GetAgent", {"agentId": agent_id}
+    )
+    assert status == 200 and agent["agent"]["agentId"] == agent_id, agent
+
+
 def test_sidecar_serves_its_agent_on_the_socket() -> None:
     """``runwire serve`` as the sidecar starts it (its args, env and agent file; mount paths
     moved under a temporary folder) answers its probe command and runs its agent."""
@@ -891,6 +1003,8 @@ def test_sidecar_serves_its_agent_on_the_socket() -> None:
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("RUNWIRE_")}
         env |= {name: local(value) for name, value in (image.env | runwire.env).items()}
+        # The loopback HTTP port: any free one here (the pod's is free by the file's word).
+        env["RUNWIRE_HTTP_LISTEN"] = f"{host_of(sidecar_http_address())}:0"
         argv = [RUNWIRE if word == "runwire" else word for word in runwire.argv(image)]
         agents = tomllib.loads(Path(env["RUNWIRE_CONFIG_FILE"]).read_text())["agents"]
         log = Path(temporary) / "stderr.log"
@@ -900,6 +1014,7 @@ def test_sidecar_serves_its_agent_on_the_socket() -> None:
             assert server.stdout is not None
             first_line = server.stdout.readline().decode()
             assert first_line.startswith(f"serving on {local(address)}"), log.read_text()
+            (http_url,) = re.findall(r"http://127\.0\.0\.1:\d+", first_line)
             socket_file = Path(local(address).removeprefix("unix:"))
             mode = int(settings_from(runwire.process_env(image)).unix_socket_mode, 8)
             assert socket_file.stat().st_mode & 0o777 == mode
@@ -916,6 +1031,7 @@ def test_sidecar_serves_its_agent_on_the_socket() -> None:
             )
             assert result.returncode == 0, result.stdout + result.stderr
             assert "42" in result.stdout and "SUCCEEDED" in result.stdout
+            check_sidecar_http(http_url, agents[0]["agent_id"])
             server.send_signal(signal.SIGTERM)
             grace = runwire.pod["terminationGracePeriodSeconds"]
             assert server.wait(timeout=grace) == 0

@@ -7,7 +7,8 @@ Read from the files, without Docker or a cluster:
 - no secret is written in any deployment file (no key, password, PEM block, nor a
   secret-named variable with a value), and the secret folder of docker/dev-certs.sh stays
   out of git and of the image's build context;
-- the API of each deployment listens beyond loopback only with TLS and authentication,
+- the API of each deployment listens beyond loopback (gRPC and HTTP) only with TLS and
+  authentication,
   its certificate, key and API keys are files mounted from secrets, its config file is
   docker/runwire.toml mounted read-only; a worker mounts only the Redis password; Redis reads
   its password from a secret file and keeps an append-only file on a persistent volume that
@@ -18,21 +19,25 @@ Read from the files, without Docker or a cluster:
 Then rehearsed, for each deployment: docker/dev-certs.sh makes the secrets; Redis and the
 API start with the deployment's own command lines, environment and config file (container
 paths moved under a temporary folder, Temporal left out, ports chosen free); the API's
-health probe answers SERVING on its Unix socket; a TLS client with an API key works, without
-one it gets UNAUTHENTICATED, with too few roles PERMISSION_DENIED, and a plaintext client
-does not connect; Redis refuses calls without the password, has the append-only file on,
-and holds what the API wrote; the worker's settings build stores that reach it
-(``runwire_server.app.wiring.build_stores``, as ``runwire worker`` does).
+health probe answers SERVING on its Unix socket (compose) or the kubelet's HTTPS GET of
+/readyz (the fleet); a TLS client with an API key works, without one it gets UNAUTHENTICATED,
+with too few roles PERMISSION_DENIED, and a plaintext client does not connect, over gRPC and
+over the HTTP listener (Connect with JSON, as curl calls it); Redis refuses calls without
+the password, has the append-only file on, and holds what the API wrote; the worker's
+settings build stores that reach it (``runwire_server.app.wiring.build_stores``, as
+``runwire worker`` does).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import os
 import re
 import shlex
 import socket
+import ssl
 import stat
 import subprocess
 import tempfile
@@ -66,11 +71,15 @@ from tests.deploy.test_manifests import (
     DockerIgnore,
     compose_argv,
     compose_env,
+    connect_json,
     final_image,
+    http_get,
+    http_listen_addresses,
     k8s_documents,
     listen_addresses,
     load_compose,
     option_values,
+    port_of,
     settings_from,
 )
 from tests.support import polls, status_details, unique
@@ -128,6 +137,8 @@ class Part:
         volumes: Its folders, by path in the container: ``persistent`` (a volume that
             outlives the container) or ``ephemeral``.
         probe: The command its health check or probe runs, if any.
+        http_probe: Its readiness probe's HTTP GET, if it has one: ``path``, ``scheme``
+            and ``port`` (the container port's number).
         exposed: Whether a port of it is published outside its deployment's network.
     """
 
@@ -137,6 +148,7 @@ class Part:
     files: dict[str, Mounted] = field(default_factory=dict)
     volumes: dict[str, str] = field(default_factory=dict)
     probe: list[str] = field(default_factory=list)
+    http_probe: dict[str, Any] = field(default_factory=dict)
     exposed: bool = False
 
 
@@ -206,6 +218,11 @@ def fleet_parts() -> dict[str, Part]:
                 mount_volume(part, mount, volumes[mount["name"]], config_maps)
         probe = container.get("startupProbe") or container.get("readinessProbe") or {}
         part.probe = probe.get("exec", {}).get("command", [])
+        if "httpGet" in container.get("readinessProbe", {}):
+            get = dict(container["readinessProbe"]["httpGet"])
+            named = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+            get["port"] = named.get(get["port"], get["port"])
+            part.http_probe = get
         parts[roles[document["metadata"]["name"]]] = part
     return parts
 
@@ -359,9 +376,44 @@ def test_the_api_serves_tls_and_api_keys_from_mounted_files(deployment: str) -> 
     assert config.secret is None and config.read_only, api.where
     assert config.text == CONFIG_TOML.read_text(), f"{api.where}: not docker/runwire.toml"
     assert tomllib.loads(config.text)["auth"]["api_keys"], api.where
-    # Its health check reaches it without credentials on its Unix socket.
-    (address,) = option_values(api.probe, "--address", "-a")
-    assert address.startswith("unix:") and address in listen, api.where
+    # The HTTP listener too listens beyond loopback, so with the same TLS files (one set of
+    # tls_* settings serves both) and the same authentication.
+    http_listen = http_listen_addresses(api.argv, api.env)
+    assert http_listen and not [a for a in http_listen if is_local_address(a)], api.where
+    # Its health check reaches it without credentials: on its Unix socket, or the kubelet's
+    # HTTPS GET of /readyz on the HTTP listener (the kubelet does not verify certificates).
+    assert api.probe or api.http_probe, api.where
+    if api.probe:
+        (address,) = option_values(api.probe, "--address", "-a")
+        assert address.startswith("unix:") and address in listen, api.where
+    if api.http_probe:
+        assert api.http_probe["scheme"] == "HTTPS", api.where
+        assert api.http_probe["port"] in {port_of(a) for a in http_listen}, api.where
+        assert api.http_probe["path"] == "/readyz", api.where
+
+
+def test_the_config_file_shows_cors_off_and_how_to_allow_an_origin() -> None:
+    """docker/runwire.toml allows no browser origin, and its commented line, uncommented,
+    is a setting Runwire reads (a top-level key, above the first table)."""
+    text = CONFIG_TOML.read_text()
+    (line,) = [
+        line for line in text.splitlines() if line.startswith("# http_cors_allowed_origins =")
+    ]
+    assert config_origins(text) == []
+    allowed = config_origins(text.replace(line, line.removeprefix("# ")))
+    assert allowed == tomllib.loads(line.removeprefix("# "))["http_cors_allowed_origins"]
+    assert allowed and "*" not in allowed
+
+
+def config_origins(text: str) -> list[str]:
+    """``http_cors_allowed_origins`` as Runwire loads it from a config file holding ``text``."""
+    outside = {k: v for k, v in os.environ.items() if not k.startswith("RUNWIRE_")}
+    with tempfile.TemporaryDirectory() as temporary:
+        path = Path(temporary) / "runwire.toml"
+        # Key files as the container sees them do not exist here; only the origins matter.
+        path.write_text(re.sub(r'key_file = "[^"]+"', f'key_file = "{path}"', text))
+        with mock.patch.dict(os.environ, outside | {"RUNWIRE_CONFIG_FILE": str(path)}, clear=True):
+            return list(load_settings().http_cors_allowed_origins)
 
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS)
@@ -668,6 +720,34 @@ async def check_redis(client: redis.Redis, port: int, local: Local) -> None:
     assert config["dir"] == local.real("/data")
 
 
+def check_http(part: Part, address: str, *, ca_file: Path, app_key: str) -> None:
+    """The API's HTTP listener: HTTPS with the gRPC port's certificate and API keys.
+
+    The kubelet's probe (an HTTPS GET that does not verify the certificate) gets 200 on
+    /readyz; a client that trusts the CA calls Connect with JSON as curl does: with the
+    application's key it reads, without a key it gets 401 ``unauthenticated``, with too few
+    roles 403 ``permission_denied``; plain HTTP gets no answer.
+    """
+    if part.http_probe:
+        kubelet = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        kubelet.check_hostname = False
+        kubelet.verify_mode = ssl.CERT_NONE
+        status, ready = http_get(f"https://{address}{part.http_probe['path']}", kubelet)
+        assert (status, ready["status"]) == (200, "SERVING"), (part.where, ready)
+    trusted = ssl.create_default_context(cafile=str(ca_file))
+    base = f"https://{address}/runwire.v1.AgentService"
+    status, body = connect_json(f"{base}/ListAgents", {}, token=app_key, context=trusted)
+    assert status == 200, (part.where, body)
+    status, body = connect_json(f"{base}/ListAgents", {}, context=trusted)
+    assert (status, body["code"]) == (401, "unauthenticated"), (part.where, body)
+    status, body = connect_json(
+        f"{base}/DeleteAgent", {"agentId": "nobody"}, token=app_key, context=trusted
+    )
+    assert (status, body["code"]) == (403, "permission_denied"), (part.where, body)
+    with pytest.raises((OSError, http.client.HTTPException)):
+        http_get(f"http://{address}/readyz")
+
+
 async def check_api(
     part: Part, local: Local, *, root: Path, ca_file: Path, ops_key: str, app_key: str
 ) -> None:
@@ -678,17 +758,22 @@ async def check_api(
         assert api.stdout is not None
         first_line = (await asyncio.wait_for(api.stdout.readline(), START_SECONDS)).decode()
         assert first_line.startswith("serving on"), (root / "api.log").read_text()
-        (port,) = re.findall(r"0\.0\.0\.0:(\d+)", first_line)
+        (port,) = re.findall(r"(?<!//)0\.0\.0\.0:(\d+)", first_line)
+        (http_port,) = re.findall(r"https://0\.0\.0\.0:(\d+)", first_line)
         address = f"127.0.0.1:{port}"
         # The health check, with the container's environment: no credentials needed.
-        probe = await asyncio.create_subprocess_exec(
-            *runwire_argv([local(word) for word in part.probe]),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+        if part.probe:
+            probe = await asyncio.create_subprocess_exec(
+                *runwire_argv([local(word) for word in part.probe]),
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(probe.communicate(), START_SECONDS)
+            assert (probe.returncode, out.decode().strip()) == (0, "SERVING"), err.decode()
+        await asyncio.to_thread(
+            check_http, part, f"127.0.0.1:{http_port}", ca_file=ca_file, app_key=app_key
         )
-        out, err = await asyncio.wait_for(probe.communicate(), START_SECONDS)
-        assert (probe.returncode, out.decode().strip()) == (0, "SERVING"), err.decode()
         # An admin key over TLS creates an agent; a runner key reads it and may not edit it.
         agent_id = unique("agent")
         agent = agent_pb2.Agent(

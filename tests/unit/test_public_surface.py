@@ -55,6 +55,7 @@ def test_the_layers_are_all_packages() -> None:
         "runwire_server.service.api",
         "runwire_server.service.auth",
         "runwire_server.service.core",
+        "runwire_server.service.http",
         "runwire_server.service.llm",
         "runwire_server.service.runtimes",
         "runwire_server.service.stores",
