@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--runs N] [--only NAME ...] [--markdown] [-v]``.
+"""``python -m bench [--quick] [--runs N] [--repetitions N] [--only NAME ...] [--markdown] [-v]``.
 
 Runs the scenarios and prints one table. Columns: scenario, the Runwire
 figure, the floor figure (measured in the same process run), ratio, target
@@ -18,7 +18,9 @@ Scenarios, in order (``--only`` takes these numbers or names):
 9. ``load``         1,000 concurrent runs over 2 replicas (Temporal + 2 workers; in-process, Redis)
 10. ``http``        StreamRun over Connect (HTTP/1.1 JSON, binary) and AG-UI (SSE) vs gRPC
 
-``--quick`` (CI's smoke mode, under 90 s) runs every scenario small.
+``--quick`` (CI's smoke mode, under 90 s) runs every scenario small, once. Otherwise each
+scenario runs ``--repetitions`` times (default 3) and every ratio is the median of its
+repetitions with the lowest and highest in brackets (``bench.repeat``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from bench import (
     token_stream,
 )
 from bench.common import Context, Row, exit_now, raise_fd_limit
+from bench.repeat import combine
 
 SCENARIOS: dict[str, ModuleType] = {
     module.NAME: module
@@ -69,21 +72,33 @@ SCENARIOS: dict[str, ModuleType] = {
 logger = logging.getLogger("bench")
 
 
-async def run_all(ctx: Context, names: list[str]) -> tuple[list[Row], bool]:
-    """Runs the named scenarios in order; returns the rows and whether all worked."""
+async def run_all(ctx: Context, names: list[str], repetitions: int = 1) -> tuple[list[Row], bool]:
+    """Runs the named scenarios in order, each ``repetitions`` times in a row; returns
+    the rows (``bench.repeat.combine``: median ratios and their range) and whether
+    all worked. Of a repeated scenario's notes, the last repetition's are kept."""
     rows: list[Row] = []
     ok = True
-    ctx.runwire_processes = sum(getattr(SCENARIOS[name], "RUNWIRE_PROCESSES", 0) for name in names)
+    ctx.runwire_processes = repetitions * sum(
+        getattr(SCENARIOS[name], "RUNWIRE_PROCESSES", 0) for name in names
+    )
     async with ctx.stack:
         for name in names:
             scenario: Callable[[Context], Awaitable[list[Row]]] = SCENARIOS[name].run
             started = time.perf_counter()
-            try:
-                rows.extend(await scenario(ctx))
-            except Exception as exc:
-                ok = False
-                traceback.print_exc()
-                rows.append(Row(f"{name}: BROKEN", f"{type(exc).__name__}: {exc}"[:80], "", "", ""))
+            results: list[list[Row]] = []
+            for repetition in range(repetitions):
+                notes_before = len(ctx.notes)
+                try:
+                    results.append(await scenario(ctx))
+                except Exception as exc:
+                    ok = False
+                    traceback.print_exc()
+                    broken = f"{type(exc).__name__}: {exc}"[:80]
+                    results = [[Row(f"{name}: BROKEN", broken, "", "", "")]]
+                    break
+                if repetition < repetitions - 1:
+                    del ctx.notes[notes_before:]
+            rows.extend(combine(results))
             logger.info("%s: %.1f s", name, time.perf_counter() - started)
     return rows, ok
 
@@ -112,6 +127,13 @@ def main() -> None:
         metavar="SCENARIO",
         help=f"scenarios to run, by number or name ({', '.join(SCENARIOS)})",
     )
+    parser.add_argument(
+        "--repetitions",
+        type=int,
+        default=0,
+        help="times each scenario runs; ratios are their median [lowest-highest] "
+        "(default 3, 1 with --quick)",
+    )
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("-v", "--verbose", action="store_true", help="details on stderr")
     args = parser.parse_args()
@@ -124,10 +146,14 @@ def main() -> None:
     started = time.perf_counter()
     names = list(SCENARIOS)
     chosen = [names[int(o) - 1] if o.isdigit() else o for o in args.only or names]
-    rows, ok = asyncio.run(run_all(ctx, [n for n in names if n in chosen]))
+    repetitions = args.repetitions or (1 if args.quick else 3)
+    rows, ok = asyncio.run(run_all(ctx, [n for n in names if n in chosen], repetitions))
     elapsed = time.perf_counter() - started
     mode = "quick" if args.quick else "full"
-    title = f"Runwire benchmarks ({mode}, {elapsed:.0f} s; floor measured in the same run)"
+    spread = (
+        f"; ratios: median of {repetitions} repetitions [lowest-highest]" if repetitions > 1 else ""
+    )
+    title = f"Runwire benchmarks ({mode}, {elapsed:.0f} s; floor measured in the same run{spread})"
     if args.markdown:
         notes = "".join(f"\n- {note}" for note in ctx.notes)
         print(f"{title}\n\n{markdown(rows)}\n{notes}")
