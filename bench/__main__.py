@@ -17,6 +17,9 @@ Scenarios, in order (``--only`` takes these numbers or names):
 8. ``redis_streams`` 10,000 idle StreamRunEvents through Redis: connections, commands/s, memory
 9. ``load``         1,000 concurrent runs over 2 replicas (Temporal + 2 workers; in-process, Redis)
 10. ``http``        StreamRun over Connect (HTTP/1.1 JSON, binary) and AG-UI (SSE) vs gRPC
+11. ``token_latency`` model delta → client latency, p50/p99, on Temporal vs in-process
+12. ``cost_growth`` per-event cost from 20 to 20,000 events a run; per-run cost on a thread of
+    1,000 messages; memory per ended run retained
 
 ``--quick`` (CI's smoke mode, under 90 s) runs every scenario small, once. Otherwise each
 scenario runs ``--repetitions`` times (default 3) and every ratio is the median of its
@@ -40,6 +43,7 @@ from rich.table import Table
 
 from bench import (
     auth,
+    cost_growth,
     fanout,
     harness,
     http_transports,
@@ -48,6 +52,7 @@ from bench import (
     stream_run,
     temporal_runtime,
     throughput,
+    token_latency,
     token_stream,
 )
 from bench.common import Context, Row, exit_now, raise_fd_limit
@@ -66,6 +71,8 @@ SCENARIOS: dict[str, ModuleType] = {
         redis_streams,
         load,
         http_transports,
+        token_latency,
+        cost_growth,
     )
 }
 
