@@ -338,6 +338,12 @@ async def test_approval_through_interrupt_and_resume(
     assert response.status_code == 400, response.text
     assert response.json()["reason"] == "APPROVAL_NOT_PENDING"
 
+    # A state that claims more was delivered than the run logged: the replay stops once
+    # the log is idle (a heartbeat), the run is shown again with its interrupt.
+    claimed = {**state, "runwire": {**state["runwire"], "sequence": 10_000}}
+    again = await _sse(http, agent.agent_id, _input(thread_id, [user], state=claimed))
+    assert _finished(again)["outcome"]["interrupts"][0]["id"] == interrupt["id"], again
+
     resume = [{"interruptId": interrupt["id"], "status": "resolved", "payload": {"approved": True}}]
     second = await _sse(http, agent.agent_id, _input(thread_id, [user], state=state, resume=resume))
     result = next(e for e in second if e["type"] == "TOOL_CALL_RESULT")

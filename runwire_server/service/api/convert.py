@@ -94,11 +94,14 @@ def client_tool_spec(tool: run_pb2.ClientTool, *, field: str) -> ToolSpec:
 
 async def client_tool_specs(tools: Sequence[run_pb2.ClientTool]) -> tuple[ToolSpec, ...]:
     """``client_tool_spec`` of each tool (fields ``client_tools[i]``), in a worker
-    thread so the event loop keeps serving while the schemas are checked.
+    thread so the event loop keeps serving while the schemas are checked (none:
+    no thread).
 
     Raises:
         InvalidArgumentError: a tool's parameters are not an accepted JSON Schema.
     """
+    if not tools:
+        return ()
 
     def convert() -> tuple[ToolSpec, ...]:
         return tuple(client_tool_spec(t, field=f"client_tools[{i}]") for i, t in enumerate(tools))

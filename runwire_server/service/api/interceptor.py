@@ -192,8 +192,12 @@ def _guarded(
         ) -> AsyncIterator[Any]:
             if not await gate(context, request):
                 return
-            async for response in _responses(unary_stream(request, context)):
-                yield response
+            result = unary_stream(request, context)
+            if hasattr(result, "__aiter__"):
+                async for response in result:
+                    yield response
+            else:  # a behavior that writes its responses with ``context.write``
+                await result
 
         return handler._replace(unary_stream=guarded_unary_stream)
     if handler.stream_stream is not None:

@@ -289,14 +289,18 @@ def _prompt(data: RunAgentInput) -> str:
 
 def _delivered(data: RunAgentInput, run: run_pb2.Run) -> int:
     """Where the previous response of this run stopped: the sequence kept in
-    the AG-UI state (when it names this run and is within its log), else the
-    run's last sequence."""
+    the AG-UI state (when it names this run), else the run's last sequence.
+
+    The state's sequence may be past the run record's ``last_sequence``: on
+    Temporal the record follows the log with a lag, and the previous response
+    may have delivered the run's end already. A sequence past the log's end
+    (a state the caller made up) stops the replay once the log is idle."""
     state = data.state
     if isinstance(state, dict):
         kept = state.get(STATE_KEY)
         if isinstance(kept, dict) and kept.get("runId") == run.run_id:
             sequence = kept.get("sequence")
-            if isinstance(sequence, int) and 0 <= sequence <= run.last_sequence:
+            if isinstance(sequence, int) and not isinstance(sequence, bool) and sequence >= 0:
                 return sequence
     return run.last_sequence
 
@@ -583,10 +587,9 @@ async def _serve(
         # Replay what was delivered before (folded, not sent), then answer.
         while translator.sequence < delivered:
             event = await feed.next()
-            if event is None:
-                break
-            if not event.HasField("heartbeat"):
-                translator.feed(event)
+            if event is None or event.HasField("heartbeat"):
+                break  # the end, or an idle log: everything logged was read
+            translator.feed(event)
         if translator.terminal:
             # The run ended (its record lags behind its log): a new run.
             await feed.close()

@@ -87,13 +87,32 @@ class EventLog(Protocol):
 
 @dataclass
 class _RunLog:
-    events: list[event_pb2.RunEvent] = field(default_factory=list)
+    """One run's log. While the run goes on its events are kept as messages; once it
+    ended they are kept encoded (``compact``): a message object takes several times
+    its encoded size, and an ended run is read seldom, one parse per event read."""
+
+    events: list[event_pb2.RunEvent | bytes] = field(default_factory=list)
     keys: dict[str, int] = field(default_factory=dict)
     # Set and replaced on every append: subscribers wait on the current one.
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     ended: bool = False
     #: Serialized size of ``events``.
     size: int = 0
+
+    def event(self, index: int) -> event_pb2.RunEvent:
+        """The event at ``index`` (sequence ``index + 1``), as a message."""
+        event = self.events[index]
+        if isinstance(event, bytes):
+            return event_pb2.RunEvent.FromString(event)
+        return event
+
+    def compact(self) -> None:
+        """Keeps every event encoded from now on (in place: a reader between two
+        events finds either form)."""
+        events = self.events
+        for index, event in enumerate(events):
+            if not isinstance(event, bytes):
+                events[index] = event.SerializeToString()
 
 
 class MemoryEventLog:
@@ -152,7 +171,7 @@ class MemoryEventLog:
     ) -> event_pb2.RunEvent:
         log = self._log(run_id)
         if key and key in log.keys:
-            return log.events[log.keys[key] - 1]
+            return log.event(log.keys[key] - 1)
         logged = event_pb2.RunEvent()
         logged.CopyFrom(event)
         logged.run_id = run_id
@@ -164,7 +183,11 @@ class MemoryEventLog:
         self._bytes += size
         if key:
             log.keys[key] = logged.sequence
-        log.ended = log.ended or is_terminal(logged)
+        if not log.ended and is_terminal(logged):
+            log.ended = True
+            log.compact()
+        elif log.ended:
+            log.events[-1] = logged.SerializeToString()
         changed, log.changed = log.changed, asyncio.Event()
         changed.set()
         if log.ended and self._max_bytes and self._bytes > self._max_bytes:
@@ -175,7 +198,8 @@ class MemoryEventLog:
         self, run_id: str, *, after_sequence: int = 0, limit: int = 100
     ) -> list[event_pb2.RunEvent]:
         log = self._log(run_id)
-        return log.events[after_sequence : after_sequence + limit]
+        end = min(len(log.events), after_sequence + limit)
+        return [log.event(index) for index in range(max(after_sequence, 0), end)]
 
     async def last_sequence(self, run_id: str) -> int:
         return len(self._log(run_id).events)
@@ -194,7 +218,7 @@ class MemoryEventLog:
             )
         while True:
             while position < len(log.events):
-                event = log.events[position]
+                event = log.event(position)
                 position += 1
                 yield event
                 if is_terminal(event):
