@@ -6,7 +6,7 @@ process. Floor: a bare grpc.aio server-streaming RPC in this process that sends
 the very same response messages (same count, same bytes) with no work between
 them. Both clients receive bytes (no decoding on either side). Both are
 measured in the same process run, interleaved run by run, so machine noise
-hits both alike. Reports p50/p99 latency and the ratio (target ≤ 1.5x).
+hits both alike. Reports p50/p99 latency and the ratio (targets ≤ 1.3x, ≤ 1.5x).
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ SCRIPT: list[dict[str, Any]] = [
     {"tool_calls": [{"name": "echo", "arguments": {"text": "ping"}}]},
     {"text": "The echo said ping, so the service is alive and well."},
 ]
-TARGET_RATIO = 1.5
+#: Issue 19's targets: p50 within 1.3x the floor, p99 within 1.5x.
+TARGET_P50_RATIO = 1.3
+TARGET_P99_RATIO = 1.5
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,10 @@ async def measure(runs: int, settings: Settings | None = None) -> tuple[Result, 
     return result(runwire_times), result(floor_times)
 
 
-def rows(runwire: Result, floor: Result, label: str, target: float) -> list[Row]:
-    """Table rows for p50 and p99 of a ``measure`` result."""
+def rows(
+    runwire: Result, floor: Result, label: str, target: float, p99_target: float | None = None
+) -> list[Row]:
+    """Table rows for p50 and p99 of a ``measure`` result (``p99_target``: default ``target``)."""
     p50 = runwire.p50_ms / floor.p50_ms
     p99 = runwire.p99_ms / floor.p99_ms
     return [
@@ -126,7 +130,7 @@ def rows(runwire: Result, floor: Result, label: str, target: float) -> list[Row]
             ms(runwire.p99_ms / 1000),
             ms(floor.p99_ms / 1000),
             times(p99),
-            at_most(p99, target),
+            at_most(p99, target if p99_target is None else p99_target),
         ),
     ]
 
@@ -135,4 +139,4 @@ async def run(ctx: Context) -> list[Row]:
     """Scenario 1's rows."""
     runs = ctx.pick(300, 10)
     runwire, floor = await measure(runs)
-    return rows(runwire, floor, "1 StreamRun in-process", TARGET_RATIO)
+    return rows(runwire, floor, "1 StreamRun in-process", TARGET_P50_RATIO, TARGET_P99_RATIO)

@@ -51,7 +51,7 @@ NAME = "throughput"
 #: ``runwire serve`` children this scenario takes from ``Context.runwire``.
 RUNWIRE_PROCESSES = 1
 CLIENTS = 64
-TARGET_EVENTS_RATIO = 0.7
+TARGET_EVENTS_RATIO = 0.75
 
 logger = logging.getLogger("bench.throughput")
 
@@ -78,6 +78,11 @@ class Load:
     @property
     def events_per_second(self) -> float:
         return self.events / self.seconds
+
+    @property
+    def cpu_per_event(self) -> float:
+        """Server CPU seconds per event streamed (all the server's threads)."""
+        return self.server_cpu / self.events
 
     @property
     def cpu_percent(self) -> float:
@@ -182,5 +187,12 @@ async def run(ctx: Context) -> list[Row]:
             rate(floor_load.events_per_second),
             times(events_ratio),
             at_least(events_ratio, TARGET_EVENTS_RATIO),
+        ),
+        Row(
+            f"2 Throughput, {CLIENTS} clients: server CPU per event",
+            f"{runwire_load.cpu_per_event * 1e6:.1f} µs",
+            f"{floor_load.cpu_per_event * 1e6:.1f} µs",
+            times(runwire_load.cpu_per_event / floor_load.cpu_per_event),
+            NO_TARGET,
         ),
     ]
