@@ -6,13 +6,14 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 from runwire.v1 import approval_pb2, run_pb2, thread_pb2
 
 from runwire_server.service.core import schemas
 from runwire_server.service.core.errors import InvalidArgumentError
 from runwire_server.service.core.messages import ChatMessage, Role, ToolSpec
 from runwire_server.service.core.spec import ApprovalDecision
+from runwire_server.service.core.structs import struct_dict
 from runwire_server.service.stores.threads import StoredMessage, ThreadRecord
 
 _ROLES = {
@@ -30,7 +31,7 @@ def struct_to_dict(message: struct_pb2.Struct, *, field: str = "") -> dict[str, 
             cannot carry (field violation on ``field``).
     """
     try:
-        result: dict[str, Any] = json_format.MessageToDict(message)
+        result: dict[str, Any] = struct_dict(message)
     except ValueError as exc:
         raise InvalidArgumentError(
             f"{field or 'a Struct field'} holds a number JSON cannot carry: {exc}",

@@ -425,11 +425,18 @@ class InProcessRuntime:
         Raises:
             redis.exceptions.RedisError: the lease could not be written.
         """
+        if self._keeper.holding(spec.run_id):
+            # Reserved (leased already): nothing to wait for, so starting cannot be
+            # cut short, and costs no task of its own.
+            self._launch(spec)
+            return
         await asyncio.shield(self._start(spec))
 
     async def _start(self, spec: RunSpec) -> None:
-        if not self._keeper.holding(spec.run_id):  # reserved: leased already
-            await self._keeper.acquire(spec.run_id)
+        await self._keeper.acquire(spec.run_id)
+        self._launch(spec)
+
+    def _launch(self, spec: RunSpec) -> None:
         control = _RunControl(spec=spec)
         self._runs[spec.run_id] = control
         control.task = asyncio.create_task(self._execute(control), name=f"run:{spec.run_id}")

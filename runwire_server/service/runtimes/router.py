@@ -50,6 +50,7 @@ from runwire_server.service.core.spec import (
     ToolOutput,
     sub_agent_tool_name,
 )
+from runwire_server.service.core.structs import struct_dict
 from runwire_server.service.core.telemetry import METRICS
 from runwire_server.service.llm.registry import ProviderRegistry
 from runwire_server.service.runtimes.base import Runtime
@@ -469,7 +470,7 @@ class RunRouter:
             ),
             provider=agent.model.provider,
             model=agent.model.name,
-            model_options={**json_format.MessageToDict(agent.model.options), **sampling},
+            model_options={**struct_dict(agent.model.options), **sampling},
             tools=tuple(server_tools),
             client_tools=request.client_tools,
             approval_mode=_APPROVAL_MODES[agent.approval_policy.mode],
@@ -479,7 +480,7 @@ class RunRouter:
             approval_timeout_seconds=approval_timeout,
             history=history,
             response_format=(
-                json_format.MessageToDict(agent.response_format)
+                struct_dict(agent.response_format)
                 if agent.HasField("response_format")
                 else None
             ),
@@ -487,7 +488,7 @@ class RunRouter:
                 ModelRef(
                     provider=m.provider,
                     model=m.name,
-                    options={**json_format.MessageToDict(m.options), **sampling},
+                    options={**struct_dict(m.options), **sampling},
                 )
                 for m in agent.fallback_models
             ),
@@ -868,7 +869,7 @@ def _refuses(
     providers: ProviderRegistry, model: agent_pb2.Model, option: str, value: object
 ) -> bool:
     """Whether ``model``'s provider refuses ``option`` (set to ``value``) in its options."""
-    options = {**json_format.MessageToDict(model.options), option: value}
+    options = {**struct_dict(model.options), option: value}
     try:
         found = providers.validate_options(model.provider, options)
     except InvalidArgumentError:  # a provider no longer registered takes nothing
