@@ -8,6 +8,11 @@
 - ``open_sub_run``: the record and log of a sub-agent's child run (started
   next as a child workflow); ``sub_run_outcome``: how it ended.
 
+``publish_events``, ``append_to_thread``, ``open_sub_run`` and ``sub_run_outcome``
+run as local activities (``runwire_server.worker.workflow_effects.PUBLISH``): in
+the worker of the workflow task, re-run by the next worker if this one dies
+before the task completes, which their idempotency makes harmless.
+
 A sub-agent run's approval events are published to its ancestors' logs too
 (``KeyedEvent.announce_to``), keyed ``<child run id>:<key>``.
 
@@ -71,7 +76,11 @@ MIN_RETRY_DELAY_SECONDS = 0.1
 
 @contextlib.asynccontextmanager
 async def _heartbeating() -> AsyncIterator[None]:
-    """Heartbeats every HEARTBEAT_EVERY_SECONDS while the body runs."""
+    """Heartbeats every HEARTBEAT_EVERY_SECONDS while the body runs (not in a
+    local activity, which has no heartbeat)."""
+    if activity.info().is_local:
+        yield
+        return
 
     async def beat() -> None:
         while True:

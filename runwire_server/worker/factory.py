@@ -24,6 +24,8 @@ HEARTBEAT_THROTTLE = timedelta(milliseconds=300)
 #: are deterministic, hold no per-run state, and some are C extensions.
 PASSTHROUGH_MODULES = (
     "runwire_server.service",
+    "runwire_server.worker.workflow_effects",
+    "runwire_server.worker.activities",
     "runwire",
     "buf",
     "google",

@@ -62,6 +62,7 @@ from typing import Any
 import grpc
 import pytest
 from runwire.v1 import agent_pb2, approval_pb2, event_pb2, run_pb2, run_service_pb2
+from temporalio.api.enums.v1 import PendingWorkflowTaskState
 from temporalio.client import Client, WorkflowHandle
 
 from tests.durability.processes import (
@@ -547,9 +548,10 @@ async def test_worker_killed_while_publishing_events(
     deployed: Deployment, redis_url: str, temporal_address: str, tmp_path: pathlib.Path
 ) -> None:
     """The worker dies inside ``publish_events`` (its Redis is cut off, so the
-    activity hangs there deterministically); the new worker must take over
-    after the heartbeat timeout, as with model and tool calls, not after the activity's
-    start-to-close timeout.
+    local activity hangs there deterministically, inside the workflow task); the
+    new worker must take over after the workflow task timeout, and publish the
+    events again (their keys make a repeat harmless), not after the local
+    activity's start-to-close timeout.
 
     The same happens by chance when a worker dies right after publishing,
     before Temporal got the activity's completion (the previous test, killing
@@ -581,10 +583,15 @@ async def test_worker_killed_while_publishing_events(
             # the worker's Redis does not answer.
             async with asyncio.timeout(STAGE_TIMEOUT):
                 await proxy.held.wait()
-            pending = (await workflow.describe()).raw_description.pending_activities
-            assert [a.activity_type.name for a in pending] == ["publish_events"]
+            # A local activity: no activity is pending, the workflow task is.
+            description = (await workflow.describe()).raw_description
+            assert not description.pending_activities, description.pending_activities
+            assert (
+                description.pending_workflow_task.state
+                == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED
+            ), description.pending_workflow_task
             kill, ready = await _replace_worker(deployed, worker)
-            # Not a timing target: the activity moves on after the heartbeat
+            # Not a timing target: the run moves on after the workflow task
             # timeout (10 s); a run still silent after STALL_SECONDS waits for
             # the start-to-close timeout. Fail then instead of waiting it out.
             await stream.wait_for(

@@ -480,9 +480,7 @@ class RunRouter:
             approval_timeout_seconds=approval_timeout,
             history=history,
             response_format=(
-                struct_dict(agent.response_format)
-                if agent.HasField("response_format")
-                else None
+                struct_dict(agent.response_format) if agent.HasField("response_format") else None
             ),
             fallback_models=tuple(
                 ModelRef(
