@@ -4,8 +4,10 @@
 other, the activities of a batch in parallel; ``noop`` (a dynamic activity)
 answers every name at once. ``activity_plan`` reads that plan from a finished
 ``runwire.AgentRun`` history (activities scheduled by the same workflow task
-form one batch), so the floor runs the same number and kind of activities as
-the Runwire run it is compared with, and none of Runwire's work.
+form one batch; local activities, recorded as markers, are named
+``local:<name>`` and run as local activities), so the floor runs the same
+number and kind of activities as the Runwire run it is compared with, and none
+of Runwire's work.
 
 ``python -m bench.temporal_floor --address HOST:PORT --task-queue QUEUE``
 runs a worker for it in its own process (prints ``worker polling QUEUE``).
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -25,6 +28,10 @@ from temporalio.common import RawValue
 from temporalio.worker import Worker
 
 WORKFLOW_NAME = "bench.MinimalRun"
+#: The prefix of a local activity's name in a plan.
+LOCAL = "local:"
+#: The marker Temporal's SDKs record for a local activity.
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 #: The same as Runwire's worker (``RUNWIRE_TEMPORAL_STICKY_TIMEOUT_SECONDS``).
 STICKY_TIMEOUT = timedelta(seconds=1)
 
@@ -56,7 +63,13 @@ class MinimalRun:
             args = [token] if token and number == len(plan) else []
             await asyncio.gather(
                 *(
-                    workflow.execute_activity(
+                    workflow.execute_local_activity(
+                        name.removeprefix(LOCAL),
+                        args=args,
+                        start_to_close_timeout=timedelta(seconds=60),
+                    )
+                    if name.startswith(LOCAL)
+                    else workflow.execute_activity(
                         name, args=args, start_to_close_timeout=timedelta(seconds=60)
                     )
                     for name in batch
@@ -102,6 +115,14 @@ async def activity_plan(client: Client, workflow_id: str) -> list[list[str]]:
             scheduled = event.activity_task_scheduled_event_attributes
             batches.setdefault(scheduled.workflow_task_completed_event_id, []).append(
                 scheduled.activity_type.name
+            )
+        elif event.HasField("marker_recorded_event_attributes"):
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name != LOCAL_ACTIVITY_MARKER:
+                continue
+            data = json.loads(marker.details["data"].payloads[0].data)
+            batches.setdefault(marker.workflow_task_completed_event_id, []).append(
+                LOCAL + str(data["activity_type"])
             )
     return [batches[key] for key in sorted(batches)]
 

@@ -37,6 +37,7 @@ from bench.common import (
     LocalRunwire,
     Row,
     ServerProcess,
+    at_least,
     at_most,
     channel,
     check_succeeded,
@@ -65,6 +66,10 @@ from runwire_server.app.config import Settings
 
 NAME = "temporal"
 TARGET_RATIO = 1.25
+#: Issue 19's targets: worker CPU per run within 1.5x the floor's, runs/s with one
+#: worker at least 0.8x the floor's.
+TARGET_CPU_RATIO = 1.5
+TARGET_RUNS_RATIO = 0.8
 CLIENTS = 32
 #: Quick mode: fewer clients, so that runs in flight at the end of a short
 #: window (each takes clients / runs per second) do not stretch it much.
@@ -301,6 +306,16 @@ async def run(ctx: Context) -> list[Row]:
         f" floor {one_floor.cpu_per_run * 1000:.0f} ms; the service process"
         f" {one.load.server_cpu / max(1, one.load.runs) * 1000:.0f} ms"
     )
+    cpu_ratio = one.cpu_per_run / one_floor.cpu_per_run
+    rows.append(
+        Row(
+            "5 Temporal worker CPU per run (1 worker process)",
+            f"{one.cpu_per_run * 1000:.0f} ms",
+            f"{one_floor.cpu_per_run * 1000:.0f} ms",
+            times(cpu_ratio),
+            at_most(cpu_ratio, TARGET_CPU_RATIO),
+        )
+    )
     for count in (1, 2):
         runwire, floor = loads["runwire", count].load, loads["floor", count].load
         if count == 2:
@@ -317,7 +332,9 @@ async def run(ctx: Context) -> list[Row]:
                 rate(runwire.runs_per_second),
                 rate(floor.runs_per_second),
                 times(runwire.runs_per_second / floor.runs_per_second),
-                NO_TARGET,
+                at_least(runwire.runs_per_second / floor.runs_per_second, TARGET_RUNS_RATIO)
+                if count == 1
+                else NO_TARGET,
             )
         )
     return rows
