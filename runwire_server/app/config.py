@@ -619,41 +619,12 @@ class Settings(BaseSettings):
     @field_validator("model_base_url_allowlist", mode="before")
     @classmethod
     def _origins(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if value.lstrip().startswith("["):
-                value = json.loads(value)
-            else:
-                value = [part.strip() for part in value.split(",") if part.strip()]
-        if not isinstance(value, list):
-            return value
-        origins: list[str] = []
-        for entry in value:
-            origin = origin_of(entry) if isinstance(entry, str) else None
-            if origin is None or not _only_origin(entry):
-                raise ValueError(f"{entry!r} is not an origin (scheme://host[:port])")
-            origins.append(origin)
-        return origins
+        return _origin_list(value, any_origin=False)
 
     @field_validator("http_cors_allowed_origins", mode="before")
     @classmethod
     def _cors_origins(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if value.lstrip().startswith("["):
-                value = json.loads(value)
-            else:
-                value = [part.strip() for part in value.split(",") if part.strip()]
-        if not isinstance(value, list):
-            return value
-        origins: list[str] = []
-        for entry in value:
-            if entry == "*":
-                origins.append(entry)
-                continue
-            origin = origin_of(entry) if isinstance(entry, str) else None
-            if origin is None or not _only_origin(entry):
-                raise ValueError(f"{entry!r} is not an origin (scheme://host[:port]) or '*'")
-            origins.append(origin)
-        return origins
+        return _origin_list(value, any_origin=True)
 
     @field_validator("listen", "http_listen", "tool_modules", mode="before")
     @classmethod
@@ -678,6 +649,33 @@ class Settings(BaseSettings):
         if config_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
+
+
+def _origin_list(value: Any, *, any_origin: bool) -> Any:
+    """A list setting of origins (a JSON list, or comma-separated text) as
+    ``scheme://host[:port]`` each; with ``any_origin``, ``*`` stands too.
+
+    Raises:
+        ValueError: an entry is not an origin.
+    """
+    if isinstance(value, str):
+        if value.lstrip().startswith("["):
+            value = json.loads(value)
+        else:
+            value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list):
+        return value
+    origins: list[str] = []
+    for entry in value:
+        if any_origin and entry == "*":
+            origins.append(entry)
+            continue
+        origin = origin_of(entry) if isinstance(entry, str) else None
+        if origin is None or not _only_origin(entry):
+            wanted = "an origin (scheme://host[:port])" + (" or '*'" if any_origin else "")
+            raise ValueError(f"{entry!r} is not {wanted}")
+        origins.append(origin)
+    return origins
 
 
 def _only_origin(url: str) -> bool:

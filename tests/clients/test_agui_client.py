@@ -10,11 +10,9 @@ round trip and an approval through an interrupt must each print their OK line.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import pathlib
-import shutil
 from collections.abc import AsyncIterator
 
 import pytest
@@ -22,6 +20,7 @@ from runwire.v1 import agent_pb2
 
 from runwire_server.app.config import Settings
 from runwire_server.app.server import RunwireServer
+from tests.clients.node_support import npm_ci_if_stale, run_command
 from tests.support import PARITY_TOKEN, Script, Stubs, create_agent, parity_auth, running_server
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -31,36 +30,13 @@ pytestmark = pytest.mark.timeout(420)
 
 
 async def _run(*args: str, seconds: float, env: dict[str, str] | None = None) -> tuple[int, str]:
-    """Runs a command in the example's folder; returns its exit code and output."""
-    process = await asyncio.create_subprocess_exec(
-        *args,
-        cwd=EXAMPLE,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        out, _ = await asyncio.wait_for(process.communicate(), timeout=seconds)
-    except TimeoutError:
-        process.kill()
-        out, _ = await process.communicate()
-        raise AssertionError(
-            f"{' '.join(args)} timed out after {seconds} s:\n{out.decode()[-4000:]}"
-        ) from None
-    assert process.returncode is not None
-    return process.returncode, out.decode()
+    return await run_command(*args, cwd=EXAMPLE, seconds=seconds, env=env)
 
 
 @pytest.fixture(scope="module")
 async def installed() -> None:
     """``npm ci`` when node_modules are missing or older than the lock file."""
-    npm = shutil.which("npm")
-    assert npm is not None and shutil.which("node") is not None, "node and npm are required"
-    marker = EXAMPLE / "node_modules" / ".package-lock.json"
-    lock = EXAMPLE / "package-lock.json"
-    if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
-        code, out = await _run(npm, "ci", "--no-audit", "--no-fund", seconds=300)
-        assert code == 0, f"npm ci failed:\n{out[-4000:]}"
+    await npm_ci_if_stale(EXAMPLE)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,6 @@ and the test fails if it is still missing.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import http.server
 import json
@@ -46,6 +45,7 @@ import pytest
 from runwire.v1 import agent_pb2, run_pb2, run_service_pb2
 
 from runwire_server.app.config import Settings
+from tests.clients.node_support import npm_ci_if_stale, run_command
 from tests.support import (
     PARITY_TOKEN,
     Script,
@@ -87,37 +87,13 @@ pytestmark = [
 async def _run(
     *args: str, cwd: pathlib.Path, seconds: float, env: dict[str, str] | None = None
 ) -> tuple[int, str]:
-    """Runs a command in ``cwd``; returns its exit code and combined output."""
-    process = await asyncio.create_subprocess_exec(
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        out, _ = await asyncio.wait_for(process.communicate(), timeout=seconds)
-    except TimeoutError:
-        process.kill()
-        out, _ = await process.communicate()
-        raise AssertionError(
-            f"{' '.join(args)} timed out after {seconds} s:\n{out.decode()[-4000:]}"
-        ) from None
-    assert process.returncode is not None
-    return process.returncode, out.decode()
+    return await run_command(*args, cwd=cwd, seconds=seconds, env=env)
 
 
 async def _install_and_build(npm: str, folder: pathlib.Path) -> None:
     """``npm ci`` in ``folder`` when its lock file is newer than the install,
     then ``npm run build``."""
-    installed = folder / "node_modules" / ".package-lock.json"
-    lock = folder / "package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        env = os.environ | {"PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"}
-        code, out = await _run(
-            npm, "ci", "--no-audit", "--no-fund", cwd=folder, seconds=300, env=env
-        )
-        assert code == 0, f"npm ci in {folder} failed:\n{out[-4000:]}"
+    await npm_ci_if_stale(folder)
     code, out = await _run(npm, "run", "build", cwd=folder, seconds=300)
     assert code == 0, f"npm run build in {folder} failed:\n{out[-4000:]}"
 

@@ -23,7 +23,6 @@ where a replica drains for real mid-stream.
 
 from __future__ import annotations
 
-import asyncio
 import pathlib
 import re
 import shutil
@@ -33,6 +32,7 @@ import pytest
 from runwire.v1 import run_pb2, run_service_pb2
 
 from tests.clients.lab_drain import DrainLab, lab_env, running_drain_lab
+from tests.clients.node_support import npm_ci_if_stale, run_command
 from tests.clients.secure_server import SecureServer
 from tests.clients.stream_breaker import StreamBreaker, unit_test_env
 
@@ -44,25 +44,8 @@ pytestmark = pytest.mark.timeout(600)
 
 
 async def _run(*args: str, seconds: float, env: dict[str, str] | None = None) -> tuple[int, str]:
-    """Runs a command in clients/typescript (in ``env``, default the inherited
-    environment); returns its exit code and combined output."""
-    process = await asyncio.create_subprocess_exec(
-        *args,
-        cwd=CLIENT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        out, _ = await asyncio.wait_for(process.communicate(), timeout=seconds)
-    except TimeoutError:
-        process.kill()
-        out, _ = await process.communicate()
-        raise AssertionError(
-            f"{' '.join(args)} timed out after {seconds} s:\n{out.decode()[-4000:]}"
-        ) from None
-    assert process.returncode is not None
-    return process.returncode, out.decode()
+    """Runs a command in clients/typescript (``node_support.run_command``)."""
+    return await run_command(*args, cwd=CLIENT, seconds=seconds, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +53,7 @@ async def built_client() -> pathlib.Path:
     """Installs (if needed) and compiles the client; returns the compiled quickstart."""
     npm = shutil.which("npm")
     assert npm is not None and shutil.which("node") is not None, "node and npm are required"
-    installed = CLIENT / "node_modules" / ".package-lock.json"
-    lock = CLIENT / "package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        code, out = await _run(npm, "ci", "--no-audit", "--no-fund", seconds=300)
-        assert code == 0, f"npm ci failed:\n{out[-4000:]}"
+    await npm_ci_if_stale(CLIENT)
     code, out = await _run(npm, "run", "build", seconds=300)
     assert code == 0, f"tsc failed:\n{out[-4000:]}"
     quickstart = CLIENT / "dist" / "examples" / "quickstart.js"
