@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import gc
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -132,7 +133,11 @@ def _outline(message: Message, depth: int) -> str:
     parts = []
     for f, value in message.ListFields():
         if f.is_repeated:
-            items = [_scalar(v, depth) for v in list(value[:_OUTLINE_ITEMS])]
+            first = itertools.islice(value, _OUTLINE_ITEMS)  # a map is not sliceable
+            if f.message_type is not None and f.message_type.GetOptions().map_entry:
+                items = [f"{k!r}: {_scalar(value[k], depth)}" for k in first]
+            else:
+                items = [_scalar(v, depth) for v in first]
             more = f", ... {len(value)} in all" if len(value) > _OUTLINE_ITEMS else ""
             parts.append(f"{f.name}: [{', '.join(items)}{more}]")
         else:
