@@ -6,7 +6,9 @@ then esbuild bundles it with ``@runwire/client/web`` for the browser platform,
 where any ``node:*`` import fails the build). Starts a Runwire server in this
 process with an HTTP listener, authentication on (the parity suite's API key)
 and the page's origin as its only CORS origin, and serves the built page from
-another loopback port, so every call from the page is cross-origin.
+another loopback port, so every call from the page is cross-origin. The page
+reaches the listener through a ``StreamBreaker`` (a TCP proxy whose connections
+the driver cuts once).
 
 ``examples/browser/test/drive.mjs`` then drives Debian's Chromium
 (/usr/bin/chromium, never a downloaded browser) with playwright-core: it starts
@@ -16,7 +18,9 @@ checks that it resumes after the last sequence it kept (the text still
 rendered, the same approval pending again, sequences 1..n each once); clicks
 Approve and waits for the final text and SUCCEEDED; saves a screenshot
 (build/artifacts/browser-example.png, printed); then runs the same agent again
-with the binary format, and once with a wrong token (the page shows
+with the binary format, cutting the connection while the approval waits (the
+client must resume by itself: fetch's network TypeError comes out as
+UNAVAILABLE, not UNKNOWN), and once with a wrong token (the page shows
 UNAUTHENTICATED with its reason). Every answer from the server carried the
 page's origin in ``access-control-allow-origin``. This test then checks, over gRPC, that the
 runs SUCCEEDED with that output and that the page showed every logged event
@@ -46,6 +50,7 @@ from runwire.v1 import agent_pb2, run_pb2, run_service_pb2
 
 from runwire_server.app.config import Settings
 from tests.clients.node_support import npm_ci_if_stale, run_command
+from tests.clients.stream_breaker import StreamBreaker
 from tests.support import (
     PARITY_TOKEN,
     Script,
@@ -152,6 +157,8 @@ async def test_the_example_page_runs_an_agent_in_chromium(page_origin: str) -> N
     )
     async with running_server(settings) as server:
         stubs = Stubs.connect(server.addresses[0], token=PARITY_TOKEN)
+        breaker = StreamBreaker(server.http_addresses[0])
+        await breaker.start()
         try:
             agent = await create_agent(
                 stubs,
@@ -164,7 +171,7 @@ async def test_the_example_page_runs_an_agent_in_chromium(page_origin: str) -> N
             )
             query = urllib.parse.urlencode(
                 {
-                    "server": f"http://{server.http_addresses[0]}",
+                    "server": f"http://{breaker.address}",
                     "agent": agent.agent_id,
                     "token": PARITY_TOKEN,
                     "prompt": "What is 6*7?",
@@ -178,6 +185,7 @@ async def test_the_example_page_runs_an_agent_in_chromium(page_origin: str) -> N
                 "RUNWIRE_SCREENSHOT": str(SCREENSHOT),
                 "CHROMIUM": str(CHROMIUM),
                 "RUNWIRE_WAIT_MS": "60000",
+                "RUNWIRE_PROXY_CONTROL": breaker.control,
             }
             started = time.monotonic()
             code, out = await _run("node", "test/drive.mjs", cwd=EXAMPLE, seconds=300, env=env)
@@ -211,10 +219,15 @@ async def test_the_example_page_runs_an_agent_in_chromium(page_origin: str) -> N
             assert "/runwire.v1.ApprovalService/ResolveApproval" in paths, paths
             assert result["badToken"].startswith("UNAUTHENTICATED (UNAUTHENTICATED): "), result
 
+            # The cut connection under the binary run's stream was resumed by the client.
+            assert breaker.cuts == 1
+            assert result["reconnect"].endswith("(UNAVAILABLE)"), result.get("reconnect")
+
             # Every logged event reached the page once, in order, for both runs.
             for shown in (done, result["binary"]):
                 await _check_against_server(stubs, shown)
         finally:
+            await breaker.close()
             await stubs.channel.close()
 
 

@@ -7,11 +7,12 @@
 //
 // Everything else is the same as in @runwire/client: the methods, the event
 // streams and their resumes, RunwireError, the generated messages and enums.
-// One difference: fetch reports a connection lost mid-stream as a TypeError
-// (RunwireError code UNKNOWN), which is not resumed by itself; resume with
-// client.resume(stream.runId, stream.lastSequence). DRAINING is resumed as in Node.
+// fetch reports a lost connection (before the answer or mid-stream) as a
+// TypeError, which Connect would turn into UNKNOWN; the transport reports it as
+// UNAVAILABLE instead (lostConnectionsUnavailable), so event streams resume
+// after it by themselves, as after DRAINING and as in Node.
 
-import type { Interceptor, Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, type ConnectTransportOptions } from "@connectrpc/connect-web";
 
 import { bearerToken, RunwireClientBase, type ReconnectPolicy } from "./core.js";
@@ -55,7 +56,53 @@ export function createWebTransport(baseUrl: string, options: RunwireWebClientOpt
     baseUrl,
     useBinaryFormat: options.useBinaryFormat ?? false,
     interceptors,
+    fetch: lostConnectionsUnavailable(options.transport?.fetch ?? ((input, init) => globalThis.fetch(input, init))),
   });
+}
+
+/**
+ * `fetch` with a lost connection reported as ConnectError UNAVAILABLE (no
+ * details), the code the client's resume logic treats as a lost connection:
+ * fetch rejects with a TypeError when the connection fails before the answer,
+ * and the answer's body rejects reads with one when it drops mid-stream.
+ * Aborts (the caller's signal) and every other error pass through unchanged.
+ *
+ * @param fetch The fetch to wrap (globalThis.fetch, or the transport option's).
+ */
+export function lostConnectionsUnavailable(fetch: typeof globalThis.fetch): typeof globalThis.fetch {
+  return async (input, init) => {
+    const signal = init?.signal ?? undefined;
+    let response: Response;
+    try {
+      response = await fetch(input, init);
+    } catch (error) {
+      throw asUnavailable(error, signal);
+    }
+    const body = response.body;
+    if (body === null) return response;
+    const reader = body.getReader();
+    const guarded = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const chunk = await reader.read();
+          if (chunk.done) controller.close();
+          else controller.enqueue(chunk.value);
+        } catch (error) {
+          controller.error(asUnavailable(error, signal));
+        }
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(guarded, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
+}
+
+/** `error` as UNAVAILABLE when it is fetch's network TypeError and `signal` did not abort. */
+function asUnavailable(error: unknown, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted === true || !(error instanceof TypeError)) return error;
+  return new ConnectError(`the connection to the server was lost: ${error.message}`, Code.Unavailable);
 }
 
 /**

@@ -82,7 +82,17 @@ let saved: Saved | undefined;
 let stream: RunEventStream | undefined;
 
 function client(baseUrl: string): RunwireWebClient {
-  return new RunwireWebClient(baseUrl, { token: tokenInput.value, useBinaryFormat });
+  return new RunwireWebClient(baseUrl, {
+    token: tokenInput.value,
+    useBinaryFormat,
+    // A lost connection (or a draining server) ends the stream; the client
+    // follows the run again after the last sequence it saw, by itself.
+    reconnect: {
+      onResume: ({ afterSequence, error }) => {
+        statusView.textContent = `reconnecting after sequence ${afterSequence} (${error.codeName})`;
+      },
+    },
+  });
 }
 
 function load(): Saved | undefined {
@@ -310,6 +320,9 @@ async function follow(events: RunEventStream): Promise<void> {
         runIdView.textContent = event.runId;
       }
       const record = toRecord(event);
+      if (statusView.textContent?.startsWith("reconnecting") === true) {
+        statusView.textContent = `reconnected at sequence ${record.seq}`;
+      }
       saved.records.push(record);
       saved.lastSequence = record.seq;
       save();

@@ -9,12 +9,17 @@
 //   RUNWIRE_SCREENSHOT where to save the screenshot (PNG)
 //   CHROMIUM           the browser (default /usr/bin/chromium)
 //   RUNWIRE_WAIT_MS    how long each condition may take (default 60000)
+//   RUNWIRE_PROXY_CONTROL  the control URL of a TCP proxy the page's server URL
+//                      goes through (tests/clients/stream_breaker.py): POST /cut
+//                      drops its connections; unset: no connection is cut
 //
 // The scenario: Start; the streamed text and the tool call show, then the
 // approval with its buttons; reload: the page renders what it kept and
 // resumes after the last sequence (text still there, the approval again, no
 // event twice); Approve; the final text and SUCCEEDED. Then the same run in
-// binary (?binary=1) without a reload; then a wrong token, whose UNAUTHENTICATED
+// binary (?binary=1) without a reload, its connection cut while the approval
+// waits (the client resumes by itself: the status says "reconnecting after
+// sequence N (UNAVAILABLE)", no error shows); then a wrong token, whose UNAUTHENTICATED
 // the page shows. Every call is cross-origin: each answer from the server must
 // carry the page's origin in access-control-allow-origin.
 
@@ -29,6 +34,7 @@ const expected = required("RUNWIRE_EXPECT");
 const screenshot = required("RUNWIRE_SCREENSHOT");
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const timeout = Number(process.env.RUNWIRE_WAIT_MS ?? 60000);
+const proxyControl = process.env.RUNWIRE_PROXY_CONTROL ?? "";
 const FLAGS = [
   "--headless",
   "--no-sandbox",
@@ -190,6 +196,27 @@ try {
   await page.waitForFunction(() => document.getElementById("status")?.textContent === "ended", undefined, { timeout });
   await page.getByTestId("forget").click();
   await page.getByTestId("start").click();
+  await page.getByTestId("approve").waitFor({ state: "visible" });
+  if (proxyControl !== "") {
+    // The network fails under the waiting stream: fetch's TypeError must come out
+    // as UNAVAILABLE, which the client resumes from after its last sequence.
+    const waiting = await snapshot(page);
+    const cut = await fetch(new URL("/cut", proxyControl), { method: "POST" });
+    check(cut.ok, `POST /cut: ${cut.status}`);
+    step(`${await cut.text()} while the approval waits after sequence ${waiting.sequences.at(-1)}`);
+    const want = `reconnecting after sequence ${waiting.sequences.at(-1)} (UNAVAILABLE)`;
+    await page.waitForFunction(
+      (text) => {
+        const error = document.getElementById("error")?.textContent;
+        if (error) throw new Error(`the page shows an error: ${error}`);
+        return document.getElementById("status")?.textContent === text;
+      },
+      want,
+      { timeout },
+    );
+    result.reconnect = want;
+    step(want);
+  }
   await page.getByTestId("approve").click();
   await waitForState(page, "SUCCEEDED");
   const binary = await snapshot(page);
