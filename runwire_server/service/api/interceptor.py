@@ -77,6 +77,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self._admission = Admission(authenticator)
         self._limits = dict(request_limits or {})
         self._checks = dict(wire_checks or {})
+        #: Method -> (the handler found for it, that handler guarded): a method's
+        #: handler is the same object on every call, so it is wrapped once.
+        self._guarded: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -87,6 +90,15 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method
         if handler is None:
             return handler
+        known = self._guarded.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        guarded = self._guard(method, handler)
+        self._guarded[method] = (handler, guarded)
+        return guarded
+
+    def _guard(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """``handler`` behind admission and the request checks (``_guarded``)."""
         limit = self._limits.get(method)
         handler = with_safe_deserializer(
             handler, limit[1] if limit else None, self._checks.get(method)

@@ -52,6 +52,7 @@ from runwire_server.service.core.spec import (
 )
 from runwire_server.service.core.structs import struct_dict
 from runwire_server.service.core.telemetry import METRICS
+from runwire_server.service.core.timestamps import stamp_now
 from runwire_server.service.llm.registry import ProviderRegistry
 from runwire_server.service.runtimes.base import Runtime
 from runwire_server.service.runtimes.recorder import RunRecorder, settled_decisions
@@ -211,7 +212,9 @@ class RunRouter:
             AbortedError: the thread is busy (``THREAD_BUSY``).
         """
         tenant = request.principal.tenant
-        request_key, fingerprint = request.request_key(), request.fingerprint()
+        request_key = request.request_key()
+        # Only a request_id makes a request repeatable: without one nothing is compared.
+        fingerprint = request.fingerprint() if request_key else ""
         if request_key:
             existing = await self.runs.find_request(request_key)
             if existing is not None:
@@ -726,7 +729,6 @@ def _new_record(
     request: RunInput, run_id: str, agent_id: str, runtime: agent_pb2.Runtime
 ) -> run_pb2.Run:
     """The record of a new run: QUEUED, with the request's labels and overrides."""
-    now = datetime.now(UTC)
     run = run_pb2.Run(
         run_id=run_id,
         agent_id=agent_id,
@@ -740,8 +742,8 @@ def _new_record(
     )
     if request.overrides is not None:
         run.overrides.CopyFrom(request.overrides)
-    run.create_time.FromDatetime(now)
-    run.update_time.FromDatetime(now)
+    stamp_now(run.create_time)
+    run.update_time.CopyFrom(run.create_time)
     return run
 
 
