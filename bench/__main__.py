@@ -17,7 +17,8 @@ Scenarios, in order (``--only`` takes these numbers or names):
 8. ``redis_streams`` 10,000 idle StreamRunEvents through Redis: connections, commands/s, memory
 9. ``load``         1,000 concurrent runs over 2 replicas (Temporal + 2 workers; in-process, Redis)
 10. ``http``        StreamRun over Connect (HTTP/1.1 JSON, binary) and AG-UI (SSE) vs gRPC
-11. ``token_latency`` model delta → client latency, p50/p99, on Temporal vs in-process
+11. ``token_latency`` model delta → client latency, p50/p99, on Temporal vs in-process (an
+    embedded worker on memory stores; a worker process on Redis)
 12. ``cost_growth`` per-event cost from 20 to 20,000 events a run; per-run cost on a thread of
     1,000 messages; memory per ended run retained
 
