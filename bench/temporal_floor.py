@@ -25,7 +25,7 @@ from datetime import timedelta
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.common import RawValue
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 WORKFLOW_NAME = "bench.MinimalRun"
 #: The prefix of a local activity's name in a plan.
@@ -96,12 +96,14 @@ async def run_until_last_activity(client: Client, plan: list[list[str]], task_qu
 
 
 def build_floor_worker(client: Client, task_queue: str) -> Worker:
-    """A worker for ``MinimalRun`` with Runwire's worker settings (sticky timeout)."""
+    """A worker for ``MinimalRun`` with Runwire's worker settings (sticky timeout,
+    no workflow sandbox: ``runwire_server.worker.factory.build_worker``)."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[MinimalRun],
         activities=[noop],
+        workflow_runner=UnsandboxedWorkflowRunner(),
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
     )
 

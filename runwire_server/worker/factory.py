@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from runwire_server.service.llm.registry import ProviderRegistry
 from runwire_server.service.runtimes.recorder import RunRecorder
@@ -21,7 +20,9 @@ from runwire_server.worker.workflows import AgentRun
 HEARTBEAT_THROTTLE = timedelta(milliseconds=300)
 
 #: Modules the workflow sandbox passes through instead of re-importing: they
-#: are deterministic, hold no per-run state, and some are C extensions.
+#: are deterministic, hold no per-run state, and some are C extensions. The worker
+#: runs workflows without the sandbox (``build_worker``); the replay test
+#: (``tests/replay``) replays the recorded histories in it with these modules.
 PASSTHROUGH_MODULES = (
     "runwire_server.service",
     "runwire_server.worker.workflow_effects",
@@ -86,9 +87,15 @@ def build_worker(
         # The client's interceptors (tracing) apply too; this one adds the run's
         # ids to the activities' log records.
         interceptors=[RunLogContextInterceptor()],
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-        ),
+        # No sandbox: it re-imports the workflow's module for every workflow and
+        # re-enters itself for every payload of every workflow task (the SDK asks
+        # the workflow, inside the sandbox, for each payload's serialization
+        # context), the largest share of the worker's CPU per run after the
+        # activities' own work (docs/benchmarks.md, scenario 5). The loop and the
+        # effects were passed through it already; the replay test still replays the
+        # recorded histories in the sandbox, which refuses I/O, the clock and
+        # randomness in the workflow module.
+        workflow_runner=UnsandboxedWorkflowRunner(),
         # Heartbeats reach the server at least every HEARTBEAT_THROTTLE (the SDK's
         # default is 80% of the heartbeat timeout), so the timeout can be short:
         # see workflows.HEARTBEAT_TIMEOUT.

@@ -9,10 +9,11 @@ method reference with one ``ActivityConfig`` per kind: ``PUBLISH``, ``MODEL``,
 so a retry never doubles one; waits are ``workflow.wait_condition`` and durable
 timers; time and ids come from ``workflow.now()`` / ``workflow.uuid4()``.
 
-The workflow sandbox passes this module through
-(``runwire_server.worker.factory.PASSTHROUGH_MODULES``), as it does the loop
-itself: it is imported once per worker process, not once per workflow
-instance. So, like the loop, it must stay deterministic by construction: no
+The worker runs workflows without the SDK's sandbox
+(``runwire_server.worker.factory.build_worker``); the replay test replays in it
+with this module passed through (``PASSTHROUGH_MODULES``), as the loop itself:
+it is imported once per worker process, not once per workflow instance. So,
+like the loop, it must stay deterministic by construction: no
 I/O, no clock, no randomness but the ``workflow`` API's, no per-run global
 state. Changes to it are workflow changes (the versioning policy of
 ``runwire_server.worker.workflows`` applies).

@@ -30,10 +30,11 @@ whole model request, the whole conversation on continue-as-new); the
 claim-check payload codec (``runwire_server.service.runtimes.payload_codec``) keeps large
 payloads out of history, and nothing here sees its references.
 
-Only deterministic code runs here: service modules and the effects are
-passed through the sandbox (they hold no per-run global state, are imported
-once per worker instead of once per workflow instance, and do no I/O from
-the workflow).
+Only deterministic code runs here. The worker runs it without the SDK's
+sandbox (``runwire_server.worker.factory.build_worker``); the replay test
+replays the recorded histories in the sandbox, with the service modules and
+the effects passed through (they hold no per-run global state and do no I/O
+from the workflow).
 
 Versioning: nothing is released yet, so this code may change in
 non-deterministic ways as long as the replay histories (``tests/replay``) are
