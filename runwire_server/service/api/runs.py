@@ -276,7 +276,7 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
     async def ListRuns(
         self, request: run_service_pb2.ListRunsRequest, context: grpc.aio.ServicerContext
     ) -> run_service_pb2.ListRunsResponse:
-        runs, token = await self._router.runs.list(
+        runs, token = await self._router.list_runs(
             agent_id=request.agent_id,
             thread_id=request.thread_id,
             state=request.state,

@@ -31,12 +31,12 @@ from runwire_server.service.core.telemetry import ATTR_STATE, METRICS
 from runwire_server.service.core.timestamps import stamp_now
 from runwire_server.service.stores.approvals import ApprovalStore
 from runwire_server.service.stores.events import TERMINAL_PAYLOADS, EventLog, is_terminal
-from runwire_server.service.stores.projection import TERMINAL_STATES
+from runwire_server.service.stores.projection import RECORD_PAYLOADS, TERMINAL_STATES
 from runwire_server.service.stores.runs import RunStore
 
 logger = logging.getLogger(__name__)
 
-#: Events folded per catch-up read; a longer lag is folded by later reads.
+#: Events folded per catch-up read; ``current`` reads again while a read is full.
 _CATCH_UP_LIMIT = 10_000
 
 _DECISIONS = {
@@ -105,8 +105,12 @@ class RunRecorder:
         client that sees ``approval_requested`` always finds the approval.
         The run record folds the log *after* the append and catches up from
         the log, so an update lost to a crash or a concurrent publisher is
-        applied by the next publish or read (``current``). Idempotent with
-        ``key`` (see ``EventLog.append``).
+        applied by the next publish or read (``current``). An event that
+        changes nothing in the record but its sequence (text, reasoning,
+        steps, tool call arguments: not ``RECORD_PAYLOADS``) is not folded
+        here: the next event that does change it, or the next read, catches
+        up (one store write per change instead of one per event). Idempotent
+        with ``key`` (see ``EventLog.append``).
 
         A run has ``max_events_per_run`` events: past it, an event is still logged
         but its publisher gets ``EventLimitExceeded``, so the run fails; the
@@ -130,9 +134,11 @@ class RunRecorder:
             # Through the catch-up path, which records the run's end exactly once.
             await self.current(run_id, at_least=logged.sequence)
             return logged
-        # Usually the record is one event behind: fold just this one (one store
-        # call instead of get + read the log + apply). If it lags further (an
-        # earlier update was lost), catch up from the log.
+        if kind not in RECORD_PAYLOADS:
+            return logged
+        # Often the record is one event behind: fold just this one (one store
+        # call instead of get + read the log + apply). If it lags further (events
+        # left to this fold, or an earlier update lost), catch up from the log.
         run = await self.runs.apply([logged])
         if run.last_sequence < logged.sequence:
             await self.current(run_id, at_least=logged.sequence)
@@ -150,18 +156,22 @@ class RunRecorder:
         run = await self.runs.get(run_id)
         if at_least and at_least <= run.last_sequence:
             return run
-        try:
-            missing = await self.events.read(
-                run_id, after_sequence=run.last_sequence, limit=_CATCH_UP_LIMIT
-            )
-        except NotFoundError:
-            return run  # the log expired before the record: the record is final
-        if missing:
+        while True:
+            try:
+                missing = await self.events.read(
+                    run_id, after_sequence=run.last_sequence, limit=_CATCH_UP_LIMIT
+                )
+            except NotFoundError:
+                return run  # the log expired before the record: the record is final
+            if not missing:
+                return run
+            folded = run.last_sequence
             run = await self.runs.apply(missing)
             for event in missing:
                 if is_terminal(event):
                     _record_end(run)
-        return run
+            if len(missing) < _CATCH_UP_LIMIT or run.last_sequence <= folded:
+                return run
 
     async def end_failed(self, run_id: str, error: RunwireError) -> run_pb2.Run:
         """Ends a run that no loop will end (its start failed, its replica was

@@ -9,6 +9,7 @@ outputs and cancellation to the runtime executing the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -176,6 +177,39 @@ class RunRouter:
         """
         await self.owned_run(run_id, tenant)
         return await self.recorder.current(run_id)
+
+    async def list_runs(
+        self,
+        *,
+        agent_id: str,
+        thread_id: str,
+        state: run_pb2.RunState,
+        page_size: int,
+        page_token: str,
+        tenant: str,
+        labels: Mapping[str, str],
+    ) -> tuple[list[run_pb2.Run], str]:
+        """A page of ``tenant``'s runs (``RunStore.list``, newest first), each
+        active one with every logged event folded in (``RunRecorder.current``:
+        a record may lag behind the events that change only its sequence).
+
+        Raises:
+            InvalidArgumentError: a bad page token.
+        """
+        runs, token = await self.runs.list(
+            agent_id=agent_id,
+            thread_id=thread_id,
+            state=state,
+            page_size=page_size,
+            page_token=page_token,
+            tenant=tenant,
+            labels=dict(labels),
+        )
+        for index, run in enumerate(runs):
+            if run.state not in TERMINAL_STATES:
+                with contextlib.suppress(NotFoundError):  # dropped since: listed as it was
+                    runs[index] = await self.recorder.current(run.run_id)
+        return runs, token
 
     async def owned_run(self, run_id: str, tenant: str) -> run_pb2.Run:
         """The run's record as stored, when it belongs to ``tenant``.

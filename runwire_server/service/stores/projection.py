@@ -14,6 +14,25 @@ TERMINAL_STATES = frozenset(
     {run_pb2.RUN_STATE_SUCCEEDED, run_pb2.RUN_STATE_FAILED, run_pb2.RUN_STATE_CANCELLED}
 )
 
+#: The payloads ``apply_event`` folds into more than ``last_sequence`` and
+#: ``update_time``: state, times, usage, required actions, output, error. The
+#: others (text, reasoning, steps, tool call starts/arguments/ends, discarded
+#: messages) only advance the record's sequence, so a publisher may leave them
+#: to the next fold (``RunRecorder.publish``).
+RECORD_PAYLOADS = frozenset(
+    {
+        "run_started",
+        "run_finished",
+        "run_error",
+        "state_changed",
+        "tool_call_result",
+        "approval_requested",
+        "approval_resolved",
+        "client_tool_call_requested",
+        "usage",
+    }
+)
+
 
 def apply_event(run: run_pb2.Run, event: event_pb2.RunEvent) -> bool:
     """Updates ``run`` in place with one logged ``event``.
