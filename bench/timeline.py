@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import time
+from collections.abc import AsyncIterator
 
 from runwire.v1 import run_service_pb2
 
@@ -56,6 +58,21 @@ async def _arrivals(call: Raw, request: object) -> list[float]:
     return [time.perf_counter() - start async for _ in call(request)]
 
 
+@contextlib.asynccontextmanager
+async def _floor_of(call: Raw, request: object) -> AsyncIterator[tuple[list[bytes], Raw]]:
+    """Runs ``request`` once through ``call`` (it must succeed); yields its messages and a
+    call of a floor server streaming the same messages, stopped afterwards."""
+    payloads = await collect(call, request)
+    check_succeeded(payloads)
+    server, address = await start_floor(payloads)
+    floor_channel = channel(address)
+    try:
+        yield payloads, floor_call(floor_channel)
+    finally:
+        await floor_channel.close()
+        await server.stop(0)
+
+
 async def timeline(runs: int) -> list[tuple[str, float, float]]:
     """(event kind, Runwire ms, floor ms) per message, medians over ``runs``."""
     runwire = await LocalRunwire.start()
@@ -63,12 +80,7 @@ async def timeline(runs: int) -> list[tuple[str, float, float]]:
         await create_agent(runwire.channel, "bench", scripted_agent(SCRIPT, tools=["echo"]))
         call = stream_run_call(runwire.channel)
         request = run_request("bench", "ping the echo tool")
-        payloads = await collect(call, request)
-        check_succeeded(payloads)
-        server, address = await start_floor(payloads)
-        floor_channel = channel(address)
-        try:
-            fcall = floor_call(floor_channel)
+        async with _floor_of(call, request) as (payloads, fcall):
             ours: list[list[float]] = []
             floor: list[list[float]] = []
             for i in range(WARM_UPS + runs):
@@ -76,9 +88,6 @@ async def timeline(runs: int) -> list[tuple[str, float, float]]:
                 if i >= WARM_UPS and len(mine) == len(payloads):
                     ours.append(mine)
                     floor.append(bare)
-        finally:
-            await floor_channel.close()
-            await server.stop(0)
     finally:
         await runwire.close()
     kinds = [
@@ -127,20 +136,12 @@ async def split(runs: int) -> dict[int, tuple[int, float, float]]:
             )
             call = stream_run_call(runwire.channel)
             request = run_request(agent, "go")
-            payloads = await collect(call, request)
-            check_succeeded(payloads)
-            server, address = await start_floor(payloads)
-            floor_channel = channel(address)
-            try:
-                fcall = floor_call(floor_channel)
+            async with _floor_of(call, request) as (payloads, fcall):
                 for _ in range(WARM_UPS):
                     await collect(call, request)
                     await collect(fcall, b"")
                 ours = await _cpu_per_call(call, request, runs)
                 floor = await _cpu_per_call(fcall, b"", runs)
-            finally:
-                await floor_channel.close()
-                await server.stop(0)
             measured[deltas] = (len(payloads), ours, floor)
     finally:
         await runwire.close()

@@ -1,37 +1,14 @@
-"""Running Node.js tools for the client tests: a command with a deadline, and
-``npm ci`` only when a folder's install is older than its lock file."""
+"""Running Node.js tools for the client tests: ``npm``, and ``npm ci`` only when a
+folder's install is older than its lock file (commands run with
+``tests.commands.run_command``)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pathlib
 import shutil
 
-
-async def run_command(
-    *args: str, cwd: pathlib.Path, seconds: float, env: dict[str, str] | None = None
-) -> tuple[int, str]:
-    """Runs a command in ``cwd`` (in ``env``, default the inherited environment);
-    returns its exit code and combined output. Past ``seconds`` it is killed and
-    the test fails with the end of its output."""
-    process = await asyncio.create_subprocess_exec(
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        out, _ = await asyncio.wait_for(process.communicate(), timeout=seconds)
-    except TimeoutError:
-        process.kill()
-        out, _ = await process.communicate()
-        raise AssertionError(
-            f"{' '.join(args)} timed out after {seconds} s:\n{out.decode()[-4000:]}"
-        ) from None
-    assert process.returncode is not None
-    return process.returncode, out.decode()
+from tests.commands import run_command
 
 
 def npm() -> str:

@@ -20,7 +20,8 @@ from runwire.v1 import agent_pb2
 
 from runwire_server.app.config import Settings
 from runwire_server.app.server import RunwireServer
-from tests.clients.node_support import npm_ci_if_stale, run_command
+from tests.clients.node_support import npm_ci_if_stale
+from tests.commands import run_command
 from tests.support import PARITY_TOKEN, Script, Stubs, create_agent, parity_auth, running_server
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

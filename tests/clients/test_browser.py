@@ -49,8 +49,9 @@ import pytest
 from runwire.v1 import agent_pb2, run_pb2, run_service_pb2
 
 from runwire_server.app.config import Settings
-from tests.clients.node_support import npm_ci_if_stale, run_command
+from tests.clients.node_support import npm_ci_if_stale
 from tests.clients.stream_breaker import StreamBreaker
+from tests.commands import run_command
 from tests.support import (
     PARITY_TOKEN,
     Script,

@@ -32,9 +32,10 @@ import pytest
 from runwire.v1 import run_pb2, run_service_pb2
 
 from tests.clients.lab_drain import DrainLab, lab_env, running_drain_lab
-from tests.clients.node_support import npm_ci_if_stale, run_command
+from tests.clients.node_support import npm_ci_if_stale
 from tests.clients.secure_server import SecureServer
 from tests.clients.stream_breaker import StreamBreaker, unit_test_env
+from tests.commands import run_command
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "clients" / "typescript"

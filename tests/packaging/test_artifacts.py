@@ -27,7 +27,6 @@ resumed without a gap. docs/releasing.md describes the release these mimic.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import os
@@ -44,6 +43,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.commands import run_command
 from tests.serve_process import serve_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,24 +76,10 @@ async def run(
     Raises:
         AssertionError: it exited non-zero or ran longer than ``seconds``.
     """
-    process = await asyncio.create_subprocess_exec(
-        *(str(arg) for arg in args),
-        cwd=cwd,
-        env=dict(env if env is not None else clean_environment()),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    code, text = await run_command(
+        *args, cwd=cwd, env=env if env is not None else clean_environment(), seconds=seconds
     )
-    try:
-        out, _ = await asyncio.wait_for(process.communicate(), timeout=seconds)
-    except TimeoutError:
-        process.kill()
-        out, _ = await process.communicate()
-        raise AssertionError(
-            f"{args} timed out after {seconds} s:\n{out.decode()[-4000:]}"
-        ) from None
-    text = out.decode(errors="replace")
-    assert process.returncode == 0, f"{args} exited {process.returncode}:\n{text[-6000:]}"
+    assert code == 0, f"{args} exited {code}:\n{text[-6000:]}"
     return text
 
 

@@ -276,7 +276,7 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
     async def ListRuns(
         self, request: run_service_pb2.ListRunsRequest, context: grpc.aio.ServicerContext
     ) -> run_service_pb2.ListRunsResponse:
-        runs, token = await self._router.list_runs(
+        runs, token = await self._router.runs.list(
             agent_id=request.agent_id,
             thread_id=request.thread_id,
             state=request.state,
@@ -285,6 +285,7 @@ class RunServicer(run_service_pb2_grpc.RunServiceServicer):
             tenant=_tenant(),
             labels=dict(request.labels),
         )
+        runs = await self._router.caught_up(runs)
         return run_service_pb2.ListRunsResponse(runs=runs, next_page_token=token)
 
     @unary

@@ -178,38 +178,15 @@ class RunRouter:
         await self.owned_run(run_id, tenant)
         return await self.recorder.current(run_id)
 
-    async def list_runs(
-        self,
-        *,
-        agent_id: str,
-        thread_id: str,
-        state: run_pb2.RunState,
-        page_size: int,
-        page_token: str,
-        tenant: str,
-        labels: Mapping[str, str],
-    ) -> tuple[list[run_pb2.Run], str]:
-        """A page of ``tenant``'s runs (``RunStore.list``, newest first), each
-        active one with every logged event folded in (``RunRecorder.current``:
-        a record may lag behind the events that change only its sequence).
-
-        Raises:
-            InvalidArgumentError: a bad page token.
-        """
-        runs, token = await self.runs.list(
-            agent_id=agent_id,
-            thread_id=thread_id,
-            state=state,
-            page_size=page_size,
-            page_token=page_token,
-            tenant=tenant,
-            labels=dict(labels),
-        )
+    async def caught_up(self, runs: list[run_pb2.Run]) -> list[run_pb2.Run]:
+        """``runs`` as listed by the store, each active one with every logged
+        event folded in (``RunRecorder.current``: a record may lag behind the
+        events that change only its sequence); one dropped since is kept as listed."""
         for index, run in enumerate(runs):
             if run.state not in TERMINAL_STATES:
-                with contextlib.suppress(NotFoundError):  # dropped since: listed as it was
+                with contextlib.suppress(NotFoundError):
                     runs[index] = await self.recorder.current(run.run_id)
-        return runs, token
+        return runs
 
     async def owned_run(self, run_id: str, tenant: str) -> run_pb2.Run:
         """The run's record as stored, when it belongs to ``tenant``.
